@@ -1,0 +1,148 @@
+// Package abi defines the contract between an mlc module and its hosts
+// (version 1). Other tools read modules exactly as written here; a change
+// needs a new Version.
+//
+// Exports: "memory"; "_start" (WASI command: raw little-endian inputs on
+// stdin, concatenated in metadata order, outputs likewise on stdout; a short
+// or long stdin prints a message on stderr and exits 1); "mlc_run" () -> i32,
+// 0 on success, after the host wrote the inputs at their offsets; it may be
+// called any number of times on one instance.
+//
+// Imports: only wasi_snapshot_preview1 fd_read, fd_write and proc_exit.
+//
+// A custom section named "mlc" holds the Metadata below as UTF-8 JSON.
+package abi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Version is the ABI version this package describes.
+const Version = 1
+
+// SectionName is the custom section holding the metadata.
+const SectionName = "mlc"
+
+// WASI imports a module may use.
+const (
+	WASIModule = "wasi_snapshot_preview1"
+	ExportRun  = "mlc_run"
+)
+
+// Tensor describes one input or output buffer.
+type Tensor struct {
+	Name   string `json:"name"`
+	DType  string `json:"dtype"` // numpy name: float32, int64, uint8, bool, ...
+	Shape  []int  `json:"shape"`
+	Offset int    `json:"offset"` // byte address in memory
+	Bytes  int    `json:"bytes"`
+}
+
+// Metadata is the JSON in the "mlc" custom section.
+type Metadata struct {
+	ABI         int      `json:"abi"`
+	Inputs      []Tensor `json:"inputs"`
+	Outputs     []Tensor `json:"outputs"`
+	Producer    string   `json:"producer"`
+	ModelSHA256 string   `json:"model_sha256"`
+	MemoryBytes int      `json:"memory_bytes"` // the (fixed) linear memory size
+	SIMD        bool     `json:"simd"`
+	Options     []string `json:"options,omitempty"` // compile flags that change the code
+	// RunErrors maps mlc_run's non-zero results to messages.
+	RunErrors map[string]string `json:"run_errors,omitempty"`
+}
+
+// Run error codes returned by mlc_run.
+const (
+	ErrIndexOutOfRange = 1
+)
+
+// RunErrorMessages are the standard meanings of mlc_run's results.
+var RunErrorMessages = map[string]string{
+	"1": "an index in the input data is out of range",
+}
+
+// Read extracts the metadata from module bytes.
+func Read(module []byte) (*Metadata, error) {
+	data, err := CustomSection(module, SectionName)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		return nil, errors.New("not an mlc module: it has no \"mlc\" custom section")
+	}
+	var m Metadata
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("mlc metadata: %w", err)
+	}
+	if m.ABI != Version {
+		return nil, fmt.Errorf("mlc module ABI %d, this host speaks ABI %d", m.ABI, Version)
+	}
+	return &m, nil
+}
+
+// Sections lists the id, name (for custom sections) and size of each section.
+type Section struct {
+	ID   byte
+	Name string
+	Size int
+	Data []byte // contents after the custom section's name
+}
+
+// ReadSections splits a module into sections without decoding them.
+func ReadSections(module []byte) ([]Section, error) {
+	if len(module) < 8 || string(module[:4]) != "\x00asm" {
+		return nil, errors.New("not a WebAssembly module")
+	}
+	var out []Section
+	p := 8
+	for p < len(module) {
+		id := module[p]
+		p++
+		size, n := uleb(module[p:])
+		if n == 0 || p+n+int(size) > len(module) {
+			return nil, errors.New("truncated WebAssembly module")
+		}
+		p += n
+		body := module[p : p+int(size)]
+		s := Section{ID: id, Size: int(size), Data: body}
+		if id == 0 {
+			l, m := uleb(body)
+			if m == 0 || m+int(l) > len(body) {
+				return nil, errors.New("malformed custom section")
+			}
+			s.Name = string(body[m : m+int(l)])
+			s.Data = body[m+int(l):]
+		}
+		out = append(out, s)
+		p += int(size)
+	}
+	return out, nil
+}
+
+// CustomSection returns the contents of the named custom section, or nil.
+func CustomSection(module []byte, name string) ([]byte, error) {
+	secs, err := ReadSections(module)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range secs {
+		if s.ID == 0 && s.Name == name {
+			return s.Data, nil
+		}
+	}
+	return nil, nil
+}
+
+func uleb(b []byte) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(b) && i < 10; i++ {
+		v |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}

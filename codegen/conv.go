@@ -1,0 +1,286 @@
+package codegen
+
+import (
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// Convolution as im2col + GEMM over N spatial dimensions: the input is
+// copied once into a zero-padded buffer, the columns gathered from it
+// without bounds checks, and W[M/g, C/g*k] x col[C/g*k, P] gives the
+// output of each group directly in NCHW order.
+
+type convPlan struct {
+	g                *ir.Geometry
+	N, C, M, group   int
+	cg, mg, kSize, P int
+	padded           []int // padded spatial sizes
+	padBytes         int   // one image, all channels, padded
+	colBytes         int   // one group's column matrix
+	direct           bool  // 1x1, stride 1, no padding: the input is the column matrix
+}
+
+func planConv(n *ir.Node, op *ir.Conv) (*convPlan, error) {
+	x, w := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape
+	g, err := op.Geometry(x, w)
+	if err != nil {
+		return nil, err
+	}
+	p := &convPlan{g: g, N: x[0], C: x[1], M: w[0], group: op.Group}
+	p.cg, p.mg = p.C/p.group, p.M/p.group
+	p.kSize = ir.Shape(g.Kernel).Size()
+	p.P = ir.Shape(g.Out).Size()
+	p.direct = true
+	p.padded = make([]int, len(g.In))
+	for d := range g.In {
+		// The padded extent covers every window position, ceil-mode style.
+		need := (g.Out[d]-1)*g.Strides[d] + (g.Kernel[d]-1)*g.Dilations[d] + 1
+		p.padded[d] = max(g.In[d]+g.PadBegin[d]+g.PadEnd[d], need)
+		if g.Kernel[d] != 1 || g.Strides[d] != 1 || g.PadBegin[d] != 0 || g.PadEnd[d] != 0 {
+			p.direct = false
+		}
+	}
+	sz := 4
+	if dt := n.Inputs[0].Type.DType; dt.Bits() >= 8 {
+		sz = elemBytes(dt)
+	}
+	if !p.direct {
+		p.padBytes = alignUp(p.C*ir.Shape(p.padded).Size()*sz, 16)
+		p.colBytes = alignUp(p.cg*p.kSize*p.P*sz, 16)
+	}
+	return p, nil
+}
+
+func alignUp(n, a int) int { return (n + a - 1) / a * a }
+
+func init() {
+	registerWorkspace(func(n *ir.Node, op *ir.Conv) int {
+		p, err := planConv(n, op)
+		if err != nil {
+			return 0
+		}
+		return p.padBytes + p.colBytes
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Conv) error {
+		p, err := planConv(n, op)
+		if err != nil {
+			return err
+		}
+		x, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
+		dt := x.Type.DType
+		if dt != ir.Float32 && dt != ir.Float64 && dt != ir.Float16 {
+			return ir.NotSupportedf("Conv on %s", dt)
+		}
+		if out.Type.Shape.Size() == 0 {
+			return nil
+		}
+		sz := int32(elemBytes(dt))
+		f := k.F
+		pa, pb, pc, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		xImg := int32(p.C * ir.Shape(p.g.In).Size())
+		padBuf := k.WorkspaceAddr()
+		colBuf := padBuf + int32(p.padBytes)
+		nc := f.Local(asm.I32)
+		f.SetI32(img, 0)
+		var err2 error
+		f.Counted(nc, p.N, func() {
+			xBase := f.Local(asm.I32)
+			f.Get(img).I32Const(xImg * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(x)).Op(wasm.OpcodeI32Add).Set(xBase)
+			if !p.direct {
+				k.padCopy(xBase, padBuf, p.C, p.g, p.padded, sz, nil)
+			}
+			gc := f.Local(asm.I32)
+			gi := f.Local(asm.I32)
+			f.SetI32(gi, 0)
+			f.Counted(gc, p.group, func() {
+				if p.direct {
+					// col = the group's channels of the image itself
+					f.Get(xBase).Get(gi).I32Const(int32(p.cg*p.P) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
+				} else {
+					k.im2col(padBuf, gi, colBuf, p, sz)
+					f.I32Const(colBuf).Set(pb)
+				}
+				f.I32Const(k.Addr(w)).Get(gi).I32Const(int32(p.mg*p.cg*p.kSize) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pa)
+				// out + (img*M + gi*mg) * P
+				f.Get(img).I32Const(int32(p.M)).Op(wasm.OpcodeI32Mul).Get(gi).I32Const(int32(p.mg)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				f.I32Const(int32(p.P) * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(out)).Op(wasm.OpcodeI32Add).Set(pc)
+				if e := k.emitMatMul(mm{M: p.mg, K: p.cg * p.kSize, N: p.P, dt: dt, a: matrix{pa, p.cg * p.kSize, 1}, b: matrix{pb, p.P, 1}, c: pc}); e != nil {
+					err2 = e
+				}
+				f.AddI32(gi, 1)
+			})
+			f.AddI32(img, 1)
+		})
+		if err2 != nil {
+			return err2
+		}
+		if b := n.In(2); b != nil {
+			return k.addChannelBias(out, b)
+		}
+		return nil
+	})
+}
+
+// padCopy copies C channels of spatial size g.In from src into dst laid out
+// with the padded sizes, the border filled with fill (zero when nil; the
+// buffer is cleared first).
+func (k *Ctx) padCopy(src asm.Local, dst int32, C int, g *ir.Geometry, padded []int, sz int32, fill *float32) {
+	f := k.F
+	total := int32(C*ir.Shape(padded).Size()) * sz
+	if fill == nil {
+		f.I32Const(dst).I32Const(0).I32Const(total).MemoryFill()
+	} else {
+		// Fill with a float32 pattern, four bytes at a time.
+		p, c := f.Local(asm.I32), f.Local(asm.I32)
+		f.I32Const(dst).Set(p)
+		f.Counted(c, int(total/4), func() {
+			f.Get(p).F32Const(*fill).F32Store(0)
+			f.AddI32(p, 4)
+		})
+	}
+	nd := len(g.In)
+	srcPtr, dstPtr := f.Local(asm.I32), f.Local(asm.I32)
+	f.Get(src).Set(srcPtr)
+	// dst element of (c, i...) = dst + (c*padded + (i+padBegin)...)
+	dstStr := ir.Shape(padded).Strides()
+	offset := 0
+	for d := 0; d < nd; d++ {
+		offset += g.PadBegin[d] * dstStr[d]
+	}
+	chanC := f.Local(asm.I32)
+	chanBase := f.Local(asm.I32)
+	f.I32Const(dst + int32(offset)*sz).Set(chanBase)
+	rowBytes := int32(g.In[nd-1]) * sz
+	f.Counted(chanC, C, func() {
+		f.Get(chanBase).Set(dstPtr)
+		var level func(d int)
+		level = func(d int) {
+			if d == nd-1 {
+				f.Get(dstPtr).Get(srcPtr).I32Const(rowBytes).MemoryCopy()
+				f.AddI32(srcPtr, rowBytes)
+				return
+			}
+			c := f.Local(asm.I32)
+			start := f.Local(asm.I32)
+			f.Get(dstPtr).Set(start)
+			f.Counted(c, g.In[d], func() {
+				level(d + 1)
+				f.Get(start).I32Const(int32(dstStr[d]) * sz).Op(wasm.OpcodeI32Add).Tee(start).Set(dstPtr)
+			})
+		}
+		level(0)
+		f.AddI32(chanBase, int32(ir.Shape(padded).Size())*sz)
+	})
+}
+
+// im2col gathers group gi's columns from the padded image: row (c, k...)
+// holds, for every output position, the input element under kernel tap k.
+func (k *Ctx) im2col(padBuf int32, gi asm.Local, colBuf int32, p *convPlan, sz int32) {
+	f := k.F
+	g := p.g
+	nd := len(g.In)
+	padStr := ir.Shape(p.padded).Strides()
+	chanBytes := int32(ir.Shape(p.padded).Size()) * sz
+	dst := f.Local(asm.I32)
+	f.I32Const(colBuf).Set(dst)
+	chanPtr := f.Local(asm.I32)
+	// first channel of the group
+	f.Get(gi).I32Const(int32(p.cg) * chanBytes).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(chanPtr)
+	cc := f.Local(asm.I32)
+	f.Counted(cc, p.cg, func() {
+		// kernel taps
+		tapBase := f.Local(asm.I32)
+		var taps func(d int, base asm.Local)
+		taps = func(d int, base asm.Local) {
+			if d == nd {
+				k.gatherOutputs(base, dst, g, padStr, sz)
+				return
+			}
+			c := f.Local(asm.I32)
+			cur := f.Local(asm.I32)
+			f.Get(base).Set(cur)
+			f.Counted(c, g.Kernel[d], func() {
+				next := f.Local(asm.I32)
+				f.Get(cur).Set(next)
+				taps(d+1, next)
+				f.AddI32(cur, int32(g.Dilations[d]*padStr[d])*sz)
+			})
+		}
+		f.Get(chanPtr).Set(tapBase)
+		taps(0, tapBase)
+		f.AddI32(chanPtr, chanBytes)
+	})
+}
+
+// gatherOutputs writes, for every output position, the padded element at
+// base + sum(o_d * stride_d * padStr_d), advancing dst.
+func (k *Ctx) gatherOutputs(base, dst asm.Local, g *ir.Geometry, padStr []int, sz int32) {
+	f := k.F
+	nd := len(g.Out)
+	var level func(d int, ptr asm.Local)
+	level = func(d int, ptr asm.Local) {
+		step := int32(g.Strides[d]*padStr[d]) * sz
+		if d == nd-1 {
+			if g.Strides[d] == 1 {
+				n := int32(g.Out[d]) * sz
+				f.Get(dst).Get(ptr).I32Const(n).MemoryCopy()
+				f.AddI32(dst, n)
+				return
+			}
+			c := f.Local(asm.I32)
+			p := f.Local(asm.I32)
+			f.Get(ptr).Set(p)
+			f.Counted(c, g.Out[d], func() {
+				f.Get(dst).Get(p)
+				k.copyElemBytes(sz)
+				f.AddI32(p, step)
+				f.AddI32(dst, sz)
+			})
+			return
+		}
+		c := f.Local(asm.I32)
+		cur := f.Local(asm.I32)
+		f.Get(ptr).Set(cur)
+		f.Counted(c, g.Out[d], func() {
+			next := f.Local(asm.I32)
+			f.Get(cur).Set(next)
+			level(d+1, next)
+			f.AddI32(cur, step)
+		})
+	}
+	level(0, base)
+}
+
+// copyElemBytes copies one element: stack dst, src.
+func (k *Ctx) copyElemBytes(sz int32) {
+	f := k.F
+	switch sz {
+	case 8:
+		f.I64Load(0).I64Store(0)
+	case 4:
+		f.I32Load(0).I32Store(0)
+	case 2:
+		f.I32Load16U(0).I32Store16(0)
+	default:
+		f.I32Load8U(0).I32Store8(0)
+	}
+}
+
+// addChannelBias adds b[c] to every element of channel c (axis 1) of out.
+func (k *Ctx) addChannelBias(out, b *ir.Value) error {
+	s := out.Type.Shape
+	bs := make(ir.Shape, len(s))
+	for i := range bs {
+		bs[i] = 1
+	}
+	bs[1] = s[1]
+	view := &ir.Value{Name: b.Name, Type: ir.Type{DType: b.Type.DType, Shape: bs}}
+	k.md.plan.Offsets[view] = k.md.plan.Addr(b)
+	fn, err := k.binaryFn(ir.FnAdd, out.Type.DType, b.Type.DType)
+	if err != nil {
+		return err
+	}
+	return k.elementwise(&ir.Node{Op: &ir.Binary{Fn: ir.FnAdd}, Inputs: []*ir.Value{out, view}, Outputs: []*ir.Value{out}}, fn)
+}

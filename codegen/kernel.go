@@ -1,0 +1,96 @@
+package codegen
+
+import (
+	"errors"
+	"reflect"
+
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// A kernel emits the body of one node's function. Each op family registers
+// its kernel from init in its own file, keyed by the op's Go type.
+type kernel struct {
+	Emit      func(k *Ctx, n *ir.Node) error
+	Workspace func(n *ir.Node) int // scratch bytes; nil for none
+}
+
+var kernels = map[reflect.Type]*kernel{}
+
+// registerKernel adds the kernel of op type T.
+func registerKernel[T ir.Op](emit func(k *Ctx, n *ir.Node, op T) error) {
+	t := reflect.TypeFor[T]()
+	if kernels[t] == nil {
+		kernels[t] = &kernel{}
+	}
+	kernels[t].Emit = func(k *Ctx, n *ir.Node) error { return emit(k, n, n.Op.(T)) }
+}
+
+// registerWorkspace declares the scratch memory of op type T's kernel.
+func registerWorkspace[T ir.Op](ws func(n *ir.Node, op T) int) {
+	t := reflect.TypeFor[T]()
+	if kernels[t] == nil {
+		kernels[t] = &kernel{}
+	}
+	kernels[t].Workspace = func(n *ir.Node) int { return ws(n, n.Op.(T)) }
+}
+
+func lookupKernel(op ir.Op) *kernel {
+	k := kernels[reflect.TypeOf(op)]
+	if k == nil || k.Emit == nil {
+		return nil
+	}
+	return k
+}
+
+// HasKernel reports whether op has a Wasm kernel (aliasing ops need none).
+func HasKernel(op ir.Op) bool {
+	if _, ok := op.(ir.Aliaser); ok {
+		return true
+	}
+	return lookupKernel(op) != nil
+}
+
+// Workspace is the scratch size n's kernel needs; the memory planner calls it.
+func Workspace(n *ir.Node) int {
+	if k := kernels[reflect.TypeOf(n.Op)]; k != nil && k.Workspace != nil {
+		return k.Workspace(n)
+	}
+	return 0
+}
+
+// Ctx is what a kernel sees: the function being built, the node, and the
+// module's addresses and shared helpers.
+type Ctx struct {
+	md   *module
+	F    *asm.Func
+	Node *ir.Node
+}
+
+// Addr is the memory address of a value.
+func (k *Ctx) Addr(v *ir.Value) int32 { return int32(k.md.plan.Addr(v)) }
+
+// In and Out give the node's i-th input and output values.
+func (k *Ctx) In(i int) *ir.Value  { return k.Node.In(i) }
+func (k *Ctx) Out(i int) *ir.Value { return k.Node.Outputs[i] }
+
+// WorkspaceAddr is the address of the node's scratch memory.
+func (k *Ctx) WorkspaceAddr() int32 { return int32(k.md.plan.Workspace[k.Node]) }
+
+// SIMD reports whether SIMD128 code may be emitted.
+func (k *Ctx) SIMD() bool { return k.md.opts.SIMD }
+
+// Helper returns a shared function, building it on first use.
+func (k *Ctx) Helper(name string, params, results []wasm.ValueType, build func(f *asm.Func)) uint32 {
+	return k.md.helper(name, params, results, build)
+}
+
+// Fail makes the node function return a non-zero mlc_run status when the
+// i32 on top of the stack is non-zero.
+func (k *Ctx) Fail(code int32) {
+	k.F.If().I32Const(code).Return().End()
+}
+
+func asUnsupported(err error, u **ir.Unsupported) bool { return errors.As(err, u) }

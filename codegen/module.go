@@ -1,0 +1,242 @@
+// Package codegen turns an optimized, memory-planned ir.Graph into one Wasm
+// module: a function per node (from the kernel of its op family), mlc_run
+// calling them in order, the WASI entry point, the weights in data
+// segments and the ABI metadata.
+package codegen
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/tetratelabs/wabin/binary"
+	"github.com/tetratelabs/wabin/leb128"
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/abi"
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/opt"
+)
+
+// Options steer code generation.
+type Options struct {
+	SIMD        bool
+	Producer    string
+	ModelSHA256 string
+	Flags       []string // recorded in the metadata
+}
+
+// module assembles the Wasm module.
+type module struct {
+	m       *wasm.Module
+	opts    Options
+	plan    *opt.Plan
+	imports int
+	funcs   []*asm.Func
+	names   []string
+	helpers map[string]uint32
+	types   map[string]uint32
+	// staticData holds non-tensor bytes (the WASI entry's messages).
+	staticData []dataSeg
+}
+
+type dataSeg struct {
+	off  int
+	data []byte
+}
+
+// WASI imports, in function index order.
+const (
+	fnFdRead = iota
+	fnFdWrite
+	fnProcExit
+	numImports
+)
+
+func newModule(plan *opt.Plan, opts Options) *module {
+	md := &module{m: &wasm.Module{}, opts: opts, plan: plan, helpers: map[string]uint32{}, types: map[string]uint32{}}
+	i32 := []wasm.ValueType{asm.I32}
+	imp := func(name string, params, results []wasm.ValueType) {
+		md.m.ImportSection = append(md.m.ImportSection, &wasm.Import{
+			Type: wasm.ExternTypeFunc, Module: abi.WASIModule, Name: name, DescFunc: md.typeIndex(params, results),
+		})
+	}
+	imp("fd_read", []wasm.ValueType{asm.I32, asm.I32, asm.I32, asm.I32}, i32)
+	imp("fd_write", []wasm.ValueType{asm.I32, asm.I32, asm.I32, asm.I32}, i32)
+	imp("proc_exit", i32, nil)
+	md.imports = numImports
+	return md
+}
+
+func (md *module) typeIndex(params, results []wasm.ValueType) uint32 {
+	key := fmt.Sprint(params, results)
+	if i, ok := md.types[key]; ok {
+		return i
+	}
+	i := uint32(len(md.m.TypeSection))
+	md.m.TypeSection = append(md.m.TypeSection, &wasm.FunctionType{Params: params, Results: results})
+	md.types[key] = i
+	return i
+}
+
+// addFunc appends a finished function and returns its index.
+func (md *module) addFunc(name string, f *asm.Func) uint32 {
+	md.funcs = append(md.funcs, f)
+	md.names = append(md.names, name)
+	return uint32(md.imports + len(md.funcs) - 1)
+}
+
+// helper returns the index of a shared function, building it on first use.
+// The index is reserved before build runs so that helpers may recurse into
+// other helpers.
+func (md *module) helper(name string, params, results []wasm.ValueType, build func(f *asm.Func)) uint32 {
+	if i, ok := md.helpers[name]; ok {
+		return i
+	}
+	f := asm.NewFunc(params, results)
+	idx := md.addFunc(name, f)
+	md.helpers[name] = idx
+	build(f)
+	return idx
+}
+
+// Build generates the module.
+func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
+	md := newModule(plan, opts)
+	var nodeFuncs []uint32
+	for i, n := range g.Nodes {
+		idx, err := md.nodeFunc(n, i)
+		if err != nil {
+			return nil, err
+		}
+		if idx >= 0 {
+			nodeFuncs = append(nodeFuncs, uint32(idx))
+		}
+	}
+	meta := md.metadata(g)
+	run := md.addFunc(abi.ExportRun, runFunc(nodeFuncs))
+	start := md.addFunc("_start", md.startFunc(meta, run))
+
+	for _, f := range md.funcs {
+		md.m.FunctionSection = append(md.m.FunctionSection, md.typeIndex(f.Params, f.Results))
+		md.m.CodeSection = append(md.m.CodeSection, f.Code())
+	}
+	pages := uint32((plan.MemoryBytes + 65535) / 65536)
+	pages = max(pages, 1)
+	md.m.MemorySection = &wasm.Memory{Min: pages, Max: pages, IsMaxEncoded: true}
+	md.m.ExportSection = []*wasm.Export{
+		{Type: wasm.ExternTypeMemory, Name: "memory", Index: 0},
+		{Type: wasm.ExternTypeFunc, Name: "_start", Index: start},
+		{Type: wasm.ExternTypeFunc, Name: abi.ExportRun, Index: run},
+	}
+	md.dataSegments()
+	names := &wasm.NameSection{}
+	for i, n := range md.names {
+		names.FunctionNames = append(names.FunctionNames, &wasm.NameAssoc{Index: uint32(md.imports + i), Name: n})
+	}
+	md.m.NameSection = names
+	js, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: abi.SectionName, Data: js})
+	return binary.EncodeModule(md.m), nil
+}
+
+// nodeFunc generates the function of one node, or returns -1 for nodes
+// that need no code (aliasing views).
+func (md *module) nodeFunc(n *ir.Node, i int) (int, error) {
+	if _, ok := n.Op.(ir.Aliaser); ok {
+		return -1, nil
+	}
+	k := lookupKernel(n.Op)
+	if k == nil {
+		return 0, ir.Unsupportedf(n, "no Wasm kernel for %s", n.Op.OpType())
+	}
+	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
+	ctx := &Ctx{md: md, F: f, Node: n}
+	if err := k.Emit(ctx, n); err != nil {
+		if ir.IsUnsupported(err) {
+			var u *ir.Unsupported
+			if asUnsupported(err, &u) {
+				return 0, err
+			}
+			return 0, ir.Unsupportedf(n, "%v", err)
+		}
+		return 0, fmt.Errorf("%s: code generation: %w", n.Label(), err)
+	}
+	f.I32Const(0)
+	name := fmt.Sprintf("node%d_%s", i, n.Op.OpType())
+	if n.Name != "" {
+		name += "_" + n.Name
+	}
+	return int(md.addFunc(name, f)), nil
+}
+
+// runFunc calls every node function and stops at the first non-zero status.
+func runFunc(nodes []uint32) *asm.Func {
+	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
+	st := f.Local(asm.I32)
+	for _, idx := range nodes {
+		f.Call(idx).Tee(st).If().Get(st).Return().End()
+	}
+	f.I32Const(0)
+	return f
+}
+
+func tensorMeta(v *ir.Value, plan *opt.Plan) abi.Tensor {
+	shape := append([]int{}, v.Type.Shape...)
+	return abi.Tensor{Name: v.Name, DType: v.Type.DType.String(), Shape: shape, Offset: plan.Addr(v), Bytes: v.Type.Bytes()}
+}
+
+func (md *module) metadata(g *ir.Graph) *abi.Metadata {
+	m := &abi.Metadata{
+		ABI: abi.Version, Producer: md.opts.Producer, ModelSHA256: md.opts.ModelSHA256,
+		MemoryBytes: md.plan.MemoryBytes, SIMD: md.opts.SIMD, Options: md.opts.Flags,
+		Inputs: []abi.Tensor{}, Outputs: []abi.Tensor{}, RunErrors: abi.RunErrorMessages,
+	}
+	for _, v := range g.Inputs {
+		m.Inputs = append(m.Inputs, tensorMeta(v, md.plan))
+	}
+	for _, v := range g.Outputs {
+		m.Outputs = append(m.Outputs, tensorMeta(v, md.plan))
+	}
+	return m
+}
+
+// dataSegments writes the constants, merging neighbours into one segment
+// and leaving out all-zero tails (memory starts zeroed).
+func (md *module) dataSegments() {
+	var segs []dataSeg
+	consts := append([]*ir.Value{}, md.plan.Consts...)
+	sort.Slice(consts, func(i, j int) bool { return md.plan.Addr(consts[i]) < md.plan.Addr(consts[j]) })
+	for _, v := range consts {
+		data := v.Const.Data
+		end := len(data)
+		for end > 0 && data[end-1] == 0 {
+			end--
+		}
+		if end == 0 {
+			continue
+		}
+		off := md.plan.Addr(v)
+		if n := len(segs); n > 0 && segs[n-1].off+len(segs[n-1].data)+64 >= off {
+			last := &segs[n-1]
+			gap := off - (last.off + len(last.data))
+			last.data = append(last.data, make([]byte, gap)...)
+			last.data = append(last.data, data[:end]...)
+			continue
+		}
+		segs = append(segs, dataSeg{off, append([]byte{}, data[:end]...)})
+	}
+	segs = append(segs, md.staticData...)
+	for _, s := range segs {
+		md.m.DataSection = append(md.m.DataSection, &wasm.DataSegment{
+			OffsetExpression: &wasm.ConstantExpression{Opcode: wasm.OpcodeI32Const, Data: i32leb(int32(s.off))},
+			Init:             s.data,
+		})
+	}
+}
+
+func i32leb(v int32) []byte { return leb128.EncodeInt32(v) }

@@ -1,0 +1,109 @@
+// Package mlc compiles ONNX models into standalone WebAssembly modules.
+//
+// Data flows through one package per phase:
+//
+//	.onnx -> frontend (ONNX -> ir) -> opt (passes, memory plan)
+//	      -> codegen (ir -> Wasm) -> .wasm -> runtime-shim (hosts)
+//
+// Compile is the whole pipeline; the CLI in cmd/mlc is a thin layer on it.
+package mlc
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/mlc-compiler/mlc/abi"
+	"github.com/mlc-compiler/mlc/codegen"
+	"github.com/mlc-compiler/mlc/frontend"
+	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/opt"
+)
+
+// Version is written into every module's metadata as the producer.
+const Version = "0.1.0"
+
+// Options are the compile flags.
+type Options struct {
+	// InputShapes pins input shapes by name (dynamic dimensions need it).
+	InputShapes map[string]ir.Shape
+	// NoSIMD emits scalar code only.
+	NoSIMD bool
+	// OptLevel 0 turns optional passes off (-O0); the default is 2.
+	OptLevel int
+}
+
+// DefaultOptions are mlc compile's defaults.
+func DefaultOptions() Options { return Options{OptLevel: 2} }
+
+// Result is a compiled module.
+type Result struct {
+	Wasm  []byte
+	Meta  *abi.Metadata
+	Graph *ir.Graph // the optimized graph, for inspection
+}
+
+// CompileFile compiles the model at path (external data is read beside it).
+func CompileFile(path string, o Options) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(data, filepath.Dir(path), o)
+}
+
+// Compile compiles model bytes; dir locates external data files.
+func Compile(model []byte, dir string, o Options) (*Result, error) {
+	m, err := frontend.Import(model, dir, frontend.Options{InputShapes: o.InputShapes})
+	if err != nil {
+		return nil, err
+	}
+	g := m.Graph
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, Workspace: codegen.Workspace})
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(model)
+	wasm, err := codegen.Build(g, plan, codegen.Options{
+		SIMD:        !o.NoSIMD,
+		Producer:    "mlc " + Version,
+		ModelSHA256: hex.EncodeToString(sum[:]),
+		Flags:       o.flags(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	meta, err := abi.Read(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("internal error: emitted module has bad metadata: %w", err)
+	}
+	return &Result{Wasm: wasm, Meta: meta, Graph: g}, nil
+}
+
+// flags lists the options that shaped the code, in a stable order.
+func (o Options) flags() []string {
+	var f []string
+	if o.NoSIMD {
+		f = append(f, "simd=false")
+	}
+	if o.OptLevel != 2 {
+		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
+	}
+	names := make([]string, 0, len(o.InputShapes))
+	for n := range o.InputShapes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		dims := make([]string, len(o.InputShapes[n]))
+		for i, d := range o.InputShapes[n] {
+			dims[i] = fmt.Sprint(d)
+		}
+		f = append(f, fmt.Sprintf("input-shape=%s=%s", n, strings.Join(dims, ",")))
+	}
+	return f
+}

@@ -1,0 +1,390 @@
+// Package frontend turns an ONNX model into an ir.Graph. Every difference
+// between ONNX opset versions is settled here, in the per-family import
+// files, so that nothing downstream sees opsets.
+package frontend
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// Options steer the import.
+type Options struct {
+	// InputShapes pins graph input shapes by name; they replace symbolic or
+	// missing dimensions (an empty shape pins a scalar).
+	InputShapes map[string]ir.Shape
+}
+
+// Model is an imported ONNX model.
+type Model struct {
+	Graph           *ir.Graph
+	IRVersion       int64
+	Opsets          map[string]int64 // domain ("" is ai.onnx) -> version
+	ProducerName    string
+	ProducerVersion string
+}
+
+// maxModelBytes: protobuf messages cannot exceed 2 GiB; larger weights must
+// be stored as external data.
+const maxModelBytes = 2 << 30
+
+// Load reads and imports a model file.
+func Load(path string, opts Options) (*Model, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > maxModelBytes {
+		return nil, fmt.Errorf("%s: %d bytes is more than a protobuf model can hold", path, fi.Size())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Import(data, filepath.Dir(path), opts)
+}
+
+func unmarshal(data []byte, m proto.Message) error {
+	return proto.UnmarshalOptions{RecursionLimit: 100}.Unmarshal(data, m)
+}
+
+// Decode parses model bytes without importing the graph.
+func Decode(data []byte) (*onnxpb.ModelProto, error) {
+	var mp onnxpb.ModelProto
+	if err := unmarshal(data, &mp); err != nil {
+		return nil, fmt.Errorf("not a valid ONNX model (truncated or corrupt protobuf): %w", err)
+	}
+	if mp.Graph == nil {
+		return nil, fmt.Errorf("not a valid ONNX model: it has no graph")
+	}
+	if mp.GetIrVersion() < 1 {
+		return nil, fmt.Errorf("not a valid ONNX model: ir_version is %d", mp.GetIrVersion())
+	}
+	return &mp, nil
+}
+
+// Import decodes model bytes and builds the graph. dir locates external data.
+func Import(data []byte, dir string, opts Options) (*Model, error) {
+	mp, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return ImportProto(mp, dir, opts)
+}
+
+// ImportProto builds the graph of a decoded model.
+func ImportProto(mp *onnxpb.ModelProto, dir string, opts Options) (*Model, error) {
+	m := &Model{
+		IRVersion:       mp.GetIrVersion(),
+		Opsets:          map[string]int64{},
+		ProducerName:    mp.GetProducerName(),
+		ProducerVersion: mp.GetProducerVersion(),
+	}
+	for _, o := range mp.OpsetImport {
+		d := o.GetDomain()
+		if d == "ai.onnx" {
+			d = ""
+		}
+		m.Opsets[d] = o.GetVersion()
+	}
+	if len(mp.OpsetImport) == 0 {
+		m.Opsets[""] = 1 // IR version 2 and older models carry no opset_import
+	}
+	if len(mp.Functions) > 0 {
+		return nil, &ir.Unsupported{Where: "model", What: fmt.Sprintf("model-local functions (%s)", mp.Functions[0].GetName())}
+	}
+	b := &builder{model: m, dir: dir, opts: opts}
+	g, err := b.graph(mp.Graph, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	for name := range opts.InputShapes {
+		if !slices.ContainsFunc(g.Inputs, func(v *ir.Value) bool { return v.Name == name }) {
+			return nil, fmt.Errorf("--input-shape names %q, which is not a model input (inputs: %s)", name, valueNames(g.Inputs))
+		}
+	}
+	m.Graph = g
+	return m, nil
+}
+
+func valueNames(vs []*ir.Value) string {
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		names[i] = v.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+type builder struct {
+	model *Model
+	dir   string
+	opts  Options
+}
+
+// scope resolves value names, falling back to enclosing graphs.
+type scope struct {
+	vals   map[string]*ir.Value
+	parent *scope
+}
+
+func (s *scope) lookup(name string) *ir.Value {
+	for ; s != nil; s = s.parent {
+		if v, ok := s.vals[name]; ok {
+			return v
+		}
+	}
+	return nil
+}
+
+// graph imports a GraphProto. The main graph's inputs must get static
+// shapes; a subgraph's inputs may stay untyped for their op to type.
+func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
+	sc := &scope{vals: map[string]*ir.Value{}, parent: parent}
+	g := &ir.Graph{Name: gp.GetName()}
+	inits := map[string]bool{}
+	for _, tp := range gp.Initializer {
+		t, err := TensorFromProto(tp, b.dir)
+		if err != nil {
+			return nil, fmt.Errorf("initializer: %w", err)
+		}
+		sc.vals[tp.GetName()] = ir.NewConst(tp.GetName(), t)
+		inits[tp.GetName()] = true
+	}
+	for _, sp := range gp.SparseInitializer {
+		t, err := sparseToDense(sp, b.dir)
+		if err != nil {
+			return nil, err
+		}
+		name := sp.GetValues().GetName()
+		sc.vals[name] = ir.NewConst(name, t)
+		inits[name] = true
+	}
+	for _, vi := range gp.Input {
+		name := vi.GetName()
+		if inits[name] {
+			continue // an initializer listed as input is a constant
+		}
+		v, err := b.inputValue(vi, main)
+		if err != nil {
+			return nil, err
+		}
+		sc.vals[name] = v
+		g.Inputs = append(g.Inputs, v)
+	}
+	for _, np := range gp.Node {
+		if err := b.node(np, g, sc); err != nil {
+			return nil, err
+		}
+	}
+	for _, vi := range gp.Output {
+		v := sc.lookup(vi.GetName())
+		if v == nil {
+			return nil, fmt.Errorf("graph output %q is not produced by any node", vi.GetName())
+		}
+		if vi.GetType().GetTensorType() == nil && vi.GetType() != nil && vi.GetType().Value != nil {
+			return nil, &ir.Unsupported{Where: fmt.Sprintf("graph output %q", vi.GetName()), What: "outputs that are sequences, maps or optionals"}
+		}
+		g.Outputs = append(g.Outputs, v)
+	}
+	return g, nil
+}
+
+// inputValue makes a graph input with a static type.
+func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, error) {
+	name := vi.GetName()
+	where := fmt.Sprintf("input %q", name)
+	tt := vi.GetType().GetTensorType()
+	if tt == nil {
+		if vi.GetType() != nil && vi.GetType().Value != nil {
+			return nil, &ir.Unsupported{Where: where, What: "inputs that are sequences, maps, optionals or sparse tensors"}
+		}
+		if !main {
+			return &ir.Value{Name: name}, nil // typed by the op owning the subgraph
+		}
+		return nil, fmt.Errorf("%s has no type", where)
+	}
+	dt, err := DTypeFromONNX(tt.GetElemType())
+	if err != nil {
+		if ir.IsUnsupported(err) {
+			return nil, &ir.Unsupported{Where: where, What: err.Error()}
+		}
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	pinned, isPinned := b.opts.InputShapes[name]
+	if !main {
+		isPinned = false
+	}
+	if tt.Shape == nil {
+		if isPinned {
+			return ir.NewInput(name, ir.Type{DType: dt, Shape: pinned.Clone()}), nil
+		}
+		if !main {
+			return &ir.Value{Name: name, Type: ir.Type{DType: dt}}, nil
+		}
+		return nil, fmt.Errorf("%s has no shape (not even a rank): pin it with --input-shape %s=d0,d1,...", where, name)
+	}
+	dims := tt.Shape.Dim
+	if isPinned {
+		if len(pinned) != len(dims) {
+			return nil, fmt.Errorf("%s has rank %d but --input-shape gives %s", where, len(dims), pinned)
+		}
+		for i, d := range dims {
+			if d.GetDimParam() == "" && d.Value != nil && int(d.GetDimValue()) != pinned[i] && d.GetDimValue() > 0 {
+				return nil, fmt.Errorf("%s dimension %d is %d in the model but --input-shape gives %d", where, i, d.GetDimValue(), pinned[i])
+			}
+		}
+		return ir.NewInput(name, ir.Type{DType: dt, Shape: pinned.Clone()}), nil
+	}
+	shape := make(ir.Shape, len(dims))
+	for i, d := range dims {
+		switch {
+		case d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() <= 0:
+			if !main {
+				return &ir.Value{Name: name, Type: ir.Type{DType: dt}}, nil
+			}
+			label := fmt.Sprintf("dimension %d", i)
+			if p := d.GetDimParam(); p != "" {
+				label = fmt.Sprintf("dimension %d (%q)", i, p)
+			}
+			return nil, &ir.Unsupported{Where: where, What: fmt.Sprintf("%s is dynamic; pin the shape with --input-shape %s=%s", label, name, exampleShape(dims))}
+		default:
+			shape[i] = int(d.GetDimValue())
+		}
+	}
+	return ir.NewInput(name, ir.Type{DType: dt, Shape: shape}), nil
+}
+
+// exampleShape writes dims with dynamic ones as 1, to suggest a pin.
+func exampleShape(dims []*onnxpb.TensorShapeProto_Dimension) string {
+	parts := make([]string, len(dims))
+	for i, d := range dims {
+		if d.GetDimValue() > 0 && d.GetDimParam() == "" {
+			parts[i] = fmt.Sprint(d.GetDimValue())
+		} else {
+			parts[i] = "1"
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func sparseToDense(sp *onnxpb.SparseTensorProto, dir string) (*ir.Tensor, error) {
+	vals, err := TensorFromProto(sp.GetValues(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("sparse initializer values: %w", err)
+	}
+	idx, err := TensorFromProto(sp.GetIndices(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("sparse initializer indices: %w", err)
+	}
+	shape, err := shapeFromDims(sp.Dims)
+	if err != nil {
+		return nil, err
+	}
+	out := ir.NewTensor(vals.DType, shape)
+	n := vals.Len()
+	st := shape.Strides()
+	w := vals.DType.Bits() / 8
+	if w == 0 || vals.DType == ir.String {
+		return nil, ir.NotSupportedf("sparse %s tensors", vals.DType)
+	}
+	for i := 0; i < n; i++ {
+		var flat int
+		switch {
+		case len(idx.Shape) == 1:
+			flat = int(idx.Int(i))
+		case len(idx.Shape) == 2 && idx.Shape[1] == len(shape):
+			for d := range shape {
+				flat += int(idx.Int(i*len(shape)+d)) * st[d]
+			}
+		default:
+			return nil, fmt.Errorf("sparse indices shape %s", idx.Shape)
+		}
+		if flat < 0 || flat >= shape.Size() {
+			return nil, fmt.Errorf("sparse index %d out of range", flat)
+		}
+		copy(out.Data[flat*w:flat*w+w], vals.Data[i*w:i*w+w])
+	}
+	return out, nil
+}
+
+// node imports one NodeProto through the op registry.
+func (b *builder) node(np *onnxpb.NodeProto, g *ir.Graph, sc *scope) error {
+	domain := np.GetDomain()
+	if domain == "ai.onnx" {
+		domain = ""
+	}
+	label := nodeLabel(np)
+	opset, ok := b.model.Opsets[domain]
+	if !ok {
+		return fmt.Errorf("%s: domain %q is not in the model's opset_import", label, domain)
+	}
+	imp := lookupImporter(domain, np.GetOpType())
+	if imp == nil {
+		what := fmt.Sprintf("operator %s (opset %d) is not implemented", np.GetOpType(), opset)
+		if domain != "" {
+			what = fmt.Sprintf("operator %s of domain %s (version %d) is not implemented", np.GetOpType(), domain, opset)
+		}
+		return &ir.Unsupported{Where: label, What: what}
+	}
+	version := imp.versionFor(int(opset))
+	if version == 0 {
+		return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s needs opset %d or newer, the model imports opset %d", np.GetOpType(), imp.Versions[0], opset)}
+	}
+	c := &nodeCtx{b: b, np: np, g: g, sc: sc, Opset: int(opset), Version: version, label: label, used: map[string]bool{}}
+	for _, name := range np.Input {
+		if name == "" {
+			c.inputs = append(c.inputs, nil)
+			continue
+		}
+		v := sc.lookup(name)
+		if v == nil {
+			return fmt.Errorf("%s: input %q is not defined before the node (graph not in topological order, or a missing initializer)", label, name)
+		}
+		c.inputs = append(c.inputs, v)
+	}
+	err := imp.Import(c)
+	if c.err != nil && (err == nil || err == c.err) {
+		return c.err // inference errors already name the node
+	}
+	if err != nil {
+		if ir.IsUnsupported(err) {
+			var u *ir.Unsupported
+			if ok := asUnsupported(err, &u); ok && u.Where != "" {
+				return err
+			}
+			return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s (opset %d): %v", np.GetOpType(), opset, err)}
+		}
+		return fmt.Errorf("%s: %w", label, err)
+	}
+	var unused []string
+	for _, a := range np.Attribute {
+		if !c.used[a.GetName()] {
+			unused = append(unused, a.GetName())
+		}
+	}
+	if len(unused) > 0 {
+		sort.Strings(unused)
+		return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s (opset %d): attribute %s is not implemented", np.GetOpType(), opset, strings.Join(unused, ", "))}
+	}
+	if !c.bound {
+		return fmt.Errorf("%s: importer produced no outputs", label)
+	}
+	return nil
+}
+
+func nodeLabel(np *onnxpb.NodeProto) string {
+	if np.GetName() != "" {
+		return fmt.Sprintf("node %q (%s)", np.GetName(), np.GetOpType())
+	}
+	outs := strings.Join(np.Output, ",")
+	return fmt.Sprintf("%s node producing %q", np.GetOpType(), outs)
+}

@@ -1,0 +1,190 @@
+// Package ir is mlc's graph: typed operators over tensors with static shapes
+// and dtypes, their shape rules, and a plain Go reference interpreter that is
+// both the tests' second opinion and the engine of constant folding.
+//
+// Every operator is defined once, in ir/ops_<family>.go: a struct holding its
+// resolved attributes, its shape rule (Infer) and its semantics (Eval).
+package ir
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Value is one tensor in a graph: a graph input, a node output or a constant.
+type Value struct {
+	Name  string
+	Type  Type
+	Const *Tensor // set for initializers and folded values
+	typed bool
+}
+
+// Typed reports whether shape inference has set Type.
+func (v *Value) Typed() bool { return v.typed || v.Const != nil }
+
+// SetType records the inferred type.
+func (v *Value) SetType(t Type) { v.Type, v.typed = t, true }
+
+// NewConst makes a constant value.
+func NewConst(name string, t *Tensor) *Value {
+	return &Value{Name: name, Type: t.Type, Const: t, typed: true}
+}
+
+// NewInput makes a typed non-constant value (a graph or subgraph input).
+func NewInput(name string, t Type) *Value {
+	return &Value{Name: name, Type: t, typed: true}
+}
+
+func (v *Value) String() string {
+	if v == nil {
+		return "<none>"
+	}
+	return fmt.Sprintf("%q %s", v.Name, v.Type)
+}
+
+// Node applies one operator. Inputs may hold nil for omitted optional
+// inputs; Outputs may hold nil for outputs the model does not use.
+type Node struct {
+	Name    string
+	Op      Op
+	Inputs  []*Value
+	Outputs []*Value
+}
+
+// Label names the node for error messages.
+func (n *Node) Label() string {
+	if n.Name != "" {
+		return fmt.Sprintf("node %q (%s)", n.Name, n.Op.OpType())
+	}
+	return fmt.Sprintf("unnamed %s node", n.Op.OpType())
+}
+
+// In returns input i, or nil when it is omitted.
+func (n *Node) In(i int) *Value {
+	if i < len(n.Inputs) {
+		return n.Inputs[i]
+	}
+	return nil
+}
+
+// Graph is a list of nodes in topological order between inputs and outputs.
+// Subgraphs (If, Loop, Scan bodies) may read values of enclosing graphs.
+type Graph struct {
+	Name    string
+	Inputs  []*Value
+	Outputs []*Value
+	Nodes   []*Node
+}
+
+// Op is a typed operator with resolved attributes.
+type Op interface {
+	// OpType is the ONNX operator name, or an mlc name for fused operators.
+	OpType() string
+	// Infer returns the types of all outputs from the inputs' types and,
+	// where the rule needs it, their constant data. nil inputs are omitted.
+	Infer(in []*Value) ([]Type, error)
+	// Eval is the reference semantics.
+	Eval(in []*Tensor) ([]*Tensor, error)
+}
+
+// Aliaser is implemented by ops whose output is input 0's memory viewed
+// under another shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity): the
+// memory planner gives both one buffer and codegen emits no code.
+type Aliaser interface{ AliasesInput() }
+
+// Subgrapher is implemented by ops that own subgraphs; the interpreter
+// evaluates them with the enclosing environment visible.
+type Subgrapher interface {
+	Subgraphs() []*Graph
+	EvalScoped(env Env, in []*Tensor) ([]*Tensor, error)
+}
+
+// Impure ops are never folded even with constant inputs.
+type Impure interface{ Impure() }
+
+// Producers maps each value to the node producing it.
+func (g *Graph) Producers() map[*Value]*Node {
+	m := make(map[*Value]*Node)
+	for _, n := range g.Nodes {
+		for _, o := range n.Outputs {
+			if o != nil {
+				m[o] = n
+			}
+		}
+	}
+	return m
+}
+
+// Uses maps each value to the nodes reading it, including reads from inside
+// subgraphs (attributed to the op owning the subgraph).
+func (g *Graph) Uses() map[*Value][]*Node {
+	m := make(map[*Value][]*Node)
+	for _, n := range g.Nodes {
+		for _, v := range n.ReadValues() {
+			if !slices.Contains(m[v], n) {
+				m[v] = append(m[v], n)
+			}
+		}
+	}
+	return m
+}
+
+// ReadValues lists the values a node reads: its inputs and, for ops with
+// subgraphs, the enclosing-scope values those subgraphs capture.
+func (n *Node) ReadValues() []*Value {
+	var out []*Value
+	for _, v := range n.Inputs {
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	if s, ok := n.Op.(Subgrapher); ok {
+		for _, sg := range s.Subgraphs() {
+			out = append(out, sg.Captures()...)
+		}
+	}
+	return out
+}
+
+// Captures lists values read inside g (and its nested subgraphs) that g
+// neither defines nor takes as input, in first-use order.
+func (g *Graph) Captures() []*Value {
+	defined := make(map[*Value]bool)
+	for _, v := range g.Inputs {
+		defined[v] = true
+	}
+	var out []*Value
+	seen := make(map[*Value]bool)
+	for _, n := range g.Nodes {
+		for _, v := range n.ReadValues() {
+			if !defined[v] && !seen[v] && v.Const == nil {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+		for _, o := range n.Outputs {
+			if o != nil {
+				defined[o] = true
+			}
+		}
+	}
+	for _, v := range g.Outputs {
+		if !defined[v] && !seen[v] && v.Const == nil {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Walk calls f for every node of g and of its subgraphs, depth first.
+func (g *Graph) Walk(f func(*Node)) {
+	for _, n := range g.Nodes {
+		f(n)
+		if s, ok := n.Op.(Subgrapher); ok {
+			for _, sg := range s.Subgraphs() {
+				sg.Walk(f)
+			}
+		}
+	}
+}

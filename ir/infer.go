@@ -1,0 +1,165 @@
+package ir
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+)
+
+// Unsupported is the error for a model construct mlc does not implement: an
+// operator, an attribute value, a dtype, a dynamic shape. mlc verify reports
+// it as "unsupported" rather than "error".
+type Unsupported struct {
+	Where string // the node label, or "graph input x"
+	What  string
+}
+
+func (e *Unsupported) Error() string { return e.Where + ": unsupported: " + e.What }
+
+// Unsupportedf builds an Unsupported error for a node.
+func Unsupportedf(n *Node, format string, args ...any) error {
+	return &Unsupported{Where: n.Label(), What: fmt.Sprintf(format, args...)}
+}
+
+// NotSupported is what an op's Infer or Eval returns for a case it does not
+// handle (a dtype, an attribute value); InferGraph turns it into Unsupported
+// naming the node.
+type NotSupported string
+
+func (e NotSupported) Error() string { return string(e) }
+
+// NotSupportedf formats a NotSupported error.
+func NotSupportedf(format string, args ...any) error {
+	return NotSupported(fmt.Sprintf(format, args...))
+}
+
+// IsUnsupported reports whether err is (or wraps) an Unsupported or
+// NotSupported error.
+func IsUnsupported(err error) bool {
+	var u *Unsupported
+	var n NotSupported
+	return errors.As(err, &u) || errors.As(err, &n)
+}
+
+// FoldLimit caps how much a folded node may grow the module: a node whose
+// inputs are all constant is evaluated at compile time when its outputs take
+// at most FoldLimit bytes more than twice its inputs. Expanding ops with
+// larger outputs (ConstantOfShape, Expand, Tile) stay nodes.
+const FoldLimit = 64 << 10
+
+// InferGraph sets the type of every node output in order and folds nodes
+// whose inputs are all constant. Folding is part of shape inference because
+// exported graphs compute shape arguments (Reshape's shape, Slice's bounds)
+// from Shape ops: only once those are constants are the shapes static.
+func InferGraph(g *Graph) error {
+	for _, n := range g.Nodes {
+		if err := InferNode(n); err != nil {
+			return err
+		}
+	}
+	for _, v := range g.Outputs {
+		if !v.Typed() {
+			return fmt.Errorf("graph output %q is never computed", v.Name)
+		}
+	}
+	return nil
+}
+
+// InferNode types (and where possible folds) one node.
+func InferNode(n *Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: shape inference panicked: %v\n%s", n.Label(), r, debug.Stack())
+		}
+	}()
+	for i, v := range n.Inputs {
+		if v != nil && !v.Typed() {
+			return fmt.Errorf("%s: input %d (%q) has no type: it is not a graph input, initializer or earlier node output", n.Label(), i, v.Name)
+		}
+	}
+	if folded, err := tryFold(n); folded || err != nil {
+		return err
+	}
+	types, err := n.Op.Infer(n.Inputs)
+	if err != nil {
+		return wrapNodeErr(n, err)
+	}
+	if len(types) < len(n.Outputs) {
+		return fmt.Errorf("%s: has %d outputs but the op defines %d", n.Label(), len(n.Outputs), len(types))
+	}
+	for i, v := range n.Outputs {
+		if v != nil {
+			v.SetType(types[i])
+		}
+	}
+	return nil
+}
+
+func wrapNodeErr(n *Node, err error) error {
+	var ns NotSupported
+	if errors.As(err, &ns) {
+		return &Unsupported{Where: n.Label(), What: err.Error()}
+	}
+	var u *Unsupported
+	if errors.As(err, &u) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", n.Label(), err)
+}
+
+func tryFold(n *Node) (bool, error) {
+	if _, impure := n.Op.(Impure); impure {
+		return false, nil
+	}
+	if _, ok := n.Op.(ShapeOnly); ok {
+		in := make([]*Tensor, len(n.Inputs))
+		for i, v := range n.Inputs {
+			if v != nil {
+				in[i] = &Tensor{Type: v.Type}
+			}
+		}
+		out, err := n.Op.Eval(in)
+		if err != nil {
+			return false, wrapNodeErr(n, err)
+		}
+		for i, v := range n.Outputs {
+			if v != nil {
+				v.Const = out[i]
+				v.SetType(out[i].Type)
+			}
+		}
+		return true, nil
+	}
+	inBytes := 0
+	for _, v := range n.ReadValues() {
+		if v.Const == nil {
+			return false, nil
+		}
+		inBytes += len(v.Const.Data)
+	}
+	if _, ok := n.Op.(Subgrapher); ok {
+		// A subgraph op folds only when its subgraphs can type themselves.
+		if _, err := n.Op.Infer(n.Inputs); err != nil {
+			return false, wrapNodeErr(n, err)
+		}
+	} else if types, err := n.Op.Infer(n.Inputs); err == nil {
+		outBytes := 0
+		for _, t := range types {
+			outBytes += t.Bytes()
+		}
+		if outBytes > 2*inBytes+FoldLimit {
+			return false, nil
+		}
+	}
+	env := Env{}
+	if err := EvalNode(n, env); err != nil {
+		return false, err
+	}
+	for _, v := range n.Outputs {
+		if v != nil {
+			v.Const = env[v]
+			v.SetType(v.Const.Type)
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,31 @@
+package opt
+
+import "github.com/mlc-compiler/mlc/ir"
+
+// fold types every node and evaluates, at compile time, nodes whose inputs
+// are all constant (through the reference interpreter); folded nodes leave
+// the graph. The frontend already folds while importing; this pass catches
+// what earlier rewrites made constant.
+func fold(g *ir.Graph, _ *Options) error {
+	if err := ir.InferGraph(g); err != nil {
+		return err
+	}
+	kept := g.Nodes[:0]
+	for _, n := range g.Nodes {
+		if allConst(n.Outputs) {
+			continue
+		}
+		kept = append(kept, n)
+	}
+	g.Nodes = kept
+	return nil
+}
+
+func allConst(vs []*ir.Value) bool {
+	for _, v := range vs {
+		if v != nil && v.Const == nil {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,243 @@
+package opt
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// Memory layout of a module, fixed at compile time:
+//
+//	[0, ScratchBytes)      the WASI entry's iovecs and messages
+//	constants              weights, in data segments
+//	inputs, outputs        each at a fixed offset for the whole run
+//	arena                  activations and kernel workspaces, reused once dead
+const (
+	ScratchBytes = 1024
+	Align        = 16
+)
+
+// Plan gives every tensor the model touches an address in linear memory.
+type Plan struct {
+	Offsets     map[*ir.Value]int
+	Workspace   map[*ir.Node]int // address of each node's scratch space
+	Consts      []*ir.Value      // constants to place in data segments, by address
+	ConstBytes  int              // size of the constant region
+	ArenaStart  int
+	ArenaBytes  int
+	MemoryBytes int
+}
+
+// Addr returns v's address; it panics for values the plan does not know,
+// which would be a planner bug.
+func (p *Plan) Addr(v *ir.Value) int {
+	off, ok := p.Offsets[v]
+	if !ok {
+		panic(fmt.Sprintf("memory plan has no address for %s", v))
+	}
+	return off
+}
+
+func alignUp(n, a int) int { return (n + a - 1) / a * a }
+
+// interval is one buffer's life: it is written at step def and read up to
+// step last (inclusive).
+type interval struct {
+	val       *ir.Value
+	node      *ir.Node // for workspaces
+	def, last int
+	size      int
+	off       int
+}
+
+// PlanMemory assigns addresses. workspace tells how many scratch bytes a
+// node's kernel needs while it runs.
+func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
+	p := &Plan{Offsets: map[*ir.Value]int{}, Workspace: map[*ir.Node]int{}}
+
+	// Constants read by the remaining nodes (and constant outputs are copied
+	// by the materialize pass, so they are read by a node too).
+	addr := ScratchBytes
+	seen := map[*ir.Value]bool{}
+	g.Walk(func(n *ir.Node) {
+		for _, v := range n.Inputs {
+			if v != nil && v.Const != nil && !seen[v] {
+				seen[v] = true
+				p.Consts = append(p.Consts, v)
+			}
+		}
+	})
+	for _, v := range p.Consts {
+		p.Offsets[v] = addr
+		addr = alignUp(addr+max(len(v.Const.Data), 1), Align)
+	}
+	p.ConstBytes = addr - ScratchBytes
+
+	// Graph inputs and outputs live for the whole run at fixed addresses.
+	// An output that aliases another buffer (a Reshape of an activation)
+	// shares that buffer, which then lives to the end.
+	roots := aliasRoot(g)
+	fixed := map[*ir.Value]bool{}
+	for _, vs := range [][]*ir.Value{g.Inputs, g.Outputs} {
+		for _, v := range vs {
+			if fixed[v] || v.Const != nil {
+				continue
+			}
+			if _, alias := roots[v]; alias {
+				continue
+			}
+			fixed[v] = true
+			p.Offsets[v] = addr
+			addr = alignUp(addr+max(v.Type.Bytes(), 1), Align)
+		}
+	}
+	p.ArenaStart = addr
+
+	// Live intervals of activations, with aliases folded into their roots.
+	root := func(v *ir.Value) *ir.Value {
+		if r, ok := roots[v]; ok {
+			return r
+		}
+		return v
+	}
+	ivs := map[*ir.Value]*interval{}
+	var order []*interval
+	end := len(g.Nodes)
+	use := func(v *ir.Value, step int) {
+		r := root(v)
+		if r.Const != nil || fixed[r] {
+			return
+		}
+		if iv := ivs[r]; iv != nil {
+			iv.last = max(iv.last, step)
+		}
+	}
+	for step, n := range g.Nodes {
+		for _, v := range n.ReadValues() {
+			use(v, step)
+		}
+		// Values inside subgraphs live while their owning node runs.
+		var inner []*ir.Value
+		if s, ok := n.Op.(ir.Subgrapher); ok {
+			for _, sg := range s.Subgraphs() {
+				inner = append(inner, subgraphValues(sg)...)
+			}
+		}
+		outs := append(append([]*ir.Value{}, n.Outputs...), inner...)
+		for _, o := range outs {
+			if o == nil || o.Const != nil || fixed[o] {
+				continue
+			}
+			if r := root(o); r != o {
+				continue
+			}
+			if ivs[o] == nil {
+				iv := &interval{val: o, def: step, last: step, size: max(o.Type.Bytes(), 1)}
+				ivs[o] = iv
+				order = append(order, iv)
+			}
+		}
+		if w := workspace(n); w > 0 {
+			order = append(order, &interval{node: n, def: step, last: step, size: w})
+		}
+		for _, sg := range subgraphsOf(n) {
+			sg.Walk(func(sn *ir.Node) {
+				if w := workspace(sn); w > 0 {
+					order = append(order, &interval{node: sn, def: step, last: step, size: w})
+				}
+			})
+		}
+	}
+	for _, v := range g.Outputs {
+		use(v, end)
+	}
+
+	// Greedy by size: place big buffers first at the lowest offset that does
+	// not overlap a placed buffer alive at the same time.
+	sorted := append([]*interval{}, order...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].size > sorted[j].size })
+	var placed []*interval
+	arena := 0
+	for _, iv := range sorted {
+		var conflicts []*interval
+		for _, o := range placed {
+			if o.def <= iv.last && iv.def <= o.last {
+				conflicts = append(conflicts, o)
+			}
+		}
+		sort.Slice(conflicts, func(i, j int) bool { return conflicts[i].off < conflicts[j].off })
+		off := 0
+		for _, o := range conflicts {
+			if off+iv.size <= o.off {
+				break
+			}
+			off = max(off, alignUp(o.off+o.size, Align))
+		}
+		iv.off = off
+		placed = append(placed, iv)
+		arena = max(arena, off+iv.size)
+	}
+	for _, iv := range order {
+		if iv.val != nil {
+			p.Offsets[iv.val] = p.ArenaStart + iv.off
+		} else {
+			p.Workspace[iv.node] = p.ArenaStart + iv.off
+		}
+	}
+	for v, r := range roots {
+		if off, ok := p.Offsets[r]; ok {
+			p.Offsets[v] = off
+		}
+	}
+	p.ArenaBytes = alignUp(arena, Align)
+	p.MemoryBytes = p.ArenaStart + p.ArenaBytes
+	return p, nil
+}
+
+// aliasRoot maps each output of an aliasing op (Reshape, Identity, ...) to
+// the value whose buffer it shares.
+func aliasRoot(g *ir.Graph) map[*ir.Value]*ir.Value {
+	roots := map[*ir.Value]*ir.Value{}
+	var walk func(g *ir.Graph)
+	walk = func(g *ir.Graph) {
+		for _, n := range g.Nodes {
+			if _, ok := n.Op.(ir.Aliaser); ok && n.Outputs[0] != nil && n.Inputs[0] != nil {
+				r := n.Inputs[0]
+				if rr, ok := roots[r]; ok {
+					r = rr
+				}
+				roots[n.Outputs[0]] = r
+			}
+			for _, sg := range subgraphsOf(n) {
+				walk(sg)
+			}
+		}
+	}
+	walk(g)
+	return roots
+}
+
+func subgraphsOf(n *ir.Node) []*ir.Graph {
+	if s, ok := n.Op.(ir.Subgrapher); ok {
+		return s.Subgraphs()
+	}
+	return nil
+}
+
+// subgraphValues lists every non-constant value a subgraph and its nested
+// subgraphs define, their inputs included.
+func subgraphValues(g *ir.Graph) []*ir.Value {
+	out := append([]*ir.Value{}, g.Inputs...)
+	for _, n := range g.Nodes {
+		for _, o := range n.Outputs {
+			if o != nil && o.Const == nil {
+				out = append(out, o)
+			}
+		}
+		for _, sg := range subgraphsOf(n) {
+			out = append(out, subgraphValues(sg)...)
+		}
+	}
+	return out
+}
