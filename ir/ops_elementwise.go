@@ -70,30 +70,30 @@ type unaryDef struct {
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 var unaryDefs = map[UnaryFn]unaryDef{
-	FnAbs:     {f: func(x float64, _ *Unary) float64 { return math.Abs(x) }, i: func(x int64, _ *Unary) int64 { return max(x, -x) }},
-	FnNeg:     {f: func(x float64, _ *Unary) float64 { return -x }, i: func(x int64, _ *Unary) int64 { return -x }},
-	FnRelu:    {f: func(x float64, _ *Unary) float64 { return max(x, 0) }, i: func(x int64, _ *Unary) int64 { return max(x, 0) }},
-	FnSigmoid: {f: func(x float64, _ *Unary) float64 { return sigmoid(x) }},
-	FnTanh:    {f: func(x float64, _ *Unary) float64 { return math.Tanh(x) }},
-	FnExp:     {f: func(x float64, _ *Unary) float64 { return math.Exp(x) }},
-	FnLog:     {f: func(x float64, _ *Unary) float64 { return math.Log(x) }},
-	FnSqrt:    {f: func(x float64, _ *Unary) float64 { return math.Sqrt(x) }},
+	FnAbs:        {f: func(x float64, _ *Unary) float64 { return math.Abs(x) }, i: func(x int64, _ *Unary) int64 { return max(x, -x) }},
+	FnNeg:        {f: func(x float64, _ *Unary) float64 { return -x }, i: func(x int64, _ *Unary) int64 { return -x }},
+	FnRelu:       {f: func(x float64, _ *Unary) float64 { return max(x, 0) }, i: func(x int64, _ *Unary) int64 { return max(x, 0) }},
+	FnSigmoid:    {f: func(x float64, _ *Unary) float64 { return sigmoid(x) }},
+	FnTanh:       {f: func(x float64, _ *Unary) float64 { return math.Tanh(x) }},
+	FnExp:        {f: func(x float64, _ *Unary) float64 { return math.Exp(x) }},
+	FnLog:        {f: func(x float64, _ *Unary) float64 { return math.Log(x) }},
+	FnSqrt:       {f: func(x float64, _ *Unary) float64 { return math.Sqrt(x) }},
 	FnReciprocal: {f: func(x float64, _ *Unary) float64 { return 1 / x }},
-	FnFloor:   {f: func(x float64, _ *Unary) float64 { return math.Floor(x) }},
-	FnCeil:    {f: func(x float64, _ *Unary) float64 { return math.Ceil(x) }},
-	FnRound:   {f: func(x float64, _ *Unary) float64 { return math.RoundToEven(x) }},
-	FnSin:     {f: func(x float64, _ *Unary) float64 { return math.Sin(x) }},
-	FnCos:     {f: func(x float64, _ *Unary) float64 { return math.Cos(x) }},
-	FnTan:     {f: func(x float64, _ *Unary) float64 { return math.Tan(x) }},
-	FnAsin:    {f: func(x float64, _ *Unary) float64 { return math.Asin(x) }},
-	FnAcos:    {f: func(x float64, _ *Unary) float64 { return math.Acos(x) }},
-	FnAtan:    {f: func(x float64, _ *Unary) float64 { return math.Atan(x) }},
-	FnSinh:    {f: func(x float64, _ *Unary) float64 { return math.Sinh(x) }},
-	FnCosh:    {f: func(x float64, _ *Unary) float64 { return math.Cosh(x) }},
-	FnAsinh:   {f: func(x float64, _ *Unary) float64 { return math.Asinh(x) }},
-	FnAcosh:   {f: func(x float64, _ *Unary) float64 { return math.Acosh(x) }},
-	FnAtanh:   {f: func(x float64, _ *Unary) float64 { return math.Atanh(x) }},
-	FnErf:     {f: func(x float64, _ *Unary) float64 { return math.Erf(x) }},
+	FnFloor:      {f: func(x float64, _ *Unary) float64 { return math.Floor(x) }},
+	FnCeil:       {f: func(x float64, _ *Unary) float64 { return math.Ceil(x) }},
+	FnRound:      {f: func(x float64, _ *Unary) float64 { return math.RoundToEven(x) }},
+	FnSin:        {f: func(x float64, _ *Unary) float64 { return math.Sin(x) }},
+	FnCos:        {f: func(x float64, _ *Unary) float64 { return math.Cos(x) }},
+	FnTan:        {f: func(x float64, _ *Unary) float64 { return math.Tan(x) }},
+	FnAsin:       {f: func(x float64, _ *Unary) float64 { return math.Asin(x) }},
+	FnAcos:       {f: func(x float64, _ *Unary) float64 { return math.Acos(x) }},
+	FnAtan:       {f: func(x float64, _ *Unary) float64 { return math.Atan(x) }},
+	FnSinh:       {f: func(x float64, _ *Unary) float64 { return math.Sinh(x) }},
+	FnCosh:       {f: func(x float64, _ *Unary) float64 { return math.Cosh(x) }},
+	FnAsinh:      {f: func(x float64, _ *Unary) float64 { return math.Asinh(x) }},
+	FnAcosh:      {f: func(x float64, _ *Unary) float64 { return math.Acosh(x) }},
+	FnAtanh:      {f: func(x float64, _ *Unary) float64 { return math.Atanh(x) }},
+	FnErf:        {f: func(x float64, _ *Unary) float64 { return math.Erf(x) }},
 	FnSign: {f: func(x float64, _ *Unary) float64 {
 		switch {
 		case x > 0:
@@ -145,10 +145,12 @@ var unaryDefs = map[UnaryFn]unaryDef{
 		}
 		return 0
 	}},
-	FnMish:     {f: func(x float64, _ *Unary) float64 { return x * math.Tanh(math.Log1p(math.Exp(x))) }},
-	FnGelu:     {f: func(x float64, _ *Unary) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }},
-	FnGeluTanh: {f: func(x float64, _ *Unary) float64 { return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x))) }},
-	FnSwish:    {f: func(x float64, p *Unary) float64 { return x * sigmoid(float64(p.Alpha)*x) }},
+	FnMish: {f: func(x float64, _ *Unary) float64 { return x * math.Tanh(math.Log1p(math.Exp(x))) }},
+	FnGelu: {f: func(x float64, _ *Unary) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }},
+	FnGeluTanh: {f: func(x float64, _ *Unary) float64 {
+		return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+	}},
+	FnSwish: {f: func(x float64, p *Unary) float64 { return x * sigmoid(float64(p.Alpha)*x) }},
 	FnShrink: {f: func(x float64, p *Unary) float64 {
 		l, b := float64(p.Alpha), float64(p.Beta)
 		switch {

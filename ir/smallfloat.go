@@ -113,8 +113,8 @@ var smallTables = map[DType]*smallFloatTable{}
 
 func init() {
 	type spec struct {
-		dt                     DType
-		bits, expBits, bias    int
+		dt                      DType
+		bits, expBits, bias     int
 		fnuz, ieeeInf, noFinNaN bool
 	}
 	for _, s := range []spec{

@@ -199,4 +199,3 @@ func (r *Runtime) RunCommand(ctx context.Context, wasm []byte, stdin []byte) (st
 	}
 	return out.Bytes(), errb.Bytes(), 0, nil
 }
-
