@@ -78,7 +78,14 @@ func (k *Ctx) elementwise(n *ir.Node, fn ewFn) error {
 func (k *Ctx) ewRow(fn ewFn, ptrs []asm.Local, count int, strides []int, streams []stream) error {
 	f := k.F
 	nin := len(ptrs) - 1
-	vec := fn.vec && k.SIMD() && count >= 4
+	// f32x4 rows need float32 in memory: float16 and bfloat16 compute as
+	// f32 too, but their loads and stores are per element.
+	vec := fn.vec && k.SIMD() && count >= 4 && fn.out == ir.Float32
+	for _, dt := range fn.in {
+		if dt != ir.Float32 {
+			vec = false
+		}
+	}
 	for _, s := range strides[1:] {
 		if s != 0 && s != 1 {
 			vec = false

@@ -122,6 +122,9 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		md.m.FunctionSection = append(md.m.FunctionSection, md.typeIndex(f.Params, f.Results))
 		md.m.CodeSection = append(md.m.CodeSection, f.Code())
 	}
+	if plan.MemoryBytes > 65536*65536 {
+		return nil, fmt.Errorf("the model needs %d bytes of memory, more than a Wasm32 memory's 4 GiB", plan.MemoryBytes)
+	}
 	pages := uint32((plan.MemoryBytes + 65535) / 65536)
 	pages = max(pages, 1)
 	md.m.MemorySection = &wasm.Memory{Min: pages, Max: pages, IsMaxEncoded: true}

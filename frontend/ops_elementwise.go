@@ -114,7 +114,17 @@ func init() {
 	binary(ir.FnBitwiseXor, 18)
 	register("PRelu", []int{1, 6, 7, 9, 16}, "", func(c *nodeCtx) error {
 		legacyAttrs(c)
-		return c.Emit(&ir.Binary{Fn: ir.FnPRelu}, c.In(0), c.In(1))
+		x, slope := c.In(0), c.In(1)
+		// Before opset 7 a 1-D slope of C values is per channel (axis 1).
+		if c.Version < 7 && x.Typed() && slope.Typed() && len(slope.Type.Shape) == 1 && len(x.Type.Shape) > 2 &&
+			slope.Type.Shape[0] == x.Type.Shape[1] && slope.Type.Shape[0] != 1 {
+			axes := make([]int, len(x.Type.Shape)-2)
+			for i := range axes {
+				axes[i] = i + 1
+			}
+			slope = c.Tmp1(&ir.Unsqueeze{}, slope, c.ConstInts(axes...))
+		}
+		return c.Emit(&ir.Binary{Fn: ir.FnPRelu}, x, slope)
 	})
 	register("Mod", []int{10, 13}, "", func(c *nodeCtx) error {
 		fn := ir.FnMod

@@ -100,11 +100,19 @@ func TensorFromProto(tp *onnxpb.TensorProto, dir string) (*ir.Tensor, error) {
 		}
 	}
 	if raw != nil {
+		// Check sizes before allocating: a hostile file may declare huge dims.
+		if len(raw) != dt.Bytes(n) {
+			return nil, fmt.Errorf("tensor %q: raw_data has %d bytes, %s%s needs %d", tp.GetName(), len(raw), dt, shape, dt.Bytes(n))
+		}
 		t, err := ir.TensorFromBytes(dt, shape, raw)
 		if err != nil {
 			return nil, fmt.Errorf("tensor %q: raw_data: %w", tp.GetName(), err)
 		}
 		return t, nil
+	}
+	have := len(tp.FloatData) + len(tp.DoubleData) + len(tp.Int64Data) + len(tp.Uint64Data) + len(tp.Int32Data)
+	if have < n/2 { // sub-byte types pack two per entry; others need n
+		return nil, fmt.Errorf("tensor %q: %d values for shape %s", tp.GetName(), have, shape)
 	}
 	t := ir.NewTensor(dt, shape)
 	count := func(have int) error {
@@ -204,6 +212,9 @@ func readExternal(tp *onnxpb.TensorProto, dir string, want int) ([]byte, error) 
 		return nil, fmt.Errorf("external data: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() < offset+int64(want) {
+		return nil, fmt.Errorf("external data file %q is too short for %d bytes at offset %d", location, want, offset)
+	}
 	if length < 0 {
 		length = int64(want)
 	}

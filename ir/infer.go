@@ -88,9 +88,34 @@ func InferNode(n *Node) (err error) {
 		return fmt.Errorf("%s: has %d outputs but the op defines %d", n.Label(), len(n.Outputs), len(types))
 	}
 	for i, v := range n.Outputs {
-		if v != nil {
-			v.SetType(types[i])
+		if v == nil {
+			continue
 		}
+		if err := checkSize(types[i]); err != nil {
+			return fmt.Errorf("%s: output %q: %w", n.Label(), v.Name, err)
+		}
+		v.SetType(types[i])
+	}
+	return nil
+}
+
+// MaxTensorBytes bounds any one tensor: Wasm32 memory holds at most 4 GiB.
+const MaxTensorBytes = 4 << 30
+
+// checkSize rejects shapes whose size overflows or exceeds MaxTensorBytes.
+func checkSize(t Type) error {
+	n := int64(1)
+	for _, d := range t.Shape {
+		if d < 0 {
+			return fmt.Errorf("negative dimension in %s", t.Shape)
+		}
+		if d > 0 && n > MaxTensorBytes/int64(d) {
+			return fmt.Errorf("shape %s is too large (more than %d bytes)", t.Shape, MaxTensorBytes)
+		}
+		n *= int64(d)
+	}
+	if int64(t.DType.Bytes(int(n))) > MaxTensorBytes {
+		return fmt.Errorf("%s is too large (more than %d bytes)", t, MaxTensorBytes)
 	}
 	return nil
 }

@@ -68,6 +68,18 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 			}
 		}
 	})
+	// A constant graph output (a folded result) is read from its data segment.
+	roots := aliasRoot(g)
+	for _, v := range g.Outputs {
+		r := v
+		if rr, ok := roots[v]; ok {
+			r = rr
+		}
+		if r.Const != nil && !seen[r] {
+			seen[r] = true
+			p.Consts = append(p.Consts, r)
+		}
+	}
 	for _, v := range p.Consts {
 		p.Offsets[v] = addr
 		addr = alignUp(addr+max(len(v.Const.Data), 1), Align)
@@ -77,7 +89,6 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	// Graph inputs and outputs live for the whole run at fixed addresses.
 	// An output that aliases another buffer (a Reshape of an activation)
 	// shares that buffer, which then lives to the end.
-	roots := aliasRoot(g)
 	fixed := map[*ir.Value]bool{}
 	for _, vs := range [][]*ir.Value{g.Inputs, g.Outputs} {
 		for _, v := range vs {

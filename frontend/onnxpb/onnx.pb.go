@@ -14,6 +14,9 @@
 // 	protoc        v3.21.12
 // source: onnx.proto
 
+// The package is mlc.onnx, not onnx, so that the Go types do not clash in
+// the protobuf registry with other ONNX bindings in the same binary.
+
 package onnxpb
 
 import (
@@ -407,7 +410,7 @@ type AttributeProto struct {
 	Name          *string                       `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
 	RefAttrName   *string                       `protobuf:"bytes,21,opt,name=ref_attr_name,json=refAttrName" json:"ref_attr_name,omitempty"`
 	DocString     *string                       `protobuf:"bytes,13,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
-	Type          *AttributeProto_AttributeType `protobuf:"varint,20,opt,name=type,enum=onnx.AttributeProto_AttributeType" json:"type,omitempty"`
+	Type          *AttributeProto_AttributeType `protobuf:"varint,20,opt,name=type,enum=mlc.onnx.AttributeProto_AttributeType" json:"type,omitempty"`
 	F             *float32                      `protobuf:"fixed32,2,opt,name=f" json:"f,omitempty"`
 	I             *int64                        `protobuf:"varint,3,opt,name=i" json:"i,omitempty"`
 	S             []byte                        `protobuf:"bytes,4,opt,name=s" json:"s,omitempty"`
@@ -1183,7 +1186,7 @@ type TensorProto struct {
 	DocString     *string                   `protobuf:"bytes,12,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
 	RawData       []byte                    `protobuf:"bytes,9,opt,name=raw_data,json=rawData" json:"raw_data,omitempty"`
 	ExternalData  []*StringStringEntryProto `protobuf:"bytes,13,rep,name=external_data,json=externalData" json:"external_data,omitempty"`
-	DataLocation  *TensorProto_DataLocation `protobuf:"varint,14,opt,name=data_location,json=dataLocation,enum=onnx.TensorProto_DataLocation" json:"data_location,omitempty"`
+	DataLocation  *TensorProto_DataLocation `protobuf:"varint,14,opt,name=data_location,json=dataLocation,enum=mlc.onnx.TensorProto_DataLocation" json:"data_location,omitempty"`
 	DoubleData    []float64                 `protobuf:"fixed64,10,rep,name=double_data,json=doubleData" json:"double_data,omitempty"`
 	Uint64Data    []uint64                  `protobuf:"varint,11,rep,name=uint64_data,json=uint64Data" json:"uint64_data,omitempty"`
 	MetadataProps []*StringStringEntryProto `protobuf:"bytes,16,rep,name=metadata_props,json=metadataProps" json:"metadata_props,omitempty"`
@@ -2221,28 +2224,28 @@ var File_onnx_proto protoreflect.FileDescriptor
 const file_onnx_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"onnx.proto\x12\x04onnx\"\xd4\x06\n" +
+	"onnx.proto\x12\bmlc.onnx\"\xf8\x06\n" +
 	"\x0eAttributeProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\rref_attr_name\x18\x15 \x01(\tR\vrefAttrName\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\r \x01(\tR\tdocString\x126\n" +
-	"\x04type\x18\x14 \x01(\x0e2\".onnx.AttributeProto.AttributeTypeR\x04type\x12\f\n" +
+	"doc_string\x18\r \x01(\tR\tdocString\x12:\n" +
+	"\x04type\x18\x14 \x01(\x0e2&.mlc.onnx.AttributeProto.AttributeTypeR\x04type\x12\f\n" +
 	"\x01f\x18\x02 \x01(\x02R\x01f\x12\f\n" +
 	"\x01i\x18\x03 \x01(\x03R\x01i\x12\f\n" +
-	"\x01s\x18\x04 \x01(\fR\x01s\x12\x1f\n" +
-	"\x01t\x18\x05 \x01(\v2\x11.onnx.TensorProtoR\x01t\x12\x1e\n" +
-	"\x01g\x18\x06 \x01(\v2\x10.onnx.GraphProtoR\x01g\x12<\n" +
-	"\rsparse_tensor\x18\x16 \x01(\v2\x17.onnx.SparseTensorProtoR\fsparseTensor\x12\x1f\n" +
-	"\x02tp\x18\x0e \x01(\v2\x0f.onnx.TypeProtoR\x02tp\x12\x16\n" +
+	"\x01s\x18\x04 \x01(\fR\x01s\x12#\n" +
+	"\x01t\x18\x05 \x01(\v2\x15.mlc.onnx.TensorProtoR\x01t\x12\"\n" +
+	"\x01g\x18\x06 \x01(\v2\x14.mlc.onnx.GraphProtoR\x01g\x12@\n" +
+	"\rsparse_tensor\x18\x16 \x01(\v2\x1b.mlc.onnx.SparseTensorProtoR\fsparseTensor\x12#\n" +
+	"\x02tp\x18\x0e \x01(\v2\x13.mlc.onnx.TypeProtoR\x02tp\x12\x16\n" +
 	"\x06floats\x18\a \x03(\x02R\x06floats\x12\x12\n" +
 	"\x04ints\x18\b \x03(\x03R\x04ints\x12\x18\n" +
-	"\astrings\x18\t \x03(\fR\astrings\x12+\n" +
+	"\astrings\x18\t \x03(\fR\astrings\x12/\n" +
 	"\atensors\x18\n" +
-	" \x03(\v2\x11.onnx.TensorProtoR\atensors\x12(\n" +
-	"\x06graphs\x18\v \x03(\v2\x10.onnx.GraphProtoR\x06graphs\x12>\n" +
-	"\x0esparse_tensors\x18\x17 \x03(\v2\x17.onnx.SparseTensorProtoR\rsparseTensors\x120\n" +
-	"\vtype_protos\x18\x0f \x03(\v2\x0f.onnx.TypeProtoR\n" +
+	" \x03(\v2\x15.mlc.onnx.TensorProtoR\atensors\x12,\n" +
+	"\x06graphs\x18\v \x03(\v2\x14.mlc.onnx.GraphProtoR\x06graphs\x12B\n" +
+	"\x0esparse_tensors\x18\x17 \x03(\v2\x1b.mlc.onnx.SparseTensorProtoR\rsparseTensors\x124\n" +
+	"\vtype_protos\x18\x0f \x03(\v2\x13.mlc.onnx.TypeProtoR\n" +
 	"typeProtos\"\xd9\x01\n" +
 	"\rAttributeType\x12\r\n" +
 	"\tUNDEFINED\x10\x00\x12\t\n" +
@@ -2265,70 +2268,70 @@ const file_onnx_proto_rawDesc = "" +
 	"\x06GRAPHS\x10\n" +
 	"\x12\x12\n" +
 	"\x0eSPARSE_TENSORS\x10\f\x12\x0f\n" +
-	"\vTYPE_PROTOS\x10\x0e\"\xad\x01\n" +
+	"\vTYPE_PROTOS\x10\x0e\"\xb5\x01\n" +
 	"\x0eValueInfoProto\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
-	"\x04type\x18\x02 \x01(\v2\x0f.onnx.TypeProtoR\x04type\x12\x1d\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
+	"\x04type\x18\x02 \x01(\v2\x13.mlc.onnx.TypeProtoR\x04type\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x03 \x01(\tR\tdocString\x12C\n" +
-	"\x0emetadata_props\x18\x04 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\"\xb2\x02\n" +
+	"doc_string\x18\x03 \x01(\tR\tdocString\x12G\n" +
+	"\x0emetadata_props\x18\x04 \x03(\v2 .mlc.onnx.StringStringEntryProtoR\rmetadataProps\"\xba\x02\n" +
 	"\tNodeProto\x12\x14\n" +
 	"\x05input\x18\x01 \x03(\tR\x05input\x12\x16\n" +
 	"\x06output\x18\x02 \x03(\tR\x06output\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x17\n" +
 	"\aop_type\x18\x04 \x01(\tR\x06opType\x12\x16\n" +
 	"\x06domain\x18\a \x01(\tR\x06domain\x12\x1a\n" +
-	"\boverload\x18\b \x01(\tR\boverload\x122\n" +
-	"\tattribute\x18\x05 \x03(\v2\x14.onnx.AttributeProtoR\tattribute\x12\x1d\n" +
+	"\boverload\x18\b \x01(\tR\boverload\x126\n" +
+	"\tattribute\x18\x05 \x03(\v2\x18.mlc.onnx.AttributeProtoR\tattribute\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x06 \x01(\tR\tdocString\x12C\n" +
-	"\x0emetadata_props\x18\t \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\"\x97\x02\n" +
-	"\x11TrainingInfoProto\x128\n" +
-	"\x0einitialization\x18\x01 \x01(\v2\x10.onnx.GraphProtoR\x0einitialization\x12.\n" +
-	"\talgorithm\x18\x02 \x01(\v2\x10.onnx.GraphProtoR\talgorithm\x12S\n" +
-	"\x16initialization_binding\x18\x03 \x03(\v2\x1c.onnx.StringStringEntryProtoR\x15initializationBinding\x12C\n" +
-	"\x0eupdate_binding\x18\x04 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rupdateBinding\"\xf2\x03\n" +
+	"doc_string\x18\x06 \x01(\tR\tdocString\x12G\n" +
+	"\x0emetadata_props\x18\t \x03(\v2 .mlc.onnx.StringStringEntryProtoR\rmetadataProps\"\xa7\x02\n" +
+	"\x11TrainingInfoProto\x12<\n" +
+	"\x0einitialization\x18\x01 \x01(\v2\x14.mlc.onnx.GraphProtoR\x0einitialization\x122\n" +
+	"\talgorithm\x18\x02 \x01(\v2\x14.mlc.onnx.GraphProtoR\talgorithm\x12W\n" +
+	"\x16initialization_binding\x18\x03 \x03(\v2 .mlc.onnx.StringStringEntryProtoR\x15initializationBinding\x12G\n" +
+	"\x0eupdate_binding\x18\x04 \x03(\v2 .mlc.onnx.StringStringEntryProtoR\rupdateBinding\"\x86\x04\n" +
 	"\n" +
 	"ModelProto\x12\x1d\n" +
 	"\n" +
-	"ir_version\x18\x01 \x01(\x03R\tirVersion\x12;\n" +
-	"\fopset_import\x18\b \x03(\v2\x18.onnx.OperatorSetIdProtoR\vopsetImport\x12#\n" +
+	"ir_version\x18\x01 \x01(\x03R\tirVersion\x12?\n" +
+	"\fopset_import\x18\b \x03(\v2\x1c.mlc.onnx.OperatorSetIdProtoR\vopsetImport\x12#\n" +
 	"\rproducer_name\x18\x02 \x01(\tR\fproducerName\x12)\n" +
 	"\x10producer_version\x18\x03 \x01(\tR\x0fproducerVersion\x12\x16\n" +
 	"\x06domain\x18\x04 \x01(\tR\x06domain\x12#\n" +
 	"\rmodel_version\x18\x05 \x01(\x03R\fmodelVersion\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x06 \x01(\tR\tdocString\x12&\n" +
-	"\x05graph\x18\a \x01(\v2\x10.onnx.GraphProtoR\x05graph\x12C\n" +
-	"\x0emetadata_props\x18\x0e \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\x12<\n" +
-	"\rtraining_info\x18\x14 \x03(\v2\x17.onnx.TrainingInfoProtoR\ftrainingInfo\x121\n" +
-	"\tfunctions\x18\x19 \x03(\v2\x13.onnx.FunctionProtoR\tfunctions\"@\n" +
+	"doc_string\x18\x06 \x01(\tR\tdocString\x12*\n" +
+	"\x05graph\x18\a \x01(\v2\x14.mlc.onnx.GraphProtoR\x05graph\x12G\n" +
+	"\x0emetadata_props\x18\x0e \x03(\v2 .mlc.onnx.StringStringEntryProtoR\rmetadataProps\x12@\n" +
+	"\rtraining_info\x18\x14 \x03(\v2\x1b.mlc.onnx.TrainingInfoProtoR\ftrainingInfo\x125\n" +
+	"\tfunctions\x18\x19 \x03(\v2\x17.mlc.onnx.FunctionProtoR\tfunctions\"@\n" +
 	"\x16StringStringEntryProto\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x92\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x96\x01\n" +
 	"\x10TensorAnnotation\x12\x1f\n" +
 	"\vtensor_name\x18\x01 \x01(\tR\n" +
-	"tensorName\x12]\n" +
-	"\x1cquant_parameter_tensor_names\x18\x02 \x03(\v2\x1c.onnx.StringStringEntryProtoR\x19quantParameterTensorNames\"\x86\x04\n" +
+	"tensorName\x12a\n" +
+	"\x1cquant_parameter_tensor_names\x18\x02 \x03(\v2 .mlc.onnx.StringStringEntryProtoR\x19quantParameterTensorNames\"\xa6\x04\n" +
 	"\n" +
-	"GraphProto\x12#\n" +
-	"\x04node\x18\x01 \x03(\v2\x0f.onnx.NodeProtoR\x04node\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x123\n" +
-	"\vinitializer\x18\x05 \x03(\v2\x11.onnx.TensorProtoR\vinitializer\x12F\n" +
-	"\x12sparse_initializer\x18\x0f \x03(\v2\x17.onnx.SparseTensorProtoR\x11sparseInitializer\x12\x1d\n" +
+	"GraphProto\x12'\n" +
+	"\x04node\x18\x01 \x03(\v2\x13.mlc.onnx.NodeProtoR\x04node\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x127\n" +
+	"\vinitializer\x18\x05 \x03(\v2\x15.mlc.onnx.TensorProtoR\vinitializer\x12J\n" +
+	"\x12sparse_initializer\x18\x0f \x03(\v2\x1b.mlc.onnx.SparseTensorProtoR\x11sparseInitializer\x12\x1d\n" +
 	"\n" +
 	"doc_string\x18\n" +
-	" \x01(\tR\tdocString\x12*\n" +
-	"\x05input\x18\v \x03(\v2\x14.onnx.ValueInfoProtoR\x05input\x12,\n" +
-	"\x06output\x18\f \x03(\v2\x14.onnx.ValueInfoProtoR\x06output\x123\n" +
+	" \x01(\tR\tdocString\x12.\n" +
+	"\x05input\x18\v \x03(\v2\x18.mlc.onnx.ValueInfoProtoR\x05input\x120\n" +
+	"\x06output\x18\f \x03(\v2\x18.mlc.onnx.ValueInfoProtoR\x06output\x127\n" +
 	"\n" +
-	"value_info\x18\r \x03(\v2\x14.onnx.ValueInfoProtoR\tvalueInfo\x12O\n" +
-	"\x17quantization_annotation\x18\x0e \x03(\v2\x16.onnx.TensorAnnotationR\x16quantizationAnnotation\x12C\n" +
-	"\x0emetadata_props\x18\x10 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\"\x9d\b\n" +
+	"value_info\x18\r \x03(\v2\x18.mlc.onnx.ValueInfoProtoR\tvalueInfo\x12S\n" +
+	"\x17quantization_annotation\x18\x0e \x03(\v2\x1a.mlc.onnx.TensorAnnotationR\x16quantizationAnnotation\x12G\n" +
+	"\x0emetadata_props\x18\x10 \x03(\v2 .mlc.onnx.StringStringEntryProtoR\rmetadataProps\"\xad\b\n" +
 	"\vTensorProto\x12\x12\n" +
 	"\x04dims\x18\x01 \x03(\x03R\x04dims\x12\x1b\n" +
-	"\tdata_type\x18\x02 \x01(\x05R\bdataType\x123\n" +
-	"\asegment\x18\x03 \x01(\v2\x19.onnx.TensorProto.SegmentR\asegment\x12\x1d\n" +
+	"\tdata_type\x18\x02 \x01(\x05R\bdataType\x127\n" +
+	"\asegment\x18\x03 \x01(\v2\x1d.mlc.onnx.TensorProto.SegmentR\asegment\x12\x1d\n" +
 	"\n" +
 	"float_data\x18\x04 \x03(\x02R\tfloatData\x12\x1d\n" +
 	"\n" +
@@ -2340,15 +2343,15 @@ const file_onnx_proto_rawDesc = "" +
 	"\x04name\x18\b \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"doc_string\x18\f \x01(\tR\tdocString\x12\x19\n" +
-	"\braw_data\x18\t \x01(\fR\arawData\x12A\n" +
-	"\rexternal_data\x18\r \x03(\v2\x1c.onnx.StringStringEntryProtoR\fexternalData\x12C\n" +
-	"\rdata_location\x18\x0e \x01(\x0e2\x1e.onnx.TensorProto.DataLocationR\fdataLocation\x12\x1f\n" +
+	"\braw_data\x18\t \x01(\fR\arawData\x12E\n" +
+	"\rexternal_data\x18\r \x03(\v2 .mlc.onnx.StringStringEntryProtoR\fexternalData\x12G\n" +
+	"\rdata_location\x18\x0e \x01(\x0e2\".mlc.onnx.TensorProto.DataLocationR\fdataLocation\x12\x1f\n" +
 	"\vdouble_data\x18\n" +
 	" \x03(\x01R\n" +
 	"doubleData\x12\x1f\n" +
 	"\vuint64_data\x18\v \x03(\x04R\n" +
-	"uint64Data\x12C\n" +
-	"\x0emetadata_props\x18\x10 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\x1a1\n" +
+	"uint64Data\x12G\n" +
+	"\x0emetadata_props\x18\x10 \x03(\v2 .mlc.onnx.StringStringEntryProtoR\rmetadataProps\x1a1\n" +
 	"\aSegment\x12\x14\n" +
 	"\x05begin\x18\x01 \x01(\x03R\x05begin\x12\x10\n" +
 	"\x03end\x18\x02 \x01(\x03R\x03end\"\xee\x02\n" +
@@ -2392,70 +2395,70 @@ const file_onnx_proto_rawDesc = "" +
 	"\x04INT2\x10\x1a\")\n" +
 	"\fDataLocation\x12\v\n" +
 	"\aDEFAULT\x10\x00\x12\f\n" +
-	"\bEXTERNAL\x10\x01\"\x7f\n" +
-	"\x11SparseTensorProto\x12)\n" +
-	"\x06values\x18\x01 \x01(\v2\x11.onnx.TensorProtoR\x06values\x12+\n" +
-	"\aindices\x18\x02 \x01(\v2\x11.onnx.TensorProtoR\aindices\x12\x12\n" +
-	"\x04dims\x18\x03 \x03(\x03R\x04dims\"\xba\x01\n" +
-	"\x10TensorShapeProto\x122\n" +
-	"\x03dim\x18\x01 \x03(\v2 .onnx.TensorShapeProto.DimensionR\x03dim\x1ar\n" +
+	"\bEXTERNAL\x10\x01\"\x87\x01\n" +
+	"\x11SparseTensorProto\x12-\n" +
+	"\x06values\x18\x01 \x01(\v2\x15.mlc.onnx.TensorProtoR\x06values\x12/\n" +
+	"\aindices\x18\x02 \x01(\v2\x15.mlc.onnx.TensorProtoR\aindices\x12\x12\n" +
+	"\x04dims\x18\x03 \x03(\x03R\x04dims\"\xbe\x01\n" +
+	"\x10TensorShapeProto\x126\n" +
+	"\x03dim\x18\x01 \x03(\v2$.mlc.onnx.TensorShapeProto.DimensionR\x03dim\x1ar\n" +
 	"\tDimension\x12\x1d\n" +
 	"\tdim_value\x18\x01 \x01(\x03H\x00R\bdimValue\x12\x1d\n" +
 	"\tdim_param\x18\x02 \x01(\tH\x00R\bdimParam\x12\x1e\n" +
 	"\n" +
 	"denotation\x18\x03 \x01(\tR\n" +
 	"denotationB\a\n" +
-	"\x05value\"\xe7\x05\n" +
-	"\tTypeProto\x129\n" +
-	"\vtensor_type\x18\x01 \x01(\v2\x16.onnx.TypeProto.TensorH\x00R\n" +
-	"tensorType\x12?\n" +
-	"\rsequence_type\x18\x04 \x01(\v2\x18.onnx.TypeProto.SequenceH\x00R\fsequenceType\x120\n" +
-	"\bmap_type\x18\x05 \x01(\v2\x13.onnx.TypeProto.MapH\x00R\amapType\x12?\n" +
-	"\roptional_type\x18\t \x01(\v2\x18.onnx.TypeProto.OptionalH\x00R\foptionalType\x12L\n" +
-	"\x12sparse_tensor_type\x18\b \x01(\v2\x1c.onnx.TypeProto.SparseTensorH\x00R\x10sparseTensorType\x12\x1e\n" +
+	"\x05value\"\x8f\x06\n" +
+	"\tTypeProto\x12=\n" +
+	"\vtensor_type\x18\x01 \x01(\v2\x1a.mlc.onnx.TypeProto.TensorH\x00R\n" +
+	"tensorType\x12C\n" +
+	"\rsequence_type\x18\x04 \x01(\v2\x1c.mlc.onnx.TypeProto.SequenceH\x00R\fsequenceType\x124\n" +
+	"\bmap_type\x18\x05 \x01(\v2\x17.mlc.onnx.TypeProto.MapH\x00R\amapType\x12C\n" +
+	"\roptional_type\x18\t \x01(\v2\x1c.mlc.onnx.TypeProto.OptionalH\x00R\foptionalType\x12P\n" +
+	"\x12sparse_tensor_type\x18\b \x01(\v2 .mlc.onnx.TypeProto.SparseTensorH\x00R\x10sparseTensorType\x12\x1e\n" +
 	"\n" +
 	"denotation\x18\x06 \x01(\tR\n" +
-	"denotation\x1aS\n" +
+	"denotation\x1aW\n" +
 	"\x06Tensor\x12\x1b\n" +
-	"\telem_type\x18\x01 \x01(\x05R\belemType\x12,\n" +
-	"\x05shape\x18\x02 \x01(\v2\x16.onnx.TensorShapeProtoR\x05shape\x1a8\n" +
-	"\bSequence\x12,\n" +
-	"\telem_type\x18\x01 \x01(\v2\x0f.onnx.TypeProtoR\belemType\x1aP\n" +
+	"\telem_type\x18\x01 \x01(\x05R\belemType\x120\n" +
+	"\x05shape\x18\x02 \x01(\v2\x1a.mlc.onnx.TensorShapeProtoR\x05shape\x1a<\n" +
+	"\bSequence\x120\n" +
+	"\telem_type\x18\x01 \x01(\v2\x13.mlc.onnx.TypeProtoR\belemType\x1aT\n" +
 	"\x03Map\x12\x19\n" +
-	"\bkey_type\x18\x01 \x01(\x05R\akeyType\x12.\n" +
+	"\bkey_type\x18\x01 \x01(\x05R\akeyType\x122\n" +
 	"\n" +
-	"value_type\x18\x02 \x01(\v2\x0f.onnx.TypeProtoR\tvalueType\x1a8\n" +
-	"\bOptional\x12,\n" +
-	"\telem_type\x18\x01 \x01(\v2\x0f.onnx.TypeProtoR\belemType\x1aY\n" +
+	"value_type\x18\x02 \x01(\v2\x13.mlc.onnx.TypeProtoR\tvalueType\x1a<\n" +
+	"\bOptional\x120\n" +
+	"\telem_type\x18\x01 \x01(\v2\x13.mlc.onnx.TypeProtoR\belemType\x1a]\n" +
 	"\fSparseTensor\x12\x1b\n" +
-	"\telem_type\x18\x01 \x01(\x05R\belemType\x12,\n" +
-	"\x05shape\x18\x02 \x01(\v2\x16.onnx.TensorShapeProtoR\x05shapeB\a\n" +
+	"\telem_type\x18\x01 \x01(\x05R\belemType\x120\n" +
+	"\x05shape\x18\x02 \x01(\v2\x1a.mlc.onnx.TensorShapeProtoR\x05shapeB\a\n" +
 	"\x05value\"F\n" +
 	"\x12OperatorSetIdProto\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"\xdd\x03\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\xf1\x03\n" +
 	"\rFunctionProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05input\x18\x04 \x03(\tR\x05input\x12\x16\n" +
 	"\x06output\x18\x05 \x03(\tR\x06output\x12\x1c\n" +
-	"\tattribute\x18\x06 \x03(\tR\tattribute\x12=\n" +
-	"\x0fattribute_proto\x18\v \x03(\v2\x14.onnx.AttributeProtoR\x0eattributeProto\x12#\n" +
-	"\x04node\x18\a \x03(\v2\x0f.onnx.NodeProtoR\x04node\x12\x1d\n" +
+	"\tattribute\x18\x06 \x03(\tR\tattribute\x12A\n" +
+	"\x0fattribute_proto\x18\v \x03(\v2\x18.mlc.onnx.AttributeProtoR\x0eattributeProto\x12'\n" +
+	"\x04node\x18\a \x03(\v2\x13.mlc.onnx.NodeProtoR\x04node\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\b \x01(\tR\tdocString\x12;\n" +
-	"\fopset_import\x18\t \x03(\v2\x18.onnx.OperatorSetIdProtoR\vopsetImport\x12\x16\n" +
+	"doc_string\x18\b \x01(\tR\tdocString\x12?\n" +
+	"\fopset_import\x18\t \x03(\v2\x1c.mlc.onnx.OperatorSetIdProtoR\vopsetImport\x12\x16\n" +
 	"\x06domain\x18\n" +
 	" \x01(\tR\x06domain\x12\x1a\n" +
-	"\boverload\x18\r \x01(\tR\boverload\x123\n" +
+	"\boverload\x18\r \x01(\tR\boverload\x127\n" +
 	"\n" +
-	"value_info\x18\f \x03(\v2\x14.onnx.ValueInfoProtoR\tvalueInfo\x12C\n" +
-	"\x0emetadata_props\x18\x0e \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\"\x81\x02\n" +
+	"value_info\x18\f \x03(\v2\x18.mlc.onnx.ValueInfoProtoR\tvalueInfo\x12G\n" +
+	"\x0emetadata_props\x18\x0e \x03(\v2 .mlc.onnx.StringStringEntryProtoR\rmetadataProps\"\x8d\x02\n" +
 	"\rSequenceProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
-	"\telem_type\x18\x02 \x01(\x05R\belemType\x126\n" +
-	"\rtensor_values\x18\x03 \x03(\v2\x11.onnx.TensorProtoR\ftensorValues\x12I\n" +
-	"\x14sparse_tensor_values\x18\x04 \x03(\v2\x17.onnx.SparseTensorProtoR\x12sparseTensorValues\x12<\n" +
-	"\x0fsequence_values\x18\x05 \x03(\v2\x13.onnx.SequenceProtoR\x0esequenceValues*\xcc\x02\n" +
+	"\telem_type\x18\x02 \x01(\x05R\belemType\x12:\n" +
+	"\rtensor_values\x18\x03 \x03(\v2\x15.mlc.onnx.TensorProtoR\ftensorValues\x12M\n" +
+	"\x14sparse_tensor_values\x18\x04 \x03(\v2\x1b.mlc.onnx.SparseTensorProtoR\x12sparseTensorValues\x12@\n" +
+	"\x0fsequence_values\x18\x05 \x03(\v2\x17.mlc.onnx.SequenceProtoR\x0esequenceValues*\xcc\x02\n" +
 	"\aVersion\x12\x12\n" +
 	"\x0e_START_VERSION\x10\x00\x12\x19\n" +
 	"\x15IR_VERSION_2017_10_10\x10\x01\x12\x19\n" +
@@ -2488,90 +2491,90 @@ func file_onnx_proto_rawDescGZIP() []byte {
 var file_onnx_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_onnx_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_onnx_proto_goTypes = []any{
-	(Version)(0),                       // 0: onnx.Version
-	(AttributeProto_AttributeType)(0),  // 1: onnx.AttributeProto.AttributeType
-	(TensorProto_DataType)(0),          // 2: onnx.TensorProto.DataType
-	(TensorProto_DataLocation)(0),      // 3: onnx.TensorProto.DataLocation
-	(*AttributeProto)(nil),             // 4: onnx.AttributeProto
-	(*ValueInfoProto)(nil),             // 5: onnx.ValueInfoProto
-	(*NodeProto)(nil),                  // 6: onnx.NodeProto
-	(*TrainingInfoProto)(nil),          // 7: onnx.TrainingInfoProto
-	(*ModelProto)(nil),                 // 8: onnx.ModelProto
-	(*StringStringEntryProto)(nil),     // 9: onnx.StringStringEntryProto
-	(*TensorAnnotation)(nil),           // 10: onnx.TensorAnnotation
-	(*GraphProto)(nil),                 // 11: onnx.GraphProto
-	(*TensorProto)(nil),                // 12: onnx.TensorProto
-	(*SparseTensorProto)(nil),          // 13: onnx.SparseTensorProto
-	(*TensorShapeProto)(nil),           // 14: onnx.TensorShapeProto
-	(*TypeProto)(nil),                  // 15: onnx.TypeProto
-	(*OperatorSetIdProto)(nil),         // 16: onnx.OperatorSetIdProto
-	(*FunctionProto)(nil),              // 17: onnx.FunctionProto
-	(*SequenceProto)(nil),              // 18: onnx.SequenceProto
-	(*TensorProto_Segment)(nil),        // 19: onnx.TensorProto.Segment
-	(*TensorShapeProto_Dimension)(nil), // 20: onnx.TensorShapeProto.Dimension
-	(*TypeProto_Tensor)(nil),           // 21: onnx.TypeProto.Tensor
-	(*TypeProto_Sequence)(nil),         // 22: onnx.TypeProto.Sequence
-	(*TypeProto_Map)(nil),              // 23: onnx.TypeProto.Map
-	(*TypeProto_Optional)(nil),         // 24: onnx.TypeProto.Optional
-	(*TypeProto_SparseTensor)(nil),     // 25: onnx.TypeProto.SparseTensor
+	(Version)(0),                       // 0: mlc.onnx.Version
+	(AttributeProto_AttributeType)(0),  // 1: mlc.onnx.AttributeProto.AttributeType
+	(TensorProto_DataType)(0),          // 2: mlc.onnx.TensorProto.DataType
+	(TensorProto_DataLocation)(0),      // 3: mlc.onnx.TensorProto.DataLocation
+	(*AttributeProto)(nil),             // 4: mlc.onnx.AttributeProto
+	(*ValueInfoProto)(nil),             // 5: mlc.onnx.ValueInfoProto
+	(*NodeProto)(nil),                  // 6: mlc.onnx.NodeProto
+	(*TrainingInfoProto)(nil),          // 7: mlc.onnx.TrainingInfoProto
+	(*ModelProto)(nil),                 // 8: mlc.onnx.ModelProto
+	(*StringStringEntryProto)(nil),     // 9: mlc.onnx.StringStringEntryProto
+	(*TensorAnnotation)(nil),           // 10: mlc.onnx.TensorAnnotation
+	(*GraphProto)(nil),                 // 11: mlc.onnx.GraphProto
+	(*TensorProto)(nil),                // 12: mlc.onnx.TensorProto
+	(*SparseTensorProto)(nil),          // 13: mlc.onnx.SparseTensorProto
+	(*TensorShapeProto)(nil),           // 14: mlc.onnx.TensorShapeProto
+	(*TypeProto)(nil),                  // 15: mlc.onnx.TypeProto
+	(*OperatorSetIdProto)(nil),         // 16: mlc.onnx.OperatorSetIdProto
+	(*FunctionProto)(nil),              // 17: mlc.onnx.FunctionProto
+	(*SequenceProto)(nil),              // 18: mlc.onnx.SequenceProto
+	(*TensorProto_Segment)(nil),        // 19: mlc.onnx.TensorProto.Segment
+	(*TensorShapeProto_Dimension)(nil), // 20: mlc.onnx.TensorShapeProto.Dimension
+	(*TypeProto_Tensor)(nil),           // 21: mlc.onnx.TypeProto.Tensor
+	(*TypeProto_Sequence)(nil),         // 22: mlc.onnx.TypeProto.Sequence
+	(*TypeProto_Map)(nil),              // 23: mlc.onnx.TypeProto.Map
+	(*TypeProto_Optional)(nil),         // 24: mlc.onnx.TypeProto.Optional
+	(*TypeProto_SparseTensor)(nil),     // 25: mlc.onnx.TypeProto.SparseTensor
 }
 var file_onnx_proto_depIdxs = []int32{
-	1,  // 0: onnx.AttributeProto.type:type_name -> onnx.AttributeProto.AttributeType
-	12, // 1: onnx.AttributeProto.t:type_name -> onnx.TensorProto
-	11, // 2: onnx.AttributeProto.g:type_name -> onnx.GraphProto
-	13, // 3: onnx.AttributeProto.sparse_tensor:type_name -> onnx.SparseTensorProto
-	15, // 4: onnx.AttributeProto.tp:type_name -> onnx.TypeProto
-	12, // 5: onnx.AttributeProto.tensors:type_name -> onnx.TensorProto
-	11, // 6: onnx.AttributeProto.graphs:type_name -> onnx.GraphProto
-	13, // 7: onnx.AttributeProto.sparse_tensors:type_name -> onnx.SparseTensorProto
-	15, // 8: onnx.AttributeProto.type_protos:type_name -> onnx.TypeProto
-	15, // 9: onnx.ValueInfoProto.type:type_name -> onnx.TypeProto
-	9,  // 10: onnx.ValueInfoProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	4,  // 11: onnx.NodeProto.attribute:type_name -> onnx.AttributeProto
-	9,  // 12: onnx.NodeProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	11, // 13: onnx.TrainingInfoProto.initialization:type_name -> onnx.GraphProto
-	11, // 14: onnx.TrainingInfoProto.algorithm:type_name -> onnx.GraphProto
-	9,  // 15: onnx.TrainingInfoProto.initialization_binding:type_name -> onnx.StringStringEntryProto
-	9,  // 16: onnx.TrainingInfoProto.update_binding:type_name -> onnx.StringStringEntryProto
-	16, // 17: onnx.ModelProto.opset_import:type_name -> onnx.OperatorSetIdProto
-	11, // 18: onnx.ModelProto.graph:type_name -> onnx.GraphProto
-	9,  // 19: onnx.ModelProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	7,  // 20: onnx.ModelProto.training_info:type_name -> onnx.TrainingInfoProto
-	17, // 21: onnx.ModelProto.functions:type_name -> onnx.FunctionProto
-	9,  // 22: onnx.TensorAnnotation.quant_parameter_tensor_names:type_name -> onnx.StringStringEntryProto
-	6,  // 23: onnx.GraphProto.node:type_name -> onnx.NodeProto
-	12, // 24: onnx.GraphProto.initializer:type_name -> onnx.TensorProto
-	13, // 25: onnx.GraphProto.sparse_initializer:type_name -> onnx.SparseTensorProto
-	5,  // 26: onnx.GraphProto.input:type_name -> onnx.ValueInfoProto
-	5,  // 27: onnx.GraphProto.output:type_name -> onnx.ValueInfoProto
-	5,  // 28: onnx.GraphProto.value_info:type_name -> onnx.ValueInfoProto
-	10, // 29: onnx.GraphProto.quantization_annotation:type_name -> onnx.TensorAnnotation
-	9,  // 30: onnx.GraphProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	19, // 31: onnx.TensorProto.segment:type_name -> onnx.TensorProto.Segment
-	9,  // 32: onnx.TensorProto.external_data:type_name -> onnx.StringStringEntryProto
-	3,  // 33: onnx.TensorProto.data_location:type_name -> onnx.TensorProto.DataLocation
-	9,  // 34: onnx.TensorProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	12, // 35: onnx.SparseTensorProto.values:type_name -> onnx.TensorProto
-	12, // 36: onnx.SparseTensorProto.indices:type_name -> onnx.TensorProto
-	20, // 37: onnx.TensorShapeProto.dim:type_name -> onnx.TensorShapeProto.Dimension
-	21, // 38: onnx.TypeProto.tensor_type:type_name -> onnx.TypeProto.Tensor
-	22, // 39: onnx.TypeProto.sequence_type:type_name -> onnx.TypeProto.Sequence
-	23, // 40: onnx.TypeProto.map_type:type_name -> onnx.TypeProto.Map
-	24, // 41: onnx.TypeProto.optional_type:type_name -> onnx.TypeProto.Optional
-	25, // 42: onnx.TypeProto.sparse_tensor_type:type_name -> onnx.TypeProto.SparseTensor
-	4,  // 43: onnx.FunctionProto.attribute_proto:type_name -> onnx.AttributeProto
-	6,  // 44: onnx.FunctionProto.node:type_name -> onnx.NodeProto
-	16, // 45: onnx.FunctionProto.opset_import:type_name -> onnx.OperatorSetIdProto
-	5,  // 46: onnx.FunctionProto.value_info:type_name -> onnx.ValueInfoProto
-	9,  // 47: onnx.FunctionProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	12, // 48: onnx.SequenceProto.tensor_values:type_name -> onnx.TensorProto
-	13, // 49: onnx.SequenceProto.sparse_tensor_values:type_name -> onnx.SparseTensorProto
-	18, // 50: onnx.SequenceProto.sequence_values:type_name -> onnx.SequenceProto
-	14, // 51: onnx.TypeProto.Tensor.shape:type_name -> onnx.TensorShapeProto
-	15, // 52: onnx.TypeProto.Sequence.elem_type:type_name -> onnx.TypeProto
-	15, // 53: onnx.TypeProto.Map.value_type:type_name -> onnx.TypeProto
-	15, // 54: onnx.TypeProto.Optional.elem_type:type_name -> onnx.TypeProto
-	14, // 55: onnx.TypeProto.SparseTensor.shape:type_name -> onnx.TensorShapeProto
+	1,  // 0: mlc.onnx.AttributeProto.type:type_name -> mlc.onnx.AttributeProto.AttributeType
+	12, // 1: mlc.onnx.AttributeProto.t:type_name -> mlc.onnx.TensorProto
+	11, // 2: mlc.onnx.AttributeProto.g:type_name -> mlc.onnx.GraphProto
+	13, // 3: mlc.onnx.AttributeProto.sparse_tensor:type_name -> mlc.onnx.SparseTensorProto
+	15, // 4: mlc.onnx.AttributeProto.tp:type_name -> mlc.onnx.TypeProto
+	12, // 5: mlc.onnx.AttributeProto.tensors:type_name -> mlc.onnx.TensorProto
+	11, // 6: mlc.onnx.AttributeProto.graphs:type_name -> mlc.onnx.GraphProto
+	13, // 7: mlc.onnx.AttributeProto.sparse_tensors:type_name -> mlc.onnx.SparseTensorProto
+	15, // 8: mlc.onnx.AttributeProto.type_protos:type_name -> mlc.onnx.TypeProto
+	15, // 9: mlc.onnx.ValueInfoProto.type:type_name -> mlc.onnx.TypeProto
+	9,  // 10: mlc.onnx.ValueInfoProto.metadata_props:type_name -> mlc.onnx.StringStringEntryProto
+	4,  // 11: mlc.onnx.NodeProto.attribute:type_name -> mlc.onnx.AttributeProto
+	9,  // 12: mlc.onnx.NodeProto.metadata_props:type_name -> mlc.onnx.StringStringEntryProto
+	11, // 13: mlc.onnx.TrainingInfoProto.initialization:type_name -> mlc.onnx.GraphProto
+	11, // 14: mlc.onnx.TrainingInfoProto.algorithm:type_name -> mlc.onnx.GraphProto
+	9,  // 15: mlc.onnx.TrainingInfoProto.initialization_binding:type_name -> mlc.onnx.StringStringEntryProto
+	9,  // 16: mlc.onnx.TrainingInfoProto.update_binding:type_name -> mlc.onnx.StringStringEntryProto
+	16, // 17: mlc.onnx.ModelProto.opset_import:type_name -> mlc.onnx.OperatorSetIdProto
+	11, // 18: mlc.onnx.ModelProto.graph:type_name -> mlc.onnx.GraphProto
+	9,  // 19: mlc.onnx.ModelProto.metadata_props:type_name -> mlc.onnx.StringStringEntryProto
+	7,  // 20: mlc.onnx.ModelProto.training_info:type_name -> mlc.onnx.TrainingInfoProto
+	17, // 21: mlc.onnx.ModelProto.functions:type_name -> mlc.onnx.FunctionProto
+	9,  // 22: mlc.onnx.TensorAnnotation.quant_parameter_tensor_names:type_name -> mlc.onnx.StringStringEntryProto
+	6,  // 23: mlc.onnx.GraphProto.node:type_name -> mlc.onnx.NodeProto
+	12, // 24: mlc.onnx.GraphProto.initializer:type_name -> mlc.onnx.TensorProto
+	13, // 25: mlc.onnx.GraphProto.sparse_initializer:type_name -> mlc.onnx.SparseTensorProto
+	5,  // 26: mlc.onnx.GraphProto.input:type_name -> mlc.onnx.ValueInfoProto
+	5,  // 27: mlc.onnx.GraphProto.output:type_name -> mlc.onnx.ValueInfoProto
+	5,  // 28: mlc.onnx.GraphProto.value_info:type_name -> mlc.onnx.ValueInfoProto
+	10, // 29: mlc.onnx.GraphProto.quantization_annotation:type_name -> mlc.onnx.TensorAnnotation
+	9,  // 30: mlc.onnx.GraphProto.metadata_props:type_name -> mlc.onnx.StringStringEntryProto
+	19, // 31: mlc.onnx.TensorProto.segment:type_name -> mlc.onnx.TensorProto.Segment
+	9,  // 32: mlc.onnx.TensorProto.external_data:type_name -> mlc.onnx.StringStringEntryProto
+	3,  // 33: mlc.onnx.TensorProto.data_location:type_name -> mlc.onnx.TensorProto.DataLocation
+	9,  // 34: mlc.onnx.TensorProto.metadata_props:type_name -> mlc.onnx.StringStringEntryProto
+	12, // 35: mlc.onnx.SparseTensorProto.values:type_name -> mlc.onnx.TensorProto
+	12, // 36: mlc.onnx.SparseTensorProto.indices:type_name -> mlc.onnx.TensorProto
+	20, // 37: mlc.onnx.TensorShapeProto.dim:type_name -> mlc.onnx.TensorShapeProto.Dimension
+	21, // 38: mlc.onnx.TypeProto.tensor_type:type_name -> mlc.onnx.TypeProto.Tensor
+	22, // 39: mlc.onnx.TypeProto.sequence_type:type_name -> mlc.onnx.TypeProto.Sequence
+	23, // 40: mlc.onnx.TypeProto.map_type:type_name -> mlc.onnx.TypeProto.Map
+	24, // 41: mlc.onnx.TypeProto.optional_type:type_name -> mlc.onnx.TypeProto.Optional
+	25, // 42: mlc.onnx.TypeProto.sparse_tensor_type:type_name -> mlc.onnx.TypeProto.SparseTensor
+	4,  // 43: mlc.onnx.FunctionProto.attribute_proto:type_name -> mlc.onnx.AttributeProto
+	6,  // 44: mlc.onnx.FunctionProto.node:type_name -> mlc.onnx.NodeProto
+	16, // 45: mlc.onnx.FunctionProto.opset_import:type_name -> mlc.onnx.OperatorSetIdProto
+	5,  // 46: mlc.onnx.FunctionProto.value_info:type_name -> mlc.onnx.ValueInfoProto
+	9,  // 47: mlc.onnx.FunctionProto.metadata_props:type_name -> mlc.onnx.StringStringEntryProto
+	12, // 48: mlc.onnx.SequenceProto.tensor_values:type_name -> mlc.onnx.TensorProto
+	13, // 49: mlc.onnx.SequenceProto.sparse_tensor_values:type_name -> mlc.onnx.SparseTensorProto
+	18, // 50: mlc.onnx.SequenceProto.sequence_values:type_name -> mlc.onnx.SequenceProto
+	14, // 51: mlc.onnx.TypeProto.Tensor.shape:type_name -> mlc.onnx.TensorShapeProto
+	15, // 52: mlc.onnx.TypeProto.Sequence.elem_type:type_name -> mlc.onnx.TypeProto
+	15, // 53: mlc.onnx.TypeProto.Map.value_type:type_name -> mlc.onnx.TypeProto
+	15, // 54: mlc.onnx.TypeProto.Optional.elem_type:type_name -> mlc.onnx.TypeProto
+	14, // 55: mlc.onnx.TypeProto.SparseTensor.shape:type_name -> mlc.onnx.TensorShapeProto
 	56, // [56:56] is the sub-list for method output_type
 	56, // [56:56] is the sub-list for method input_type
 	56, // [56:56] is the sub-list for extension type_name

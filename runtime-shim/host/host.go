@@ -35,7 +35,8 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Interpreter {
 		rc = wazero.NewRuntimeConfigInterpreter()
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	// A cancelled context stops a running module (verify's per-case timeout).
+	rt := wazero.NewRuntimeWithConfig(ctx, rc.WithCloseOnContextDone(true))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, err

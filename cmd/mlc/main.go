@@ -1,0 +1,82 @@
+// Command mlc compiles ONNX models to standalone WebAssembly modules and
+// runs, verifies, benchmarks and inspects them.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "mlc",
+		Short:         "mlc compiles ONNX models into standalone WebAssembly modules",
+		Version:       mlc.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(compileCmd(), runCmd(), verifyCmd(), inspectCmd(), opsCmd(), benchCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "mlc:", err)
+		os.Exit(1)
+	}
+}
+
+// compileFlags are shared by compile, verify and bench.
+type compileFlags struct {
+	shapes []string
+	simd   bool
+	level  int
+}
+
+func (c *compileFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&c.shapes, "input-shape", nil, "pin an input shape: NAME=d0,d1,... (repeatable; NAME= pins a scalar)")
+	cmd.Flags().BoolVar(&c.simd, "simd", true, "emit SIMD128 code (--simd=false for scalar code)")
+	cmd.Flags().IntVarP(&c.level, "opt", "O", 2, "optimization level: 0 runs only the passes code generation needs")
+}
+
+func (c *compileFlags) options() (mlc.Options, error) {
+	o := mlc.DefaultOptions()
+	o.NoSIMD = !c.simd
+	o.OptLevel = c.level
+	shapes, err := parseShapes(c.shapes)
+	if err != nil {
+		return o, err
+	}
+	o.InputShapes = shapes
+	return o, nil
+}
+
+// parseShapes reads --input-shape NAME=d0,d1,... flags.
+func parseShapes(specs []string) (map[string]ir.Shape, error) {
+	out := map[string]ir.Shape{}
+	for _, s := range specs {
+		i := strings.LastIndex(s, "=")
+		if i <= 0 {
+			return nil, fmt.Errorf("--input-shape %q: want NAME=d0,d1,... (NAME= for a scalar)", s)
+		}
+		name, dims := s[:i], s[i+1:]
+		shape := ir.Shape{}
+		if dims != "" {
+			for _, d := range strings.Split(dims, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(d))
+				if err != nil || n < 0 {
+					return nil, fmt.Errorf("--input-shape %q: dimension %q is not a non-negative integer", s, d)
+				}
+				shape = append(shape, n)
+			}
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("--input-shape gives %q twice", name)
+		}
+		out[name] = shape
+	}
+	return out, nil
+}

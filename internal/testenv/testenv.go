@@ -1,0 +1,79 @@
+// Package testenv finds what tests need outside the repository: the shared
+// data folder, Node.js and wabt's wasm-validate. Without them a test skips
+// with a message, unless the CI environment variable is set: CI always has
+// them, so there their absence is a failure.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// missing skips t, or fails it under CI.
+func missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI is set but %s", what)
+	}
+	t.Skipf("skipping: %s", what)
+}
+
+// Root is the repository root (the directory holding go.mod).
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Shared returns the shared data folder: $MLC_SHARED or ../shared beside
+// the repository.
+func Shared(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("MLC_SHARED")
+	if dir == "" {
+		dir = filepath.Join(Root(), "..", "shared")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "onnx-tests")); err != nil {
+		missing(t, "the shared data folder is not at "+dir+" (set MLC_SHARED)")
+	}
+	abs, _ := filepath.Abs(dir)
+	return abs
+}
+
+// Node returns the node binary.
+func Node(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("node")
+	if err != nil {
+		missing(t, "node is not on PATH")
+	}
+	return p
+}
+
+// WasmValidate returns wabt's wasm-validate.
+func WasmValidate(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("wasm-validate")
+	if err != nil {
+		missing(t, "wasm-validate (Debian package wabt) is not on PATH")
+	}
+	return p
+}
+
+// Validate runs wasm-validate on module bytes.
+func Validate(t testing.TB, wasm []byte) {
+	t.Helper()
+	tool := WasmValidate(t)
+	f, err := os.CreateTemp("", "mlc-*.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	f.Write(wasm)
+	f.Close()
+	if out, err := exec.Command(tool, f.Name()).CombinedOutput(); err != nil {
+		t.Fatalf("wasm-validate: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,334 @@
+// Package verify runs golden-output checks: a case directory holds
+// model.onnx and test_data_set_*/ (input_N.pb, output_N.pb), the layout of
+// the ONNX backend tests. A case is compiled with the shapes of its data
+// sets' inputs, every data set is run, and every output is compared.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/frontend"
+	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// Status of a case.
+const (
+	Pass        = "pass"
+	Fail        = "fail"
+	Unsupported = "unsupported"
+	Error       = "error"
+)
+
+// Options of a verification run.
+type Options struct {
+	RTol, ATol float64
+	Runner     Runner // executes modules; see NewWazeroRunner, NewNodeRunner
+	Compile    mlc.Options
+}
+
+// DefaultOptions are ONNX's own backend-test tolerances.
+func DefaultOptions() Options {
+	return Options{RTol: 1e-3, ATol: 1e-7, Compile: mlc.DefaultOptions()}
+}
+
+// Runner runs a compiled module on named inputs.
+type Runner interface {
+	Run(ctx context.Context, wasm []byte, sets []map[string]*ir.Tensor) ([]map[string]*ir.Tensor, error)
+}
+
+// OutputResult is the error of one output (the worst over data sets).
+type OutputResult struct {
+	Name      string  `json:"name"`
+	MaxAbsErr float64 `json:"max_abs_err"`
+	MaxRelErr float64 `json:"max_rel_err"`
+}
+
+// CaseResult is the outcome of one case.
+type CaseResult struct {
+	Case    string         `json:"case"`
+	Status  string         `json:"status"`
+	Message string         `json:"message"`
+	Outputs []OutputResult `json:"outputs"`
+	// ModuleBytes is the compiled size (0 when compilation failed).
+	ModuleBytes int `json:"module_bytes,omitempty"`
+	// Wasm is kept for callers that check modules further (not in JSON).
+	Wasm []byte `json:"-"`
+}
+
+// dataSet is one test_data_set_* folder.
+type dataSet struct {
+	dir     string
+	inputs  []*ir.Tensor
+	outputs []*ir.Tensor
+}
+
+// Case verifies one case directory. It never panics: a panic anywhere
+// becomes status "error".
+func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
+	res.Case = dir
+	defer func() {
+		if r := recover(); r != nil {
+			res.Status = Error
+			res.Message = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	sets, err := readSets(dir)
+	if err != nil {
+		return classify(res, err)
+	}
+	modelPath := filepath.Join(dir, "model.onnx")
+	data, err := os.ReadFile(modelPath)
+	if err != nil {
+		return classify(res, err)
+	}
+	mp, err := frontend.Decode(data)
+	if err != nil {
+		return classify(res, err)
+	}
+	// Pin every runtime input to the shape of the first data set's tensor.
+	inputs, err := runtimeInputs(mp)
+	if err != nil {
+		return classify(res, err)
+	}
+	copts := o.Compile
+	copts.InputShapes = map[string]ir.Shape{}
+	for k, v := range o.Compile.InputShapes {
+		copts.InputShapes[k] = v
+	}
+	for _, s := range sets {
+		if len(s.inputs) != len(inputs) {
+			return classify(res, fmt.Errorf("%s has %d inputs, the model %d", s.dir, len(s.inputs), len(inputs)))
+		}
+	}
+	for i, name := range inputs {
+		if _, ok := copts.InputShapes[name]; !ok && len(sets) > 0 {
+			copts.InputShapes[name] = sets[0].inputs[i].Shape
+		}
+	}
+	compiled, err := mlc.Compile(data, dir, copts)
+	if err != nil {
+		return classify(res, err)
+	}
+	res.ModuleBytes = len(compiled.Wasm)
+	res.Wasm = compiled.Wasm
+	meta := compiled.Meta
+	var feeds []map[string]*ir.Tensor
+	for _, s := range sets {
+		feed := map[string]*ir.Tensor{}
+		for i, name := range inputs {
+			feed[name] = s.inputs[i]
+		}
+		feeds = append(feeds, feed)
+	}
+	// Data sets whose input shapes differ from the first need their own
+	// compilation; the ONNX suites and mlc's models use one shape.
+	for _, s := range sets[1:] {
+		for i := range inputs {
+			if !s.inputs[i].Shape.Equal(sets[0].inputs[i].Shape) {
+				return classify(res, fmt.Errorf("data sets disagree on the shape of input %q", inputs[i]))
+			}
+		}
+	}
+	got, err := o.Runner.Run(ctx, compiled.Wasm, feeds)
+	if err != nil {
+		return classify(res, err)
+	}
+	res.Status = Pass
+	worst := map[string]*OutputResult{}
+	for si, s := range sets {
+		if len(s.outputs) != len(meta.Outputs) {
+			return classify(res, fmt.Errorf("%s has %d outputs, the model %d", s.dir, len(s.outputs), len(meta.Outputs)))
+		}
+		for i, t := range meta.Outputs {
+			r := worst[t.Name]
+			if r == nil {
+				r = &OutputResult{Name: t.Name}
+				worst[t.Name] = r
+				res.Outputs = append(res.Outputs, OutputResult{})
+			}
+			msg := Compare(got[si][t.Name], s.outputs[i], o.RTol, o.ATol, r)
+			if msg != "" && res.Status == Pass {
+				res.Status = Fail
+				res.Message = fmt.Sprintf("%s output %q: %s", filepath.Base(s.dir), t.Name, msg)
+			}
+		}
+	}
+	for i, t := range meta.Outputs {
+		res.Outputs[i] = *worst[t.Name]
+	}
+	return res
+}
+
+// classify maps an error to unsupported or error.
+func classify(res CaseResult, err error) CaseResult {
+	res.Status = Error
+	if ir.IsUnsupported(err) {
+		res.Status = Unsupported
+	}
+	res.Message = err.Error()
+	return res
+}
+
+// runtimeInputs lists the model's graph inputs that are not initializers,
+// in order, rejecting non-tensor inputs.
+func runtimeInputs(mp *onnxpb.ModelProto) ([]string, error) {
+	inits := map[string]bool{}
+	for _, t := range mp.Graph.Initializer {
+		inits[t.GetName()] = true
+	}
+	var names []string
+	for _, vi := range mp.Graph.Input {
+		if inits[vi.GetName()] {
+			continue
+		}
+		if vi.GetType() != nil && vi.GetType().GetTensorType() == nil {
+			return nil, &ir.Unsupported{Where: fmt.Sprintf("input %q", vi.GetName()), What: "inputs that are sequences, maps or optionals"}
+		}
+		names = append(names, vi.GetName())
+	}
+	return names, nil
+}
+
+func readSets(dir string) ([]dataSet, error) {
+	dirs, err := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(dirs)
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("%s has no test_data_set_* folders", dir)
+	}
+	var sets []dataSet
+	for _, d := range dirs {
+		s := dataSet{dir: d}
+		for _, kind := range []string{"input", "output"} {
+			for i := 0; ; i++ {
+				p := filepath.Join(d, fmt.Sprintf("%s_%d.pb", kind, i))
+				if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+					break
+				}
+				t, _, err := frontend.ReadTensorFile(p)
+				if err != nil {
+					if ir.IsUnsupported(err) {
+						return nil, err
+					}
+					return nil, &ir.Unsupported{Where: p, What: "test data that is not a tensor (sequence, map or optional): " + err.Error()}
+				}
+				if kind == "input" {
+					s.inputs = append(s.inputs, t)
+				} else {
+					s.outputs = append(s.outputs, t)
+				}
+			}
+		}
+		sets = append(sets, s)
+	}
+	return sets, nil
+}
+
+// Compare checks got against want: shapes and dtypes must match, integers
+// and bools exactly, floats within |got-want| <= atol + rtol*|want|, with
+// NaN equal to NaN. It updates r's worst errors and returns "" or the first
+// mismatch.
+func Compare(got, want *ir.Tensor, rtol, atol float64, r *OutputResult) string {
+	if got == nil {
+		return "missing"
+	}
+	if got.DType != want.DType {
+		return fmt.Sprintf("dtype %s, want %s", got.DType, want.DType)
+	}
+	if !got.Shape.Equal(want.Shape) {
+		return fmt.Sprintf("shape %s, want %s", got.Shape, want.Shape)
+	}
+	msg := ""
+	n := want.Len()
+	if want.DType == ir.String {
+		for i := 0; i < n; i++ {
+			if got.Strings[i] != want.Strings[i] && msg == "" {
+				msg = fmt.Sprintf("element %d is %q, want %q", i, got.Strings[i], want.Strings[i])
+			}
+		}
+		return msg
+	}
+	exact := !want.DType.IsFloat()
+	bad := 0
+	for i := 0; i < n; i++ {
+		var g, w float64
+		if exact {
+			if want.DType == ir.Uint64 {
+				g, w = float64(got.Uint(i)), float64(want.Uint(i))
+				if got.Uint(i) == want.Uint(i) {
+					continue
+				}
+			} else {
+				if got.Int(i) == want.Int(i) {
+					continue
+				}
+				g, w = float64(got.Int(i)), float64(want.Int(i))
+			}
+		} else {
+			g, w = got.Float(i), want.Float(i)
+			if math.IsNaN(g) && math.IsNaN(w) {
+				continue
+			}
+			if g == w { // equal infinities
+				continue
+			}
+		}
+		diff := math.Abs(g - w)
+		if math.IsNaN(diff) {
+			diff = math.Inf(1)
+		}
+		r.MaxAbsErr = math.Max(r.MaxAbsErr, diff)
+		if w != 0 && !math.IsInf(diff, 0) {
+			r.MaxRelErr = math.Max(r.MaxRelErr, diff/math.Abs(w))
+		}
+		if math.IsInf(diff, 0) {
+			r.MaxAbsErr = math.MaxFloat64 // JSON has no infinity
+		}
+		if exact || diff > atol+rtol*math.Abs(w) {
+			if bad == 0 {
+				msg = fmt.Sprintf("element %d (index %v) is %v, want %v", i, unravel(i, want.Shape), g, w)
+			}
+			bad++
+		}
+	}
+	if bad > 1 {
+		msg += fmt.Sprintf(" (%d of %d elements differ)", bad, n)
+	}
+	return msg
+}
+
+func unravel(i int, s ir.Shape) []int {
+	idx := make([]int, len(s))
+	for d := len(s) - 1; d >= 0; d-- {
+		if s[d] > 0 {
+			idx[d] = i % s[d]
+			i /= s[d]
+		}
+	}
+	return idx
+}
+
+// Summary counts statuses.
+func Summary(results []CaseResult) string {
+	counts := map[string]int{}
+	for _, r := range results {
+		counts[r.Status]++
+	}
+	var parts []string
+	for _, s := range []string{Pass, Fail, Unsupported, Error} {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+	}
+	return strings.Join(parts, ", ")
+}
