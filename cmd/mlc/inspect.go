@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -13,10 +14,12 @@ import (
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/ir"
 )
 
 func inspectCmd() *cobra.Command {
-	return &cobra.Command{
+	var shapes []string
+	cmd := &cobra.Command{
 		Use:   "inspect FILE",
 		Short: "Describe an ONNX model (inputs, outputs, ops, what is unsupported) or an mlc module (ABI metadata, sizes)",
 		Args:  cobra.ExactArgs(1),
@@ -29,9 +32,22 @@ func inspectCmd() *cobra.Command {
 			if len(data) >= 4 && string(data[:4]) == "\x00asm" {
 				return inspectWasm(w, data)
 			}
-			return inspectONNX(w, data)
+			if err := inspectONNX(w, data); err != nil {
+				return err
+			}
+			pinned, err := parseShapes(shapes)
+			if err != nil {
+				return err
+			}
+			// The arithmetic needs shapes, so only a model that imports has it.
+			if m, err := frontend.Import(data, filepath.Dir(args[0]), frontend.Options{InputShapes: pinned}); err == nil {
+				fmt.Fprintf(w, "compute: %.3f MFLOP in Conv, Gemm and MatMul\n", float64(ir.GraphFLOPs(m.Graph))/1e6)
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringArrayVar(&shapes, "input-shape", nil, "pin an input shape for the FLOP count: NAME=d0,d1,...")
+	return cmd
 }
 
 func inspectWasm(w io.Writer, data []byte) error {

@@ -1,0 +1,260 @@
+// mlc against ONNX Runtime Web (Wasm backend, 1 thread, SIMD) in one Node
+// process. For each model folder: compile with mlc, load both engines,
+// alternate their runs, and report median/p90 latency, cold start (bytes in
+// memory -> first result, in fresh processes), linear memory and code bytes.
+//
+//   node bench.mjs [--models DIR] [--only a,b] [--mlc BIN] [--min-time S]
+//                  [--cold N] [--json FILE] [--md FILE] [--compile-flags "..."]
+
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { codeBytes, openMLC, openORT, ort, ortEngineFile, ortWasm, readFeeds } from "./engines.mjs";
+import { convModel, decodeTensor, matmulModel } from "./onnx.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "..");
+
+function args() {
+  const a = { models: null, only: null, mlc: null, minTime: 2, minRuns: 10, cold: 5, json: path.join(here, "results.json"), md: path.join(repo, "docs", "benchmarks.md"), compileFlags: "", kernels: true };
+  const v = process.argv.slice(2);
+  for (let i = 0; i < v.length; i++) {
+    const k = v[i];
+    const next = () => v[++i];
+    if (k === "--models") a.models = next();
+    else if (k === "--only") a.only = next().split(",");
+    else if (k === "--mlc") a.mlc = next();
+    else if (k === "--min-time") a.minTime = parseFloat(next());
+    else if (k === "--min-runs") a.minRuns = parseInt(next());
+    else if (k === "--cold") a.cold = parseInt(next());
+    else if (k === "--json") a.json = next();
+    else if (k === "--md") a.md = next();
+    else if (k === "--compile-flags") a.compileFlags = next();
+    else if (k === "--no-kernels") a.kernels = false;
+    else throw new Error(`unknown flag ${k}`);
+  }
+  if (!a.models) {
+    const shared = process.env.MLC_SHARED || path.join(repo, "..", "shared");
+    a.models = path.join(shared, "models");
+  }
+  return a;
+}
+
+const opt = args();
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlc-bench-"));
+let mlcBin = opt.mlc;
+if (!mlcBin) {
+  mlcBin = path.join(tmp, "mlc");
+  execFileSync("go", ["build", "-o", mlcBin, "./cmd/mlc"], { cwd: repo, stdio: "inherit" });
+}
+
+function compile(modelPath, wasmPath, feeds) {
+  const shapes = feeds.flatMap((f) => ["--input-shape", `${f.name}=${f.dims.join(",")}`]);
+  const flags = opt.compileFlags ? opt.compileFlags.split(" ") : [];
+  const r = spawnSync(mlcBin, ["compile", modelPath, "-o", wasmPath, ...flags, ...(feeds[0].name ? shapes : [])], { encoding: "utf8" });
+  if (r.status !== 0) return (r.stderr || r.stdout).trim().replace(/^mlc: /, "");
+  return null;
+}
+
+function flopsOf(modelPath, feeds) {
+  const shapes = feeds.filter((f) => f.name).flatMap((f) => ["--input-shape", `${f.name}=${f.dims.join(",")}`]);
+  const r = spawnSync(mlcBin, ["inspect", modelPath, ...shapes], { encoding: "utf8" });
+  const m = /compute: ([\d.]+) MFLOP/.exec(r.stdout || "");
+  return m ? parseFloat(m[1]) * 1e6 : null;
+}
+
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+
+function coldStarts(engine, dir, file, names) {
+  const ms = [];
+  for (let i = 0; i < opt.cold; i++) {
+    const r = spawnSync(process.execPath, [path.join(here, "cold.mjs"), engine, dir, file], { encoding: "utf8", env: { ...process.env, MLC_BENCH_INPUTS: JSON.stringify(names) } });
+    if (r.status !== 0) throw new Error(`cold start ${engine}: ${r.stderr}`);
+    ms.push(JSON.parse(r.stdout.trim().split("\n").pop()).ms);
+  }
+  return quantile(ms, 0.5);
+}
+
+function maxAbsDiff(a, b) {
+  let d = 0;
+  for (const k of Object.keys(a)) {
+    const x = a[k];
+    const y = b[k];
+    if (!y || x.length !== y.length) return Infinity;
+    for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(Number(x[i]) - Number(y[i])));
+  }
+  return d;
+}
+
+// The benchmark cases: every model folder, then synthetic single-kernel models.
+function cases() {
+  const out = [];
+  for (const name of fs.readdirSync(opt.models).sort()) {
+    const dir = path.join(opt.models, name);
+    if (!fs.existsSync(path.join(dir, "model.onnx"))) continue;
+    out.push({ name, dir, model: path.join(dir, "model.onnx"), feeds: readFeeds(dir).map(decodeTensor) });
+  }
+  if (opt.kernels) {
+    const synth = (name, bytes, dims) => {
+      const dir = path.join(tmp, name);
+      fs.mkdirSync(path.join(dir, "test_data_set_0"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "model.onnx"), bytes);
+      const n = dims.reduce((a, b) => a * b, 1);
+      const data = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+      return { name, dir, model: path.join(dir, "model.onnx"), kernel: true, feeds: [{ name: "X", dtype: "float32", dims, data }] };
+    };
+    out.push(synth("kernel_gemm_256", matmulModel(256, 256, 256), [256, 256]));
+    out.push(synth("kernel_gemm_1x1conv", matmulModel(3136, 576, 64), [3136, 576]));
+    out.push(synth("kernel_conv3x3_64x56", convModel(64, 56, 56, 64, 3, 1, 1), [1, 64, 56, 56]));
+  }
+  return out.filter((c) => !opt.only || opt.only.includes(c.name));
+}
+
+async function benchOne(c) {
+  const r = { model: c.name, kernel: !!c.kernel };
+  const wasmPath = path.join(tmp, c.name + ".wasm");
+  const err = compile(c.model, wasmPath, c.feeds);
+  const modelBytes = fs.readFileSync(c.model);
+  r.flops = flopsOf(c.model, c.feeds);
+  const o = await openORT(modelBytes, c.feeds.map((f) => ({ ...f, name: f.name })));
+  for (let i = 0; i < c.feeds.length; i++) c.feeds[i].name = c.feeds[i].name || o.session.inputNames[i];
+  if (err) {
+    r.error = err;
+  }
+  let m = null;
+  if (!err) {
+    const wasm = fs.readFileSync(wasmPath);
+    m = await openMLC(wasm, c.feeds);
+    r.mlc = { wasmBytes: wasm.length, codeBytes: codeBytes(wasm), memoryBytes: m.memoryBytes() };
+    r.maxAbsDiff = maxAbsDiff(await m.run(), await o.run());
+  }
+  // Warm up (V8 tiers hot functions up to TurboFan in the background).
+  const warm = performance.now();
+  while (performance.now() - warm < 500) {
+    if (m) await m.run();
+    await o.run();
+  }
+  const tm = [];
+  const to = [];
+  const began = performance.now();
+  while (performance.now() - began < opt.minTime * 1000 || to.length < opt.minRuns) {
+    if (m) {
+      const t0 = performance.now();
+      await m.run();
+      tm.push(performance.now() - t0);
+    }
+    const t1 = performance.now();
+    await o.run();
+    to.push(performance.now() - t1);
+  }
+  r.ort = { median: quantile(to, 0.5), p90: quantile(to, 0.9), runs: to.length, memoryBytes: o.memoryBytes() };
+  await o.session.release();
+  if (m) Object.assign(r.mlc, { median: quantile(tm, 0.5), p90: quantile(tm, 0.9), runs: tm.length });
+  const names = c.feeds.map((f) => f.name);
+  if (opt.cold > 0 && !c.kernel) {
+    r.ort.coldMs = coldStarts("ort", c.dir, c.model, names);
+    if (m) r.mlc.coldMs = coldStarts("mlc", c.dir, wasmPath, names);
+  }
+  if (m) {
+    r.ratio = { median: r.mlc.median / r.ort.median, cold: r.mlc.coldMs / r.ort.coldMs || undefined };
+  }
+  if (r.flops) {
+    r.ort.gflops = r.flops / r.ort.median / 1e6;
+    if (m) r.mlc.gflops = r.flops / r.mlc.median / 1e6;
+  }
+  return r;
+}
+
+const fmtMs = (x) => (x === undefined ? "" : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+const fmtKB = (b) => (b === undefined ? "" : `${Math.round(b / 1024)}`);
+const fmtMB = (b) => (b === undefined ? "" : (b / 2 ** 20).toFixed(1));
+const geomean = (xs) => (xs.length ? Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length) : NaN);
+
+// The targets of the performance issue are judged over these models.
+const TARGET = ["resnet18", "mobilenet_v2", "squeezenet1_1", "shufflenet_v2_x1_0", "tiny_transformer", "oww_embedding", "mnist_cntk"];
+
+function chart(results) {
+  const rows = results.filter((r) => r.ratio);
+  const W = 640;
+  const rowH = 22;
+  const left = 190;
+  const H = 40 + rows.length * rowH;
+  const maxR = Math.max(1.2, ...rows.map((r) => r.ratio.median));
+  const x = (v) => left + (v / maxR) * (W - left - 60);
+  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n`;
+  s += `<text x="${left}" y="16">median latency, mlc / ONNX Runtime Web (lower is better; line = 1)</text>\n`;
+  rows.forEach((r, i) => {
+    const y = 28 + i * rowH;
+    const v = r.ratio.median;
+    s += `<text x="${left - 6}" y="${y + 14}" text-anchor="end">${r.model}</text>`;
+    s += `<rect x="${left}" y="${y + 3}" width="${(x(v) - left).toFixed(1)}" height="${rowH - 7}" fill="${v < 1 ? "#2a7" : "#d54"}"/>`;
+    s += `<text x="${(x(v) + 4).toFixed(1)}" y="${y + 14}">${v.toFixed(2)}</text>\n`;
+  });
+  s += `<line x1="${x(1)}" y1="24" x2="${x(1)}" y2="${H - 6}" stroke="#333" stroke-dasharray="3,3"/>\n</svg>\n`;
+  return s;
+}
+
+function markdown(results, meta) {
+  const L = [];
+  L.push("# Benchmarks: mlc against ONNX Runtime Web");
+  L.push("");
+  L.push(`Generated by \`bench/\` (\`cd bench && npm ci && node bench.mjs\`) on ${meta.date}: ${meta.cpu}, Node ${process.versions.node} (V8 ${process.versions.v8}), onnxruntime-web ${meta.ortVersion} (Wasm backend, 1 thread, SIMD). Both engines run in one process; their runs alternate. Latency is one \`run\` through each engine's JavaScript API, inputs in and outputs out; cold start is bytes in memory to the first result, in a fresh process (median of ${opt.cold}); code bytes are the module's size minus its data segments (ORT-web: its engine, ${fmtKB(meta.ortCodeBytes)} KB, models are data to it).`);
+  L.push("");
+  L.push("![median latency ratio](benchmarks.svg)");
+  L.push("");
+  L.push("| model | mlc median ms | p90 | ORT median ms | p90 | mlc/ORT | mlc cold ms | ORT cold ms | cold ratio | mlc memory MiB | ORT memory MiB | mlc code KB | GFLOP/s mlc | GFLOP/s ORT | max abs diff |");
+  L.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of results) {
+    if (r.error && !r.mlc) {
+      L.push(`| ${r.model} | — |  | ${fmtMs(r.ort.median)} | ${fmtMs(r.ort.p90)} |  |  | ${fmtMs(r.ort.coldMs)} |  |  | ${fmtMB(r.ort.memoryBytes)} |  |  | ${r.ort.gflops ? r.ort.gflops.toFixed(1) : ""} | ${r.error.split("\n")[0].replace(/\|/g, "/")} |`);
+      continue;
+    }
+    L.push(`| ${r.model} | ${fmtMs(r.mlc.median)} | ${fmtMs(r.mlc.p90)} | ${fmtMs(r.ort.median)} | ${fmtMs(r.ort.p90)} | **${r.ratio.median.toFixed(2)}** | ${fmtMs(r.mlc.coldMs)} | ${fmtMs(r.ort.coldMs)} | ${r.ratio.cold ? r.ratio.cold.toFixed(3) : ""} | ${fmtMB(r.mlc.memoryBytes)} | ${fmtMB(r.ort.memoryBytes)} | ${fmtKB(r.mlc.codeBytes)} | ${r.mlc.gflops ? r.mlc.gflops.toFixed(1) : ""} | ${r.ort.gflops ? r.ort.gflops.toFixed(1) : ""} | ${r.maxAbsDiff.toExponential(1)} |`);
+  }
+  const t = results.filter((r) => TARGET.includes(r.model));
+  const ok = t.filter((r) => r.ratio);
+  L.push("");
+  L.push(`Over the issue's seven models, ${ok.length} compile: geometric mean of mlc/ORT median latency **${geomean(ok.map((r) => r.ratio.median)).toFixed(2)}**, of cold start **${geomean(ok.map((r) => r.ratio.cold)).toFixed(3)}**; largest code ${fmtKB(Math.max(...ok.map((r) => r.mlc.codeBytes)))} KB.`);
+  const missing = t.filter((r) => !r.ratio);
+  if (missing.length) L.push(`Not compiled yet: ${missing.map((r) => `${r.model} (${r.error.split("\n")[0]})`).join("; ")}.`);
+  L.push("");
+  L.push("Rows named kernel_* are single-node models (a 256x256x256 MatMul, a 1x1-convolution-shaped MatMul M=3136 K=576 N=64, a 3x3 convolution 64->64 channels on 56x56) that measure the GEMM and convolution kernels in V8; their GFLOP/s include packing and the JavaScript call.");
+  L.push("");
+  return L.join("\n");
+}
+
+const results = [];
+const all = cases();
+for (const c of all) {
+  process.stderr.write(`${c.name} ... `);
+  try {
+    const r = await benchOne(c);
+    results.push(r);
+    process.stderr.write(r.mlc ? `mlc ${fmtMs(r.mlc.median)} ms, ORT ${fmtMs(r.ort.median)} ms (x${r.ratio.median.toFixed(2)}), cold ${fmtMs(r.mlc.coldMs)} vs ${fmtMs(r.ort.coldMs)} ms, code ${fmtKB(r.mlc.codeBytes)} KB\n` : `ORT ${fmtMs(r.ort.median)} ms; mlc: ${r.error.split("\n")[0]}\n`);
+  } catch (e) {
+    process.stderr.write(`failed: ${e.message}\n`);
+    results.push({ model: c.name, error: String(e.message) , ort: {} });
+  }
+}
+const o = await ort();
+const meta = {
+  date: new Date().toISOString().slice(0, 10),
+  cpu: `${os.cpus()[0].model.trim()} (${os.cpus().length} cores)`,
+  node: process.versions.node,
+  ortVersion: JSON.parse(fs.readFileSync(path.join(here, "node_modules", "onnxruntime-web", "package.json"))).version,
+  ortCodeBytes: codeBytes(new Uint8Array(fs.readFileSync(ortEngineFile))),
+  compileFlags: opt.compileFlags,
+};
+void o;
+void ortWasm;
+fs.writeFileSync(opt.json, JSON.stringify({ meta, results }, null, 1) + "\n");
+if (opt.md) {
+  fs.writeFileSync(opt.md, markdown(results, meta));
+  fs.writeFileSync(path.join(path.dirname(opt.md), "benchmarks.svg"), chart(results));
+}
+fs.rmSync(tmp, { recursive: true, force: true });

@@ -1,0 +1,28 @@
+// One cold start in a fresh process: node cold.mjs mlc|ort MODEL_DIR FILE
+// (FILE: the .wasm for mlc, the .onnx for ORT). Everything is read into
+// memory first; the clock runs from those bytes to the first result.
+
+import fs from "node:fs";
+import { ort, ortEngineFile, openMLC, openORT, readFeeds } from "./engines.mjs";
+import { decodeTensor } from "./onnx.mjs";
+
+const [engine, dir, file] = process.argv.slice(2);
+const bytes = fs.readFileSync(file);
+const feeds = readFeeds(dir).map(decodeTensor);
+const names = JSON.parse(process.env.MLC_BENCH_INPUTS || "[]");
+feeds.forEach((f, i) => (f.name = names[i] || f.name));
+
+let t0;
+if (engine === "ort") {
+  const o = await ort(); // the JavaScript glue is loaded; its Wasm engine is not yet
+  const engineBytes = fs.readFileSync(ortEngineFile);
+  t0 = performance.now();
+  o.env.wasm.wasmBinary = engineBytes;
+  const s = await openORT(bytes, feeds);
+  await s.run();
+} else {
+  t0 = performance.now();
+  const s = await openMLC(bytes, feeds);
+  await s.run();
+}
+process.stdout.write(JSON.stringify({ ms: performance.now() - t0 }) + "\n");

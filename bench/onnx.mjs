@@ -1,0 +1,158 @@
+// Just enough protobuf for the harness: read ONNX TensorProto test data and
+// write the small synthetic models (one MatMul, one Conv) that measure the
+// GEMM and convolution kernels in V8.
+
+const DTYPES = { 1: ["float32", Float32Array], 6: ["int32", Int32Array], 7: ["int64", BigInt64Array], 11: ["float64", Float64Array], 2: ["uint8", Uint8Array], 3: ["int8", Int8Array], 9: ["bool", Uint8Array] };
+
+function varint(buf, p) {
+  let v = 0n;
+  let shift = 0n;
+  for (;;) {
+    const b = buf[p++];
+    v |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) return [v, p];
+    shift += 7n;
+  }
+}
+
+// decodeTensor reads a serialized onnx.TensorProto: {name, dtype, dims, data}.
+export function decodeTensor(buf) {
+  let p = 0;
+  const dims = [];
+  let type = 0;
+  let name = "";
+  let raw = null;
+  const floats = [];
+  const int64s = [];
+  const int32s = [];
+  while (p < buf.length) {
+    let key;
+    [key, p] = varint(buf, p);
+    const field = Number(key >> 3n);
+    const wire = Number(key & 7n);
+    if (wire === 0) {
+      let v;
+      [v, p] = varint(buf, p);
+      if (field === 1) dims.push(Number(v));
+      else if (field === 2) type = Number(v);
+      else if (field === 7) int64s.push(BigInt.asIntN(64, v));
+      else if (field === 5) int32s.push(Number(BigInt.asIntN(32, v)));
+    } else if (wire === 2) {
+      let len;
+      [len, p] = varint(buf, p);
+      const body = buf.subarray(p, p + Number(len));
+      p += Number(len);
+      if (field === 9) raw = body;
+      else if (field === 8) name = new TextDecoder().decode(body);
+      else if (field === 1) {
+        let q = 0;
+        while (q < body.length) {
+          let v;
+          [v, q] = varint(body, q);
+          dims.push(Number(v));
+        }
+      } else if (field === 4) {
+        const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+        for (let i = 0; i < body.length; i += 4) floats.push(dv.getFloat32(i, true));
+      } else if (field === 7 || field === 5) {
+        let q = 0;
+        while (q < body.length) {
+          let v;
+          [v, q] = varint(body, q);
+          if (field === 7) int64s.push(BigInt.asIntN(64, v));
+          else int32s.push(Number(BigInt.asIntN(32, v)));
+        }
+      }
+    } else if (wire === 5) p += 4;
+    else if (wire === 1) p += 8;
+    else throw new Error(`TensorProto: wire type ${wire}`);
+  }
+  const [dtype, Arr] = DTYPES[type] || [];
+  if (!dtype) throw new Error(`TensorProto: data type ${type} not handled by the harness`);
+  let data;
+  if (raw) data = new Arr(new Uint8Array(raw).buffer);
+  else if (dtype === "float32") data = Float32Array.from(floats);
+  else if (dtype === "int64") data = BigInt64Array.from(int64s);
+  else data = Arr.from(int32s);
+  return { name, dtype, dims, data };
+}
+
+// Encoder.
+function encVarint(v) {
+  const out = [];
+  let x = BigInt(v);
+  do {
+    let b = Number(x & 0x7fn);
+    x >>= 7n;
+    if (x > 0n) b |= 0x80;
+    out.push(b);
+  } while (x > 0n);
+  return out;
+}
+const field = (n, wire) => encVarint((n << 3) | wire);
+const bytesField = (n, body) => [...field(n, 2), ...encVarint(body.length), ...body];
+const strField = (n, s) => bytesField(n, [...new TextEncoder().encode(s)]);
+const intField = (n, v) => [...field(n, 0), ...encVarint(v)];
+
+function tensorProto(name, dims, data) {
+  const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return [...dims.flatMap((d) => intField(1, d)), ...intField(2, 1), ...strField(8, name), ...bytesField(9, [...raw])];
+}
+
+function valueInfo(name, dims) {
+  const shape = dims.flatMap((d) => bytesField(1, intField(1, d)));
+  const tensorType = [...intField(1, 1), ...bytesField(2, shape)];
+  return [...strField(1, name), ...bytesField(2, bytesField(1, tensorType))];
+}
+
+function attrInts(name, v) {
+  return [...strField(1, name), ...v.flatMap((x) => intField(8, x)), ...intField(20, 7)];
+}
+function attrInt(name, v) {
+  return [...strField(1, name), ...intField(3, v), ...intField(20, 2)];
+}
+
+function model(nodes, inits, inputs, outputs) {
+  const graph = [
+    ...nodes.flatMap((n) => bytesField(1, n)),
+    ...strField(2, "bench"),
+    ...inits.flatMap((t) => bytesField(5, t)),
+    ...inputs.flatMap((v) => bytesField(11, v)),
+    ...outputs.flatMap((v) => bytesField(12, v)),
+  ];
+  const opset = [...strField(1, ""), ...intField(2, 13)];
+  return Uint8Array.from([...intField(1, 8), ...strField(2, "mlc-bench"), ...bytesField(7, graph), ...bytesField(8, opset)]);
+}
+
+function randomWeights(n, seed) {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = (s / 2 ** 32 - 0.5) * 0.1;
+  }
+  return a;
+}
+
+// matmulModel is Y[M,N] = X[M,K] x W[K,N] with W a constant.
+export function matmulModel(M, K, N) {
+  const node = [...strField(1, "X"), ...strField(1, "W"), ...strField(2, "Y"), ...strField(4, "MatMul")];
+  return model([node], [tensorProto("W", [K, N], randomWeights(K * N, 1))], [valueInfo("X", [M, K])], [valueInfo("Y", [M, N])]);
+}
+
+// convModel is one Conv (weights and bias constant) with square kernel k.
+export function convModel(C, H, W, M, k, stride, pad) {
+  const node = [
+    ...strField(1, "X"), ...strField(1, "W"), ...strField(1, "B"), ...strField(2, "Y"), ...strField(4, "Conv"),
+    ...bytesField(5, attrInts("kernel_shape", [k, k])), ...bytesField(5, attrInts("pads", [pad, pad, pad, pad])),
+    ...bytesField(5, attrInts("strides", [stride, stride])), ...bytesField(5, attrInt("group", 1)),
+  ];
+  const Ho = Math.floor((H + 2 * pad - k) / stride) + 1;
+  const Wo = Math.floor((W + 2 * pad - k) / stride) + 1;
+  return model(
+    [node],
+    [tensorProto("W", [M, C, k, k], randomWeights(M * C * k * k, 2)), tensorProto("B", [M], randomWeights(M, 3))],
+    [valueInfo("X", [1, C, H, W])],
+    [valueInfo("Y", [1, M, Ho, Wo])],
+  );
+}
