@@ -35,10 +35,17 @@ type Options struct {
 	NoSIMD bool
 	// OptLevel 0 turns optional passes off (-O0); the default is 2.
 	OptLevel int
+	// Profile adds the per-node entry point for mlc bench --profile.
+	Profile bool
+	// Tune shapes kernels for one engine: "v8", "wazero" or "generic".
+	Tune string
 }
 
 // DefaultOptions are mlc compile's defaults.
-func DefaultOptions() Options { return Options{OptLevel: 2} }
+func DefaultOptions() Options { return Options{OptLevel: 2, Tune: DefaultTune} }
+
+// DefaultTune is the engine the kernels are shaped for unless told.
+const DefaultTune = codegen.TuneGeneric
 
 // Result is a compiled module.
 type Result struct {
@@ -58,12 +65,17 @@ func CompileFile(path string, o Options) (*Result, error) {
 
 // Compile compiles model bytes; dir locates external data files.
 func Compile(model []byte, dir string, o Options) (*Result, error) {
+	switch o.tune() {
+	case codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
+	default:
+		return nil, fmt.Errorf("--tune %q: want v8, wazero or generic", o.Tune)
+	}
 	m, err := frontend.Import(model, dir, frontend.Options{InputShapes: o.InputShapes})
 	if err != nil {
 		return nil, err
 	}
 	g := m.Graph
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, Workspace: codegen.Workspace})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Workspace: codegen.Workspace})
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +85,8 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 		Producer:    "mlc " + Version,
 		ModelSHA256: hex.EncodeToString(sum[:]),
 		Flags:       o.flags(),
+		Profile:     o.Profile,
+		Tune:        o.tune(),
 	})
 	if err != nil {
 		return nil, err
@@ -90,6 +104,12 @@ func (o Options) flags() []string {
 	if o.NoSIMD {
 		f = append(f, "simd=false")
 	}
+	if o.Profile {
+		f = append(f, "profile")
+	}
+	if o.tune() != DefaultTune {
+		f = append(f, "tune="+o.tune())
+	}
 	if o.OptLevel != 2 {
 		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
 	}
@@ -106,4 +126,11 @@ func (o Options) flags() []string {
 		f = append(f, fmt.Sprintf("input-shape=%s=%s", n, strings.Join(dims, ",")))
 	}
 	return f
+}
+
+func (o Options) tune() string {
+	if o.Tune == "" {
+		return DefaultTune
+	}
+	return o.Tune
 }

@@ -25,6 +25,12 @@ type Options struct {
 	Producer    string
 	ModelSHA256 string
 	Flags       []string // recorded in the metadata
+	// Profile adds the per-node entry point mlc_profile_node and the
+	// "mlc.profile" custom section naming the nodes (see docs/design.md).
+	Profile bool
+	// Tune picks the code shape for an engine: TuneV8, TuneWazero or
+	// TuneGeneric (see docs/design.md).
+	Tune string
 }
 
 // module assembles the Wasm module.
@@ -105,6 +111,7 @@ func (md *module) helper(name string, params, results []wasm.ValueType, build fu
 func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 	md := newModule(plan, opts)
 	var nodeFuncs []uint32
+	var profiled []ProfileNode
 	for i, n := range g.Nodes {
 		idx, err := md.nodeFunc(n, i)
 		if err != nil {
@@ -112,11 +119,16 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		}
 		if idx >= 0 {
 			nodeFuncs = append(nodeFuncs, uint32(idx))
+			profiled = append(profiled, profileNode(n, md.names[int(idx)-md.imports]))
 		}
 	}
 	meta := md.metadata(g)
 	run := md.addFunc(abi.ExportRun, runFunc(nodeFuncs))
 	start := md.addFunc("_start", md.startFunc(meta, run))
+	var profileFn uint32
+	if opts.Profile {
+		profileFn = md.addFunc(ExportProfileNode, profileFunc(nodeFuncs))
+	}
 
 	for _, f := range md.funcs {
 		md.m.FunctionSection = append(md.m.FunctionSection, md.typeIndex(f.Params, f.Results))
@@ -133,6 +145,9 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		{Type: wasm.ExternTypeFunc, Name: "_start", Index: start},
 		{Type: wasm.ExternTypeFunc, Name: abi.ExportRun, Index: run},
 	}
+	if opts.Profile {
+		md.m.ExportSection = append(md.m.ExportSection, &wasm.Export{Type: wasm.ExternTypeFunc, Name: ExportProfileNode, Index: profileFn})
+	}
 	md.dataSegments()
 	names := &wasm.NameSection{}
 	for i, n := range md.names {
@@ -144,6 +159,13 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		return nil, err
 	}
 	md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: abi.SectionName, Data: js})
+	if opts.Profile {
+		pj, err := json.Marshal(profiled)
+		if err != nil {
+			return nil, err
+		}
+		md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: ProfileSection, Data: pj})
+	}
 	return binary.EncodeModule(md.m), nil
 }
 

@@ -2,32 +2,55 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/abi"
+	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
 func benchCmd() *cobra.Command {
-	var runs int
+	var runs, top int
 	var minTime time.Duration
+	var cf compileFlags
 	cmd := &cobra.Command{
-		Use:   "bench MODULE.wasm",
-		Short: "Measure a module's latency on wazero: cold start, median and p90 of repeated runs",
-		Args:  cobra.ExactArgs(1),
+		Use:   "bench MODULE.wasm | MODEL.onnx",
+		Short: "Measure latency on wazero: cold start, median and p90 of repeated runs; --profile: time per node",
+		Long: `bench loads a module (or compiles a model first) on wazero and times mlc_run.
+With --profile it times every node function alone through the profiling
+build's mlc_profile_node export: give a model (it is compiled with
+--profile) or a module compiled with mlc compile --profile.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			wasm, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
 			}
+			if len(wasm) < 4 || string(wasm[:4]) != "\x00asm" {
+				o, err := cf.options()
+				if err != nil {
+					return err
+				}
+
+				res, err := mlc.CompileFile(args[0], o)
+				if err != nil {
+					return err
+				}
+				wasm = res.Wasm
+			}
 			ctx := context.Background()
 			start := time.Now()
-			rt, err := host.NewRuntime(ctx, host.Config{})
+			rt, err := host.NewRuntime(ctx, host.Config{NoCancel: true})
 			if err != nil {
 				return err
 			}
@@ -45,6 +68,10 @@ func benchCmd() *cobra.Command {
 				return err
 			}
 			cold := time.Since(start)
+			w := cmd.OutOrStdout()
+			if cf.profile {
+				return profileNodes(ctx, w, m, wasm, runs, minTime, top)
+			}
 			var times []time.Duration
 			began := time.Now()
 			for len(times) < runs || time.Since(began) < minTime {
@@ -55,13 +82,91 @@ func benchCmd() *cobra.Command {
 				times = append(times, time.Since(t0))
 			}
 			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%s on wazero: cold start %s, %d runs: median %s, p90 %s, min %s\n", args[0], cold.Round(time.Microsecond), len(times),
 				times[len(times)/2].Round(time.Microsecond), times[len(times)*9/10].Round(time.Microsecond), times[0].Round(time.Microsecond))
 			return nil
 		},
 	}
+	cf.add(cmd)
 	cmd.Flags().IntVar(&runs, "runs", 20, "minimum number of timed runs")
 	cmd.Flags().DurationVar(&minTime, "min-time", time.Second, "minimum total time of the timed runs")
+	cmd.Flags().IntVar(&top, "top", 25, "with --profile: list the slowest N nodes (0: all)")
 	return cmd
+}
+
+// profileNodes calls mlc_profile_node for every node in order, many times,
+// and prints each node's median time, the slowest first, then totals per op.
+func profileNodes(ctx context.Context, w io.Writer, m *host.Model, wasm []byte, runs int, minTime time.Duration, top int) error {
+	fn := m.Export(codegen.ExportProfileNode)
+	sec, err := abi.CustomSection(wasm, codegen.ProfileSection)
+	if fn == nil || sec == nil || err != nil {
+		return fmt.Errorf("the module has no %s export: compile it with --profile (or give bench the .onnx)", codegen.ExportProfileNode)
+	}
+	var nodes []codegen.ProfileNode
+	if err := json.Unmarshal(sec, &nodes); err != nil {
+		return fmt.Errorf("%s section: %w", codegen.ProfileSection, err)
+	}
+	times := make([][]time.Duration, len(nodes))
+	began := time.Now()
+	for n := 0; n < runs || time.Since(began) < minTime; n++ {
+		for i := range nodes {
+			t0 := time.Now()
+			st, err := fn.Call(ctx, uint64(i))
+			if err != nil {
+				return err
+			}
+			times[i] = append(times[i], time.Since(t0))
+			if int32(st[0]) != 0 {
+				return fmt.Errorf("node %s returned status %d", nodes[i].Func, int32(st[0]))
+			}
+		}
+	}
+	type row struct {
+		i   int
+		med time.Duration
+	}
+	rows := make([]row, len(nodes))
+	var total time.Duration
+	byOp := map[string]time.Duration{}
+	var ops []string
+	for i, ts := range times {
+		sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
+		rows[i] = row{i, ts[len(ts)/2]}
+		total += rows[i].med
+		op := nodes[i].Op
+		if _, ok := byOp[op]; !ok {
+			ops = append(ops, op)
+		}
+		byOp[op] += rows[i].med
+	}
+	sort.SliceStable(rows, func(a, b int) bool { return rows[a].med > rows[b].med })
+	fmt.Fprintf(w, "%d nodes, %d runs each on wazero; sum of node medians %s\n", len(nodes), len(times[0]), total.Round(time.Microsecond))
+	fmt.Fprintf(w, "%10s %6s %8s  %-24s %s\n", "median", "%", "GFLOP/s", "shape", "node")
+	for k, r := range rows {
+		if top > 0 && k >= top {
+			fmt.Fprintf(w, "... %d more nodes\n", len(rows)-top)
+			break
+		}
+		nd := nodes[r.i]
+		gf := ""
+		if nd.FLOPs > 0 && r.med > 0 {
+			gf = fmt.Sprintf("%.1f", float64(nd.FLOPs)/r.med.Seconds()/1e9)
+		}
+		fmt.Fprintf(w, "%10s %5.1f%% %8s  %-24s %s\n", r.med.Round(time.Microsecond/10), 100*r.med.Seconds()/total.Seconds(), gf, shapeString(nd.Shape), nd.Func)
+	}
+	sort.SliceStable(ops, func(a, b int) bool { return byOp[ops[a]] > byOp[ops[b]] })
+	var parts []string
+	for _, op := range ops {
+		parts = append(parts, fmt.Sprintf("%s %s (%.0f%%)", op, byOp[op].Round(time.Microsecond), 100*byOp[op].Seconds()/total.Seconds()))
+	}
+	fmt.Fprintf(w, "by op: %s\n", strings.Join(parts, ", "))
+	return nil
+}
+
+func shapeString(s []int) string {
+	d := make([]string, len(s))
+	for i, v := range s {
+		d[i] = fmt.Sprint(v)
+	}
+	return "[" + strings.Join(d, ",") + "]"
 }

@@ -31,21 +31,27 @@ func main() {
 
 // compileFlags are shared by compile, verify and bench.
 type compileFlags struct {
-	shapes []string
-	simd   bool
-	level  int
+	shapes  []string
+	simd    bool
+	level   int
+	profile bool
+	tune    string
 }
 
 func (c *compileFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&c.shapes, "input-shape", nil, "pin an input shape: NAME=d0,d1,... (repeatable; NAME= pins a scalar)")
 	cmd.Flags().BoolVar(&c.simd, "simd", true, "emit SIMD128 code (--simd=false for scalar code)")
 	cmd.Flags().IntVarP(&c.level, "opt", "O", 2, "optimization level: 0 runs only the passes code generation needs")
+	cmd.Flags().StringVar(&c.tune, "tune", mlc.DefaultTune, "shape kernels for an engine: v8, wazero or generic")
+	cmd.Flags().BoolVar(&c.profile, "profile", false, "add the per-node entry point that mlc bench --profile times")
 }
 
 func (c *compileFlags) options() (mlc.Options, error) {
 	o := mlc.DefaultOptions()
 	o.NoSIMD = !c.simd
 	o.OptLevel = c.level
+	o.Profile = c.profile
+	o.Tune = c.tune
 	shapes, err := parseShapes(c.shapes)
 	if err != nil {
 		return o, err
