@@ -36,7 +36,8 @@ function args() {
     else throw new Error(`unknown flag ${k}`);
   }
   if (!a.models) {
-    const shared = process.env.MLC_SHARED || path.join(repo, "..", "shared");
+    // $MLC_SHARED, else ../shared beside the repository (or beside a worktree's parent)
+    const shared = process.env.MLC_SHARED || [path.join(repo, "..", "shared"), path.join(repo, "..", "..", "shared")].find((d) => fs.existsSync(d)) || path.join(repo, "..", "shared");
     a.models = path.join(shared, "models");
   }
   return a;

@@ -63,7 +63,13 @@ func init() {
 		}
 		return p.padBytes + p.colBytes
 	})
-	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Conv) error {
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Conv) error { return k.convGeneric(n, op) })
+}
+
+// convGeneric is im2col + emitMatMul for every float dtype, group and
+// rank: the path for what the packed kernels do not cover.
+func (k *Ctx) convGeneric(n *ir.Node, op *ir.Conv) error {
+	{
 		p, err := planConv(n, op)
 		if err != nil {
 			return err
@@ -120,7 +126,7 @@ func init() {
 			return k.addChannelBias(out, b)
 		}
 		return nil
-	})
+	}
 }
 
 // padCopy copies C channels of spatial size g.In from src into dst laid out

@@ -12,6 +12,8 @@ import (
 type Options struct {
 	// Level 0 runs only the passes code generation needs (-O0).
 	Level int
+	// SIMD tells whether kernels may use SIMD128 (prepacked weights need it).
+	SIMD bool
 	// Workspace reports the scratch bytes a node's kernel needs.
 	Workspace func(*ir.Node) int
 }
@@ -28,6 +30,9 @@ type Pass struct {
 var Passes = []Pass{
 	{"fold", 0, fold},
 	{"identity", 1, removeIdentity},
+	{"bnfold", 1, foldBatchNorm},
+	{"fuse", 1, fuseEpilogues},
+	{"prepack", 1, prepackWeights},
 	{"dce", 0, deadCode},
 }
 

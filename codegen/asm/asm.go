@@ -290,3 +290,27 @@ func (f *Func) Counted(c Local, n int, body func()) {
 	f.Get(c).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(c).BrIf(0)
 	f.End()
 }
+
+// V128Store32Lane and V128Store64Lane store one lane of the vector on the
+// stack (stack: address, vector).
+func (f *Func) V128Store32Lane(off uint32, lane byte) *Func {
+	f.vmem(wasm.OpcodeVecV128Store32Lane, 2, off)
+	f.body = append(f.body, lane)
+	return f
+}
+
+func (f *Func) V128Store64Lane(off uint32, lane byte) *Func {
+	f.vmem(wasm.OpcodeVecV128Store64Lane, 3, off)
+	f.body = append(f.body, lane)
+	return f
+}
+
+// Loop32 runs body while the i32 local c, counted down by one after each
+// pass, stays non-zero: a loop whose count is known only at run time (it
+// must be at least 1).
+func (f *Func) Loop32(c Local, body func()) {
+	f.Loop()
+	body()
+	f.Get(c).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(c).BrIf(0)
+	f.End()
+}

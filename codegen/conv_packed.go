@@ -1,0 +1,285 @@
+package codegen
+
+import (
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// Fused convolutions. A 2-D group-1 Conv with prepacked weights runs as the
+// packed GEMM: C^T[P, M] = col^T[P, K] x W^T[K, M] over the P output pixels,
+// with col^T packed straight from the (padded) NCHW input four pixels at a
+// time and each 4x8 tile transposed on its way into the NCHW output, bias,
+// residual and activations applied in registers. Anything else runs the
+// generic kernel followed by an elementwise epilogue.
+
+// aBlockBytes bounds the packed A block so that it stays in L2 while the
+// weight panels stream past it.
+const aBlockBytes = 96 << 10
+
+type packedConv struct {
+	*convPlan
+	K, K4, panels, blockPanels int
+	Hp, Wp                     int
+}
+
+func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
+	if !op.Packed || len(op.WShape) != 4 || n.Inputs[0].Type.DType != ir.Float32 || !k.SIMD() {
+		return nil, false
+	}
+	w := &ir.Value{Type: ir.Type{DType: ir.Float32, Shape: op.WShape}}
+	cp, err := planConv(&ir.Node{Op: &op.Conv, Inputs: []*ir.Value{n.Inputs[0], w}, Outputs: n.Outputs}, &op.Conv)
+	if err != nil || cp.group != 1 {
+		return nil, false
+	}
+	p := &packedConv{convPlan: cp}
+	p.K = cp.cg * cp.kSize
+	p.K4 = ir.PackedK(p.K)
+	p.panels = (cp.P + 3) / 4
+	per := p.K4 * 4 * int(k.aStride())
+	p.blockPanels = max(1, min(p.panels, aBlockBytes/per))
+	p.Hp, p.Wp = cp.padded[0], cp.padded[1]
+	return p, true
+}
+
+func (p *packedConv) workspace(k *Ctx) int {
+	return p.padBytes + p.blockPanels*p.K4*4*int(k.aStride())
+}
+
+func init() {
+	registerWorkspace(func(n *ir.Node, op *ir.FusedConv) int {
+		// The workspace is planned before codegen knows the tune: size it
+		// for the larger of the two A forms.
+		ws := 0
+		for _, t := range []string{TuneV8, TuneWazero} {
+			k := &Ctx{md: &module{opts: Options{SIMD: true, Tune: t}}}
+			if p, ok := planPackedConv(k, n, op); ok {
+				ws = max(ws, p.workspace(k))
+			}
+		}
+		if ws > 0 {
+			return ws
+		}
+		cp, err := planConv(genericConvNode(n, op), &op.Conv)
+		if err != nil {
+			return 0
+		}
+		return cp.padBytes + cp.colBytes
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.FusedConv) error {
+		if n.Outputs[0].Type.Shape.Size() == 0 {
+			return nil
+		}
+		if p, ok := planPackedConv(k, n, op); ok {
+			return k.convPacked(n, op, p)
+		}
+		if op.Packed {
+			return ir.NotSupportedf("prepacked Conv weights without the SIMD GEMM")
+		}
+		if err := k.convGeneric(genericConvNode(n, op), &op.Conv); err != nil {
+			return err
+		}
+		return k.applyEpilogue(n.Outputs[0], &op.Epilogue, n.In(3))
+	})
+}
+
+func genericConvNode(n *ir.Node, op *ir.FusedConv) *ir.Node {
+	in := []*ir.Value{n.Inputs[0], n.Inputs[1]}
+	if b := n.In(2); b != nil {
+		in = append(in, b)
+	}
+	return &ir.Node{Name: n.Name, Op: &op.Conv, Inputs: in, Outputs: n.Outputs[:1]}
+}
+
+func (k *Ctx) convPacked(n *ir.Node, op *ir.FusedConv, p *packedConv) error {
+	f := k.F
+	x, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
+	bias := n.In(2)
+	var res *ir.Value
+	if op.Residual {
+		res = n.In(3)
+	}
+	g := p.g
+	P, M, C := p.P, p.M, p.C
+	as := k.aStride()
+	panelBytes := int32(p.K4 * 4 * int(as))
+	padBuf := k.WorkspaceAddr()
+	aBuf := padBuf + int32(p.padBytes)
+	mk := k.microKernel(storeNCHW, &op.Epilogue, bias != nil)
+
+	img, nc := f.Local(asm.I32), f.Local(asm.I32)
+	xBase, outBase := f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(k.Addr(x)).Set(xBase)
+	f.I32Const(k.Addr(out)).Set(outBase)
+	f.SetI32(img, 0)
+	f.Counted(nc, p.N, func() {
+		if !p.direct {
+			k.padCopy(xBase, padBuf, C, g, p.padded, 4, nil)
+		}
+		// Blocks of blockPanels pixel panels: pack, then every weight panel
+		// against every packed panel.
+		start, left, cnt := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.SetI32(start, 0)
+		f.SetI32(left, int32(p.panels))
+		f.Loop()
+		// cnt = min(blockPanels, left)
+		f.I32Const(int32(p.blockPanels)).Get(left).Get(left).I32Const(int32(p.blockPanels)).Op(wasm.OpcodeI32GtS).Select().Set(cnt)
+		k.packConvBlock(p, xBase, padBuf, aBuf, start, cnt)
+		nb, nbc, pi, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		a, cAddr, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.SetI32(nb, 0)
+		f.Counted(nbc, (M+7)/8, func() {
+			// cols = min(8, M - nb*8)
+			f.I32Const(8).I32Const(int32(M)).Get(nb).I32Const(8).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
+			f.I32Const(aBuf).Set(a)
+			f.Get(start).Set(pi)
+			f.Get(cnt).Set(pc)
+			f.Loop32(pc, func() {
+				// rows = min(4, P - pi*4)
+				f.I32Const(4).I32Const(int32(P)).Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(rows).Get(rows).I32Const(4).Op(wasm.OpcodeI32GtS).Select().Set(rows)
+				// C address: out + (nb*8*P + pi*4) * 4
+				f.Get(outBase).Get(nb).I32Const(int32(8 * P * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pi).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(cAddr)
+				f.Get(a)
+				f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(p.K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				f.Get(cAddr)
+				if bias != nil {
+					f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				} else {
+					f.I32Const(0)
+				}
+				f.I32Const(int32(p.K4 / 4)).I32Const(int32(P * 4)).Get(rows).Get(cols)
+				if res != nil {
+					f.I32Const(k.Addr(res) - k.Addr(out))
+				} else {
+					f.I32Const(0)
+				}
+				f.Call(mk)
+				f.AddI32(a, panelBytes)
+				f.AddI32(pi, 1)
+			})
+			f.AddI32(nb, 1)
+		})
+		f.Get(start).Get(cnt).Op(wasm.OpcodeI32Add).Set(start)
+		f.Get(left).Get(cnt).Op(wasm.OpcodeI32Sub).Tee(left).BrIf(0)
+		f.End()
+		f.AddI32(img, 1)
+		f.AddI32(xBase, int32(C*ir.Shape(g.In).Size()*4))
+		f.AddI32(outBase, int32(M*P*4))
+	})
+	return nil
+}
+
+// packConvBlock packs pixel panels start .. start+cnt-1 of one image into
+// aBuf: panel row k = (c, ky, kx) holds the four pixels' input under that
+// tap. Pixels past P repeat the last one (their results are not stored).
+func (k *Ctx) packConvBlock(p *packedConv, xBase asm.Local, padBuf, aBuf int32, start, cnt asm.Local) {
+	f := k.F
+	g := p.g
+	wz := k.tuneWazero()
+	as := k.aStride()
+	dst, pi, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
+	pix := f.Local(asm.I32)
+	f.I32Const(aBuf).Set(dst)
+	f.Get(start).Set(pi)
+	f.Get(cnt).Set(pc)
+	Wo := int32(g.Out[1])
+	f.Loop32(pc, func() {
+		for r := 0; r < 4; r++ {
+			// pix = min(pi*4 + r, P-1)
+			f.Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(pix)
+			f.I32Const(int32(p.P - 1)).Get(pix).Get(pix).I32Const(int32(p.P - 1)).Op(wasm.OpcodeI32GtS).Select().Set(pix)
+			if p.direct {
+				f.Get(xBase).Get(pix).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(src[r])
+			} else {
+				// padBuf + ((pix/Wo)*sy*Wp + (pix%Wo)*sx) * 4
+				f.Get(pix).I32Const(Wo).Op(wasm.OpcodeI32DivU).I32Const(int32(g.Strides[0] * p.Wp * 4)).Op(wasm.OpcodeI32Mul)
+				f.Get(pix).I32Const(Wo).Op(wasm.OpcodeI32RemU).I32Const(int32(g.Strides[1] * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				f.I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(src[r])
+			}
+		}
+		if p.direct {
+			k.packARows(src, int32(p.P*4), p.K, dst)
+		} else {
+			k.packTaps(p, src, dst, wz, as)
+		}
+		f.AddI32(pi, 1)
+	})
+}
+
+// packTaps packs a k x k window panel: for each channel (a loop), every tap
+// (unrolled) of the four pixels whose padded-input addresses are in src.
+func (k *Ctx) packTaps(p *packedConv, src []asm.Local, dst asm.Local, wz bool, as int32) {
+	f := k.F
+	g := p.g
+	kh, kw := g.Kernel[0], g.Kernel[1]
+	c := f.Local(asm.I32)
+	f.Counted(c, p.C, func() {
+		t := 0
+		for ky := 0; ky < kh; ky++ {
+			for kx := 0; kx < kw; kx++ {
+				off := uint32((ky*g.Dilations[0]*p.Wp + kx*g.Dilations[1]) * 4)
+				for r := 0; r < 4; r++ {
+					d := uint32((int32(t*4+r) * as))
+					if wz {
+						f.Get(dst).Get(src[r]).V128Load32Splat(off).V128Store(d)
+					} else {
+						f.Get(dst).Get(src[r]).F32Load(off).F32Store(d)
+					}
+				}
+				t++
+			}
+		}
+		f.AddI32(dst, int32(kh*kw*4)*as)
+		for r := 0; r < 4; r++ {
+			f.AddI32(src[r], int32(p.Hp*p.Wp*4))
+		}
+	})
+	k.zeroAPad(p.K, dst)
+}
+
+// applyEpilogue runs a fused epilogue over out in place: out += res, then
+// the activations (the generic kernels' path).
+func (k *Ctx) applyEpilogue(out *ir.Value, ep *ir.Epilogue, res *ir.Value) error {
+	if !ep.Residual && len(ep.Acts) == 0 {
+		return nil
+	}
+	dt := out.Type.DType
+	ct, err := computeType(dt)
+	if err != nil {
+		return err
+	}
+	if ct != asm.F32 && ct != asm.F64 {
+		return ir.NotSupportedf("fused epilogue on %s", dt)
+	}
+	f := k.F
+	inputs := []*ir.Value{out}
+	fn := ewFn{in: []ir.DType{dt}, out: dt, vec: ct == asm.F32}
+	if ep.Residual {
+		inputs = append(inputs, res)
+		fn.in = append(fn.in, res.Type.DType)
+	}
+	fn.emit = func(args []asm.Local, vec bool) error {
+		x := fxFor(f, ct, vec)
+		v := x.local()
+		x.get(args[0])
+		if ep.Residual {
+			x.get(args[1]).add()
+		}
+		x.set(v)
+		for _, a := range ep.Acts {
+			if a.Unary != nil {
+				if err := k.floatUnary(x, a.Unary, v); err != nil {
+					return err
+				}
+			} else {
+				x.get(v).c(float64(a.Lo)).max().c(float64(a.Hi)).min()
+			}
+			x.set(v)
+		}
+		x.get(v)
+		return nil
+	}
+	return k.elementwise(&ir.Node{Op: &ir.Binary{Fn: ir.FnAdd}, Inputs: inputs, Outputs: []*ir.Value{out}}, fn)
+}

@@ -1,0 +1,322 @@
+package codegen
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// The packed GEMM: C[M,N] = A[M,K] x B[K,N] in tiles of 4 rows by 8
+// columns (8 f32x4 accumulators). B is packed (ir.PackB): panels of 8
+// columns, K rounded up to 4, so one panel row is two v128 loads. A is
+// packed at run time, 4 rows at a time, in one of two forms chosen by
+// --tune:
+//
+//   - v8: [K4][4] floats; the kernel broadcasts each with v128.load32_splat,
+//     which V8 turns into one vbroadcastss.
+//   - wazero: [K4][4] f32x4 vectors already broadcast, read with plain
+//     v128.load: wazero lowers splats to pinsrd/insertps with a false
+//     dependency that serializes the kernel (notes: 7 GFLOP/s).
+//
+// The micro-kernel is one shared function per (tune, epilogue, store form)
+// with the K trip count, strides and tails as arguments: a model has a few
+// of them, so code stays small, and V8 tiers them up to optimized code
+// after a few calls (a node function runs once per inference and would
+// stay in baseline code on a cold start).
+
+// tuneWazero tells whether A is packed pre-broadcast.
+func (k *Ctx) tuneWazero() bool { return k.md.opts.Tune == TuneWazero || k.md.opts.Tune == TuneGeneric }
+
+// Tunes of the generated code (mlc compile --tune).
+const (
+	TuneV8      = "v8"
+	TuneWazero  = "wazero"
+	TuneGeneric = "generic"
+)
+
+// aStride is the bytes per packed A element.
+func (k *Ctx) aStride() int32 {
+	if k.tuneWazero() {
+		return 16
+	}
+	return 4
+}
+
+// storeForm is how a tile reaches C.
+type storeForm int
+
+const (
+	// storeRows: row-major C, tile row r at c + r*ldc, columns along lanes.
+	storeRows storeForm = iota
+	// storeNCHW: tile rows are pixels and columns channels of an NCHW
+	// output: each 4x4 block is transposed so that one vector holds four
+	// pixels of one channel, stored at c + channel*ldc.
+	storeNCHW
+)
+
+// epilogueKey names an epilogue for helper sharing.
+func epilogueKey(ep *ir.Epilogue, bias bool) string {
+	var b strings.Builder
+	if bias {
+		b.WriteString("_bias")
+	}
+	if ep.Residual {
+		b.WriteString("_res")
+	}
+	for _, a := range ep.Acts {
+		if a.Unary != nil {
+			fmt.Fprintf(&b, "_%s(%g,%g,%g)", a.Unary.Fn, a.Unary.Alpha, a.Unary.Beta, a.Unary.Gamma)
+		} else {
+			fmt.Fprintf(&b, "_clip(%g,%g)", a.Lo, a.Hi)
+		}
+	}
+	return b.String()
+}
+
+// microKernel returns the shared tile function:
+//
+//	(a, b, c, bias, kq, ldc, rows, cols, res) -> ()
+//
+// a: packed A panel; b: packed B panel; c: the tile's C address; bias: 8
+// bias floats for the tile's columns (when the epilogue has one); kq: K4/4;
+// ldc: C's row (storeRows) or channel (storeNCHW) stride in bytes; rows and
+// cols: how many of the tile's 4 rows and 8 columns are inside C; res: the
+// residual's address minus C's (same layout as C).
+func (k *Ctx) microKernel(form storeForm, ep *ir.Epilogue, bias bool) uint32 {
+	dot := k.tileDot()
+	epi := k.tileEpilogue(form, ep, bias)
+	name := fmt.Sprintf("gemm4x8_%s_%d%s", k.md.opts.Tune, form, epilogueKey(ep, bias))
+	i32 := asm.I32
+	params := []wasm.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32}
+	return k.Helper(name, params, nil, func(h *asm.Func) {
+		// The sums go through a 128-byte tile in memory (the top of the
+		// scratch area, unused while mlc_run runs): with the epilogue in
+		// the same function V8's register allocator spilled accumulators
+		// inside the k loop (1.5x slower, measured).
+		h.Get(h.Param(0)).Get(h.Param(1)).Get(h.Param(4)).Call(dot)
+		for i := 2; i < 9; i++ {
+			if i != 4 {
+				h.Get(h.Param(i))
+			}
+		}
+		h.Call(epi)
+	})
+}
+
+// tileScratch is where tileDot leaves its 4x8 sums.
+const tileScratch = 1024 - 128
+
+// tileDot is (a, b, kq) -> (): the 4x8 sums over k, stored row-major at
+// tileScratch.
+func (k *Ctx) tileDot() uint32 {
+	wz := k.tuneWazero()
+	name := "gemm4x8_dot_" + k.md.opts.Tune
+	i32 := asm.I32
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(h *asm.Func) {
+		pa, pb, kq := h.Param(0), h.Param(1), h.Param(2)
+		acc := make([]asm.Local, 8) // acc[r*2+v]
+		for i := range acc {
+			acc[i] = h.Local(asm.V128)
+			h.V128Const([16]byte{}).Set(acc[i])
+		}
+		b0, b1, av := h.Local(asm.V128), h.Local(asm.V128), h.Local(asm.V128)
+		as := uint32(4)
+		if wz {
+			as = 16
+		}
+		// wazero needs the k loop unrolled (v128 values carried around a
+		// loop get a copy at the back-edge); in V8 unrolling by 4 made the
+		// same kernel 1.45x slower (TurboFan hoists the loads and spills),
+		// so v8 steps one k per iteration.
+		U := 4
+		if !wz {
+			U = 1
+		}
+		if U < 4 {
+			h.Get(kq).I32Const(int32(4 / U)).Op(wasm.OpcodeI32Mul).Set(kq)
+		}
+		h.Loop32(kq, func() {
+			// Highest offsets first: wazero then bounds-checks each base
+			// once per iteration.
+			for kk := U - 1; kk >= 0; kk-- {
+				h.Get(pb).V128Load(uint32(kk*32 + 16)).Set(b1)
+				h.Get(pb).V128Load(uint32(kk * 32)).Set(b0)
+				for r := 3; r >= 0; r-- {
+					off := uint32(kk*4+r) * as
+					if wz {
+						h.Get(pa).V128Load(off).Set(av)
+					} else {
+						h.Get(pa).V128Load32Splat(off).Set(av)
+					}
+					a0, a1 := acc[r*2], acc[r*2+1]
+					h.Get(a1).Get(av).Get(b1).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a1)
+					h.Get(a0).Get(av).Get(b0).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a0)
+				}
+			}
+			h.AddI32(pa, int32(U*4)*int32(as))
+			h.AddI32(pb, int32(32*U))
+		})
+		for i := 7; i >= 0; i-- {
+			h.I32Const(0).Get(acc[i]).V128Store(uint32(tileScratch + 16*i))
+		}
+	})
+}
+
+// tileEpilogue is (c, bias, ldc, rows, cols, res) -> (): the tile at
+// tileScratch plus bias, residual and activations, stored into C.
+func (k *Ctx) tileEpilogue(form storeForm, ep *ir.Epilogue, bias bool) uint32 {
+	name := fmt.Sprintf("gemm4x8_epi_%d%s", form, epilogueKey(ep, bias))
+	i32 := asm.I32
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32, i32, i32}, nil, func(h *asm.Func) {
+		pc, pbias, ldc, rows, cols, res := h.Param(0), h.Param(1), h.Param(2), h.Param(3), h.Param(4), h.Param(5)
+		acc := make([]asm.Local, 8)
+		for i := range acc {
+			acc[i] = h.Local(asm.V128)
+			h.I32Const(0).V128Load(uint32(tileScratch + 16*i)).Set(acc[i])
+		}
+		b0, b1 := h.Local(asm.V128), h.Local(asm.V128)
+		if bias {
+			h.Get(pbias).V128Load(16).Set(b1)
+			h.Get(pbias).V128Load(0).Set(b0)
+			for r := 0; r < 4; r++ {
+				h.Get(acc[r*2]).Get(b0).Vec(wasm.OpcodeVecF32x4Add).Set(acc[r*2])
+				h.Get(acc[r*2+1]).Get(b1).Vec(wasm.OpcodeVecF32x4Add).Set(acc[r*2+1])
+			}
+		}
+		x := fxFor(h, asm.F32, true)
+		// finish applies the residual and the activations to the vector in
+		// v, whose C address is on top of ptr (the residual is at ptr+res).
+		finish := func(v asm.Local, ptr asm.Local) {
+			if ep.Residual {
+				h.Get(v).Get(ptr).Get(res).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(v)
+			}
+			for _, a := range ep.Acts {
+				if a.Unary != nil {
+					k.floatUnary(x, a.Unary, v)
+				} else {
+					x.get(v)
+					if !math.IsInf(float64(a.Lo), -1) {
+						x.c(float64(a.Lo)).max()
+					}
+					if !math.IsInf(float64(a.Hi), 1) {
+						x.c(float64(a.Hi)).min()
+					}
+				}
+				h.Set(v)
+			}
+		}
+		// store writes v at ptr, only its first n lanes when n < 4 (n is a
+		// local holding 1..4).
+		store := func(ptr, v, n asm.Local) {
+			h.Get(n).I32Const(4).Op(wasm.OpcodeI32GeS).If()
+			h.Get(ptr).Get(v).V128Store(0)
+			h.Else()
+			h.Get(n).I32Const(2).Op(wasm.OpcodeI32GeS).If()
+			h.Get(ptr).Get(v).V128Store64Lane(0, 0)
+			h.Get(n).I32Const(3).Op(wasm.OpcodeI32Eq).If()
+			h.Get(ptr).Get(v).V128Store32Lane(8, 2)
+			h.End()
+			h.Else()
+			h.Get(ptr).Get(v).V128Store32Lane(0, 0)
+			h.End()
+			h.End()
+		}
+		ptr, n := h.Local(i32), h.Local(i32)
+		switch form {
+		case storeRows:
+			// row r: columns 0-3 then 4-7
+			for r := 0; r < 4; r++ {
+				h.Get(rows).I32Const(int32(r)).Op(wasm.OpcodeI32GtS).If()
+				h.Get(pc).Get(ldc).I32Const(int32(r)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(ptr)
+				for v := 0; v < 2; v++ {
+					h.Get(cols).I32Const(int32(4 * v)).Op(wasm.OpcodeI32GtS).If()
+					if v == 1 {
+						h.AddI32(ptr, 16)
+					}
+					h.Get(cols).I32Const(int32(4 * v)).Op(wasm.OpcodeI32Sub).Set(n)
+					finish(acc[r*2+v], ptr)
+					store(ptr, acc[r*2+v], n)
+					h.End()
+				}
+				h.End()
+			}
+		case storeNCHW:
+			t := []asm.Local{h.Local(asm.V128), h.Local(asm.V128), h.Local(asm.V128), h.Local(asm.V128)}
+			for v := 0; v < 2; v++ {
+				transpose4(h, acc[v], acc[2+v], acc[4+v], acc[6+v], t)
+				for j := 0; j < 4; j++ {
+					ch := int32(4*v + j)
+					h.Get(cols).I32Const(ch).Op(wasm.OpcodeI32GtS).If()
+					h.Get(pc).Get(ldc).I32Const(ch).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(ptr)
+					finish(t[j], ptr)
+					store(ptr, t[j], rows)
+					h.End()
+				}
+			}
+		}
+	})
+}
+
+// transpose4 sets t[j] to lane j of a, b, c, d (a 4x4 transpose).
+func transpose4(h *asm.Func, a, b, c, d asm.Local, t []asm.Local) {
+	lo := [16]byte{0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23}
+	hi := [16]byte{8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31}
+	lo64 := [16]byte{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}
+	hi64 := [16]byte{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}
+	ab0, ab1, cd0, cd1 := t[0], t[1], t[2], t[3]
+	// ab0 = a0 b0 a1 b1, ab1 = a2 b2 a3 b3, cd likewise; the results go to
+	// t in an order that lets each be written once.
+	h.Get(a).Get(b).I8x16Shuffle(lo).Set(ab0)
+	h.Get(a).Get(b).I8x16Shuffle(hi).Set(ab1)
+	h.Get(c).Get(d).I8x16Shuffle(lo).Set(cd0)
+	h.Get(c).Get(d).I8x16Shuffle(hi).Set(cd1)
+	// a, b, c, d are free now: use them as temporaries.
+	h.Get(ab0).Get(cd0).I8x16Shuffle(lo64).Set(a)
+	h.Get(ab0).Get(cd0).I8x16Shuffle(hi64).Set(b)
+	h.Get(ab1).Get(cd1).I8x16Shuffle(lo64).Set(c)
+	h.Get(ab1).Get(cd1).I8x16Shuffle(hi64).Set(d)
+	h.Get(a).Set(t[0])
+	h.Get(b).Set(t[1])
+	h.Get(c).Set(t[2])
+	h.Get(d).Set(t[3])
+}
+
+// packARows writes one packed A panel from 4 rows given by their element
+// addresses in locals src[r] (each row contiguous along k with element
+// stride cs bytes), K elements, to dst (advanced past the panel); rows past
+// the valid count repeat the last valid row (their results are not stored).
+func (k *Ctx) packARows(src []asm.Local, cs int32, K int, dst asm.Local) {
+	f := k.F
+	wz := k.tuneWazero()
+	as := k.aStride()
+	c := f.Local(asm.I32)
+	loop := func(n int) {
+		f.Counted(c, n, func() {
+			for r := 0; r < 4; r++ {
+				if wz {
+					f.Get(dst).Get(src[r]).V128Load32Splat(0).V128Store(uint32(int32(r) * as))
+				} else {
+					f.Get(dst).Get(src[r]).F32Load(0).F32Store(uint32(int32(r) * as))
+				}
+				f.AddI32(src[r], cs)
+			}
+			f.AddI32(dst, 4*as)
+		})
+	}
+	loop(K)
+	k.zeroAPad(K, dst)
+}
+
+// zeroAPad clears the packed rows from K up to K4, at dst (advanced).
+func (k *Ctx) zeroAPad(K int, dst asm.Local) {
+	if pad := ir.PackedK(K) - K; pad > 0 {
+		n := int32(pad) * 4 * k.aStride()
+		k.F.Get(dst).I32Const(0).I32Const(n).MemoryFill()
+		k.F.AddI32(dst, n)
+	}
+}

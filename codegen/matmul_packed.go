@@ -1,0 +1,141 @@
+package codegen
+
+import (
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// Fused MatMul/Gemm with a constant B: rows of A packed four at a time,
+// tiles of 4x8 stored row-major with bias, residual and activations applied
+// in registers.
+
+func init() {
+	registerWorkspace(func(n *ir.Node, op *ir.FusedMatMul) int {
+		if !op.Packed {
+			return 0
+		}
+		rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1)
+		_, b4 := matmulBlock(rows, op.K, 4)
+		_, b16 := matmulBlock(rows, op.K, 16)
+		return max(b4, b16)
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.FusedMatMul) error {
+		out := n.Outputs[0]
+		if out.Type.Shape.Size() == 0 {
+			return nil
+		}
+		if op.K == 0 {
+			if err := k.zeroFill(out); err != nil {
+				return err
+			}
+		} else if op.Packed && k.SIMD() {
+			k.matmulPacked(n, op)
+			return nil
+		} else if op.Packed {
+			return ir.NotSupportedf("prepacked MatMul weights without the SIMD GEMM")
+		} else {
+			f := k.F
+			pa, pb, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			f.I32Const(k.Addr(n.Inputs[0])).Set(pa)
+			f.I32Const(k.Addr(n.Inputs[1])).Set(pb)
+			f.I32Const(k.Addr(out)).Set(pc)
+			M := out.Type.Shape.Size() / op.N
+			if err := k.emitMatMul(mm{M: M, K: op.K, N: op.N, dt: ir.Float32, a: matrix{pa, op.K, 1}, b: matrix{pb, op.N, 1}, c: pc}); err != nil {
+				return err
+			}
+		}
+		if b := n.In(2); b != nil {
+			fn, err := k.binaryFn(ir.FnAdd, ir.Float32, ir.Float32)
+			if err != nil {
+				return err
+			}
+			if err := k.elementwise(&ir.Node{Op: &ir.Binary{Fn: ir.FnAdd}, Inputs: []*ir.Value{out, b}, Outputs: []*ir.Value{out}}, fn); err != nil {
+				return err
+			}
+		}
+		return k.applyEpilogue(out, &op.Epilogue, n.In(3))
+	})
+}
+
+// matmulBlock is the number of 4-row panels packed at once and their bytes.
+func matmulBlock(rows, K int, as int) (panels, bytes int) {
+	total := (rows + 3) / 4
+	per := ir.PackedK(K) * 4 * as
+	panels = max(1, min(total, aBlockBytes/per))
+	return panels, panels * per
+}
+
+func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
+	f := k.F
+	a, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
+	bias := n.In(2)
+	var res *ir.Value
+	if op.Residual {
+		res = n.In(3)
+	}
+	K, N := op.K, op.N
+	M := out.Type.Shape.Size() / N
+	K4 := ir.PackedK(K)
+	as := k.aStride()
+	panels := (M + 3) / 4
+	blockPanels, _ := matmulBlock(M, K, int(as))
+	panelBytes := int32(K4 * 4 * int(as))
+	aBuf := k.WorkspaceAddr()
+	mk := k.microKernel(storeRows, &op.Epilogue, bias != nil)
+
+	start, left, cnt := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.SetI32(start, 0)
+	f.SetI32(left, int32(panels))
+	f.Loop()
+	f.I32Const(int32(blockPanels)).Get(left).Get(left).I32Const(int32(blockPanels)).Op(wasm.OpcodeI32GtS).Select().Set(cnt)
+	// Pack the block's rows.
+	dst, pi, pc, row := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
+	f.I32Const(aBuf).Set(dst)
+	f.Get(start).Set(pi)
+	f.Get(cnt).Set(pc)
+	f.Loop32(pc, func() {
+		for r := 0; r < 4; r++ {
+			f.Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(row)
+			f.I32Const(int32(M - 1)).Get(row).Get(row).I32Const(int32(M - 1)).Op(wasm.OpcodeI32GtS).Select().Set(row)
+			f.Get(row).I32Const(int32(K * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(src[r])
+		}
+		k.packARows(src, 4, K, dst)
+		f.AddI32(pi, 1)
+	})
+	nb, nbc, ap, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.SetI32(nb, 0)
+	f.Counted(nbc, (N+7)/8, func() {
+		f.I32Const(8).I32Const(int32(N)).Get(nb).I32Const(8).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
+		f.I32Const(aBuf).Set(ap)
+		f.Get(start).Set(pi)
+		f.Get(cnt).Set(pc)
+		f.Loop32(pc, func() {
+			f.I32Const(4).I32Const(int32(M)).Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(rows).Get(rows).I32Const(4).Op(wasm.OpcodeI32GtS).Select().Set(rows)
+			f.Get(ap)
+			f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			// C: out + pi*4*N*4 + nb*32
+			f.I32Const(k.Addr(out)).Get(pi).I32Const(int32(16 * N)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			if bias != nil {
+				f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			} else {
+				f.I32Const(0)
+			}
+			f.I32Const(int32(K4 / 4)).I32Const(int32(N * 4)).Get(rows).Get(cols)
+			if res != nil {
+				f.I32Const(k.Addr(res) - k.Addr(out))
+			} else {
+				f.I32Const(0)
+			}
+			f.Call(mk)
+			f.AddI32(ap, panelBytes)
+			f.AddI32(pi, 1)
+		})
+		f.AddI32(nb, 1)
+	})
+	f.Get(start).Get(cnt).Op(wasm.OpcodeI32Add).Set(start)
+	f.Get(left).Get(cnt).Op(wasm.OpcodeI32Sub).Tee(left).BrIf(0)
+	f.End()
+}

@@ -1,0 +1,241 @@
+package ir
+
+import (
+	"fmt"
+	"math"
+)
+
+// Fused operators made by the optimizer (never imported): a convolution or
+// matrix product followed, in its kernel's epilogue, by a residual addition
+// and elementwise activations, with the constant right-hand matrix possibly
+// prepacked for the GEMM micro-kernel.
+
+// Activation is one elementwise step of an epilogue: a unary function, or a
+// clamp to constant bounds (Clip).
+type Activation struct {
+	Unary  *Unary // nil for a clamp
+	Lo, Hi float32
+}
+
+func (a Activation) String() string {
+	if a.Unary != nil {
+		return string(a.Unary.Fn)
+	}
+	return fmt.Sprintf("Clip(%g,%g)", a.Lo, a.Hi)
+}
+
+// apply runs the activation over t in place (float tensors).
+func (a Activation) apply(t *Tensor) error {
+	if a.Unary == nil {
+		for i := 0; i < t.Len(); i++ {
+			v := t.Float(i)
+			if !math.IsNaN(v) {
+				v = math.Min(math.Max(v, float64(a.Lo)), float64(a.Hi))
+			}
+			t.SetFloat(i, v)
+		}
+		return nil
+	}
+	out, err := a.Unary.Eval([]*Tensor{t})
+	if err != nil {
+		return err
+	}
+	copy(t.Data, out[0].Data)
+	return nil
+}
+
+// Epilogue is what a fused kernel applies to each output element after its
+// sum (and bias): y = acts(y + residual).
+type Epilogue struct {
+	Residual bool // the op's last input is added, same shape as the output
+	Acts     []Activation
+}
+
+func (e Epilogue) suffix() string {
+	s := ""
+	if e.Residual {
+		s += "+Add"
+	}
+	for _, a := range e.Acts {
+		s += "+" + a.String()
+	}
+	return s
+}
+
+// run applies the epilogue to y in place; r is the residual or nil.
+func (e Epilogue) run(y, r *Tensor) error {
+	if e.Residual {
+		if r == nil || r.Len() != y.Len() {
+			return fmt.Errorf("fused epilogue: residual does not match the output")
+		}
+		for i := 0; i < y.Len(); i++ {
+			y.SetFloat(i, y.Float(i)+r.Float(i))
+		}
+	}
+	for _, a := range e.Acts {
+		if err := a.apply(y); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PackNR is the width of a packed matrix panel: the micro-kernel's tile
+// covers 8 output columns (two f32x4 vectors).
+const PackNR = 8
+
+// PackedK is K rounded up to a multiple of 4 (the micro-kernel's unroll).
+func PackedK(k int) int { return (k + 3) / 4 * 4 }
+
+// PackB lays a K x N float32 matrix (element (k, n) given by at) out as
+// ceil(N/8) panels, each PackedK(K) rows of 8 columns, zero padded: the
+// micro-kernel reads one panel row with two v128 loads.
+func PackB(K, N int, at func(k, n int) float32) *Tensor {
+	kp := PackedK(K)
+	panels := (N + PackNR - 1) / PackNR
+	t := NewTensor(Float32, Shape{panels, kp, PackNR})
+	d := t.F32()
+	for p := 0; p < panels; p++ {
+		for k := 0; k < K; k++ {
+			for j := 0; j < PackNR; j++ {
+				if n := p*PackNR + j; n < N {
+					d[(p*kp+k)*PackNR+j] = at(k, n)
+				}
+			}
+		}
+	}
+	return t
+}
+
+// unpackB is PackB's inverse.
+func unpackB(t *Tensor, K, N int) []float32 {
+	kp := PackedK(K)
+	d := t.F32()
+	out := make([]float32, K*N)
+	for k := 0; k < K; k++ {
+		for n := 0; n < N; n++ {
+			out[k*N+n] = d[((n/PackNR)*kp+k)*PackNR+n%PackNR]
+		}
+	}
+	return out
+}
+
+// FusedConv is a Conv with an epilogue. Inputs: X, W, B (may be nil), then
+// the residual when Epilogue.Residual. With Packed, W holds PackB of the
+// [C/group*prod(kernel), M] matrix W^T (group 1), and WShape its original
+// shape.
+type FusedConv struct {
+	Conv
+	Epilogue
+	Packed bool
+	WShape Shape
+}
+
+func (f *FusedConv) OpType() string { return "Conv" + f.suffix() }
+
+func (f *FusedConv) weightShape(w *Value) Shape {
+	if f.Packed {
+		return f.WShape
+	}
+	return w.Type.Shape
+}
+
+func (f *FusedConv) Infer(in []*Value) ([]Type, error) {
+	w := &Value{Type: Type{in[1].Type.DType, f.weightShape(in[1])}, typed: true}
+	ts, err := f.Conv.Infer([]*Value{in[0], w, getIn(in, 2)})
+	if err != nil {
+		return nil, err
+	}
+	if f.Residual {
+		r := getIn(in, 3)
+		if r == nil || !r.Type.Shape.Equal(ts[0].Shape) || r.Type.DType != ts[0].DType {
+			return nil, fmt.Errorf("fused Conv: residual must be %s", ts[0])
+		}
+	}
+	return ts, nil
+}
+
+func (f *FusedConv) Eval(in []*Tensor) ([]*Tensor, error) {
+	w := in[1]
+	if f.Packed {
+		ws := f.WShape
+		kk := ws[1:].Size()
+		wt := unpackB(w, kk, ws[0]) // [kk, M]
+		plain := NewTensor(Float32, ws)
+		d := plain.F32()
+		for m := 0; m < ws[0]; m++ {
+			for k := 0; k < kk; k++ {
+				d[m*kk+k] = wt[k*ws[0]+m]
+			}
+		}
+		w = plain
+	}
+	out, err := f.Conv.Eval([]*Tensor{in[0], w, getT(in, 2)})
+	if err != nil {
+		return nil, err
+	}
+	return out, f.Epilogue.run(out[0], getT(in, 3))
+}
+
+// FusedMatMul is Y[..., N] = A[..., K] x B[K, N] + bias[N] with an
+// epilogue: MatMul or Gemm (alpha 1, no transA) with a constant B, whose
+// rows of A are independent. Inputs: A, B (PackB of [K, N] when Packed),
+// bias (may be nil), then the residual.
+type FusedMatMul struct {
+	Epilogue
+	K, N   int
+	Packed bool
+}
+
+func (f *FusedMatMul) OpType() string { return "MatMul" + f.suffix() }
+
+func (f *FusedMatMul) Infer(in []*Value) ([]Type, error) {
+	a := in[0].Type
+	if len(a.Shape) < 1 || a.Shape[len(a.Shape)-1] != f.K || a.DType != Float32 {
+		return nil, fmt.Errorf("fused MatMul: A %s must be float32 [..., %d]", a, f.K)
+	}
+	if b := getIn(in, 2); b != nil && (b.Type.Shape.Size() != f.N || b.Type.DType != Float32) {
+		return nil, fmt.Errorf("fused MatMul: bias %s must have %d elements", b.Type, f.N)
+	}
+	out := Type{Float32, append(a.Shape[:len(a.Shape)-1:len(a.Shape)-1], f.N)}
+	if f.Residual {
+		r := getIn(in, 3)
+		if r == nil || !r.Type.Shape.Equal(out.Shape) || r.Type.DType != Float32 {
+			return nil, fmt.Errorf("fused MatMul: residual must be %s", out)
+		}
+	}
+	return Types(out), nil
+}
+
+func (f *FusedMatMul) Eval(in []*Tensor) ([]*Tensor, error) {
+	a := in[0]
+	var b []float32
+	if f.Packed {
+		b = unpackB(in[1], f.K, f.N)
+	} else {
+		b = in[1].F32()
+	}
+	rows := a.Len() / max(f.K, 1)
+	if f.K == 0 {
+		rows = a.Shape[:len(a.Shape)-1].Size()
+	}
+	out := NewTensor(Float32, append(a.Shape[:len(a.Shape)-1:len(a.Shape)-1], f.N))
+	av, ov := a.Floats(), out.F32()
+	var bias []float64
+	if bt := getT(in, 2); bt != nil {
+		bias = bt.Floats()
+	}
+	for r := 0; r < rows; r++ {
+		for n := 0; n < f.N; n++ {
+			acc := 0.0
+			for k := 0; k < f.K; k++ {
+				acc += av[r*f.K+k] * float64(b[k*f.N+n])
+			}
+			if bias != nil {
+				acc += bias[n]
+			}
+			ov[r*f.N+n] = float32(acc)
+		}
+	}
+	return []*Tensor{out}, f.Epilogue.run(out, getT(in, 3))
+}

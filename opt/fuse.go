@@ -1,0 +1,211 @@
+package opt
+
+import (
+	"math"
+
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// fuseEpilogues turns float32 Conv, and MatMul/Gemm with a constant 2-D
+// right-hand side, into fused ops, then absorbs into them what follows:
+// a bias Add (MatMul), a residual Add and elementwise activations, each
+// when the fused op's output has no other reader. The fused node takes the
+// absorbed node's place in the order, where every input it now reads
+// exists.
+func fuseEpilogues(g *ir.Graph, o *Options) error {
+	for _, n := range g.Nodes {
+		switch op := n.Op.(type) {
+		case *ir.Conv:
+			if n.Inputs[0].Type.DType == ir.Float32 && n.Inputs[1].Const != nil {
+				n.Op = &ir.FusedConv{Conv: *op}
+			}
+		case *ir.MatMul:
+			if fm := matmulFusable(n); fm != nil {
+				n.Op = fm
+				n.Inputs = []*ir.Value{n.Inputs[0], n.Inputs[1], nil}
+			}
+		case *ir.Gemm:
+			if fm, b, bias := gemmFusable(n, op); fm != nil {
+				n.Op = fm
+				n.Inputs = []*ir.Value{n.Inputs[0], b, bias}
+			}
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		uses := g.Uses()
+		outputs := outputSet(g)
+		for i, n := range g.Nodes {
+			ep := epilogueOf(n)
+			if ep == nil {
+				continue
+			}
+			y := n.Outputs[0]
+			if y == nil || outputs[y] || len(uses[y]) != 1 {
+				continue
+			}
+			u := uses[y][0]
+			if !absorb(n, ep, u, y) {
+				continue
+			}
+			// n moves to u's place; u disappears.
+			n.Outputs[0] = u.Outputs[0]
+			j := indexOf(g.Nodes, u)
+			g.Nodes[j] = n
+			g.Nodes = append(g.Nodes[:i], g.Nodes[i+1:]...)
+			changed = true
+			break
+		}
+	}
+	return nil
+}
+
+func epilogueOf(n *ir.Node) *ir.Epilogue {
+	switch op := n.Op.(type) {
+	case *ir.FusedConv:
+		return &op.Epilogue
+	case *ir.FusedMatMul:
+		return &op.Epilogue
+	}
+	return nil
+}
+
+// epilogueFns are the activations kernels evaluate in f32x4 lanes.
+var epilogueFns = map[ir.UnaryFn]bool{
+	ir.FnRelu: true, ir.FnLeakyRelu: true, ir.FnSigmoid: true, ir.FnTanh: true, ir.FnHardSigmoid: true,
+	ir.FnHardSwish: true, ir.FnElu: true, ir.FnSelu: true, ir.FnCelu: true, ir.FnGelu: true, ir.FnGeluTanh: true,
+	ir.FnSwish: true, ir.FnMish: true, ir.FnSoftplus: true, ir.FnSoftsign: true, ir.FnThresholdedRelu: true,
+}
+
+// absorb adds u (which reads y, n's output) to n's epilogue if it can.
+func absorb(n *ir.Node, ep *ir.Epilogue, u *ir.Node, y *ir.Value) bool {
+	if u.Outputs[0] == nil || !sameType(u.Outputs[0].Type, y.Type) {
+		return false
+	}
+	switch op := u.Op.(type) {
+	case *ir.Unary:
+		if !epilogueFns[op.Fn] {
+			return false
+		}
+		ep.Acts = append(ep.Acts, ir.Activation{Unary: op})
+		return true
+	case *ir.Clip:
+		lo, hi, ok := clipBounds(u)
+		if !ok {
+			return false
+		}
+		ep.Acts = append(ep.Acts, ir.Activation{Lo: lo, Hi: hi})
+		return true
+	case *ir.Binary:
+		if op.Fn != ir.FnAdd || len(u.Inputs) != 2 {
+			return false
+		}
+		other := u.Inputs[0]
+		if other == y {
+			other = u.Inputs[1]
+		}
+		if other == y {
+			return false
+		}
+		// A constant bias [N] of a fused MatMul.
+		if fm, ok := n.Op.(*ir.FusedMatMul); ok && other.Const != nil && n.In(2) == nil && !ep.Residual && len(ep.Acts) == 0 {
+			if isRowVector(other.Type.Shape, fm.N) && other.Type.DType == ir.Float32 {
+				n.Inputs[2] = ir.NewConst(other.Name, &ir.Tensor{Type: ir.Type{DType: ir.Float32, Shape: ir.Shape{fm.N}}, Data: other.Const.Data})
+				return true
+			}
+		}
+		if ep.Residual || len(ep.Acts) > 0 || !sameType(other.Type, y.Type) || other.Const != nil {
+			return false
+		}
+		ep.Residual = true
+		for len(n.Inputs) < 3 {
+			n.Inputs = append(n.Inputs, nil)
+		}
+		n.Inputs = append(n.Inputs[:3], other)
+		return true
+	}
+	return false
+}
+
+func isRowVector(s ir.Shape, n int) bool {
+	if s.Size() != n {
+		return false
+	}
+	return len(s) >= 1 && s[len(s)-1] == n
+}
+
+// clipBounds reads a Clip's constant bounds (an omitted bound is infinite).
+func clipBounds(u *ir.Node) (lo, hi float32, ok bool) {
+	lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	if u.Inputs[0].Type.DType != ir.Float32 {
+		return 0, 0, false
+	}
+	if v := u.In(1); v != nil {
+		if v.Const == nil || v.Type.Shape.Size() != 1 {
+			return 0, 0, false
+		}
+		lo = float32(v.Const.Float(0))
+	}
+	if v := u.In(2); v != nil {
+		if v.Const == nil || v.Type.Shape.Size() != 1 {
+			return 0, 0, false
+		}
+		hi = float32(v.Const.Float(0))
+	}
+	return lo, hi, lo == lo && hi == hi // NaN bounds stay a Clip node
+}
+
+// matmulFusable: A float32 of rank >= 2 times a constant 2-D B.
+func matmulFusable(n *ir.Node) *ir.FusedMatMul {
+	a, b := n.Inputs[0], n.Inputs[1]
+	if a.Type.DType != ir.Float32 || b.Const == nil || len(b.Type.Shape) != 2 || len(a.Type.Shape) < 2 {
+		return nil
+	}
+	return &ir.FusedMatMul{K: b.Type.Shape[0], N: b.Type.Shape[1]}
+}
+
+// gemmFusable: alpha 1, A not transposed, constant B, C absent or a
+// constant row (beta folded into it).
+func gemmFusable(n *ir.Node, op *ir.Gemm) (*ir.FusedMatMul, *ir.Value, *ir.Value) {
+	a, b := n.Inputs[0], n.Inputs[1]
+	if a.Type.DType != ir.Float32 || b.Const == nil || op.Alpha != 1 || op.TransA {
+		return nil, nil, nil
+	}
+	_, K, N, err := op.Dims(a.Type.Shape, b.Type.Shape)
+	if err != nil {
+		return nil, nil, nil
+	}
+	var bias *ir.Value
+	if c := n.In(2); c != nil && op.Beta != 0 {
+		if c.Const == nil || !isRowVector(c.Type.Shape, N) {
+			return nil, nil, nil
+		}
+		t := ir.NewTensor(ir.Float32, ir.Shape{N})
+		for i := 0; i < N; i++ {
+			t.F32()[i] = float32(float64(op.Beta) * c.Const.Float(i))
+		}
+		bias = ir.NewConst(c.Name, t)
+	}
+	if op.TransB {
+		bt := ir.NewTensor(ir.Float32, ir.Shape{K, N})
+		src := b.Const.F32()
+		for k := 0; k < K; k++ {
+			for j := 0; j < N; j++ {
+				bt.F32()[k*N+j] = src[j*K+k]
+			}
+		}
+		b = ir.NewConst(b.Name+"_t", bt)
+	}
+	return &ir.FusedMatMul{K: K, N: N}, b, bias
+}
+
+func indexOf(nodes []*ir.Node, n *ir.Node) int {
+	for i, m := range nodes {
+		if m == n {
+			return i
+		}
+	}
+	return -1
+}
+
+func sameType(a, b ir.Type) bool { return a.DType == b.DType && a.Shape.Equal(b.Shape) }

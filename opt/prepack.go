@@ -1,0 +1,38 @@
+package opt
+
+import (
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// prepackWeights rearranges the constant right-hand matrix of fused Conv
+// (group 1) and MatMul nodes into the GEMM micro-kernel's panels
+// (ir.PackB), so that no packing of weights happens at run time. The
+// conditions match the packed kernels' (2-D convolutions of group 1).
+func prepackWeights(g *ir.Graph, o *Options) error {
+	if !o.SIMD {
+		return nil // the scalar kernels read weights as imported
+	}
+	for _, n := range g.Nodes {
+		switch op := n.Op.(type) {
+		case *ir.FusedConv:
+			w := n.Inputs[1]
+			if op.Packed || op.Group != 1 || w.Const == nil || w.Type.DType != ir.Float32 || len(w.Type.Shape) != 4 {
+				continue
+			}
+			M, K := w.Type.Shape[0], w.Type.Shape[1:].Size()
+			src := w.Const.F32()
+			n.Inputs[1] = ir.NewConst(w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }))
+			op.Packed, op.WShape = true, w.Type.Shape.Clone()
+		case *ir.FusedMatMul:
+			b := n.Inputs[1]
+			if op.Packed || b.Const == nil {
+				continue
+			}
+			src := b.Const.F32()
+			N := op.N
+			n.Inputs[1] = ir.NewConst(b.Name+"_packed", ir.PackB(op.K, N, func(k, j int) float32 { return src[k*N+j] }))
+			op.Packed = true
+		}
+	}
+	return nil
+}
