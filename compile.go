@@ -45,7 +45,7 @@ type Options struct {
 func DefaultOptions() Options { return Options{OptLevel: 2, Tune: DefaultTune} }
 
 // DefaultTune is the engine the kernels are shaped for unless told.
-const DefaultTune = codegen.TuneGeneric
+const DefaultTune = codegen.TuneV8
 
 // Result is a compiled module.
 type Result struct {
@@ -75,7 +75,7 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 		return nil, err
 	}
 	g := m.Graph
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Workspace: codegen.Workspace})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace})
 	if err != nil {
 		return nil, err
 	}

@@ -83,7 +83,7 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	blockPanels, _ := matmulBlock(M, K, int(as))
 	panelBytes := int32(K4 * 4 * int(as))
 	aBuf := k.WorkspaceAddr()
-	mk := k.microKernel(storeRows, &op.Epilogue, bias != nil)
+	mk := k.microKernel(storeRows, &op.Epilogue, biasIf(bias != nil, biasCols))
 
 	start, left, cnt := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.SetI32(start, 0)
@@ -123,13 +123,13 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 			} else {
 				f.I32Const(0)
 			}
-			f.I32Const(int32(K4 / 4)).I32Const(int32(N * 4)).Get(rows).Get(cols)
+			f.I32Const(k.packedSteps(K4)).I32Const(int32(N * 4)).Get(rows).Get(cols)
 			if res != nil {
 				f.I32Const(k.Addr(res) - k.Addr(out))
 			} else {
 				f.I32Const(0)
 			}
-			f.Call(mk)
+			f.I32Const(32).Call(mk)
 			f.AddI32(ap, panelBytes)
 			f.AddI32(pi, 1)
 		})

@@ -27,7 +27,7 @@ func (md *module) startFunc(meta *abi.Metadata, run uint32) *asm.Func {
 	msgOff := scratchMsgs
 	message := func(s string) (int32, int32) {
 		b := []byte(s)
-		if msgOff+len(b) > tileScratch { // the GEMM tile lives above
+		if msgOff+len(b) > 1024 {
 			panic("codegen: WASI messages overflow the scratch area")
 		}
 		md.staticData = append(md.staticData, dataSeg{msgOff, b})

@@ -14,6 +14,10 @@ func FLOPs(n *Node) int64 {
 		w := n.Inputs[1].Type.Shape
 		// every output element sums C/group * prod(kernel) products
 		return 2 * int64(y.Size()) * int64(w[1:].Size())
+	case *FusedConv:
+		return 2 * int64(y.Size()) * int64(op.weightShape(n.Inputs[1])[1:].Size())
+	case *FusedMatMul:
+		return 2 * int64(y.Size()) * int64(op.K)
 	case *Gemm:
 		_, k, _, err := op.Dims(n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape)
 		if err != nil {

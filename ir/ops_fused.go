@@ -120,21 +120,59 @@ func unpackB(t *Tensor, K, N int) []float32 {
 	return out
 }
 
+// PackA lays an M x K float32 matrix out as ceil(M/4) panels of K rows by
+// 4 columns, zero padded: panel row k holds column k of four rows of the
+// matrix, which a micro-kernel broadcasts one by one.
+func PackA(M, K int, at func(m, k int) float32) *Tensor {
+	panels := (M + 3) / 4
+	t := NewTensor(Float32, Shape{panels, K, 4})
+	d := t.F32()
+	for p := 0; p < panels; p++ {
+		for k := 0; k < K; k++ {
+			for r := 0; r < 4; r++ {
+				if m := p*4 + r; m < M {
+					d[(p*K+k)*4+r] = at(m, k)
+				}
+			}
+		}
+	}
+	return t
+}
+
+func unpackA(t *Tensor, M, K int) []float32 {
+	d := t.F32()
+	out := make([]float32, M*K)
+	for m := 0; m < M; m++ {
+		for k := 0; k < K; k++ {
+			out[m*K+k] = d[((m/4)*K+k)*4+m%4]
+		}
+	}
+	return out
+}
+
+// WeightLayout says how a fused Conv's constant weights are stored.
+type WeightLayout int
+
+const (
+	WeightsPlain WeightLayout = iota // as imported, [M, C/group, k...]
+	WeightsPackB                     // PackB of W^T [C/group*prod(k), M]
+	WeightsPackA                     // PackA of W [M, C/group*prod(k)]
+)
+
 // FusedConv is a Conv with an epilogue. Inputs: X, W, B (may be nil), then
-// the residual when Epilogue.Residual. With Packed, W holds PackB of the
-// [C/group*prod(kernel), M] matrix W^T (group 1), and WShape its original
-// shape.
+// the residual when Epilogue.Residual. Packed weights (group 1) keep their
+// original shape in WShape.
 type FusedConv struct {
 	Conv
 	Epilogue
-	Packed bool
+	Layout WeightLayout
 	WShape Shape
 }
 
 func (f *FusedConv) OpType() string { return "Conv" + f.suffix() }
 
 func (f *FusedConv) weightShape(w *Value) Shape {
-	if f.Packed {
+	if f.Layout != WeightsPlain {
 		return f.WShape
 	}
 	return w.Type.Shape
@@ -157,15 +195,19 @@ func (f *FusedConv) Infer(in []*Value) ([]Type, error) {
 
 func (f *FusedConv) Eval(in []*Tensor) ([]*Tensor, error) {
 	w := in[1]
-	if f.Packed {
+	if f.Layout != WeightsPlain {
 		ws := f.WShape
 		kk := ws[1:].Size()
-		wt := unpackB(w, kk, ws[0]) // [kk, M]
 		plain := NewTensor(Float32, ws)
 		d := plain.F32()
-		for m := 0; m < ws[0]; m++ {
-			for k := 0; k < kk; k++ {
-				d[m*kk+k] = wt[k*ws[0]+m]
+		if f.Layout == WeightsPackA {
+			copy(d, unpackA(w, ws[0], kk))
+		} else {
+			wt := unpackB(w, kk, ws[0]) // [kk, M]
+			for m := 0; m < ws[0]; m++ {
+				for k := 0; k < kk; k++ {
+					d[m*kk+k] = wt[k*ws[0]+m]
+				}
 			}
 		}
 		w = plain

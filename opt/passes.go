@@ -14,6 +14,9 @@ type Options struct {
 	Level int
 	// SIMD tells whether kernels may use SIMD128 (prepacked weights need it).
 	SIMD bool
+	// Tune is the engine kernels are shaped for (codegen's tunes); it
+	// decides how weights are prepacked.
+	Tune string
 	// Workspace reports the scratch bytes a node's kernel needs.
 	Workspace func(*ir.Node) int
 }

@@ -16,13 +16,20 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 		switch op := n.Op.(type) {
 		case *ir.FusedConv:
 			w := n.Inputs[1]
-			if op.Packed || op.Group != 1 || w.Const == nil || w.Type.DType != ir.Float32 || len(w.Type.Shape) != 4 {
+			if op.Layout != ir.WeightsPlain || op.Group != 1 || w.Const == nil || w.Type.DType != ir.Float32 || len(w.Type.Shape) != 4 {
 				continue
 			}
 			M, K := w.Type.Shape[0], w.Type.Shape[1:].Size()
 			src := w.Const.F32()
-			n.Inputs[1] = ir.NewConst(w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }))
-			op.Packed, op.WShape = true, w.Type.Shape.Clone()
+			op.WShape = w.Type.Shape.Clone()
+			if o.Tune == "v8" {
+				// V8 broadcasts weights for free: they are the A side.
+				n.Inputs[1] = ir.NewConst(w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }))
+				op.Layout = ir.WeightsPackA
+			} else {
+				n.Inputs[1] = ir.NewConst(w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }))
+				op.Layout = ir.WeightsPackB
+			}
 		case *ir.FusedMatMul:
 			b := n.Inputs[1]
 			if op.Packed || b.Const == nil {
