@@ -27,6 +27,9 @@ func init() {
 		if op.Kind != ir.PoolMax && ct != asm.F32 && ct != asm.F64 {
 			return ir.NotSupportedf("%s on %s", op.OpType(), dt)
 		}
+		if maxPoolSIMDFits(k, n, op, g) {
+			return k.maxPoolSIMD(n, g)
+		}
 		return k.pool(n, op, g, ct)
 	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.GlobalPool) error {

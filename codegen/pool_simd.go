@@ -1,0 +1,116 @@
+package codegen
+
+import (
+	"math"
+
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// MaxPool over 2-D float32 planes in f32x4 lanes: each plane is copied into
+// a -inf bordered buffer (so padding and ceil mode need no checks) and four
+// neighbouring outputs of a row are computed at once, strided inputs
+// gathered with one shuffle for stride 2.
+
+func maxPoolSIMDFits(k *Ctx, n *ir.Node, op *ir.Pool, g *ir.Geometry) bool {
+	return k.SIMD() && op.Kind == ir.PoolMax && len(g.In) == 2 && n.Inputs[0].Type.DType == ir.Float32 &&
+		(len(n.Outputs) < 2 || n.Outputs[1] == nil) && g.Strides[1] <= 2
+}
+
+// poolPadded is the bordered plane's size: every window position of the
+// output fits, plus a vector's reach past the last one.
+func poolPadded(g *ir.Geometry) (hp, wp int) {
+	hp = max(g.In[0]+g.PadBegin[0], (g.Out[0]-1)*g.Strides[0]+(g.Kernel[0]-1)*g.Dilations[0]+1)
+	wo4 := (g.Out[1] + 3) / 4 * 4
+	wp = max(g.In[1]+g.PadBegin[1], (wo4-1)*g.Strides[1]+(g.Kernel[1]-1)*g.Dilations[1]+1)
+	return hp, wp + 4
+}
+
+func init() {
+	registerWorkspace(func(n *ir.Node, op *ir.Pool) int {
+		g, err := op.Geometry(n.Inputs[0].Type.Shape)
+		if err != nil || op.Kind != ir.PoolMax || len(g.In) != 2 {
+			return 0
+		}
+		hp, wp := poolPadded(g)
+		return alignUp(hp*wp*4+16, 16)
+	})
+}
+
+func (k *Ctx) maxPoolSIMD(n *ir.Node, g *ir.Geometry) error {
+	f := k.F
+	x, y := n.Inputs[0], n.Outputs[0]
+	if y.Type.Shape.Size() == 0 {
+		return nil
+	}
+	planes := x.Type.Shape[0] * x.Type.Shape[1]
+	H, W := g.In[0], g.In[1]
+	Ho, Wo := g.Out[0], g.Out[1]
+	hp, wp := poolPadded(g)
+	buf := k.WorkspaceAddr()
+	sx := g.Strides[1]
+	ninf := f.Local(asm.V128)
+	f.F32x4Const(float32(math.Inf(-1))).Set(ninf)
+	src, dst, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(k.Addr(x)).Set(src)
+	f.I32Const(k.Addr(y)).Set(dst)
+	f.Counted(pc, planes, func() {
+		// Border: -inf everywhere (vector stores), then the plane's rows.
+		p, c := f.Local(asm.I32), f.Local(asm.I32)
+		f.I32Const(buf).Set(p)
+		f.Counted(c, (hp*wp+3)/4, func() {
+			f.Get(p).Get(ninf).V128Store(0)
+			f.AddI32(p, 16)
+		})
+		f.I32Const(buf + int32((g.PadBegin[0]*wp+g.PadBegin[1])*4)).Set(p)
+		f.Counted(c, H, func() {
+			f.Get(p).Get(src).I32Const(int32(W * 4)).MemoryCopy()
+			f.AddI32(p, int32(wp*4))
+			f.AddI32(src, int32(W*4))
+		})
+		row, oc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		in, acc, v, hi := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
+		f.I32Const(buf).Set(row)
+		f.Counted(oc, Ho, func() {
+			f.Get(row).Set(in)
+			groups := (Wo + 3) / 4
+			emitGroup := func(lanes int) {
+				f.Get(ninf).Set(acc)
+				for ky := 0; ky < g.Kernel[0]; ky++ {
+					for kx := 0; kx < g.Kernel[1]; kx++ {
+						off := uint32((ky*g.Dilations[0]*wp + kx*g.Dilations[1]) * 4)
+						if sx == 1 {
+							f.Get(in).V128Load(off).Set(v)
+						} else {
+							f.Get(in).V128Load(off + 16).Set(hi)
+							f.Get(in).V128Load(off).Get(hi).I8x16Shuffle([16]byte{0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27}).Set(v)
+						}
+						f.Get(acc).Get(v).Vec(wasm.OpcodeVecF32x4Max).Set(acc)
+					}
+				}
+				switch lanes {
+				case 4:
+					f.Get(dst).Get(acc).V128Store(0)
+				case 3:
+					f.Get(dst).Get(acc).V128Store64Lane(0, 0)
+					f.Get(dst).Get(acc).V128Store32Lane(8, 2)
+				case 2:
+					f.Get(dst).Get(acc).V128Store64Lane(0, 0)
+				case 1:
+					f.Get(dst).Get(acc).V128Store32Lane(0, 0)
+				}
+				f.AddI32(dst, int32(lanes*4))
+				f.AddI32(in, int32(4*sx*4))
+			}
+			full := Wo / 4
+			f.Counted(gc, full, func() { emitGroup(4) })
+			if full < groups {
+				emitGroup(Wo - full*4)
+			}
+			f.AddI32(row, int32(g.Strides[0]*wp*4))
+		})
+	})
+	return nil
+}
