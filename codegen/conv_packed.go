@@ -48,29 +48,6 @@ func (p *packedConv) workspace(k *Ctx) int {
 }
 
 func init() {
-	registerWorkspace(func(n *ir.Node, op *ir.FusedConv) int {
-		// The workspace is planned before codegen knows the tune: size it
-		// for the larger of the two A forms.
-		ws := 0
-		for _, t := range []string{TuneV8, TuneWazero} {
-			k := &Ctx{md: &module{opts: Options{SIMD: true, Tune: t}}}
-			if p, ok := planPackedConv(k, n, op); ok {
-				ws = max(ws, p.workspace(k))
-			}
-		}
-		if ws > 0 {
-			return ws
-		}
-		gn := genericConvNode(n, op)
-		if op.Layout != ir.WeightsPlain {
-			gn.Inputs[1] = &ir.Value{Type: ir.Type{DType: ir.Float32, Shape: op.WShape}}
-		}
-		cp, err := planConv(gn, &op.Conv)
-		if err != nil {
-			return 0
-		}
-		return cp.padBytes + cp.colBytes
-	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.FusedConv) error {
 		if n.Outputs[0].Type.Shape.Size() == 0 {
 			return nil
@@ -80,6 +57,9 @@ func init() {
 		}
 		if op.Layout == ir.WeightsPackA && k.SIMD() {
 			return k.convPackA(n, op)
+		}
+		if g, ok := depthwiseFits(k, n, op); ok {
+			return k.convDepthwise(n, op, g)
 		}
 		if op.Layout != ir.WeightsPlain {
 			return ir.NotSupportedf("prepacked Conv weights without the SIMD GEMM")
@@ -396,4 +376,30 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 		f.AddI32(outBase, int32(M*P*4))
 	})
 	return nil
+}
+
+// genericFusedConvWorkspace sizes the scratch of every fused Conv form but
+// the depthwise one.
+func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) int {
+	// The workspace is planned before codegen knows the tune: size it for
+	// the larger of the two A forms.
+	ws := 0
+	for _, t := range []string{TuneV8, TuneWazero} {
+		k := &Ctx{md: &module{opts: Options{SIMD: true, Tune: t}}}
+		if p, ok := planPackedConv(k, n, op); ok {
+			ws = max(ws, p.workspace(k))
+		}
+	}
+	if ws > 0 {
+		return ws
+	}
+	gn := genericConvNode(n, op)
+	if op.Layout != ir.WeightsPlain {
+		gn.Inputs[1] = &ir.Value{Type: ir.Type{DType: ir.Float32, Shape: op.WShape}}
+	}
+	cp, err := planConv(gn, &op.Conv)
+	if err != nil {
+		return 0
+	}
+	return cp.padBytes + cp.colBytes
 }

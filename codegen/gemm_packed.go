@@ -195,20 +195,7 @@ func (k *Ctx) epilogueBody(h *asm.Func, acc []asm.Local, form storeForm, ep *ir.
 			if ep.Residual {
 				h.Get(v).Get(ptr).Get(res).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(v)
 			}
-			for _, a := range ep.Acts {
-				if a.Unary != nil {
-					k.floatUnary(x, a.Unary, v)
-				} else {
-					x.get(v)
-					if !math.IsInf(float64(a.Lo), -1) {
-						x.c(float64(a.Lo)).max()
-					}
-					if !math.IsInf(float64(a.Hi), 1) {
-						x.c(float64(a.Hi)).min()
-					}
-				}
-				h.Set(v)
-			}
+			k.vecActs(x, ep.Acts, v)
 		}
 		// store writes v at ptr, only its first n lanes when n < 4 (n is a
 		// local holding 1..4).
@@ -318,5 +305,23 @@ func (k *Ctx) zeroAPad(K int, dst asm.Local) {
 		n := int32(pad) * 4 * k.aStride()
 		k.F.Get(dst).I32Const(0).I32Const(n).MemoryFill()
 		k.F.AddI32(dst, n)
+	}
+}
+
+// vecActs applies activations to the f32x4 vector in local v, in place.
+func (k *Ctx) vecActs(x fx, acts []ir.Activation, v asm.Local) {
+	for _, a := range acts {
+		if a.Unary != nil {
+			k.floatUnary(x, a.Unary, v)
+		} else {
+			x.get(v)
+			if !math.IsInf(float64(a.Lo), -1) {
+				x.c(float64(a.Lo)).max()
+			}
+			if !math.IsInf(float64(a.Hi), 1) {
+				x.c(float64(a.Hi)).min()
+			}
+		}
+		x.set(v)
 	}
 }

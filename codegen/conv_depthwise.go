@@ -1,0 +1,150 @@
+package codegen
+
+import (
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// Depthwise convolution (group = channels, one filter each) in f32x4 lanes:
+// per channel the taps are broadcast once into locals, the plane is copied
+// into a zero-bordered buffer, and four neighbouring outputs of a row are
+// computed at once (stride-2 inputs gathered with one shuffle), with bias,
+// residual and activations applied before the store.
+
+func depthwiseFits(k *Ctx, n *ir.Node, op *ir.FusedConv) (*ir.Geometry, bool) {
+	x, w := n.Inputs[0].Type, n.Inputs[1].Type
+	if !k.SIMD() || op.Layout != ir.WeightsPlain || x.DType != ir.Float32 || len(x.Shape) != 4 || n.Inputs[1].Const == nil {
+		return nil, false
+	}
+	if op.Group != x.Shape[1] || w.Shape[0] != op.Group || w.Shape[1] != 1 {
+		return nil, false
+	}
+	g, err := op.Geometry(x.Shape, w.Shape)
+	if err != nil || g.Strides[1] > 2 || g.Kernel[0]*g.Kernel[1] > 49 {
+		return nil, false
+	}
+	return g, true
+}
+
+func init() {
+	registerWorkspace(func(n *ir.Node, op *ir.FusedConv) int {
+		k := &Ctx{md: &module{opts: Options{SIMD: true}}}
+		g, ok := depthwiseFits(k, n, op)
+		if !ok {
+			return genericFusedConvWorkspace(n, op)
+		}
+		hp, wp := poolPadded(g)
+		return alignUp(hp*wp*4+16, 16)
+	})
+}
+
+func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error {
+	f := k.F
+	x, w, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
+	bias := n.In(2)
+	var res *ir.Value
+	if op.Residual {
+		res = n.In(3)
+	}
+	C := x.Type.Shape[1]
+	planes := x.Type.Shape[0] * C
+	H, W := g.In[0], g.In[1]
+	Ho, Wo := g.Out[0], g.Out[1]
+	hp, wp := poolPadded(g)
+	buf := k.WorkspaceAddr()
+	sx := g.Strides[1]
+	taps := g.Kernel[0] * g.Kernel[1]
+	wv := make([]asm.Local, taps)
+	for i := range wv {
+		wv[i] = f.Local(asm.V128)
+	}
+	bv := f.Local(asm.V128)
+	src, dst, wp0, bp, pc, ch := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(k.Addr(x)).Set(src)
+	f.I32Const(k.Addr(y)).Set(dst)
+	f.I32Const(k.Addr(w)).Set(wp0)
+	if bias != nil {
+		f.I32Const(k.Addr(bias)).Set(bp)
+	}
+	f.SetI32(ch, 0)
+	x4 := fxFor(f, asm.F32, true)
+	// The border is zero and stays so: only the interior is rewritten.
+	f.I32Const(buf).I32Const(0).I32Const(int32(hp * wp * 4)).MemoryFill()
+	f.Counted(pc, planes, func() {
+		for i := range wv {
+			f.Get(wp0).V128Load32Splat(uint32(4 * i)).Set(wv[i])
+		}
+		f.AddI32(wp0, int32(4*taps))
+		if bias != nil {
+			f.Get(bp).V128Load32Splat(0).Set(bv)
+			f.AddI32(bp, 4)
+		} else {
+			f.V128Const([16]byte{}).Set(bv)
+		}
+		// Weights and bias start over with each image.
+		f.AddI32(ch, 1)
+		f.Get(ch).I32Const(int32(C)).Op(wasm.OpcodeI32Eq).If()
+		f.SetI32(ch, 0)
+		f.I32Const(k.Addr(w)).Set(wp0)
+		if bias != nil {
+			f.I32Const(k.Addr(bias)).Set(bp)
+		}
+		f.End()
+		p, c := f.Local(asm.I32), f.Local(asm.I32)
+		f.I32Const(buf + int32((g.PadBegin[0]*wp+g.PadBegin[1])*4)).Set(p)
+		f.Counted(c, H, func() {
+			f.Get(p).Get(src).I32Const(int32(W * 4)).MemoryCopy()
+			f.AddI32(p, int32(wp*4))
+			f.AddI32(src, int32(W*4))
+		})
+		row, oc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		in, acc, v, hi := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
+		f.I32Const(buf).Set(row)
+		f.Counted(oc, Ho, func() {
+			f.Get(row).Set(in)
+			emitGroup := func(lanes int) {
+				f.Get(bv).Set(acc)
+				t := 0
+				for ky := 0; ky < g.Kernel[0]; ky++ {
+					for kx := 0; kx < g.Kernel[1]; kx++ {
+						off := uint32((ky*g.Dilations[0]*wp + kx*g.Dilations[1]) * 4)
+						if sx == 1 {
+							f.Get(in).V128Load(off).Set(v)
+						} else {
+							f.Get(in).V128Load(off + 16).Set(hi)
+							f.Get(in).V128Load(off).Get(hi).I8x16Shuffle([16]byte{0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27}).Set(v)
+						}
+						f.Get(acc).Get(v).Get(wv[t]).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
+						t++
+					}
+				}
+				if res != nil {
+					f.Get(acc).Get(dst).V128Load(uint32(k.Addr(res) - k.Addr(y))).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
+				}
+				k.vecActs(x4, op.Acts, acc)
+				switch lanes {
+				case 4:
+					f.Get(dst).Get(acc).V128Store(0)
+				case 3:
+					f.Get(dst).Get(acc).V128Store64Lane(0, 0)
+					f.Get(dst).Get(acc).V128Store32Lane(8, 2)
+				case 2:
+					f.Get(dst).Get(acc).V128Store64Lane(0, 0)
+				case 1:
+					f.Get(dst).Get(acc).V128Store32Lane(0, 0)
+				}
+				f.AddI32(dst, int32(lanes*4))
+				f.AddI32(in, int32(4*sx*4))
+			}
+			full := Wo / 4
+			f.Counted(gc, full, func() { emitGroup(4) })
+			if full*4 < Wo {
+				emitGroup(Wo - full*4)
+			}
+			f.AddI32(row, int32(g.Strides[0]*wp*4))
+		})
+	})
+	return nil
+}
