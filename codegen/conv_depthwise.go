@@ -121,7 +121,7 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 					}
 				}
 				if res != nil {
-					f.Get(acc).Get(dst).V128Load(uint32(k.Addr(res) - k.Addr(y))).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
+					f.Get(acc).Get(dst).I32Const(k.Addr(res) - k.Addr(y)).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
 				}
 				k.vecActs(x4, op.Acts, acc)
 				switch lanes {

@@ -58,6 +58,9 @@ func init() {
 		if op.Layout == ir.WeightsPackA && k.SIMD() {
 			return k.convPackA(n, op)
 		}
+		if op.Layout == ir.WeightsWinograd && k.SIMD() {
+			return k.convWinograd(n, op)
+		}
 		if g, ok := depthwiseFits(k, n, op); ok {
 			return k.convDepthwise(n, op, g)
 		}
@@ -381,6 +384,12 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 // genericFusedConvWorkspace sizes the scratch of every fused Conv form but
 // the depthwise one.
 func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) int {
+	if op.Layout == ir.WeightsWinograd {
+		if p, err := planWinograd(n, op); err == nil {
+			return p.workspace()
+		}
+		return 0
+	}
 	// The workspace is planned before codegen knows the tune: size it for
 	// the larger of the two A forms.
 	ws := 0

@@ -22,7 +22,13 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			M, K := w.Type.Shape[0], w.Type.Shape[1:].Size()
 			src := w.Const.F32()
 			op.WShape = w.Type.Shape.Clone()
-			if o.Tune == "v8" {
+			if o.Tune == "v8" && winogradFits(n, op) {
+				// F(2x2,3x3) does 2.25x fewer multiplies; its weights are
+				// 16/9 the size, so layers whose few pixels make weight
+				// bytes dominate (7x7 maps) keep the direct form.
+				n.Inputs[1] = ir.NewConst(w.Name+"_winograd", ir.WinogradU(w.Const))
+				op.Layout, op.Plain = ir.WeightsWinograd, w.Const
+			} else if o.Tune == "v8" {
 				// V8 broadcasts weights for free: they are the A side.
 				n.Inputs[1] = ir.NewConst(w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }))
 				op.Layout = ir.WeightsPackA
@@ -42,4 +48,23 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 		}
 	}
 	return nil
+}
+
+// winogradFits: a 3x3, stride 1, dilation 1 convolution with at least 14x14
+// outputs and 8 input channels.
+func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
+	x, w := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape
+	if len(w) != 4 || w[2] != 3 || w[3] != 3 || x[1] < 8 {
+		return false
+	}
+	g, err := op.Geometry(x, w)
+	if err != nil {
+		return false
+	}
+	for d := 0; d < 2; d++ {
+		if g.Strides[d] != 1 || g.Dilations[d] != 1 {
+			return false
+		}
+	}
+	return g.Out[0]*g.Out[1] >= 196
 }
