@@ -267,3 +267,41 @@ func TestDynamicInputNeedsPin(t *testing.T) {
 		t.Fatalf("with the shape pinned: %v", err)
 	}
 }
+
+// TestInputValue: a module specialized on an input's value computes the
+// model for that value and fails the run, with a clear error, for others.
+func TestInputValue(t *testing.T) {
+	shared := testenv.Shared(t)
+	dir := filepath.Join(shared, "onnx-tests", "node", "test_reshape_reordered_all_dims")
+	data := readPB(t, filepath.Join(dir, "test_data_set_0", "input_0.pb"))
+	shape := readPB(t, filepath.Join(dir, "test_data_set_0", "input_1.pb"))
+	want := readPB(t, filepath.Join(dir, "test_data_set_0", "output_0.pb"))
+	if _, err := mlc.CompileFile(filepath.Join(dir, "model.onnx"), mlc.DefaultOptions()); err == nil || !strings.Contains(err.Error(), "--input-value") {
+		t.Fatalf("without --input-value: got %v, want an error suggesting it", err)
+	}
+	o := mlc.DefaultOptions()
+	o.InputValues = map[string]*ir.Tensor{"shape": shape}
+	res, err := mlc.CompileFile(filepath.Join(dir, "model.onnx"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt, _ := host.NewRuntime(ctx, host.Config{})
+	defer rt.Close(ctx)
+	m, err := rt.Load(ctx, res.Wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.Run(ctx, map[string]*ir.Tensor{"data": data, "shape": shape})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out[m.Meta.Outputs[0].Name]; !bytes.Equal(got.Data, want.Data) || !got.Shape.Equal(want.Shape) {
+		t.Errorf("output %s differs from the expected %s", got.Type, want.Type)
+	}
+	other := shape.Clone()
+	other.I64()[0], other.I64()[1] = other.I64()[1], other.I64()[0]
+	if _, err := m.Run(ctx, map[string]*ir.Tensor{"data": data, "shape": other}); err == nil || !strings.Contains(err.Error(), "differs from the value") {
+		t.Errorf("another shape value: got %v, want the run to fail", err)
+	}
+}

@@ -205,6 +205,11 @@ func (md *module) metadata(g *ir.Graph) *abi.Metadata {
 	for _, v := range g.Outputs {
 		m.Outputs = append(m.Outputs, tensorMeta(v, md.plan))
 	}
+	for _, n := range g.Nodes {
+		if _, ok := n.Op.(*ir.CheckEqual); ok {
+			m.FixedInputs = append(m.FixedInputs, n.Inputs[0].Name)
+		}
+	}
 	return m
 }
 

@@ -12,7 +12,7 @@ func fold(g *ir.Graph, _ *Options) error {
 	}
 	kept := g.Nodes[:0]
 	for _, n := range g.Nodes {
-		if allConst(n.Outputs) {
+		if _, effect := n.Op.(ir.Effect); !effect && allConst(n.Outputs) {
 			continue
 		}
 		kept = append(kept, n)
