@@ -61,12 +61,17 @@ type Metadata struct {
 const (
 	ErrIndexOutOfRange = 1
 	ErrInputMismatch   = 2
+	// ErrShapeMismatch: run-time data (TopK's k, the number of NonZero
+	// results, ...) asks for an output shape other than the static one the
+	// module was compiled to.
+	ErrShapeMismatch = 3
 )
 
 // RunErrorMessages are the standard meanings of mlc_run's results.
 var RunErrorMessages = map[string]string{
 	"1": "an index in the input data is out of range",
 	"2": "an input differs from the value the module was compiled for (--input-value)",
+	"3": "the input data implies an output shape other than the one the module was compiled for",
 }
 
 // Read extracts the metadata from module bytes.

@@ -144,6 +144,10 @@ type builder struct {
 type scope struct {
 	vals   map[string]*ir.Value
 	parent *scope
+	// declared holds the static types the model states for values (graph
+	// outputs and value_info); ops whose output shape depends on run-time
+	// data read them through nodeCtx.Declared.
+	declared map[string]ir.Type
 }
 
 func (s *scope) lookup(name string) *ir.Value {
@@ -158,7 +162,7 @@ func (s *scope) lookup(name string) *ir.Value {
 // graph imports a GraphProto. The main graph's inputs must get static
 // shapes; a subgraph's inputs may stay untyped for their op to type.
 func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
-	sc := &scope{vals: map[string]*ir.Value{}, parent: parent}
+	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, declared: declaredTypes(gp)}
 	g := &ir.Graph{Name: gp.GetName()}
 	inits := map[string]bool{}
 	for _, tp := range gp.Initializer {
@@ -214,6 +218,35 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		g.Outputs = append(g.Outputs, v)
 	}
 	return g, nil
+}
+
+// declaredTypes collects the fully static tensor types a graph states for
+// its outputs and value_info entries.
+func declaredTypes(gp *onnxpb.GraphProto) map[string]ir.Type {
+	m := map[string]ir.Type{}
+	for _, vi := range append(append([]*onnxpb.ValueInfoProto{}, gp.ValueInfo...), gp.Output...) {
+		tt := vi.GetType().GetTensorType()
+		if tt == nil || tt.Shape == nil {
+			continue
+		}
+		dt, err := DTypeFromONNX(tt.GetElemType())
+		if err != nil {
+			continue
+		}
+		shape := make(ir.Shape, len(tt.Shape.Dim))
+		static := true
+		for i, d := range tt.Shape.Dim {
+			if d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() <= 0 {
+				static = false
+				break
+			}
+			shape[i] = int(d.GetDimValue())
+		}
+		if static {
+			m[vi.GetName()] = ir.Type{DType: dt, Shape: shape}
+		}
+	}
+	return m
 }
 
 // inputValue makes a graph input with a static type.
