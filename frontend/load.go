@@ -134,6 +134,7 @@ type builder struct {
 type scope struct {
 	vals   map[string]*ir.Value
 	parent *scope
+	gp     *onnxpb.GraphProto // for the types the graph declares (declared.go)
 }
 
 func (s *scope) lookup(name string) *ir.Value {
@@ -148,7 +149,7 @@ func (s *scope) lookup(name string) *ir.Value {
 // graph imports a GraphProto. The main graph's inputs must get static
 // shapes; a subgraph's inputs may stay untyped for their op to type.
 func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
-	sc := &scope{vals: map[string]*ir.Value{}, parent: parent}
+	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, gp: gp}
 	g := &ir.Graph{Name: gp.GetName()}
 	inits := map[string]bool{}
 	for _, tp := range gp.Initializer {
