@@ -108,20 +108,20 @@ func (k *Ctx) combine(dt ir.DType, red ir.Reduction, a, b asm.Local) error {
 		x := fxFor(f, ct, false)
 		x.get(a).get(b)
 		switch red {
-		case ir.ReduceAdd:
+		case ir.ScatterAdd:
 			x.add()
-		case ir.ReduceMul:
+		case ir.ScatterMul:
 			x.mul()
-		case ir.ReduceMax:
+		case ir.ScatterMax:
 			x.max()
-		case ir.ReduceMin:
+		case ir.ScatterMin:
 			x.min()
 		}
 		return nil
 	}
 	if dt == ir.Bool {
 		f.Get(a).Get(b)
-		if red == ir.ReduceAdd || red == ir.ReduceMax {
+		if red == ir.ScatterAdd || red == ir.ScatterMax {
 			f.Op(wasm.OpcodeI32Or)
 		} else {
 			f.Op(wasm.OpcodeI32And)
@@ -129,13 +129,13 @@ func (k *Ctx) combine(dt ir.DType, red ir.Reduction, a, b asm.Local) error {
 		return nil
 	}
 	switch red {
-	case ir.ReduceAdd:
+	case ir.ScatterAdd:
 		f.Get(a).Get(b).Op(iop(ct, wasm.OpcodeI32Add, wasm.OpcodeI64Add))
-	case ir.ReduceMul:
+	case ir.ScatterMul:
 		f.Get(a).Get(b).Op(iop(ct, wasm.OpcodeI32Mul, wasm.OpcodeI64Mul))
-	case ir.ReduceMax:
+	case ir.ScatterMax:
 		f.Get(a).Get(b).Get(a).Get(b).Op(compareOp(dt, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU)).Select()
-	case ir.ReduceMin:
+	case ir.ScatterMin:
 		f.Get(a).Get(b).Get(a).Get(b).Op(compareOp(dt, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU)).Select()
 	}
 	return nil
@@ -145,7 +145,7 @@ func (k *Ctx) combine(dt ir.DType, red ir.Reduction, a, b asm.Local) error {
 // locals), combining the two under red.
 func (k *Ctx) update(dt ir.DType, red ir.Reduction, dst, src asm.Local) error {
 	f := k.F
-	if red == ir.ReduceNone || red == "" {
+	if red == ir.ScatterNone || red == "" {
 		f.Get(dst).Get(src)
 		k.copyElemBytes(int32(elemBytes(dt)))
 		return nil
@@ -256,7 +256,7 @@ func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
 	if err := movable("ScatterElements", dt); err != nil {
 		return err
 	}
-	if op.Reduction != ir.ReduceNone {
+	if op.Reduction != ir.ScatterNone {
 		if _, err := computeType(dt); err != nil {
 			return err
 		}
@@ -292,7 +292,7 @@ func (k *Ctx) scatterND(n *ir.Node, op *ir.ScatterND) error {
 	if err := movable("ScatterND", dt); err != nil {
 		return err
 	}
-	if op.Reduction != ir.ReduceNone {
+	if op.Reduction != ir.ScatterNone {
 		if _, err := computeType(dt); err != nil {
 			return err
 		}
@@ -312,7 +312,7 @@ func (k *Ctx) scatterND(n *ir.Node, op *ir.ScatterND) error {
 	var err error
 	f.Counted(c, tuples, func() {
 		dst := k.tupleOffset(k.Addr(y), nil, pi, m, xs, xs.Strides(), 0, sz)
-		if op.Reduction == ir.ReduceNone {
+		if op.Reduction == ir.ScatterNone {
 			f.Get(dst).Get(pu).I32Const(int32(slice * sz)).MemoryCopy()
 			f.AddI32(pu, int32(slice*sz))
 			return

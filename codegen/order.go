@@ -276,9 +276,9 @@ func (k *Ctx) cumulative(n *ir.Node, op *ir.Cumulative) error {
 	if s.Size() == 0 {
 		return nil
 	}
-	red := ir.ReduceAdd
+	red := ir.ScatterAdd
 	if op.Prod {
-		red = ir.ReduceMul
+		red = ir.ScatterMul
 	}
 	sz := elemBytes(dt)
 	scan := func(axis int) error {

@@ -236,7 +236,7 @@ func declaredTypes(gp *onnxpb.GraphProto) map[string]ir.Type {
 		shape := make(ir.Shape, len(tt.Shape.Dim))
 		static := true
 		for i, d := range tt.Shape.Dim {
-			if d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() <= 0 {
+			if d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() < 0 {
 				static = false
 				break
 			}

@@ -26,7 +26,7 @@ func init() {
 		return c.Emit(&ir.ScatterElements{Axis: c.Int("axis", 0), Reduction: red}, c.In(0), c.In(1), c.In(2))
 	})
 	register("Scatter", []int{9, 11}, "", func(c *nodeCtx) error {
-		return c.Emit(&ir.ScatterElements{Axis: c.Int("axis", 0), Reduction: ir.ReduceNone}, c.In(0), c.In(1), c.In(2))
+		return c.Emit(&ir.ScatterElements{Axis: c.Int("axis", 0), Reduction: ir.ScatterNone}, c.In(0), c.In(1), c.In(2))
 	})
 	register("ScatterND", []int{11, 13, 16, 18}, "", func(c *nodeCtx) error {
 		red, err := scatterReduction(c)
@@ -55,5 +55,5 @@ func scatterReduction(c *nodeCtx) (ir.Reduction, error) {
 		r, err := c.OneOf("reduction", "none", "none", "add", "mul")
 		return ir.Reduction(r), err
 	}
-	return ir.ReduceNone, nil
+	return ir.ScatterNone, nil
 }

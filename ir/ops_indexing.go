@@ -12,11 +12,11 @@ import (
 type Reduction string
 
 const (
-	ReduceNone Reduction = "none"
-	ReduceAdd  Reduction = "add"
-	ReduceMul  Reduction = "mul"
-	ReduceMax  Reduction = "max"
-	ReduceMin  Reduction = "min"
+	ScatterNone Reduction = "none"
+	ScatterAdd  Reduction = "add"
+	ScatterMul  Reduction = "mul"
+	ScatterMax  Reduction = "max"
+	ScatterMin  Reduction = "min"
 )
 
 // wrapIndex resolves a possibly negative index against a dimension of size n.
@@ -32,7 +32,7 @@ func wrapIndex(i int64, n int) (int, error) {
 
 // combineElem sets dst[di] to red(dst[di], src[si]) in the element type.
 func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
-	if red == ReduceNone || red == "" {
+	if red == ScatterNone || red == "" {
 		copyElem(dst, di, src, si)
 		return
 	}
@@ -42,7 +42,7 @@ func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
 		a, b := dst.Int(di) != 0, src.Int(si) != 0
 		var r bool
 		switch red {
-		case ReduceAdd, ReduceMax:
+		case ScatterAdd, ScatterMax:
 			r = a || b
 		default:
 			r = a && b
@@ -52,13 +52,13 @@ func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
 		a, b := dst.Float(di), src.Float(si)
 		var r float64
 		switch red {
-		case ReduceAdd:
+		case ScatterAdd:
 			r = a + b
-		case ReduceMul:
+		case ScatterMul:
 			r = a * b
-		case ReduceMax:
+		case ScatterMax:
 			r = nanMax(a, b)
-		case ReduceMin:
+		case ScatterMin:
 			r = nanMin(a, b)
 		}
 		dst.SetFloat(di, r)
@@ -66,13 +66,13 @@ func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
 		a, b := dst.Uint(di), src.Uint(si)
 		var r uint64
 		switch red {
-		case ReduceAdd:
+		case ScatterAdd:
 			r = a + b
-		case ReduceMul:
+		case ScatterMul:
 			r = a * b
-		case ReduceMax:
+		case ScatterMax:
 			r = max(a, b)
-		case ReduceMin:
+		case ScatterMin:
 			r = min(a, b)
 		}
 		dst.SetUint(di, r)
@@ -80,13 +80,13 @@ func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
 		a, b := dst.Int(di), src.Int(si)
 		var r int64
 		switch red {
-		case ReduceAdd:
+		case ScatterAdd:
 			r = a + b
-		case ReduceMul:
+		case ScatterMul:
 			r = a * b
-		case ReduceMax:
+		case ScatterMax:
 			r = max(a, b)
-		case ReduceMin:
+		case ScatterMin:
 			r = min(a, b)
 		}
 		dst.SetInt(di, r)
