@@ -57,11 +57,13 @@ type Metadata struct {
 // Run error codes returned by mlc_run.
 const (
 	ErrIndexOutOfRange = 1
+	ErrLoopIterations  = 2
 )
 
 // RunErrorMessages are the standard meanings of mlc_run's results.
 var RunErrorMessages = map[string]string{
 	"1": "an index in the input data is out of range",
+	"2": "a Loop ran a different number of iterations than the static length of its scan outputs",
 }
 
 // Read extracts the metadata from module bytes.
