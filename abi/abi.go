@@ -57,13 +57,16 @@ type Metadata struct {
 // Run error codes returned by mlc_run.
 const (
 	ErrIndexOutOfRange = 1
-	ErrLoopIterations  = 2
+	// ErrShapeMismatch: run-time data (TopK's k, the number of NonZero
+	// results, ...) asks for an output shape other than the static one the
+	// module was compiled to.
+	ErrShapeMismatch = 2
 )
 
 // RunErrorMessages are the standard meanings of mlc_run's results.
 var RunErrorMessages = map[string]string{
 	"1": "an index in the input data is out of range",
-	"2": "a Loop ran a different number of iterations than the static length of its scan outputs",
+	"2": "the input data implies an output shape other than the one the module was compiled for",
 }
 
 // Read extracts the metadata from module bytes.

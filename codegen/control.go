@@ -215,7 +215,7 @@ func (k *Ctx) loop(n *ir.Node, op *ir.Loop) error {
 	}
 	if checkLen {
 		f.Get(it).I64Const(int64(scanLen)).Op(wasm.OpcodeI64GeS)
-		k.Fail(abi.ErrLoopIterations)
+		k.Fail(abi.ErrShapeMismatch)
 	}
 	f.I32Const(0).Get(it).I64Store(uint32(k.Addr(body.Inputs[0])))
 	f.I32Const(0).Get(cond).I32Store8(uint32(k.Addr(body.Inputs[1])))
@@ -239,7 +239,7 @@ func (k *Ctx) loop(n *ir.Node, op *ir.Loop) error {
 
 	if checkLen {
 		f.Get(it).I64Const(int64(scanLen)).Op(wasm.OpcodeI64Ne)
-		k.Fail(abi.ErrLoopIterations)
+		k.Fail(abi.ErrShapeMismatch)
 	}
 	for i, v := range carried {
 		if o := n.Outputs[i]; o != nil {
