@@ -67,6 +67,7 @@ type Ctx struct {
 	md   *module
 	F    *asm.Func
 	Node *ir.Node
+	name string // of the function, to name the functions of subgraph nodes
 }
 
 // Addr is the memory address of a value.

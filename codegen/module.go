@@ -127,7 +127,7 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 	md := newModule(plan, opts)
 	var nodeFuncs []uint32
 	for i, n := range g.Nodes {
-		idx, err := md.nodeFunc(n, i)
+		idx, err := md.nodeFunc(n, nodeFuncName("", i, n))
 		if err != nil {
 			return nil, err
 		}
@@ -168,9 +168,20 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 	return binary.EncodeModule(md.m), nil
 }
 
+// nodeFuncName names the function of node i of a graph; prefix is empty
+// for the main graph and names the owning function and subgraph otherwise.
+func nodeFuncName(prefix string, i int, n *ir.Node) string {
+	name := fmt.Sprintf("%snode%d_%s", prefix, i, n.Op.OpType())
+	if n.Name != "" {
+		name += "_" + n.Name
+	}
+	return name
+}
+
 // nodeFunc generates the function of one node, or returns -1 for nodes
-// that need no code (aliasing views).
-func (md *module) nodeFunc(n *ir.Node, i int) (int, error) {
+// that need no code (aliasing views). Nodes inside subgraphs get functions
+// too: the kernel of the op owning the subgraph calls them (callGraph).
+func (md *module) nodeFunc(n *ir.Node, name string) (int, error) {
 	if _, ok := n.Op.(ir.Aliaser); ok {
 		return -1, nil
 	}
@@ -179,7 +190,7 @@ func (md *module) nodeFunc(n *ir.Node, i int) (int, error) {
 		return 0, ir.Unsupportedf(n, "no Wasm kernel for %s", n.Op.OpType())
 	}
 	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
-	ctx := &Ctx{md: md, F: f, Node: n}
+	ctx := &Ctx{md: md, F: f, Node: n, name: name}
 	if err := k.Emit(ctx, n); err != nil {
 		if ir.IsUnsupported(err) {
 			var u *ir.Unsupported
@@ -191,10 +202,6 @@ func (md *module) nodeFunc(n *ir.Node, i int) (int, error) {
 		return 0, fmt.Errorf("%s: code generation: %w", n.Label(), err)
 	}
 	f.I32Const(0)
-	name := fmt.Sprintf("node%d_%s", i, n.Op.OpType())
-	if n.Name != "" {
-		name += "_" + n.Name
-	}
 	return int(md.addFunc(name, f)), nil
 }
 

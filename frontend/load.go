@@ -138,6 +138,10 @@ type builder struct {
 	model *Model
 	dir   string
 	opts  Options
+	// declared holds the types the model states for values (value_info and
+	// graph outputs, subgraphs included); Loop reads its scan-output lengths
+	// from them. ONNX value names are unique across nested graphs.
+	declared map[string]*onnxpb.TypeProto
 }
 
 // scope resolves value names, falling back to enclosing graphs.
@@ -164,6 +168,14 @@ func (s *scope) lookup(name string) *ir.Value {
 func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
 	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, declared: declaredTypes(gp)}
 	g := &ir.Graph{Name: gp.GetName()}
+	if b.declared == nil {
+		b.declared = map[string]*onnxpb.TypeProto{}
+	}
+	for _, vi := range append(slices.Clone(gp.ValueInfo), gp.Output...) {
+		if vi.GetType() != nil {
+			b.declared[vi.GetName()] = vi.GetType()
+		}
+	}
 	inits := map[string]bool{}
 	for _, tp := range gp.Initializer {
 		t, err := TensorFromProto(tp, b.dir)

@@ -179,12 +179,12 @@ func tryFold(n *Node) (bool, error) {
 		}
 		inBytes += len(v.Const.Data)
 	}
-	if _, ok := n.Op.(Subgrapher); ok {
+	types, err := n.Op.Infer(n.Inputs)
+	if _, ok := n.Op.(Subgrapher); ok && err != nil {
 		// A subgraph op folds only when its subgraphs can type themselves.
-		if _, err := n.Op.Infer(n.Inputs); err != nil {
-			return false, wrapNodeErr(n, err)
-		}
-	} else if types, err := n.Op.Infer(n.Inputs); err == nil {
+		return false, wrapNodeErr(n, err)
+	}
+	if err == nil {
 		outBytes := 0
 		for _, t := range types {
 			outBytes += t.Bytes()

@@ -1,0 +1,180 @@
+package frontend
+
+import (
+	"fmt"
+
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// Control flow: If, Loop, Scan. Their subgraphs are imported here and typed
+// by the op's Infer (ir/ops_control.go).
+
+var controlVersions = []int{1, 11, 13, 16, 19, 21, 23, 24, 25}
+
+func init() {
+	register("If", controlVersions, "both branches must give the same static shapes unless the condition is a compile-time constant; sequence and optional outputs are not supported", func(c *nodeCtx) error {
+		then, err := c.Graph("then_branch")
+		if err != nil {
+			return err
+		}
+		els, err := c.Graph("else_branch")
+		if err != nil {
+			return err
+		}
+		if len(then.Outputs) != len(els.Outputs) {
+			return fmt.Errorf("then_branch has %d outputs, else_branch %d", len(then.Outputs), len(els.Outputs))
+		}
+		if c.NumOut() > len(then.Outputs) {
+			return fmt.Errorf("the node has %d outputs, its branches %d", c.NumOut(), len(then.Outputs))
+		}
+		if err := c.Need(1); err != nil {
+			return err
+		}
+		return c.Emit(&ir.If{Then: then, Else: els}, c.In(0))
+	})
+	register("Loop", controlVersions, "scan outputs need a compile-time trip count or a declared static output shape (a run that iterates a different number of times fails); loop-carried values must keep their shape; sequence and optional values are not supported", func(c *nodeCtx) error {
+		body, err := c.Graph("body")
+		if err != nil {
+			return err
+		}
+		in := c.Inputs()
+		for len(in) < 2 {
+			in = append(in, nil)
+		}
+		n := len(in) - 2
+		k := len(body.Outputs) - 1 - n
+		if len(body.Inputs) != 2+n || k < 0 {
+			return fmt.Errorf("the body has %d inputs and %d outputs; with %d loop-carried values it needs %d inputs and at least %d outputs", len(body.Inputs), len(body.Outputs), n, 2+n, 1+n)
+		}
+		if c.NumOut() > n+k {
+			return fmt.Errorf("the node has %d outputs, its body gives %d", c.NumOut(), n+k)
+		}
+		scanLen := -1
+		for j := 0; j < k; j++ {
+			d, ok := c.declaredDim0(n + j)
+			if !ok {
+				continue
+			}
+			if scanLen >= 0 && d != scanLen {
+				return fmt.Errorf("the model declares scan outputs of lengths %d and %d", scanLen, d)
+			}
+			scanLen = d
+		}
+		return c.Emit(&ir.Loop{Body: body, ScanLen: scanLen}, in...)
+	})
+	register("Scan", []int{8, 9, 11, 16, 19, 21, 23, 24, 25}, "opset 8's sequence_lens must be omitted or constant and equal to the sequence length; sequence and optional values are not supported", func(c *nodeCtx) error {
+		body, err := c.Graph("body")
+		if err != nil {
+			return err
+		}
+		m := c.Int("num_scan_inputs", 0)
+		if c.Version < 9 {
+			return importScan8(c, body, m)
+		}
+		op := &ir.Scan{Body: body, NumScanInputs: m, InAxes: c.Ints("scan_input_axes", nil), OutAxes: c.Ints("scan_output_axes", nil)}
+		if op.InReverse, err = directions(c, "scan_input_directions"); err != nil {
+			return err
+		}
+		if op.OutReverse, err = directions(c, "scan_output_directions"); err != nil {
+			return err
+		}
+		return c.Emit(op, c.Inputs()...)
+	})
+}
+
+// directions reads a list of 0 (forward) / 1 (reverse) flags.
+func directions(c *nodeCtx, name string) ([]bool, error) {
+	d := c.Ints(name, nil)
+	if d == nil {
+		return nil, nil
+	}
+	out := make([]bool, len(d))
+	for i, v := range d {
+		if v != 0 && v != 1 {
+			return nil, fmt.Errorf("%s[%d] = %d, must be 0 or 1", name, i, v)
+		}
+		out[i] = v == 1
+	}
+	return out, nil
+}
+
+// importScan8 rewrites opset 8's batched Scan (sequence_lens, N states of
+// shape [B, ...], M scan inputs of shape [B, T, ...]) as a Scan over the
+// batch axis whose body is the Scan over the sequence: the outer Scan slices
+// states and inputs per batch item and stacks the final states and the scan
+// outputs back along axis 0.
+func importScan8(c *nodeCtx, body *ir.Graph, m int) error {
+	rev, err := directions(c, "directions")
+	if err != nil {
+		return err
+	}
+	in := c.Inputs()
+	if len(in) < 1+m {
+		return fmt.Errorf("num_scan_inputs=%d but the node has %d inputs after sequence_lens", m, len(in)-1)
+	}
+	if lens := in[0]; lens != nil {
+		if err := checkFullLengths(lens, in[len(in)-m:]); err != nil {
+			return err
+		}
+	}
+	vals := in[1:]
+	n := len(vals) - m
+	if n < 0 || len(body.Inputs) != len(vals) || len(body.Outputs) < n {
+		return fmt.Errorf("the body takes %d inputs and returns %d outputs for %d states and %d scan inputs", len(body.Inputs), len(body.Outputs), n, m)
+	}
+	name := c.baseName()
+	inner := &ir.Graph{Name: name + "/batch_item"}
+	for i, v := range vals {
+		iv := &ir.Value{Name: fmt.Sprintf("%s/batch_in_%d", name, i), Type: ir.Type{DType: v.Type.DType}}
+		inner.Inputs = append(inner.Inputs, iv)
+	}
+	outs := make([]*ir.Value, len(body.Outputs))
+	for i := range outs {
+		outs[i] = &ir.Value{Name: fmt.Sprintf("%s/batch_out_%d", name, i)}
+	}
+	inner.Outputs = outs
+	inner.Nodes = []*ir.Node{{
+		Name:    c.np.GetName(),
+		Op:      &ir.Scan{Body: body, NumScanInputs: m, InReverse: rev},
+		Inputs:  inner.Inputs,
+		Outputs: outs,
+	}}
+	// The inner Scan slices the per-item sequence axis, now axis 0.
+	return c.Emit(&ir.Scan{Body: inner, NumScanInputs: len(vals)}, vals...)
+}
+
+// checkFullLengths accepts a sequence_lens that gives every batch item the
+// full sequence length: shorter sequences would leave padding the static
+// outputs cannot express.
+func checkFullLengths(lens *ir.Value, scans []*ir.Value) error {
+	if lens.Const == nil {
+		return ir.NotSupportedf("sequence_lens known only at run time")
+	}
+	if len(scans) == 0 || scans[0] == nil || !scans[0].Typed() || len(scans[0].Type.Shape) < 2 {
+		return ir.NotSupportedf("sequence_lens with scan inputs of unknown shape")
+	}
+	full := int64(scans[0].Type.Shape[1])
+	for i := 0; i < lens.Const.Len(); i++ {
+		if lens.Const.Int(i) != full {
+			return ir.NotSupportedf("sequence_lens[%d] = %d is shorter than the sequence length %d", i, lens.Const.Int(i), full)
+		}
+	}
+	return nil
+}
+
+// declaredDim0 returns the static leading dimension the model declares for
+// output i, if any.
+func (c *nodeCtx) declaredDim0(i int) (int, bool) {
+	if i >= len(c.np.Output) || c.np.Output[i] == "" {
+		return 0, false
+	}
+	tt := c.b.declared[c.np.Output[i]].GetTensorType()
+	if tt == nil || tt.Shape == nil || len(tt.Shape.Dim) == 0 {
+		return 0, false
+	}
+	d := tt.Shape.Dim[0]
+	if d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() < 0 {
+		return 0, false
+	}
+	return int(d.GetDimValue()), true
+}
