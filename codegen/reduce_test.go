@@ -78,7 +78,6 @@ func runOneNodeErr(t *testing.T, op ir.Op, simd bool, inputs ...*ir.Tensor) ([]*
 	return out, nil
 }
 
-
 // TestReduceLayouts checks every kind on row and accumulate layouts, all
 // axis subsets, several dtypes and both SIMD settings against the reference.
 func TestReduceLayouts(t *testing.T) {
