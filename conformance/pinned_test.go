@@ -19,7 +19,7 @@ import (
 )
 
 // Some ONNX cases feed the inputs that fix an output's shape (Resize's
-// scales and sizes) as run-time graph inputs; a static-shape compiler
+// scales and sizes, AffineGrid's size) as run-time graph inputs; a static-shape compiler
 // rejects them as unsupported. To still check those ops' semantics against
 // the ONNX expected outputs, TestPinnedShapeInputs turns such inputs into
 // initializers holding the data set's value and verifies the rewritten
