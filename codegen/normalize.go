@@ -56,7 +56,7 @@ func init() {
 		s := x.Type.Shape
 		inner := s[2:].Size()
 		return k.normalize(&normPlan{
-			x: x, y: n.Outputs[0], ct: asm.F32, rows: s[0] * s[1], rowStride: inner, segs: 1, segLen: inner,
+			x: x, y: n.Outputs[0], ct: valueType(x.Type.DType), rows: s[0] * s[1], rowStride: inner, segs: 1, segLen: inner,
 			eps: float64(op.Epsilon), scale: n.Inputs[1], bias: n.Inputs[2], period: s[1], chunks: 1,
 		})
 	})

@@ -19,7 +19,7 @@ import (
 )
 
 // Some ONNX cases feed the inputs that fix an output's shape (Resize's
-// scales and sizes) as run-time graph inputs; a static-shape compiler
+// scales and sizes, AffineGrid's size) as run-time graph inputs; a static-shape compiler
 // rejects them as unsupported. To still check those ops' semantics against
 // the ONNX expected outputs, TestPinnedShapeInputs turns such inputs into
 // initializers holding the data set's value and verifies the rewritten
@@ -35,6 +35,10 @@ var shapeInputs = map[string][]int{
 
 // pinnedPassing are the rewritten cases expected to pass.
 var pinnedPassing = []string{
+	"node/test_affine_grid_2d",
+	"node/test_affine_grid_2d_align_corners",
+	"node/test_affine_grid_3d",
+	"node/test_affine_grid_3d_align_corners",
 	"node/test_resize_downsample_scales_cubic",
 	"node/test_resize_downsample_scales_cubic_A_n0p5_exclude_outside",
 	"node/test_resize_downsample_scales_cubic_align_corners",

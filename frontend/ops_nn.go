@@ -20,6 +20,18 @@ func window(c *nodeCtx) (ir.Window, error) {
 	return w, err
 }
 
+// lpOrder reads LpPool's p: a float in opset 1, an int later.
+func lpOrder(c *nodeCtx) (int, error) {
+	if c.Version < 2 {
+		p := c.Float("p", 2)
+		if p != float32(int(p)) {
+			return 0, ir.NotSupportedf("p=%g (integer orders are supported)", p)
+		}
+		return int(p), nil
+	}
+	return c.Int("p", 2), nil
+}
+
 func init() {
 	register("Conv", []int{1, 11, 22}, "", func(c *nodeCtx) error {
 		w, err := window(c)
@@ -46,7 +58,9 @@ func init() {
 				p.CeilMode = c.Int("ceil_mode", 0) == 1
 				p.StorageOrder = c.Int("storage_order", 0)
 			case ir.PoolLp:
-				p.P = c.Int("p", 2)
+				if p.P, err = lpOrder(c); err != nil {
+					return err
+				}
 				p.CeilMode = c.Int("ceil_mode", 0) == 1
 			}
 			return c.Emit(p, c.In(0))
@@ -57,7 +71,14 @@ func init() {
 	pool("LpPool", ir.PoolLp, []int{1, 2, 11, 18, 22})
 	global := func(name string, kind ir.PoolKind, versions []int) {
 		register(name, versions, "", func(c *nodeCtx) error {
-			return c.Emit(&ir.GlobalPool{Kind: kind, P: c.Int("p", 2)}, c.In(0))
+			p := 2
+			if kind == ir.PoolLp {
+				var err error
+				if p, err = lpOrder(c); err != nil {
+					return err
+				}
+			}
+			return c.Emit(&ir.GlobalPool{Kind: kind, P: p}, c.In(0))
 		})
 	}
 	global("GlobalAveragePool", ir.PoolAverage, []int{1, 22})

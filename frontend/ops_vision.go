@@ -84,4 +84,59 @@ func init() {
 		}
 		return c.Emit(&ir.Resize{Mode: mode, CoordMode: "asymmetric", NearestMode: "simple"}, c.In(0), nil, scales, nil)
 	})
+
+	register("GridSample", []int{16, 20, 22}, "", func(c *nodeCtx) error {
+		g := &ir.GridSample{AlignCorners: c.Int("align_corners", 0) != 0}
+		var err error
+		if c.Version < 20 {
+			// opset 16 names the modes bilinear and bicubic (4-D only)
+			var m string
+			if m, err = c.OneOf("mode", "bilinear", "bilinear", "nearest", "bicubic"); err != nil {
+				return err
+			}
+			g.Mode = map[string]string{"bilinear": "linear", "nearest": "nearest", "bicubic": "cubic"}[m]
+			if x := c.In(0); x != nil && x.Typed() && len(x.Type.Shape) != 4 {
+				return fmt.Errorf("GridSample-16 needs 4-D input, got %s", x.Type.Shape)
+			}
+		} else if g.Mode, err = c.OneOf("mode", "linear", "linear", "nearest", "cubic"); err != nil {
+			return err
+		}
+		if g.Padding, err = c.OneOf("padding_mode", "zeros", "zeros", "border", "reflection"); err != nil {
+			return err
+		}
+		return c.Emit(g, c.In(0), c.In(1))
+	})
+	register("AffineGrid", []int{20}, "size must be a constant", func(c *nodeCtx) error {
+		return c.Emit(&ir.AffineGrid{AlignCorners: c.Int("align_corners", 0) != 0}, c.In(0), c.In(1))
+	})
+	register("RoiAlign", []int{10, 16, 22}, "", func(c *nodeCtx) error {
+		r := &ir.RoiAlign{
+			OutH:          c.Int("output_height", 1),
+			OutW:          c.Int("output_width", 1),
+			SamplingRatio: c.Int("sampling_ratio", 0),
+			SpatialScale:  c.Float("spatial_scale", 1),
+		}
+		var err error
+		if r.Mode, err = c.OneOf("mode", "avg", "avg", "max"); err != nil {
+			return err
+		}
+		if c.Version >= 16 {
+			// opset 10 behaved as output_half_pixel (no pixel shift)
+			m, err := c.OneOf("coordinate_transformation_mode", "half_pixel", "half_pixel", "output_half_pixel")
+			if err != nil {
+				return err
+			}
+			r.HalfPixel = m == "half_pixel"
+		}
+		return c.Emit(r, c.In(0), c.In(1), c.In(2))
+	})
+	register("DeformConv", []int{19, 22}, "", func(c *nodeCtx) error {
+		w := ir.Window{
+			Kernel:    c.Ints("kernel_shape", nil),
+			Pads:      c.Ints("pads", nil),
+			Strides:   c.Ints("strides", nil),
+			Dilations: c.Ints("dilations", nil),
+		}
+		return c.Emit(&ir.DeformConv{Window: w, Group: c.Int("group", 1), OffsetGroup: c.Int("offset_group", 1)}, c.In(0), c.In(1), c.In(2), c.In(3), c.In(4))
+	})
 }

@@ -32,6 +32,11 @@ func (c *ConvTranspose) Geometry(x, w Shape) (*Geometry, error) {
 	if len(c.Kernel) > 0 && !Shape(c.Kernel).Equal(Shape(k)) {
 		return nil, fmt.Errorf("kernel_shape %v does not match W %s", c.Kernel, w)
 	}
+	for _, v := range k {
+		if v < 1 {
+			return nil, fmt.Errorf("ConvTranspose kernel %v must be positive", k)
+		}
+	}
 	g := &Geometry{In: in, Kernel: k, Strides: ones(n), Dilations: ones(n), PadBegin: make([]int, n), PadEnd: make([]int, n), Out: make([]int, n)}
 	for _, a := range []struct {
 		name string

@@ -442,6 +442,9 @@ func (r *Resize) Eval(in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.Out.Size() == 0 {
+		return []*Tensor{NewTensor(x.DType, p.Out)}, nil
+	}
 	shape := x.Shape.Clone()
 	if p.Selection {
 		cur := x
