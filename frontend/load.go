@@ -128,16 +128,18 @@ type builder struct {
 	model *Model
 	dir   string
 	opts  Options
-	// declared holds the types the model states for values (value_info and
-	// graph outputs, subgraphs included); Loop reads its scan-output lengths
-	// from them. ONNX value names are unique across nested graphs.
-	declared map[string]*onnxpb.TypeProto
 }
 
 // scope resolves value names, falling back to enclosing graphs.
 type scope struct {
 	vals   map[string]*ir.Value
 	parent *scope
+	// declared holds the static types the model states for values (graph
+	// outputs and value_info); ops whose output shape depends on run-time
+	// data read them through nodeCtx.Declared.
+	declared map[string]ir.Type
+	// users maps a value name to the nodes of this graph reading it.
+	users map[string][]*onnxpb.NodeProto
 }
 
 func (s *scope) lookup(name string) *ir.Value {
@@ -151,17 +153,12 @@ func (s *scope) lookup(name string) *ir.Value {
 
 // graph imports a GraphProto. The main graph's inputs must get static
 // shapes; a subgraph's inputs may stay untyped for their op to type.
-func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
-	sc := &scope{vals: map[string]*ir.Value{}, parent: parent}
+// inputTypes, when given, types a subgraph's inputs from what its op passes
+// them, so that its nodes are typed (and can settle opset differences) while
+// importing, like the main graph's.
+func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool, inputTypes ...*ir.Type) (*ir.Graph, error) {
+	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, declared: declaredTypes(gp), users: nodeUsers(gp)}
 	g := &ir.Graph{Name: gp.GetName()}
-	if b.declared == nil {
-		b.declared = map[string]*onnxpb.TypeProto{}
-	}
-	for _, vi := range append(slices.Clone(gp.ValueInfo), gp.Output...) {
-		if vi.GetType() != nil {
-			b.declared[vi.GetName()] = vi.GetType()
-		}
-	}
 	inits := map[string]bool{}
 	for _, tp := range gp.Initializer {
 		t, err := TensorFromProto(tp, b.dir)
@@ -189,6 +186,11 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		if err != nil {
 			return nil, err
 		}
+		if i := len(g.Inputs); i < len(inputTypes) && inputTypes[i] != nil {
+			if err := bindSubgraphInput(v, *inputTypes[i]); err != nil {
+				return nil, err
+			}
+		}
 		sc.vals[name] = v
 		g.Inputs = append(g.Inputs, v)
 	}
@@ -208,6 +210,35 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		g.Outputs = append(g.Outputs, v)
 	}
 	return g, nil
+}
+
+// declaredTypes collects the fully static tensor types a graph states for
+// its outputs and value_info entries.
+func declaredTypes(gp *onnxpb.GraphProto) map[string]ir.Type {
+	m := map[string]ir.Type{}
+	for _, vi := range append(append([]*onnxpb.ValueInfoProto{}, gp.ValueInfo...), gp.Output...) {
+		tt := vi.GetType().GetTensorType()
+		if tt == nil || tt.Shape == nil {
+			continue
+		}
+		dt, err := DTypeFromONNX(tt.GetElemType())
+		if err != nil {
+			continue
+		}
+		shape := make(ir.Shape, len(tt.Shape.Dim))
+		static := true
+		for i, d := range tt.Shape.Dim {
+			if d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() <= 0 {
+				static = false
+				break
+			}
+			shape[i] = int(d.GetDimValue())
+		}
+		if static {
+			m[vi.GetName()] = ir.Type{DType: dt, Shape: shape}
+		}
+	}
+	return m
 }
 
 // inputValue makes a graph input with a static type.

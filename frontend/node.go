@@ -108,6 +108,21 @@ func (c *nodeCtx) In(i int) *ir.Value {
 // Inputs returns all inputs (nil for omitted ones).
 func (c *nodeCtx) Inputs() []*ir.Value { return c.inputs }
 
+// Declared returns the static type the model states for output i (in its
+// graph outputs or value_info), if any. Ops whose output shape depends on
+// run-time data compile to that shape and check the data against it.
+func (c *nodeCtx) Declared(i int) (ir.Type, bool) {
+	if i >= len(c.np.Output) || c.np.Output[i] == "" {
+		return ir.Type{}, false
+	}
+	for s := c.sc; s != nil; s = s.parent {
+		if t, ok := s.declared[c.np.Output[i]]; ok {
+			return t, true
+		}
+	}
+	return ir.Type{}, false
+}
+
 // NumOut is the number of outputs the node declares.
 func (c *nodeCtx) NumOut() int { return len(c.np.Output) }
 

@@ -2,7 +2,9 @@ package frontend
 
 import (
 	"fmt"
+	"slices"
 
+	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/ir"
 )
 
@@ -33,13 +35,15 @@ func init() {
 		return c.Emit(&ir.If{Then: then, Else: els}, c.In(0))
 	})
 	register("Loop", controlVersions, "scan outputs need a compile-time trip count or a declared static output shape (a run that iterates a different number of times fails); loop-carried values must keep their shape; sequence and optional values are not supported", func(c *nodeCtx) error {
-		body, err := c.Graph("body")
-		if err != nil {
-			return err
-		}
 		in := c.Inputs()
 		for len(in) < 2 {
 			in = append(in, nil)
+		}
+		// The iteration number and condition keep their declared types
+		// (scalars, or [1] from some exporters); Infer settles them.
+		body, err := c.GraphWithInputs("body", append([]*ir.Type{nil, nil}, typesOf(in[2:])...))
+		if err != nil {
+			return err
 		}
 		n := len(in) - 2
 		k := len(body.Outputs) - 1 - n
@@ -63,23 +67,57 @@ func init() {
 		return c.Emit(&ir.Loop{Body: body, ScanLen: scanLen}, in...)
 	})
 	register("Scan", []int{8, 9, 11, 16, 19, 21, 23, 24, 25}, "opset 8's sequence_lens must be omitted or constant and equal to the sequence length; sequence and optional values are not supported", func(c *nodeCtx) error {
-		body, err := c.Graph("body")
-		if err != nil {
-			return err
-		}
 		m := c.Int("num_scan_inputs", 0)
 		if c.Version < 9 {
-			return importScan8(c, body, m)
+			return importScan8(c, m)
 		}
-		op := &ir.Scan{Body: body, NumScanInputs: m, InAxes: c.Ints("scan_input_axes", nil), OutAxes: c.Ints("scan_output_axes", nil)}
+		op := &ir.Scan{NumScanInputs: m, InAxes: c.Ints("scan_input_axes", nil), OutAxes: c.Ints("scan_output_axes", nil)}
+		var err error
 		if op.InReverse, err = directions(c, "scan_input_directions"); err != nil {
 			return err
 		}
 		if op.OutReverse, err = directions(c, "scan_output_directions"); err != nil {
 			return err
 		}
+		if op.Body, err = c.GraphWithInputs("body", scanBodyTypes(op, c.Inputs())); err != nil {
+			return err
+		}
 		return c.Emit(op, c.Inputs()...)
 	})
+}
+
+// GraphWithInputs imports a GRAPH attribute whose inputs receive the given
+// types (nil entries stay as the model declares them).
+func (c *nodeCtx) GraphWithInputs(name string, types []*ir.Type) (*ir.Graph, error) {
+	a := c.attr(name)
+	if a == nil || a.G == nil {
+		return nil, fmt.Errorf("missing graph attribute %s", name)
+	}
+	g, err := c.b.graph(a.G, c.sc, false, types...)
+	if err != nil {
+		return nil, fmt.Errorf("in subgraph %s: %w", name, err)
+	}
+	return g, nil
+}
+
+func bindSubgraphInput(v *ir.Value, t ir.Type) error {
+	if v.Type.DType != ir.Invalid && v.Type.DType != t.DType {
+		return fmt.Errorf("subgraph input %q is declared %s but receives %s", v.Name, v.Type.DType, t.DType)
+	}
+	v.SetType(t)
+	return nil
+}
+
+// typesOf returns pointers to the types of typed values (nil otherwise).
+func typesOf(vs []*ir.Value) []*ir.Type {
+	out := make([]*ir.Type, len(vs))
+	for i, v := range vs {
+		if v != nil && v.Typed() {
+			t := v.Type
+			out[i] = &t
+		}
+	}
+	return out
 }
 
 // directions reads a list of 0 (forward) / 1 (reverse) flags.
@@ -103,12 +141,27 @@ func directions(c *nodeCtx, name string) ([]bool, error) {
 // batch axis whose body is the Scan over the sequence: the outer Scan slices
 // states and inputs per batch item and stacks the final states and the scan
 // outputs back along axis 0.
-func importScan8(c *nodeCtx, body *ir.Graph, m int) error {
+func importScan8(c *nodeCtx, m int) error {
 	rev, err := directions(c, "directions")
 	if err != nil {
 		return err
 	}
 	in := c.Inputs()
+	// Per batch item the body sees states and scan inputs without axis 0,
+	// and scans the sequence (now axis 0).
+	var bodyTypes []*ir.Type
+	if len(in) >= 1 {
+		for _, t := range typesOf(in[1:]) {
+			if t != nil && len(t.Shape) > 0 {
+				t = &ir.Type{DType: t.DType, Shape: t.Shape[1:]}
+			}
+			bodyTypes = append(bodyTypes, t)
+		}
+	}
+	body, err := c.GraphWithInputs("body", scanBodyTypes(&ir.Scan{NumScanInputs: m}, typesToValues(bodyTypes)))
+	if err != nil {
+		return err
+	}
 	if len(in) < 1+m {
 		return fmt.Errorf("num_scan_inputs=%d but the node has %d inputs after sequence_lens", m, len(in)-1)
 	}
@@ -125,6 +178,9 @@ func importScan8(c *nodeCtx, body *ir.Graph, m int) error {
 	name := c.baseName()
 	inner := &ir.Graph{Name: name + "/batch_item"}
 	for i, v := range vals {
+		if v == nil {
+			return fmt.Errorf("input %d is missing", i+1)
+		}
 		iv := &ir.Value{Name: fmt.Sprintf("%s/batch_in_%d", name, i), Type: ir.Type{DType: v.Type.DType}}
 		inner.Inputs = append(inner.Inputs, iv)
 	}
@@ -141,6 +197,42 @@ func importScan8(c *nodeCtx, body *ir.Graph, m int) error {
 	}}
 	// The inner Scan slices the per-item sequence axis, now axis 0.
 	return c.Emit(&ir.Scan{Body: inner, NumScanInputs: len(vals)}, vals...)
+}
+
+// scanBodyTypes computes the body input types of a Scan from its typed
+// inputs (nil entries where they are not typed yet).
+func scanBodyTypes(op *ir.Scan, in []*ir.Value) []*ir.Type {
+	types := typesOf(in)
+	out := make([]*ir.Type, len(types))
+	st := len(in) - op.NumScanInputs
+	for i, t := range types {
+		if t == nil || i < st {
+			out[i] = t
+			continue
+		}
+		j := i - st
+		axis := 0
+		if op.InAxes != nil && j < len(op.InAxes) {
+			axis = op.InAxes[j]
+		}
+		ax, err := ir.NormAxis(axis, len(t.Shape))
+		if err != nil {
+			continue // Infer reports it
+		}
+		out[i] = &ir.Type{DType: t.DType, Shape: slices.Delete(t.Shape.Clone(), ax, ax+1)}
+	}
+	return out
+}
+
+// typesToValues wraps types as values for scanBodyTypes.
+func typesToValues(types []*ir.Type) []*ir.Value {
+	out := make([]*ir.Value, len(types))
+	for i, t := range types {
+		if t != nil {
+			out[i] = ir.NewInput("", *t)
+		}
+	}
+	return out
 }
 
 // checkFullLengths accepts a sequence_lens that gives every batch item the
@@ -163,18 +255,55 @@ func checkFullLengths(lens *ir.Value, scans []*ir.Value) error {
 }
 
 // declaredDim0 returns the static leading dimension the model declares for
-// output i, if any.
+// output i, if any: on the value itself, or on a value it flows into
+// unchanged in shape (through Cast, CastLike or Identity), as when a Loop's
+// scan output is cast to the graph output's dtype.
 func (c *nodeCtx) declaredDim0(i int) (int, bool) {
 	if i >= len(c.np.Output) || c.np.Output[i] == "" {
 		return 0, false
 	}
-	tt := c.b.declared[c.np.Output[i]].GetTensorType()
-	if tt == nil || tt.Shape == nil || len(tt.Shape.Dim) == 0 {
+	return c.sc.declaredDim0(c.np.Output[i], 0)
+}
+
+func (s *scope) declaredDim0(name string, depth int) (int, bool) {
+	for sc := s; sc != nil; sc = sc.parent {
+		if t, ok := sc.declared[name]; ok && len(t.Shape) > 0 {
+			return t.Shape[0], true
+		}
+	}
+	if depth > 8 {
 		return 0, false
 	}
-	d := tt.Shape.Dim[0]
-	if d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() < 0 {
-		return 0, false
+	d, found := 0, false
+	for sc := s; sc != nil; sc = sc.parent {
+		for _, np := range sc.users[name] {
+			switch np.GetOpType() {
+			case "Cast", "CastLike", "Identity":
+			default:
+				continue
+			}
+			if len(np.Input) == 0 || np.Input[0] != name || len(np.Output) == 0 {
+				continue
+			}
+			if n, ok := s.declaredDim0(np.Output[0], depth+1); ok && (!found || n == d) {
+				d, found = n, true
+			} else if ok {
+				return 0, false // conflicting declarations
+			}
+		}
 	}
-	return int(d.GetDimValue()), true
+	return d, found
+}
+
+// nodeUsers maps each value name to the nodes of gp reading it.
+func nodeUsers(gp *onnxpb.GraphProto) map[string][]*onnxpb.NodeProto {
+	m := map[string][]*onnxpb.NodeProto{}
+	for _, np := range gp.Node {
+		for _, in := range np.Input {
+			if in != "" {
+				m[in] = append(m[in], np)
+			}
+		}
+	}
+	return m
 }
