@@ -128,6 +128,9 @@ type builder struct {
 	model *Model
 	dir   string
 	opts  Options
+	// users maps value names to the nodes reading them, in every graph
+	// imported so far (ONNX names are unique across nested graphs).
+	users map[string][]*onnxpb.NodeProto
 }
 
 // scope resolves value names, falling back to enclosing graphs.
@@ -138,8 +141,6 @@ type scope struct {
 	// outputs and value_info); ops whose output shape depends on run-time
 	// data read them through nodeCtx.Declared.
 	declared map[string]ir.Type
-	// users maps a value name to the nodes of this graph reading it.
-	users map[string][]*onnxpb.NodeProto
 }
 
 func (s *scope) lookup(name string) *ir.Value {
@@ -157,7 +158,7 @@ func (s *scope) lookup(name string) *ir.Value {
 // them, so that its nodes are typed (and can settle opset differences) while
 // importing, like the main graph's.
 func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool, inputTypes ...*ir.Type) (*ir.Graph, error) {
-	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, declared: declaredTypes(gp), users: nodeUsers(gp)}
+	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, declared: declaredTypes(gp)}
 	g := &ir.Graph{Name: gp.GetName()}
 	inits := map[string]bool{}
 	for _, tp := range gp.Initializer {
@@ -194,6 +195,7 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool, inputTy
 		sc.vals[name] = v
 		g.Inputs = append(g.Inputs, v)
 	}
+	b.noteUsers(gp)
 	for _, np := range gp.Node {
 		if err := b.node(np, g, sc); err != nil {
 			return nil, err

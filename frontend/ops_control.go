@@ -262,11 +262,11 @@ func (c *nodeCtx) declaredDim0(i int) (int, bool) {
 	if i >= len(c.np.Output) || c.np.Output[i] == "" {
 		return 0, false
 	}
-	return c.sc.declaredDim0(c.np.Output[i], 0)
+	return c.declaredDim0Of(c.np.Output[i], 0)
 }
 
-func (s *scope) declaredDim0(name string, depth int) (int, bool) {
-	for sc := s; sc != nil; sc = sc.parent {
+func (c *nodeCtx) declaredDim0Of(name string, depth int) (int, bool) {
+	for sc := c.sc; sc != nil; sc = sc.parent {
 		if t, ok := sc.declared[name]; ok && len(t.Shape) > 0 {
 			return t.Shape[0], true
 		}
@@ -275,35 +275,34 @@ func (s *scope) declaredDim0(name string, depth int) (int, bool) {
 		return 0, false
 	}
 	d, found := 0, false
-	for sc := s; sc != nil; sc = sc.parent {
-		for _, np := range sc.users[name] {
-			switch np.GetOpType() {
-			case "Cast", "CastLike", "Identity":
-			default:
-				continue
-			}
-			if len(np.Input) == 0 || np.Input[0] != name || len(np.Output) == 0 {
-				continue
-			}
-			if n, ok := s.declaredDim0(np.Output[0], depth+1); ok && (!found || n == d) {
-				d, found = n, true
-			} else if ok {
-				return 0, false // conflicting declarations
-			}
+	for _, np := range c.b.users[name] {
+		switch np.GetOpType() {
+		case "Cast", "CastLike", "Identity":
+		default:
+			continue
+		}
+		if len(np.Input) == 0 || np.Input[0] != name || len(np.Output) == 0 {
+			continue
+		}
+		if n, ok := c.declaredDim0Of(np.Output[0], depth+1); ok && (!found || n == d) {
+			d, found = n, true
+		} else if ok {
+			return 0, false // conflicting declarations
 		}
 	}
 	return d, found
 }
 
-// nodeUsers maps each value name to the nodes of gp reading it.
-func nodeUsers(gp *onnxpb.GraphProto) map[string][]*onnxpb.NodeProto {
-	m := map[string][]*onnxpb.NodeProto{}
+// noteUsers records which nodes of gp read each value.
+func (b *builder) noteUsers(gp *onnxpb.GraphProto) {
+	if b.users == nil {
+		b.users = map[string][]*onnxpb.NodeProto{}
+	}
 	for _, np := range gp.Node {
 		for _, in := range np.Input {
 			if in != "" {
-				m[in] = append(m[in], np)
+				b.users[in] = append(b.users[in], np)
 			}
 		}
 	}
-	return m
 }
