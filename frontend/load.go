@@ -131,6 +131,10 @@ type builder struct {
 	// users maps value names to the nodes reading them, in every graph
 	// imported so far (ONNX names are unique across nested graphs).
 	users map[string][]*onnxpb.NodeProto
+	// inputTypes types the inputs of the next subgraph imported, from what
+	// its op passes them, so that its nodes are typed (and can settle opset
+	// differences) while importing, like the main graph's.
+	inputTypes []*ir.Type
 }
 
 // scope resolves value names, falling back to enclosing graphs.
@@ -154,10 +158,7 @@ func (s *scope) lookup(name string) *ir.Value {
 
 // graph imports a GraphProto. The main graph's inputs must get static
 // shapes; a subgraph's inputs may stay untyped for their op to type.
-// inputTypes, when given, types a subgraph's inputs from what its op passes
-// them, so that its nodes are typed (and can settle opset differences) while
-// importing, like the main graph's.
-func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool, inputTypes ...*ir.Type) (*ir.Graph, error) {
+func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
 	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, declared: declaredTypes(gp)}
 	g := &ir.Graph{Name: gp.GetName()}
 	inits := map[string]bool{}
@@ -178,6 +179,8 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool, inputTy
 		sc.vals[name] = ir.NewConst(name, t)
 		inits[name] = true
 	}
+	inputTypes := b.inputTypes // set by GraphWithInputs for this graph only
+	b.inputTypes = nil
 	for _, vi := range gp.Input {
 		name := vi.GetName()
 		if inits[name] {

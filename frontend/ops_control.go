@@ -93,7 +93,8 @@ func (c *nodeCtx) GraphWithInputs(name string, types []*ir.Type) (*ir.Graph, err
 	if a == nil || a.G == nil {
 		return nil, fmt.Errorf("missing graph attribute %s", name)
 	}
-	g, err := c.b.graph(a.G, c.sc, false, types...)
+	c.b.inputTypes = types
+	g, err := c.b.graph(a.G, c.sc, false)
 	if err != nil {
 		return nil, fmt.Errorf("in subgraph %s: %w", name, err)
 	}
