@@ -464,3 +464,29 @@ func TestLoopConstantNotFoldedWhenLarge(t *testing.T) {
 		t.Errorf("y[0] = %d, y[last] = %d", y[0], y[trips-1])
 	}
 }
+
+// TestIfUntakenBranchDoesNotType: with a constant condition the other
+// branch is not even imported (it reshapes 3 elements into 2x2 here).
+func TestIfUntakenBranchDoesNotType(t *testing.T) {
+	then := &onnxpb.GraphProto{Name: cfPtr("then"), Node: []*onnxpb.NodeProto{cfNode("Add", []string{"x", "x"}, []string{"t_out"})}, Output: []*onnxpb.ValueInfoProto{cfVI("t_out", onnxFloat)}}
+	els := &onnxpb.GraphProto{Name: cfPtr("else"), Node: []*onnxpb.NodeProto{
+		cfConst("shape22", ir.TensorI64(ir.Shape{2}, 2, 2)),
+		cfNode("Reshape", []string{"x", "shape22"}, []string{"e_out"}),
+	}, Output: []*onnxpb.ValueInfoProto{cfVI("e_out", onnxFloat)}}
+	g := &onnxpb.GraphProto{
+		Name: cfPtr("if_untyped_branch"),
+		Node: []*onnxpb.NodeProto{
+			cfNode("Size", []string{"x"}, []string{"n"}),
+			cfConst("three", i64(3)),
+			cfNode("Equal", []string{"n", "three"}, []string{"is3"}),
+			cfNode("If", []string{"is3"}, []string{"y"}, cfGraphAttr("then_branch", then), cfGraphAttr("else_branch", els)),
+		},
+		Input:  []*onnxpb.ValueInfoProto{cfVI("x", onnxFloat, 3)},
+		Output: []*onnxpb.ValueInfoProto{cfVI("y", onnxFloat, 3)},
+	}
+	out, err := cfRun(t, cfModel(13, g), map[string]*ir.Tensor{"x": ir.TensorF32(ir.Shape{3}, 1, 2, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfWant(t, out, "y", ir.Shape{3}, 2, 4, 6)
+}

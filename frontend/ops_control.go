@@ -15,6 +15,12 @@ var controlVersions = []int{1, 11, 13, 16, 19, 21, 23, 24, 25}
 
 func init() {
 	register("If", controlVersions, "both branches must give the same static shapes unless the condition is a compile-time constant; sequence and optional outputs are not supported", func(c *nodeCtx) error {
+		if err := c.Need(1); err != nil {
+			return err
+		}
+		if cond := c.In(0); cond.Const != nil && cond.Const.Len() == 1 {
+			return inlineBranch(c, cond.Const.Int(0) != 0)
+		}
 		then, err := c.Graph("then_branch")
 		if err != nil {
 			return err
@@ -28,9 +34,6 @@ func init() {
 		}
 		if c.NumOut() > len(then.Outputs) {
 			return fmt.Errorf("the node has %d outputs, its branches %d", c.NumOut(), len(then.Outputs))
-		}
-		if err := c.Need(1); err != nil {
-			return err
 		}
 		return c.Emit(&ir.If{Then: then, Else: els}, c.In(0))
 	})
@@ -84,6 +87,39 @@ func init() {
 		}
 		return c.Emit(op, c.Inputs()...)
 	})
+}
+
+// inlineBranch imports an If whose condition is a constant as the nodes of
+// the branch it takes. The other branch is not imported at all: it may not
+// even type with these shapes (AffineGrid's expanded function splits a 4-D
+// size into 5 parts in the branch for 5-D sizes). Each output becomes an
+// Identity of the branch's output, so that it keeps its name.
+func inlineBranch(c *nodeCtx, cond bool) error {
+	take, skip := "then_branch", "else_branch"
+	if !cond {
+		take, skip = skip, take
+	}
+	c.Has(skip)
+	g, err := c.Graph(take)
+	if err != nil {
+		return err
+	}
+	if c.NumOut() > len(g.Outputs) {
+		return fmt.Errorf("the node has %d outputs, its %s %d", c.NumOut(), take, len(g.Outputs))
+	}
+	c.g.Nodes = append(c.g.Nodes, g.Nodes...)
+	for i, name := range c.np.Output {
+		if name == "" {
+			continue
+		}
+		out := &ir.Value{Name: name}
+		c.sc.vals[name] = out
+		if err := c.add(&ir.Node{Name: c.np.GetName(), Op: &ir.Identity{}, Inputs: []*ir.Value{g.Outputs[i]}, Outputs: []*ir.Value{out}}); err != nil {
+			return err
+		}
+	}
+	c.bound = true
+	return nil
 }
 
 // GraphWithInputs imports a GRAPH attribute whose inputs receive the given
