@@ -439,6 +439,24 @@ func (o *Scan) EvalScoped(env Env, in []*Tensor) ([]*Tensor, error) {
 	return res, nil
 }
 
+// hasImpureSubgraph reports whether n owns subgraphs with impure nodes:
+// then n may not fold either.
+func hasImpureSubgraph(n *Node) bool {
+	s, ok := n.Op.(Subgrapher)
+	if !ok {
+		return false
+	}
+	found := false
+	for _, g := range s.Subgraphs() {
+		g.Walk(func(m *Node) {
+			if _, ok := m.Op.(Impure); ok {
+				found = true
+			}
+		})
+	}
+	return found
+}
+
 // inferSubgraph types every value of a subgraph whose inputs are bound.
 func inferSubgraph(g *Graph, what string) error {
 	if err := InferGraph(g); err != nil {
