@@ -194,7 +194,7 @@ func (o *Loop) Infer(in []*Value) ([]Type, error) {
 func (o *Loop) EvalScoped(env Env, in []*Tensor) ([]*Tensor, error) {
 	n, k := o.Counts()
 	body := o.Body
-	trips := int64(-1)
+	var trips int64
 	if in[0] != nil {
 		trips = in[0].Int(0)
 	}
@@ -213,7 +213,7 @@ func (o *Loop) EvalScoped(env Env, in []*Tensor) ([]*Tensor, error) {
 		scans = make([][]*Tensor, k)
 	}
 	it := int64(0)
-	for (trips < 0 || it < trips) && (in[1] == nil || cond) {
+	for (in[0] == nil || it < trips) && (in[1] == nil || cond) {
 		if k > 0 && it >= int64(scanLen) {
 			return nil, fmt.Errorf("the loop runs more than the %d iterations of its static scan-output length", scanLen)
 		}
