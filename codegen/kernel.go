@@ -88,6 +88,12 @@ func (k *Ctx) Helper(name string, params, results []wasm.ValueType, build func(f
 	return k.md.helper(name, params, results, build)
 }
 
+// Table returns the address of constant data the kernel reads (a lookup
+// table). Data is stored once per key, so key must identify its contents,
+// e.g. "f8e4m3fn_decode". Tables sit after the planned memory, in data
+// segments; kernels must never write them.
+func (k *Ctx) Table(key string, data []byte) int32 { return k.md.table(key, data) }
+
 // Fail makes the node function return a non-zero mlc_run status when the
 // i32 on top of the stack is non-zero.
 func (k *Ctx) Fail(code int32) {

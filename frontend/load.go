@@ -22,6 +22,11 @@ type Options struct {
 	// InputShapes pins graph input shapes by name; they replace symbolic or
 	// missing dimensions (an empty shape pins a scalar).
 	InputShapes map[string]ir.Shape
+	// InputValues compiles the module for one value of these inputs: the
+	// graph sees them as constants (so shape arguments computed from them
+	// become static), and the module checks at run time that the input it
+	// is given equals the value, failing the run otherwise.
+	InputValues map[string]*ir.Tensor
 }
 
 // Model is an imported ONNX model.
@@ -112,6 +117,11 @@ func ImportProto(mp *onnxpb.ModelProto, dir string, opts Options) (*Model, error
 			return nil, fmt.Errorf("--input-shape names %q, which is not a model input (inputs: %s)", name, valueNames(g.Inputs))
 		}
 	}
+	for name := range opts.InputValues {
+		if !slices.ContainsFunc(g.Inputs, func(v *ir.Value) bool { return v.Name == name }) {
+			return nil, fmt.Errorf("--input-value names %q, which is not a model input (inputs: %s)", name, valueNames(g.Inputs))
+		}
+	}
 	m.Graph = g
 	return m, nil
 }
@@ -197,6 +207,14 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		}
 		sc.vals[name] = v
 		g.Inputs = append(g.Inputs, v)
+		if t, ok := b.opts.InputValues[name]; ok && main {
+			if t.DType != v.Type.DType || !t.Shape.Equal(v.Type.Shape) {
+				return nil, fmt.Errorf("--input-value %s is %s, the input is %s", name, t.Type, v.Type)
+			}
+			fixed := ir.NewConst(name, t)
+			sc.vals[name] = fixed
+			g.Nodes = append(g.Nodes, &ir.Node{Name: "check " + name, Op: &ir.CheckEqual{}, Inputs: []*ir.Value{v, fixed}})
+		}
 	}
 	b.noteUsers(gp)
 	for _, np := range gp.Node {
@@ -233,7 +251,7 @@ func declaredTypes(gp *onnxpb.GraphProto) map[string]ir.Type {
 		shape := make(ir.Shape, len(tt.Shape.Dim))
 		static := true
 		for i, d := range tt.Shape.Dim {
-			if d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() <= 0 {
+			if d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() < 0 {
 				static = false
 				break
 			}
@@ -268,6 +286,9 @@ func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, e
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	pinned, isPinned := b.opts.InputShapes[name]
+	if t, ok := b.opts.InputValues[name]; ok && !isPinned {
+		pinned, isPinned = t.Shape, true
+	}
 	if !main {
 		isPinned = false
 	}

@@ -97,27 +97,33 @@ func init() {
 	softmax(ir.KindLogSoftmax)
 	softmax(ir.KindHardmax)
 
-	register("BatchNormalization", []int{1, 6, 7, 9, 14, 15}, "training mode (training_mode=1 or extra outputs) is not supported", func(c *nodeCtx) error {
+	register("BatchNormalization", []int{1, 6, 7, 9, 14, 15}, "", func(c *nodeCtx) error {
 		legacyAttrs(c)
+		// Training mode normalizes with the batch's statistics and outputs
+		// the updated running ones: training_mode=1 from opset 14; before,
+		// as in ONNX Runtime, asking for the statistics outputs (is_test
+		// is not trusted: exporters left it at its training default).
+		training := false
 		if c.Version < 7 {
-			if c.Int("is_test", 0) == 0 && c.NumOut() > 1 {
-				return ir.NotSupportedf("is_test=0 (training)")
-			}
+			c.Has("is_test")
 			c.Has("spatial")
 		} else if c.Version < 9 {
 			if c.Int("spatial", 1) != 1 {
 				return ir.NotSupportedf("spatial=0")
 			}
 		}
-		c.Has("momentum") // only used in training
-		if c.Int("training_mode", 0) != 0 {
-			return ir.NotSupportedf("training_mode=1")
-		}
-		for i := 1; i < c.NumOut(); i++ {
-			if c.np.Output[i] != "" {
-				return ir.NotSupportedf("running statistics outputs (training)")
+		if c.Version >= 14 {
+			training = c.Int("training_mode", 0) != 0
+		} else {
+			for i := 1; i < c.NumOut(); i++ {
+				training = training || c.np.Output[i] != ""
 			}
 		}
-		return c.Emit(&ir.BatchNorm{Epsilon: c.Float("epsilon", 1e-5)}, c.In(0), c.In(1), c.In(2), c.In(3), c.In(4))
+		momentum := c.Float("momentum", 0.9)
+		eps := c.Float("epsilon", 1e-5)
+		if training {
+			return c.Emit(&ir.BatchNormTraining{Epsilon: eps, Momentum: momentum}, c.In(0), c.In(1), c.In(2), c.In(3), c.In(4))
+		}
+		return c.Emit(&ir.BatchNorm{Epsilon: eps}, c.In(0), c.In(1), c.In(2), c.In(3), c.In(4))
 	})
 }

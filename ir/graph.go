@@ -102,6 +102,10 @@ type Subgrapher interface {
 // Impure ops are never folded even with constant inputs.
 type Impure interface{ Impure() }
 
+// Effect marks ops that matter beyond their outputs (run-time checks): dead
+// code removal keeps them.
+type Effect interface{ Effect() }
+
 // Producers maps each value to the node producing it.
 func (g *Graph) Producers() map[*Value]*Node {
 	m := make(map[*Value]*Node)

@@ -18,7 +18,7 @@ func fold(g *ir.Graph, _ *Options) error {
 func pruneFolded(g *ir.Graph) {
 	kept := g.Nodes[:0]
 	for _, n := range g.Nodes {
-		if allConst(n.Outputs) {
+		if _, effect := n.Op.(ir.Effect); !effect && allConst(n.Outputs) {
 			continue
 		}
 		for _, sg := range subgraphsOf(n) {

@@ -116,6 +116,19 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 		}
 	}
 	compiled, err := mlc.Compile(data, dir, copts)
+	var nc *ir.NotConstant
+	if errors.As(err, &nc) {
+		// A shape argument comes from a run-time input. The data sets know
+		// its value: compile a module specialized on the small integer
+		// inputs (it checks them at run time), if every data set agrees.
+		if fixed := fixedInputs(inputs, sets); len(fixed) > 0 {
+			copts.InputValues = fixed
+			compiled, err = mlc.Compile(data, dir, copts)
+			if err == nil {
+				res.Message = "specialized on the values of inputs " + strings.Join(sortedKeys(fixed), ", ")
+			}
+		}
+	}
 	if err != nil {
 		return classify(res, err)
 	}
@@ -167,6 +180,37 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 		res.Outputs[i] = *worst[t.Name]
 	}
 	return res
+}
+
+// fixedInputs picks the integer inputs of at most 1024 elements whose value
+// is the same in every data set.
+func fixedInputs(names []string, sets []dataSet) map[string]*ir.Tensor {
+	out := map[string]*ir.Tensor{}
+	for i, name := range names {
+		t := sets[0].inputs[i]
+		if !t.DType.IsInt() || t.Len() > 1024 {
+			continue
+		}
+		same := true
+		for _, s := range sets[1:] {
+			if string(s.inputs[i].Data) != string(t.Data) || !s.inputs[i].Shape.Equal(t.Shape) {
+				same = false
+			}
+		}
+		if same {
+			out[name] = t
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // classify maps an error to unsupported or error.
