@@ -2,6 +2,7 @@ package mlc_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/internal/testenv"
@@ -183,8 +185,8 @@ func TestLoopRunTimeTripCountDeclaredScan(t *testing.T) {
 	cfWant(t, out, "ys", ir.Shape{4}, 10, 11, 13, 16)
 	// Another trip count than the declared scan length is a run-time error.
 	_, err = cfRun(t, model, map[string]*ir.Tensor{"s0": i64(10), "limit": i64(0), "M": i64(3)})
-	if err == nil || !strings.Contains(err.Error(), "returned 2") {
-		t.Fatalf("trip count 3 with declared length 4: got %v, want run error 2", err)
+	if want := fmt.Sprintf("returned %d", abi.ErrShapeMismatch); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("trip count 3 with declared length 4: got %v, want run error %d", err, abi.ErrShapeMismatch)
 	}
 }
 
