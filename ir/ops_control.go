@@ -11,8 +11,8 @@ import (
 // interpreter, the enclosing values visible.
 
 // If runs one of two branches. Both must give outputs of one static type
-// unless the condition is a constant (the "inlineif" pass of opt then
-// replaces the node by the branch it takes).
+// unless the condition is a constant (the importer, or the "inlineif" pass
+// of opt when it folds later, then replaces the node by the branch it takes).
 type If struct {
 	Then, Else *Graph
 }
