@@ -2,6 +2,7 @@ package mlc_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/internal/testenv"
@@ -183,8 +185,8 @@ func TestLoopRunTimeTripCountDeclaredScan(t *testing.T) {
 	cfWant(t, out, "ys", ir.Shape{4}, 10, 11, 13, 16)
 	// Another trip count than the declared scan length is a run-time error.
 	_, err = cfRun(t, model, map[string]*ir.Tensor{"s0": i64(10), "limit": i64(0), "M": i64(3)})
-	if err == nil || !strings.Contains(err.Error(), "returned 2") {
-		t.Fatalf("trip count 3 with declared length 4: got %v, want run error 2", err)
+	if want := fmt.Sprintf("returned %d", abi.ErrShapeMismatch); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("trip count 3 with declared length 4: got %v, want run error %d", err, abi.ErrShapeMismatch)
 	}
 }
 
@@ -463,4 +465,30 @@ func TestLoopConstantNotFoldedWhenLarge(t *testing.T) {
 	if y[0] != 1 || y[trips-1] != int64(trips)*(trips-1)/2+1 {
 		t.Errorf("y[0] = %d, y[last] = %d", y[0], y[trips-1])
 	}
+}
+
+// TestIfUntakenBranchDoesNotType: with a constant condition the other
+// branch is not even imported (it reshapes 3 elements into 2x2 here).
+func TestIfUntakenBranchDoesNotType(t *testing.T) {
+	then := &onnxpb.GraphProto{Name: cfPtr("then"), Node: []*onnxpb.NodeProto{cfNode("Add", []string{"x", "x"}, []string{"t_out"})}, Output: []*onnxpb.ValueInfoProto{cfVI("t_out", onnxFloat)}}
+	els := &onnxpb.GraphProto{Name: cfPtr("else"), Node: []*onnxpb.NodeProto{
+		cfConst("shape22", ir.TensorI64(ir.Shape{2}, 2, 2)),
+		cfNode("Reshape", []string{"x", "shape22"}, []string{"e_out"}),
+	}, Output: []*onnxpb.ValueInfoProto{cfVI("e_out", onnxFloat)}}
+	g := &onnxpb.GraphProto{
+		Name: cfPtr("if_untyped_branch"),
+		Node: []*onnxpb.NodeProto{
+			cfNode("Size", []string{"x"}, []string{"n"}),
+			cfConst("three", i64(3)),
+			cfNode("Equal", []string{"n", "three"}, []string{"is3"}),
+			cfNode("If", []string{"is3"}, []string{"y"}, cfGraphAttr("then_branch", then), cfGraphAttr("else_branch", els)),
+		},
+		Input:  []*onnxpb.ValueInfoProto{cfVI("x", onnxFloat, 3)},
+		Output: []*onnxpb.ValueInfoProto{cfVI("y", onnxFloat, 3)},
+	}
+	out, err := cfRun(t, cfModel(13, g), map[string]*ir.Tensor{"x": ir.TensorF32(ir.Shape{3}, 1, 2, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfWant(t, out, "y", ir.Shape{3}, 2, 4, 6)
 }

@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"fmt"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/abi"
@@ -18,7 +20,11 @@ func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.If) error { return k.ifElse(n, op) })
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Loop) error { return k.loop(n, op) })
 	registerWorkspace(func(n *ir.Node, op *ir.Loop) int {
-		return stagingBytes(op.Body, op.Body.Outputs[1:], op.Body.Inputs[2:])
+		nc, nk := op.Counts()
+		if nc < 0 || nk < 0 {
+			return 0
+		}
+		return stagingBytes(op.Body, op.Body.Outputs[1:1+nc], op.Body.Inputs[2:])
 	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Scan) error { return k.scan(n, op) })
 	registerWorkspace(func(n *ir.Node, op *ir.Scan) int {
@@ -151,13 +157,16 @@ func stagingBytes(g *ir.Graph, outs, ins []*ir.Value) int {
 
 // updateCarried moves the body's carried outputs into its carried inputs
 // for the next iteration.
-func (k *Ctx) updateCarried(g *ir.Graph, outs, ins []*ir.Value) {
+func (k *Ctx) updateCarried(g *ir.Graph, outs, ins []*ir.Value) error {
 	f := k.F
 	if !needsStaging(g, outs, ins) {
 		for i, o := range outs {
 			k.copyValue(ins[i], o)
 		}
-		return
+		return nil
+	}
+	if _, ok := k.md.plan.Workspace[k.Node]; !ok {
+		return fmt.Errorf("carried values need staging but the memory plan has no workspace for them")
 	}
 	ws := k.WorkspaceAddr()
 	off := ws
@@ -174,6 +183,7 @@ func (k *Ctx) updateCarried(g *ir.Graph, outs, ins []*ir.Value) {
 		}
 		off += int32(alignUp(in.Type.Bytes(), 16))
 	}
+	return nil
 }
 
 func (k *Ctx) loop(n *ir.Node, op *ir.Loop) error {
@@ -232,7 +242,9 @@ func (k *Ctx) loop(n *ir.Node, op *ir.Loop) error {
 		f.I32Const(k.Addr(src)).I32Const(size).MemoryCopy()
 	}
 	f.I32Const(0).I32Load8U(uint32(k.Addr(body.Outputs[0]))).Set(cond)
-	k.updateCarried(body, body.Outputs[1:1+nc], carried)
+	if err := k.updateCarried(body, body.Outputs[1:1+nc], carried); err != nil {
+		return err
+	}
 	f.Get(it).I64Const(1).Op(wasm.OpcodeI64Add).Set(it)
 	f.Br(0)
 	f.End().End()
@@ -300,7 +312,9 @@ func (k *Ctx) scan(n *ir.Node, op *ir.Scan) error {
 				return
 			}
 		}
-		k.updateCarried(body, body.Outputs[:p.N], states)
+		if err := k.updateCarried(body, body.Outputs[:p.N], states); err != nil {
+			loopErr = err
+		}
 	})
 	if loopErr != nil {
 		return loopErr

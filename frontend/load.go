@@ -138,10 +138,13 @@ type builder struct {
 	model *Model
 	dir   string
 	opts  Options
-	// declared holds the types the model states for values (value_info and
-	// graph outputs, subgraphs included); Loop reads its scan-output lengths
-	// from them. ONNX value names are unique across nested graphs.
-	declared map[string]*onnxpb.TypeProto
+	// users maps value names to the nodes reading them, in every graph
+	// imported so far (ONNX names are unique across nested graphs).
+	users map[string][]*onnxpb.NodeProto
+	// inputTypes types the inputs of the next subgraph imported, from what
+	// its op passes them, so that its nodes are typed (and can settle opset
+	// differences) while importing, like the main graph's.
+	inputTypes []*ir.Type
 }
 
 // scope resolves value names, falling back to enclosing graphs.
@@ -168,14 +171,6 @@ func (s *scope) lookup(name string) *ir.Value {
 func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
 	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, declared: declaredTypes(gp)}
 	g := &ir.Graph{Name: gp.GetName()}
-	if b.declared == nil {
-		b.declared = map[string]*onnxpb.TypeProto{}
-	}
-	for _, vi := range append(slices.Clone(gp.ValueInfo), gp.Output...) {
-		if vi.GetType() != nil {
-			b.declared[vi.GetName()] = vi.GetType()
-		}
-	}
 	inits := map[string]bool{}
 	for _, tp := range gp.Initializer {
 		t, err := TensorFromProto(tp, b.dir)
@@ -194,6 +189,8 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		sc.vals[name] = ir.NewConst(name, t)
 		inits[name] = true
 	}
+	inputTypes := b.inputTypes // set by GraphWithInputs for this graph only
+	b.inputTypes = nil
 	for _, vi := range gp.Input {
 		name := vi.GetName()
 		if inits[name] {
@@ -202,6 +199,11 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		v, err := b.inputValue(vi, main)
 		if err != nil {
 			return nil, err
+		}
+		if i := len(g.Inputs); i < len(inputTypes) && inputTypes[i] != nil {
+			if err := bindSubgraphInput(v, *inputTypes[i]); err != nil {
+				return nil, err
+			}
 		}
 		sc.vals[name] = v
 		g.Inputs = append(g.Inputs, v)
@@ -214,6 +216,7 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 			g.Nodes = append(g.Nodes, &ir.Node{Name: "check " + name, Op: &ir.CheckEqual{}, Inputs: []*ir.Value{v, fixed}})
 		}
 	}
+	b.noteUsers(gp)
 	for _, np := range gp.Node {
 		if err := b.node(np, g, sc); err != nil {
 			return nil, err

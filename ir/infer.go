@@ -150,7 +150,7 @@ func wrapNodeErr(n *Node, err error) error {
 }
 
 func tryFold(n *Node) (bool, error) {
-	if _, impure := n.Op.(Impure); impure {
+	if _, impure := n.Op.(Impure); impure || hasImpureSubgraph(n) {
 		return false, nil
 	}
 	if _, ok := n.Op.(ShapeOnly); ok {

@@ -11,8 +11,8 @@ import (
 // interpreter, the enclosing values visible.
 
 // If runs one of two branches. Both must give outputs of one static type
-// unless the condition is a constant (the "inlineif" pass of opt then
-// replaces the node by the branch it takes).
+// unless the condition is a constant (the importer, or the "inlineif" pass
+// of opt when it folds later, then replaces the node by the branch it takes).
 type If struct {
 	Then, Else *Graph
 }
@@ -194,7 +194,7 @@ func (o *Loop) Infer(in []*Value) ([]Type, error) {
 func (o *Loop) EvalScoped(env Env, in []*Tensor) ([]*Tensor, error) {
 	n, k := o.Counts()
 	body := o.Body
-	trips := int64(-1)
+	var trips int64
 	if in[0] != nil {
 		trips = in[0].Int(0)
 	}
@@ -213,7 +213,7 @@ func (o *Loop) EvalScoped(env Env, in []*Tensor) ([]*Tensor, error) {
 		scans = make([][]*Tensor, k)
 	}
 	it := int64(0)
-	for (trips < 0 || it < trips) && (in[1] == nil || cond) {
+	for (in[0] == nil || it < trips) && (in[1] == nil || cond) {
 		if k > 0 && it >= int64(scanLen) {
 			return nil, fmt.Errorf("the loop runs more than the %d iterations of its static scan-output length", scanLen)
 		}
@@ -437,6 +437,24 @@ func (o *Scan) EvalScoped(env Env, in []*Tensor) ([]*Tensor, error) {
 		res = append(res, y)
 	}
 	return res, nil
+}
+
+// hasImpureSubgraph reports whether n owns subgraphs with impure nodes:
+// then n may not fold either.
+func hasImpureSubgraph(n *Node) bool {
+	s, ok := n.Op.(Subgrapher)
+	if !ok {
+		return false
+	}
+	found := false
+	for _, g := range s.Subgraphs() {
+		g.Walk(func(m *Node) {
+			if _, ok := m.Op.(Impure); ok {
+				found = true
+			}
+		})
+	}
+	return found
 }
 
 // inferSubgraph types every value of a subgraph whose inputs are bound.
