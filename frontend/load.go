@@ -430,7 +430,7 @@ func (b *builder) node(np *onnxpb.NodeProto, g *ir.Graph, sc *scope) error {
 			if ok := asUnsupported(err, &u); ok && u.Where != "" {
 				return err
 			}
-			return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s (opset %d): %v", np.GetOpType(), opset, err)}
+			return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s (opset %d): %v", np.GetOpType(), opset, err), Cause: err}
 		}
 		return fmt.Errorf("%s: %w", label, err)
 	}

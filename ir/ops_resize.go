@@ -76,7 +76,7 @@ func constFloats(v *Value, what string) ([]float64, error) {
 		return nil, nil
 	}
 	if v.Const == nil {
-		return nil, NotSupportedf("%s (input %q) must be known at compile time", what, v.Name)
+		return nil, &NotConstant{What: what, Value: v.Name}
 	}
 	if !v.Type.DType.IsFloat() {
 		return nil, fmt.Errorf("%s must be a float tensor, got %s", what, v.Type)
