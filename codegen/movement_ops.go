@@ -220,19 +220,32 @@ func (k *Ctx) pad(n *ir.Node, op *ir.Pad) error {
 		k.copyElemBytes(int32(sz))
 		return nil
 	}
+	last := len(dims) - 1
 	var level func(d int, base asm.Local)
 	level = func(d int, base asm.Local) {
 		i, s := f.Local(asm.I32), f.Local(asm.I32)
-		f.Repeat(i, dims[d].Out, func() {
-			f.Get(base).Get(i).I32Const(2).Op(wasm.OpcodeI32Shl).I32Load(uint32(tables[d])).Op(wasm.OpcodeI32Add).Set(s)
-			if d == len(dims)-1 {
-				f.Get(py).Get(s)
+		if d < last {
+			f.Repeat(i, dims[d].Out, func() {
+				f.Get(base).Get(i).I32Const(2).Op(wasm.OpcodeI32Shl).I32Load(uint32(tables[d])).Op(wasm.OpcodeI32Add).Set(s)
+				level(d+1, s)
+			})
+			return
+		}
+		// Innermost row: padding through the table, the kept run at once.
+		pd := dims[d]
+		border := func(from, to int) {
+			f.ForStep(i, from, to, 1, func() {
+				f.Get(py).Get(base).Get(i).I32Const(2).Op(wasm.OpcodeI32Shl).I32Load(uint32(tables[d])).Op(wasm.OpcodeI32Add)
 				k.copyElemBytes(int32(sz))
 				f.AddI32(py, int32(sz))
-				return
-			}
-			level(d+1, s)
-		})
+			})
+		}
+		border(0, pd.Before)
+		if pd.N > 0 {
+			f.Get(py).Get(base).I32Const(int32(pd.Lo * xs[d] * sz)).Op(wasm.OpcodeI32Add).I32Const(int32(pd.N * sz)).MemoryCopy()
+			f.AddI32(py, int32(pd.N*sz))
+		}
+		border(pd.Before+pd.N, pd.Out)
 	}
 	base := f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(base)
