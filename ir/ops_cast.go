@@ -10,7 +10,9 @@ import (
 // Type conversions: Cast (CastLike imports as Cast) and BitCast.
 
 // Cast converts every element to To. Saturate applies to float8 targets;
-// RoundMode to float8e8m0 targets.
+// RoundMode to float8e8m0 targets. To == Invalid casts to the dtype of
+// input 1 (CastLike whose target is not typed while importing, inside a
+// subgraph).
 type Cast struct {
 	To        DType
 	Saturate  bool
@@ -19,15 +21,28 @@ type Cast struct {
 
 func (*Cast) OpType() string { return "Cast" }
 
-func (c *Cast) Infer(in []*Value) ([]Type, error) {
-	if c.To == Invalid || c.To >= numDTypes {
-		return nil, fmt.Errorf("Cast to invalid dtype %d", c.To)
+func (c *Cast) target(in1 *Value) (DType, error) {
+	to := c.To
+	if to == Invalid && in1 != nil {
+		to = in1.Type.DType
 	}
-	return Types(Type{c.To, in[0].Type.Shape}), nil
+	if to == Invalid || to >= numDTypes {
+		return 0, fmt.Errorf("Cast to invalid dtype %d", to)
+	}
+	return to, nil
+}
+
+func (c *Cast) Infer(in []*Value) ([]Type, error) {
+	to, err := c.target(getIn(in, 1))
+	return Types(Type{to, in[0].Type.Shape}), err
 }
 
 func (c *Cast) Eval(in []*Tensor) ([]*Tensor, error) {
-	return []*Tensor{CastTensor(in[0], c.To, c.Saturate, c.RoundMode)}, nil
+	to := c.To
+	if to == Invalid && getT(in, 1) != nil {
+		to = in[1].DType
+	}
+	return []*Tensor{CastTensor(in[0], to, c.Saturate, c.RoundMode)}, nil
 }
 
 // CastTensor converts x element-wise to dt with ONNX Cast semantics:

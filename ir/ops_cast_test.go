@@ -100,3 +100,17 @@ func TestCastStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestCastLikeTargetFromInput(t *testing.T) {
+	x := NewInput("x", Type{Float32, Shape{2}})
+	like := NewInput("like", Type{Int8, Shape{}})
+	op := &Cast{Saturate: true}
+	types, err := op.Infer([]*Value{x, like})
+	if err != nil || types[0].DType != Int8 {
+		t.Fatalf("Infer = %v, %v; want int8", types, err)
+	}
+	out, err := op.Eval([]*Tensor{TensorF32(Shape{2}, 3.7, -200), NewTensor(Int8, Shape{})})
+	if err != nil || out[0].DType != Int8 || out[0].Int(0) != 3 || out[0].Int(1) != 56 {
+		t.Fatalf("Eval = %v, %v", out, err)
+	}
+}
