@@ -140,3 +140,18 @@ func TestEyeLikeReverseSequence(t *testing.T) {
 		t.Errorf("a sequence length beyond the time steps did not fail")
 	}
 }
+
+// TestOldOpsets covers the attribute and input forms of early opsets that
+// no backend case uses.
+func TestOldOpsets(t *testing.T) {
+	x := iota(ir.Float32, 4, 6)
+	optest.Check(t, node("Cast", 1, []string{"x"}, optest.String("to", "FLOAT16")), tensors{"x": x}, nil)
+	optest.Check(t, optest.Node{Op: "Split", Opset: 1, Inputs: []string{"x", "s"}, Outputs: []string{"a", "b"},
+		Attrs: []*onnxpb.AttributeProto{optest.Int("axis", 1)}}, tensors{"x": x}, tensors{"s": ints(2, 4)})
+	optest.Check(t, optest.Node{Op: "Split", Opset: 2, Inputs: []string{"x"}, Outputs: []string{"a", "b", "c"},
+		Attrs: []*onnxpb.AttributeProto{optest.Int("axis", 0), optest.Ints("split", 1, 1, 2)}}, tensors{"x": x}, nil)
+	optest.Check(t, node("Tile", 1, []string{"x", "n", "a"}), tensors{"x": x}, tensors{"n": ir.TensorI64(ir.Shape{}, 3), "a": ir.TensorI64(ir.Shape{}, -1)})
+	optest.Check(t, node("Slice", 1, []string{"x"}, optest.Ints("starts", 1, -3), optest.Ints("ends", 100, -1), optest.Ints("axes", 0, 1)), tensors{"x": x}, nil)
+	optest.Check(t, node("DepthToSpace", 1, []string{"x"}, optest.Int("blocksize", 2)), tensors{"x": iota(ir.Float32, 1, 8, 2, 3)}, nil)
+	optest.Check(t, node("EyeLike", 9, []string{"x"}), tensors{"x": iota(ir.Float64, 3, 2)}, nil)
+}

@@ -81,6 +81,9 @@ func init() {
 		if len(tiles) != 1 || len(axis) != 1 {
 			return fmt.Errorf("Tile-1 tiles and axis must be scalars")
 		}
+		if !c.In(0).Typed() {
+			return ir.NotSupportedf("Tile-1 whose input has no type yet (inside a subgraph)")
+		}
 		r := len(c.In(0).Type.Shape)
 		a, err := ir.NormAxis(axis[0], r)
 		if err != nil {
