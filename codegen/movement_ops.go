@@ -295,11 +295,100 @@ func (k *Ctx) where(n *ir.Node) error {
 	if err != nil {
 		return err
 	}
+	if raw == ir.Uint32 && k.SIMD() {
+		k.where32x4(n)
+		return nil
+	}
 	f := k.F
 	return k.elementwise(n, ewFn{in: []ir.DType{ir.Bool, raw, raw}, out: raw, emit: func(a []asm.Local, _ bool) error {
 		f.Get(a[1]).Get(a[2]).Get(a[0]).Select()
 		return nil
 	}})
+}
+
+// where32x4 is Where on 4-byte elements with rows of four lanes: four
+// condition bytes widen to a lane mask for v128.bitselect.
+func (k *Ctx) where32x4(n *ir.Node) {
+	f := k.F
+	y := n.Outputs[0]
+	shape := y.Type.Shape
+	if shape.Size() == 0 {
+		return
+	}
+	streams := []stream{{base: k.Addr(y), strides: shape.Strides(), size: 4}}
+	for i, v := range n.Inputs {
+		streams = append(streams, stream{base: k.Addr(v), strides: ir.BroadcastStrides(v.Type.Shape, shape), size: []int{1, 4, 4}[i]})
+	}
+	cshape, cstreams := collapse(shape, streams)
+	k.nest(cshape, cstreams, func(ptrs []asm.Local, count int, st []int) {
+		done := 0
+		vec := count >= 4 && st[0] == 1
+		for _, s := range st[1:] {
+			vec = vec && (s == 0 || s == 1)
+		}
+		if vec {
+			// Broadcast operands become vectors once, before the loop.
+			vs := make([]asm.Local, 3)
+			for i := range vs {
+				vs[i] = f.Local(asm.V128)
+				if st[i+1] == 0 {
+					k.whereLanes(i, ptrs[i+1], true)
+					f.Set(vs[i])
+				}
+			}
+			c := f.Local(asm.I32)
+			f.Counted(c, count/4, func() {
+				f.Get(ptrs[0])
+				for _, i := range []int{1, 2, 0} {
+					if st[i+1] == 0 {
+						f.Get(vs[i])
+					} else {
+						k.whereLanes(i, ptrs[i+1], false)
+					}
+				}
+				f.Vec(wasm.OpcodeVecV128Bitselect).V128Store(0)
+				f.AddI32(ptrs[0], 16)
+				for i := 1; i < 4; i++ {
+					if st[i] == 1 {
+						f.AddI32(ptrs[i], int32(4*streams[i].size))
+					}
+				}
+			})
+			done = count / 4 * 4
+		}
+		c := f.Local(asm.I32)
+		f.Counted(c, count-done, func() {
+			f.Get(ptrs[0]).Get(ptrs[2]).I32Load(0).Get(ptrs[3]).I32Load(0).Get(ptrs[1]).I32Load8U(0).Select().I32Store(0)
+			for i, p := range ptrs {
+				if d := st[i] * streams[i].size; d != 0 {
+					f.AddI32(p, int32(d))
+				}
+			}
+		})
+	})
+}
+
+// whereLanes pushes four lanes of Where operand i (0 the condition, as a
+// mask; 1 and 2 the values) read at p: four consecutive ones, or one
+// splat when splat is set.
+func (k *Ctx) whereLanes(i int, p asm.Local, splat bool) {
+	f := k.F
+	if i > 0 {
+		if splat {
+			f.Get(p).I32Load(0).Vec(wasm.OpcodeVecI32x4Splat)
+		} else {
+			f.Get(p).V128Load(0)
+		}
+		return
+	}
+	if splat {
+		// 0 or -1 in every lane
+		f.I32Const(0).Get(p).I32Load8U(0).I32Const(0).Op(wasm.OpcodeI32Ne).Op(wasm.OpcodeI32Sub).Vec(wasm.OpcodeVecI32x4Splat)
+		return
+	}
+	// bytes b0..b3 -> 0x00/0xff -> sign-extended to 32-bit lanes
+	f.Get(p).I32Load(0).Vec(wasm.OpcodeVecI32x4Splat).I32x4Const(0).Vec(wasm.OpcodeVecI8x16Ne)
+	f.Vec(wasm.OpcodeVecI16x8ExtendLowI8x16S).Vec(wasm.OpcodeVecI32x4ExtendLowI16x8S)
 }
 
 // trilu copies each row's kept columns and zeroes the others; k may be a

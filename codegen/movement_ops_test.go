@@ -76,6 +76,19 @@ func TestWhere(t *testing.T) {
 	for _, dt := range []ir.DType{ir.Float32, ir.Float64, ir.Float16, ir.Int8, ir.Uint16, ir.Int64, ir.Bool, ir.Float8E4M3FN} {
 		optest.Check(t, node("Where", 16, []string{"c", "x", "y0"}), tensors{"c": c, "x": iota(dt, 2, 1), "y0": iota(dt, 3, 2, 4)}, nil)
 	}
+	// float32 rows of four lanes: every mix of contiguous and broadcast
+	// operands, with scalar tails.
+	c2 := ir.NewTensor(ir.Bool, ir.Shape{3, 1, 11})
+	for i := range c2.Data {
+		c2.Data[i] = byte(i * 5 % 7 % 2)
+	}
+	one := ir.NewTensor(ir.Bool, ir.Shape{1})
+	one.Data[0] = 1
+	for _, cond := range []*ir.Tensor{c2, one} {
+		for _, xs := range []ir.Shape{{3, 2, 11}, {1}, {2, 1}} {
+			optest.Check(t, node("Where", 16, []string{"c", "x", "y0"}), tensors{"c": cond, "x": iota(ir.Float32, xs...), "y0": iota(ir.Float32, 2, 11)}, nil)
+		}
+	}
 }
 
 func TestTrilu(t *testing.T) {
