@@ -114,3 +114,21 @@ func TestCastLikeTargetFromInput(t *testing.T) {
 		t.Fatalf("Eval = %v, %v", out, err)
 	}
 }
+
+func TestCastToStringShortest(t *testing.T) {
+	h := NewTensor(Float16, Shape{3})
+	for i, v := range []float64{0.1, 65504, 1e-5} {
+		h.SetFloat(i, v)
+	}
+	for i, w := range []string{"0.1", "65500.0", "1e-05"} {
+		if got := CastTensor(h, String, true, RoundUp).Strings[i]; got != w {
+			t.Errorf("float16 %v -> %q, want %q", h.Float(i), got, w)
+		}
+	}
+	d := FromFloats(Float64, Shape{2}, []float64{0.1, 1e300})
+	for i, w := range []string{"0.1", "1e+300"} {
+		if got := CastTensor(d, String, true, RoundUp).Strings[i]; got != w {
+			t.Errorf("float64 %v -> %q, want %q", d.Float(i), got, w)
+		}
+	}
+}

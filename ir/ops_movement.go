@@ -860,11 +860,20 @@ func RangeArgs(in []*Value) (start, limit, delta float64, n int, err error) {
 	}
 	var count float64
 	if dt.IsInt() {
+		// ceil(|b-a| / |d|) in uint64, which holds any int64 difference
 		a, b, d := in[0].Const.Int(0), in[1].Const.Int(0), in[2].Const.Int(0)
+		var span, step uint64
 		if d > 0 && b > a {
-			count = float64((b - a + d - 1) / d)
+			span, step = uint64(b)-uint64(a), uint64(d)
 		} else if d < 0 && b < a {
-			count = float64((a - b - d - 1) / -d)
+			span, step = uint64(a)-uint64(b), -uint64(d)
+		}
+		if step > 0 {
+			q := span / step
+			if span%step != 0 {
+				q++
+			}
+			count = float64(q)
 		}
 	} else {
 		count = max(0, math.Ceil((limit-start)/delta))
