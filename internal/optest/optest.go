@@ -2,13 +2,17 @@
 // interpreter: it builds one-node ONNX models, compiles them, runs the
 // module on wazero and compares every output with ir's evaluation of the
 // same graph. Tests use it where the ONNX backend cases leave dtypes,
-// attributes or opset versions uncovered.
+// attributes or opset versions uncovered. With MLC_OPTEST_DUMP=dir set,
+// every compiled module is also written to dir (for wasm-validate).
 package optest
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -124,6 +128,10 @@ func Run(n Node, runtime, consts map[string]*ir.Tensor) string {
 	res, err := mlc.Compile(model, "", mlc.DefaultOptions())
 	if err != nil {
 		return fmt.Sprintf("%s: compile: %v", n.Op, err)
+	}
+	if dir := os.Getenv("MLC_OPTEST_DUMP"); dir != "" {
+		// Keep the modules, e.g. to run wasm-validate over them.
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s_%x.wasm", n.Op, sha256.Sum256(res.Wasm))), res.Wasm, 0o644)
 	}
 	ran := false
 	res.Graph.Walk(func(gn *ir.Node) { ran = ran || gn.Op.OpType() == n.Op })
