@@ -41,7 +41,9 @@ func (k *Ctx) cast(n *ir.Node, op *ir.Cast) error {
 		return err
 	}
 	if src.Bits() >= 8 && dst.Bits() >= 8 {
-		return k.elementwise(n, ewFn{in: []ir.DType{src}, out: store, emit: func(a []asm.Local, _ bool) error {
+		// Input 1 of a CastLike in a subgraph only names the dtype.
+		n1 := &ir.Node{Name: n.Name, Op: n.Op, Inputs: n.Inputs[:1], Outputs: n.Outputs}
+		return k.elementwise(n1, ewFn{in: []ir.DType{src}, out: store, emit: func(a []asm.Local, _ bool) error {
 			return k.castValue(src, dst, op, a[0])
 		}})
 	}

@@ -43,7 +43,12 @@ func init() {
 			return err
 		}
 		if !c.In(1).Typed() {
-			return ir.NotSupportedf("CastLike whose target_type has no type yet (inside a subgraph)")
+			// Inside a subgraph: the target's dtype is settled at inference.
+			op, err := castOp(c, ir.Invalid)
+			if err != nil {
+				return err
+			}
+			return c.Emit(op, c.In(0), c.In(1))
 		}
 		op, err := castOp(c, c.In(1).Type.DType)
 		if err != nil {

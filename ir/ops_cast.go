@@ -10,7 +10,9 @@ import (
 // Type conversions: Cast (CastLike imports as Cast) and BitCast.
 
 // Cast converts every element to To. Saturate applies to float8 targets;
-// RoundMode to float8e8m0 targets.
+// RoundMode to float8e8m0 targets. To == Invalid casts to the dtype of
+// input 1 (CastLike whose target is not typed while importing, inside a
+// subgraph).
 type Cast struct {
 	To        DType
 	Saturate  bool
@@ -19,15 +21,28 @@ type Cast struct {
 
 func (*Cast) OpType() string { return "Cast" }
 
-func (c *Cast) Infer(in []*Value) ([]Type, error) {
-	if c.To == Invalid || c.To >= numDTypes {
-		return nil, fmt.Errorf("Cast to invalid dtype %d", c.To)
+func (c *Cast) target(in1 *Value) (DType, error) {
+	to := c.To
+	if to == Invalid && in1 != nil {
+		to = in1.Type.DType
 	}
-	return Types(Type{c.To, in[0].Type.Shape}), nil
+	if to == Invalid || to >= numDTypes {
+		return 0, fmt.Errorf("Cast to invalid dtype %d", to)
+	}
+	return to, nil
+}
+
+func (c *Cast) Infer(in []*Value) ([]Type, error) {
+	to, err := c.target(getIn(in, 1))
+	return Types(Type{to, in[0].Type.Shape}), err
 }
 
 func (c *Cast) Eval(in []*Tensor) ([]*Tensor, error) {
-	return []*Tensor{CastTensor(in[0], c.To, c.Saturate, c.RoundMode)}, nil
+	to := c.To
+	if to == Invalid && getT(in, 1) != nil {
+		to = in[1].DType
+	}
+	return []*Tensor{CastTensor(in[0], to, c.Saturate, c.RoundMode)}, nil
 }
 
 // CastTensor converts x element-wise to dt with ONNX Cast semantics:
@@ -162,20 +177,22 @@ func formatElem(x *Tensor, i int) string {
 		return strconv.FormatUint(x.Uint(i), 10)
 	case dt.IsInt():
 		return strconv.FormatInt(x.Int(i), 10)
-	case dt == Float64:
-		return formatFloat(x.Float(i), 64)
 	case dt == Float32:
-		return formatFloat(x.Float(i), 32)
+		return formatFloat(x.Float(i), func(v float64) bool { return float32(v) == float32(x.Float(i)) })
+	case dt == Float16:
+		code := x.rawSmall(i)
+		return formatFloat(x.Float(i), func(v float64) bool { return Float64ToSmallFloat(Float16, v, true) == code })
 	default:
-		// float16 and narrower print their shortest float32 digits.
-		return formatFloat(x.Float(i), 32)
+		// float64, and the ml_dtypes types, which print their value as a
+		// Python float.
+		return formatFloat(x.Float(i), func(v float64) bool { return v == x.Float(i) })
 	}
 }
 
-// formatFloat prints the shortest digits that read back as the same value,
-// positionally with at least one decimal when 1e-4 <= |v| < 1e16 and in
-// scientific notation otherwise, like numpy.
-func formatFloat(v float64, bits int) string {
+// formatFloat prints the fewest significant digits that read back as v
+// (same reports that), positionally with at least one decimal when
+// 1e-4 <= |v| < 1e16 and in scientific notation otherwise, like numpy.
+func formatFloat(v float64, same func(float64) bool) string {
 	switch {
 	case math.IsNaN(v):
 		return "nan"
@@ -184,15 +201,22 @@ func formatFloat(v float64, bits int) string {
 	case math.IsInf(v, -1):
 		return "-inf"
 	}
+	prec := 1
+	for ; prec < 17; prec++ {
+		if r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'e', prec-1, 64), 64); err == nil && same(r) {
+			break
+		}
+	}
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'e', prec-1, 64), 64)
 	a := math.Abs(v)
 	if a == 0 || (a >= 1e-4 && a < 1e16) {
-		s := strconv.FormatFloat(v, 'f', -1, bits)
+		s := strconv.FormatFloat(r, 'f', -1, 64)
 		if !strings.Contains(s, ".") {
 			s += ".0"
 		}
 		return s
 	}
-	return strconv.FormatFloat(v, 'e', -1, bits) // "1e-05", "1.5e+16" as numpy
+	return strconv.FormatFloat(r, 'e', -1, 64) // "1e-05", "1.5e+16" as numpy
 }
 
 // BitCast reinterprets the bytes of its input as another dtype of the same

@@ -100,3 +100,35 @@ func TestCastStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestCastLikeTargetFromInput(t *testing.T) {
+	x := NewInput("x", Type{Float32, Shape{2}})
+	like := NewInput("like", Type{Int8, Shape{}})
+	op := &Cast{Saturate: true}
+	types, err := op.Infer([]*Value{x, like})
+	if err != nil || types[0].DType != Int8 {
+		t.Fatalf("Infer = %v, %v; want int8", types, err)
+	}
+	out, err := op.Eval([]*Tensor{TensorF32(Shape{2}, 3.7, -200), NewTensor(Int8, Shape{})})
+	if err != nil || out[0].DType != Int8 || out[0].Int(0) != 3 || out[0].Int(1) != 56 {
+		t.Fatalf("Eval = %v, %v", out, err)
+	}
+}
+
+func TestCastToStringShortest(t *testing.T) {
+	h := NewTensor(Float16, Shape{3})
+	for i, v := range []float64{0.1, 65504, 1e-5} {
+		h.SetFloat(i, v)
+	}
+	for i, w := range []string{"0.1", "65500.0", "1e-05"} {
+		if got := CastTensor(h, String, true, RoundUp).Strings[i]; got != w {
+			t.Errorf("float16 %v -> %q, want %q", h.Float(i), got, w)
+		}
+	}
+	d := FromFloats(Float64, Shape{2}, []float64{0.1, 1e300})
+	for i, w := range []string{"0.1", "1e+300"} {
+		if got := CastTensor(d, String, true, RoundUp).Strings[i]; got != w {
+			t.Errorf("float64 %v -> %q, want %q", d.Float(i), got, w)
+		}
+	}
+}
