@@ -283,3 +283,156 @@ func TestRNNFamily(t *testing.T) {
 		})
 	}
 }
+
+func boolTensor(rng *rand.Rand, p float64, shape ...int) *ir.Tensor {
+	s := ir.Shape(shape)
+	t := ir.NewTensor(ir.Bool, s)
+	for i := range t.Data {
+		if rng.Float64() < p {
+			t.Data[i] = 1
+		}
+	}
+	return t
+}
+
+func TestAttention(t *testing.T) {
+	type cfg struct {
+		opset                       int
+		threeD                      bool
+		B, Hq, Hkv, L, S, P, Dk, Dv int
+		mask                        []int // mask shape; nil for none
+		boolMask                    bool
+		causal, nonpad              bool
+		scale, softcap              float32
+		mode                        int
+		qk, present                 bool
+		dt                          ir.DType
+		simd                        bool
+	}
+	cfgs := []cfg{
+		{opset: 23, B: 2, Hq: 3, Hkv: 3, L: 4, S: 6, Dk: 8, Dv: 8, dt: ir.Float32, simd: true},
+		{opset: 23, threeD: true, B: 2, Hq: 6, Hkv: 2, L: 3, S: 5, P: 4, Dk: 5, Dv: 7, mask: []int{3, 9}, causal: true, qk: true, present: true, mode: 2, dt: ir.Float32, simd: true},
+		{opset: 23, B: 1, Hq: 4, Hkv: 1, L: 5, S: 5, Dk: 36, Dv: 44, mask: []int{1, 4, 5, 1}, boolMask: true, qk: true, mode: 3, dt: ir.Float32, simd: true},
+		{opset: 24, B: 2, Hq: 2, Hkv: 2, L: 3, S: 7, Dk: 8, Dv: 12, mask: []int{2, 1, 3, 4}, nonpad: true, causal: true, qk: true, mode: 1, softcap: 1.5, dt: ir.Float32, simd: true},
+		{opset: 24, threeD: true, B: 3, Hq: 4, Hkv: 2, L: 1, S: 9, Dk: 132, Dv: 9, nonpad: true, causal: true, dt: ir.Float32, simd: true},
+		{opset: 24, B: 2, Hq: 2, Hkv: 1, L: 4, S: 4, P: 3, Dk: 6, Dv: 6, causal: true, mask: []int{4, 7}, boolMask: true, present: true, qk: true, mode: 0, scale: 0.3, dt: ir.Float64, simd: true},
+		{opset: 24, B: 2, Hq: 2, Hkv: 2, L: 4, S: 6, P: 2, Dk: 8, Dv: 8, mask: []int{2, 1, 4, 8}, present: true, qk: true, mode: 3, dt: ir.Float16, simd: true},
+		{opset: 24, threeD: true, B: 2, Hq: 2, Hkv: 2, L: 3, S: 6, Dk: 8, Dv: 8, causal: true, softcap: 2, dt: ir.Float32},
+		{opset: 23, B: 1, Hq: 2, Hkv: 2, L: 3, S: 3, P: 2, Dk: 4, Dv: 4, causal: true, dt: ir.Float32, simd: true},
+	}
+	for i, c := range cfgs {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewSource(int64(100 + i)))
+			var q, k, v *ir.Tensor
+			if c.threeD {
+				q = randTensor(rng, c.dt, 1, c.B, c.L, c.Hq*c.Dk)
+				k = randTensor(rng, c.dt, 1, c.B, c.S, c.Hkv*c.Dk)
+				v = randTensor(rng, c.dt, 1, c.B, c.S, c.Hkv*c.Dv)
+			} else {
+				q = randTensor(rng, c.dt, 1, c.B, c.Hq, c.L, c.Dk)
+				k = randTensor(rng, c.dt, 1, c.B, c.Hkv, c.S, c.Dk)
+				v = randTensor(rng, c.dt, 1, c.B, c.Hkv, c.S, c.Dv)
+			}
+			ins := []opInput{{"Q", q}, {"K", k}, {"V", v}, {"attn_mask", nil}, {"past_key", nil}, {"past_value", nil}}
+			if c.mask != nil {
+				if c.boolMask {
+					ins[3].t = boolTensor(rng, 0.7, c.mask...)
+				} else {
+					ins[3].t = randTensor(rng, c.dt, 2, c.mask...)
+				}
+			}
+			if c.P > 0 {
+				ins[4].t = randTensor(rng, c.dt, 1, c.B, c.Hkv, c.P, c.Dk)
+				ins[5].t = randTensor(rng, c.dt, 1, c.B, c.Hkv, c.P, c.Dv)
+			}
+			if c.nonpad {
+				np := ir.NewTensor(ir.Int64, ir.Shape{c.B})
+				for b := range c.B {
+					np.I64()[b] = int64([]int{c.S, 2, 0}[b%3])
+				}
+				ins = append(ins, opInput{"nonpad_kv_seqlen", np})
+			}
+			outs := []string{"Y", "", "", ""}
+			if c.present {
+				outs[1], outs[2] = "present_key", "present_value"
+			}
+			if c.qk {
+				outs[3] = "qk"
+			}
+			attrs := []*onnxpb.AttributeProto{attrInt("qk_matmul_output_mode", int64(c.mode))}
+			if c.threeD {
+				attrs = append(attrs, attrInt("q_num_heads", int64(c.Hq)), attrInt("kv_num_heads", int64(c.Hkv)))
+			}
+			if c.causal {
+				attrs = append(attrs, attrInt("is_causal", 1))
+			}
+			if c.scale != 0 {
+				attrs = append(attrs, attrFloat("scale", c.scale))
+			}
+			if c.softcap != 0 {
+				attrs = append(attrs, attrFloat("softcap", c.softcap))
+			}
+			oc := opCase{op: "Attention", opset: c.opset, attrs: attrs, inputs: ins, outputs: outs, simd: c.simd}
+			if c.dt == ir.Float16 {
+				oc.rtol, oc.atol = 3e-3, 3e-3
+			}
+			oc.check(t)
+		})
+	}
+}
+
+func TestFlexAttention(t *testing.T) {
+	// score_mod adds a bias tensor; prob_mod scales the probabilities.
+	vi := func(name string) *onnxpb.ValueInfoProto { return &onnxpb.ValueInfoProto{Name: proto.String(name)} }
+	bias := func(dt ir.DType, vals ...float64) *onnxpb.TensorProto {
+		t := ir.FromFloats(dt, ir.Shape{len(vals)}, vals)
+		return &onnxpb.TensorProto{Name: proto.String("c"), Dims: []int64{int64(len(vals))}, DataType: proto.Int32(frontend.DTypeToONNX(dt)), RawData: t.Data}
+	}
+	mod := func(op string, dt ir.DType, vals ...float64) *onnxpb.GraphProto {
+		return &onnxpb.GraphProto{Name: proto.String(op), Input: []*onnxpb.ValueInfoProto{vi("x")}, Output: []*onnxpb.ValueInfoProto{vi("y")},
+			Initializer: []*onnxpb.TensorProto{bias(dt, vals...)},
+			Node:        []*onnxpb.NodeProto{{OpType: proto.String(op), Input: []string{"x", "c"}, Output: []string{"y"}}}}
+	}
+	type cfg struct {
+		B, Hq, Hkv, L, S, E, Ev int
+		dt                      ir.DType
+		scale                   float32
+		score, prob             bool
+	}
+	for i, c := range []cfg{
+		{B: 2, Hq: 4, Hkv: 2, L: 3, S: 5, E: 8, Ev: 6, dt: ir.Float32, score: true, prob: true},
+		{B: 1, Hq: 2, Hkv: 1, L: 4, S: 4, E: 5, Ev: 9, dt: ir.Float64, scale: 0.2, score: true},
+		{B: 1, Hq: 3, Hkv: 3, L: 2, S: 6, E: 16, Ev: 16, dt: ir.Float16, prob: true},
+		{B: 1, Hq: 2, Hkv: 2, L: 2, S: 3, E: 4, Ev: 4, dt: ir.Float64},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewSource(int64(200 + i)))
+			oc := opCase{op: "FlexAttention", domain: "ai.onnx.preview", opset: 26, simd: true, outputs: []string{"Y"},
+				inputs:     []opInput{{"Q", randTensor(rng, c.dt, 1, c.B, c.Hq, c.L, c.E)}, {"K", randTensor(rng, c.dt, 1, c.B, c.Hkv, c.S, c.E)}, {"V", randTensor(rng, c.dt, 1, c.B, c.Hkv, c.S, c.Ev)}},
+				graphAttrs: map[string]*onnxpb.GraphProto{}}
+			sdt := ir.Float32
+			if c.dt == ir.Float64 {
+				sdt = ir.Float64
+			}
+			if c.score {
+				vals := make([]float64, c.S)
+				for j := range vals {
+					vals[j] = float64(j) * 0.3
+				}
+				oc.graphAttrs["score_mod"] = mod("Add", sdt, vals...)
+			}
+			if c.prob {
+				oc.graphAttrs["prob_mod"] = mod("Mul", sdt, 0.5)
+			}
+			if c.scale != 0 {
+				oc.attrs = append(oc.attrs, attrFloat("scale", c.scale))
+			}
+			if c.dt == ir.Float16 {
+				oc.rtol, oc.atol = 3e-3, 3e-3
+			}
+			oc.check(t)
+		})
+	}
+}
