@@ -58,6 +58,12 @@ func attnLayoutFor(n *ir.Node, op *ir.Attention) (attnLayout, error) {
 	l.d = d
 	l.dt = n.Inputs[0].Type.DType
 	l.cdt = attnCompute(l.dt)
+	if l.dt != l.cdt && !op.Flex {
+		// 16-bit Attention computes in float64, as the ONNX reference does
+		// (its float64 scale factor promotes the products): results are
+		// then the exactly rounded values.
+		l.cdt = ir.Float64
+	}
 	sz := elemBytes(l.cdt)
 	off := 0
 	alloc := func(elems int) int {
@@ -103,6 +109,17 @@ func (k *Ctx) loadAs(dt ir.DType, off uint32, ct wasm.ValueType) error {
 	return nil
 }
 
+// storeAs stores the value of Wasm type ct on the stack as an element of
+// dt at the address below it (plus off).
+func (k *Ctx) storeAs(dt ir.DType, off uint32, ct wasm.ValueType) error {
+	to, err := computeType(dt)
+	if err != nil {
+		return err
+	}
+	convert(k.F, ct, to, false)
+	return k.storeElem(dt, off)
+}
+
 // copyElems copies n elements from the address in src to the one in dst,
 // converting dtypes; both locals advance past the run.
 func (k *Ctx) copyElems(dst, src asm.Local, n int, from, to ir.DType) {
@@ -128,9 +145,30 @@ func (k *Ctx) copyElems(dst, src asm.Local, n int, from, to ir.DType) {
 	})
 }
 
+// copyScaled is copyElems with each element times scale and rounded to
+// round's precision; scale 1 copies plainly.
+func (k *Ctx) copyScaled(dst, src asm.Local, n int, from, to ir.DType, scale float64, round ir.DType) {
+	if scale == 1 {
+		k.copyElems(dst, src, n, from, to)
+		return
+	}
+	f := k.F
+	c := f.Local(asm.I32)
+	ct, _ := computeType(to)
+	f.Counted(c, n, func() {
+		f.Get(dst).Get(src)
+		k.loadAs(from, 0, ct)
+		fxFor(f, ct, false).c(scale).mul()
+		k.roundTo(round)
+		k.storeElem(to, 0)
+		f.AddI32(src, int32(elemBytes(from)))
+		f.AddI32(dst, int32(elemBytes(to)))
+	})
+}
+
 // gatherKV writes past and new rows into a [B, Hkv, T, D] tensor of dtype
-// to at dst.
-func (k *Ctx) gatherKV(dst int32, to ir.DType, past *ir.Value, src kvSource, d ir.AttnDims, D int) {
+// to at dst, times scale and rounded to round's precision when scale != 1.
+func (k *Ctx) gatherKV(dst int32, to ir.DType, past *ir.Value, src kvSource, d ir.AttnDims, D int, scale float64, round ir.DType) {
 	f := k.F
 	pd, ps, pp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	b, h, t := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -141,14 +179,14 @@ func (k *Ctx) gatherKV(dst int32, to ir.DType, past *ir.Value, src kvSource, d i
 	f.Repeat(b, d.B, func() {
 		f.Repeat(h, d.Hkv, func() {
 			if past != nil {
-				k.copyElems(pd, pp, d.P*D, past.Type.DType, to)
+				k.copyScaled(pd, pp, d.P*D, past.Type.DType, to, scale, round)
 			}
 			f.I32Const(src.base).Get(b).I32Const(int32(src.bs)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 			f.Get(h).I32Const(int32(src.hs)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(ps)
 			row := f.Local(asm.I32)
 			f.Counted(t, d.S, func() {
 				f.Get(ps).Set(row)
-				k.copyElems(pd, row, D, src.dt, to)
+				k.copyScaled(pd, row, D, src.dt, to, scale, round)
 				f.AddI32(ps, int32(src.rs))
 			})
 		})
@@ -184,18 +222,27 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 	}
 	ws := k.WorkspaceAddr()
 	// Key and value sources, with the present outputs written on the way.
+	// FlexAttention on a 16-bit input keeps its definition's intermediate
+	// roundings: Q and K scaled in the input type (K while gathered), and
+	// scores from a matmul in the input type.
+	narrow := l.dt != l.cdt && op.Flex
+	ss := op.ScaleSqrt(d, l.dt)
 	kv := func(in int, present *ir.Value, buf int, D int) kvSource {
 		src := k.inputKV(n.In(in), d, D)
 		past := n.In(in + 3)
 		if present != nil {
-			k.gatherKV(k.Addr(present), l.dt, past, src, d, D)
+			k.gatherKV(k.Addr(present), l.dt, past, src, d, D, 1, l.dt)
 			src = gathered(k.Addr(present), d, D, l.dt)
+		}
+		scale := 1.0
+		if narrow && in == 1 {
+			scale = ss
 		}
 		if buf >= 0 {
 			if present != nil {
-				k.gatherKV(ws+int32(buf), l.cdt, nil, src, ir.AttnDims{B: d.B, Hkv: d.Hkv, S: d.T()}, D)
+				k.gatherKV(ws+int32(buf), l.cdt, nil, src, ir.AttnDims{B: d.B, Hkv: d.Hkv, S: d.T()}, D, scale, l.dt)
 			} else {
-				k.gatherKV(ws+int32(buf), l.cdt, past, src, d, D)
+				k.gatherKV(ws+int32(buf), l.cdt, past, src, d, D, scale, l.dt)
 			}
 			src = gathered(ws+int32(buf), d, D, l.cdt)
 		}
@@ -242,7 +289,6 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 			}
 		}
 	}
-	ss := op.ScaleSqrt(d, l.dt)
 	b, hk, g, li, hq := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	pq, pk, pv, pm, py, pqk := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	lim, npv := f.Local(asm.I32), f.Local(asm.I64)
@@ -277,7 +323,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 					// Scaled query row.
 					addr(k.Addr(q), b, qbs*int(esz), hq, qhs*int(esz), li, qls*int(esz))
 					f.Set(pq)
-					check(k.scaledRow(qrow, pq, l.dt, l.cdt, d.Dk, ss))
+					check(k.scaledRow(qrow, pq, l.dt, l.cdt, d.Dk, ss, narrow))
 					addr(ks.base, b, ks.bs, hk, ks.hs)
 					f.Set(pk)
 					if mask != nil {
@@ -355,10 +401,15 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 							}
 							// Score.
 							k.attnDot(ct, qrow, pk, ks.dt, d.Dk)
-							x.c(ss).mul().set(s)
+							if narrow {
+								k.roundTo(l.dt) // K was scaled while gathered
+							} else {
+								x.c(ss).mul()
+							}
+							x.set(s)
 							if qk != nil && op.QKMode == 0 {
 								f.Get(pqk).Get(s)
-								check(k.storeElem(l.dt, 0))
+								check(k.storeAs(l.dt, 0, ct))
 							}
 							if op.Softcap != 0 {
 								c := float64(op.Softcap)
@@ -367,14 +418,14 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 							}
 							if qk != nil && op.QKMode == 1 {
 								f.Get(pqk).Get(s)
-								check(k.storeElem(l.dt, 0))
+								check(k.storeAs(l.dt, 0, ct))
 							}
 							if hasBias {
 								x.get(s).get(bv).add().set(s)
 							}
 							if qk != nil && op.QKMode == 2 {
 								f.Get(pqk).Get(s)
-								check(k.storeElem(l.dt, 0))
+								check(k.storeAs(l.dt, 0, ct))
 							}
 							if qk != nil {
 								f.AddI32(pqk, esz)
@@ -388,7 +439,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 					keys(0, jm, true)
 					keys(jm, T, false)
 					// Softmax; a row without any attended key gives zeros.
-					if !op.NoGuard {
+					if !op.Flex {
 						x.c(0).get(m).get(m).c(ninf).eq().sel().set(m)
 					}
 					x.c(0).set(sum)
@@ -405,12 +456,12 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 						x.get(sum).get(s).add().set(sum)
 						f.AddI32(p, csz)
 					})
-					if !op.NoGuard {
+					if !op.Flex {
 						x.c(1).get(sum).get(sum).c(0).eq().sel().set(sum)
 					}
 					x.c(1).get(sum).div().set(sum)
 					masked := f.Local(asm.I32)
-					if hasBias && !op.NoGuard {
+					if hasBias && !op.Flex {
 						x.get(maxb).c(ninf).eq()
 						f.Set(masked)
 					}
@@ -424,7 +475,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 						f.Get(p)
 						check(k.loadElem(l.cdt, 0))
 						x.get(sum).mul()
-						if hasBias && !op.NoGuard {
+						if hasBias && !op.Flex {
 							x.set(s).c(0).get(s).f.Get(masked)
 							x.sel()
 						}
@@ -432,7 +483,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 						check(k.storeElem(l.cdt, 0))
 						if qk != nil && op.QKMode == 3 {
 							f.Get(pqk).Get(s)
-							check(k.storeElem(l.dt, 0))
+							check(k.storeAs(l.dt, 0, ct))
 							f.AddI32(pqk, esz)
 						}
 						f.AddI32(p, csz)
@@ -509,7 +560,7 @@ func (k *Ctx) attentionScores(n *ir.Node, op *ir.AttentionScores) error {
 	k.attnHeads(B, Hkv, Hq/Hkv, L, func(b, hk, hq, l asm.Local) {
 		k.rowAddr(k.Addr(q), []asm.Local{b, hq, l}, []int{Hq * L * E * esz, L * E * esz, E * esz})
 		f.Set(pq)
-		check(k.scaledRow(qrow, pq, dt, cdt, E, sqs))
+		check(k.scaledRow(qrow, pq, dt, cdt, E, sqs, false))
 		k.rowAddr(k.Addr(kk), []asm.Local{b, hk}, []int{Hkv * S * E * esz, S * E * esz})
 		f.Set(pk)
 		k.rowAddr(k.Addr(out), []asm.Local{b, hq, l}, []int{Hq * L * S * int(osz), L * S * int(osz), S * int(osz)})
@@ -518,7 +569,7 @@ func (k *Ctx) attentionScores(n *ir.Node, op *ir.AttentionScores) error {
 			f.Get(po)
 			k.attnDot(ct, qrow, pk, dt, E)
 			x.c(sqs).mul()
-			check(k.storeElem(odt, 0))
+			check(k.storeAs(odt, 0, ct))
 			f.AddI32(po, osz)
 			f.AddI32(pk, int32(E*esz))
 		})
@@ -562,8 +613,9 @@ func (k *Ctx) attentionApply(n *ir.Node) error {
 }
 
 // scaledRow writes n elements of dt from the address in local src, times
-// scale, as cdt elements at dst (src is left unchanged).
-func (k *Ctx) scaledRow(dst int32, src asm.Local, dt, cdt ir.DType, n int, scale float64) error {
+// scale (rounded back to dt's precision when round is set), as cdt
+// elements at dst (src is left unchanged).
+func (k *Ctx) scaledRow(dst int32, src asm.Local, dt, cdt ir.DType, n int, scale float64, round bool) error {
 	f := k.F
 	ct, err := computeType(cdt)
 	if err != nil {
@@ -578,6 +630,9 @@ func (k *Ctx) scaledRow(dst int32, src asm.Local, dt, cdt ir.DType, n int, scale
 				return err
 			}
 			x.c(scale).mul()
+			if round {
+				k.roundTo(dt)
+			}
 			if err := k.storeElem(cdt, uint32(int32(i)*csz)); err != nil {
 				return err
 			}
@@ -599,6 +654,9 @@ func (k *Ctx) scaledRow(dst int32, src asm.Local, dt, cdt ir.DType, n int, scale
 		f.Get(pd).Get(ps)
 		k.loadAs(dt, 0, ct)
 		x.c(scale).mul()
+		if round {
+			k.roundTo(dt)
+		}
 		k.storeElem(cdt, 0)
 		f.AddI32(ps, esz)
 		f.AddI32(pd, csz)
@@ -754,7 +812,7 @@ func (k *Ctx) attnPV(ct wasm.ValueType, prow asm.Local, pdt ir.DType, pv asm.Loc
 				if vec {
 					f.Lane(wasm.OpcodeVecF32x4ExtractLane, byte(lane))
 				}
-				check(k.storeElem(odt, uint32(int32(col+lane)*osz)))
+				check(k.storeAs(odt, uint32(int32(col+lane)*osz), ct))
 			}
 		}
 	}

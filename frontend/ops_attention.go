@@ -77,7 +77,7 @@ func init() {
 		if scoreMod == nil && probMod == nil {
 			// The whole computation is one attention kernel; its softmax
 			// runs in float32 (float64 for double).
-			return c.Emit(&ir.Attention{Scale: scale, NoGuard: true}, q, k, v)
+			return c.Emit(&ir.Attention{Scale: scale, Flex: true}, q, k, v)
 		}
 		scores := c.Tmp1(&ir.AttentionScores{Scale: scale, DType: prec}, q, k)
 		scores, err := c.inlineModifier(scoreMod, "score_mod", scores)

@@ -22,9 +22,11 @@ type Attention struct {
 	// PadMask pads a mask shorter than the key sequence with -inf
 	// (opset 24); without it the mask broadcasts (opset 23).
 	PadMask bool
-	// NoGuard keeps plain softmax on rows without any attended key (NaN),
-	// as FlexAttention does; ONNX Attention zeroes such rows.
-	NoGuard bool
+	// Flex selects FlexAttention's semantics: plain softmax on rows without
+	// any attended key (NaN; ONNX Attention zeroes such rows), and
+	// probabilities kept in float32 rather than rounded to a 16-bit input
+	// type.
+	Flex bool
 }
 
 func (*Attention) OpType() string { return "Attention" }
@@ -152,10 +154,17 @@ func (o *Attention) Dims(in []*Value) (AttnDims, error) {
 	return d, nil
 }
 
-// ScaleSqrt is the factor applied to both Q and K: sqrt(scale) rounded to
-// the input dtype, as the operator's function body casts it.
+// ScaleSqrt is the factor applied to both Q and K: sqrt(scale). Attention
+// takes it in float64 as the ONNX reference does; FlexAttention computes it
+// in float32 and rounds it to the input type, as its definition says.
 func (o *Attention) ScaleSqrt(d AttnDims, dt DType) float64 {
-	return AttentionScaleSqrt(o.Scale, d.Dk, dt)
+	if o.Flex {
+		return AttentionScaleSqrt(o.Scale, d.Dk, dt)
+	}
+	if o.Scale == 0 {
+		return math.Sqrt(1 / math.Sqrt(float64(d.Dk)))
+	}
+	return math.Sqrt(float64(o.Scale))
 }
 
 // AttentionScaleSqrt is sqrt(scale) (scale defaulting to 1/sqrt(dk)) in
@@ -259,6 +268,12 @@ func (o *Attention) Eval(in []*Tensor) ([]*Tensor, error) {
 		nonpad = t
 	}
 	ss := o.ScaleSqrt(d, in[0].DType)
+	// rd rounds FlexAttention's intermediate tensors (the scaled Q and K,
+	// the scores) to the input type; Attention computes in full precision.
+	rd := func(v float64) float64 { return v }
+	if o.Flex {
+		rd = func(v float64) float64 { return RoundTo(in[0].DType, v) }
+	}
 	y := make([]float64, types[0].Shape.Size())
 	qk := make([]float64, types[3].Shape.Size())
 	scores := make([]float64, T)
@@ -307,26 +322,27 @@ func (o *Attention) Eval(in []*Tensor) ([]*Tensor, error) {
 					kr := pk[((b*d.Hkv+hk)*T+j)*d.Dk:]
 					s := 0.0
 					for i := 0; i < d.Dk; i++ {
-						s += (qr[i] * ss) * (kr[i] * ss)
+						s += rd(qr[i]*ss) * rd(kr[i]*ss)
 					}
+					s = rd(s)
 					if o.QKMode == 0 {
 						qkRow[j] = s
 					}
 					if o.Softcap != 0 {
 						c := float64(o.Softcap)
-						s = c * math.Tanh(s/c)
+						s = rd(c * math.Tanh(s/c))
 					}
 					if o.QKMode == 1 {
 						qkRow[j] = s
 					}
-					s += bv
+					s = rd(s + bv)
 					if o.QKMode == 2 {
 						qkRow[j] = s
 					}
 					scores[j] = s
 				}
-				softmaxRow(scores, !o.NoGuard)
-				if allMasked && !o.NoGuard {
+				softmaxRow(scores, !o.Flex)
+				if allMasked && !o.Flex {
 					for j := range scores {
 						scores[j] = 0
 					}
@@ -351,6 +367,19 @@ func (o *Attention) Eval(in []*Tensor) ([]*Tensor, error) {
 		FromFloats(types[2].DType, types[2].Shape, pv),
 		FromFloats(types[3].DType, types[3].Shape, qk),
 	}, nil
+}
+
+// RoundTo rounds v to the precision of float type dt.
+func RoundTo(dt DType, v float64) float64 {
+	switch dt {
+	case Float64:
+		return v
+	case Float32:
+		return float64(float32(v))
+	}
+	t := NewTensor(dt, Shape{1})
+	t.SetFloat(0, v)
+	return t.Float(0)
 }
 
 // softmaxRow normalizes x in place. With safe set, a row whose maximum is
