@@ -436,3 +436,171 @@ func TestFlexAttention(t *testing.T) {
 		})
 	}
 }
+
+func TestRotaryEmbedding(t *testing.T) {
+	type cfg struct {
+		threeD, interleaved bool
+		B, H, S, D, rot     int
+		pos                 []int // position_ids shape; nil: 3-D caches
+		cache               []int // cache batch and seq dims without position_ids
+		dt                  ir.DType
+		simd                bool
+	}
+	for i, c := range []cfg{
+		{B: 2, H: 3, S: 4, D: 16, pos: []int{2, 4}, dt: ir.Float32, simd: true},
+		{B: 2, H: 3, S: 4, D: 16, rot: 10, pos: []int{1, 4}, dt: ir.Float32, simd: true},
+		{threeD: true, B: 2, H: 2, S: 3, D: 12, interleaved: true, pos: []int{2, 3}, dt: ir.Float32, simd: true},
+		{threeD: true, B: 2, H: 2, S: 3, D: 8, rot: 4, cache: []int{1, 3}, dt: ir.Float32, simd: true},
+		{B: 2, H: 2, S: 3, D: 8, cache: []int{2, 3}, interleaved: true, rot: 6, dt: ir.Float16, simd: true},
+		{B: 1, H: 2, S: 5, D: 6, pos: []int{1, 5}, dt: ir.Float32},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewSource(int64(300 + i)))
+			rot := c.rot
+			if rot == 0 {
+				rot = c.D
+			}
+			x := randTensor(rng, c.dt, 1, c.B, c.H, c.S, c.D)
+			attrs := []*onnxpb.AttributeProto{attrInt("rotary_embedding_dim", int64(c.rot))}
+			if c.threeD {
+				x = randTensor(rng, c.dt, 1, c.B, c.S, c.H*c.D)
+				attrs = append(attrs, attrInt("num_heads", int64(c.H)))
+			}
+			if c.interleaved {
+				attrs = append(attrs, attrInt("interleaved", 1))
+			}
+			ins := []opInput{{"X", x}}
+			if c.pos != nil {
+				ins = append(ins, opInput{"cos", randTensor(rng, c.dt, 1, 20, rot/2)}, opInput{"sin", randTensor(rng, c.dt, 1, 20, rot/2)})
+				p := ir.NewTensor(ir.Int64, ir.Shape(c.pos))
+				for j := range p.I64() {
+					p.I64()[j] = int64(rng.Intn(20))
+				}
+				ins = append(ins, opInput{"position_ids", p})
+			} else {
+				ins = append(ins, opInput{"cos", randTensor(rng, c.dt, 1, c.cache[0], c.cache[1], rot/2)}, opInput{"sin", randTensor(rng, c.dt, 1, c.cache[0], c.cache[1], rot/2)})
+			}
+			oc := opCase{op: "RotaryEmbedding", opset: 23, attrs: attrs, inputs: ins, outputs: []string{"Y"}, simd: c.simd}
+			if c.dt == ir.Float16 {
+				oc.rtol, oc.atol = 2e-3, 2e-3
+			}
+			oc.check(t)
+		})
+	}
+}
+
+func TestLinearAttention(t *testing.T) {
+	type cfg struct {
+		rule              string
+		B, T, Hq, Hkv     int
+		Dk, Dv            int
+		past, decayPerKey bool
+		betaPerHead       bool
+		scale             float32
+		dt, sdt           ir.DType
+		simd              bool
+	}
+	for i, c := range []cfg{
+		{rule: "linear", B: 2, T: 3, Hq: 2, Hkv: 2, Dk: 4, Dv: 8, dt: ir.Float32, simd: true},
+		{rule: "gated", B: 1, T: 4, Hq: 4, Hkv: 2, Dk: 5, Dv: 6, decayPerKey: true, past: true, dt: ir.Float32, simd: true},
+		{rule: "gated", B: 2, T: 2, Hq: 3, Hkv: 1, Dk: 3, Dv: 9, dt: ir.Float32, simd: true, scale: 0.7},
+		{rule: "delta", B: 1, T: 5, Hq: 2, Hkv: 2, Dk: 4, Dv: 4, betaPerHead: true, past: true, dt: ir.Float32, simd: true},
+		{rule: "gated_delta", B: 2, T: 3, Hq: 4, Hkv: 2, Dk: 8, Dv: 12, decayPerKey: true, betaPerHead: true, past: true, dt: ir.Float32},
+		{rule: "gated_delta", B: 1, T: 3, Hq: 2, Hkv: 2, Dk: 4, Dv: 8, past: true, dt: ir.Float16, sdt: ir.Float32, simd: true},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewSource(int64(400 + i)))
+			sdt := c.sdt
+			if sdt == 0 {
+				sdt = c.dt
+			}
+			ins := []opInput{
+				{"q", randTensor(rng, c.dt, 1, c.B, c.T, c.Hq*c.Dk)},
+				{"k", randTensor(rng, c.dt, 0.5, c.B, c.T, c.Hkv*c.Dk)},
+				{"v", randTensor(rng, c.dt, 1, c.B, c.T, c.Hkv*c.Dv)},
+				{"past", nil}, {"decay", nil}, {"beta", nil},
+			}
+			if c.past {
+				ins[3].t = randTensor(rng, sdt, 1, c.B, c.Hkv, c.Dk, c.Dv)
+			}
+			if c.rule == "gated" || c.rule == "gated_delta" {
+				w := c.Hkv
+				if c.decayPerKey {
+					w = c.Hkv * c.Dk
+				}
+				ins[4].t = randTensor(rng, c.dt, 0.5, c.B, c.T, w)
+			}
+			if c.rule == "delta" || c.rule == "gated_delta" {
+				w := 1
+				if c.betaPerHead {
+					w = c.Hkv
+				}
+				ins[5].t = randTensor(rng, c.dt, 1, c.B, c.T, w)
+			}
+			attrs := []*onnxpb.AttributeProto{attrString("update_rule", c.rule), attrInt("q_num_heads", int64(c.Hq)), attrInt("kv_num_heads", int64(c.Hkv)), attrInt("chunk_size", 16)}
+			if c.scale != 0 {
+				attrs = append(attrs, attrFloat("scale", c.scale))
+			}
+			oc := opCase{op: "LinearAttention", opset: 27, attrs: attrs, inputs: ins, outputs: []string{"out", "state"}, simd: c.simd}
+			if c.dt == ir.Float16 {
+				oc.rtol, oc.atol = 2e-3, 2e-3
+			}
+			oc.check(t)
+		})
+	}
+}
+
+func TestCausalConvWithState(t *testing.T) {
+	type cfg struct {
+		B, C, L, K       int
+		bias, past, silu bool
+		dt               ir.DType
+		simd             bool
+	}
+	for i, c := range []cfg{
+		{B: 2, C: 3, L: 9, K: 4, bias: true, past: true, silu: true, dt: ir.Float32, simd: true},
+		{B: 1, C: 2, L: 2, K: 5, dt: ir.Float32, simd: true},
+		{B: 2, C: 2, L: 7, K: 1, bias: true, dt: ir.Float32, simd: true},
+		{B: 1, C: 3, L: 6, K: 3, past: true, silu: true, dt: ir.Float64, simd: true},
+		{B: 2, C: 2, L: 5, K: 3, past: true, bias: true, silu: true, dt: ir.Float16, simd: true},
+		{B: 1, C: 2, L: 8, K: 2, past: true, silu: true, dt: ir.Float32},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewSource(int64(500 + i)))
+			ins := []opInput{{"x", randTensor(rng, c.dt, 1, c.B, c.C, c.L)}, {"w", randTensor(rng, c.dt, 1, c.C, 1, c.K)}, {"b", nil}, {"past", nil}}
+			if c.bias {
+				ins[2].t = randTensor(rng, c.dt, 1, c.C)
+			}
+			if c.past {
+				ins[3].t = randTensor(rng, c.dt, 1, c.B, c.C, c.K-1)
+			}
+			var attrs []*onnxpb.AttributeProto
+			if c.silu {
+				attrs = append(attrs, attrString("activation", "silu"))
+			}
+			oc := opCase{op: "CausalConvWithState", opset: 27, attrs: attrs, inputs: ins, outputs: []string{"y", "state"}, simd: c.simd}
+			if c.dt == ir.Float16 {
+				oc.rtol, oc.atol = 2e-3, 2e-3
+			}
+			oc.check(t)
+		})
+	}
+}
+
+func TestSwiGLU(t *testing.T) {
+	for i, dt := range []ir.DType{ir.Float32, ir.Float64, ir.Float16, ir.BFloat16} {
+		t.Run(dt.String(), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewSource(int64(600 + i)))
+			oc := opCase{op: "SwiGLU", opset: 28, attrs: []*onnxpb.AttributeProto{attrFloat("alpha", 1.7)}, simd: true, outputs: []string{"y"},
+				inputs: []opInput{{"a", randTensor(rng, dt, 4, 3, 7)}, {"b", randTensor(rng, dt, 2, 3, 7)}}}
+			if dt == ir.Float16 || dt == ir.BFloat16 {
+				oc.rtol, oc.atol = 1e-2, 1e-2
+			}
+			oc.check(t)
+		})
+	}
+}
