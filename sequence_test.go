@@ -305,6 +305,7 @@ func TestAttention(t *testing.T) {
 		causal, nonpad              bool
 		scale, softcap              float32
 		mode                        int
+		precision                   int64
 		qk, present                 bool
 		dt                          ir.DType
 		simd                        bool
@@ -319,6 +320,8 @@ func TestAttention(t *testing.T) {
 		{opset: 24, B: 2, Hq: 2, Hkv: 2, L: 4, S: 6, P: 2, Dk: 8, Dv: 8, mask: []int{2, 1, 4, 8}, present: true, qk: true, mode: 3, dt: ir.Float16, simd: true},
 		{opset: 24, threeD: true, B: 2, Hq: 2, Hkv: 2, L: 3, S: 6, Dk: 8, Dv: 8, causal: true, softcap: 2, dt: ir.Float32},
 		{opset: 23, B: 1, Hq: 2, Hkv: 2, L: 3, S: 3, P: 2, Dk: 4, Dv: 4, causal: true, dt: ir.Float32, simd: true},
+		{opset: 24, B: 1, Hq: 2, Hkv: 2, L: 3, S: 5, Dk: 8, Dv: 8, mask: []int{3, 5}, qk: true, mode: 3, precision: 10, dt: ir.Float32, simd: true},
+		{opset: 24, B: 1, Hq: 2, Hkv: 1, L: 3, S: 5, Dk: 8, Dv: 8, causal: true, precision: 16, dt: ir.Float16, simd: true},
 	}
 	for i, c := range cfgs {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -372,6 +375,9 @@ func TestAttention(t *testing.T) {
 			}
 			if c.softcap != 0 {
 				attrs = append(attrs, attrFloat("softcap", c.softcap))
+			}
+			if c.precision != 0 {
+				attrs = append(attrs, attrInt("softmax_precision", c.precision))
 			}
 			oc := opCase{op: "Attention", opset: c.opset, attrs: attrs, inputs: ins, outputs: outs, simd: c.simd}
 			if c.dt == ir.Float16 {

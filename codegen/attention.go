@@ -109,6 +109,18 @@ func (k *Ctx) loadAs(dt ir.DType, off uint32, ct wasm.ValueType) error {
 	return nil
 }
 
+// roundAs rounds the value of Wasm type ct on the stack to the precision
+// of float dtype dt, keeping its type.
+func (k *Ctx) roundAs(dt ir.DType, ct wasm.ValueType) {
+	f := k.F
+	if dt == ir.Float64 {
+		return
+	}
+	convert(f, ct, asm.F32, false)
+	k.roundTo(dt)
+	convert(f, asm.F32, ct, false)
+}
+
 // storeAs stores the value of Wasm type ct on the stack as an element of
 // dt at the address below it (plus off).
 func (k *Ctx) storeAs(dt ir.DType, off uint32, ct wasm.ValueType) error {
@@ -296,6 +308,9 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 	s, m, bv, maxb, sum := x.local(), x.local(), x.local(), x.local(), x.local()
 	ninf := math.Inf(-1)
 	hasBias := mask != nil || op.IsCausal || nonpad != nil
+	// A softmax_precision narrower than the compute type rounds the
+	// softmax's input and output to it.
+	narrowSoftmax := op.SoftmaxDType != ir.Invalid && op.SoftmaxDType.Bits() < 8*int(csz)
 	// addr pushes base + sum(idx*stride).
 	addr := func(base int32, terms ...any) {
 		f.I32Const(base)
@@ -430,6 +445,11 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 							if qk != nil {
 								f.AddI32(pqk, esz)
 							}
+							if narrowSoftmax {
+								x.get(s)
+								k.roundAs(op.SoftmaxDType, ct)
+								x.set(s)
+							}
 							f.Get(j).I32Const(csz).Op(wasm.OpcodeI32Mul).Get(s)
 							check(k.storeElem(l.cdt, uint32(srow)))
 							x.get(m).get(s).max().set(m)
@@ -475,6 +495,9 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 						f.Get(p)
 						check(k.loadElem(l.cdt, 0))
 						x.get(sum).mul()
+						if narrowSoftmax {
+							k.roundAs(op.SoftmaxDType, ct)
+						}
 						if hasBias && !op.Flex {
 							x.set(s).c(0).get(s).f.Get(masked)
 							x.sel()

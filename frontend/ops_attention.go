@@ -10,7 +10,7 @@ import (
 // Attention (ONNX 23, 24) and FlexAttention (ai.onnx.preview 1).
 
 func init() {
-	register("Attention", []int{23, 24}, "softmax_precision is honoured as float32 (float64 for double inputs)", func(c *nodeCtx) error {
+	register("Attention", []int{23, 24}, "", func(c *nodeCtx) error {
 		if err := c.Need(3); err != nil {
 			return err
 		}
@@ -29,7 +29,8 @@ func init() {
 		if op.QKMode < 0 || op.QKMode > 3 {
 			return fmt.Errorf("qk_matmul_output_mode must be 0 to 3, got %d", op.QKMode)
 		}
-		if err := softmaxPrecision(c); err != nil {
+		var err error
+		if op.SoftmaxDType, err = softmaxPrecision(c); err != nil {
 			return err
 		}
 		ins := c.Inputs()
@@ -65,19 +66,13 @@ func init() {
 		if q.Type.DType == ir.Float64 {
 			prec = ir.Float64
 		}
-		if c.Has("softmax_precision") {
-			var err error
-			if prec, err = DTypeFromONNX(int32(c.Int("softmax_precision", 0))); err != nil {
-				return err
-			}
-			if !prec.IsFloat() || prec.Bits() < 16 {
-				return fmt.Errorf("softmax_precision must be a float type, got %s", prec)
-			}
+		if p, err := softmaxPrecision(c); err != nil {
+			return err
+		} else if p != ir.Invalid {
+			prec = p
 		}
 		if scoreMod == nil && probMod == nil {
-			// The whole computation is one attention kernel; its softmax
-			// runs in float32 (float64 for double).
-			return c.Emit(&ir.Attention{Scale: scale, Flex: true}, q, k, v)
+			return c.Emit(&ir.Attention{Scale: scale, Flex: true, SoftmaxDType: prec}, q, k, v)
 		}
 		scores := c.Tmp1(&ir.AttentionScores{Scale: scale, DType: prec}, q, k)
 		scores, err := c.inlineModifier(scoreMod, "score_mod", scores)
@@ -92,20 +87,21 @@ func init() {
 	})
 }
 
-// softmaxPrecision validates the softmax_precision attribute.
-func softmaxPrecision(c *nodeCtx) error {
+// softmaxPrecision reads the softmax_precision attribute (Invalid when
+// absent).
+func softmaxPrecision(c *nodeCtx) (ir.DType, error) {
 	if !c.Has("softmax_precision") {
-		return nil
+		return ir.Invalid, nil
 	}
 	dt, err := DTypeFromONNX(int32(c.Int("softmax_precision", 0)))
 	if err != nil {
-		return err
+		return ir.Invalid, err
 	}
 	switch dt {
 	case ir.Float32, ir.Float16, ir.BFloat16, ir.Float64:
-		return nil
+		return dt, nil
 	}
-	return fmt.Errorf("softmax_precision must be float, float16, bfloat16 or double, got %s", dt)
+	return ir.Invalid, fmt.Errorf("softmax_precision must be float, float16, bfloat16 or double, got %s", dt)
 }
 
 // inlineModifier imports a FlexAttention modifier graph (one tensor in, one

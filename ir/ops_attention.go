@@ -22,6 +22,10 @@ type Attention struct {
 	// PadMask pads a mask shorter than the key sequence with -inf
 	// (opset 24); without it the mask broadcasts (opset 23).
 	PadMask bool
+	// SoftmaxDType is softmax_precision (Invalid when absent): the
+	// softmax's input and output are rounded to it when it is narrower
+	// than the compute type.
+	SoftmaxDType DType
 	// Flex selects FlexAttention's semantics: plain softmax on rows without
 	// any attended key (NaN; ONNX Attention zeroes such rows), and
 	// probabilities kept in float32 rather than rounded to a 16-bit input
@@ -336,12 +340,20 @@ func (o *Attention) Eval(in []*Tensor) ([]*Tensor, error) {
 						qkRow[j] = s
 					}
 					s = rd(s + bv)
+					if o.SoftmaxDType != Invalid {
+						s = RoundTo(o.SoftmaxDType, s)
+					}
 					if o.QKMode == 2 {
 						qkRow[j] = s
 					}
 					scores[j] = s
 				}
 				softmaxRow(scores, !o.Flex)
+				if o.SoftmaxDType != Invalid {
+					for j, p := range scores {
+						scores[j] = RoundTo(o.SoftmaxDType, p)
+					}
+				}
 				if allMasked && !o.Flex {
 					for j := range scores {
 						scores[j] = 0
