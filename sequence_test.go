@@ -179,6 +179,7 @@ func TestRNNFamily(t *testing.T) {
 		alphas, betas   []float32
 		dt              ir.DType
 		noY, noYh, simd bool
+		big             bool // hidden size above the unrolled recurrent product
 	}
 	var cfgs []cfg
 	for _, kind := range []string{"RNN", "GRU", "LSTM"} {
@@ -203,6 +204,8 @@ func TestRNNFamily(t *testing.T) {
 		cfg{kind: "LSTM", dir: "bidirectional", forget: true, bias: true, peep: true, seqLens: true, dt: ir.Float32, simd: true},
 		cfg{kind: "LSTM", dir: "forward", acts: []string{"HardSigmoid", "LeakyRelu", "Softsign"}, alphas: []float32{0.3, 0.2}, betas: []float32{0.4}, bias: true, dt: ir.Float32, simd: true},
 		cfg{kind: "LSTM", dir: "bidirectional", acts: []string{"Sigmoid", "Elu", "Softplus", "Sigmoid", "ScaledTanh", "Affine"}, alphas: []float32{0.7, 1.5, 0.5}, betas: []float32{0.8, 0.1}, bias: true, dt: ir.Float32, simd: true},
+		cfg{kind: "LSTM", dir: "bidirectional", bias: true, init: true, seqLens: true, dt: ir.Float32, simd: true, big: true},
+		cfg{kind: "GRU", dir: "forward", bias: true, init: true, dt: ir.Float32, simd: true, big: true},
 		cfg{kind: "GRU", dir: "forward", acts: []string{"Relu", "ThresholdedRelu"}, alphas: []float32{0.1}, bias: true, dt: ir.Float32, simd: true},
 		cfg{kind: "RNN", dir: "bidirectional", acts: []string{"Relu", "Affine"}, alphas: []float32{0.5}, betas: []float32{0.2}, bias: true, dt: ir.Float64},
 	)
@@ -214,6 +217,9 @@ func TestRNNFamily(t *testing.T) {
 			seq, batch, in, hidden := 5, 3, 6, 7
 			if c.simd {
 				hidden = 9 // two SIMD groups and a scalar tail
+			}
+			if c.big {
+				hidden = 67
 			}
 			dirs := 1
 			if c.dir == "bidirectional" {
