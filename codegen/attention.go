@@ -42,11 +42,11 @@ func attnCompute(dt ir.DType) ir.DType {
 }
 
 type attnLayout struct {
-	d                      ir.AttnDims
-	dt, cdt                ir.DType
-	kbuf, vbuf             int // -1 when K/V are read in place
-	qrow, srow, brow, tail int
-	total                  int
+	d          ir.AttnDims
+	dt, cdt    ir.DType
+	kbuf, vbuf int // -1 when K/V are read in place
+	qrow, srow int
+	total      int
 }
 
 func attnLayoutFor(n *ir.Node, op *ir.Attention) (attnLayout, error) {
@@ -82,7 +82,6 @@ func attnLayoutFor(n *ir.Node, op *ir.Attention) (attnLayout, error) {
 	}
 	l.qrow = alloc(d.Dk)
 	l.srow = alloc(d.T())
-	l.brow = alloc(d.T())
 	l.total = off
 	return l, nil
 }
