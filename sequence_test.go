@@ -3,7 +3,9 @@ package mlc_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -88,8 +90,8 @@ func (c opCase) model() *onnxpb.ModelProto {
 			g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String(o)})
 		}
 	}
-	for name, sg := range c.graphAttrs {
-		node.Attribute = append(node.Attribute, &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: sg})
+	for _, name := range slices.Sorted(maps.Keys(c.graphAttrs)) {
+		node.Attribute = append(node.Attribute, &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: c.graphAttrs[name]})
 	}
 	g.Node = []*onnxpb.NodeProto{node}
 	mp := &onnxpb.ModelProto{IrVersion: proto.Int64(10), Graph: g,
