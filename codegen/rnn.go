@@ -265,6 +265,100 @@ func (g *rnnGen) matmul(M, K, N int, a int32, ars int, b int32, brs int, c int32
 	return g.k.emitMatMul(mm{M: M, K: K, N: N, dt: g.l.cdt, a: matrix{pa, ars, 1}, b: matrix{pb, brs, 1}, c: pc})
 }
 
+// recurrent emits C = A x B like matmul, with a faster form for the few
+// rows of a recurrent step: each row is a vector-matrix product over
+// column blocks of 16, 8 and 4 held in f32x4 registers, with the k loop
+// unrolled for hidden sizes up to 64.
+func (g *rnnGen) recurrent(M, K, N int, a int32, ars int, b int32, brs int, c int32) error {
+	if g.l.cdt != ir.Float32 || !g.k.SIMD() || M >= 4 || N < 4 || K == 0 {
+		return g.matmul(M, K, N, a, ars, b, brs, c)
+	}
+	f := g.f
+	pa, pc, pb, pcc, cnt, kc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	av := f.Local(asm.V128)
+	accs := make([]asm.Local, 4)
+	for i := range accs {
+		accs[i] = f.Local(asm.V128)
+	}
+	pak, pbk := f.Local(asm.I32), f.Local(asm.I32)
+	rowB := uint32(brs * 4)
+	// block emits one block of w columns at pb (B) and pcc (C).
+	block := func(w int) {
+		na := w / 4
+		for i := 0; i < na; i++ {
+			f.V128Const([16]byte{}).Set(accs[i])
+		}
+		step := func(aBase asm.Local, bBase asm.Local, aOff, bOff uint32) {
+			f.Get(aBase).V128Load32Splat(aOff).Set(av)
+			for i := 0; i < na; i++ {
+				f.Get(accs[i]).Get(av).Get(bBase).V128Load(bOff + uint32(16*i))
+				f.Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(accs[i])
+			}
+		}
+		if K <= 64 {
+			for k := 0; k < K; k++ {
+				step(pa, pb, uint32(4*k), uint32(k)*rowB)
+			}
+		} else {
+			f.Get(pa).Set(pak)
+			f.Get(pb).Set(pbk)
+			f.Counted(kc, K, func() {
+				step(pak, pbk, 0, 0)
+				f.AddI32(pak, 4)
+				f.AddI32(pbk, int32(rowB))
+			})
+		}
+		for i := 0; i < na; i++ {
+			f.Get(pcc).Get(accs[i]).V128Store(uint32(16 * i))
+		}
+		f.AddI32(pb, int32(4*w))
+		f.AddI32(pcc, int32(4*w))
+	}
+	r := f.Local(asm.I32)
+	f.I32Const(a).Set(pa)
+	f.I32Const(c).Set(pc)
+	f.Repeat(r, M, func() {
+		f.I32Const(b).Set(pb)
+		f.Get(pc).Set(pcc)
+		col := 0
+		if n16 := N / 16; n16 > 0 {
+			f.Counted(cnt, n16, func() { block(16) })
+			col = n16 * 16
+		}
+		for _, w := range []int{8, 4} {
+			if N-col >= w {
+				block(w)
+				col += w
+			}
+		}
+		if rest := N - col; rest > 0 {
+			// The last columns: a matmul over the remaining slice.
+			pa2, pb2, pc2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			f.Get(pa).Set(pa2)
+			f.Get(pb).Set(pb2)
+			f.Get(pcc).Set(pc2)
+			acc := f.Local(asm.F32)
+			f.Counted(cnt, rest, func() {
+				f.F32Const(0).Set(acc)
+				f.Get(pa2).Set(pak)
+				f.Get(pb2).Set(pbk)
+				f.Counted(kc, K, func() {
+					f.Get(acc).Get(pak).F32Load(0).Get(pbk).F32Load(0)
+					f.Op(wasm.OpcodeF32Mul).Op(wasm.OpcodeF32Add).Set(acc)
+					f.AddI32(pak, 4)
+					f.AddI32(pbk, int32(rowB))
+				})
+				f.Get(pc2).Get(acc).F32Store(0)
+				f.AddI32(pb2, 4)
+				f.AddI32(pc2, 4)
+			})
+		}
+		f.AddI32(pa, int32(ars*4))
+		f.AddI32(pc, int32(N*4))
+	})
+	return nil
+}
+
 // direction runs one pass over the sequence.
 func (g *rnnGen) direction(n *ir.Node, dir int, xAddr int32, y, yh, yc *ir.Value) error {
 	f, k, d, l := g.f, g.k, g.l.d, g.l
@@ -291,7 +385,7 @@ func (g *rnnGen) direction(n *ir.Node, dir int, xAddr int32, y, yh, yc *ir.Value
 	s, b, t := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	var err error
 	f.Repeat(s, d.Seq, func() {
-		if e := g.matmul(d.Batch, H, hrN, ws+int32(l.h), H, ws+int32(l.rT), GH, ws+int32(l.hr)); e != nil {
+		if e := g.recurrent(d.Batch, H, hrN, ws+int32(l.h), H, ws+int32(l.rT), GH, ws+int32(l.hr)); e != nil {
 			err = e
 		}
 		phases := 1
@@ -301,7 +395,7 @@ func (g *rnnGen) direction(n *ir.Node, dir int, xAddr int32, y, yh, yc *ir.Value
 		for phase := 0; phase < phases; phase++ {
 			if phase == 1 && lbr0 {
 				// hh = (r . h) x Rh^T
-				if e := g.matmul(d.Batch, H, H, ws+int32(l.rb), H, ws+int32(l.rT)+int32(2*H*l.sz), GH, ws+int32(l.hh)); e != nil {
+				if e := g.recurrent(d.Batch, H, H, ws+int32(l.rb), H, ws+int32(l.rT)+int32(2*H*l.sz), GH, ws+int32(l.hh)); e != nil {
 					err = e
 				}
 			}
