@@ -94,20 +94,6 @@ type kvSource struct {
 	dt         ir.DType
 }
 
-// loadAs loads an element of dt from the address on the stack and
-// converts it to the Wasm type ct.
-func (k *Ctx) loadAs(dt ir.DType, off uint32, ct wasm.ValueType) error {
-	if err := k.loadElem(dt, off); err != nil {
-		return err
-	}
-	from, err := computeType(dt)
-	if err != nil {
-		return err
-	}
-	convert(k.F, from, ct, dt.IsUnsigned())
-	return nil
-}
-
 // roundAs rounds the value of Wasm type ct on the stack to the precision
 // of float dtype dt, keeping its type.
 func (k *Ctx) roundAs(dt ir.DType, ct wasm.ValueType) {

@@ -189,3 +189,30 @@ func constOf(f *asm.Func, t wasm.ValueType, v float64) {
 		panic(fmt.Sprintf("constOf %v", t))
 	}
 }
+
+// loadAs loads an element of dt from the address on the stack and
+// converts it to the Wasm type ct.
+func (k *Ctx) loadAs(dt ir.DType, off uint32, ct wasm.ValueType) error {
+	if err := k.loadElem(dt, off); err != nil {
+		return err
+	}
+	from, err := computeType(dt)
+	if err != nil {
+		return err
+	}
+	convert(k.F, from, ct, dt.IsUnsigned())
+	return nil
+}
+
+// roundTo rounds the f32 on the stack to float16 or bfloat16 precision
+// (and back), so that running sums round at every step as in the element
+// type.
+func (k *Ctx) roundTo(dt ir.DType) {
+	f := k.F
+	switch dt {
+	case ir.Float16:
+		f.Call(k.f32ToF16()).Call(k.f16ToF32())
+	case ir.BFloat16:
+		f.Call(k.f32ToBF16()).I32Const(16).Op(wasm.OpcodeI32Shl).Op(wasm.OpcodeF32ReinterpretI32)
+	}
+}

@@ -117,8 +117,8 @@ func (k *Ctx) layerNorm(n *ir.Node, op *ir.LayerNorm) error {
 			return err
 		}
 	}
-	if !op.RMS && (n.Outputs[1] != nil || n.Outputs[2] != nil) {
-		mean, inv := n.Outputs[1], n.Outputs[2]
+	if !op.RMS && (n.Out(1) != nil || n.Out(2) != nil) {
+		mean, inv := n.Out(1), n.Out(2)
 		p.stats = func(row, m, _, iv asm.Local) error {
 			for _, o := range []struct {
 				v   *ir.Value
@@ -162,15 +162,15 @@ func (k *Ctx) batchNormTraining(n *ir.Node, op *ir.BatchNormTraining) error {
 		outs := []struct {
 			out, running *ir.Value
 			batch        asm.Local
-		}{{n.Outputs[1], n.Inputs[3], mean}, {n.Outputs[2], n.Inputs[4], variance}}
+		}{{n.Out(1), n.Inputs[3], mean}, {n.Out(2), n.Inputs[4], variance}}
 		if len(n.Outputs) > 4 {
 			outs = append(outs, struct {
 				out, running *ir.Value
 				batch        asm.Local
-			}{n.Outputs[3], nil, mean}, struct {
+			}{n.Out(3), nil, mean}, struct {
 				out, running *ir.Value
 				batch        asm.Local
-			}{n.Outputs[4], nil, variance})
+			}{n.Out(4), nil, variance})
 		}
 		for _, o := range outs {
 			if o.out == nil {
@@ -180,7 +180,7 @@ func (k *Ctx) batchNormTraining(n *ir.Node, op *ir.BatchNormTraining) error {
 			if o.running != nil {
 				// running*momentum + batch*(1-momentum)
 				at(o.running)
-				if err := k.loadAs(o.running.Type.DType, p.ct); err != nil {
+				if err := k.loadAs(o.running.Type.DType, 0, p.ct); err != nil {
 					return err
 				}
 				xf.c(m).mul().get(o.batch).c(1 - m).mul().add()
@@ -194,19 +194,6 @@ func (k *Ctx) batchNormTraining(n *ir.Node, op *ir.BatchNormTraining) error {
 		return nil
 	}
 	return k.normalize(p)
-}
-
-// loadAs loads an element of dt from the address on the stack as ct.
-func (k *Ctx) loadAs(dt ir.DType, ct wasm.ValueType) error {
-	if err := k.loadElem(dt, 0); err != nil {
-		return err
-	}
-	from, err := computeType(dt)
-	if err != nil {
-		return err
-	}
-	convert(k.F, from, ct, dt.IsUnsigned())
-	return nil
 }
 
 // storeFrom stores the ct value on the stack as an element of dt.
@@ -244,7 +231,7 @@ func (k *Ctx) normalize(p *normPlan) error {
 			err = e
 		}
 	}
-	loadX := func() { check(k.loadAs(xdt, ct)) }
+	loadX := func() { check(k.loadAs(xdt, 0, ct)) }
 	// sweep runs body over every element of the row; vbody over groups of
 	// four when vectorized. px walks the elements.
 	sweep := func(body func(), vbody func()) {
@@ -290,7 +277,7 @@ func (k *Ctx) normalize(p *normPlan) error {
 			} else {
 				idx()
 				f.I32Const(int32(elemBytes(a.v.Type.DType))).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a.v)).Op(wasm.OpcodeI32Add)
-				check(k.loadAs(a.v.Type.DType, ct))
+				check(k.loadAs(a.v.Type.DType, 0, ct))
 				f.Set(a.dst)
 			}
 			if vec {
@@ -396,11 +383,11 @@ func (k *Ctx) normalize(p *normPlan) error {
 				loadX()
 				f.Set(v)
 				f.Get(ps)
-				check(k.loadAs(sdt, ct))
+				check(k.loadAs(sdt, 0, ct))
 				f.Set(s)
 				if p.bias != nil {
 					f.Get(pb)
-					check(k.loadAs(p.bias.Type.DType, ct))
+					check(k.loadAs(p.bias.Type.DType, 0, ct))
 					f.Set(b)
 				}
 				out()

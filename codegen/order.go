@@ -21,7 +21,7 @@ func init() {
 		// the ranked positions of one row: k int32s
 		out := n.Outputs[0]
 		if out == nil {
-			out = n.Outputs[1]
+			out = n.Out(1)
 		}
 		axis, _ := ir.NormAxis(op.Axis, len(out.Type.Shape))
 		return 4 * out.Type.Shape[axis]
@@ -175,7 +175,7 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	}
 	sz := int32(elemBytes(dt))
 	step := int32(inner) * sz
-	vals, idx := n.Outputs[0], n.Outputs[1]
+	vals, idx := n.Outputs[0], n.Out(1)
 	list := k.WorkspaceAddr()
 	pb, pv, pi, cnt, j, p, r, jj, c1, c2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	v, w := f.Local(ct), f.Local(ct)
@@ -249,19 +249,6 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 		f.AddI32(pi, int32((kk-1)*inner*8))
 	})
 	return nil
-}
-
-// roundTo rounds the f32 on the stack to float16 or bfloat16 precision
-// (and back), so that running sums round at every step as in the element
-// type.
-func (k *Ctx) roundTo(dt ir.DType) {
-	f := k.F
-	switch dt {
-	case ir.Float16:
-		f.Call(k.f32ToF16()).Call(k.f16ToF32())
-	case ir.BFloat16:
-		f.Call(k.f32ToBF16()).I32Const(16).Op(wasm.OpcodeI32Shl).Op(wasm.OpcodeF32ReinterpretI32)
-	}
 }
 
 func (k *Ctx) cumulative(n *ir.Node, op *ir.Cumulative) error {

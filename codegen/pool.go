@@ -39,7 +39,7 @@ func (k *Ctx) pool(n *ir.Node, op *ir.Pool, g *ir.Geometry, ct wasm.ValueType) e
 	x, y := n.Inputs[0], n.Outputs[0]
 	var idxOut *ir.Value
 	if len(n.Outputs) > 1 {
-		idxOut = n.Outputs[1]
+		idxOut = n.Out(1)
 	}
 	dt := x.Type.DType
 	sz := int32(elemBytes(dt))

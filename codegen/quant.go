@@ -461,10 +461,10 @@ func (k *Ctx) dynamicQuantize(n *ir.Node) error {
 	// zp = nearest(max(0, min(255, 0 - lo/scale)))
 	f.F32Const(0).Get(lo).Get(scale).Op(wasm.OpcodeF32Div).Op(wasm.OpcodeF32Sub)
 	f.F32Const(255).Op(wasm.OpcodeF32Min).F32Const(0).Op(wasm.OpcodeF32Max).Op(wasm.OpcodeF32Nearest).Set(zp)
-	if v := n.Outputs[1]; v != nil {
+	if v := n.Out(1); v != nil {
 		f.I32Const(k.Addr(v)).Get(scale).F32Store(0)
 	}
-	if v := n.Outputs[2]; v != nil {
+	if v := n.Out(2); v != nil {
 		f.I32Const(k.Addr(v)).Get(zp).Misc(wasm.OpcodeMiscI32TruncSatF32U).I32Store8(0)
 	}
 	y := n.Outputs[0]

@@ -243,7 +243,7 @@ func (k *Ctx) sumTaps(combos []tapCombo, dt ir.DType, ct wasm.ValueType, base as
 	sz := int32(elemBytes(dt))
 	for i, c := range combos {
 		f.Get(c.off).I32Const(sz).Op(wasm.OpcodeI32Mul).Get(base).Op(wasm.OpcodeI32Add)
-		if err := k.loadAs(dt, ct); err != nil {
+		if err := k.loadAs(dt, 0, ct); err != nil {
 			return err
 		}
 		xf.get(c.w).mul()
@@ -288,7 +288,7 @@ func (k *Ctx) gridSample(n *ir.Node, op *ir.GridSample) error {
 			for d := range nd {
 				// the grid lists coordinates innermost dimension first
 				f.Get(gp).I32Const(int32(nd-1-d) * gsz).Op(wasm.OpcodeI32Add)
-				if e := k.loadAs(gdt, asm.F32); e != nil {
+				if e := k.loadAs(gdt, 0, asm.F32); e != nil {
 					err = e
 				}
 				k.gridCoord(op, coords[d], dims[d])
@@ -377,7 +377,7 @@ func (k *Ctx) affineGrid(n *ir.Node, op *ir.AffineGrid) error {
 	f.Counted(nc, size[0], func() {
 		for i := range th {
 			f.Get(tp)
-			if e := k.loadAs(dt, asm.F64); e != nil {
+			if e := k.loadAs(dt, 0, asm.F64); e != nil {
 				err = e
 			}
 			f.Set(th[i])
@@ -491,7 +491,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 		f.Counted(c, C, func() {
 			for j := range 4 {
 				xf.get(w[j]).f.Get(pos[j]).I32Const(sz).Op(wasm.OpcodeI32Mul).Get(xc).Op(wasm.OpcodeI32Add)
-				check(k.loadAs(dt, ct))
+				check(k.loadAs(dt, 0, ct))
 				xf.mul()
 				if op.Mode == "avg" {
 					if j > 0 {
@@ -510,13 +510,13 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 			if op.Mode == "avg" {
 				f.Set(v)
 				f.Get(yc).Get(yc)
-				check(k.loadAs(dt, ct))
+				check(k.loadAs(dt, 0, ct))
 				xf.get(v).add()
 			} else {
 				f.Get(yc)
 				// first sample: m; later: m if m > y else y
 				f.Get(yc)
-				check(k.loadAs(dt, ct))
+				check(k.loadAs(dt, 0, ct))
 				f.Set(v)
 				xf.get(m).get(v).get(m).get(v).gt().get(first).f.Op(wasm.OpcodeI32Or).Select()
 			}
@@ -535,7 +535,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 		f.Get(b).I32Const(int32(C*H*W) * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(x)).Op(wasm.OpcodeI32Add).Set(img)
 		for j := range 4 {
 			f.Get(rp)
-			check(k.loadAs(dt, ct))
+			check(k.loadAs(dt, 0, ct))
 			xf.c(float64(op.SpatialScale)).mul()
 			if op.HalfPixel {
 				xf.c(0.5).sub()
@@ -601,7 +601,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 					f.Get(yBase).Set(yc)
 					f.Counted(c, C, func() {
 						f.Get(yc).Get(yc)
-						check(k.loadAs(dt, ct))
+						check(k.loadAs(dt, 0, ct))
 						xf.get(count).div()
 						check(k.storeFrom(dt, ct))
 						f.AddI32(yc, plane*sz)
@@ -663,7 +663,7 @@ func (k *Ctx) deformConv(n *ir.Node, op *ir.DeformConv) error {
 				for e := range nd {
 					// offset component e of this tap and position
 					f.Get(op0)
-					check(k.loadAs(offset.Type.DType, asm.F32))
+					check(k.loadAs(offset.Type.DType, 0, asm.F32))
 					f.Set(pos[e])
 					f.Get(oIdx[e]).I32Const(int32(g.Strides[e])).Op(wasm.OpcodeI32Mul).I32Const(int32(g.PadBegin[e])).Op(wasm.OpcodeI32Sub)
 					f.Get(kIdx[e]).I32Const(int32(g.Dilations[e])).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
@@ -681,7 +681,7 @@ func (k *Ctx) deformConv(n *ir.Node, op *ir.DeformConv) error {
 				check(k.sumTaps(combos, dt, ct, xc))
 				if mask != nil {
 					f.Get(mp)
-					check(k.loadAs(mask.Type.DType, ct))
+					check(k.loadAs(mask.Type.DType, 0, ct))
 					fxFor(f, ct, false).mul()
 					f.AddI32(mp, sz)
 				}

@@ -31,18 +31,6 @@ func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.CausalConvWithState) error { return k.causalConv(n, op) })
 }
 
-// roundTo rounds the f32 on the stack to dt's precision (float16 and
-// bfloat16), keeping it an f32: the value an intermediate tensor of dt holds.
-func (k *Ctx) roundTo(dt ir.DType) {
-	f := k.F
-	switch dt {
-	case ir.Float16:
-		f.Call(k.f32ToF16()).Call(k.f16ToF32())
-	case ir.BFloat16:
-		f.Call(k.f32ToBF16()).I32Const(16).Op(wasm.OpcodeI32Shl).Op(wasm.OpcodeF32ReinterpretI32)
-	}
-}
-
 // swiglu is elementwise A * sigmoid(alpha*A) rounded to the input type,
 // times B.
 func (k *Ctx) swiglu(n *ir.Node, op *ir.SwiGLU) error {
@@ -225,7 +213,7 @@ func (k *Ctx) linearAttention(n *ir.Node, op *ir.LinearAttention) error {
 	l := linAttnLayoutFor(d)
 	ws := k.WorkspaceAddr()
 	q, kk, v, past, decay, beta := n.In(0), n.In(1), n.In(2), n.In(3), n.In(4), n.In(5)
-	out, present := n.Outputs[0], n.Outputs[1]
+	out, present := n.Outputs[0], n.Out(1)
 	dt := q.Type.DType
 	esz := elemBytes(dt)
 	st := ws + int32(l.state)
@@ -438,7 +426,7 @@ func (k *Ctx) causalConv(n *ir.Node, op *ir.CausalConvWithState) error {
 	}
 	f := k.F
 	x, w, bias, past := n.In(0), n.In(1), n.In(2), n.In(3)
-	y, present := n.Outputs[0], n.Outputs[1]
+	y, present := n.Outputs[0], n.Out(1)
 	dt := x.Type.DType
 	ct, err := computeType(dt)
 	if err != nil {

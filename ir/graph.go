@@ -67,6 +67,14 @@ func (n *Node) In(i int) *Value {
 	return nil
 }
 
+// Out returns output i, or nil when the node does not produce it.
+func (n *Node) Out(i int) *Value {
+	if i < len(n.Outputs) {
+		return n.Outputs[i]
+	}
+	return nil
+}
+
 // Graph is a list of nodes in topological order between inputs and outputs.
 // Subgraphs (If, Loop, Scan bodies) may read values of enclosing graphs.
 type Graph struct {

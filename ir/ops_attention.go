@@ -381,19 +381,6 @@ func (o *Attention) Eval(in []*Tensor) ([]*Tensor, error) {
 	}, nil
 }
 
-// RoundTo rounds v to the precision of float type dt.
-func RoundTo(dt DType, v float64) float64 {
-	switch dt {
-	case Float64:
-		return v
-	case Float32:
-		return float64(float32(v))
-	}
-	t := NewTensor(dt, Shape{1})
-	t.SetFloat(0, v)
-	return t.Float(0)
-}
-
 // softmaxRow normalizes x in place. With safe set, a row whose maximum is
 // -inf becomes zeros instead of NaN (the ONNX reference's softmax).
 func softmaxRow(x []float64, safe bool) {

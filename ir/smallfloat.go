@@ -379,3 +379,17 @@ func (t *smallFloatTable) encode(v float32, saturate bool) uint32 {
 	}
 	return sign | c
 }
+
+// RoundTo rounds v to the nearest value of float dtype dt (for references
+// that mimic a lower-precision computation step by step).
+func RoundTo(dt DType, v float64) float64 {
+	switch dt {
+	case Float64:
+		return v
+	case Float32:
+		return float64(float32(v))
+	}
+	t := NewTensor(dt, Shape{1})
+	t.SetFloat(0, v)
+	return t.Float(0)
+}
