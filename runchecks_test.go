@@ -39,6 +39,10 @@ func TestRunTimeChecks(t *testing.T) {
 		{"test_nonzero_example", 0, func(t *ir.Tensor) { t.SetInt(1, 1) }, 2},
 		{"test_compress_0", 1, func(t *ir.Tensor) { t.SetInt(0, 1) }, 2},
 		{"test_unique_not_sorted_without_axis", 0, func(t *ir.Tensor) { t.SetFloat(1, 42) }, 2},
+		{"test_nonmaxsuppression_suppress_by_IOU", 2, func(t *ir.Tensor) { t.SetInt(0, 1) }, 2},
+		{"test_maxunpool_export_without_output_shape", 1, func(t *ir.Tensor) { t.SetInt(3, 16) }, 1},
+		{"test_maxunpool_export_with_output_shape", 2, func(t *ir.Tensor) { t.SetInt(3, 6) }, 2},
+		{"test_col2im", 2, func(t *ir.Tensor) { t.SetInt(0, 2); t.SetInt(1, 2) }, 2},
 	}
 	ctx := context.Background()
 	rt, err := host.NewRuntime(ctx, host.Config{})
