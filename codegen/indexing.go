@@ -73,8 +73,8 @@ func (k *Ctx) checkedIndex(dt ir.DType, p asm.Local, n int) asm.Local {
 	return i
 }
 
-// copyTensor copies src's bytes to dst (the first step of every scatter).
-func (k *Ctx) copyTensor(dst, src *ir.Value) {
+// copyValue copies src's bytes to dst (the first step of every scatter).
+func (k *Ctx) copyValue(dst, src *ir.Value) {
 	if b := dst.Type.Bytes(); b > 0 && k.Addr(dst) != k.Addr(src) {
 		k.F.I32Const(k.Addr(dst)).I32Const(k.Addr(src)).I32Const(int32(b)).MemoryCopy()
 	}
@@ -96,9 +96,9 @@ func compareOp(dt ir.DType, s32, u32, s64, u64 wasm.Opcode) wasm.Opcode {
 	return s32
 }
 
-// combine leaves red(a, b) on the stack for values of dt held in locals of
+// scatterCombine leaves red(a, b) on the stack for values of dt held in locals of
 // its compute type. bool adds as "or" and multiplies as "and", like numpy.
-func (k *Ctx) combine(dt ir.DType, red ir.Reduction, a, b asm.Local) error {
+func (k *Ctx) scatterCombine(dt ir.DType, red ir.ScatterReduction, a, b asm.Local) error {
 	f := k.F
 	ct, err := computeType(dt)
 	if err != nil {
@@ -108,20 +108,20 @@ func (k *Ctx) combine(dt ir.DType, red ir.Reduction, a, b asm.Local) error {
 		x := fxFor(f, ct, false)
 		x.get(a).get(b)
 		switch red {
-		case ir.ReduceAdd:
+		case ir.ScatterAdd:
 			x.add()
-		case ir.ReduceMul:
+		case ir.ScatterMul:
 			x.mul()
-		case ir.ReduceMax:
+		case ir.ScatterMax:
 			x.max()
-		case ir.ReduceMin:
+		case ir.ScatterMin:
 			x.min()
 		}
 		return nil
 	}
 	if dt == ir.Bool {
 		f.Get(a).Get(b)
-		if red == ir.ReduceAdd || red == ir.ReduceMax {
+		if red == ir.ScatterAdd || red == ir.ScatterMax {
 			f.Op(wasm.OpcodeI32Or)
 		} else {
 			f.Op(wasm.OpcodeI32And)
@@ -129,23 +129,23 @@ func (k *Ctx) combine(dt ir.DType, red ir.Reduction, a, b asm.Local) error {
 		return nil
 	}
 	switch red {
-	case ir.ReduceAdd:
+	case ir.ScatterAdd:
 		f.Get(a).Get(b).Op(iop(ct, wasm.OpcodeI32Add, wasm.OpcodeI64Add))
-	case ir.ReduceMul:
+	case ir.ScatterMul:
 		f.Get(a).Get(b).Op(iop(ct, wasm.OpcodeI32Mul, wasm.OpcodeI64Mul))
-	case ir.ReduceMax:
+	case ir.ScatterMax:
 		f.Get(a).Get(b).Get(a).Get(b).Op(compareOp(dt, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU)).Select()
-	case ir.ReduceMin:
+	case ir.ScatterMin:
 		f.Get(a).Get(b).Get(a).Get(b).Op(compareOp(dt, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU)).Select()
 	}
 	return nil
 }
 
-// update writes the element at src into the element at dst (addresses in
+// scatterUpdate writes the element at src into the element at dst (addresses in
 // locals), combining the two under red.
-func (k *Ctx) update(dt ir.DType, red ir.Reduction, dst, src asm.Local) error {
+func (k *Ctx) scatterUpdate(dt ir.DType, red ir.ScatterReduction, dst, src asm.Local) error {
 	f := k.F
-	if red == ir.ReduceNone || red == "" {
+	if red == ir.ScatterNone || red == "" {
 		f.Get(dst).Get(src)
 		k.copyElemBytes(int32(elemBytes(dt)))
 		return nil
@@ -162,7 +162,7 @@ func (k *Ctx) update(dt ir.DType, red ir.Reduction, dst, src asm.Local) error {
 	k.loadElem(dt, 0)
 	f.Set(b)
 	f.Get(dst)
-	if err := k.combine(dt, red, a, b); err != nil {
+	if err := k.scatterCombine(dt, red, a, b); err != nil {
 		return err
 	}
 	return k.storeElem(dt, 0)
@@ -256,12 +256,12 @@ func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
 	if err := movable("ScatterElements", dt); err != nil {
 		return err
 	}
-	if op.Reduction != ir.ReduceNone {
+	if op.Reduction != ir.ScatterNone {
 		if _, err := computeType(dt); err != nil {
 			return err
 		}
 	}
-	k.copyTensor(y, x)
+	k.copyValue(y, x)
 	axis, _ := ir.NormAxis(op.Axis, len(x.Type.Shape))
 	sz := elemBytes(dt)
 	ys := y.Type.Shape.Strides()
@@ -278,7 +278,7 @@ func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
 		i := k.checkedIndex(idx.Type.DType, p[0], x.Type.Shape[axis])
 		dst := f.Local(asm.I32)
 		f.Get(i).I32Const(int32(ys[axis] * sz)).Op(wasm.OpcodeI32Mul).Get(p[2]).Op(wasm.OpcodeI32Add).Set(dst)
-		if e := k.update(dt, op.Reduction, dst, p[1]); e != nil {
+		if e := k.scatterUpdate(dt, op.Reduction, dst, p[1]); e != nil {
 			err = e
 		}
 	})
@@ -292,12 +292,12 @@ func (k *Ctx) scatterND(n *ir.Node, op *ir.ScatterND) error {
 	if err := movable("ScatterND", dt); err != nil {
 		return err
 	}
-	if op.Reduction != ir.ReduceNone {
+	if op.Reduction != ir.ScatterNone {
 		if _, err := computeType(dt); err != nil {
 			return err
 		}
 	}
-	k.copyTensor(y, x)
+	k.copyValue(y, x)
 	xs, is := x.Type.Shape, idx.Type.Shape
 	m := is[len(is)-1]
 	tuples := is[:len(is)-1].Size()
@@ -312,13 +312,13 @@ func (k *Ctx) scatterND(n *ir.Node, op *ir.ScatterND) error {
 	var err error
 	f.Counted(c, tuples, func() {
 		dst := k.tupleOffset(k.Addr(y), nil, pi, m, xs, xs.Strides(), 0, sz)
-		if op.Reduction == ir.ReduceNone {
+		if op.Reduction == ir.ScatterNone {
 			f.Get(dst).Get(pu).I32Const(int32(slice * sz)).MemoryCopy()
 			f.AddI32(pu, int32(slice*sz))
 			return
 		}
 		f.Counted(e, slice, func() {
-			if er := k.update(dt, op.Reduction, dst, pu); er != nil {
+			if er := k.scatterUpdate(dt, op.Reduction, dst, pu); er != nil {
 				err = er
 			}
 			f.AddI32(dst, int32(sz))
@@ -336,7 +336,7 @@ func (k *Ctx) tensorScatter(n *ir.Node, op *ir.TensorScatter) error {
 	if err := movable("TensorScatter", dt); err != nil {
 		return err
 	}
-	k.copyTensor(y, cache)
+	k.copyValue(y, cache)
 	cs := cache.Type.Shape
 	a, _ := ir.NormAxis(op.Axis, len(cs))
 	maxLen, seqLen := cs[a], upd.Type.Shape[a]

@@ -60,8 +60,8 @@ func (k *Ctx) ranks(dt ir.DType, greater, nanFirst bool, v, w asm.Local) {
 	}
 }
 
-// same leaves 1 when v equals w (NaN equals NaN).
-func (k *Ctx) same(dt ir.DType, v, w asm.Local) {
+// sameValue leaves 1 when v equals w (NaN equals NaN).
+func (k *Ctx) sameValue(dt ir.DType, v, w asm.Local) {
 	f := k.F
 	ct, _ := computeType(dt)
 	if ct == asm.F32 || ct == asm.F64 {
@@ -115,7 +115,7 @@ func (k *Ctx) argExtreme(n *ir.Node, op *ir.ArgExtreme) error {
 				f.Set(v)
 				k.ranks(dt, !op.Min, true, v, best)
 				if op.SelectLast {
-					k.same(dt, v, best)
+					k.sameValue(dt, v, best)
 					f.Op(wasm.OpcodeI32Or)
 				}
 				f.If()
@@ -251,10 +251,10 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	return nil
 }
 
-// roundTo rounds the f32 on the stack to float16 or bfloat16 precision
+// roundToStorage rounds the f32 on the stack to float16 or bfloat16 precision
 // (and back), so that running sums round at every step as in the element
 // type.
-func (k *Ctx) roundTo(dt ir.DType) {
+func (k *Ctx) roundToStorage(dt ir.DType) {
 	f := k.F
 	switch dt {
 	case ir.Float16:
@@ -276,9 +276,9 @@ func (k *Ctx) cumulative(n *ir.Node, op *ir.Cumulative) error {
 	if s.Size() == 0 {
 		return nil
 	}
-	red := ir.ReduceAdd
+	red := ir.ScatterAdd
 	if op.Prod {
-		red = ir.ReduceMul
+		red = ir.ScatterMul
 	}
 	sz := elemBytes(dt)
 	scan := func(axis int) error {
@@ -307,10 +307,10 @@ func (k *Ctx) cumulative(n *ir.Node, op *ir.Cumulative) error {
 					if !op.Exclusive {
 						f.Get(o)
 					}
-					if e := k.combine(dt, red, acc, v); e != nil {
+					if e := k.scatterCombine(dt, red, acc, v); e != nil {
 						err = e
 					}
-					k.roundTo(dt)
+					k.roundToStorage(dt)
 					if op.Exclusive {
 						f.Set(acc)
 					} else {

@@ -230,7 +230,7 @@ func (k *Ctx) compareItems(dt ir.DType, less bool, pa, pb asm.Local, outer, inne
 				k.ranks(dt, false, false, vb, va)
 				f.BrIf(uint32(f.Depth() - exit))
 			} else {
-				k.same(dt, va, vb)
+				k.sameValue(dt, va, vb)
 				f.Op(wasm.OpcodeI32Eqz).If()
 				f.I32Const(0).Set(r)
 				f.Br(uint32(f.Depth() - exit))

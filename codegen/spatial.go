@@ -325,7 +325,7 @@ func (k *Ctx) col2im(n *ir.Node, op *ir.Col2Im) error {
 				k.loadElem(dt, 0)
 				f.Set(v)
 				f.Get(addr)
-				if e := k.combine(dt, ir.ReduceAdd, a, v); e != nil {
+				if e := k.scatterCombine(dt, ir.ScatterAdd, a, v); e != nil {
 					err2 = e
 				}
 				k.storeElem(dt, 0)

@@ -26,7 +26,7 @@ func init() {
 		return c.Emit(&ir.ScatterElements{Axis: c.Int("axis", 0), Reduction: red}, c.In(0), c.In(1), c.In(2))
 	})
 	register("Scatter", []int{9, 11}, "", func(c *nodeCtx) error {
-		return c.Emit(&ir.ScatterElements{Axis: c.Int("axis", 0), Reduction: ir.ReduceNone}, c.In(0), c.In(1), c.In(2))
+		return c.Emit(&ir.ScatterElements{Axis: c.Int("axis", 0), Reduction: ir.ScatterNone}, c.In(0), c.In(1), c.In(2))
 	})
 	register("ScatterND", []int{11, 13, 16, 18}, "", func(c *nodeCtx) error {
 		red, err := scatterReduction(c)
@@ -46,14 +46,14 @@ func init() {
 
 // scatterReduction reads the reduction attribute: none before opset 16,
 // add and mul from 16, max and min from 18.
-func scatterReduction(c *nodeCtx) (ir.Reduction, error) {
+func scatterReduction(c *nodeCtx) (ir.ScatterReduction, error) {
 	switch {
 	case c.Version >= 18:
 		r, err := c.OneOf("reduction", "none", "none", "add", "mul", "max", "min")
-		return ir.Reduction(r), err
+		return ir.ScatterReduction(r), err
 	case c.Version >= 16:
 		r, err := c.OneOf("reduction", "none", "none", "add", "mul")
-		return ir.Reduction(r), err
+		return ir.ScatterReduction(r), err
 	}
-	return ir.ReduceNone, nil
+	return ir.ScatterNone, nil
 }

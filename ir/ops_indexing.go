@@ -8,15 +8,15 @@ import (
 // Indexed reads and writes: GatherElements, GatherND, ScatterElements,
 // ScatterND, TensorScatter.
 
-// Reduction is how a scatter combines an update with the value it hits.
-type Reduction string
+// ScatterReduction is how a scatter combines an update with the value it hits.
+type ScatterReduction string
 
 const (
-	ReduceNone Reduction = "none"
-	ReduceAdd  Reduction = "add"
-	ReduceMul  Reduction = "mul"
-	ReduceMax  Reduction = "max"
-	ReduceMin  Reduction = "min"
+	ScatterNone ScatterReduction = "none"
+	ScatterAdd  ScatterReduction = "add"
+	ScatterMul  ScatterReduction = "mul"
+	ScatterMax  ScatterReduction = "max"
+	ScatterMin  ScatterReduction = "min"
 )
 
 // wrapIndex resolves a possibly negative index against a dimension of size n.
@@ -31,8 +31,8 @@ func wrapIndex(i int64, n int) (int, error) {
 }
 
 // combineElem sets dst[di] to red(dst[di], src[si]) in the element type.
-func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
-	if red == ReduceNone || red == "" {
+func combineElem(dst *Tensor, di int, src *Tensor, si int, red ScatterReduction) {
+	if red == ScatterNone || red == "" {
 		copyElem(dst, di, src, si)
 		return
 	}
@@ -42,7 +42,7 @@ func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
 		a, b := dst.Int(di) != 0, src.Int(si) != 0
 		var r bool
 		switch red {
-		case ReduceAdd, ReduceMax:
+		case ScatterAdd, ScatterMax:
 			r = a || b
 		default:
 			r = a && b
@@ -52,27 +52,27 @@ func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
 		a, b := dst.Float(di), src.Float(si)
 		var r float64
 		switch red {
-		case ReduceAdd:
+		case ScatterAdd:
 			r = a + b
-		case ReduceMul:
+		case ScatterMul:
 			r = a * b
-		case ReduceMax:
-			r = nanMax(a, b)
-		case ReduceMin:
-			r = nanMin(a, b)
+		case ScatterMax:
+			r = numpyMaximum(a, b)
+		case ScatterMin:
+			r = numpyMinimum(a, b)
 		}
 		dst.SetFloat(di, r)
 	case dt == Uint64:
 		a, b := dst.Uint(di), src.Uint(si)
 		var r uint64
 		switch red {
-		case ReduceAdd:
+		case ScatterAdd:
 			r = a + b
-		case ReduceMul:
+		case ScatterMul:
 			r = a * b
-		case ReduceMax:
+		case ScatterMax:
 			r = max(a, b)
-		case ReduceMin:
+		case ScatterMin:
 			r = min(a, b)
 		}
 		dst.SetUint(di, r)
@@ -80,28 +80,28 @@ func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
 		a, b := dst.Int(di), src.Int(si)
 		var r int64
 		switch red {
-		case ReduceAdd:
+		case ScatterAdd:
 			r = a + b
-		case ReduceMul:
+		case ScatterMul:
 			r = a * b
-		case ReduceMax:
+		case ScatterMax:
 			r = max(a, b)
-		case ReduceMin:
+		case ScatterMin:
 			r = min(a, b)
 		}
 		dst.SetInt(di, r)
 	}
 }
 
-// nanMax and nanMin propagate NaN like numpy's maximum and minimum.
-func nanMax(a, b float64) float64 {
+// numpyMaximum and numpyMinimum propagate NaN like numpy's maximum and minimum.
+func numpyMaximum(a, b float64) float64 {
 	if a != a || b != b {
 		return math.NaN()
 	}
 	return math.Max(a, b)
 }
 
-func nanMin(a, b float64) float64 {
+func numpyMinimum(a, b float64) float64 {
 	if a != a || b != b {
 		return math.NaN()
 	}
@@ -183,7 +183,7 @@ func (g *GatherElements) Eval(in []*Tensor) ([]*Tensor, error) {
 // name).
 type ScatterElements struct {
 	Axis      int
-	Reduction Reduction
+	Reduction ScatterReduction
 }
 
 func (*ScatterElements) OpType() string { return "ScatterElements" }
@@ -303,7 +303,7 @@ func (g *GatherND) Eval(in []*Tensor) ([]*Tensor, error) {
 
 // ScatterND copies data and writes update slices at the positions the
 // last dimension of the indices addresses.
-type ScatterND struct{ Reduction Reduction }
+type ScatterND struct{ Reduction ScatterReduction }
 
 func (*ScatterND) OpType() string { return "ScatterND" }
 

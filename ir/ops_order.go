@@ -284,9 +284,9 @@ func (c *Cumulative) Eval(in []*Tensor) ([]*Tensor, error) {
 				if c.Exclusive {
 					copyElem(out, e, acc, 0)
 				}
-				red := ReduceAdd
+				red := ScatterAdd
 				if c.Prod {
-					red = ReduceMul
+					red = ScatterMul
 				}
 				combineElem(acc, 0, x, e, red)
 				if !c.Exclusive {
