@@ -42,6 +42,12 @@ func TestRunTimeChecks(t *testing.T) {
 		{"test_nonmaxsuppression_suppress_by_IOU", 2, func(t *ir.Tensor) { t.SetInt(0, 1) }, 2},
 		{"test_maxunpool_export_without_output_shape", 1, func(t *ir.Tensor) { t.SetInt(3, 16) }, 1},
 		{"test_maxunpool_export_with_output_shape", 2, func(t *ir.Tensor) { t.SetInt(3, 6) }, 2},
+		{"test_hannwindow", 0, func(t *ir.Tensor) { t.SetInt(0, 11) }, 2},
+		{"test_dft_rfft", 1, func(t *ir.Tensor) { t.SetInt(0, 2) }, 2},
+		{"test_dft", 1, func(t *ir.Tensor) { t.SetInt(0, 3) }, 1},
+		{"test_stft", 1, func(t *ir.Tensor) { t.SetInt(0, 7) }, 2},
+		{"test_stft", 2, func(t *ir.Tensor) { t.SetInt(0, 20) }, 2},
+		{"test_melweightmatrix", 0, func(t *ir.Tensor) { t.SetInt(0, 9) }, 2},
 		{"test_col2im", 2, func(t *ir.Tensor) { t.SetInt(0, 2); t.SetInt(1, 2) }, 2},
 	}
 	ctx := context.Background()
@@ -51,7 +57,7 @@ func TestRunTimeChecks(t *testing.T) {
 	}
 	defer rt.Close(ctx)
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/input%d", c.name, c.input), func(t *testing.T) {
 			dir := filepath.Join(shared, "onnx-tests", "node", c.name)
 			mp, err := frontend.Decode(readFile(t, filepath.Join(dir, "model.onnx")))
 			if err != nil {
