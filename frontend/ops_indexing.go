@@ -9,9 +9,15 @@ import (
 
 func init() {
 	register("GatherElements", []int{11, 13}, "", func(c *nodeCtx) error {
+		if err := c.Need(2); err != nil {
+			return err
+		}
 		return c.Emit(&ir.GatherElements{Axis: c.Int("axis", 0)}, c.In(0), c.In(1))
 	})
 	register("GatherND", []int{11, 12, 13}, "", func(c *nodeCtx) error {
+		if err := c.Need(2); err != nil {
+			return err
+		}
 		b := 0
 		if c.Version >= 12 {
 			b = c.Int("batch_dims", 0)
@@ -19,6 +25,9 @@ func init() {
 		return c.Emit(&ir.GatherND{BatchDims: b}, c.In(0), c.In(1))
 	})
 	register("ScatterElements", []int{11, 13, 16, 18}, "", func(c *nodeCtx) error {
+		if err := c.Need(3); err != nil {
+			return err
+		}
 		red, err := scatterReduction(c)
 		if err != nil {
 			return err
@@ -26,9 +35,15 @@ func init() {
 		return c.Emit(&ir.ScatterElements{Axis: c.Int("axis", 0), Reduction: red}, c.In(0), c.In(1), c.In(2))
 	})
 	register("Scatter", []int{9, 11}, "", func(c *nodeCtx) error {
+		if err := c.Need(3); err != nil {
+			return err
+		}
 		return c.Emit(&ir.ScatterElements{Axis: c.Int("axis", 0), Reduction: ir.ScatterNone}, c.In(0), c.In(1), c.In(2))
 	})
 	register("ScatterND", []int{11, 13, 16, 18}, "", func(c *nodeCtx) error {
+		if err := c.Need(3); err != nil {
+			return err
+		}
 		red, err := scatterReduction(c)
 		if err != nil {
 			return err
@@ -36,6 +51,9 @@ func init() {
 		return c.Emit(&ir.ScatterND{Reduction: red}, c.In(0), c.In(1), c.In(2))
 	})
 	register("TensorScatter", []int{24}, "", func(c *nodeCtx) error {
+		if err := c.Need(2); err != nil {
+			return err
+		}
 		mode, err := c.OneOf("mode", "linear", "linear", "circular")
 		if err != nil {
 			return err

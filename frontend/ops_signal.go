@@ -17,6 +17,9 @@ func init() {
 			if err != nil {
 				return err
 			}
+			if err := c.Need(1); err != nil {
+				return err
+			}
 			op := &ir.SignalWindow{Kind: kind, Periodic: c.Int("periodic", 1) != 0, DType: dt, Size: -1}
 			if t, ok := c.Declared(0); ok && len(t.Shape) == 1 {
 				op.Size = t.Shape[0]
@@ -29,9 +32,12 @@ func init() {
 	}
 	register("DFT", []int{17, 20}, "dft_length must be known at compile time; an axis computed at run time needs a static output shape", func(c *nodeCtx) error {
 		op := &ir.DFT{Inverse: c.Int("inverse", 0) != 0, Onesided: c.Int("onesided", 0) != 0}
-		x := c.In(0)
 		if err := c.Need(1); err != nil {
 			return err
+		}
+		x := c.In(0)
+		if !x.Typed() {
+			return ir.NotSupportedf("DFT of a subgraph input whose shape is not known while importing")
 		}
 		r := len(x.Type.Shape)
 		if l := c.In(1); l != nil {
@@ -92,6 +98,9 @@ func init() {
 	register("MelWeightMatrix", []int{17}, "num_mel_bins and dft_length computed at run time need a static output shape declared in the model", func(c *nodeCtx) error {
 		dt, err := DTypeFromONNX(int32(c.Int("output_datatype", 1)))
 		if err != nil {
+			return err
+		}
+		if err := c.Need(5); err != nil {
 			return err
 		}
 		op := &ir.MelWeightMatrix{DType: dt, Bins: -1, Mels: -1}

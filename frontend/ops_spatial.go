@@ -14,6 +14,9 @@ const maxVariants = 16
 
 func init() {
 	register("NonMaxSuppression", []int{10, 11}, dataDependentLimits, func(c *nodeCtx) error {
+		if err := c.Need(2); err != nil {
+			return err
+		}
 		op := &ir.NonMaxSuppression{CenterPointBox: c.Int("center_point_box", 0) != 0, Count: -1}
 		if t, ok := c.Declared(0); ok && len(t.Shape) == 2 && t.Shape[1] == 3 && !allConst(c.Inputs()) {
 			op.Count = t.Shape[0]
@@ -21,6 +24,9 @@ func init() {
 		return c.Emit(op, c.Inputs()...)
 	})
 	register("MaxUnpool", []int{9, 11, 22}, "output_shape computed at run time needs a static output shape declared in the model", func(c *nodeCtx) error {
+		if err := c.Need(2); err != nil {
+			return err
+		}
 		op := &ir.MaxUnpool{Kernel: c.Ints("kernel_shape", nil), Pads: c.Ints("pads", nil), Strides: c.Ints("strides", nil)}
 		if op.Kernel == nil {
 			return ir.NotSupportedf("MaxUnpool needs kernel_shape")

@@ -35,6 +35,9 @@ func (s *NonMaxSuppression) Infer(in []*Value) ([]Type, error) {
 	if s.Count < 0 {
 		return nil, dataDependent("NonMaxSuppression")
 	}
+	if s.Count > sc.Shape.Size() {
+		return nil, fmt.Errorf("the declared %d selected boxes exceed the %d scores", s.Count, sc.Shape.Size())
+	}
 	return Types(Type{Int64, Shape{s.Count, 3}}), nil
 }
 
@@ -274,6 +277,9 @@ func (c *Col2Im) Geometry(x Shape, image, block []int) (int, []int, error) {
 	d := len(image)
 	if len(x) != 3 || len(block) != d || d == 0 {
 		return 0, nil, fmt.Errorf("input %s, image_shape %v and block_shape %v do not fit", x, image, block)
+	}
+	if c.Dilations != nil && len(c.Dilations) != d || c.Strides != nil && len(c.Strides) != d || c.Pads != nil && len(c.Pads) != 2*d {
+		return 0, nil, fmt.Errorf("dilations %v, strides %v and pads %v do not match %d image dimensions", c.Dilations, c.Strides, c.Pads, d)
 	}
 	kernel := 1
 	n := make([]int, d)
