@@ -7,14 +7,16 @@ import (
 // Indexed reads and writes: GatherElements, GatherND, ScatterElements (and
 // its old name Scatter), ScatterND, TensorScatter.
 
+const noStringLimits = "string and 2- or 4-bit tensors are not supported"
+
 func init() {
-	register("GatherElements", []int{11, 13}, "", func(c *nodeCtx) error {
+	register("GatherElements", []int{11, 13}, noStringLimits, func(c *nodeCtx) error {
 		if err := c.Need(2); err != nil {
 			return err
 		}
 		return c.Emit(&ir.GatherElements{Axis: c.Int("axis", 0)}, c.In(0), c.In(1))
 	})
-	register("GatherND", []int{11, 12, 13}, "", func(c *nodeCtx) error {
+	register("GatherND", []int{11, 12, 13}, noStringLimits, func(c *nodeCtx) error {
 		if err := c.Need(2); err != nil {
 			return err
 		}
@@ -24,7 +26,7 @@ func init() {
 		}
 		return c.Emit(&ir.GatherND{BatchDims: b}, c.In(0), c.In(1))
 	})
-	register("ScatterElements", []int{11, 13, 16, 18}, "", func(c *nodeCtx) error {
+	register("ScatterElements", []int{11, 13, 16, 18}, noStringLimits, func(c *nodeCtx) error {
 		if err := c.Need(3); err != nil {
 			return err
 		}
@@ -34,13 +36,13 @@ func init() {
 		}
 		return c.Emit(&ir.ScatterElements{Axis: c.Int("axis", 0), Reduction: red}, c.In(0), c.In(1), c.In(2))
 	})
-	register("Scatter", []int{9, 11}, "", func(c *nodeCtx) error {
+	register("Scatter", []int{9, 11}, noStringLimits, func(c *nodeCtx) error {
 		if err := c.Need(3); err != nil {
 			return err
 		}
 		return c.Emit(&ir.ScatterElements{Axis: c.Int("axis", 0), Reduction: ir.ScatterNone}, c.In(0), c.In(1), c.In(2))
 	})
-	register("ScatterND", []int{11, 13, 16, 18}, "", func(c *nodeCtx) error {
+	register("ScatterND", []int{11, 13, 16, 18}, noStringLimits, func(c *nodeCtx) error {
 		if err := c.Need(3); err != nil {
 			return err
 		}
@@ -50,7 +52,7 @@ func init() {
 		}
 		return c.Emit(&ir.ScatterND{Reduction: red}, c.In(0), c.In(1), c.In(2))
 	})
-	register("TensorScatter", []int{24}, "", func(c *nodeCtx) error {
+	register("TensorScatter", []int{24}, noStringLimits, func(c *nodeCtx) error {
 		if err := c.Need(2); err != nil {
 			return err
 		}

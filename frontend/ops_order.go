@@ -20,7 +20,7 @@ func init() {
 			return c.Emit(op, c.In(0))
 		})
 	}
-	register("TopK", []int{1, 10, 11, 24}, "k computed at run time needs a static output shape declared in the model", func(c *nodeCtx) error {
+	register("TopK", []int{1, 10, 11, 24}, "k computed at run time needs a static output shape declared in the model; bool, string and 2- or 4-bit tensors are not supported", func(c *nodeCtx) error {
 		if err := c.Need(1); err != nil {
 			return err
 		}

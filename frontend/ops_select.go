@@ -8,7 +8,7 @@ import (
 // Unique. When their inputs are computed at run time, the size comes from
 // the output shape the model declares (and the kernel checks the data).
 
-const dataDependentLimits = "run-time inputs need a static output shape declared in the model"
+const dataDependentLimits = "run-time inputs need a static output shape declared in the model; string and 2- or 4-bit tensors are not supported"
 
 func init() {
 	register("Compress", []int{9, 11}, dataDependentLimits, func(c *nodeCtx) error {

@@ -13,7 +13,7 @@ import (
 const maxVariants = 16
 
 func init() {
-	register("NonMaxSuppression", []int{10, 11}, dataDependentLimits, func(c *nodeCtx) error {
+	register("NonMaxSuppression", []int{10, 11}, "run-time inputs need a static output shape declared in the model", func(c *nodeCtx) error {
 		if err := c.Need(2); err != nil {
 			return err
 		}
