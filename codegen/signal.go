@@ -55,7 +55,7 @@ func init() {
 // remainder, |r| <= pi/4. Accurate to about 1e-16 for the arguments the
 // kernels use (|x| < 1e6).
 func (k *Ctx) sinF64() uint32 {
-	return k.Helper("sin_f64", []wasm.ValueType{asm.F64, asm.I32}, []wasm.ValueType{asm.F64}, func(f *asm.Func) {
+	return k.Helper("sin_quadrant_f64", []wasm.ValueType{asm.F64, asm.I32}, []wasm.ValueType{asm.F64}, func(f *asm.Func) {
 		in, shift := f.Param(0), f.Param(1)
 		x := fxFor(f, asm.F64, false)
 		n, r, z, s, c := x.local(), x.local(), x.local(), x.local(), x.local()
