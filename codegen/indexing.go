@@ -30,17 +30,17 @@ func init() {
 	})
 }
 
-// movable rejects dtypes the byte-copying kernels cannot move.
-func movable(op string, dt ir.DType) error {
+// byteMovable rejects dtypes the byte-copying kernels cannot move.
+func byteMovable(op string, dt ir.DType) error {
 	if dt.Bits() < 8 || dt == ir.String {
 		return ir.NotSupportedf("%s of %s", op, dt)
 	}
 	return nil
 }
 
-// elemLoop walks every element of shape in row-major order; body sees one
+// forEachElem walks every element of shape in row-major order; body sees one
 // local per stream holding the address of the element.
-func (k *Ctx) elemLoop(shape ir.Shape, streams []stream, body func(ptrs []asm.Local)) {
+func (k *Ctx) forEachElem(shape ir.Shape, streams []stream, body func(ptrs []asm.Local)) {
 	if shape.Size() == 0 {
 		return
 	}
@@ -80,9 +80,9 @@ func (k *Ctx) copyValue(dst, src *ir.Value) {
 	}
 }
 
-// compareOp picks the signed or unsigned integer comparison for dt's
+// intCompareOp picks the signed or unsigned integer comparison for dt's
 // compute type; s32/u32 and s64/u64 are the i32 and i64 opcodes.
-func compareOp(dt ir.DType, s32, u32, s64, u64 wasm.Opcode) wasm.Opcode {
+func intCompareOp(dt ir.DType, s32, u32, s64, u64 wasm.Opcode) wasm.Opcode {
 	ct, _ := computeType(dt)
 	unsigned := dt == ir.Uint32 || dt == ir.Uint64
 	switch {
@@ -134,9 +134,9 @@ func (k *Ctx) scatterCombine(dt ir.DType, red ir.ScatterReduction, a, b asm.Loca
 	case ir.ScatterMul:
 		f.Get(a).Get(b).Op(iop(ct, wasm.OpcodeI32Mul, wasm.OpcodeI64Mul))
 	case ir.ScatterMax:
-		f.Get(a).Get(b).Get(a).Get(b).Op(compareOp(dt, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU)).Select()
+		f.Get(a).Get(b).Get(a).Get(b).Op(intCompareOp(dt, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU)).Select()
 	case ir.ScatterMin:
-		f.Get(a).Get(b).Get(a).Get(b).Op(compareOp(dt, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU)).Select()
+		f.Get(a).Get(b).Get(a).Get(b).Op(intCompareOp(dt, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU)).Select()
 	}
 	return nil
 }
@@ -172,7 +172,7 @@ func (k *Ctx) gatherElements(n *ir.Node, op *ir.GatherElements) error {
 	f := k.F
 	x, idx, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if err := movable("GatherElements", dt); err != nil {
+	if err := byteMovable("GatherElements", dt); err != nil {
 		return err
 	}
 	axis, _ := ir.NormAxis(op.Axis, len(x.Type.Shape))
@@ -186,7 +186,7 @@ func (k *Ctx) gatherElements(n *ir.Node, op *ir.GatherElements) error {
 		{base: k.Addr(idx), strides: is.Strides(), size: elemBytes(idx.Type.DType)},
 		{base: k.Addr(x), strides: st, size: sz},
 	}
-	k.elemLoop(is, streams, func(p []asm.Local) {
+	k.forEachElem(is, streams, func(p []asm.Local) {
 		i := k.checkedIndex(idx.Type.DType, p[1], x.Type.Shape[axis])
 		f.Get(p[0]).Get(i).I32Const(int32(xs[axis] * sz)).Op(wasm.OpcodeI32Mul).Get(p[2]).Op(wasm.OpcodeI32Add)
 		k.copyElemBytes(int32(sz))
@@ -217,7 +217,7 @@ func (k *Ctx) gatherND(n *ir.Node, op *ir.GatherND) error {
 	f := k.F
 	x, idx, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if err := movable("GatherND", dt); err != nil {
+	if err := byteMovable("GatherND", dt); err != nil {
 		return err
 	}
 	if y.Type.Shape.Size() == 0 {
@@ -253,7 +253,7 @@ func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
 	f := k.F
 	x, idx, upd, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
 	dt := x.Type.DType
-	if err := movable("ScatterElements", dt); err != nil {
+	if err := byteMovable("ScatterElements", dt); err != nil {
 		return err
 	}
 	if op.Reduction != ir.ScatterNone {
@@ -274,7 +274,7 @@ func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
 		{base: k.Addr(y), strides: st, size: sz},
 	}
 	var err error
-	k.elemLoop(is, streams, func(p []asm.Local) {
+	k.forEachElem(is, streams, func(p []asm.Local) {
 		i := k.checkedIndex(idx.Type.DType, p[0], x.Type.Shape[axis])
 		dst := f.Local(asm.I32)
 		f.Get(i).I32Const(int32(ys[axis] * sz)).Op(wasm.OpcodeI32Mul).Get(p[2]).Op(wasm.OpcodeI32Add).Set(dst)
@@ -289,7 +289,7 @@ func (k *Ctx) scatterND(n *ir.Node, op *ir.ScatterND) error {
 	f := k.F
 	x, idx, upd, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
 	dt := x.Type.DType
-	if err := movable("ScatterND", dt); err != nil {
+	if err := byteMovable("ScatterND", dt); err != nil {
 		return err
 	}
 	if op.Reduction != ir.ScatterNone {
@@ -333,7 +333,7 @@ func (k *Ctx) tensorScatter(n *ir.Node, op *ir.TensorScatter) error {
 	cache, upd, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	wi := n.In(2)
 	dt := cache.Type.DType
-	if err := movable("TensorScatter", dt); err != nil {
+	if err := byteMovable("TensorScatter", dt); err != nil {
 		return err
 	}
 	k.copyValue(y, cache)

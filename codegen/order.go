@@ -54,9 +54,9 @@ func (k *Ctx) ranks(dt ir.DType, greater, nanFirst bool, v, w asm.Local) {
 	}
 	f.Get(v).Get(w)
 	if greater {
-		f.Op(compareOp(dt, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU))
+		f.Op(intCompareOp(dt, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU))
 	} else {
-		f.Op(compareOp(dt, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU))
+		f.Op(intCompareOp(dt, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU))
 	}
 }
 
@@ -132,9 +132,9 @@ func (k *Ctx) argExtreme(n *ir.Node, op *ir.ArgExtreme) error {
 	return nil
 }
 
-// checkScalar fails the run with ErrShapeMismatch unless the integer
+// checkShapeScalar fails the run with ErrShapeMismatch unless the integer
 // scalar v holds want: a run-time input the compiled shapes depend on.
-func (k *Ctx) checkScalar(v *ir.Value, want int64) error {
+func (k *Ctx) checkShapeScalar(v *ir.Value, want int64) error {
 	f := k.F
 	f.I32Const(k.Addr(v))
 	switch v.Type.DType {
@@ -166,7 +166,7 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	if kv != nil && kv.Const != nil {
 		kk = int(kv.Const.Int(0))
 	} else if kv != nil {
-		if err := k.checkScalar(kv, int64(kk)); err != nil {
+		if err := k.checkShapeScalar(kv, int64(kk)); err != nil {
 			return err
 		}
 	}

@@ -49,12 +49,12 @@ func init() {
 	})
 }
 
-// sinF64 is a helper (x f64, q i32) -> f64 computing sin(x + q*pi/2), so
+// sinQuadrantF64 is a helper (x f64, q i32) -> f64 computing sin(x + q*pi/2), so
 // that q = 1 gives the cosine: reduce x by multiples of pi/2 (Cody-Waite,
 // two parts) and evaluate fdlibm's sine or cosine polynomial on the
 // remainder, |r| <= pi/4. Accurate to about 1e-16 for the arguments the
 // kernels use (|x| < 1e6).
-func (k *Ctx) sinF64() uint32 {
+func (k *Ctx) sinQuadrantF64() uint32 {
 	return k.Helper("sin_quadrant_f64", []wasm.ValueType{asm.F64, asm.I32}, []wasm.ValueType{asm.F64}, func(f *asm.Func) {
 		in, shift := f.Param(0), f.Param(1)
 		x := fxFor(f, asm.F64, false)
@@ -79,19 +79,19 @@ func (k *Ctx) sinF64() uint32 {
 	})
 }
 
-// sinPi pushes sin(v + q*pi/2) for the f64 on the stack.
-func (k *Ctx) sinPi(q int32) {
-	k.F.I32Const(q).Call(k.sinF64())
+// sinShifted pushes sin(v + q*pi/2) for the f64 on the stack.
+func (k *Ctx) sinShifted(q int32) {
+	k.F.I32Const(q).Call(k.sinQuadrantF64())
 }
 
-// toF64 converts the compute-type value on the stack to f64.
-func toF64(f *asm.Func, dt ir.DType) {
+// f64FromCompute converts the compute-type value on the stack to f64.
+func f64FromCompute(f *asm.Func, dt ir.DType) {
 	ct, _ := computeType(dt)
 	convert(f, ct, asm.F64, dt.IsUnsigned())
 }
 
-// storeF64 stores the f64 on the stack (above the address) as dt.
-func (k *Ctx) storeF64(dt ir.DType, off uint32) error {
+// storeFromF64 stores the f64 on the stack (above the address) as dt.
+func (k *Ctx) storeFromF64(dt ir.DType, off uint32) error {
 	ct, err := computeType(dt)
 	if err != nil {
 		return err
@@ -109,7 +109,7 @@ func (k *Ctx) window(n *ir.Node, op *ir.SignalWindow) error {
 	}
 	count := y.Type.Shape[0]
 	if size.Const == nil {
-		if err := k.checkScalar(size, int64(count)); err != nil {
+		if err := k.checkShapeScalar(size, int64(count)); err != nil {
 			return err
 		}
 	}
@@ -128,24 +128,24 @@ func (k *Ctx) window(n *ir.Node, op *ir.SignalWindow) error {
 		switch op.Kind {
 		case "Hann":
 			f.Get(i).Op(wasm.OpcodeF64ConvertI32S).F64Const(math.Pi).Op(wasm.OpcodeF64Mul).F64Const(float64(period)).Op(wasm.OpcodeF64Div)
-			k.sinPi(0)
+			k.sinShifted(0)
 			f.Set(t)
 			f.Get(t).Get(t).Op(wasm.OpcodeF64Mul)
 		case "Hamming":
 			f.F64Const(25.0 / 46)
 			f.Get(t)
-			k.sinPi(1)
+			k.sinShifted(1)
 			f.F64Const(21.0 / 46).Op(wasm.OpcodeF64Mul).Op(wasm.OpcodeF64Sub)
 		default:
 			f.F64Const(0.42)
 			f.Get(t)
-			k.sinPi(1)
+			k.sinShifted(1)
 			f.F64Const(0.5).Op(wasm.OpcodeF64Mul).Op(wasm.OpcodeF64Sub)
 			f.Get(t).F64Const(2).Op(wasm.OpcodeF64Mul)
-			k.sinPi(1)
+			k.sinShifted(1)
 			f.F64Const(0.08).Op(wasm.OpcodeF64Mul).Op(wasm.OpcodeF64Add)
 		}
-		if e := k.storeF64(dt, uint32(k.Addr(y))); e != nil {
+		if e := k.storeFromF64(dt, uint32(k.Addr(y))); e != nil {
 			err = e
 		}
 	})
@@ -160,11 +160,11 @@ func (k *Ctx) twiddles(tw uint32, n int) {
 		f.Get(j).Op(wasm.OpcodeF64ConvertI32S).F64Const(2 * math.Pi).Op(wasm.OpcodeF64Mul).F64Const(float64(n)).Op(wasm.OpcodeF64Div).Set(t)
 		f.Get(j).I32Const(16).Op(wasm.OpcodeI32Mul)
 		f.Get(t)
-		k.sinPi(1)
+		k.sinShifted(1)
 		f.F64Store(tw)
 		f.Get(j).I32Const(16).Op(wasm.OpcodeI32Mul)
 		f.Get(t)
-		k.sinPi(0)
+		k.sinShifted(0)
 		f.F64Store(tw + 8)
 	})
 }
@@ -219,13 +219,13 @@ func (k *Ctx) loadComplex(dt ir.DType, base, t asm.Local, stride int32, complexI
 	re, im = f.Local(asm.F64), f.Local(asm.F64)
 	signalPtr(f, base, t, stride)
 	k.loadElem(dt, 0)
-	toF64(f, dt)
+	f64FromCompute(f, dt)
 	f.Set(re)
 	f.F64Const(0).Set(im)
 	if complexIn {
 		signalPtr(f, base, t, stride)
 		k.loadElem(dt, uint32(elemBytes(dt)))
-		toF64(f, dt)
+		f64FromCompute(f, dt)
 		if conj {
 			f.Op(wasm.OpcodeF64Neg)
 		}
@@ -297,13 +297,13 @@ func (k *Ctx) dft(n *ir.Node, op *ir.DFT) error {
 					re, im := k.dftSums(tw, buf, size, kk, op.Inverse)
 					signalPtr(f, pys, kk, yStride)
 					f.Get(re)
-					if e := k.storeF64(dt, 0); e != nil {
+					if e := k.storeFromF64(dt, 0); e != nil {
 						err2 = e
 					}
 					if cout == 2 {
 						signalPtr(f, pys, kk, yStride)
 						f.Get(im)
-						k.storeF64(dt, uint32(sz))
+						k.storeFromF64(dt, uint32(sz))
 					}
 				})
 				f.AddI32(pxs, int32(cin)*sz)
@@ -412,7 +412,7 @@ func (k *Ctx) stft(n *ir.Node, op *ir.STFT) error {
 						w := f.Local(asm.F64)
 						f.I32Const(k.Addr(window)).Get(j).I32Const(sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 						k.loadElem(dt, 0)
-						toF64(f, dt)
+						f64FromCompute(f, dt)
 						f.Set(w)
 						f.Get(re).Get(w).Op(wasm.OpcodeF64Mul).Set(re)
 						f.Get(im).Get(w).Op(wasm.OpcodeF64Mul).Set(im)
@@ -423,11 +423,11 @@ func (k *Ctx) stft(n *ir.Node, op *ir.STFT) error {
 				f.Repeat(kk, bins, func() {
 					re, im := k.dftSums(tw, buf, fl, kk, false)
 					f.Get(pyf).Get(re)
-					if e := k.storeF64(dt, 0); e != nil {
+					if e := k.storeFromF64(dt, 0); e != nil {
 						err = e
 					}
 					f.Get(pyf).Get(im)
-					k.storeF64(dt, uint32(sz))
+					k.storeFromF64(dt, uint32(sz))
 					f.AddI32(pyf, 2*sz)
 				})
 			})
@@ -478,7 +478,7 @@ func (k *Ctx) loadScalarF64(v *ir.Value) error {
 	if err := k.loadElem(v.Type.DType, 0); err != nil {
 		return err
 	}
-	toF64(f, v.Type.DType)
+	f64FromCompute(f, v.Type.DType)
 	return nil
 }
 
@@ -495,7 +495,7 @@ func (k *Ctx) melWeightMatrix(n *ir.Node, op *ir.MelWeightMatrix) error {
 	}
 	bins, mels := y.Type.Shape[0], y.Type.Shape[1]
 	if in[0].Const == nil {
-		if err := k.checkScalar(in[0], int64(mels)); err != nil {
+		if err := k.checkShapeScalar(in[0], int64(mels)); err != nil {
 			return err
 		}
 	}
@@ -573,7 +573,7 @@ func (k *Ctx) melWeightMatrix(n *ir.Node, op *ir.MelWeightMatrix) error {
 		k.Fail(abi.ErrIndexOutOfRange)
 		f.Get(j).I32Const(int32(mels)).Op(wasm.OpcodeI32Mul).Get(i).Op(wasm.OpcodeI32Add).I32Const(sz).Op(wasm.OpcodeI32Mul)
 		val()
-		if e := k.storeF64(dt, uint32(k.Addr(y))); e != nil {
+		if e := k.storeFromF64(dt, uint32(k.Addr(y))); e != nil {
 			serr = e
 		}
 	}

@@ -174,12 +174,12 @@ func (k *Ctx) nms(n *ir.Node, op *ir.NonMaxSuppression) error {
 			})
 			// greedy selection
 			f.I32Const(0).Set(nSel)
-			k.upTo(q, nCand, func(exit int) {
+			k.whileBelow(q, nCand, func(exit int) {
 				f.Get(nSel).Get(maxOut).Op(wasm.OpcodeI32GeS).BrIf(uint32(f.Depth() - exit))
 				at(q)
 				f.I32Load(cand).Set(i)
 				f.I32Const(1).Set(keep)
-				k.upTo(t, nSel, func(exit2 int) {
+				k.whileBelow(t, nSel, func(exit2 int) {
 					boxAddr(func() { f.Get(i) })
 					boxAddr(func() { at(t); f.I32Load(sel) })
 					f.Get(iou).Call(suppress)
@@ -212,7 +212,7 @@ func (k *Ctx) maxUnpool(n *ir.Node, op *ir.MaxUnpool) error {
 	f := k.F
 	x, idx, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if err := movable("MaxUnpool", dt); err != nil {
+	if err := byteMovable("MaxUnpool", dt); err != nil {
 		return err
 	}
 	if s := n.In(2); s != nil && s.Const == nil {
@@ -296,7 +296,7 @@ func (k *Ctx) col2im(n *ir.Node, op *ir.Col2Im) error {
 		f.Counted(pc, planes, func() {
 			// x is [plane, kernel position, block position] in memory
 			// order, so px walks it linearly.
-			k.multiLoop(append(append([]int{}, block...), nblocks...), func(idx []asm.Local) {
+			k.indexLoops(append(append([]int{}, block...), nblocks...), func(idx []asm.Local) {
 				f.I32Const(0)
 				for i := 0; i < d; i++ {
 					dil, st, pb := 1, 1, 0
