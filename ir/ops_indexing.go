@@ -19,8 +19,8 @@ const (
 	ScatterMin  ScatterReduction = "min"
 )
 
-// wrapIndex resolves a possibly negative index against a dimension of size n.
-func wrapIndex(i int64, n int) (int, error) {
+// wrapDataIndex resolves a possibly negative index against a dimension of size n.
+func wrapDataIndex(i int64, n int) (int, error) {
 	if i < -int64(n) || i >= int64(n) {
 		return 0, fmt.Errorf("index %d out of range for a dimension of size %d", i, n)
 	}
@@ -30,8 +30,8 @@ func wrapIndex(i int64, n int) (int, error) {
 	return int(i), nil
 }
 
-// combineElem sets dst[di] to red(dst[di], src[si]) in the element type.
-func combineElem(dst *Tensor, di int, src *Tensor, si int, red ScatterReduction) {
+// scatterCombineElem sets dst[di] to red(dst[di], src[si]) in the element type.
+func scatterCombineElem(dst *Tensor, di int, src *Tensor, si int, red ScatterReduction) {
 	if red == ScatterNone || red == "" {
 		copyElem(dst, di, src, si)
 		return
@@ -165,7 +165,7 @@ func (g *GatherElements) Eval(in []*Tensor) ([]*Tensor, error) {
 	st[axis] = 0
 	var ferr error
 	ForEachIndex(idx.Shape, [][]int{st}, func(o int, offs []int) {
-		i, err := wrapIndex(idx.Int(o), x.Shape[axis])
+		i, err := wrapDataIndex(idx.Int(o), x.Shape[axis])
 		if err != nil {
 			ferr = err
 			return
@@ -217,12 +217,12 @@ func (s *ScatterElements) Eval(in []*Tensor) ([]*Tensor, error) {
 		if ferr != nil {
 			return
 		}
-		i, err := wrapIndex(idx.Int(o), x.Shape[axis])
+		i, err := wrapDataIndex(idx.Int(o), x.Shape[axis])
 		if err != nil {
 			ferr = err
 			return
 		}
-		combineElem(out, offs[0]+i*xs[axis], upd, o, s.Reduction)
+		scatterCombineElem(out, offs[0]+i*xs[axis], upd, o, s.Reduction)
 	})
 	if ferr != nil {
 		return nil, ferr
@@ -286,7 +286,7 @@ func (g *GatherND) Eval(in []*Tensor) ([]*Tensor, error) {
 		for t := 0; t < tuples; t++ {
 			off := bi * batchStride
 			for j := 0; j < m; j++ {
-				i, err := wrapIndex(idx.Int((bi*tuples+t)*m+j), x.Shape[b+j])
+				i, err := wrapDataIndex(idx.Int((bi*tuples+t)*m+j), x.Shape[b+j])
 				if err != nil {
 					return nil, err
 				}
@@ -346,14 +346,14 @@ func (s *ScatterND) Eval(in []*Tensor) ([]*Tensor, error) {
 	for t := 0; t < tuples; t++ {
 		off := 0
 		for j := 0; j < m; j++ {
-			i, err := wrapIndex(idx.Int(t*m+j), x.Shape[j])
+			i, err := wrapDataIndex(idx.Int(t*m+j), x.Shape[j])
 			if err != nil {
 				return nil, err
 			}
 			off += i * xs[j]
 		}
 		for e := 0; e < slice; e++ {
-			combineElem(out, off+e, upd, t*slice+e, s.Reduction)
+			scatterCombineElem(out, off+e, upd, t*slice+e, s.Reduction)
 		}
 	}
 	return []*Tensor{out}, nil

@@ -220,9 +220,9 @@ func (u *Unique) compareItems(x *Tensor, outer, n, inner, i, j int) int {
 		for e := 0; e < inner; e++ {
 			a, b := (o*n+i)*inner+e, (o*n+j)*inner+e
 			switch {
-			case orderedElem(x, a, b, false, false):
+			case sortsBeforeElem(x, a, b, false, false):
 				return -1
-			case orderedElem(x, b, a, false, false):
+			case sortsBeforeElem(x, b, a, false, false):
 				return 1
 			}
 		}

@@ -398,7 +398,7 @@ func (c *Col2Im) Eval(in []*Tensor) ([]*Tensor, error) {
 						off += p * ist[i]
 					}
 					if inside {
-						combineElem(y, (n*ch+ci)*imgSize+off, x, ((n*ch+ci)*kernel+k)*cols+l, ScatterAdd)
+						scatterCombineElem(y, (n*ch+ci)*imgSize+off, x, ((n*ch+ci)*kernel+k)*cols+l, ScatterAdd)
 					}
 				}
 			}
