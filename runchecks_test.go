@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -90,6 +91,16 @@ func TestRunTimeChecks(t *testing.T) {
 			want := fmt.Sprintf("mlc_run returned %d", c.code)
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("bad data: got %v, want %q", err, want)
+			}
+			// As a WASI command the same data exits 1 with the status's message.
+			var stdin []byte
+			for _, in := range res.Meta.Inputs {
+				stdin = append(stdin, feed[in.Name].Data...)
+			}
+			_, stderr, exit, err := rt.RunCommand(ctx, res.Wasm, stdin)
+			msg := abi.RunErrorMessages[fmt.Sprint(c.code)]
+			if err != nil || exit != 1 || !strings.Contains(string(stderr), msg) {
+				t.Errorf("WASI command: exit %d, err %v, stderr %q; want exit 1 and %q", exit, err, stderr, msg)
 			}
 		})
 	}
