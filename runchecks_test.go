@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -28,17 +29,27 @@ func TestRunTimeChecks(t *testing.T) {
 		edit  func(t *ir.Tensor) // the bad data
 		code  int
 	}{
-		{"test_gather_elements_0", 1, func(t *ir.Tensor) { t.SetInt(0, 2) }, 1},
-		{"test_gather_elements_negative_indices", 1, func(t *ir.Tensor) { t.SetInt(0, -4) }, 1},
-		{"test_gathernd_example_int32", 1, func(t *ir.Tensor) { t.SetInt(1, 2) }, 1},
-		{"test_scatter_elements_with_axis", 1, func(t *ir.Tensor) { t.SetInt(1, 5) }, 1},
-		{"test_scatternd", 1, func(t *ir.Tensor) { t.SetInt(0, -5) }, 1},
-		{"test_tensorscatter", 2, func(t *ir.Tensor) { t.SetInt(0, 4) }, 1},
-		{"test_cumsum_2d_axis_0", 1, func(t *ir.Tensor) { t.SetInt(0, 2) }, 1},
-		{"test_top_k", 1, func(t *ir.Tensor) { t.SetInt(0, 2) }, 2},
-		{"test_nonzero_example", 0, func(t *ir.Tensor) { t.SetInt(1, 1) }, 2},
-		{"test_compress_0", 1, func(t *ir.Tensor) { t.SetInt(0, 1) }, 2},
-		{"test_unique_not_sorted_without_axis", 0, func(t *ir.Tensor) { t.SetFloat(1, 42) }, 2},
+		{"test_gather_elements_0", 1, func(t *ir.Tensor) { t.SetInt(0, 2) }, abi.ErrIndexOutOfRange},
+		{"test_gather_elements_negative_indices", 1, func(t *ir.Tensor) { t.SetInt(0, -4) }, abi.ErrIndexOutOfRange},
+		{"test_gathernd_example_int32", 1, func(t *ir.Tensor) { t.SetInt(1, 2) }, abi.ErrIndexOutOfRange},
+		{"test_scatter_elements_with_axis", 1, func(t *ir.Tensor) { t.SetInt(1, 5) }, abi.ErrIndexOutOfRange},
+		{"test_scatternd", 1, func(t *ir.Tensor) { t.SetInt(0, -5) }, abi.ErrIndexOutOfRange},
+		{"test_tensorscatter", 2, func(t *ir.Tensor) { t.SetInt(0, 4) }, abi.ErrIndexOutOfRange},
+		{"test_cumsum_2d_axis_0", 1, func(t *ir.Tensor) { t.SetInt(0, 2) }, abi.ErrIndexOutOfRange},
+		{"test_top_k", 1, func(t *ir.Tensor) { t.SetInt(0, 2) }, abi.ErrShapeMismatch},
+		{"test_nonzero_example", 0, func(t *ir.Tensor) { t.SetInt(1, 1) }, abi.ErrShapeMismatch},
+		{"test_compress_0", 1, func(t *ir.Tensor) { t.SetInt(0, 1) }, abi.ErrShapeMismatch},
+		{"test_unique_not_sorted_without_axis", 0, func(t *ir.Tensor) { t.SetFloat(1, 42) }, abi.ErrShapeMismatch},
+		{"test_nonmaxsuppression_suppress_by_IOU", 2, func(t *ir.Tensor) { t.SetInt(0, 1) }, abi.ErrShapeMismatch},
+		{"test_maxunpool_export_without_output_shape", 1, func(t *ir.Tensor) { t.SetInt(3, 16) }, abi.ErrIndexOutOfRange},
+		{"test_maxunpool_export_with_output_shape", 2, func(t *ir.Tensor) { t.SetInt(3, 6) }, abi.ErrShapeMismatch},
+		{"test_hannwindow", 0, func(t *ir.Tensor) { t.SetInt(0, 11) }, abi.ErrShapeMismatch},
+		{"test_dft_rfft", 1, func(t *ir.Tensor) { t.SetInt(0, 2) }, abi.ErrShapeMismatch},
+		{"test_dft", 1, func(t *ir.Tensor) { t.SetInt(0, 3) }, abi.ErrIndexOutOfRange},
+		{"test_stft", 1, func(t *ir.Tensor) { t.SetInt(0, 7) }, abi.ErrShapeMismatch},
+		{"test_stft", 2, func(t *ir.Tensor) { t.SetInt(0, 20) }, abi.ErrShapeMismatch},
+		{"test_melweightmatrix", 0, func(t *ir.Tensor) { t.SetInt(0, 9) }, abi.ErrShapeMismatch},
+		{"test_col2im", 2, func(t *ir.Tensor) { t.SetInt(0, 2); t.SetInt(1, 2) }, abi.ErrShapeMismatch},
 	}
 	ctx := context.Background()
 	rt, err := host.NewRuntime(ctx, host.Config{})
@@ -47,7 +58,7 @@ func TestRunTimeChecks(t *testing.T) {
 	}
 	defer rt.Close(ctx)
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/input%d", c.name, c.input), func(t *testing.T) {
 			dir := filepath.Join(shared, "onnx-tests", "node", c.name)
 			mp, err := frontend.Decode(readFile(t, filepath.Join(dir, "model.onnx")))
 			if err != nil {
@@ -80,6 +91,16 @@ func TestRunTimeChecks(t *testing.T) {
 			want := fmt.Sprintf("mlc_run returned %d", c.code)
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("bad data: got %v, want %q", err, want)
+			}
+			// As a WASI command the same data exits 1 with the status's message.
+			var stdin []byte
+			for _, in := range res.Meta.Inputs {
+				stdin = append(stdin, feed[in.Name].Data...)
+			}
+			_, stderr, exit, err := rt.RunCommand(ctx, res.Wasm, stdin)
+			msg := abi.RunErrorMessages[fmt.Sprint(c.code)]
+			if err != nil || exit != 1 || !strings.Contains(string(stderr), msg) {
+				t.Errorf("WASI command: exit %d, err %v, stderr %q; want exit 1 and %q", exit, err, stderr, msg)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/verify"
@@ -63,15 +64,6 @@ func attrFloats(name string, v ...float32) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOATS.Enum(), Floats: v}
 }
 
-func valueInfo(name string, t *ir.Tensor) *onnxpb.ValueInfoProto {
-	shape := &onnxpb.TensorShapeProto{}
-	for _, d := range t.Shape {
-		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
-	}
-	return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-		TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(frontend.DTypeToONNX(t.DType)), Shape: shape}}}}
-}
-
 // model builds a one-node model.
 func (c opCase) model() *onnxpb.ModelProto {
 	node := &onnxpb.NodeProto{OpType: proto.String(c.op), Domain: proto.String(c.domain), Attribute: c.attrs}
@@ -82,7 +74,7 @@ func (c opCase) model() *onnxpb.ModelProto {
 			continue
 		}
 		node.Input = append(node.Input, in.name)
-		g.Input = append(g.Input, valueInfo(in.name, in.t))
+		g.Input = append(g.Input, optest.ValueInfo(in.name, in.t.Type))
 	}
 	for _, o := range c.outputs {
 		node.Output = append(node.Output, o)

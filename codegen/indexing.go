@@ -30,17 +30,17 @@ func init() {
 	})
 }
 
-// movable rejects dtypes the byte-copying kernels cannot move.
-func movable(op string, dt ir.DType) error {
+// byteMovable rejects dtypes the byte-copying kernels cannot move.
+func byteMovable(op string, dt ir.DType) error {
 	if dt.Bits() < 8 || dt == ir.String {
 		return ir.NotSupportedf("%s of %s", op, dt)
 	}
 	return nil
 }
 
-// elemLoop walks every element of shape in row-major order; body sees one
+// forEachElem walks every element of shape in row-major order; body sees one
 // local per stream holding the address of the element.
-func (k *Ctx) elemLoop(shape ir.Shape, streams []stream, body func(ptrs []asm.Local)) {
+func (k *Ctx) forEachElem(shape ir.Shape, streams []stream, body func(ptrs []asm.Local)) {
 	if shape.Size() == 0 {
 		return
 	}
@@ -73,16 +73,9 @@ func (k *Ctx) checkedIndex(dt ir.DType, p asm.Local, n int) asm.Local {
 	return i
 }
 
-// copyTensor copies src's bytes to dst (the first step of every scatter).
-func (k *Ctx) copyTensor(dst, src *ir.Value) {
-	if b := dst.Type.Bytes(); b > 0 && k.Addr(dst) != k.Addr(src) {
-		k.F.I32Const(k.Addr(dst)).I32Const(k.Addr(src)).I32Const(int32(b)).MemoryCopy()
-	}
-}
-
-// compareOp picks the signed or unsigned integer comparison for dt's
+// intCompareOp picks the signed or unsigned integer comparison for dt's
 // compute type; s32/u32 and s64/u64 are the i32 and i64 opcodes.
-func compareOp(dt ir.DType, s32, u32, s64, u64 wasm.Opcode) wasm.Opcode {
+func intCompareOp(dt ir.DType, s32, u32, s64, u64 wasm.Opcode) wasm.Opcode {
 	ct, _ := computeType(dt)
 	unsigned := dt == ir.Uint32 || dt == ir.Uint64
 	switch {
@@ -96,9 +89,9 @@ func compareOp(dt ir.DType, s32, u32, s64, u64 wasm.Opcode) wasm.Opcode {
 	return s32
 }
 
-// combine leaves red(a, b) on the stack for values of dt held in locals of
+// scatterCombine leaves red(a, b) on the stack for values of dt held in locals of
 // its compute type. bool adds as "or" and multiplies as "and", like numpy.
-func (k *Ctx) combine(dt ir.DType, red ir.Reduction, a, b asm.Local) error {
+func (k *Ctx) scatterCombine(dt ir.DType, red ir.ScatterReduction, a, b asm.Local) error {
 	f := k.F
 	ct, err := computeType(dt)
 	if err != nil {
@@ -134,16 +127,16 @@ func (k *Ctx) combine(dt ir.DType, red ir.Reduction, a, b asm.Local) error {
 	case ir.ScatterMul:
 		f.Get(a).Get(b).Op(iop(ct, wasm.OpcodeI32Mul, wasm.OpcodeI64Mul))
 	case ir.ScatterMax:
-		f.Get(a).Get(b).Get(a).Get(b).Op(compareOp(dt, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU)).Select()
+		f.Get(a).Get(b).Get(a).Get(b).Op(intCompareOp(dt, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU)).Select()
 	case ir.ScatterMin:
-		f.Get(a).Get(b).Get(a).Get(b).Op(compareOp(dt, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU)).Select()
+		f.Get(a).Get(b).Get(a).Get(b).Op(intCompareOp(dt, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU)).Select()
 	}
 	return nil
 }
 
-// update writes the element at src into the element at dst (addresses in
+// scatterUpdate writes the element at src into the element at dst (addresses in
 // locals), combining the two under red.
-func (k *Ctx) update(dt ir.DType, red ir.Reduction, dst, src asm.Local) error {
+func (k *Ctx) scatterUpdate(dt ir.DType, red ir.ScatterReduction, dst, src asm.Local) error {
 	f := k.F
 	if red == ir.ScatterNone || red == "" {
 		f.Get(dst).Get(src)
@@ -162,7 +155,7 @@ func (k *Ctx) update(dt ir.DType, red ir.Reduction, dst, src asm.Local) error {
 	k.loadElem(dt, 0)
 	f.Set(b)
 	f.Get(dst)
-	if err := k.combine(dt, red, a, b); err != nil {
+	if err := k.scatterCombine(dt, red, a, b); err != nil {
 		return err
 	}
 	return k.storeElem(dt, 0)
@@ -172,7 +165,7 @@ func (k *Ctx) gatherElements(n *ir.Node, op *ir.GatherElements) error {
 	f := k.F
 	x, idx, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if err := movable("GatherElements", dt); err != nil {
+	if err := byteMovable("GatherElements", dt); err != nil {
 		return err
 	}
 	axis, _ := ir.NormAxis(op.Axis, len(x.Type.Shape))
@@ -186,7 +179,7 @@ func (k *Ctx) gatherElements(n *ir.Node, op *ir.GatherElements) error {
 		{base: k.Addr(idx), strides: is.Strides(), size: elemBytes(idx.Type.DType)},
 		{base: k.Addr(x), strides: st, size: sz},
 	}
-	k.elemLoop(is, streams, func(p []asm.Local) {
+	k.forEachElem(is, streams, func(p []asm.Local) {
 		i := k.checkedIndex(idx.Type.DType, p[1], x.Type.Shape[axis])
 		f.Get(p[0]).Get(i).I32Const(int32(xs[axis] * sz)).Op(wasm.OpcodeI32Mul).Get(p[2]).Op(wasm.OpcodeI32Add)
 		k.copyElemBytes(int32(sz))
@@ -217,7 +210,7 @@ func (k *Ctx) gatherND(n *ir.Node, op *ir.GatherND) error {
 	f := k.F
 	x, idx, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if err := movable("GatherND", dt); err != nil {
+	if err := byteMovable("GatherND", dt); err != nil {
 		return err
 	}
 	if y.Type.Shape.Size() == 0 {
@@ -253,7 +246,7 @@ func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
 	f := k.F
 	x, idx, upd, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
 	dt := x.Type.DType
-	if err := movable("ScatterElements", dt); err != nil {
+	if err := byteMovable("ScatterElements", dt); err != nil {
 		return err
 	}
 	if op.Reduction != ir.ScatterNone {
@@ -261,7 +254,7 @@ func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
 			return err
 		}
 	}
-	k.copyTensor(y, x)
+	k.copyValue(y, x)
 	axis, _ := ir.NormAxis(op.Axis, len(x.Type.Shape))
 	sz := elemBytes(dt)
 	ys := y.Type.Shape.Strides()
@@ -274,11 +267,11 @@ func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
 		{base: k.Addr(y), strides: st, size: sz},
 	}
 	var err error
-	k.elemLoop(is, streams, func(p []asm.Local) {
+	k.forEachElem(is, streams, func(p []asm.Local) {
 		i := k.checkedIndex(idx.Type.DType, p[0], x.Type.Shape[axis])
 		dst := f.Local(asm.I32)
 		f.Get(i).I32Const(int32(ys[axis] * sz)).Op(wasm.OpcodeI32Mul).Get(p[2]).Op(wasm.OpcodeI32Add).Set(dst)
-		if e := k.update(dt, op.Reduction, dst, p[1]); e != nil {
+		if e := k.scatterUpdate(dt, op.Reduction, dst, p[1]); e != nil {
 			err = e
 		}
 	})
@@ -289,7 +282,7 @@ func (k *Ctx) scatterND(n *ir.Node, op *ir.ScatterND) error {
 	f := k.F
 	x, idx, upd, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
 	dt := x.Type.DType
-	if err := movable("ScatterND", dt); err != nil {
+	if err := byteMovable("ScatterND", dt); err != nil {
 		return err
 	}
 	if op.Reduction != ir.ScatterNone {
@@ -297,7 +290,7 @@ func (k *Ctx) scatterND(n *ir.Node, op *ir.ScatterND) error {
 			return err
 		}
 	}
-	k.copyTensor(y, x)
+	k.copyValue(y, x)
 	xs, is := x.Type.Shape, idx.Type.Shape
 	m := is[len(is)-1]
 	tuples := is[:len(is)-1].Size()
@@ -318,7 +311,7 @@ func (k *Ctx) scatterND(n *ir.Node, op *ir.ScatterND) error {
 			return
 		}
 		f.Counted(e, slice, func() {
-			if er := k.update(dt, op.Reduction, dst, pu); er != nil {
+			if er := k.scatterUpdate(dt, op.Reduction, dst, pu); er != nil {
 				err = er
 			}
 			f.AddI32(dst, int32(sz))
@@ -333,10 +326,10 @@ func (k *Ctx) tensorScatter(n *ir.Node, op *ir.TensorScatter) error {
 	cache, upd, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	wi := n.In(2)
 	dt := cache.Type.DType
-	if err := movable("TensorScatter", dt); err != nil {
+	if err := byteMovable("TensorScatter", dt); err != nil {
 		return err
 	}
-	k.copyTensor(y, cache)
+	k.copyValue(y, cache)
 	cs := cache.Type.Shape
 	a, _ := ir.NormAxis(op.Axis, len(cs))
 	maxLen, seqLen := cs[a], upd.Type.Shape[a]

@@ -21,7 +21,7 @@ func init() {
 		// the ranked positions of one row: k int32s
 		out := n.Outputs[0]
 		if out == nil {
-			out = n.Out(1)
+			out = n.Outputs[1]
 		}
 		axis, _ := ir.NormAxis(op.Axis, len(out.Type.Shape))
 		return 4 * out.Type.Shape[axis]
@@ -54,14 +54,14 @@ func (k *Ctx) ranks(dt ir.DType, greater, nanFirst bool, v, w asm.Local) {
 	}
 	f.Get(v).Get(w)
 	if greater {
-		f.Op(compareOp(dt, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU))
+		f.Op(intCompareOp(dt, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU))
 	} else {
-		f.Op(compareOp(dt, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU))
+		f.Op(intCompareOp(dt, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU))
 	}
 }
 
-// same leaves 1 when v equals w (NaN equals NaN).
-func (k *Ctx) same(dt ir.DType, v, w asm.Local) {
+// sameValue leaves 1 when v equals w (NaN equals NaN).
+func (k *Ctx) sameValue(dt ir.DType, v, w asm.Local) {
 	f := k.F
 	ct, _ := computeType(dt)
 	if ct == asm.F32 || ct == asm.F64 {
@@ -115,7 +115,7 @@ func (k *Ctx) argExtreme(n *ir.Node, op *ir.ArgExtreme) error {
 				f.Set(v)
 				k.ranks(dt, !op.Min, true, v, best)
 				if op.SelectLast {
-					k.same(dt, v, best)
+					k.sameValue(dt, v, best)
 					f.Op(wasm.OpcodeI32Or)
 				}
 				f.If()
@@ -132,9 +132,9 @@ func (k *Ctx) argExtreme(n *ir.Node, op *ir.ArgExtreme) error {
 	return nil
 }
 
-// checkScalar fails the run with ErrShapeMismatch unless the integer
+// checkShapeScalar fails the run with ErrShapeMismatch unless the integer
 // scalar v holds want: a run-time input the compiled shapes depend on.
-func (k *Ctx) checkScalar(v *ir.Value, want int64) error {
+func (k *Ctx) checkShapeScalar(v *ir.Value, want int64) error {
 	f := k.F
 	f.I32Const(k.Addr(v))
 	switch v.Type.DType {
@@ -166,7 +166,7 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	if kv != nil && kv.Const != nil {
 		kk = int(kv.Const.Int(0))
 	} else if kv != nil {
-		if err := k.checkScalar(kv, int64(kk)); err != nil {
+		if err := k.checkShapeScalar(kv, int64(kk)); err != nil {
 			return err
 		}
 	}
@@ -175,7 +175,7 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	}
 	sz := int32(elemBytes(dt))
 	step := int32(inner) * sz
-	vals, idx := n.Outputs[0], n.Out(1)
+	vals, idx := n.Outputs[0], n.Outputs[1]
 	list := k.WorkspaceAddr()
 	pb, pv, pi, cnt, j, p, r, jj, c1, c2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	v, w := f.Local(ct), f.Local(ct)
@@ -251,6 +251,19 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	return nil
 }
 
+// roundToStorage rounds the f32 on the stack to float16 or bfloat16 precision
+// (and back), so that running sums round at every step as in the element
+// type.
+func (k *Ctx) roundToStorage(dt ir.DType) {
+	f := k.F
+	switch dt {
+	case ir.Float16:
+		f.Call(k.f32ToF16()).Call(k.f16ToF32())
+	case ir.BFloat16:
+		f.Call(k.f32ToBF16()).I32Const(16).Op(wasm.OpcodeI32Shl).Op(wasm.OpcodeF32ReinterpretI32)
+	}
+}
+
 func (k *Ctx) cumulative(n *ir.Node, op *ir.Cumulative) error {
 	f := k.F
 	x, ax, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
@@ -294,10 +307,10 @@ func (k *Ctx) cumulative(n *ir.Node, op *ir.Cumulative) error {
 					if !op.Exclusive {
 						f.Get(o)
 					}
-					if e := k.combine(dt, red, acc, v); e != nil {
+					if e := k.scatterCombine(dt, red, acc, v); e != nil {
 						err = e
 					}
-					k.roundTo(dt)
+					k.roundToStorage(dt)
 					if op.Exclusive {
 						f.Set(acc)
 					} else {

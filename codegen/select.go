@@ -52,9 +52,9 @@ func (k *Ctx) nonZeroTest(dt ir.DType) error {
 	return nil
 }
 
-// multiLoop nests one counted loop per dimension; body sees the index
+// indexLoops nests one counted loop per dimension; body sees the index
 // locals.
-func (k *Ctx) multiLoop(dims []int, body func(idx []asm.Local)) {
+func (k *Ctx) indexLoops(dims []int, body func(idx []asm.Local)) {
 	f := k.F
 	idx := make([]asm.Local, len(dims))
 	for i := range idx {
@@ -71,10 +71,10 @@ func (k *Ctx) multiLoop(dims []int, body func(idx []asm.Local)) {
 	level(0)
 }
 
-// upTo runs body for i = 0, 1, ... while i < the value of local n (a
+// whileBelow runs body for i = 0, 1, ... while i < the value of local n (a
 // run-time bound). exit is the depth of the enclosing block: body leaves
 // the loop with Br(f.Depth() - exit).
-func (k *Ctx) upTo(i, n asm.Local, body func(exit int)) {
+func (k *Ctx) whileBelow(i, n asm.Local, body func(exit int)) {
 	f := k.F
 	f.I32Const(0).Set(i)
 	f.Block()
@@ -92,7 +92,7 @@ func (k *Ctx) compress(n *ir.Node, op *ir.Compress) error {
 	f := k.F
 	x, cond, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if err := movable("Compress", dt); err != nil {
+	if err := byteMovable("Compress", dt); err != nil {
 		return err
 	}
 	xs := x.Type.Shape
@@ -162,7 +162,7 @@ func (k *Ctx) nonZero(n *ir.Node) error {
 	j := f.Local(asm.I32) // byte offset of the next column
 	f.I32Const(0).Set(j)
 	f.I32Const(k.Addr(x)).Set(p)
-	k.multiLoop(x.Type.Shape, func(idx []asm.Local) {
+	k.indexLoops(x.Type.Shape, func(idx []asm.Local) {
 		f.Get(p)
 		k.loadElem(dt, 0)
 		k.nonZeroTest(dt)
@@ -177,8 +177,8 @@ func (k *Ctx) nonZero(n *ir.Node) error {
 	return nil
 }
 
-// outputAt is output i of n, or nil when the model does not use it.
-func outputAt(n *ir.Node, i int) *ir.Value {
+// optionalOutput is output i of n, or nil when the model does not use it.
+func optionalOutput(n *ir.Node, i int) *ir.Value {
 	if i < len(n.Outputs) {
 		return n.Outputs[i]
 	}
@@ -230,7 +230,7 @@ func (k *Ctx) compareItems(dt ir.DType, less bool, pa, pb asm.Local, outer, inne
 				k.ranks(dt, false, false, vb, va)
 				f.BrIf(uint32(f.Depth() - exit))
 			} else {
-				k.same(dt, va, vb)
+				k.sameValue(dt, va, vb)
 				f.Op(wasm.OpcodeI32Eqz).If()
 				f.I32Const(0).Set(r)
 				f.Br(uint32(f.Depth() - exit))
@@ -273,7 +273,7 @@ func (k *Ctx) unique(n *ir.Node, op *ir.Unique) error {
 		at(i)
 		f.Get(i).I32Store(rep)
 		itemAddr(i, pa)
-		k.upTo(j, i, func(exit int) {
+		k.whileBelow(j, i, func(exit int) {
 			at(j)
 			f.I32Load(rep).Get(j).Op(wasm.OpcodeI32Eq).If()
 			itemAddr(j, pb)
@@ -317,7 +317,7 @@ func (k *Ctx) unique(n *ir.Node, op *ir.Unique) error {
 	})
 	f.Get(u).I32Const(int32(count)).Op(wasm.OpcodeI32Ne)
 	k.Fail(abi.ErrShapeMismatch)
-	y, idx, inv, cnt := outputAt(n, 0), outputAt(n, 1), outputAt(n, 2), outputAt(n, 3)
+	y, idx, inv, cnt := optionalOutput(n, 0), optionalOutput(n, 1), optionalOutput(n, 2), optionalOutput(n, 3)
 	c := f.Local(asm.I32)
 	f.Repeat(p, count, func() {
 		at(p)

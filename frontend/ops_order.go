@@ -10,6 +10,9 @@ func init() {
 	for _, name := range []string{"ArgMax", "ArgMin"} {
 		isMin := name == "ArgMin"
 		register(name, []int{1, 11, 12, 13}, "", func(c *nodeCtx) error {
+			if err := c.Need(1); err != nil {
+				return err
+			}
 			op := &ir.ArgExtreme{Min: isMin, Axis: c.Int("axis", 0), KeepDims: c.Int("keepdims", 1) != 0}
 			if c.Version >= 12 {
 				op.SelectLast = c.Int("select_last_index", 0) != 0
@@ -17,7 +20,10 @@ func init() {
 			return c.Emit(op, c.In(0))
 		})
 	}
-	register("TopK", []int{1, 10, 11, 24}, "k computed at run time needs a static output shape declared in the model", func(c *nodeCtx) error {
+	register("TopK", []int{1, 10, 11, 24}, "k computed at run time needs a static output shape declared in the model; bool, string and 2- or 4-bit tensors are not supported", func(c *nodeCtx) error {
+		if err := c.Need(1); err != nil {
+			return err
+		}
 		op := &ir.TopK{Axis: c.Int("axis", -1), Largest: true, K: -1}
 		if c.Version >= 11 {
 			op.Largest = c.Int("largest", 1) != 0
@@ -36,9 +42,15 @@ func init() {
 		return c.Emit(op, c.In(0), c.In(1))
 	})
 	register("CumSum", []int{11, 14}, "", func(c *nodeCtx) error {
+		if err := c.Need(2); err != nil {
+			return err
+		}
 		return c.Emit(cumulative(c, false), c.In(0), c.In(1))
 	})
 	register("CumProd", []int{26}, "", func(c *nodeCtx) error {
+		if err := c.Need(2); err != nil {
+			return err
+		}
 		return c.Emit(cumulative(c, true), c.In(0), c.In(1))
 	})
 }

@@ -8,10 +8,13 @@ import (
 // Unique. When their inputs are computed at run time, the size comes from
 // the output shape the model declares (and the kernel checks the data).
 
-const dataDependentLimits = "run-time inputs need a static output shape declared in the model"
+const dataDependentLimits = "run-time inputs need a static output shape declared in the model; string and 2- or 4-bit tensors are not supported"
 
 func init() {
 	register("Compress", []int{9, 11}, dataDependentLimits, func(c *nodeCtx) error {
+		if err := c.Need(2); err != nil {
+			return err
+		}
 		op := &ir.Compress{Count: -1}
 		if c.Has("axis") {
 			a := c.Int("axis", 0)
@@ -29,6 +32,9 @@ func init() {
 		return c.Emit(op, c.In(0), c.In(1))
 	})
 	register("NonZero", []int{9, 13}, dataDependentLimits, func(c *nodeCtx) error {
+		if err := c.Need(1); err != nil {
+			return err
+		}
 		op := &ir.NonZero{Count: -1}
 		if x := c.In(0); x != nil && x.Typed() && x.Const == nil {
 			if t, ok := c.Declared(0); ok && len(t.Shape) == 2 && t.Shape[0] == len(x.Type.Shape) {
@@ -38,12 +44,15 @@ func init() {
 		return c.Emit(op, c.In(0))
 	})
 	register("Unique", []int{11}, dataDependentLimits, func(c *nodeCtx) error {
+		if err := c.Need(1); err != nil {
+			return err
+		}
 		op := &ir.Unique{Sorted: c.Int("sorted", 1) != 0, Count: -1}
 		if c.Has("axis") {
 			a := c.Int("axis", 0)
 			op.Axis = &a
 		}
-		if x := c.In(0); x == nil || x.Const != nil {
+		if x := c.In(0); x.Const != nil {
 			return c.Emit(op, x) // folds
 		}
 		for _, o := range []int{1, 3} {

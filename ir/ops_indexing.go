@@ -8,19 +8,19 @@ import (
 // Indexed reads and writes: GatherElements, GatherND, ScatterElements,
 // ScatterND, TensorScatter.
 
-// Reduction is how a scatter combines an update with the value it hits.
-type Reduction string
+// ScatterReduction is how a scatter combines an update with the value it hits.
+type ScatterReduction string
 
 const (
-	ScatterNone Reduction = "none"
-	ScatterAdd  Reduction = "add"
-	ScatterMul  Reduction = "mul"
-	ScatterMax  Reduction = "max"
-	ScatterMin  Reduction = "min"
+	ScatterNone ScatterReduction = "none"
+	ScatterAdd  ScatterReduction = "add"
+	ScatterMul  ScatterReduction = "mul"
+	ScatterMax  ScatterReduction = "max"
+	ScatterMin  ScatterReduction = "min"
 )
 
-// wrapIndex resolves a possibly negative index against a dimension of size n.
-func wrapIndex(i int64, n int) (int, error) {
+// wrapDataIndex resolves a possibly negative index against a dimension of size n.
+func wrapDataIndex(i int64, n int) (int, error) {
 	if i < -int64(n) || i >= int64(n) {
 		return 0, fmt.Errorf("index %d out of range for a dimension of size %d", i, n)
 	}
@@ -30,8 +30,8 @@ func wrapIndex(i int64, n int) (int, error) {
 	return int(i), nil
 }
 
-// combineElem sets dst[di] to red(dst[di], src[si]) in the element type.
-func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
+// scatterCombineElem sets dst[di] to red(dst[di], src[si]) in the element type.
+func scatterCombineElem(dst *Tensor, di int, src *Tensor, si int, red ScatterReduction) {
 	if red == ScatterNone || red == "" {
 		copyElem(dst, di, src, si)
 		return
@@ -57,9 +57,9 @@ func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
 		case ScatterMul:
 			r = a * b
 		case ScatterMax:
-			r = nanMax(a, b)
+			r = numpyMaximum(a, b)
 		case ScatterMin:
-			r = nanMin(a, b)
+			r = numpyMinimum(a, b)
 		}
 		dst.SetFloat(di, r)
 	case dt == Uint64:
@@ -93,15 +93,15 @@ func combineElem(dst *Tensor, di int, src *Tensor, si int, red Reduction) {
 	}
 }
 
-// nanMax and nanMin propagate NaN like numpy's maximum and minimum.
-func nanMax(a, b float64) float64 {
+// numpyMaximum and numpyMinimum propagate NaN like numpy's maximum and minimum.
+func numpyMaximum(a, b float64) float64 {
 	if a != a || b != b {
 		return math.NaN()
 	}
 	return math.Max(a, b)
 }
 
-func nanMin(a, b float64) float64 {
+func numpyMinimum(a, b float64) float64 {
 	if a != a || b != b {
 		return math.NaN()
 	}
@@ -165,7 +165,7 @@ func (g *GatherElements) Eval(in []*Tensor) ([]*Tensor, error) {
 	st[axis] = 0
 	var ferr error
 	ForEachIndex(idx.Shape, [][]int{st}, func(o int, offs []int) {
-		i, err := wrapIndex(idx.Int(o), x.Shape[axis])
+		i, err := wrapDataIndex(idx.Int(o), x.Shape[axis])
 		if err != nil {
 			ferr = err
 			return
@@ -183,7 +183,7 @@ func (g *GatherElements) Eval(in []*Tensor) ([]*Tensor, error) {
 // name).
 type ScatterElements struct {
 	Axis      int
-	Reduction Reduction
+	Reduction ScatterReduction
 }
 
 func (*ScatterElements) OpType() string { return "ScatterElements" }
@@ -217,12 +217,12 @@ func (s *ScatterElements) Eval(in []*Tensor) ([]*Tensor, error) {
 		if ferr != nil {
 			return
 		}
-		i, err := wrapIndex(idx.Int(o), x.Shape[axis])
+		i, err := wrapDataIndex(idx.Int(o), x.Shape[axis])
 		if err != nil {
 			ferr = err
 			return
 		}
-		combineElem(out, offs[0]+i*xs[axis], upd, o, s.Reduction)
+		scatterCombineElem(out, offs[0]+i*xs[axis], upd, o, s.Reduction)
 	})
 	if ferr != nil {
 		return nil, ferr
@@ -286,7 +286,7 @@ func (g *GatherND) Eval(in []*Tensor) ([]*Tensor, error) {
 		for t := 0; t < tuples; t++ {
 			off := bi * batchStride
 			for j := 0; j < m; j++ {
-				i, err := wrapIndex(idx.Int((bi*tuples+t)*m+j), x.Shape[b+j])
+				i, err := wrapDataIndex(idx.Int((bi*tuples+t)*m+j), x.Shape[b+j])
 				if err != nil {
 					return nil, err
 				}
@@ -303,7 +303,7 @@ func (g *GatherND) Eval(in []*Tensor) ([]*Tensor, error) {
 
 // ScatterND copies data and writes update slices at the positions the
 // last dimension of the indices addresses.
-type ScatterND struct{ Reduction Reduction }
+type ScatterND struct{ Reduction ScatterReduction }
 
 func (*ScatterND) OpType() string { return "ScatterND" }
 
@@ -346,14 +346,14 @@ func (s *ScatterND) Eval(in []*Tensor) ([]*Tensor, error) {
 	for t := 0; t < tuples; t++ {
 		off := 0
 		for j := 0; j < m; j++ {
-			i, err := wrapIndex(idx.Int(t*m+j), x.Shape[j])
+			i, err := wrapDataIndex(idx.Int(t*m+j), x.Shape[j])
 			if err != nil {
 				return nil, err
 			}
 			off += i * xs[j]
 		}
 		for e := 0; e < slice; e++ {
-			combineElem(out, off+e, upd, t*slice+e, s.Reduction)
+			scatterCombineElem(out, off+e, upd, t*slice+e, s.Reduction)
 		}
 	}
 	return []*Tensor{out}, nil

@@ -47,9 +47,9 @@ func (a *ArgExtreme) Infer(in []*Value) ([]Type, error) {
 	return Types(Type{Int64, s}), err
 }
 
-// ordered reports whether v ranks before w when looking for the largest
+// sortsBefore reports whether v ranks before w when looking for the largest
 // (greater) or smallest values; nanFirst makes NaN rank before any number.
-func ordered(v, w float64, greater, nanFirst bool) bool {
+func sortsBefore(v, w float64, greater, nanFirst bool) bool {
 	vn, wn := v != v, w != w
 	if vn || wn {
 		if nanFirst {
@@ -63,12 +63,12 @@ func ordered(v, w float64, greater, nanFirst bool) bool {
 	return v < w
 }
 
-// orderedElem compares elements i and j of t like ordered, exactly for
+// sortsBeforeElem compares elements i and j of t like sortsBefore, exactly for
 // 64-bit integers.
-func orderedElem(t *Tensor, i, j int, greater, nanFirst bool) bool {
+func sortsBeforeElem(t *Tensor, i, j int, greater, nanFirst bool) bool {
 	switch {
 	case t.DType.IsFloat():
-		return ordered(t.Float(i), t.Float(j), greater, nanFirst)
+		return sortsBefore(t.Float(i), t.Float(j), greater, nanFirst)
 	case t.DType == Uint64:
 		if greater {
 			return t.Uint(i) > t.Uint(j)
@@ -82,7 +82,7 @@ func orderedElem(t *Tensor, i, j int, greater, nanFirst bool) bool {
 	}
 }
 
-func equalElem(t *Tensor, i, j int) bool {
+func sameValueElem(t *Tensor, i, j int) bool {
 	if t.DType.IsFloat() {
 		v, w := t.Float(i), t.Float(j)
 		return v == w || v != v && w != w
@@ -106,7 +106,7 @@ func (a *ArgExtreme) Eval(in []*Tensor) ([]*Tensor, error) {
 			best := 0
 			for j := 1; j < n; j++ {
 				e, be := base+j*inner, base+best*inner
-				if orderedElem(x, e, be, !a.Min, true) || a.SelectLast && equalElem(x, e, be) {
+				if sortsBeforeElem(x, e, be, !a.Min, true) || a.SelectLast && sameValueElem(x, e, be) {
 					best = j
 				}
 			}
@@ -198,7 +198,7 @@ func (t *TopK) Eval(in []*Tensor) ([]*Tensor, error) {
 			list = list[:0]
 			for j := 0; j < n && k > 0; j++ {
 				better := func(p int) bool {
-					return orderedElem(x, base+j*inner, base+list[p]*inner, t.Largest, t.Largest)
+					return sortsBeforeElem(x, base+j*inner, base+list[p]*inner, t.Largest, t.Largest)
 				}
 				if len(list) == k && !better(k-1) {
 					continue
@@ -288,7 +288,7 @@ func (c *Cumulative) Eval(in []*Tensor) ([]*Tensor, error) {
 				if c.Prod {
 					red = ScatterMul
 				}
-				combineElem(acc, 0, x, e, red)
+				scatterCombineElem(acc, 0, x, e, red)
 				if !c.Exclusive {
 					copyElem(out, e, acc, 0)
 				}

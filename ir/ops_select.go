@@ -72,6 +72,9 @@ func (c *Compress) Infer(in []*Value) ([]Type, error) {
 	if count < 0 {
 		return nil, dataDependent("Compress")
 	}
+	if _, dim, _, _, err := c.geometry(x.Shape, 0); err != nil || count > min(dim, cond.Type.Shape[0]) {
+		return nil, fmt.Errorf("%d selected entries do not fit input %s and condition %s", count, x, cond.Type)
+	}
 	_, _, _, out, err := c.geometry(x.Shape, count)
 	return Types(Type{x.DType, out}), err
 }
@@ -121,6 +124,9 @@ func (z *NonZero) Infer(in []*Value) ([]Type, error) {
 	}
 	if z.Count < 0 {
 		return nil, dataDependent("NonZero")
+	}
+	if z.Count > x.Shape.Size() {
+		return nil, fmt.Errorf("the declared %d non-zero elements exceed the input %s", z.Count, x)
 	}
 	return Types(Type{Int64, Shape{len(x.Shape), z.Count}}), nil
 }
@@ -195,11 +201,15 @@ func (u *Unique) Infer(in []*Value) ([]Type, error) {
 	if x.DType == String || x.DType.Bits() < 8 {
 		return nil, NotSupportedf("Unique of %s", x.DType)
 	}
-	if _, _, _, _, err := u.geometry(x.Shape); err != nil {
+	_, n, _, _, err := u.geometry(x.Shape)
+	if err != nil {
 		return nil, err
 	}
 	if u.Count < 0 {
 		return nil, dataDependent("Unique")
+	}
+	if u.Count > n || u.Count == 0 && n > 0 {
+		return nil, fmt.Errorf("the declared %d distinct entries do not fit the %d entries of input %s", u.Count, n, x)
 	}
 	return u.types(x, u.Count), nil
 }
@@ -210,9 +220,9 @@ func (u *Unique) compareItems(x *Tensor, outer, n, inner, i, j int) int {
 		for e := 0; e < inner; e++ {
 			a, b := (o*n+i)*inner+e, (o*n+j)*inner+e
 			switch {
-			case orderedElem(x, a, b, false, false):
+			case sortsBeforeElem(x, a, b, false, false):
 				return -1
-			case orderedElem(x, b, a, false, false):
+			case sortsBeforeElem(x, b, a, false, false):
 				return 1
 			}
 		}

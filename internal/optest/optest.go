@@ -72,7 +72,7 @@ func Model(n Node, runtime, consts map[string]*ir.Tensor) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("input %q has no tensor", name)
 		}
-		g.Input = append(g.Input, valueInfo(name, t.Type))
+		g.Input = append(g.Input, ValueInfo(name, t.Type))
 	}
 	for _, name := range n.Outputs {
 		if name != "" {
@@ -88,7 +88,8 @@ func Model(n Node, runtime, consts map[string]*ir.Tensor) ([]byte, error) {
 	return proto.Marshal(m)
 }
 
-func valueInfo(name string, t ir.Type) *onnxpb.ValueInfoProto {
+// ValueInfo describes a tensor of static type t for a model's inputs and outputs.
+func ValueInfo(name string, t ir.Type) *onnxpb.ValueInfoProto {
 	var dims []*onnxpb.TensorShapeProto_Dimension
 	for _, d := range t.Shape {
 		dims = append(dims, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
