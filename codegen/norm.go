@@ -11,6 +11,9 @@ import (
 
 func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Softmax) error {
+		if softmaxSIMDFits(k, n, op) {
+			return k.softmaxSIMD(n)
+		}
 		return k.softmax(n, op)
 	})
 	registerWorkspace(func(n *ir.Node, op *ir.BatchNorm) int {

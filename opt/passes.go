@@ -34,6 +34,7 @@ var Passes = []Pass{
 	{"fold", 0, fold},
 	{"inlineif", 0, inlineIf},
 	{"identity", 1, removeIdentity},
+	{"strength", 1, strengthReduce},
 	{"bnfold", 1, foldBatchNorm},
 	{"fuse", 1, fuseEpilogues},
 	{"prepack", 1, prepackWeights},
