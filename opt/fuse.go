@@ -114,6 +114,22 @@ func absorb(n *ir.Node, ep *ir.Epilogue, u *ir.Node, y *ir.Value) bool {
 				return true
 			}
 		}
+		// A constant per-channel Add of a fused Conv (CNTK's bias) joins
+		// the Conv's bias.
+		if _, ok := n.Op.(*ir.FusedConv); ok && other.Const != nil && !ep.Residual && len(ep.Acts) == 0 && (n.In(2) == nil || n.In(2).Const != nil) {
+			if bias := channelConst(other, y.Type.Shape); bias != nil {
+				if b := n.In(2); b != nil {
+					for i, v := range b.Const.F32() {
+						bias.F32()[i] += v
+					}
+				}
+				for len(n.Inputs) < 3 {
+					n.Inputs = append(n.Inputs, nil)
+				}
+				n.Inputs[2] = ir.NewConst(other.Name+"_bias", bias)
+				return true
+			}
+		}
 		if ep.Residual || len(ep.Acts) > 0 || !sameType(other.Type, y.Type) || other.Const != nil {
 			return false
 		}
@@ -209,3 +225,34 @@ func indexOf(nodes []*ir.Node, n *ir.Node) int {
 }
 
 func sameType(a, b ir.Type) bool { return a.DType == b.DType && a.Shape.Equal(b.Shape) }
+
+// channelConst reads a float32 constant that broadcasts over an NCHW-like
+// shape y as one value per channel (axis 1) or one value for all, as a
+// bias vector of y[1] values; nil when it varies along another axis.
+func channelConst(c *ir.Value, y ir.Shape) *ir.Tensor {
+	s := c.Type.Shape
+	if c.Type.DType != ir.Float32 || len(s) > len(y) || len(y) < 2 {
+		return nil
+	}
+	full := make(ir.Shape, len(y))
+	for i := range full {
+		full[i] = 1
+	}
+	copy(full[len(y)-len(s):], s)
+	for i, d := range full {
+		if d != 1 && (i != 1 || d != y[1]) {
+			return nil
+		}
+	}
+	M := y[1]
+	t := ir.NewTensor(ir.Float32, ir.Shape{M})
+	src := c.Const.F32()
+	for m := 0; m < M; m++ {
+		if len(src) == 1 {
+			t.F32()[m] = src[0]
+		} else {
+			t.F32()[m] = src[m]
+		}
+	}
+	return t
+}
