@@ -50,7 +50,7 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 	return nil
 }
 
-// winogradFits: a 3x3, stride 1, dilation 1 convolution with at least 14x14
+// winogradFits: a 3x3, stride 1, dilation 1 convolution with at least 12x12
 // outputs and 8 input channels.
 func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 	x, w := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape
@@ -66,5 +66,5 @@ func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 			return false
 		}
 	}
-	return g.Out[0]*g.Out[1] >= 196
+	return g.Out[0]*g.Out[1] >= 144
 }
