@@ -322,3 +322,94 @@ func (f *FusedMatMul) Eval(in []*Tensor) ([]*Tensor, error) {
 	}
 	return []*Tensor{out}, f.Epilogue.run(out, getT(in, 3))
 }
+
+// ChainStep is one function of a fused elementwise chain, applied to the
+// running value: a unary function, a clamp to constant bounds, or a binary
+// function with the op's input Arg on the left (ArgLeft) or the right.
+type ChainStep struct {
+	Unary   *Unary
+	Binary  *Binary
+	Clip    bool
+	Lo, Hi  float32
+	Arg     int
+	ArgLeft bool
+}
+
+// FusedElementwise evaluates a chain of float elementwise ops in one pass:
+// the running value starts as input 0 (broadcast to the output shape) and
+// each step updates it; Out is the chain's output type.
+type FusedElementwise struct {
+	Steps []ChainStep
+	Out   Type
+}
+
+func (f *FusedElementwise) OpType() string {
+	s := "Fused"
+	for _, st := range f.Steps {
+		switch {
+		case st.Unary != nil:
+			s += "_" + string(st.Unary.Fn)
+		case st.Binary != nil:
+			s += "_" + string(st.Binary.Fn)
+		default:
+			s += "_Clip"
+		}
+	}
+	return s
+}
+
+func (f *FusedElementwise) Infer(in []*Value) ([]Type, error) {
+	shapes := make([]Shape, 0, len(in))
+	for _, v := range in {
+		if v == nil || v.Type.DType != f.Out.DType {
+			return nil, fmt.Errorf("fused elementwise: inputs must be %s", f.Out.DType)
+		}
+		shapes = append(shapes, v.Type.Shape)
+	}
+	s, err := BroadcastShapes(shapes...)
+	if err != nil || !s.Equal(f.Out.Shape) {
+		return nil, fmt.Errorf("fused elementwise: inputs do not broadcast to %s", f.Out.Shape)
+	}
+	for _, st := range f.Steps {
+		if st.Binary != nil && (st.Arg < 0 || st.Arg >= len(in)) {
+			return nil, fmt.Errorf("fused elementwise: step reads input %d of %d", st.Arg, len(in))
+		}
+	}
+	return Types(f.Out), nil
+}
+
+func (f *FusedElementwise) Eval(in []*Tensor) ([]*Tensor, error) {
+	cur := NewTensor(f.Out.DType, f.Out.Shape)
+	st := BroadcastStrides(in[0].Shape, f.Out.Shape)
+	idx := make([]int, len(f.Out.Shape))
+	for i := 0; i < cur.Len(); i++ {
+		unravel(i, f.Out.Shape, idx)
+		off := 0
+		for d, s := range st {
+			off += idx[d] * s
+		}
+		cur.SetFloat(i, in[0].Float(off))
+	}
+	for _, s := range f.Steps {
+		var out []*Tensor
+		var err error
+		switch {
+		case s.Unary != nil:
+			out, err = s.Unary.Eval([]*Tensor{cur})
+		case s.Binary != nil:
+			a, b := cur, in[s.Arg]
+			if s.ArgLeft {
+				a, b = b, a
+			}
+			out, err = s.Binary.Eval([]*Tensor{a, b})
+		default:
+			err = Activation{Lo: s.Lo, Hi: s.Hi}.apply(cur)
+			out = []*Tensor{cur}
+		}
+		if err != nil {
+			return nil, err
+		}
+		cur = out[0]
+	}
+	return []*Tensor{cur}, nil
+}

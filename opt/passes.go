@@ -37,6 +37,7 @@ var Passes = []Pass{
 	{"strength", 1, strengthReduce},
 	{"bnfold", 1, foldBatchNorm},
 	{"fuse", 1, fuseEpilogues},
+	{"chain", 1, fuseChains},
 	{"prepack", 1, prepackWeights},
 	{"dce", 0, deadCode},
 }
