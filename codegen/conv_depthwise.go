@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"fmt"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
@@ -50,17 +52,10 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 	}
 	C := x.Type.Shape[1]
 	planes := x.Type.Shape[0] * C
-	H, W := g.In[0], g.In[1]
-	Ho, Wo := g.Out[0], g.Out[1]
 	hp, wp := poolPadded(g)
 	buf := k.WorkspaceAddr()
-	sx := g.Strides[1]
 	taps := g.Kernel[0] * g.Kernel[1]
-	wv := make([]asm.Local, taps)
-	for i := range wv {
-		wv[i] = f.Local(asm.V128)
-	}
-	bv := f.Local(asm.V128)
+	plane := k.depthwisePlane(g, &op.Epilogue, bias != nil)
 	src, dst, wp0, bp, pc, ch := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(src)
 	f.I32Const(k.Addr(y)).Set(dst)
@@ -69,20 +64,20 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 		f.I32Const(k.Addr(bias)).Set(bp)
 	}
 	f.SetI32(ch, 0)
-	x4 := fxFor(f, asm.F32, true)
 	// The border is zero and stays so: only the interior is rewritten.
 	f.I32Const(buf).I32Const(0).I32Const(int32(hp * wp * 4)).MemoryFill()
 	f.Counted(pc, planes, func() {
-		for i := range wv {
-			f.Get(wp0).V128Load32Splat(uint32(4 * i)).Set(wv[i])
-		}
-		f.AddI32(wp0, int32(4*taps))
-		if bias != nil {
-			f.Get(bp).V128Load32Splat(0).Set(bv)
-			f.AddI32(bp, 4)
+		f.Get(src).Get(dst).Get(wp0).Get(bp).I32Const(buf)
+		if res != nil {
+			f.I32Const(k.Addr(res) - k.Addr(y))
 		} else {
-			f.V128Const([16]byte{}).Set(bv)
+			f.I32Const(0)
 		}
+		f.Call(plane)
+		f.AddI32(src, int32(g.In[0]*g.In[1]*4))
+		f.AddI32(dst, int32(g.Out[0]*g.Out[1]*4))
+		f.AddI32(wp0, int32(4*taps))
+		f.AddI32(bp, 4)
 		// Weights and bias start over with each image.
 		f.AddI32(ch, 1)
 		f.Get(ch).I32Const(int32(C)).Op(wasm.OpcodeI32Eq).If()
@@ -92,8 +87,39 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 			f.I32Const(k.Addr(bias)).Set(bp)
 		}
 		f.End()
+	})
+	return nil
+}
+
+// depthwisePlane returns the shared function (src, dst, w, bias, buf, res)
+// computing one channel: a function per geometry and epilogue, called once
+// per channel, so that V8 runs it optimized after the first few channels of
+// a cold start instead of in baseline code for the whole node.
+func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint32 {
+	hp, wp := poolPadded(g)
+	name := fmt.Sprintf("dwconv_%v_%v_%v_%v_%v_%v%s", g.In, g.Out, g.Kernel, g.Strides, g.Dilations, g.PadBegin, epilogueKey(ep, hasBias))
+	i32 := asm.I32
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32, i32, i32}, nil, func(f *asm.Func) {
+		src, dst, wp0, bp, buf, resd := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
+		_ = hp
+		H, W := g.In[0], g.In[1]
+		Ho, Wo := g.Out[0], g.Out[1]
+		sx := g.Strides[1]
+		taps := g.Kernel[0] * g.Kernel[1]
+		wv := make([]asm.Local, taps)
+		for i := range wv {
+			wv[i] = f.Local(asm.V128)
+			f.Get(wp0).V128Load32Splat(uint32(4 * i)).Set(wv[i])
+		}
+		bv := f.Local(asm.V128)
+		if hasBias {
+			f.Get(bp).V128Load32Splat(0).Set(bv)
+		} else {
+			f.V128Const([16]byte{}).Set(bv)
+		}
+		x4 := fxFor(f, asm.F32, true)
 		p, c := f.Local(asm.I32), f.Local(asm.I32)
-		f.I32Const(buf + int32((g.PadBegin[0]*wp+g.PadBegin[1])*4)).Set(p)
+		f.Get(buf).I32Const(int32((g.PadBegin[0]*wp + g.PadBegin[1]) * 4)).Op(wasm.OpcodeI32Add).Set(p)
 		f.Counted(c, H, func() {
 			f.Get(p).Get(src).I32Const(int32(W * 4)).MemoryCopy()
 			f.AddI32(p, int32(wp*4))
@@ -101,7 +127,7 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 		})
 		row, oc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		in, acc, v, hi := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
-		f.I32Const(buf).Set(row)
+		f.Get(buf).Set(row)
 		f.Counted(oc, Ho, func() {
 			f.Get(row).Set(in)
 			emitGroup := func(lanes int) {
@@ -120,10 +146,10 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 						t++
 					}
 				}
-				if res != nil {
-					f.Get(acc).Get(dst).I32Const(k.Addr(res) - k.Addr(y)).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
+				if ep.Residual {
+					f.Get(acc).Get(dst).Get(resd).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
 				}
-				k.vecActs(x4, op.Acts, acc)
+				k.vecActs(x4, ep.Acts, acc)
 				switch lanes {
 				case 4:
 					f.Get(dst).Get(acc).V128Store(0)
@@ -145,6 +171,6 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 			}
 			f.AddI32(row, int32(g.Strides[0]*wp*4))
 		})
+		_ = taps
 	})
-	return nil
 }
