@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"fmt"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
@@ -71,9 +73,6 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	mBuf := vBuf + int32(p.vBytes)
 	yBuf := mBuf + int32(p.mBytes)
 	C, M, Tp := p.C, p.M, p.Tp
-	vec := func() asm.Local { return f.Local(asm.V128) }
-	add := func(a, b asm.Local) { f.Get(a).Get(b).Vec(wasm.OpcodeVecF32x4Add) }
-	sub := func(a, b asm.Local) { f.Get(a).Get(b).Vec(wasm.OpcodeVecF32x4Sub) }
 
 	xBase, outBase, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(xBase)
@@ -93,72 +92,15 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 			f.AddI32(dst, int32((p.Hp-p.H)*p.Wp*4))
 		})
 
-		// 2. Input transform, four tiles of a tile row at a time.
-		in, vp, cc, tyc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		rowIn, rowV := f.Local(asm.I32), f.Local(asm.I32)
-		a, b := vec(), vec()
-		R := make([]asm.Local, 16) // R[rr*4+j]
-		for i := range R {
-			R[i] = vec()
-		}
+		// 2. Input transform, one channel per call of a shared function.
+		inT := k.winogradIn(p)
+		rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		f.I32Const(padBuf).Set(rowIn)
 		f.I32Const(vBuf).Set(rowV)
 		f.Counted(cc, C, func() {
-			f.Counted(tyc, p.TH, func() {
-				f.Get(rowIn).Set(in)
-				f.Get(rowV).Set(vp)
-				f.Counted(gc, p.G, func() {
-					for rr := 0; rr < 4; rr++ {
-						base := uint32(rr * p.Wp * 4)
-						e0, o1, e2, o3 := R[rr*4], R[rr*4+1], R[rr*4+2], R[rr*4+3]
-						f.Get(in).V128Load(base).Set(a)
-						f.Get(in).V128Load(base + 16).Set(b)
-						f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e0)
-						f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o1)
-						f.Get(in).V128Load(base + 8).Set(a)
-						f.Get(in).V128Load(base + 24).Set(b)
-						f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e2)
-						f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o3)
-						// B^T along the row: R0 = d0-d2, R1 = d1+d2,
-						// R2 = d2-d1, R3 = d1-d3, into the same four slots.
-						sub(e0, e2)
-						f.Set(a) // R0
-						sub(e2, o1)
-						f.Set(b) // R2
-						add(o1, e2)
-						f.Set(e2) // R1, moved to slot 1 below
-						sub(o1, o3)
-						f.Set(o3) // R3
-						f.Get(a).Set(e0)
-						f.Get(e2).Set(o1)
-						f.Get(b).Set(e2)
-					}
-					// B^T down the column: V_ij from R[0..3][j].
-					for j := 0; j < 4; j++ {
-						r0, r1, r2, r3 := R[j], R[4+j], R[8+j], R[12+j]
-						for i := 0; i < 4; i++ {
-							xi := i*4 + j
-							f.Get(vp)
-							switch i {
-							case 0:
-								sub(r0, r2)
-							case 1:
-								add(r1, r2)
-							case 2:
-								sub(r2, r1)
-							case 3:
-								sub(r1, r3)
-							}
-							f.V128Store(uint32(xi * C * Tp * 4))
-						}
-					}
-					f.AddI32(in, 32)
-					f.AddI32(vp, 16)
-				})
-				f.AddI32(rowIn, int32(2*p.Wp*4))
-				f.AddI32(rowV, int32(p.TWp*4))
-			})
-			f.AddI32(rowIn, int32((p.Hp-2*p.TH)*p.Wp*4))
+			f.Get(rowIn).Get(rowV).Call(inT)
+			f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
+			f.AddI32(rowV, int32(Tp*4))
 		})
 
 		// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
@@ -190,60 +132,20 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 			f.AddI32(xi, 1)
 		})
 
-		// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned buffer.
-		mm := make([]asm.Local, 16)
-		for i := range mm {
-			mm[i] = vec()
-		}
-		s := make([]asm.Local, 8) // S[p*4+j]
-		for i := range s {
-			s[i] = vec()
-		}
-		bv, y0, y1 := vec(), vec(), vec()
-		mc, mrow, yrow, mp2, yp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
+		// buffer, one output channel per call of a shared function.
+		outT := k.winogradOut(p, bias != nil)
+		mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		f.I32Const(mBuf).Set(mrow)
 		f.I32Const(yBuf).Set(yrow)
 		if bias != nil {
-			f.I32Const(k.Addr(bias)).Set(src)
+			f.I32Const(k.Addr(bias)).Set(bp)
 		}
-		yStride := int32(8 * p.G * 4)
 		f.Counted(mc, M, func() {
-			if bias != nil {
-				f.Get(src).V128Load32Splat(0).Set(bv)
-				f.AddI32(src, 4)
-			} else {
-				f.V128Const([16]byte{}).Set(bv)
-			}
-			f.Get(mrow).Set(mp2)
-			f.Get(yrow).Set(yp)
-			f.Counted(tyc, p.TH, func() {
-				f.Counted(gc, p.G, func() {
-					for i := 0; i < 16; i++ {
-						f.Get(mp2).V128Load(uint32(i * M * Tp * 4)).Set(mm[i])
-					}
-					for j := 0; j < 4; j++ {
-						add(mm[j], mm[4+j])
-						f.Get(mm[8+j]).Vec(wasm.OpcodeVecF32x4Add).Set(s[j])
-						sub(mm[4+j], mm[8+j])
-						f.Get(mm[12+j]).Vec(wasm.OpcodeVecF32x4Sub).Set(s[4+j])
-					}
-					for q := 0; q < 2; q++ {
-						s0, s1, s2, s3 := s[q*4], s[q*4+1], s[q*4+2], s[q*4+3]
-						add(s0, s1)
-						f.Get(s2).Vec(wasm.OpcodeVecF32x4Add).Get(bv).Vec(wasm.OpcodeVecF32x4Add).Set(y0)
-						sub(s1, s2)
-						f.Get(s3).Vec(wasm.OpcodeVecF32x4Sub).Get(bv).Vec(wasm.OpcodeVecF32x4Add).Set(y1)
-						off := uint32(int32(q) * yStride)
-						f.Get(yp).Get(y0).Get(y1).I8x16Shuffle(zipLo).V128Store(off)
-						f.Get(yp).Get(y0).Get(y1).I8x16Shuffle(zipHi).V128Store(off + 16)
-					}
-					f.AddI32(mp2, 16)
-					f.AddI32(yp, 32)
-				})
-				f.AddI32(yp, yStride) // the tile row's second output row is done
-			})
+			f.Get(mrow).Get(yrow).Get(bp).Call(outT)
 			f.AddI32(mrow, int32(Tp*4))
-			f.AddI32(yrow, int32(2*p.TH)*yStride)
+			f.AddI32(yrow, int32(2*p.TH*8*p.G*4))
+			f.AddI32(bp, 4)
 		})
 
 		// 5. Valid region into the output, with residual and activations.
@@ -303,5 +205,133 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBa
 			f.AddI32(ys, yStride)
 		})
 		f.AddI32(ys, int32(2*p.TH-p.Ho)*yStride)
+	})
+}
+
+// winogradIn returns the shared function (in, v) transforming one channel:
+// in is its first bordered row, v its row of V for position 0.
+func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
+	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.TH, p.G, p.C*p.Tp)
+	i32 := asm.I32
+	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
+		rowIn, rowV := f.Param(0), f.Param(1)
+		vec := func() asm.Local { return f.Local(asm.V128) }
+		add := func(a, b asm.Local) { f.Get(a).Get(b).Vec(wasm.OpcodeVecF32x4Add) }
+		sub := func(a, b asm.Local) { f.Get(a).Get(b).Vec(wasm.OpcodeVecF32x4Sub) }
+		in, vp, tyc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		a, b := vec(), vec()
+		R := make([]asm.Local, 16) // R[rr*4+j]
+		for i := range R {
+			R[i] = vec()
+		}
+		f.Counted(tyc, p.TH, func() {
+			f.Get(rowIn).Set(in)
+			f.Get(rowV).Set(vp)
+			f.Counted(gc, p.G, func() {
+				for rr := 0; rr < 4; rr++ {
+					base := uint32(rr * p.Wp * 4)
+					e0, o1, e2, o3 := R[rr*4], R[rr*4+1], R[rr*4+2], R[rr*4+3]
+					f.Get(in).V128Load(base).Set(a)
+					f.Get(in).V128Load(base + 16).Set(b)
+					f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e0)
+					f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o1)
+					f.Get(in).V128Load(base + 8).Set(a)
+					f.Get(in).V128Load(base + 24).Set(b)
+					f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e2)
+					f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o3)
+					// B^T along the row: R0 = d0-d2, R1 = d1+d2,
+					// R2 = d2-d1, R3 = d1-d3, into the same four slots.
+					sub(e0, e2)
+					f.Set(a) // R0
+					sub(e2, o1)
+					f.Set(b) // R2
+					add(o1, e2)
+					f.Set(e2) // R1, moved to slot 1 below
+					sub(o1, o3)
+					f.Set(o3) // R3
+					f.Get(a).Set(e0)
+					f.Get(e2).Set(o1)
+					f.Get(b).Set(e2)
+				}
+				// B^T down the column: V_ij from R[0..3][j].
+				for j := 0; j < 4; j++ {
+					r0, r1, r2, r3 := R[j], R[4+j], R[8+j], R[12+j]
+					for i := 0; i < 4; i++ {
+						xi := i*4 + j
+						f.Get(vp)
+						switch i {
+						case 0:
+							sub(r0, r2)
+						case 1:
+							add(r1, r2)
+						case 2:
+							sub(r2, r1)
+						case 3:
+							sub(r1, r3)
+						}
+						f.V128Store(uint32(xi * p.C * p.Tp * 4))
+					}
+				}
+				f.AddI32(in, 32)
+				f.AddI32(vp, 16)
+			})
+			f.AddI32(rowIn, int32(2*p.Wp*4))
+			f.AddI32(rowV, int32(p.TWp*4))
+		})
+	})
+}
+
+// winogradOut returns the shared function (m, y, bias) bringing one output
+// channel back: m is its row of M for position 0, y its tile-aligned plane.
+func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
+	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.TH, p.G, p.M*p.Tp, hasBias)
+	i32 := asm.I32
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
+		mp2, yp, bp := f.Param(0), f.Param(1), f.Param(2)
+		vec := func() asm.Local { return f.Local(asm.V128) }
+		add := func(a, b asm.Local) { f.Get(a).Get(b).Vec(wasm.OpcodeVecF32x4Add) }
+		sub := func(a, b asm.Local) { f.Get(a).Get(b).Vec(wasm.OpcodeVecF32x4Sub) }
+		mm := make([]asm.Local, 16)
+		for i := range mm {
+			mm[i] = vec()
+		}
+		s := make([]asm.Local, 8) // S[p*4+j]
+		for i := range s {
+			s[i] = vec()
+		}
+		bv, y0, y1 := vec(), vec(), vec()
+		tyc, gc := f.Local(asm.I32), f.Local(asm.I32)
+		if hasBias {
+			f.Get(bp).V128Load32Splat(0).Set(bv)
+		} else {
+			f.V128Const([16]byte{}).Set(bv)
+		}
+		yStride := int32(8 * p.G * 4)
+		f.Counted(tyc, p.TH, func() {
+			f.Counted(gc, p.G, func() {
+				for i := 0; i < 16; i++ {
+					f.Get(mp2).V128Load(uint32(i * p.M * p.Tp * 4)).Set(mm[i])
+				}
+				for j := 0; j < 4; j++ {
+					add(mm[j], mm[4+j])
+					f.Get(mm[8+j]).Vec(wasm.OpcodeVecF32x4Add).Set(s[j])
+					sub(mm[4+j], mm[8+j])
+					f.Get(mm[12+j]).Vec(wasm.OpcodeVecF32x4Sub).Set(s[4+j])
+				}
+				for q := 0; q < 2; q++ {
+					s0, s1, s2, s3 := s[q*4], s[q*4+1], s[q*4+2], s[q*4+3]
+					add(s0, s1)
+					f.Get(s2).Vec(wasm.OpcodeVecF32x4Add).Get(bv).Vec(wasm.OpcodeVecF32x4Add).Set(y0)
+					sub(s1, s2)
+					f.Get(s3).Vec(wasm.OpcodeVecF32x4Sub).Get(bv).Vec(wasm.OpcodeVecF32x4Add).Set(y1)
+					off := uint32(int32(q) * yStride)
+					f.Get(yp).Get(y0).Get(y1).I8x16Shuffle(zipLo).V128Store(off)
+					f.Get(yp).Get(y0).Get(y1).I8x16Shuffle(zipHi).V128Store(off + 16)
+				}
+				f.AddI32(mp2, 16)
+				f.AddI32(yp, 32)
+			})
+			f.AddI32(yp, yStride) // the tile row's second output row is done
+		})
 	})
 }

@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/tetratelabs/wabin/wasm"
@@ -46,25 +47,40 @@ func (k *Ctx) maxPoolSIMD(n *ir.Node, g *ir.Geometry) error {
 		return nil
 	}
 	planes := x.Type.Shape[0] * x.Type.Shape[1]
-	H, W := g.In[0], g.In[1]
-	Ho, Wo := g.Out[0], g.Out[1]
-	hp, wp := poolPadded(g)
-	buf := k.WorkspaceAddr()
-	sx := g.Strides[1]
-	ninf := f.Local(asm.V128)
-	f.F32x4Const(float32(math.Inf(-1))).Set(ninf)
+	plane := k.maxPoolPlane(g)
 	src, dst, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(src)
 	f.I32Const(k.Addr(y)).Set(dst)
 	f.Counted(pc, planes, func() {
+		f.Get(src).Get(dst).I32Const(k.WorkspaceAddr()).Call(plane)
+		f.AddI32(src, int32(g.In[0]*g.In[1]*4))
+		f.AddI32(dst, int32(g.Out[0]*g.Out[1]*4))
+	})
+	return nil
+}
+
+// maxPoolPlane returns the shared function (src, dst, buf) pooling one
+// plane, per geometry: called once per channel, V8 optimizes it early in a
+// cold start.
+func (k *Ctx) maxPoolPlane(g *ir.Geometry) uint32 {
+	name := fmt.Sprintf("maxpool_%v_%v_%v_%v_%v_%v", g.In, g.Out, g.Kernel, g.Strides, g.Dilations, g.PadBegin)
+	i32 := asm.I32
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
+		src, dst, buf := f.Param(0), f.Param(1), f.Param(2)
+		H, W := g.In[0], g.In[1]
+		Ho, Wo := g.Out[0], g.Out[1]
+		hp, wp := poolPadded(g)
+		sx := g.Strides[1]
+		ninf := f.Local(asm.V128)
+		f.F32x4Const(float32(math.Inf(-1))).Set(ninf)
 		// Border: -inf everywhere (vector stores), then the plane's rows.
 		p, c := f.Local(asm.I32), f.Local(asm.I32)
-		f.I32Const(buf).Set(p)
+		f.Get(buf).Set(p)
 		f.Counted(c, (hp*wp+3)/4, func() {
 			f.Get(p).Get(ninf).V128Store(0)
 			f.AddI32(p, 16)
 		})
-		f.I32Const(buf + int32((g.PadBegin[0]*wp+g.PadBegin[1])*4)).Set(p)
+		f.Get(buf).I32Const(int32((g.PadBegin[0]*wp + g.PadBegin[1]) * 4)).Op(wasm.OpcodeI32Add).Set(p)
 		f.Counted(c, H, func() {
 			f.Get(p).Get(src).I32Const(int32(W * 4)).MemoryCopy()
 			f.AddI32(p, int32(wp*4))
@@ -72,10 +88,9 @@ func (k *Ctx) maxPoolSIMD(n *ir.Node, g *ir.Geometry) error {
 		})
 		row, oc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		in, acc, v, hi := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
-		f.I32Const(buf).Set(row)
+		f.Get(buf).Set(row)
 		f.Counted(oc, Ho, func() {
 			f.Get(row).Set(in)
-			groups := (Wo + 3) / 4
 			emitGroup := func(lanes int) {
 				f.Get(ninf).Set(acc)
 				for ky := 0; ky < g.Kernel[0]; ky++ {
@@ -106,11 +121,10 @@ func (k *Ctx) maxPoolSIMD(n *ir.Node, g *ir.Geometry) error {
 			}
 			full := Wo / 4
 			f.Counted(gc, full, func() { emitGroup(4) })
-			if full < groups {
+			if full*4 < Wo {
 				emitGroup(Wo - full*4)
 			}
 			f.AddI32(row, int32(g.Strides[0]*wp*4))
 		})
 	})
-	return nil
 }
