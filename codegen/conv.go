@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"fmt"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
@@ -235,6 +237,13 @@ func (k *Ctx) gatherOutputs(base, dst asm.Local, g *ir.Geometry, padStr []int, s
 				f.AddI32(dst, n)
 				return
 			}
+			if sz == 4 && g.Strides[d] == 2 && k.SIMD() {
+				// A shared row function: f32x4 gathers, and optimized
+				// early by V8 since every row calls it.
+				f.Get(dst).Get(ptr).Call(k.gatherStride2(g.Out[d]))
+				f.AddI32(dst, int32(g.Out[d])*sz)
+				return
+			}
 			c := f.Local(asm.I32)
 			p := f.Local(asm.I32)
 			f.Get(ptr).Set(p)
@@ -289,4 +298,24 @@ func (k *Ctx) addChannelBias(out, b *ir.Value) error {
 		return err
 	}
 	return k.elementwise(&ir.Node{Op: &ir.Binary{Fn: ir.FnAdd}, Inputs: []*ir.Value{out, view}, Outputs: []*ir.Value{out}}, fn)
+}
+
+// gatherStride2 returns the shared function (dst, src) copying n float32s
+// from every second element of src: two loads and one shuffle per four.
+func (k *Ctx) gatherStride2(n int) uint32 {
+	name := fmt.Sprintf("gather_stride2_%d", n)
+	i32 := asm.I32
+	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
+		dst, src := f.Param(0), f.Param(1)
+		c := f.Local(asm.I32)
+		f.Counted(c, n/4, func() {
+			f.Get(dst).Get(src).V128Load(0).Get(src).V128Load(16)
+			f.I8x16Shuffle([16]byte{0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27}).V128Store(0)
+			f.AddI32(dst, 16)
+			f.AddI32(src, 32)
+		})
+		for i := 0; i < n%4; i++ {
+			f.Get(dst).Get(src).F32Load(uint32(8 * i)).F32Store(uint32(4 * i))
+		}
+	})
 }
