@@ -166,7 +166,7 @@ func (k *Ctx) padCopy(src asm.Local, dst int32, C int, g *ir.Geometry, padded []
 		var level func(d int)
 		level = func(d int) {
 			if d == nd-1 {
-				f.Get(dstPtr).Get(srcPtr).I32Const(rowBytes).MemoryCopy()
+				copyRow(f, k.SIMD(), dstPtr, srcPtr, int(rowBytes))
 				f.AddI32(srcPtr, rowBytes)
 				return
 			}
@@ -233,7 +233,7 @@ func (k *Ctx) gatherOutputs(base, dst asm.Local, g *ir.Geometry, padStr []int, s
 		if d == nd-1 {
 			if g.Strides[d] == 1 {
 				n := int32(g.Out[d]) * sz
-				f.Get(dst).Get(ptr).I32Const(n).MemoryCopy()
+				copyRow(f, k.SIMD(), dst, ptr, int(n))
 				f.AddI32(dst, n)
 				return
 			}

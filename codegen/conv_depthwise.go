@@ -121,7 +121,7 @@ func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint
 		p, c := f.Local(asm.I32), f.Local(asm.I32)
 		f.Get(buf).I32Const(int32((g.PadBegin[0]*wp + g.PadBegin[1]) * 4)).Op(wasm.OpcodeI32Add).Set(p)
 		f.Counted(c, H, func() {
-			f.Get(p).Get(src).I32Const(int32(W * 4)).MemoryCopy()
+			copyRow(f, true, p, src, W*4)
 			f.AddI32(p, int32(wp*4))
 			f.AddI32(src, int32(W*4))
 		})

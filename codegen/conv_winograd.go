@@ -85,7 +85,7 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 		f.I32Const(padBuf + int32((p.padT*p.Wp+p.padL)*4)).Set(dst)
 		f.Counted(c1, C, func() {
 			f.Counted(c2, p.H, func() {
-				f.Get(dst).Get(src).I32Const(int32(p.W * 4)).MemoryCopy()
+				copyRow(f, true, dst, src, p.W*4)
 				f.AddI32(dst, int32(p.Wp*4))
 				f.AddI32(src, int32(p.W*4))
 			})
@@ -172,7 +172,7 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBa
 	f.Counted(mc, p.M, func() {
 		f.Counted(oc, p.Ho, func() {
 			if plain {
-				f.Get(od).Get(ys).I32Const(int32(p.Wo * 4)).MemoryCopy()
+				copyRow(f, true, od, ys, p.Wo*4)
 				f.AddI32(od, int32(p.Wo*4))
 			} else {
 				f.Get(ys).Set(yp)

@@ -104,3 +104,27 @@ func (k *Ctx) nest(shape []int, streams []stream, inner func(ptrs []asm.Local, n
 	}
 	level(0, ptrs)
 }
+
+// copyRow copies n bytes (a compile-time count) from the address in src to
+// the address in dst. Short rows are copied with unrolled v128 moves:
+// memory.copy costs a call into the engine each time (V8 turns it into a
+// memmove call), which dominated im2col of narrow images (oww_embedding).
+func copyRow(f *asm.Func, simd bool, dst, src asm.Local, n int) {
+	if !simd || n > 256 {
+		f.Get(dst).Get(src).I32Const(int32(n)).MemoryCopy()
+		return
+	}
+	off := 0
+	for ; off+16 <= n; off += 16 {
+		f.Get(dst).Get(src).V128Load(uint32(off)).V128Store(uint32(off))
+	}
+	for ; off+8 <= n; off += 8 {
+		f.Get(dst).Get(src).I64Load(uint32(off)).I64Store(uint32(off))
+	}
+	for ; off+4 <= n; off += 4 {
+		f.Get(dst).Get(src).I32Load(uint32(off)).I32Store(uint32(off))
+	}
+	for ; off < n; off++ {
+		f.Get(dst).Get(src).I32Load8U(uint32(off)).I32Store8(uint32(off))
+	}
+}

@@ -82,7 +82,7 @@ func (k *Ctx) maxPoolPlane(g *ir.Geometry) uint32 {
 		})
 		f.Get(buf).I32Const(int32((g.PadBegin[0]*wp + g.PadBegin[1]) * 4)).Op(wasm.OpcodeI32Add).Set(p)
 		f.Counted(c, H, func() {
-			f.Get(p).Get(src).I32Const(int32(W * 4)).MemoryCopy()
+			copyRow(f, true, p, src, W*4)
 			f.AddI32(p, int32(wp*4))
 			f.AddI32(src, int32(W*4))
 		})
