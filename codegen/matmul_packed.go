@@ -83,33 +83,45 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	blockPanels, _ := matmulBlock(M, K, int(as))
 	panelBytes := int32(K4 * 4 * int(as))
 	aBuf := k.WorkspaceAddr()
-	mk := k.microKernel(storeRows, &op.Epilogue, biasIf(bias != nil, biasCols))
 
 	start, left, cnt := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.SetI32(start, 0)
 	f.SetI32(left, int32(panels))
 	f.Loop()
 	f.I32Const(int32(blockPanels)).Get(left).Get(left).I32Const(int32(blockPanels)).Op(wasm.OpcodeI32GtS).Select().Set(cnt)
-	// Pack the block's rows.
-	dst, pi, pc, row := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
-	f.I32Const(aBuf).Set(dst)
-	f.Get(start).Set(pi)
-	f.Get(cnt).Set(pc)
-	f.Loop32(pc, func() {
-		for r := 0; r < 4; r++ {
-			f.Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(row)
-			f.I32Const(int32(M - 1)).Get(row).Get(row).I32Const(int32(M - 1)).Op(wasm.OpcodeI32GtS).Select().Set(row)
-			f.Get(row).I32Const(int32(K * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(src[r])
-		}
-		k.packARows(src, 4, K, dst)
-		f.AddI32(pi, 1)
-	})
+	lda := 0
+	if !k.tuneWazero() && M%4 == 0 {
+		lda = K * 4
+	}
+	mk := k.microKernelA(storeRows, &op.Epilogue, biasIf(bias != nil, biasCols), lda)
+	// Pack the block's rows (the v8 tune reads whole panels of rows in place).
+	direct := lda > 0
+	pi, pc := f.Local(asm.I32), f.Local(asm.I32)
+	if !direct {
+		dst, row := f.Local(asm.I32), f.Local(asm.I32)
+		src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
+		f.I32Const(aBuf).Set(dst)
+		f.Get(start).Set(pi)
+		f.Get(cnt).Set(pc)
+		f.Loop32(pc, func() {
+			for r := 0; r < 4; r++ {
+				f.Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(row)
+				f.I32Const(int32(M - 1)).Get(row).Get(row).I32Const(int32(M - 1)).Op(wasm.OpcodeI32GtS).Select().Set(row)
+				f.Get(row).I32Const(int32(K * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(src[r])
+			}
+			k.packARows(src, 4, K, dst)
+			f.AddI32(pi, 1)
+		})
+	}
 	nb, nbc, ap, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.SetI32(nb, 0)
 	f.Counted(nbc, (N+7)/8, func() {
 		f.I32Const(8).I32Const(int32(N)).Get(nb).I32Const(8).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
-		f.I32Const(aBuf).Set(ap)
+		if direct {
+			f.Get(start).I32Const(int32(16 * K)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(ap)
+		} else {
+			f.I32Const(aBuf).Set(ap)
+		}
 		f.Get(start).Set(pi)
 		f.Get(cnt).Set(pc)
 		f.Loop32(pc, func() {
@@ -123,14 +135,22 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 			} else {
 				f.I32Const(0)
 			}
-			f.I32Const(k.packedSteps(K4)).I32Const(int32(N * 4)).Get(rows).Get(cols)
+			steps := k.packedSteps(K4)
+			if direct {
+				steps = int32(K) // B's padding rows are never read
+			}
+			f.I32Const(steps).I32Const(int32(N * 4)).Get(rows).Get(cols)
 			if res != nil {
 				f.I32Const(k.Addr(res) - k.Addr(out))
 			} else {
 				f.I32Const(0)
 			}
 			f.I32Const(32).Call(mk)
-			f.AddI32(ap, panelBytes)
+			if direct {
+				f.AddI32(ap, int32(16*K))
+			} else {
+				f.AddI32(ap, panelBytes)
+			}
 			f.AddI32(pi, 1)
 		})
 		f.AddI32(nb, 1)
