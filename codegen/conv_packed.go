@@ -312,7 +312,6 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 		res = n.In(3)
 	}
 	K, P, M := p.cg*p.kSize, p.P, p.M
-	mk := k.microKernel(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows))
 	padBuf := k.WorkspaceAddr()
 	colBuf := padBuf + int32(p.padBytes)
 	// Pixel blocks keep a K x block slice of col in L2 while every weight
@@ -323,6 +322,13 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	if M > P {
 		block = alignUp(P, 8)
 	}
+	// K chunks keep the col slice of a block within L2 when one block is
+	// long (resnet18's 3x3x512 layers: K 4608 x 56 pixels = 1 MiB).
+	kc := K
+	if K*block*4 > 256<<10 {
+		kc = max(64, (256<<10)/(block*4)/4*4)
+	}
+	chunks := (K + kc - 1) / kc
 	xImg := int32(p.C * ir.Shape(p.g.In).Size() * 4)
 	img, nc, col := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	xBase, outBase := f.Local(asm.I32), f.Local(asm.I32)
@@ -343,35 +349,50 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 		rows, cols := f.Local(asm.I32), f.Local(asm.I32)
 		f.SetI32(pb, 0)
 		f.Counted(pbc, (P+block-1)/block, func() {
-			f.SetI32(mp, 0)
-			f.Counted(mpc, (M+3)/4, func() {
-				f.I32Const(4).I32Const(int32(M)).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(rows).Get(rows).I32Const(4).Op(wasm.OpcodeI32GtS).Select().Set(rows)
-				f.Get(pb).Set(pix)
-				// tiles in this block: min(block, P - pb) / 8, rounded up
-				f.I32Const(int32(block)).I32Const(int32(P)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(pc).Get(pc).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select()
-				f.I32Const(7).Op(wasm.OpcodeI32Add).I32Const(3).Op(wasm.OpcodeI32ShrU).Set(pc)
-				f.Loop32(pc, func() {
-					f.I32Const(8).I32Const(int32(P)).Get(pix).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
-					// a: W panel mp; b: col + pix*4; c: out + (mp*4*P + pix)*4
-					f.I32Const(k.Addr(w)).Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					f.Get(col).Get(pix).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pix).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					if bias != nil {
-						f.I32Const(k.Addr(bias)).Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					} else {
-						f.I32Const(0)
-					}
-					f.I32Const(int32(K)).I32Const(int32(P * 4)).Get(rows).Get(cols)
-					if res != nil {
-						f.I32Const(k.Addr(res) - k.Addr(out))
-					} else {
-						f.I32Const(0)
-					}
-					f.I32Const(int32(P * 4)).Call(mk)
-					f.AddI32(pix, 8)
+			for ch := 0; ch < chunks; ch++ {
+				k0 := ch * kc
+				kn := min(kc, K-k0)
+				mode := chunkWhole
+				switch {
+				case chunks == 1:
+				case ch == 0:
+					mode = chunkFirst
+				case ch == chunks-1:
+					mode = chunkLast
+				default:
+					mode = chunkMid
+				}
+				mk := k.microKernelA(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, mode)
+				f.SetI32(mp, 0)
+				f.Counted(mpc, (M+3)/4, func() {
+					f.I32Const(4).I32Const(int32(M)).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(rows).Get(rows).I32Const(4).Op(wasm.OpcodeI32GtS).Select().Set(rows)
+					f.Get(pb).Set(pix)
+					// tiles in this block: min(block, P - pb) / 8, rounded up
+					f.I32Const(int32(block)).I32Const(int32(P)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(pc).Get(pc).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select()
+					f.I32Const(7).Op(wasm.OpcodeI32Add).I32Const(3).Op(wasm.OpcodeI32ShrU).Set(pc)
+					f.Loop32(pc, func() {
+						f.I32Const(8).I32Const(int32(P)).Get(pix).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
+						// a: W panel mp; b: col + pix*4; c: out + (mp*4*P + pix)*4
+						f.I32Const(k.Addr(w) + int32(k0*16)).Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+						f.Get(col).Get(pix).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * P * 4)).Op(wasm.OpcodeI32Add)
+						f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pix).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+						if bias != nil {
+							f.I32Const(k.Addr(bias)).Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+						} else {
+							f.I32Const(0)
+						}
+						f.I32Const(int32(kn)).I32Const(int32(P * 4)).Get(rows).Get(cols)
+						if res != nil {
+							f.I32Const(k.Addr(res) - k.Addr(out))
+						} else {
+							f.I32Const(0)
+						}
+						f.I32Const(int32(P * 4)).Call(mk)
+						f.AddI32(pix, 8)
+					})
+					f.AddI32(mp, 1)
 				})
-				f.AddI32(mp, 1)
-			})
+			}
 			f.AddI32(pb, int32(block))
 		})
 		f.AddI32(img, 1)

@@ -99,14 +99,26 @@ const (
 // minus C's (same layout as C); ldb: B's row stride in bytes (v8 tune; a
 // packed B panel has 32).
 func (k *Ctx) microKernel(form storeForm, ep *ir.Epilogue, bias biasMode) uint32 {
-	return k.microKernelA(form, ep, bias, 0)
+	return k.microKernelA(form, ep, bias, 0, chunkWhole)
 }
+
+// K chunks: a product split along K sums chunk by chunk into C (row-major
+// tiles only); only the last chunk applies the epilogue.
+const (
+	chunkWhole = iota
+	chunkFirst // sums from zero, stores raw
+	chunkMid   // sums onto C, stores raw
+	chunkLast  // sums onto C, then the epilogue
+)
 
 // microKernelA is microKernel reading A unpacked, four rows lda bytes apart
 // (v8 tune; lda 0 means a packed panel): V8 broadcasts straight from the
 // rows, so MatMul skips packing A.
-func (k *Ctx) microKernelA(form storeForm, ep *ir.Epilogue, bias biasMode, lda int) uint32 {
-	name := fmt.Sprintf("gemm4x8_%s_%d_%d_lda%d%s", k.md.opts.Tune, form, bias, lda, epilogueKey(ep, false))
+func (k *Ctx) microKernelA(form storeForm, ep *ir.Epilogue, bias biasMode, lda, chunk int) uint32 {
+	if chunk == chunkFirst || chunk == chunkMid {
+		ep, bias = &ir.Epilogue{}, biasNone
+	}
+	name := fmt.Sprintf("gemm4x8_%s_%d_%d_lda%d_c%d%s", k.md.opts.Tune, form, bias, lda, chunk, epilogueKey(ep, false))
 	params := make([]wasm.ValueType, 10)
 	for i := range params {
 		params[i] = asm.I32
@@ -116,6 +128,17 @@ func (k *Ctx) microKernelA(form storeForm, ep *ir.Epilogue, bias biasMode, lda i
 		// slower in both engines (V8 gemm 256^3 0.716 vs 0.707 ms, wazero
 		// 3x3 conv 12.8 vs 10.9 ms).
 		acc := k.dotBody(h, h.Param(0), h.Param(1), h.Param(4), h.Param(9), lda)
+		if chunk == chunkMid || chunk == chunkLast {
+			// earlier chunks' sums
+			ptr := h.Local(asm.I32)
+			h.Get(h.Param(2)).Set(ptr)
+			for r := 0; r < 4; r++ {
+				for v := 0; v < 2; v++ {
+					h.Get(acc[r*2+v]).Get(ptr).V128Load(uint32(16 * v)).Vec(wasm.OpcodeVecF32x4Add).Set(acc[r*2+v])
+				}
+				h.Get(ptr).Get(h.Param(5)).Op(wasm.OpcodeI32Add).Set(ptr)
+			}
+		}
 		k.epilogueBody(h, acc, form, ep, bias, h.Param(2), h.Param(3), h.Param(5), h.Param(6), h.Param(7), h.Param(8))
 	})
 }

@@ -93,7 +93,7 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	if !k.tuneWazero() && M%4 == 0 {
 		lda = K * 4
 	}
-	mk := k.microKernelA(storeRows, &op.Epilogue, biasIf(bias != nil, biasCols), lda)
+	mk := k.microKernelA(storeRows, &op.Epilogue, biasIf(bias != nil, biasCols), lda, chunkWhole)
 	// Pack the block's rows (the v8 tune reads whole panels of rows in place).
 	direct := lda > 0
 	pi, pc := f.Local(asm.I32), f.Local(asm.I32)
