@@ -345,7 +345,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 			k.im2col(padBuf, gi, colBuf, p, 4)
 			f.I32Const(colBuf).Set(col)
 		}
-		pb, pbc, mp, mpc, pix, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		pb, pbc, mp, mpc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		rows, cols := f.Local(asm.I32), f.Local(asm.I32)
 		f.SetI32(pb, 0)
 		f.Counted(pbc, (P+block-1)/block, func() {
@@ -362,34 +362,28 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 				default:
 					mode = chunkMid
 				}
-				mk := k.microKernelA(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, mode)
+				mk := k.microKernelRow(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, mode, true)
 				f.SetI32(mp, 0)
 				f.Counted(mpc, (M+3)/4, func() {
 					f.I32Const(4).I32Const(int32(M)).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(rows).Get(rows).I32Const(4).Op(wasm.OpcodeI32GtS).Select().Set(rows)
-					f.Get(pb).Set(pix)
-					// tiles in this block: min(block, P - pb) / 8, rounded up
-					f.I32Const(int32(block)).I32Const(int32(P)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(pc).Get(pc).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select()
-					f.I32Const(7).Op(wasm.OpcodeI32Add).I32Const(3).Op(wasm.OpcodeI32ShrU).Set(pc)
-					f.Loop32(pc, func() {
-						f.I32Const(8).I32Const(int32(P)).Get(pix).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
-						// a: W panel mp; b: col + pix*4; c: out + (mp*4*P + pix)*4
-						f.I32Const(k.Addr(w) + int32(k0*16)).Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-						f.Get(col).Get(pix).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * P * 4)).Op(wasm.OpcodeI32Add)
-						f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pix).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-						if bias != nil {
-							f.I32Const(k.Addr(bias)).Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-						} else {
-							f.I32Const(0)
-						}
-						f.I32Const(int32(kn)).I32Const(int32(P * 4)).Get(rows).Get(cols)
-						if res != nil {
-							f.I32Const(k.Addr(res) - k.Addr(out))
-						} else {
-							f.I32Const(0)
-						}
-						f.I32Const(int32(P * 4)).Call(mk)
-						f.AddI32(pix, 8)
-					})
+					// the block's columns: min(block, P - pb)
+					f.I32Const(int32(block)).I32Const(int32(P)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select().Set(cols)
+					// a: W panel mp; b: col + pb*4; c: out + (mp*4*P + pb)*4
+					f.I32Const(k.Addr(w) + int32(k0*16)).Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+					f.Get(col).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * P * 4)).Op(wasm.OpcodeI32Add)
+					f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+					if bias != nil {
+						f.I32Const(k.Addr(bias)).Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+					} else {
+						f.I32Const(0)
+					}
+					f.I32Const(int32(kn)).I32Const(int32(P * 4)).Get(rows).Get(cols)
+					if res != nil {
+						f.I32Const(k.Addr(res) - k.Addr(out))
+					} else {
+						f.I32Const(0)
+					}
+					f.I32Const(int32(P * 4)).Call(mk)
 					f.AddI32(mp, 1)
 				})
 			}

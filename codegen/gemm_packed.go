@@ -115,10 +115,18 @@ const (
 // (v8 tune; lda 0 means a packed panel): V8 broadcasts straight from the
 // rows, so MatMul skips packing A.
 func (k *Ctx) microKernelA(form storeForm, ep *ir.Epilogue, bias biasMode, lda, chunk int) uint32 {
+	return k.microKernelRow(form, ep, bias, lda, chunk, false)
+}
+
+// microKernelRow with row set is the tile function looping over a row of
+// tiles: cols is then the row's column count, and B and C move 8 columns
+// (32 bytes) per tile. One call per row amortizes the call and its setup
+// over narrow products (mobilenet_v2's K=16 1x1 convolutions).
+func (k *Ctx) microKernelRow(form storeForm, ep *ir.Epilogue, bias biasMode, lda, chunk int, row bool) uint32 {
 	if chunk == chunkFirst || chunk == chunkMid {
 		ep, bias = &ir.Epilogue{}, biasNone
 	}
-	name := fmt.Sprintf("gemm4x8_%s_%d_%d_lda%d_c%d%s", k.md.opts.Tune, form, bias, lda, chunk, epilogueKey(ep, false))
+	name := fmt.Sprintf("gemm4x8_%s_%d_%d_lda%d_c%d_row%v%s", k.md.opts.Tune, form, bias, lda, chunk, row, epilogueKey(ep, false))
 	params := make([]wasm.ValueType, 10)
 	for i := range params {
 		params[i] = asm.I32
@@ -127,11 +135,28 @@ func (k *Ctx) microKernelA(form storeForm, ep *ir.Epilogue, bias biasMode, lda, 
 		// One function: a dot helper returning through memory measured
 		// slower in both engines (V8 gemm 256^3 0.716 vs 0.707 ms, wazero
 		// 3x3 conv 12.8 vs 10.9 ms).
-		acc := k.dotBody(h, h.Param(0), h.Param(1), h.Param(4), h.Param(9), lda)
+		pa, pb, pc, steps, cols := h.Param(0), h.Param(1), h.Param(2), h.Param(4), h.Param(7)
+		var left, b0, c0 asm.Local
+		if row {
+			// pa, pb, steps are consumed by the k loop: keep the tile's
+			// starting values.
+			left, b0, c0 = h.Local(asm.I32), h.Local(asm.I32), h.Local(asm.I32)
+			h.Get(cols).Set(left)
+			h.Get(pb).Set(b0)
+			h.Get(pc).Set(c0)
+			pa, pb, steps, cols, pc = h.Local(asm.I32), h.Local(asm.I32), h.Local(asm.I32), h.Local(asm.I32), h.Local(asm.I32)
+			h.Loop()
+			h.Get(h.Param(0)).Set(pa)
+			h.Get(b0).Set(pb)
+			h.Get(c0).Set(pc)
+			h.Get(h.Param(4)).Set(steps)
+			h.I32Const(8).Get(left).Get(left).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
+		}
+		acc := k.dotBody(h, pa, pb, steps, h.Param(9), lda)
 		if chunk == chunkMid || chunk == chunkLast {
 			// earlier chunks' sums
 			ptr := h.Local(asm.I32)
-			h.Get(h.Param(2)).Set(ptr)
+			h.Get(pc).Set(ptr)
 			for r := 0; r < 4; r++ {
 				for v := 0; v < 2; v++ {
 					h.Get(acc[r*2+v]).Get(ptr).V128Load(uint32(16 * v)).Vec(wasm.OpcodeVecF32x4Add).Set(acc[r*2+v])
@@ -139,7 +164,13 @@ func (k *Ctx) microKernelA(form storeForm, ep *ir.Epilogue, bias biasMode, lda, 
 				h.Get(ptr).Get(h.Param(5)).Op(wasm.OpcodeI32Add).Set(ptr)
 			}
 		}
-		k.epilogueBody(h, acc, form, ep, bias, h.Param(2), h.Param(3), h.Param(5), h.Param(6), h.Param(7), h.Param(8))
+		k.epilogueBody(h, acc, form, ep, bias, pc, h.Param(3), h.Param(5), h.Param(6), cols, h.Param(8))
+		if row {
+			h.AddI32(b0, 32)
+			h.AddI32(c0, 32)
+			h.Get(left).I32Const(8).Op(wasm.OpcodeI32Sub).Tee(left).I32Const(0).Op(wasm.OpcodeI32GtS).BrIf(0)
+			h.End()
+		}
 	})
 }
 
@@ -272,8 +303,7 @@ func (k *Ctx) epilogueBody(h *asm.Func, acc []asm.Local, form storeForm, ep *ir.
 				h.Get(p1).Get(acc[r*2+1]).V128Store(0)
 				h.Get(ptr).Get(ldc).Op(wasm.OpcodeI32Add).Set(ptr)
 			}
-			h.Return()
-			h.End()
+			h.Else()
 			// row r: columns 0-3 then 4-7
 			for r := 0; r < 4; r++ {
 				h.Get(rows).I32Const(int32(r)).Op(wasm.OpcodeI32GtS).If()
@@ -290,6 +320,7 @@ func (k *Ctx) epilogueBody(h *asm.Func, acc []asm.Local, form storeForm, ep *ir.
 				}
 				h.End()
 			}
+			h.End()
 		case storeNCHW:
 			t := []asm.Local{h.Local(asm.V128), h.Local(asm.V128), h.Local(asm.V128), h.Local(asm.V128)}
 			for v := 0; v < 2; v++ {
