@@ -16,7 +16,9 @@ func fuseEpilogues(g *ir.Graph, o *Options) error {
 	for _, n := range g.Nodes {
 		switch op := n.Op.(type) {
 		case *ir.Conv:
-			if n.Inputs[0].Type.DType == ir.Float32 && n.Inputs[1].Const != nil {
+			// Fused convolution kernels are SIMD kernels (their workspace is
+			// sized for them); scalar builds keep the plain Conv.
+			if o.SIMD && n.Inputs[0].Type.DType == ir.Float32 && n.Inputs[1].Const != nil {
 				n.Op = &ir.FusedConv{Conv: *op}
 			}
 		case *ir.MatMul:
