@@ -13,16 +13,21 @@ const names = JSON.parse(process.env.MLC_BENCH_INPUTS || "[]");
 feeds.forEach((f, i) => (f.name = names[i] || f.name));
 
 let t0;
+let s;
 if (engine === "ort") {
   const o = await ort(); // the JavaScript glue is loaded; its Wasm engine is not yet
   const engineBytes = fs.readFileSync(ortEngineFile);
   t0 = performance.now();
   o.env.wasm.wasmBinary = engineBytes;
-  const s = await openORT(bytes, feeds);
+  s = await openORT(bytes, feeds);
   await s.run();
 } else {
   t0 = performance.now();
-  const s = await openMLC(bytes, feeds);
+  s = await openMLC(bytes, feeds);
   await s.run();
 }
-process.stdout.write(JSON.stringify({ ms: performance.now() - t0 }) + "\n");
+const ms = performance.now() - t0;
+// The linear memory after this model's first run, in a process that ran
+// nothing else (ORT's memory only grows, so the steady-state process would
+// show the largest model's).
+process.stdout.write(JSON.stringify({ ms, memoryBytes: s.memoryBytes() }) + "\n");

@@ -77,6 +77,10 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	}
 	K, N := op.K, op.N
 	M := out.Type.Shape.Size() / N
+	if M < 4 && !k.tuneWazero() {
+		k.matmulRows(n, op, M)
+		return
+	}
 	K4 := ir.PackedK(K)
 	as := k.aStride()
 	panels := (M + 3) / 4
