@@ -216,6 +216,8 @@ var floatUnaryVec = map[ir.UnaryFn]bool{
 	ir.FnErf: true, ir.FnSoftplus: true, ir.FnSoftsign: true, ir.FnElu: true, ir.FnSelu: true, ir.FnCelu: true,
 	ir.FnLeakyRelu: true, ir.FnHardSigmoid: true, ir.FnHardSwish: true, ir.FnThresholdedRelu: true,
 	ir.FnMish: true, ir.FnGelu: true, ir.FnGeluTanh: true, ir.FnSwish: true, ir.FnShrink: true, ir.FnSign: true,
+	ir.FnSin: true, ir.FnCos: true, ir.FnTan: true, ir.FnAsin: true, ir.FnAcos: true, ir.FnAtan: true,
+	ir.FnSinh: true, ir.FnCosh: true, ir.FnAsinh: true, ir.FnAcosh: true, ir.FnAtanh: true,
 }
 
 // floatUnary leaves fn(x) on the stack.
@@ -303,6 +305,28 @@ func (k *Ctx) floatUnary(x fx, u *ir.Unary, in asm.Local) error {
 	case ir.FnSign:
 		// 1 for x > 0, -1 for x < 0, x itself for 0, -0 and NaN.
 		x.get(in).c(1).get(in).c(0).gt().sel0().c(-1).get(in).c(0).lt().sel0()
+	case ir.FnSin:
+		x.trig(in, trigSin, k.trigBig(trigSin))
+	case ir.FnCos:
+		x.trig(in, trigCos, k.trigBig(trigCos))
+	case ir.FnTan:
+		x.trig(in, trigTan, k.trigBig(trigTan))
+	case ir.FnAsin:
+		x.asin(in)
+	case ir.FnAcos:
+		x.acos(in)
+	case ir.FnAtan:
+		x.atan(in)
+	case ir.FnSinh:
+		x.sinh(in)
+	case ir.FnCosh:
+		x.cosh(in)
+	case ir.FnAsinh:
+		x.asinh(in)
+	case ir.FnAcosh:
+		x.acosh(in)
+	case ir.FnAtanh:
+		x.atanh(in)
 	case ir.FnIsNaN:
 		x.get(in).get(in).ne()
 	case ir.FnIsInf:

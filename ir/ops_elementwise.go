@@ -86,14 +86,15 @@ var unaryDefs = map[UnaryFn]unaryDef{
 	FnCos:        {f: func(x float64, _ *Unary) float64 { return math.Cos(x) }},
 	FnTan:        {f: func(x float64, _ *Unary) float64 { return math.Tan(x) }},
 	FnAsin:       {f: func(x float64, _ *Unary) float64 { return math.Asin(x) }},
-	FnAcos:       {f: func(x float64, _ *Unary) float64 { return math.Acos(x) }},
-	FnAtan:       {f: func(x float64, _ *Unary) float64 { return math.Atan(x) }},
-	FnSinh:       {f: func(x float64, _ *Unary) float64 { return math.Sinh(x) }},
-	FnCosh:       {f: func(x float64, _ *Unary) float64 { return math.Cosh(x) }},
-	FnAsinh:      {f: func(x float64, _ *Unary) float64 { return math.Asinh(x) }},
-	FnAcosh:      {f: func(x float64, _ *Unary) float64 { return math.Acosh(x) }},
-	FnAtanh:      {f: func(x float64, _ *Unary) float64 { return math.Atanh(x) }},
-	FnErf:        {f: func(x float64, _ *Unary) float64 { return math.Erf(x) }},
+	// math.Acos is pi/2 - asin(x), which cancels near 1.
+	FnAcos:  {f: func(x float64, _ *Unary) float64 { return 2 * math.Atan(math.Sqrt((1-x)/(1+x))) }},
+	FnAtan:  {f: func(x float64, _ *Unary) float64 { return math.Atan(x) }},
+	FnSinh:  {f: func(x float64, _ *Unary) float64 { return math.Sinh(x) }},
+	FnCosh:  {f: func(x float64, _ *Unary) float64 { return math.Cosh(x) }},
+	FnAsinh: {f: func(x float64, _ *Unary) float64 { return math.Asinh(x) }},
+	FnAcosh: {f: func(x float64, _ *Unary) float64 { return math.Acosh(x) }},
+	FnAtanh: {f: func(x float64, _ *Unary) float64 { return math.Atanh(x) }},
+	FnErf:   {f: func(x float64, _ *Unary) float64 { return math.Erf(x) }},
 	FnSign: {f: func(x float64, _ *Unary) float64 {
 		switch {
 		case x > 0:
