@@ -531,6 +531,8 @@ func (k *Ctx) floatBinary(x fx, fn ir.BinaryFn, a, b asm.Local) error {
 		x.get(a).get(b).mul()
 	case ir.FnDiv:
 		x.get(a).get(b).div()
+	case ir.FnDivOrZero:
+		x.get(a).get(b).div().c(0).get(b).c(0).eq().sel0()
 	case ir.FnMax:
 		x.get(a).get(b).max()
 	case ir.FnMin:

@@ -281,6 +281,8 @@ const (
 	FnBitwiseOr      BinaryFn = "BitwiseOr"
 	FnBitwiseXor     BinaryFn = "BitwiseXor"
 	FnPRelu          BinaryFn = "PRelu"
+	// FnDivOrZero is a/b with 0 where b == 0 (LpNormalization's zero norm).
+	FnDivOrZero BinaryFn = "DivOrZero"
 )
 
 type binaryDef struct {
@@ -314,6 +316,12 @@ var binaryDefs = map[BinaryFn]binaryDef{
 		}
 		return a / b
 	}, u: func(a, b uint64) uint64 {
+		if b == 0 {
+			return 0
+		}
+		return a / b
+	}},
+	FnDivOrZero: {f: func(a, b float64) float64 {
 		if b == 0 {
 			return 0
 		}
