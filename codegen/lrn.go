@@ -80,7 +80,7 @@ func (k *Ctx) lrn(n *ir.Node, op *ir.LRN) error {
 			f.Get(ch).I32Const(int32(below)).Op(wasm.OpcodeI32Sub).Set(lo)
 			f.I32Const(0).Get(lo).Get(lo).I32Const(0).Op(wasm.OpcodeI32LtS).Select().Set(lo)
 			f.Get(ch).I32Const(int32(above)).Op(wasm.OpcodeI32Add).Set(hi)
-			f.I32Const(int32(C - 1)).Get(hi).Get(hi).I32Const(int32(C-1)).Op(wasm.OpcodeI32GtS).Select().Set(hi)
+			f.I32Const(int32(C - 1)).Get(hi).Get(hi).I32Const(int32(C - 1)).Op(wasm.OpcodeI32GtS).Select().Set(hi)
 			done := 0
 			if vec {
 				f.Counted(sc, S/4, func() { run(true, 16) })
