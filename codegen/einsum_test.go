@@ -1,6 +1,7 @@
 package codegen_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -116,5 +117,40 @@ func TestLRN(t *testing.T) {
 			op := &ir.LRN{Size: size, Alpha: 0.3, Beta: 0.75, Bias: 2}
 			checkAgainstEval(t, "LRN "+dt.String(), op, 1e-4, randTensor(r, dt, ir.Shape{2, 6, 3, 3}))
 		}
+	}
+}
+
+func TestLosses(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, dt := range []ir.DType{ir.Float32, ir.Float64, ir.Float16} {
+		for _, tdt := range []ir.DType{ir.Int32, ir.Int64} {
+			for _, red := range []string{ir.LossNone, ir.LossSum, ir.LossMean} {
+				x := randTensor(r, dt, ir.Shape{3, 4, 2, 5})
+				target := ir.NewTensor(tdt, ir.Shape{3, 2, 5})
+				for i := range target.Len() {
+					target.SetInt(i, int64(r.IntN(5))-1) // -1 is ignored below
+				}
+				w := randTensor(r, dt, ir.Shape{4})
+				for _, hasW := range []bool{false, true} {
+					l := ir.NLLLoss{Reduction: red, HasIgnore: true, IgnoreIndex: -1}
+					in := []*ir.Tensor{x, target}
+					if hasW {
+						in = append(in, w)
+					}
+					name := fmt.Sprintf("%s %s %s weight=%v", dt, tdt, red, hasW)
+					rtol := 1e-5
+					if dt == ir.Float16 {
+						rtol = 4e-3
+					}
+					checkAgainstEval(t, "NLL "+name, &l, rtol, in...)
+					checkAgainstEval(t, "SCE "+name, &ir.SoftmaxCrossEntropyLoss{NLLLoss: l}, rtol, in...)
+				}
+			}
+		}
+	}
+	// A class index out of range that is not ignored is a run-time error.
+	x := randTensor(r, ir.Float32, ir.Shape{2, 3})
+	if _, err := runOneNodeErr(t, &ir.NLLLoss{Reduction: ir.LossSum}, true, x, ir.TensorI64(ir.Shape{2}, 1, 3)); err == nil {
+		t.Error("target 3 of 3 classes: no error")
 	}
 }
