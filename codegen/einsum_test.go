@@ -154,3 +154,24 @@ func TestLosses(t *testing.T) {
 		t.Error("target 3 of 3 classes: no error")
 	}
 }
+
+func TestSoftmaxKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, dt := range []ir.DType{ir.Float32, ir.Float64, ir.Float16} {
+		for _, s := range []ir.Shape{{3, 4}, {2, 3, 7}, {5, 19}, {2, 3}, {4, 1}} {
+			for _, kind := range []ir.SoftmaxKind{ir.KindSoftmax, ir.KindLogSoftmax, ir.KindHardmax} {
+				for _, axis := range []int{-1, 0} {
+					x := randTensor(r, dt, s)
+					for i := range x.Len() {
+						x.SetFloat(i, x.Float(i)*20)
+					}
+					rtol := 1e-5
+					if dt == ir.Float16 {
+						rtol = 4e-3
+					}
+					checkAgainstEval(t, fmt.Sprintf("%s %s%s axis %d", kind, dt, s, axis), &ir.Softmax{Kind: kind, Axis: axis}, rtol, x)
+				}
+			}
+		}
+	}
+}
