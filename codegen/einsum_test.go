@@ -58,7 +58,7 @@ func TestEinsum(t *testing.T) {
 			var in []*ir.Tensor
 			var vals []*ir.Value
 			for _, s := range c.shapes {
-				x := randTensor(r, dt, s)
+				x := randTensor(r, dt, s, -3, 3)
 				in = append(in, x)
 				vals = append(vals, ir.NewConst("x", x))
 			}
@@ -99,7 +99,7 @@ func TestDet(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, dt := range []ir.DType{ir.Float32, ir.Float64, ir.Float16} {
 		for _, s := range []ir.Shape{{1, 1}, {3, 3}, {2, 4, 4}, {2, 3, 5, 5}} {
-			checkAgainstEval(t, "Det "+dt.String()+s.String(), &ir.Det{}, 1e-4, randTensor(r, dt, s))
+			checkAgainstEval(t, "Det "+dt.String()+s.String(), &ir.Det{}, 1e-4, randTensor(r, dt, s, -3, 3))
 		}
 	}
 	// Known values: a singular matrix, and one needing a row swap.
@@ -115,7 +115,7 @@ func TestLRN(t *testing.T) {
 	for _, dt := range []ir.DType{ir.Float32, ir.Float64, ir.Float16} {
 		for _, size := range []int{1, 2, 3, 5} {
 			op := &ir.LRN{Size: size, Alpha: 0.3, Beta: 0.75, Bias: 2}
-			checkAgainstEval(t, "LRN "+dt.String(), op, 1e-4, randTensor(r, dt, ir.Shape{2, 6, 3, 3}))
+			checkAgainstEval(t, "LRN "+dt.String(), op, 1e-4, randTensor(r, dt, ir.Shape{2, 6, 3, 3}, -3, 3))
 		}
 	}
 }
@@ -125,12 +125,12 @@ func TestLosses(t *testing.T) {
 	for _, dt := range []ir.DType{ir.Float32, ir.Float64, ir.Float16} {
 		for _, tdt := range []ir.DType{ir.Int32, ir.Int64} {
 			for _, red := range []string{ir.LossNone, ir.LossSum, ir.LossMean} {
-				x := randTensor(r, dt, ir.Shape{3, 4, 2, 5})
+				x := randTensor(r, dt, ir.Shape{3, 4, 2, 5}, -3, 3)
 				target := ir.NewTensor(tdt, ir.Shape{3, 2, 5})
 				for i := range target.Len() {
 					target.SetInt(i, int64(r.IntN(5))-1) // -1 is ignored below
 				}
-				w := randTensor(r, dt, ir.Shape{4})
+				w := randTensor(r, dt, ir.Shape{4}, -3, 3)
 				for _, hasW := range []bool{false, true} {
 					l := ir.NLLLoss{Reduction: red, HasIgnore: true, IgnoreIndex: -1}
 					in := []*ir.Tensor{x, target}
@@ -149,7 +149,7 @@ func TestLosses(t *testing.T) {
 		}
 	}
 	// A class index out of range that is not ignored is a run-time error.
-	x := randTensor(r, ir.Float32, ir.Shape{2, 3})
+	x := randTensor(r, ir.Float32, ir.Shape{2, 3}, -3, 3)
 	if _, err := runOneNodeErr(t, &ir.NLLLoss{Reduction: ir.LossSum}, true, x, ir.TensorI64(ir.Shape{2}, 1, 3)); err == nil {
 		t.Error("target 3 of 3 classes: no error")
 	}
@@ -161,7 +161,7 @@ func TestSoftmaxKernels(t *testing.T) {
 		for _, s := range []ir.Shape{{3, 4}, {2, 3, 7}, {5, 19}, {2, 3}, {4, 1}} {
 			for _, kind := range []ir.SoftmaxKind{ir.KindSoftmax, ir.KindLogSoftmax, ir.KindHardmax} {
 				for _, axis := range []int{-1, 0} {
-					x := randTensor(r, dt, s)
+					x := randTensor(r, dt, s, -3, 3)
 					for i := range x.Len() {
 						x.SetFloat(i, x.Float(i)*20)
 					}

@@ -40,7 +40,7 @@ func init() {
 			}
 			out, ok := c.DeclaredShape(0)
 			if !ok {
-				return ir.NotSupportedf("axes (input %q) computed at run time, and the model declares no static shape for the output", a.Name)
+				return &ir.NotConstant{What: string(kind) + "'s axes (with no declared output shape)", Value: a.Name}
 			}
 			op.OutShape = out
 			if !a.Typed() {

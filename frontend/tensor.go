@@ -111,7 +111,7 @@ func TensorFromProto(tp *onnxpb.TensorProto, dir string) (*ir.Tensor, error) {
 		return t, nil
 	}
 	have := len(tp.FloatData) + len(tp.DoubleData) + len(tp.Int64Data) + len(tp.Uint64Data) + len(tp.Int32Data)
-	if have < n/2 { // sub-byte types pack two per entry; others need n
+	if have < min(n, dt.Bytes(n)) { // sub-byte types pack several per entry; others need n
 		return nil, fmt.Errorf("tensor %q: %d values for shape %s", tp.GetName(), have, shape)
 	}
 	t := ir.NewTensor(dt, shape)
