@@ -203,6 +203,9 @@ func (p *EinsumPlan) OutStrides() []int {
 }
 
 func (e *Einsum) Infer(in []*Value) ([]Type, error) {
+	if len(in) == 0 || in[0] == nil {
+		return nil, fmt.Errorf("einsum needs at least one input")
+	}
 	dt := in[0].Type.DType
 	shapes := make([]Shape, len(in))
 	for i, v := range in {

@@ -23,8 +23,8 @@ func (l *LRN) Infer(in []*Value) ([]Type, error) {
 	if !t.DType.IsFloat() {
 		return nil, NotSupportedf("LRN on %s", t.DType)
 	}
-	if len(t.Shape) < 3 {
-		return nil, fmt.Errorf("LRN needs an input of rank 3 or more (N, C, D1, ...), got %s", t.Shape)
+	if len(t.Shape) < 2 {
+		return nil, fmt.Errorf("LRN needs an input of shape (N, C, ...), got %s", t.Shape)
 	}
 	if l.Size < 1 {
 		return nil, fmt.Errorf("LRN size %d must be positive", l.Size)
