@@ -11,7 +11,7 @@ import (
 
 func init() {
 	reduce := func(kind ir.ReduceKind, inputSince int, versions ...int) {
-		limits := "run-time axes need a declared output shape"
+		limits := "axes from run-time data need the output shape declared in the model (or --input-value)"
 		register(string(kind), versions, limits, func(c *nodeCtx) error {
 			op := &ir.Reduce{Kind: kind, KeepDims: c.Int("keepdims", 1) != 0}
 			if c.Version < inputSince {
