@@ -155,21 +155,34 @@ type scope struct {
 	// outputs and value_info); ops whose output shape depends on run-time
 	// data read them through nodeCtx.Declared.
 	declared map[string]ir.Type
+	// aggs holds the sequence and optional values, resolved at compile
+	// time (ops_sequence.go); they never become IR values.
+	aggs map[string]aggregate
 }
 
 func (s *scope) lookup(name string) *ir.Value {
+	v, _ := s.resolve(name)
+	return v
+}
+
+// resolve finds a name as a tensor value or an aggregate, innermost scope
+// first.
+func (s *scope) resolve(name string) (*ir.Value, aggregate) {
 	for ; s != nil; s = s.parent {
 		if v, ok := s.vals[name]; ok {
-			return v
+			return v, nil
+		}
+		if a, ok := s.aggs[name]; ok {
+			return nil, a
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // graph imports a GraphProto. The main graph's inputs must get static
 // shapes; a subgraph's inputs may stay untyped for their op to type.
 func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
-	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, declared: declaredTypes(gp)}
+	sc := &scope{vals: map[string]*ir.Value{}, aggs: map[string]aggregate{}, parent: parent, declared: declaredTypes(gp)}
 	g := &ir.Graph{Name: gp.GetName()}
 	inits := map[string]bool{}
 	for _, tp := range gp.Initializer {
@@ -223,7 +236,10 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		}
 	}
 	for _, vi := range gp.Output {
-		v := sc.lookup(vi.GetName())
+		v, agg := sc.resolve(vi.GetName())
+		if agg != nil {
+			return nil, &ir.Unsupported{Where: fmt.Sprintf("graph output %q", vi.GetName()), What: "outputs that are sequences, maps or optionals"}
+		}
 		if v == nil {
 			return nil, fmt.Errorf("graph output %q is not produced by any node", vi.GetName())
 		}
@@ -409,12 +425,20 @@ func (b *builder) node(np *onnxpb.NodeProto, g *ir.Graph, sc *scope) error {
 		return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s needs opset %d or newer, the model imports opset %d", np.GetOpType(), imp.Versions[0], opset)}
 	}
 	c := &nodeCtx{b: b, np: np, g: g, sc: sc, Opset: int(opset), Version: version, label: label, used: map[string]bool{}}
-	for _, name := range np.Input {
+	for i, name := range np.Input {
 		if name == "" {
 			c.inputs = append(c.inputs, nil)
 			continue
 		}
-		v := sc.lookup(name)
+		v, agg := sc.resolve(name)
+		if agg != nil {
+			if !imp.Aggregates {
+				return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s (opset %d): input %q is a %s; this operator takes only tensors here", np.GetOpType(), opset, name, agg.kind())}
+			}
+			c.setAgg(i, agg)
+			c.inputs = append(c.inputs, nil)
+			continue
+		}
 		if v == nil {
 			return fmt.Errorf("%s: input %q is not defined before the node (graph not in topological order, or a missing initializer)", label, name)
 		}
