@@ -243,6 +243,9 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		if v == nil {
 			return nil, fmt.Errorf("graph output %q is not produced by any node", vi.GetName())
 		}
+		if main && v.Typed() && v.Type.DType == ir.String {
+			return nil, &ir.Unsupported{Where: fmt.Sprintf("graph output %q", vi.GetName()), What: noStringABI}
+		}
 		if vi.GetType().GetTensorType() == nil && vi.GetType() != nil && vi.GetType().Value != nil {
 			return nil, &ir.Unsupported{Where: fmt.Sprintf("graph output %q", vi.GetName()), What: "outputs that are sequences, maps or optionals"}
 		}
@@ -280,6 +283,12 @@ func declaredTypes(gp *onnxpb.GraphProto) map[string]ir.Type {
 	return m
 }
 
+// noStringABI says why models cannot take or give strings: module ABI v1
+// passes tensors as fixed-size raw bytes and has no string dtype, so a host
+// could not write or read them. Strings inside the graph work while they
+// fold to constants.
+const noStringABI = "string tensors as model inputs or outputs (module ABI v1 passes fixed-size raw bytes and has no string dtype)"
+
 // inputValue makes a graph input with a static type.
 func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, error) {
 	name := vi.GetName()
@@ -300,6 +309,9 @@ func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, e
 			return nil, &ir.Unsupported{Where: where, What: err.Error()}
 		}
 		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if dt == ir.String && main {
+		return nil, &ir.Unsupported{Where: where, What: noStringABI}
 	}
 	pinned, isPinned := b.opts.InputShapes[name]
 	if t, ok := b.opts.InputValues[name]; ok && !isPinned {
