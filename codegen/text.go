@@ -195,12 +195,10 @@ func (k *Ctx) tfIdf(n *ir.Node, op *ir.TfIdfVectorizer) error {
 		f.I32Const(k.Addr(x)).Set(rowX)
 		f.I32Const(k.Addr(y)).Set(rowY)
 		f.Repeat(r, rows, func() {
-			if op.MaxSkip >= 0 {
-				f.I32Const(1).Set(d)
-				walk(op.LeastGram(1))
-			}
-			if least := op.LeastGram(2); op.MaxSkip >= 1 && !(op.MinGram == 1 && least > op.MaxGram) {
-				f.ForStep(d, 2, op.MaxSkip+2, 1, func() { walk(least) })
+			f.I32Const(1).Set(d)
+			walk(op.LeastGram(1))
+			if least := op.LeastGram(2); !(op.MinGram == 1 && least > op.MaxGram) {
+				f.ForStep(d, 2, op.MaxDistance(c)+1, 1, func() { walk(least) })
 			}
 			f.AddI32(rowX, int32(c)*xsz)
 			f.AddI32(rowY, int32(ncols*4))

@@ -89,6 +89,9 @@ func (op *TfIdfVectorizer) Grams() ([]TfIdfGram, error) {
 }
 
 func (op *TfIdfVectorizer) check() error {
+	if op.MinGram < 1 || op.MaxSkip < 0 {
+		return fmt.Errorf("min_gram_length must be positive and max_skip_count non-negative, got %d and %d", op.MinGram, op.MaxSkip)
+	}
 	if len(op.NgramIndexes) == 0 {
 		return fmt.Errorf("ngram_indexes is empty")
 	}
@@ -169,7 +172,7 @@ func (op *TfIdfVectorizer) Eval(in []*Tensor) ([]*Tensor, error) {
 	ncols := op.Cols()
 	counts := make([]int64, rows*ncols)
 	for r := range rows {
-		for d := 1; d <= op.MaxSkip+1; d++ {
+		for d := 1; d <= op.MaxDistance(c); d++ {
 			least := op.LeastGram(d)
 			if least > op.MaxGram && d > 1 {
 				break
@@ -200,6 +203,11 @@ func (op *TfIdfVectorizer) Eval(in []*Tensor) ([]*Tensor, error) {
 	}
 	return []*Tensor{out}, nil
 }
+
+// MaxDistance is the largest skip distance (max_skip_count+1) that can form an
+// n-gram counted in rows of c items: beyond c, windows hold one item, and
+// only distance 1 counts unigrams.
+func (op *TfIdfVectorizer) MaxDistance(c int) int { return min(op.MaxSkip+1, max(c, 1)) }
 
 // LeastGram is the smallest n-gram counted at skip distance d: MinGram,
 // except that unigrams count at distance 1 only (with MinGram 1, longer

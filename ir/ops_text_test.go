@@ -68,17 +68,19 @@ func stringTensor(s ...string) *Tensor {
 
 func TestTfIdfVectorizerRejects(t *testing.T) {
 	for i, op := range []*TfIdfVectorizer{
-		{Mode: "TF", MaxGram: 1, PoolInts: []int64{1}, NgramCounts: []int{0}},                                  // no indexes
-		{Mode: "TF", MaxGram: 1, PoolInts: []int64{1}, NgramCounts: []int{0}, NgramIndexes: []int{-1}},         // negative
-		{Mode: "TF", MaxGram: 1, PoolInts: []int64{1, 2}, NgramCounts: []int{0}, NgramIndexes: []int{0}},       // too few indexes
-		{Mode: "TF", MaxGram: 1, PoolInts: []int64{1, 2}, NgramCounts: []int{0, 3}, NgramIndexes: []int{0, 1}}, // counts past the pool
-		{Mode: "IDF", MaxGram: 1, PoolInts: []int64{1}, NgramCounts: []int{0}, NgramIndexes: []int{2}, Weights: []float32{1}},
+		{Mode: "TF", MinGram: 1, MaxGram: 1, PoolInts: []int64{1}, NgramCounts: []int{0}},                                  // no indexes
+		{Mode: "TF", MinGram: 1, MaxGram: 1, PoolInts: []int64{1}, NgramCounts: []int{0}, NgramIndexes: []int{-1}},         // negative
+		{Mode: "TF", MinGram: 1, MaxGram: 1, PoolInts: []int64{1, 2}, NgramCounts: []int{0}, NgramIndexes: []int{0}},       // too few indexes
+		{Mode: "TF", MinGram: 1, MaxGram: 1, PoolInts: []int64{1, 2}, NgramCounts: []int{0, 3}, NgramIndexes: []int{0, 1}}, // counts past the pool
+		{Mode: "IDF", MinGram: 1, MaxGram: 1, PoolInts: []int64{1}, NgramCounts: []int{0}, NgramIndexes: []int{2}, Weights: []float32{1}},
+		{Mode: "TF", MinGram: 0, MaxGram: 1, PoolInts: []int64{1}, NgramCounts: []int{0}, NgramIndexes: []int{0}},
+		{Mode: "TF", MinGram: 1, MaxGram: 1, MaxSkip: -1, PoolInts: []int64{1}, NgramCounts: []int{0}, NgramIndexes: []int{0}},
 	} {
 		if _, err := op.Infer([]*Value{NewConst("x", TensorI64(nil, 1))}); err == nil {
 			t.Errorf("case %d: no error", i)
 		}
 	}
-	op := &TfIdfVectorizer{Mode: "TF", MaxGram: 1, PoolInts: []int64{1}, NgramCounts: []int{0}, NgramIndexes: []int{0}}
+	op := &TfIdfVectorizer{Mode: "TF", MinGram: 1, MaxGram: 1, PoolInts: []int64{1}, NgramCounts: []int{0}, NgramIndexes: []int{0}}
 	for _, x := range []*Tensor{TensorI64(Shape{1, 1, 1}, 1), stringTensor("1"), ScalarF32(1)} {
 		if _, err := op.Infer([]*Value{NewConst("x", x)}); err == nil {
 			t.Errorf("input %s: no error", x.Type)
