@@ -142,6 +142,9 @@ func TestSequenceErrors(t *testing.T) {
 		{"position out of range", []*onnxpb.NodeProto{cfConst("p", i64(2)),
 			cfNode("SequenceConstruct", []string{"x", "x"}, []string{"s"}), cfNode("SequenceAt", []string{"s", "p"}, []string{"y"})},
 			"y", false, "out of range [-2, 1]"},
+		{"missing position", []*onnxpb.NodeProto{cfNode("SequenceConstruct", []string{"x"}, []string{"s"}),
+			cfNode("SequenceAt", []string{"s"}, []string{"y"})},
+			"y", false, "position is missing"},
 		{"insert past the end", []*onnxpb.NodeProto{cfConst("p", i64(2)),
 			cfNode("SequenceConstruct", []string{"x"}, []string{"s"}), cfNode("SequenceInsert", []string{"s", "x", "p"}, []string{"s2"}),
 			cfNode("SequenceLength", []string{"s2"}, []string{"y"})},
@@ -178,7 +181,13 @@ func TestSequenceErrors(t *testing.T) {
 	}
 	// A run-time position is a NotConstant error, which verify can
 	// specialize on the input's value.
-	g := &onnxpb.GraphProto{Name: cfPtr("nc"), Input: in, Node: cases[2].nodes, Output: []*onnxpb.ValueInfoProto{cfVI("y", onnxFloat)}}
+	var nodes []*onnxpb.NodeProto
+	for _, c := range cases {
+		if c.name == "run-time position" {
+			nodes = c.nodes
+		}
+	}
+	g := &onnxpb.GraphProto{Name: cfPtr("nc"), Input: in, Node: nodes, Output: []*onnxpb.ValueInfoProto{cfVI("y", onnxFloat)}}
 	_, err := mlc.Compile(cfModel(18, g), "", mlc.DefaultOptions())
 	var nc *ir.NotConstant
 	if !errors.As(err, &nc) {

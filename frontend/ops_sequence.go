@@ -87,6 +87,9 @@ func (c *nodeCtx) BindAgg(i int, a aggregate) {
 func (c *nodeCtx) position(i, n int, allowEnd bool) (int, error) {
 	what := fmt.Sprintf("%s's position", c.np.GetOpType())
 	v := c.In(i)
+	if v == nil {
+		return 0, fmt.Errorf("%s is missing", what)
+	}
 	p, err := ir.ConstInts(v, what)
 	if err != nil {
 		return 0, err
