@@ -1,0 +1,571 @@
+package codegen
+
+import (
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv on the integer
+// GEMM core (qgemm.go). Scales and zero points are read at run time.
+
+// qmmArgs are the operands of an integer matrix product; the scales are
+// nil for MatMulInteger (int32 output).
+type qmmArgs struct {
+	a, b, za, zb   *ir.Value
+	sa, sb, sy, zy *ir.Value
+}
+
+func qmmArgsOf(n *ir.Node) qmmArgs {
+	switch n.Op.(type) {
+	case *ir.QLinearMatMul:
+		return qmmArgs{a: n.In(0), sa: n.In(1), za: n.In(2), b: n.In(3), sb: n.In(4), zb: n.In(5), sy: n.In(6), zy: n.In(7)}
+	}
+	return qmmArgs{a: n.In(0), b: n.In(1), za: n.In(2), zb: n.In(3)}
+}
+
+type qmmPlan struct {
+	batch             ir.Shape
+	as, bs            ir.Shape // operands with 1-D ones promoted to 2-D
+	M, K, N, Kp, Np   int
+	na, nb            int // scales per row of A / per column of B (1: one)
+	aBytes, bBytes    int
+	tabBytes, tabMode int
+}
+
+func planQMatMul(n *ir.Node) (*qmmPlan, error) {
+	q := qmmArgsOf(n)
+	batch, M, K, N, _, err := ir.MatMulShapes(q.a.Type.Shape, q.b.Type.Shape)
+	if err != nil {
+		return nil, err
+	}
+	p := &qmmPlan{batch: batch, M: M, K: K, N: N, Kp: qPadK(K), Np: qPadN(N), na: 1, nb: 1}
+	p.as, p.bs = q.a.Type.Shape, q.b.Type.Shape
+	if len(p.as) == 1 {
+		p.as = ir.Shape{1, p.as[0]}
+	}
+	if len(p.bs) == 1 {
+		p.bs = ir.Shape{p.bs[0], 1}
+	}
+	p.aBytes = alignUp(M*p.Kp*2, 16)
+	p.bBytes = alignUp(p.Np*p.Kp*2, 16)
+	if q.sa != nil {
+		if p.na, err = ir.RowParam(q.sa.Type.Shape, q.a.Type.Shape, true); err != nil {
+			return nil, err
+		}
+		if p.nb, err = ir.RowParam(q.sb.Type.Shape, q.b.Type.Shape, false); err != nil {
+			return nil, err
+		}
+		switch {
+		case p.na > 1 && p.nb > 1:
+			p.tabMode, p.tabBytes = multElem, M*p.Np*8
+		case p.na > 1:
+			p.tabMode, p.tabBytes = multRow, M*8
+		case p.nb > 1:
+			p.tabMode, p.tabBytes = multCol, p.Np*8
+		}
+	}
+	return p, nil
+}
+
+// zeroPointPtr sets a local to a zero point's address; nil when absent.
+func (k *Ctx) zeroPointPtr(z *ir.Value) *asm.Local {
+	if z == nil {
+		return nil
+	}
+	l := k.F.Local(asm.I32)
+	k.F.I32Const(k.Addr(z)).Set(l)
+	return &l
+}
+
+// qMultipliers computes mult(i, j) = f64(round(round(s1[i]*s2[j]) / s3)),
+// rounding to the scales' type as numpy does, for i < n1 and j < n2 (an
+// n of 1 reads element 0): into one f64 local when n1 = n2 = 1, otherwise
+// into the table at tab (row stride ld when both vary).
+func (k *Ctx) qMultipliers(s1, s2, s3 *ir.Value, n1, n2, ld int, tab int32, one asm.Local) error {
+	f := k.F
+	dt := s1.Type.DType
+	i, j, zero := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.SetI32(zero, 0)
+	var errs []error
+	try := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	value := func(ii, jj asm.Local) {
+		try(k.loadQ(dt, k.Addr(s1), ii))
+		try(k.loadQ(dt, k.Addr(s2), jj))
+		f.Op(wasm.OpcodeF32Mul)
+		k.roundF32To(dt)
+		try(k.loadQ(dt, k.Addr(s3), zero))
+		f.Op(wasm.OpcodeF32Div)
+		k.roundF32To(dt)
+		f.Op(wasm.OpcodeF64PromoteF32)
+	}
+	if n1 == 1 && n2 == 1 {
+		value(zero, zero)
+		f.Set(one)
+		return nil
+	}
+	ii, jj := zero, zero
+	if n1 > 1 {
+		ii = i
+	}
+	if n2 > 1 {
+		jj = j
+	}
+	f.Repeat(i, n1, func() {
+		f.Repeat(j, n2, func() {
+			// tab + (i*ld + j)*8
+			f.Get(ii)
+			if n1 > 1 && n2 > 1 {
+				f.I32Const(int32(ld)).Op(wasm.OpcodeI32Mul)
+			}
+			f.Get(jj).Op(wasm.OpcodeI32Add).I32Const(3).Op(wasm.OpcodeI32Shl)
+			value(ii, jj)
+			f.F64Store(uint32(tab))
+		})
+	})
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// qOutputZero sets an f64 local to the output zero point (0 when absent).
+func (k *Ctx) qOutputZero(zy *ir.Value) (asm.Local, error) {
+	f := k.F
+	l := f.Local(asm.F64)
+	if zy == nil {
+		f.F64Const(0).Set(l)
+		return l, nil
+	}
+	zero := f.Local(asm.I32)
+	f.SetI32(zero, 0)
+	if err := k.loadQ(zy.Type.DType, k.Addr(zy), zero); err != nil {
+		return l, err
+	}
+	f.Op(wasm.OpcodeF64ConvertI32S).Set(l)
+	return l, nil
+}
+
+func (k *Ctx) qmatmul(n *ir.Node) error {
+	p, err := planQMatMul(n)
+	if err != nil {
+		return err
+	}
+	q := qmmArgsOf(n)
+	out := n.Outputs[0]
+	if out.Type.Shape.Size() == 0 {
+		return nil
+	}
+	f := k.F
+	ws := k.WorkspaceAddr()
+	aBuf, bBuf := ws, ws+int32(p.aBytes)
+	tab := bBuf + int32(p.bBytes)
+	if p.aBytes+p.bBytes > 0 {
+		f.I32Const(ws).I32Const(0).I32Const(int32(p.aBytes + p.bBytes)).MemoryFill()
+	}
+	pa, pb, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(aBuf).Set(pa)
+	f.I32Const(bBuf).Set(pb)
+	var epi qepi
+	outSize := 4
+	if q.sa == nil {
+		epi = &qStoreI32{k: k, base: pc, ld: p.N}
+	} else {
+		outSize = 1
+		mult := f.Local(asm.F64)
+		// mult(m, n) = sa[m] * sb[n] / sy
+		if err := k.qMultipliers(q.sa, q.sb, q.sy, p.na, p.nb, p.Np, tab, mult); err != nil {
+			return err
+		}
+		if p.tabMode != multTensor {
+			// the requantization reads the table instead
+			mult = f.Local(asm.I32)
+			f.I32Const(tab).Set(mult)
+		}
+		zy, err := k.qOutputZero(q.zy)
+		if err != nil {
+			return err
+		}
+		epi = newRequant(k, pc, p.N, out.Type.DType, nil, p.tabMode, mult, p.Np, zy)
+	}
+	za, zb := k.zeroPointPtr(q.za), k.zeroPointPtr(q.zb)
+	zaStride, zbStride := 0, 0
+	if q.za != nil && q.za.Type.Shape.Size() > 1 {
+		zaStride = 1
+	}
+	if q.zb != nil && q.zb.Type.Shape.Size() > 1 {
+		zbStride = 1
+	}
+	adt, bdt := q.a.Type.DType, q.b.Type.DType
+	packA := func(src asm.Local) { k.qPackRows(pa, src, p.M, p.K, p.Kp, p.K, 1, adt, za, zaStride) }
+	packB := func(src asm.Local) { k.qPackRows(pb, src, p.N, p.K, p.Kp, 1, p.N, bdt, zb, zbStride) }
+	aStr := scaleInts(ir.BroadcastStrides(p.as[:len(p.as)-2], p.batch), p.M*p.K)
+	bStr := scaleInts(ir.BroadcastStrides(p.bs[:len(p.bs)-2], p.batch), p.K*p.N)
+	aInv, bInv := allZero(aStr), allZero(bStr)
+	src := f.Local(asm.I32)
+	// Operands that do not change along the batch are packed once.
+	if aInv {
+		f.I32Const(k.Addr(q.a)).Set(src)
+		packA(src)
+	}
+	if bInv {
+		f.I32Const(k.Addr(q.b)).Set(src)
+		packB(src)
+	}
+	streams := []stream{
+		{base: k.Addr(out), strides: append(scaleInts(p.batch.Strides(), p.M*p.N), 0), size: outSize},
+		{base: k.Addr(q.a), strides: append(aStr, 0), size: 1},
+		{base: k.Addr(q.b), strides: append(bStr, 0), size: 1},
+	}
+	k.nest(append(p.batch.Clone(), 1), streams, func(ptrs []asm.Local, _ int, _ []int) {
+		if !aInv {
+			packA(ptrs[1])
+		}
+		if !bInv {
+			packB(ptrs[2])
+		}
+		f.Get(ptrs[0]).Set(pc)
+		k.emitQGemm(qgemm{M: p.M, N: p.N, K: p.K, Kp: p.Kp, a: qpacked{pa, 2}, b: qpacked{pb, 2}, epi: epi})
+	})
+	return nil
+}
+
+func allZero(s []int) bool {
+	for _, v := range s {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// qconvPlan lays out an integer convolution as GEMMs per image and group:
+// W[mg, cg*k] x col[P, cg*k]^T, col gathered from a zero-padded int16 copy
+// of the image with its zero point subtracted.
+type qconvPlan struct {
+	g                    *ir.Geometry
+	N, C, M, group       int
+	cg, mg, kSize, P     int
+	K, Kp, Pp            int
+	padded               []int
+	wBytes, padBytes     int
+	colBytes, tabBytes   int
+	perChannel           bool // w_scale or w_zero_point per output channel
+	xdt, wdt             ir.DType
+	x, w, zx, zw, b, out *ir.Value
+	sx, sw, sy, zy       *ir.Value
+}
+
+func planQConv(n *ir.Node) (*qconvPlan, error) {
+	p := &qconvPlan{out: n.Outputs[0]}
+	var g *ir.Geometry
+	var err error
+	switch op := n.Op.(type) {
+	case *ir.ConvInteger:
+		p.x, p.w, p.zx, p.zw = n.In(0), n.In(1), n.In(2), n.In(3)
+		g, err = op.Geometry(p.x.Type.Shape, p.w.Type.Shape)
+		p.group = op.Group
+	case *ir.QLinearConv:
+		p.x, p.sx, p.zx, p.w, p.sw, p.zw, p.sy, p.zy, p.b = n.In(0), n.In(1), n.In(2), n.In(3), n.In(4), n.In(5), n.In(6), n.In(7), n.In(8)
+		g, err = op.Geometry(p.x.Type.Shape, p.w.Type.Shape)
+		p.group = op.Group
+	}
+	if err != nil {
+		return nil, err
+	}
+	xs, wsh := p.x.Type.Shape, p.w.Type.Shape
+	p.g, p.N, p.C, p.M = g, xs[0], xs[1], wsh[0]
+	p.xdt, p.wdt = p.x.Type.DType, p.w.Type.DType
+	p.cg, p.mg = p.C/p.group, p.M/p.group
+	p.kSize = ir.Shape(g.Kernel).Size()
+	p.P = ir.Shape(g.Out).Size()
+	p.K, p.Kp, p.Pp = p.cg*p.kSize, qPadK(p.cg*p.kSize), qPadN(p.P)
+	p.padded = make([]int, len(g.In))
+	for d := range g.In {
+		need := (g.Out[d]-1)*g.Strides[d] + (g.Kernel[d]-1)*g.Dilations[d] + 1
+		p.padded[d] = max(g.In[d]+g.PadBegin[d]+g.PadEnd[d], need)
+	}
+	p.wBytes = alignUp(p.M*p.Kp*2, 16)
+	p.padBytes = alignUp(p.C*ir.Shape(p.padded).Size()*2, 16)
+	p.colBytes = alignUp(p.Pp*p.Kp*2, 16)
+	p.perChannel = p.sw != nil && p.sw.Type.Shape.Size() > 1
+	if p.perChannel {
+		p.tabBytes = p.M * 8
+	}
+	return p, nil
+}
+
+func (p *qconvPlan) workspace() int { return p.wBytes + p.padBytes + p.colBytes + p.tabBytes }
+
+// maxTaps bounds the kernel taps the gather unrolls.
+const maxTaps = 1024
+
+func (k *Ctx) qconv(n *ir.Node) error {
+	p, err := planQConv(n)
+	if err != nil {
+		return err
+	}
+	if p.out.Type.Shape.Size() == 0 {
+		return nil
+	}
+	if p.kSize > maxTaps {
+		return ir.NotSupportedf("integer convolution with %d kernel taps (at most %d)", p.kSize, maxTaps)
+	}
+	f := k.F
+	ws := k.WorkspaceAddr()
+	wBuf := ws
+	padBuf := wBuf + int32(p.wBytes)
+	colBuf := padBuf + int32(p.padBytes)
+	tab := colBuf + int32(p.colBytes)
+	f.I32Const(ws).I32Const(0).I32Const(int32(p.wBytes + p.padBytes + p.colBytes)).MemoryFill()
+
+	// Pack all of W: M rows of cg*k values, zero point per channel or one.
+	pw, src := f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(wBuf).Set(pw)
+	f.I32Const(k.Addr(p.w)).Set(src)
+	zwStride := 0
+	if p.zw != nil && p.zw.Type.Shape.Size() > 1 {
+		zwStride = 1
+	}
+	k.qPackRows(pw, src, p.M, p.K, p.Kp, p.K, 1, p.wdt, k.zeroPointPtr(p.zw), zwStride)
+
+	zx := f.Local(asm.I32)
+	f.SetI32(zx, 0)
+	if p.zx != nil {
+		zero := f.Local(asm.I32)
+		f.SetI32(zero, 0)
+		if err := k.loadQ(p.xdt, k.Addr(p.zx), zero); err != nil {
+			return err
+		}
+		f.Set(zx)
+	}
+
+	pc, pa, pb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	var bias *asm.Local
+	var rq *qRequant
+	var epi qepi
+	mult := f.Local(asm.F64)
+	tabPtr := f.Local(asm.I32)
+	outSize := 4
+	if p.sx == nil {
+		epi = &qStoreI32{k: k, base: pc, ld: p.P}
+	} else {
+		outSize = 1
+		nw := 1
+		if p.perChannel {
+			nw = p.M
+		}
+		// per channel m: sw[m] * sx / sy (multiplication commutes exactly)
+		if err := k.qMultipliers(p.sw, p.sx, p.sy, nw, 1, 1, tab, mult); err != nil {
+			return err
+		}
+		zy, err := k.qOutputZero(p.zy)
+		if err != nil {
+			return err
+		}
+		if p.b != nil {
+			bl := f.Local(asm.I32)
+			bias = &bl
+		}
+		mode, m := multTensor, mult
+		if p.perChannel {
+			mode, m = multRow, tabPtr
+		}
+		rq = newRequant(k, pc, p.P, p.out.Type.DType, bias, mode, m, 0, zy)
+		epi = rq
+	}
+
+	xImg := int32(p.C * ir.Shape(p.g.In).Size())
+	img, gi := f.Local(asm.I32), f.Local(asm.I32)
+	f.SetI32(img, 0)
+	nc, gc := f.Local(asm.I32), f.Local(asm.I32)
+	f.Counted(nc, p.N, func() {
+		xBase := f.Local(asm.I32)
+		f.Get(img).I32Const(xImg).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(p.x)).Op(wasm.OpcodeI32Add).Set(xBase)
+		k.qPadCopy(xBase, padBuf, p, zx)
+		f.SetI32(gi, 0)
+		f.Counted(gc, p.group, func() {
+			k.qIm2colT(padBuf, gi, colBuf, p)
+			f.Get(gi).I32Const(int32(p.mg * p.Kp * 2)).Op(wasm.OpcodeI32Mul).I32Const(wBuf).Op(wasm.OpcodeI32Add).Set(pa)
+			f.I32Const(colBuf).Set(pb)
+			// out + (img*M + gi*mg) * P * outSize
+			f.Get(img).I32Const(int32(p.M)).Op(wasm.OpcodeI32Mul).Get(gi).I32Const(int32(p.mg)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			f.I32Const(int32(p.P * outSize)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(p.out)).Op(wasm.OpcodeI32Add).Set(pc)
+			if bias != nil {
+				f.Get(gi).I32Const(int32(p.mg * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(p.b)).Op(wasm.OpcodeI32Add).Set(*bias)
+			}
+			if p.perChannel {
+				f.Get(gi).I32Const(int32(p.mg * 8)).Op(wasm.OpcodeI32Mul).I32Const(tab).Op(wasm.OpcodeI32Add).Set(tabPtr)
+			}
+			k.emitQGemm(qgemm{M: p.mg, N: p.P, K: p.K, Kp: p.Kp, a: qpacked{pa, 2}, b: qpacked{pb, 2}, epi: epi})
+			f.AddI32(gi, 1)
+		})
+		f.AddI32(img, 1)
+	})
+	return nil
+}
+
+// qPadCopy copies one image's C channels from src (8-bit) into the padded
+// int16 buffer with the zero point zx subtracted; the border stays zero.
+func (k *Ctx) qPadCopy(src asm.Local, dst int32, p *qconvPlan, zx asm.Local) {
+	f := k.F
+	g := p.g
+	nd := len(g.In)
+	dstStr := ir.Shape(p.padded).Strides()
+	offset := 0
+	for d := 0; d < nd; d++ {
+		offset += g.PadBegin[d] * dstStr[d]
+	}
+	ext := wasm.OpcodeVecI16x8ExtendLowI8x16U
+	if p.xdt == ir.Int8 {
+		ext = wasm.OpcodeVecI16x8ExtendLowI8x16S
+	}
+	sp, dp, chanBase, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	zvec := f.Local(asm.V128)
+	if k.SIMD() {
+		f.Get(zx).Vec(wasm.OpcodeVecI16x8Splat).Set(zvec)
+	}
+	f.Get(src).Set(sp)
+	f.I32Const(dst + int32(offset)*2).Set(chanBase)
+	width := g.In[nd-1]
+	row := func() {
+		rowStart := f.Local(asm.I32)
+		f.Get(dp).Set(rowStart)
+		rest := width
+		if k.SIMD() && width >= 8 {
+			f.Counted(c, width/8, func() {
+				f.Get(dp).Get(sp).V128Load64Zero(0).Vec(ext).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(0)
+				f.AddI32(sp, 8)
+				f.AddI32(dp, 16)
+			})
+			rest = width % 8
+		}
+		f.Counted(c, rest, func() {
+			f.Get(dp).Get(sp)
+			if p.xdt == ir.Int8 {
+				f.I32Load8S(0)
+			} else {
+				f.I32Load8U(0)
+			}
+			f.Get(zx).Op(wasm.OpcodeI32Sub).I32Store16(0)
+			f.AddI32(sp, 1)
+			f.AddI32(dp, 2)
+		})
+		f.Get(rowStart).Set(dp)
+	}
+	cc := f.Local(asm.I32)
+	f.Counted(cc, p.C, func() {
+		f.Get(chanBase).Set(dp)
+		var level func(d int)
+		level = func(d int) {
+			if d == nd-1 {
+				row()
+				return
+			}
+			lc, start := f.Local(asm.I32), f.Local(asm.I32)
+			f.Get(dp).Set(start)
+			f.Counted(lc, g.In[d], func() {
+				level(d + 1)
+				f.Get(start).I32Const(int32(dstStr[d] * 2)).Op(wasm.OpcodeI32Add).Tee(start).Set(dp)
+			})
+		}
+		level(0)
+		f.AddI32(chanBase, int32(ir.Shape(p.padded).Size()*2))
+	})
+}
+
+// qIm2colT writes group gi's columns transposed: row p (output position)
+// holds, for each channel c of the group and kernel tap t, the padded
+// value under that tap at value c*kSize + t. Rows are Kp long; the padding
+// stays zero.
+func (k *Ctx) qIm2colT(padBuf int32, gi asm.Local, colBuf int32, p *qconvPlan) {
+	f := k.F
+	g := p.g
+	nd := len(g.Out)
+	padStr := ir.Shape(p.padded).Strides()
+	chanBytes := int32(ir.Shape(p.padded).Size() * 2)
+	taps := make([]int32, 0, p.kSize)
+	kpos := make([]int, nd)
+	for t := 0; t < p.kSize; t++ {
+		rem := t
+		for d := nd - 1; d >= 0; d-- {
+			kpos[d] = rem % g.Kernel[d]
+			rem /= g.Kernel[d]
+		}
+		off := 0
+		for d := 0; d < nd; d++ {
+			off += kpos[d] * g.Dilations[d] * padStr[d]
+		}
+		taps = append(taps, int32(off*2))
+	}
+	dRow, dp, cp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(colBuf).Set(dRow)
+	base := f.Local(asm.I32)
+	// first channel of the group
+	f.Get(gi).I32Const(int32(p.cg) * chanBytes).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(base)
+	var level func(d int, pos asm.Local)
+	level = func(d int, pos asm.Local) {
+		step := int32(g.Strides[d] * padStr[d] * 2)
+		lc, cur := f.Local(asm.I32), f.Local(asm.I32)
+		f.Get(pos).Set(cur)
+		f.Counted(lc, g.Out[d], func() {
+			if d < nd-1 {
+				level(d+1, cur)
+			} else {
+				f.Get(dRow).Set(dp)
+				f.Get(cur).Set(cp)
+				cc := f.Local(asm.I32)
+				f.Counted(cc, p.cg, func() {
+					for t, off := range taps {
+						f.Get(dp).Get(cp).I32Load16U(uint32(off)).I32Store16(uint32(2 * t))
+					}
+					f.AddI32(dp, int32(2*p.kSize))
+					f.AddI32(cp, chanBytes)
+				})
+				f.AddI32(dRow, int32(2*p.Kp))
+			}
+			f.AddI32(cur, step)
+		})
+	}
+	level(0, base)
+}
+
+func init() {
+	registerWorkspace(func(n *ir.Node, op *ir.MatMulInteger) int {
+		p, err := planQMatMul(n)
+		if err != nil {
+			return 0
+		}
+		return p.aBytes + p.bBytes
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.MatMulInteger) error { return k.qmatmul(n) })
+	registerWorkspace(func(n *ir.Node, op *ir.QLinearMatMul) int {
+		p, err := planQMatMul(n)
+		if err != nil {
+			return 0
+		}
+		return p.aBytes + p.bBytes + p.tabBytes
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QLinearMatMul) error { return k.qmatmul(n) })
+	registerWorkspace(func(n *ir.Node, op *ir.ConvInteger) int {
+		p, err := planQConv(n)
+		if err != nil {
+			return 0
+		}
+		return p.workspace()
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.ConvInteger) error { return k.qconv(n) })
+	registerWorkspace(func(n *ir.Node, op *ir.QLinearConv) int {
+		p, err := planQConv(n)
+		if err != nil {
+			return 0
+		}
+		return p.workspace()
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QLinearConv) error { return k.qconv(n) })
+}
