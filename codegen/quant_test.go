@@ -1,0 +1,404 @@
+package codegen_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/frontend"
+	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
+)
+
+// The ONNX backend cases of the quantization operators are tiny (a 2x4 by
+// 4x3 product): these tests run shapes that reach every path of the
+// kernels (SIMD tiles and their remainders, unrolled K loops, batch
+// broadcasting, per-row/column/channel parameters, grouped and strided
+// convolutions, packed and float8 types) and compare the Wasm results, with
+// and without SIMD, bit for bit with the reference interpreter, which the
+// backend cases check against ONNX's expected outputs.
+
+func ptr[T any](v T) *T { return &v }
+
+// qmodel builds a one-node model; inputs listed in consts become
+// initializers, the others graph inputs.
+type qmodel struct {
+	op      string
+	opset   int64
+	attrs   []*onnxpb.AttributeProto
+	names   []string // node inputs; "" for omitted ones
+	tensors map[string]*ir.Tensor
+	consts  map[string]bool
+	outs    int
+}
+
+func attrInt(name string, v int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: ptr(name), Type: onnxpb.AttributeProto_INT.Enum(), I: ptr(v)}
+}
+
+func attrInts(name string, v ...int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: ptr(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
+}
+
+func attrString(name, v string) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: ptr(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
+}
+
+func valueInfo(name string, t *ir.Tensor) *onnxpb.ValueInfoProto {
+	shape := &onnxpb.TensorShapeProto{}
+	for _, d := range t.Shape {
+		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
+	}
+	tt := &onnxpb.TypeProto_Tensor{ElemType: ptr(frontend.DTypeToONNX(t.DType)), Shape: shape}
+	return &onnxpb.ValueInfoProto{Name: ptr(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: tt}}}
+}
+
+func (q *qmodel) bytes() ([]byte, map[string]*ir.Tensor) {
+	g := &onnxpb.GraphProto{Name: ptr("g")}
+	inputs := map[string]*ir.Tensor{}
+	for _, name := range q.names {
+		if name == "" {
+			continue
+		}
+		t := q.tensors[name]
+		if q.consts[name] {
+			g.Initializer = append(g.Initializer, frontend.TensorToProto(name, t))
+		} else {
+			g.Input = append(g.Input, valueInfo(name, t))
+			inputs[name] = t
+		}
+	}
+	outs := make([]string, q.outs)
+	for i := range outs {
+		outs[i] = fmt.Sprintf("y%d", i)
+		g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: ptr(outs[i])})
+	}
+	g.Node = []*onnxpb.NodeProto{{OpType: ptr(q.op), Name: ptr("n"), Input: q.names, Output: outs, Attribute: q.attrs}}
+	mp := &onnxpb.ModelProto{
+		IrVersion:   ptr(int64(10)),
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: ptr(""), Version: ptr(q.opset)}},
+		Graph:       g,
+	}
+	data, err := proto.Marshal(mp)
+	if err != nil {
+		panic(err)
+	}
+	return data, inputs
+}
+
+// check compiles the model with and without SIMD and compares every output
+// with the reference interpreter's, bit for bit.
+func (q *qmodel) check(t *testing.T) {
+	t.Helper()
+	data, inputs := q.bytes()
+	m, err := frontend.Import(data, "", frontend.Options{})
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	env := ir.Env{}
+	for _, v := range m.Graph.Inputs {
+		env[v] = inputs[v.Name]
+	}
+	want, err := ir.Run(m.Graph, env)
+	if err != nil {
+		t.Fatalf("reference: %v", err)
+	}
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	for _, simd := range []bool{true, false} {
+		o := mlc.DefaultOptions()
+		o.NoSIMD = !simd
+		res, err := mlc.Compile(data, "", o)
+		if err != nil {
+			t.Fatalf("simd=%v: compile: %v", simd, err)
+		}
+		mod, err := rt.Load(ctx, res.Wasm)
+		if err != nil {
+			t.Fatalf("simd=%v: load: %v", simd, err)
+		}
+		got, err := mod.Run(ctx, inputs)
+		if err != nil {
+			t.Fatalf("simd=%v: run: %v", simd, err)
+		}
+		for i, w := range want {
+			g := got[fmt.Sprintf("y%d", i)]
+			if g == nil || g.DType != w.DType || !g.Shape.Equal(w.Shape) {
+				t.Fatalf("simd=%v: output %d is %v, want %s%s", simd, i, g, w.DType, w.Shape)
+			}
+			if !bytes.Equal(g.Data, w.Data) {
+				// NaN payloads may differ; everything else (signed zeros
+				// included) must match exactly.
+				for e := 0; e < w.Len(); e++ {
+					gv, wv := g.Float(e), w.Float(e)
+					if math.Float64bits(gv) != math.Float64bits(wv) && !(math.IsNaN(gv) && math.IsNaN(wv)) {
+						t.Fatalf("simd=%v: output %d element %d of %d: got %v, want %v", simd, i, e, w.Len(), gv, wv)
+					}
+				}
+			}
+		}
+	}
+}
+
+func randInts(r *rand.Rand, dt ir.DType, shape ...int) *ir.Tensor {
+	t := ir.NewTensor(dt, ir.Shape(shape))
+	lo, hi := ir.QuantRange(dt)
+	for i := 0; i < t.Len(); i++ {
+		t.SetInt(i, lo+r.Int64N(hi-lo+1))
+	}
+	return t
+}
+
+func randFloats(r *rand.Rand, dt ir.DType, lo, hi float64, shape ...int) *ir.Tensor {
+	t := ir.NewTensor(dt, ir.Shape(shape))
+	for i := 0; i < t.Len(); i++ {
+		t.SetFloat(i, lo+r.Float64()*(hi-lo))
+	}
+	return t
+}
+
+func reinterpret(t *ir.Tensor, dt ir.DType) *ir.Tensor {
+	t.DType = dt
+	return t
+}
+
+func TestQLinearMatMulShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	type tc struct {
+		a, b   []int
+		adt    ir.DType
+		bdt    ir.DType
+		ydt    ir.DType
+		sdt    ir.DType
+		rowA   bool // per-row a_scale/a_zero_point
+		colB   bool // per-column b_scale/b_zero_point
+		constB bool
+	}
+	cases := []tc{
+		{a: []int{7, 37}, b: []int{37, 13}, adt: ir.Uint8, bdt: ir.Int8, ydt: ir.Uint8, sdt: ir.Float32},
+		{a: []int{8, 200}, b: []int{200, 16}, adt: ir.Int8, bdt: ir.Int8, ydt: ir.Int8, sdt: ir.Float32, constB: true},
+		{a: []int{5, 64}, b: []int{64, 11}, adt: ir.Uint8, bdt: ir.Uint8, ydt: ir.Uint8, sdt: ir.Float32, rowA: true},
+		{a: []int{6, 33}, b: []int{33, 10}, adt: ir.Uint8, bdt: ir.Int8, ydt: ir.Int8, sdt: ir.Float32, colB: true},
+		{a: []int{9, 70}, b: []int{70, 14}, adt: ir.Int8, bdt: ir.Uint8, ydt: ir.Uint8, sdt: ir.Float32, rowA: true, colB: true},
+		{a: []int{3, 5, 20}, b: []int{20, 9}, adt: ir.Uint8, bdt: ir.Int8, ydt: ir.Uint8, sdt: ir.Float16},
+		{a: []int{5, 24}, b: []int{2, 24, 8}, adt: ir.Int8, bdt: ir.Int8, ydt: ir.Int8, sdt: ir.BFloat16, constB: true},
+		{a: []int{2, 1, 4, 16}, b: []int{3, 16, 8}, adt: ir.Uint8, bdt: ir.Uint8, ydt: ir.Int8, sdt: ir.Float32},
+		{a: []int{19}, b: []int{19, 6}, adt: ir.Uint8, bdt: ir.Int8, ydt: ir.Uint8, sdt: ir.Float32},
+		{a: []int{4, 19}, b: []int{19}, adt: ir.Uint8, bdt: ir.Int8, ydt: ir.Uint8, sdt: ir.Float32},
+	}
+	for i, c := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			M := 1
+			if len(c.a) > 1 {
+				M = c.a[len(c.a)-2]
+			}
+			N := 1
+			if len(c.b) > 1 {
+				N = c.b[len(c.b)-1]
+			}
+			na, nb := 1, 1
+			if c.rowA {
+				na = M
+			}
+			if c.colB {
+				nb = N
+			}
+			q := &qmodel{op: "QLinearMatMul", opset: 21, outs: 1,
+				names: []string{"a", "sa", "za", "b", "sb", "zb", "sy", "zy"},
+				tensors: map[string]*ir.Tensor{
+					"a": randInts(r, c.adt, c.a...), "sa": randFloats(r, c.sdt, 0.01, 0.05, na),
+					"za": randInts(r, c.adt, na), "b": randInts(r, c.bdt, c.b...),
+					"sb": randFloats(r, c.sdt, 0.01, 0.05, nb), "zb": randInts(r, c.bdt, nb),
+					"sy": randFloats(r, c.sdt, 0.5, 3, 1), "zy": randInts(r, c.ydt, 1),
+				},
+				consts: map[string]bool{"b": c.constB, "sb": c.constB, "zb": c.constB},
+			}
+			q.check(t)
+		})
+	}
+}
+
+func TestMatMulIntegerShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i, c := range []struct {
+		a, b   []int
+		zp     int // 0: none, 1: scalars, 2: vectors
+		adt    ir.DType
+		bdt    ir.DType
+		constB bool
+	}{
+		{[]int{11, 45}, []int{45, 7}, 1, ir.Uint8, ir.Int8, false},
+		{[]int{4, 9, 40}, []int{40, 12}, 2, ir.Uint8, ir.Uint8, true},
+		{[]int{2, 3, 17}, []int{2, 17, 5}, 0, ir.Int8, ir.Int8, false},
+		{[]int{1, 300}, []int{300, 33}, 2, ir.Int8, ir.Uint8, true},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			q := &qmodel{op: "MatMulInteger", opset: 10, outs: 1, names: []string{"a", "b"},
+				tensors: map[string]*ir.Tensor{"a": randInts(r, c.adt, c.a...), "b": randInts(r, c.bdt, c.b...)},
+				consts:  map[string]bool{"b": c.constB, "zb": c.constB},
+			}
+			switch c.zp {
+			case 1:
+				q.names = append(q.names, "za", "zb")
+				q.tensors["za"], q.tensors["zb"] = randInts(r, c.adt), randInts(r, c.bdt)
+			case 2:
+				q.names = append(q.names, "za", "zb")
+				q.tensors["za"] = randInts(r, c.adt, c.a[len(c.a)-2])
+				q.tensors["zb"] = randInts(r, c.bdt, c.b[len(c.b)-1])
+			}
+			q.check(t)
+		})
+	}
+}
+
+func TestQLinearConvShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	type tc struct {
+		x, w       []int
+		attrs      []*onnxpb.AttributeProto
+		xdt, wdt   ir.DType
+		perChannel bool
+		bias       bool
+		integer    bool // ConvInteger instead of QLinearConv
+	}
+	cases := []tc{
+		{x: []int{2, 6, 9, 11}, w: []int{8, 3, 3, 3}, xdt: ir.Uint8, wdt: ir.Int8, perChannel: true, bias: true,
+			attrs: []*onnxpb.AttributeProto{attrInt("group", 2), attrInts("pads", 1, 1, 1, 1), attrInts("strides", 2, 1)}},
+		{x: []int{1, 4, 12, 12}, w: []int{4, 1, 3, 3}, xdt: ir.Uint8, wdt: ir.Uint8, bias: true,
+			attrs: []*onnxpb.AttributeProto{attrInt("group", 4), attrString("auto_pad", "SAME_UPPER"), attrInts("dilations", 2, 2)}},
+		{x: []int{1, 16, 7, 7}, w: []int{10, 16, 1, 1}, xdt: ir.Int8, wdt: ir.Int8, perChannel: true},
+		{x: []int{2, 3, 20}, w: []int{5, 3, 4}, xdt: ir.Uint8, wdt: ir.Int8, bias: true,
+			attrs: []*onnxpb.AttributeProto{attrInts("pads", 2, 1), attrInts("strides", 3)}},
+		{x: []int{1, 2, 5, 6, 7}, w: []int{3, 2, 2, 3, 2}, xdt: ir.Uint8, wdt: ir.Int8, perChannel: true,
+			attrs: []*onnxpb.AttributeProto{attrInts("pads", 1, 0, 1, 0, 1, 1)}},
+		{x: []int{2, 6, 9, 11}, w: []int{8, 3, 3, 3}, xdt: ir.Uint8, wdt: ir.Int8, integer: true, perChannel: true,
+			attrs: []*onnxpb.AttributeProto{attrInt("group", 2), attrInts("pads", 1, 2, 1, 0)}},
+		{x: []int{1, 5, 8, 8}, w: []int{7, 5, 2, 2}, xdt: ir.Int8, wdt: ir.Uint8, integer: true,
+			attrs: []*onnxpb.AttributeProto{attrInts("strides", 2, 2)}},
+	}
+	for i, c := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			M := c.w[0]
+			nw := 1
+			if c.perChannel {
+				nw = M
+			}
+			q := &qmodel{opset: 10, outs: 1, attrs: c.attrs, consts: map[string]bool{"w": true, "sw": true, "zw": true, "b": true}}
+			q.tensors = map[string]*ir.Tensor{
+				"x": randInts(r, c.xdt, c.x...), "zx": randInts(r, c.xdt),
+				"w": randInts(r, c.wdt, c.w...), "zw": randInts(r, c.wdt, nw),
+				"sx": randFloats(r, ir.Float32, 0.01, 0.05), "sw": randFloats(r, ir.Float32, 0.01, 0.05, nw),
+				"sy": randFloats(r, ir.Float32, 0.5, 3), "zy": randInts(r, ir.Uint8),
+				"b": randInts(r, ir.Int16, M).Convert(ir.Int32),
+			}
+			if !c.perChannel {
+				q.tensors["zw"] = randInts(r, c.wdt)
+				q.tensors["sw"] = randFloats(r, ir.Float32, 0.01, 0.05)
+			}
+			if c.integer {
+				q.op, q.names = "ConvInteger", []string{"x", "w", "zx", "zw"}
+			} else {
+				q.op, q.names = "QLinearConv", []string{"x", "sx", "zx", "w", "sw", "zw", "sy", "zy"}
+				if c.bias {
+					q.names = append(q.names, "b")
+				}
+			}
+			q.check(t)
+		})
+	}
+}
+
+func TestQuantizeLinearVariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	type tc struct {
+		opset   int64
+		x, s    *ir.Tensor
+		zp      *ir.Tensor
+		attrs   []*onnxpb.AttributeProto
+		dequant bool
+	}
+	x := randFloats(r, ir.Float32, -300, 300, 3, 10, 7)
+	cases := []tc{
+		// per-axis, negative axis, int8
+		{opset: 13, x: x, s: randFloats(r, ir.Float32, 0.5, 2, 7), zp: randInts(r, ir.Int8, 7), attrs: []*onnxpb.AttributeProto{attrInt("axis", -1)}},
+		// blocked with a remainder block, int4
+		{opset: 21, x: x, s: randFloats(r, ir.Float32, 20, 60, 3, 3, 7), zp: randInts(r, ir.Int4, 3, 3, 7), attrs: []*onnxpb.AttributeProto{attrInt("block_size", 4)}},
+		// uint2 per tensor via output_dtype, odd size
+		{opset: 25, x: randFloats(r, ir.Float32, -5, 30, 3, 5), s: randFloats(r, ir.Float32, 5, 9), attrs: []*onnxpb.AttributeProto{attrInt("output_dtype", 25)}},
+		// float16 input and scale, uint16
+		{opset: 21, x: randFloats(r, ir.Float16, -1000, 1000, 4, 9), s: randFloats(r, ir.Float16, 0.01, 0.1, 9), zp: randInts(r, ir.Uint16, 9), attrs: []*onnxpb.AttributeProto{attrInt("axis", 1)}},
+		// int32 input (divides in float64)
+		{opset: 13, x: randInts(r, ir.Int16, 50).Convert(ir.Int32), s: randFloats(r, ir.Float32, 0.3, 0.7), zp: randInts(r, ir.Int8)},
+		// precision attribute: float32 x divided in float16
+		{opset: 23, x: x, s: randFloats(r, ir.Float32, 0.5, 2), zp: randInts(r, ir.Uint8), attrs: []*onnxpb.AttributeProto{attrInt("precision", 10)}},
+		// float8 without saturation (overflow gives inf or NaN)
+		{opset: 19, x: x, s: randFloats(r, ir.Float32, 0.001, 0.01), zp: ir.NewTensor(ir.Float8E5M2, nil), attrs: []*onnxpb.AttributeProto{attrInt("saturate", 0)}},
+		{opset: 19, x: x, s: randFloats(r, ir.Float32, 0.01, 0.5), zp: ir.NewTensor(ir.Float8E4M3FNUZ, nil), attrs: []*onnxpb.AttributeProto{attrInt("saturate", 0)}},
+		{opset: 19, x: x, s: randFloats(r, ir.Float32, 0.01, 0.5), zp: ir.NewTensor(ir.Float8E5M2FNUZ, nil)},
+		{opset: 19, x: x, s: randFloats(r, ir.Float32, 0.1, 0.2), zp: ir.NewTensor(ir.Float8E4M3FN, nil), attrs: []*onnxpb.AttributeProto{attrInt("saturate", 0)}},
+		// dequantization: blocked int4 on axis 0, int32, float8 with an e8m0 scale
+		{opset: 21, dequant: true, x: randInts(r, ir.Int4, 9, 5), s: randFloats(r, ir.Float32, 0.1, 1, 3, 5), zp: randInts(r, ir.Int4, 3, 5), attrs: []*onnxpb.AttributeProto{attrInt("axis", 0), attrInt("block_size", 4)}},
+		{opset: 13, dequant: true, x: randInts(r, ir.Int16, 33).Convert(ir.Int32), s: randFloats(r, ir.Float32, 0.1, 1)},
+		{opset: 25, dequant: true, x: reinterpret(randInts(r, ir.Uint8, 6, 7), ir.Float8E4M3FNUZ), s: randFloats(r, ir.Float8E8M0, 0.01, 100, 7), attrs: []*onnxpb.AttributeProto{attrInt("output_dtype", 16), attrInt("axis", -1)}},
+		{opset: 21, dequant: true, x: randInts(r, ir.Uint16, 40), s: randFloats(r, ir.BFloat16, 0.1, 1), zp: randInts(r, ir.Uint16)},
+	}
+	// float8 codes from raw bits, NaNs included
+	raw := ir.NewTensor(ir.Float8E5M2, ir.Shape{256})
+	for i := range raw.Data {
+		raw.Data[i] = byte(i)
+	}
+	cases = append(cases, tc{opset: 19, dequant: true, x: raw, s: randFloats(r, ir.Float32, 0.5, 2)})
+	for _, dt := range []ir.DType{ir.Float8E4M3FN, ir.Float8E4M3FNUZ, ir.Float8E5M2FNUZ} {
+		raw := raw.Clone()
+		raw.DType = dt
+		cases = append(cases, tc{opset: 19, dequant: true, x: raw, s: randFloats(r, ir.Float32, 0.5, 2)})
+	}
+	// special float values through every float8 and float4 encoding
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		1e-10, -1e-10, 1e30, -1e30, 448, 464, 465, 57344, 61440, 61441, 240, 248, 0.0009765625, 0.001953125, 0.0029296875,
+		6, 7, 0.25, 0.75, -0.25, 1.5e-5, 3e-5, 2.2e-5}
+	sx := ir.TensorF32(ir.Shape{len(special)}, special...)
+	for _, dt := range []ir.DType{ir.Float8E4M3FN, ir.Float8E4M3FNUZ, ir.Float8E5M2, ir.Float8E5M2FNUZ, ir.Float4E2M1} {
+		for _, sat := range []int64{0, 1} {
+			cases = append(cases, tc{opset: 23, x: sx, s: ir.TensorF32(nil, 1), zp: ir.NewTensor(dt, nil), attrs: []*onnxpb.AttributeProto{attrInt("saturate", sat)}})
+		}
+	}
+	for i, c := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			q := &qmodel{op: "QuantizeLinear", opset: c.opset, outs: 1, attrs: c.attrs, names: []string{"x", "s"},
+				tensors: map[string]*ir.Tensor{"x": c.x, "s": c.s, "zp": c.zp}}
+			if c.dequant {
+				q.op = "DequantizeLinear"
+			}
+			if c.zp != nil {
+				q.names = append(q.names, "zp")
+			}
+			q.check(t)
+		})
+	}
+}
+
+func TestDynamicQuantizeLinearSizes(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for i, x := range []*ir.Tensor{
+		randFloats(r, ir.Float32, -3, 7, 5, 13),
+		randFloats(r, ir.Float32, 1, 7, 64),
+		randFloats(r, ir.Float32, -9, -1, 3, 7),
+		ir.NewTensor(ir.Float32, ir.Shape{37}),
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			q := &qmodel{op: "DynamicQuantizeLinear", opset: 11, outs: 3, names: []string{"x"}, tensors: map[string]*ir.Tensor{"x": x}}
+			q.check(t)
+		})
+	}
+}
