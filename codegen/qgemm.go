@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"fmt"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
@@ -41,16 +43,6 @@ type qepi interface {
 	vec(m, n, acc asm.Local)
 	// scalar gets the i32 of column n.
 	scalar(m, n, acc asm.Local)
-}
-
-// loadPacked pushes 8 packed values as i16x8.
-func (k *Ctx) loadPacked(ptr asm.Local, width int, off int) {
-	f := k.F
-	if width == 2 {
-		f.Get(ptr).V128Load(uint32(off * 2))
-	} else {
-		f.Get(ptr).V128Load64Zero(uint32(off)).Vec(wasm.OpcodeVecI16x8ExtendLowI8x16S)
-	}
 }
 
 func (k *Ctx) emitQGemm(p qgemm) {
@@ -94,104 +86,35 @@ func (k *Ctx) qgemmScalar(p qgemm) {
 // qgemmSIMD tiles C in 2 rows x 4 columns.
 func (k *Ctx) qgemmSIMD(p qgemm) {
 	f := k.F
-	var accs [8]asm.Local
-	for i := range accs {
-		accs[i] = f.Local(asm.V128)
-	}
-	av := [2]asm.Local{f.Local(asm.V128), f.Local(asm.V128)}
-	var bv [4]asm.Local
-	for i := range bv {
-		bv[i] = f.Local(asm.V128)
-	}
-	t0, t1, red := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
-	pa, pb, rowA, colB := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	m, n, mr, nj, lane, kc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	wa, wb := p.a.width, p.b.width
-
-	// step multiplies 8 K-values at value offset off; the farthest loads
-	// come first so that wazero checks each base's bounds once.
-	step := func(rows, off int) {
-		for c := 3; c >= 0; c-- {
-			k.loadPacked(pb, wb, c*p.Kp+off)
-			f.Set(bv[c])
-		}
-		for r := rows - 1; r >= 0; r-- {
-			k.loadPacked(pa, wa, r*p.Kp+off)
-			f.Set(av[r])
-		}
-		for r := 0; r < rows; r++ {
-			for c := 0; c < 4; c++ {
-				a := accs[r*4+c]
-				f.Get(a).Get(av[r]).Get(bv[c]).Vec(wasm.OpcodeVecI32x4DotI16x8S).Vec(wasm.OpcodeVecI32x4Add).Set(a)
-			}
-		}
-	}
-	tile := func(rows int) {
-		for i := 0; i < rows*4; i++ {
-			f.V128Const([16]byte{}).Set(accs[i])
-		}
-		steps := p.Kp / 8
-		const unroll = 4
-		done := 0
-		if steps >= 2*unroll {
-			f.Counted(kc, steps/unroll, func() {
-				for u := 0; u < unroll; u++ {
-					step(rows, 8*u)
-				}
-				f.AddI32(pa, int32(8*unroll*wa))
-				f.AddI32(pb, int32(8*unroll*wb))
-			})
-			done = steps / unroll * unroll
-		}
-		for i := 0; i < steps-done; i++ {
-			step(rows, 8*i)
-		}
-	}
-	// reduce sums each of row r's 4 accumulators across lanes into red.
-	interleave := func(lo bool) {
-		if lo {
-			f.I8x16Shuffle([16]byte{0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23})
-		} else {
-			f.I8x16Shuffle([16]byte{8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31})
-		}
-	}
-	reduce := func(r int) {
-		a := accs[r*4 : r*4+4]
-		for h, t := range []asm.Local{t0, t1} {
-			x, y := a[2*h], a[2*h+1]
-			f.Get(x).Get(y)
-			interleave(true)
-			f.Get(x).Get(y)
-			interleave(false)
-			f.Vec(wasm.OpcodeVecI32x4Add).Set(t)
-		}
-		f.Get(t0).Get(t1).I8x16Shuffle([16]byte{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23})
-		f.Get(t0).Get(t1).I8x16Shuffle([16]byte{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31})
-		f.Vec(wasm.OpcodeVecI32x4Add).Set(red)
-	}
+	red := [2]asm.Local{f.Local(asm.V128), f.Local(asm.V128)}
+	rowA, colB := f.Local(asm.I32), f.Local(asm.I32)
+	ta, tb := f.Local(asm.I32), f.Local(asm.I32)
+	m, n, mr, nj, lane := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	finish := func(rows, cols int) {
 		for r := 0; r < rows; r++ {
-			reduce(r)
 			f.Get(m).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(mr)
 			if cols == 4 {
-				p.epi.vec(mr, n, red)
+				p.epi.vec(mr, n, red[r])
 				continue
 			}
 			for j := 0; j < cols; j++ {
-				f.Get(red).Lane(wasm.OpcodeVecI32x4ExtractLane, byte(j)).Set(lane)
+				f.Get(red[r]).Lane(wasm.OpcodeVecI32x4ExtractLane, byte(j)).Set(lane)
 				f.Get(n).I32Const(int32(j)).Op(wasm.OpcodeI32Add).Set(nj)
 				p.epi.scalar(mr, nj, lane)
 			}
 		}
 	}
-	rowBytesA, rowBytesB := int32(p.Kp*wa), int32(p.Kp*wb)
+	rowBytesA, rowBytesB := int32(p.Kp*p.a.width), int32(p.Kp*p.b.width)
 	rowTiles := func(rows int) {
 		f.Get(p.b.base).Set(colB)
 		f.SetI32(n, 0)
 		one := func(cols int) {
-			f.Get(rowA).Set(pa)
-			f.Get(colB).Set(pb)
-			tile(rows)
+			f.Get(rowA).Set(ta)
+			f.Get(colB).Set(tb)
+			qTile(f, ta, tb, rows, p.Kp, p.a.width, p.b.width)
+			for r := rows - 1; r >= 0; r-- {
+				f.Set(red[r])
+			}
 			finish(rows, cols)
 			f.AddI32(colB, 4*rowBytesB)
 			f.AddI32(n, 4)
@@ -213,63 +136,146 @@ func (k *Ctx) qgemmSIMD(p qgemm) {
 	}
 }
 
+// qTile computes one tile: it leaves rows i32x4 on the stack, row r
+// holding the inner products of A row r (at pa + r*Kp*wa) with the 4 B
+// rows at pb (each Kp*wb apart), and advances pa and pb. Each step loads 8
+// K-values of every row, widened to i16x8, and i32x4.dot_i16x8_s adds
+// their products pairwise into one accumulator per (row, B row); the
+// accumulators' lanes are summed once at the end.
+func qTile(f *asm.Func, pa, pb asm.Local, rows, kp, wa, wb int) {
+	accs := make([]asm.Local, rows*4)
+	for i := range accs {
+		accs[i] = f.Local(asm.V128)
+	}
+	av := [2]asm.Local{f.Local(asm.V128), f.Local(asm.V128)}
+	bv, kc := f.Local(asm.V128), f.Local(asm.I32)
+	load := func(ptr asm.Local, width int, off int) {
+		if width == 2 {
+			f.Get(ptr).V128Load(uint32(off * 2))
+		} else {
+			f.Get(ptr).V128Load8x8S(uint32(off))
+		}
+	}
+	// step multiplies 8 K-values at value offset off; the farthest
+	// loads come first so that wazero checks each base's bounds once.
+	step := func(off int) {
+		for r := rows - 1; r >= 0; r-- {
+			load(pa, wa, r*kp+off)
+			f.Set(av[r])
+		}
+		// One B vector live at a time leaves registers for the accumulators.
+		for c := 3; c >= 0; c-- {
+			load(pb, wb, c*kp+off)
+			f.Set(bv)
+			for r := 0; r < rows; r++ {
+				a := accs[r*4+c]
+				f.Get(a).Get(av[r]).Get(bv).Vec(wasm.OpcodeVecI32x4DotI16x8S).Vec(wasm.OpcodeVecI32x4Add).Set(a)
+			}
+		}
+	}
+	for _, a := range accs {
+		f.V128Const([16]byte{}).Set(a)
+	}
+	steps := kp / 8
+	const unroll = 4
+	done := 0
+	if steps >= 2*unroll {
+		f.Counted(kc, steps/unroll, func() {
+			// Last step first: its loads have the highest offsets, so
+			// the others need no bounds checks (the sums are exact in
+			// any order).
+			for u := unroll - 1; u >= 0; u-- {
+				step(8 * u)
+			}
+			f.AddI32(pa, int32(8*unroll*wa))
+			f.AddI32(pb, int32(8*unroll*wb))
+		})
+		done = steps / unroll * unroll
+	}
+	for i := steps - done - 1; i >= 0; i-- {
+		step(8 * i)
+	}
+	// Sum each row's 4 accumulators across lanes: interleave pairs,
+	// add, then add the halves.
+	t0, t1 := f.Local(asm.V128), f.Local(asm.V128)
+	for r := 0; r < rows; r++ {
+		a := accs[r*4 : r*4+4]
+		for h, t := range []asm.Local{t0, t1} {
+			x, y := a[2*h], a[2*h+1]
+			f.Get(x).Get(y).I8x16Shuffle([16]byte{0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23})
+			f.Get(x).Get(y).I8x16Shuffle([16]byte{8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31})
+			f.Vec(wasm.OpcodeVecI32x4Add).Set(t)
+		}
+		f.Get(t0).Get(t1).I8x16Shuffle([16]byte{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23})
+		f.Get(t0).Get(t1).I8x16Shuffle([16]byte{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31})
+		f.Vec(wasm.OpcodeVecI32x4Add)
+	}
+}
+
 // qPackRows packs rows x K 8-bit values of dt into int16 rows of Kp at
 // dst: value (r, c) is read at src + r*rs + c*cs (bytes) and the zero point
 // at zp + r*zpStride (none when zp is nil). The padding of the rows is left
-// as it is (the caller clears the buffer).
+// as it is (the caller clears the buffer). The loops run in a helper
+// function: small functions compile to better code in wazero.
 func (k *Ctx) qPackRows(dst, src asm.Local, rows, K, Kp, rs, cs int, dt ir.DType, zp *asm.Local, zpStride int) {
-	f := k.F
-	load := func(off uint32) {
-		if dt == ir.Int8 {
-			f.I32Load8S(off)
-		} else {
-			f.I32Load8U(off)
-		}
-	}
-	dp, sp, rowD, rowS, zl, zv, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	f.Get(dst).Set(rowD)
-	f.Get(src).Set(rowS)
-	if zp != nil {
-		f.Get(*zp).Set(zl)
-	}
-	f.SetI32(zv, 0)
-	rc := f.Local(asm.I32)
-	f.Counted(rc, rows, func() {
-		if zp != nil {
-			f.Get(zl)
-			load(0)
-			f.Set(zv)
-			if zpStride != 0 {
-				f.AddI32(zl, int32(zpStride))
-			}
-		}
-		f.Get(rowD).Set(dp)
-		f.Get(rowS).Set(sp)
-		rest := K
-		if k.SIMD() && cs == 1 && K >= 8 {
-			zvec := f.Local(asm.V128)
-			f.Get(zv).Vec(wasm.OpcodeVecI16x8Splat).Set(zvec)
-			ext := wasm.OpcodeVecI16x8ExtendLowI8x16U
+	simd := k.SIMD() && cs == 1 && K >= 8
+	name := fmt.Sprintf("qpack_%s_%dx%d_k%d_rs%d_cs%d_z%v_%d_simd%v", dt, rows, K, Kp, rs, cs, zp != nil, zpStride, simd)
+	h := k.Helper(name, []wasm.ValueType{asm.I32, asm.I32, asm.I32}, nil, func(f *asm.Func) {
+		dst, src, zl := f.Param(0), f.Param(1), f.Param(2)
+		load := func(off uint32) {
 			if dt == ir.Int8 {
-				ext = wasm.OpcodeVecI16x8ExtendLowI8x16S
+				f.I32Load8S(off)
+			} else {
+				f.I32Load8U(off)
 			}
-			f.Counted(c, K/8, func() {
-				f.Get(dp).Get(sp).V128Load64Zero(0).Vec(ext).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(0)
-				f.AddI32(sp, 8)
-				f.AddI32(dp, 16)
-			})
-			rest = K % 8
 		}
-		f.Counted(c, rest, func() {
-			f.Get(dp).Get(sp)
-			load(0)
-			f.Get(zv).Op(wasm.OpcodeI32Sub).I32Store16(0)
-			f.AddI32(sp, int32(cs))
-			f.AddI32(dp, 2)
+		dp, sp, zv, c, rc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		zvec := f.Local(asm.V128)
+		f.SetI32(zv, 0)
+		f.Counted(rc, rows, func() {
+			if zp != nil {
+				f.Get(zl)
+				load(0)
+				f.Set(zv)
+				if zpStride != 0 {
+					f.AddI32(zl, int32(zpStride))
+				}
+			}
+			f.Get(dst).Set(dp)
+			f.Get(src).Set(sp)
+			rest := K
+			if simd {
+				f.Get(zv).Vec(wasm.OpcodeVecI16x8Splat).Set(zvec)
+				ext := wasm.OpcodeVecI16x8ExtendLowI8x16U
+				if dt == ir.Int8 {
+					ext = wasm.OpcodeVecI16x8ExtendLowI8x16S
+				}
+				f.Counted(c, K/8, func() {
+					f.Get(dp).Get(sp).V128Load64Zero(0).Vec(ext).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(0)
+					f.AddI32(sp, 8)
+					f.AddI32(dp, 16)
+				})
+				rest = K % 8
+			}
+			f.Counted(c, rest, func() {
+				f.Get(dp).Get(sp)
+				load(0)
+				f.Get(zv).Op(wasm.OpcodeI32Sub).I32Store16(0)
+				f.AddI32(sp, int32(cs))
+				f.AddI32(dp, 2)
+			})
+			f.AddI32(dst, int32(2*Kp))
+			f.AddI32(src, int32(rs))
 		})
-		f.AddI32(rowD, int32(2*Kp))
-		f.AddI32(rowS, int32(rs))
 	})
+	f := k.F
+	f.Get(dst).Get(src)
+	if zp != nil {
+		f.Get(*zp)
+	} else {
+		f.I32Const(0)
+	}
+	f.Call(h)
 }
 
 // qStoreI32 stores accumulators as int32: C(m, n) at base + (m*ld + n)*4.

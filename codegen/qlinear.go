@@ -15,15 +15,29 @@ import (
 type qmmArgs struct {
 	a, b, za, zb   *ir.Value
 	sa, sb, sy, zy *ir.Value
+	packed         *ir.QPacked // b holds B packed at compile time
 }
 
 func qmmArgsOf(n *ir.Node) qmmArgs {
-	switch n.Op.(type) {
+	switch op := n.Op.(type) {
 	case *ir.QLinearMatMul:
-		return qmmArgs{a: n.In(0), sa: n.In(1), za: n.In(2), b: n.In(3), sb: n.In(4), zb: n.In(5), sy: n.In(6), zy: n.In(7)}
+		return qmmArgs{a: n.In(0), sa: n.In(1), za: n.In(2), b: n.In(3), sb: n.In(4), zb: n.In(5), sy: n.In(6), zy: n.In(7), packed: op.Packed}
+	case *ir.MatMulInteger:
+		return qmmArgs{a: n.In(0), b: n.In(1), za: n.In(2), zb: n.In(3), packed: op.Packed}
 	}
-	return qmmArgs{a: n.In(0), b: n.In(1), za: n.In(2), zb: n.In(3)}
+	panic("qmmArgsOf " + n.Op.OpType())
 }
+
+// bType is B's type before any packing.
+func (q qmmArgs) bType() ir.Type {
+	if q.packed != nil {
+		return q.packed.Orig
+	}
+	return q.b.Type
+}
+
+// packedWidth is the byte width of a compile-time packed operand.
+func packedWidth(v *ir.Value) int { return v.Type.DType.Bits() / 8 }
 
 type qmmPlan struct {
 	batch             ir.Shape
@@ -36,12 +50,13 @@ type qmmPlan struct {
 
 func planQMatMul(n *ir.Node) (*qmmPlan, error) {
 	q := qmmArgsOf(n)
-	batch, M, K, N, _, err := ir.MatMulShapes(q.a.Type.Shape, q.b.Type.Shape)
+	bt := q.bType()
+	batch, M, K, N, _, err := ir.MatMulShapes(q.a.Type.Shape, bt.Shape)
 	if err != nil {
 		return nil, err
 	}
 	p := &qmmPlan{batch: batch, M: M, K: K, N: N, Kp: qPadK(K), Np: qPadN(N), na: 1, nb: 1}
-	p.as, p.bs = q.a.Type.Shape, q.b.Type.Shape
+	p.as, p.bs = q.a.Type.Shape, bt.Shape
 	if len(p.as) == 1 {
 		p.as = ir.Shape{1, p.as[0]}
 	}
@@ -49,12 +64,14 @@ func planQMatMul(n *ir.Node) (*qmmPlan, error) {
 		p.bs = ir.Shape{p.bs[0], 1}
 	}
 	p.aBytes = alignUp(M*p.Kp*2, 16)
-	p.bBytes = alignUp(p.Np*p.Kp*2, 16)
+	if q.packed == nil {
+		p.bBytes = alignUp(p.Np*p.Kp*2, 16)
+	}
 	if q.sa != nil {
 		if p.na, err = ir.RowParam(q.sa.Type.Shape, q.a.Type.Shape, true); err != nil {
 			return nil, err
 		}
-		if p.nb, err = ir.RowParam(q.sb.Type.Shape, q.b.Type.Shape, false); err != nil {
+		if p.nb, err = ir.RowParam(q.sb.Type.Shape, bt.Shape, false); err != nil {
 			return nil, err
 		}
 		switch {
@@ -201,19 +218,25 @@ func (k *Ctx) qmatmul(n *ir.Node) error {
 	if q.zb != nil && q.zb.Type.Shape.Size() > 1 {
 		zbStride = 1
 	}
-	adt, bdt := q.a.Type.DType, q.b.Type.DType
+	adt, bdt := q.a.Type.DType, q.bType().DType
 	packA := func(src asm.Local) { k.qPackRows(pa, src, p.M, p.K, p.Kp, p.K, 1, adt, za, zaStride) }
 	packB := func(src asm.Local) { k.qPackRows(pb, src, p.N, p.K, p.Kp, 1, p.N, bdt, zb, zbStride) }
 	aStr := scaleInts(ir.BroadcastStrides(p.as[:len(p.as)-2], p.batch), p.M*p.K)
 	bStr := scaleInts(ir.BroadcastStrides(p.bs[:len(p.bs)-2], p.batch), p.K*p.N)
 	aInv, bInv := allZero(aStr), allZero(bStr)
 	src := f.Local(asm.I32)
+	bWidth := 2
+	if q.packed != nil {
+		f.I32Const(k.Addr(q.b)).Set(pb)
+		bWidth = packedWidth(q.b)
+		bInv = false
+	}
 	// Operands that do not change along the batch are packed once.
 	if aInv {
 		f.I32Const(k.Addr(q.a)).Set(src)
 		packA(src)
 	}
-	if bInv {
+	if bInv && q.packed == nil {
 		f.I32Const(k.Addr(q.b)).Set(src)
 		packB(src)
 	}
@@ -226,11 +249,11 @@ func (k *Ctx) qmatmul(n *ir.Node) error {
 		if !aInv {
 			packA(ptrs[1])
 		}
-		if !bInv {
+		if !bInv && q.packed == nil {
 			packB(ptrs[2])
 		}
 		f.Get(ptrs[0]).Set(pc)
-		k.emitQGemm(qgemm{M: p.M, N: p.N, K: p.K, Kp: p.Kp, a: qpacked{pa, 2}, b: qpacked{pb, 2}, epi: epi})
+		k.emitQGemm(qgemm{M: p.M, N: p.N, K: p.K, Kp: p.Kp, a: qpacked{pa, 2}, b: qpacked{pb, bWidth}, epi: epi})
 	})
 	return nil
 }
@@ -259,6 +282,7 @@ type qconvPlan struct {
 	xdt, wdt             ir.DType
 	x, w, zx, zw, b, out *ir.Value
 	sx, sw, sy, zy       *ir.Value
+	packed               *ir.QPacked // w holds W packed at compile time
 }
 
 func planQConv(n *ir.Node) (*qconvPlan, error) {
@@ -268,19 +292,22 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	switch op := n.Op.(type) {
 	case *ir.ConvInteger:
 		p.x, p.w, p.zx, p.zw = n.In(0), n.In(1), n.In(2), n.In(3)
-		g, err = op.Geometry(p.x.Type.Shape, p.w.Type.Shape)
-		p.group = op.Group
+		p.group, p.packed = op.Group, op.Packed
 	case *ir.QLinearConv:
 		p.x, p.sx, p.zx, p.w, p.sw, p.zw, p.sy, p.zy, p.b = n.In(0), n.In(1), n.In(2), n.In(3), n.In(4), n.In(5), n.In(6), n.In(7), n.In(8)
-		g, err = op.Geometry(p.x.Type.Shape, p.w.Type.Shape)
-		p.group = op.Group
+		p.group, p.packed = op.Group, op.Packed
 	}
+	wt := p.w.Type
+	if p.packed != nil {
+		wt = p.packed.Orig
+	}
+	g, err = (&ir.Conv{Window: convWindow(n.Op), Group: p.group}).Geometry(p.x.Type.Shape, wt.Shape)
 	if err != nil {
 		return nil, err
 	}
-	xs, wsh := p.x.Type.Shape, p.w.Type.Shape
+	xs, wsh := p.x.Type.Shape, wt.Shape
 	p.g, p.N, p.C, p.M = g, xs[0], xs[1], wsh[0]
-	p.xdt, p.wdt = p.x.Type.DType, p.w.Type.DType
+	p.xdt, p.wdt = p.x.Type.DType, wt.DType
 	p.cg, p.mg = p.C/p.group, p.M/p.group
 	p.kSize = ir.Shape(g.Kernel).Size()
 	p.P = ir.Shape(g.Out).Size()
@@ -290,7 +317,9 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 		need := (g.Out[d]-1)*g.Strides[d] + (g.Kernel[d]-1)*g.Dilations[d] + 1
 		p.padded[d] = max(g.In[d]+g.PadBegin[d]+g.PadEnd[d], need)
 	}
-	p.wBytes = alignUp(p.M*p.Kp*2, 16)
+	if p.packed == nil {
+		p.wBytes = alignUp(p.M*p.Kp*2, 16)
+	}
 	p.padBytes = alignUp(p.C*ir.Shape(p.padded).Size()*2, 16)
 	p.colBytes = alignUp(p.Pp*p.Kp*2, 16)
 	p.perChannel = p.sw != nil && p.sw.Type.Shape.Size() > 1
@@ -298,6 +327,16 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 		p.tabBytes = p.M * 8
 	}
 	return p, nil
+}
+
+func convWindow(op ir.Op) ir.Window {
+	switch op := op.(type) {
+	case *ir.ConvInteger:
+		return op.Window
+	case *ir.QLinearConv:
+		return op.Window
+	}
+	panic("convWindow " + op.OpType())
 }
 
 func (p *qconvPlan) workspace() int { return p.wBytes + p.padBytes + p.colBytes + p.tabBytes }
@@ -324,15 +363,20 @@ func (k *Ctx) qconv(n *ir.Node) error {
 	tab := colBuf + int32(p.colBytes)
 	f.I32Const(ws).I32Const(0).I32Const(int32(p.wBytes + p.padBytes + p.colBytes)).MemoryFill()
 
-	// Pack all of W: M rows of cg*k values, zero point per channel or one.
-	pw, src := f.Local(asm.I32), f.Local(asm.I32)
-	f.I32Const(wBuf).Set(pw)
-	f.I32Const(k.Addr(p.w)).Set(src)
-	zwStride := 0
-	if p.zw != nil && p.zw.Type.Shape.Size() > 1 {
-		zwStride = 1
+	wWidth := 2
+	if p.packed != nil {
+		wBuf, wWidth = k.Addr(p.w), packedWidth(p.w)
+	} else {
+		// Pack all of W: M rows of cg*k values, zero point per channel or one.
+		pw, src := f.Local(asm.I32), f.Local(asm.I32)
+		f.I32Const(wBuf).Set(pw)
+		f.I32Const(k.Addr(p.w)).Set(src)
+		zwStride := 0
+		if p.zw != nil && p.zw.Type.Shape.Size() > 1 {
+			zwStride = 1
+		}
+		k.qPackRows(pw, src, p.M, p.K, p.Kp, p.K, 1, p.wdt, k.zeroPointPtr(p.zw), zwStride)
 	}
-	k.qPackRows(pw, src, p.M, p.K, p.Kp, p.K, 1, p.wdt, k.zeroPointPtr(p.zw), zwStride)
 
 	zx := f.Local(asm.I32)
 	f.SetI32(zx, 0)
@@ -391,7 +435,7 @@ func (k *Ctx) qconv(n *ir.Node) error {
 		f.SetI32(gi, 0)
 		f.Counted(gc, p.group, func() {
 			k.qIm2colT(padBuf, gi, colBuf, p)
-			f.Get(gi).I32Const(int32(p.mg * p.Kp * 2)).Op(wasm.OpcodeI32Mul).I32Const(wBuf).Op(wasm.OpcodeI32Add).Set(pa)
+			f.Get(gi).I32Const(int32(p.mg * p.Kp * wWidth)).Op(wasm.OpcodeI32Mul).I32Const(wBuf).Op(wasm.OpcodeI32Add).Set(pa)
 			f.I32Const(colBuf).Set(pb)
 			// out + (img*M + gi*mg) * P * outSize
 			f.Get(img).I32Const(int32(p.M)).Op(wasm.OpcodeI32Mul).Get(gi).I32Const(int32(p.mg)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
@@ -402,7 +446,7 @@ func (k *Ctx) qconv(n *ir.Node) error {
 			if p.perChannel {
 				f.Get(gi).I32Const(int32(p.mg * 8)).Op(wasm.OpcodeI32Mul).I32Const(tab).Op(wasm.OpcodeI32Add).Set(tabPtr)
 			}
-			k.emitQGemm(qgemm{M: p.mg, N: p.P, K: p.K, Kp: p.Kp, a: qpacked{pa, 2}, b: qpacked{pb, 2}, epi: epi})
+			k.emitQGemm(qgemm{M: p.mg, N: p.P, K: p.K, Kp: p.Kp, a: qpacked{pa, wWidth}, b: qpacked{pb, 2}, epi: epi})
 			f.AddI32(gi, 1)
 		})
 		f.AddI32(img, 1)

@@ -116,25 +116,30 @@ func (q *qmodel) check(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Close(ctx)
-	for _, simd := range []bool{true, false} {
+	// -O0 skips the compile-time packing of constant weights.
+	for _, cfg := range []struct {
+		simd bool
+		opt  int
+	}{{true, 2}, {false, 2}, {true, 0}} {
+		simd := cfg.simd
 		o := mlc.DefaultOptions()
-		o.NoSIMD = !simd
+		o.NoSIMD, o.OptLevel = !simd, cfg.opt
 		res, err := mlc.Compile(data, "", o)
 		if err != nil {
-			t.Fatalf("simd=%v: compile: %v", simd, err)
+			t.Fatalf("simd=%v O%d: compile: %v", simd, cfg.opt, err)
 		}
 		mod, err := rt.Load(ctx, res.Wasm)
 		if err != nil {
-			t.Fatalf("simd=%v: load: %v", simd, err)
+			t.Fatalf("simd=%v O%d: load: %v", simd, cfg.opt, err)
 		}
 		got, err := mod.Run(ctx, inputs)
 		if err != nil {
-			t.Fatalf("simd=%v: run: %v", simd, err)
+			t.Fatalf("simd=%v O%d: run: %v", simd, cfg.opt, err)
 		}
 		for i, w := range want {
 			g := got[fmt.Sprintf("y%d", i)]
 			if g == nil || g.DType != w.DType || !g.Shape.Equal(w.Shape) {
-				t.Fatalf("simd=%v: output %d is %v, want %s%s", simd, i, g, w.DType, w.Shape)
+				t.Fatalf("simd=%v O%d: output %d is %v, want %s%s", simd, cfg.opt, i, g, w.DType, w.Shape)
 			}
 			if !bytes.Equal(g.Data, w.Data) {
 				// NaN payloads may differ; everything else (signed zeros
@@ -142,7 +147,7 @@ func (q *qmodel) check(t *testing.T) {
 				for e := 0; e < w.Len(); e++ {
 					gv, wv := g.Float(e), w.Float(e)
 					if math.Float64bits(gv) != math.Float64bits(wv) && !(math.IsNaN(gv) && math.IsNaN(wv)) {
-						t.Fatalf("simd=%v: output %d element %d of %d: got %v, want %v", simd, i, e, w.Len(), gv, wv)
+						t.Fatalf("simd=%v O%d: output %d element %d of %d: got %v, want %v", simd, cfg.opt, i, e, w.Len(), gv, wv)
 					}
 				}
 			}
@@ -183,8 +188,10 @@ func TestQLinearMatMulShapes(t *testing.T) {
 		rowA   bool // per-row a_scale/a_zero_point
 		colB   bool // per-column b_scale/b_zero_point
 		constB bool
+		symB   bool // b_zero_point 0: B packs as int8
 	}
 	cases := []tc{
+		{a: []int{10, 77}, b: []int{77, 21}, adt: ir.Uint8, bdt: ir.Int8, ydt: ir.Uint8, sdt: ir.Float32, constB: true, symB: true, colB: true},
 		{a: []int{7, 37}, b: []int{37, 13}, adt: ir.Uint8, bdt: ir.Int8, ydt: ir.Uint8, sdt: ir.Float32},
 		{a: []int{8, 200}, b: []int{200, 16}, adt: ir.Int8, bdt: ir.Int8, ydt: ir.Int8, sdt: ir.Float32, constB: true},
 		{a: []int{5, 64}, b: []int{64, 11}, adt: ir.Uint8, bdt: ir.Uint8, ydt: ir.Uint8, sdt: ir.Float32, rowA: true},
@@ -222,6 +229,9 @@ func TestQLinearMatMulShapes(t *testing.T) {
 					"sy": randFloats(r, c.sdt, 0.5, 3, 1), "zy": randInts(r, c.ydt, 1),
 				},
 				consts: map[string]bool{"b": c.constB, "sb": c.constB, "zb": c.constB},
+			}
+			if c.symB {
+				q.tensors["zb"] = ir.NewTensor(c.bdt, ir.Shape{nb})
 			}
 			q.check(t)
 		})
@@ -270,8 +280,11 @@ func TestQLinearConvShapes(t *testing.T) {
 		perChannel bool
 		bias       bool
 		integer    bool // ConvInteger instead of QLinearConv
+		symW       bool // w_zero_point 0: W packs as int8
 	}
 	cases := []tc{
+		{x: []int{1, 8, 10, 10}, w: []int{12, 8, 3, 3}, xdt: ir.Uint8, wdt: ir.Int8, perChannel: true, bias: true, symW: true,
+			attrs: []*onnxpb.AttributeProto{attrInts("pads", 1, 1, 1, 1)}},
 		{x: []int{2, 6, 9, 11}, w: []int{8, 3, 3, 3}, xdt: ir.Uint8, wdt: ir.Int8, perChannel: true, bias: true,
 			attrs: []*onnxpb.AttributeProto{attrInt("group", 2), attrInts("pads", 1, 1, 1, 1), attrInts("strides", 2, 1)}},
 		{x: []int{1, 4, 12, 12}, w: []int{4, 1, 3, 3}, xdt: ir.Uint8, wdt: ir.Uint8, bias: true,
@@ -304,6 +317,9 @@ func TestQLinearConvShapes(t *testing.T) {
 			if !c.perChannel {
 				q.tensors["zw"] = randInts(r, c.wdt)
 				q.tensors["sw"] = randFloats(r, ir.Float32, 0.01, 0.05)
+			}
+			if c.symW {
+				q.tensors["zw"] = ir.NewTensor(c.wdt, q.tensors["zw"].Shape)
 			}
 			if c.integer {
 				q.op, q.names = "ConvInteger", []string{"x", "w", "zx", "zw"}
