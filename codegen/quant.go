@@ -317,7 +317,7 @@ func init() {
 				errs = append(errs, err)
 			}
 		}
-		k.quantLoops(l, func(e, si asm.Local) {
+		body := func(e, si asm.Local) {
 			try(k.loadQ(x.Type.DType, k.Addr(x), e))
 			k.toPrecision(x.Type.DType, p)
 			try(k.loadQ(s.Type.DType, k.Addr(s), si))
@@ -343,7 +343,10 @@ func init() {
 			}
 			f.Set(v)
 			try(k.storeQ(out, k.Addr(y), e, v))
-		})
+		}
+		if !k.SIMD() || !k.quantizeSIMD(n, l, p, body) {
+			k.quantLoops(l, body)
+		}
 		if len(errs) > 0 {
 			return errs[0]
 		}
@@ -364,7 +367,7 @@ func init() {
 				errs = append(errs, err)
 			}
 		}
-		k.quantLoops(l, func(e, si asm.Local) {
+		body := func(e, si asm.Local) {
 			f.Get(e)
 			if b := out.Bits() / 8; b > 1 {
 				f.I32Const(log2(b)).Op(wasm.OpcodeI32Shl)
@@ -380,7 +383,10 @@ func init() {
 			try(k.loadQ(s.Type.DType, k.Addr(s), si))
 			f.Op(wasm.OpcodeF32Mul)
 			try(k.storeElem(out, uint32(k.Addr(y))))
-		})
+		}
+		if !k.SIMD() || !k.dequantizeSIMD(n, l, body) {
+			k.quantLoops(l, body)
+		}
 		if len(errs) > 0 {
 			return errs[0]
 		}
@@ -509,4 +515,162 @@ func (k *Ctx) dynamicQuantize(n *ir.Node) error {
 		f.AddI32(q, 1)
 	})
 	return nil
+}
+
+// quantLoopsVec is quantLoops with the inner dimension in groups of 4:
+// vec gets e and si of the group's first element (si advancing by 4*SI),
+// scalar the remaining elements one by one.
+func (k *Ctx) quantLoopsVec(l ir.QuantLayout, vec, scalar func(e, si asm.Local)) {
+	f := k.F
+	e, si, sOuter := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.SetI32(e, 0)
+	f.SetI32(sOuter, 0)
+	oc := f.Local(asm.I32)
+	f.Counted(oc, l.Outer, func() {
+		a := f.Local(asm.I32)
+		f.Repeat(a, l.Axis, func() {
+			f.Get(sOuter)
+			if l.SA != 0 {
+				f.Get(a)
+				if l.Block > 1 {
+					f.I32Const(int32(l.Block)).Op(wasm.OpcodeI32DivU)
+				}
+				f.I32Const(int32(l.SA)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			}
+			f.Set(si)
+			ic := f.Local(asm.I32)
+			f.Counted(ic, l.Inner/4, func() {
+				vec(e, si)
+				f.AddI32(e, 4)
+				if l.SI != 0 {
+					f.AddI32(si, int32(4*l.SI))
+				}
+			})
+			f.Counted(ic, l.Inner%4, func() {
+				scalar(e, si)
+				f.AddI32(e, 1)
+				if l.SI != 0 {
+					f.AddI32(si, int32(l.SI))
+				}
+			})
+		})
+		if l.SO != 0 {
+			f.AddI32(sOuter, int32(l.SO))
+		}
+	})
+}
+
+// load4Ints pushes elements e..e+3 of an 8-, 16- or 32-bit integer tensor
+// at base as i32x4.
+func (k *Ctx) load4Ints(dt ir.DType, base int32, e asm.Local) {
+	f := k.F
+	f.Get(e)
+	if b := dt.Bits() / 8; b > 1 {
+		f.I32Const(log2(b)).Op(wasm.OpcodeI32Shl)
+	}
+	switch dt {
+	case ir.Int8:
+		f.V128Load32Zero(uint32(base)).Vec(wasm.OpcodeVecI16x8ExtendLowI8x16S).Vec(wasm.OpcodeVecI32x4ExtendLowI16x8S)
+	case ir.Uint8:
+		f.V128Load32Zero(uint32(base)).Vec(wasm.OpcodeVecI16x8ExtendLowI8x16U).Vec(wasm.OpcodeVecI32x4ExtendLowI16x8U)
+	case ir.Int16:
+		f.V128Load64Zero(uint32(base)).Vec(wasm.OpcodeVecI32x4ExtendLowI16x8S)
+	case ir.Uint16:
+		f.V128Load64Zero(uint32(base)).Vec(wasm.OpcodeVecI32x4ExtendLowI16x8U)
+	default:
+		f.V128Load(uint32(base))
+	}
+}
+
+// quantVecParams pushes the scale (f32x4) or zero point (i32x4) of a
+// group: one value splatted (SI = 0) or 4 consecutive ones.
+func (k *Ctx) quantVecParam(v *ir.Value, l ir.QuantLayout, si asm.Local) {
+	f := k.F
+	dt := v.Type.DType
+	if l.SI == 0 {
+		k.loadQ(dt, k.Addr(v), si)
+		if dt == ir.Float32 {
+			f.Vec(wasm.OpcodeVecF32x4Splat)
+		} else {
+			f.Vec(wasm.OpcodeVecI32x4Splat)
+		}
+		return
+	}
+	k.load4Ints(dt, k.Addr(v), si) // float32 scales load as 4 lanes alike
+}
+
+// quantizeSIMD handles float32 x and scales to 8- and 16-bit integers, 4
+// elements at a time: divide, round half to even, add the zero point,
+// truncate, and narrow with saturation (which is the clamp).
+func (k *Ctx) quantizeSIMD(n *ir.Node, l ir.QuantLayout, p ir.DType, scalar func(e, si asm.Local)) bool {
+	x, s, zp, y := n.In(0), n.In(1), n.In(2), n.Outputs[0]
+	out := y.Type.DType
+	if x.Type.DType != ir.Float32 || s.Type.DType != ir.Float32 || p != ir.Float32 || l.SI > 1 {
+		return false
+	}
+	switch out {
+	case ir.Int8, ir.Uint8, ir.Int16, ir.Uint16:
+	default:
+		return false
+	}
+	f := k.F
+	k.quantLoopsVec(l, func(e, si asm.Local) {
+		f.Get(e).I32Const(log2(out.Bits() / 8)).Op(wasm.OpcodeI32Shl) // store address
+		f.Get(e).I32Const(2).Op(wasm.OpcodeI32Shl).V128Load(uint32(k.Addr(x)))
+		k.quantVecParam(s, l, si)
+		f.Vec(wasm.OpcodeVecF32x4Div).Vec(wasm.OpcodeVecF32x4Nearest)
+		if zp != nil {
+			k.quantVecParam(zp, l, si)
+			f.Vec(wasm.OpcodeVecF32x4ConvertI32x4S).Vec(wasm.OpcodeVecF32x4Add)
+		}
+		f.Vec(wasm.OpcodeVecI32x4TruncSatF32x4S)
+		v := f.Local(asm.V128)
+		f.Set(v)
+		narrow := wasm.OpcodeVecI16x8NarrowI32x4S
+		if out == ir.Uint16 {
+			narrow = wasm.OpcodeVecI16x8NarrowI32x4U
+		}
+		f.Get(v).Get(v).Vec(narrow)
+		switch out {
+		case ir.Int8, ir.Uint8:
+			f.Set(v)
+			narrow = wasm.OpcodeVecI8x16NarrowI16x8S
+			if out == ir.Uint8 {
+				narrow = wasm.OpcodeVecI8x16NarrowI16x8U
+			}
+			f.Get(v).Get(v).Vec(narrow)
+			f.Lane(wasm.OpcodeVecI32x4ExtractLane, 0).I32Store(uint32(k.Addr(y)))
+		default:
+			f.Lane(wasm.OpcodeVecI64x2ExtractLane, 0).I64Store(uint32(k.Addr(y)))
+		}
+	}, scalar)
+	return true
+}
+
+// dequantizeSIMD handles 8-, 16- and 32-bit integers to float32, 4
+// elements at a time.
+func (k *Ctx) dequantizeSIMD(n *ir.Node, l ir.QuantLayout, scalar func(e, si asm.Local)) bool {
+	x, s, zp, y := n.In(0), n.In(1), n.In(2), n.Outputs[0]
+	switch x.Type.DType {
+	case ir.Int8, ir.Uint8, ir.Int16, ir.Uint16, ir.Int32:
+	default:
+		return false
+	}
+	if s.Type.DType != ir.Float32 || y.Type.DType != ir.Float32 || l.SI > 1 {
+		return false
+	}
+	f := k.F
+	k.quantLoopsVec(l, func(e, si asm.Local) {
+		f.Get(e).I32Const(2).Op(wasm.OpcodeI32Shl) // store address
+		k.load4Ints(x.Type.DType, k.Addr(x), e)
+		if zp != nil {
+			k.quantVecParam(zp, l, si)
+			f.Vec(wasm.OpcodeVecI32x4Sub)
+		}
+		f.Vec(wasm.OpcodeVecF32x4ConvertI32x4S)
+		k.quantVecParam(s, l, si)
+		f.Vec(wasm.OpcodeVecF32x4Mul)
+		f.V128Store(uint32(k.Addr(y)))
+	}, scalar)
+	return true
 }

@@ -368,6 +368,23 @@ func TestQuantizeLinearVariants(t *testing.T) {
 		{opset: 25, dequant: true, x: reinterpret(randInts(r, ir.Uint8, 6, 7), ir.Float8E4M3FNUZ), s: randFloats(r, ir.Float8E8M0, 0.01, 100, 7), attrs: []*onnxpb.AttributeProto{attrInt("output_dtype", 16), attrInt("axis", -1)}},
 		{opset: 21, dequant: true, x: randInts(r, ir.Uint16, 40), s: randFloats(r, ir.BFloat16, 0.1, 1), zp: randInts(r, ir.Uint16)},
 	}
+	// the SIMD paths: float32 to and from 8/16-bit integers, per tensor,
+	// per axis with a remainder, blocked inside a row (scales vary by lane)
+	big := randFloats(r, ir.Float32, -400, 400, 2, 6, 13)
+	big.F32()[3], big.F32()[7], big.F32()[11] = float32(math.NaN()), 1e30, -1e30
+	cases = append(cases,
+		tc{opset: 13, x: big, s: randFloats(r, ir.Float32, 0.5, 2), zp: randInts(r, ir.Uint8)},
+		tc{opset: 13, x: big, s: randFloats(r, ir.Float32, 0.5, 2, 6), zp: randInts(r, ir.Int8, 6)},
+		tc{opset: 21, x: big, s: randFloats(r, ir.Float32, 0.01, 0.02, 6), zp: randInts(r, ir.Int16, 6)},
+		tc{opset: 21, x: big, s: randFloats(r, ir.Float32, 0.01, 0.02, 6), zp: randInts(r, ir.Uint16, 6)},
+		tc{opset: 21, x: big, s: randFloats(r, ir.Float32, 0.5, 2, 2, 2, 13), zp: randInts(r, ir.Int8, 2, 2, 13), attrs: []*onnxpb.AttributeProto{attrInt("block_size", 4)}},
+		tc{opset: 21, x: big, s: randFloats(r, ir.Float32, 0.5, 2)},
+		tc{opset: 13, dequant: true, x: randInts(r, ir.Uint8, 3, 37), s: randFloats(r, ir.Float32, 0.01, 1), zp: randInts(r, ir.Uint8)},
+		tc{opset: 13, dequant: true, x: randInts(r, ir.Int8, 2, 5, 9), s: randFloats(r, ir.Float32, 0.01, 1, 5), zp: randInts(r, ir.Int8, 5)},
+		tc{opset: 21, dequant: true, x: randInts(r, ir.Int16, 2, 5, 9), s: randFloats(r, ir.Float32, 0.01, 1, 5), zp: randInts(r, ir.Int16, 5)},
+		tc{opset: 21, dequant: true, x: randInts(r, ir.Uint16, 4, 6, 8), s: randFloats(r, ir.Float32, 0.01, 1, 2, 6, 8), zp: randInts(r, ir.Uint16, 2, 6, 8), attrs: []*onnxpb.AttributeProto{attrInt("axis", 0), attrInt("block_size", 2)}},
+		tc{opset: 13, dequant: true, x: randInts(r, ir.Int16, 3, 17).Convert(ir.Int32), s: randFloats(r, ir.Float32, 0.01, 1, 17), attrs: []*onnxpb.AttributeProto{attrInt("axis", 1)}},
+	)
 	// float8 codes from raw bits, NaNs included
 	raw := ir.NewTensor(ir.Float8E5M2, ir.Shape{256})
 	for i := range raw.Data {
