@@ -279,6 +279,7 @@ type qconvPlan struct {
 	wBytes, padBytes     int
 	colBytes, tabBytes   int
 	perChannel           bool // w_scale or w_zero_point per output channel
+	pointwise            bool // 1x1 kernel, stride 1, no padding: columns transpose x
 	xdt, wdt             ir.DType
 	x, w, zx, zw, b, out *ir.Value
 	sx, sw, sy, zy       *ir.Value
@@ -320,7 +321,15 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	if p.packed == nil {
 		p.wBytes = alignUp(p.M*p.Kp*2, 16)
 	}
-	p.padBytes = alignUp(p.C*ir.Shape(p.padded).Size()*2, 16)
+	p.pointwise = p.kSize == 1
+	for d := range g.In {
+		if g.Strides[d] != 1 || g.PadBegin[d] != 0 || g.PadEnd[d] != 0 {
+			p.pointwise = false
+		}
+	}
+	if !p.pointwise {
+		p.padBytes = alignUp(p.C*ir.Shape(p.padded).Size()*2, 16)
+	}
 	p.colBytes = alignUp(p.Pp*p.Kp*2, 16)
 	p.perChannel = p.sw != nil && p.sw.Type.Shape.Size() > 1
 	if p.perChannel {
@@ -431,10 +440,16 @@ func (k *Ctx) qconv(n *ir.Node) error {
 	f.Counted(nc, p.N, func() {
 		xBase := f.Local(asm.I32)
 		f.Get(img).I32Const(xImg).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(p.x)).Op(wasm.OpcodeI32Add).Set(xBase)
-		k.qPadCopy(xBase, padBuf, p, zx)
+		if !p.pointwise {
+			k.qPadCopy(xBase, padBuf, p, zx)
+		}
 		f.SetI32(gi, 0)
 		f.Counted(gc, p.group, func() {
-			k.qIm2colT(padBuf, gi, colBuf, p)
+			if p.pointwise {
+				k.qTransposeCols(xBase, gi, colBuf, p, zx)
+			} else {
+				k.qIm2colT(padBuf, gi, colBuf, p)
+			}
 			f.Get(gi).I32Const(int32(p.mg * p.Kp * wWidth)).Op(wasm.OpcodeI32Mul).I32Const(wBuf).Op(wasm.OpcodeI32Add).Set(pa)
 			f.I32Const(colBuf).Set(pb)
 			// out + (img*M + gi*mg) * P * outSize
@@ -577,6 +592,113 @@ func (k *Ctx) qIm2colT(padBuf int32, gi asm.Local, colBuf int32, p *qconvPlan) {
 		})
 	}
 	level(0, base)
+}
+
+// qTransposeCols writes the columns of a pointwise convolution: row p
+// holds x[c, p] - zx for the group's channels c. SIMD transposes 8x8
+// blocks (8 channels by 8 positions); the edges are copied one by one.
+func (k *Ctx) qTransposeCols(xBase, gi asm.Local, colBuf int32, p *qconvPlan, zx asm.Local) {
+	f := k.F
+	P, cg, rowBytes := p.P, p.cg, int32(2*p.Kp)
+	src := f.Local(asm.I32) // the group's first channel
+	f.Get(gi).I32Const(int32(cg * P)).Op(wasm.OpcodeI32Mul).Get(xBase).Op(wasm.OpcodeI32Add).Set(src)
+	load := func(off uint32) {
+		if p.xdt == ir.Int8 {
+			f.I32Load8S(off)
+		} else {
+			f.I32Load8U(off)
+		}
+	}
+	// scalar copies rows [p0, p1) and channels [c0, c1)
+	scalar := func(p0, p1, c0, c1 int) {
+		if p0 >= p1 || c0 >= c1 {
+			return
+		}
+		rp, cp, sp, dp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.Get(src).I32Const(int32(c0*P + p0)).Op(wasm.OpcodeI32Add).Set(rp)
+		f.I32Const(colBuf + int32(p0)*rowBytes + int32(2*c0)).Set(dp)
+		pc, cc := f.Local(asm.I32), f.Local(asm.I32)
+		f.Counted(pc, p1-p0, func() {
+			f.Get(rp).Set(sp)
+			f.Get(dp).Set(cp)
+			f.Counted(cc, c1-c0, func() {
+				f.Get(cp).Get(sp)
+				load(0)
+				f.Get(zx).Op(wasm.OpcodeI32Sub).I32Store16(0)
+				f.AddI32(sp, int32(P))
+				f.AddI32(cp, 2)
+			})
+			f.AddI32(rp, 1)
+			f.AddI32(dp, rowBytes)
+		})
+	}
+	P8, C8 := P/8*8, cg/8*8
+	if !k.SIMD() || P8 == 0 || C8 == 0 {
+		scalar(0, P, 0, cg)
+		return
+	}
+	zvec := f.Local(asm.V128)
+	f.Get(zx).Vec(wasm.OpcodeVecI16x8Splat).Set(zvec)
+	var v, t [8]asm.Local
+	for i := range v {
+		v[i], t[i] = f.Local(asm.V128), f.Local(asm.V128)
+	}
+	shuffle := func(dst, a, b asm.Local, lanes [16]byte) {
+		f.Get(a).Get(b).I8x16Shuffle(lanes)
+		f.Set(dst)
+	}
+	lo16 := [16]byte{0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23}
+	hi16 := [16]byte{8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31}
+	lo32 := [16]byte{0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23}
+	hi32 := [16]byte{8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31}
+	lo64 := [16]byte{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}
+	hi64 := [16]byte{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}
+	rowSrc, sp, rowDst, dp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.Get(src).Set(rowSrc)
+	f.I32Const(colBuf).Set(rowDst)
+	pc, cc := f.Local(asm.I32), f.Local(asm.I32)
+	f.Counted(pc, P8/8, func() {
+		f.Get(rowSrc).Set(sp)
+		f.Get(rowDst).Set(dp)
+		f.Counted(cc, C8/8, func() {
+			// v[i]: channel c+i at positions p..p+7, widened, minus zx
+			// (the farthest load first, for wazero's bounds checks)
+			for i := 7; i >= 0; i-- {
+				f.Get(sp)
+				if p.xdt == ir.Int8 {
+					f.V128Load8x8S(uint32(i * P))
+				} else {
+					f.V128Load8x8U(uint32(i * P))
+				}
+				f.Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).Set(v[i])
+			}
+			// 8x8 transpose by interleaving 16-, 32- then 64-bit lanes
+			for i := 0; i < 8; i += 2 {
+				shuffle(t[i], v[i], v[i+1], lo16)
+				shuffle(t[i+1], v[i], v[i+1], hi16)
+			}
+			for _, q := range [][4]int{{0, 2, 0, 1}, {1, 3, 2, 3}, {4, 6, 4, 5}, {5, 7, 6, 7}} {
+				shuffle(v[q[2]], t[q[0]], t[q[1]], lo32)
+				shuffle(v[q[3]], t[q[0]], t[q[1]], hi32)
+			}
+			// v[0..3]: positions 0-1, 2-3, 4-5, 6-7 of channels 0-3;
+			// v[4..7]: the same for channels 4-7.
+			for j := 7; j >= 0; j-- {
+				src := [8][2]int{{0, 4}, {0, 4}, {1, 5}, {1, 5}, {2, 6}, {2, 6}, {3, 7}, {3, 7}}[j]
+				lanes := lo64
+				if j%2 == 1 {
+					lanes = hi64
+				}
+				f.Get(dp).Get(v[src[0]]).Get(v[src[1]]).I8x16Shuffle(lanes).V128Store(uint32(int32(j) * rowBytes))
+			}
+			f.AddI32(sp, int32(8*P))
+			f.AddI32(dp, 16)
+		})
+		f.AddI32(rowSrc, 8)
+		f.AddI32(rowDst, 8*rowBytes)
+	})
+	scalar(0, P8, C8, cg)
+	scalar(P8, P, 0, cg)
 }
 
 func init() {
