@@ -31,6 +31,9 @@ const Version = "0.1.0"
 type Options struct {
 	// InputShapes pins input shapes by name (dynamic dimensions need it).
 	InputShapes map[string]ir.Shape
+	// InputValues specializes the module on input values (see
+	// frontend.Options.InputValues); the module rejects other values.
+	InputValues map[string]*ir.Tensor
 	// NoSIMD emits scalar code only.
 	NoSIMD bool
 	// OptLevel 0 turns optional passes off (-O0); the default is 2.
@@ -58,7 +61,7 @@ func CompileFile(path string, o Options) (*Result, error) {
 
 // Compile compiles model bytes; dir locates external data files.
 func Compile(model []byte, dir string, o Options) (*Result, error) {
-	m, err := frontend.Import(model, dir, frontend.Options{InputShapes: o.InputShapes})
+	m, err := frontend.Import(model, dir, frontend.Options{InputShapes: o.InputShapes, InputValues: o.InputValues})
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +107,15 @@ func (o Options) flags() []string {
 			dims[i] = fmt.Sprint(d)
 		}
 		f = append(f, fmt.Sprintf("input-shape=%s=%s", n, strings.Join(dims, ",")))
+	}
+	names = names[:0]
+	for n := range o.InputValues {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		sum := sha256.Sum256(o.InputValues[n].Data)
+		f = append(f, fmt.Sprintf("input-value=%s=sha256:%s", n, hex.EncodeToString(sum[:8])))
 	}
 	return f
 }

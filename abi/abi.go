@@ -52,16 +52,26 @@ type Metadata struct {
 	Options     []string `json:"options,omitempty"` // compile flags that change the code
 	// RunErrors maps mlc_run's non-zero results to messages.
 	RunErrors map[string]string `json:"run_errors,omitempty"`
+	// FixedInputs lists inputs the module was specialized on (--input-value):
+	// they must be given exactly the value compiled in.
+	FixedInputs []string `json:"fixed_inputs,omitempty"`
 }
 
 // Run error codes returned by mlc_run.
 const (
 	ErrIndexOutOfRange = 1
+	ErrInputMismatch   = 2
+	// ErrShapeMismatch: run-time data (TopK's k, the number of NonZero
+	// results, ...) asks for an output shape other than the static one the
+	// module was compiled to.
+	ErrShapeMismatch = 3
 )
 
 // RunErrorMessages are the standard meanings of mlc_run's results.
 var RunErrorMessages = map[string]string{
 	"1": "an index in the input data is out of range",
+	"2": "an input differs from the value the module was compiled for (--input-value)",
+	"3": "the input data implies an output shape other than the one the module was compiled for",
 }
 
 // Read extracts the metadata from module bytes.

@@ -10,19 +10,22 @@ import (
 )
 
 // How each dtype lives in Wasm: its storage width and the value type it is
-// computed in. float16 and bfloat16 compute as f32; the small integer types
-// and bool as i32 (sign- or zero-extended on load, wrapped on store).
+// computed in. float16, bfloat16, float8 and float4 compute as f32; the small
+// integer types (int4, int2 included) and bool as i32 (sign- or zero-extended
+// on load, wrapped on store). Sub-byte types have no byte address per
+// element: loadElemAt and storeElemAt (subbyte.go) reach them by index.
 
 // computeType is the Wasm value type elements of dt are computed in.
 func computeType(dt ir.DType) (wasm.ValueType, error) {
 	switch dt {
-	case ir.Float32, ir.Float16, ir.BFloat16:
+	case ir.Float32, ir.Float16, ir.BFloat16, ir.Float8E4M3FN, ir.Float8E4M3FNUZ, ir.Float8E5M2,
+		ir.Float8E5M2FNUZ, ir.Float8E8M0, ir.Float4E2M1:
 		return asm.F32, nil
 	case ir.Float64:
 		return asm.F64, nil
 	case ir.Int64, ir.Uint64:
 		return asm.I64, nil
-	case ir.Int8, ir.Int16, ir.Int32, ir.Uint8, ir.Uint16, ir.Uint32, ir.Bool:
+	case ir.Int8, ir.Int16, ir.Int32, ir.Uint8, ir.Uint16, ir.Uint32, ir.Bool, ir.Int4, ir.Uint4, ir.Int2, ir.Uint2:
 		return asm.I32, nil
 	}
 	return 0, ir.NotSupportedf("dtype %s in this kernel", dt)
@@ -56,8 +59,11 @@ func (k *Ctx) loadElem(dt ir.DType, off uint32) error {
 		f.I32Load16U(off).Call(k.f16ToF32())
 	case ir.BFloat16:
 		f.I32Load16U(off).I32Const(16).Op(wasm.OpcodeI32Shl).Op(wasm.OpcodeF32ReinterpretI32)
+	case ir.Float8E4M3FN, ir.Float8E4M3FNUZ, ir.Float8E5M2, ir.Float8E5M2FNUZ, ir.Float8E8M0:
+		f.I32Load8U(off)
+		k.decodeSmallFloat(dt)
 	default:
-		return ir.NotSupportedf("loading %s", dt)
+		return ir.NotSupportedf("loading %s by byte address", dt)
 	}
 	return nil
 }
@@ -83,8 +89,11 @@ func (k *Ctx) storeElem(dt ir.DType, off uint32) error {
 		f.Call(k.f32ToF16()).I32Store16(off)
 	case ir.BFloat16:
 		f.Call(k.f32ToBF16()).I32Store16(off)
+	case ir.Float8E4M3FN, ir.Float8E4M3FNUZ, ir.Float8E5M2, ir.Float8E5M2FNUZ, ir.Float8E8M0:
+		// Cast's defaults: saturate, and round up for e8m0.
+		f.Call(k.encodeSmallFloat(dt, true, ir.RoundUp)).I32Store8(off)
 	default:
-		return ir.NotSupportedf("storing %s", dt)
+		return ir.NotSupportedf("storing %s by byte address", dt)
 	}
 	return nil
 }
@@ -178,5 +187,32 @@ func constOf(f *asm.Func, t wasm.ValueType, v float64) {
 		f.I64Const(int64(v))
 	default:
 		panic(fmt.Sprintf("constOf %v", t))
+	}
+}
+
+// loadAs loads an element of dt from the address on the stack and
+// converts it to the Wasm type ct.
+func (k *Ctx) loadAs(dt ir.DType, off uint32, ct wasm.ValueType) error {
+	if err := k.loadElem(dt, off); err != nil {
+		return err
+	}
+	from, err := computeType(dt)
+	if err != nil {
+		return err
+	}
+	convert(k.F, from, ct, dt.IsUnsigned())
+	return nil
+}
+
+// roundTo rounds the f32 on the stack to float16 or bfloat16 precision
+// (and back), so that running sums round at every step as in the element
+// type.
+func (k *Ctx) roundTo(dt ir.DType) {
+	f := k.F
+	switch dt {
+	case ir.Float16:
+		f.Call(k.f32ToF16()).Call(k.f16ToF32())
+	case ir.BFloat16:
+		f.Call(k.f32ToBF16()).I32Const(16).Op(wasm.OpcodeI32Shl).Op(wasm.OpcodeF32ReinterpretI32)
 	}
 }

@@ -67,6 +67,7 @@ type Ctx struct {
 	md   *module
 	F    *asm.Func
 	Node *ir.Node
+	name string // of the function, to name the functions of subgraph nodes
 }
 
 // Addr is the memory address of a value.
@@ -86,6 +87,12 @@ func (k *Ctx) SIMD() bool { return k.md.opts.SIMD }
 func (k *Ctx) Helper(name string, params, results []wasm.ValueType, build func(f *asm.Func)) uint32 {
 	return k.md.helper(name, params, results, build)
 }
+
+// Table returns the address of constant data the kernel reads (a lookup
+// table). Data is stored once per key, so key must identify its contents,
+// e.g. "f8e4m3fn_decode". Tables sit after the planned memory, in data
+// segments; kernels must never write them.
+func (k *Ctx) Table(key string, data []byte) int32 { return k.md.table(key, data) }
 
 // Fail makes the node function return a non-zero mlc_run status when the
 // i32 on top of the stack is non-zero.

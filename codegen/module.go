@@ -39,6 +39,12 @@ type module struct {
 	types   map[string]uint32
 	// staticData holds non-tensor bytes (the WASI entry's messages).
 	staticData []dataSeg
+	// tables are read-only kernel data (lookup tables) placed after the
+	// planned memory; tableAddr finds one by key, tableEnd is the first
+	// byte after them.
+	tables    []dataSeg
+	tableAddr map[string]int
+	tableEnd  int
 }
 
 type dataSeg struct {
@@ -55,7 +61,8 @@ const (
 )
 
 func newModule(plan *opt.Plan, opts Options) *module {
-	md := &module{m: &wasm.Module{}, opts: opts, plan: plan, helpers: map[string]uint32{}, types: map[string]uint32{}}
+	md := &module{m: &wasm.Module{}, opts: opts, plan: plan, helpers: map[string]uint32{}, types: map[string]uint32{},
+		tableAddr: map[string]int{}, tableEnd: plan.MemoryBytes}
 	i32 := []wasm.ValueType{asm.I32}
 	imp := func(name string, params, results []wasm.ValueType) {
 		md.m.ImportSection = append(md.m.ImportSection, &wasm.Import{
@@ -101,12 +108,26 @@ func (md *module) helper(name string, params, results []wasm.ValueType, build fu
 	return idx
 }
 
+// table returns the address of read-only data shared by kernels, adding it
+// after the planned memory on first use of key. Tables are 16-byte aligned
+// and never written, so the memory plan need not know them.
+func (md *module) table(key string, data []byte) int32 {
+	if a, ok := md.tableAddr[key]; ok {
+		return int32(a)
+	}
+	a := (md.tableEnd + 15) &^ 15
+	md.tableAddr[key] = a
+	md.tables = append(md.tables, dataSeg{a, append([]byte{}, data...)})
+	md.tableEnd = a + len(data)
+	return int32(a)
+}
+
 // Build generates the module.
 func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 	md := newModule(plan, opts)
 	var nodeFuncs []uint32
 	for i, n := range g.Nodes {
-		idx, err := md.nodeFunc(n, i)
+		idx, err := md.nodeFunc(n, nodeFuncName("", i, n))
 		if err != nil {
 			return nil, err
 		}
@@ -122,10 +143,10 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		md.m.FunctionSection = append(md.m.FunctionSection, md.typeIndex(f.Params, f.Results))
 		md.m.CodeSection = append(md.m.CodeSection, f.Code())
 	}
-	if plan.MemoryBytes > 65536*65536 {
-		return nil, fmt.Errorf("the model needs %d bytes of memory, more than a Wasm32 memory's 4 GiB", plan.MemoryBytes)
+	if md.tableEnd > 65536*65536 {
+		return nil, fmt.Errorf("the model needs %d bytes of memory, more than a Wasm32 memory's 4 GiB", md.tableEnd)
 	}
-	pages := uint32((plan.MemoryBytes + 65535) / 65536)
+	pages := uint32((md.tableEnd + 65535) / 65536)
 	pages = max(pages, 1)
 	md.m.MemorySection = &wasm.Memory{Min: pages, Max: pages, IsMaxEncoded: true}
 	md.m.ExportSection = []*wasm.Export{
@@ -147,9 +168,20 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 	return binary.EncodeModule(md.m), nil
 }
 
+// nodeFuncName names the function of node i of a graph; prefix is empty
+// for the main graph and names the owning function and subgraph otherwise.
+func nodeFuncName(prefix string, i int, n *ir.Node) string {
+	name := fmt.Sprintf("%snode%d_%s", prefix, i, n.Op.OpType())
+	if n.Name != "" {
+		name += "_" + n.Name
+	}
+	return name
+}
+
 // nodeFunc generates the function of one node, or returns -1 for nodes
-// that need no code (aliasing views).
-func (md *module) nodeFunc(n *ir.Node, i int) (int, error) {
+// that need no code (aliasing views). Nodes inside subgraphs get functions
+// too: the kernel of the op owning the subgraph calls them (callGraph).
+func (md *module) nodeFunc(n *ir.Node, name string) (int, error) {
 	if _, ok := n.Op.(ir.Aliaser); ok {
 		return -1, nil
 	}
@@ -158,7 +190,7 @@ func (md *module) nodeFunc(n *ir.Node, i int) (int, error) {
 		return 0, ir.Unsupportedf(n, "no Wasm kernel for %s", n.Op.OpType())
 	}
 	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
-	ctx := &Ctx{md: md, F: f, Node: n}
+	ctx := &Ctx{md: md, F: f, Node: n, name: name}
 	if err := k.Emit(ctx, n); err != nil {
 		if ir.IsUnsupported(err) {
 			var u *ir.Unsupported
@@ -170,10 +202,6 @@ func (md *module) nodeFunc(n *ir.Node, i int) (int, error) {
 		return 0, fmt.Errorf("%s: code generation: %w", n.Label(), err)
 	}
 	f.I32Const(0)
-	name := fmt.Sprintf("node%d_%s", i, n.Op.OpType())
-	if n.Name != "" {
-		name += "_" + n.Name
-	}
 	return int(md.addFunc(name, f)), nil
 }
 
@@ -196,7 +224,7 @@ func tensorMeta(v *ir.Value, plan *opt.Plan) abi.Tensor {
 func (md *module) metadata(g *ir.Graph) *abi.Metadata {
 	m := &abi.Metadata{
 		ABI: abi.Version, Producer: md.opts.Producer, ModelSHA256: md.opts.ModelSHA256,
-		MemoryBytes: md.plan.MemoryBytes, SIMD: md.opts.SIMD, Options: md.opts.Flags,
+		MemoryBytes: md.tableEnd, SIMD: md.opts.SIMD, Options: md.opts.Flags,
 		Inputs: []abi.Tensor{}, Outputs: []abi.Tensor{}, RunErrors: abi.RunErrorMessages,
 	}
 	for _, v := range g.Inputs {
@@ -204,6 +232,11 @@ func (md *module) metadata(g *ir.Graph) *abi.Metadata {
 	}
 	for _, v := range g.Outputs {
 		m.Outputs = append(m.Outputs, tensorMeta(v, md.plan))
+	}
+	for _, n := range g.Nodes {
+		if _, ok := n.Op.(*ir.CheckEqual); ok {
+			m.FixedInputs = append(m.FixedInputs, n.Inputs[0].Name)
+		}
 	}
 	return m
 }
@@ -234,6 +267,7 @@ func (md *module) dataSegments() {
 		segs = append(segs, dataSeg{off, append([]byte{}, data[:end]...)})
 	}
 	segs = append(segs, md.staticData...)
+	segs = append(segs, md.tables...)
 	for _, s := range segs {
 		md.m.DataSection = append(md.m.DataSection, &wasm.DataSegment{
 			OffsetExpression: &wasm.ConstantExpression{Opcode: wasm.OpcodeI32Const, Data: i32leb(int32(s.off))},

@@ -37,32 +37,8 @@ func init() {
 // stridedCopy fills y (row-major) from src read with per-dimension element
 // strides: the general form of Transpose, Expand and Slice.
 func (k *Ctx) stridedCopy(y *ir.Value, src int32, strides []int) error {
-	dt := y.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("moving %s data", dt)
-	}
-	if y.Type.Shape.Size() == 0 {
-		return nil
-	}
-	sz := elemBytes(dt)
 	shape := y.Type.Shape
-	streams := []stream{{base: k.Addr(y), strides: shape.Strides(), size: sz}, {base: src, strides: strides, size: sz}}
-	cshape, cstreams := collapse(shape, streams)
-	f := k.F
-	k.nest(cshape, cstreams, func(ptrs []asm.Local, count int, st []int) {
-		if st[1] == 1 {
-			f.Get(ptrs[0]).Get(ptrs[1]).I32Const(int32(count * sz)).MemoryCopy()
-			return
-		}
-		c := f.Local(asm.I32)
-		f.Counted(c, count, func() {
-			f.Get(ptrs[0]).Get(ptrs[1])
-			k.copyElemBytes(int32(sz))
-			f.AddI32(ptrs[0], int32(sz))
-			f.AddI32(ptrs[1], int32(st[1]*sz))
-		})
-	})
-	return nil
+	return k.copyRegion(y.Type.DType, shape, region{k.Addr(y), 0, shape.Strides()}, region{src, 0, strides})
 }
 
 func (k *Ctx) concat(n *ir.Node, op *ir.Concat) error {

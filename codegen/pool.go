@@ -39,7 +39,7 @@ func (k *Ctx) pool(n *ir.Node, op *ir.Pool, g *ir.Geometry, ct wasm.ValueType) e
 	x, y := n.Inputs[0], n.Outputs[0]
 	var idxOut *ir.Value
 	if len(n.Outputs) > 1 {
-		idxOut = n.Outputs[1]
+		idxOut = n.Out(1)
 	}
 	dt := x.Type.DType
 	sz := int32(elemBytes(dt))
@@ -219,11 +219,18 @@ func (k *Ctx) emitPoolIndex(op *ir.Pool, g *ir.Geometry, plane, best, iPtr asm.L
 	f := k.F
 	inSize := int32(ir.Shape(g.In).Size())
 	f.Get(iPtr)
-	if op.StorageOrder == 1 && len(g.In) >= 2 {
-		// row-major flat -> column-major flat for 2-D planes: (h, w) -> w*H + h
-		H, W := int32(g.In[0]), int32(g.In[1])
-		f.Get(best).I32Const(W).Op(wasm.OpcodeI32RemU).I32Const(H).Op(wasm.OpcodeI32Mul)
-		f.Get(best).I32Const(W).Op(wasm.OpcodeI32DivU).Op(wasm.OpcodeI32Add)
+	if nd := len(g.In); op.StorageOrder == 1 && nd >= 2 {
+		// peel the row-major coordinates off from the innermost one and
+		// weigh them column-major: sum p_d * prod_{e<d} In[e]
+		rem, col := f.Local(asm.I32), f.Local(asm.I32)
+		f.Get(best).Set(rem)
+		f.SetI32(col, 0)
+		for d := nd - 1; d >= 0; d-- {
+			colStr := int32(ir.Shape(g.In[:d]).Size())
+			f.Get(col).Get(rem).I32Const(int32(g.In[d])).Op(wasm.OpcodeI32RemU).I32Const(colStr).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(col)
+			f.Get(rem).I32Const(int32(g.In[d])).Op(wasm.OpcodeI32DivU).Set(rem)
+		}
+		f.Get(col)
 	} else {
 		f.Get(best)
 	}

@@ -112,13 +112,13 @@ func (k *Ctx) qMultipliers(s1, s2, s3 *ir.Value, n1, n2, ld int, tab int32, one 
 		}
 	}
 	value := func(ii, jj asm.Local) {
-		try(k.loadQ(dt, k.Addr(s1), ii))
-		try(k.loadQ(dt, k.Addr(s2), jj))
+		try(k.loadElemAt(dt, k.Addr(s1), ii))
+		try(k.loadElemAt(dt, k.Addr(s2), jj))
 		f.Op(wasm.OpcodeF32Mul)
-		k.roundF32To(dt)
-		try(k.loadQ(dt, k.Addr(s3), zero))
+		k.roundTo(dt)
+		try(k.loadElemAt(dt, k.Addr(s3), zero))
 		f.Op(wasm.OpcodeF32Div)
-		k.roundF32To(dt)
+		k.roundTo(dt)
 		f.Op(wasm.OpcodeF64PromoteF32)
 	}
 	if n1 == 1 && n2 == 1 {
@@ -161,7 +161,7 @@ func (k *Ctx) qOutputZero(zy *ir.Value) (asm.Local, error) {
 	}
 	zero := f.Local(asm.I32)
 	f.SetI32(zero, 0)
-	if err := k.loadQ(zy.Type.DType, k.Addr(zy), zero); err != nil {
+	if err := k.loadElemAt(zy.Type.DType, k.Addr(zy), zero); err != nil {
 		return l, err
 	}
 	f.Op(wasm.OpcodeF64ConvertI32S).Set(l)
@@ -223,7 +223,7 @@ func (k *Ctx) qmatmul(n *ir.Node) error {
 	packB := func(src asm.Local) { k.qPackRows(pb, src, p.N, p.K, p.Kp, 1, p.N, bdt, zb, zbStride) }
 	aStr := scaleInts(ir.BroadcastStrides(p.as[:len(p.as)-2], p.batch), p.M*p.K)
 	bStr := scaleInts(ir.BroadcastStrides(p.bs[:len(p.bs)-2], p.batch), p.K*p.N)
-	aInv, bInv := allZero(aStr), allZero(bStr)
+	aInv, bInv := allZeroInts(aStr), allZeroInts(bStr)
 	src := f.Local(asm.I32)
 	bWidth := 2
 	if q.packed != nil {
@@ -258,7 +258,7 @@ func (k *Ctx) qmatmul(n *ir.Node) error {
 	return nil
 }
 
-func allZero(s []int) bool {
+func allZeroInts(s []int) bool {
 	for _, v := range s {
 		if v != 0 {
 			return false
@@ -392,7 +392,7 @@ func (k *Ctx) qconv(n *ir.Node) error {
 	if p.zx != nil {
 		zero := f.Local(asm.I32)
 		f.SetI32(zero, 0)
-		if err := k.loadQ(p.xdt, k.Addr(p.zx), zero); err != nil {
+		if err := k.loadElemAt(p.xdt, k.Addr(p.zx), zero); err != nil {
 			return err
 		}
 		f.Set(zx)
@@ -400,7 +400,6 @@ func (k *Ctx) qconv(n *ir.Node) error {
 
 	pc, pa, pb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	var bias *asm.Local
-	var rq *qRequant
 	var epi qepi
 	mult := f.Local(asm.F64)
 	tabPtr := f.Local(asm.I32)
@@ -429,8 +428,7 @@ func (k *Ctx) qconv(n *ir.Node) error {
 		if p.perChannel {
 			mode, m = multRow, tabPtr
 		}
-		rq = newRequant(k, pc, p.P, p.out.Type.DType, bias, mode, m, 0, zy)
-		epi = rq
+		epi = newRequant(k, pc, p.P, p.out.Type.DType, bias, mode, m, 0, zy)
 	}
 
 	xImg := int32(p.C * ir.Shape(p.g.In).Size())

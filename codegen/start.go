@@ -2,6 +2,8 @@ package codegen
 
 import (
 	"fmt"
+	"sort"
+	"strconv"
 
 	"github.com/tetratelabs/wabin/wasm"
 
@@ -43,8 +45,19 @@ func (md *module) startFunc(meta *abi.Metadata, run uint32) *asm.Func {
 	readErr[0], readErr[1] = message("mlc: reading stdin failed\n")
 	writeErr := [2]int32{}
 	writeErr[0], writeErr[1] = message("mlc: writing stdout failed\n")
+	// One message per mlc_run result code, in code order.
+	codes := make([]int, 0, len(abi.RunErrorMessages))
+	for c := range abi.RunErrorMessages {
+		n, _ := strconv.Atoi(c)
+		codes = append(codes, n)
+	}
+	sort.Ints(codes)
+	runErrs := make([][2]int32, len(codes))
+	for i, c := range codes {
+		runErrs[i][0], runErrs[i][1] = message(fmt.Sprintf("mlc: mlc_run failed with code %d: %s\n", c, abi.RunErrorMessages[strconv.Itoa(c)]))
+	}
 	runErr := [2]int32{}
-	runErr[0], runErr[1] = message("mlc: mlc_run failed: " + abi.RunErrorMessages["1"] + " (or another error code, see the module metadata)\n")
+	runErr[0], runErr[1] = message("mlc: mlc_run failed with an unknown code\n")
 
 	i32 := []wasm.ValueType{asm.I32}
 	fail := md.helper("mlc_fail", []wasm.ValueType{asm.I32, asm.I32}, nil, func(f *asm.Func) {
@@ -101,7 +114,12 @@ func (md *module) startFunc(meta *abi.Metadata, run uint32) *asm.Func {
 	f.I32Const(scratchCount).I32Load(0).If()
 	failWith(long)
 	f.End()
-	f.Call(run).If()
+	f.Call(run).Tee(st).If()
+	for i, c := range codes {
+		f.Get(st).I32Const(int32(c)).Op(wasm.OpcodeI32Eq).If()
+		failWith(runErrs[i])
+		f.End()
+	}
 	failWith(runErr)
 	f.End()
 	for _, t := range meta.Outputs {

@@ -22,6 +22,11 @@ type Options struct {
 	// InputShapes pins graph input shapes by name; they replace symbolic or
 	// missing dimensions (an empty shape pins a scalar).
 	InputShapes map[string]ir.Shape
+	// InputValues compiles the module for one value of these inputs: the
+	// graph sees them as constants (so shape arguments computed from them
+	// become static), and the module checks at run time that the input it
+	// is given equals the value, failing the run otherwise.
+	InputValues map[string]*ir.Tensor
 }
 
 // Model is an imported ONNX model.
@@ -112,6 +117,11 @@ func ImportProto(mp *onnxpb.ModelProto, dir string, opts Options) (*Model, error
 			return nil, fmt.Errorf("--input-shape names %q, which is not a model input (inputs: %s)", name, valueNames(g.Inputs))
 		}
 	}
+	for name := range opts.InputValues {
+		if !slices.ContainsFunc(g.Inputs, func(v *ir.Value) bool { return v.Name == name }) {
+			return nil, fmt.Errorf("--input-value names %q, which is not a model input (inputs: %s)", name, valueNames(g.Inputs))
+		}
+	}
 	m.Graph = g
 	return m, nil
 }
@@ -128,12 +138,23 @@ type builder struct {
 	model *Model
 	dir   string
 	opts  Options
+	// users maps value names to the nodes reading them, in every graph
+	// imported so far (ONNX names are unique across nested graphs).
+	users map[string][]*onnxpb.NodeProto
+	// inputTypes types the inputs of the next subgraph imported, from what
+	// its op passes them, so that its nodes are typed (and can settle opset
+	// differences) while importing, like the main graph's.
+	inputTypes []*ir.Type
 }
 
 // scope resolves value names, falling back to enclosing graphs.
 type scope struct {
 	vals   map[string]*ir.Value
 	parent *scope
+	// declared holds the static types the model states for values (graph
+	// outputs and value_info); ops whose output shape depends on run-time
+	// data read them through nodeCtx.Declared.
+	declared map[string]ir.Type
 }
 
 func (s *scope) lookup(name string) *ir.Value {
@@ -148,7 +169,7 @@ func (s *scope) lookup(name string) *ir.Value {
 // graph imports a GraphProto. The main graph's inputs must get static
 // shapes; a subgraph's inputs may stay untyped for their op to type.
 func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
-	sc := &scope{vals: map[string]*ir.Value{}, parent: parent}
+	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, declared: declaredTypes(gp)}
 	g := &ir.Graph{Name: gp.GetName()}
 	inits := map[string]bool{}
 	for _, tp := range gp.Initializer {
@@ -168,6 +189,8 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		sc.vals[name] = ir.NewConst(name, t)
 		inits[name] = true
 	}
+	inputTypes := b.inputTypes // set by GraphWithInputs for this graph only
+	b.inputTypes = nil
 	for _, vi := range gp.Input {
 		name := vi.GetName()
 		if inits[name] {
@@ -177,9 +200,23 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		if err != nil {
 			return nil, err
 		}
+		if i := len(g.Inputs); i < len(inputTypes) && inputTypes[i] != nil {
+			if err := bindSubgraphInput(v, *inputTypes[i]); err != nil {
+				return nil, err
+			}
+		}
 		sc.vals[name] = v
 		g.Inputs = append(g.Inputs, v)
+		if t, ok := b.opts.InputValues[name]; ok && main {
+			if t.DType != v.Type.DType || !t.Shape.Equal(v.Type.Shape) {
+				return nil, fmt.Errorf("--input-value %s is %s, the input is %s", name, t.Type, v.Type)
+			}
+			fixed := ir.NewConst(name, t)
+			sc.vals[name] = fixed
+			g.Nodes = append(g.Nodes, &ir.Node{Name: "check " + name, Op: &ir.CheckEqual{}, Inputs: []*ir.Value{v, fixed}})
+		}
 	}
+	b.noteUsers(gp)
 	for _, np := range gp.Node {
 		if err := b.node(np, g, sc); err != nil {
 			return nil, err
@@ -196,6 +233,35 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		g.Outputs = append(g.Outputs, v)
 	}
 	return g, nil
+}
+
+// declaredTypes collects the fully static tensor types a graph states for
+// its outputs and value_info entries.
+func declaredTypes(gp *onnxpb.GraphProto) map[string]ir.Type {
+	m := map[string]ir.Type{}
+	for _, vi := range append(append([]*onnxpb.ValueInfoProto{}, gp.ValueInfo...), gp.Output...) {
+		tt := vi.GetType().GetTensorType()
+		if tt == nil || tt.Shape == nil {
+			continue
+		}
+		dt, err := DTypeFromONNX(tt.GetElemType())
+		if err != nil {
+			continue
+		}
+		shape := make(ir.Shape, len(tt.Shape.Dim))
+		static := true
+		for i, d := range tt.Shape.Dim {
+			if d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() < 0 {
+				static = false
+				break
+			}
+			shape[i] = int(d.GetDimValue())
+		}
+		if static {
+			m[vi.GetName()] = ir.Type{DType: dt, Shape: shape}
+		}
+	}
+	return m
 }
 
 // inputValue makes a graph input with a static type.
@@ -220,6 +286,9 @@ func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, e
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	pinned, isPinned := b.opts.InputShapes[name]
+	if t, ok := b.opts.InputValues[name]; ok && !isPinned {
+		pinned, isPinned = t.Shape, true
+	}
 	if !main {
 		isPinned = false
 	}
@@ -361,7 +430,7 @@ func (b *builder) node(np *onnxpb.NodeProto, g *ir.Graph, sc *scope) error {
 			if ok := asUnsupported(err, &u); ok && u.Where != "" {
 				return err
 			}
-			return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s (opset %d): %v", np.GetOpType(), opset, err)}
+			return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s (opset %d): %v", np.GetOpType(), opset, err), Cause: err}
 		}
 		return fmt.Errorf("%s: %w", label, err)
 	}

@@ -92,6 +92,7 @@ type nodeCtx struct {
 	used    map[string]bool
 	bound   bool
 	err     error // the first inference error of a Tmp node
+	made    map[*ir.Value]bool
 	tmp     int
 	Opset   int // the model's opset for the node's domain
 	Version int // the op's since-version in effect
@@ -107,6 +108,21 @@ func (c *nodeCtx) In(i int) *ir.Value {
 
 // Inputs returns all inputs (nil for omitted ones).
 func (c *nodeCtx) Inputs() []*ir.Value { return c.inputs }
+
+// Declared returns the static type the model states for output i (in its
+// graph outputs or value_info), if any. Ops whose output shape depends on
+// run-time data compile to that shape and check the data against it.
+func (c *nodeCtx) Declared(i int) (ir.Type, bool) {
+	if i >= len(c.np.Output) || c.np.Output[i] == "" {
+		return ir.Type{}, false
+	}
+	for s := c.sc; s != nil; s = s.parent {
+		if t, ok := s.declared[c.np.Output[i]]; ok {
+			return t, true
+		}
+	}
+	return ir.Type{}, false
+}
 
 // NumOut is the number of outputs the node declares.
 func (c *nodeCtx) NumOut() int { return len(c.np.Output) }
@@ -155,9 +171,15 @@ func (c *nodeCtx) add(n *ir.Node) error {
 
 // Bind makes the ONNX node's output i name an existing value (used when an
 // op imports as nothing, such as Constant).
+//
+// A value this node made (through Tmp or Const) takes the output's name,
+// which may be a graph output's name in the module ABI.
 func (c *nodeCtx) Bind(i int, v *ir.Value) {
 	if i < len(c.np.Output) && c.np.Output[i] != "" {
 		c.sc.vals[c.np.Output[i]] = v
+		if c.made[v] {
+			v.Name = c.np.Output[i]
+		}
 	}
 	c.bound = true
 }
@@ -168,6 +190,7 @@ func (c *nodeCtx) Tmp(op ir.Op, nout int, inputs ...*ir.Value) []*ir.Value {
 	for i := range outs {
 		c.tmp++
 		outs[i] = &ir.Value{Name: fmt.Sprintf("%s/%s_%d", c.baseName(), op.OpType(), c.tmp)}
+		c.markMade(outs[i])
 	}
 	c.add(&ir.Node{Name: c.np.GetName(), Op: op, Inputs: inputs, Outputs: outs})
 	return outs
@@ -189,7 +212,16 @@ func (c *nodeCtx) baseName() string {
 // Const makes a constant value owned by this node.
 func (c *nodeCtx) Const(t *ir.Tensor) *ir.Value {
 	c.tmp++
-	return ir.NewConst(fmt.Sprintf("%s/const_%d", c.baseName(), c.tmp), t)
+	v := ir.NewConst(fmt.Sprintf("%s/const_%d", c.baseName(), c.tmp), t)
+	c.markMade(v)
+	return v
+}
+
+func (c *nodeCtx) markMade(v *ir.Value) {
+	if c.made == nil {
+		c.made = map[*ir.Value]bool{}
+	}
+	c.made[v] = true
 }
 
 // ConstInts makes an int64 1-D constant.

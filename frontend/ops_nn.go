@@ -20,6 +20,18 @@ func window(c *nodeCtx) (ir.Window, error) {
 	return w, err
 }
 
+// lpOrder reads LpPool's p: a float in opset 1, an int later.
+func lpOrder(c *nodeCtx) (int, error) {
+	if c.Version < 2 {
+		p := c.Float("p", 2)
+		if p != float32(int(p)) {
+			return 0, ir.NotSupportedf("p=%g (integer orders are supported)", p)
+		}
+		return int(p), nil
+	}
+	return c.Int("p", 2), nil
+}
+
 func init() {
 	register("Conv", []int{1, 11, 22}, "", func(c *nodeCtx) error {
 		w, err := window(c)
@@ -46,7 +58,9 @@ func init() {
 				p.CeilMode = c.Int("ceil_mode", 0) == 1
 				p.StorageOrder = c.Int("storage_order", 0)
 			case ir.PoolLp:
-				p.P = c.Int("p", 2)
+				if p.P, err = lpOrder(c); err != nil {
+					return err
+				}
 				p.CeilMode = c.Int("ceil_mode", 0) == 1
 			}
 			return c.Emit(p, c.In(0))
@@ -57,7 +71,14 @@ func init() {
 	pool("LpPool", ir.PoolLp, []int{1, 2, 11, 18, 22})
 	global := func(name string, kind ir.PoolKind, versions []int) {
 		register(name, versions, "", func(c *nodeCtx) error {
-			return c.Emit(&ir.GlobalPool{Kind: kind, P: c.Int("p", 2)}, c.In(0))
+			p := 2
+			if kind == ir.PoolLp {
+				var err error
+				if p, err = lpOrder(c); err != nil {
+					return err
+				}
+			}
+			return c.Emit(&ir.GlobalPool{Kind: kind, P: p}, c.In(0))
 		})
 	}
 	global("GlobalAveragePool", ir.PoolAverage, []int{1, 22})
@@ -97,27 +118,33 @@ func init() {
 	softmax(ir.KindLogSoftmax)
 	softmax(ir.KindHardmax)
 
-	register("BatchNormalization", []int{1, 6, 7, 9, 14, 15}, "training mode (training_mode=1 or extra outputs) is not supported", func(c *nodeCtx) error {
+	register("BatchNormalization", []int{1, 6, 7, 9, 14, 15}, "", func(c *nodeCtx) error {
 		legacyAttrs(c)
+		// Training mode normalizes with the batch's statistics and outputs
+		// the updated running ones: training_mode=1 from opset 14; before,
+		// as in ONNX Runtime, asking for the statistics outputs (is_test
+		// is not trusted: exporters left it at its training default).
+		training := false
 		if c.Version < 7 {
-			if c.Int("is_test", 0) == 0 && c.NumOut() > 1 {
-				return ir.NotSupportedf("is_test=0 (training)")
-			}
+			c.Has("is_test")
 			c.Has("spatial")
 		} else if c.Version < 9 {
 			if c.Int("spatial", 1) != 1 {
 				return ir.NotSupportedf("spatial=0")
 			}
 		}
-		c.Has("momentum") // only used in training
-		if c.Int("training_mode", 0) != 0 {
-			return ir.NotSupportedf("training_mode=1")
-		}
-		for i := 1; i < c.NumOut(); i++ {
-			if c.np.Output[i] != "" {
-				return ir.NotSupportedf("running statistics outputs (training)")
+		if c.Version >= 14 {
+			training = c.Int("training_mode", 0) != 0
+		} else {
+			for i := 1; i < c.NumOut(); i++ {
+				training = training || c.np.Output[i] != ""
 			}
 		}
-		return c.Emit(&ir.BatchNorm{Epsilon: c.Float("epsilon", 1e-5)}, c.In(0), c.In(1), c.In(2), c.In(3), c.In(4))
+		momentum := c.Float("momentum", 0.9)
+		eps := c.Float("epsilon", 1e-5)
+		if training {
+			return c.Emit(&ir.BatchNormTraining{Epsilon: eps, Momentum: momentum}, c.In(0), c.In(1), c.In(2), c.In(3), c.In(4))
+		}
+		return c.Emit(&ir.BatchNorm{Epsilon: eps}, c.In(0), c.In(1), c.In(2), c.In(3), c.In(4))
 	})
 }

@@ -38,14 +38,24 @@ func init() {
 	register("Identity", []int{1, 13, 14, 16, 19, 21, 23, 24, 25}, "sequence and optional inputs are not supported", func(c *nodeCtx) error {
 		return c.Emit(&ir.Identity{}, c.In(0))
 	})
-	register("Dropout", []int{1, 6, 7, 10, 12, 13, 22}, "training_mode=true is not supported", func(c *nodeCtx) error {
+	register("Dropout", []int{1, 6, 7, 10, 12, 13, 22}, "training_mode=true only with a constant ratio of 0 (otherwise the output is random)", func(c *nodeCtx) error {
 		legacyAttrs(c)
 		c.Has("ratio") // inference ignores the ratio
 		c.Has("seed")
 		c.Has("is_test")
 		if t := c.In(2); t != nil {
-			if t.Const == nil || t.Const.Int(0) != 0 {
-				return ir.NotSupportedf("training_mode must be a constant false")
+			if t.Const == nil {
+				return &ir.NotConstant{What: "Dropout's training_mode", Value: t.Name}
+			}
+			// Training mode drops at random, except with a ratio of 0.
+			if t.Const.Int(0) != 0 {
+				r := c.In(1)
+				if r != nil && r.Const == nil {
+					return &ir.NotConstant{What: "Dropout's ratio in training mode", Value: r.Name}
+				}
+				if r == nil || r.Const.Float(0) != 0 {
+					return ir.NotSupportedf("training_mode=true with a ratio other than a constant 0: the output is random")
+				}
 			}
 		}
 		if c.NumOut() > 1 && c.np.Output[1] != "" {

@@ -67,6 +67,14 @@ func (n *Node) In(i int) *Value {
 	return nil
 }
 
+// Out returns output i, or nil when the node does not produce it.
+func (n *Node) Out(i int) *Value {
+	if i < len(n.Outputs) {
+		return n.Outputs[i]
+	}
+	return nil
+}
+
 // Graph is a list of nodes in topological order between inputs and outputs.
 // Subgraphs (If, Loop, Scan bodies) may read values of enclosing graphs.
 type Graph struct {
@@ -101,6 +109,10 @@ type Subgrapher interface {
 
 // Impure ops are never folded even with constant inputs.
 type Impure interface{ Impure() }
+
+// Effect marks ops that matter beyond their outputs (run-time checks): dead
+// code removal keeps them.
+type Effect interface{ Effect() }
 
 // Producers maps each value to the node producing it.
 func (g *Graph) Producers() map[*Value]*Node {

@@ -12,9 +12,11 @@ import (
 type Unsupported struct {
 	Where string // the node label, or "graph input x"
 	What  string
+	Cause error // the underlying error, if any
 }
 
 func (e *Unsupported) Error() string { return e.Where + ": unsupported: " + e.What }
+func (e *Unsupported) Unwrap() error { return e.Cause }
 
 // Unsupportedf builds an Unsupported error for a node.
 func Unsupportedf(n *Node, format string, args ...any) error {
@@ -33,12 +35,26 @@ func NotSupportedf(format string, args ...any) error {
 	return NotSupported(fmt.Sprintf(format, args...))
 }
 
+// NotConstant is the unsupported case of a shape-determining argument (a
+// Reshape shape, Slice bounds) that is computed from run-time data. Callers
+// that know the run-time value can compile a module specialized on it
+// (frontend.Options.InputValues).
+type NotConstant struct {
+	What  string // "Reshape's shape"
+	Value string // the value's name
+}
+
+func (e *NotConstant) Error() string {
+	return fmt.Sprintf("%s (input %q) must be known at compile time; it is computed from run-time data (a model input it depends on can be fixed with --input-value)", e.What, e.Value)
+}
+
 // IsUnsupported reports whether err is (or wraps) an Unsupported or
 // NotSupported error.
 func IsUnsupported(err error) bool {
 	var u *Unsupported
 	var n NotSupported
-	return errors.As(err, &u) || errors.As(err, &n)
+	var c *NotConstant
+	return errors.As(err, &u) || errors.As(err, &n) || errors.As(err, &c)
 }
 
 // FoldLimit caps how much a folded node may grow the module: a node whose
@@ -122,8 +138,9 @@ func checkSize(t Type) error {
 
 func wrapNodeErr(n *Node, err error) error {
 	var ns NotSupported
-	if errors.As(err, &ns) {
-		return &Unsupported{Where: n.Label(), What: err.Error()}
+	var nc *NotConstant
+	if errors.As(err, &ns) || errors.As(err, &nc) {
+		return &Unsupported{Where: n.Label(), What: err.Error(), Cause: err}
 	}
 	var u *Unsupported
 	if errors.As(err, &u) {
@@ -133,7 +150,7 @@ func wrapNodeErr(n *Node, err error) error {
 }
 
 func tryFold(n *Node) (bool, error) {
-	if _, impure := n.Op.(Impure); impure {
+	if _, impure := n.Op.(Impure); impure || hasImpureSubgraph(n) {
 		return false, nil
 	}
 	if _, ok := n.Op.(ShapeOnly); ok {
@@ -162,12 +179,12 @@ func tryFold(n *Node) (bool, error) {
 		}
 		inBytes += len(v.Const.Data)
 	}
-	if _, ok := n.Op.(Subgrapher); ok {
+	types, err := n.Op.Infer(n.Inputs)
+	if _, ok := n.Op.(Subgrapher); ok && err != nil {
 		// A subgraph op folds only when its subgraphs can type themselves.
-		if _, err := n.Op.Infer(n.Inputs); err != nil {
-			return false, wrapNodeErr(n, err)
-		}
-	} else if types, err := n.Op.Infer(n.Inputs); err == nil {
+		return false, wrapNodeErr(n, err)
+	}
+	if err == nil {
 		outBytes := 0
 		for _, t := range types {
 			outBytes += t.Bytes()

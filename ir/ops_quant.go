@@ -128,20 +128,6 @@ func isScaleType(dt DType) bool {
 	return dt == Float32 || dt == Float16 || dt == BFloat16 || dt == Float8E8M0
 }
 
-// RoundTo rounds v to float type dt (float64, float32, float16, bfloat16),
-// as numpy stores each intermediate result of an expression.
-func RoundTo(dt DType, v float64) float64 {
-	switch dt {
-	case Float64:
-		return v
-	case Float32:
-		return float64(float32(v))
-	case Float16, BFloat16:
-		return float64(SmallFloatToFloat32(dt, Float64ToSmallFloat(dt, v, false)))
-	}
-	panic("RoundTo " + dt.String())
-}
-
 // QuantizeLinear is y = saturate(round(x / scale) + zero_point) for integer
 // outputs and y = cast(x / scale) for float8 and float4 outputs.
 type QuantizeLinear struct {

@@ -106,7 +106,7 @@ func ConstInts(v *Value, what string) ([]int, error) {
 		return nil, nil
 	}
 	if v.Const == nil {
-		return nil, NotSupportedf("%s (input %q) must be known at compile time; it is computed from run-time data", what, v.Name)
+		return nil, &NotConstant{What: what, Value: v.Name}
 	}
 	if !v.Const.DType.IsInt() {
 		return nil, fmt.Errorf("%s must be an integer tensor, got %s", what, v.Type)

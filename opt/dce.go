@@ -12,7 +12,7 @@ func deadCode(g *ir.Graph, _ *Options) error {
 	kept := make([]*ir.Node, 0, len(g.Nodes))
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
 		n := g.Nodes[i]
-		used := false
+		_, used := n.Op.(ir.Effect)
 		for _, o := range n.Outputs {
 			if o != nil && live[o] {
 				used = true

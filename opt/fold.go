@@ -10,15 +10,23 @@ func fold(g *ir.Graph, _ *Options) error {
 	if err := ir.InferGraph(g); err != nil {
 		return err
 	}
+	pruneFolded(g)
+	return nil
+}
+
+// pruneFolded drops folded nodes from g and its subgraphs.
+func pruneFolded(g *ir.Graph) {
 	kept := g.Nodes[:0]
 	for _, n := range g.Nodes {
-		if allConst(n.Outputs) {
+		if _, effect := n.Op.(ir.Effect); !effect && allConst(n.Outputs) {
 			continue
+		}
+		for _, sg := range subgraphsOf(n) {
+			pruneFolded(sg)
 		}
 		kept = append(kept, n)
 	}
 	g.Nodes = kept
-	return nil
 }
 
 func allConst(vs []*ir.Value) bool {

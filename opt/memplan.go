@@ -2,6 +2,7 @@ package opt
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/mlc-compiler/mlc/ir"
@@ -61,7 +62,12 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	addr := ScratchBytes
 	seen := map[*ir.Value]bool{}
 	g.Walk(func(n *ir.Node) {
-		for _, v := range n.Inputs {
+		// A subgraph output may be a constant the owning op copies out.
+		reads := n.Inputs
+		for _, sg := range subgraphsOf(n) {
+			reads = append(slices.Clone(reads), sg.Outputs...)
+		}
+		for _, v := range reads {
 			if v != nil && v.Const != nil && !seen[v] {
 				seen[v] = true
 				p.Consts = append(p.Consts, v)

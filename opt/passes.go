@@ -27,6 +27,7 @@ type Pass struct {
 // Passes is the pipeline, in order. Memory planning follows them.
 var Passes = []Pass{
 	{"fold", 0, fold},
+	{"inlineif", 0, inlineIf},
 	{"qpack", 1, packQuantWeights},
 	{"identity", 1, removeIdentity},
 	{"dce", 0, deadCode},

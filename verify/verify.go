@@ -116,6 +116,47 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 		}
 	}
 	compiled, err := mlc.Compile(data, dir, copts)
+	// A shape argument computed from a run-time input: the data sets know
+	// the input's value, so compile a module specialized on it (the module
+	// checks the value at run time). Only the inputs that shape arguments
+	// need are fixed, one at a time, so that the data the kernels compute
+	// on stays run-time data.
+	candidates := agreedInputs(inputs, sets)
+	var fixedNames []string
+	for tries := 0; tries < len(inputs); tries++ {
+		var nc *ir.NotConstant
+		if !errors.As(err, &nc) {
+			break
+		}
+		name := nc.Value
+		if _, ok := candidates[name]; !ok {
+			// The argument is computed from inputs: fix the first input
+			// whose value makes the error move on.
+			name = ""
+			for _, cand := range inputs {
+				if _, ok := candidates[cand]; !ok || copts.InputValues[cand] != nil {
+					continue
+				}
+				trial := withValue(copts, cand, candidates[cand])
+				if _, err2 := mlc.Compile(data, dir, trial); !sameNotConstant(err2, nc) {
+					name = cand
+					break
+				}
+			}
+			if name == "" {
+				break
+			}
+		}
+		if copts.InputValues[name] != nil {
+			break
+		}
+		copts = withValue(copts, name, candidates[name])
+		fixedNames = append(fixedNames, name)
+		compiled, err = mlc.Compile(data, dir, copts)
+	}
+	if err == nil && len(fixedNames) > 0 {
+		res.Message = "specialized on the values of inputs " + strings.Join(fixedNames, ", ")
+	}
 	if err != nil {
 		return classify(res, err)
 	}
@@ -167,6 +208,45 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 		res.Outputs[i] = *worst[t.Name]
 	}
 	return res
+}
+
+// agreedInputs maps the inputs of at most 1024 elements whose value is the
+// same in every data set to that value: those a module may be specialized on.
+func agreedInputs(names []string, sets []dataSet) map[string]*ir.Tensor {
+	out := map[string]*ir.Tensor{}
+	for i, name := range names {
+		t := sets[0].inputs[i]
+		if t.DType == ir.String || t.Len() > 1024 {
+			continue
+		}
+		same := true
+		for _, s := range sets[1:] {
+			if string(s.inputs[i].Data) != string(t.Data) || !s.inputs[i].Shape.Equal(t.Shape) {
+				same = false
+			}
+		}
+		if same {
+			out[name] = t
+		}
+	}
+	return out
+}
+
+// withValue returns o with one more input fixed.
+func withValue(o mlc.Options, name string, t *ir.Tensor) mlc.Options {
+	vals := map[string]*ir.Tensor{}
+	for k, v := range o.InputValues {
+		vals[k] = v
+	}
+	vals[name] = t
+	o.InputValues = vals
+	return o
+}
+
+// sameNotConstant reports whether err is the same missing-constant error.
+func sameNotConstant(err error, nc *ir.NotConstant) bool {
+	var e *ir.NotConstant
+	return errors.As(err, &e) && *e == *nc
 }
 
 // classify maps an error to unsupported or error.

@@ -32,12 +32,14 @@ func main() {
 // compileFlags are shared by compile, verify and bench.
 type compileFlags struct {
 	shapes []string
+	values []string
 	simd   bool
 	level  int
 }
 
 func (c *compileFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&c.shapes, "input-shape", nil, "pin an input shape: NAME=d0,d1,... (repeatable; NAME= pins a scalar)")
+	cmd.Flags().StringArrayVar(&c.values, "input-value", nil, "specialize on an input's value: NAME=FILE (.npy or .pb); the module then rejects other values")
 	cmd.Flags().BoolVar(&c.simd, "simd", true, "emit SIMD128 code (--simd=false for scalar code)")
 	cmd.Flags().IntVarP(&c.level, "opt", "O", 2, "optimization level: 0 runs only the passes code generation needs")
 }
@@ -51,6 +53,20 @@ func (c *compileFlags) options() (mlc.Options, error) {
 		return o, err
 	}
 	o.InputShapes = shapes
+	for _, spec := range c.values {
+		name, file, ok := strings.Cut(spec, "=")
+		if !ok || name == "" || file == "" {
+			return o, fmt.Errorf("--input-value %q: want NAME=FILE", spec)
+		}
+		t, err := readTensor(file)
+		if err != nil {
+			return o, err
+		}
+		if o.InputValues == nil {
+			o.InputValues = map[string]*ir.Tensor{}
+		}
+		o.InputValues[name] = t
+	}
 	return o, nil
 }
 

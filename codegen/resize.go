@@ -1,0 +1,410 @@
+package codegen
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// Resize applies its compile-time plan (ir.ResizePlan): one pass per
+// resized axis, each output position reading a few input positions along
+// that axis. The taps (byte offsets and weights) are tables the kernel
+// writes into its workspace on entry; passes ping-pong between two buffers.
+// Nearest-mode plans copy elements (any dtype, bit-exact); other plans
+// compute in f32 (float32, float16, bfloat16) or f64 (float64, integers).
+
+type resizeLayout struct {
+	plan     *ir.ResizePlan
+	dt       ir.DType
+	ct       wasm.ValueType // compute type of interpolating plans
+	tmpSz    int            // bytes per element of the intermediate buffers
+	wSz      int            // bytes per weight
+	tables   [][]byte
+	tableOff []int // workspace offsets of the tables
+	buf      [2]int
+	bytes    int
+}
+
+// resizeTapsInRegisters bounds the taps kept in locals; wider filters
+// (antialiased downscaling) read their taps from the table per element.
+const resizeTapsInRegisters = 8
+
+func layoutResize(n *ir.Node, op *ir.Resize) (*resizeLayout, error) {
+	p, err := op.PlanFor(n.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	dt := n.Inputs[0].Type.DType
+	l := &resizeLayout{plan: p, dt: dt}
+	if p.Selection {
+		l.tmpSz = elemBytes(dt)
+	} else {
+		switch dt {
+		case ir.Float32, ir.Float16, ir.BFloat16:
+			l.ct, l.wSz = asm.F32, 4
+		default:
+			if !dt.IsFloat() && !dt.IsInt() {
+				return nil, ir.NotSupportedf("Resize %s interpolation of %s", op.Mode, dt)
+			}
+			l.ct, l.wSz = asm.F64, 8
+		}
+		l.tmpSz = l.wSz
+	}
+	shape := n.Inputs[0].Type.Shape.Clone()
+	maxTmp := 0
+	for i, ax := range p.Passes {
+		srcSz := l.tmpSz
+		if i == 0 {
+			srcSz = elemBytes(dt)
+		}
+		inner := shape[ax.Axis+1:].Size()
+		shape[ax.Axis] = ax.Out
+		if i < len(p.Passes)-1 {
+			maxTmp = max(maxTmp, shape.Size())
+		}
+		l.tables = append(l.tables, l.table(&ax, inner*srcSz))
+	}
+	off := 0
+	for _, t := range l.tables {
+		l.tableOff = append(l.tableOff, off)
+		off += alignUp(len(t), 16)
+	}
+	tmpBytes := alignUp(maxTmp*l.tmpSz, 16)
+	l.buf = [2]int{off, off + tmpBytes}
+	l.bytes = off + 2*tmpBytes
+	return l, nil
+}
+
+// table encodes one pass: per output position, its taps' source byte
+// offsets (relative to the start of the row) then their weights; -1 as
+// the first offset marks an extrapolated position. Selection passes store
+// one offset per position.
+func (l *resizeLayout) table(ax *ir.ResizeAxis, rowBytes int) []byte {
+	var b []byte
+	if sel, ok := ax.Select(); ok && l.plan.Selection {
+		for _, s := range sel {
+			b = binary.LittleEndian.AppendUint32(b, uint32(s*rowBytes))
+		}
+		return b
+	}
+	for o := range ax.Out {
+		for t := range ax.Taps {
+			off := uint32(ax.Index[o*ax.Taps+t] * rowBytes)
+			if t == 0 && ax.Extrapolated != nil && ax.Extrapolated[o] {
+				off = math.MaxUint32
+			}
+			b = binary.LittleEndian.AppendUint32(b, off)
+		}
+		for t := range ax.Taps {
+			w := ax.Weight[o*ax.Taps+t]
+			if l.wSz == 4 {
+				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(w)))
+			} else {
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(w))
+			}
+		}
+	}
+	return b
+}
+
+func init() {
+	registerWorkspace(func(n *ir.Node, op *ir.Resize) int {
+		l, err := layoutResize(n, op)
+		if err != nil {
+			return 0
+		}
+		return l.bytes
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Resize) error {
+		l, err := layoutResize(n, op)
+		if err != nil {
+			return err
+		}
+		return k.resize(n, op, l)
+	})
+}
+
+func (k *Ctx) resize(n *ir.Node, op *ir.Resize, l *resizeLayout) error {
+	f := k.F
+	x, y := n.Inputs[0], n.Outputs[0]
+	if y.Type.Shape.Size() == 0 {
+		return nil
+	}
+	p := l.plan
+	if len(p.Passes) == 0 {
+		f.I32Const(k.Addr(y)).I32Const(k.Addr(x)).I32Const(int32(y.Type.Bytes())).MemoryCopy()
+		return nil
+	}
+	ws := k.WorkspaceAddr()
+	for i, t := range l.tables {
+		k.emitBytes(ws+int32(l.tableOff[i]), t)
+	}
+	shape := x.Type.Shape.Clone()
+	for i, ax := range p.Passes {
+		src, dst := ws+int32(l.buf[(i+1)%2]), ws+int32(l.buf[i%2])
+		if i == 0 {
+			src = k.Addr(x)
+		}
+		last := i == len(p.Passes)-1
+		if last {
+			dst = k.Addr(y)
+		}
+		outer, inner := shape[:ax.Axis].Size(), shape[ax.Axis+1:].Size()
+		shape[ax.Axis] = ax.Out
+		table := ws + int32(l.tableOff[i])
+		if p.Selection {
+			k.resizeSelect(&ax, outer, inner, int32(l.tmpSz), src, dst, table)
+			continue
+		}
+		pass := resizePass{ax: &ax, outer: outer, inner: inner, src: src, dst: dst, table: table, l: l, first: i == 0, last: last, extrap: op.Extrapolation}
+		if err := k.resizeInterp(&pass); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emitBytes writes constant bytes to dst: the region is cleared, then
+// every non-zero 16-byte (8 without SIMD) chunk is stored.
+func (k *Ctx) emitBytes(dst int32, data []byte) {
+	f := k.F
+	if len(data) == 0 {
+		return
+	}
+	chunk := 8
+	if k.SIMD() {
+		chunk = 16
+	}
+	padded := append(data[:len(data):len(data)], make([]byte, (chunk-len(data)%chunk)%chunk)...)
+	f.I32Const(dst).I32Const(0).I32Const(int32(len(padded))).MemoryFill()
+	base := f.Local(asm.I32)
+	f.I32Const(dst).Set(base)
+	for off := 0; off < len(padded); off += chunk {
+		c := padded[off : off+chunk]
+		zero := true
+		for _, b := range c {
+			if b != 0 {
+				zero = false
+				break
+			}
+		}
+		if zero {
+			continue
+		}
+		f.Get(base)
+		if chunk == 16 {
+			f.V128Const([16]byte(c)).V128Store(uint32(off))
+		} else {
+			f.I64Const(int64(binary.LittleEndian.Uint64(c))).I64Store(uint32(off))
+		}
+	}
+}
+
+// resizeSelect copies, for every outer block and output position, the
+// selected input row of inner elements.
+func (k *Ctx) resizeSelect(ax *ir.ResizeAxis, outer, inner int, sz, src, dst, table int32) {
+	f := k.F
+	srcOuter, dstPtr, rec, oc, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	row := int32(inner) * sz
+	f.I32Const(src).Set(srcOuter)
+	f.I32Const(dst).Set(dstPtr)
+	f.Counted(oc, outer, func() {
+		f.I32Const(table).Set(rec)
+		f.Counted(pc, ax.Out, func() {
+			f.Get(dstPtr).Get(rec).I32Load(0).Get(srcOuter).Op(wasm.OpcodeI32Add)
+			if inner == 1 {
+				k.copyElemBytes(sz)
+			} else {
+				f.I32Const(row).MemoryCopy()
+			}
+			f.AddI32(dstPtr, row)
+			f.AddI32(rec, 4)
+		})
+		f.AddI32(srcOuter, int32(ax.In)*row)
+	})
+}
+
+type resizePass struct {
+	ax              *ir.ResizeAxis
+	outer, inner    int
+	src, dst, table int32
+	l               *resizeLayout
+	first, last     bool
+	extrap          float64
+}
+
+// resizeInterp emits one interpolating pass.
+func (k *Ctx) resizeInterp(p *resizePass) error {
+	f := k.F
+	l, ax := p.l, p.ax
+	ct := l.ct
+	xf := fxFor(f, ct, false)
+	srcDT, dstDT := ir.Float32, ir.Float32 // the storage of src and dst elements
+	if ct == asm.F64 {
+		srcDT, dstDT = ir.Float64, ir.Float64
+	}
+	if p.first {
+		srcDT = l.dt
+	}
+	if p.last {
+		dstDT = l.dt
+	}
+	srcSz, dstSz := int32(elemBytes(srcDT)), int32(elemBytes(dstDT))
+	T := ax.Taps
+	recSize := int32(T * (4 + l.wSz))
+	inRegs := T <= resizeTapsInRegisters
+	vec := k.SIMD() && srcDT == ir.Float32 && dstDT == ir.Float32 && p.inner >= 4 && inRegs
+
+	srcOuter, dstPtr, rec, oc, pc, jc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	acc, v := f.Local(ct), f.Local(ct)
+	offs := make([]asm.Local, T)
+	ws := make([]asm.Local, T)
+	wv := make([]asm.Local, T)
+	if inRegs {
+		for t := range T {
+			offs[t], ws[t] = f.Local(asm.I32), f.Local(ct)
+			if vec {
+				wv[t] = f.Local(asm.V128)
+			}
+		}
+	}
+	tc, tOff, tW := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	var err error
+	loadSrc := func() {
+		if e := k.loadElem(srcDT, 0); e != nil {
+			err = e
+		}
+		if !srcDT.IsFloat() {
+			convert(f, intCompute(srcDT), ct, srcDT.IsUnsigned())
+		} else if srcDT == ir.Float32 && ct == asm.F64 {
+			convert(f, asm.F32, asm.F64, false)
+		}
+	}
+	loadWeight := func(off uint32) {
+		if l.wSz == 4 {
+			f.F32Load(off)
+		} else {
+			f.F64Load(off)
+		}
+	}
+	// store writes the compute value in local val to dstPtr, saturating
+	// like the reference's final cast.
+	store := func(val asm.Local) {
+		f.Get(dstPtr)
+		xf.get(val)
+		if p.last {
+			lo, hi := ir.DTypeRange(l.dt)
+			if l.dt.IsInt() {
+				xf.nearest()
+			}
+			if l.dt != ir.Float64 {
+				xf.c(hi).min().c(lo).max()
+			}
+			if l.dt.IsInt() {
+				convert(f, asm.F64, intCompute(l.dt), l.dt.IsUnsigned())
+			}
+		}
+		if e := k.storeElem(dstDT, 0); e != nil {
+			err = e
+		}
+		f.AddI32(dstPtr, dstSz)
+	}
+	scalarElem := func() {
+		constOf(f, ct, 0)
+		f.Set(acc)
+		if inRegs {
+			for t := range T {
+				f.Get(offs[t])
+				loadSrc()
+				xf.get(ws[t]).mul().get(acc).add().set(acc)
+				f.AddI32(offs[t], srcSz)
+			}
+		} else {
+			f.Get(rec).Set(tOff)
+			f.Get(rec).I32Const(int32(4 * T)).Op(wasm.OpcodeI32Add).Set(tW)
+			f.Counted(tc, T, func() {
+				f.Get(tOff).I32Load(0).Get(srcOuter).Op(wasm.OpcodeI32Add)
+				loadSrc()
+				f.Get(tW)
+				loadWeight(0)
+				xf.mul().get(acc).add().set(acc)
+				f.AddI32(tOff, 4)
+				f.AddI32(tW, int32(l.wSz))
+			})
+			// the next element of the row
+			f.AddI32(srcOuter, srcSz)
+		}
+		store(acc)
+	}
+	f.I32Const(p.src).Set(srcOuter)
+	f.I32Const(p.dst).Set(dstPtr)
+	f.Counted(oc, p.outer, func() {
+		f.I32Const(p.table).Set(rec)
+		f.Counted(pc, ax.Out, func() {
+			if ax.Extrapolated != nil {
+				f.Get(rec).I32Load(0).I32Const(-1).Op(wasm.OpcodeI32Eq).If()
+				constOf(f, ct, p.extrap)
+				f.Set(v)
+				f.Counted(jc, p.inner, func() { store(v) })
+				f.Else()
+			}
+			if inRegs {
+				for t := range T {
+					f.Get(rec).I32Load(uint32(4 * t)).Get(srcOuter).Op(wasm.OpcodeI32Add).Set(offs[t])
+					f.Get(rec)
+					loadWeight(uint32(4*T + l.wSz*t))
+					f.Set(ws[t])
+					if vec {
+						f.Get(ws[t]).Vec(wasm.OpcodeVecF32x4Splat).Set(wv[t])
+					}
+				}
+			}
+			rest := p.inner
+			if vec {
+				vacc := f.Local(asm.V128)
+				vx := fxFor(f, asm.F32, true)
+				f.Counted(jc, p.inner/4, func() {
+					vx.c(0).set(vacc)
+					for t := range T {
+						f.Get(offs[t]).V128Load(0)
+						vx.get(wv[t]).mul().get(vacc).add().set(vacc)
+						f.AddI32(offs[t], 16)
+					}
+					f.Get(dstPtr)
+					vx.get(vacc)
+					if p.last {
+						vx.c(math.MaxFloat32).min().c(-math.MaxFloat32).max()
+					}
+					f.V128Store(0)
+					f.AddI32(dstPtr, 16)
+				})
+				rest = p.inner % 4
+			}
+			if inRegs {
+				f.Counted(jc, rest, scalarElem)
+			} else {
+				// srcOuter walks the row; restore it afterwards
+				f.Counted(jc, rest, scalarElem)
+				f.Get(srcOuter).I32Const(int32(rest) * srcSz).Op(wasm.OpcodeI32Sub).Set(srcOuter)
+			}
+			if ax.Extrapolated != nil {
+				f.End()
+			}
+			f.AddI32(rec, recSize)
+		})
+		f.AddI32(srcOuter, int32(ax.In*p.inner)*srcSz)
+	})
+	return err
+}
+
+// intCompute is the Wasm type integers of dt load as.
+func intCompute(dt ir.DType) wasm.ValueType {
+	if dt.Bits() == 64 {
+		return asm.I64
+	}
+	return asm.I32
+}
