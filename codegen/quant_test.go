@@ -1,18 +1,16 @@
 package codegen_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
@@ -25,13 +23,11 @@ import (
 // and without SIMD, bit for bit with the reference interpreter, which the
 // backend cases check against ONNX's expected outputs.
 
-func ptr[T any](v T) *T { return &v }
-
-// qmodel builds a one-node model; inputs listed in consts become
+// qmodel is a one-node model; inputs listed in consts become
 // initializers, the others graph inputs.
 type qmodel struct {
 	op      string
-	opset   int64
+	opset   int
 	attrs   []*onnxpb.AttributeProto
 	names   []string // node inputs; "" for omitted ones
 	tensors map[string]*ir.Tensor
@@ -39,72 +35,37 @@ type qmodel struct {
 	outs    int
 }
 
-func attrInt(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: ptr(name), Type: onnxpb.AttributeProto_INT.Enum(), I: ptr(v)}
-}
-
-func attrInts(name string, v ...int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: ptr(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
-}
-
-func attrString(name, v string) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: ptr(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
-}
-
-func valueInfo(name string, t *ir.Tensor) *onnxpb.ValueInfoProto {
-	shape := &onnxpb.TensorShapeProto{}
-	for _, d := range t.Shape {
-		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
+// check compiles the model with and without SIMD, and without the
+// compile-time weight packing (-O0), and compares every output with the
+// reference interpreter's bit for bit (NaN payloads aside).
+func (q *qmodel) check(t *testing.T) {
+	t.Helper()
+	n := optest.Node{Op: q.op, Opset: q.opset, Inputs: q.names, Attrs: q.attrs}
+	for i := 0; i < q.outs; i++ {
+		n.Outputs = append(n.Outputs, fmt.Sprintf("y%d", i))
 	}
-	tt := &onnxpb.TypeProto_Tensor{ElemType: ptr(frontend.DTypeToONNX(t.DType)), Shape: shape}
-	return &onnxpb.ValueInfoProto{Name: ptr(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: tt}}}
-}
-
-func (q *qmodel) bytes() ([]byte, map[string]*ir.Tensor) {
-	g := &onnxpb.GraphProto{Name: ptr("g")}
-	inputs := map[string]*ir.Tensor{}
+	runtime, consts := map[string]*ir.Tensor{}, map[string]*ir.Tensor{}
 	for _, name := range q.names {
 		if name == "" {
 			continue
 		}
-		t := q.tensors[name]
 		if q.consts[name] {
-			g.Initializer = append(g.Initializer, frontend.TensorToProto(name, t))
+			consts[name] = q.tensors[name]
 		} else {
-			g.Input = append(g.Input, valueInfo(name, t))
-			inputs[name] = t
+			runtime[name] = q.tensors[name]
 		}
 	}
-	outs := make([]string, q.outs)
-	for i := range outs {
-		outs[i] = fmt.Sprintf("y%d", i)
-		g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: ptr(outs[i])})
-	}
-	g.Node = []*onnxpb.NodeProto{{OpType: ptr(q.op), Name: ptr("n"), Input: q.names, Output: outs, Attribute: q.attrs}}
-	mp := &onnxpb.ModelProto{
-		IrVersion:   ptr(int64(10)),
-		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: ptr(""), Version: ptr(q.opset)}},
-		Graph:       g,
-	}
-	data, err := proto.Marshal(mp)
+	data, err := optest.Model(n, runtime, consts)
 	if err != nil {
-		panic(err)
+		t.Fatal(err)
 	}
-	return data, inputs
-}
-
-// check compiles the model with and without SIMD and compares every output
-// with the reference interpreter's, bit for bit.
-func (q *qmodel) check(t *testing.T) {
-	t.Helper()
-	data, inputs := q.bytes()
 	m, err := frontend.Import(data, "", frontend.Options{})
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
 	env := ir.Env{}
 	for _, v := range m.Graph.Inputs {
-		env[v] = inputs[v.Name]
+		env[v] = runtime[v.Name]
 	}
 	want, err := ir.Run(m.Graph, env)
 	if err != nil {
@@ -116,40 +77,32 @@ func (q *qmodel) check(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Close(ctx)
-	// -O0 skips the compile-time packing of constant weights.
 	for _, cfg := range []struct {
 		simd bool
 		opt  int
 	}{{true, 2}, {false, 2}, {true, 0}} {
-		simd := cfg.simd
 		o := mlc.DefaultOptions()
-		o.NoSIMD, o.OptLevel = !simd, cfg.opt
+		o.NoSIMD, o.OptLevel = !cfg.simd, cfg.opt
 		res, err := mlc.Compile(data, "", o)
 		if err != nil {
-			t.Fatalf("simd=%v O%d: compile: %v", simd, cfg.opt, err)
+			t.Fatalf("simd=%v O%d: compile: %v", cfg.simd, cfg.opt, err)
+		}
+		ran := false
+		res.Graph.Walk(func(gn *ir.Node) { ran = ran || gn.Op.OpType() == q.op })
+		if !ran {
+			t.Fatalf("%s folded at compile time: the test does not reach its kernel", q.op)
 		}
 		mod, err := rt.Load(ctx, res.Wasm)
 		if err != nil {
-			t.Fatalf("simd=%v O%d: load: %v", simd, cfg.opt, err)
+			t.Fatalf("simd=%v O%d: load: %v", cfg.simd, cfg.opt, err)
 		}
-		got, err := mod.Run(ctx, inputs)
+		got, err := mod.Run(ctx, runtime)
 		if err != nil {
-			t.Fatalf("simd=%v O%d: run: %v", simd, cfg.opt, err)
+			t.Fatalf("simd=%v O%d: run: %v", cfg.simd, cfg.opt, err)
 		}
 		for i, w := range want {
-			g := got[fmt.Sprintf("y%d", i)]
-			if g == nil || g.DType != w.DType || !g.Shape.Equal(w.Shape) {
-				t.Fatalf("simd=%v O%d: output %d is %v, want %s%s", simd, cfg.opt, i, g, w.DType, w.Shape)
-			}
-			if !bytes.Equal(g.Data, w.Data) {
-				// NaN payloads may differ; everything else (signed zeros
-				// included) must match exactly.
-				for e := 0; e < w.Len(); e++ {
-					gv, wv := g.Float(e), w.Float(e)
-					if math.Float64bits(gv) != math.Float64bits(wv) && !(math.IsNaN(gv) && math.IsNaN(wv)) {
-						t.Fatalf("simd=%v O%d: output %d element %d of %d: got %v, want %v", simd, cfg.opt, i, e, w.Len(), gv, wv)
-					}
-				}
+			if msg := optest.Same(got[n.Outputs[i]], w); msg != "" {
+				t.Fatalf("simd=%v O%d: output %d: %s", cfg.simd, cfg.opt, i, msg)
 			}
 		}
 	}
@@ -160,14 +113,6 @@ func randInts(r *rand.Rand, dt ir.DType, shape ...int) *ir.Tensor {
 	lo, hi := ir.QuantRange(dt)
 	for i := 0; i < t.Len(); i++ {
 		t.SetInt(i, lo+r.Int64N(hi-lo+1))
-	}
-	return t
-}
-
-func randFloats(r *rand.Rand, dt ir.DType, lo, hi float64, shape ...int) *ir.Tensor {
-	t := ir.NewTensor(dt, ir.Shape(shape))
-	for i := 0; i < t.Len(); i++ {
-		t.SetFloat(i, lo+r.Float64()*(hi-lo))
 	}
 	return t
 }
@@ -223,10 +168,10 @@ func TestQLinearMatMulShapes(t *testing.T) {
 			q := &qmodel{op: "QLinearMatMul", opset: 21, outs: 1,
 				names: []string{"a", "sa", "za", "b", "sb", "zb", "sy", "zy"},
 				tensors: map[string]*ir.Tensor{
-					"a": randInts(r, c.adt, c.a...), "sa": randFloats(r, c.sdt, 0.01, 0.05, na),
+					"a": randInts(r, c.adt, c.a...), "sa": randTensor(r, c.sdt, ir.Shape{na}, 0.01, 0.05),
 					"za": randInts(r, c.adt, na), "b": randInts(r, c.bdt, c.b...),
-					"sb": randFloats(r, c.sdt, 0.01, 0.05, nb), "zb": randInts(r, c.bdt, nb),
-					"sy": randFloats(r, c.sdt, 0.5, 3, 1), "zy": randInts(r, c.ydt, 1),
+					"sb": randTensor(r, c.sdt, ir.Shape{nb}, 0.01, 0.05), "zb": randInts(r, c.bdt, nb),
+					"sy": randTensor(r, c.sdt, ir.Shape{1}, 0.5, 3), "zy": randInts(r, c.ydt, 1),
 				},
 				consts: map[string]bool{"b": c.constB, "sb": c.constB, "zb": c.constB},
 			}
@@ -284,23 +229,23 @@ func TestQLinearConvShapes(t *testing.T) {
 	}
 	cases := []tc{
 		{x: []int{1, 8, 10, 10}, w: []int{12, 8, 3, 3}, xdt: ir.Uint8, wdt: ir.Int8, perChannel: true, bias: true, symW: true,
-			attrs: []*onnxpb.AttributeProto{attrInts("pads", 1, 1, 1, 1)}},
+			attrs: []*onnxpb.AttributeProto{optest.Ints("pads", 1, 1, 1, 1)}},
 		{x: []int{2, 6, 9, 11}, w: []int{8, 3, 3, 3}, xdt: ir.Uint8, wdt: ir.Int8, perChannel: true, bias: true,
-			attrs: []*onnxpb.AttributeProto{attrInt("group", 2), attrInts("pads", 1, 1, 1, 1), attrInts("strides", 2, 1)}},
+			attrs: []*onnxpb.AttributeProto{optest.Int("group", 2), optest.Ints("pads", 1, 1, 1, 1), optest.Ints("strides", 2, 1)}},
 		{x: []int{1, 4, 12, 12}, w: []int{4, 1, 3, 3}, xdt: ir.Uint8, wdt: ir.Uint8, bias: true,
-			attrs: []*onnxpb.AttributeProto{attrInt("group", 4), attrString("auto_pad", "SAME_UPPER"), attrInts("dilations", 2, 2)}},
+			attrs: []*onnxpb.AttributeProto{optest.Int("group", 4), optest.String("auto_pad", "SAME_UPPER"), optest.Ints("dilations", 2, 2)}},
 		{x: []int{1, 16, 7, 7}, w: []int{10, 16, 1, 1}, xdt: ir.Int8, wdt: ir.Int8, perChannel: true},
 		{x: []int{2, 12, 5, 6}, w: []int{6, 12, 1, 1}, xdt: ir.Uint8, wdt: ir.Int8, bias: true},
-		{x: []int{1, 20, 4, 4}, w: []int{8, 10, 1, 1}, xdt: ir.Uint8, wdt: ir.Uint8, attrs: []*onnxpb.AttributeProto{attrInt("group", 2)}},
+		{x: []int{1, 20, 4, 4}, w: []int{8, 10, 1, 1}, xdt: ir.Uint8, wdt: ir.Uint8, attrs: []*onnxpb.AttributeProto{optest.Int("group", 2)}},
 		{x: []int{1, 3, 9}, w: []int{4, 3, 1}, xdt: ir.Int8, wdt: ir.Int8, integer: true},
 		{x: []int{2, 3, 20}, w: []int{5, 3, 4}, xdt: ir.Uint8, wdt: ir.Int8, bias: true,
-			attrs: []*onnxpb.AttributeProto{attrInts("pads", 2, 1), attrInts("strides", 3)}},
+			attrs: []*onnxpb.AttributeProto{optest.Ints("pads", 2, 1), optest.Ints("strides", 3)}},
 		{x: []int{1, 2, 5, 6, 7}, w: []int{3, 2, 2, 3, 2}, xdt: ir.Uint8, wdt: ir.Int8, perChannel: true,
-			attrs: []*onnxpb.AttributeProto{attrInts("pads", 1, 0, 1, 0, 1, 1)}},
+			attrs: []*onnxpb.AttributeProto{optest.Ints("pads", 1, 0, 1, 0, 1, 1)}},
 		{x: []int{2, 6, 9, 11}, w: []int{8, 3, 3, 3}, xdt: ir.Uint8, wdt: ir.Int8, integer: true, perChannel: true,
-			attrs: []*onnxpb.AttributeProto{attrInt("group", 2), attrInts("pads", 1, 2, 1, 0)}},
+			attrs: []*onnxpb.AttributeProto{optest.Int("group", 2), optest.Ints("pads", 1, 2, 1, 0)}},
 		{x: []int{1, 5, 8, 8}, w: []int{7, 5, 2, 2}, xdt: ir.Int8, wdt: ir.Uint8, integer: true,
-			attrs: []*onnxpb.AttributeProto{attrInts("strides", 2, 2)}},
+			attrs: []*onnxpb.AttributeProto{optest.Ints("strides", 2, 2)}},
 	}
 	for i, c := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -313,13 +258,13 @@ func TestQLinearConvShapes(t *testing.T) {
 			q.tensors = map[string]*ir.Tensor{
 				"x": randInts(r, c.xdt, c.x...), "zx": randInts(r, c.xdt),
 				"w": randInts(r, c.wdt, c.w...), "zw": randInts(r, c.wdt, nw),
-				"sx": randFloats(r, ir.Float32, 0.01, 0.05), "sw": randFloats(r, ir.Float32, 0.01, 0.05, nw),
-				"sy": randFloats(r, ir.Float32, 0.5, 3), "zy": randInts(r, ir.Uint8),
+				"sx": randTensor(r, ir.Float32, nil, 0.01, 0.05), "sw": randTensor(r, ir.Float32, ir.Shape{nw}, 0.01, 0.05),
+				"sy": randTensor(r, ir.Float32, nil, 0.5, 3), "zy": randInts(r, ir.Uint8),
 				"b": randInts(r, ir.Int16, M).Convert(ir.Int32),
 			}
 			if !c.perChannel {
 				q.tensors["zw"] = randInts(r, c.wdt)
-				q.tensors["sw"] = randFloats(r, ir.Float32, 0.01, 0.05)
+				q.tensors["sw"] = randTensor(r, ir.Float32, nil, 0.01, 0.05)
 			}
 			if c.symW {
 				q.tensors["zw"] = ir.NewTensor(c.wdt, q.tensors["zw"].Shape)
@@ -340,64 +285,64 @@ func TestQLinearConvShapes(t *testing.T) {
 func TestQuantizeLinearVariants(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	type tc struct {
-		opset   int64
+		opset   int
 		x, s    *ir.Tensor
 		zp      *ir.Tensor
 		attrs   []*onnxpb.AttributeProto
 		dequant bool
 	}
-	x := randFloats(r, ir.Float32, -300, 300, 3, 10, 7)
+	x := randTensor(r, ir.Float32, ir.Shape{3, 10, 7}, -300, 300)
 	cases := []tc{
 		// per-axis, negative axis, int8
-		{opset: 13, x: x, s: randFloats(r, ir.Float32, 0.5, 2, 7), zp: randInts(r, ir.Int8, 7), attrs: []*onnxpb.AttributeProto{attrInt("axis", -1)}},
+		{opset: 13, x: x, s: randTensor(r, ir.Float32, ir.Shape{7}, 0.5, 2), zp: randInts(r, ir.Int8, 7), attrs: []*onnxpb.AttributeProto{optest.Int("axis", -1)}},
 		// blocked with a remainder block, int4
-		{opset: 21, x: x, s: randFloats(r, ir.Float32, 20, 60, 3, 3, 7), zp: randInts(r, ir.Int4, 3, 3, 7), attrs: []*onnxpb.AttributeProto{attrInt("block_size", 4)}},
+		{opset: 21, x: x, s: randTensor(r, ir.Float32, ir.Shape{3, 3, 7}, 20, 60), zp: randInts(r, ir.Int4, 3, 3, 7), attrs: []*onnxpb.AttributeProto{optest.Int("block_size", 4)}},
 		// uint2 per tensor via output_dtype, odd size
-		{opset: 25, x: randFloats(r, ir.Float32, -5, 30, 3, 5), s: randFloats(r, ir.Float32, 5, 9), attrs: []*onnxpb.AttributeProto{attrInt("output_dtype", 25)}},
+		{opset: 25, x: randTensor(r, ir.Float32, ir.Shape{3, 5}, -5, 30), s: randTensor(r, ir.Float32, nil, 5, 9), attrs: []*onnxpb.AttributeProto{optest.Int("output_dtype", 25)}},
 		// float16 input and scale, uint16
-		{opset: 21, x: randFloats(r, ir.Float16, -1000, 1000, 4, 9), s: randFloats(r, ir.Float16, 0.01, 0.1, 9), zp: randInts(r, ir.Uint16, 9), attrs: []*onnxpb.AttributeProto{attrInt("axis", 1)}},
+		{opset: 21, x: randTensor(r, ir.Float16, ir.Shape{4, 9}, -1000, 1000), s: randTensor(r, ir.Float16, ir.Shape{9}, 0.01, 0.1), zp: randInts(r, ir.Uint16, 9), attrs: []*onnxpb.AttributeProto{optest.Int("axis", 1)}},
 		// int32 input (divides in float64)
-		{opset: 13, x: randInts(r, ir.Int16, 50).Convert(ir.Int32), s: randFloats(r, ir.Float32, 0.3, 0.7), zp: randInts(r, ir.Int8)},
+		{opset: 13, x: randInts(r, ir.Int16, 50).Convert(ir.Int32), s: randTensor(r, ir.Float32, nil, 0.3, 0.7), zp: randInts(r, ir.Int8)},
 		// precision attribute: float32 x divided in float16
-		{opset: 23, x: x, s: randFloats(r, ir.Float32, 0.5, 2), zp: randInts(r, ir.Uint8), attrs: []*onnxpb.AttributeProto{attrInt("precision", 10)}},
+		{opset: 23, x: x, s: randTensor(r, ir.Float32, nil, 0.5, 2), zp: randInts(r, ir.Uint8), attrs: []*onnxpb.AttributeProto{optest.Int("precision", 10)}},
 		// float8 without saturation (overflow gives inf or NaN)
-		{opset: 19, x: x, s: randFloats(r, ir.Float32, 0.001, 0.01), zp: ir.NewTensor(ir.Float8E5M2, nil), attrs: []*onnxpb.AttributeProto{attrInt("saturate", 0)}},
-		{opset: 19, x: x, s: randFloats(r, ir.Float32, 0.01, 0.5), zp: ir.NewTensor(ir.Float8E4M3FNUZ, nil), attrs: []*onnxpb.AttributeProto{attrInt("saturate", 0)}},
-		{opset: 19, x: x, s: randFloats(r, ir.Float32, 0.01, 0.5), zp: ir.NewTensor(ir.Float8E5M2FNUZ, nil)},
-		{opset: 19, x: x, s: randFloats(r, ir.Float32, 0.1, 0.2), zp: ir.NewTensor(ir.Float8E4M3FN, nil), attrs: []*onnxpb.AttributeProto{attrInt("saturate", 0)}},
+		{opset: 19, x: x, s: randTensor(r, ir.Float32, nil, 0.001, 0.01), zp: ir.NewTensor(ir.Float8E5M2, nil), attrs: []*onnxpb.AttributeProto{optest.Int("saturate", 0)}},
+		{opset: 19, x: x, s: randTensor(r, ir.Float32, nil, 0.01, 0.5), zp: ir.NewTensor(ir.Float8E4M3FNUZ, nil), attrs: []*onnxpb.AttributeProto{optest.Int("saturate", 0)}},
+		{opset: 19, x: x, s: randTensor(r, ir.Float32, nil, 0.01, 0.5), zp: ir.NewTensor(ir.Float8E5M2FNUZ, nil)},
+		{opset: 19, x: x, s: randTensor(r, ir.Float32, nil, 0.1, 0.2), zp: ir.NewTensor(ir.Float8E4M3FN, nil), attrs: []*onnxpb.AttributeProto{optest.Int("saturate", 0)}},
 		// dequantization: blocked int4 on axis 0, int32, float8 with an e8m0 scale
-		{opset: 21, dequant: true, x: randInts(r, ir.Int4, 9, 5), s: randFloats(r, ir.Float32, 0.1, 1, 3, 5), zp: randInts(r, ir.Int4, 3, 5), attrs: []*onnxpb.AttributeProto{attrInt("axis", 0), attrInt("block_size", 4)}},
-		{opset: 13, dequant: true, x: randInts(r, ir.Int16, 33).Convert(ir.Int32), s: randFloats(r, ir.Float32, 0.1, 1)},
-		{opset: 25, dequant: true, x: reinterpret(randInts(r, ir.Uint8, 6, 7), ir.Float8E4M3FNUZ), s: randFloats(r, ir.Float8E8M0, 0.01, 100, 7), attrs: []*onnxpb.AttributeProto{attrInt("output_dtype", 16), attrInt("axis", -1)}},
-		{opset: 21, dequant: true, x: randInts(r, ir.Uint16, 40), s: randFloats(r, ir.BFloat16, 0.1, 1), zp: randInts(r, ir.Uint16)},
+		{opset: 21, dequant: true, x: randInts(r, ir.Int4, 9, 5), s: randTensor(r, ir.Float32, ir.Shape{3, 5}, 0.1, 1), zp: randInts(r, ir.Int4, 3, 5), attrs: []*onnxpb.AttributeProto{optest.Int("axis", 0), optest.Int("block_size", 4)}},
+		{opset: 13, dequant: true, x: randInts(r, ir.Int16, 33).Convert(ir.Int32), s: randTensor(r, ir.Float32, nil, 0.1, 1)},
+		{opset: 25, dequant: true, x: reinterpret(randInts(r, ir.Uint8, 6, 7), ir.Float8E4M3FNUZ), s: randTensor(r, ir.Float8E8M0, ir.Shape{7}, 0.01, 100), attrs: []*onnxpb.AttributeProto{optest.Int("output_dtype", 16), optest.Int("axis", -1)}},
+		{opset: 21, dequant: true, x: randInts(r, ir.Uint16, 40), s: randTensor(r, ir.BFloat16, nil, 0.1, 1), zp: randInts(r, ir.Uint16)},
 	}
 	// the SIMD paths: float32 to and from 8/16-bit integers, per tensor,
 	// per axis with a remainder, blocked inside a row (scales vary by lane)
-	big := randFloats(r, ir.Float32, -400, 400, 2, 6, 13)
+	big := randTensor(r, ir.Float32, ir.Shape{2, 6, 13}, -400, 400)
 	big.F32()[3], big.F32()[7], big.F32()[11] = float32(math.NaN()), 1e30, -1e30
 	cases = append(cases,
-		tc{opset: 13, x: big, s: randFloats(r, ir.Float32, 0.5, 2), zp: randInts(r, ir.Uint8)},
-		tc{opset: 13, x: big, s: randFloats(r, ir.Float32, 0.5, 2, 6), zp: randInts(r, ir.Int8, 6)},
-		tc{opset: 21, x: big, s: randFloats(r, ir.Float32, 0.01, 0.02, 6), zp: randInts(r, ir.Int16, 6)},
-		tc{opset: 21, x: big, s: randFloats(r, ir.Float32, 0.01, 0.02, 6), zp: randInts(r, ir.Uint16, 6)},
-		tc{opset: 21, x: big, s: randFloats(r, ir.Float32, 0.5, 2, 2, 2, 13), zp: randInts(r, ir.Int8, 2, 2, 13), attrs: []*onnxpb.AttributeProto{attrInt("block_size", 4)}},
-		tc{opset: 21, x: big, s: randFloats(r, ir.Float32, 0.5, 2)},
-		tc{opset: 13, dequant: true, x: randInts(r, ir.Uint8, 3, 37), s: randFloats(r, ir.Float32, 0.01, 1), zp: randInts(r, ir.Uint8)},
-		tc{opset: 13, dequant: true, x: randInts(r, ir.Int8, 2, 5, 9), s: randFloats(r, ir.Float32, 0.01, 1, 5), zp: randInts(r, ir.Int8, 5)},
-		tc{opset: 21, dequant: true, x: randInts(r, ir.Int16, 2, 5, 9), s: randFloats(r, ir.Float32, 0.01, 1, 5), zp: randInts(r, ir.Int16, 5)},
-		tc{opset: 21, dequant: true, x: randInts(r, ir.Uint16, 4, 6, 8), s: randFloats(r, ir.Float32, 0.01, 1, 2, 6, 8), zp: randInts(r, ir.Uint16, 2, 6, 8), attrs: []*onnxpb.AttributeProto{attrInt("axis", 0), attrInt("block_size", 2)}},
-		tc{opset: 13, dequant: true, x: randInts(r, ir.Int16, 3, 17).Convert(ir.Int32), s: randFloats(r, ir.Float32, 0.01, 1, 17), attrs: []*onnxpb.AttributeProto{attrInt("axis", 1)}},
+		tc{opset: 13, x: big, s: randTensor(r, ir.Float32, nil, 0.5, 2), zp: randInts(r, ir.Uint8)},
+		tc{opset: 13, x: big, s: randTensor(r, ir.Float32, ir.Shape{6}, 0.5, 2), zp: randInts(r, ir.Int8, 6)},
+		tc{opset: 21, x: big, s: randTensor(r, ir.Float32, ir.Shape{6}, 0.01, 0.02), zp: randInts(r, ir.Int16, 6)},
+		tc{opset: 21, x: big, s: randTensor(r, ir.Float32, ir.Shape{6}, 0.01, 0.02), zp: randInts(r, ir.Uint16, 6)},
+		tc{opset: 21, x: big, s: randTensor(r, ir.Float32, ir.Shape{2, 2, 13}, 0.5, 2), zp: randInts(r, ir.Int8, 2, 2, 13), attrs: []*onnxpb.AttributeProto{optest.Int("block_size", 4)}},
+		tc{opset: 21, x: big, s: randTensor(r, ir.Float32, nil, 0.5, 2)},
+		tc{opset: 13, dequant: true, x: randInts(r, ir.Uint8, 3, 37), s: randTensor(r, ir.Float32, nil, 0.01, 1), zp: randInts(r, ir.Uint8)},
+		tc{opset: 13, dequant: true, x: randInts(r, ir.Int8, 2, 5, 9), s: randTensor(r, ir.Float32, ir.Shape{5}, 0.01, 1), zp: randInts(r, ir.Int8, 5)},
+		tc{opset: 21, dequant: true, x: randInts(r, ir.Int16, 2, 5, 9), s: randTensor(r, ir.Float32, ir.Shape{5}, 0.01, 1), zp: randInts(r, ir.Int16, 5)},
+		tc{opset: 21, dequant: true, x: randInts(r, ir.Uint16, 4, 6, 8), s: randTensor(r, ir.Float32, ir.Shape{2, 6, 8}, 0.01, 1), zp: randInts(r, ir.Uint16, 2, 6, 8), attrs: []*onnxpb.AttributeProto{optest.Int("axis", 0), optest.Int("block_size", 2)}},
+		tc{opset: 13, dequant: true, x: randInts(r, ir.Int16, 3, 17).Convert(ir.Int32), s: randTensor(r, ir.Float32, ir.Shape{17}, 0.01, 1), attrs: []*onnxpb.AttributeProto{optest.Int("axis", 1)}},
 	)
 	// float8 codes from raw bits, NaNs included
 	raw := ir.NewTensor(ir.Float8E5M2, ir.Shape{256})
 	for i := range raw.Data {
 		raw.Data[i] = byte(i)
 	}
-	cases = append(cases, tc{opset: 19, dequant: true, x: raw, s: randFloats(r, ir.Float32, 0.5, 2)})
+	cases = append(cases, tc{opset: 19, dequant: true, x: raw, s: randTensor(r, ir.Float32, nil, 0.5, 2)})
 	for _, dt := range []ir.DType{ir.Float8E4M3FN, ir.Float8E4M3FNUZ, ir.Float8E5M2FNUZ} {
 		raw := raw.Clone()
 		raw.DType = dt
-		cases = append(cases, tc{opset: 19, dequant: true, x: raw, s: randFloats(r, ir.Float32, 0.5, 2)})
+		cases = append(cases, tc{opset: 19, dequant: true, x: raw, s: randTensor(r, ir.Float32, nil, 0.5, 2)})
 	}
 	// special float values through every float8 and float4 encoding
 	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
@@ -406,7 +351,7 @@ func TestQuantizeLinearVariants(t *testing.T) {
 	sx := ir.TensorF32(ir.Shape{len(special)}, special...)
 	for _, dt := range []ir.DType{ir.Float8E4M3FN, ir.Float8E4M3FNUZ, ir.Float8E5M2, ir.Float8E5M2FNUZ, ir.Float4E2M1} {
 		for _, sat := range []int64{0, 1} {
-			cases = append(cases, tc{opset: 23, x: sx, s: ir.TensorF32(nil, 1), zp: ir.NewTensor(dt, nil), attrs: []*onnxpb.AttributeProto{attrInt("saturate", sat)}})
+			cases = append(cases, tc{opset: 23, x: sx, s: ir.TensorF32(nil, 1), zp: ir.NewTensor(dt, nil), attrs: []*onnxpb.AttributeProto{optest.Int("saturate", sat)}})
 		}
 	}
 	for i, c := range cases {
@@ -427,9 +372,9 @@ func TestQuantizeLinearVariants(t *testing.T) {
 func TestDynamicQuantizeLinearSizes(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for i, x := range []*ir.Tensor{
-		randFloats(r, ir.Float32, -3, 7, 5, 13),
-		randFloats(r, ir.Float32, 1, 7, 64),
-		randFloats(r, ir.Float32, -9, -1, 3, 7),
+		randTensor(r, ir.Float32, ir.Shape{5, 13}, -3, 7),
+		randTensor(r, ir.Float32, ir.Shape{64}, 1, 7),
+		randTensor(r, ir.Float32, ir.Shape{3, 7}, -9, -1),
 		ir.NewTensor(ir.Float32, ir.Shape{37}),
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
