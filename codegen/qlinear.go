@@ -330,7 +330,8 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	if !p.pointwise {
 		p.padBytes = alignUp(p.C*ir.Shape(p.padded).Size()*2, 16)
 	}
-	p.colBytes = alignUp(p.Pp*p.Kp*2, 16)
+	// 16 bytes of slack: the SIMD gather stores whole vectors (qIm2colT)
+	p.colBytes = alignUp(p.Pp*p.Kp*2+16, 16)
 	p.perChannel = p.sw != nil && p.sw.Type.Shape.Size() > 1
 	if p.perChannel {
 		p.tabBytes = p.M * 8
@@ -560,6 +561,12 @@ func (k *Ctx) qIm2colT(padBuf int32, gi asm.Local, colBuf int32, p *qconvPlan) {
 		}
 		taps = append(taps, int32(off*2))
 	}
+	// With SIMD and undilated rows of at most 8 taps, each kernel row is
+	// one 8-lane copy: the lanes past the row land where later stores (or
+	// the zero weights of the padding columns) make them harmless, and the
+	// reads past a padded row stay inside the workspace.
+	kw := g.Kernel[nd-1]
+	rowCopy := k.SIMD() && g.Dilations[nd-1] == 1 && kw >= 2 && kw <= 8
 	dRow, dp, cp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(colBuf).Set(dRow)
 	base := f.Local(asm.I32)
@@ -578,8 +585,14 @@ func (k *Ctx) qIm2colT(padBuf int32, gi asm.Local, colBuf int32, p *qconvPlan) {
 				f.Get(cur).Set(cp)
 				cc := f.Local(asm.I32)
 				f.Counted(cc, p.cg, func() {
-					for t, off := range taps {
-						f.Get(dp).Get(cp).I32Load16U(uint32(off)).I32Store16(uint32(2 * t))
+					if rowCopy {
+						for t := 0; t < p.kSize; t += kw {
+							f.Get(dp).Get(cp).V128Load(uint32(taps[t])).V128Store(uint32(2 * t))
+						}
+					} else {
+						for t, off := range taps {
+							f.Get(dp).Get(cp).I32Load16U(uint32(off)).I32Store16(uint32(2 * t))
+						}
 					}
 					f.AddI32(dp, int32(2*p.kSize))
 					f.AddI32(cp, chanBytes)
