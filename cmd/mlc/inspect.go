@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mlc-compiler/mlc"
 
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/frontend"
@@ -16,7 +19,8 @@ import (
 )
 
 func inspectCmd() *cobra.Command {
-	return &cobra.Command{
+	var cf compileFlags
+	cmd := &cobra.Command{
 		Use:   "inspect FILE",
 		Short: "Describe an ONNX model (inputs, outputs, ops, what is unsupported) or an mlc module (ABI metadata, sizes)",
 		Args:  cobra.ExactArgs(1),
@@ -29,9 +33,25 @@ func inspectCmd() *cobra.Command {
 			if len(data) >= 4 && string(data[:4]) == "\x00asm" {
 				return inspectWasm(w, data)
 			}
-			return inspectONNX(w, data)
+			if err := inspectONNX(w, data); err != nil {
+				return err
+			}
+			// A trial compilation finds what the op list cannot: dynamic
+			// shapes, unsupported attributes or dtypes.
+			o, err := cf.options()
+			if err != nil {
+				return err
+			}
+			if _, err := mlc.Compile(data, filepath.Dir(args[0]), o); err != nil {
+				fmt.Fprintf(w, "does not compile as given: %v\n", err)
+			} else {
+				fmt.Fprintln(w, "compiles")
+			}
+			return nil
 		},
 	}
+	cf.add(cmd)
+	return cmd
 }
 
 func inspectWasm(w io.Writer, data []byte) error {
