@@ -119,9 +119,12 @@ func boolScalar(v bool) *ir.Tensor {
 	return t
 }
 
+// aggLimits is the limit every sequence and optional op shares.
+const aggLimits = "sequences and optionals are resolved at compile time: not as model inputs or outputs, nor as Loop, Scan or If values"
+
 func init() {
 	seqVersions := []int{11}
-	registerAggregates("SequenceEmpty", seqVersions, "", func(c *nodeCtx) error {
+	registerAggregates("SequenceEmpty", seqVersions, aggLimits, func(c *nodeCtx) error {
 		dt, err := DTypeFromONNX(int32(c.Int("dtype", 1)))
 		if err != nil {
 			return err
@@ -129,7 +132,7 @@ func init() {
 		c.BindAgg(0, &sequence{dtype: dt})
 		return nil
 	})
-	registerAggregates("SequenceConstruct", seqVersions, "", func(c *nodeCtx) error {
+	registerAggregates("SequenceConstruct", seqVersions, aggLimits, func(c *nodeCtx) error {
 		if len(c.Inputs()) == 0 {
 			return fmt.Errorf("SequenceConstruct needs at least one tensor")
 		}
@@ -148,7 +151,7 @@ func init() {
 		c.BindAgg(0, s)
 		return nil
 	})
-	registerAggregates("SequenceInsert", seqVersions, "position must be a compile-time constant", func(c *nodeCtx) error {
+	registerAggregates("SequenceInsert", seqVersions, "position must be a compile-time constant; "+aggLimits, func(c *nodeCtx) error {
 		s, err := c.Seq(0)
 		if err != nil {
 			return err
@@ -170,7 +173,7 @@ func init() {
 		c.BindAgg(0, &sequence{elems: elems, dtype: s.dtype})
 		return nil
 	})
-	registerAggregates("SequenceAt", seqVersions, "position must be a compile-time constant", func(c *nodeCtx) error {
+	registerAggregates("SequenceAt", seqVersions, "position must be a compile-time constant; "+aggLimits, func(c *nodeCtx) error {
 		s, err := c.Seq(0)
 		if err != nil {
 			return err
@@ -181,7 +184,7 @@ func init() {
 		}
 		return c.Emit(&ir.Identity{}, s.elems[pos])
 	})
-	registerAggregates("SequenceErase", seqVersions, "position must be a compile-time constant", func(c *nodeCtx) error {
+	registerAggregates("SequenceErase", seqVersions, "position must be a compile-time constant; "+aggLimits, func(c *nodeCtx) error {
 		s, err := c.Seq(0)
 		if err != nil {
 			return err
@@ -199,7 +202,7 @@ func init() {
 		c.BindAgg(0, &sequence{elems: elems, dtype: s.dtype})
 		return nil
 	})
-	registerAggregates("SequenceLength", seqVersions, "", func(c *nodeCtx) error {
+	registerAggregates("SequenceLength", seqVersions, aggLimits, func(c *nodeCtx) error {
 		s, ok := c.Agg(0).(*sequence)
 		if !ok {
 			return fmt.Errorf("input 0 must be a sequence")
@@ -207,7 +210,7 @@ func init() {
 		c.Bind(0, c.Const(ir.TensorI64(ir.Shape{}, int64(s.len()))))
 		return nil
 	})
-	registerAggregates("ConcatFromSequence", seqVersions, "", func(c *nodeCtx) error {
+	registerAggregates("ConcatFromSequence", seqVersions, aggLimits, func(c *nodeCtx) error {
 		s, err := c.Seq(0)
 		if err != nil {
 			return err
@@ -240,9 +243,9 @@ func init() {
 		}
 		return c.Emit(&ir.Concat{Axis: axis}, parts...)
 	})
-	registerAggregates("SplitToSequence", []int{11, 24}, "a scalar split must be a compile-time constant; with a run-time 1-D split only the sequence's length is known (its tensors need a constant split)", importSplitToSequence)
+	registerAggregates("SplitToSequence", []int{11, 24}, "a scalar split must be a compile-time constant; with a run-time 1-D split only the sequence's length is known (its tensors need a constant split); "+aggLimits, importSplitToSequence)
 
-	registerAggregates("Optional", []int{15}, "", func(c *nodeCtx) error {
+	registerAggregates("Optional", []int{15}, aggLimits, func(c *nodeCtx) error {
 		c.Has("type") // the element type matters only to a runtime holding empty optionals
 		switch a := c.Agg(0).(type) {
 		case *sequence:
@@ -257,7 +260,7 @@ func init() {
 		}
 		return nil
 	})
-	registerAggregates("OptionalHasElement", []int{15, 18}, "", func(c *nodeCtx) error {
+	registerAggregates("OptionalHasElement", []int{15, 18}, aggLimits, func(c *nodeCtx) error {
 		has := c.In(0) != nil
 		switch a := c.Agg(0).(type) {
 		case *optional:
@@ -273,7 +276,7 @@ func init() {
 		c.Bind(0, c.Const(boolScalar(has)))
 		return nil
 	})
-	registerAggregates("OptionalGetElement", []int{15, 18}, "", func(c *nodeCtx) error {
+	registerAggregates("OptionalGetElement", []int{15, 18}, aggLimits, func(c *nodeCtx) error {
 		o, isOpt := c.Agg(0).(*optional)
 		if c.Version < 18 && !isOpt {
 			return fmt.Errorf("OptionalGetElement-15 takes an optional input")
