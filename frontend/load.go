@@ -344,7 +344,7 @@ func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, e
 	shape := make(ir.Shape, len(dims))
 	for i, d := range dims {
 		switch {
-		case d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() <= 0:
+		case d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() < 0:
 			if !main {
 				return &ir.Value{Name: name, Type: ir.Type{DType: dt}}, nil
 			}
@@ -364,7 +364,7 @@ func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, e
 func exampleShape(dims []*onnxpb.TensorShapeProto_Dimension) string {
 	parts := make([]string, len(dims))
 	for i, d := range dims {
-		if d.GetDimValue() > 0 && d.GetDimParam() == "" {
+		if _, ok := d.Value.(*onnxpb.TensorShapeProto_Dimension_DimValue); ok && d.GetDimValue() >= 0 {
 			parts[i] = fmt.Sprint(d.GetDimValue())
 		} else {
 			parts[i] = "1"
