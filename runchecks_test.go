@@ -50,6 +50,7 @@ func TestRunTimeChecks(t *testing.T) {
 		{"test_stft", 2, func(t *ir.Tensor) { t.SetInt(0, 20) }, abi.ErrShapeMismatch},
 		{"test_melweightmatrix", 0, func(t *ir.Tensor) { t.SetInt(0, 9) }, abi.ErrShapeMismatch},
 		{"test_col2im", 2, func(t *ir.Tensor) { t.SetInt(0, 2); t.SetInt(1, 2) }, abi.ErrShapeMismatch},
+		{"test_slice_default_axes", 1, func(t *ir.Tensor) { t.SetInt(2, 2) }, abi.ErrShapeMismatch},
 	}
 	ctx := context.Background()
 	rt, err := host.NewRuntime(ctx, host.Config{})

@@ -216,6 +216,8 @@ var floatUnaryVec = map[ir.UnaryFn]bool{
 	ir.FnErf: true, ir.FnSoftplus: true, ir.FnSoftsign: true, ir.FnElu: true, ir.FnSelu: true, ir.FnCelu: true,
 	ir.FnLeakyRelu: true, ir.FnHardSigmoid: true, ir.FnHardSwish: true, ir.FnThresholdedRelu: true,
 	ir.FnMish: true, ir.FnGelu: true, ir.FnGeluTanh: true, ir.FnSwish: true, ir.FnShrink: true, ir.FnSign: true,
+	ir.FnSin: true, ir.FnCos: true, ir.FnTan: true, ir.FnAsin: true, ir.FnAcos: true, ir.FnAtan: true,
+	ir.FnSinh: true, ir.FnCosh: true, ir.FnAsinh: true, ir.FnAcosh: true, ir.FnAtanh: true,
 }
 
 // floatUnary leaves fn(x) on the stack.
@@ -251,12 +253,11 @@ func (k *Ctx) floatUnary(x fx, u *ir.Unary, in asm.Local) error {
 	case ir.FnSoftsign:
 		x.get(in).get(in).abs().c(1).add().div()
 	case ir.FnSoftplus:
-		// max(x, 0) + log(1 + e^-|x|) never overflows.
+		// max(x, 0) + log1p(e^-|x|) never overflows nor cancels.
 		t := x.local()
 		x.get(in).abs().neg().set(t)
-		e := x.local()
-		x.exp(t).c(1).add().set(e)
-		x.get(in).c(0).max().log(e).add()
+		x.exp(t).set(t)
+		x.get(in).c(0).max().log1p(t).add()
 	case ir.FnElu:
 		t := x.local()
 		x.expm1(in).c(alpha).mul().set(t)
@@ -279,10 +280,10 @@ func (k *Ctx) floatUnary(x fx, u *ir.Unary, in asm.Local) error {
 		x.c(0).get(in).get(in).c(alpha).gt().sel0()
 	case ir.FnMish:
 		// x * tanh(softplus(x))
-		sp, t, e := x.local(), x.local(), x.local()
+		sp, t := x.local(), x.local()
 		x.get(in).abs().neg().set(t)
-		x.exp(t).c(1).add().set(e)
-		x.get(in).c(0).max().log(e).add().set(sp)
+		x.exp(t).set(t)
+		x.get(in).c(0).max().log1p(t).add().set(sp)
 		x.get(in).tanh(sp).mul()
 	case ir.FnGelu:
 		t := x.local()
@@ -303,6 +304,28 @@ func (k *Ctx) floatUnary(x fx, u *ir.Unary, in asm.Local) error {
 	case ir.FnSign:
 		// 1 for x > 0, -1 for x < 0, x itself for 0, -0 and NaN.
 		x.get(in).c(1).get(in).c(0).gt().sel0().c(-1).get(in).c(0).lt().sel0()
+	case ir.FnSin:
+		x.trig(in, trigSin, k.trigBig(trigSin))
+	case ir.FnCos:
+		x.trig(in, trigCos, k.trigBig(trigCos))
+	case ir.FnTan:
+		x.trig(in, trigTan, k.trigBig(trigTan))
+	case ir.FnAsin:
+		x.asin(in)
+	case ir.FnAcos:
+		x.acos(in)
+	case ir.FnAtan:
+		x.atan(in)
+	case ir.FnSinh:
+		x.sinh(in)
+	case ir.FnCosh:
+		x.cosh(in)
+	case ir.FnAsinh:
+		x.asinh(in)
+	case ir.FnAcosh:
+		x.acosh(in)
+	case ir.FnAtanh:
+		x.atanh(in)
 	case ir.FnIsNaN:
 		x.get(in).get(in).ne()
 	case ir.FnIsInf:
@@ -353,6 +376,10 @@ func intUnary(f *asm.Func, u *ir.Unary, ct wasm.ValueType, dt ir.DType, in asm.L
 		intConst(f, ct, 0)
 		f.Get(in).Op(iop(ct, wasm.OpcodeI32Sub, wasm.OpcodeI64Sub))
 	case ir.FnRelu:
+		if dt.IsUnsigned() {
+			f.Get(in)
+			return nil
+		}
 		f.Get(in)
 		intConst(f, ct, 0)
 		f.Get(in)
@@ -507,6 +534,8 @@ func (k *Ctx) floatBinary(x fx, fn ir.BinaryFn, a, b asm.Local) error {
 		x.get(a).get(b).mul()
 	case ir.FnDiv:
 		x.get(a).get(b).div()
+	case ir.FnDivOrZero:
+		x.get(a).get(b).div().c(0).get(b).c(0).eq().sel0()
 	case ir.FnMax:
 		x.get(a).get(b).max()
 	case ir.FnMin:
@@ -518,6 +547,8 @@ func (k *Ctx) floatBinary(x fx, fn ir.BinaryFn, a, b asm.Local) error {
 		t := x.local()
 		x.get(a).get(a).get(b).div().trunc().get(b).mul().sub().set(t)
 		x.copySign(t, a)
+		// A finite a modulo an infinite b is a.
+		x.get(a).get(b).abs().c(math.Inf(1)).eq().get(a).abs().c(math.Inf(1)).lt().condAnd().sel0()
 	case ir.FnPow:
 		k.pow(x, a, b)
 	case ir.FnEqual:
@@ -543,15 +574,18 @@ func (k *Ctx) pow(x fx, a, b asm.Local) {
 	x.get(a).abs().set(absA)
 	x.log(absA).get(b).mul().set(la)
 	x.exp(la).set(r)
-	// odd: b is an odd integer -> flip sign for negative a
+	// odd: b is an odd integer -> flip sign for negative a (and -0)
+	one := x.local()
+	x.c(1).set(one)
 	x.get(b).c(0.5).mul().floor().c(2).mul().get(b).sub().abs().set(odd) // 1 when b odd
-	x.get(r).get(r).neg().get(odd).c(1).eq().get(a).c(0).lt().condAnd().sel0()
+	x.get(r).get(r).neg().get(odd).c(1).eq().copySign(one, a).c(0).lt().condAnd().sel0()
 	// a < 0 with non-integral b -> NaN
 	x.c(math.NaN()).get(b).trunc().get(b).ne().get(a).c(0).lt().condAnd().sel0()
 	// b == 0 -> 1 (even for NaN a)
 	x.c(1).get(b).c(0).eq().sel0()
-	// a == 1 -> 1
+	// a == 1 -> 1, and (-1)^(+-inf) = 1
 	x.c(1).get(a).c(1).eq().sel0()
+	x.c(1).get(a).c(-1).eq().get(b).abs().c(math.Inf(1)).eq().condAnd().sel0()
 }
 
 // condAnd combines two conditions.
@@ -599,7 +633,7 @@ func (k *Ctx) powMixed(a, b ir.DType) (ewFn, error) {
 		x.get(fb)
 		convert(f, asm.F64, ca, false)
 		f.Set(ib)
-		if err := k.intPow(ca, args[0], ib); err != nil {
+		if err := k.intPow(ca, false, args[0], ib); err != nil {
 			return err
 		}
 		f.Else()
@@ -772,18 +806,23 @@ func (k *Ctx) intBinary(fn ir.BinaryFn, ct wasm.ValueType, dt ir.DType, a, b asm
 	case ir.FnPow:
 		// Exponentiation by squaring; negative exponents give 0 except for
 		// bases 1 and -1 (as the reference).
-		return k.intPow(ct, a, b)
+		return k.intPow(ct, u, a, b)
 	default:
 		return ir.NotSupportedf("%s on %s", fn, dt)
 	}
 	return nil
 }
 
-func (k *Ctx) intPow(ct wasm.ValueType, a, b asm.Local) error {
+// intPow is exponentiation by squaring; unsigned exponents are never
+// negative.
+func (k *Ctx) intPow(ct wasm.ValueType, unsigned bool, a, b asm.Local) error {
 	f := k.F
 	name := "ipow_i32"
 	if ct == asm.I64 {
 		name = "ipow_i64"
+	}
+	if unsigned {
+		name += "u"
 	}
 	idx := k.Helper(name, []wasm.ValueType{ct, ct}, []wasm.ValueType{ct}, func(h *asm.Func) {
 		base, exp := h.Param(0), h.Param(1)
@@ -791,12 +830,20 @@ func (k *Ctx) intPow(ct wasm.ValueType, a, b asm.Local) error {
 		mul := iop(ct, wasm.OpcodeI32Mul, wasm.OpcodeI64Mul)
 		and := iop(ct, wasm.OpcodeI32And, wasm.OpcodeI64And)
 		shr := iop(ct, wasm.OpcodeI32ShrS, wasm.OpcodeI64ShrS)
+		if unsigned {
+			shr = iop(ct, wasm.OpcodeI32ShrU, wasm.OpcodeI64ShrU)
+		}
 		eqz := iop(ct, wasm.OpcodeI32Eqz, wasm.OpcodeI64Eqz)
 		lts := iop(ct, wasm.OpcodeI32LtS, wasm.OpcodeI64LtS)
 		// negative exponent
-		h.Get(exp)
-		intConst(h, ct, 0)
-		h.Op(lts).If()
+		if unsigned {
+			h.I32Const(0)
+		} else {
+			h.Get(exp)
+			intConst(h, ct, 0)
+			h.Op(lts)
+		}
+		h.If()
 		h.Get(base)
 		intConst(h, ct, 1)
 		h.Op(iop(ct, wasm.OpcodeI32Eq, wasm.OpcodeI64Eq)).If()

@@ -52,7 +52,7 @@ func buildOne(b *testing.B, op ir.Op, x *ir.Value, consts []*ir.Value, tune stri
 
 func runWazero(b *testing.B, wasm []byte, flops int64) {
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{NoCancel: true})
+	rt, err := host.NewRuntime(ctx, host.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // CenterCropPad fill and then copy a region; the rest are small loops.
 
 func init() {
-	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Slice) error { return k.views(n, op) })
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Slice) error { return k.slice(n, op) })
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Split) error { return k.views(n, op) })
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Expand) error { return k.views(n, op) })
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Tile) error { return k.views(n, op) })
@@ -44,6 +44,12 @@ type region struct {
 // Sub-byte types are moved element by element as raw bits, merging into
 // the destination bytes.
 func (k *Ctx) copyRegion(dt ir.DType, shape []int, dst, src region) error {
+	return k.copyRegionFrom(dt, shape, dst, src, nil)
+}
+
+// copyRegionFrom is copyRegion with the source moved by the run-time
+// element offset in dyn, when not nil.
+func (k *Ctx) copyRegionFrom(dt ir.DType, shape []int, dst, src region, dyn *asm.Local) error {
 	if dt == ir.String {
 		return ir.NotSupportedf("moving string data in Wasm")
 	}
@@ -61,6 +67,9 @@ func (k *Ctx) copyRegion(dt ir.DType, shape []int, dst, src region) error {
 		cshape, cstreams := collapse(shape, streams)
 		var err error
 		k.nest(cshape, cstreams, func(ptrs []asm.Local, count int, st []int) {
+			if dyn != nil {
+				f.Get(ptrs[1]).Get(*dyn).Op(wasm.OpcodeI32Add).Set(ptrs[1])
+			}
 			v, c := f.Local(asm.I32), f.Local(asm.I32)
 			f.Counted(c, count, func() {
 				if e := k.loadElemAt(raw, src.addr, ptrs[1]); e != nil {
@@ -82,7 +91,15 @@ func (k *Ctx) copyRegion(dt ir.DType, shape []int, dst, src region) error {
 		{base: src.addr + int32(src.off*sz), strides: src.strides, size: sz},
 	}
 	cshape, cstreams := collapse(shape, streams)
+	var dynBytes asm.Local
+	if dyn != nil {
+		dynBytes = f.Local(asm.I32)
+		f.Get(*dyn).I32Const(int32(sz)).Op(wasm.OpcodeI32Mul).Set(dynBytes)
+	}
 	k.nest(cshape, cstreams, func(ptrs []asm.Local, count int, st []int) {
+		if dyn != nil {
+			f.Get(ptrs[1]).Get(dynBytes).Op(wasm.OpcodeI32Add).Set(ptrs[1])
+		}
 		if st[0] == 1 && st[1] == 1 {
 			f.Get(ptrs[0]).Get(ptrs[1]).I32Const(int32(count * sz)).MemoryCopy()
 			return
@@ -126,6 +143,66 @@ func (k *Ctx) views(n *ir.Node, op ir.Viewer) error {
 		}
 	}
 	return nil
+}
+
+// slice copies a Slice. With run-time starts or ends it resolves each
+// bound as ONNX does (negative from the end, clamped to the axis), fails
+// the run unless the slice has the static output shape, and copies from
+// the resolved start.
+func (k *Ctx) slice(n *ir.Node, op *ir.Slice) error {
+	starts, ends := n.In(1), n.In(2)
+	if starts.Const != nil && ends.Const != nil {
+		return k.views(n, op)
+	}
+	axes, steps, err := op.RunTimeBounds(n.Inputs)
+	if err != nil {
+		return err
+	}
+	x, y := n.Inputs[0], n.Outputs[0]
+	xs, ys := x.Type.Shape, y.Type.Shape
+	st := xs.Strides()
+	srcStrides := append([]int{}, st...)
+	f := k.F
+	off := f.Local(asm.I32)
+	f.I32Const(0).Set(off)
+	b, e := f.Local(asm.I64), f.Local(asm.I64)
+	for i, a := range axes {
+		step, dim, want := int64(steps[i]), int64(xs[a]), ys[a]
+		srcStrides[a] = st[a] * steps[i]
+		lo, hi := int64(0), dim
+		if step < 0 {
+			lo, hi = -1, dim-1
+		}
+		for j, bound := range []asm.Local{b, e} {
+			v := []*ir.Value{starts, ends}[j]
+			if v.Type.DType == ir.Int64 {
+				f.I32Const(k.Addr(v)).I64Load(uint32(8 * i))
+			} else {
+				f.I32Const(k.Addr(v)).I32Load(uint32(4 * i)).Op(wasm.OpcodeI64ExtendI32S)
+			}
+			f.Set(bound)
+			f.Get(bound).I64Const(dim).Op(wasm.OpcodeI64Add).Get(bound).Get(bound).I64Const(0).Op(wasm.OpcodeI64LtS).Select().Set(bound)
+			f.I64Const(lo).Get(bound).Get(bound).I64Const(lo).Op(wasm.OpcodeI64LtS).Select().Set(bound)
+			f.I64Const(hi).Get(bound).Get(bound).I64Const(hi).Op(wasm.OpcodeI64GtS).Select().Set(bound)
+		}
+		// The length: ceil(distance / |step|) when the bounds go the
+		// step's way, else 0; |step| above the axis length acts as length+1.
+		mag := min(max(step, -step), dim+1)
+		first, last := e, b
+		if step < 0 {
+			first, last = b, e
+		}
+		f.Get(first).Get(last).Op(wasm.OpcodeI64Sub).I64Const(mag - 1).Op(wasm.OpcodeI64Add).I64Const(mag).Op(wasm.OpcodeI64DivS)
+		f.I64Const(0)
+		f.Get(first).Get(last).Op(wasm.OpcodeI64GtS).Select()
+		f.I64Const(int64(want)).Op(wasm.OpcodeI64Ne)
+		k.Fail(abi.ErrShapeMismatch)
+		if want > 0 {
+			f.Get(off).Get(b).Op(wasm.OpcodeI32WrapI64).I32Const(int32(st[a])).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(off)
+		}
+	}
+	k.zeroTail(y)
+	return k.copyRegionFrom(x.Type.DType, ys, region{k.Addr(y), 0, ys.Strides()}, region{k.Addr(x), 0, srcStrides}, &off)
 }
 
 // fillFrom sets every element of y to the element at address src (a

@@ -27,6 +27,9 @@ func init() {
 // softmax normalizes lines along the axis; a line has n elements spaced
 // inner elements apart. Three passes per line: max, sum of exp, scale.
 func (k *Ctx) softmax(n *ir.Node, op *ir.Softmax) error {
+	if done, err := k.softmaxRows(n, op); done {
+		return err
+	}
 	f := k.F
 	x, y := n.Inputs[0], n.Outputs[0]
 	dt := x.Type.DType
@@ -105,7 +108,9 @@ func (k *Ctx) softmax(n *ir.Node, op *ir.Softmax) error {
 				if op.Kind == ir.KindSoftmax {
 					xf.c(1).get(sum).div().set(sum)
 				} else {
-					xf.log(sum).get(mx).add().set(sum) // log-sum-exp
+					// (x - max) - log(sum): subtracting the max first keeps
+					// results near 0 exact for large inputs.
+					xf.log(sum).set(sum)
 				}
 				f.Counted(jc, cnt, func() {
 					f.Get(ly)
@@ -114,7 +119,7 @@ func (k *Ctx) softmax(n *ir.Node, op *ir.Softmax) error {
 						xf.get(sum).mul()
 					} else {
 						load(lx)
-						xf.get(sum).sub()
+						xf.get(mx).sub().get(sum).sub()
 					}
 					k.storeElem(dt, 0)
 					f.AddI32(lx, step)

@@ -506,15 +506,34 @@ func (g *reduceGen) rowReduce(px asm.Local, n int, comb ir.ReduceCombine, pre ir
 			vshift = f.Local(asm.V128)
 			f.Get(shift).Vec(wasm.OpcodeVecF32x4Splat).Set(vshift)
 		}
-		groups := n / 4
-		f.Counted(c, groups, func() {
-			f.Get(p).V128Load(0).Set(vv)
-			f.Get(vacc)
+		// step combines four lanes at p+off into the accumulator a.
+		step := func(a asm.Local, off uint32) {
+			f.Get(p).V128Load(off).Set(vv)
+			f.Get(a)
 			g.pre(x, pre, vv, vshift)
 			g.combineVec(comb)
+			f.Set(a)
+		}
+		groups := n / 4
+		if n >= 16 {
+			// Two accumulators halve the dependency chain of long rows.
+			vacc2 := f.Local(asm.V128)
+			x.c(ir.ReduceFloatIdentity(comb)).set(vacc2)
+			f.Counted(c, n/8, func() {
+				step(vacc, 0)
+				step(vacc2, 16)
+				f.AddI32(p, 32)
+			})
+			f.Get(vacc).Get(vacc2)
+			g.combineVec(comb)
 			f.Set(vacc)
+			groups = n / 4 % 2
+		}
+		f.Counted(c, groups, func() {
+			step(vacc, 0)
 			f.AddI32(p, 16)
 		})
+		groups = n / 4
 		// Lanes combine pairwise: (0 op 1) op (2 op 3).
 		f.Get(acc)
 		f.Get(vacc).Lane(wasm.OpcodeVecF32x4ExtractLane, 0).Get(vacc).Lane(wasm.OpcodeVecF32x4ExtractLane, 1)

@@ -84,7 +84,7 @@ func TestReduceLayouts(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	kinds := []ir.ReduceKind{ir.ReduceSum, ir.ReduceMean, ir.ReduceMax, ir.ReduceMin, ir.ReduceProd, ir.ReduceL1,
 		ir.ReduceL2, ir.ReduceLogSum, ir.ReduceLogSumExp, ir.ReduceSumSquare}
-	shapes := []ir.Shape{{9}, {3, 9}, {2, 1, 5, 8}, {4, 3, 6}, {2, 0, 3}}
+	shapes := []ir.Shape{{9}, {3, 9}, {2, 1, 5, 8}, {4, 3, 6}, {2, 0, 3}, {3, 28}}
 	for _, dt := range []ir.DType{ir.Float32, ir.Float64, ir.Float16, ir.Int32, ir.Int64, ir.Int8, ir.Uint8} {
 		for _, kind := range kinds {
 			if !dt.IsFloat() && kind == ir.ReduceLogSumExp {

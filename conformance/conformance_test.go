@@ -7,9 +7,11 @@ package conformance
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -134,6 +136,7 @@ func TestConformance(t *testing.T) {
 	}
 	opts := verify.DefaultOptions()
 	opts.Runner = runner
+	validator := testenv.WasmValidate(t)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	start := time.Now()
@@ -155,6 +158,15 @@ func TestConformance(t *testing.T) {
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			c.result = verify.Case(cctx, c.dir, opts)
+			if c.result.Wasm != nil {
+				// Every module must validate, and compiling again must give
+				// the same bytes.
+				if msg := validate(validator, c.result.Wasm); msg != "" {
+					c.result.Status, c.result.Message = verify.Error, "wasm-validate: "+msg
+				} else if again := verify.Case(cctx, c.dir, opts); !bytes.Equal(again.Wasm, c.result.Wasm) {
+					c.result.Status, c.result.Message = verify.Error, "compiling twice gave different modules"
+				}
+			}
 			c.result.Wasm = nil
 		}()
 	}
@@ -196,6 +208,21 @@ func TestConformance(t *testing.T) {
 	if len(regressions) > 0 {
 		t.Errorf("%d regressions:\n%s", len(regressions), strings.Join(regressions, "\n"))
 	}
+}
+
+// validate runs wasm-validate on a module; it returns "" or the complaint.
+func validate(tool string, wasm []byte) string {
+	f, err := os.CreateTemp("", "mlc-conf-*.wasm")
+	if err != nil {
+		return err.Error()
+	}
+	defer os.Remove(f.Name())
+	f.Write(wasm)
+	f.Close()
+	if out, err := exec.Command(tool, f.Name()).CombinedOutput(); err != nil {
+		return firstLine(string(out))
+	}
+	return ""
 }
 
 func firstLine(s string) string {

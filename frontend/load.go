@@ -155,21 +155,34 @@ type scope struct {
 	// outputs and value_info); ops whose output shape depends on run-time
 	// data read them through nodeCtx.Declared.
 	declared map[string]ir.Type
+	// aggs holds the sequence and optional values, resolved at compile
+	// time (ops_sequence.go); they never become IR values.
+	aggs map[string]aggregate
 }
 
 func (s *scope) lookup(name string) *ir.Value {
+	v, _ := s.resolve(name)
+	return v
+}
+
+// resolve finds a name as a tensor value or an aggregate, innermost scope
+// first.
+func (s *scope) resolve(name string) (*ir.Value, aggregate) {
 	for ; s != nil; s = s.parent {
 		if v, ok := s.vals[name]; ok {
-			return v
+			return v, nil
+		}
+		if a, ok := s.aggs[name]; ok {
+			return nil, a
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // graph imports a GraphProto. The main graph's inputs must get static
 // shapes; a subgraph's inputs may stay untyped for their op to type.
 func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
-	sc := &scope{vals: map[string]*ir.Value{}, parent: parent, declared: declaredTypes(gp)}
+	sc := &scope{vals: map[string]*ir.Value{}, aggs: map[string]aggregate{}, parent: parent, declared: declaredTypes(gp)}
 	g := &ir.Graph{Name: gp.GetName()}
 	inits := map[string]bool{}
 	for _, tp := range gp.Initializer {
@@ -223,9 +236,15 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		}
 	}
 	for _, vi := range gp.Output {
-		v := sc.lookup(vi.GetName())
+		v, agg := sc.resolve(vi.GetName())
+		if agg != nil {
+			return nil, &ir.Unsupported{Where: fmt.Sprintf("graph output %q", vi.GetName()), What: "outputs that are sequences, maps or optionals"}
+		}
 		if v == nil {
 			return nil, fmt.Errorf("graph output %q is not produced by any node", vi.GetName())
+		}
+		if main && v.Typed() && v.Type.DType == ir.String {
+			return nil, &ir.Unsupported{Where: fmt.Sprintf("graph output %q", vi.GetName()), What: noStringABI}
 		}
 		if vi.GetType().GetTensorType() == nil && vi.GetType() != nil && vi.GetType().Value != nil {
 			return nil, &ir.Unsupported{Where: fmt.Sprintf("graph output %q", vi.GetName()), What: "outputs that are sequences, maps or optionals"}
@@ -264,6 +283,12 @@ func declaredTypes(gp *onnxpb.GraphProto) map[string]ir.Type {
 	return m
 }
 
+// noStringABI says why models cannot take or give strings: module ABI v1
+// passes tensors as fixed-size raw bytes and has no string dtype, so a host
+// could not write or read them. Strings inside the graph work while they
+// fold to constants.
+const noStringABI = "string tensors as model inputs or outputs (module ABI v1 passes fixed-size raw bytes and has no string dtype)"
+
 // inputValue makes a graph input with a static type.
 func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, error) {
 	name := vi.GetName()
@@ -284,6 +309,9 @@ func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, e
 			return nil, &ir.Unsupported{Where: where, What: err.Error()}
 		}
 		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if dt == ir.String && main {
+		return nil, &ir.Unsupported{Where: where, What: noStringABI}
 	}
 	pinned, isPinned := b.opts.InputShapes[name]
 	if t, ok := b.opts.InputValues[name]; ok && !isPinned {
@@ -316,7 +344,7 @@ func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, e
 	shape := make(ir.Shape, len(dims))
 	for i, d := range dims {
 		switch {
-		case d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() <= 0:
+		case d.GetDimParam() != "" || d.Value == nil || d.GetDimValue() < 0:
 			if !main {
 				return &ir.Value{Name: name, Type: ir.Type{DType: dt}}, nil
 			}
@@ -336,7 +364,7 @@ func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, e
 func exampleShape(dims []*onnxpb.TensorShapeProto_Dimension) string {
 	parts := make([]string, len(dims))
 	for i, d := range dims {
-		if d.GetDimValue() > 0 && d.GetDimParam() == "" {
+		if _, ok := d.Value.(*onnxpb.TensorShapeProto_Dimension_DimValue); ok && d.GetDimValue() >= 0 {
 			parts[i] = fmt.Sprint(d.GetDimValue())
 		} else {
 			parts[i] = "1"
@@ -409,12 +437,20 @@ func (b *builder) node(np *onnxpb.NodeProto, g *ir.Graph, sc *scope) error {
 		return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s needs opset %d or newer, the model imports opset %d", np.GetOpType(), imp.Versions[0], opset)}
 	}
 	c := &nodeCtx{b: b, np: np, g: g, sc: sc, Opset: int(opset), Version: version, label: label, used: map[string]bool{}}
-	for _, name := range np.Input {
+	for i, name := range np.Input {
 		if name == "" {
 			c.inputs = append(c.inputs, nil)
 			continue
 		}
-		v := sc.lookup(name)
+		v, agg := sc.resolve(name)
+		if agg != nil {
+			if !imp.Aggregates {
+				return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s (opset %d): input %q is a %s; this operator takes only tensors here", np.GetOpType(), opset, name, agg.kind())}
+			}
+			c.setAgg(i, agg)
+			c.inputs = append(c.inputs, nil)
+			continue
+		}
 		if v == nil {
 			return fmt.Errorf("%s: input %q is not defined before the node (graph not in topological order, or a missing initializer)", label, name)
 		}

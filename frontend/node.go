@@ -20,6 +20,9 @@ type importer struct {
 	Versions []int
 	Limits   string // what is not supported, for `mlc ops`
 	Import   func(c *nodeCtx) error
+	// Aggregates: the importer accepts sequence and optional inputs
+	// (nodeCtx.Agg); other importers reject them before running.
+	Aggregates bool
 }
 
 func (imp *importer) versionFor(opset int) int {
@@ -91,7 +94,8 @@ type nodeCtx struct {
 	label   string
 	used    map[string]bool
 	bound   bool
-	err     error // the first inference error of a Tmp node
+	err     error             // the first inference error of a Tmp node
+	aggs    map[int]aggregate // sequence and optional inputs, by index
 	made    map[*ir.Value]bool
 	tmp     int
 	Opset   int // the model's opset for the node's domain

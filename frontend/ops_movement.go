@@ -12,7 +12,7 @@ import (
 const constShapeLimits = "shape-like inputs (%s) must be constants"
 
 func init() {
-	register("Slice", []int{1, 10, 11, 13}, fmt.Sprintf(constShapeLimits, "starts, ends, axes, steps"), func(c *nodeCtx) error {
+	register("Slice", []int{1, 10, 11, 13}, "axes and steps must be constants; starts and ends too, unless the model declares the output's static shape or each end is its start plus a constant (then the bounds are checked at run time)", func(c *nodeCtx) error {
 		if c.Version < 10 {
 			starts, ends := c.Ints("starts", nil), c.Ints("ends", nil)
 			if starts == nil || ends == nil {
@@ -27,7 +27,12 @@ func init() {
 		if err := c.Need(3); err != nil {
 			return err
 		}
-		return c.Emit(&ir.Slice{}, c.In(0), c.In(1), c.In(2), c.In(3), c.In(4))
+		op := &ir.Slice{}
+		x, starts, ends := c.In(0), c.In(1), c.In(2)
+		if (starts.Const == nil || ends.Const == nil) && x.Typed() && starts.Typed() && ends.Typed() {
+			op.Shape, _ = c.runTimeSliceShape(x, starts, ends, c.In(3), c.In(4))
+		}
+		return c.Emit(op, x, starts, ends, c.In(3), c.In(4))
 	})
 	register("Split", []int{1, 2, 11, 13, 18}, fmt.Sprintf(constShapeLimits, "split"), func(c *nodeCtx) error {
 		op := &ir.Split{Axis: c.Int("axis", 0), Outputs: c.NumOut()}

@@ -35,7 +35,15 @@ func init() {
 		}
 		return c.Emit(&ir.Unsqueeze{}, c.In(0), c.In(1))
 	})
-	register("Identity", []int{1, 13, 14, 16, 19, 21, 23, 24, 25}, "sequence and optional inputs are not supported", func(c *nodeCtx) error {
+	registerAggregates("Identity", []int{1, 13, 14, 16, 19, 21, 23, 24, 25}, "", func(c *nodeCtx) error {
+		if a := c.Agg(0); a != nil {
+			// Sequences since Identity-14, optionals since 16.
+			if _, opt := a.(*optional); c.Version < 14 || opt && c.Version < 16 {
+				return fmt.Errorf("Identity-%d does not take a %s", c.Version, a.kind())
+			}
+			c.BindAgg(0, a) // sequences and optionals are compile-time values
+			return nil
+		}
 		return c.Emit(&ir.Identity{}, c.In(0))
 	})
 	register("Dropout", []int{1, 6, 7, 10, 12, 13, 22}, "training_mode=true only with a constant ratio of 0 (otherwise the output is random)", func(c *nodeCtx) error {

@@ -64,15 +64,18 @@ const (
 type unaryDef struct {
 	f       func(x float64, p *Unary) float64
 	i       func(x int64, p *Unary) int64
+	u       func(x uint64) uint64 // unsigned semantics where they differ
 	boolOut bool
 }
+
+func unsignedIdentity(x uint64) uint64 { return x }
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 var unaryDefs = map[UnaryFn]unaryDef{
-	FnAbs:        {f: func(x float64, _ *Unary) float64 { return math.Abs(x) }, i: func(x int64, _ *Unary) int64 { return max(x, -x) }},
+	FnAbs:        {f: func(x float64, _ *Unary) float64 { return math.Abs(x) }, i: func(x int64, _ *Unary) int64 { return max(x, -x) }, u: unsignedIdentity},
 	FnNeg:        {f: func(x float64, _ *Unary) float64 { return -x }, i: func(x int64, _ *Unary) int64 { return -x }},
-	FnRelu:       {f: func(x float64, _ *Unary) float64 { return max(x, 0) }, i: func(x int64, _ *Unary) int64 { return max(x, 0) }},
+	FnRelu:       {f: func(x float64, _ *Unary) float64 { return max(x, 0) }, i: func(x int64, _ *Unary) int64 { return max(x, 0) }, u: unsignedIdentity},
 	FnSigmoid:    {f: func(x float64, _ *Unary) float64 { return sigmoid(x) }},
 	FnTanh:       {f: func(x float64, _ *Unary) float64 { return math.Tanh(x) }},
 	FnExp:        {f: func(x float64, _ *Unary) float64 { return math.Exp(x) }},
@@ -86,14 +89,15 @@ var unaryDefs = map[UnaryFn]unaryDef{
 	FnCos:        {f: func(x float64, _ *Unary) float64 { return math.Cos(x) }},
 	FnTan:        {f: func(x float64, _ *Unary) float64 { return math.Tan(x) }},
 	FnAsin:       {f: func(x float64, _ *Unary) float64 { return math.Asin(x) }},
-	FnAcos:       {f: func(x float64, _ *Unary) float64 { return math.Acos(x) }},
-	FnAtan:       {f: func(x float64, _ *Unary) float64 { return math.Atan(x) }},
-	FnSinh:       {f: func(x float64, _ *Unary) float64 { return math.Sinh(x) }},
-	FnCosh:       {f: func(x float64, _ *Unary) float64 { return math.Cosh(x) }},
-	FnAsinh:      {f: func(x float64, _ *Unary) float64 { return math.Asinh(x) }},
-	FnAcosh:      {f: func(x float64, _ *Unary) float64 { return math.Acosh(x) }},
-	FnAtanh:      {f: func(x float64, _ *Unary) float64 { return math.Atanh(x) }},
-	FnErf:        {f: func(x float64, _ *Unary) float64 { return math.Erf(x) }},
+	// math.Acos is pi/2 - asin(x), which cancels near 1.
+	FnAcos:  {f: func(x float64, _ *Unary) float64 { return 2 * math.Atan(math.Sqrt((1-x)/(1+x))) }},
+	FnAtan:  {f: func(x float64, _ *Unary) float64 { return math.Atan(x) }},
+	FnSinh:  {f: func(x float64, _ *Unary) float64 { return math.Sinh(x) }},
+	FnCosh:  {f: func(x float64, _ *Unary) float64 { return math.Cosh(x) }},
+	FnAsinh: {f: func(x float64, _ *Unary) float64 { return math.Asinh(x) }},
+	FnAcosh: {f: func(x float64, _ *Unary) float64 { return math.Acosh(x) }},
+	FnAtanh: {f: func(x float64, _ *Unary) float64 { return math.Atanh(x) }},
+	FnErf:   {f: func(x float64, _ *Unary) float64 { return math.Erf(x) }},
 	FnSign: {f: func(x float64, _ *Unary) float64 {
 		switch {
 		case x > 0:
@@ -110,8 +114,8 @@ var unaryDefs = map[UnaryFn]unaryDef{
 			return -1
 		}
 		return 0
-	}},
-	FnSoftplus: {f: func(x float64, _ *Unary) float64 { return math.Log1p(math.Exp(x)) }},
+	}, u: func(x uint64) uint64 { return uint64(b2i(x != 0)) }},
+	FnSoftplus: {f: func(x float64, _ *Unary) float64 { return max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))) }},
 	FnSoftsign: {f: func(x float64, _ *Unary) float64 { return x / (1 + math.Abs(x)) }},
 	FnElu: {f: func(x float64, p *Unary) float64 {
 		if x < 0 {
@@ -247,6 +251,12 @@ func (u *Unary) Eval(in []*Tensor) ([]*Tensor, error) {
 		}
 		return []*Tensor{out}, nil
 	}
+	if x.DType.IsUnsigned() && d.u != nil {
+		for i := 0; i < n; i++ {
+			out.SetInt(i, int64(d.u(x.Uint(i))))
+		}
+		return []*Tensor{out}, nil
+	}
 	for i := 0; i < n; i++ {
 		out.SetInt(i, d.i(x.Int(i), u))
 	}
@@ -280,6 +290,8 @@ const (
 	FnBitwiseOr      BinaryFn = "BitwiseOr"
 	FnBitwiseXor     BinaryFn = "BitwiseXor"
 	FnPRelu          BinaryFn = "PRelu"
+	// FnDivOrZero is a/b with 0 where b == 0 (LpNormalization's zero norm).
+	FnDivOrZero BinaryFn = "DivOrZero"
 )
 
 type binaryDef struct {
@@ -318,7 +330,13 @@ var binaryDefs = map[BinaryFn]binaryDef{
 		}
 		return a / b
 	}},
-	FnPow: {f: math.Pow, i: ipow, mixed: true},
+	FnDivOrZero: {f: func(a, b float64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return a / b
+	}},
+	FnPow: {f: math.Pow, i: ipow, u: upow, mixed: true},
 	FnMod: {f: func(a, b float64) float64 {
 		m := math.Mod(a, b)
 		if m != 0 && (m < 0) != (b < 0) {
@@ -416,6 +434,19 @@ func ipow(a, b int64) int64 {
 		return 0
 	}
 	r := int64(1)
+	for b > 0 {
+		if b&1 == 1 {
+			r *= a
+		}
+		a *= a
+		b >>= 1
+	}
+	return r
+}
+
+// upow is ipow for unsigned operands: the exponent is never negative.
+func upow(a, b uint64) uint64 {
+	r := uint64(1)
 	for b > 0 {
 		if b&1 == 1 {
 			r *= a

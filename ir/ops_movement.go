@@ -92,9 +92,13 @@ func scalarInput(v *Value, what string) (float64, error) {
 
 // --- Slice ---
 
-// Slice takes starts/ends/axes/steps from constant inputs 1-4 (Slice-1's
-// attributes import as constants).
-type Slice struct{}
+// Slice takes starts/ends/axes/steps from inputs 1-4 (Slice-1's attributes
+// import as constants). Axes and steps must be constants. Starts and ends
+// may be run-time data when Shape, the static output shape, is set (the
+// frontend finds it from the model's declaration or from bounds that differ
+// by a constant): the kernel resolves the bounds at run time and fails the
+// run with the shape-mismatch error unless they select exactly that shape.
+type Slice struct{ Shape Shape }
 
 func (*Slice) OpType() string { return "Slice" }
 
@@ -180,13 +184,88 @@ func (s *Slice) dims(in []*Value) ([]SliceDim, error) {
 func (s *Slice) Infer(in []*Value) ([]Type, error) {
 	dims, err := s.dims(in)
 	if err != nil {
-		return nil, err
+		constant := func(v *Value) bool { return v == nil || v.Const != nil }
+		if s.Shape == nil || constant(getIn(in, 1)) && constant(getIn(in, 2)) {
+			return nil, err
+		}
+		if _, _, err := s.RunTimeBounds(in); err != nil {
+			return nil, err
+		}
+		return Types(Type{in[0].Type.DType, s.Shape.Clone()}), nil
 	}
 	out := make(Shape, len(dims))
 	for i, d := range dims {
 		out[i] = d.Len
 	}
+	if s.Shape != nil && !out.Equal(s.Shape) {
+		return nil, fmt.Errorf("these bounds slice %s out of %s, not the static shape %s", out, in[0].Type.Shape, s.Shape)
+	}
 	return Types(Type{in[0].Type.DType, out}), nil
+}
+
+// RunTimeBounds checks a slice whose starts or ends are run-time data
+// against the static Shape and returns its normalized axes and its steps,
+// one per bound.
+func (s *Slice) RunTimeBounds(in []*Value) (axes, steps []int, err error) {
+	x := in[0].Type.Shape
+	starts, ends := getIn(in, 1), getIn(in, 2)
+	if starts == nil || ends == nil {
+		return nil, nil, fmt.Errorf("Slice needs starts and ends")
+	}
+	for _, v := range []*Value{starts, ends} {
+		if dt := v.Type.DType; (dt != Int32 && dt != Int64) || len(v.Type.Shape) != 1 {
+			return nil, nil, fmt.Errorf("Slice's starts and ends must be 1-D int32 or int64 tensors, got %s", v.Type)
+		}
+	}
+	k := starts.Type.Shape[0]
+	if ends.Type.Shape[0] != k {
+		return nil, nil, fmt.Errorf("Slice has %d starts but %d ends", k, ends.Type.Shape[0])
+	}
+	if axes, err = ConstInts(getIn(in, 3), "Slice's axes"); err != nil {
+		return nil, nil, err
+	}
+	if steps, err = ConstInts(getIn(in, 4), "Slice's steps"); err != nil {
+		return nil, nil, err
+	}
+	if axes == nil {
+		if k > len(x) {
+			return nil, nil, fmt.Errorf("Slice has %d starts for rank %d", k, len(x))
+		}
+		for i := range k {
+			axes = append(axes, i)
+		}
+	}
+	if steps == nil {
+		for range k {
+			steps = append(steps, 1)
+		}
+	}
+	if len(axes) != k || len(steps) != k {
+		return nil, nil, fmt.Errorf("Slice starts, ends, axes and steps differ in length")
+	}
+	if axes, err = NormAxes(axes, len(x)); err != nil {
+		return nil, nil, err
+	}
+	if len(s.Shape) != len(x) {
+		return nil, nil, fmt.Errorf("static shape %s for a slice of %s", s.Shape, x)
+	}
+	sliced := make([]bool, len(x))
+	for i, a := range axes {
+		if steps[i] == 0 {
+			return nil, nil, fmt.Errorf("Slice step is 0")
+		}
+		step := max(steps[i], -steps[i])
+		if most := (x[a] + step - 1) / step; s.Shape[a] < 0 || s.Shape[a] > most {
+			return nil, nil, fmt.Errorf("static shape %s: a slice of %s with step %d has at most %d elements on axis %d", s.Shape, x, steps[i], most, a)
+		}
+		sliced[a] = true
+	}
+	for d, n := range x {
+		if !sliced[d] && s.Shape[d] != n {
+			return nil, nil, fmt.Errorf("static shape %s: axis %d of %s is not sliced", s.Shape, d, x)
+		}
+	}
+	return axes, steps, nil
 }
 
 func (s *Slice) Views(in []*Value) ([]View, error) {

@@ -464,12 +464,20 @@ func zeroShifted(t, zp *Tensor, n int, rows bool, dt DType) *Tensor {
 
 // MatMulInteger is numpy matmul of (A - a_zero_point) and (B - b_zero_point)
 // accumulated in int32.
-type MatMulInteger struct{}
+type MatMulInteger struct {
+	Packed *QPacked // B packed at compile time
+}
 
 func (*MatMulInteger) OpType() string { return "MatMulInteger" }
 
-func (*MatMulInteger) Infer(in []*Value) ([]Type, error) {
+func (op *MatMulInteger) Infer(in []*Value) ([]Type, error) {
 	a, b := in[0], in[1]
+	if op.Packed != nil {
+		if err := op.Packed.check(b, true); err != nil {
+			return nil, err
+		}
+		b = op.Packed.origValue()
+	}
 	if !isInt8(a.Type.DType) || !isInt8(b.Type.DType) {
 		return nil, NotSupportedf("MatMulInteger of %s and %s", a.Type.DType, b.Type.DType)
 	}
@@ -523,8 +531,12 @@ func matMulInt(a, b, za, zb *Tensor) (*Tensor, error) {
 	return out[0], nil
 }
 
-func (*MatMulInteger) Eval(in []*Tensor) ([]*Tensor, error) {
-	y, err := matMulInt(in[0], in[1], getT(in, 2), getT(in, 3))
+func (op *MatMulInteger) Eval(in []*Tensor) ([]*Tensor, error) {
+	b := in[1]
+	if op.Packed != nil {
+		b = op.Packed.Unpack(b, true)
+	}
+	y, err := matMulInt(in[0], b, getT(in, 2), getT(in, 3))
 	return []*Tensor{y}, err
 }
 
@@ -549,12 +561,20 @@ func (r Requant) Apply(acc int32, mult float64, zy *Tensor) int64 {
 // QLinearMatMul is MatMulInteger followed by requantization to the output
 // scale and zero point. a_scale/a_zero_point may be per row of A,
 // b_scale/b_zero_point per column of B; the output's are per tensor.
-type QLinearMatMul struct{}
+type QLinearMatMul struct {
+	Packed *QPacked // B packed at compile time
+}
 
 func (*QLinearMatMul) OpType() string { return "QLinearMatMul" }
 
-func (*QLinearMatMul) Infer(in []*Value) ([]Type, error) {
+func (op *QLinearMatMul) Infer(in []*Value) ([]Type, error) {
 	a, sa, za, b, sb, zb, sy, zy := in[0], in[1], getIn(in, 2), in[3], in[4], getIn(in, 5), in[6], getIn(in, 7)
+	if op.Packed != nil {
+		if err := op.Packed.check(b, true); err != nil {
+			return nil, err
+		}
+		b = op.Packed.origValue()
+	}
 	if !isInt8(a.Type.DType) || !isInt8(b.Type.DType) {
 		return nil, NotSupportedf("QLinearMatMul of %s and %s", a.Type.DType, b.Type.DType)
 	}
@@ -591,8 +611,11 @@ func (*QLinearMatMul) Infer(in []*Value) ([]Type, error) {
 	return Types(Type{out, shape}), err
 }
 
-func (*QLinearMatMul) Eval(in []*Tensor) ([]*Tensor, error) {
+func (op *QLinearMatMul) Eval(in []*Tensor) ([]*Tensor, error) {
 	a, sa, za, b, sb, zb, sy, zy := in[0], in[1], getT(in, 2), in[3], in[4], getT(in, 5), in[6], getT(in, 7)
+	if op.Packed != nil {
+		b = op.Packed.Unpack(b, true)
+	}
 	acc, err := matMulInt(a, b, za, zb)
 	if err != nil {
 		return nil, err
@@ -625,7 +648,8 @@ func (*QLinearMatMul) Eval(in []*Tensor) ([]*Tensor, error) {
 // accumulated in int32; w_zero_point may be per output channel.
 type ConvInteger struct {
 	Window
-	Group int
+	Group  int
+	Packed *QPacked // W packed at compile time
 }
 
 func (*ConvInteger) OpType() string { return "ConvInteger" }
@@ -655,6 +679,12 @@ func checkConvInt(x, w, zx, zw *Value) error {
 
 func (c *ConvInteger) Infer(in []*Value) ([]Type, error) {
 	x, w := in[0], in[1]
+	if c.Packed != nil {
+		if err := c.Packed.check(w, false); err != nil {
+			return nil, err
+		}
+		w = c.Packed.origValue()
+	}
 	if err := checkConvInt(x, w, getIn(in, 2), getIn(in, 3)); err != nil {
 		return nil, err
 	}
@@ -691,7 +721,11 @@ func convInt(c *Conv, x, w, zx, zw, bias *Tensor) (*Tensor, error) {
 }
 
 func (c *ConvInteger) Eval(in []*Tensor) ([]*Tensor, error) {
-	y, err := convInt(c.conv(), in[0], in[1], getT(in, 2), getT(in, 3), nil)
+	w := in[1]
+	if c.Packed != nil {
+		w = c.Packed.Unpack(w, false)
+	}
+	y, err := convInt(c.conv(), in[0], w, getT(in, 2), getT(in, 3), nil)
 	return []*Tensor{y}, err
 }
 
@@ -699,7 +733,8 @@ func (c *ConvInteger) Eval(in []*Tensor) ([]*Tensor, error) {
 // scale and zero point; w_scale and w_zero_point may be per output channel.
 type QLinearConv struct {
 	Window
-	Group int
+	Group  int
+	Packed *QPacked // W packed at compile time
 }
 
 func (*QLinearConv) OpType() string { return "QLinearConv" }
@@ -711,6 +746,12 @@ func (c *QLinearConv) Geometry(x, w Shape) (*Geometry, error) { return c.conv().
 
 func (c *QLinearConv) Infer(in []*Value) ([]Type, error) {
 	x, sx, zx, w, sw, zw, sy, zy, b := in[0], in[1], getIn(in, 2), in[3], in[4], getIn(in, 5), in[6], getIn(in, 7), getIn(in, 8)
+	if c.Packed != nil {
+		if err := c.Packed.check(w, false); err != nil {
+			return nil, err
+		}
+		w = c.Packed.origValue()
+	}
 	if err := checkConvInt(x, w, zx, zw); err != nil {
 		return nil, err
 	}
@@ -746,6 +787,9 @@ func (c *QLinearConv) Infer(in []*Value) ([]Type, error) {
 
 func (c *QLinearConv) Eval(in []*Tensor) ([]*Tensor, error) {
 	x, sx, zx, w, sw, zw, sy, zy, b := in[0], in[1], getT(in, 2), in[3], in[4], getT(in, 5), in[6], getT(in, 7), getT(in, 8)
+	if c.Packed != nil {
+		w = c.Packed.Unpack(w, false)
+	}
 	acc, err := convInt(c.conv(), x, w, zx, zw, b)
 	if err != nil {
 		return nil, err

@@ -33,6 +33,7 @@ type Pass struct {
 var Passes = []Pass{
 	{"fold", 0, fold},
 	{"inlineif", 0, inlineIf},
+	{"qpack", 1, packQuantWeights},
 	{"identity", 1, removeIdentity},
 	{"strength", 1, strengthReduce},
 	{"bnfold", 1, foldBatchNorm},

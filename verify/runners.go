@@ -18,9 +18,10 @@ import (
 // WazeroRunner runs modules in-process on wazero.
 type WazeroRunner struct{ RT *host.Runtime }
 
-// NewWazeroRunner starts a wazero runtime.
+// NewWazeroRunner starts a wazero runtime whose runs stop when their
+// context is cancelled (a case that hangs must not stop the others).
 func NewWazeroRunner(ctx context.Context) (*WazeroRunner, error) {
-	rt, err := host.NewRuntime(ctx, host.Config{})
+	rt, err := host.NewRuntime(ctx, host.Config{Cancellable: true})
 	if err != nil {
 		return nil, err
 	}

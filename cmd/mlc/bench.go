@@ -29,7 +29,8 @@ func benchCmd() *cobra.Command {
 		Long: `bench loads a module (or compiles a model first) on wazero and times mlc_run.
 With --profile it times every node function alone through the profiling
 build's mlc_profile_node export: give a model (it is compiled with
---profile) or a module compiled with mlc compile --profile.`,
+--profile) or a module compiled with mlc compile --profile. A model is
+compiled with --tune wazero unless --tune says otherwise.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			wasm, err := os.ReadFile(args[0])
@@ -41,6 +42,9 @@ build's mlc_profile_node export: give a model (it is compiled with
 				if err != nil {
 					return err
 				}
+				if !cmd.Flags().Changed("tune") {
+					o.Tune = codegen.TuneWazero // it runs on wazero
+				}
 
 				res, err := mlc.CompileFile(args[0], o)
 				if err != nil {
@@ -50,7 +54,7 @@ build's mlc_profile_node export: give a model (it is compiled with
 			}
 			ctx := context.Background()
 			start := time.Now()
-			rt, err := host.NewRuntime(ctx, host.Config{NoCancel: true})
+			rt, err := host.NewRuntime(ctx, host.Config{})
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlc-compiler/mlc"
+
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
@@ -18,7 +20,7 @@ import (
 )
 
 func inspectCmd() *cobra.Command {
-	var shapes []string
+	var cf compileFlags
 	cmd := &cobra.Command{
 		Use:   "inspect FILE",
 		Short: "Describe an ONNX model (inputs, outputs, ops, what is unsupported) or an mlc module (ABI metadata, sizes)",
@@ -35,18 +37,25 @@ func inspectCmd() *cobra.Command {
 			if err := inspectONNX(w, data); err != nil {
 				return err
 			}
-			pinned, err := parseShapes(shapes)
+			// A trial compilation finds what the op list cannot: dynamic
+			// shapes, unsupported attributes or dtypes.
+			o, err := cf.options()
 			if err != nil {
 				return err
 			}
+			if _, err := mlc.Compile(data, filepath.Dir(args[0]), o); err != nil {
+				fmt.Fprintf(w, "does not compile as given: %v\n", err)
+			} else {
+				fmt.Fprintln(w, "compiles")
+			}
 			// The arithmetic needs shapes, so only a model that imports has it.
-			if m, err := frontend.Import(data, filepath.Dir(args[0]), frontend.Options{InputShapes: pinned}); err == nil {
+			if m, err := frontend.Import(data, filepath.Dir(args[0]), frontend.Options{InputShapes: o.InputShapes, InputValues: o.InputValues}); err == nil {
 				fmt.Fprintf(w, "compute: %.3f MFLOP in Conv, Gemm and MatMul\n", float64(ir.GraphFLOPs(m.Graph))/1e6)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&shapes, "input-shape", nil, "pin an input shape for the FLOP count: NAME=d0,d1,...")
+	cf.add(cmd)
 	return cmd
 }
 

@@ -27,10 +27,11 @@ type Runtime struct {
 // Config selects the wazero engine.
 type Config struct {
 	Interpreter bool // wazero's interpreter instead of its compiler
-	// NoCancel leaves out wazero's context checks at every loop back-edge
-	// and call, which slow compiled SIMD kernels several times (measured
-	// 7x on mnist_cntk); a cancelled context then cannot stop a run.
-	NoCancel bool
+	// Cancellable lets a cancelled context stop a running module (verify's
+	// per-case timeout). wazero then checks for cancellation on every loop
+	// back-edge, which makes kernels several times slower: leave it off
+	// where speed matters (run, bench).
+	Cancellable bool
 }
 
 // NewRuntime starts a wazero runtime with the WASI imports mlc modules use.
@@ -39,8 +40,7 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Interpreter {
 		rc = wazero.NewRuntimeConfigInterpreter()
 	}
-	// A cancelled context stops a running module (verify's per-case timeout).
-	rt := wazero.NewRuntimeWithConfig(ctx, rc.WithCloseOnContextDone(!cfg.NoCancel))
+	rt := wazero.NewRuntimeWithConfig(ctx, rc.WithCloseOnContextDone(cfg.Cancellable))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, err

@@ -1,0 +1,10 @@
+package asm
+
+import "github.com/tetratelabs/wabin/wasm"
+
+// Extending loads: 8 bytes widened to i16x8.
+func (f *Func) V128Load8x8S(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128Load8x8s, 3, off) }
+func (f *Func) V128Load8x8U(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128Load8x8u, 3, off) }
+
+// V128Load32Zero loads 4 bytes into lane 0 and zeroes the rest.
+func (f *Func) V128Load32Zero(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128Load32zero, 2, off) }

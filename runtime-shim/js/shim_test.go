@@ -1,0 +1,33 @@
+package jsshim_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/internal/testenv"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// TestShim runs shim.test.mjs on Node against the project's tiny model.
+func TestShim(t *testing.T) {
+	node := testenv.Node(t)
+	o := mlc.DefaultOptions()
+	o.InputShapes = map[string]ir.Shape{"image": {1, 1, 8, 8}}
+	res, err := mlc.CompileFile(filepath.Join(testenv.Root(), "testdata", "tiny_cnn", "model.onnx"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := filepath.Join(t.TempDir(), "tiny.wasm")
+	if err := os.WriteFile(mod, res.Wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(node, "--test", "shim.test.mjs")
+	cmd.Env = append(os.Environ(), "MLC_TEST_MODULE="+mod)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test: %v\n%s", err, out)
+	}
+}

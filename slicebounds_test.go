@@ -1,0 +1,182 @@
+package mlc_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/frontend"
+	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/testenv"
+	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
+)
+
+// Slice with starts and ends computed at run time, its output shape known
+// from the model's declaration or from ends that are their starts plus a
+// constant. For every bound value tried, the module must either agree with
+// the reference interpreter bit for bit or, exactly when the bounds select
+// another shape, fail the run with the shape-mismatch status.
+
+// checkSliceRuns compiles model once and runs it on every feed.
+func checkSliceRuns(t *testing.T, model []byte, feeds []map[string]*ir.Tensor) {
+	t.Helper()
+	res, err := mlc.Compile(model, "", mlc.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Validate(t, res.Wasm)
+	imp, err := frontend.Import(model, "", frontend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	m, err := rt.Load(ctx, res.Wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran, failed := 0, 0
+	for _, feed := range feeds {
+		env := ir.Env{}
+		for _, v := range imp.Graph.Inputs {
+			env[v] = feed[v.Name]
+		}
+		want, wantErr := ir.Run(imp.Graph, env)
+		got, err := m.Run(ctx, feed)
+		if wantErr != nil {
+			failed++
+			if err == nil || !strings.Contains(err.Error(), "mlc_run returned 3") {
+				t.Errorf("%v: the interpreter fails (%v), the module gives %v", feedString(feed), wantErr, err)
+			}
+			continue
+		}
+		ran++
+		if err != nil {
+			t.Errorf("%v: %v", feedString(feed), err)
+			continue
+		}
+		y := imp.Graph.Outputs[0]
+		if g := got[y.Name]; g == nil || string(g.Data) != string(want[0].Data) || !g.Shape.Equal(want[0].Shape) {
+			t.Errorf("%v: module %v, interpreter %v", feedString(feed), g, want[0])
+		}
+	}
+	if ran == 0 || failed == 0 {
+		t.Errorf("%d runs succeed and %d fail: the bounds tried should give both", ran, failed)
+	}
+}
+
+func feedString(feed map[string]*ir.Tensor) string {
+	var parts []string
+	for _, name := range []string{"s", "e", "i"} {
+		if t := feed[name]; t != nil {
+			parts = append(parts, fmt.Sprintf("%s=%v", name, t.Floats()))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func sliceX(dt ir.DType, shape ...int) *ir.Tensor {
+	x := ir.NewTensor(dt, ir.Shape(shape))
+	for i := range x.Len() {
+		if dt.IsFloat() {
+			x.SetFloat(i, float64(i)-3.5)
+		} else {
+			x.SetInt(i, int64(i*5%7))
+		}
+	}
+	return x
+}
+
+func boundsOf(dt ir.DType, v ...int64) *ir.Tensor {
+	t := ir.NewTensor(dt, ir.Shape{len(v)})
+	for i, x := range v {
+		t.SetInt(i, x)
+	}
+	return t
+}
+
+// TestSliceDeclaredShape: starts and ends are graph inputs, the output's
+// shape is declared; two axes, one stepping backwards; several dtypes
+// (sub-byte included) and both bound dtypes.
+func TestSliceDeclaredShape(t *testing.T) {
+	for _, c := range []struct {
+		dt     ir.DType
+		bounds ir.DType
+	}{{ir.Float32, ir.Int64}, {ir.Int8, ir.Int32}, {ir.Float64, ir.Int64}, {ir.Int4, ir.Int64}, {ir.Bool, ir.Int32}} {
+		t.Run(c.dt.String(), func(t *testing.T) {
+			elem, belem := frontend.DTypeToONNX(c.dt), frontend.DTypeToONNX(c.bounds)
+			g := &onnxpb.GraphProto{
+				Name:  cfPtr("slice"),
+				Input: []*onnxpb.ValueInfoProto{cfVI("x", elem, 4, 7, 3), cfVI("s", belem, 2), cfVI("e", belem, 2)},
+				Node: []*onnxpb.NodeProto{
+					cfConst("axes", ir.TensorI64(nil, 1, 0)), cfConst("steps", ir.TensorI64(nil, 2, -1)),
+					cfNode("Slice", []string{"x", "s", "e", "axes", "steps"}, []string{"y"}),
+				},
+				Output: []*onnxpb.ValueInfoProto{cfVI("y", elem, 2, 3, 3)},
+			}
+			x := sliceX(c.dt, 4, 7, 3)
+			var feeds []map[string]*ir.Tensor
+			for s1 := int64(-6); s1 <= 8; s1++ { // axis 1, step 2: 3 elements
+				for _, s0 := range []int64{3, 1, -1, 9} { // axis 0, step -1: 2 elements
+					feeds = append(feeds, map[string]*ir.Tensor{"x": x, "s": boundsOf(c.bounds, s1, s0), "e": boundsOf(c.bounds, s1+5, s0-2)})
+				}
+			}
+			feeds = append(feeds, map[string]*ir.Tensor{"x": x, "s": boundsOf(c.bounds, 1, 1<<30), "e": boundsOf(c.bounds, 1<<30, -(1 << 30))})
+			checkSliceRuns(t, cfModel(13, g), feeds)
+		})
+	}
+}
+
+// TestSliceShiftedBounds: start = i + 1 and end = i + 4 from one run-time
+// scalar i, with no declared shape (the model states only the rank), as a
+// loop body slicing at its iteration number does.
+func TestSliceShiftedBounds(t *testing.T) {
+	g := &onnxpb.GraphProto{
+		Name:  cfPtr("shift"),
+		Input: []*onnxpb.ValueInfoProto{cfVI("x", onnxFloat, 3, 9), cfVI("i", onnxInt64, cfScalar()...)},
+		Node: []*onnxpb.NodeProto{
+			cfConst("one", i64(1)), cfConst("four", ir.TensorI64(nil, 4)), cfConst("ax", ir.TensorI64(nil, 1)),
+			cfNode("Add", []string{"i", "one"}, []string{"i1"}),
+			cfNode("Unsqueeze", []string{"i1"}, []string{"s"}, cfInts("axes", 0)),
+			cfNode("Unsqueeze", []string{"i"}, []string{"iv"}, cfInts("axes", 0)),
+			cfNode("Add", []string{"iv", "four"}, []string{"e"}),
+			cfNode("Slice", []string{"x", "s", "e", "ax"}, []string{"y"}),
+		},
+		Output: []*onnxpb.ValueInfoProto{{Name: cfPtr("y")}},
+	}
+	x := sliceX(ir.Float32, 3, 9)
+	var feeds []map[string]*ir.Tensor
+	for i := int64(-12); i <= 10; i++ {
+		feeds = append(feeds, map[string]*ir.Tensor{"x": x, "i": i64(i)})
+	}
+	checkSliceRuns(t, cfModel(12, g), feeds)
+	res, err := mlc.Compile(cfModel(12, g), "", mlc.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Meta.Outputs[0].Shape; fmt.Sprint(got) != "[3 3]" {
+		t.Errorf("output shape %v, want [3 3]", got)
+	}
+}
+
+// TestSliceRunTimeBoundsUnsupported: without a declared shape, bounds that
+// do not differ by a constant stay a NotConstant error.
+func TestSliceRunTimeBoundsUnsupported(t *testing.T) {
+	g := &onnxpb.GraphProto{
+		Name:   cfPtr("bad"),
+		Input:  []*onnxpb.ValueInfoProto{cfVI("x", onnxFloat, 9), cfVI("s", onnxInt64, 1), cfVI("e", onnxInt64, 1)},
+		Node:   []*onnxpb.NodeProto{cfNode("Slice", []string{"x", "s", "e"}, []string{"y"})},
+		Output: []*onnxpb.ValueInfoProto{{Name: cfPtr("y")}},
+	}
+	_, err := mlc.Compile(cfModel(13, g), "", mlc.DefaultOptions())
+	if err == nil || !ir.IsUnsupported(err) || !strings.Contains(err.Error(), "Slice's starts") {
+		t.Errorf("got %v, want the unsupported run-time starts error", err)
+	}
+}
