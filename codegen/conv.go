@@ -71,64 +71,62 @@ func init() {
 // convGeneric is im2col + emitMatMul for every float dtype, group and
 // rank: the path for what the packed kernels do not cover.
 func (k *Ctx) convGeneric(n *ir.Node, op *ir.Conv) error {
-	{
-		p, err := planConv(n, op)
-		if err != nil {
-			return err
-		}
-		x, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
-		dt := x.Type.DType
-		if dt != ir.Float32 && dt != ir.Float64 && dt != ir.Float16 {
-			return ir.NotSupportedf("Conv on %s", dt)
-		}
-		if out.Type.Shape.Size() == 0 {
-			return nil
-		}
-		sz := int32(elemBytes(dt))
-		f := k.F
-		pa, pb, pc, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		xImg := int32(p.C * ir.Shape(p.g.In).Size())
-		padBuf := k.WorkspaceAddr()
-		colBuf := padBuf + int32(p.padBytes)
-		nc := f.Local(asm.I32)
-		f.SetI32(img, 0)
-		var err2 error
-		f.Counted(nc, p.N, func() {
-			xBase := f.Local(asm.I32)
-			f.Get(img).I32Const(xImg * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(x)).Op(wasm.OpcodeI32Add).Set(xBase)
-			if !p.direct {
-				k.padCopy(xBase, padBuf, p.C, p.g, p.padded, sz, nil)
-			}
-			gc := f.Local(asm.I32)
-			gi := f.Local(asm.I32)
-			f.SetI32(gi, 0)
-			f.Counted(gc, p.group, func() {
-				if p.direct {
-					// col = the group's channels of the image itself
-					f.Get(xBase).Get(gi).I32Const(int32(p.cg*p.P) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
-				} else {
-					k.im2col(padBuf, gi, colBuf, p, sz)
-					f.I32Const(colBuf).Set(pb)
-				}
-				f.I32Const(k.Addr(w)).Get(gi).I32Const(int32(p.mg*p.cg*p.kSize) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pa)
-				// out + (img*M + gi*mg) * P
-				f.Get(img).I32Const(int32(p.M)).Op(wasm.OpcodeI32Mul).Get(gi).I32Const(int32(p.mg)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				f.I32Const(int32(p.P) * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(out)).Op(wasm.OpcodeI32Add).Set(pc)
-				if e := k.emitMatMul(mm{M: p.mg, K: p.cg * p.kSize, N: p.P, dt: dt, a: matrix{pa, p.cg * p.kSize, 1}, b: matrix{pb, p.P, 1}, c: pc}); e != nil {
-					err2 = e
-				}
-				f.AddI32(gi, 1)
-			})
-			f.AddI32(img, 1)
-		})
-		if err2 != nil {
-			return err2
-		}
-		if b := n.In(2); b != nil {
-			return k.addChannelBias(out, b)
-		}
+	p, err := planConv(n, op)
+	if err != nil {
+		return err
+	}
+	x, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
+	dt := x.Type.DType
+	if dt != ir.Float32 && dt != ir.Float64 && dt != ir.Float16 {
+		return ir.NotSupportedf("Conv on %s", dt)
+	}
+	if out.Type.Shape.Size() == 0 {
 		return nil
 	}
+	sz := int32(elemBytes(dt))
+	f := k.F
+	pa, pb, pc, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	xImg := int32(p.C * ir.Shape(p.g.In).Size())
+	padBuf := k.WorkspaceAddr()
+	colBuf := padBuf + int32(p.padBytes)
+	nc := f.Local(asm.I32)
+	f.SetI32(img, 0)
+	var err2 error
+	f.Counted(nc, p.N, func() {
+		xBase := f.Local(asm.I32)
+		f.Get(img).I32Const(xImg * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(x)).Op(wasm.OpcodeI32Add).Set(xBase)
+		if !p.direct {
+			k.padCopy(xBase, padBuf, p.C, p.g, p.padded, sz, nil)
+		}
+		gc := f.Local(asm.I32)
+		gi := f.Local(asm.I32)
+		f.SetI32(gi, 0)
+		f.Counted(gc, p.group, func() {
+			if p.direct {
+				// col = the group's channels of the image itself
+				f.Get(xBase).Get(gi).I32Const(int32(p.cg*p.P) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
+			} else {
+				k.im2col(padBuf, gi, colBuf, p, sz)
+				f.I32Const(colBuf).Set(pb)
+			}
+			f.I32Const(k.Addr(w)).Get(gi).I32Const(int32(p.mg*p.cg*p.kSize) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pa)
+			// out + (img*M + gi*mg) * P
+			f.Get(img).I32Const(int32(p.M)).Op(wasm.OpcodeI32Mul).Get(gi).I32Const(int32(p.mg)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			f.I32Const(int32(p.P) * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(out)).Op(wasm.OpcodeI32Add).Set(pc)
+			if e := k.emitMatMul(mm{M: p.mg, K: p.cg * p.kSize, N: p.P, dt: dt, a: matrix{pa, p.cg * p.kSize, 1}, b: matrix{pb, p.P, 1}, c: pc}); e != nil {
+				err2 = e
+			}
+			f.AddI32(gi, 1)
+		})
+		f.AddI32(img, 1)
+	})
+	if err2 != nil {
+		return err2
+	}
+	if b := n.In(2); b != nil {
+		return k.addChannelBias(out, b)
+	}
+	return nil
 }
 
 // padCopy copies C channels of spatial size g.In from src into dst laid out
@@ -310,7 +308,7 @@ func (k *Ctx) gatherStride2(n int) uint32 {
 		c := f.Local(asm.I32)
 		f.Counted(c, n/4, func() {
 			f.Get(dst).Get(src).V128Load(0).Get(src).V128Load(16)
-			f.I8x16Shuffle([16]byte{0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27}).V128Store(0)
+			f.I8x16Shuffle(evenLanes).V128Store(0)
 			f.AddI32(dst, 16)
 			f.AddI32(src, 32)
 		})

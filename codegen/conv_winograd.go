@@ -182,17 +182,7 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBa
 						f.Get(v).Get(od).I32Const(k.Addr(res) - k.Addr(out)).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(v)
 					}
 					k.vecActs(x4, op.Acts, v)
-					switch lanes {
-					case 4:
-						f.Get(od).Get(v).V128Store(0)
-					case 3:
-						f.Get(od).Get(v).V128Store64Lane(0, 0)
-						f.Get(od).Get(v).V128Store32Lane(8, 2)
-					case 2:
-						f.Get(od).Get(v).V128Store64Lane(0, 0)
-					case 1:
-						f.Get(od).Get(v).V128Store32Lane(0, 0)
-					}
+					storeLanes(f, od, v, lanes)
 					f.AddI32(od, int32(4*lanes))
 					f.AddI32(yp, 16)
 				}

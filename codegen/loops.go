@@ -128,3 +128,43 @@ func copyRow(f *asm.Func, simd bool, dst, src asm.Local, n int) {
 		f.Get(dst).Get(src).I32Load8U(uint32(off)).I32Store8(uint32(off))
 	}
 }
+
+// storeLanes stores the first n (1..4, known at compile time) lanes of the
+// f32x4 vector in v at the address in ptr.
+func storeLanes(f *asm.Func, ptr, v asm.Local, n int) {
+	switch n {
+	case 4:
+		f.Get(ptr).Get(v).V128Store(0)
+	case 3:
+		f.Get(ptr).Get(v).V128Store64Lane(0, 0)
+		f.Get(ptr).Get(v).V128Store32Lane(8, 2)
+	case 2:
+		f.Get(ptr).Get(v).V128Store64Lane(0, 0)
+	case 1:
+		f.Get(ptr).Get(v).V128Store32Lane(0, 0)
+	}
+}
+
+// copyPlane copies an H x W float32 plane from the address in src
+// (advanced past it) into a bordered buffer of row width wp at
+// buf + (top*wp + left) floats.
+func copyPlane(f *asm.Func, buf, src asm.Local, H, W, wp, top, left int) {
+	p, c := f.Local(asm.I32), f.Local(asm.I32)
+	f.Get(buf).I32Const(int32((top*wp + left) * 4)).Op(wasm.OpcodeI32Add).Set(p)
+	f.Counted(c, H, func() {
+		copyRow(f, true, p, src, W*4)
+		f.AddI32(p, int32(wp*4))
+		f.AddI32(src, int32(W*4))
+	})
+}
+
+// loadStrided leaves on the stack four float32s at in+off, one every
+// stride (1 or 2) elements: a plain load, or two loads and a shuffle.
+func loadStrided(f *asm.Func, in asm.Local, off uint32, stride int, hi asm.Local) {
+	if stride == 1 {
+		f.Get(in).V128Load(off)
+		return
+	}
+	f.Get(in).V128Load(off + 16).Set(hi)
+	f.Get(in).V128Load(off).Get(hi).I8x16Shuffle(evenLanes)
+}

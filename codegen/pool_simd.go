@@ -80,12 +80,7 @@ func (k *Ctx) maxPoolPlane(g *ir.Geometry) uint32 {
 			f.Get(p).Get(ninf).V128Store(0)
 			f.AddI32(p, 16)
 		})
-		f.Get(buf).I32Const(int32((g.PadBegin[0]*wp + g.PadBegin[1]) * 4)).Op(wasm.OpcodeI32Add).Set(p)
-		f.Counted(c, H, func() {
-			copyRow(f, true, p, src, W*4)
-			f.AddI32(p, int32(wp*4))
-			f.AddI32(src, int32(W*4))
-		})
+		copyPlane(f, buf, src, H, W, wp, g.PadBegin[0], g.PadBegin[1])
 		row, oc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		in, acc, v, hi := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
 		f.Get(buf).Set(row)
@@ -96,26 +91,12 @@ func (k *Ctx) maxPoolPlane(g *ir.Geometry) uint32 {
 				for ky := 0; ky < g.Kernel[0]; ky++ {
 					for kx := 0; kx < g.Kernel[1]; kx++ {
 						off := uint32((ky*g.Dilations[0]*wp + kx*g.Dilations[1]) * 4)
-						if sx == 1 {
-							f.Get(in).V128Load(off).Set(v)
-						} else {
-							f.Get(in).V128Load(off + 16).Set(hi)
-							f.Get(in).V128Load(off).Get(hi).I8x16Shuffle([16]byte{0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27}).Set(v)
-						}
+						loadStrided(f, in, off, sx, hi)
+						f.Set(v)
 						f.Get(acc).Get(v).Vec(wasm.OpcodeVecF32x4Max).Set(acc)
 					}
 				}
-				switch lanes {
-				case 4:
-					f.Get(dst).Get(acc).V128Store(0)
-				case 3:
-					f.Get(dst).Get(acc).V128Store64Lane(0, 0)
-					f.Get(dst).Get(acc).V128Store32Lane(8, 2)
-				case 2:
-					f.Get(dst).Get(acc).V128Store64Lane(0, 0)
-				case 1:
-					f.Get(dst).Get(acc).V128Store32Lane(0, 0)
-				}
+				storeLanes(f, dst, acc, lanes)
 				f.AddI32(dst, int32(lanes*4))
 				f.AddI32(in, int32(4*sx*4))
 			}
