@@ -96,12 +96,11 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 // per channel, so that V8 runs it optimized after the first few channels of
 // a cold start instead of in baseline code for the whole node.
 func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint32 {
-	hp, wp := poolPadded(g)
+	_, wp := poolPadded(g)
 	name := fmt.Sprintf("dwconv_%v_%v_%v_%v_%v_%v%s", g.In, g.Out, g.Kernel, g.Strides, g.Dilations, g.PadBegin, epilogueKey(ep, hasBias))
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32, i32, i32}, nil, func(f *asm.Func) {
 		src, dst, wp0, bp, buf, resd := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
-		_ = hp
 		H, W := g.In[0], g.In[1]
 		Ho, Wo := g.Out[0], g.Out[1]
 		sx := g.Strides[1]
@@ -151,6 +150,5 @@ func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint
 			}
 			f.AddI32(row, int32(g.Strides[0]*wp*4))
 		})
-		_ = taps
 	})
 }

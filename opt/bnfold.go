@@ -25,7 +25,7 @@ func foldBatchNorm(g *ir.Graph, _ *Options) error {
 		if conv == nil || len(uses[x]) != 1 || outputs[x] {
 			continue
 		}
-		cop, ok := conv.Op.(*ir.Conv)
+		_, ok = conv.Op.(*ir.Conv)
 		w := conv.Inputs[1]
 		if !ok || w.Const == nil || w.Type.DType != ir.Float32 || x.Type.DType != ir.Float32 {
 			continue
@@ -34,7 +34,6 @@ func foldBatchNorm(g *ir.Graph, _ *Options) error {
 		if b != nil && b.Const == nil {
 			continue
 		}
-		_ = cop
 		M := w.Type.Shape[0]
 		per := w.Type.Shape[1:].Size()
 		scale, beta, mean, vr := bn.Inputs[1].Const.Floats(), bn.Inputs[2].Const.Floats(), bn.Inputs[3].Const.Floats(), bn.Inputs[4].Const.Floats()
