@@ -271,22 +271,7 @@ func (k *Ctx) epilogueBody(h *asm.Func, acc []asm.Local, form storeForm, ep *ir.
 			}
 			k.vecActs(x, ep.Acts, v)
 		}
-		// store writes v at ptr, only its first n lanes when n < 4 (n is a
-		// local holding 1..4).
-		store := func(ptr, v, n asm.Local) {
-			h.Get(n).I32Const(4).Op(wasm.OpcodeI32GeS).If()
-			h.Get(ptr).Get(v).V128Store(0)
-			h.Else()
-			h.Get(n).I32Const(2).Op(wasm.OpcodeI32GeS).If()
-			h.Get(ptr).Get(v).V128Store64Lane(0, 0)
-			h.Get(n).I32Const(3).Op(wasm.OpcodeI32Eq).If()
-			h.Get(ptr).Get(v).V128Store32Lane(8, 2)
-			h.End()
-			h.Else()
-			h.Get(ptr).Get(v).V128Store32Lane(0, 0)
-			h.End()
-			h.End()
-		}
+		store := func(ptr, v, n asm.Local) { storeLanesN(h, ptr, v, n) }
 		ptr, n := h.Local(i32), h.Local(i32)
 		switch form {
 		case storeRows:

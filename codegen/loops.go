@@ -168,3 +168,20 @@ func loadStrided(f *asm.Func, in asm.Local, off uint32, stride int, hi asm.Local
 	f.Get(in).V128Load(off + 16).Set(hi)
 	f.Get(in).V128Load(off).Get(hi).I8x16Shuffle(evenLanes)
 }
+
+// storeLanesN is storeLanes with the lane count in a local at run time
+// (4 or more stores the whole vector).
+func storeLanesN(f *asm.Func, ptr, v, n asm.Local) {
+	f.Get(n).I32Const(4).Op(wasm.OpcodeI32GeS).If()
+	f.Get(ptr).Get(v).V128Store(0)
+	f.Else()
+	f.Get(n).I32Const(2).Op(wasm.OpcodeI32GeS).If()
+	f.Get(ptr).Get(v).V128Store64Lane(0, 0)
+	f.Get(n).I32Const(3).Op(wasm.OpcodeI32Eq).If()
+	f.Get(ptr).Get(v).V128Store32Lane(8, 2)
+	f.End()
+	f.Else()
+	f.Get(ptr).Get(v).V128Store32Lane(0, 0)
+	f.End()
+	f.End()
+}
