@@ -383,7 +383,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 					} else {
 						f.I32Const(0)
 					}
-					f.I32Const(int32(P * 4)).Call(mk)
+					f.I32Const(int32(P * 4)).I32Const(int32(mode)).Call(mk)
 					f.AddI32(mp, 1)
 				})
 			}

@@ -103,12 +103,15 @@ func (k *Ctx) microKernel(form storeForm, ep *ir.Epilogue, bias biasMode) uint32
 }
 
 // K chunks: a product split along K sums chunk by chunk into C (row-major
-// tiles only); only the last chunk applies the epilogue.
+// tiles only); only the last chunk applies the epilogue. As bits: chunkAddC
+// adds C's earlier sums, chunkRaw stores without the epilogue.
 const (
-	chunkWhole = iota
-	chunkFirst // sums from zero, stores raw
-	chunkMid   // sums onto C, stores raw
-	chunkLast  // sums onto C, then the epilogue
+	chunkWhole = 0
+	chunkAddC  = 1
+	chunkRaw   = 2
+	chunkFirst = chunkRaw             // sums from zero, stores raw
+	chunkMid   = chunkAddC | chunkRaw // sums onto C, stores raw
+	chunkLast  = chunkAddC            // sums onto C, then the epilogue
 )
 
 // microKernelA is microKernel reading A unpacked, four rows lda bytes apart
@@ -122,12 +125,23 @@ func (k *Ctx) microKernelA(form storeForm, ep *ir.Epilogue, bias biasMode, lda, 
 // tiles: cols is then the row's column count, and B and C move 8 columns
 // (32 bytes) per tile. One call per row amortizes the call and its setup
 // over narrow products (mobilenet_v2's K=16 1x1 convolutions).
+//
+// The row form takes one more argument, the K chunk as chunkMode bits, so
+// that whole products and every chunk of a split one share one function
+// (fewer functions for V8 to warm up on a cold start).
 func (k *Ctx) microKernelRow(form storeForm, ep *ir.Epilogue, bias biasMode, lda, chunk int, row bool) uint32 {
-	if chunk == chunkFirst || chunk == chunkMid {
+	if !row && (chunk == chunkFirst || chunk == chunkMid) {
 		ep, bias = &ir.Epilogue{}, biasNone
 	}
+	if row {
+		chunk = chunkWhole // chosen at run time
+	}
 	name := fmt.Sprintf("gemm4x8_%s_%d_%d_lda%d_c%d_row%v%s", k.md.opts.Tune, form, bias, lda, chunk, row, epilogueKey(ep, false))
-	params := make([]wasm.ValueType, 10)
+	nparams := 10
+	if row {
+		nparams = 11
+	}
+	params := make([]wasm.ValueType, nparams)
 	for i := range params {
 		params[i] = asm.I32
 	}
@@ -153,8 +167,8 @@ func (k *Ctx) microKernelRow(form storeForm, ep *ir.Epilogue, bias biasMode, lda
 			h.I32Const(8).Get(left).Get(left).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
 		}
 		acc := k.dotBody(h, pa, pb, steps, h.Param(9), lda)
-		if chunk == chunkMid || chunk == chunkLast {
-			// earlier chunks' sums
+		// earlier chunks' sums
+		addC := func() {
 			ptr := h.Local(asm.I32)
 			h.Get(pc).Set(ptr)
 			for r := 0; r < 4; r++ {
@@ -164,7 +178,22 @@ func (k *Ctx) microKernelRow(form storeForm, ep *ir.Epilogue, bias biasMode, lda
 				h.Get(ptr).Get(h.Param(5)).Op(wasm.OpcodeI32Add).Set(ptr)
 			}
 		}
-		k.epilogueBody(h, acc, form, ep, bias, pc, h.Param(3), h.Param(5), h.Param(6), cols, h.Param(8))
+		if row {
+			mode := h.Param(10)
+			h.Get(mode).I32Const(chunkAddC).Op(wasm.OpcodeI32And).If()
+			addC()
+			h.End()
+			h.Get(mode).I32Const(chunkRaw).Op(wasm.OpcodeI32And).If()
+			k.epilogueBody(h, acc, form, &ir.Epilogue{}, biasNone, pc, h.Param(3), h.Param(5), h.Param(6), cols, h.Param(8))
+			h.Else()
+			k.epilogueBody(h, acc, form, ep, bias, pc, h.Param(3), h.Param(5), h.Param(6), cols, h.Param(8))
+			h.End()
+		} else {
+			if chunk == chunkMid || chunk == chunkLast {
+				addC()
+			}
+			k.epilogueBody(h, acc, form, ep, bias, pc, h.Param(3), h.Param(5), h.Param(6), cols, h.Param(8))
+		}
 		if row {
 			h.AddI32(b0, 32)
 			h.AddI32(c0, 32)
