@@ -1,0 +1,173 @@
+package codegen_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/mlc-compiler/mlc/codegen"
+	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/opt"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
+)
+
+// TestFusedConvKernels runs one fused Conv (+bias, residual, activation)
+// per kernel path on wazero, against the reference Conv: the packed GEMM
+// of each tune with pixel and channel tails, K chunks, Winograd with odd
+// sizes, depthwise with strides, and a batch of two.
+func TestFusedConvKernels(t *testing.T) {
+	cases := []struct {
+		N, C, H, W, M, k, stride, pad, group int
+	}{
+		{2, 8, 13, 15, 12, 3, 1, 1, 1},  // Winograd (v8), odd sizes, channel tail, batch
+		{1, 16, 13, 13, 10, 3, 1, 1, 1}, // Winograd, 13x13
+		{1, 7, 10, 9, 5, 3, 2, 1, 1},    // stride 2, row and channel tails
+		{2, 6, 7, 7, 9, 1, 1, 0, 1},     // 1x1 direct
+		{1, 3, 23, 23, 8, 7, 2, 3, 1},   // 7x7 stride 2
+		{1, 600, 4, 4, 20, 3, 1, 1, 1},  // long K in two chunks, few pixels
+		{2, 12, 9, 10, 12, 3, 1, 1, 12}, // depthwise
+		{1, 8, 11, 11, 8, 3, 2, 1, 8},   // depthwise, stride 2
+	}
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	for _, c := range cases {
+		for _, tune := range []string{codegen.TuneV8, codegen.TuneWazero} {
+			name := fmt.Sprintf("%+v/%s", c, tune)
+			r := rand.New(rand.NewSource(int64(c.C*100 + c.M)))
+			x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{c.N, c.C, c.H, c.W}})
+			w := randomConst("w", ir.Shape{c.M, c.C / c.group, c.k, c.k}, r.Int63())
+			b := randomConst("b", ir.Shape{c.M}, r.Int63())
+			op := &ir.Conv{Window: ir.Window{Pads: []int{c.pad, c.pad, c.pad, c.pad}, Strides: []int{c.stride, c.stride}}, Group: c.group}
+			g0, err := op.Geometry(x.Type.Shape, w.Type.Shape)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outShape := ir.Shape{c.N, c.M, g0.Out[0], g0.Out[1]}
+			res := ir.NewInput("r", ir.Type{DType: ir.Float32, Shape: outShape})
+			y, s, z := &ir.Value{Name: "y"}, &ir.Value{Name: "s"}, &ir.Value{Name: "z"}
+			conv := &ir.Node{Name: "conv", Op: op, Inputs: []*ir.Value{x, w, b}, Outputs: []*ir.Value{y}}
+			add := &ir.Node{Op: &ir.Binary{Fn: ir.FnAdd}, Inputs: []*ir.Value{y, res}, Outputs: []*ir.Value{s}}
+			act := &ir.Node{Op: &ir.Unary{Fn: ir.FnLeakyRelu, Alpha: 0.1}, Inputs: []*ir.Value{s}, Outputs: []*ir.Value{z}}
+			g := &ir.Graph{Inputs: []*ir.Value{x, res}, Outputs: []*ir.Value{z}, Nodes: []*ir.Node{conv, add, act}}
+			if err := ir.InferGraph(g); err != nil {
+				t.Fatal(err)
+			}
+			feeds := map[string]*ir.Tensor{}
+			env := ir.Env{}
+			for _, v := range g.Inputs {
+				tv := ir.NewTensor(ir.Float32, v.Type.Shape)
+				for i := range tv.F32() {
+					tv.F32()[i] = r.Float32()*2 - 1
+				}
+				feeds[v.Name], env[v] = tv, tv
+			}
+			want, err := ir.Run(g, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, Tune: tune, Workspace: codegen.Workspace})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(g.Nodes) != 1 {
+				t.Fatalf("%s: the Conv, Add and LeakyRelu did not fuse: %d nodes", name, len(g.Nodes))
+			}
+			wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: true, Tune: tune, Producer: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := rt.Load(ctx, wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := m.Run(ctx, feeds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ref := out["z"].F32(), want[0].F32()
+			for i := range ref {
+				if d := math.Abs(float64(got[i] - ref[i])); d > 1e-4+1e-4*math.Abs(float64(ref[i])) {
+					t.Errorf("%s: element %d is %g, want %g", name, i, got[i], ref[i])
+					break
+				}
+			}
+			m.Close(ctx)
+		}
+	}
+}
+
+// TestFusedMatMulKernels runs MatMul + bias + residual + Relu through each
+// MatMul path (GEMV for 1-3 rows, A read in place for whole 4-row panels,
+// packed A otherwise, and the wazero tune), against the reference.
+func TestFusedMatMulKernels(t *testing.T) {
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	for _, s := range []struct{ M, K, N int }{{1, 37, 70}, {3, 64, 33}, {8, 29, 17}, {10, 40, 100}} {
+		for _, tune := range []string{codegen.TuneV8, codegen.TuneWazero} {
+			name := fmt.Sprintf("%+v/%s", s, tune)
+			r := rand.New(rand.NewSource(int64(s.M*1000 + s.N)))
+			x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{s.M, s.K}})
+			res := ir.NewInput("r", ir.Type{DType: ir.Float32, Shape: ir.Shape{s.M, s.N}})
+			y, yb, ys, z := &ir.Value{Name: "y"}, &ir.Value{Name: "yb"}, &ir.Value{Name: "ys"}, &ir.Value{Name: "z"}
+			g := &ir.Graph{Inputs: []*ir.Value{x, res}, Outputs: []*ir.Value{z}, Nodes: []*ir.Node{
+				{Op: &ir.MatMul{}, Inputs: []*ir.Value{x, randomConst("w", ir.Shape{s.K, s.N}, r.Int63())}, Outputs: []*ir.Value{y}},
+				{Op: &ir.Binary{Fn: ir.FnAdd}, Inputs: []*ir.Value{y, randomConst("b", ir.Shape{s.N}, r.Int63())}, Outputs: []*ir.Value{yb}},
+				{Op: &ir.Binary{Fn: ir.FnAdd}, Inputs: []*ir.Value{res, yb}, Outputs: []*ir.Value{ys}},
+				{Op: &ir.Unary{Fn: ir.FnRelu}, Inputs: []*ir.Value{ys}, Outputs: []*ir.Value{z}},
+			}}
+			if err := ir.InferGraph(g); err != nil {
+				t.Fatal(err)
+			}
+			feeds := map[string]*ir.Tensor{}
+			env := ir.Env{}
+			for _, v := range g.Inputs {
+				tv := ir.NewTensor(ir.Float32, v.Type.Shape)
+				for i := range tv.F32() {
+					tv.F32()[i] = r.Float32()*2 - 1
+				}
+				feeds[v.Name], env[v] = tv, tv
+			}
+			want, err := ir.Run(g, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, Tune: tune, Workspace: codegen.Workspace})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(g.Nodes) != 1 {
+				t.Fatalf("%s: MatMul, bias, residual and Relu did not fuse: %d nodes", name, len(g.Nodes))
+			}
+			wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: true, Tune: tune, Producer: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := rt.Load(ctx, wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := m.Run(ctx, feeds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ref := out["z"].F32(), want[0].F32()
+			for i := range ref {
+				if d := math.Abs(float64(got[i] - ref[i])); d > 1e-5+1e-5*math.Abs(float64(ref[i])) {
+					t.Errorf("%s: element %d is %g, want %g", name, i, got[i], ref[i])
+					break
+				}
+			}
+			m.Close(ctx)
+		}
+	}
+}
