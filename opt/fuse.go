@@ -99,7 +99,7 @@ func absorb(n *ir.Node, ep *ir.Epilogue, u *ir.Node, y *ir.Value) bool {
 		ep.Acts = append(ep.Acts, ir.Activation{Lo: lo, Hi: hi})
 		return true
 	case *ir.Binary:
-		if op.Fn != ir.FnAdd || len(u.Inputs) != 2 {
+		if len(u.Inputs) != 2 {
 			return false
 		}
 		other := u.Inputs[0]
@@ -107,6 +107,25 @@ func absorb(n *ir.Node, ep *ir.Epilogue, u *ir.Node, y *ir.Value) bool {
 			other = u.Inputs[1]
 		}
 		if other == y {
+			return false
+		}
+		// Max or Min with a constant scalar is a one-sided clamp
+		// (oww_embedding's tf.math.maximum after each LeakyRelu).
+		if (op.Fn == ir.FnMax || op.Fn == ir.FnMin) && other.Const != nil && other.Type.Shape.Size() == 1 && other.Type.DType == ir.Float32 {
+			c := float32(other.Const.Float(0))
+			if c != c {
+				return false
+			}
+			a := ir.Activation{Lo: float32(math.Inf(-1)), Hi: float32(math.Inf(1))}
+			if op.Fn == ir.FnMax {
+				a.Lo = c
+			} else {
+				a.Hi = c
+			}
+			ep.Acts = append(ep.Acts, a)
+			return true
+		}
+		if op.Fn != ir.FnAdd {
 			return false
 		}
 		// A constant bias [N] of a fused MatMul.
