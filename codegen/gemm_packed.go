@@ -12,22 +12,23 @@ import (
 )
 
 // The packed GEMM: C[M,N] = A[M,K] x B[K,N] in tiles of 4 rows by 8
-// columns (8 f32x4 accumulators). B is packed (ir.PackB): panels of 8
-// columns, K rounded up to 4, so one panel row is two v128 loads. A is
-// packed at run time, 4 rows at a time, in one of two forms chosen by
-// --tune:
+// columns (8 f32x4 accumulators), one A element broadcast per row and k.
+// How the operands are laid out depends on --tune (docs/design.md):
 //
-//   - v8: [K4][4] floats; the kernel broadcasts each with v128.load32_splat,
-//     which V8 turns into one vbroadcastss.
-//   - wazero: [K4][4] f32x4 vectors already broadcast, read with plain
-//     v128.load: wazero lowers splats to pinsrd/insertps with a false
-//     dependency that serializes the kernel (notes: 7 GFLOP/s).
+//   - v8: A is a 4-row panel of scalars ([K][4], packed weights or rows
+//     read in place) broadcast with v128.load32_splat, which V8 turns into
+//     one vbroadcastss; B is read along its rows (im2col, V, or 8-column
+//     panels of packed weights); one k per loop trip.
+//   - wazero: A is packed at run time as [K4][4] vectors already broadcast
+//     and read with plain v128.load (wazero lowers splats to
+//     pinsrd/insertps with a false dependency: 7 GFLOP/s); B is an
+//     8-column panel (ir.PackB); k unrolled by 4, highest offsets first.
 //
-// The micro-kernel is one shared function per (tune, epilogue, store form)
-// with the K trip count, strides and tails as arguments: a model has a few
-// of them, so code stays small, and V8 tiers them up to optimized code
-// after a few calls (a node function runs once per inference and would
-// stay in baseline code on a cold start).
+// The micro-kernel is one shared function per (tune, store form, bias,
+// epilogue) with the K trip count, strides and tails as arguments: a
+// model has a few of them, so code stays small, and V8 tiers them up to
+// optimized code after a few calls (a node function runs once per
+// inference and would stay in baseline code on a cold start).
 
 // tuneWazero tells whether A is packed pre-broadcast.
 func (k *Ctx) tuneWazero() bool { return k.md.opts.Tune == TuneWazero || k.md.opts.Tune == TuneGeneric }
