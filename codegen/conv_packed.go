@@ -7,12 +7,17 @@ import (
 	"github.com/mlc-compiler/mlc/ir"
 )
 
-// Fused convolutions. A 2-D group-1 Conv with prepacked weights runs as the
-// packed GEMM: C^T[P, M] = col^T[P, K] x W^T[K, M] over the P output pixels,
-// with col^T packed straight from the (padded) NCHW input four pixels at a
-// time and each 4x8 tile transposed on its way into the NCHW output, bias,
-// residual and activations applied in registers. Anything else runs the
-// generic kernel followed by an elementwise epilogue.
+// Fused convolutions, by weight layout (opt/prepack.go):
+//
+//   - PackA (v8 tune): convPackA, C[M, P] = W x col, weights broadcast.
+//   - Winograd (v8 tune, 3x3 stride 1): conv_winograd.go.
+//   - PackB (wazero tune): convPacked, C^T[P, M] = col^T[P, K] x W^T[K, M]
+//     with col^T packed pre-broadcast straight from the (padded) NCHW input
+//     four pixels at a time, each 4x8 tile transposed into the NCHW output.
+//   - plain: depthwise (conv_depthwise.go), else the generic kernel followed
+//     by an elementwise epilogue.
+//
+// Bias, residual and activations are applied in registers before the store.
 
 // aBlockBytes bounds the packed A block so that it stays in L2 while the
 // weight panels stream past it.
