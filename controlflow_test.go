@@ -275,13 +275,11 @@ func TestIfInsideLoop(t *testing.T) {
 	wantFloats(t, out, "vs", ir.Shape{4, 2}, 2, -2, 12, 18, 24, 36, 34, 56)
 }
 
-// TestIfConstantCondition: branches of different shapes are fine when the
-// condition folds (here from the input's rank).
-func TestIfConstantCondition(t *testing.T) {
-	then := &onnxpb.GraphProto{Name: proto.String("then"), Node: []*onnxpb.NodeProto{optest.Op("Add", []string{"x", "x"}, []string{"t_out"})}, Output: []*onnxpb.ValueInfoProto{optest.Unshaped("t_out", ir.Float32)}}
-	els := &onnxpb.GraphProto{Name: proto.String("else"), Node: []*onnxpb.NodeProto{optest.Op("Concat", []string{"x", "x"}, []string{"e_out"}, optest.Int("axis", 0))}, Output: []*onnxpb.ValueInfoProto{optest.Unshaped("e_out", ir.Float32)}}
-	g := &onnxpb.GraphProto{
-		Name: proto.String("if_const"),
+// ifSizeIs3 is y = If(Size(x) == 3) over an x of 3 elements: the
+// condition folds once x's shape is known.
+func ifSizeIs3(then, els *onnxpb.GraphProto, y *onnxpb.ValueInfoProto) *onnxpb.GraphProto {
+	return &onnxpb.GraphProto{
+		Name: proto.String("if_size"),
 		Node: []*onnxpb.NodeProto{
 			optest.Op("Size", []string{"x"}, []string{"n"}),
 			optest.Const("three", i64(3)),
@@ -289,8 +287,16 @@ func TestIfConstantCondition(t *testing.T) {
 			optest.Op("If", []string{"is3"}, []string{"y"}, optest.Graph("then_branch", then), optest.Graph("else_branch", els)),
 		},
 		Input:  []*onnxpb.ValueInfoProto{optest.Value("x", ir.Float32, 3)},
-		Output: []*onnxpb.ValueInfoProto{optest.Unshaped("y", ir.Float32)},
+		Output: []*onnxpb.ValueInfoProto{y},
 	}
+}
+
+// TestIfConstantCondition: branches of different shapes are fine when the
+// condition folds (here from the input's rank).
+func TestIfConstantCondition(t *testing.T) {
+	then := &onnxpb.GraphProto{Name: proto.String("then"), Node: []*onnxpb.NodeProto{optest.Op("Add", []string{"x", "x"}, []string{"t_out"})}, Output: []*onnxpb.ValueInfoProto{optest.Unshaped("t_out", ir.Float32)}}
+	els := &onnxpb.GraphProto{Name: proto.String("else"), Node: []*onnxpb.NodeProto{optest.Op("Concat", []string{"x", "x"}, []string{"e_out"}, optest.Int("axis", 0))}, Output: []*onnxpb.ValueInfoProto{optest.Unshaped("e_out", ir.Float32)}}
+	g := ifSizeIs3(then, els, optest.Unshaped("y", ir.Float32))
 	out, err := runModel(t, optest.GraphModel(13, g), tensors{"x": ir.TensorF32(ir.Shape{3}, 1, 2, 3)})
 	if err != nil {
 		t.Fatal(err)
@@ -356,17 +362,7 @@ func TestIfUntakenBranchDoesNotType(t *testing.T) {
 		optest.Const("shape22", ir.TensorI64(ir.Shape{2}, 2, 2)),
 		optest.Op("Reshape", []string{"x", "shape22"}, []string{"e_out"}),
 	}, Output: []*onnxpb.ValueInfoProto{optest.Unshaped("e_out", ir.Float32)}}
-	g := &onnxpb.GraphProto{
-		Name: proto.String("if_untyped_branch"),
-		Node: []*onnxpb.NodeProto{
-			optest.Op("Size", []string{"x"}, []string{"n"}),
-			optest.Const("three", i64(3)),
-			optest.Op("Equal", []string{"n", "three"}, []string{"is3"}),
-			optest.Op("If", []string{"is3"}, []string{"y"}, optest.Graph("then_branch", then), optest.Graph("else_branch", els)),
-		},
-		Input:  []*onnxpb.ValueInfoProto{optest.Value("x", ir.Float32, 3)},
-		Output: []*onnxpb.ValueInfoProto{optest.Value("y", ir.Float32, 3)},
-	}
+	g := ifSizeIs3(then, els, optest.Value("y", ir.Float32, 3))
 	out, err := runModel(t, optest.GraphModel(13, g), tensors{"x": ir.TensorF32(ir.Shape{3}, 1, 2, 3)})
 	if err != nil {
 		t.Fatal(err)
