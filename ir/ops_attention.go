@@ -221,12 +221,7 @@ func (d AttnDims) index(b, h, l, heads, seq, size int) int {
 // (bottom-right aligned) and padding; softcap before the bias; rows whose
 // bias is all -inf give zeros.
 func (o *Attention) Eval(in []*Tensor) ([]*Tensor, error) {
-	vals := make([]*Value, len(in))
-	for i, t := range in {
-		if t != nil {
-			vals[i] = &Value{Type: t.Type}
-		}
-	}
+	vals := constValues(in)
 	d, err := o.Dims(vals)
 	if err != nil {
 		return nil, err
