@@ -251,19 +251,6 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	return nil
 }
 
-// roundToStorage rounds the f32 on the stack to float16 or bfloat16 precision
-// (and back), so that running sums round at every step as in the element
-// type.
-func (k *Ctx) roundToStorage(dt ir.DType) {
-	f := k.F
-	switch dt {
-	case ir.Float16:
-		f.Call(k.f32ToF16()).Call(k.f16ToF32())
-	case ir.BFloat16:
-		f.Call(k.f32ToBF16()).I32Const(16).Op(wasm.OpcodeI32Shl).Op(wasm.OpcodeF32ReinterpretI32)
-	}
-}
-
 func (k *Ctx) cumulative(n *ir.Node, op *ir.Cumulative) error {
 	f := k.F
 	x, ax, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
@@ -310,7 +297,7 @@ func (k *Ctx) cumulative(n *ir.Node, op *ir.Cumulative) error {
 					if e := k.scatterCombine(dt, red, acc, v); e != nil {
 						err = e
 					}
-					k.roundToStorage(dt)
+					k.roundTo(dt)
 					if op.Exclusive {
 						f.Set(acc)
 					} else {

@@ -467,7 +467,7 @@ func (k *Ctx) roundF64As(dt ir.DType) {
 		return
 	}
 	f.Op(wasm.OpcodeF32DemoteF64)
-	k.roundToStorage(dt)
+	k.roundTo(dt)
 	f.Op(wasm.OpcodeF64PromoteF32)
 }
 
