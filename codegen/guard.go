@@ -33,3 +33,25 @@ func init() {
 		return nil
 	})
 }
+
+// variants compiles one kernel per value of run-time data that gives the
+// compiled output shape, and lets the data choose: selects(i) pushes
+// whether the data is value i. Any other value fails the run with
+// ErrShapeMismatch.
+func (k *Ctx) variants(n int, selects func(i int), emit func(i int) error) error {
+	f := k.F
+	matched := f.Local(asm.I32)
+	f.I32Const(0).Set(matched)
+	for i := range n {
+		selects(i)
+		f.If()
+		if err := emit(i); err != nil {
+			return err
+		}
+		f.I32Const(1).Set(matched)
+		f.End()
+	}
+	f.Get(matched).Op(wasm.OpcodeI32Eqz)
+	k.Fail(abi.ErrShapeMismatch)
+	return nil
+}

@@ -318,26 +318,15 @@ func (k *Ctx) dft(n *ir.Node, op *ir.DFT) error {
 	if av == nil {
 		return variant(op.Axis)
 	}
-	// The axis is run-time data: one kernel per axis that gives the
-	// compiled output shape, chosen by the data.
+	// The axis is run-time data: normalized, checked, then it chooses.
 	a := f.Local(asm.I64)
 	f.I32Const(k.Addr(av)).I64Load(0).Set(a)
 	f.Get(a).I64Const(int64(r)).Op(wasm.OpcodeI64Add).Get(a).Get(a).I64Const(0).Op(wasm.OpcodeI64LtS).Select().Set(a)
 	f.Get(a).I64Const(int64(r - 2)).Op(wasm.OpcodeI64GtU)
 	k.Fail(abi.ErrIndexOutOfRange)
-	matched := f.Local(asm.I32)
-	f.I32Const(0).Set(matched)
-	for _, axis := range op.Axes {
-		f.Get(a).I64Const(int64(axis)).Op(wasm.OpcodeI64Eq).If()
-		if err := variant(axis); err != nil {
-			return err
-		}
-		f.I32Const(1).Set(matched)
-		f.End()
-	}
-	f.Get(matched).Op(wasm.OpcodeI32Eqz)
-	k.Fail(abi.ErrShapeMismatch)
-	return nil
+	return k.variants(len(op.Axes),
+		func(i int) { f.Get(a).I64Const(int64(op.Axes[i])).Op(wasm.OpcodeI64Eq) },
+		func(i int) error { return variant(op.Axes[i]) })
 }
 
 // stftLengths lists the frame lengths an STFT node is compiled for.
@@ -438,25 +427,14 @@ func (k *Ctx) stft(n *ir.Node, op *ir.STFT) error {
 	if flv == nil || flv.Const != nil {
 		return variant(lengths[0])
 	}
-	// frame_length is run-time data: one kernel per length the compiled
-	// output shape allows, chosen by the data.
+	// frame_length is run-time data: it chooses.
 	pl, fl := f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(flv)).Set(pl)
 	k.loadIndex(flv.Type.DType, pl)
 	f.Set(fl)
-	matched := f.Local(asm.I32)
-	f.I32Const(0).Set(matched)
-	for _, length := range lengths {
-		f.Get(fl).I32Const(int32(length)).Op(wasm.OpcodeI32Eq).If()
-		if err := variant(length); err != nil {
-			return err
-		}
-		f.I32Const(1).Set(matched)
-		f.End()
-	}
-	f.Get(matched).Op(wasm.OpcodeI32Eqz)
-	k.Fail(abi.ErrShapeMismatch)
-	return nil
+	return k.variants(len(lengths),
+		func(i int) { f.Get(fl).I32Const(int32(lengths[i])).Op(wasm.OpcodeI32Eq) },
+		func(i int) error { return variant(lengths[i]) })
 }
 
 // roundF64As rounds the f64 on the stack to the precision of float type

@@ -339,23 +339,11 @@ func (k *Ctx) col2imOp(n *ir.Node, op *ir.Col2Im) error {
 	if blk.Const != nil {
 		return variant(blocks[0])
 	}
-	// block_shape is run-time data: one kernel per block shape the static
-	// shapes allow, chosen by the data; any other value fails the run.
-	matched := f.Local(asm.I32)
-	f.I32Const(0).Set(matched)
-	for _, block := range blocks {
+	// block_shape is run-time data: it chooses.
+	return k.variants(len(blocks), func(j int) {
 		f.I32Const(1)
-		for i, b := range block {
+		for i, b := range blocks[j] {
 			f.I32Const(k.Addr(blk)).I64Load(uint32(8 * i)).I64Const(int64(b)).Op(wasm.OpcodeI64Eq).Op(wasm.OpcodeI32And)
 		}
-		f.If()
-		if err := variant(block); err != nil {
-			return err
-		}
-		f.I32Const(1).Set(matched)
-		f.End()
-	}
-	f.Get(matched).Op(wasm.OpcodeI32Eqz)
-	k.Fail(abi.ErrShapeMismatch)
-	return nil
+	}, func(j int) error { return variant(blocks[j]) })
 }
