@@ -55,3 +55,24 @@ func (k *Ctx) variants(n int, selects func(i int), emit func(i int) error) error
 	k.Fail(abi.ErrShapeMismatch)
 	return nil
 }
+
+// checkShape fails the run with ErrShapeMismatch unless the integer input
+// v, run-time data the compiled shapes depend on, holds want.
+func (k *Ctx) checkShape(v *ir.Value, want ...int) error {
+	f := k.F
+	dt := v.Type.DType
+	for i, w := range want {
+		f.I32Const(k.Addr(v))
+		switch dt {
+		case ir.Int64, ir.Uint64:
+			f.I64Load(uint32(8 * i)).I64Const(int64(w)).Op(wasm.OpcodeI64Ne)
+		default:
+			if err := k.loadElem(dt, uint32(i*elemBytes(dt))); err != nil {
+				return err
+			}
+			f.I32Const(int32(w)).Op(wasm.OpcodeI32Ne)
+		}
+		k.Fail(abi.ErrShapeMismatch)
+	}
+	return nil
+}

@@ -3,7 +3,6 @@ package codegen
 import (
 	"github.com/tetratelabs/wabin/wasm"
 
-	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/codegen/asm"
 	"github.com/mlc-compiler/mlc/ir"
 )
@@ -132,24 +131,6 @@ func (k *Ctx) argExtreme(n *ir.Node, op *ir.ArgExtreme) error {
 	return nil
 }
 
-// checkShapeScalar fails the run with ErrShapeMismatch unless the integer
-// scalar v holds want: a run-time input the compiled shapes depend on.
-func (k *Ctx) checkShapeScalar(v *ir.Value, want int64) error {
-	f := k.F
-	f.I32Const(k.Addr(v))
-	switch v.Type.DType {
-	case ir.Int64, ir.Uint64:
-		f.I64Load(0).I64Const(want).Op(wasm.OpcodeI64Ne)
-	default:
-		if err := k.loadElem(v.Type.DType, 0); err != nil {
-			return err
-		}
-		f.I32Const(int32(want)).Op(wasm.OpcodeI32Ne)
-	}
-	k.Fail(abi.ErrShapeMismatch)
-	return nil
-}
-
 func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	f := k.F
 	x := n.Inputs[0]
@@ -166,7 +147,7 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	if kv != nil && kv.Const != nil {
 		kk = int(kv.Const.Int(0))
 	} else if kv != nil {
-		if err := k.checkShapeScalar(kv, int64(kk)); err != nil {
+		if err := k.checkShape(kv, kk); err != nil {
 			return err
 		}
 	}

@@ -109,7 +109,7 @@ func (k *Ctx) window(n *ir.Node, op *ir.SignalWindow) error {
 	}
 	count := y.Type.Shape[0]
 	if size.Const == nil {
-		if err := k.checkShapeScalar(size, int64(count)); err != nil {
+		if err := k.checkShape(size, count); err != nil {
 			return err
 		}
 	}
@@ -473,7 +473,7 @@ func (k *Ctx) melWeightMatrix(n *ir.Node, op *ir.MelWeightMatrix) error {
 	}
 	bins, mels := y.Type.Shape[0], y.Type.Shape[1]
 	if in[0].Const == nil {
-		if err := k.checkShapeScalar(in[0], int64(mels)); err != nil {
+		if err := k.checkShape(in[0], mels); err != nil {
 			return err
 		}
 	}
