@@ -8,6 +8,16 @@ import (
 
 // Loop nests over tensors whose shapes are known at compile time.
 
+// firstErr keeps the first error of the emitters a loop body calls, since
+// the body cannot return one.
+type firstErr struct{ err error }
+
+func (e *firstErr) check(err error) {
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+}
+
 // stream is one tensor walked by a loop nest.
 type stream struct {
 	base    int32 // address of element 0
