@@ -388,20 +388,6 @@ func (k *Ctx) affineGrid(n *ir.Node, op *ir.AffineGrid) error {
 	return err
 }
 
-// loopRuntime runs body count times for an i32 count known at run time
-// (no iteration when count <= 0), with i counting from 0.
-func loopRuntime(f *asm.Func, i, count asm.Local, body func()) {
-	f.SetI32(i, 0)
-	f.Block()
-	f.Loop()
-	f.Get(i).Get(count).Op(wasm.OpcodeI32GeS).BrIf(1)
-	body()
-	f.AddI32(i, 1)
-	f.Br(0)
-	f.End()
-	f.End()
-}
-
 func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 	f := k.F
 	x, rois, bidx, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
@@ -573,7 +559,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 					f.AddI32(yc, plane*sz)
 				})
 				f.SetI32(first, 1)
-				loopRuntime(f, iy, gh, func() {
+				k.whileBelow(iy, gh, func(int) {
 					coord := func(dst, start, bin, i, grid, p asm.Local) {
 						xf.get(start).f.Get(p)
 						convert(f, asm.I32, ct, false)
@@ -585,7 +571,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 						xf.div().add().set(dst)
 					}
 					coord(yy, sh, binH, iy, gh, ph)
-					loopRuntime(f, ix, gw, func() {
+					k.whileBelow(ix, gw, func(int) {
 						coord(xx, sw, binW, ix, gw, pw)
 						sample()
 						accumulate()
