@@ -424,8 +424,7 @@ func (o *AttentionScores) Infer(in []*Value) ([]Type, error) {
 }
 
 func (o *AttentionScores) Eval(in []*Tensor) ([]*Tensor, error) {
-	vals := []*Value{{Type: in[0].Type}, {Type: in[1].Type}}
-	types, err := o.Infer(vals)
+	types, err := o.Infer(constValues(in))
 	if err != nil {
 		return nil, err
 	}
@@ -476,8 +475,7 @@ func (o *AttentionApply) Infer(in []*Value) ([]Type, error) {
 }
 
 func (o *AttentionApply) Eval(in []*Tensor) ([]*Tensor, error) {
-	vals := []*Value{{Type: in[0].Type}, {Type: in[1].Type}}
-	types, err := o.Infer(vals)
+	types, err := o.Infer(constValues(in))
 	if err != nil {
 		return nil, err
 	}

@@ -422,7 +422,7 @@ func (g *Gather) Infer(in []*Value) ([]Type, error) {
 func (g *Gather) Eval(in []*Tensor) ([]*Tensor, error) {
 	x, idx := in[0], in[1]
 	axis, _ := NormAxis(g.Axis, len(x.Shape))
-	types, err := g.Infer([]*Value{{Type: x.Type, typed: true}, {Type: idx.Type, typed: true}})
+	types, err := g.Infer(constValues(in))
 	if err != nil {
 		return nil, err
 	}
