@@ -175,8 +175,9 @@ func TestLoopCarriedShapeChangeUnsupported(t *testing.T) {
 	}
 }
 
-// scanModel: cumulative sum along axis 1 of x [2,3] (scanned in reverse),
-// scan output stacked along axis 1 prepending, so it reads forward again.
+// TestScanAxesAndDirections: a cumulative sum along axis 1 of x [2,3],
+// scanned in reverse; y stacks the sums along axis 1 prepending, so it
+// reads forward again, z along axis 0.
 func TestScanAxesAndDirections(t *testing.T) {
 	body := &onnxpb.GraphProto{
 		Name: proto.String("body"),
