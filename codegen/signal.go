@@ -42,7 +42,7 @@ func init() {
 		return 32 * stftMaxLength(n, op)
 	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.MelWeightMatrix) error {
-		return k.melWeightMatrix(n, op)
+		return k.melWeightMatrix(n)
 	})
 	registerWorkspace(func(n *ir.Node, op *ir.MelWeightMatrix) int {
 		return 4 * (n.Outputs[0].Type.Shape[1] + 2)
@@ -460,7 +460,7 @@ func (k *Ctx) loadScalarF64(v *ir.Value) error {
 	return nil
 }
 
-func (k *Ctx) melWeightMatrix(n *ir.Node, op *ir.MelWeightMatrix) error {
+func (k *Ctx) melWeightMatrix(n *ir.Node) error {
 	f := k.F
 	in, y := n.Inputs, n.Outputs[0]
 	dt := y.Type.DType
