@@ -14,9 +14,9 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/internal/npy"
+	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/verify"
 )
 
@@ -169,22 +169,14 @@ func TestMNISTAccuracy(t *testing.T) {
 func classify(t *testing.T, wasm []byte, images, labels *ir.Tensor, from, to int) float64 {
 	t.Helper()
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	m, err := rt.Load(ctx, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := optest.Load(t, wasm)
 	in, out := m.Meta.Inputs[0], m.Meta.Outputs[0]
 	per := ir.Shape(in.Shape).Size()
 	pix := images.F32()
 	correct := 0
 	for i := from; i < to; i++ {
 		x := ir.TensorF32(ir.Shape(in.Shape), pix[i*per:(i+1)*per]...)
-		res, err := m.Run(ctx, map[string]*ir.Tensor{in.Name: x})
+		res, err := m.Run(ctx, tensors{in.Name: x})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,16 +206,9 @@ func TestWASICommand(t *testing.T) {
 	}
 	in := readPB(t, filepath.Join(dir, "test_data_set_0", "input_0.pb"))
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	m, err := rt.Load(ctx, res.Wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := m.Run(ctx, map[string]*ir.Tensor{m.Meta.Inputs[0].Name: in})
+	m := optest.Load(t, res.Wasm)
+	rt := optest.Runtime(t)
+	want, err := m.Run(ctx, tensors{m.Meta.Inputs[0].Name: in})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,15 +254,6 @@ func TestWASICommand(t *testing.T) {
 	}
 }
 
-func readPB(t *testing.T, path string) *ir.Tensor {
-	t.Helper()
-	v, _, err := frontend.ReadTensorFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // TestBadInput: a truncated model, an unknown op and a wrong-size input
 // each give a clear error.
 func TestBadInput(t *testing.T) {
@@ -302,23 +278,18 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rt, _ := host.NewRuntime(ctx, host.Config{})
-	defer rt.Close(ctx)
-	m, err := rt.Load(ctx, res.Wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := optest.Load(t, res.Wasm)
 	name := m.Meta.Inputs[0].Name
 	for _, bad := range []*ir.Tensor{
 		ir.NewTensor(ir.Float32, ir.Shape{1, 1, 28, 27}),
 		ir.NewTensor(ir.Float64, ir.Shape{1, 1, 28, 28}),
 	} {
-		_, err := m.Run(ctx, map[string]*ir.Tensor{name: bad})
+		_, err := m.Run(ctx, tensors{name: bad})
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("input %s: got %v, want an error naming the input", bad.Type, err)
 		}
 	}
-	if _, err := m.Run(ctx, map[string]*ir.Tensor{}); err == nil || !strings.Contains(err.Error(), "missing input") {
+	if _, err := m.Run(ctx, tensors{}); err == nil || !strings.Contains(err.Error(), "missing input") {
 		t.Errorf("no inputs: got %v", err)
 	}
 }
@@ -350,19 +321,14 @@ func TestInputValue(t *testing.T) {
 		t.Fatalf("without --input-value: got %v, want an error suggesting it", err)
 	}
 	o := mlc.DefaultOptions()
-	o.InputValues = map[string]*ir.Tensor{"shape": shape}
+	o.InputValues = tensors{"shape": shape}
 	res, err := mlc.CompileFile(filepath.Join(dir, "model.onnx"), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rt, _ := host.NewRuntime(ctx, host.Config{})
-	defer rt.Close(ctx)
-	m, err := rt.Load(ctx, res.Wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := m.Run(ctx, map[string]*ir.Tensor{"data": data, "shape": shape})
+	m := optest.Load(t, res.Wasm)
+	out, err := m.Run(ctx, tensors{"data": data, "shape": shape})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +337,7 @@ func TestInputValue(t *testing.T) {
 	}
 	other := shape.Clone()
 	other.I64()[0], other.I64()[1] = other.I64()[1], other.I64()[0]
-	if _, err := m.Run(ctx, map[string]*ir.Tensor{"data": data, "shape": other}); err == nil || !strings.Contains(err.Error(), "differs from the value") {
+	if _, err := m.Run(ctx, tensors{"data": data, "shape": other}); err == nil || !strings.Contains(err.Error(), "differs from the value") {
 		t.Errorf("another shape value: got %v, want the run to fail", err)
 	}
 }

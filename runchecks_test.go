@@ -11,9 +11,9 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/frontend"
+	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
 // TestRunTimeChecks compiles ONNX backend cases, runs them on their own
@@ -53,34 +53,30 @@ func TestRunTimeChecks(t *testing.T) {
 		{"test_slice_default_axes", 1, func(t *ir.Tensor) { t.SetInt(2, 2) }, abi.ErrShapeMismatch},
 	}
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s/input%d", c.name, c.input), func(t *testing.T) {
 			dir := filepath.Join(shared, "onnx-tests", "node", c.name)
-			mp, err := frontend.Decode(readFile(t, filepath.Join(dir, "model.onnx")))
+			data, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mp, err := frontend.Decode(data)
 			if err != nil {
 				t.Fatal(err)
 			}
 			o := mlc.DefaultOptions()
 			o.InputShapes = map[string]ir.Shape{}
-			feed := map[string]*ir.Tensor{}
+			feed := tensors{}
 			for i, vi := range mp.Graph.Input {
 				x := readPB(t, filepath.Join(dir, "test_data_set_0", fmt.Sprintf("input_%d.pb", i)))
 				o.InputShapes[vi.GetName()] = x.Shape
 				feed[vi.GetName()] = x
 			}
-			res, err := mlc.CompileFile(filepath.Join(dir, "model.onnx"), o)
+			res, err := mlc.Compile(data, dir, o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := rt.Load(ctx, res.Wasm)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := optest.Load(t, res.Wasm)
 			if _, err := m.Run(ctx, feed); err != nil {
 				t.Fatalf("the case's own data: %v", err)
 			}
@@ -98,20 +94,11 @@ func TestRunTimeChecks(t *testing.T) {
 			for _, in := range res.Meta.Inputs {
 				stdin = append(stdin, feed[in.Name].Data...)
 			}
-			_, stderr, exit, err := rt.RunCommand(ctx, res.Wasm, stdin)
+			_, stderr, exit, err := optest.Runtime(t).RunCommand(ctx, res.Wasm, stdin)
 			msg := abi.RunErrorMessages[fmt.Sprint(c.code)]
 			if err != nil || exit != 1 || !strings.Contains(string(stderr), msg) {
 				t.Errorf("WASI command: exit %d, err %v, stderr %q; want exit 1 and %q", exit, err, stderr, msg)
 			}
 		})
 	}
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

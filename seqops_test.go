@@ -5,8 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
 )
 
@@ -17,42 +20,40 @@ import (
 // tensors, sequences or nothing, and the errors. The frontend resolves
 // these ops into plain tensor nodes, so expected values are by hand.
 
-func seqF32(vals ...float32) *ir.Tensor { return ir.TensorF32(ir.Shape{len(vals)}, vals...) }
-
 func TestSequenceOps(t *testing.T) {
 	g := &onnxpb.GraphProto{
-		Name:  cfPtr("seq"),
-		Input: []*onnxpb.ValueInfoProto{cfVI("x", onnxFloat, 2), cfVI("y", onnxFloat, 2), cfVI("z", onnxFloat, 2)},
+		Name:  proto.String("seq"),
+		Input: []*onnxpb.ValueInfoProto{optest.Value("x", ir.Float32, 2), optest.Value("y", ir.Float32, 2), optest.Value("z", ir.Float32, 2)},
 		Node: []*onnxpb.NodeProto{
-			cfConst("p0", i64(0)), cfConst("pm1", i64(-1)), cfConst("p2", i64(2)), cfConst("pm2", i64(-2)), cfConst("pm3", i64(-3)),
-			cfNode("SequenceEmpty", nil, []string{"s0"}),
-			cfNode("SequenceInsert", []string{"s0", "x"}, []string{"s1"}),        // [x]
-			cfNode("SequenceInsert", []string{"s1", "y", "p0"}, []string{"s2"}),  // [y x]
-			cfNode("SequenceInsert", []string{"s2", "z", "pm1"}, []string{"s3"}), // [y z x]
-			cfNode("SequenceErase", []string{"s3"}, []string{"s4"}),              // [y z]
-			cfNode("SequenceInsert", []string{"s4", "x", "p2"}, []string{"s5"}),  // [y z x]
-			cfNode("Identity", []string{"s5"}, []string{"s5b"}),                  // sequences pass through
-			cfNode("ConcatFromSequence", []string{"s5b"}, []string{"cat"}, cfInt("axis", 0)),
-			cfNode("ConcatFromSequence", []string{"s5"}, []string{"stack"}, cfInt("axis", -1), cfInt("new_axis", 1)),
-			cfNode("SequenceAt", []string{"s5", "pm2"}, []string{"at"}),
-			cfNode("SequenceLength", []string{"s5"}, []string{"len"}),
-			cfNode("SequenceErase", []string{"s5", "pm3"}, []string{"s6"}), // [z x]
-			cfNode("SequenceAt", []string{"s6", "p0"}, []string{"at0"}),
-			cfNode("SequenceConstruct", []string{"x", "y"}, []string{"s7"}),
-			cfNode("ConcatFromSequence", []string{"s7"}, []string{"stack0"}, cfInt("axis", 0), cfInt("new_axis", 1)),
+			optest.Const("p0", i64(0)), optest.Const("pm1", i64(-1)), optest.Const("p2", i64(2)), optest.Const("pm2", i64(-2)), optest.Const("pm3", i64(-3)),
+			optest.Op("SequenceEmpty", nil, []string{"s0"}),
+			optest.Op("SequenceInsert", []string{"s0", "x"}, []string{"s1"}),        // [x]
+			optest.Op("SequenceInsert", []string{"s1", "y", "p0"}, []string{"s2"}),  // [y x]
+			optest.Op("SequenceInsert", []string{"s2", "z", "pm1"}, []string{"s3"}), // [y z x]
+			optest.Op("SequenceErase", []string{"s3"}, []string{"s4"}),              // [y z]
+			optest.Op("SequenceInsert", []string{"s4", "x", "p2"}, []string{"s5"}),  // [y z x]
+			optest.Op("Identity", []string{"s5"}, []string{"s5b"}),                  // sequences pass through
+			optest.Op("ConcatFromSequence", []string{"s5b"}, []string{"cat"}, optest.Int("axis", 0)),
+			optest.Op("ConcatFromSequence", []string{"s5"}, []string{"stack"}, optest.Int("axis", -1), optest.Int("new_axis", 1)),
+			optest.Op("SequenceAt", []string{"s5", "pm2"}, []string{"at"}),
+			optest.Op("SequenceLength", []string{"s5"}, []string{"len"}),
+			optest.Op("SequenceErase", []string{"s5", "pm3"}, []string{"s6"}), // [z x]
+			optest.Op("SequenceAt", []string{"s6", "p0"}, []string{"at0"}),
+			optest.Op("SequenceConstruct", []string{"x", "y"}, []string{"s7"}),
+			optest.Op("ConcatFromSequence", []string{"s7"}, []string{"stack0"}, optest.Int("axis", 0), optest.Int("new_axis", 1)),
 		},
-		Output: []*onnxpb.ValueInfoProto{cfVI("cat", onnxFloat), cfVI("stack", onnxFloat), cfVI("at", onnxFloat), cfVI("len", onnxInt64), cfVI("at0", onnxFloat), cfVI("stack0", onnxFloat)},
+		Output: []*onnxpb.ValueInfoProto{optest.Unshaped("cat", ir.Float32), optest.Unshaped("stack", ir.Float32), optest.Unshaped("at", ir.Float32), optest.Unshaped("len", ir.Int64), optest.Unshaped("at0", ir.Float32), optest.Unshaped("stack0", ir.Float32)},
 	}
-	out, err := cfRun(t, cfModel(16, g), map[string]*ir.Tensor{"x": seqF32(1, 2), "y": seqF32(3, 4), "z": seqF32(5, 6)})
+	out, err := runModel(t, optest.GraphModel(16, g), tensors{"x": vecF32(1, 2), "y": vecF32(3, 4), "z": vecF32(5, 6)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfWant(t, out, "cat", ir.Shape{6}, 3, 4, 5, 6, 1, 2)
-	cfWant(t, out, "stack", ir.Shape{2, 3}, 3, 5, 1, 4, 6, 2)
-	cfWant(t, out, "at", ir.Shape{2}, 5, 6)
-	cfWant(t, out, "len", ir.Shape{}, 3)
-	cfWant(t, out, "at0", ir.Shape{2}, 5, 6)
-	cfWant(t, out, "stack0", ir.Shape{2, 2}, 1, 2, 3, 4)
+	wantFloats(t, out, "cat", ir.Shape{6}, 3, 4, 5, 6, 1, 2)
+	wantFloats(t, out, "stack", ir.Shape{2, 3}, 3, 5, 1, 4, 6, 2)
+	wantFloats(t, out, "at", ir.Shape{2}, 5, 6)
+	wantFloats(t, out, "len", ir.Shape{}, 3)
+	wantFloats(t, out, "at0", ir.Shape{2}, 5, 6)
+	wantFloats(t, out, "stack0", ir.Shape{2, 2}, 1, 2, 3, 4)
 }
 
 func TestSplitToSequence(t *testing.T) {
@@ -61,77 +62,77 @@ func TestSplitToSequence(t *testing.T) {
 		x.SetFloat(i, float64(i))
 	}
 	g := &onnxpb.GraphProto{
-		Name:  cfPtr("split"),
-		Input: []*onnxpb.ValueInfoProto{cfVI("x", onnxFloat, 5, 2), cfVI("sizes", onnxInt64, 2)},
+		Name:  proto.String("split"),
+		Input: []*onnxpb.ValueInfoProto{optest.Value("x", ir.Float32, 5, 2), optest.Value("sizes", ir.Int64, 2)},
 		Node: []*onnxpb.NodeProto{
-			cfConst("two", i64(2)), cfConst("p1", i64(1)), cfConst("pm1", i64(-1)), cfConst("sz", ir.TensorI64(nil, 1, 4)),
-			cfNode("SplitToSequence", []string{"x", "two"}, []string{"q"}), // [2 2 1] rows
-			cfNode("SequenceLength", []string{"q"}, []string{"qlen"}),
-			cfNode("SequenceAt", []string{"q", "pm1"}, []string{"qlast"}),
-			cfNode("SplitToSequence", []string{"x"}, []string{"k"}, cfInt("axis", 1), cfInt("keepdims", 0)),
-			cfNode("SequenceAt", []string{"k", "p1"}, []string{"k1"}),
-			cfNode("SplitToSequence", []string{"x", "sz"}, []string{"c"}, cfInt("keepdims", 0)), // ignored with a split
-			cfNode("SequenceAt", []string{"c", "p1"}, []string{"c1"}),
-			cfNode("SplitToSequence", []string{"x", "sizes"}, []string{"r"}),
-			cfNode("SequenceLength", []string{"r"}, []string{"rlen"}),
+			optest.Const("two", i64(2)), optest.Const("p1", i64(1)), optest.Const("pm1", i64(-1)), optest.Const("sz", ir.TensorI64(nil, 1, 4)),
+			optest.Op("SplitToSequence", []string{"x", "two"}, []string{"q"}), // [2 2 1] rows
+			optest.Op("SequenceLength", []string{"q"}, []string{"qlen"}),
+			optest.Op("SequenceAt", []string{"q", "pm1"}, []string{"qlast"}),
+			optest.Op("SplitToSequence", []string{"x"}, []string{"k"}, optest.Int("axis", 1), optest.Int("keepdims", 0)),
+			optest.Op("SequenceAt", []string{"k", "p1"}, []string{"k1"}),
+			optest.Op("SplitToSequence", []string{"x", "sz"}, []string{"c"}, optest.Int("keepdims", 0)), // ignored with a split
+			optest.Op("SequenceAt", []string{"c", "p1"}, []string{"c1"}),
+			optest.Op("SplitToSequence", []string{"x", "sizes"}, []string{"r"}),
+			optest.Op("SequenceLength", []string{"r"}, []string{"rlen"}),
 		},
-		Output: []*onnxpb.ValueInfoProto{cfVI("qlen", onnxInt64), cfVI("qlast", onnxFloat), cfVI("k1", onnxFloat), cfVI("c1", onnxFloat), cfVI("rlen", onnxInt64)},
+		Output: []*onnxpb.ValueInfoProto{optest.Unshaped("qlen", ir.Int64), optest.Unshaped("qlast", ir.Float32), optest.Unshaped("k1", ir.Float32), optest.Unshaped("c1", ir.Float32), optest.Unshaped("rlen", ir.Int64)},
 	}
-	model := cfModel(12, g)
-	out, err := cfRun(t, model, map[string]*ir.Tensor{"x": x, "sizes": ir.TensorI64(nil, 3, 2)})
+	model := optest.GraphModel(12, g)
+	out, err := runModel(t, model, tensors{"x": x, "sizes": ir.TensorI64(nil, 3, 2)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfWant(t, out, "qlen", ir.Shape{}, 3)
-	cfWant(t, out, "qlast", ir.Shape{1, 2}, 8, 9)
-	cfWant(t, out, "k1", ir.Shape{5}, 1, 3, 5, 7, 9)
-	cfWant(t, out, "c1", ir.Shape{4, 2}, 2, 3, 4, 5, 6, 7, 8, 9)
-	cfWant(t, out, "rlen", ir.Shape{}, 2)
+	wantFloats(t, out, "qlen", ir.Shape{}, 3)
+	wantFloats(t, out, "qlast", ir.Shape{1, 2}, 8, 9)
+	wantFloats(t, out, "k1", ir.Shape{5}, 1, 3, 5, 7, 9)
+	wantFloats(t, out, "c1", ir.Shape{4, 2}, 2, 3, 4, 5, 6, 7, 8, 9)
+	wantFloats(t, out, "rlen", ir.Shape{}, 2)
 	// Sizes that do not add up to 5, or are negative, fail the run.
 	for _, bad := range [][]int64{{4, 2}, {-1, 6}, {0, 0}} {
-		if _, err := cfRun(t, model, map[string]*ir.Tensor{"x": x, "sizes": ir.TensorI64(nil, bad...)}); err == nil || !strings.Contains(err.Error(), "mlc_run returned 3") {
+		if _, err := runModel(t, model, tensors{"x": x, "sizes": ir.TensorI64(nil, bad...)}); err == nil || !strings.Contains(err.Error(), "mlc_run returned 3") {
 			t.Errorf("sizes %v: got %v, want run error 3", bad, err)
 		}
 	}
 }
 
 func TestOptionalOps(t *testing.T) {
-	floatType := &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: cfPtr(int32(onnxFloat))}}}
+	floatType := optest.Unshaped("", ir.Float32).Type
 	g := &onnxpb.GraphProto{
-		Name:  cfPtr("opt"),
-		Input: []*onnxpb.ValueInfoProto{cfVI("x", onnxFloat, 2)},
+		Name:  proto.String("opt"),
+		Input: []*onnxpb.ValueInfoProto{optest.Value("x", ir.Float32, 2)},
 		Node: []*onnxpb.NodeProto{
-			cfConst("p0", i64(0)),
-			cfNode("Optional", []string{"x"}, []string{"o"}),
-			cfNode("OptionalHasElement", []string{"o"}, []string{"has"}),
-			cfNode("OptionalGetElement", []string{"o"}, []string{"got"}),
-			cfNode("Optional", nil, []string{"e"}, &onnxpb.AttributeProto{Name: cfPtr("type"), Type: onnxpb.AttributeProto_TYPE_PROTO.Enum(), Tp: floatType}),
-			cfNode("Identity", []string{"e"}, []string{"e2"}),
-			cfNode("OptionalHasElement", []string{"e2"}, []string{"hasE"}),
-			cfNode("SequenceConstruct", []string{"x", "x"}, []string{"s"}),
-			cfNode("Optional", []string{"s"}, []string{"os"}),
-			cfNode("OptionalGetElement", []string{"os"}, []string{"s2"}),
-			cfNode("SequenceAt", []string{"s2", "p0"}, []string{"fromSeq"}),
-			cfNode("OptionalHasElement", []string{"s2"}, []string{"hasSeq"}),
+			optest.Const("p0", i64(0)),
+			optest.Op("Optional", []string{"x"}, []string{"o"}),
+			optest.Op("OptionalHasElement", []string{"o"}, []string{"has"}),
+			optest.Op("OptionalGetElement", []string{"o"}, []string{"got"}),
+			optest.Op("Optional", nil, []string{"e"}, &onnxpb.AttributeProto{Name: proto.String("type"), Type: onnxpb.AttributeProto_TYPE_PROTO.Enum(), Tp: floatType}),
+			optest.Op("Identity", []string{"e"}, []string{"e2"}),
+			optest.Op("OptionalHasElement", []string{"e2"}, []string{"hasE"}),
+			optest.Op("SequenceConstruct", []string{"x", "x"}, []string{"s"}),
+			optest.Op("Optional", []string{"s"}, []string{"os"}),
+			optest.Op("OptionalGetElement", []string{"os"}, []string{"s2"}),
+			optest.Op("SequenceAt", []string{"s2", "p0"}, []string{"fromSeq"}),
+			optest.Op("OptionalHasElement", []string{"s2"}, []string{"hasSeq"}),
 		},
-		Output: []*onnxpb.ValueInfoProto{cfVI("has", onnxBool), cfVI("got", onnxFloat), cfVI("hasE", onnxBool), cfVI("fromSeq", onnxFloat), cfVI("hasSeq", onnxBool)},
+		Output: []*onnxpb.ValueInfoProto{optest.Unshaped("has", ir.Bool), optest.Unshaped("got", ir.Float32), optest.Unshaped("hasE", ir.Bool), optest.Unshaped("fromSeq", ir.Float32), optest.Unshaped("hasSeq", ir.Bool)},
 	}
-	out, err := cfRun(t, cfModel(18, g), map[string]*ir.Tensor{"x": seqF32(1, 2)})
+	out, err := runModel(t, optest.GraphModel(18, g), tensors{"x": vecF32(1, 2)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfWant(t, out, "has", ir.Shape{}, 1)
-	cfWant(t, out, "got", ir.Shape{2}, 1, 2)
-	cfWant(t, out, "hasE", ir.Shape{}, 0)
-	cfWant(t, out, "fromSeq", ir.Shape{2}, 1, 2)
-	cfWant(t, out, "hasSeq", ir.Shape{}, 1)
+	wantFloats(t, out, "has", ir.Shape{}, 1)
+	wantFloats(t, out, "got", ir.Shape{2}, 1, 2)
+	wantFloats(t, out, "hasE", ir.Shape{}, 0)
+	wantFloats(t, out, "fromSeq", ir.Shape{2}, 1, 2)
+	wantFloats(t, out, "hasSeq", ir.Shape{}, 1)
 }
 
 // TestSequenceErrors: positions out of range are errors, positions or
 // split sizes computed at run time and sequences where tensors are needed
 // are unsupported, naming what is missing.
 func TestSequenceErrors(t *testing.T) {
-	in := []*onnxpb.ValueInfoProto{cfVI("x", onnxFloat, 2), cfVI("n", onnxInt64, 1)}
+	in := []*onnxpb.ValueInfoProto{optest.Value("x", ir.Float32, 2), optest.Value("n", ir.Int64, 1)}
 	cases := []struct {
 		name        string
 		nodes       []*onnxpb.NodeProto
@@ -139,38 +140,38 @@ func TestSequenceErrors(t *testing.T) {
 		unsupported bool
 		want        string
 	}{
-		{"position out of range", []*onnxpb.NodeProto{cfConst("p", i64(2)),
-			cfNode("SequenceConstruct", []string{"x", "x"}, []string{"s"}), cfNode("SequenceAt", []string{"s", "p"}, []string{"y"})},
+		{"position out of range", []*onnxpb.NodeProto{optest.Const("p", i64(2)),
+			optest.Op("SequenceConstruct", []string{"x", "x"}, []string{"s"}), optest.Op("SequenceAt", []string{"s", "p"}, []string{"y"})},
 			"y", false, "out of range [-2, 1]"},
-		{"missing position", []*onnxpb.NodeProto{cfNode("SequenceConstruct", []string{"x"}, []string{"s"}),
-			cfNode("SequenceAt", []string{"s"}, []string{"y"})},
+		{"missing position", []*onnxpb.NodeProto{optest.Op("SequenceConstruct", []string{"x"}, []string{"s"}),
+			optest.Op("SequenceAt", []string{"s"}, []string{"y"})},
 			"y", false, "position is missing"},
-		{"insert past the end", []*onnxpb.NodeProto{cfConst("p", i64(2)),
-			cfNode("SequenceConstruct", []string{"x"}, []string{"s"}), cfNode("SequenceInsert", []string{"s", "x", "p"}, []string{"s2"}),
-			cfNode("SequenceLength", []string{"s2"}, []string{"y"})},
+		{"insert past the end", []*onnxpb.NodeProto{optest.Const("p", i64(2)),
+			optest.Op("SequenceConstruct", []string{"x"}, []string{"s"}), optest.Op("SequenceInsert", []string{"s", "x", "p"}, []string{"s2"}),
+			optest.Op("SequenceLength", []string{"s2"}, []string{"y"})},
 			"y", false, "out of range [-1, 1]"},
-		{"run-time position", []*onnxpb.NodeProto{cfNode("Squeeze", []string{"n"}, []string{"p"}),
-			cfNode("SequenceConstruct", []string{"x", "x"}, []string{"s"}), cfNode("SequenceAt", []string{"s", "p"}, []string{"y"})},
+		{"run-time position", []*onnxpb.NodeProto{optest.Op("Squeeze", []string{"n"}, []string{"p"}),
+			optest.Op("SequenceConstruct", []string{"x", "x"}, []string{"s"}), optest.Op("SequenceAt", []string{"s", "p"}, []string{"y"})},
 			"y", true, "SequenceAt's position"},
-		{"run-time split, parts read", []*onnxpb.NodeProto{cfConst("p", i64(0)),
-			cfNode("SplitToSequence", []string{"x", "n"}, []string{"s"}), cfNode("SequenceAt", []string{"s", "p"}, []string{"y"})},
+		{"run-time split, parts read", []*onnxpb.NodeProto{optest.Const("p", i64(0)),
+			optest.Op("SplitToSequence", []string{"x", "n"}, []string{"s"}), optest.Op("SequenceAt", []string{"s", "p"}, []string{"y"})},
 			"y", true, "SplitToSequence's split"},
-		{"sequence into Add", []*onnxpb.NodeProto{cfNode("SequenceConstruct", []string{"x"}, []string{"s"}),
-			cfNode("Add", []string{"s", "x"}, []string{"y"})},
+		{"sequence into Add", []*onnxpb.NodeProto{optest.Op("SequenceConstruct", []string{"x"}, []string{"s"}),
+			optest.Op("Add", []string{"s", "x"}, []string{"y"})},
 			"y", true, `input "s" is a sequence`},
-		{"sequence output", []*onnxpb.NodeProto{cfNode("SequenceConstruct", []string{"x"}, []string{"y"})},
+		{"sequence output", []*onnxpb.NodeProto{optest.Op("SequenceConstruct", []string{"x"}, []string{"y"})},
 			"y", true, "outputs that are sequences"},
-		{"mixed dtypes", []*onnxpb.NodeProto{cfNode("SequenceConstruct", []string{"x", "n"}, []string{"s"}),
-			cfNode("SequenceLength", []string{"s"}, []string{"y"})},
+		{"mixed dtypes", []*onnxpb.NodeProto{optest.Op("SequenceConstruct", []string{"x", "n"}, []string{"s"}),
+			optest.Op("SequenceLength", []string{"s"}, []string{"y"})},
 			"y", false, "a sequence holds one dtype"},
-		{"empty optional", []*onnxpb.NodeProto{cfNode("Optional", nil, []string{"o"}, &onnxpb.AttributeProto{Name: cfPtr("type"), Type: onnxpb.AttributeProto_TYPE_PROTO.Enum(), Tp: &onnxpb.TypeProto{}}),
-			cfNode("OptionalGetElement", []string{"o"}, []string{"y"})},
+		{"empty optional", []*onnxpb.NodeProto{optest.Op("Optional", nil, []string{"o"}, &onnxpb.AttributeProto{Name: proto.String("type"), Type: onnxpb.AttributeProto_TYPE_PROTO.Enum(), Tp: &onnxpb.TypeProto{}}),
+			optest.Op("OptionalGetElement", []string{"o"}, []string{"y"})},
 			"y", false, "empty optional"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g := &onnxpb.GraphProto{Name: cfPtr("bad"), Input: in, Node: c.nodes, Output: []*onnxpb.ValueInfoProto{cfVI(c.out, onnxFloat)}}
-			_, err := mlc.Compile(cfModel(18, g), "", mlc.DefaultOptions())
+			g := &onnxpb.GraphProto{Name: proto.String("bad"), Input: in, Node: c.nodes, Output: []*onnxpb.ValueInfoProto{optest.Unshaped(c.out, ir.Float32)}}
+			_, err := mlc.Compile(optest.GraphModel(18, g), "", mlc.DefaultOptions())
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
@@ -187,8 +188,8 @@ func TestSequenceErrors(t *testing.T) {
 			nodes = c.nodes
 		}
 	}
-	g := &onnxpb.GraphProto{Name: cfPtr("nc"), Input: in, Node: nodes, Output: []*onnxpb.ValueInfoProto{cfVI("y", onnxFloat)}}
-	_, err := mlc.Compile(cfModel(18, g), "", mlc.DefaultOptions())
+	g := &onnxpb.GraphProto{Name: proto.String("nc"), Input: in, Node: nodes, Output: []*onnxpb.ValueInfoProto{optest.Unshaped("y", ir.Float32)}}
+	_, err := mlc.Compile(optest.GraphModel(18, g), "", mlc.DefaultOptions())
 	var nc *ir.NotConstant
 	if !errors.As(err, &nc) {
 		t.Errorf("run-time position: %v is not a NotConstant error", err)

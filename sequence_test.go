@@ -3,9 +3,7 @@ package mlc_test
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand"
-	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -15,7 +13,6 @@ import (
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/verify"
 )
 
@@ -35,107 +32,39 @@ type opCase struct {
 	attrs      []*onnxpb.AttributeProto
 	inputs     []opInput
 	outputs    []string // "" for omitted outputs
-	rtol, atol float64
+	rtol, atol float64  // 0: 1e-4 and 1e-5
 	simd       bool
-	graphAttrs map[string]*onnxpb.GraphProto
-}
-
-func attrInt(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
-}
-
-func attrFloat(name string, v float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
-}
-
-func attrString(name, v string) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
-}
-
-func attrStrings(name string, v ...string) *onnxpb.AttributeProto {
-	a := &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_STRINGS.Enum()}
-	for _, s := range v {
-		a.Strings = append(a.Strings, []byte(s))
-	}
-	return a
-}
-
-func attrFloats(name string, v ...float32) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOATS.Enum(), Floats: v}
-}
-
-// model builds a one-node model.
-func (c opCase) model() *onnxpb.ModelProto {
-	node := &onnxpb.NodeProto{OpType: proto.String(c.op), Domain: proto.String(c.domain), Attribute: c.attrs}
-	g := &onnxpb.GraphProto{Name: proto.String("g")}
-	for _, in := range c.inputs {
-		if in.t == nil {
-			node.Input = append(node.Input, "")
-			continue
-		}
-		node.Input = append(node.Input, in.name)
-		g.Input = append(g.Input, optest.ValueInfo(in.name, in.t.Type))
-	}
-	for _, o := range c.outputs {
-		node.Output = append(node.Output, o)
-		if o != "" {
-			g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String(o)})
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(c.graphAttrs)) {
-		node.Attribute = append(node.Attribute, &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: c.graphAttrs[name]})
-	}
-	g.Node = []*onnxpb.NodeProto{node}
-	mp := &onnxpb.ModelProto{IrVersion: proto.Int64(10), Graph: g,
-		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(int64(c.opset))}}}
-	if c.domain != "" {
-		mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(c.domain), Version: proto.Int64(1)})
-	}
-	return mp
 }
 
 // check compiles and runs the case and compares every output with the
 // reference interpreter.
 func (c opCase) check(t *testing.T) {
 	t.Helper()
-	mp := c.model()
-	data, err := proto.Marshal(mp)
+	n := optest.Node{Op: c.op, Domain: c.domain, Opset: c.opset, Attrs: c.attrs, Outputs: c.outputs}
+	feeds := tensors{}
+	for _, in := range c.inputs {
+		if in.t == nil {
+			n.Inputs = append(n.Inputs, "")
+			continue
+		}
+		n.Inputs = append(n.Inputs, in.name)
+		feeds[in.name] = in.t
+	}
+	model, err := optest.Model(n, feeds, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := frontend.ImportProto(mp, "", frontend.Options{})
-	if err != nil {
-		t.Fatalf("import: %v", err)
-	}
-	env := ir.Env{}
-	feeds := map[string]*ir.Tensor{}
-	for _, v := range m.Graph.Inputs {
-		for _, in := range c.inputs {
-			if in.name == v.Name {
-				env[v] = in.t
-				feeds[v.Name] = in.t
-			}
-		}
-	}
-	want, err := ir.Run(m.Graph, env)
+	want, err := optest.Reference(model, feeds)
 	if err != nil {
 		t.Fatalf("reference: %v", err)
 	}
-	res, err := mlc.Compile(data, "", mlc.Options{OptLevel: 2, NoSIMD: !c.simd})
+	o := mlc.DefaultOptions()
+	o.NoSIMD = !c.simd
+	res, err := mlc.Compile(model, "", o)
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	mod, err := rt.Load(ctx, res.Wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := mod.Run(ctx, feeds)
+	got, err := optest.Load(t, res.Wasm).Run(context.Background(), feeds)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -143,10 +72,13 @@ func (c opCase) check(t *testing.T) {
 	if rtol == 0 {
 		rtol, atol = 1e-4, 1e-5
 	}
-	for i, v := range m.Graph.Outputs {
+	for _, name := range c.outputs {
+		if name == "" {
+			continue
+		}
 		var r verify.OutputResult
-		if msg := verify.Compare(got[v.Name], want[i], rtol, atol, &r); msg != "" {
-			t.Errorf("output %s: %s (max abs err %.3g)", v.Name, msg, r.MaxAbsErr)
+		if msg := verify.Compare(got[name], want[name], rtol, atol, &r); msg != "" {
+			t.Errorf("output %s: %s (max abs err %.3g)", name, msg, r.MaxAbsErr)
 		}
 	}
 }
@@ -256,24 +188,24 @@ func TestRNNFamily(t *testing.T) {
 				}
 				outs = append(outs, "Y_c")
 			}
-			attrs := []*onnxpb.AttributeProto{attrInt("hidden_size", int64(hidden)), attrString("direction", c.dir), attrInt("layout", int64(c.layout))}
+			attrs := []*onnxpb.AttributeProto{optest.Int("hidden_size", int64(hidden)), optest.String("direction", c.dir), optest.Int("layout", int64(c.layout))}
 			if c.clip > 0 {
-				attrs = append(attrs, attrFloat("clip", c.clip))
+				attrs = append(attrs, optest.Float("clip", c.clip))
 			}
 			if c.lbr {
-				attrs = append(attrs, attrInt("linear_before_reset", 1))
+				attrs = append(attrs, optest.Int("linear_before_reset", 1))
 			}
 			if c.forget {
-				attrs = append(attrs, attrInt("input_forget", 1))
+				attrs = append(attrs, optest.Int("input_forget", 1))
 			}
 			if c.acts != nil {
-				attrs = append(attrs, attrStrings("activations", c.acts...))
+				attrs = append(attrs, optest.Strings("activations", c.acts...))
 			}
 			if c.alphas != nil {
-				attrs = append(attrs, attrFloats("activation_alpha", c.alphas...))
+				attrs = append(attrs, optest.Floats("activation_alpha", c.alphas...))
 			}
 			if c.betas != nil {
-				attrs = append(attrs, attrFloats("activation_beta", c.betas...))
+				attrs = append(attrs, optest.Floats("activation_beta", c.betas...))
 			}
 			oc := opCase{op: c.kind, opset: 22, attrs: attrs, inputs: ins, outputs: outs, simd: c.simd}
 			if c.dt == ir.Float16 {
@@ -363,21 +295,21 @@ func TestAttention(t *testing.T) {
 			if c.qk {
 				outs[3] = "qk"
 			}
-			attrs := []*onnxpb.AttributeProto{attrInt("qk_matmul_output_mode", int64(c.mode))}
+			attrs := []*onnxpb.AttributeProto{optest.Int("qk_matmul_output_mode", int64(c.mode))}
 			if c.threeD {
-				attrs = append(attrs, attrInt("q_num_heads", int64(c.Hq)), attrInt("kv_num_heads", int64(c.Hkv)))
+				attrs = append(attrs, optest.Int("q_num_heads", int64(c.Hq)), optest.Int("kv_num_heads", int64(c.Hkv)))
 			}
 			if c.causal {
-				attrs = append(attrs, attrInt("is_causal", 1))
+				attrs = append(attrs, optest.Int("is_causal", 1))
 			}
 			if c.scale != 0 {
-				attrs = append(attrs, attrFloat("scale", c.scale))
+				attrs = append(attrs, optest.Float("scale", c.scale))
 			}
 			if c.softcap != 0 {
-				attrs = append(attrs, attrFloat("softcap", c.softcap))
+				attrs = append(attrs, optest.Float("softcap", c.softcap))
 			}
 			if c.precision != 0 {
-				attrs = append(attrs, attrInt("softmax_precision", c.precision))
+				attrs = append(attrs, optest.Int("softmax_precision", c.precision))
 			}
 			oc := opCase{op: "Attention", opset: c.opset, attrs: attrs, inputs: ins, outputs: outs, simd: c.simd}
 			if c.dt == ir.Float16 {
@@ -390,15 +322,10 @@ func TestAttention(t *testing.T) {
 
 func TestFlexAttention(t *testing.T) {
 	// score_mod adds a bias tensor; prob_mod scales the probabilities.
-	vi := func(name string) *onnxpb.ValueInfoProto { return &onnxpb.ValueInfoProto{Name: proto.String(name)} }
-	bias := func(dt ir.DType, vals ...float64) *onnxpb.TensorProto {
-		t := ir.FromFloats(dt, ir.Shape{len(vals)}, vals)
-		return &onnxpb.TensorProto{Name: proto.String("c"), Dims: []int64{int64(len(vals))}, DataType: proto.Int32(frontend.DTypeToONNX(dt)), RawData: t.Data}
-	}
 	mod := func(op string, dt ir.DType, vals ...float64) *onnxpb.GraphProto {
-		return &onnxpb.GraphProto{Name: proto.String(op), Input: []*onnxpb.ValueInfoProto{vi("x")}, Output: []*onnxpb.ValueInfoProto{vi("y")},
-			Initializer: []*onnxpb.TensorProto{bias(dt, vals...)},
-			Node:        []*onnxpb.NodeProto{{OpType: proto.String(op), Input: []string{"x", "c"}, Output: []string{"y"}}}}
+		return &onnxpb.GraphProto{Name: proto.String(op), Input: []*onnxpb.ValueInfoProto{optest.Untyped("x")}, Output: []*onnxpb.ValueInfoProto{optest.Untyped("y")},
+			Initializer: []*onnxpb.TensorProto{frontend.TensorToProto("c", ir.FromFloats(dt, ir.Shape{len(vals)}, vals))},
+			Node:        []*onnxpb.NodeProto{optest.Op(op, []string{"x", "c"}, []string{"y"})}}
 	}
 	type cfg struct {
 		B, Hq, Hkv, L, S, E, Ev int
@@ -416,8 +343,7 @@ func TestFlexAttention(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewSource(int64(200 + i)))
 			oc := opCase{op: "FlexAttention", domain: "ai.onnx.preview", opset: 26, simd: true, outputs: []string{"Y"},
-				inputs:     []opInput{{"Q", randTensor(rng, c.dt, 1, c.B, c.Hq, c.L, c.E)}, {"K", randTensor(rng, c.dt, 1, c.B, c.Hkv, c.S, c.E)}, {"V", randTensor(rng, c.dt, 1, c.B, c.Hkv, c.S, c.Ev)}},
-				graphAttrs: map[string]*onnxpb.GraphProto{}}
+				inputs: []opInput{{"Q", randTensor(rng, c.dt, 1, c.B, c.Hq, c.L, c.E)}, {"K", randTensor(rng, c.dt, 1, c.B, c.Hkv, c.S, c.E)}, {"V", randTensor(rng, c.dt, 1, c.B, c.Hkv, c.S, c.Ev)}}}
 			sdt := ir.Float32
 			if c.dt == ir.Float64 {
 				sdt = ir.Float64
@@ -427,13 +353,13 @@ func TestFlexAttention(t *testing.T) {
 				for j := range vals {
 					vals[j] = float64(j) * 0.3
 				}
-				oc.graphAttrs["score_mod"] = mod("Add", sdt, vals...)
+				oc.attrs = append(oc.attrs, optest.Graph("score_mod", mod("Add", sdt, vals...)))
 			}
 			if c.prob {
-				oc.graphAttrs["prob_mod"] = mod("Mul", sdt, 0.5)
+				oc.attrs = append(oc.attrs, optest.Graph("prob_mod", mod("Mul", sdt, 0.5)))
 			}
 			if c.scale != 0 {
-				oc.attrs = append(oc.attrs, attrFloat("scale", c.scale))
+				oc.attrs = append(oc.attrs, optest.Float("scale", c.scale))
 			}
 			if c.dt == ir.Float16 {
 				oc.rtol, oc.atol = 3e-3, 3e-3
@@ -468,13 +394,13 @@ func TestRotaryEmbedding(t *testing.T) {
 				rot = c.D
 			}
 			x := randTensor(rng, c.dt, 1, c.B, c.H, c.S, c.D)
-			attrs := []*onnxpb.AttributeProto{attrInt("rotary_embedding_dim", int64(c.rot))}
+			attrs := []*onnxpb.AttributeProto{optest.Int("rotary_embedding_dim", int64(c.rot))}
 			if c.threeD {
 				x = randTensor(rng, c.dt, 1, c.B, c.S, c.H*c.D)
-				attrs = append(attrs, attrInt("num_heads", int64(c.H)))
+				attrs = append(attrs, optest.Int("num_heads", int64(c.H)))
 			}
 			if c.interleaved {
-				attrs = append(attrs, attrInt("interleaved", 1))
+				attrs = append(attrs, optest.Int("interleaved", 1))
 			}
 			ins := []opInput{{"X", x}}
 			if c.pos != nil {
@@ -545,9 +471,9 @@ func TestLinearAttention(t *testing.T) {
 				}
 				ins[5].t = randTensor(rng, c.dt, 1, c.B, c.T, w)
 			}
-			attrs := []*onnxpb.AttributeProto{attrString("update_rule", c.rule), attrInt("q_num_heads", int64(c.Hq)), attrInt("kv_num_heads", int64(c.Hkv)), attrInt("chunk_size", 16)}
+			attrs := []*onnxpb.AttributeProto{optest.String("update_rule", c.rule), optest.Int("q_num_heads", int64(c.Hq)), optest.Int("kv_num_heads", int64(c.Hkv)), optest.Int("chunk_size", 16)}
 			if c.scale != 0 {
-				attrs = append(attrs, attrFloat("scale", c.scale))
+				attrs = append(attrs, optest.Float("scale", c.scale))
 			}
 			oc := opCase{op: "LinearAttention", opset: 27, attrs: attrs, inputs: ins, outputs: []string{"out", "state"}, simd: c.simd}
 			if c.dt == ir.Float16 {
@@ -585,7 +511,7 @@ func TestCausalConvWithState(t *testing.T) {
 			}
 			var attrs []*onnxpb.AttributeProto
 			if c.silu {
-				attrs = append(attrs, attrString("activation", "silu"))
+				attrs = append(attrs, optest.String("activation", "silu"))
 			}
 			oc := opCase{op: "CausalConvWithState", opset: 27, attrs: attrs, inputs: ins, outputs: []string{"y", "state"}, simd: c.simd}
 			if c.dt == ir.Float16 {
@@ -601,7 +527,7 @@ func TestSwiGLU(t *testing.T) {
 		t.Run(dt.String(), func(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewSource(int64(600 + i)))
-			oc := opCase{op: "SwiGLU", opset: 28, attrs: []*onnxpb.AttributeProto{attrFloat("alpha", 1.7)}, simd: true, outputs: []string{"y"},
+			oc := opCase{op: "SwiGLU", opset: 28, attrs: []*onnxpb.AttributeProto{optest.Float("alpha", 1.7)}, simd: true, outputs: []string{"y"},
 				inputs: []opInput{{"a", randTensor(rng, dt, 4, 3, 7)}, {"b", randTensor(rng, dt, 2, 3, 7)}}}
 			if dt == ir.Float16 || dt == ir.BFloat16 {
 				oc.rtol, oc.atol = 1e-2, 1e-2

@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mlc-compiler/mlc"
-	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
 // Slice with starts and ends computed at run time, its output shape known
@@ -21,35 +22,19 @@ import (
 // another shape, fail the run with the shape-mismatch status.
 
 // checkSliceRuns compiles model once and runs it on every feed.
-func checkSliceRuns(t *testing.T, model []byte, feeds []map[string]*ir.Tensor) {
+func checkSliceRuns(t *testing.T, model []byte, feeds []tensors) {
 	t.Helper()
 	res, err := mlc.Compile(model, "", mlc.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	testenv.Validate(t, res.Wasm)
-	imp, err := frontend.Import(model, "", frontend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	m, err := rt.Load(ctx, res.Wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := optest.Load(t, res.Wasm)
+	y := res.Meta.Outputs[0].Name
 	ran, failed := 0, 0
 	for _, feed := range feeds {
-		env := ir.Env{}
-		for _, v := range imp.Graph.Inputs {
-			env[v] = feed[v.Name]
-		}
-		want, wantErr := ir.Run(imp.Graph, env)
-		got, err := m.Run(ctx, feed)
+		want, wantErr := optest.Reference(model, feed)
+		got, err := m.Run(context.Background(), feed)
 		if wantErr != nil {
 			failed++
 			if err == nil || !strings.Contains(err.Error(), "mlc_run returned 3") {
@@ -62,9 +47,8 @@ func checkSliceRuns(t *testing.T, model []byte, feeds []map[string]*ir.Tensor) {
 			t.Errorf("%v: %v", feedString(feed), err)
 			continue
 		}
-		y := imp.Graph.Outputs[0]
-		if g := got[y.Name]; g == nil || string(g.Data) != string(want[0].Data) || !g.Shape.Equal(want[0].Shape) {
-			t.Errorf("%v: module %v, interpreter %v", feedString(feed), g, want[0])
+		if msg := optest.Same(got[y], want[y]); msg != "" {
+			t.Errorf("%v: module and interpreter differ: %s", feedString(feed), msg)
 		}
 	}
 	if ran == 0 || failed == 0 {
@@ -72,7 +56,7 @@ func checkSliceRuns(t *testing.T, model []byte, feeds []map[string]*ir.Tensor) {
 	}
 }
 
-func feedString(feed map[string]*ir.Tensor) string {
+func feedString(feed tensors) string {
 	var parts []string
 	for _, name := range []string{"s", "e", "i"} {
 		if t := feed[name]; t != nil {
@@ -111,25 +95,24 @@ func TestSliceDeclaredShape(t *testing.T) {
 		bounds ir.DType
 	}{{ir.Float32, ir.Int64}, {ir.Int8, ir.Int32}, {ir.Float64, ir.Int64}, {ir.Int4, ir.Int64}, {ir.Bool, ir.Int32}} {
 		t.Run(c.dt.String(), func(t *testing.T) {
-			elem, belem := frontend.DTypeToONNX(c.dt), frontend.DTypeToONNX(c.bounds)
 			g := &onnxpb.GraphProto{
-				Name:  cfPtr("slice"),
-				Input: []*onnxpb.ValueInfoProto{cfVI("x", elem, 4, 7, 3), cfVI("s", belem, 2), cfVI("e", belem, 2)},
+				Name:  proto.String("slice"),
+				Input: []*onnxpb.ValueInfoProto{optest.Value("x", c.dt, 4, 7, 3), optest.Value("s", c.bounds, 2), optest.Value("e", c.bounds, 2)},
 				Node: []*onnxpb.NodeProto{
-					cfConst("axes", ir.TensorI64(nil, 1, 0)), cfConst("steps", ir.TensorI64(nil, 2, -1)),
-					cfNode("Slice", []string{"x", "s", "e", "axes", "steps"}, []string{"y"}),
+					optest.Const("axes", ir.TensorI64(nil, 1, 0)), optest.Const("steps", ir.TensorI64(nil, 2, -1)),
+					optest.Op("Slice", []string{"x", "s", "e", "axes", "steps"}, []string{"y"}),
 				},
-				Output: []*onnxpb.ValueInfoProto{cfVI("y", elem, 2, 3, 3)},
+				Output: []*onnxpb.ValueInfoProto{optest.Value("y", c.dt, 2, 3, 3)},
 			}
 			x := sliceX(c.dt, 4, 7, 3)
-			var feeds []map[string]*ir.Tensor
+			var feeds []tensors
 			for s1 := int64(-6); s1 <= 8; s1++ { // axis 1, step 2: 3 elements
 				for _, s0 := range []int64{3, 1, -1, 9} { // axis 0, step -1: 2 elements
-					feeds = append(feeds, map[string]*ir.Tensor{"x": x, "s": boundsOf(c.bounds, s1, s0), "e": boundsOf(c.bounds, s1+5, s0-2)})
+					feeds = append(feeds, tensors{"x": x, "s": boundsOf(c.bounds, s1, s0), "e": boundsOf(c.bounds, s1+5, s0-2)})
 				}
 			}
-			feeds = append(feeds, map[string]*ir.Tensor{"x": x, "s": boundsOf(c.bounds, 1, 1<<30), "e": boundsOf(c.bounds, 1<<30, -(1 << 30))})
-			checkSliceRuns(t, cfModel(13, g), feeds)
+			feeds = append(feeds, tensors{"x": x, "s": boundsOf(c.bounds, 1, 1<<30), "e": boundsOf(c.bounds, 1<<30, -(1 << 30))})
+			checkSliceRuns(t, optest.GraphModel(13, g), feeds)
 		})
 	}
 }
@@ -139,25 +122,25 @@ func TestSliceDeclaredShape(t *testing.T) {
 // loop body slicing at its iteration number does.
 func TestSliceShiftedBounds(t *testing.T) {
 	g := &onnxpb.GraphProto{
-		Name:  cfPtr("shift"),
-		Input: []*onnxpb.ValueInfoProto{cfVI("x", onnxFloat, 3, 9), cfVI("i", onnxInt64, cfScalar()...)},
+		Name:  proto.String("shift"),
+		Input: []*onnxpb.ValueInfoProto{optest.Value("x", ir.Float32, 3, 9), optest.Value("i", ir.Int64)},
 		Node: []*onnxpb.NodeProto{
-			cfConst("one", i64(1)), cfConst("four", ir.TensorI64(nil, 4)), cfConst("ax", ir.TensorI64(nil, 1)),
-			cfNode("Add", []string{"i", "one"}, []string{"i1"}),
-			cfNode("Unsqueeze", []string{"i1"}, []string{"s"}, cfInts("axes", 0)),
-			cfNode("Unsqueeze", []string{"i"}, []string{"iv"}, cfInts("axes", 0)),
-			cfNode("Add", []string{"iv", "four"}, []string{"e"}),
-			cfNode("Slice", []string{"x", "s", "e", "ax"}, []string{"y"}),
+			optest.Const("one", i64(1)), optest.Const("four", ir.TensorI64(nil, 4)), optest.Const("ax", ir.TensorI64(nil, 1)),
+			optest.Op("Add", []string{"i", "one"}, []string{"i1"}),
+			optest.Op("Unsqueeze", []string{"i1"}, []string{"s"}, optest.Ints("axes", 0)),
+			optest.Op("Unsqueeze", []string{"i"}, []string{"iv"}, optest.Ints("axes", 0)),
+			optest.Op("Add", []string{"iv", "four"}, []string{"e"}),
+			optest.Op("Slice", []string{"x", "s", "e", "ax"}, []string{"y"}),
 		},
-		Output: []*onnxpb.ValueInfoProto{{Name: cfPtr("y")}},
+		Output: []*onnxpb.ValueInfoProto{optest.Untyped("y")},
 	}
 	x := sliceX(ir.Float32, 3, 9)
-	var feeds []map[string]*ir.Tensor
+	var feeds []tensors
 	for i := int64(-12); i <= 10; i++ {
-		feeds = append(feeds, map[string]*ir.Tensor{"x": x, "i": i64(i)})
+		feeds = append(feeds, tensors{"x": x, "i": i64(i)})
 	}
-	checkSliceRuns(t, cfModel(12, g), feeds)
-	res, err := mlc.Compile(cfModel(12, g), "", mlc.DefaultOptions())
+	checkSliceRuns(t, optest.GraphModel(12, g), feeds)
+	res, err := mlc.Compile(optest.GraphModel(12, g), "", mlc.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,12 +153,12 @@ func TestSliceShiftedBounds(t *testing.T) {
 // do not differ by a constant stay a NotConstant error.
 func TestSliceRunTimeBoundsUnsupported(t *testing.T) {
 	g := &onnxpb.GraphProto{
-		Name:   cfPtr("bad"),
-		Input:  []*onnxpb.ValueInfoProto{cfVI("x", onnxFloat, 9), cfVI("s", onnxInt64, 1), cfVI("e", onnxInt64, 1)},
-		Node:   []*onnxpb.NodeProto{cfNode("Slice", []string{"x", "s", "e"}, []string{"y"})},
-		Output: []*onnxpb.ValueInfoProto{{Name: cfPtr("y")}},
+		Name:   proto.String("bad"),
+		Input:  []*onnxpb.ValueInfoProto{optest.Value("x", ir.Float32, 9), optest.Value("s", ir.Int64, 1), optest.Value("e", ir.Int64, 1)},
+		Node:   []*onnxpb.NodeProto{optest.Op("Slice", []string{"x", "s", "e"}, []string{"y"})},
+		Output: []*onnxpb.ValueInfoProto{optest.Untyped("y")},
 	}
-	_, err := mlc.Compile(cfModel(13, g), "", mlc.DefaultOptions())
+	_, err := mlc.Compile(optest.GraphModel(13, g), "", mlc.DefaultOptions())
 	if err == nil || !ir.IsUnsupported(err) || !strings.Contains(err.Error(), "Slice's starts") {
 		t.Errorf("got %v, want the unsupported run-time starts error", err)
 	}

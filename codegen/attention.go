@@ -305,12 +305,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 			}
 		}
 	}
-	var err2 error
-	check := func(e error) {
-		if e != nil && err2 == nil {
-			err2 = e
-		}
-	}
+	var errs firstErr
 	qrow, srow := ws+int32(l.qrow), ws+int32(l.srow)
 	f.Repeat(b, d.B, func() {
 		if nonpad != nil {
@@ -323,7 +318,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 					// Scaled query row.
 					addr(k.Addr(q), b, qbs*int(esz), hq, qhs*int(esz), li, qls*int(esz))
 					f.Set(pq)
-					check(k.scaledRow(qrow, pq, l.dt, l.cdt, d.Dk, ss, narrow))
+					errs.check(k.scaledRow(qrow, pq, l.dt, l.cdt, d.Dk, ss, narrow))
 					addr(ks.base, b, ks.bs, hk, ks.hs)
 					f.Set(pk)
 					if mask != nil {
@@ -386,7 +381,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 									x.sel()
 								default:
 									f.Get(pm)
-									check(k.loadAs(mask.Type.DType, 0, ct))
+									errs.check(k.loadAs(mask.Type.DType, 0, ct))
 								}
 								if op.IsCausal || nonpad != nil {
 									x.c(ninf).c(0)
@@ -409,7 +404,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 							x.set(s)
 							if qk != nil && op.QKMode == 0 {
 								f.Get(pqk).Get(s)
-								check(k.storeAs(l.dt, 0, ct))
+								errs.check(k.storeAs(l.dt, 0, ct))
 							}
 							if op.Softcap != 0 {
 								c := float64(op.Softcap)
@@ -418,14 +413,14 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 							}
 							if qk != nil && op.QKMode == 1 {
 								f.Get(pqk).Get(s)
-								check(k.storeAs(l.dt, 0, ct))
+								errs.check(k.storeAs(l.dt, 0, ct))
 							}
 							if hasBias {
 								x.get(s).get(bv).add().set(s)
 							}
 							if qk != nil && op.QKMode == 2 {
 								f.Get(pqk).Get(s)
-								check(k.storeAs(l.dt, 0, ct))
+								errs.check(k.storeAs(l.dt, 0, ct))
 							}
 							if qk != nil {
 								f.AddI32(pqk, esz)
@@ -436,7 +431,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 								x.set(s)
 							}
 							f.Get(j).I32Const(csz).Op(wasm.OpcodeI32Mul).Get(s)
-							check(k.storeElem(l.cdt, uint32(srow)))
+							errs.check(k.storeElem(l.cdt, uint32(srow)))
 							x.get(m).get(s).max().set(m)
 							f.AddI32(pk, int32(ks.rs))
 						})
@@ -454,10 +449,10 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 					f.Counted(c, T, func() {
 						f.Get(p)
 						f.Get(p)
-						check(k.loadElem(l.cdt, 0))
+						errs.check(k.loadElem(l.cdt, 0))
 						x.get(m).sub().set(s)
 						x.exp(s).tee(s)
-						check(k.storeElem(l.cdt, 0))
+						errs.check(k.storeElem(l.cdt, 0))
 						x.get(sum).get(s).add().set(sum)
 						f.AddI32(p, csz)
 					})
@@ -478,7 +473,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 					f.Counted(c, T, func() {
 						f.Get(p)
 						f.Get(p)
-						check(k.loadElem(l.cdt, 0))
+						errs.check(k.loadElem(l.cdt, 0))
 						x.get(sum).mul()
 						if narrowSoftmax {
 							k.roundAs(op.SoftmaxDType, ct)
@@ -488,10 +483,10 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 							x.sel()
 						}
 						x.tee(s)
-						check(k.storeElem(l.cdt, 0))
+						errs.check(k.storeElem(l.cdt, 0))
 						if qk != nil && op.QKMode == 3 {
 							f.Get(pqk).Get(s)
-							check(k.storeAs(l.dt, 0, ct))
+							errs.check(k.storeAs(l.dt, 0, ct))
 							f.AddI32(pqk, esz)
 						}
 						f.AddI32(p, csz)
@@ -504,13 +499,13 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 						f.Set(py)
 						pr := f.Local(asm.I32)
 						f.I32Const(srow).Set(pr)
-						check(k.attnPV(ct, pr, l.cdt, pv, vs, T, d.Dv, py, l.dt))
+						errs.check(k.attnPV(ct, pr, l.cdt, pv, vs, T, d.Dv, py, l.dt))
 					}
 				})
 			})
 		})
 	})
-	return err2
+	return errs.err
 }
 
 // attnHeads loops over batch, key head, query head of the group and query
@@ -559,16 +554,11 @@ func (k *Ctx) attentionScores(n *ir.Node, op *ir.AttentionScores) error {
 	sqs := ir.AttentionScaleSqrt(op.Scale, E, dt)
 	qrow := k.WorkspaceAddr()
 	pq, pk, po, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	var err error
-	check := func(e error) {
-		if e != nil && err == nil {
-			err = e
-		}
-	}
+	var errs firstErr
 	k.attnHeads(B, Hkv, Hq/Hkv, L, func(b, hk, hq, l asm.Local) {
 		k.rowAddr(k.Addr(q), []asm.Local{b, hq, l}, []int{Hq * L * E * esz, L * E * esz, E * esz})
 		f.Set(pq)
-		check(k.scaledRow(qrow, pq, dt, cdt, E, sqs, false))
+		errs.check(k.scaledRow(qrow, pq, dt, cdt, E, sqs, false))
 		k.rowAddr(k.Addr(kk), []asm.Local{b, hk}, []int{Hkv * S * E * esz, S * E * esz})
 		f.Set(pk)
 		k.rowAddr(k.Addr(out), []asm.Local{b, hq, l}, []int{Hq * L * S * int(osz), L * S * int(osz), S * int(osz)})
@@ -577,12 +567,12 @@ func (k *Ctx) attentionScores(n *ir.Node, op *ir.AttentionScores) error {
 			f.Get(po)
 			k.attnDot(ct, qrow, pk, dt, E)
 			x.c(sqs).mul()
-			check(k.storeAs(odt, 0, ct))
+			errs.check(k.storeAs(odt, 0, ct))
 			f.AddI32(po, osz)
 			f.AddI32(pk, int32(E*esz))
 		})
 	})
-	return err
+	return errs.err
 }
 
 // attentionApply is FlexAttention's last stage.
@@ -763,12 +753,7 @@ func (k *Ctx) attnPV(ct wasm.ValueType, prow asm.Local, pdt ir.DType, pv asm.Loc
 	simd := k.SIMD() && ct == asm.F32 && vs.dt == ir.Float32
 	pp, pr, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	p, pvec := x.local(), f.Local(asm.V128)
-	var err error
-	check := func(e error) {
-		if e != nil && err == nil {
-			err = e
-		}
-	}
+	var errs firstErr
 	// chunk accumulates columns [c0, c0+w) with w/lanes accumulators.
 	chunk := func(c0, w int, vec bool) {
 		lanes := 1
@@ -790,7 +775,7 @@ func (k *Ctx) attnPV(ct wasm.ValueType, prow asm.Local, pdt ir.DType, pv asm.Loc
 		f.Get(pv).I32Const(int32(c0) * vsz).Op(wasm.OpcodeI32Add).Set(pr)
 		f.Counted(c, T, func() {
 			f.Get(pp)
-			check(k.loadAs(pdt, 0, ct))
+			errs.check(k.loadAs(pdt, 0, ct))
 			x.set(p)
 			if vec {
 				f.Get(p).Vec(wasm.OpcodeVecF32x4Splat).Set(pvec)
@@ -802,7 +787,7 @@ func (k *Ctx) attnPV(ct wasm.ValueType, prow asm.Local, pdt ir.DType, pv asm.Loc
 				} else {
 					x.get(a).get(p)
 					f.Get(pr)
-					check(k.loadAs(vs.dt, uint32(int32(i)*vsz), ct))
+					errs.check(k.loadAs(vs.dt, uint32(int32(i)*vsz), ct))
 					x.mul().add().set(a)
 				}
 			}
@@ -820,7 +805,7 @@ func (k *Ctx) attnPV(ct wasm.ValueType, prow asm.Local, pdt ir.DType, pv asm.Loc
 				if vec {
 					f.Lane(wasm.OpcodeVecF32x4ExtractLane, byte(lane))
 				}
-				check(k.storeAs(odt, uint32(int32(col+lane)*osz), ct))
+				errs.check(k.storeAs(odt, uint32(int32(col+lane)*osz), ct))
 			}
 		}
 	}
@@ -833,5 +818,5 @@ func (k *Ctx) attnPV(ct wasm.ValueType, prow asm.Local, pdt ir.DType, pv asm.Loc
 	for ; col < n; col += min(8, n-col) {
 		chunk(col, min(8, n-col), false)
 	}
-	return err
+	return errs.err
 }

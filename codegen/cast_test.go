@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
@@ -111,7 +110,7 @@ func TestCastKernel(t *testing.T) {
 					t.Parallel()
 					optest.Check(t, optest.Node{
 						Op: "Cast", Opset: 25, Inputs: []string{"x"}, Outputs: []string{"y"},
-						Attrs: []*onnxpb.AttributeProto{optest.Int("to", int64(frontend.DTypeToONNX(dst))), optest.Int("saturate", v.sat), optest.String("round_mode", v.mode)},
+						Attrs: []*onnxpb.AttributeProto{optest.DType("to", dst), optest.Int("saturate", v.sat), optest.String("round_mode", v.mode)},
 					}, map[string]*ir.Tensor{"x": x}, nil)
 				})
 			}

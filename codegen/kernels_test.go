@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc/codegen"
+	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/verify"
 )
 
@@ -69,24 +69,7 @@ func checkNode(t *testing.T, op ir.Op, nout int, inputs []*ir.Tensor, consts map
 		if err != nil {
 			t.Fatal(err)
 		}
-		plan, err := opt.Run(g, opt.Options{Level: 2, Workspace: codegen.Workspace})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: simd})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx := context.Background()
-		rt, err := host.NewRuntime(ctx, host.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := rt.Load(ctx, wasm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := m.Run(ctx, feeds)
+		got, err := runGraph(t, g, 2, simd, feeds)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,8 +79,28 @@ func checkNode(t *testing.T, op ir.Op, nout int, inputs []*ir.Tensor, consts map
 				t.Errorf("simd=%v output %d: %s", simd, i, msg)
 			}
 		}
-		rt.Close(ctx)
 	}
+}
+
+// runGraph plans and builds g at the optimization level, runs the module
+// on the feeds and returns its outputs by name, or mlc_run's error.
+func runGraph(t *testing.T, g *ir.Graph, level int, simd bool, feeds map[string]*ir.Tensor) (map[string]*ir.Tensor, error) {
+	t.Helper()
+	plan, err := opt.Run(g, opt.Options{Level: level, Workspace: codegen.Workspace})
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: simd})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	ctx := context.Background()
+	m, err := optest.Runtime(t).Load(ctx, wasm)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	defer m.Close(ctx)
+	return m.Run(ctx, feeds)
 }
 
 func TestResizeKernels(t *testing.T) {

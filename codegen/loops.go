@@ -6,7 +6,35 @@ import (
 	"github.com/mlc-compiler/mlc/codegen/asm"
 )
 
-// Loop nests over tensors whose shapes are known at compile time.
+// Loops beyond asm's: one with a run-time bound, and nests over tensors
+// whose shapes are known at compile time.
+
+// firstErr keeps the first error of the emitters a loop body calls, since
+// the body cannot return one.
+type firstErr struct{ err error }
+
+func (e *firstErr) check(err error) {
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+}
+
+// whileBelow runs body for i = 0, 1, ... while i < the value of local n (a
+// run-time bound). exit is the depth of the enclosing block: body leaves
+// the loop with Br(f.Depth() - exit).
+func (k *Ctx) whileBelow(i, n asm.Local, body func(exit int)) {
+	f := k.F
+	f.I32Const(0).Set(i)
+	f.Block()
+	exit := f.Depth()
+	f.Loop()
+	f.Get(i).Get(n).Op(wasm.OpcodeI32GeS).BrIf(1)
+	body(exit)
+	f.AddI32(i, 1)
+	f.Br(0)
+	f.End()
+	f.End()
+}
 
 // stream is one tensor walked by a loop nest.
 type stream struct {

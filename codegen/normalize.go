@@ -225,13 +225,8 @@ func (k *Ctx) normalize(p *normPlan) error {
 	px, py, ps, pb, sc, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	sum, mean, variance, inv, v, s, b := f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct)
 	vsum, vmean, vinv, vs, vb, vv := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
-	var err error
-	check := func(e error) {
-		if e != nil && err == nil {
-			err = e
-		}
-	}
-	loadX := func() { check(k.loadAs(xdt, 0, ct)) }
+	var errs firstErr
+	loadX := func() { errs.check(k.loadAs(xdt, 0, ct)) }
 	// sweep runs body over every element of the row; vbody over groups of
 	// four when vectorized. px walks the elements.
 	sweep := func(body func(), vbody func()) {
@@ -277,7 +272,7 @@ func (k *Ctx) normalize(p *normPlan) error {
 			} else {
 				idx()
 				f.I32Const(int32(elemBytes(a.v.Type.DType))).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a.v)).Op(wasm.OpcodeI32Add)
-				check(k.loadAs(a.v.Type.DType, 0, ct))
+				errs.check(k.loadAs(a.v.Type.DType, 0, ct))
 				f.Set(a.dst)
 			}
 			if vec {
@@ -292,7 +287,7 @@ func (k *Ctx) normalize(p *normPlan) error {
 		if p.bias != nil {
 			xf.get(b).add()
 		}
-		check(k.storeFrom(ydt, ct))
+		errs.check(k.storeFrom(ydt, ct))
 		f.AddI32(py, ysz)
 	}
 	vout := func() {
@@ -366,7 +361,7 @@ func (k *Ctx) normalize(p *normPlan) error {
 			f.Get(inv).Vec(wasm.OpcodeVecF32x4Splat).Set(vinv)
 		}
 		if p.stats != nil {
-			check(p.stats(row, mean, variance, inv))
+			errs.check(p.stats(row, mean, variance, inv))
 		}
 		// output
 		f.Get(yRow).Set(py)
@@ -383,11 +378,11 @@ func (k *Ctx) normalize(p *normPlan) error {
 				loadX()
 				f.Set(v)
 				f.Get(ps)
-				check(k.loadAs(sdt, 0, ct))
+				errs.check(k.loadAs(sdt, 0, ct))
 				f.Set(s)
 				if p.bias != nil {
 					f.Get(pb)
-					check(k.loadAs(p.bias.Type.DType, 0, ct))
+					errs.check(k.loadAs(p.bias.Type.DType, 0, ct))
 					f.Set(b)
 				}
 				out()
@@ -442,5 +437,5 @@ func (k *Ctx) normalize(p *normPlan) error {
 		f.AddI32(xRow, int32(p.rowStride)*xsz)
 		f.AddI32(yRow, int32(p.rowStride)*ysz)
 	})
-	return err
+	return errs.err
 }

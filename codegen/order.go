@@ -3,7 +3,6 @@ package codegen
 import (
 	"github.com/tetratelabs/wabin/wasm"
 
-	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/codegen/asm"
 	"github.com/mlc-compiler/mlc/ir"
 )
@@ -132,24 +131,6 @@ func (k *Ctx) argExtreme(n *ir.Node, op *ir.ArgExtreme) error {
 	return nil
 }
 
-// checkShapeScalar fails the run with ErrShapeMismatch unless the integer
-// scalar v holds want: a run-time input the compiled shapes depend on.
-func (k *Ctx) checkShapeScalar(v *ir.Value, want int64) error {
-	f := k.F
-	f.I32Const(k.Addr(v))
-	switch v.Type.DType {
-	case ir.Int64, ir.Uint64:
-		f.I64Load(0).I64Const(want).Op(wasm.OpcodeI64Ne)
-	default:
-		if err := k.loadElem(v.Type.DType, 0); err != nil {
-			return err
-		}
-		f.I32Const(int32(want)).Op(wasm.OpcodeI32Ne)
-	}
-	k.Fail(abi.ErrShapeMismatch)
-	return nil
-}
-
 func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	f := k.F
 	x := n.Inputs[0]
@@ -166,7 +147,7 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	if kv != nil && kv.Const != nil {
 		kk = int(kv.Const.Int(0))
 	} else if kv != nil {
-		if err := k.checkShapeScalar(kv, int64(kk)); err != nil {
+		if err := k.checkShape(kv, kk); err != nil {
 			return err
 		}
 	}
@@ -251,19 +232,6 @@ func (k *Ctx) topK(n *ir.Node, op *ir.TopK) error {
 	return nil
 }
 
-// roundToStorage rounds the f32 on the stack to float16 or bfloat16 precision
-// (and back), so that running sums round at every step as in the element
-// type.
-func (k *Ctx) roundToStorage(dt ir.DType) {
-	f := k.F
-	switch dt {
-	case ir.Float16:
-		f.Call(k.f32ToF16()).Call(k.f16ToF32())
-	case ir.BFloat16:
-		f.Call(k.f32ToBF16()).I32Const(16).Op(wasm.OpcodeI32Shl).Op(wasm.OpcodeF32ReinterpretI32)
-	}
-}
-
 func (k *Ctx) cumulative(n *ir.Node, op *ir.Cumulative) error {
 	f := k.F
 	x, ax, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
@@ -310,7 +278,7 @@ func (k *Ctx) cumulative(n *ir.Node, op *ir.Cumulative) error {
 					if e := k.scatterCombine(dt, red, acc, v); e != nil {
 						err = e
 					}
-					k.roundToStorage(dt)
+					k.roundTo(dt)
 					if op.Exclusive {
 						f.Set(acc)
 					} else {

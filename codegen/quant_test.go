@@ -1,18 +1,15 @@
 package codegen_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
-	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
 // The ONNX backend cases of the quantization operators are tiny (a 2x4 by
@@ -55,56 +52,10 @@ func (q *qmodel) check(t *testing.T) {
 			runtime[name] = q.tensors[name]
 		}
 	}
-	data, err := optest.Model(n, runtime, consts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := frontend.Import(data, "", frontend.Options{})
-	if err != nil {
-		t.Fatalf("import: %v", err)
-	}
-	env := ir.Env{}
-	for _, v := range m.Graph.Inputs {
-		env[v] = runtime[v.Name]
-	}
-	want, err := ir.Run(m.Graph, env)
-	if err != nil {
-		t.Fatalf("reference: %v", err)
-	}
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	for _, cfg := range []struct {
-		simd bool
-		opt  int
-	}{{true, 2}, {false, 2}, {true, 0}} {
-		o := mlc.DefaultOptions()
-		o.NoSIMD, o.OptLevel = !cfg.simd, cfg.opt
-		res, err := mlc.Compile(data, "", o)
-		if err != nil {
-			t.Fatalf("simd=%v O%d: compile: %v", cfg.simd, cfg.opt, err)
-		}
-		ran := false
-		res.Graph.Walk(func(gn *ir.Node) { ran = ran || gn.Op.OpType() == q.op })
-		if !ran {
-			t.Fatalf("%s folded at compile time: the test does not reach its kernel", q.op)
-		}
-		mod, err := rt.Load(ctx, res.Wasm)
-		if err != nil {
-			t.Fatalf("simd=%v O%d: load: %v", cfg.simd, cfg.opt, err)
-		}
-		got, err := mod.Run(ctx, runtime)
-		if err != nil {
-			t.Fatalf("simd=%v O%d: run: %v", cfg.simd, cfg.opt, err)
-		}
-		for i, w := range want {
-			if msg := optest.Same(got[n.Outputs[i]], w); msg != "" {
-				t.Fatalf("simd=%v O%d: output %d: %s", cfg.simd, cfg.opt, i, msg)
-			}
-		}
+	noSIMD, o0 := mlc.DefaultOptions(), mlc.DefaultOptions()
+	noSIMD.NoSIMD, o0.OptLevel = true, 0
+	if msg := optest.Run(n, runtime, consts, mlc.DefaultOptions(), noSIMD, o0); msg != "" {
+		t.Fatal(msg)
 	}
 }
 

@@ -350,17 +350,7 @@ func (g *reduceGen) identity(comb ir.ReduceCombine) {
 // combine merges the two compute-type values on the stack.
 func (g *reduceGen) combine(comb ir.ReduceCombine) {
 	if g.float {
-		x := fxFor(g.f, g.ct, false)
-		switch comb {
-		case ir.CombineAdd:
-			x.add()
-		case ir.CombineMul:
-			x.mul()
-		case ir.CombineMax:
-			x.max()
-		case ir.CombineMin:
-			x.min()
-		}
+		combineFloat(fxFor(g.f, g.ct, false), comb)
 		return
 	}
 	f, ct := g.f, g.ct
@@ -389,7 +379,11 @@ func (g *reduceGen) combine(comb ir.ReduceCombine) {
 
 // combineVec merges two f32x4 values on the stack.
 func (g *reduceGen) combineVec(comb ir.ReduceCombine) {
-	x := fxFor(g.f, asm.F32, true)
+	combineFloat(fxFor(g.f, asm.F32, true), comb)
+}
+
+// combineFloat merges the two float values on the stack, in x's shape.
+func combineFloat(x fx, comb ir.ReduceCombine) {
 	switch comb {
 	case ir.CombineAdd:
 		x.add()

@@ -1,16 +1,12 @@
 package codegen_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
-	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/opt"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/verify"
 )
 
@@ -49,25 +45,7 @@ func runOneNodeErr(t *testing.T, op ir.Op, simd bool, inputs ...*ir.Tensor) ([]*
 		g.Outputs = append(g.Outputs, o)
 	}
 	g.Nodes = []*ir.Node{n}
-	plan, err := opt.Run(g, opt.Options{Level: 0, Workspace: codegen.Workspace})
-	if err != nil {
-		t.Fatalf("plan: %v", err)
-	}
-	wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: simd})
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	m, err := rt.Load(ctx, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := m.Run(ctx, feeds)
+	got, err := runGraph(t, g, 0, simd, feeds)
 	if err != nil {
 		return nil, err
 	}

@@ -560,14 +560,18 @@ func (g *rnnGen) gateRow(n *ir.Node, dir, phase, hrN int, t, b asm.Local, y *ir.
 				err = e
 			}
 		}
+		// activate clips the sum on the stack and applies a, through local tmp.
+		activate := func(a ir.RNNActivation, tmp asm.Local) {
+			clip()
+			x.set(tmp)
+			act(a, tmp)
+		}
 		tmp := func() asm.Local { return x.local() }
 		switch g.op.Kind {
 		case ir.KindRNN:
 			a, hn := tmp(), tmp()
 			pre(0, true, true)
-			clip()
-			x.set(a)
-			act(acts[0], a)
+			activate(acts[0], a)
 			x.set(hn)
 			st(ph, hn, l.cdt)
 			if hasY {
@@ -583,9 +587,7 @@ func (g *rnnGen) gateRow(n *ir.Node, dir, phase, hrN int, t, b asm.Local, y *ir.
 					ldIn(pp, pi*H*g.esz)
 					x.get(cv).mul().add()
 				}
-				clip()
-				x.set(a)
-				act(acts[ai], a)
+				activate(acts[ai], a)
 				x.set(out)
 			}
 			gate(0, 0, cp, ig, 0)
@@ -595,9 +597,7 @@ func (g *rnnGen) gateRow(n *ir.Node, dir, phase, hrN int, t, b asm.Local, y *ir.
 				gate(2, 2, cp, fg, 0)
 			}
 			pre(3, true, true)
-			clip()
-			x.set(a)
-			act(acts[1], a)
+			activate(acts[1], a)
 			x.set(cg)
 			x.get(fg).get(cp).mul().get(ig).get(cg).mul().add().set(cn)
 			gate(1, 1, cn, og, 0)
@@ -613,14 +613,10 @@ func (g *rnnGen) gateRow(n *ir.Node, dir, phase, hrN int, t, b asm.Local, y *ir.
 			if phase == 0 {
 				z, r := tmp(), tmp()
 				pre(0, true, true)
-				clip()
-				x.set(a)
-				act(acts[0], a)
+				activate(acts[0], a)
 				x.set(z)
 				pre(1, true, true)
-				clip()
-				x.set(a)
-				act(acts[0], a)
+				activate(acts[0], a)
 				x.set(r)
 				st(pz, z, l.cdt)
 				if !g.op.LinearBeforeReset {
@@ -646,9 +642,7 @@ func (g *rnnGen) gateRow(n *ir.Node, dir, phase, hrN int, t, b asm.Local, y *ir.
 				ld(phh, 0)
 				x.add()
 			}
-			clip()
-			x.set(a)
-			act(acts[1], a)
+			activate(acts[1], a)
 			x.set(a)
 			ld(ph, 0)
 			x.set(hp)

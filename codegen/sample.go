@@ -388,20 +388,6 @@ func (k *Ctx) affineGrid(n *ir.Node, op *ir.AffineGrid) error {
 	return err
 }
 
-// loopRuntime runs body count times for an i32 count known at run time
-// (no iteration when count <= 0), with i counting from 0.
-func loopRuntime(f *asm.Func, i, count asm.Local, body func()) {
-	f.SetI32(i, 0)
-	f.Block()
-	f.Loop()
-	f.Get(i).Get(count).Op(wasm.OpcodeI32GeS).BrIf(1)
-	body()
-	f.AddI32(i, 1)
-	f.Br(0)
-	f.End()
-	f.End()
-}
-
 func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 	f := k.F
 	x, rois, bidx, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
@@ -415,12 +401,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 	N, C, H, W := x.Type.Shape[0], x.Type.Shape[1], x.Type.Shape[2], x.Type.Shape[3]
 	R := rois.Type.Shape[0]
 	plane := int32(op.OutH * op.OutW)
-	var err error
-	check := func(e error) {
-		if e != nil && err == nil {
-			err = e
-		}
-	}
+	var errs firstErr
 	ri, ph, pw, iy, ix, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	b, bp, img, yBase, yc, xc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	gh, gw, first, samples := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -491,7 +472,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 		f.Counted(c, C, func() {
 			for j := range 4 {
 				xf.get(w[j]).f.Get(pos[j]).I32Const(sz).Op(wasm.OpcodeI32Mul).Get(xc).Op(wasm.OpcodeI32Add)
-				check(k.loadAs(dt, 0, ct))
+				errs.check(k.loadAs(dt, 0, ct))
 				xf.mul()
 				if op.Mode == "avg" {
 					if j > 0 {
@@ -510,17 +491,17 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 			if op.Mode == "avg" {
 				f.Set(v)
 				f.Get(yc).Get(yc)
-				check(k.loadAs(dt, 0, ct))
+				errs.check(k.loadAs(dt, 0, ct))
 				xf.get(v).add()
 			} else {
 				f.Get(yc)
 				// first sample: m; later: m if m > y else y
 				f.Get(yc)
-				check(k.loadAs(dt, 0, ct))
+				errs.check(k.loadAs(dt, 0, ct))
 				f.Set(v)
 				xf.get(m).get(v).get(m).get(v).gt().get(first).f.Op(wasm.OpcodeI32Or).Select()
 			}
-			check(k.storeFrom(dt, ct))
+			errs.check(k.storeFrom(dt, ct))
 			f.AddI32(xc, int32(H*W)*sz)
 			f.AddI32(yc, plane*sz)
 		})
@@ -535,7 +516,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 		f.Get(b).I32Const(int32(C*H*W) * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(x)).Op(wasm.OpcodeI32Add).Set(img)
 		for j := range 4 {
 			f.Get(rp)
-			check(k.loadAs(dt, 0, ct))
+			errs.check(k.loadAs(dt, 0, ct))
 			xf.c(float64(op.SpatialScale)).mul()
 			if op.HalfPixel {
 				xf.c(0.5).sub()
@@ -574,11 +555,11 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 				f.Counted(c, C, func() {
 					f.Get(yc)
 					constOf(f, ct, 0)
-					check(k.storeFrom(dt, ct))
+					errs.check(k.storeFrom(dt, ct))
 					f.AddI32(yc, plane*sz)
 				})
 				f.SetI32(first, 1)
-				loopRuntime(f, iy, gh, func() {
+				k.whileBelow(iy, gh, func(int) {
 					coord := func(dst, start, bin, i, grid, p asm.Local) {
 						xf.get(start).f.Get(p)
 						convert(f, asm.I32, ct, false)
@@ -590,7 +571,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 						xf.div().add().set(dst)
 					}
 					coord(yy, sh, binH, iy, gh, ph)
-					loopRuntime(f, ix, gw, func() {
+					k.whileBelow(ix, gw, func(int) {
 						coord(xx, sw, binW, ix, gw, pw)
 						sample()
 						accumulate()
@@ -601,9 +582,9 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 					f.Get(yBase).Set(yc)
 					f.Counted(c, C, func() {
 						f.Get(yc).Get(yc)
-						check(k.loadAs(dt, 0, ct))
+						errs.check(k.loadAs(dt, 0, ct))
 						xf.get(count).div()
-						check(k.storeFrom(dt, ct))
+						errs.check(k.storeFrom(dt, ct))
 						f.AddI32(yc, plane*sz)
 					})
 				}
@@ -612,7 +593,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 		})
 		f.AddI32(yBase, int32(C-1)*plane*sz)
 	})
-	return err
+	return errs.err
 }
 
 func (k *Ctx) deformConv(n *ir.Node, op *ir.DeformConv) error {
@@ -648,12 +629,7 @@ func (k *Ctx) deformConv(n *ir.Node, op *ir.DeformConv) error {
 		kIdx[d], oIdx[d], pos[d] = f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.F32)
 	}
 	kLin := f.Local(asm.I32)
-	var err2 error
-	check := func(e error) {
-		if e != nil && err2 == nil {
-			err2 = e
-		}
-	}
+	var errs firstErr
 	// columns of one (channel, tap): every output position's sample
 	positions := func() {
 		var level func(d int)
@@ -663,7 +639,7 @@ func (k *Ctx) deformConv(n *ir.Node, op *ir.DeformConv) error {
 				for e := range nd {
 					// offset component e of this tap and position
 					f.Get(op0)
-					check(k.loadAs(offset.Type.DType, 0, asm.F32))
+					errs.check(k.loadAs(offset.Type.DType, 0, asm.F32))
 					f.Set(pos[e])
 					f.Get(oIdx[e]).I32Const(int32(g.Strides[e])).Op(wasm.OpcodeI32Mul).I32Const(int32(g.PadBegin[e])).Op(wasm.OpcodeI32Sub)
 					f.Get(kIdx[e]).I32Const(int32(g.Dilations[e])).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
@@ -678,14 +654,14 @@ func (k *Ctx) deformConv(n *ir.Node, op *ir.DeformConv) error {
 				f.AddI32(op0, int32(1-(nd-1)*P)*sz)
 				combos := k.combineTaps(taps, inStr, ct)
 				f.Get(col)
-				check(k.sumTaps(combos, dt, ct, xc))
+				errs.check(k.sumTaps(combos, dt, ct, xc))
 				if mask != nil {
 					f.Get(mp)
-					check(k.loadAs(mask.Type.DType, 0, ct))
+					errs.check(k.loadAs(mask.Type.DType, 0, ct))
 					fxFor(f, ct, false).mul()
 					f.AddI32(mp, sz)
 				}
-				check(k.storeFrom(dt, ct))
+				errs.check(k.storeFrom(dt, ct))
 				f.AddI32(col, sz)
 				return
 			}
@@ -724,11 +700,11 @@ func (k *Ctx) deformConv(n *ir.Node, op *ir.DeformConv) error {
 			f.I32Const(colBuf).Set(pb)
 			f.Get(img).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(gi).I32Const(int32(mg)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 			f.I32Const(int32(P) * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(y)).Op(wasm.OpcodeI32Add).Set(pc)
-			check(k.emitMatMul(mm{M: mg, K: cg * kSize, N: P, dt: dt, a: matrix{pa, cg * kSize, 1}, b: matrix{pb, P, 1}, c: pc}))
+			errs.check(k.emitMatMul(mm{M: mg, K: cg * kSize, N: P, dt: dt, a: matrix{pa, cg * kSize, 1}, b: matrix{pb, P, 1}, c: pc}))
 		})
 	})
-	if err2 != nil {
-		return err2
+	if errs.err != nil {
+		return errs.err
 	}
 	if b := n.In(3); b != nil {
 		return k.addChannelBias(y, b)

@@ -71,23 +71,6 @@ func (k *Ctx) indexLoops(dims []int, body func(idx []asm.Local)) {
 	level(0)
 }
 
-// whileBelow runs body for i = 0, 1, ... while i < the value of local n (a
-// run-time bound). exit is the depth of the enclosing block: body leaves
-// the loop with Br(f.Depth() - exit).
-func (k *Ctx) whileBelow(i, n asm.Local, body func(exit int)) {
-	f := k.F
-	f.I32Const(0).Set(i)
-	f.Block()
-	exit := f.Depth()
-	f.Loop()
-	f.Get(i).Get(n).Op(wasm.OpcodeI32GeS).BrIf(1)
-	body(exit)
-	f.AddI32(i, 1)
-	f.Br(0)
-	f.End()
-	f.End()
-}
-
 func (k *Ctx) compress(n *ir.Node, op *ir.Compress) error {
 	f := k.F
 	x, cond, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]

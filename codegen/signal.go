@@ -42,7 +42,7 @@ func init() {
 		return 32 * stftMaxLength(n, op)
 	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.MelWeightMatrix) error {
-		return k.melWeightMatrix(n, op)
+		return k.melWeightMatrix(n)
 	})
 	registerWorkspace(func(n *ir.Node, op *ir.MelWeightMatrix) int {
 		return 4 * (n.Outputs[0].Type.Shape[1] + 2)
@@ -109,7 +109,7 @@ func (k *Ctx) window(n *ir.Node, op *ir.SignalWindow) error {
 	}
 	count := y.Type.Shape[0]
 	if size.Const == nil {
-		if err := k.checkShapeScalar(size, int64(count)); err != nil {
+		if err := k.checkShape(size, count); err != nil {
 			return err
 		}
 	}
@@ -318,26 +318,15 @@ func (k *Ctx) dft(n *ir.Node, op *ir.DFT) error {
 	if av == nil {
 		return variant(op.Axis)
 	}
-	// The axis is run-time data: one kernel per axis that gives the
-	// compiled output shape, chosen by the data.
+	// The axis is run-time data: normalized, checked, then it chooses.
 	a := f.Local(asm.I64)
 	f.I32Const(k.Addr(av)).I64Load(0).Set(a)
 	f.Get(a).I64Const(int64(r)).Op(wasm.OpcodeI64Add).Get(a).Get(a).I64Const(0).Op(wasm.OpcodeI64LtS).Select().Set(a)
 	f.Get(a).I64Const(int64(r - 2)).Op(wasm.OpcodeI64GtU)
 	k.Fail(abi.ErrIndexOutOfRange)
-	matched := f.Local(asm.I32)
-	f.I32Const(0).Set(matched)
-	for _, axis := range op.Axes {
-		f.Get(a).I64Const(int64(axis)).Op(wasm.OpcodeI64Eq).If()
-		if err := variant(axis); err != nil {
-			return err
-		}
-		f.I32Const(1).Set(matched)
-		f.End()
-	}
-	f.Get(matched).Op(wasm.OpcodeI32Eqz)
-	k.Fail(abi.ErrShapeMismatch)
-	return nil
+	return k.variants(len(op.Axes),
+		func(i int) { f.Get(a).I64Const(int64(op.Axes[i])).Op(wasm.OpcodeI64Eq) },
+		func(i int) error { return variant(op.Axes[i]) })
 }
 
 // stftLengths lists the frame lengths an STFT node is compiled for.
@@ -438,25 +427,14 @@ func (k *Ctx) stft(n *ir.Node, op *ir.STFT) error {
 	if flv == nil || flv.Const != nil {
 		return variant(lengths[0])
 	}
-	// frame_length is run-time data: one kernel per length the compiled
-	// output shape allows, chosen by the data.
+	// frame_length is run-time data: it chooses.
 	pl, fl := f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(flv)).Set(pl)
 	k.loadIndex(flv.Type.DType, pl)
 	f.Set(fl)
-	matched := f.Local(asm.I32)
-	f.I32Const(0).Set(matched)
-	for _, length := range lengths {
-		f.Get(fl).I32Const(int32(length)).Op(wasm.OpcodeI32Eq).If()
-		if err := variant(length); err != nil {
-			return err
-		}
-		f.I32Const(1).Set(matched)
-		f.End()
-	}
-	f.Get(matched).Op(wasm.OpcodeI32Eqz)
-	k.Fail(abi.ErrShapeMismatch)
-	return nil
+	return k.variants(len(lengths),
+		func(i int) { f.Get(fl).I32Const(int32(lengths[i])).Op(wasm.OpcodeI32Eq) },
+		func(i int) error { return variant(lengths[i]) })
 }
 
 // roundF64As rounds the f64 on the stack to the precision of float type
@@ -467,7 +445,7 @@ func (k *Ctx) roundF64As(dt ir.DType) {
 		return
 	}
 	f.Op(wasm.OpcodeF32DemoteF64)
-	k.roundToStorage(dt)
+	k.roundTo(dt)
 	f.Op(wasm.OpcodeF64PromoteF32)
 }
 
@@ -482,7 +460,7 @@ func (k *Ctx) loadScalarF64(v *ir.Value) error {
 	return nil
 }
 
-func (k *Ctx) melWeightMatrix(n *ir.Node, op *ir.MelWeightMatrix) error {
+func (k *Ctx) melWeightMatrix(n *ir.Node) error {
 	f := k.F
 	in, y := n.Inputs, n.Outputs[0]
 	dt := y.Type.DType
@@ -495,7 +473,7 @@ func (k *Ctx) melWeightMatrix(n *ir.Node, op *ir.MelWeightMatrix) error {
 	}
 	bins, mels := y.Type.Shape[0], y.Type.Shape[1]
 	if in[0].Const == nil {
-		if err := k.checkShapeScalar(in[0], int64(mels)); err != nil {
+		if err := k.checkShape(in[0], mels); err != nil {
 			return err
 		}
 	}

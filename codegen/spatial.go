@@ -26,16 +26,6 @@ func init() {
 	})
 }
 
-// checkShapeInput fails the run with ErrShapeMismatch unless the int64
-// vector v holds want.
-func (k *Ctx) checkShapeInput(v *ir.Value, want []int) {
-	f := k.F
-	for d, w := range want {
-		f.I32Const(k.Addr(v)).I64Load(uint32(8 * d)).I64Const(int64(w)).Op(wasm.OpcodeI64Ne)
-		k.Fail(abi.ErrShapeMismatch)
-	}
-}
-
 // nmsSuppress is a helper (box a, box b, iou threshold) -> i32: whether the
 // boxes overlap by more than the threshold, in float32 and in the order of
 // operations of the ONNX reference (ir.nmsSuppress).
@@ -216,7 +206,9 @@ func (k *Ctx) maxUnpool(n *ir.Node, op *ir.MaxUnpool) error {
 		return err
 	}
 	if s := n.In(2); s != nil && s.Const == nil {
-		k.checkShapeInput(s, y.Type.Shape)
+		if err := k.checkShape(s, y.Type.Shape...); err != nil {
+			return err
+		}
 	}
 	if b := y.Type.Bytes(); b > 0 {
 		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
@@ -265,7 +257,9 @@ func (k *Ctx) col2imOp(n *ir.Node, op *ir.Col2Im) error {
 	}
 	image := y.Type.Shape[2:]
 	if img.Const == nil {
-		k.checkShapeInput(img, image)
+		if err := k.checkShape(img, image...); err != nil {
+			return err
+		}
 	}
 	blocks := op.Blocks
 	if blk.Const != nil {
@@ -339,23 +333,11 @@ func (k *Ctx) col2imOp(n *ir.Node, op *ir.Col2Im) error {
 	if blk.Const != nil {
 		return variant(blocks[0])
 	}
-	// block_shape is run-time data: one kernel per block shape the static
-	// shapes allow, chosen by the data; any other value fails the run.
-	matched := f.Local(asm.I32)
-	f.I32Const(0).Set(matched)
-	for _, block := range blocks {
+	// block_shape is run-time data: it chooses.
+	return k.variants(len(blocks), func(j int) {
 		f.I32Const(1)
-		for i, b := range block {
+		for i, b := range blocks[j] {
 			f.I32Const(k.Addr(blk)).I64Load(uint32(8 * i)).I64Const(int64(b)).Op(wasm.OpcodeI64Eq).Op(wasm.OpcodeI32And)
 		}
-		f.If()
-		if err := variant(block); err != nil {
-			return err
-		}
-		f.I32Const(1).Set(matched)
-		f.End()
-	}
-	f.Get(matched).Op(wasm.OpcodeI32Eqz)
-	k.Fail(abi.ErrShapeMismatch)
-	return nil
+	}, func(j int) error { return variant(blocks[j]) })
 }

@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
@@ -58,7 +56,7 @@ func TestTfIdfVectorizer(t *testing.T) {
 			for j := range w {
 				w[j] = float32(r.IntN(100)) / 8
 			}
-			attrs = append(attrs, &onnxpb.AttributeProto{Name: proto.String("weights"), Type: onnxpb.AttributeProto_FLOATS.Enum(), Floats: w})
+			attrs = append(attrs, optest.Floats("weights", w...))
 		}
 		shape := [][]int{{13}, {3, 9}, {5}, {2, 1}, {1}, {4, 2}}[i%6]
 		dt := []ir.DType{ir.Int32, ir.Int64}[i/6%2]

@@ -79,12 +79,7 @@ func (k *Ctx) rope(n *ir.Node, op *ir.RotaryEmbedding) error {
 	cv, sv, x1, x2 := xf.local(), xf.local(), xf.local(), xf.local()
 	vec := k.SIMD() && dt == ir.Float32 && !op.Interleaved && half >= 4
 	c := f.Local(asm.I32)
-	var err2 error
-	check := func(e error) {
-		if e != nil && err2 == nil {
-			err2 = e
-		}
-	}
+	var errs firstErr
 	// x rows: 4-D [B, H, S, D] or 3-D [B, S, H*D].
 	xbs, xss, xhs := d.H*d.S*d.D, d.D, d.S*d.D
 	if d.ThreeD {
@@ -98,7 +93,7 @@ func (k *Ctx) rope(n *ir.Node, op *ir.RotaryEmbedding) error {
 				pdt := pos.Type.DType
 				psz := int32(elemBytes(pdt))
 				f.Get(row).I32Const(psz).Op(wasm.OpcodeI32Mul)
-				check(k.loadAs(pdt, uint32(k.Addr(pos)), asm.I64))
+				errs.check(k.loadAs(pdt, uint32(k.Addr(pos)), asm.I64))
 				p := f.Local(asm.I64)
 				f.Set(p)
 				f.Get(p).I64Const(int64(d.MaxPos)).Op(wasm.OpcodeI64GeU)
@@ -151,23 +146,23 @@ func (k *Ctx) rope(n *ir.Node, op *ir.RotaryEmbedding) error {
 				}
 				f.Counted(c, half-done, func() {
 					f.Get(qc)
-					check(k.loadElem(dt, 0))
+					errs.check(k.loadElem(dt, 0))
 					xf.set(cv)
 					f.Get(qs)
-					check(k.loadElem(dt, 0))
+					errs.check(k.loadElem(dt, 0))
 					xf.set(sv)
 					f.Get(qx)
-					check(k.loadElem(dt, 0))
+					errs.check(k.loadElem(dt, 0))
 					xf.set(x1)
 					f.Get(qx)
-					check(k.loadElem(dt, o2))
+					errs.check(k.loadElem(dt, o2))
 					xf.set(x2)
 					f.Get(qy)
 					xf.get(cv).get(x1).mul().get(sv).get(x2).mul().sub()
-					check(k.storeElem(dt, 0))
+					errs.check(k.storeElem(dt, 0))
 					f.Get(qy)
 					xf.get(sv).get(x1).mul().get(cv).get(x2).mul().add()
-					check(k.storeElem(dt, o2))
+					errs.check(k.storeElem(dt, o2))
 					f.AddI32(qc, esz)
 					f.AddI32(qs, esz)
 					f.AddI32(qx, step)
@@ -176,7 +171,7 @@ func (k *Ctx) rope(n *ir.Node, op *ir.RotaryEmbedding) error {
 			})
 		})
 	})
-	return err2
+	return errs.err
 }
 
 type linAttnLayout struct {
@@ -234,12 +229,7 @@ func (k *Ctx) linearAttention(n *ir.Node, op *ir.LinearAttention) error {
 	b, h, t, g, hq := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	pst, p, prow, pout := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	fac := x.local()
-	var err2 error
-	check := func(e error) {
-		if e != nil && err2 == nil {
-			err2 = e
-		}
-	}
+	var errs firstErr
 	rowBytes := d.Dv * 4
 	stateRows := kvSource{rs: rowBytes, dt: ir.Float32}
 	// rows runs body over the dk state rows with pst at each row.
@@ -312,10 +302,10 @@ func (k *Ctx) linearAttention(n *ir.Node, op *ir.LinearAttention) error {
 				// k and v rows in f32.
 				k.rowAddr(k.Addr(kk), bt, []int{d.T * d.Hkv * d.Dk * esz, d.Hkv * d.Dk * esz, d.Dk * esz})
 				f.Set(prow)
-				check(k.scaledRow(ws+int32(l.krow), prow, dt, ir.Float32, d.Dk, 1, false))
+				errs.check(k.scaledRow(ws+int32(l.krow), prow, dt, ir.Float32, d.Dk, 1, false))
 				k.rowAddr(k.Addr(v), bt, []int{d.T * d.Hkv * d.Dv * esz, d.Hkv * d.Dv * esz, d.Dv * esz})
 				f.Set(prow)
-				check(k.scaledRow(ws+int32(l.vrow), prow, dt, ir.Float32, d.Dv, 1, false))
+				errs.check(k.scaledRow(ws+int32(l.vrow), prow, dt, ir.Float32, d.Dv, 1, false))
 				if decay != nil {
 					// S[i, :] *= exp(g_i) (per key) or exp(g) (per head).
 					if d.DecayPerKey {
@@ -326,14 +316,14 @@ func (k *Ctx) linearAttention(n *ir.Node, op *ir.LinearAttention) error {
 					f.Set(prow)
 					if !d.DecayPerKey {
 						f.Get(prow)
-						check(k.loadAs(decay.Type.DType, 0, asm.F32))
+						errs.check(k.loadAs(decay.Type.DType, 0, asm.F32))
 						x.set(fac)
 						x.exp(fac).set(fac)
 					}
 					rows(func(i asm.Local) {
 						if d.DecayPerKey {
 							f.Get(prow)
-							check(k.loadAs(decay.Type.DType, 0, asm.F32))
+							errs.check(k.loadAs(decay.Type.DType, 0, asm.F32))
 							x.set(fac)
 							x.exp(fac).set(fac)
 							f.AddI32(prow, int32(esz))
@@ -356,13 +346,13 @@ func (k *Ctx) linearAttention(n *ir.Node, op *ir.LinearAttention) error {
 					pr, pk := f.Local(asm.I32), f.Local(asm.I32)
 					f.I32Const(ws + int32(l.rrow)).Set(pr)
 					f.I32Const(ws + int32(l.krow)).Set(pk)
-					check(k.attnPV(asm.F32, pk, ir.Float32, p, stateRows, d.Dk, d.Dv, pr, ir.Float32))
+					errs.check(k.attnPV(asm.F32, pk, ir.Float32, p, stateRows, d.Dk, d.Dv, pr, ir.Float32))
 					if d.BetaPerHead {
 						k.rowAddr(k.Addr(beta), bt, []int{d.T * d.Hkv * esz, d.Hkv * esz, esz})
 					} else {
 						k.rowAddr(k.Addr(beta), bt[:2], []int{d.T * esz, esz})
 					}
-					check(k.loadAs(beta.Type.DType, 0, asm.F32))
+					errs.check(k.loadAs(beta.Type.DType, 0, asm.F32))
 					x.set(fac)
 					dvLoop(func(x fx, off asm.Local) {
 						a := x.local()
@@ -397,13 +387,13 @@ func (k *Ctx) linearAttention(n *ir.Node, op *ir.LinearAttention) error {
 					qi := []asm.Local{b, t, hq}
 					k.rowAddr(k.Addr(q), qi, []int{d.T * d.Hq * d.Dk * esz, d.Hq * d.Dk * esz, d.Dk * esz})
 					f.Set(prow)
-					check(k.scaledRow(ws+int32(l.qrow), prow, dt, ir.Float32, d.Dk, scale, false))
+					errs.check(k.scaledRow(ws+int32(l.qrow), prow, dt, ir.Float32, d.Dk, scale, false))
 					osz := elemBytes(out.Type.DType)
 					k.rowAddr(k.Addr(out), qi, []int{d.T * d.Hq * d.Dv * osz, d.Hq * d.Dv * osz, d.Dv * osz})
 					f.Set(pout)
 					pq := f.Local(asm.I32)
 					f.I32Const(ws + int32(l.qrow)).Set(pq)
-					check(k.attnPV(asm.F32, pq, ir.Float32, p, stateRows, d.Dk, d.Dv, pout, out.Type.DType))
+					errs.check(k.attnPV(asm.F32, pq, ir.Float32, p, stateRows, d.Dk, d.Dv, pout, out.Type.DType))
 				})
 			})
 		})
@@ -414,7 +404,7 @@ func (k *Ctx) linearAttention(n *ir.Node, op *ir.LinearAttention) error {
 		f.I32Const(st).Set(ps)
 		k.copyElems(pd, ps, d.B*d.Hkv*d.Dk*d.Dv, ir.Float32, present.Type.DType)
 	}
-	return err2
+	return errs.err
 }
 
 // causalConv gathers each (batch, channel) row with its left context into
@@ -448,12 +438,7 @@ func (k *Ctx) causalConv(n *ir.Node, op *ir.CausalConvWithState) error {
 	px, pp, py, pr, dst, src := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	bv := f.Local(ct)
 	cnt := f.Local(asm.I32)
-	var err2 error
-	check := func(e error) {
-		if e != nil && err2 == nil {
-			err2 = e
-		}
-	}
+	var errs firstErr
 	f.I32Const(k.Addr(x)).Set(px)
 	f.I32Const(k.Addr(y)).Set(py)
 	if past != nil {
@@ -478,7 +463,7 @@ func (k *Ctx) causalConv(n *ir.Node, op *ir.CausalConvWithState) error {
 			k.copyElems(dst, src, K, dt, cdt)
 			if bias != nil {
 				f.Get(c).I32Const(esz).Op(wasm.OpcodeI32Mul)
-				check(k.loadElem(dt, uint32(k.Addr(bias))))
+				errs.check(k.loadElem(dt, uint32(k.Addr(bias))))
 			} else {
 				constOf(f, ct, 0)
 			}
@@ -501,9 +486,9 @@ func (k *Ctx) causalConv(n *ir.Node, op *ir.CausalConvWithState) error {
 						f.Get(pl).V128Load(uint32(4 * i))
 					} else {
 						f.I32Const(wrow)
-						check(k.loadElem(cdt, uint32(int32(i)*csz)))
+						errs.check(k.loadElem(cdt, uint32(int32(i)*csz)))
 						f.Get(pl)
-						check(k.loadElem(cdt, uint32(int32(i)*csz)))
+						errs.check(k.loadElem(cdt, uint32(int32(i)*csz)))
 					}
 					xf.mul().add().set(acc)
 				}
@@ -519,7 +504,7 @@ func (k *Ctx) causalConv(n *ir.Node, op *ir.CausalConvWithState) error {
 				if vec {
 					f.V128Store(0)
 				} else {
-					check(k.storeElem(dt, 0))
+					errs.check(k.storeElem(dt, 0))
 				}
 			}
 			nv := 0
@@ -545,5 +530,5 @@ func (k *Ctx) causalConv(n *ir.Node, op *ir.CausalConvWithState) error {
 			}
 		})
 	})
-	return err2
+	return errs.err
 }

@@ -56,32 +56,20 @@ func scope(dir string) ([]string, string, error) {
 	}
 	seen := map[string]bool{}
 	reason := ""
-	var walk func(g *onnxpb.GraphProto)
-	walk = func(g *onnxpb.GraphProto) {
-		for _, n := range g.Node {
-			op := n.GetOpType()
-			seen[op] = true
-			switch {
-			case slices.Contains(outDomains, n.GetDomain()):
-				reason = "domain " + n.GetDomain()
-			case slices.Contains(trainingOps, op):
-				reason = "training op " + op
-			case slices.Contains(randomOps, op):
-				reason = "random op " + op
-			case slices.Contains(stringOps, op):
-				reason = "string op " + op
-			}
-			for _, a := range n.Attribute {
-				if a.G != nil {
-					walk(a.G)
-				}
-				for _, sg := range a.Graphs {
-					walk(sg)
-				}
-			}
+	frontend.EachNode(mp.Graph, func(n *onnxpb.NodeProto) {
+		op := n.GetOpType()
+		seen[op] = true
+		switch {
+		case slices.Contains(outDomains, n.GetDomain()):
+			reason = "domain " + n.GetDomain()
+		case slices.Contains(trainingOps, op):
+			reason = "training op " + op
+		case slices.Contains(randomOps, op):
+			reason = "random op " + op
+		case slices.Contains(stringOps, op):
+			reason = "string op " + op
 		}
-	}
-	walk(mp.Graph)
+	})
 	for _, vs := range [][]*onnxpb.ValueInfoProto{mp.Graph.Input, mp.Graph.Output} {
 		for _, vi := range vs {
 			if t := vi.GetType(); t != nil && t.GetTensorType() == nil && t.Value != nil {

@@ -77,6 +77,22 @@ func Decode(data []byte) (*onnxpb.ModelProto, error) {
 	return &mp, nil
 }
 
+// EachNode calls fn for every node of g, and of its subgraphs after the
+// node that holds them.
+func EachNode(g *onnxpb.GraphProto, fn func(*onnxpb.NodeProto)) {
+	for _, n := range g.Node {
+		fn(n)
+		for _, a := range n.Attribute {
+			if a.G != nil {
+				EachNode(a.G, fn)
+			}
+			for _, sg := range a.Graphs {
+				EachNode(sg, fn)
+			}
+		}
+	}
+}
+
 // Import decodes model bytes and builds the graph. dir locates external data.
 func Import(data []byte, dir string, opts Options) (*Model, error) {
 	mp, err := Decode(data)

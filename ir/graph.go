@@ -30,6 +30,18 @@ func NewConst(name string, t *Tensor) *Value {
 	return &Value{Name: name, Type: t.Type, Const: t, typed: true}
 }
 
+// constValues wraps tensors as constant values (nil for an omitted input),
+// so that Eval can reuse the shape rules written against Values.
+func constValues(in []*Tensor) []*Value {
+	vs := make([]*Value, len(in))
+	for i, t := range in {
+		if t != nil {
+			vs[i] = NewConst("", t)
+		}
+	}
+	return vs
+}
+
 // NewInput makes a typed non-constant value (a graph or subgraph input).
 func NewInput(name string, t Type) *Value {
 	return &Value{Name: name, Type: t, typed: true}

@@ -221,12 +221,7 @@ func (d AttnDims) index(b, h, l, heads, seq, size int) int {
 // (bottom-right aligned) and padding; softcap before the bias; rows whose
 // bias is all -inf give zeros.
 func (o *Attention) Eval(in []*Tensor) ([]*Tensor, error) {
-	vals := make([]*Value, len(in))
-	for i, t := range in {
-		if t != nil {
-			vals[i] = &Value{Type: t.Type}
-		}
-	}
+	vals := constValues(in)
 	d, err := o.Dims(vals)
 	if err != nil {
 		return nil, err
@@ -429,8 +424,7 @@ func (o *AttentionScores) Infer(in []*Value) ([]Type, error) {
 }
 
 func (o *AttentionScores) Eval(in []*Tensor) ([]*Tensor, error) {
-	vals := []*Value{{Type: in[0].Type}, {Type: in[1].Type}}
-	types, err := o.Infer(vals)
+	types, err := o.Infer(constValues(in))
 	if err != nil {
 		return nil, err
 	}
@@ -481,8 +475,7 @@ func (o *AttentionApply) Infer(in []*Value) ([]Type, error) {
 }
 
 func (o *AttentionApply) Eval(in []*Tensor) ([]*Tensor, error) {
-	vals := []*Value{{Type: in[0].Type}, {Type: in[1].Type}}
-	types, err := o.Infer(vals)
+	types, err := o.Infer(constValues(in))
 	if err != nil {
 		return nil, err
 	}

@@ -516,7 +516,7 @@ func cloneAll(ts []*Tensor) []*Tensor {
 	return out
 }
 
-// elemBytes is the byte size of one element of dt for moving whole
+// movableBytes is the byte size of one element of dt for moving whole
 // elements; sub-byte types cannot be sliced that way.
 func movableBytes(dt DType) (int, error) {
 	if dt == String || dt.Bits()%8 != 0 {

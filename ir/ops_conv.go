@@ -366,7 +366,7 @@ func (p *GlobalPool) Infer(in []*Value) ([]Type, error) {
 
 func (p *GlobalPool) Eval(in []*Tensor) ([]*Tensor, error) {
 	x := in[0]
-	types, _ := p.Infer([]*Value{{Type: x.Type, typed: true}})
+	types, _ := p.Infer(constValues(in))
 	NC := x.Shape[0] * x.Shape[1]
 	inner := x.Shape[2:].Size()
 	xs := x.Floats()

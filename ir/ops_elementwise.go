@@ -214,7 +214,6 @@ func (u *Unary) def() (unaryDef, error) {
 	return d, nil
 }
 
-// IsUnsignedSafe: Abs, Neg... on unsigned types use the same bit patterns.
 func (u *Unary) Infer(in []*Value) ([]Type, error) {
 	d, err := u.def()
 	if err != nil {

@@ -63,34 +63,26 @@ func scatterCombineElem(dst *Tensor, di int, src *Tensor, si int, red ScatterRed
 		}
 		dst.SetFloat(di, r)
 	case dt == Uint64:
-		a, b := dst.Uint(di), src.Uint(si)
-		var r uint64
-		switch red {
-		case ScatterAdd:
-			r = a + b
-		case ScatterMul:
-			r = a * b
-		case ScatterMax:
-			r = max(a, b)
-		case ScatterMin:
-			r = min(a, b)
-		}
-		dst.SetUint(di, r)
+		dst.SetUint(di, combineInts(red, dst.Uint(di), src.Uint(si)))
 	default:
-		a, b := dst.Int(di), src.Int(si)
-		var r int64
-		switch red {
-		case ScatterAdd:
-			r = a + b
-		case ScatterMul:
-			r = a * b
-		case ScatterMax:
-			r = max(a, b)
-		case ScatterMin:
-			r = min(a, b)
-		}
-		dst.SetInt(di, r)
+		dst.SetInt(di, combineInts(red, dst.Int(di), src.Int(si)))
 	}
+}
+
+// combineInts is red on integers; uint64 has its own Go type so that its
+// maximum and minimum compare unsigned.
+func combineInts[T int64 | uint64](red ScatterReduction, a, b T) T {
+	switch red {
+	case ScatterAdd:
+		return a + b
+	case ScatterMul:
+		return a * b
+	case ScatterMax:
+		return max(a, b)
+	case ScatterMin:
+		return min(a, b)
+	}
+	return 0
 }
 
 // numpyMaximum and numpyMinimum propagate NaN like numpy's maximum and minimum.

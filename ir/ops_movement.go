@@ -35,24 +35,12 @@ func evalView(x *Tensor, v View, out Shape) *Tensor {
 	return y
 }
 
-// valuesOf wraps tensors as constant values so that Eval can reuse the
-// shape rules written against Values.
-func valuesOf(in []*Tensor) []*Value {
-	vs := make([]*Value, len(in))
-	for i, t := range in {
-		if t != nil {
-			vs[i] = &Value{Type: t.Type, Const: t, typed: true}
-		}
-	}
-	return vs
-}
-
 // evalViews is Eval for Viewers: outputs take the views' shapes from Infer.
 func evalViews(op interface {
 	Op
 	Viewer
 }, in []*Tensor) ([]*Tensor, error) {
-	vs := valuesOf(in)
+	vs := constValues(in)
 	types, err := op.Infer(vs)
 	if err != nil {
 		return nil, err
@@ -665,7 +653,7 @@ func (p *Pad) Infer(in []*Value) ([]Type, error) {
 }
 
 func (p *Pad) Eval(in []*Tensor) ([]*Tensor, error) {
-	dims, err := p.Dims(valuesOf(in))
+	dims, err := p.Dims(constValues(in))
 	if err != nil {
 		return nil, err
 	}
@@ -757,7 +745,7 @@ func (c *CenterCropPad) Infer(in []*Value) ([]Type, error) {
 }
 
 func (c *CenterCropPad) Eval(in []*Tensor) ([]*Tensor, error) {
-	out, inStart, outStart, err := c.Dims(valuesOf(in))
+	out, inStart, outStart, err := c.Dims(constValues(in))
 	if err != nil {
 		return nil, err
 	}
@@ -970,7 +958,7 @@ func (r *Range) Infer(in []*Value) ([]Type, error) {
 }
 
 func (r *Range) Eval(in []*Tensor) ([]*Tensor, error) {
-	start, _, delta, n, err := RangeArgs(valuesOf(in))
+	start, _, delta, n, err := RangeArgs(constValues(in))
 	if err != nil {
 		return nil, err
 	}
@@ -1039,7 +1027,7 @@ func (o *OneHot) Infer(in []*Value) ([]Type, error) {
 }
 
 func (o *OneHot) Eval(in []*Tensor) ([]*Tensor, error) {
-	out, axis, depth, err := o.Layout(valuesOf(in))
+	out, axis, depth, err := o.Layout(constValues(in))
 	if err != nil {
 		return nil, err
 	}
@@ -1098,7 +1086,7 @@ func (e *EyeLike) Infer(in []*Value) ([]Type, error) {
 }
 
 func (e *EyeLike) Eval(in []*Tensor) ([]*Tensor, error) {
-	types, err := e.Infer(valuesOf(in))
+	types, err := e.Infer(constValues(in))
 	if err != nil {
 		return nil, err
 	}

@@ -24,9 +24,6 @@ type QuantLayout struct {
 // Index is the scale element of x element (o, a, i).
 func (l QuantLayout) Index(o, a, i int) int { return o*l.SO + (a/l.Block)*l.SA + i*l.SI }
 
-// PerTensor reports one scale for the whole tensor.
-func (l QuantLayout) PerTensor() bool { return l.SO == 0 && l.SA == 0 && l.SI == 0 }
-
 // NewQuantLayout checks scale shape s against x for axis and block size
 // (0: per-tensor or per-axis). A scale of one element is per-tensor
 // whatever its rank, as in the ONNX reference.

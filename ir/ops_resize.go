@@ -424,18 +424,6 @@ func (r *Resize) Infer(in []*Value) ([]Type, error) {
 	return Types(Type{x.DType, p.Out}), nil
 }
 
-// constValues wraps tensors as constant values, so that Eval can share
-// the shape rule's reading of constant inputs.
-func constValues(in []*Tensor) []*Value {
-	vs := make([]*Value, len(in))
-	for i, t := range in {
-		if t != nil {
-			vs[i] = NewConst("", t)
-		}
-	}
-	return vs
-}
-
 func (r *Resize) Eval(in []*Tensor) ([]*Tensor, error) {
 	x := in[0]
 	p, err := r.PlanFor(constValues(in))

@@ -303,12 +303,7 @@ func (d RNNDims) XIndex(layout, t, b int) int {
 // pass starts at the entry's last valid step. An entry of length 0 gets
 // zero final states, as in ONNX Runtime.
 func (o *RNN) Eval(in []*Tensor) ([]*Tensor, error) {
-	vals := make([]*Value, len(in))
-	for i, t := range in {
-		if t != nil {
-			vals[i] = &Value{Type: t.Type}
-		}
-	}
+	vals := constValues(in)
 	d, err := o.Dims(vals)
 	if err != nil {
 		return nil, err

@@ -96,7 +96,7 @@ func CubicCoeffs(t, a float64) [4]float64 {
 	}
 }
 
-// gridTaps1D gives the input indices and weights one dimension
+// taps1D gives the input indices and weights one dimension
 // contributes for position x (already adjusted for nearest and padding);
 // ok is false for a zeros-padding tap outside the input.
 func (g *GridSample) taps1D(x float32, size int, align bool) (idx []int, w []float64, ok []bool) {

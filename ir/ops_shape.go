@@ -66,12 +66,16 @@ func ResolveReshape(in Shape, spec []int, allowZero bool) (Shape, error) {
 	return out, nil
 }
 
-func (r *Reshape) Eval(in []*Tensor) ([]*Tensor, error) {
-	s, err := ResolveReshape(in[0].Shape, in[1].Ints(), r.AllowZero)
+func (r *Reshape) Eval(in []*Tensor) ([]*Tensor, error) { return evalReshaped(r, in) }
+
+// evalReshaped is Eval for the ops whose output is input 0 under the shape
+// their rule infers.
+func evalReshaped(op Op, in []*Tensor) ([]*Tensor, error) {
+	types, err := op.Infer(constValues(in))
 	if err != nil {
 		return nil, err
 	}
-	return []*Tensor{in[0].Clone().Reshaped(s)}, nil
+	return []*Tensor{in[0].Clone().Reshaped(types[0].Shape)}, nil
 }
 
 // Flatten reshapes to 2-D around Axis.
@@ -96,13 +100,7 @@ func (f *Flatten) Infer(in []*Value) ([]Type, error) {
 	return Types(Type{in[0].Type.DType, s}), err
 }
 
-func (f *Flatten) Eval(in []*Tensor) ([]*Tensor, error) {
-	s, err := f.shape(in[0].Shape)
-	if err != nil {
-		return nil, err
-	}
-	return []*Tensor{in[0].Clone().Reshaped(s)}, nil
-}
+func (f *Flatten) Eval(in []*Tensor) ([]*Tensor, error) { return evalReshaped(f, in) }
 
 // Squeeze removes size-1 axes: those of constant input 1, or all of them.
 type Squeeze struct{}
@@ -148,17 +146,7 @@ func (*Squeeze) Infer(in []*Value) ([]Type, error) {
 	return Types(Type{in[0].Type.DType, s}), err
 }
 
-func (*Squeeze) Eval(in []*Tensor) ([]*Tensor, error) {
-	var axes []int
-	if a := getT(in, 1); a != nil {
-		axes = a.Ints()
-	}
-	s, err := squeezeShape(in[0].Shape, axes, getT(in, 1) == nil)
-	if err != nil {
-		return nil, err
-	}
-	return []*Tensor{in[0].Clone().Reshaped(s)}, nil
-}
+func (q *Squeeze) Eval(in []*Tensor) ([]*Tensor, error) { return evalReshaped(q, in) }
 
 // Unsqueeze inserts size-1 axes listed by constant input 1.
 type Unsqueeze struct{}
@@ -194,13 +182,7 @@ func (*Unsqueeze) Infer(in []*Value) ([]Type, error) {
 	return Types(Type{in[0].Type.DType, s}), err
 }
 
-func (*Unsqueeze) Eval(in []*Tensor) ([]*Tensor, error) {
-	s, err := unsqueezeShape(in[0].Shape, in[1].Ints())
-	if err != nil {
-		return nil, err
-	}
-	return []*Tensor{in[0].Clone().Reshaped(s)}, nil
-}
+func (u *Unsqueeze) Eval(in []*Tensor) ([]*Tensor, error) { return evalReshaped(u, in) }
 
 // Identity passes its input through (Dropout in inference imports as this).
 type Identity struct{}
@@ -422,7 +404,7 @@ func (g *Gather) Infer(in []*Value) ([]Type, error) {
 func (g *Gather) Eval(in []*Tensor) ([]*Tensor, error) {
 	x, idx := in[0], in[1]
 	axis, _ := NormAxis(g.Axis, len(x.Shape))
-	types, err := g.Infer([]*Value{{Type: x.Type, typed: true}, {Type: idx.Type, typed: true}})
+	types, err := g.Infer(constValues(in))
 	if err != nil {
 		return nil, err
 	}

@@ -113,12 +113,7 @@ func (d RopeDims) XIndex(b, s, h int) int {
 }
 
 func (o *RotaryEmbedding) Eval(in []*Tensor) ([]*Tensor, error) {
-	vals := make([]*Value, len(in))
-	for i, t := range in {
-		if t != nil {
-			vals[i] = &Value{Type: t.Type}
-		}
-	}
+	vals := constValues(in)
 	d, err := o.Dims(vals)
 	if err != nil {
 		return nil, err
@@ -267,12 +262,7 @@ func (o *LinearAttention) Infer(in []*Value) ([]Type, error) {
 
 // Eval runs the recurrence in float32, as the ONNX reference does.
 func (o *LinearAttention) Eval(in []*Tensor) ([]*Tensor, error) {
-	vals := make([]*Value, len(in))
-	for i, t := range in {
-		if t != nil {
-			vals[i] = &Value{Type: t.Type}
-		}
-	}
+	vals := constValues(in)
 	d, err := o.Dims(vals)
 	if err != nil {
 		return nil, err
@@ -408,12 +398,7 @@ func (o *CausalConvWithState) Infer(in []*Value) ([]Type, error) {
 // Eval computes the convolution in float64, rounds it to the input type
 // (the Conv of the operator's definition), then applies SiLU.
 func (o *CausalConvWithState) Eval(in []*Tensor) ([]*Tensor, error) {
-	vals := make([]*Value, len(in))
-	for i, t := range in {
-		if t != nil {
-			vals[i] = &Value{Type: t.Type}
-		}
-	}
+	vals := constValues(in)
 	B, C, L, K, err := o.Dims(vals)
 	if err != nil {
 		return nil, err

@@ -84,9 +84,6 @@ func WriteShim(dir string) error {
 // Close removes the shim files.
 func (r *NodeRunner) Close() { os.RemoveAll(r.dir) }
 
-// ShimDir is where the shim files were written.
-func (r *NodeRunner) ShimDir() string { return r.dir }
-
 func (r *NodeRunner) Run(ctx context.Context, wasm []byte, sets []map[string]*ir.Tensor) ([]map[string]*ir.Tensor, error) {
 	meta, err := abi.Read(wasm)
 	if err != nil {

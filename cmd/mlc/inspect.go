@@ -113,25 +113,13 @@ func inspectONNX(w io.Writer, data []byte) error {
 		fmt.Fprintf(w, "  %s %s\n", vi.GetName(), typeString(vi.GetType()))
 	}
 	hist := map[string]int{}
-	var walk func(g *onnxpb.GraphProto)
-	walk = func(g *onnxpb.GraphProto) {
-		for _, n := range g.Node {
-			key := n.GetOpType()
-			if d := n.GetDomain(); d != "" && d != "ai.onnx" {
-				key = d + "." + key
-			}
-			hist[key]++
-			for _, a := range n.Attribute {
-				if a.G != nil {
-					walk(a.G)
-				}
-				for _, sg := range a.Graphs {
-					walk(sg)
-				}
-			}
+	frontend.EachNode(mp.Graph, func(n *onnxpb.NodeProto) {
+		key := n.GetOpType()
+		if d := n.GetDomain(); d != "" && d != "ai.onnx" {
+			key = d + "." + key
 		}
-	}
-	walk(mp.Graph)
+		hist[key]++
+	})
 	keys := make([]string, 0, len(hist))
 	for k := range hist {
 		keys = append(keys, k)

@@ -2,8 +2,9 @@
 // interpreter: it builds one-node ONNX models, compiles them, runs the
 // module on wazero and compares every output with ir's evaluation of the
 // same graph. Tests use it where the ONNX backend cases leave dtypes,
-// attributes or opset versions uncovered. With MLC_OPTEST_DUMP=dir set,
-// every compiled module is also written to dir (for wasm-validate).
+// attributes or opset versions uncovered; its builders and runtime serve
+// tests of hand-written graphs too. With MLC_OPTEST_DUMP=dir set, every
+// module Check compiles is also written to dir (for wasm-validate).
 package optest
 
 import (
@@ -28,36 +29,19 @@ import (
 // Node describes the one node of a test model.
 type Node struct {
 	Op      string
+	Domain  string // "" for ONNX's default domain; another is imported at version 1
 	Opset   int
 	Inputs  []string // names; "" for an omitted optional input
-	Outputs []string
+	Outputs []string // names; "" for an omitted optional output
 	Attrs   []*onnxpb.AttributeProto
-}
-
-// Int, Ints, Float and String build attributes.
-func Int(name string, v int64) *onnxpb.AttributeProto {
-	t := onnxpb.AttributeProto_INT
-	return &onnxpb.AttributeProto{Name: &name, Type: &t, I: &v}
-}
-
-func Ints(name string, v ...int64) *onnxpb.AttributeProto {
-	t := onnxpb.AttributeProto_INTS
-	return &onnxpb.AttributeProto{Name: &name, Type: &t, Ints: v}
-}
-
-func Float(name string, v float32) *onnxpb.AttributeProto {
-	t := onnxpb.AttributeProto_FLOAT
-	return &onnxpb.AttributeProto{Name: &name, Type: &t, F: &v}
-}
-
-func String(name, v string) *onnxpb.AttributeProto {
-	t := onnxpb.AttributeProto_STRING
-	return &onnxpb.AttributeProto{Name: &name, Type: &t, S: []byte(v)}
+	// Declared are static output types the model states, for ops whose
+	// output shape depends on run-time data.
+	Declared map[string]ir.Type
 }
 
 // Model encodes a model whose graph is the node. runtime are the graph
 // inputs fed at run time (their shapes are static); consts become
-// initializers. Output types are left to inference.
+// initializers. Output types are left to inference unless declared.
 func Model(n Node, runtime, consts map[string]*ir.Tensor) ([]byte, error) {
 	g := &onnxpb.GraphProto{Name: proto.String("optest")}
 	for _, name := range n.Inputs {
@@ -72,32 +56,21 @@ func Model(n Node, runtime, consts map[string]*ir.Tensor) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("input %q has no tensor", name)
 		}
-		g.Input = append(g.Input, ValueInfo(name, t.Type))
+		g.Input = append(g.Input, Value(name, t.DType, t.Shape...))
 	}
 	for _, name := range n.Outputs {
-		if name != "" {
-			g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String(name)})
+		if t, ok := n.Declared[name]; ok {
+			g.Output = append(g.Output, Value(name, t.DType, t.Shape...))
+		} else if name != "" {
+			g.Output = append(g.Output, Untyped(name))
 		}
 	}
-	g.Node = []*onnxpb.NodeProto{{OpType: proto.String(n.Op), Input: n.Inputs, Output: n.Outputs, Attribute: n.Attrs}}
-	m := &onnxpb.ModelProto{
-		IrVersion:   proto.Int64(10),
-		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(int64(n.Opset))}},
-		Graph:       g,
+	np := Op(n.Op, n.Inputs, n.Outputs, n.Attrs...)
+	if n.Domain != "" {
+		np.Domain = &n.Domain
 	}
-	return proto.Marshal(m)
-}
-
-// ValueInfo describes a tensor of static type t for a model's inputs and outputs.
-func ValueInfo(name string, t ir.Type) *onnxpb.ValueInfoProto {
-	var dims []*onnxpb.TensorShapeProto_Dimension
-	for _, d := range t.Shape {
-		dims = append(dims, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
-	}
-	elem := frontend.DTypeToONNX(t.DType)
-	return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-		TensorType: &onnxpb.TypeProto_Tensor{ElemType: &elem, Shape: &onnxpb.TensorShapeProto{Dim: dims}},
-	}}}
+	g.Node = []*onnxpb.NodeProto{np}
+	return encode(g, n.Opset, n.Domain), nil
 }
 
 var (
@@ -106,27 +79,74 @@ var (
 	rtErr  error
 )
 
+// sharedRuntime is one wazero runtime for all tests of the process (wazero
+// runtimes are safe for concurrent use), so that each test need not start
+// its own.
+func sharedRuntime() (*host.Runtime, error) {
+	rtOnce.Do(func() { rt, rtErr = host.NewRuntime(context.Background(), host.Config{}) })
+	return rt, rtErr
+}
+
+// Runtime returns the shared runtime, for tests that run modules as WASI
+// commands. It is never closed.
+func Runtime(t testing.TB) *host.Runtime {
+	t.Helper()
+	r, err := sharedRuntime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Load instantiates a module on the shared runtime; the instance is
+// closed when t ends.
+func Load(t testing.TB, wasm []byte) *host.Model {
+	t.Helper()
+	m, err := Runtime(t).Load(context.Background(), wasm)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	return m
+}
+
 // Check compiles the node's model, runs it on the runtime inputs and
 // compares each output with the reference interpreter: bytes must match
-// exactly, except that NaNs of float outputs may differ in payload.
-func Check(t testing.TB, n Node, runtime, consts map[string]*ir.Tensor) {
+// exactly, except that NaNs of float outputs may differ in payload. Each
+// of opts is compiled and run in turn; without any, mlc.DefaultOptions.
+func Check(t testing.TB, n Node, runtime, consts map[string]*ir.Tensor, opts ...mlc.Options) {
 	t.Helper()
-	if msg := Run(n, runtime, consts); msg != "" {
+	if msg := Run(n, runtime, consts, opts...); msg != "" {
 		t.Error(msg)
 	}
 }
 
 // Run is Check returning the first mismatch ("" when all outputs match).
-func Run(n Node, runtime, consts map[string]*ir.Tensor) string {
+func Run(n Node, runtime, consts map[string]*ir.Tensor, opts ...mlc.Options) string {
 	model, err := Model(n, runtime, consts)
 	if err != nil {
 		return err.Error()
 	}
-	want, err := reference(model, runtime)
+	want, err := Reference(model, runtime)
 	if err != nil {
 		return fmt.Sprintf("%s: reference: %v", n.Op, err)
 	}
-	res, err := mlc.Compile(model, "", mlc.DefaultOptions())
+	if len(opts) == 0 {
+		opts = []mlc.Options{mlc.DefaultOptions()}
+	}
+	for _, o := range opts {
+		if msg := run(n, model, o, runtime, want); msg != "" {
+			if len(opts) > 1 {
+				msg = fmt.Sprintf("simd=%v O%d: %s", !o.NoSIMD, o.OptLevel, msg)
+			}
+			return msg
+		}
+	}
+	return ""
+}
+
+func run(n Node, model []byte, o mlc.Options, runtime, want map[string]*ir.Tensor) string {
+	res, err := mlc.Compile(model, "", o)
 	if err != nil {
 		return fmt.Sprintf("%s: compile: %v", n.Op, err)
 	}
@@ -139,12 +159,12 @@ func Run(n Node, runtime, consts map[string]*ir.Tensor) string {
 	if !ran {
 		return fmt.Sprintf("%s folded at compile time: the test does not reach its kernel", n.Op)
 	}
-	ctx := context.Background()
-	rtOnce.Do(func() { rt, rtErr = host.NewRuntime(ctx, host.Config{}) })
-	if rtErr != nil {
-		return rtErr.Error()
+	r, err := sharedRuntime()
+	if err != nil {
+		return err.Error()
 	}
-	mod, err := rt.Load(ctx, res.Wasm)
+	ctx := context.Background()
+	mod, err := r.Load(ctx, res.Wasm)
 	if err != nil {
 		return fmt.Sprintf("%s: load: %v", n.Op, err)
 	}
@@ -164,7 +184,9 @@ func Run(n Node, runtime, consts map[string]*ir.Tensor) string {
 	return ""
 }
 
-func reference(model []byte, runtime map[string]*ir.Tensor) (map[string]*ir.Tensor, error) {
+// Reference runs the model in the reference interpreter on the runtime
+// inputs and returns its outputs by name.
+func Reference(model []byte, runtime map[string]*ir.Tensor) (map[string]*ir.Tensor, error) {
 	m, err := frontend.Import(model, "", frontend.Options{})
 	if err != nil {
 		return nil, err
