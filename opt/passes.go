@@ -34,6 +34,7 @@ var Passes = []Pass{
 	{"fold", 0, fold},
 	{"inlineif", 0, inlineIf},
 	{"qpack", 1, packQuantWeights},
+	{"transpose", 1, simplifyTransposes},
 	{"identity", 1, removeIdentity},
 	{"strength", 1, strengthReduce},
 	{"bnfold", 1, foldBatchNorm},
