@@ -65,16 +65,23 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := m.Graph
+	sum := sha256.Sum256(model)
+	return compileGraph(m.Graph, hex.EncodeToString(sum[:]), o)
+}
+
+// CompileGraph compiles an IR graph, which it optimizes in place; the
+// metadata's model_sha256 is then empty.
+func CompileGraph(g *ir.Graph, o Options) (*Result, error) { return compileGraph(g, "", o) }
+
+func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, Workspace: codegen.Workspace})
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(model)
 	wasm, err := codegen.Build(g, plan, codegen.Options{
 		SIMD:        !o.NoSIMD,
 		Producer:    "mlc " + Version,
-		ModelSHA256: hex.EncodeToString(sum[:]),
+		ModelSHA256: modelSHA256,
 		Flags:       o.flags(),
 	})
 	if err != nil {

@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"fmt"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
@@ -16,6 +18,8 @@ type qmmArgs struct {
 	a, b, za, zb   *ir.Value
 	sa, sb, sy, zy *ir.Value
 	packed         *ir.QPacked // b holds B packed at compile time
+	fused          *ir.QMatMul // with mult and add, the fused op's epilogue
+	mult, add      *ir.Value
 }
 
 func qmmArgsOf(n *ir.Node) qmmArgs {
@@ -24,6 +28,8 @@ func qmmArgsOf(n *ir.Node) qmmArgs {
 		return qmmArgs{a: n.In(0), sa: n.In(1), za: n.In(2), b: n.In(3), sb: n.In(4), zb: n.In(5), sy: n.In(6), zy: n.In(7), packed: op.Packed}
 	case *ir.MatMulInteger:
 		return qmmArgs{a: n.In(0), b: n.In(1), za: n.In(2), zb: n.In(3), packed: op.Packed}
+	case *ir.QMatMul:
+		return qmmArgs{a: n.In(0), b: n.In(1), packed: &op.Packed, fused: op, mult: n.In(2), add: n.In(3)}
 	}
 	panic("qmmArgsOf " + n.Op.OpType())
 }
@@ -190,9 +196,13 @@ func (k *Ctx) qmatmul(n *ir.Node) error {
 	f.I32Const(bBuf).Set(pb)
 	var epi qepi
 	outSize := 4
-	if q.sa == nil {
+	switch {
+	case q.fused != nil:
+		epi = newQEpiF32(k, pc, p.N, q.fused.Out, false, q.mult, q.add)
+		outSize = out.Type.DType.Bits() / 8
+	case q.sa == nil:
 		epi = &qStoreI32{k: k, base: pc, ld: p.N}
-	} else {
+	default:
 		outSize = 1
 		mult := f.Local(asm.F64)
 		// mult(m, n) = sa[m] * sb[n] / sy
@@ -211,6 +221,11 @@ func (k *Ctx) qmatmul(n *ir.Node) error {
 		epi = newRequant(k, pc, p.N, out.Type.DType, nil, p.tabMode, mult, p.Np, zy)
 	}
 	za, zb := k.zeroPointPtr(q.za), k.zeroPointPtr(q.zb)
+	if q.fused != nil && q.fused.AZero != 0 {
+		l := f.Local(asm.I32)
+		f.I32Const(k.Table(fmt.Sprintf("zero_point_%d", uint8(q.fused.AZero)), []byte{byte(q.fused.AZero)})).Set(l)
+		za = &l
+	}
 	zaStride, zbStride := 0, 0
 	if q.za != nil && q.za.Type.Shape.Size() > 1 {
 		zaStride = 1
@@ -284,6 +299,8 @@ type qconvPlan struct {
 	x, w, zx, zw, b, out *ir.Value
 	sx, sw, sy, zy       *ir.Value
 	packed               *ir.QPacked // w holds W packed at compile time
+	fused                *ir.QConv   // with mult and add, the fused op's epilogue
+	mult, add            *ir.Value
 }
 
 func planQConv(n *ir.Node) (*qconvPlan, error) {
@@ -297,6 +314,9 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	case *ir.QLinearConv:
 		p.x, p.sx, p.zx, p.w, p.sw, p.zw, p.sy, p.zy, p.b = n.In(0), n.In(1), n.In(2), n.In(3), n.In(4), n.In(5), n.In(6), n.In(7), n.In(8)
 		p.group, p.packed = op.Group, op.Packed
+	case *ir.QConv:
+		p.x, p.w, p.mult, p.add = n.In(0), n.In(1), n.In(2), n.In(3)
+		p.group, p.packed, p.fused = op.Group, &op.Packed, op
 	}
 	wt := p.w.Type
 	if p.packed != nil {
@@ -345,6 +365,8 @@ func convWindow(op ir.Op) ir.Window {
 		return op.Window
 	case *ir.QLinearConv:
 		return op.Window
+	case *ir.QConv:
+		return op.Window
 	}
 	panic("convWindow " + op.OpType())
 }
@@ -390,6 +412,9 @@ func (k *Ctx) qconv(n *ir.Node) error {
 
 	zx := f.Local(asm.I32)
 	f.SetI32(zx, 0)
+	if p.fused != nil {
+		f.SetI32(zx, p.fused.XZero)
+	}
 	if p.zx != nil {
 		zero := f.Local(asm.I32)
 		f.SetI32(zero, 0)
@@ -405,9 +430,14 @@ func (k *Ctx) qconv(n *ir.Node) error {
 	mult := f.Local(asm.F64)
 	tabPtr := f.Local(asm.I32)
 	outSize := 4
-	if p.sx == nil {
+	var fusedEpi *qEpiF32
+	switch {
+	case p.fused != nil:
+		fusedEpi = newQEpiF32(k, pc, p.P, p.fused.Out, true, p.mult, p.add)
+		epi, outSize = fusedEpi, p.out.Type.DType.Bits()/8
+	case p.sx == nil:
 		epi = &qStoreI32{k: k, base: pc, ld: p.P}
-	} else {
+	default:
 		outSize = 1
 		nw := 1
 		if p.perChannel {
@@ -459,6 +489,11 @@ func (k *Ctx) qconv(n *ir.Node) error {
 			}
 			if p.perChannel {
 				f.Get(gi).I32Const(int32(p.mg * 8)).Op(wasm.OpcodeI32Mul).I32Const(tab).Op(wasm.OpcodeI32Add).Set(tabPtr)
+			}
+			if fusedEpi != nil {
+				c0 := f.Local(asm.I32)
+				f.Get(gi).I32Const(int32(p.mg)).Op(wasm.OpcodeI32Mul).Set(c0)
+				fusedEpi.setChannelBase(p.mult, p.add, c0)
 			}
 			k.emitQGemm(qgemm{M: p.mg, N: p.P, K: p.K, Kp: p.Kp, a: qpacked{pa, wWidth}, b: qpacked{pb, 2}, epi: epi})
 			f.AddI32(gi, 1)
@@ -745,4 +780,20 @@ func init() {
 		return p.workspace()
 	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QLinearConv) error { return k.qconv(n) })
+	registerWorkspace(func(n *ir.Node, op *ir.QConv) int {
+		p, err := planQConv(n)
+		if err != nil {
+			return 0
+		}
+		return p.workspace()
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QConv) error { return k.qconv(n) })
+	registerWorkspace(func(n *ir.Node, op *ir.QMatMul) int {
+		p, err := planQMatMul(n)
+		if err != nil {
+			return 0
+		}
+		return p.aBytes + p.bBytes
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QMatMul) error { return k.qmatmul(n) })
 }

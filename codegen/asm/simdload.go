@@ -8,3 +8,20 @@ func (f *Func) V128Load8x8U(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128
 
 // V128Load32Zero loads 4 bytes into lane 0 and zeroes the rest.
 func (f *Func) V128Load32Zero(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128Load32zero, 2, off) }
+
+// V128Load16Splat loads 2 bytes into every 16-bit lane.
+func (f *Func) V128Load16Splat(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128Load16Splat, 1, off) }
+
+// V128Store32Lane and V128Store64Lane store one lane of the vector on the
+// stack (under it, the address).
+func (f *Func) V128Store32Lane(off uint32, lane byte) *Func {
+	f.vmem(wasm.OpcodeVecV128Store32Lane, 2, off)
+	f.body = append(f.body, lane)
+	return f
+}
+
+func (f *Func) V128Store64Lane(off uint32, lane byte) *Func {
+	f.vmem(wasm.OpcodeVecV128Store64Lane, 3, off)
+	f.body = append(f.body, lane)
+	return f
+}

@@ -1,0 +1,310 @@
+package codegen
+
+import (
+	"math"
+
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// The epilogue of the fused integer ops (ir.QOut) in float32: four
+// accumulators per SIMD step, where the ONNX QLinear ops requantize two at
+// a time in float64 (qRequant).
+
+// qEpiF32 finishes accumulators of C(m, n) stored at base + (m*ld + n)
+// elements. The channel is the row m (convolutions) or the column n
+// (matrix products); mult and add hold one float32 per channel, or one.
+type qEpiF32 struct {
+	k          *Ctx
+	base       asm.Local
+	ld         int
+	out        ir.QOut
+	perRow     bool
+	mult, add  asm.Local // table addresses (i32)
+	multN      int       // 1: one value for all channels
+	addN       int
+	multC      float32 // the value when multN == 1
+	addC       float32
+	t, u       asm.Local // v128 scratch
+	ts, us, lf asm.Local // scalar scratch
+}
+
+func newQEpiF32(k *Ctx, base asm.Local, ld int, out ir.QOut, perRow bool, mult, add *ir.Value) *qEpiF32 {
+	f := k.F
+	e := &qEpiF32{k: k, base: base, ld: ld, out: out, perRow: perRow,
+		mult: f.Local(asm.I32), add: f.Local(asm.I32), multN: mult.Type.Shape.Size(), addN: add.Type.Shape.Size(),
+		t: f.Local(asm.V128), u: f.Local(asm.V128), ts: f.Local(asm.F32), us: f.Local(asm.F32), lf: f.Local(asm.I32)}
+	e.multC, e.addC = mult.Const.F32()[0], add.Const.F32()[0]
+	f.I32Const(k.Addr(mult)).Set(e.mult)
+	f.I32Const(k.Addr(add)).Set(e.add)
+	return e
+}
+
+// setChannelBase moves the tables to channel c0 (the first of a group).
+func (e *qEpiF32) setChannelBase(mult, add *ir.Value, c0 asm.Local) {
+	f := e.k.F
+	for _, x := range []struct {
+		l asm.Local
+		v *ir.Value
+		n int
+	}{{e.mult, mult, e.multN}, {e.add, add, e.addN}} {
+		f.I32Const(e.k.Addr(x.v))
+		if x.n > 1 {
+			f.Get(c0).I32Const(2).Op(wasm.OpcodeI32Shl).Op(wasm.OpcodeI32Add)
+		}
+		f.Set(x.l)
+	}
+}
+
+// param pushes the f32x4 of a channel parameter for columns n..n+3 of row m.
+func (e *qEpiF32) param(tab asm.Local, count int, c float32, m, n asm.Local) {
+	f := e.k.F
+	switch {
+	case count == 1:
+		f.F32x4Const(c)
+	case e.perRow:
+		f.Get(m).I32Const(2).Op(wasm.OpcodeI32Shl).Get(tab).Op(wasm.OpcodeI32Add).V128Load32Splat(0)
+	default:
+		f.Get(n).I32Const(2).Op(wasm.OpcodeI32Shl).Get(tab).Op(wasm.OpcodeI32Add).V128Load(0)
+	}
+}
+
+func (e *qEpiF32) paramScalar(tab asm.Local, count int, c float32, m, n asm.Local) {
+	f := e.k.F
+	if count == 1 {
+		f.F32Const(c)
+		return
+	}
+	i := n
+	if e.perRow {
+		i = m
+	}
+	f.Get(i).I32Const(2).Op(wasm.OpcodeI32Shl).Get(tab).Op(wasm.OpcodeI32Add).F32Load(0)
+}
+
+// finishVec turns the f32x4 t of channel parameters already applied into
+// the output vector: activation, then rounding for integer outputs (an
+// i32x4 of saturated values is left in t).
+func (e *qEpiF32) activate() {
+	f := e.k.F
+	o := e.out
+	if o.Leaky {
+		// t < 0 ? t*alpha : t
+		f.Get(e.t).F32x4Const(o.Alpha).Vec(wasm.OpcodeVecF32x4Mul)
+		f.Get(e.t)
+		f.Get(e.t).V128Const([16]byte{}).Vec(wasm.OpcodeVecF32x4Lt)
+		f.Vec(wasm.OpcodeVecV128Bitselect).Set(e.t)
+	}
+	// pmax/pmin are t < lo ? lo : t and hi < t ? hi : t, as in QOut.Apply.
+	if !math.IsInf(float64(o.Lo), -1) {
+		f.Get(e.t).F32x4Const(o.Lo).Vec(wasm.OpcodeVecF32x4Pmax).Set(e.t)
+	}
+	if !math.IsInf(float64(o.Hi), 1) {
+		f.Get(e.t).F32x4Const(o.Hi).Vec(wasm.OpcodeVecF32x4Pmin).Set(e.t)
+	}
+	if o.DType != ir.Float32 {
+		f.Get(e.t).Vec(wasm.OpcodeVecF32x4Nearest).F32x4Const(float32(o.Zero)).Vec(wasm.OpcodeVecF32x4Add)
+		f.Vec(wasm.OpcodeVecI32x4TruncSatF32x4S).Set(e.t)
+	}
+}
+
+// linear computes t = f32(acc)*mult + add for columns n..n+3 of row m.
+func (e *qEpiF32) linear(m, n, acc asm.Local) {
+	f := e.k.F
+	f.Get(acc).Vec(wasm.OpcodeVecF32x4ConvertI32x4S)
+	e.param(e.mult, e.multN, e.multC, m, n)
+	f.Vec(wasm.OpcodeVecF32x4Mul)
+	e.param(e.add, e.addN, e.addC, m, n)
+	f.Vec(wasm.OpcodeVecF32x4Add).Set(e.t)
+	e.activate()
+}
+
+func (e *qEpiF32) addr(m, n asm.Local, size int) {
+	f := e.k.F
+	f.Get(m).I32Const(int32(e.ld)).Op(wasm.OpcodeI32Mul).Get(n).Op(wasm.OpcodeI32Add)
+	if size == 4 {
+		f.I32Const(2).Op(wasm.OpcodeI32Shl)
+	}
+	f.Get(e.base).Op(wasm.OpcodeI32Add)
+}
+
+// narrow packs the i32x4 on the stack (twice: a and b) into bytes.
+func (e *qEpiF32) narrow() {
+	f := e.k.F
+	f.Vec(wasm.OpcodeVecI16x8NarrowI32x4S).Set(e.u)
+	f.Get(e.u).Get(e.u)
+	if e.out.DType == ir.Int8 {
+		f.Vec(wasm.OpcodeVecI8x16NarrowI16x8S)
+	} else {
+		f.Vec(wasm.OpcodeVecI8x16NarrowI16x8U)
+	}
+}
+
+func (e *qEpiF32) vec(m, n, acc asm.Local) {
+	f := e.k.F
+	e.linear(m, n, acc)
+	if e.out.DType == ir.Float32 {
+		e.addr(m, n, 4)
+		f.Get(e.t).V128Store(0)
+		return
+	}
+	e.addr(m, n, 1)
+	f.Get(e.t).Get(e.t)
+	e.narrow()
+	f.V128Store32Lane(0, 0)
+}
+
+// vec8 finishes columns n..n+7 of row m from two accumulators.
+func (e *qEpiF32) vec8(m, n, acc0, acc1 asm.Local) {
+	f := e.k.F
+	if e.out.DType == ir.Float32 {
+		e.vec(m, n, acc0)
+		f.Get(n).I32Const(4).Op(wasm.OpcodeI32Add).Set(e.lf)
+		e.vec(m, e.lf, acc1)
+		return
+	}
+	e.linear(m, n, acc0)
+	f.Get(e.t).Set(acc0)
+	f.Get(n).I32Const(4).Op(wasm.OpcodeI32Add).Set(e.lf)
+	e.linear(m, e.lf, acc1)
+	e.addr(m, n, 1)
+	f.Get(acc0).Get(e.t)
+	e.narrow()
+	f.V128Store64Lane(0, 0)
+}
+
+func (e *qEpiF32) scalar(m, n, acc asm.Local) {
+	f := e.k.F
+	f.Get(acc).Op(wasm.OpcodeF32ConvertI32S)
+	e.paramScalar(e.mult, e.multN, e.multC, m, n)
+	f.Op(wasm.OpcodeF32Mul)
+	e.paramScalar(e.add, e.addN, e.addC, m, n)
+	f.Op(wasm.OpcodeF32Add).Set(e.ts)
+	size := 1
+	if e.out.DType == ir.Float32 {
+		size = 4
+	}
+	e.addr(m, n, size)
+	f.Set(e.lf)
+	e.finishScalar(e.lf, 0)
+}
+
+// finishScalar applies the activation to the f32 in ts and stores the
+// output at p + off.
+func (e *qEpiF32) finishScalar(p asm.Local, off uint32) {
+	f := e.k.F
+	o := e.out
+	if o.Leaky {
+		f.Get(e.ts).F32Const(o.Alpha).Op(wasm.OpcodeF32Mul).Get(e.ts)
+		f.Get(e.ts).F32Const(0).Op(wasm.OpcodeF32Lt).Select().Set(e.ts)
+	}
+	if !math.IsInf(float64(o.Lo), -1) {
+		// t < lo ? lo : t
+		f.F32Const(o.Lo).Get(e.ts).Get(e.ts).F32Const(o.Lo).Op(wasm.OpcodeF32Lt).Select().Set(e.ts)
+	}
+	if !math.IsInf(float64(o.Hi), 1) {
+		f.F32Const(o.Hi).Get(e.ts).F32Const(o.Hi).Get(e.ts).Op(wasm.OpcodeF32Lt).Select().Set(e.ts)
+	}
+	f.Get(p)
+	if o.DType == ir.Float32 {
+		f.Get(e.ts).F32Store(off)
+		return
+	}
+	f.Get(e.ts).Op(wasm.OpcodeF32Nearest).F32Const(float32(o.Zero)).Op(wasm.OpcodeF32Add)
+	lo, hi := ir.QuantRange(o.DType)
+	f.F32Const(float32(lo)).Op(wasm.OpcodeF32Max).F32Const(float32(hi)).Op(wasm.OpcodeF32Min)
+	f.Misc(wasm.OpcodeMiscI32TruncSatF32S).I32Store8(off)
+}
+
+// qadd: 16 elements per SIMD step, widened to four f32x4 per input.
+func (k *Ctx) qadd(n *ir.Node, op *ir.QAdd) error {
+	f := k.F
+	a, b, y := n.In(0), n.In(1), n.Outputs[0]
+	total := y.Type.Shape.Size()
+	e := &qEpiF32{k: k, out: op.Out, t: f.Local(asm.V128), u: f.Local(asm.V128), ts: f.Local(asm.F32)}
+	pa, pb, py, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(k.Addr(a)).Set(pa)
+	f.I32Const(k.Addr(b)).Set(pb)
+	f.I32Const(k.Addr(y)).Set(py)
+	ysz := int32(y.Type.DType.Bits() / 8)
+	rest := total
+	if k.SIMD() && total >= 16 {
+		va, vb := f.Local(asm.V128), f.Local(asm.V128)
+		q := [4]asm.Local{f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)}
+		// quarter pushes f32x4 (x[4i..4i+3] - z) * mult of the 16 bytes in v.
+		quarter := func(v asm.Local, dt ir.DType, z int32, mult float32, i int) {
+			lo8, hi8 := wasm.OpcodeVecI16x8ExtendLowI8x16U, wasm.OpcodeVecI16x8ExtendHighI8x16U
+			if dt == ir.Int8 {
+				lo8, hi8 = wasm.OpcodeVecI16x8ExtendLowI8x16S, wasm.OpcodeVecI16x8ExtendHighI8x16S
+			}
+			f.Get(v)
+			if i < 2 {
+				f.Vec(lo8)
+			} else {
+				f.Vec(hi8)
+			}
+			if i%2 == 0 {
+				f.Vec(wasm.OpcodeVecI32x4ExtendLowI16x8S)
+			} else {
+				f.Vec(wasm.OpcodeVecI32x4ExtendHighI16x8S)
+			}
+			f.I32x4Const(z).Vec(wasm.OpcodeVecI32x4Sub).Vec(wasm.OpcodeVecF32x4ConvertI32x4S)
+			f.F32x4Const(mult).Vec(wasm.OpcodeVecF32x4Mul)
+		}
+		f.Counted(c, total/16, func() {
+			f.Get(pa).V128Load(0).Set(va)
+			f.Get(pb).V128Load(0).Set(vb)
+			for i := 0; i < 4; i++ {
+				quarter(va, a.Type.DType, op.AZero, op.AMult, i)
+				quarter(vb, b.Type.DType, op.BZero, op.BMult, i)
+				f.Vec(wasm.OpcodeVecF32x4Add).Set(e.t)
+				e.activate()
+				if op.Out.DType == ir.Float32 {
+					f.Get(py).Get(e.t).V128Store(uint32(16 * i))
+				} else {
+					f.Get(e.t).Set(q[i])
+				}
+			}
+			if op.Out.DType != ir.Float32 {
+				f.Get(py)
+				f.Get(q[0]).Get(q[1]).Vec(wasm.OpcodeVecI16x8NarrowI32x4S)
+				f.Get(q[2]).Get(q[3]).Vec(wasm.OpcodeVecI16x8NarrowI32x4S)
+				if op.Out.DType == ir.Int8 {
+					f.Vec(wasm.OpcodeVecI8x16NarrowI16x8S)
+				} else {
+					f.Vec(wasm.OpcodeVecI8x16NarrowI16x8U)
+				}
+				f.V128Store(0)
+			}
+			f.AddI32(pa, 16)
+			f.AddI32(pb, 16)
+			f.AddI32(py, 16*ysz)
+		})
+		rest = total % 16
+	}
+	load := func(p asm.Local, dt ir.DType, z int32, mult float32) {
+		f.Get(p)
+		if dt == ir.Int8 {
+			f.I32Load8S(0)
+		} else {
+			f.I32Load8U(0)
+		}
+		f.I32Const(z).Op(wasm.OpcodeI32Sub).Op(wasm.OpcodeF32ConvertI32S).F32Const(mult).Op(wasm.OpcodeF32Mul)
+	}
+	f.Counted(c, rest, func() {
+		load(pa, a.Type.DType, op.AZero, op.AMult)
+		load(pb, b.Type.DType, op.BZero, op.BMult)
+		f.Op(wasm.OpcodeF32Add).Set(e.ts)
+		e.finishScalar(py, 0)
+		f.AddI32(pa, 1)
+		f.AddI32(pb, 1)
+		f.AddI32(py, ysz)
+	})
+	return nil
+}
+
+func init() {
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QAdd) error { return k.qadd(n, op) })
+}

@@ -1,0 +1,199 @@
+package codegen_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/internal/optest"
+	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
+)
+
+// The fused integer ops (QConv, QMatMul, QAdd) have no ONNX form: these
+// tests build one-node IR graphs and compare the Wasm results, with and
+// without SIMD, bit for bit with the reference interpreter.
+
+func randQ(r *rand.Rand, dt ir.DType, shape ir.Shape) *ir.Tensor {
+	t := ir.NewTensor(dt, shape)
+	lo, hi := ir.QuantRange(dt)
+	for i := 0; i < t.Len(); i++ {
+		t.SetInt(i, lo+r.Int64N(hi-lo+1))
+	}
+	return t
+}
+
+func randF32(r *rand.Rand, n int, lo, hi float64) *ir.Tensor {
+	t := ir.NewTensor(ir.Float32, ir.Shape{n})
+	for i := range t.F32() {
+		t.F32()[i] = float32(lo + (hi-lo)*r.Float64())
+	}
+	return t
+}
+
+// checkFused compiles the graph built by mk (twice: once for the reference)
+// with and without SIMD and compares the outputs with ir.Run's.
+func checkFused(t *testing.T, mk func() (*ir.Graph, map[string]*ir.Tensor)) {
+	t.Helper()
+	g, feeds := mk()
+	env := ir.Env{}
+	for _, v := range g.Inputs {
+		env[v] = feeds[v.Name]
+	}
+	want, err := ir.Run(g, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	for _, simd := range []bool{true, false} {
+		g, _ := mk()
+		o := mlc.DefaultOptions()
+		o.NoSIMD = !simd
+		res, err := mlc.CompileGraph(g, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mod, err := rt.Load(ctx, res.Wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := mod.Run(ctx, feeds)
+		mod.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range g.Outputs {
+			if msg := optest.Same(got[v.Name], want[i]); msg != "" {
+				t.Errorf("simd=%v: %s", simd, msg)
+			}
+		}
+	}
+}
+
+func qouts() []ir.QOut {
+	inf := float32(math.Inf(1))
+	return []ir.QOut{
+		{DType: ir.Uint8, Zero: 3, Lo: -inf, Hi: inf},
+		{DType: ir.Int8, Zero: -128, Lo: 0, Hi: inf},
+		{DType: ir.Int8, Zero: -5, Leaky: true, Alpha: 0.2, Lo: -40, Hi: 90},
+		{DType: ir.Float32, Lo: 0, Hi: 6},
+		{DType: ir.Float32, Lo: -inf, Hi: inf},
+	}
+}
+
+func TestQConvFused(t *testing.T) {
+	type conv struct {
+		c, m, h, w, k, stride, pad, group int
+	}
+	cases := []conv{
+		{3, 8, 9, 7, 3, 1, 1, 1},
+		{16, 12, 8, 8, 1, 1, 0, 1},
+		{6, 6, 10, 9, 3, 2, 1, 6},
+		{8, 10, 5, 6, 3, 1, 1, 2},
+		{17, 5, 6, 5, 1, 1, 0, 1},
+		{4, 9, 12, 11, 5, 1, 2, 1},
+	}
+	for ci, cv := range cases {
+		for oi, out := range qouts() {
+			for _, xdt := range []ir.DType{ir.Uint8, ir.Int8} {
+				t.Run(fmt.Sprintf("%d/%d/%s", ci, oi, xdt), func(t *testing.T) {
+					checkFused(t, func() (*ir.Graph, map[string]*ir.Tensor) {
+						r := rand.New(rand.NewPCG(uint64(ci), uint64(oi)))
+						x := randQ(r, xdt, ir.Shape{1, cv.c, cv.h, cv.w})
+						w := randQ(r, ir.Int8, ir.Shape{cv.m, cv.c / cv.group, cv.k, cv.k})
+						packed, err := ir.PackQWeights(w, nil, false)
+						if err != nil {
+							t.Fatal(err)
+						}
+						nm := cv.m
+						if oi%2 == 1 {
+							nm = 1
+						}
+						mult, add := randF32(r, nm, 1e-4, 3e-3), randF32(r, cv.m, -20, 20)
+						p := int(cv.pad)
+						op := &ir.QConv{Group: cv.group, XZero: int32(r.IntN(20)), Packed: ir.QPacked{Orig: w.Type}, Out: out}
+						op.Kernel = []int{cv.k, cv.k}
+						op.Strides = []int{cv.stride, cv.stride}
+						op.Pads = []int{p, p, p, p}
+						op.Dilations = []int{1, 1}
+						op.AutoPad = "NOTSET"
+						if xdt == ir.Int8 {
+							op.XZero -= 10
+						}
+						return oneNode(t, op, []*ir.Value{ir.NewInput("x", x.Type), ir.NewConst("w", packed), ir.NewConst("mult", mult), ir.NewConst("add", add)}),
+							map[string]*ir.Tensor{"x": x}
+					})
+				})
+			}
+		}
+	}
+}
+
+func TestQMatMulFused(t *testing.T) {
+	for _, d := range [][4]int{{1, 1, 256, 10}, {2, 5, 33, 7}, {1, 4, 8, 16}, {3, 3, 100, 13}} {
+		for oi, out := range qouts() {
+			t.Run(fmt.Sprintf("%v/%d", d, oi), func(t *testing.T) {
+				checkFused(t, func() (*ir.Graph, map[string]*ir.Tensor) {
+					r := rand.New(rand.NewPCG(uint64(d[2]), uint64(oi)))
+					a := randQ(r, ir.Uint8, ir.Shape{d[0], d[1], d[2]})
+					b := randQ(r, ir.Int8, ir.Shape{d[2], d[3]})
+					packed, err := ir.PackQWeights(b, nil, true)
+					if err != nil {
+						t.Fatal(err)
+					}
+					nm := d[3]
+					if oi%2 == 1 {
+						nm = 1
+					}
+					mult, add := randF32(r, nm, 1e-4, 3e-3), randF32(r, d[3], -20, 20)
+					op := &ir.QMatMul{AZero: 120, Packed: ir.QPacked{Orig: b.Type}, Out: out}
+					return oneNode(t, op, []*ir.Value{ir.NewInput("a", a.Type), ir.NewConst("b", packed), ir.NewConst("mult", mult), ir.NewConst("add", add)}),
+						map[string]*ir.Tensor{"a": a}
+				})
+			})
+		}
+	}
+}
+
+func TestQAddFused(t *testing.T) {
+	for _, shape := range []ir.Shape{{1, 3, 7, 5}, {2, 64}, {5}} {
+		for oi, out := range qouts() {
+			t.Run(fmt.Sprintf("%v/%d", shape, oi), func(t *testing.T) {
+				checkFused(t, func() (*ir.Graph, map[string]*ir.Tensor) {
+					r := rand.New(rand.NewPCG(uint64(shape.Size()), uint64(oi)))
+					a, b := randQ(r, ir.Int8, shape), randQ(r, ir.Uint8, shape)
+					op := &ir.QAdd{AZero: -3, BZero: 130, AMult: 0.37, BMult: 0.61, Out: out}
+					return oneNode(t, op, []*ir.Value{ir.NewInput("a", a.Type), ir.NewInput("b", b.Type)}),
+						map[string]*ir.Tensor{"a": a, "b": b}
+				})
+			})
+		}
+	}
+}
+
+// oneNode makes a graph of one node whose non-constant inputs are the
+// graph inputs.
+func oneNode(t *testing.T, op ir.Op, in []*ir.Value) *ir.Graph {
+	t.Helper()
+	g := &ir.Graph{Name: "fused"}
+	for _, v := range in {
+		if v.Const == nil {
+			g.Inputs = append(g.Inputs, v)
+		}
+	}
+	n := &ir.Node{Name: "n", Op: op, Inputs: in, Outputs: []*ir.Value{{Name: "y"}}}
+	g.Nodes = []*ir.Node{n}
+	g.Outputs = n.Outputs
+	if err := ir.InferNode(n); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}

@@ -1,0 +1,239 @@
+package ir
+
+import (
+	"fmt"
+	"math"
+)
+
+// Fused integer operators. They have no ONNX form: opt's qdq pass builds
+// them from QuantizeLinear/DequantizeLinear patterns around Conv, MatMul,
+// Gemm and Add (which mlc's own quantizer writes too). The integer part is
+// exact (int32 accumulators); the epilogue is float32 arithmetic, written
+// out step by step so that the kernels and Eval agree bit for bit.
+
+// QOut is the epilogue of a fused integer operator. Per output channel c
+// (convolutions) or column c (matrix products), with Mult and Add of one
+// value or one per channel:
+//
+//	t = f32(acc) * Mult[c] + Add[c]
+//	t = t * Alpha        when Leaky and t < 0
+//	t = min(max(t, Lo), Hi)
+//	y = t                                          (DType Float32)
+//	y = saturate(i32(roundEven(t) + f32(Zero)))    (DType Int8, Uint8)
+//
+// Mult and Add are in output units (divided by the output scale), so
+// activations that follow the product fuse into Leaky/Lo/Hi.
+type QOut struct {
+	DType  DType // Int8, Uint8 or Float32
+	Zero   int32 // output zero point of integer outputs
+	Leaky  bool
+	Alpha  float32
+	Lo, Hi float32 // -Inf, +Inf when unbounded
+}
+
+// NoClamp leaves t unbounded.
+func (q QOut) NoClamp() bool { return math.IsInf(float64(q.Lo), -1) && math.IsInf(float64(q.Hi), 1) }
+
+func (q QOut) check() error {
+	if q.DType != Int8 && q.DType != Uint8 && q.DType != Float32 {
+		return fmt.Errorf("fused integer op output %s (want int8, uint8 or float32)", q.DType)
+	}
+	if !(q.Lo <= q.Hi) {
+		return fmt.Errorf("fused integer op clamp [%g, %g] is empty", q.Lo, q.Hi)
+	}
+	return nil
+}
+
+// Apply finishes one accumulator with channel parameters mult and add.
+func (q QOut) Apply(acc int32, mult, add float32) float32 {
+	t := float32(float32(acc)*mult) + add
+	if q.Leaky && t < 0 {
+		t = float32(t * q.Alpha)
+	}
+	t = min(max(t, q.Lo), q.Hi)
+	if q.DType == Float32 {
+		return t
+	}
+	return float32(math.RoundToEven(float64(t))) + float32(q.Zero)
+}
+
+// Store writes an Apply result at element i of y, saturating integers.
+func (q QOut) Store(y *Tensor, i int, t float32) {
+	if q.DType == Float32 {
+		y.F32()[i] = t
+		return
+	}
+	lo, hi := QuantRange(q.DType)
+	v := int64(math.Max(math.Min(float64(t), float64(hi)), float64(lo)))
+	y.SetInt(i, v)
+}
+
+// checkQParams validates Mult and Add inputs: float32, one value or n.
+func checkQParams(n int, vs ...*Value) error {
+	for _, v := range vs {
+		if v.Type.DType != Float32 || len(v.Type.Shape) != 1 || v.Type.Shape[0] != 1 && v.Type.Shape[0] != n {
+			return fmt.Errorf("channel parameters %s must be float32[1] or float32[%d]", v.Type, n)
+		}
+	}
+	return nil
+}
+
+func channelParam(t *Tensor, c int) float32 { return t.F32()[min(c, t.Len()-1)] }
+
+// QConv is a convolution of int8/uint8 x (zero point XZero) with weights
+// packed at compile time (input 1, see QPacked), accumulated in int32 and
+// finished by Out with per-output-channel Mult (input 2) and Add (input 3).
+type QConv struct {
+	Window
+	Group  int
+	XZero  int32
+	Packed QPacked
+	Out    QOut
+}
+
+func (*QConv) OpType() string { return "QConv" }
+
+func (c *QConv) conv() *Conv { return &Conv{Window: c.Window, Group: c.Group} }
+
+// Geometry resolves the window for input x and the original weight shape.
+func (c *QConv) Geometry(x Shape) (*Geometry, error) { return c.conv().Geometry(x, c.Packed.Orig.Shape) }
+
+func (c *QConv) Infer(in []*Value) ([]Type, error) {
+	if len(in) != 4 || in[0] == nil || in[1] == nil || in[2] == nil || in[3] == nil {
+		return nil, fmt.Errorf("QConv takes x, packed weights, mult and add")
+	}
+	x, w := in[0], in[1]
+	if err := c.Packed.check(w, false); err != nil {
+		return nil, err
+	}
+	if !isInt8(x.Type.DType) || !isInt8(c.Packed.Orig.DType) {
+		return nil, NotSupportedf("QConv of %s and %s", x.Type.DType, c.Packed.Orig.DType)
+	}
+	M := c.Packed.Orig.Shape[0]
+	if err := checkQParams(M, in[2], in[3]); err != nil {
+		return nil, err
+	}
+	if err := c.Out.check(); err != nil {
+		return nil, err
+	}
+	g, err := c.Geometry(x.Type.Shape)
+	if err != nil {
+		return nil, err
+	}
+	return Types(Type{c.Out.DType, append(Shape{x.Type.Shape[0], M}, g.Out...)}), nil
+}
+
+func (c *QConv) Eval(in []*Tensor) ([]*Tensor, error) {
+	zx := NewTensor(in[0].DType, Shape{})
+	zx.SetInt(0, int64(c.XZero))
+	acc, err := convInt(c.conv(), in[0], c.Packed.Unpack(in[1], false), zx, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	y := NewTensor(c.Out.DType, acc.Shape)
+	M := acc.Shape[1]
+	per := acc.Len() / max(1, acc.Shape[0]*M)
+	for e, v := range acc.I32() {
+		m := (e / per) % M
+		c.Out.Store(y, e, c.Out.Apply(v, channelParam(in[2], m), channelParam(in[3], m)))
+	}
+	return []*Tensor{y}, nil
+}
+
+// QMatMul is a matrix product of int8/uint8 A [..., M, K] (zero point
+// AZero) with constant B [K, N] packed at compile time (input 1),
+// accumulated in int32 and finished by Out with per-column Mult (input 2)
+// and Add (input 3).
+type QMatMul struct {
+	AZero  int32
+	Packed QPacked
+	Out    QOut
+}
+
+func (*QMatMul) OpType() string { return "QMatMul" }
+
+func (op *QMatMul) Infer(in []*Value) ([]Type, error) {
+	if len(in) != 4 || in[0] == nil || in[1] == nil || in[2] == nil || in[3] == nil {
+		return nil, fmt.Errorf("QMatMul takes A, packed B, mult and add")
+	}
+	a, b := in[0], in[1]
+	if err := op.Packed.check(b, true); err != nil {
+		return nil, err
+	}
+	if !isInt8(a.Type.DType) || !isInt8(op.Packed.Orig.DType) {
+		return nil, NotSupportedf("QMatMul of %s and %s", a.Type.DType, op.Packed.Orig.DType)
+	}
+	if len(a.Type.Shape) < 2 {
+		return nil, fmt.Errorf("QMatMul A %s must have at least 2 dimensions", a.Type.Shape)
+	}
+	_, _, _, N, out, err := MatMulShapes(a.Type.Shape, op.Packed.Orig.Shape)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkQParams(N, in[2], in[3]); err != nil {
+		return nil, err
+	}
+	if err := op.Out.check(); err != nil {
+		return nil, err
+	}
+	return Types(Type{op.Out.DType, out}), nil
+}
+
+func (op *QMatMul) Eval(in []*Tensor) ([]*Tensor, error) {
+	za := NewTensor(in[0].DType, Shape{})
+	za.SetInt(0, int64(op.AZero))
+	acc, err := matMulInt(in[0], op.Packed.Unpack(in[1], true), za, nil)
+	if err != nil {
+		return nil, err
+	}
+	y := NewTensor(op.Out.DType, acc.Shape)
+	N := acc.Shape[len(acc.Shape)-1]
+	for e, v := range acc.I32() {
+		c := e % N
+		op.Out.Store(y, e, op.Out.Apply(v, channelParam(in[2], c), channelParam(in[3], c)))
+	}
+	return []*Tensor{y}, nil
+}
+
+// QAdd adds two int8/uint8 tensors of one shape with per-tensor parameters:
+// t = f32(a - AZero) * AMult + f32(b - BZero) * BMult, then Out's
+// activation and rounding (Out's Mult and Add are not used).
+type QAdd struct {
+	AZero, BZero int32
+	AMult, BMult float32
+	Out          QOut
+}
+
+func (*QAdd) OpType() string { return "QAdd" }
+
+func (op *QAdd) Infer(in []*Value) ([]Type, error) {
+	if len(in) != 2 || in[0] == nil || in[1] == nil {
+		return nil, fmt.Errorf("QAdd takes two inputs")
+	}
+	a, b := in[0], in[1]
+	if !isInt8(a.Type.DType) || !isInt8(b.Type.DType) {
+		return nil, NotSupportedf("QAdd of %s and %s", a.Type.DType, b.Type.DType)
+	}
+	if !a.Type.Shape.Equal(b.Type.Shape) {
+		return nil, fmt.Errorf("QAdd inputs %s and %s must have one shape", a.Type.Shape, b.Type.Shape)
+	}
+	if err := op.Out.check(); err != nil {
+		return nil, err
+	}
+	return Types(Type{op.Out.DType, a.Type.Shape}), nil
+}
+
+// Apply computes one output from a and b.
+func (op *QAdd) Apply(a, b int64) float32 {
+	t := float32(float32(int32(a)-op.AZero)*op.AMult) + float32(float32(int32(b)-op.BZero)*op.BMult)
+	return op.Out.Apply(0, 0, t)
+}
+
+func (op *QAdd) Eval(in []*Tensor) ([]*Tensor, error) {
+	a, b := in[0], in[1]
+	y := NewTensor(op.Out.DType, a.Shape)
+	for i := 0; i < a.Len(); i++ {
+		op.Out.Store(y, i, op.Apply(a.Int(i), b.Int(i)))
+	}
+	return []*Tensor{y}, nil
+}
