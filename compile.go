@@ -9,9 +9,11 @@
 package mlc
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,6 +24,7 @@ import (
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
+	"github.com/mlc-compiler/mlc/quant"
 )
 
 // Version is written into every module's metadata as the producer.
@@ -38,6 +41,15 @@ type Options struct {
 	NoSIMD bool
 	// OptLevel 0 turns optional passes off (-O0); the default is 2.
 	OptLevel int
+	// Quantize is "", quant.Int8 or quant.Int8Weights.
+	Quantize quant.Mode
+	// Calibration is the calibration data's path (see quant.LoadData);
+	// CalibrationSamples > 0 uses only the first samples.
+	Calibration        string
+	CalibrationSamples int
+	CalibrationMethod  quant.Method
+	// Progress receives the quantizer's progress bars (nil: none).
+	Progress io.Writer
 }
 
 // DefaultOptions are mlc compile's defaults.
@@ -48,6 +60,8 @@ type Result struct {
 	Wasm  []byte
 	Meta  *abi.Metadata
 	Graph *ir.Graph // the optimized graph, for inspection
+	// Report is the quantization report (with Options.Quantize).
+	Report *quant.Report
 }
 
 // CompileFile compiles the model at path (external data is read beside it).
@@ -66,7 +80,41 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(model)
-	return compileGraph(m.Graph, hex.EncodeToString(sum[:]), o)
+	var rep *quant.Report
+	if o.Quantize != "" {
+		if rep, err = quantize(m.Graph, o); err != nil {
+			return nil, err
+		}
+	}
+	res, err := compileGraph(m.Graph, hex.EncodeToString(sum[:]), o)
+	if err != nil {
+		return nil, err
+	}
+	res.Report = rep
+	return res, nil
+}
+
+// quantize rewrites g into a quantized graph (package quant).
+func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
+	cfg := quant.Config{Mode: o.Quantize, Method: o.CalibrationMethod, Progress: o.Progress}
+	if o.Calibration != "" {
+		data, err := quant.LoadData(o.Calibration, g.Inputs, o.CalibrationSamples)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Data = data
+	}
+	// Calibration and the report run the float and quantized models with
+	// the same code generation options.
+	plain := Options{NoSIMD: o.NoSIMD, OptLevel: o.OptLevel}
+	cfg.Compile = func(g *ir.Graph) ([]byte, error) {
+		r, err := compileGraph(g, "", plain)
+		if err != nil {
+			return nil, err
+		}
+		return r.Wasm, nil
+	}
+	return quant.Quantize(context.Background(), g, cfg)
 }
 
 // CompileGraph compiles an IR graph, which it optimizes in place; the
@@ -102,6 +150,19 @@ func (o Options) flags() []string {
 	}
 	if o.OptLevel != 2 {
 		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
+	}
+	if o.Quantize != "" {
+		f = append(f, "quantize="+string(o.Quantize))
+		if o.Calibration != "" {
+			method := o.CalibrationMethod
+			if method == "" {
+				method = quant.MinMax
+			}
+			f = append(f, "calibration-method="+string(method))
+			if o.CalibrationSamples > 0 {
+				f = append(f, fmt.Sprintf("calibration-samples=%d", o.CalibrationSamples))
+			}
+		}
 	}
 	names := make([]string, 0, len(o.InputShapes))
 	for n := range o.InputShapes {

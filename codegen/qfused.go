@@ -29,6 +29,42 @@ type qEpiF32 struct {
 	addC       float32
 	t, u       asm.Local // v128 scratch
 	ts, us, lf asm.Local // scalar scratch
+	// the residual of a QConv: C(m, n)'s at res + m*ld + n (bytes)
+	res   *asm.Local
+	resDT ir.DType
+	rZero int32
+	rMult float32
+}
+
+// setResidual makes the epilogue add f32(r - zero) * mult of residual r.
+func (e *qEpiF32) setResidual(r *ir.Value, zero int32, mult float32) {
+	l := e.k.F.Local(asm.I32)
+	e.res, e.resDT, e.rZero, e.rMult = &l, r.Type.DType, zero, mult
+}
+
+// residual pushes the f32x4 residual term of columns n..n+3 of row m.
+func (e *qEpiF32) residual(m, n asm.Local) {
+	f := e.k.F
+	f.Get(m).I32Const(int32(e.ld)).Op(wasm.OpcodeI32Mul).Get(n).Op(wasm.OpcodeI32Add).Get(*e.res).Op(wasm.OpcodeI32Add)
+	f.V128Load32Zero(0)
+	if e.resDT == ir.Int8 {
+		f.Vec(wasm.OpcodeVecI16x8ExtendLowI8x16S)
+	} else {
+		f.Vec(wasm.OpcodeVecI16x8ExtendLowI8x16U)
+	}
+	f.Vec(wasm.OpcodeVecI32x4ExtendLowI16x8S).I32x4Const(e.rZero).Vec(wasm.OpcodeVecI32x4Sub)
+	f.Vec(wasm.OpcodeVecF32x4ConvertI32x4S).F32x4Const(e.rMult).Vec(wasm.OpcodeVecF32x4Mul)
+}
+
+func (e *qEpiF32) residualScalar(m, n asm.Local) {
+	f := e.k.F
+	f.Get(m).I32Const(int32(e.ld)).Op(wasm.OpcodeI32Mul).Get(n).Op(wasm.OpcodeI32Add).Get(*e.res).Op(wasm.OpcodeI32Add)
+	if e.resDT == ir.Int8 {
+		f.I32Load8S(0)
+	} else {
+		f.I32Load8U(0)
+	}
+	f.I32Const(e.rZero).Op(wasm.OpcodeI32Sub).Op(wasm.OpcodeF32ConvertI32S).F32Const(e.rMult).Op(wasm.OpcodeF32Mul)
 }
 
 func newQEpiF32(k *Ctx, base asm.Local, ld int, out ir.QOut, perRow bool, mult, add *ir.Value) *qEpiF32 {
@@ -117,7 +153,12 @@ func (e *qEpiF32) linear(m, n, acc asm.Local) {
 	e.param(e.mult, e.multN, e.multC, m, n)
 	f.Vec(wasm.OpcodeVecF32x4Mul)
 	e.param(e.add, e.addN, e.addC, m, n)
-	f.Vec(wasm.OpcodeVecF32x4Add).Set(e.t)
+	f.Vec(wasm.OpcodeVecF32x4Add)
+	if e.res != nil {
+		e.residual(m, n)
+		f.Vec(wasm.OpcodeVecF32x4Add)
+	}
+	f.Set(e.t)
 	e.activate()
 }
 
@@ -181,7 +222,12 @@ func (e *qEpiF32) scalar(m, n, acc asm.Local) {
 	e.paramScalar(e.mult, e.multN, e.multC, m, n)
 	f.Op(wasm.OpcodeF32Mul)
 	e.paramScalar(e.add, e.addN, e.addC, m, n)
-	f.Op(wasm.OpcodeF32Add).Set(e.ts)
+	f.Op(wasm.OpcodeF32Add)
+	if e.res != nil {
+		e.residualScalar(m, n)
+		f.Op(wasm.OpcodeF32Add)
+	}
+	f.Set(e.ts)
 	size := 1
 	if e.out.DType == ir.Float32 {
 		size = 4

@@ -128,8 +128,21 @@ func TestQConvFused(t *testing.T) {
 						if xdt == ir.Int8 {
 							op.XZero -= 10
 						}
-						return oneNode(t, op, []*ir.Value{ir.NewInput("x", x.Type), ir.NewConst("w", packed), ir.NewConst("mult", mult), ir.NewConst("add", add)}),
-							map[string]*ir.Tensor{"x": x}
+						in := []*ir.Value{ir.NewInput("x", x.Type), ir.NewConst("w", packed), ir.NewConst("mult", mult), ir.NewConst("add", add)}
+						feeds := map[string]*ir.Tensor{"x": x}
+						if oi >= 2 {
+							// a residual, int8 or uint8
+							g, err := op.Geometry(x.Shape)
+							if err != nil {
+								t.Fatal(err)
+							}
+							rdt := []ir.DType{ir.Int8, ir.Uint8}[ci%2]
+							res := randQ(r, rdt, append(ir.Shape{1, cv.m}, g.Out...))
+							op.RZero, op.RMult = int32(r.IntN(30))-10, 0.3+float32(oi)/10
+							in = append(in, ir.NewInput("r", res.Type))
+							feeds["r"] = res
+						}
+						return oneNode(t, op, in), feeds
 					})
 				})
 			}

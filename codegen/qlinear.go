@@ -435,6 +435,9 @@ func (k *Ctx) qconv(n *ir.Node) error {
 	case p.fused != nil:
 		fusedEpi = newQEpiF32(k, pc, p.P, p.fused.Out, true, p.mult, p.add)
 		epi, outSize = fusedEpi, p.out.Type.DType.Bits()/8
+		if r := n.In(4); r != nil {
+			fusedEpi.setResidual(r, p.fused.RZero, p.fused.RMult)
+		}
 	case p.sx == nil:
 		epi = &qStoreI32{k: k, base: pc, ld: p.P}
 	default:
@@ -494,6 +497,11 @@ func (k *Ctx) qconv(n *ir.Node) error {
 				c0 := f.Local(asm.I32)
 				f.Get(gi).I32Const(int32(p.mg)).Op(wasm.OpcodeI32Mul).Set(c0)
 				fusedEpi.setChannelBase(p.mult, p.add, c0)
+				if fusedEpi.res != nil {
+					// the residual's C(0, 0): (img*M + gi*mg) * P bytes in
+					f.Get(img).I32Const(int32(p.M)).Op(wasm.OpcodeI32Mul).Get(c0).Op(wasm.OpcodeI32Add)
+					f.I32Const(int32(p.P)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(n.In(4))).Op(wasm.OpcodeI32Add).Set(*fusedEpi.res)
+				}
 			}
 			k.emitQGemm(qgemm{M: p.mg, N: p.P, K: p.K, Kp: p.Kp, a: qpacked{pa, wWidth}, b: qpacked{pb, 2}, epi: epi})
 			f.AddI32(gi, 1)

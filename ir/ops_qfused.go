@@ -15,9 +15,9 @@ import (
 // (convolutions) or column c (matrix products), with Mult and Add of one
 // value or one per channel:
 //
-//	t = f32(acc) * Mult[c] + Add[c]
+//	t = f32(acc) * Mult[c] + Add[c]   (Linear)
 //	t = t * Alpha        when Leaky and t < 0
-//	t = min(max(t, Lo), Hi)
+//	t = min(max(t, Lo), Hi)           (Finish, from here)
 //	y = t                                          (DType Float32)
 //	y = saturate(i32(roundEven(t) + f32(Zero)))    (DType Int8, Uint8)
 //
@@ -44,13 +44,21 @@ func (q QOut) check() error {
 	return nil
 }
 
-// Apply finishes one accumulator with channel parameters mult and add.
-func (q QOut) Apply(acc int32, mult, add float32) float32 {
-	t := float32(float32(acc)*mult) + add
+// Linear is the first step for one accumulator: f32(acc)*mult + add.
+func Linear(acc int32, mult, add float32) float32 { return float32(float32(acc)*mult) + add }
+
+// Finish applies the activation and, for integer outputs, the rounding.
+func (q QOut) Finish(t float32) float32 {
 	if q.Leaky && t < 0 {
 		t = float32(t * q.Alpha)
 	}
-	t = min(max(t, q.Lo), q.Hi)
+	// as Wasm's pmax and pmin: keep t unless the bound is beyond it
+	if t < q.Lo {
+		t = q.Lo
+	}
+	if q.Hi < t {
+		t = q.Hi
+	}
 	if q.DType == Float32 {
 		return t
 	}
@@ -83,12 +91,16 @@ func channelParam(t *Tensor, c int) float32 { return t.F32()[min(c, t.Len()-1)] 
 // QConv is a convolution of int8/uint8 x (zero point XZero) with weights
 // packed at compile time (input 1, see QPacked), accumulated in int32 and
 // finished by Out with per-output-channel Mult (input 2) and Add (input 3).
+// An optional input 4 is a residual of the output's shape, int8/uint8,
+// added before the activation: t += f32(r - RZero) * RMult.
 type QConv struct {
 	Window
 	Group  int
 	XZero  int32
 	Packed QPacked
 	Out    QOut
+	RZero  int32
+	RMult  float32
 }
 
 func (*QConv) OpType() string { return "QConv" }
@@ -96,11 +108,13 @@ func (*QConv) OpType() string { return "QConv" }
 func (c *QConv) conv() *Conv { return &Conv{Window: c.Window, Group: c.Group} }
 
 // Geometry resolves the window for input x and the original weight shape.
-func (c *QConv) Geometry(x Shape) (*Geometry, error) { return c.conv().Geometry(x, c.Packed.Orig.Shape) }
+func (c *QConv) Geometry(x Shape) (*Geometry, error) {
+	return c.conv().Geometry(x, c.Packed.Orig.Shape)
+}
 
 func (c *QConv) Infer(in []*Value) ([]Type, error) {
-	if len(in) != 4 || in[0] == nil || in[1] == nil || in[2] == nil || in[3] == nil {
-		return nil, fmt.Errorf("QConv takes x, packed weights, mult and add")
+	if len(in) < 4 || len(in) > 5 || in[0] == nil || in[1] == nil || in[2] == nil || in[3] == nil {
+		return nil, fmt.Errorf("QConv takes x, packed weights, mult, add and an optional residual")
 	}
 	x, w := in[0], in[1]
 	if err := c.Packed.check(w, false); err != nil {
@@ -120,7 +134,11 @@ func (c *QConv) Infer(in []*Value) ([]Type, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Types(Type{c.Out.DType, append(Shape{x.Type.Shape[0], M}, g.Out...)}), nil
+	out := Type{c.Out.DType, append(Shape{x.Type.Shape[0], M}, g.Out...)}
+	if r := getIn(in, 4); r != nil && (!isInt8(r.Type.DType) || !r.Type.Shape.Equal(out.Shape)) {
+		return nil, fmt.Errorf("QConv residual %s must be int8 or uint8 of the output's shape %s", r.Type, out.Shape)
+	}
+	return Types(out), nil
 }
 
 func (c *QConv) Eval(in []*Tensor) ([]*Tensor, error) {
@@ -133,9 +151,14 @@ func (c *QConv) Eval(in []*Tensor) ([]*Tensor, error) {
 	y := NewTensor(c.Out.DType, acc.Shape)
 	M := acc.Shape[1]
 	per := acc.Len() / max(1, acc.Shape[0]*M)
+	r := getT(in, 4)
 	for e, v := range acc.I32() {
 		m := (e / per) % M
-		c.Out.Store(y, e, c.Out.Apply(v, channelParam(in[2], m), channelParam(in[3], m)))
+		t := Linear(v, channelParam(in[2], m), channelParam(in[3], m))
+		if r != nil {
+			t += float32(float32(int32(r.Int(e))-c.RZero) * c.RMult)
+		}
+		c.Out.Store(y, e, c.Out.Finish(t))
 	}
 	return []*Tensor{y}, nil
 }
@@ -190,7 +213,7 @@ func (op *QMatMul) Eval(in []*Tensor) ([]*Tensor, error) {
 	N := acc.Shape[len(acc.Shape)-1]
 	for e, v := range acc.I32() {
 		c := e % N
-		op.Out.Store(y, e, op.Out.Apply(v, channelParam(in[2], c), channelParam(in[3], c)))
+		op.Out.Store(y, e, op.Out.Finish(Linear(v, channelParam(in[2], c), channelParam(in[3], c))))
 	}
 	return []*Tensor{y}, nil
 }
@@ -226,7 +249,7 @@ func (op *QAdd) Infer(in []*Value) ([]Type, error) {
 // Apply computes one output from a and b.
 func (op *QAdd) Apply(a, b int64) float32 {
 	t := float32(float32(int32(a)-op.AZero)*op.AMult) + float32(float32(int32(b)-op.BZero)*op.BMult)
-	return op.Out.Apply(0, 0, t)
+	return op.Out.Finish(t)
 }
 
 func (op *QAdd) Eval(in []*Tensor) ([]*Tensor, error) {

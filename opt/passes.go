@@ -28,6 +28,7 @@ type Pass struct {
 var Passes = []Pass{
 	{"fold", 0, fold},
 	{"inlineif", 0, inlineIf},
+	{"qdq", 1, lowerQDQ},
 	{"qpack", 1, packQuantWeights},
 	{"identity", 1, removeIdentity},
 	{"dce", 0, deadCode},

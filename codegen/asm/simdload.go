@@ -10,7 +10,9 @@ func (f *Func) V128Load8x8U(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128
 func (f *Func) V128Load32Zero(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128Load32zero, 2, off) }
 
 // V128Load16Splat loads 2 bytes into every 16-bit lane.
-func (f *Func) V128Load16Splat(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128Load16Splat, 1, off) }
+func (f *Func) V128Load16Splat(off uint32) *Func {
+	return f.vmem(wasm.OpcodeVecV128Load16Splat, 1, off)
+}
 
 // V128Store32Lane and V128Store64Lane store one lane of the vector on the
 // stack (under it, the address).

@@ -1,0 +1,238 @@
+package quant
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
+)
+
+// probe is a module that also outputs chosen values of a graph.
+type probe struct {
+	mod   *host.Model
+	names []string // per value: its output name, or the input name of a graph input
+}
+
+// newProbe compiles g (which it changes) with vals as extra outputs.
+func newProbe(ctx context.Context, rt *host.Runtime, g *ir.Graph, vals []*ir.Value, compile func(*ir.Graph) ([]byte, error)) (*probe, error) {
+	p := &probe{names: make([]string, len(vals))}
+	isInput := map[*ir.Value]bool{}
+	for _, v := range g.Inputs {
+		isInput[v] = true
+	}
+	outName := map[*ir.Value]string{}
+	for _, v := range g.Outputs {
+		outName[v] = v.Name
+	}
+	for i, v := range vals {
+		switch {
+		case isInput[v]:
+			p.names[i] = v.Name
+		case outName[v] != "":
+			p.names[i] = outName[v]
+		default:
+			// a name of its own: graph values need not have unique names
+			v.Name = fmt.Sprintf("mlc_probe_%d", i)
+			outName[v] = v.Name
+			p.names[i] = v.Name
+			g.Outputs = append(g.Outputs, v)
+		}
+	}
+	wasm, err := compile(g)
+	if err != nil {
+		return nil, err
+	}
+	if p.mod, err = rt.Load(ctx, wasm); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// run returns the values for one sample.
+func (p *probe) run(ctx context.Context, feed map[string]*ir.Tensor) ([]*ir.Tensor, error) {
+	res, err := p.mod.Run(ctx, feed)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*ir.Tensor, len(p.names))
+	for i, name := range p.names {
+		if t, ok := res[name]; ok {
+			out[i] = t
+		} else {
+			out[i] = feed[name]
+		}
+	}
+	return out, nil
+}
+
+// progress draws a progress bar on one terminal line.
+type progress struct {
+	w     io.Writer
+	label string
+	total int
+	shown int
+}
+
+func (p *progress) step(done int) {
+	if p.w == nil || p.total == 0 {
+		return
+	}
+	const width = 30
+	filled := done * width / p.total
+	if done != p.total && filled == p.shown && done > 1 {
+		return
+	}
+	p.shown = filled
+	fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d", p.label, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), done, p.total)
+	if done == p.total {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// calibrate runs the float graph g on the samples and returns the range of
+// each value of vals: the minimum and maximum, or the percentiles of a
+// histogram over them.
+func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, cfg Config) (map[*ir.Value][2]float64, error) {
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close(ctx)
+	c, vmap := cloneGraph(g)
+	vals := make([]*ir.Value, len(keys))
+	for i, v := range keys {
+		vals[i] = vmap[v]
+	}
+	p, err := newProbe(ctx, rt, c, vals, cfg.Compile)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the calibration model: %w", err)
+	}
+	lo, hi := make([]float64, len(vals)), make([]float64, len(vals))
+	for i := range lo {
+		lo[i], hi[i] = math.Inf(1), math.Inf(-1)
+	}
+	bar := &progress{w: cfg.Progress, label: "calibrating", total: len(cfg.Data)}
+	if cfg.Method != MinMax {
+		bar.label = "calibrating (1/2: ranges)"
+	}
+	for s, feed := range cfg.Data {
+		ts, err := p.run(ctx, feed)
+		if err != nil {
+			return nil, err
+		}
+		for i, t := range ts {
+			for _, v := range t.F32() {
+				x := float64(v)
+				lo[i], hi[i] = min(lo[i], x), max(hi[i], x)
+			}
+		}
+		bar.step(s + 1)
+	}
+	out := map[*ir.Value][2]float64{}
+	if cfg.Method == MinMax {
+		for i, v := range keys {
+			out[v] = [2]float64{lo[i], hi[i]}
+		}
+		return out, nil
+	}
+	const bins = 2048
+	hist := make([][]float64, len(vals))
+	for i := range hist {
+		hist[i] = make([]float64, bins)
+	}
+	bar = &progress{w: cfg.Progress, label: "calibrating (2/2: histograms)", total: len(cfg.Data)}
+	for s, feed := range cfg.Data {
+		ts, err := p.run(ctx, feed)
+		if err != nil {
+			return nil, err
+		}
+		for i, t := range ts {
+			w := (hi[i] - lo[i]) / bins
+			for _, v := range t.F32() {
+				b := 0
+				if w > 0 {
+					b = min(bins-1, int((float64(v)-lo[i])/w))
+				}
+				hist[i][b]++
+			}
+		}
+		bar.step(s + 1)
+	}
+	for i, v := range keys {
+		if cfg.Method == MSE {
+			out[v] = mseRange(hist[i], lo[i], hi[i])
+		} else {
+			out[v] = percentileRange(hist[i], lo[i], hi[i], cfg.Percentile)
+		}
+	}
+	return out, nil
+}
+
+// percentileRange cuts (100 - pct)/2 % of the values at each end of the
+// histogram h over [lo, hi].
+func percentileRange(h []float64, lo, hi, pct float64) [2]float64 {
+	bins := len(h)
+	total := 0.0
+	for _, c := range h {
+		total += c
+	}
+	cut := (100 - pct) / 200 * total
+	w := (hi - lo) / float64(bins)
+	// the lowest bin edge below which at most cut of the values lie, and
+	// the highest above which at most cut lie
+	a, acc := 0, 0.0
+	for a < bins-1 && acc+h[a] <= cut {
+		acc += h[a]
+		a++
+	}
+	b, acc := bins-1, 0.0
+	for b > 0 && acc+h[b] <= cut {
+		acc += h[b]
+		b--
+	}
+	r := [2]float64{lo + float64(a)*w, lo + float64(b+1)*w}
+	if a == 0 {
+		r[0] = lo
+	}
+	if b == bins-1 {
+		r[1] = hi
+	}
+	return r
+}
+
+// mseRange shrinks [lo, hi] (which holds 0) by the factor that minimizes
+// the expected squared error of int8 quantization over the histogram h:
+// s^2/12 for values inside the range, the distance to it for the others.
+func mseRange(h []float64, lo, hi float64) [2]float64 {
+	lo, hi = min(lo, 0), max(hi, 0)
+	w := (hi - lo) / float64(len(h))
+	best, bestErr := 1.0, math.Inf(1)
+	for t := 100; t >= 10; t-- {
+		a := float64(t) / 100
+		l, u := a*lo, a*hi
+		s := (u - l) / 255
+		e := 0.0
+		for b, c := range h {
+			if c == 0 {
+				continue
+			}
+			x := lo + (float64(b)+0.5)*w
+			switch {
+			case x < l:
+				e += c * (l - x) * (l - x)
+			case x > u:
+				e += c * (x - u) * (x - u)
+			default:
+				e += c * s * s / 12
+			}
+		}
+		if e < bestErr {
+			best, bestErr = a, e
+		}
+	}
+	return [2]float64{best * lo, best * hi}
+}

@@ -1,0 +1,382 @@
+// Package quant is mlc's post-training quantizer. It rewrites a float graph
+// into a QDQ graph: int8 weights (symmetric, one scale per output channel)
+// behind DequantizeLinear, and, for static quantization, a QuantizeLinear
+// and DequantizeLinear pair with calibrated parameters on every activation
+// that an integer op reads or writes. opt's qdq pass then compiles that
+// graph to integer kernels, exactly as it compiles QDQ models exported by
+// other tools. Calibration runs the float model, compiled to Wasm with the
+// activations as extra outputs, on wazero; the report compares the
+// quantized model's activations and outputs with the float model's.
+package quant
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/opt"
+)
+
+// Mode selects what is quantized.
+type Mode string
+
+const (
+	// Int8 quantizes weights and activations (static quantization).
+	Int8 Mode = "int8"
+	// Int8Weights stores weights as int8 only; activations stay float.
+	Int8Weights Mode = "int8-weights"
+)
+
+// Method selects how calibration turns observed values into a range.
+type Method string
+
+const (
+	MinMax     Method = "minmax"
+	Percentile Method = "percentile"
+	// MSE picks, per value, the range that minimizes the expected squared
+	// quantization error over a histogram of the calibration values.
+	MSE Method = "mse"
+)
+
+// DefaultPercentile is the share of values (%) the percentile method keeps
+// inside the range, half of the rest cut at each end.
+const DefaultPercentile = 99.99
+
+// Config configures Quantize.
+type Config struct {
+	Mode       Mode
+	Method     Method
+	Percentile float64 // for Percentile; 0 means DefaultPercentile
+	// Data are the calibration samples, one feed of every graph input each.
+	Data []map[string]*ir.Tensor
+	// Compile compiles a graph (optimizing it in place) to a module.
+	Compile func(*ir.Graph) ([]byte, error)
+	// Progress receives a progress bar while the models run (nil: none).
+	Progress io.Writer
+}
+
+// layer is an op the qdq pass fuses into an integer kernel.
+type layer struct {
+	node   *ir.Node
+	out    *ir.Value   // the value the fused op writes
+	folded []*ir.Node  // bias Add and activations folded into it
+	wAxis  int         // channel axis of the weights; -1 for Add
+	wq     *ir.Tensor  // quantized weights
+	wScale []float32   // one per channel
+	wErr   float64     // relative RMS error of the weights
+	inputs []*ir.Value // activations it reads
+}
+
+func (l *layer) ops() string {
+	names := []string{l.node.Op.OpType()}
+	for _, n := range l.folded {
+		names = append(names, n.Op.OpType())
+	}
+	return strings.Join(names, "+")
+}
+
+// findLayers lists the ops of g the qdq pass can fuse, in graph order.
+func findLayers(g *ir.Graph) []*layer {
+	var ls []*layer
+	taken := map[*ir.Node]bool{}
+	for _, n := range g.Nodes {
+		out, folded, reads := opt.FusedOutput(g, n, taken)
+		if out == nil || n.In(0).Const != nil {
+			continue
+		}
+		l := &layer{node: n, out: out, folded: folded, wAxis: -1, inputs: reads}
+		switch op := n.Op.(type) {
+		case *ir.Conv:
+			l.wAxis = 0
+		case *ir.MatMul:
+			l.wAxis = 1
+		case *ir.Gemm:
+			l.wAxis = 1
+			if op.TransB {
+				l.wAxis = 0
+			}
+		}
+		if l.wAxis >= 0 && n.In(1).Type.DType != ir.Float32 {
+			continue
+		}
+		taken[n] = true
+		for _, f := range folded {
+			taken[f] = true
+		}
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// quantizeWeights computes each layer's symmetric int8 weights with one
+// scale per output channel: the scale of the channel's largest magnitude,
+// or a smaller one when clipping the largest weights lowers the channel's
+// squared error (weights are often normally distributed).
+func (l *layer) quantizeWeights() {
+	w := l.node.In(1).Const
+	shape := w.Shape
+	C := shape[l.wAxis]
+	inner := shape[l.wAxis+1:].Size()
+	chans := make([][]float32, C)
+	wf := w.F32()
+	for i, v := range wf {
+		c := (i / inner) % C
+		chans[c] = append(chans[c], v)
+	}
+	l.wScale = make([]float32, C)
+	for c, vs := range chans {
+		l.wScale[c] = weightScale(vs)
+	}
+	l.wq = ir.NewTensor(ir.Int8, shape)
+	var se, sr float64
+	for i, v := range wf {
+		s := l.wScale[(i/inner)%C]
+		q := quantizeWeight(v, s)
+		l.wq.I8()[i] = int8(q)
+		d := float64(float32(q)*s) - float64(v)
+		se += d * d
+		sr += float64(v) * float64(v)
+	}
+	l.wErr = relErr(se, sr)
+}
+
+func quantizeWeight(v, s float32) float64 {
+	return max(-127, min(127, math.RoundToEven(float64(v/s))))
+}
+
+// weightScale picks the scale of one channel among amax/127 times 1,
+// 0.99, ... 0.5 by the least squared error.
+func weightScale(vs []float32) float32 {
+	amax := 0.0
+	for _, v := range vs {
+		amax = max(amax, math.Abs(float64(v)))
+	}
+	if amax == 0 {
+		return 1
+	}
+	best, bestErr := float32(amax/127), math.Inf(1)
+	for t := 100; t >= 50; t-- {
+		s := float32(amax * float64(t) / 100 / 127)
+		e := 0.0
+		for _, v := range vs {
+			d := float64(float32(quantizeWeight(v, s))*s) - float64(v)
+			e += d * d
+		}
+		if e < bestErr {
+			best, bestErr = s, e
+		}
+	}
+	return best
+}
+
+func relErr(se, sr float64) float64 {
+	if sr == 0 {
+		if se == 0 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return math.Sqrt(se / sr)
+}
+
+// rewriteWeights puts DequantizeLinear of the int8 weights before the layer.
+func (l *layer) rewriteWeights(g *ir.Graph) error {
+	w := l.node.In(1)
+	C := len(l.wScale)
+	st := ir.NewTensor(ir.Float32, ir.Shape{C})
+	copy(st.F32(), l.wScale)
+	d := &ir.Node{Name: w.Name + "/dequantize", Op: &ir.DequantizeLinear{Axis: l.wAxis}, Inputs: []*ir.Value{
+		ir.NewConst(w.Name+"/int8", l.wq), ir.NewConst(w.Name+"/scale", st), ir.NewConst(w.Name+"/zero_point", ir.NewTensor(ir.Int8, ir.Shape{C})),
+	}, Outputs: []*ir.Value{{Name: w.Name + "/dequantized"}}}
+	if _, err := typed(d); err != nil {
+		return err
+	}
+	i := slices.Index(g.Nodes, l.node)
+	g.Nodes = slices.Insert(g.Nodes, i, d)
+	l.node.Inputs[1] = d.Outputs[0]
+	return nil
+}
+
+// qparams are an activation's int8 scale and zero point.
+type qparams struct {
+	scale float32
+	zero  int8
+}
+
+// paramsFor maps the range [lo, hi] (widened to contain 0, so that zero
+// padding is exact) onto int8.
+func paramsFor(lo, hi float64) qparams {
+	lo, hi = min(lo, 0), max(hi, 0)
+	if hi-lo < 1e-30 {
+		return qparams{scale: 1}
+	}
+	s := float32((hi - lo) / 255)
+	z := math.RoundToEven(-128 - lo/float64(s))
+	return qparams{scale: s, zero: int8(max(-128, min(127, z)))}
+}
+
+// Quantize rewrites g in place (see the package comment) and reports the
+// quantization error on cfg.Data.
+func Quantize(ctx context.Context, g *ir.Graph, cfg Config) (*Report, error) {
+	if cfg.Mode != Int8 && cfg.Mode != Int8Weights {
+		return nil, fmt.Errorf("unknown quantization %q (int8 or int8-weights)", cfg.Mode)
+	}
+	if cfg.Method == "" {
+		cfg.Method = MinMax
+	}
+	if cfg.Method != MinMax && cfg.Method != Percentile && cfg.Method != MSE {
+		return nil, fmt.Errorf("unknown calibration method %q (minmax, percentile or mse)", cfg.Method)
+	}
+	if cfg.Percentile == 0 {
+		cfg.Percentile = DefaultPercentile
+	}
+	if cfg.Mode == Int8 && len(cfg.Data) == 0 {
+		return nil, fmt.Errorf("int8 quantization needs calibration data")
+	}
+	if err := checkGraph(g); err != nil {
+		return nil, err
+	}
+	if err := foldBatchNorm(g); err != nil {
+		return nil, err
+	}
+	ref, refMap := cloneGraph(g)
+	layers := findLayers(g)
+	for _, l := range layers {
+		if l.wAxis >= 0 {
+			l.quantizeWeights()
+		}
+	}
+	rep := &Report{Mode: string(cfg.Mode), Samples: len(cfg.Data)}
+	if cfg.Mode == Int8 {
+		rep.Method = string(cfg.Method)
+	}
+	// The activations to quantize: what the layers read. An op that
+	// commutes with dequantization (MaxPool, Reshape...) between a value
+	// and a layer runs on int8: its input is quantized too, with the same
+	// parameters. Layer outputs that only float ops read stay float.
+	var acts []*ir.Value
+	tie := map[*ir.Value]*ir.Value{}
+	outs := map[*ir.Value]bool{}
+	for _, v := range g.Outputs {
+		outs[v] = true
+	}
+	if cfg.Mode == Int8 {
+		seen := map[*ir.Value]bool{}
+		add := func(v *ir.Value) bool {
+			if seen[v] || v.Const != nil || v.Type.DType != ir.Float32 || outs[v] {
+				return false
+			}
+			seen[v] = true
+			acts = append(acts, v)
+			return true
+		}
+		for _, l := range layers {
+			for _, v := range l.inputs {
+				add(v)
+			}
+		}
+		prod := g.Producers()
+		for i := 0; i < len(acts); i++ {
+			v := acts[i]
+			p := prod[v]
+			if p == nil || !opt.CommutesWithDequant(p) {
+				continue
+			}
+			if _, concat := p.Op.(*ir.Concat); concat {
+				continue
+			}
+			if add(p.In(0)) || seen[p.In(0)] {
+				tie[v] = p.In(0)
+			}
+		}
+		acts = topoOrder(g, acts)
+		// resolve chains of ties to their first value (inputs come first)
+		for _, v := range acts {
+			if r, ok := tie[v]; ok {
+				if rr, ok := tie[r]; ok {
+					tie[v] = rr
+				}
+			}
+		}
+	}
+	var calibrated map[*ir.Value][2]float64
+	if cfg.Mode == Int8 {
+		var need []*ir.Value
+		for _, v := range acts {
+			if _, ok := tie[v]; !ok {
+				need = append(need, refMap[v])
+			}
+		}
+		var err error
+		if calibrated, err = calibrate(ctx, ref, need, cfg); err != nil {
+			return nil, err
+		}
+	}
+	params := map[*ir.Value]qparams{}
+	for _, v := range acts {
+		root := v
+		if r, ok := tie[v]; ok {
+			root = r
+		}
+		r := calibrated[refMap[root]]
+		params[v] = paramsFor(r[0], r[1])
+	}
+	for _, l := range layers {
+		if l.wAxis >= 0 {
+			if err := l.rewriteWeights(g); err != nil {
+				return nil, err
+			}
+		}
+	}
+	qvals := map[*ir.Value]*ir.Value{}
+	for _, v := range acts {
+		p := params[v]
+		st := ir.TensorF32(ir.Shape{}, p.scale)
+		zt := ir.NewTensor(ir.Int8, ir.Shape{})
+		zt.SetInt(0, int64(p.zero))
+		sc, zc := ir.NewConst(v.Name+"/scale", st), ir.NewConst(v.Name+"/zero_point", zt)
+		q, err := typed(&ir.Node{Name: v.Name + "/quantize", Op: &ir.QuantizeLinear{Axis: 1, Saturate: true}, Inputs: []*ir.Value{v, sc, zc}, Outputs: []*ir.Value{{Name: v.Name + "/quantized"}}})
+		if err != nil {
+			return nil, err
+		}
+		d, err := typed(&ir.Node{Name: v.Name + "/dequantize", Op: &ir.DequantizeLinear{Axis: 1}, Inputs: []*ir.Value{q.Outputs[0], sc, zc}, Outputs: []*ir.Value{{Name: v.Name + "/dequantized"}}})
+		if err != nil {
+			return nil, err
+		}
+		replaceReads(g, v, d.Outputs[0], q)
+		insertAfterProducer(g, v, q, d)
+		qvals[v] = q.Outputs[0]
+	}
+	if err := ir.InferGraph(g); err != nil {
+		return nil, err
+	}
+	rows := rep.rows(g, layers, acts, params, calibrated, refMap, qvals)
+	if len(cfg.Data) > 0 {
+		if err := measure(ctx, rep, rows, ref, g, cfg); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// topoOrder sorts values by where they are defined (inputs first).
+func topoOrder(g *ir.Graph, vs []*ir.Value) []*ir.Value {
+	pos := map[*ir.Value]int{}
+	for i, v := range g.Inputs {
+		pos[v] = i - len(g.Inputs)
+	}
+	for i, n := range g.Nodes {
+		for _, o := range n.Outputs {
+			if o != nil {
+				pos[o] = i
+			}
+		}
+	}
+	out := slices.Clone(vs)
+	slices.SortStableFunc(out, func(a, b *ir.Value) int { return pos[a] - pos[b] })
+	return out
+}
