@@ -91,15 +91,22 @@ func qouts() []ir.QOut {
 
 func TestQConvFused(t *testing.T) {
 	type conv struct {
-		c, m, h, w, k, stride, pad, group int
+		c, m, h, w, k, stride, pad, group, dil int
 	}
 	cases := []conv{
-		{3, 8, 9, 7, 3, 1, 1, 1},
-		{16, 12, 8, 8, 1, 1, 0, 1},
-		{6, 6, 10, 9, 3, 2, 1, 6},
-		{8, 10, 5, 6, 3, 1, 1, 2},
-		{17, 5, 6, 5, 1, 1, 0, 1},
-		{4, 9, 12, 11, 5, 1, 2, 1},
+		{3, 8, 9, 7, 3, 1, 1, 1, 1},
+		{16, 12, 8, 8, 1, 1, 0, 1, 1},
+		{6, 6, 10, 9, 3, 2, 1, 6, 1},
+		{8, 10, 5, 6, 3, 1, 1, 2, 1},
+		{17, 5, 6, 5, 1, 1, 0, 1, 1},
+		{4, 9, 12, 11, 5, 1, 2, 1, 1},
+		// depthwise: row tails, channel multiplier 2, 5x5, wide rows
+		{8, 8, 20, 19, 3, 1, 1, 8, 1},
+		{4, 8, 12, 37, 3, 2, 1, 4, 1},
+		{5, 5, 9, 21, 5, 2, 2, 5, 1},
+		{3, 3, 6, 40, 3, 1, 0, 3, 1},
+		{6, 6, 11, 26, 3, 2, 2, 6, 2},
+		{4, 4, 11, 20, 3, 1, 2, 4, 2},
 	}
 	for ci, cv := range cases {
 		for oi, out := range qouts() {
@@ -123,7 +130,7 @@ func TestQConvFused(t *testing.T) {
 						op.Kernel = []int{cv.k, cv.k}
 						op.Strides = []int{cv.stride, cv.stride}
 						op.Pads = []int{p, p, p, p}
-						op.Dilations = []int{1, 1}
+						op.Dilations = []int{max(cv.dil, 1), max(cv.dil, 1)}
 						op.AutoPad = "NOTSET"
 						if xdt == ir.Int8 {
 							op.XZero -= 10

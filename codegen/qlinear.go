@@ -295,6 +295,8 @@ type qconvPlan struct {
 	colBytes, tabBytes   int
 	perChannel           bool // w_scale or w_zero_point per output channel
 	pointwise            bool // 1x1 kernel, stride 1, no padding: columns transpose x
+	pairs                bool // pointwise with one group: qPointwise
+	dw                   bool // depthwise: qDepthwise
 	xdt, wdt             ir.DType
 	x, w, zx, zw, b, out *ir.Value
 	sx, sw, sy, zy       *ir.Value
@@ -352,6 +354,12 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	}
 	// 16 bytes of slack: the SIMD gather stores whole vectors (qIm2colT)
 	p.colBytes = alignUp(p.Pp*p.Kp*2+16, 16)
+	if p.pairs = p.pointwise && p.group == 1; p.pairs {
+		p.colBytes = pwPanelBytes(p.C)
+	}
+	if p.dw = !p.pointwise && p.depthwise(); p.dw {
+		p.padBytes, p.colBytes = 0, alignUp(p.dwPlaneBytes(), 16)
+	}
 	p.perChannel = p.sw != nil && p.sw.Type.Shape.Size() > 1
 	if p.perChannel {
 		p.tabBytes = p.M * 8
@@ -472,14 +480,21 @@ func (k *Ctx) qconv(n *ir.Node) error {
 	f.Counted(nc, p.N, func() {
 		xBase := f.Local(asm.I32)
 		f.Get(img).I32Const(xImg).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(p.x)).Op(wasm.OpcodeI32Add).Set(xBase)
-		if !p.pointwise {
+		if !p.pointwise && !p.dw {
 			k.qPadCopy(xBase, padBuf, p, zx)
 		}
 		f.SetI32(gi, 0)
-		f.Counted(gc, p.group, func() {
-			if p.pointwise {
+		// qDepthwise does every group at once, from group 0's pointers
+		groups := p.group
+		if p.dw {
+			groups = 1
+		}
+		f.Counted(gc, groups, func() {
+			switch {
+			case p.pairs, p.dw:
+			case p.pointwise:
 				k.qTransposeCols(xBase, gi, colBuf, p, zx)
-			} else {
+			default:
 				k.qIm2colT(padBuf, gi, colBuf, p)
 			}
 			f.Get(gi).I32Const(int32(p.mg * p.Kp * wWidth)).Op(wasm.OpcodeI32Mul).I32Const(wBuf).Op(wasm.OpcodeI32Add).Set(pa)
@@ -503,7 +518,14 @@ func (k *Ctx) qconv(n *ir.Node) error {
 					f.I32Const(int32(p.P)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(n.In(4))).Op(wasm.OpcodeI32Add).Set(*fusedEpi.res)
 				}
 			}
-			k.emitQGemm(qgemm{M: p.mg, N: p.P, K: p.K, Kp: p.Kp, a: qpacked{pa, wWidth}, b: qpacked{pb, 2}, epi: epi})
+			switch {
+			case p.dw:
+				k.qDepthwise(xBase, p, wBuf, wWidth, colBuf, zx, epi)
+			case p.pairs:
+				k.qPointwise(xBase, p, wBuf, wWidth, colBuf, zx, epi)
+			default:
+				k.emitQGemm(qgemm{M: p.mg, N: p.P, K: p.K, Kp: p.Kp, a: qpacked{pa, wWidth}, b: qpacked{pb, 2}, epi: epi})
+			}
 			f.AddI32(gi, 1)
 		})
 		f.AddI32(img, 1)
