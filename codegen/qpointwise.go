@@ -103,7 +103,7 @@ func (k *Ctx) qPointwise(xBase asm.Local, p *qconvPlan, w int32, wWidth int, pan
 			f.AddI32(sp, int32(P))
 			// after an even channel +2 (the pair's second half), after an
 			// odd one to the next pair
-			f.Get(dp).I32Const(pairBytes-2).Op(wasm.OpcodeI32Add).Get(dp).I32Const(2).Op(wasm.OpcodeI32Add)
+			f.Get(dp).I32Const(pairBytes - 2).Op(wasm.OpcodeI32Add).Get(dp).I32Const(2).Op(wasm.OpcodeI32Add)
 			f.Get(odd).Select().Set(dp)
 			f.Get(odd).I32Const(1).Op(wasm.OpcodeI32Xor).Set(odd)
 		})
