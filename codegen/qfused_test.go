@@ -110,7 +110,7 @@ func TestQConvFused(t *testing.T) {
 	}
 	for ci, cv := range cases {
 		for oi, out := range qouts() {
-			for _, xdt := range []ir.DType{ir.Uint8, ir.Int8} {
+			for _, xdt := range []ir.DType{ir.Uint8, ir.Int8, ir.Int16} {
 				t.Run(fmt.Sprintf("%d/%d/%s", ci, oi, xdt), func(t *testing.T) {
 					checkFused(t, func() (*ir.Graph, map[string]*ir.Tensor) {
 						r := rand.New(rand.NewPCG(uint64(ci), uint64(oi)))
@@ -132,8 +132,11 @@ func TestQConvFused(t *testing.T) {
 						op.Pads = []int{p, p, p, p}
 						op.Dilations = []int{max(cv.dil, 1), max(cv.dil, 1)}
 						op.AutoPad = "NOTSET"
-						if xdt == ir.Int8 {
+						switch xdt {
+						case ir.Int8:
 							op.XZero -= 10
+						case ir.Int16:
+							op.XZero = 0
 						}
 						in := []*ir.Value{ir.NewInput("x", x.Type), ir.NewConst("w", packed), ir.NewConst("mult", mult), ir.NewConst("add", add)}
 						feeds := map[string]*ir.Tensor{"x": x}

@@ -343,7 +343,9 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	if p.packed == nil {
 		p.wBytes = alignUp(p.M*p.Kp*2, 16)
 	}
-	p.pointwise = p.kSize == 1
+	// int16 inputs take the general path (qPadCopy reads them)
+	x16 := p.xdt == ir.Int16
+	p.pointwise = p.kSize == 1 && !x16
 	for d := range g.In {
 		if g.Strides[d] != 1 || g.PadBegin[d] != 0 || g.PadEnd[d] != 0 {
 			p.pointwise = false
@@ -357,7 +359,7 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	if p.pairs = p.pointwise && p.group == 1; p.pairs {
 		p.colBytes = pwPanelBytes(p.C)
 	}
-	if p.dw = !p.pointwise && p.depthwise(); p.dw {
+	if p.dw = !p.pointwise && !x16 && p.depthwise(); p.dw {
 		p.padBytes, p.colBytes = 0, alignUp(p.dwPlaneBytes(), 16)
 	}
 	p.perChannel = p.sw != nil && p.sw.Type.Shape.Size() > 1
@@ -473,7 +475,7 @@ func (k *Ctx) qconv(n *ir.Node) error {
 		epi = newRequant(k, pc, p.P, p.out.Type.DType, bias, mode, m, 0, zy)
 	}
 
-	xImg := int32(p.C * ir.Shape(p.g.In).Size())
+	xImg := int32(p.C * ir.Shape(p.g.In).Size() * p.xdt.Bits() / 8)
 	img, gi := f.Local(asm.I32), f.Local(asm.I32)
 	f.SetI32(img, 0)
 	nc, gc := f.Local(asm.I32), f.Local(asm.I32)
@@ -556,27 +558,37 @@ func (k *Ctx) qPadCopy(src asm.Local, dst int32, p *qconvPlan, zx asm.Local) {
 	f.Get(src).Set(sp)
 	f.I32Const(dst + int32(offset)*2).Set(chanBase)
 	width := g.In[nd-1]
+	xsz := int32(p.xdt.Bits() / 8)
 	row := func() {
 		rowStart := f.Local(asm.I32)
 		f.Get(dp).Set(rowStart)
 		rest := width
 		if k.SIMD() && width >= 8 {
 			f.Counted(c, width/8, func() {
-				f.Get(dp).Get(sp).V128Load64Zero(0).Vec(ext).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(0)
-				f.AddI32(sp, 8)
+				f.Get(dp).Get(sp)
+				if p.xdt == ir.Int16 {
+					f.V128Load(0)
+				} else {
+					f.V128Load64Zero(0).Vec(ext)
+				}
+				f.Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(0)
+				f.AddI32(sp, 8*xsz)
 				f.AddI32(dp, 16)
 			})
 			rest = width % 8
 		}
 		f.Counted(c, rest, func() {
 			f.Get(dp).Get(sp)
-			if p.xdt == ir.Int8 {
+			switch p.xdt {
+			case ir.Int8:
 				f.I32Load8S(0)
-			} else {
+			case ir.Int16:
+				f.I32Load16S(0)
+			default:
 				f.I32Load8U(0)
 			}
 			f.Get(zx).Op(wasm.OpcodeI32Sub).I32Store16(0)
-			f.AddI32(sp, 1)
+			f.AddI32(sp, xsz)
 			f.AddI32(dp, 2)
 		})
 		f.Get(rowStart).Set(dp)

@@ -88,7 +88,13 @@ func checkQParams(n int, vs ...*Value) error {
 
 func channelParam(t *Tensor, c int) float32 { return t.F32()[min(c, t.Len()-1)] }
 
-// QConv is a convolution of int8/uint8 x (zero point XZero) with weights
+// QConv16MaxK bounds the reduction length of a QConv with int16 input:
+// products of int16 and int8 values, summed in pairs by the kernels, then
+// stay within int32.
+const QConv16MaxK = 512
+
+// QConv is a convolution of int8/uint8 x (zero point XZero; or int16 with
+// zero point 0 when the reduction is at most QConv16MaxK long) with weights
 // packed at compile time (input 1, see QPacked), accumulated in int32 and
 // finished by Out with per-output-channel Mult (input 2) and Add (input 3).
 // An optional input 4 is a residual of the output's shape, int8/uint8,
@@ -120,10 +126,11 @@ func (c *QConv) Infer(in []*Value) ([]Type, error) {
 	if err := c.Packed.check(w, false); err != nil {
 		return nil, err
 	}
-	if !isInt8(x.Type.DType) || !isInt8(c.Packed.Orig.DType) {
+	M := c.Packed.Orig.Shape[0]
+	k16 := x.Type.DType == Int16 && c.XZero == 0 && c.Packed.Orig.Shape[1:].Size() <= QConv16MaxK && w.Type.DType == Int8
+	if !isInt8(x.Type.DType) && !k16 || !isInt8(c.Packed.Orig.DType) {
 		return nil, NotSupportedf("QConv of %s and %s", x.Type.DType, c.Packed.Orig.DType)
 	}
-	M := c.Packed.Orig.Shape[0]
 	if err := checkQParams(M, in[2], in[3]); err != nil {
 		return nil, err
 	}

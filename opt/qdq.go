@@ -85,11 +85,15 @@ type dq struct {
 }
 
 func (d *dq) perTensor() (qparams, bool) {
-	if len(d.scales) != 1 || d.x.Type.DType != ir.Int8 && d.x.Type.DType != ir.Uint8 {
+	if dt := d.x.Type.DType; len(d.scales) != 1 || dt != ir.Int8 && dt != ir.Uint8 && dt != ir.Int16 {
 		return qparams{}, false
 	}
 	return qparams{d.scales[0], int32(d.zeros[0]), d.x.Type.DType}, true
 }
+
+// is8 reports 8-bit parameters: integer ops other than a QConv's input
+// take only those.
+func (p qparams) is8() bool { return p.dt == ir.Int8 || p.dt == ir.Uint8 }
 
 // dequant returns the DequantizeLinear producing v, with constant float32
 // scales and zero points, per tensor or per axis; nil otherwise.
@@ -106,7 +110,7 @@ func (r *qdqRewriter) dequant(v *ir.Value) *dq {
 	if s.Const == nil || s.Type.DType != ir.Float32 || z != nil && z.Const == nil {
 		return nil
 	}
-	if dt := x.Type.DType; dt != ir.Int8 && dt != ir.Uint8 && dt != ir.Int32 {
+	if dt := x.Type.DType; dt != ir.Int8 && dt != ir.Uint8 && dt != ir.Int16 && dt != ir.Int32 {
 		return nil
 	}
 	d := &dq{node: n, x: x, axis: -1}
@@ -450,6 +454,14 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 	if wd == nil || wd.x.Const == nil || (wd.x.Type.DType != ir.Int8 && wd.x.Type.DType != ir.Uint8) {
 		return false, nil
 	}
+	if !xp.is8() {
+		// int16 activations: convolutions with short reductions and
+		// int8 weights of zero point 0
+		_, conv := op.(*ir.Conv)
+		if !conv || xp.zero != 0 || wd.x.Type.DType != ir.Int8 || wd.x.Type.Shape[1:].Size() > ir.QConv16MaxK || slices.ContainsFunc(wd.zeros, func(z int64) bool { return z != 0 }) {
+			return false, nil
+		}
+	}
 	y := n.Out(0)
 	if y == nil || y.Type.DType != ir.Float32 {
 		return false, nil
@@ -530,8 +542,8 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 		if d == nil {
 			return false
 		}
-		_, ok := d.perTensor()
-		return ok
+		p, ok := d.perTensor()
+		return ok && p.is8()
 	})
 	end, folded, extra, a := t.end, t.folded, t.extra, t.act
 	qs, keep, outp, intOut := r.output(end)
@@ -700,6 +712,7 @@ func (r *qdqRewriter) add(n *ir.Node) (bool, error) {
 	}
 	pa, oka := da.perTensor()
 	pb, okb := db.perTensor()
+	oka, okb = oka && pa.is8(), okb && pb.is8()
 	y := n.Out(0)
 	if !oka || !okb || y == nil || !da.x.Type.Shape.Equal(db.x.Type.Shape) || !y.Type.Shape.Equal(da.x.Type.Shape) {
 		return false, nil

@@ -93,10 +93,17 @@ func (p *progress) step(done int) {
 	}
 }
 
-// calibrate runs the float graph g on the samples and returns the range of
-// each value of vals: the minimum and maximum, or the percentiles of a
-// histogram over them.
-func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, cfg Config) (map[*ir.Value][2]float64, error) {
+// stats are what calibration learns about one value.
+type stats struct {
+	lo, hi   float64   // the range: minimum and maximum, or a histogram's choice
+	min, max float64   // the minimum and maximum
+	mean     []float64 // per channel, when asked for
+}
+
+// calibrate runs the float graph g on the samples and returns, for each
+// value of keys, its range (the minimum and maximum, or chosen from a
+// histogram) and, where axes[i] >= 0, its mean per index of that axis.
+func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, axes []int, cfg Config) (map[*ir.Value]*stats, error) {
 	rt, err := host.NewRuntime(ctx, host.Config{})
 	if err != nil {
 		return nil, err
@@ -112,8 +119,12 @@ func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, cfg Config) (
 		return nil, fmt.Errorf("compiling the calibration model: %w", err)
 	}
 	lo, hi := make([]float64, len(vals)), make([]float64, len(vals))
+	sums := make([][]float64, len(vals))
 	for i := range lo {
 		lo[i], hi[i] = math.Inf(1), math.Inf(-1)
+		if axes[i] >= 0 {
+			sums[i] = make([]float64, keys[i].Type.Shape[axes[i]])
+		}
 	}
 	bar := &progress{w: cfg.Progress, label: "calibrating", total: len(cfg.Data)}
 	if cfg.Method != MinMax {
@@ -125,18 +136,33 @@ func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, cfg Config) (
 			return nil, err
 		}
 		for i, t := range ts {
-			for _, v := range t.F32() {
+			inner, n := 1, 1
+			if axes[i] >= 0 {
+				inner, n = t.Shape[axes[i]+1:].Size(), t.Shape[axes[i]]
+			}
+			for j, v := range t.F32() {
 				x := float64(v)
 				lo[i], hi[i] = min(lo[i], x), max(hi[i], x)
+				if sums[i] != nil {
+					sums[i][j/inner%n] += x
+				}
 			}
 		}
 		bar.step(s + 1)
 	}
-	out := map[*ir.Value][2]float64{}
-	if cfg.Method == MinMax {
-		for i, v := range keys {
-			out[v] = [2]float64{lo[i], hi[i]}
+	out := map[*ir.Value]*stats{}
+	for i, v := range keys {
+		st := &stats{lo: lo[i], hi: hi[i], min: lo[i], max: hi[i]}
+		if sums[i] != nil {
+			per := float64(len(cfg.Data)) * float64(v.Type.Shape.Size()) / float64(len(sums[i]))
+			st.mean = make([]float64, len(sums[i]))
+			for c, x := range sums[i] {
+				st.mean[c] = x / per
+			}
 		}
+		out[v] = st
+	}
+	if cfg.Method == MinMax {
 		return out, nil
 	}
 	const bins = 2048
@@ -163,11 +189,11 @@ func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, cfg Config) (
 		bar.step(s + 1)
 	}
 	for i, v := range keys {
+		r := percentileRange(hist[i], lo[i], hi[i], cfg.Percentile)
 		if cfg.Method == MSE {
-			out[v] = mseRange(hist[i], lo[i], hi[i])
-		} else {
-			out[v] = percentileRange(hist[i], lo[i], hi[i], cfg.Percentile)
+			r = mseRange(hist[i], lo[i], hi[i])
 		}
+		out[v].lo, out[v].hi = r[0], r[1]
 	}
 	return out, nil
 }
@@ -235,4 +261,55 @@ func mseRange(h []float64, lo, hi float64) [2]float64 {
 		}
 	}
 	return [2]float64{best * lo, best * hi}
+}
+
+// quantizedMeans runs the float graph g again and returns, for each value
+// of keys, the means per index of axis axes[i] of its values rounded and
+// clipped with params ps[i].
+func quantizedMeans(ctx context.Context, g *ir.Graph, keys []*ir.Value, axes []int, ps []qparams, cfg Config) (map[*ir.Value][]float64, error) {
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close(ctx)
+	c, vmap := cloneGraph(g)
+	vals := make([]*ir.Value, len(keys))
+	for i, v := range keys {
+		vals[i] = vmap[v]
+	}
+	p, err := newProbe(ctx, rt, c, vals, cfg.Compile)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the calibration model: %w", err)
+	}
+	sums := make([][]float64, len(keys))
+	bar := &progress{w: cfg.Progress, label: "calibrating (bias correction)", total: len(cfg.Data)}
+	for s, feed := range cfg.Data {
+		ts, err := p.run(ctx, feed)
+		if err != nil {
+			return nil, err
+		}
+		for i, t := range ts {
+			n, inner := t.Shape[axes[i]], t.Shape[axes[i]+1:].Size()
+			if sums[i] == nil {
+				sums[i] = make([]float64, n)
+			}
+			q := ps[i]
+			lo, hi := ir.QuantRange(q.dt)
+			for j, v := range t.F32() {
+				r := math.RoundToEven(float64(v/q.scale)) + float64(q.zero)
+				r = min(max(r, float64(lo)), float64(hi))
+				sums[i][j/inner%n] += float64(float32(r-float64(q.zero)) * q.scale)
+			}
+		}
+		bar.step(s + 1)
+	}
+	out := map[*ir.Value][]float64{}
+	for i, v := range keys {
+		per := float64(len(cfg.Data)) * float64(v.Type.Shape.Size()) / float64(len(sums[i]))
+		for c := range sums[i] {
+			sums[i][c] /= per
+		}
+		out[v] = sums[i]
+	}
+	return out, nil
 }

@@ -69,6 +69,17 @@ type layer struct {
 	wScale []float32   // one per channel
 	wErr   float64     // relative RMS error of the weights
 	inputs []*ir.Value // activations it reads
+	// per-channel means of the input, float and quantized (calibration)
+	inMean, inQMean []float64
+}
+
+// inAxis is the channel axis of the layer's input: 1 for convolutions,
+// the last for matrix products.
+func (l *layer) inAxis() int {
+	if _, conv := l.node.Op.(*ir.Conv); conv {
+		return 1
+	}
+	return len(l.node.In(0).Type.Shape) - 1
 }
 
 func (l *layer) ops() string {
@@ -173,6 +184,77 @@ func weightScale(vs []float32) float32 {
 	return best
 }
 
+// correctBias changes the layer's bias so that its output keeps the float
+// layer's mean on the calibration data: the weights' rounding errors times
+// the mean input (large for the inputs of ReLU layers), and the shift of
+// the mean input that clipping its range causes, would otherwise move
+// every output of a channel the same way. Zero padding is not taken into
+// account.
+func (l *layer) correctBias() {
+	mean, qmean := l.inMean, l.inQMean
+	if qmean == nil {
+		qmean = mean
+	}
+	n := l.node
+	w := n.In(1).Const
+	C := len(l.wScale)
+	inner := w.Shape[l.wAxis+1:].Size()
+	shift := make([]float64, C)
+	wf := w.F32()
+	for i, v := range wf {
+		c := (i / inner) % C
+		wq := float64(float32(l.wq.I8()[i]) * l.wScale[c])
+		// the input channel this weight multiplies
+		var k int
+		switch op := n.Op.(type) {
+		case *ir.Conv:
+			per := w.Shape[1]
+			k = c/(C/op.Group)*per + (i/(inner/per))%per
+		default:
+			if l.wAxis == 1 {
+				k = i / C // B [K, N]
+			} else {
+				k = i % inner // B [N, K]
+			}
+		}
+		if k < len(mean) {
+			shift[c] += wq*qmean[k] - float64(v)*mean[k]
+		}
+	}
+	var b *ir.Value
+	bi := 2
+	switch op := n.Op.(type) {
+	case *ir.Conv:
+	case *ir.Gemm:
+		if op.Beta == 0 {
+			return
+		}
+		for c := range shift {
+			shift[c] /= float64(op.Beta)
+		}
+	default:
+		return // MatMul has no bias input
+	}
+	b = n.In(bi)
+	nb := ir.NewTensor(ir.Float32, ir.Shape{C})
+	if b != nil {
+		if b.Const == nil || b.Type.Shape.Size() != C && b.Type.Shape.Size() != 1 {
+			return
+		}
+		for c := range shift {
+			nb.F32()[c] = float32(b.Const.Float(min(c, b.Const.Len()-1)))
+		}
+	}
+	for c := range shift {
+		nb.F32()[c] -= float32(shift[c])
+	}
+	name := n.Name + "/corrected_bias"
+	for len(n.Inputs) <= bi {
+		n.Inputs = append(n.Inputs, nil)
+	}
+	n.Inputs[bi] = ir.NewConst(name, nb)
+}
+
 func relErr(se, sr float64) float64 {
 	if sr == 0 {
 		if se == 0 {
@@ -201,10 +283,12 @@ func (l *layer) rewriteWeights(g *ir.Graph) error {
 	return nil
 }
 
-// qparams are an activation's int8 scale and zero point.
+// qparams are an activation's scale, zero point and type (int8, or int16
+// for model inputs that only small convolutions read).
 type qparams struct {
 	scale float32
-	zero  int8
+	zero  int32
+	dt    ir.DType
 }
 
 // paramsFor maps the range [lo, hi] (widened to contain 0, so that zero
@@ -212,11 +296,57 @@ type qparams struct {
 func paramsFor(lo, hi float64) qparams {
 	lo, hi = min(lo, 0), max(hi, 0)
 	if hi-lo < 1e-30 {
-		return qparams{scale: 1}
+		return qparams{scale: 1, dt: ir.Int8}
 	}
 	s := float32((hi - lo) / 255)
 	z := math.RoundToEven(-128 - lo/float64(s))
-	return qparams{scale: s, zero: int8(max(-128, min(127, z)))}
+	return qparams{scale: s, zero: int32(max(-128, min(127, z))), dt: ir.Int8}
+}
+
+// params16 maps [lo, hi] onto int16 symmetrically (zero point 0).
+func params16(lo, hi float64) qparams {
+	a := max(math.Abs(lo), math.Abs(hi))
+	if a < 1e-30 {
+		return qparams{scale: 1, dt: ir.Int16}
+	}
+	return qparams{scale: float32(a / 32767), dt: ir.Int16}
+}
+
+// wide16 lists the model inputs quantized to int16: those whose every
+// reader, directly or through ops tied to them, is a convolution short
+// enough for the int16 kernel (ir.QConv16MaxK). Quantization noise at the
+// input is what a network amplifies most, and the first convolution,
+// with few input channels, costs the same either way.
+func wide16(g *ir.Graph, layers []*layer, acts []*ir.Value, tie map[*ir.Value]*ir.Value) map[*ir.Value]bool {
+	convIn := map[*ir.Value][]*ir.Node{}
+	for _, l := range layers {
+		if _, ok := l.node.Op.(*ir.Conv); ok && l.node.In(1).Type.Shape[1:].Size() <= ir.QConv16MaxK {
+			convIn[l.node.In(0)] = append(convIn[l.node.In(0)], l.node)
+		}
+	}
+	uses := g.Uses()
+	wide := map[*ir.Value]bool{}
+	for _, in := range g.Inputs {
+		if !slices.Contains(acts, in) {
+			continue
+		}
+		ok := true
+		for _, v := range acts {
+			if v != in && tie[v] != in {
+				continue
+			}
+			for _, u := range uses[v] {
+				fromTied := slices.ContainsFunc(u.Outputs, func(o *ir.Value) bool { return o != nil && tie[o] == in })
+				if !slices.Contains(convIn[v], u) && !fromTied {
+					ok = false
+				}
+			}
+		}
+		if ok {
+			wide[in] = true
+		}
+	}
+	return wide
 }
 
 // Quantize rewrites g in place (see the package comment) and reports the
@@ -303,20 +433,43 @@ func Quantize(ctx context.Context, g *ir.Graph, cfg Config) (*Report, error) {
 			}
 		}
 	}
-	var calibrated map[*ir.Value][2]float64
+	calibrated := map[*ir.Value][2]float64{}
+	extremes := map[*ir.Value][2]float64{}
 	if cfg.Mode == Int8 {
-		var need []*ir.Value
-		for _, v := range acts {
-			if _, ok := tie[v]; !ok {
-				need = append(need, refMap[v])
+		// every activation's range (tied ones are not used) and, for the
+		// inputs of layers with weights, the per-channel means that bias
+		// correction needs
+		axes := map[*ir.Value]int{}
+		for _, l := range layers {
+			if l.wAxis >= 0 {
+				axes[l.node.In(0)] = l.inAxis()
 			}
 		}
-		var err error
-		if calibrated, err = calibrate(ctx, ref, need, cfg); err != nil {
+		keys := make([]*ir.Value, len(acts))
+		kaxes := make([]int, len(acts))
+		for i, v := range acts {
+			keys[i], kaxes[i] = refMap[v], -1
+			if ax, ok := axes[v]; ok {
+				kaxes[i] = ax
+			}
+		}
+		st, err := calibrate(ctx, ref, keys, kaxes, cfg)
+		if err != nil {
 			return nil, err
+		}
+		for _, v := range acts {
+			s := st[refMap[v]]
+			calibrated[refMap[v]] = [2]float64{s.lo, s.hi}
+			extremes[refMap[v]] = [2]float64{s.min, s.max}
+		}
+		for _, l := range layers {
+			if s := st[refMap[l.node.In(0)]]; s != nil && s.mean != nil && l.wAxis >= 0 {
+				l.inMean = s.mean
+			}
 		}
 	}
 	params := map[*ir.Value]qparams{}
+	wide := wide16(g, layers, acts, tie)
 	for _, v := range acts {
 		root := v
 		if r, ok := tie[v]; ok {
@@ -324,8 +477,37 @@ func Quantize(ctx context.Context, g *ir.Graph, cfg Config) (*Report, error) {
 		}
 		r := calibrated[refMap[root]]
 		params[v] = paramsFor(r[0], r[1])
+		if wide[root] {
+			// 65536 levels need not clip the range
+			r = extremes[refMap[root]]
+			params[v] = params16(r[0], r[1])
+		}
+		calibrated[refMap[v]] = r
+	}
+	if cfg.Mode == Int8 && cfg.Method != MinMax {
+		// Clipping the ranges moves the inputs' means: measure by how much.
+		var keys []*ir.Value
+		var axes []int
+		var ps []qparams
+		for _, l := range layers {
+			if l.inMean != nil {
+				keys, axes, ps = append(keys, refMap[l.node.In(0)]), append(axes, l.inAxis()), append(ps, params[l.node.In(0)])
+			}
+		}
+		qm, err := quantizedMeans(ctx, ref, keys, axes, ps, cfg)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range layers {
+			if l.inMean != nil {
+				l.inQMean = qm[refMap[l.node.In(0)]]
+			}
+		}
 	}
 	for _, l := range layers {
+		if l.inMean != nil {
+			l.correctBias()
+		}
 		if l.wAxis >= 0 {
 			if err := l.rewriteWeights(g); err != nil {
 				return nil, err
@@ -336,7 +518,7 @@ func Quantize(ctx context.Context, g *ir.Graph, cfg Config) (*Report, error) {
 	for _, v := range acts {
 		p := params[v]
 		st := ir.TensorF32(ir.Shape{}, p.scale)
-		zt := ir.NewTensor(ir.Int8, ir.Shape{})
+		zt := ir.NewTensor(p.dt, ir.Shape{})
 		zt.SetInt(0, int64(p.zero))
 		sc, zc := ir.NewConst(v.Name+"/scale", st), ir.NewConst(v.Name+"/zero_point", zt)
 		q, err := typed(&ir.Node{Name: v.Name + "/quantize", Op: &ir.QuantizeLinear{Axis: 1, Saturate: true}, Inputs: []*ir.Value{v, sc, zc}, Outputs: []*ir.Value{{Name: v.Name + "/quantized"}}})

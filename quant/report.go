@@ -124,7 +124,7 @@ func (rep *Report) rows(g *ir.Graph, layers []*layer, acts []*ir.Value, params m
 		ly := Layer{Tensor: v.Name, DType: "float32"}
 		r := &row{float: refMap[v], quant: v}
 		if p, ok := params[v]; ok {
-			ly.DType, ly.Scale, ly.ZeroPoint = "int8", p.scale, int32(p.zero)
+			ly.DType, ly.Scale, ly.ZeroPoint = p.dt.String(), p.scale, p.zero
 			r.params, r.quant = &p, qvals[v]
 		}
 		if c, ok := calibrated[refMap[v]]; ok {
@@ -208,8 +208,8 @@ func measure(ctx context.Context, rep *Report, rows []*row, ref, g *ir.Graph, cf
 
 func dequantize(t *ir.Tensor, p qparams) *ir.Tensor {
 	out := ir.NewTensor(ir.Float32, t.Shape)
-	for i, v := range t.I8() {
-		out.F32()[i] = float32(int32(v)-int32(p.zero)) * p.scale
+	for i := range out.F32() {
+		out.F32()[i] = float32(int32(t.Int(i))-p.zero) * p.scale
 	}
 	return out
 }
@@ -232,7 +232,7 @@ func (rep *Report) Write(w io.Writer) {
 	fmt.Fprintln(tw, "layer\tops\tout\tscale\tzero\tcalibrated range\tweight scales\tweight err\trel err\tSQNR dB\tmax abs err\t")
 	for _, l := range rep.Layers {
 		scale, zero, rng := "", "", ""
-		if l.DType == "int8" {
+		if l.DType != "float32" {
 			scale, zero = fmt.Sprintf("%.4g", l.Scale), fmt.Sprint(l.ZeroPoint)
 			rng = fmt.Sprintf("[%.4g, %.4g]", l.Range[0], l.Range[1])
 		}
