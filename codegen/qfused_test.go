@@ -160,6 +160,49 @@ func TestQConvFused(t *testing.T) {
 	}
 }
 
+// TestQConvWinograd runs 3x3 convolutions through Winograd F(2x2, 3x3):
+// odd and even output sizes, partial groups of tiles, odd channel counts.
+func TestQConvWinograd(t *testing.T) {
+	for ci, cv := range [][5]int{{3, 8, 9, 7, 1}, {16, 12, 20, 37, 1}, {5, 6, 11, 16, 0}, {7, 5, 18, 19, 1}, {2, 4, 3, 3, 1}} {
+		for oi, out := range qouts() {
+			t.Run(fmt.Sprintf("%v/%d", cv, oi), func(t *testing.T) {
+				checkFused(t, func() (*ir.Graph, map[string]*ir.Tensor) {
+					r := rand.New(rand.NewPCG(uint64(ci), uint64(oi)))
+					C, M, H, W, pad := cv[0], cv[1], cv[2], cv[3], cv[4]
+					xdt := []ir.DType{ir.Uint8, ir.Int8}[oi%2]
+					x := randQ(r, xdt, ir.Shape{1, C, H, W})
+					w := randQ(r, ir.Int8, ir.Shape{M, C, 3, 3})
+					packed, err := ir.PackQWeights(w, nil, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					mult, add := randF32(r, M, 1e-4, 3e-3), randF32(r, M, -20, 20)
+					op := &ir.QConv{Group: 1, XZero: int32(r.IntN(20)) - 10*int32(oi%2), Packed: ir.QPacked{Orig: w.Type}, Out: out, Winograd: true}
+					op.Kernel, op.Strides, op.Dilations, op.AutoPad = []int{3, 3}, []int{1, 1}, []int{1, 1}, "NOTSET"
+					op.Pads = []int{pad, pad, pad, pad}
+					pw := ir.NewConst("w", packed)
+					wn := &ir.Node{Name: "u", Op: &ir.WinogradWeights{Orig: w.Type}, Inputs: []*ir.Value{pw}, Outputs: []*ir.Value{{Name: "u"}}}
+					if err := ir.InferNode(wn); err != nil {
+						t.Fatal(err)
+					}
+					in := []*ir.Value{ir.NewInput("x", x.Type), pw, ir.NewConst("mult", mult), ir.NewConst("add", add), nil, wn.Outputs[0]}
+					feeds := map[string]*ir.Tensor{"x": x}
+					if oi == 2 {
+						g, _ := op.Geometry(x.Shape)
+						res := randQ(r, ir.Int8, append(ir.Shape{1, M}, g.Out...))
+						op.RZero, op.RMult = 3, 0.7
+						in[4] = ir.NewInput("r", res.Type)
+						feeds["r"] = res
+					}
+					g := oneNode(t, op, in)
+					g.Nodes = append([]*ir.Node{wn}, g.Nodes...)
+					return g, feeds
+				})
+			})
+		}
+	}
+}
+
 func TestQMatMulFused(t *testing.T) {
 	for _, d := range [][4]int{{1, 1, 256, 10}, {2, 5, 33, 7}, {1, 4, 8, 16}, {3, 3, 100, 13}} {
 		for oi, out := range qouts() {
@@ -208,7 +251,7 @@ func oneNode(t *testing.T, op ir.Op, in []*ir.Value) *ir.Graph {
 	t.Helper()
 	g := &ir.Graph{Name: "fused"}
 	for _, v := range in {
-		if v.Const == nil {
+		if v != nil && v.Const == nil && v.Name != "u" {
 			g.Inputs = append(g.Inputs, v)
 		}
 	}

@@ -297,6 +297,7 @@ type qconvPlan struct {
 	pointwise            bool // 1x1 kernel, stride 1, no padding: columns transpose x
 	pairs                bool // pointwise with one group: qPointwise
 	dw                   bool // depthwise: qDepthwise
+	winoBytes            int  // Winograd QConv: its workspace (qWinograd)
 	xdt, wdt             ir.DType
 	x, w, zx, zw, b, out *ir.Value
 	sx, sw, sy, zy       *ir.Value
@@ -362,6 +363,9 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	if p.dw = !p.pointwise && !x16 && p.depthwise(); p.dw {
 		p.padBytes, p.colBytes = 0, alignUp(p.dwPlaneBytes(), 16)
 	}
+	if p.fused != nil && p.fused.Winograd {
+		p.winoBytes = p.wino().bytes()
+	}
 	p.perChannel = p.sw != nil && p.sw.Type.Shape.Size() > 1
 	if p.perChannel {
 		p.tabBytes = p.M * 8
@@ -381,7 +385,9 @@ func convWindow(op ir.Op) ir.Window {
 	panic("convWindow " + op.OpType())
 }
 
-func (p *qconvPlan) workspace() int { return p.wBytes + p.padBytes + p.colBytes + p.tabBytes }
+func (p *qconvPlan) workspace() int {
+	return max(p.wBytes+p.padBytes+p.colBytes+p.tabBytes, p.winoBytes)
+}
 
 // maxTaps bounds the kernel taps the gather unrolls.
 const maxTaps = 1024
@@ -403,7 +409,9 @@ func (k *Ctx) qconv(n *ir.Node) error {
 	padBuf := wBuf + int32(p.wBytes)
 	colBuf := padBuf + int32(p.padBytes)
 	tab := colBuf + int32(p.colBytes)
-	f.I32Const(ws).I32Const(0).I32Const(int32(p.wBytes + p.padBytes + p.colBytes)).MemoryFill()
+	if !(p.winoBytes > 0 && k.SIMD()) {
+		f.I32Const(ws).I32Const(0).I32Const(int32(p.wBytes + p.padBytes + p.colBytes)).MemoryFill()
+	}
 
 	wWidth := 2
 	if p.packed != nil {
@@ -482,7 +490,8 @@ func (k *Ctx) qconv(n *ir.Node) error {
 	f.Counted(nc, p.N, func() {
 		xBase := f.Local(asm.I32)
 		f.Get(img).I32Const(xImg).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(p.x)).Op(wasm.OpcodeI32Add).Set(xBase)
-		if !p.pointwise && !p.dw {
+		wino := p.winoBytes > 0 && k.SIMD()
+		if !p.pointwise && !p.dw && !wino {
 			k.qPadCopy(xBase, padBuf, p, zx)
 		}
 		f.SetI32(gi, 0)
@@ -493,7 +502,7 @@ func (k *Ctx) qconv(n *ir.Node) error {
 		}
 		f.Counted(gc, groups, func() {
 			switch {
-			case p.pairs, p.dw:
+			case p.pairs, p.dw, wino:
 			case p.pointwise:
 				k.qTransposeCols(xBase, gi, colBuf, p, zx)
 			default:
@@ -521,6 +530,8 @@ func (k *Ctx) qconv(n *ir.Node) error {
 				}
 			}
 			switch {
+			case wino:
+				k.qWinograd(xBase, p, n.In(5), ws, zx, epi)
 			case p.dw:
 				k.qDepthwise(xBase, p, wBuf, wWidth, colBuf, zx, epi)
 			case p.pairs:

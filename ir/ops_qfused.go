@@ -38,6 +38,11 @@ func (q QOut) check() error {
 	if q.DType != Int8 && q.DType != Uint8 && q.DType != Float32 {
 		return fmt.Errorf("fused integer op output %s (want int8, uint8 or float32)", q.DType)
 	}
+	if q.DType != Float32 {
+		if err := checkZero(q.Zero, q.DType); err != nil {
+			return err
+		}
+	}
 	if !(q.Lo <= q.Hi) {
 		return fmt.Errorf("fused integer op clamp [%g, %g] is empty", q.Lo, q.Hi)
 	}
@@ -76,6 +81,14 @@ func (q QOut) Store(y *Tensor, i int, t float32) {
 	y.SetInt(i, v)
 }
 
+// checkZero validates a zero point for integer type dt.
+func checkZero(z int32, dt DType) error {
+	if lo, hi := QuantRange(dt); int64(z) < lo || int64(z) > hi {
+		return fmt.Errorf("zero point %d out of %s's range", z, dt)
+	}
+	return nil
+}
+
 // checkQParams validates Mult and Add inputs: float32, one value or n.
 func checkQParams(n int, vs ...*Value) error {
 	for _, v := range vs {
@@ -107,6 +120,9 @@ type QConv struct {
 	Out    QOut
 	RZero  int32
 	RMult  float32
+	// Winograd computes a 3x3, stride 1 convolution with F(2x2, 3x3); input
+	// 5 then holds the transformed weights (WinogradWeights of input 1).
+	Winograd bool
 }
 
 func (*QConv) OpType() string { return "QConv" }
@@ -119,11 +135,14 @@ func (c *QConv) Geometry(x Shape) (*Geometry, error) {
 }
 
 func (c *QConv) Infer(in []*Value) ([]Type, error) {
-	if len(in) < 4 || len(in) > 5 || in[0] == nil || in[1] == nil || in[2] == nil || in[3] == nil {
-		return nil, fmt.Errorf("QConv takes x, packed weights, mult, add and an optional residual")
+	if len(in) < 4 || len(in) > 6 || in[0] == nil || in[1] == nil || in[2] == nil || in[3] == nil {
+		return nil, fmt.Errorf("QConv takes x, packed weights, mult, add, an optional residual and Winograd weights")
 	}
 	x, w := in[0], in[1]
 	if err := c.Packed.check(w, false); err != nil {
+		return nil, err
+	}
+	if err := checkZero(c.XZero, x.Type.DType); err != nil {
 		return nil, err
 	}
 	M := c.Packed.Orig.Shape[0]
@@ -144,6 +163,20 @@ func (c *QConv) Infer(in []*Value) ([]Type, error) {
 	out := Type{c.Out.DType, append(Shape{x.Type.Shape[0], M}, g.Out...)}
 	if r := getIn(in, 4); r != nil && (!isInt8(r.Type.DType) || !r.Type.Shape.Equal(out.Shape)) {
 		return nil, fmt.Errorf("QConv residual %s must be int8 or uint8 of the output's shape %s", r.Type, out.Shape)
+	}
+	u := getIn(in, 5)
+	if c.Winograd != (u != nil) {
+		return nil, fmt.Errorf("QConv: Winograd weights must be given exactly when Winograd is set")
+	}
+	if c.Winograd {
+		ws := c.Packed.Orig.Shape
+		if len(ws) != 4 || ws[2] != 3 || ws[3] != 3 || c.Group != 1 || !isInt8(x.Type.DType) || g.Strides[0] != 1 || g.Strides[1] != 1 || g.Dilations[0] != 1 || g.Dilations[1] != 1 {
+			return nil, fmt.Errorf("QConv: Winograd needs a 3x3, stride 1, undilated, ungrouped 2-D convolution of 8-bit data")
+		}
+		want := Shape{16, M, (ws[1] + 1) / 2 * 2}
+		if u.Type.DType != Int16 || !u.Type.Shape.Equal(want) {
+			return nil, fmt.Errorf("QConv: Winograd weights %s, want int16%s", u.Type, want)
+		}
 	}
 	return Types(out), nil
 }
@@ -192,6 +225,9 @@ func (op *QMatMul) Infer(in []*Value) ([]Type, error) {
 	}
 	if !isInt8(a.Type.DType) || !isInt8(op.Packed.Orig.DType) {
 		return nil, NotSupportedf("QMatMul of %s and %s", a.Type.DType, op.Packed.Orig.DType)
+	}
+	if err := checkZero(op.AZero, a.Type.DType); err != nil {
+		return nil, err
 	}
 	if len(a.Type.Shape) < 2 {
 		return nil, fmt.Errorf("QMatMul A %s must have at least 2 dimensions", a.Type.Shape)
@@ -247,6 +283,12 @@ func (op *QAdd) Infer(in []*Value) ([]Type, error) {
 	if !a.Type.Shape.Equal(b.Type.Shape) {
 		return nil, fmt.Errorf("QAdd inputs %s and %s must have one shape", a.Type.Shape, b.Type.Shape)
 	}
+	if err := checkZero(op.AZero, a.Type.DType); err != nil {
+		return nil, err
+	}
+	if err := checkZero(op.BZero, b.Type.DType); err != nil {
+		return nil, err
+	}
 	if err := op.Out.check(); err != nil {
 		return nil, err
 	}
@@ -266,4 +308,64 @@ func (op *QAdd) Eval(in []*Tensor) ([]*Tensor, error) {
 		op.Out.Store(y, i, op.Apply(a.Int(i), b.Int(i)))
 	}
 	return []*Tensor{y}, nil
+}
+
+// WinogradWeights transforms the weights of a 3x3 QConv, packed at compile
+// time (QPacked rows of C*9 values), for Winograd's F(2x2, 3x3): per
+// output channel m and input channel c, U = G' g G'^T with G' = 2G =
+// [[2,0,0], [1,1,1], [1,-1,1], [0,0,2]], integers of at most 11 bits. The
+// output is int16 [16, M, C rounded up to even], element (4i+j, m, c) being
+// U[i][j]. It is not folded (the transformed weights are 3.6 times the
+// packed ones): it runs once, at the module's first run.
+type WinogradWeights struct {
+	Orig Type // the weights before packing: [M, C, 3, 3]
+}
+
+func (*WinogradWeights) OpType() string { return "WinogradWeights" }
+func (*WinogradWeights) Unfolded()      {}
+
+func (w *WinogradWeights) Infer(in []*Value) ([]Type, error) {
+	s := w.Orig.Shape
+	if len(s) != 4 || s[2] != 3 || s[3] != 3 {
+		return nil, fmt.Errorf("WinogradWeights of %s: want [M, C, 3, 3]", s)
+	}
+	p := &QPacked{Orig: w.Orig}
+	if len(in) != 1 || in[0] == nil {
+		return nil, fmt.Errorf("WinogradWeights takes the packed weights")
+	}
+	if err := p.check(in[0], false); err != nil {
+		return nil, err
+	}
+	return Types(Type{Int16, Shape{16, s[0], (s[1] + 1) / 2 * 2}}), nil
+}
+
+// WinogradG is G' = 2G of F(2x2, 3x3).
+var WinogradG = [4][3]int64{{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}}
+
+func (w *WinogradWeights) Eval(in []*Tensor) ([]*Tensor, error) {
+	types, err := w.Infer([]*Value{{Type: in[0].Type}})
+	if err != nil {
+		return nil, err
+	}
+	p := &QPacked{Orig: w.Orig}
+	g := p.Unpack(in[0], false)
+	M, C, Cp := w.Orig.Shape[0], w.Orig.Shape[1], types[0].Shape[2]
+	u := NewTensor(Int16, types[0].Shape)
+	for m := 0; m < M; m++ {
+		for c := 0; c < C; c++ {
+			k := g.I32()[(m*C+c)*9 : (m*C+c)*9+9]
+			for i := 0; i < 4; i++ {
+				for j := 0; j < 4; j++ {
+					var v int64
+					for a := 0; a < 3; a++ {
+						for b := 0; b < 3; b++ {
+							v += WinogradG[i][a] * int64(k[a*3+b]) * WinogradG[j][b]
+						}
+					}
+					u.SetInt(((4*i+j)*M+m)*Cp+c, v)
+				}
+			}
+		}
+	}
+	return []*Tensor{u}, nil
 }

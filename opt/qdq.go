@@ -582,6 +582,19 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 			qc.RZero, qc.RMult = rp.zero, float32(float64(rp.scale)/div)
 			nn.Inputs = append(nn.Inputs, rd.x)
 		}
+		if winogradWorthIt(c, qc, n.In(0).Type.Shape, orig, xp) {
+			// the transformed weights are computed once, at the first run
+			u := &ir.Node{Name: n.Name + "/winograd", Op: &ir.WinogradWeights{Orig: orig}, Inputs: []*ir.Value{nn.Inputs[1]}, Outputs: []*ir.Value{{Name: n.Name + "/winograd_weights"}}}
+			if err := ir.InferNode(u); err != nil {
+				return false, fmt.Errorf("%s: %w", n.Label(), err)
+			}
+			r.g.Nodes = slices.Insert(r.g.Nodes, 0, u)
+			for len(nn.Inputs) < 5 {
+				nn.Inputs = append(nn.Inputs, nil)
+			}
+			nn.Inputs = append(nn.Inputs, u.Outputs[0])
+			qc.Winograd = true
+		}
 		fused = qc
 	} else {
 		fused = &ir.QMatMul{AZero: xp.zero, Packed: ir.QPacked{Orig: orig}, Out: qout}
@@ -657,6 +670,26 @@ func (r *qdqRewriter) biasAdd(y *ir.Value, chanAxis int) (*ir.Node, []float64) {
 		return nil, nil
 	}
 	return u, vals
+}
+
+// winogradWorthIt chooses Winograd F(2x2, 3x3) for a 3x3, stride 1 QConv
+// of 8-bit data whose output rows hold at least 6 tiles of 2 (groups of 8
+// tiles then waste at most a quarter of the lanes; smaller maps keep the
+// direct form).
+func winogradWorthIt(c *ir.Conv, qc *ir.QConv, x ir.Shape, w ir.Type, xp qparams) bool {
+	if !xp.is8() || c.Group != 1 || len(w.Shape) != 4 || w.Shape[2] != 3 || w.Shape[3] != 3 {
+		return false
+	}
+	g, err := qc.Geometry(x)
+	if err != nil {
+		return false
+	}
+	for d := range g.Strides {
+		if g.Strides[d] != 1 || g.Dilations[d] != 1 {
+			return false
+		}
+	}
+	return g.Out[1] >= 12 && g.Out[0] >= 4
 }
 
 func isAdd(n *ir.Node) bool {
