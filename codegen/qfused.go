@@ -37,6 +37,39 @@ type qEpiF32 struct {
 	// vec8 loads a row's parameters once into mv and av
 	mv, av  *asm.Local
 	hoisted bool
+	// tMax bounds |t| before the activation (0: unknown), from the
+	// weights, the input range and the parameters
+	tMax float64
+}
+
+// bound sets tMax from the largest |accumulator| (for 8-bit inputs minus
+// their zero point at most 255 each, times the weights' row sums).
+func (e *qEpiF32) bound(maxAcc float64, mult, add *ir.Value) {
+	mm, am := 0.0, 0.0
+	for _, v := range mult.Const.F32() {
+		mm = max(mm, math.Abs(float64(v)))
+	}
+	for _, v := range add.Const.F32() {
+		am = max(am, math.Abs(float64(v)))
+	}
+	e.tMax = maxAcc*mm + am
+	if e.res != nil {
+		e.tMax += 255 * math.Abs(float64(e.rMult))
+	}
+}
+
+// maxRowSum is the largest sum of magnitudes of a packed weight row.
+func maxRowSum(w *ir.Tensor) float64 {
+	rows, kp := w.Shape[0], w.Shape[1]
+	best := 0.0
+	for r := 0; r < rows; r++ {
+		s := 0.0
+		for c := 0; c < kp; c++ {
+			s += math.Abs(float64(w.Int(r*kp + c)))
+		}
+		best = max(best, s)
+	}
+	return best
 }
 
 // setResidual makes the epilogue add f32(r - zero) * mult of residual r.
@@ -173,8 +206,19 @@ func (e *qEpiF32) activate() {
 	// round t to even in its low bits: then round(t) + zero is one
 	// integer subtraction (i32x4.trunc_sat_f32x4_s costs 6 x86
 	// instructions in V8).
+	// The clamps may go when the activation's bounds are the type's (ReLU,
+	// ReLU6 over the output's range) and |t| is known to be small: the
+	// saturating narrowing then clamps round(t) + zero the same way.
 	lo, hi := e.intBounds()
-	f.Get(e.t).F32x4Const(lo).Vec(wasm.OpcodeVecF32x4Pmax).F32x4Const(hi).Vec(wasm.OpcodeVecF32x4Pmin)
+	tlo, thi := ir.QuantRange(o.DType)
+	small := e.tMax > 0 && e.tMax*max(1, math.Abs(float64(o.Alpha))) < 1<<21
+	f.Get(e.t)
+	if !small || math.RoundToEven(float64(o.Lo))+float64(o.Zero) > float64(tlo) {
+		f.F32x4Const(lo).Vec(wasm.OpcodeVecF32x4Pmax)
+	}
+	if !small || math.RoundToEven(float64(o.Hi))+float64(o.Zero) < float64(thi) {
+		f.F32x4Const(hi).Vec(wasm.OpcodeVecF32x4Pmin)
+	}
 	f.F32x4Const(roundMagic).Vec(wasm.OpcodeVecF32x4Add)
 	f.I32x4Const(int32(math.Float32bits(roundMagic)) - o.Zero).Vec(wasm.OpcodeVecI32x4Sub).Set(e.t)
 }

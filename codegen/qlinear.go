@@ -198,7 +198,9 @@ func (k *Ctx) qmatmul(n *ir.Node) error {
 	outSize := 4
 	switch {
 	case q.fused != nil:
-		epi = newQEpiF32(k, pc, p.N, q.fused.Out, false, q.mult, q.add)
+		fe := newQEpiF32(k, pc, p.N, q.fused.Out, false, q.mult, q.add)
+		fe.bound(maxRowSum(q.b.Const)*255, q.mult, q.add)
+		epi = fe
 		outSize = out.Type.DType.Bits() / 8
 	case q.sa == nil:
 		epi = &qStoreI32{k: k, base: pc, ld: p.N}
@@ -456,6 +458,11 @@ func (k *Ctx) qconv(n *ir.Node) error {
 		if r := n.In(4); r != nil {
 			fusedEpi.setResidual(r, p.fused.RZero, p.fused.RMult)
 		}
+		xmax := 255.0
+		if p.xdt == ir.Int16 {
+			xmax = 32768
+		}
+		fusedEpi.bound(maxRowSum(p.w.Const)*xmax, p.mult, p.add)
 	case p.sx == nil:
 		epi = &qStoreI32{k: k, base: pc, ld: p.P}
 	default:
