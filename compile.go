@@ -48,6 +48,9 @@ type Options struct {
 	Calibration        string
 	CalibrationSamples int
 	CalibrationMethod  quant.Method
+	// Int16Layers > 0 keeps the activations of the first layers in int16
+	// (quant.Config.Int16Layers).
+	Int16Layers int
 	// Progress receives the quantizer's progress bars (nil: none).
 	Progress io.Writer
 }
@@ -96,7 +99,7 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 
 // quantize rewrites g into a quantized graph (package quant).
 func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
-	cfg := quant.Config{Mode: o.Quantize, Method: o.CalibrationMethod, Progress: o.Progress}
+	cfg := quant.Config{Mode: o.Quantize, Method: o.CalibrationMethod, Progress: o.Progress, Int16Layers: o.Int16Layers}
 	if o.Calibration != "" {
 		data, err := quant.LoadData(o.Calibration, g.Inputs, o.CalibrationSamples)
 		if err != nil {
@@ -161,6 +164,9 @@ func (o Options) flags() []string {
 			f = append(f, "calibration-method="+string(method))
 			if o.CalibrationSamples > 0 {
 				f = append(f, fmt.Sprintf("calibration-samples=%d", o.CalibrationSamples))
+			}
+			if o.Int16Layers > 0 {
+				f = append(f, fmt.Sprintf("quantize-int16=%d", o.Int16Layers))
 			}
 		}
 	}

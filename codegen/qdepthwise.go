@@ -4,7 +4,6 @@ import (
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
-	"github.com/mlc-compiler/mlc/ir"
 )
 
 // Depthwise integer convolutions (one input channel per group, 2-D,
@@ -69,75 +68,17 @@ func (k *Ctx) qDepthwise(xBase asm.Local, p *qconvPlan, w int32, wWidth int, pla
 		wpairs[i] = f.Local(asm.V128)
 	}
 	c, mj, m, wrow := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	src, dst, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	zvec, v0 := f.Local(asm.V128), f.Local(asm.V128)
+	src, dst := f.Local(asm.I32), f.Local(asm.I32)
+	zvec := f.Local(asm.V128)
 	if k.SIMD() {
 		f.Get(zx).Vec(wasm.OpcodeVecI16x8Splat).Set(zvec)
 	}
-	load8 := func(off uint32) {
-		if p.xdt == ir.Int8 {
-			f.I32Load8S(off)
-		} else {
-			f.I32Load8U(off)
-		}
-	}
-	lo8, hi8 := wasm.OpcodeVecI16x8ExtendLowI8x16U, wasm.OpcodeVecI16x8ExtendHighI8x16U
-	if p.xdt == ir.Int8 {
-		lo8, hi8 = wasm.OpcodeVecI16x8ExtendLowI8x16S, wasm.OpcodeVecI16x8ExtendHighI8x16S
-	}
-	padT, padL := g.PadBegin[0], g.PadBegin[1]
-	// dstCol is the byte offset of padded column pc in a row.
-	dstCol := func(pc int) int32 {
-		if sw == 2 {
-			return int32((pc%2*d.even + pc/2) * 2)
-		}
-		return int32(pc * 2)
-	}
+	lay := planeLayout{H: H, W: W, padT: g.PadBegin[0], padL: g.PadBegin[1], rowStride: d.rowStride, even: d.even, deint: sw == 2}
 	// padCopy copies input channel c (src) into the plane.
 	padCopy := func() {
 		f.I32Const(plane).I32Const(0).I32Const(int32(p.dwPlaneBytes())).MemoryFill()
-		f.I32Const(plane + int32(padT*d.rowStride*2)).Set(dst)
-		rc := f.Local(asm.I32)
-		f.Counted(rc, H, func() {
-			done := 0
-			switch {
-			case !k.SIMD():
-			case sw == 1:
-				f.Counted(cc, W/8, func() {
-					f.Get(dst).Get(src)
-					if p.xdt == ir.Int8 {
-						f.V128Load8x8S(0)
-					} else {
-						f.V128Load8x8U(0)
-					}
-					f.Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(uint32(dstCol(padL)))
-					f.AddI32(src, 8)
-					f.AddI32(dst, 16)
-				})
-				done = W / 8 * 8
-				f.AddI32(dst, int32(-done*2))
-			default:
-				// 16 inputs: even ones to one half, odd ones to the other
-				deint := [16]byte{0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15}
-				f.Counted(cc, W/16, func() {
-					f.Get(src).V128Load(0).Set(v0)
-					f.Get(v0).Get(v0).I8x16Shuffle(deint).Set(v0)
-					f.Get(dst).Get(v0).Vec(lo8).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(uint32(dstCol(padL)))
-					f.Get(dst).Get(v0).Vec(hi8).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(uint32(dstCol(padL + 1)))
-					f.AddI32(src, 16)
-					f.AddI32(dst, 16)
-				})
-				done = W / 16 * 16
-				f.AddI32(dst, int32(-done))
-			}
-			for iw := done; iw < W; iw++ {
-				f.Get(dst).Get(src)
-				load8(uint32(iw - done))
-				f.Get(zx).Op(wasm.OpcodeI32Sub).I32Store16(uint32(dstCol(padL + iw)))
-			}
-			f.AddI32(src, int32(W-done))
-			f.AddI32(dst, int32(d.rowStride*2))
-		})
+		f.I32Const(plane).Set(dst)
+		k.qPlaneCopy(src, dst, lay, zx, zvec, p.xdt)
 	}
 	// weightPairs splats output channel m's weight pairs (row wrow).
 	weightPairs := func() {
@@ -211,7 +152,7 @@ func (k *Ctx) qDepthwise(xBase asm.Local, p *qconvPlan, w int32, wWidth int, pla
 		f.Set(lane)
 		epi.scalar(m, n, lane)
 	}
-	chanBytes := int32(H * W)
+	chanBytes := int32(H * W * p.xdt.Bits() / 8)
 	f.SetI32(c, 0)
 	f.SetI32(m, 0)
 	f.Get(xBase).Set(src)

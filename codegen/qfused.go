@@ -54,7 +54,7 @@ func (e *qEpiF32) bound(maxAcc float64, mult, add *ir.Value) {
 	}
 	e.tMax = maxAcc*mm + am
 	if e.res != nil {
-		e.tMax += 255 * math.Abs(float64(e.rMult))
+		e.tMax += 65535 * math.Abs(float64(e.rMult))
 	}
 }
 
@@ -78,15 +78,27 @@ func (e *qEpiF32) setResidual(r *ir.Value, zero int32, mult float32) {
 	e.res, e.resDT, e.rZero, e.rMult = &l, r.Type.DType, zero, mult
 }
 
+// resAddr pushes the address of the residual of row m, column n.
+func (e *qEpiF32) resAddr(m, n asm.Local) {
+	f := e.k.F
+	f.Get(m).I32Const(int32(e.ld)).Op(wasm.OpcodeI32Mul).Get(n).Op(wasm.OpcodeI32Add)
+	if e.resDT == ir.Int16 {
+		f.I32Const(1).Op(wasm.OpcodeI32Shl)
+	}
+	f.Get(*e.res).Op(wasm.OpcodeI32Add)
+}
+
 // residual pushes the f32x4 residual term of columns n..n+3 of row m.
 func (e *qEpiF32) residual(m, n asm.Local) {
 	f := e.k.F
-	f.Get(m).I32Const(int32(e.ld)).Op(wasm.OpcodeI32Mul).Get(n).Op(wasm.OpcodeI32Add).Get(*e.res).Op(wasm.OpcodeI32Add)
-	f.V128Load32Zero(0)
-	if e.resDT == ir.Int8 {
-		f.Vec(wasm.OpcodeVecI16x8ExtendLowI8x16S)
-	} else {
-		f.Vec(wasm.OpcodeVecI16x8ExtendLowI8x16U)
+	e.resAddr(m, n)
+	switch e.resDT {
+	case ir.Int16:
+		f.V128Load64Zero(0)
+	case ir.Int8:
+		f.V128Load32Zero(0).Vec(wasm.OpcodeVecI16x8ExtendLowI8x16S)
+	default:
+		f.V128Load32Zero(0).Vec(wasm.OpcodeVecI16x8ExtendLowI8x16U)
 	}
 	f.Vec(wasm.OpcodeVecI32x4ExtendLowI16x8S).I32x4Const(e.rZero).Vec(wasm.OpcodeVecI32x4Sub)
 	f.Vec(wasm.OpcodeVecF32x4ConvertI32x4S).F32x4Const(e.rMult).Vec(wasm.OpcodeVecF32x4Mul)
@@ -94,10 +106,13 @@ func (e *qEpiF32) residual(m, n asm.Local) {
 
 func (e *qEpiF32) residualScalar(m, n asm.Local) {
 	f := e.k.F
-	f.Get(m).I32Const(int32(e.ld)).Op(wasm.OpcodeI32Mul).Get(n).Op(wasm.OpcodeI32Add).Get(*e.res).Op(wasm.OpcodeI32Add)
-	if e.resDT == ir.Int8 {
+	e.resAddr(m, n)
+	switch e.resDT {
+	case ir.Int16:
+		f.I32Load16S(0)
+	case ir.Int8:
 		f.I32Load8S(0)
-	} else {
+	default:
 		f.I32Load8U(0)
 	}
 	f.I32Const(e.rZero).Op(wasm.OpcodeI32Sub).Op(wasm.OpcodeF32ConvertI32S).F32Const(e.rMult).Op(wasm.OpcodeF32Mul)
@@ -254,11 +269,17 @@ func (e *qEpiF32) linear(m, n, acc asm.Local) {
 func (e *qEpiF32) addr(m, n asm.Local, size int) {
 	f := e.k.F
 	f.Get(m).I32Const(int32(e.ld)).Op(wasm.OpcodeI32Mul).Get(n).Op(wasm.OpcodeI32Add)
-	if size == 4 {
+	switch size {
+	case 2:
+		f.I32Const(1).Op(wasm.OpcodeI32Shl)
+	case 4:
 		f.I32Const(2).Op(wasm.OpcodeI32Shl)
 	}
 	f.Get(e.base).Op(wasm.OpcodeI32Add)
 }
+
+// outSize is the output's element size in bytes.
+func (e *qEpiF32) outSize() int { return e.out.DType.Bits() / 8 }
 
 // narrow packs the i32x4 on the stack (twice: a and b) into bytes.
 func (e *qEpiF32) narrow() {
@@ -280,8 +301,12 @@ func (e *qEpiF32) vec(m, n, acc asm.Local) {
 		f.Get(e.t).V128Store(0)
 		return
 	}
-	e.addr(m, n, 1)
+	e.addr(m, n, e.outSize())
 	f.Get(e.t).Get(e.t)
+	if e.out.DType == ir.Int16 {
+		f.Vec(wasm.OpcodeVecI16x8NarrowI32x4S).V128Store64Lane(0, 0)
+		return
+	}
 	e.narrow()
 	f.V128Store32Lane(0, 0)
 }
@@ -304,8 +329,12 @@ func (e *qEpiF32) vec8(m, n, acc0, acc1 asm.Local) {
 	f.Get(e.t).Set(acc0)
 	f.Get(n).I32Const(4).Op(wasm.OpcodeI32Add).Set(e.lf)
 	e.linear(m, e.lf, acc1)
-	e.addr(m, n, 1)
+	e.addr(m, n, e.outSize())
 	f.Get(acc0).Get(e.t)
+	if e.out.DType == ir.Int16 {
+		f.Vec(wasm.OpcodeVecI16x8NarrowI32x4S).V128Store(0)
+		return
+	}
 	e.narrow()
 	f.V128Store64Lane(0, 0)
 }
@@ -322,11 +351,7 @@ func (e *qEpiF32) scalar(m, n, acc asm.Local) {
 		f.Op(wasm.OpcodeF32Add)
 	}
 	f.Set(e.ts)
-	size := 1
-	if e.out.DType == ir.Float32 {
-		size = 4
-	}
-	e.addr(m, n, size)
+	e.addr(m, n, e.outSize())
 	f.Set(e.lf)
 	e.finishScalar(e.lf, 0)
 }
@@ -355,7 +380,12 @@ func (e *qEpiF32) finishScalar(p asm.Local, off uint32) {
 	f.Get(e.ts).Op(wasm.OpcodeF32Nearest).F32Const(float32(o.Zero)).Op(wasm.OpcodeF32Add)
 	lo, hi := ir.QuantRange(o.DType)
 	f.F32Const(float32(lo)).Op(wasm.OpcodeF32Max).F32Const(float32(hi)).Op(wasm.OpcodeF32Min)
-	f.Misc(wasm.OpcodeMiscI32TruncSatF32S).I32Store8(off)
+	f.Misc(wasm.OpcodeMiscI32TruncSatF32S)
+	if o.DType == ir.Int16 {
+		f.I32Store16(off)
+	} else {
+		f.I32Store8(off)
+	}
 }
 
 // qadd: 16 elements per SIMD step, widened to four f32x4 per input.

@@ -346,9 +346,10 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	if p.packed == nil {
 		p.wBytes = alignUp(p.M*p.Kp*2, 16)
 	}
-	// int16 inputs take the general path (qPadCopy reads them)
+	// int16 inputs of grouped pointwise convolutions take the general
+	// path (qTransposeCols reads 8-bit values)
 	x16 := p.xdt == ir.Int16
-	p.pointwise = p.kSize == 1 && !x16
+	p.pointwise = p.kSize == 1 && !(x16 && p.group > 1)
 	for d := range g.In {
 		if g.Strides[d] != 1 || g.PadBegin[d] != 0 || g.PadEnd[d] != 0 {
 			p.pointwise = false
@@ -362,7 +363,7 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	if p.pairs = p.pointwise && p.group == 1; p.pairs {
 		p.colBytes = pwPanelBytes(p.C)
 	}
-	if p.dw = !p.pointwise && !x16 && p.depthwise(); p.dw {
+	if p.dw = !p.pointwise && p.depthwise(); p.dw {
 		p.padBytes, p.colBytes = 0, alignUp(p.dwPlaneBytes(), 16)
 	}
 	if p.fused != nil && p.fused.Winograd {
@@ -533,7 +534,7 @@ func (k *Ctx) qconv(n *ir.Node) error {
 				if fusedEpi.res != nil {
 					// the residual's C(0, 0): (img*M + gi*mg) * P bytes in
 					f.Get(img).I32Const(int32(p.M)).Op(wasm.OpcodeI32Mul).Get(c0).Op(wasm.OpcodeI32Add)
-					f.I32Const(int32(p.P)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(n.In(4))).Op(wasm.OpcodeI32Add).Set(*fusedEpi.res)
+					f.I32Const(int32(p.P * n.In(4).Type.DType.Bits() / 8)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(n.In(4))).Op(wasm.OpcodeI32Add).Set(*fusedEpi.res)
 				}
 			}
 			switch {

@@ -53,27 +53,44 @@ func (k *Ctx) qPointwise(xBase asm.Local, p *qconvPlan, w int32, wWidth int, pan
 	ca, cb, cv := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
 	// fullPanel builds the panel of positions pos..pos+pwCols-1: per pair,
 	// 16 positions of both channels, widened, interleaved in 4 stores.
+	esz := p.xdt.Bits() / 8
 	fullPanel := func() {
-		f.Get(xBase).Get(pos).Op(wasm.OpcodeI32Add).Set(sp)
+		f.Get(pos)
+		if esz == 2 {
+			f.I32Const(1).Op(wasm.OpcodeI32Shl)
+		}
+		f.Get(xBase).Op(wasm.OpcodeI32Add).Set(sp)
 		f.I32Const(panel).Set(dp)
 		body := func(odd bool) {
-			f.Get(sp).V128Load(0).Set(ca)
-			if odd {
-				f.V128Const([16]byte{}).Set(cb)
-			} else {
-				f.Get(sp).V128Load(uint32(P)).Set(cb)
-			}
-			for h := 0; h < 2; h++ {
-				f.Get(ca).Vec(ext[h]).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).Set(cv)
-				f.Get(cb).Vec(ext[h])
-				if !odd {
-					f.Get(zvec).Vec(wasm.OpcodeVecI16x8Sub)
+			// half h: positions 8h..8h+7 of both channels, as i16
+			half := func(h int) {
+				if esz == 2 {
+					f.Get(sp).V128Load(uint32(16 * h))
+				} else {
+					f.Get(ca).Vec(ext[h])
+				}
+				f.Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).Set(cv)
+				switch {
+				case odd:
+					f.V128Const([16]byte{})
+				case esz == 2:
+					f.Get(sp).V128Load(uint32(2*P + 16*h)).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub)
+				default:
+					f.Get(cb).Vec(ext[h]).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub)
 				}
 				f.Set(bv[0])
 				f.Get(dp).Get(cv).Get(bv[0]).I8x16Shuffle(lo).V128Store(uint32(32 * h))
 				f.Get(dp).Get(cv).Get(bv[0]).I8x16Shuffle(hi).V128Store(uint32(32*h + 16))
 			}
-			f.AddI32(sp, int32(2*P))
+			if esz == 1 {
+				f.Get(sp).V128Load(0).Set(ca)
+				if !odd {
+					f.Get(sp).V128Load(uint32(P)).Set(cb)
+				}
+			}
+			half(0)
+			half(1)
+			f.AddI32(sp, int32(2*P*esz))
 			f.AddI32(dp, pairBytes)
 		}
 		f.Counted(jc, C/2, func() { body(false) })
@@ -85,7 +102,7 @@ func (k *Ctx) qPointwise(xBase asm.Local, p *qconvPlan, w int32, wWidth int, pan
 	// beyond them.
 	tailPanel := func(n int) {
 		f.I32Const(panel).I32Const(0).I32Const(int32(pwPanelBytes(C))).MemoryFill()
-		f.Get(xBase).I32Const(int32(P - n)).Op(wasm.OpcodeI32Add).Set(sp)
+		f.Get(xBase).I32Const(int32((P - n) * esz)).Op(wasm.OpcodeI32Add).Set(sp)
 		f.I32Const(panel).Set(dp)
 		cc, odd := f.Local(asm.I32), f.Local(asm.I32)
 		f.SetI32(odd, 0)
@@ -93,14 +110,17 @@ func (k *Ctx) qPointwise(xBase asm.Local, p *qconvPlan, w int32, wWidth int, pan
 			// position i of channel c is at pair c/2, byte 4i + 2(c%2)
 			for i := 0; i < n; i++ {
 				f.Get(dp).Get(sp)
-				if p.xdt == ir.Int8 {
+				switch p.xdt {
+				case ir.Int16:
+					f.I32Load16S(uint32(2 * i))
+				case ir.Int8:
 					f.I32Load8S(uint32(i))
-				} else {
+				default:
 					f.I32Load8U(uint32(i))
 				}
 				f.Get(zx).Op(wasm.OpcodeI32Sub).I32Store16(uint32(4 * i))
 			}
-			f.AddI32(sp, int32(P))
+			f.AddI32(sp, int32(P*esz))
 			// after an even channel +2 (the pair's second half), after an
 			// odd one to the next pair
 			f.Get(dp).I32Const(pairBytes - 2).Op(wasm.OpcodeI32Add).Get(dp).I32Const(2).Op(wasm.OpcodeI32Add)
@@ -197,13 +217,20 @@ func (k *Ctx) qPointwiseScalar(xBase asm.Local, p *qconvPlan, w int32, wWidth in
 	f.Repeat(m, p.M, func() {
 		f.Repeat(n, p.P, func() {
 			f.SetI32(acc, 0)
-			f.Get(xBase).Get(n).Op(wasm.OpcodeI32Add).Set(px)
+			f.Get(n)
+			if p.xdt == ir.Int16 {
+				f.I32Const(1).Op(wasm.OpcodeI32Shl)
+			}
+			f.Get(xBase).Op(wasm.OpcodeI32Add).Set(px)
 			f.Get(m).I32Const(int32(p.Kp * wWidth)).Op(wasm.OpcodeI32Mul).I32Const(w).Op(wasm.OpcodeI32Add).Set(pw)
 			f.Counted(c, p.C, func() {
 				f.Get(acc).Get(px)
-				if p.xdt == ir.Int8 {
+				switch p.xdt {
+				case ir.Int16:
+					f.I32Load16S(0)
+				case ir.Int8:
 					f.I32Load8S(0)
-				} else {
+				default:
 					f.I32Load8U(0)
 				}
 				f.Get(zx).Op(wasm.OpcodeI32Sub).Get(pw)
@@ -213,7 +240,7 @@ func (k *Ctx) qPointwiseScalar(xBase asm.Local, p *qconvPlan, w int32, wWidth in
 					f.I32Load16S(0)
 				}
 				f.Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(acc)
-				f.AddI32(px, int32(p.P))
+				f.AddI32(px, int32(p.P*p.xdt.Bits()/8))
 				f.AddI32(pw, int32(wWidth))
 			})
 			epi.scalar(m, n, acc)

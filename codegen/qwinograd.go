@@ -307,13 +307,14 @@ func (l planeLayout) col(pc int) int {
 	return pc
 }
 
-// qPlaneCopy copies H rows of W 8-bit values from src (which it advances
-// past them) minus zx into the plane at dst, whose padding is already
-// zero. zvec holds zx in every 16-bit lane (SIMD only).
+// qPlaneCopy copies H rows of W 8-bit (or int16) values from src (which it
+// advances past them) minus zx into the plane at dst, whose padding is
+// already zero. zvec holds zx in every 16-bit lane (SIMD only).
 func (k *Ctx) qPlaneCopy(src, dst asm.Local, l planeLayout, zx, zvec asm.Local, xdt ir.DType) {
 	f := k.F
 	row, cc := f.Local(asm.I32), f.Local(asm.I32)
-	v := f.Local(asm.V128)
+	v, v2 := f.Local(asm.V128), f.Local(asm.V128)
+	esz := int32(xdt.Bits() / 8)
 	f.Get(dst).I32Const(int32(l.padT * l.rowStride * 2)).Op(wasm.OpcodeI32Add).Set(row)
 	lo8, hi8 := wasm.OpcodeVecI16x8ExtendLowI8x16U, wasm.OpcodeVecI16x8ExtendHighI8x16U
 	if xdt == ir.Int8 {
@@ -327,41 +328,57 @@ func (k *Ctx) qPlaneCopy(src, dst asm.Local, l planeLayout, zx, zvec asm.Local, 
 		case !l.deint:
 			f.Counted(cc, l.W/8, func() {
 				f.Get(row).Get(src)
-				if xdt == ir.Int8 {
+				switch xdt {
+				case ir.Int16:
+					f.V128Load(0)
+				case ir.Int8:
 					f.V128Load8x8S(0)
-				} else {
+				default:
 					f.V128Load8x8U(0)
 				}
 				f.Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(uint32(2 * l.col(l.padL)))
-				f.AddI32(src, 8)
+				f.AddI32(src, 8*esz)
 				f.AddI32(row, 16)
 			})
 			done = l.W / 8 * 8
 			f.AddI32(row, int32(-done*2))
 		default:
 			// 16 inputs: the even ones to one half, the odd to the other
-			deint := [16]byte{0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15}
-			f.Counted(cc, l.W/16, func() {
-				f.Get(src).V128Load(0).Set(v)
-				f.Get(v).Get(v).I8x16Shuffle(deint).Set(v)
-				f.Get(row).Get(v).Vec(lo8).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(uint32(2 * l.col(l.padL)))
-				f.Get(row).Get(v).Vec(hi8).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(uint32(2 * l.col(l.padL+1)))
-				f.AddI32(src, 16)
+			body := func() {
+				if xdt == ir.Int16 {
+					f.Get(src).V128Load(16).Set(v2)
+					f.Get(src).V128Load(0).Set(v)
+					ev := [16]byte{0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29}
+					od := [16]byte{2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31}
+					f.Get(row).Get(v).Get(v2).I8x16Shuffle(ev).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(uint32(2 * l.col(l.padL)))
+					f.Get(row).Get(v).Get(v2).I8x16Shuffle(od).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(uint32(2 * l.col(l.padL+1)))
+				} else {
+					deint := [16]byte{0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15}
+					f.Get(src).V128Load(0).Set(v)
+					f.Get(v).Get(v).I8x16Shuffle(deint).Set(v)
+					f.Get(row).Get(v).Vec(lo8).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(uint32(2 * l.col(l.padL)))
+					f.Get(row).Get(v).Vec(hi8).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(uint32(2 * l.col(l.padL+1)))
+				}
+				f.AddI32(src, 16*esz)
 				f.AddI32(row, 16)
-			})
+			}
+			f.Counted(cc, l.W/16, body)
 			done = l.W / 16 * 16
 			f.AddI32(row, int32(-done))
 		}
 		for iw := done; iw < l.W; iw++ {
 			f.Get(row).Get(src)
-			if xdt == ir.Int8 {
+			switch xdt {
+			case ir.Int16:
+				f.I32Load16S(uint32(2 * (iw - done)))
+			case ir.Int8:
 				f.I32Load8S(uint32(iw - done))
-			} else {
+			default:
 				f.I32Load8U(uint32(iw - done))
 			}
 			f.Get(zx).Op(wasm.OpcodeI32Sub).I32Store16(uint32(2 * l.col(l.padL+iw)))
 		}
-		f.AddI32(src, int32(l.W-done))
+		f.AddI32(src, int32(l.W-done)*esz)
 		f.AddI32(row, int32(l.rowStride*2))
 	})
 }

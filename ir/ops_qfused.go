@@ -19,7 +19,7 @@ import (
 //	t = t * Alpha        when Leaky and t < 0
 //	t = min(max(t, Lo), Hi)           (Finish, from here)
 //	y = t                                          (DType Float32)
-//	y = saturate(i32(roundEven(t) + f32(Zero)))    (DType Int8, Uint8)
+//	y = saturate(i32(roundEven(t) + f32(Zero)))    (DType Int8, Uint8, Int16)
 //
 // Mult and Add are in output units (divided by the output scale), so
 // activations that follow the product fuse into Leaky/Lo/Hi.
@@ -35,8 +35,8 @@ type QOut struct {
 func (q QOut) NoClamp() bool { return math.IsInf(float64(q.Lo), -1) && math.IsInf(float64(q.Hi), 1) }
 
 func (q QOut) check() error {
-	if q.DType != Int8 && q.DType != Uint8 && q.DType != Float32 {
-		return fmt.Errorf("fused integer op output %s (want int8, uint8 or float32)", q.DType)
+	if q.DType != Int8 && q.DType != Uint8 && q.DType != Int16 && q.DType != Float32 {
+		return fmt.Errorf("fused integer op output %s (want int8, uint8, int16 or float32)", q.DType)
 	}
 	if q.DType != Float32 {
 		if err := checkZero(q.Zero, q.DType); err != nil {
@@ -161,8 +161,13 @@ func (c *QConv) Infer(in []*Value) ([]Type, error) {
 		return nil, err
 	}
 	out := Type{c.Out.DType, append(Shape{x.Type.Shape[0], M}, g.Out...)}
-	if r := getIn(in, 4); r != nil && (!isInt8(r.Type.DType) || !r.Type.Shape.Equal(out.Shape)) {
-		return nil, fmt.Errorf("QConv residual %s must be int8 or uint8 of the output's shape %s", r.Type, out.Shape)
+	if r := getIn(in, 4); r != nil && (!isInt8(r.Type.DType) && r.Type.DType != Int16 || !r.Type.Shape.Equal(out.Shape)) {
+		return nil, fmt.Errorf("QConv residual %s must be int8, uint8 or int16 of the output's shape %s", r.Type, out.Shape)
+	}
+	if r := getIn(in, 4); r != nil {
+		if err := checkZero(c.RZero, r.Type.DType); err != nil {
+			return nil, err
+		}
 	}
 	u := getIn(in, 5)
 	if c.Winograd != (u != nil) {
@@ -288,6 +293,9 @@ func (op *QAdd) Infer(in []*Value) ([]Type, error) {
 	}
 	if err := checkZero(op.BZero, b.Type.DType); err != nil {
 		return nil, err
+	}
+	if op.Out.DType == Int16 {
+		return nil, NotSupportedf("QAdd with int16 output")
 	}
 	if err := op.Out.check(); err != nil {
 		return nil, err

@@ -156,7 +156,7 @@ func quant(n *ir.Node) (qparams, bool) {
 		return qparams{}, false
 	}
 	dt := y.Type.DType
-	if dt != ir.Int8 && dt != ir.Uint8 {
+	if dt != ir.Int8 && dt != ir.Uint8 && dt != ir.Int16 {
 		return qparams{}, false
 	}
 	p := qparams{scale: s.Const.F32()[0], dt: dt}
@@ -542,8 +542,8 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 		if d == nil {
 			return false
 		}
-		p, ok := d.perTensor()
-		return ok && p.is8()
+		_, ok := d.perTensor()
+		return ok
 	})
 	end, folded, extra, a := t.end, t.folded, t.extra, t.act
 	qs, keep, outp, intOut := r.output(end)
@@ -752,6 +752,9 @@ func (r *qdqRewriter) add(n *ir.Node) (bool, error) {
 	}
 	end, acts, a := r.chain(y)
 	qs, keep, outp, intOut := r.output(end)
+	if intOut && !outp.is8() {
+		return false, nil // QAdd writes 8-bit or float outputs
+	}
 	var po *qparams
 	if intOut {
 		po = &outp

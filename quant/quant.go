@@ -57,6 +57,9 @@ type Config struct {
 	Compile func(*ir.Graph) ([]byte, error)
 	// Progress receives a progress bar while the models run (nil: none).
 	Progress io.Writer
+	// Int16Layers > 0 quantizes the activations read by the first layers
+	// to int16 where the kernels allow (see wide16).
+	Int16Layers int
 }
 
 // layer is an op the qdq pass fuses into an integer kernel.
@@ -312,38 +315,57 @@ func params16(lo, hi float64) qparams {
 	return qparams{scale: float32(a / 32767), dt: ir.Int16}
 }
 
-// wide16 lists the model inputs quantized to int16: those whose every
-// reader, directly or through ops tied to them, is a convolution short
-// enough for the int16 kernel (ir.QConv16MaxK). Quantization noise at the
-// input is what a network amplifies most, and the first convolution,
-// with few input channels, costs the same either way.
-func wide16(g *ir.Graph, layers []*layer, acts []*ir.Value, tie map[*ir.Value]*ir.Value) map[*ir.Value]bool {
-	convIn := map[*ir.Value][]*ir.Node{}
+// wide16 chooses the activations quantized to int16: the model inputs,
+// and with n > 0 the inputs of the first n layers, provided that every op
+// reading them (or values tied to them) is a convolution short enough for
+// the int16 kernels (ir.QConv16MaxK) and that no standalone Add (8-bit
+// only) writes them. Quantization noise early in a network is what it
+// amplifies most; a model input costs the same either way, and early
+// activations cost twice their int8 memory traffic.
+func wide16(g *ir.Graph, layers []*layer, acts []*ir.Value, tie map[*ir.Value]*ir.Value, n int) map[*ir.Value]bool {
+	layerOf := map[*ir.Node]*layer{}
 	for _, l := range layers {
-		if _, ok := l.node.Op.(*ir.Conv); ok && l.node.In(1).Type.Shape[1:].Size() <= ir.QConv16MaxK {
-			convIn[l.node.In(0)] = append(convIn[l.node.In(0)], l.node)
+		layerOf[l.node] = l
+		for _, f := range l.folded {
+			layerOf[f] = l
 		}
 	}
-	uses := g.Uses()
+	small := func(l *layer) bool {
+		_, conv := l.node.Op.(*ir.Conv)
+		return conv && l.node.In(1).Type.Shape[1:].Size() <= ir.QConv16MaxK
+	}
+	candidates := append([]*ir.Value{}, g.Inputs...)
+	for i, l := range layers {
+		if i < n {
+			candidates = append(candidates, l.inputs...)
+		}
+	}
+	uses, prod := g.Uses(), g.Producers()
 	wide := map[*ir.Value]bool{}
-	for _, in := range g.Inputs {
-		if !slices.Contains(acts, in) {
+	for _, root := range candidates {
+		if !slices.Contains(acts, root) || tie[root] != nil {
 			continue
+		}
+		if p := prod[root]; p != nil {
+			if l := layerOf[p]; l == nil || l.wAxis < 0 {
+				continue // written by an op without int16 output
+			}
 		}
 		ok := true
 		for _, v := range acts {
-			if v != in && tie[v] != in {
+			if v != root && tie[v] != root {
 				continue
 			}
 			for _, u := range uses[v] {
-				fromTied := slices.ContainsFunc(u.Outputs, func(o *ir.Value) bool { return o != nil && tie[o] == in })
-				if !slices.Contains(convIn[v], u) && !fromTied {
+				fromTied := slices.ContainsFunc(u.Outputs, func(o *ir.Value) bool { return o != nil && tie[o] == root })
+				l := layerOf[u]
+				if !fromTied && (l == nil || !small(l) || !slices.Contains(l.inputs, v)) {
 					ok = false
 				}
 			}
 		}
 		if ok {
-			wide[in] = true
+			wide[root] = true
 		}
 	}
 	return wide
@@ -469,7 +491,7 @@ func Quantize(ctx context.Context, g *ir.Graph, cfg Config) (*Report, error) {
 		}
 	}
 	params := map[*ir.Value]qparams{}
-	wide := wide16(g, layers, acts, tie)
+	wide := wide16(g, layers, acts, tie, cfg.Int16Layers)
 	for _, v := range acts {
 		root := v
 		if r, ok := tie[v]; ok {

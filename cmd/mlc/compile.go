@@ -67,7 +67,7 @@ func compileCmd() *cobra.Command {
 
 type quantFlags struct {
 	mode, data, method string
-	samples            int
+	samples, int16     int
 }
 
 func (q *quantFlags) add(cmd *cobra.Command) {
@@ -75,6 +75,7 @@ func (q *quantFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&q.data, "calibration", "", "calibration data: a .npy batch along axis 0 (one-input models) or a folder of test_data_set_* folders")
 	cmd.Flags().StringVar(&q.method, "calibration-method", "minmax", "how calibration sets activation ranges: minmax, percentile (keeps 99.99% of the values) or mse (least squared error)")
 	cmd.Flags().IntVar(&q.samples, "calibration-samples", 0, "use only the first N calibration samples (0: all)")
+	cmd.Flags().IntVar(&q.int16, "quantize-int16", 0, "with --quantize int8: keep the activations read by the first N integer layers in int16 where the kernels allow (more accuracy, more memory traffic)")
 }
 
 func (q *quantFlags) apply(o *mlc.Options, progress io.Writer) error {
@@ -98,7 +99,11 @@ func (q *quantFlags) apply(o *mlc.Options, progress io.Writer) error {
 	default:
 		return fmt.Errorf("--calibration-method %q: want minmax, percentile or mse", q.method)
 	}
+	if q.int16 < 0 || q.int16 > 0 && quant.Mode(q.mode) != quant.Int8 {
+		return fmt.Errorf("--quantize-int16 %d: want a count of layers, with --quantize int8", q.int16)
+	}
 	o.Quantize, o.Calibration, o.CalibrationMethod, o.CalibrationSamples = quant.Mode(q.mode), q.data, quant.Method(q.method), q.samples
+	o.Int16Layers = q.int16
 	o.Progress = progress
 	return nil
 }
