@@ -5,17 +5,23 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
-// probe is a module that also outputs chosen values of a graph.
+// probe is a module that also outputs chosen values of a graph, loaded
+// once per worker.
 type probe struct {
-	mod   *host.Model
+	mods  []*host.Model
 	names []string // per value: its output name, or the input name of a graph input
 }
+
+// workers is how many samples run at once.
+func workers() int { return max(1, min(runtime.NumCPU(), 4)) }
 
 // newProbe compiles g (which it changes) with vals as extra outputs.
 func newProbe(ctx context.Context, rt *host.Runtime, g *ir.Graph, vals []*ir.Value, compile func(*ir.Graph) ([]byte, error)) (*probe, error) {
@@ -46,15 +52,57 @@ func newProbe(ctx context.Context, rt *host.Runtime, g *ir.Graph, vals []*ir.Val
 	if err != nil {
 		return nil, err
 	}
-	if p.mod, err = rt.Load(ctx, wasm); err != nil {
-		return nil, err
+	for w := 0; w < workers(); w++ {
+		m, err := rt.Load(ctx, wasm)
+		if err != nil {
+			return nil, err
+		}
+		p.mods = append(p.mods, m)
 	}
 	return p, nil
 }
 
-// run returns the values for one sample.
-func (p *probe) run(ctx context.Context, feed map[string]*ir.Tensor) ([]*ir.Tensor, error) {
-	res, err := p.mod.Run(ctx, feed)
+// runAll runs every probe on every sample, workers() samples at a time,
+// and calls fn with each sample's values (outs[probe][value]) in sample
+// order, so that what fn accumulates does not depend on the scheduling.
+func runAll(ctx context.Context, probes []*probe, data []map[string]*ir.Tensor, bar *progress, fn func(outs [][]*ir.Tensor) error) error {
+	W := len(probes[0].mods)
+	for start := 0; start < len(data); start += W {
+		n := min(W, len(data)-start)
+		results := make([][][]*ir.Tensor, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for w := 0; w < n; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for _, p := range probes {
+					ts, err := p.run(ctx, w, data[start+w])
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					results[w] = append(results[w], ts)
+				}
+			}(w)
+		}
+		wg.Wait()
+		for w := 0; w < n; w++ {
+			if errs[w] != nil {
+				return errs[w]
+			}
+			if err := fn(results[w]); err != nil {
+				return err
+			}
+			bar.step(start + w + 1)
+		}
+	}
+	return nil
+}
+
+// run returns the values for one sample, on worker w's instance.
+func (p *probe) run(ctx context.Context, w int, feed map[string]*ir.Tensor) ([]*ir.Tensor, error) {
+	res, err := p.mods[w].Run(ctx, feed)
 	if err != nil {
 		return nil, err
 	}
@@ -130,12 +178,8 @@ func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, axes []int, c
 	if cfg.Method != MinMax {
 		bar.label = "calibrating (1/2: ranges)"
 	}
-	for s, feed := range cfg.Data {
-		ts, err := p.run(ctx, feed)
-		if err != nil {
-			return nil, err
-		}
-		for i, t := range ts {
+	err = runAll(ctx, []*probe{p}, cfg.Data, bar, func(outs [][]*ir.Tensor) error {
+		for i, t := range outs[0] {
 			inner, n := 1, 1
 			if axes[i] >= 0 {
 				inner, n = t.Shape[axes[i]+1:].Size(), t.Shape[axes[i]]
@@ -148,7 +192,10 @@ func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, axes []int, c
 				}
 			}
 		}
-		bar.step(s + 1)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := map[*ir.Value]*stats{}
 	for i, v := range keys {
@@ -171,12 +218,8 @@ func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, axes []int, c
 		hist[i] = make([]float64, bins)
 	}
 	bar = &progress{w: cfg.Progress, label: "calibrating (2/2: histograms)", total: len(cfg.Data)}
-	for s, feed := range cfg.Data {
-		ts, err := p.run(ctx, feed)
-		if err != nil {
-			return nil, err
-		}
-		for i, t := range ts {
+	err = runAll(ctx, []*probe{p}, cfg.Data, bar, func(outs [][]*ir.Tensor) error {
+		for i, t := range outs[0] {
 			w := (hi[i] - lo[i]) / bins
 			for _, v := range t.F32() {
 				b := 0
@@ -186,7 +229,10 @@ func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, axes []int, c
 				hist[i][b]++
 			}
 		}
-		bar.step(s + 1)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for i, v := range keys {
 		r := percentileRange(hist[i], lo[i], hi[i], cfg.Percentile)
@@ -261,55 +307,4 @@ func mseRange(h []float64, lo, hi float64) [2]float64 {
 		}
 	}
 	return [2]float64{best * lo, best * hi}
-}
-
-// quantizedMeans runs the float graph g again and returns, for each value
-// of keys, the means per index of axis axes[i] of its values rounded and
-// clipped with params ps[i].
-func quantizedMeans(ctx context.Context, g *ir.Graph, keys []*ir.Value, axes []int, ps []qparams, cfg Config) (map[*ir.Value][]float64, error) {
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		return nil, err
-	}
-	defer rt.Close(ctx)
-	c, vmap := cloneGraph(g)
-	vals := make([]*ir.Value, len(keys))
-	for i, v := range keys {
-		vals[i] = vmap[v]
-	}
-	p, err := newProbe(ctx, rt, c, vals, cfg.Compile)
-	if err != nil {
-		return nil, fmt.Errorf("compiling the calibration model: %w", err)
-	}
-	sums := make([][]float64, len(keys))
-	bar := &progress{w: cfg.Progress, label: "calibrating (bias correction)", total: len(cfg.Data)}
-	for s, feed := range cfg.Data {
-		ts, err := p.run(ctx, feed)
-		if err != nil {
-			return nil, err
-		}
-		for i, t := range ts {
-			n, inner := t.Shape[axes[i]], t.Shape[axes[i]+1:].Size()
-			if sums[i] == nil {
-				sums[i] = make([]float64, n)
-			}
-			q := ps[i]
-			lo, hi := ir.QuantRange(q.dt)
-			for j, v := range t.F32() {
-				r := math.RoundToEven(float64(v/q.scale)) + float64(q.zero)
-				r = min(max(r, float64(lo)), float64(hi))
-				sums[i][j/inner%n] += float64(float32(r-float64(q.zero)) * q.scale)
-			}
-		}
-		bar.step(s + 1)
-	}
-	out := map[*ir.Value][]float64{}
-	for i, v := range keys {
-		per := float64(len(cfg.Data)) * float64(v.Type.Shape.Size()) / float64(len(sums[i]))
-		for c := range sums[i] {
-			sums[i][c] /= per
-		}
-		out[v] = sums[i]
-	}
-	return out, nil
 }

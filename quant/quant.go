@@ -72,8 +72,8 @@ type layer struct {
 	wScale []float32   // one per channel
 	wErr   float64     // relative RMS error of the weights
 	inputs []*ir.Value // activations it reads
-	// per-channel means of the input, float and quantized (calibration)
-	inMean, inQMean []float64
+	// per-channel means of the input (calibration)
+	inMean []float64
 }
 
 // inAxis is the channel axis of the layer's input: 1 for convolutions,
@@ -189,15 +189,11 @@ func weightScale(vs []float32) float32 {
 
 // correctBias changes the layer's bias so that its output keeps the float
 // layer's mean on the calibration data: the weights' rounding errors times
-// the mean input (large for the inputs of ReLU layers), and the shift of
-// the mean input that clipping its range causes, would otherwise move
-// every output of a channel the same way. Zero padding is not taken into
-// account.
+// the mean input (large for the inputs of ReLU layers) would otherwise
+// move every output of a channel the same way. Zero padding is not taken
+// into account.
 func (l *layer) correctBias() {
-	mean, qmean := l.inMean, l.inQMean
-	if qmean == nil {
-		qmean = mean
-	}
+	mean := l.inMean
 	n := l.node
 	w := n.In(1).Const
 	C := len(l.wScale)
@@ -221,7 +217,7 @@ func (l *layer) correctBias() {
 			}
 		}
 		if k < len(mean) {
-			shift[c] += wq*qmean[k] - float64(v)*mean[k]
+			shift[c] += (wq - float64(v)) * mean[k]
 		}
 	}
 	var b *ir.Value
@@ -505,26 +501,6 @@ func Quantize(ctx context.Context, g *ir.Graph, cfg Config) (*Report, error) {
 			params[v] = params16(r[0], r[1])
 		}
 		calibrated[refMap[v]] = r
-	}
-	if cfg.Mode == Int8 && cfg.Method != MinMax {
-		// Clipping the ranges moves the inputs' means: measure by how much.
-		var keys []*ir.Value
-		var axes []int
-		var ps []qparams
-		for _, l := range layers {
-			if l.inMean != nil {
-				keys, axes, ps = append(keys, refMap[l.node.In(0)]), append(axes, l.inAxis()), append(ps, params[l.node.In(0)])
-			}
-		}
-		qm, err := quantizedMeans(ctx, ref, keys, axes, ps, cfg)
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range layers {
-			if l.inMean != nil {
-				l.inQMean = qm[refMap[l.node.In(0)]]
-			}
-		}
 	}
 	for _, l := range layers {
 		if l.inMean != nil {

@@ -173,15 +173,8 @@ func measure(ctx context.Context, rep *Report, rows []*row, ref, g *ir.Graph, cf
 	}
 	outStats := make([]errStats, nOut)
 	bar := &progress{w: cfg.Progress, label: "measuring the error", total: len(cfg.Data)}
-	for s, feed := range cfg.Data {
-		ft, err := fp.run(ctx, feed)
-		if err != nil {
-			return err
-		}
-		qt, err := qp.run(ctx, feed)
-		if err != nil {
-			return err
-		}
+	err = runAll(ctx, []*probe{fp, qp}, cfg.Data, bar, func(outs [][]*ir.Tensor) error {
+		ft, qt := outs[0], outs[1]
 		for i, r := range rows {
 			q := qt[i]
 			if r.params != nil {
@@ -195,7 +188,10 @@ func measure(ctx context.Context, rep *Report, rows []*row, ref, g *ir.Graph, cf
 				outStats[i].add(f.F32(), q.F32())
 			}
 		}
-		bar.step(s + 1)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for i, r := range rows {
 		rep.Layers[i].Error = r.stats.result(false)
@@ -227,7 +223,11 @@ func (rep *Report) Write(w io.Writer) {
 	if rep.Method != "" {
 		how += ", " + rep.Method + " calibration"
 	}
-	fmt.Fprintf(w, "quantization report (%s; errors against the float model on %d samples)\n", how, rep.Samples)
+	if rep.Samples > 0 {
+		fmt.Fprintf(w, "quantization report (%s; errors against the float model on %d samples)\n", how, rep.Samples)
+	} else {
+		fmt.Fprintf(w, "quantization report (%s; no calibration data, so no errors measured)\n", how)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "layer\tops\tout\tscale\tzero\tcalibrated range\tweight scales\tweight err\trel err\tSQNR dB\tmax abs err\t")
 	for _, l := range rep.Layers {
