@@ -205,6 +205,40 @@ func TestQConvWinograd(t *testing.T) {
 	}
 }
 
+// TestQConvWidened runs pointwise convolutions whose weight pairs are
+// broadcast from an int16 copy (ir.WidenWeights).
+func TestQConvWidened(t *testing.T) {
+	for ci, cv := range [][4]int{{16, 12, 8, 8}, {17, 5, 6, 5}, {3, 9, 4, 7}} {
+		for oi, out := range qouts() {
+			t.Run(fmt.Sprintf("%v/%d", cv, oi), func(t *testing.T) {
+				checkFused(t, func() (*ir.Graph, map[string]*ir.Tensor) {
+					r := rand.New(rand.NewPCG(uint64(ci), uint64(oi)))
+					C, M, H, W := cv[0], cv[1], cv[2], cv[3]
+					xdt := []ir.DType{ir.Uint8, ir.Int8}[oi%2]
+					x := randQ(r, xdt, ir.Shape{1, C, H, W})
+					w := randQ(r, ir.Int8, ir.Shape{M, C, 1, 1})
+					packed, err := ir.PackQWeights(w, nil, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					mult, add := randF32(r, M, 1e-4, 3e-3), randF32(r, M, -20, 20)
+					op := &ir.QConv{Group: 1, XZero: int32(r.IntN(20)), Packed: ir.QPacked{Orig: w.Type}, Out: out, Widened: true}
+					op.Kernel, op.Strides, op.Dilations, op.AutoPad = []int{1, 1}, []int{1, 1}, []int{1, 1}, "NOTSET"
+					op.Pads = []int{0, 0, 0, 0}
+					pw := ir.NewConst("w", packed)
+					wn := &ir.Node{Name: "u", Op: &ir.WidenWeights{}, Inputs: []*ir.Value{pw}, Outputs: []*ir.Value{{Name: "u"}}}
+					if err := ir.InferNode(wn); err != nil {
+						t.Fatal(err)
+					}
+					g := oneNode(t, op, []*ir.Value{ir.NewInput("x", x.Type), pw, ir.NewConst("mult", mult), ir.NewConst("add", add), nil, wn.Outputs[0]})
+					g.Nodes = append([]*ir.Node{wn}, g.Nodes...)
+					return g, map[string]*ir.Tensor{"x": x}
+				})
+			})
+		}
+	}
+}
+
 func TestQMatMulFused(t *testing.T) {
 	for _, d := range [][4]int{{1, 1, 256, 10}, {2, 5, 33, 7}, {1, 4, 8, 16}, {3, 3, 100, 13}} {
 		for oi, out := range qouts() {

@@ -542,6 +542,9 @@ func (k *Ctx) qconv(n *ir.Node) error {
 				k.qWinograd(xBase, p, n.In(5), ws, zx, epi)
 			case p.dw:
 				k.qDepthwise(xBase, p, wBuf, wWidth, colBuf, zx, epi)
+			case p.pairs && p.fused != nil && p.fused.Widened && k.SIMD():
+				// weight pairs broadcast in one instruction from the int16 copy
+				k.qPointwise(xBase, p, k.Addr(n.In(5)), 2, colBuf, zx, epi)
 			case p.pairs:
 				k.qPointwise(xBase, p, wBuf, wWidth, colBuf, zx, epi)
 			default:

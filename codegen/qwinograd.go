@@ -384,6 +384,28 @@ func (k *Ctx) qPlaneCopy(src, dst asm.Local, l planeLayout, zx, zvec asm.Local, 
 }
 
 func init() {
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.WidenWeights) error {
+		f := k.F
+		count := n.Inputs[0].Type.Shape.Size()
+		src, dst, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.I32Const(k.Addr(n.Inputs[0])).Set(src)
+		f.I32Const(k.Addr(n.Outputs[0])).Set(dst)
+		rest := count
+		if k.SIMD() {
+			f.Counted(c, count/8, func() {
+				f.Get(dst).Get(src).V128Load8x8S(0).V128Store(0)
+				f.AddI32(src, 8)
+				f.AddI32(dst, 16)
+			})
+			rest = count % 8
+		}
+		f.Counted(c, rest, func() {
+			f.Get(dst).Get(src).I32Load8S(0).I32Store16(0)
+			f.AddI32(src, 1)
+			f.AddI32(dst, 2)
+		})
+		return nil
+	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.WinogradWeights) error {
 		// Runs once: plain scalar code, by the definition in ir.
 		f := k.F

@@ -123,6 +123,10 @@ type QConv struct {
 	// Winograd computes a 3x3, stride 1 convolution with F(2x2, 3x3); input
 	// 5 then holds the transformed weights (WinogradWeights of input 1).
 	Winograd bool
+	// Widened: input 5 holds the int8 packed weights widened to int16
+	// (WidenWeights of input 1), which the pointwise kernel broadcasts in
+	// one instruction per weight pair instead of two.
+	Widened bool
 }
 
 func (*QConv) OpType() string { return "QConv" }
@@ -170,8 +174,11 @@ func (c *QConv) Infer(in []*Value) ([]Type, error) {
 		}
 	}
 	u := getIn(in, 5)
-	if c.Winograd != (u != nil) {
-		return nil, fmt.Errorf("QConv: Winograd weights must be given exactly when Winograd is set")
+	if (c.Winograd || c.Widened) != (u != nil) || c.Winograd && c.Widened {
+		return nil, fmt.Errorf("QConv: input 5 must be given exactly when Winograd or Widened is set")
+	}
+	if c.Widened && (u.Type.DType != Int16 || !u.Type.Shape.Equal(w.Type.Shape) || w.Type.DType != Int8) {
+		return nil, fmt.Errorf("QConv: widened weights %s do not match the packed weights %s", u.Type, w.Type)
 	}
 	if c.Winograd {
 		ws := c.Packed.Orig.Shape
@@ -376,4 +383,22 @@ func (w *WinogradWeights) Eval(in []*Tensor) ([]*Tensor, error) {
 		}
 	}
 	return []*Tensor{u}, nil
+}
+
+// WidenWeights copies int8 packed weights to int16 (computed once at the
+// first run, like WinogradWeights: the module keeps the int8 ones).
+type WidenWeights struct{}
+
+func (*WidenWeights) OpType() string { return "WidenWeights" }
+func (*WidenWeights) Unfolded()      {}
+
+func (*WidenWeights) Infer(in []*Value) ([]Type, error) {
+	if len(in) != 1 || in[0] == nil || in[0].Type.DType != Int8 {
+		return nil, fmt.Errorf("WidenWeights takes one int8 tensor")
+	}
+	return Types(Type{Int16, in[0].Type.Shape}), nil
+}
+
+func (*WidenWeights) Eval(in []*Tensor) ([]*Tensor, error) {
+	return []*Tensor{in[0].Convert(Int16)}, nil
 }

@@ -582,18 +582,32 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 			qc.RZero, qc.RMult = rp.zero, float32(float64(rp.scale)/div)
 			nn.Inputs = append(nn.Inputs, rd.x)
 		}
-		if winogradWorthIt(c, qc, n.In(0).Type.Shape, orig, xp) {
-			// the transformed weights are computed once, at the first run
-			u := &ir.Node{Name: n.Name + "/winograd", Op: &ir.WinogradWeights{Orig: orig}, Inputs: []*ir.Value{nn.Inputs[1]}, Outputs: []*ir.Value{{Name: n.Name + "/winograd_weights"}}}
+		// weights prepared at the first run go in as input 5
+		prepare := func(op ir.Op, suffix string) error {
+			u := &ir.Node{Name: n.Name + "/" + suffix, Op: op, Inputs: []*ir.Value{nn.Inputs[1]}, Outputs: []*ir.Value{{Name: n.Name + "/" + suffix}}}
 			if err := ir.InferNode(u); err != nil {
-				return false, fmt.Errorf("%s: %w", n.Label(), err)
+				return fmt.Errorf("%s: %w", n.Label(), err)
 			}
 			r.g.Nodes = slices.Insert(r.g.Nodes, 0, u)
 			for len(nn.Inputs) < 5 {
 				nn.Inputs = append(nn.Inputs, nil)
 			}
 			nn.Inputs = append(nn.Inputs, u.Outputs[0])
+			return nil
+		}
+		switch {
+		case winogradWorthIt(c, qc, n.In(0).Type.Shape, orig, xp):
+			// the transformed weights (3.6x the int8 ones)
+			if err := prepare(&ir.WinogradWeights{Orig: orig}, "winograd_weights"); err != nil {
+				return false, err
+			}
 			qc.Winograd = true
+		case pointwise(c, qc, n.In(0).Type.Shape) && packed.DType == ir.Int8:
+			// an int16 copy, whose weight pairs broadcast in one instruction
+			if err := prepare(&ir.WidenWeights{}, "widened_weights"); err != nil {
+				return false, err
+			}
+			qc.Widened = true
 		}
 		fused = qc
 	} else {
@@ -690,6 +704,21 @@ func winogradWorthIt(c *ir.Conv, qc *ir.QConv, x ir.Shape, w ir.Type, xp qparams
 		}
 	}
 	return g.Out[1] >= 12 && g.Out[0] >= 4
+}
+
+// pointwise reports a 1x1, stride 1, unpadded, ungrouped convolution: the
+// kernel whose weights are broadcast in pairs (codegen/qpointwise.go).
+func pointwise(c *ir.Conv, qc *ir.QConv, x ir.Shape) bool {
+	g, err := qc.Geometry(x)
+	if err != nil || c.Group != 1 {
+		return false
+	}
+	for d := range g.Kernel {
+		if g.Kernel[d] != 1 || g.Strides[d] != 1 || g.PadBegin[d] != 0 || g.PadEnd[d] != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func isAdd(n *ir.Node) bool {
