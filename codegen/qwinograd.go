@@ -414,8 +414,7 @@ func init() {
 		Cp := (C + 1) / 2 * 2
 		pw := n.Inputs[0]
 		width := packedWidth(pw)
-		rows, kp := ir.QPackRounding(M, C*9)
-		_ = rows
+		_, kp := ir.QPackRounding(M, C*9)
 		m, c, pr, po := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		gk := make([]asm.Local, 9)
 		t := make([]asm.Local, 12)

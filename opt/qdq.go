@@ -492,7 +492,6 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 		}
 		packed, err = ir.PackQWeights(w, zw, false)
 		orig = w.Type
-		_ = op
 	case *ir.MatMul:
 		if len(w.Shape) != 2 || len(n.In(0).Type.Shape) < 2 {
 			return false, nil
@@ -622,12 +621,7 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 		return false, fmt.Errorf("%s: fused op type %s differs from %s", n.Label(), types[0], outV.Type)
 	}
 	r.place(nn, n, folded)
-	for _, q := range qs {
-		if q.Out(0) != keep {
-			replaceUses(r.g, q.Out(0), keep)
-		}
-		r.drop(q)
-	}
+	r.takeOver(qs, keep)
 	return true, nil
 }
 
@@ -798,16 +792,8 @@ func (r *qdqRewriter) add(n *ir.Node) (bool, error) {
 	if _, err := op.Infer(nn.Inputs); err != nil {
 		return false, fmt.Errorf("%s: %w", n.Label(), err)
 	}
-	r.replace(n, nn)
-	for _, f := range acts {
-		r.drop(f)
-	}
-	for _, q := range qs {
-		if q.Out(0) != keep {
-			replaceUses(r.g, q.Out(0), keep)
-		}
-		r.drop(q)
-	}
+	r.place(nn, n, acts)
+	r.takeOver(qs, keep)
 	return true, nil
 }
 
@@ -828,10 +814,15 @@ func (r *qdqRewriter) place(nn, n *ir.Node, folded []*ir.Node) {
 	}
 }
 
-func (r *qdqRewriter) replace(old, nn *ir.Node) {
-	i := slices.Index(r.g.Nodes, old)
-	r.g.Nodes[i] = nn
-	r.removed[old] = true
+// takeOver removes the QuantizeLinear nodes qs whose work the fused op
+// does; their readers read its output keep.
+func (r *qdqRewriter) takeOver(qs []*ir.Node, keep *ir.Value) {
+	for _, q := range qs {
+		if q.Out(0) != keep {
+			replaceUses(r.g, q.Out(0), keep)
+		}
+		r.drop(q)
+	}
 }
 
 func (r *qdqRewriter) drop(n *ir.Node) {
