@@ -402,88 +402,15 @@ func Quantize(ctx context.Context, g *ir.Graph, cfg Config) (*Report, error) {
 	if cfg.Mode == Int8 {
 		rep.Method = string(cfg.Method)
 	}
-	// The activations to quantize: what the layers read. An op that
-	// commutes with dequantization (MaxPool, Reshape...) between a value
-	// and a layer runs on int8: its input is quantized too, with the same
-	// parameters. Layer outputs that only float ops read stay float.
 	var acts []*ir.Value
-	tie := map[*ir.Value]*ir.Value{}
-	outs := map[*ir.Value]bool{}
-	for _, v := range g.Outputs {
-		outs[v] = true
-	}
-	if cfg.Mode == Int8 {
-		seen := map[*ir.Value]bool{}
-		add := func(v *ir.Value) bool {
-			if seen[v] || v.Const != nil || v.Type.DType != ir.Float32 || outs[v] {
-				return false
-			}
-			seen[v] = true
-			acts = append(acts, v)
-			return true
-		}
-		for _, l := range layers {
-			for _, v := range l.inputs {
-				add(v)
-			}
-		}
-		prod := g.Producers()
-		for i := 0; i < len(acts); i++ {
-			v := acts[i]
-			p := prod[v]
-			if p == nil || !opt.CommutesWithDequant(p) {
-				continue
-			}
-			if _, concat := p.Op.(*ir.Concat); concat {
-				continue
-			}
-			if add(p.In(0)) || seen[p.In(0)] {
-				tie[v] = p.In(0)
-			}
-		}
-		acts = topoOrder(g, acts)
-		// resolve chains of ties to their first value (inputs come first)
-		for _, v := range acts {
-			if r, ok := tie[v]; ok {
-				if rr, ok := tie[r]; ok {
-					tie[v] = rr
-				}
-			}
-		}
-	}
+	var tie map[*ir.Value]*ir.Value
 	calibrated := map[*ir.Value][2]float64{}
 	extremes := map[*ir.Value][2]float64{}
 	if cfg.Mode == Int8 {
-		// every activation's range (tied ones are not used) and, for the
-		// inputs of layers with weights, the per-channel means that bias
-		// correction needs
-		axes := map[*ir.Value]int{}
-		for _, l := range layers {
-			if l.wAxis >= 0 {
-				axes[l.node.In(0)] = l.inAxis()
-			}
-		}
-		keys := make([]*ir.Value, len(acts))
-		kaxes := make([]int, len(acts))
-		for i, v := range acts {
-			keys[i], kaxes[i] = refMap[v], -1
-			if ax, ok := axes[v]; ok {
-				kaxes[i] = ax
-			}
-		}
-		st, err := calibrate(ctx, ref, keys, kaxes, cfg)
-		if err != nil {
+		acts, tie = activations(g, layers)
+		var err error
+		if calibrated, extremes, err = calibrateLayers(ctx, ref, refMap, layers, acts, cfg); err != nil {
 			return nil, err
-		}
-		for _, v := range acts {
-			s := st[refMap[v]]
-			calibrated[refMap[v]] = [2]float64{s.lo, s.hi}
-			extremes[refMap[v]] = [2]float64{s.min, s.max}
-		}
-		for _, l := range layers {
-			if s := st[refMap[l.node.In(0)]]; s != nil && s.mean != nil && l.wAxis >= 0 {
-				l.inMean = s.mean
-			}
 		}
 	}
 	params := map[*ir.Value]qparams{}
@@ -512,6 +439,115 @@ func Quantize(ctx context.Context, g *ir.Graph, cfg Config) (*Report, error) {
 			}
 		}
 	}
+	qvals, err := insertQDQ(g, acts, params)
+	if err != nil {
+		return nil, err
+	}
+	if err := ir.InferGraph(g); err != nil {
+		return nil, err
+	}
+	rows := rep.rows(g, layers, acts, params, calibrated, refMap, qvals)
+	if len(cfg.Data) > 0 {
+		if err := measure(ctx, rep, rows, ref, g, cfg); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// activations chooses the values to quantize: what the layers read. An op
+// that commutes with dequantization (MaxPool, Reshape...) between a value
+// and a layer runs on int8: its input is quantized too, tied to the same
+// parameters (tie maps a value to the first of its chain). Layer outputs
+// that only float ops read stay float.
+func activations(g *ir.Graph, layers []*layer) ([]*ir.Value, map[*ir.Value]*ir.Value) {
+	var acts []*ir.Value
+	tie := map[*ir.Value]*ir.Value{}
+	outs := map[*ir.Value]bool{}
+	for _, v := range g.Outputs {
+		outs[v] = true
+	}
+	seen := map[*ir.Value]bool{}
+	add := func(v *ir.Value) bool {
+		if seen[v] || v.Const != nil || v.Type.DType != ir.Float32 || outs[v] {
+			return false
+		}
+		seen[v] = true
+		acts = append(acts, v)
+		return true
+	}
+	for _, l := range layers {
+		for _, v := range l.inputs {
+			add(v)
+		}
+	}
+	prod := g.Producers()
+	for i := 0; i < len(acts); i++ {
+		v := acts[i]
+		p := prod[v]
+		if p == nil || !opt.CommutesWithDequant(p) {
+			continue
+		}
+		if _, concat := p.Op.(*ir.Concat); concat {
+			continue
+		}
+		if add(p.In(0)) || seen[p.In(0)] {
+			tie[v] = p.In(0)
+		}
+	}
+	acts = topoOrder(g, acts)
+	// in graph order a value's tie is already resolved to its chain's first
+	for _, v := range acts {
+		if r, ok := tie[v]; ok {
+			if rr, ok := tie[r]; ok {
+				tie[v] = rr
+			}
+		}
+	}
+	return acts, tie
+}
+
+// calibrateLayers runs the float graph ref on the calibration data: it
+// returns every activation's chosen range and its minimum and maximum (by
+// ref's values) and gives the layers with weights their inputs'
+// per-channel means, for bias correction.
+func calibrateLayers(ctx context.Context, ref *ir.Graph, refMap map[*ir.Value]*ir.Value, layers []*layer, acts []*ir.Value, cfg Config) (ranges, extremes map[*ir.Value][2]float64, err error) {
+	axes := map[*ir.Value]int{}
+	for _, l := range layers {
+		if l.wAxis >= 0 {
+			axes[l.node.In(0)] = l.inAxis()
+		}
+	}
+	keys := make([]*ir.Value, len(acts))
+	kaxes := make([]int, len(acts))
+	for i, v := range acts {
+		keys[i], kaxes[i] = refMap[v], -1
+		if ax, ok := axes[v]; ok {
+			kaxes[i] = ax
+		}
+	}
+	st, err := calibrate(ctx, ref, keys, kaxes, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ranges, extremes = map[*ir.Value][2]float64{}, map[*ir.Value][2]float64{}
+	for _, v := range acts {
+		s := st[refMap[v]]
+		ranges[refMap[v]] = [2]float64{s.lo, s.hi}
+		extremes[refMap[v]] = [2]float64{s.min, s.max}
+	}
+	for _, l := range layers {
+		if s := st[refMap[l.node.In(0)]]; s != nil && s.mean != nil && l.wAxis >= 0 {
+			l.inMean = s.mean
+		}
+	}
+	return ranges, extremes, nil
+}
+
+// insertQDQ puts a QuantizeLinear and a DequantizeLinear with its
+// parameters after each activation, which every other reader then reads
+// dequantized; it returns each activation's quantized value.
+func insertQDQ(g *ir.Graph, acts []*ir.Value, params map[*ir.Value]qparams) (map[*ir.Value]*ir.Value, error) {
 	qvals := map[*ir.Value]*ir.Value{}
 	for _, v := range acts {
 		p := params[v]
@@ -531,16 +567,7 @@ func Quantize(ctx context.Context, g *ir.Graph, cfg Config) (*Report, error) {
 		insertAfterProducer(g, v, q, d)
 		qvals[v] = q.Outputs[0]
 	}
-	if err := ir.InferGraph(g); err != nil {
-		return nil, err
-	}
-	rows := rep.rows(g, layers, acts, params, calibrated, refMap, qvals)
-	if len(cfg.Data) > 0 {
-		if err := measure(ctx, rep, rows, ref, g, cfg); err != nil {
-			return nil, err
-		}
-	}
-	return rep, nil
+	return qvals, nil
 }
 
 // topoOrder sorts values by where they are defined (inputs first).
