@@ -9,9 +9,11 @@
 package mlc
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,6 +24,7 @@ import (
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
+	"github.com/mlc-compiler/mlc/quant"
 )
 
 // Version is written into every module's metadata as the producer.
@@ -42,6 +45,18 @@ type Options struct {
 	Profile bool
 	// Tune shapes kernels for one engine: "v8", "wazero" or "generic".
 	Tune string
+	// Quantize is "", quant.Int8 or quant.Int8Weights.
+	Quantize quant.Mode
+	// Calibration is the calibration data's path (see quant.LoadData);
+	// CalibrationSamples > 0 uses only the first samples.
+	Calibration        string
+	CalibrationSamples int
+	CalibrationMethod  quant.Method
+	// Int16Layers > 0 keeps the activations of the first layers in int16
+	// (quant.Config.Int16Layers).
+	Int16Layers int
+	// Progress receives the quantizer's progress bars (nil: none).
+	Progress io.Writer
 }
 
 // DefaultOptions are mlc compile's defaults.
@@ -55,6 +70,8 @@ type Result struct {
 	Wasm  []byte
 	Meta  *abi.Metadata
 	Graph *ir.Graph // the optimized graph, for inspection
+	// Report is the quantization report (with Options.Quantize).
+	Report *quant.Report
 }
 
 // CompileFile compiles the model at path (external data is read beside it).
@@ -77,16 +94,58 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := m.Graph
+	sum := sha256.Sum256(model)
+	var rep *quant.Report
+	if o.Quantize != "" {
+		if rep, err = quantize(m.Graph, o); err != nil {
+			return nil, err
+		}
+	}
+	res, err := compileGraph(m.Graph, hex.EncodeToString(sum[:]), o)
+	if err != nil {
+		return nil, err
+	}
+	res.Report = rep
+	return res, nil
+}
+
+// quantize rewrites g into a quantized graph (package quant).
+func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
+	cfg := quant.Config{Mode: o.Quantize, Method: o.CalibrationMethod, Progress: o.Progress, Int16Layers: o.Int16Layers}
+	if o.Calibration != "" {
+		data, err := quant.LoadData(o.Calibration, g.Inputs, o.CalibrationSamples)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Data = data
+	}
+	// Calibration and the report run the float and quantized models with
+	// the same code generation options.
+	// They run on wazero, so its tune is the fast one there.
+	plain := Options{NoSIMD: o.NoSIMD, OptLevel: o.OptLevel, Tune: codegen.TuneWazero}
+	cfg.Compile = func(g *ir.Graph) ([]byte, error) {
+		r, err := compileGraph(g, "", plain)
+		if err != nil {
+			return nil, err
+		}
+		return r.Wasm, nil
+	}
+	return quant.Quantize(context.Background(), g, cfg)
+}
+
+// CompileGraph compiles an IR graph, which it optimizes in place; the
+// metadata's model_sha256 is then empty.
+func CompileGraph(g *ir.Graph, o Options) (*Result, error) { return compileGraph(g, "", o) }
+
+func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace})
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(model)
 	wasm, err := codegen.Build(g, plan, codegen.Options{
 		SIMD:        !o.NoSIMD,
 		Producer:    "mlc " + Version,
-		ModelSHA256: hex.EncodeToString(sum[:]),
+		ModelSHA256: modelSHA256,
 		Flags:       o.flags(),
 		Profile:     o.Profile,
 		Tune:        o.tune(),
@@ -115,6 +174,22 @@ func (o Options) flags() []string {
 	}
 	if o.OptLevel != 2 {
 		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
+	}
+	if o.Quantize != "" {
+		f = append(f, "quantize="+string(o.Quantize))
+		if o.Calibration != "" {
+			method := o.CalibrationMethod
+			if method == "" {
+				method = quant.MinMax
+			}
+			f = append(f, "calibration-method="+string(method))
+			if o.CalibrationSamples > 0 {
+				f = append(f, fmt.Sprintf("calibration-samples=%d", o.CalibrationSamples))
+			}
+			if o.Int16Layers > 0 {
+				f = append(f, fmt.Sprintf("quantize-int16=%d", o.Int16Layers))
+			}
+		}
 	}
 	names := make([]string, 0, len(o.InputShapes))
 	for n := range o.InputShapes {

@@ -17,6 +17,7 @@ import (
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/quant"
 	"github.com/mlc-compiler/mlc/verify"
 )
 
@@ -162,6 +163,40 @@ func TestMNISTAccuracy(t *testing.T) {
 	t.Logf("accuracy on samples 5000-9999: %.2f%%", acc)
 	if acc < 99.35 {
 		t.Errorf("accuracy %.2f%%, want within 0.05 points of ONNX Runtime's 99.40%%", acc)
+	}
+}
+
+// TestMNISTQuantizedAccuracy quantizes the MNIST model to int8 with
+// samples 0-4999 as calibration data and classifies samples 5000-9999.
+func TestMNISTQuantizedAccuracy(t *testing.T) {
+	shared := testenv.Shared(t)
+	images, err := npy.ReadFile(filepath.Join(shared, "data", "mnist", "images.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := npy.ReadFile(filepath.Join(shared, "data", "mnist", "labels.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []quant.Method{quant.MinMax, quant.Percentile} {
+		o := mlc.DefaultOptions()
+		o.Quantize, o.CalibrationMethod = quant.Int8, method
+		o.Calibration, o.CalibrationSamples = filepath.Join(shared, "data", "mnist", "images.npy"), 5000
+		res, err := mlc.CompileFile(filepath.Join(shared, "models", "mnist_cntk", "model.onnx"), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every convolution and the matrix product run as integer kernels.
+		counts := map[string]int{}
+		res.Graph.Walk(func(n *ir.Node) { counts[n.Op.OpType()]++ })
+		if counts["QConv"] != 2 || counts["QMatMul"] != 1 || counts["Conv"]+counts["MatMul"] != 0 {
+			t.Errorf("%s: quantized graph has ops %v", method, counts)
+		}
+		acc := classify(t, res.Wasm, images, labels, 5000, 10000)
+		t.Logf("%s: int8 accuracy on samples 5000-9999: %.2f%% (module %d bytes)", method, acc, len(res.Wasm))
+		if acc < 99.30 {
+			t.Errorf("%s: int8 accuracy %.2f%%, want at least 99.30%% (ONNX Runtime float: 99.40%%)", method, acc)
+		}
 	}
 }
 

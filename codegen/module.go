@@ -131,20 +131,24 @@ func (md *module) table(key string, data []byte) int32 {
 // Build generates the module.
 func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 	md := newModule(plan, opts)
-	var nodeFuncs []uint32
+	var nodeFuncs, onceFuncs []uint32
 	var profiled []ProfileNode
 	for i, n := range g.Nodes {
 		idx, err := md.nodeFunc(n, nodeFuncName("", i, n))
 		if err != nil {
 			return nil, err
 		}
-		if idx >= 0 {
+		switch {
+		case idx < 0:
+		case plan.Once[n]:
+			onceFuncs = append(onceFuncs, uint32(idx))
+		default:
 			nodeFuncs = append(nodeFuncs, uint32(idx))
 			profiled = append(profiled, profileNode(n, md.names[int(idx)-md.imports]))
 		}
 	}
 	meta := md.metadata(g)
-	run := md.addFunc(abi.ExportRun, runFunc(nodeFuncs))
+	run := md.addFunc(abi.ExportRun, runFunc(nodeFuncs, onceFuncs, int32(plan.OnceFlag)))
 	start := md.addFunc("_start", md.startFunc(meta, run))
 	var profileFn uint32
 	if opts.Profile {
@@ -227,10 +231,20 @@ func (md *module) nodeFunc(n *ir.Node, name string) (int, error) {
 	return int(md.addFunc(name, f)), nil
 }
 
-// runFunc calls every node function and stops at the first non-zero status.
-func runFunc(nodes []uint32) *asm.Func {
+// runFunc calls every node function and stops at the first non-zero
+// status. The functions of once are called first, on the first call only
+// (the i32 at flag then becomes 1).
+func runFunc(nodes, once []uint32, flag int32) *asm.Func {
 	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
 	st := f.Local(asm.I32)
+	if len(once) > 0 {
+		f.I32Const(flag).I32Load(0).Op(wasm.OpcodeI32Eqz).If()
+		for _, idx := range once {
+			f.Call(idx).Tee(st).If().Get(st).Return().End()
+		}
+		f.I32Const(flag).I32Const(1).I32Store(0)
+		f.End()
+	}
 	for _, idx := range nodes {
 		f.Call(idx).Tee(st).If().Get(st).Return().End()
 	}

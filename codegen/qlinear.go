@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"fmt"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
@@ -16,6 +18,8 @@ type qmmArgs struct {
 	a, b, za, zb   *ir.Value
 	sa, sb, sy, zy *ir.Value
 	packed         *ir.QPacked // b holds B packed at compile time
+	fused          *ir.QMatMul // with mult and add, the fused op's epilogue
+	mult, add      *ir.Value
 }
 
 func qmmArgsOf(n *ir.Node) qmmArgs {
@@ -24,6 +28,8 @@ func qmmArgsOf(n *ir.Node) qmmArgs {
 		return qmmArgs{a: n.In(0), sa: n.In(1), za: n.In(2), b: n.In(3), sb: n.In(4), zb: n.In(5), sy: n.In(6), zy: n.In(7), packed: op.Packed}
 	case *ir.MatMulInteger:
 		return qmmArgs{a: n.In(0), b: n.In(1), za: n.In(2), zb: n.In(3), packed: op.Packed}
+	case *ir.QMatMul:
+		return qmmArgs{a: n.In(0), b: n.In(1), packed: &op.Packed, fused: op, mult: n.In(2), add: n.In(3)}
 	}
 	panic("qmmArgsOf " + n.Op.OpType())
 }
@@ -190,9 +196,15 @@ func (k *Ctx) qmatmul(n *ir.Node) error {
 	f.I32Const(bBuf).Set(pb)
 	var epi qepi
 	outSize := 4
-	if q.sa == nil {
+	switch {
+	case q.fused != nil:
+		fe := newQEpiF32(k, pc, p.N, q.fused.Out, false, q.mult, q.add)
+		fe.bound(maxRowSum(q.b.Const)*255, q.mult, q.add)
+		epi = fe
+		outSize = out.Type.DType.Bits() / 8
+	case q.sa == nil:
 		epi = &qStoreI32{k: k, base: pc, ld: p.N}
-	} else {
+	default:
 		outSize = 1
 		mult := f.Local(asm.F64)
 		// mult(m, n) = sa[m] * sb[n] / sy
@@ -211,6 +223,11 @@ func (k *Ctx) qmatmul(n *ir.Node) error {
 		epi = newRequant(k, pc, p.N, out.Type.DType, nil, p.tabMode, mult, p.Np, zy)
 	}
 	za, zb := k.zeroPointPtr(q.za), k.zeroPointPtr(q.zb)
+	if q.fused != nil && q.fused.AZero != 0 {
+		l := f.Local(asm.I32)
+		f.I32Const(k.Table(fmt.Sprintf("zero_point_%d", uint8(q.fused.AZero)), []byte{byte(q.fused.AZero)})).Set(l)
+		za = &l
+	}
 	zaStride, zbStride := 0, 0
 	if q.za != nil && q.za.Type.Shape.Size() > 1 {
 		zaStride = 1
@@ -280,10 +297,15 @@ type qconvPlan struct {
 	colBytes, tabBytes   int
 	perChannel           bool // w_scale or w_zero_point per output channel
 	pointwise            bool // 1x1 kernel, stride 1, no padding: columns transpose x
+	pairs                bool // pointwise with one group: qPointwise
+	dw                   bool // depthwise: qDepthwise
+	winoBytes            int  // Winograd QConv: its workspace (qWinograd)
 	xdt, wdt             ir.DType
 	x, w, zx, zw, b, out *ir.Value
 	sx, sw, sy, zy       *ir.Value
 	packed               *ir.QPacked // w holds W packed at compile time
+	fused                *ir.QConv   // with mult and add, the fused op's epilogue
+	mult, add            *ir.Value
 }
 
 func planQConv(n *ir.Node) (*qconvPlan, error) {
@@ -297,6 +319,9 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	case *ir.QLinearConv:
 		p.x, p.sx, p.zx, p.w, p.sw, p.zw, p.sy, p.zy, p.b = n.In(0), n.In(1), n.In(2), n.In(3), n.In(4), n.In(5), n.In(6), n.In(7), n.In(8)
 		p.group, p.packed = op.Group, op.Packed
+	case *ir.QConv:
+		p.x, p.w, p.mult, p.add = n.In(0), n.In(1), n.In(2), n.In(3)
+		p.group, p.packed, p.fused = op.Group, &op.Packed, op
 	}
 	wt := p.w.Type
 	if p.packed != nil {
@@ -321,7 +346,10 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	if p.packed == nil {
 		p.wBytes = alignUp(p.M*p.Kp*2, 16)
 	}
-	p.pointwise = p.kSize == 1
+	// int16 inputs of grouped pointwise convolutions take the general
+	// path (qTransposeCols reads 8-bit values)
+	x16 := p.xdt == ir.Int16
+	p.pointwise = p.kSize == 1 && !(x16 && p.group > 1)
 	for d := range g.In {
 		if g.Strides[d] != 1 || g.PadBegin[d] != 0 || g.PadEnd[d] != 0 {
 			p.pointwise = false
@@ -332,6 +360,15 @@ func planQConv(n *ir.Node) (*qconvPlan, error) {
 	}
 	// 16 bytes of slack: the SIMD gather stores whole vectors (qIm2colT)
 	p.colBytes = alignUp(p.Pp*p.Kp*2+16, 16)
+	if p.pairs = p.pointwise && p.group == 1; p.pairs {
+		p.colBytes = pwPanelBytes(p.C)
+	}
+	if p.dw = !p.pointwise && p.depthwise(); p.dw {
+		p.padBytes, p.colBytes = 0, alignUp(p.dwPlaneBytes(), 16)
+	}
+	if p.fused != nil && p.fused.Winograd {
+		p.winoBytes = p.wino().bytes()
+	}
 	p.perChannel = p.sw != nil && p.sw.Type.Shape.Size() > 1
 	if p.perChannel {
 		p.tabBytes = p.M * 8
@@ -345,11 +382,15 @@ func convWindow(op ir.Op) ir.Window {
 		return op.Window
 	case *ir.QLinearConv:
 		return op.Window
+	case *ir.QConv:
+		return op.Window
 	}
 	panic("convWindow " + op.OpType())
 }
 
-func (p *qconvPlan) workspace() int { return p.wBytes + p.padBytes + p.colBytes + p.tabBytes }
+func (p *qconvPlan) workspace() int {
+	return max(p.wBytes+p.padBytes+p.colBytes+p.tabBytes, p.winoBytes)
+}
 
 // maxTaps bounds the kernel taps the gather unrolls.
 const maxTaps = 1024
@@ -371,7 +412,9 @@ func (k *Ctx) qconv(n *ir.Node) error {
 	padBuf := wBuf + int32(p.wBytes)
 	colBuf := padBuf + int32(p.padBytes)
 	tab := colBuf + int32(p.colBytes)
-	f.I32Const(ws).I32Const(0).I32Const(int32(p.wBytes + p.padBytes + p.colBytes)).MemoryFill()
+	if !(p.winoBytes > 0 && k.SIMD()) {
+		f.I32Const(ws).I32Const(0).I32Const(int32(p.wBytes + p.padBytes + p.colBytes)).MemoryFill()
+	}
 
 	wWidth := 2
 	if p.packed != nil {
@@ -390,6 +433,9 @@ func (k *Ctx) qconv(n *ir.Node) error {
 
 	zx := f.Local(asm.I32)
 	f.SetI32(zx, 0)
+	if p.fused != nil {
+		f.SetI32(zx, p.fused.XZero)
+	}
 	if p.zx != nil {
 		zero := f.Local(asm.I32)
 		f.SetI32(zero, 0)
@@ -405,9 +451,22 @@ func (k *Ctx) qconv(n *ir.Node) error {
 	mult := f.Local(asm.F64)
 	tabPtr := f.Local(asm.I32)
 	outSize := 4
-	if p.sx == nil {
+	var fusedEpi *qEpiF32
+	switch {
+	case p.fused != nil:
+		fusedEpi = newQEpiF32(k, pc, p.P, p.fused.Out, true, p.mult, p.add)
+		epi, outSize = fusedEpi, p.out.Type.DType.Bits()/8
+		if r := n.In(4); r != nil {
+			fusedEpi.setResidual(r, p.fused.RZero, p.fused.RMult)
+		}
+		xmax := 255.0
+		if p.xdt == ir.Int16 {
+			xmax = 32768
+		}
+		fusedEpi.bound(maxRowSum(p.w.Const)*xmax, p.mult, p.add)
+	case p.sx == nil:
 		epi = &qStoreI32{k: k, base: pc, ld: p.P}
-	} else {
+	default:
 		outSize = 1
 		nw := 1
 		if p.perChannel {
@@ -432,21 +491,29 @@ func (k *Ctx) qconv(n *ir.Node) error {
 		epi = newRequant(k, pc, p.P, p.out.Type.DType, bias, mode, m, 0, zy)
 	}
 
-	xImg := int32(p.C * ir.Shape(p.g.In).Size())
+	xImg := int32(p.C * ir.Shape(p.g.In).Size() * p.xdt.Bits() / 8)
 	img, gi := f.Local(asm.I32), f.Local(asm.I32)
 	f.SetI32(img, 0)
 	nc, gc := f.Local(asm.I32), f.Local(asm.I32)
 	f.Counted(nc, p.N, func() {
 		xBase := f.Local(asm.I32)
 		f.Get(img).I32Const(xImg).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(p.x)).Op(wasm.OpcodeI32Add).Set(xBase)
-		if !p.pointwise {
+		wino := p.winoBytes > 0 && k.SIMD()
+		if !p.pointwise && !p.dw && !wino {
 			k.qPadCopy(xBase, padBuf, p, zx)
 		}
 		f.SetI32(gi, 0)
-		f.Counted(gc, p.group, func() {
-			if p.pointwise {
+		// qDepthwise does every group at once, from group 0's pointers
+		groups := p.group
+		if p.dw {
+			groups = 1
+		}
+		f.Counted(gc, groups, func() {
+			switch {
+			case p.pairs, p.dw, wino:
+			case p.pointwise:
 				k.qTransposeCols(xBase, gi, colBuf, p, zx)
-			} else {
+			default:
 				k.qIm2colT(padBuf, gi, colBuf, p)
 			}
 			f.Get(gi).I32Const(int32(p.mg * p.Kp * wWidth)).Op(wasm.OpcodeI32Mul).I32Const(wBuf).Op(wasm.OpcodeI32Add).Set(pa)
@@ -460,7 +527,29 @@ func (k *Ctx) qconv(n *ir.Node) error {
 			if p.perChannel {
 				f.Get(gi).I32Const(int32(p.mg * 8)).Op(wasm.OpcodeI32Mul).I32Const(tab).Op(wasm.OpcodeI32Add).Set(tabPtr)
 			}
-			k.emitQGemm(qgemm{M: p.mg, N: p.P, K: p.K, Kp: p.Kp, a: qpacked{pa, wWidth}, b: qpacked{pb, 2}, epi: epi})
+			if fusedEpi != nil {
+				c0 := f.Local(asm.I32)
+				f.Get(gi).I32Const(int32(p.mg)).Op(wasm.OpcodeI32Mul).Set(c0)
+				fusedEpi.setChannelBase(p.mult, p.add, c0)
+				if fusedEpi.res != nil {
+					// the residual's C(0, 0): (img*M + gi*mg) * P bytes in
+					f.Get(img).I32Const(int32(p.M)).Op(wasm.OpcodeI32Mul).Get(c0).Op(wasm.OpcodeI32Add)
+					f.I32Const(int32(p.P * n.In(4).Type.DType.Bits() / 8)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(n.In(4))).Op(wasm.OpcodeI32Add).Set(*fusedEpi.res)
+				}
+			}
+			switch {
+			case wino:
+				k.qWinograd(xBase, p, n.In(5), ws, zx, epi)
+			case p.dw:
+				k.qDepthwise(xBase, p, wBuf, wWidth, colBuf, zx, epi)
+			case p.pairs && p.fused != nil && p.fused.Widened && k.SIMD():
+				// weight pairs broadcast in one instruction from the int16 copy
+				k.qPointwise(xBase, p, k.Addr(n.In(5)), 2, colBuf, zx, epi)
+			case p.pairs:
+				k.qPointwise(xBase, p, wBuf, wWidth, colBuf, zx, epi)
+			default:
+				k.emitQGemm(qgemm{M: p.mg, N: p.P, K: p.K, Kp: p.Kp, a: qpacked{pa, wWidth}, b: qpacked{pb, 2}, epi: epi})
+			}
 			f.AddI32(gi, 1)
 		})
 		f.AddI32(img, 1)
@@ -491,27 +580,37 @@ func (k *Ctx) qPadCopy(src asm.Local, dst int32, p *qconvPlan, zx asm.Local) {
 	f.Get(src).Set(sp)
 	f.I32Const(dst + int32(offset)*2).Set(chanBase)
 	width := g.In[nd-1]
+	xsz := int32(p.xdt.Bits() / 8)
 	row := func() {
 		rowStart := f.Local(asm.I32)
 		f.Get(dp).Set(rowStart)
 		rest := width
 		if k.SIMD() && width >= 8 {
 			f.Counted(c, width/8, func() {
-				f.Get(dp).Get(sp).V128Load64Zero(0).Vec(ext).Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(0)
-				f.AddI32(sp, 8)
+				f.Get(dp).Get(sp)
+				if p.xdt == ir.Int16 {
+					f.V128Load(0)
+				} else {
+					f.V128Load64Zero(0).Vec(ext)
+				}
+				f.Get(zvec).Vec(wasm.OpcodeVecI16x8Sub).V128Store(0)
+				f.AddI32(sp, 8*xsz)
 				f.AddI32(dp, 16)
 			})
 			rest = width % 8
 		}
 		f.Counted(c, rest, func() {
 			f.Get(dp).Get(sp)
-			if p.xdt == ir.Int8 {
+			switch p.xdt {
+			case ir.Int8:
 				f.I32Load8S(0)
-			} else {
+			case ir.Int16:
+				f.I32Load16S(0)
+			default:
 				f.I32Load8U(0)
 			}
 			f.Get(zx).Op(wasm.OpcodeI32Sub).I32Store16(0)
-			f.AddI32(sp, 1)
+			f.AddI32(sp, xsz)
 			f.AddI32(dp, 2)
 		})
 		f.Get(rowStart).Set(dp)
@@ -745,4 +844,20 @@ func init() {
 		return p.workspace()
 	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QLinearConv) error { return k.qconv(n) })
+	registerWorkspace(func(n *ir.Node, op *ir.QConv) int {
+		p, err := planQConv(n)
+		if err != nil {
+			return 0
+		}
+		return p.workspace()
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QConv) error { return k.qconv(n) })
+	registerWorkspace(func(n *ir.Node, op *ir.QMatMul) int {
+		p, err := planQMatMul(n)
+		if err != nil {
+			return 0
+		}
+		return p.aBytes + p.bBytes
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QMatMul) error { return k.qmatmul(n) })
 }

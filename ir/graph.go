@@ -122,6 +122,11 @@ type Subgrapher interface {
 // Impure ops are never folded even with constant inputs.
 type Impure interface{ Impure() }
 
+// Unfolded ops stay nodes when their inputs are constant, for a pass to
+// see: opt's qdq pass turns DequantizeLinear of constant weights into the
+// weights of integer kernels; what remains runs once (opt.OnceNodes).
+type Unfolded interface{ Unfolded() }
+
 // Effect marks ops that matter beyond their outputs (run-time checks): dead
 // code removal keeps them.
 type Effect interface{ Effect() }

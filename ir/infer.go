@@ -153,6 +153,9 @@ func tryFold(n *Node) (bool, error) {
 	if _, impure := n.Op.(Impure); impure || hasImpureSubgraph(n) {
 		return false, nil
 	}
+	if _, ok := n.Op.(Unfolded); ok {
+		return false, nil
+	}
 	if _, ok := n.Op.(ShapeOnly); ok {
 		in := make([]*Tensor, len(n.Inputs))
 		for i, v := range n.Inputs {

@@ -267,6 +267,9 @@ type DequantizeLinear struct {
 
 func (*DequantizeLinear) OpType() string { return "DequantizeLinear" }
 
+// Unfolded keeps DequantizeLinear of constant weights for opt's qdq pass.
+func (*DequantizeLinear) Unfolded() {}
+
 // Layout resolves the scale layout for x and scale shapes.
 func (d *DequantizeLinear) Layout(x, s Shape) (QuantLayout, error) {
 	return NewQuantLayout(x, s, d.Axis, d.BlockSize)

@@ -23,8 +23,10 @@ const (
 type Plan struct {
 	Offsets     map[*ir.Value]int
 	Workspace   map[*ir.Node]int // address of each node's scratch space
-	Consts      []*ir.Value      // constants to place in data segments, by address
-	ConstBytes  int              // size of the constant region
+	Once        map[*ir.Node]bool
+	OnceFlag    int         // address of the i32 that is 1 once the Once nodes ran
+	Consts      []*ir.Value // constants to place in data segments, by address
+	ConstBytes  int         // size of the constant region
 	ArenaStart  int
 	ArenaBytes  int
 	MemoryBytes int
@@ -108,6 +110,29 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 			p.Offsets[v] = addr
 			addr = alignUp(addr+max(v.Type.Bytes(), 1), Align)
 		}
+	}
+	// Values the Once nodes compute keep their buffers too, next to a flag
+	// that tells whether they are computed.
+	p.Once = OnceNodes(g)
+	for _, n := range g.Nodes {
+		if !p.Once[n] {
+			continue
+		}
+		for _, o := range n.Outputs {
+			if o == nil || fixed[o] || o.Const != nil {
+				continue
+			}
+			if _, alias := roots[o]; alias {
+				continue
+			}
+			fixed[o] = true
+			p.Offsets[o] = addr
+			addr = alignUp(addr+max(o.Type.Bytes(), 1), Align)
+		}
+	}
+	if len(p.Once) > 0 {
+		p.OnceFlag = addr
+		addr += Align
 	}
 	p.ArenaStart = addr
 
@@ -212,6 +237,57 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	// across the end of a tensor (lanes they then discard).
 	p.MemoryBytes = p.ArenaStart + p.ArenaBytes + 64
 	return p, nil
+}
+
+// OnceNodes are the nodes that compute constants at run time: nodes of the
+// main graph that read only constants and values of other Once nodes,
+// have no effect and do not write a graph output (a host may overwrite
+// those). Folding leaves such nodes when their result would make the
+// module much larger (DequantizeLinear of int8 weights, ConstantOfShape):
+// mlc_run computes them on its first call only, into buffers of their own.
+func OnceNodes(g *ir.Graph) map[*ir.Node]bool {
+	once := map[*ir.Node]bool{}
+	known := map[*ir.Value]bool{}
+	outs := map[*ir.Value]bool{}
+	roots := aliasRoot(g)
+	for _, v := range g.Outputs {
+		outs[v] = true
+		if r, ok := roots[v]; ok {
+			outs[r] = true
+		}
+	}
+	for _, n := range g.Nodes {
+		if _, ok := n.Op.(ir.Subgrapher); ok {
+			continue
+		}
+		if _, ok := n.Op.(ir.Effect); ok {
+			continue
+		}
+		if _, ok := n.Op.(ir.Impure); ok {
+			continue
+		}
+		ok := len(n.Inputs) > 0
+		for _, v := range n.Inputs {
+			if v != nil && v.Const == nil && !known[v] {
+				ok = false
+			}
+		}
+		for _, o := range n.Outputs {
+			if o != nil && outs[o] {
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		once[n] = true
+		for _, o := range n.Outputs {
+			if o != nil {
+				known[o] = true
+			}
+		}
+	}
+	return once
 }
 
 // aliasRoot maps each output of an aliasing op (Reshape, Identity, ...) to

@@ -33,6 +33,7 @@ type Pass struct {
 var Passes = []Pass{
 	{"fold", 0, fold},
 	{"inlineif", 0, inlineIf},
+	{"qdq", 1, lowerQDQ},
 	{"qpack", 1, packQuantWeights},
 	{"transpose", 1, simplifyTransposes},
 	{"identity", 1, removeIdentity},

@@ -8,3 +8,8 @@ func (f *Func) V128Load8x8U(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128
 
 // V128Load32Zero loads 4 bytes into lane 0 and zeroes the rest.
 func (f *Func) V128Load32Zero(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128Load32zero, 2, off) }
+
+// V128Load16Splat loads 2 bytes into every 16-bit lane.
+func (f *Func) V128Load16Splat(off uint32) *Func {
+	return f.vmem(wasm.OpcodeVecV128Load16Splat, 1, off)
+}
