@@ -303,3 +303,53 @@ func writeReport(cases []*caseInfo) report {
 	}
 	return report{totals: totals, markdown: b.String()}
 }
+
+// TestEnginesAgree runs a quarter of the passing cases on both wazero and
+// Node (through the JS shim): their outputs must be the same bytes (NaN
+// payloads aside), since Wasm arithmetic is deterministic.
+func TestEnginesAgree(t *testing.T) {
+	shared := testenv.Shared(t)
+	testenv.Node(t)
+	ctx := context.Background()
+	wz, err := verify.NewWazeroRunner(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr, err := verify.NewNodeRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nr.Close()
+	opts := verify.DefaultOptions()
+	opts.Runner, opts.Also = wz, []verify.Runner{nr}
+	passing := readList("passing.txt")
+	var keys []string
+	for k := range passing {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var mu sync.Mutex
+	checked := 0
+	for i, key := range keys {
+		if i%4 != 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r := verify.Case(ctx, filepath.Join(shared, "onnx-tests", key), opts)
+			mu.Lock()
+			defer mu.Unlock()
+			checked++
+			if r.Status != verify.Pass {
+				t.Errorf("%s: %s: %s", key, r.Status, firstLine(r.Message))
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d cases agree on wazero and Node", checked)
+}

@@ -33,6 +33,10 @@ const (
 type Options struct {
 	RTol, ATol float64
 	Runner     Runner // executes modules; see NewWazeroRunner, NewNodeRunner
+	// Also are more runtimes that must give exactly Runner's outputs (the
+	// same bytes; NaNs may differ in payload): Wasm arithmetic is
+	// deterministic, so any difference is an engine or module bug.
+	Also []Runner
 	Compile    mlc.Options
 }
 
@@ -184,6 +188,16 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 	if err != nil {
 		return classify(res, err)
 	}
+	for ri, r := range o.Also {
+		other, err := r.Run(ctx, compiled.Wasm, feeds)
+		if err != nil {
+			return classify(res, fmt.Errorf("runtime %d: %w", ri+2, err))
+		}
+		if msg := sameOutputs(got, other); msg != "" {
+			res.Status, res.Message = Fail, fmt.Sprintf("runtimes disagree: %s", msg)
+			return res
+		}
+	}
 	res.Status = Pass
 	worst := map[string]*OutputResult{}
 	for si, s := range sets {
@@ -247,6 +261,32 @@ func withValue(o mlc.Options, name string, t *ir.Tensor) mlc.Options {
 func sameNotConstant(err error, nc *ir.NotConstant) bool {
 	var e *ir.NotConstant
 	return errors.As(err, &e) && *e == *nc
+}
+
+// sameOutputs compares two runtimes' outputs byte for byte, treating any
+// two NaNs of a float type as equal.
+func sameOutputs(a, b []map[string]*ir.Tensor) string {
+	for si := range a {
+		for name, x := range a[si] {
+			y := b[si][name]
+			if y == nil || !x.Shape.Equal(y.Shape) || x.DType != y.DType {
+				return fmt.Sprintf("data set %d output %q has another type", si, name)
+			}
+			if string(x.Data) == string(y.Data) {
+				continue
+			}
+			for i := 0; i < x.Len(); i++ {
+				if !x.DType.IsFloat() || x.DType.Bits() < 8 {
+					return fmt.Sprintf("data set %d output %q differs", si, name)
+				}
+				xv, yv := x.Float(i), y.Float(i)
+				if xv != yv && !(math.IsNaN(xv) && math.IsNaN(yv)) {
+					return fmt.Sprintf("data set %d output %q element %d: %v vs %v", si, name, i, xv, yv)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // classify maps an error to unsupported or error.

@@ -32,23 +32,30 @@ func verifyCmd() *cobra.Command {
 				return err
 			}
 			ctx := context.Background()
-			switch rt {
-			case "wazero":
-				w, err := verify.NewWazeroRunner(ctx)
-				if err != nil {
-					return err
+			// --runtime both compares with the goldens on wazero and
+			// requires Node's outputs to be the same bytes.
+			var runners []verify.Runner
+			for _, name := range map[string][]string{"wazero": {"wazero"}, "node": {"node"}, "both": {"wazero", "node"}}[rt] {
+				switch name {
+				case "wazero":
+					w, err := verify.NewWazeroRunner(ctx)
+					if err != nil {
+						return err
+					}
+					runners = append(runners, w)
+				case "node":
+					n, err := verify.NewNodeRunner()
+					if err != nil {
+						return err
+					}
+					defer n.Close()
+					runners = append(runners, n)
 				}
-				o.Runner = w
-			case "node":
-				n, err := verify.NewNodeRunner()
-				if err != nil {
-					return err
-				}
-				defer n.Close()
-				o.Runner = n
-			default:
-				return fmt.Errorf("--runtime %q: want wazero or node", rt)
 			}
+			if len(runners) == 0 {
+				return fmt.Errorf("--runtime %q: want wazero, node or both", rt)
+			}
+			o.Runner, o.Also = runners[0], runners[1:]
 			results := make([]verify.CaseResult, len(args))
 			var wg sync.WaitGroup
 			sem := make(chan struct{}, max(jobs, 1))
@@ -96,7 +103,7 @@ func verifyCmd() *cobra.Command {
 	cf.add(cmd)
 	cmd.Flags().Float64Var(&rtol, "rtol", 1e-3, "relative tolerance")
 	cmd.Flags().Float64Var(&atol, "atol", 1e-7, "absolute tolerance")
-	cmd.Flags().StringVar(&rt, "runtime", "wazero", "where to run: wazero (in process) or node (the JS shim)")
+	cmd.Flags().StringVar(&rt, "runtime", "wazero", "where to run: wazero (in process), node (the JS shim), or both (Node must give wazero's exact bytes)")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the results as JSON to this file")
 	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.GOMAXPROCS(0), "cases to run in parallel")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "time limit per case")
