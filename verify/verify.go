@@ -36,8 +36,8 @@ type Options struct {
 	// Also are more runtimes that must give exactly Runner's outputs (the
 	// same bytes; NaNs may differ in payload): Wasm arithmetic is
 	// deterministic, so any difference is an engine or module bug.
-	Also []Runner
-	Compile    mlc.Options
+	Also    []Runner
+	Compile mlc.Options
 }
 
 // DefaultOptions are ONNX's own backend-test tolerances.
