@@ -370,3 +370,39 @@ func TestIfUntakenBranchDoesNotType(t *testing.T) {
 	}
 	wantFloats(t, out, "y", ir.Shape{3}, 2, 4, 6)
 }
+
+// TestIfRunTimeConditionBranchDoesNotType: under a run-time condition, a
+// branch that cannot run with the shapes it sees (any runtime would fail
+// there, as Silero VAD's 8 kHz path does on a 16 kHz frame) is dropped:
+// the module runs the other branch and fails the run, with its own error
+// code, when the data selects the dropped one.
+func TestIfRunTimeConditionBranchDoesNotType(t *testing.T) {
+	then := &onnxpb.GraphProto{Name: proto.String("then"), Node: []*onnxpb.NodeProto{optest.Op("Add", []string{"x", "x"}, []string{"t_out"})}, Output: []*onnxpb.ValueInfoProto{optest.Unshaped("t_out", ir.Float32)}}
+	els := &onnxpb.GraphProto{Name: proto.String("else"), Node: []*onnxpb.NodeProto{
+		optest.Const("shape22", ir.TensorI64(ir.Shape{2}, 2, 2)),
+		optest.Op("Reshape", []string{"x", "shape22"}, []string{"e_out"}),
+	}, Output: []*onnxpb.ValueInfoProto{optest.Unshaped("e_out", ir.Float32)}}
+	g := &onnxpb.GraphProto{
+		Name:   proto.String("if_runtime"),
+		Node:   []*onnxpb.NodeProto{optest.Op("If", []string{"c"}, []string{"y"}, optest.Graph("then_branch", then), optest.Graph("else_branch", els))},
+		Input:  []*onnxpb.ValueInfoProto{optest.Value("x", ir.Float32, 3), optest.Value("c", ir.Bool)},
+		Output: []*onnxpb.ValueInfoProto{optest.Unshaped("y", ir.Float32)},
+	}
+	model := optest.GraphModel(13, g)
+	x := ir.TensorF32(ir.Shape{3}, 1, 2, 3)
+	out, err := runModel(t, model, tensors{"x": x, "c": boolScalar(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFloats(t, out, "y", ir.Shape{3}, 2, 4, 6)
+	_, err = runModel(t, model, tensors{"x": x, "c": boolScalar(false)})
+	if want := fmt.Sprintf("returned %d", abi.ErrBranchNotCompiled); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("condition false: got %v, want run error %d", err, abi.ErrBranchNotCompiled)
+	}
+
+	// Both branches failing is a compile error naming the first.
+	g.Node[0] = optest.Op("If", []string{"c"}, []string{"y"}, optest.Graph("then_branch", els), optest.Graph("else_branch", els))
+	if _, err := mlc.Compile(optest.GraphModel(13, g), "", mlc.DefaultOptions()); err == nil || !strings.Contains(err.Error(), "then_branch") {
+		t.Fatalf("both branches fail: got %v, want an error in then_branch", err)
+	}
+}

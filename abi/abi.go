@@ -65,6 +65,10 @@ const (
 	// results, ...) asks for an output shape other than the static one the
 	// module was compiled to.
 	ErrShapeMismatch = 3
+	// ErrBranchNotCompiled: a run-time If condition selects a branch that
+	// cannot run with the shapes the module was compiled for (the model
+	// would fail there too), so the module has no code for it.
+	ErrBranchNotCompiled = 4
 )
 
 // RunErrorMessages are the standard meanings of mlc_run's results.
@@ -72,6 +76,7 @@ var RunErrorMessages = map[string]string{
 	"1": "an index in the input data is out of range",
 	"2": "an input differs from the value the module was compiled for (--input-value)",
 	"3": "the input data implies an output shape other than the one the module was compiled for",
+	"4": "the input data selects an If branch that cannot run with the input shapes the module was compiled for",
 }
 
 // Read extracts the metadata from module bytes.

@@ -93,6 +93,10 @@ func (k *Ctx) ifElse(n *ir.Node, op *ir.If) error {
 }
 
 func (k *Ctx) branch(n *ir.Node, g *ir.Graph, label string) error {
+	if g == nil { // dropped: it does not type with the compiled shapes
+		k.F.I32Const(abi.ErrBranchNotCompiled).Return()
+		return nil
+	}
 	if err := k.callGraph(g, label); err != nil {
 		return err
 	}

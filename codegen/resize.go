@@ -40,6 +40,9 @@ func layoutResize(n *ir.Node, op *ir.Resize) (*resizeLayout, error) {
 	}
 	dt := n.Inputs[0].Type.DType
 	l := &resizeLayout{plan: p, dt: dt}
+	if p.Bilinear != nil { // one pass over read-only tables, no workspace
+		return l, nil
+	}
 	if p.Selection {
 		l.tmpSz = elemBytes(dt)
 	} else {
@@ -137,6 +140,10 @@ func (k *Ctx) resize(n *ir.Node, op *ir.Resize, l *resizeLayout) error {
 	p := l.plan
 	if len(p.Passes) == 0 {
 		f.I32Const(k.Addr(y)).I32Const(k.Addr(x)).I32Const(int32(y.Type.Bytes())).MemoryCopy()
+		return nil
+	}
+	if p.Bilinear != nil {
+		k.resizeBilinear(n, p.Bilinear)
 		return nil
 	}
 	ws := k.WorkspaceAddr()

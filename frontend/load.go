@@ -246,7 +246,7 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Gr
 		}
 	}
 	b.noteUsers(gp)
-	for _, np := range gp.Node {
+	for _, np := range topoSorted(gp.Node) {
 		if err := b.node(np, g, sc); err != nil {
 			return nil, err
 		}

@@ -21,21 +21,30 @@ func init() {
 		if cond := c.In(0); cond.Const != nil && cond.Const.Len() == 1 {
 			return inlineBranch(c, cond.Const.Int(0) != 0)
 		}
-		then, err := c.Graph("then_branch")
-		if err != nil {
-			return err
+		// A branch that fails to import for a reason other than an
+		// unsupported construct does not type with the shapes it sees: a
+		// run that takes it would fail in any runtime. It is dropped (see
+		// ir.If) when the other branch imports.
+		then, thenErr := c.Graph("then_branch")
+		els, elseErr := c.Graph("else_branch")
+		op := &ir.If{Then: then, Else: els}
+		switch {
+		case thenErr != nil && (elseErr != nil || ir.IsUnsupported(thenErr)):
+			return thenErr
+		case elseErr != nil && ir.IsUnsupported(elseErr):
+			return elseErr
+		case thenErr != nil:
+			op.Dropped = thenErr.Error()
+		case elseErr != nil:
+			op.Dropped = elseErr.Error()
 		}
-		els, err := c.Graph("else_branch")
-		if err != nil {
-			return err
-		}
-		if len(then.Outputs) != len(els.Outputs) {
+		if then != nil && els != nil && len(then.Outputs) != len(els.Outputs) {
 			return fmt.Errorf("then_branch has %d outputs, else_branch %d", len(then.Outputs), len(els.Outputs))
 		}
-		if c.NumOut() > len(then.Outputs) {
-			return fmt.Errorf("the node has %d outputs, its branches %d", c.NumOut(), len(then.Outputs))
+		if n := len(op.Subgraphs()[0].Outputs); c.NumOut() > n {
+			return fmt.Errorf("the node has %d outputs, its branches %d", c.NumOut(), n)
 		}
-		return c.Emit(&ir.If{Then: then, Else: els}, c.In(0))
+		return c.Emit(op, c.In(0))
 	})
 	register("Loop", controlVersions, "scan outputs need a compile-time trip count or a declared static output shape (a run that iterates a different number of times fails); loop-carried values must keep their shape; sequence and optional values are not supported", func(c *nodeCtx) error {
 		in := c.Inputs()

@@ -13,13 +13,31 @@ import (
 // If runs one of two branches. Both must give outputs of one static type
 // unless the condition is a constant (the importer, or the "inlineif" pass
 // of opt when it folds later, then replaces the node by the branch it takes).
+//
+// Under a run-time condition, a branch whose nodes do not type with the
+// shapes they receive (an error other than "unsupported": the model itself
+// fails if it takes that branch, as Silero VAD's 8 kHz path does with a
+// 16 kHz frame) is dropped when the other branch types: it becomes nil,
+// Dropped says why, and a run that takes it fails with
+// abi.ErrBranchNotCompiled.
 type If struct {
 	Then, Else *Graph
+	Dropped    string
 }
 
 func (*If) OpType() string                         { return "If" }
-func (o *If) Subgraphs() []*Graph                  { return []*Graph{o.Then, o.Else} }
 func (o *If) Eval(in []*Tensor) ([]*Tensor, error) { return o.EvalScoped(Env{}, in) }
+
+// Subgraphs are the branches that were not dropped.
+func (o *If) Subgraphs() []*Graph {
+	var gs []*Graph
+	for _, g := range []*Graph{o.Then, o.Else} {
+		if g != nil {
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
 
 // Taken returns the branch a constant condition selects, or nil.
 func (o *If) Taken(cond *Value) *Graph {
@@ -39,23 +57,44 @@ func (o *If) Infer(in []*Value) ([]Type, error) {
 	if c := in[0].Type; c.DType != Bool || c.Shape.Size() != 1 {
 		return nil, fmt.Errorf("the condition must hold one bool, got %s", c)
 	}
-	if len(o.Then.Outputs) != len(o.Else.Outputs) {
+	if o.Then != nil && o.Else != nil && len(o.Then.Outputs) != len(o.Else.Outputs) {
 		return nil, fmt.Errorf("then_branch has %d outputs, else_branch %d", len(o.Then.Outputs), len(o.Else.Outputs))
 	}
-	if b := o.Taken(in[0]); b != nil {
+	if in[0].Const != nil && in[0].Const.Len() == 1 {
+		b := o.Taken(in[0])
+		if b == nil {
+			return nil, fmt.Errorf("the condition selects a branch that cannot run: %s", o.Dropped)
+		}
 		// The other branch may not even type with these shapes.
 		if err := inferSubgraph(b, "the taken branch"); err != nil {
 			return nil, err
 		}
 		return valueTypes(b.Outputs), nil
 	}
-	if err := inferSubgraph(o.Then, "then_branch"); err != nil {
-		return nil, err
+	var thenErr, elseErr error
+	if o.Then != nil {
+		thenErr = inferSubgraph(o.Then, "then_branch")
 	}
-	if err := inferSubgraph(o.Else, "else_branch"); err != nil {
-		return nil, err
+	if o.Else != nil {
+		elseErr = inferSubgraph(o.Else, "else_branch")
+	}
+	switch {
+	case thenErr != nil && (elseErr != nil || o.Else == nil || IsUnsupported(thenErr)):
+		return nil, thenErr
+	case elseErr != nil && (o.Then == nil || IsUnsupported(elseErr)):
+		return nil, elseErr
+	case thenErr != nil:
+		o.Then, o.Dropped = nil, thenErr.Error()
+	case elseErr != nil:
+		o.Else, o.Dropped = nil, elseErr.Error()
+	}
+	if o.Then == nil {
+		return valueTypes(o.Else.Outputs), nil
 	}
 	out := valueTypes(o.Then.Outputs)
+	if o.Else == nil {
+		return out, nil
+	}
 	for i, v := range o.Else.Outputs {
 		t, e := out[i], v.Type
 		if t.DType != e.DType {
@@ -72,6 +111,9 @@ func (o *If) EvalScoped(env Env, in []*Tensor) ([]*Tensor, error) {
 	b := o.Else
 	if in[0].Int(0) != 0 {
 		b = o.Then
+	}
+	if b == nil {
+		return nil, fmt.Errorf("the condition selects a branch that cannot run: %s", o.Dropped)
 	}
 	out, err := Run(b, env)
 	if err != nil {

@@ -67,6 +67,9 @@ type ResizePlan struct {
 	Passes []ResizeAxis
 	// Selection: every pass copies input elements (no arithmetic).
 	Selection bool
+	// Bilinear, when set, replaces the passes: ONNX Runtime's float32
+	// form of 2-D linear resizing (ops_resize_bilinear.go).
+	Bilinear *ResizeBilinear
 }
 
 // constFloats reads an optional constant float input; an empty tensor
@@ -106,7 +109,11 @@ func (r *Resize) PlanFor(in []*Value) (*ResizePlan, error) {
 			return nil, err
 		}
 	}
-	return r.Plan(in[0].Type.Shape, roi, scales, sizes)
+	p, err := r.Plan(in[0].Type.Shape, roi, scales, sizes)
+	if err == nil && !p.Selection && len(p.Passes) > 0 {
+		p.Bilinear = r.bilinear(in[0].Type, p.Out, scales, sizes)
+	}
+	return p, err
 }
 
 // Plan resolves output sizes and scales per axis as the ONNX reference
@@ -432,6 +439,9 @@ func (r *Resize) Eval(in []*Tensor) ([]*Tensor, error) {
 	}
 	if p.Out.Size() == 0 {
 		return []*Tensor{NewTensor(x.DType, p.Out)}, nil
+	}
+	if p.Bilinear != nil {
+		return []*Tensor{TensorF32(p.Out, p.Bilinear.Apply(x.F32())...)}, nil
 	}
 	shape := x.Shape.Clone()
 	if p.Selection {

@@ -38,6 +38,7 @@ var Passes = []Pass{
 	{"transpose", 1, simplifyTransposes},
 	{"identity", 1, removeIdentity},
 	{"strength", 1, strengthReduce},
+	{"widenhalf", 1, widenHalf},
 	{"bnfold", 1, foldBatchNorm},
 	{"fuse", 1, fuseEpilogues},
 	{"chain", 1, fuseChains},

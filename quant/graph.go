@@ -9,10 +9,16 @@ import (
 )
 
 // cloneGraph copies g's nodes and values (constants and ops are shared:
-// passes replace them rather than change them), so that one prepared graph
-// can be compiled several times; vmap maps g's values to the copy's.
+// passes replace them rather than change them; ops with subgraphs are
+// copied with their subgraphs, whose captures must read the copy's
+// values), so that one prepared graph can be compiled several times; vmap
+// maps g's values to the copy's.
 func cloneGraph(g *ir.Graph) (*ir.Graph, map[*ir.Value]*ir.Value) {
 	vmap := map[*ir.Value]*ir.Value{}
+	return cloneInto(g, vmap), vmap
+}
+
+func cloneInto(g *ir.Graph, vmap map[*ir.Value]*ir.Value) *ir.Graph {
 	get := func(v *ir.Value) *ir.Value {
 		if v == nil || v.Const != nil {
 			return v
@@ -30,7 +36,7 @@ func cloneGraph(g *ir.Graph) (*ir.Graph, map[*ir.Value]*ir.Value) {
 		c.Inputs = append(c.Inputs, get(v))
 	}
 	for _, n := range g.Nodes {
-		m := &ir.Node{Name: n.Name, Op: n.Op}
+		m := &ir.Node{Name: n.Name, Op: cloneOp(n.Op, vmap)}
 		for _, v := range n.Inputs {
 			m.Inputs = append(m.Inputs, get(v))
 		}
@@ -42,14 +48,42 @@ func cloneGraph(g *ir.Graph) (*ir.Graph, map[*ir.Value]*ir.Value) {
 	for _, v := range g.Outputs {
 		c.Outputs = append(c.Outputs, get(v))
 	}
-	return c, vmap
+	return c
 }
 
-// checkGraph rejects what the quantizer does not handle.
+// cloneOp copies the control-flow ops with their subgraphs; other ops are
+// shared.
+func cloneOp(op ir.Op, vmap map[*ir.Value]*ir.Value) ir.Op {
+	sub := func(g *ir.Graph) *ir.Graph {
+		if g == nil {
+			return nil
+		}
+		return cloneInto(g, vmap)
+	}
+	switch o := op.(type) {
+	case *ir.If:
+		c := *o
+		c.Then, c.Else = sub(o.Then), sub(o.Else)
+		return &c
+	case *ir.Loop:
+		c := *o
+		c.Body = sub(o.Body)
+		return &c
+	case *ir.Scan:
+		c := *o
+		c.Body = sub(o.Body)
+		return &c
+	}
+	return op
+}
+
+// checkGraph rejects what the quantizer does not handle: control-flow ops
+// other than If, Loop and Scan (cloneOp copies those; their subgraphs stay
+// float).
 func checkGraph(g *ir.Graph) error {
 	for _, n := range g.Nodes {
-		if _, ok := n.Op.(ir.Subgrapher); ok {
-			return ir.Unsupportedf(n, "quantizing a model with control flow (If, Loop, Scan)")
+		if _, ok := n.Op.(ir.Subgrapher); ok && cloneOp(n.Op, map[*ir.Value]*ir.Value{}) == n.Op {
+			return ir.Unsupportedf(n, "quantizing a model with %s", n.Op.OpType())
 		}
 	}
 	return nil
