@@ -18,12 +18,11 @@ import (
 // batch entry then calls one step function which, per group of blocks,
 // accumulates the recurrent product h*R^T in f32x4 registers (one per
 // gate and block, h broadcast one element at a time, 8 independent
-// accumulators), applies the gate arithmetic in registers and writes the
-// new h and c: no gate pre-activation goes through memory. h alternates
-// between two buffers, since a step reads all of the old h while writing
-// the new. The step is a function of its own so that V8 optimizes it
-// during the first run (a node function runs once and stays in baseline
-// code).
+// accumulators), then per block applies the gate arithmetic to its 4
+// hidden units and writes the new h and c. h alternates between two
+// buffers, since a step reads all of the old h while writing the new. The
+// step is a function of its own so that V8 optimizes it during the first
+// run (a node function runs once and stays in baseline code).
 
 // rnnFast tells whether a float32 RNN node takes the packed kernel.
 func (k *Ctx) rnnFast(n *ir.Node) bool {
@@ -35,7 +34,8 @@ type rnnFastLayout struct {
 	d                   ir.RNNDims
 	G, H4, blocks, cols int
 	xw, wp, rp, bp, pp  int // wp..pp: weights packed at run time
-	h, c, z, rh, total  int
+	h, c, pre, z, rh    int
+	total               int
 	packedAtCompileTime bool
 	twoPhase            bool // GRU without linear_before_reset
 }
@@ -60,6 +60,7 @@ func rnnFastLayoutFor(op *ir.RNN, d ir.RNNDims, compileTime bool) rnnFastLayout 
 	}
 	l.h = alloc(2 * d.Batch * l.H4)
 	l.c = alloc(d.Batch * l.H4)
+	l.pre = alloc(l.cols)
 	if l.twoPhase {
 		l.z = alloc(d.Batch * l.H4)
 		l.rh = alloc(d.Batch * l.H4)
@@ -208,7 +209,7 @@ func (k *Ctx) rnnPacked(n *ir.Node, op *ir.RNN, l rnnFastLayout) error {
 				} else {
 					rowOf(hout)
 				}
-				f.I32Const(rp).I32Const(bp).I32Const(pp)
+				f.I32Const(rp).I32Const(bp).I32Const(pp).I32Const(ws + int32(l.pre))
 				if l.twoPhase {
 					row(ws + int32(l.z))
 					row(ws + int32(l.rh))
@@ -339,8 +340,8 @@ func (g *rnnGen) packAtRunTime(n *ir.Node, l rnnFastLayout, dir int, wp, rp, bp,
 }
 
 // rnnStep returns the step function of one direction: params xw, hin, hout,
-// c, y, rp, bp, pp (and z, rh for two-phase GRU), the addresses of this
-// step's rows; bp and pp are unused when hasB or hasP is false.
+// c, y, rp, bp, pp, pre (and z, rh for two-phase GRU), the addresses of
+// this step's rows; bp and pp are unused when hasB or hasP is false.
 func (k *Ctx) rnnStep(op *ir.RNN, l rnnFastLayout, dir int, hasB, hasP bool) (uint32, error) {
 	per := op.Kind.ActsPerDir()
 	acts := op.Activations[dir*per : (dir+1)*per]
@@ -349,9 +350,9 @@ func (k *Ctx) rnnStep(op *ir.RNN, l rnnFastLayout, dir int, hasB, hasP bool) (ui
 		fmt.Fprintf(&key, "_%s_%g_%g", a.Name, a.Alpha, a.Beta)
 	}
 	name := fmt.Sprintf("rnn_step_%s_h%d_lbr%v_if%v_clip%g_b%v_p%v%s", op.Kind, l.d.Hidden, op.LinearBeforeReset, op.InputForget, op.Clip, hasB, hasP, key.String())
-	nparams := 8
+	nparams := stepZ
 	if l.twoPhase {
-		nparams = 10
+		nparams = stepRH + 1
 	}
 	params := make([]wasm.ValueType, nparams)
 	for i := range params {
@@ -375,10 +376,11 @@ type rnnStepGen struct {
 	acts       []ir.RNNActivation
 	hasB, hasP bool
 	err        error
-	// block pointers, advanced group by group
-	xw, hin, hout, c, y, rp, bp, pp, z, rh asm.Local
+	// pointers at the current block (or group of blocks)
+	xw, hin, hout, c, y, rp, bp, pp, pre, z, rh asm.Local
 }
 
+// The step function's params.
 const (
 	stepXW = iota
 	stepHin
@@ -388,53 +390,66 @@ const (
 	stepRP
 	stepBP
 	stepPP
+	stepPre
 	stepZ
 	stepRH
 )
 
 // phase is one pass over the blocks: the gates whose recurrent products it
 // accumulates, the vector h it multiplies (a param), and what it does with
-// each block's accumulators.
+// each block's pre-activations.
 type rnnPhase struct {
 	gates []int
 	src   int
-	post  func(b int, acc []asm.Local, partial bool)
+	post  func(acc []asm.Local, partial bool)
 }
 
+// emit writes each phase as two loops: the recurrent products of all
+// blocks into pre, then the gate arithmetic block by block, whose long
+// dependency chains (two activations in a row for LSTM) overlap across
+// blocks (lstm_classifier: 74 us in V8 either way, wazero 242 -> 232 us
+// against gates right after each group's product).
 func (s *rnnStepGen) emit() {
 	h, l := s.h, s.l
-	for _, p := range []*asm.Local{&s.xw, &s.hin, &s.hout, &s.c, &s.y, &s.rp, &s.bp, &s.pp, &s.z, &s.rh} {
+	for _, p := range []*asm.Local{&s.xw, &s.hin, &s.hout, &s.c, &s.y, &s.rp, &s.bp, &s.pp, &s.pre, &s.z, &s.rh} {
 		*p = h.Local(asm.I32)
 	}
+	ptrs := []asm.Local{stepXW: s.xw, stepHin: s.hin, stepHout: s.hout, stepC: s.c, stepY: s.y, stepRP: s.rp, stepBP: s.bp, stepPP: s.pp, stepPre: s.pre, stepZ: s.z, stepRH: s.rh}
+	nparams := stepZ
+	if l.twoPhase {
+		nparams = stepRH + 1
+	}
+	reset := func() {
+		for i := 0; i < nparams; i++ {
+			h.Get(h.Param(i)).Set(ptrs[i])
+		}
+	}
+	cnt := h.Local(asm.I32)
+	partial := l.d.Hidden%4 != 0
 	for _, ph := range s.phases() {
-		for i, p := range []asm.Local{s.xw, s.hin, s.hout, s.c, s.y, s.rp, s.bp, s.pp} {
-			h.Get(h.Param(i)).Set(p)
-		}
-		if l.twoPhase {
-			h.Get(h.Param(stepZ)).Set(s.z)
-			h.Get(h.Param(stepRH)).Set(s.rh)
-		}
+		reset()
 		// 8 accumulators: 16 spilled (lstm_classifier 99 us with 8, 126
 		// with 16, 109 with 4).
 		per := max(1, min(l.blocks, 8/len(ph.gates)))
-		full, rest := l.blocks/per, l.blocks%per
-		partial := l.d.Hidden%4 != 0
-		loopN, tail := full, rest
-		if partial && rest == 0 {
-			loopN, tail = full-1, per
+		h.Counted(cnt, l.blocks/per, func() { s.product(ph, per) })
+		if rest := l.blocks % per; rest > 0 {
+			s.product(ph, rest)
 		}
-		cnt := h.Local(asm.I32)
-		h.Counted(cnt, loopN, func() { s.group(ph, per, false) })
-		if tail > 0 {
-			s.group(ph, tail, partial)
+		reset()
+		full := l.blocks
+		if partial {
+			full--
+		}
+		h.Counted(cnt, full, func() { s.gates(ph, false) })
+		if partial {
+			s.gates(ph, true)
 		}
 	}
 }
 
-// group emits nb blocks: accumulator setup, the recurrent product, the
-// phase's post per block; partial marks the last block as holding fewer
-// than 4 hidden units.
-func (s *rnnStepGen) group(ph rnnPhase, nb int, partial bool) {
+// product emits the recurrent products of nb blocks (with the input
+// projection and bias) into pre.
+func (s *rnnStepGen) product(ph rnnPhase, nb int) {
 	h, l := s.h, s.l
 	G, H := l.G, l.d.Hidden
 	blockCols := uint32(4 * G * 4) // bytes of one block's packed columns
@@ -461,12 +476,11 @@ func (s *rnnStepGen) group(ph rnnPhase, nb int, partial bool) {
 			h.Set(a)
 		}
 	}
-	// The recurrent product, one k per trip: unrolled k steps made
-	// TurboFan hoist loads and spill (lstm_classifier 176 us fully
-	// unrolled, 123 with 8 k per trip, 99 with one).
-	src := h.Param(ph.src) // the whole vector, not the block's pointer
+	// One k per trip: unrolled k steps made TurboFan hoist loads and
+	// spill (lstm_classifier 176 us fully unrolled, 123 with 8 k per trip,
+	// 99 with one).
 	av, ps, pr, cnt := h.Local(asm.V128), h.Local(asm.I32), h.Local(asm.I32), h.Local(asm.I32)
-	h.Get(src).Set(ps)
+	h.Get(h.Param(ph.src)).Set(ps) // the whole vector, not the block's pointer
 	h.Get(s.rp).Set(pr)
 	h.Counted(cnt, H, func() {
 		h.Get(ps).V128Load32Splat(0).Set(av)
@@ -480,14 +494,31 @@ func (s *rnnStepGen) group(ph rnnPhase, nb int, partial bool) {
 		h.AddI32(pr, int32(4*G*4))
 	})
 	for b := 0; b < nb; b++ {
-		ph.post(b, acc[b], partial && b == nb-1)
+		for _, gi := range ph.gates {
+			h.Get(s.pre).Get(acc[b][gi]).V128Store(uint32(b)*blockCols + uint32(gi*16))
+		}
 	}
-	adv := int32(nb * 16)
-	h.AddI32(s.xw, int32(nb)*int32(blockCols))
-	h.AddI32(s.bp, int32(nb)*int32(blockCols))
+	for _, p := range []asm.Local{s.xw, s.bp, s.pre} {
+		h.AddI32(p, int32(nb)*int32(blockCols))
+	}
 	h.AddI32(s.rp, int32(nb*H)*int32(blockCols))
+}
+
+// gates emits one block's gate arithmetic from pre; partial marks the last
+// block, which holds fewer than 4 hidden units.
+func (s *rnnStepGen) gates(ph rnnPhase, partial bool) {
+	h, G := s.h, s.l.G
+	acc := make([]asm.Local, G)
+	for _, gi := range ph.gates {
+		acc[gi] = h.Local(asm.V128)
+		h.Get(s.pre).V128Load(uint32(gi * 16)).Set(acc[gi])
+	}
+	ph.post(acc, partial)
+	for _, p := range []asm.Local{s.xw, s.bp, s.pre} {
+		h.AddI32(p, int32(G*16))
+	}
 	for _, p := range []asm.Local{s.hin, s.hout, s.c, s.y, s.pp, s.z, s.rh} {
-		h.AddI32(p, adv)
+		h.AddI32(p, 16)
 	}
 }
 
@@ -518,43 +549,44 @@ func (s *rnnStepGen) activate(a ir.RNNActivation) {
 	}
 }
 
-// ld pushes the vector of block b at p + off.
-func (s *rnnStepGen) ld(p asm.Local, b int, off int) {
-	s.h.Get(p).V128Load(uint32(b*16 + off))
+// ld pushes the vector at p + off.
+func (s *rnnStepGen) ld(p asm.Local, off int) {
+	s.h.Get(p).V128Load(uint32(off))
 }
 
-// storeH writes block b's new h to hout and y (lane by lane when partial).
-func (s *rnnStepGen) storeH(b int, v asm.Local, partial bool) {
+// storeH writes the block's new h to hout and y (lane by lane when
+// partial).
+func (s *rnnStepGen) storeH(v asm.Local, partial bool) {
 	h := s.h
-	h.Get(s.hout).Get(v).V128Store(uint32(b * 16))
+	h.Get(s.hout).Get(v).V128Store(0)
 	if !partial {
-		h.Get(s.y).Get(v).V128Store(uint32(b * 16))
+		h.Get(s.y).Get(v).V128Store(0)
 		return
 	}
 	for lane := 0; lane < s.l.d.Hidden%4; lane++ {
-		h.Get(s.y).Get(v).V128Store32Lane(uint32(b*16+4*lane), byte(lane))
+		h.Get(s.y).Get(v).V128Store32Lane(uint32(4*lane), byte(lane))
 	}
 }
 
-func (s *rnnStepGen) rnnPost(b int, acc []asm.Local, partial bool) {
+func (s *rnnStepGen) rnnPost(acc []asm.Local, partial bool) {
 	x := s.x
 	x.get(acc[0])
 	s.activate(s.acts[0])
 	hn := x.local()
 	x.set(hn)
-	s.storeH(b, hn, partial)
+	s.storeH(hn, partial)
 }
 
 // LSTM gates i o f c; peepholes i o f.
-func (s *rnnStepGen) lstmPost(b int, acc []asm.Local, partial bool) {
+func (s *rnnStepGen) lstmPost(acc []asm.Local, partial bool) {
 	x, h4 := s.x, s.l.H4*4
 	cp, ig, fg, cg, cn, og, hn := x.local(), x.local(), x.local(), x.local(), x.local(), x.local(), x.local()
-	s.ld(s.c, b, 0)
+	s.ld(s.c, 0)
 	x.set(cp)
 	gate := func(gi, pi int, cv, out asm.Local) {
 		x.get(acc[gi])
 		if s.hasP {
-			s.ld(s.pp, b, pi*h4)
+			s.ld(s.pp, pi*h4)
 			x.get(cv).mul().add()
 		}
 		s.activate(s.acts[0])
@@ -575,21 +607,21 @@ func (s *rnnStepGen) lstmPost(b int, acc []asm.Local, partial bool) {
 		s.err = err
 	}
 	x.get(og).mul().set(hn)
-	s.h.Get(s.c).Get(cn).V128Store(uint32(b * 16))
-	s.storeH(b, hn, partial)
+	s.h.Get(s.c).Get(cn).V128Store(0)
+	s.storeH(hn, partial)
 }
 
 // gruUpdate pushes (1 - z) . hh + z . h.
-func (s *rnnStepGen) gruUpdate(b int, z, hh asm.Local) {
+func (s *rnnStepGen) gruUpdate(z, hh asm.Local) {
 	x := s.x
 	x.c(1).get(z).sub().get(hh).mul()
 	x.get(z)
-	s.ld(s.hin, b, 0)
+	s.ld(s.hin, 0)
 	x.mul().add()
 }
 
 // GRU with linear_before_reset: hh = g(xw + Wbh + r . (h Rh^T + Rbh)).
-func (s *rnnStepGen) gruLBR(b int, acc []asm.Local, partial bool) {
+func (s *rnnStepGen) gruLBR(acc []asm.Local, partial bool) {
 	x := s.x
 	z, r, hh, hn := x.local(), x.local(), x.local(), x.local()
 	x.get(acc[0])
@@ -598,22 +630,21 @@ func (s *rnnStepGen) gruLBR(b int, acc []asm.Local, partial bool) {
 	x.get(acc[1])
 	s.activate(s.acts[0])
 	x.set(r)
-	blockCols := s.l.G * 16
-	s.ld(s.xw, 0, b*blockCols+2*16)
+	s.ld(s.xw, 2*16)
 	if s.hasB {
-		s.ld(s.bp, 0, b*blockCols+2*16)
+		s.ld(s.bp, 2*16)
 		x.add()
 	}
 	x.get(r).get(acc[2]).mul().add()
 	s.activate(s.acts[1])
 	x.set(hh)
-	s.gruUpdate(b, z, hh)
+	s.gruUpdate(z, hh)
 	x.set(hn)
-	s.storeH(b, hn, partial)
+	s.storeH(hn, partial)
 }
 
 // GRU's first phase: z to its buffer, r . h to rh.
-func (s *rnnStepGen) gruZR(b int, acc []asm.Local, partial bool) {
+func (s *rnnStepGen) gruZR(acc []asm.Local, partial bool) {
 	x := s.x
 	z, r := x.local(), x.local()
 	x.get(acc[0])
@@ -622,24 +653,24 @@ func (s *rnnStepGen) gruZR(b int, acc []asm.Local, partial bool) {
 	x.get(acc[1])
 	s.activate(s.acts[0])
 	x.set(r)
-	s.h.Get(s.z).Get(z).V128Store(uint32(b * 16))
+	s.h.Get(s.z).Get(z).V128Store(0)
 	s.h.Get(s.rh)
 	x.get(r)
-	s.ld(s.hin, b, 0)
+	s.ld(s.hin, 0)
 	x.mul()
-	s.h.V128Store(uint32(b * 16))
+	s.h.V128Store(0)
 }
 
 // GRU's second phase: hh = g(xw + Wbh + Rbh + (r . h) Rh^T).
-func (s *rnnStepGen) gruH(b int, acc []asm.Local, partial bool) {
+func (s *rnnStepGen) gruH(acc []asm.Local, partial bool) {
 	x := s.x
 	z, hh, hn := x.local(), x.local(), x.local()
 	x.get(acc[2])
 	s.activate(s.acts[1])
 	x.set(hh)
-	s.ld(s.z, b, 0)
+	s.ld(s.z, 0)
 	x.set(z)
-	s.gruUpdate(b, z, hh)
+	s.gruUpdate(z, hh)
 	x.set(hn)
-	s.storeH(b, hn, partial)
+	s.storeH(hn, partial)
 }
