@@ -428,13 +428,30 @@ func (s *rnnStepGen) emit() {
 	partial := l.d.Hidden%4 != 0
 	for _, ph := range s.phases() {
 		reset()
-		// 8 accumulators: 16 spilled (lstm_classifier 99 us with 8, 126
-		// with 16, 109 with 4).
-		per := max(1, min(l.blocks, 8/len(ph.gates)))
-		h.Counted(cnt, l.blocks/per, func() { s.product(ph, per) })
-		if rest := l.blocks % per; rest > 0 {
-			s.product(ph, rest)
+		// The products go in groups of rnnAccs vectors, in a loop over
+		// units of whole blocks that hold whole groups.
+		m := len(ph.gates)
+		unitVecs := rnnAccs * m / gcd(rnnAccs, m)
+		unitBlocks := unitVecs / m
+		refs := func(blocks int) []rnnVec {
+			var v []rnnVec
+			for b := 0; b < blocks; b++ {
+				for _, gi := range ph.gates {
+					v = append(v, rnnVec{b, gi})
+				}
+			}
+			return v
 		}
+		groups := func(v []rnnVec) {
+			for i := 0; i < len(v); i += rnnAccs {
+				s.product(ph.src, v[i:min(i+rnnAccs, len(v))])
+			}
+		}
+		h.Counted(cnt, l.blocks/unitBlocks, func() {
+			groups(refs(unitBlocks))
+			s.advance(unitBlocks)
+		})
+		groups(refs(l.blocks % unitBlocks))
 		reset()
 		full := l.blocks
 		if partial {
@@ -447,61 +464,75 @@ func (s *rnnStepGen) emit() {
 	}
 }
 
-// product emits the recurrent products of nb blocks (with the input
-// projection and bias) into pre.
-func (s *rnnStepGen) product(ph rnnPhase, nb int) {
+// rnnAccs is the number of f32x4 accumulators of a recurrent product. V8
+// loads all of a trip's vectors before the arithmetic, so 8 accumulators
+// took 17 registers of 15 and spilled one accumulator (lstm_classifier in
+// Node: 75 us with 8, 72 with 4, 71 with 6).
+const rnnAccs = 6
+
+// rnnVec is one vector of packed columns: gate gi of block blk.
+type rnnVec struct{ blk, gi int }
+
+// product emits the recurrent products of the vectors v (blocks counted
+// from the current pointers), with the input projection and bias, into
+// pre; src is the param holding the vector h multiplies.
+func (s *rnnStepGen) product(src int, v []rnnVec) {
 	h, l := s.h, s.l
 	G, H := l.G, l.d.Hidden
-	blockCols := uint32(4 * G * 4) // bytes of one block's packed columns
-	acc := make([][]asm.Local, nb)
-	for b := range acc {
-		acc[b] = make([]asm.Local, G)
-		for _, gi := range ph.gates {
-			a := h.Local(asm.V128)
-			acc[b][gi] = a
-			off := uint32(b)*blockCols + uint32(gi*16)
-			if s.op.RNNSeparateRb(gi) {
-				// r . (h Rh^T + Rbh): the product starts from Rbh alone.
-				if s.hasB {
-					h.Get(s.bp).V128Load(off + uint32(l.cols*4))
-				} else {
-					h.V128Const([16]byte{})
-				}
+	vecOff := func(r rnnVec) uint32 { return uint32((r.blk*G + r.gi) * 16) }
+	acc := make([]asm.Local, len(v))
+	for i, r := range v {
+		acc[i] = h.Local(asm.V128)
+		off := vecOff(r)
+		if s.op.RNNSeparateRb(r.gi) {
+			// r . (h Rh^T + Rbh): the product starts from Rbh alone.
+			if s.hasB {
+				h.Get(s.bp).V128Load(off + uint32(l.cols*4))
 			} else {
-				h.Get(s.xw).V128Load(off)
-				if s.hasB {
-					h.Get(s.bp).V128Load(off).Vec(wasm.OpcodeVecF32x4Add)
-				}
+				h.V128Const([16]byte{})
 			}
-			h.Set(a)
+		} else {
+			h.Get(s.xw).V128Load(off)
+			if s.hasB {
+				h.Get(s.bp).V128Load(off).Vec(wasm.OpcodeVecF32x4Add)
+			}
 		}
+		h.Set(acc[i])
 	}
 	// One k per trip: unrolled k steps made TurboFan hoist loads and
 	// spill (lstm_classifier 176 us fully unrolled, 123 with 8 k per trip,
 	// 99 with one).
 	av, ps, pr, cnt := h.Local(asm.V128), h.Local(asm.I32), h.Local(asm.I32), h.Local(asm.I32)
-	h.Get(h.Param(ph.src)).Set(ps) // the whole vector, not the block's pointer
+	h.Get(h.Param(src)).Set(ps) // the whole vector, not the block's pointer
 	h.Get(s.rp).Set(pr)
 	h.Counted(cnt, H, func() {
 		h.Get(ps).V128Load32Splat(0).Set(av)
-		for b := 0; b < nb; b++ {
-			for _, gi := range ph.gates {
-				off := uint32(b*H*4*G*4 + gi*16)
-				h.Get(acc[b][gi]).Get(av).Get(pr).V128Load(off).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(acc[b][gi])
-			}
+		for i, r := range v {
+			off := uint32(r.blk*H*G*16 + r.gi*16)
+			h.Get(acc[i]).Get(av).Get(pr).V128Load(off).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(acc[i])
 		}
 		h.AddI32(ps, 4)
-		h.AddI32(pr, int32(4*G*4))
+		h.AddI32(pr, int32(G*16))
 	})
-	for b := 0; b < nb; b++ {
-		for _, gi := range ph.gates {
-			h.Get(s.pre).Get(acc[b][gi]).V128Store(uint32(b)*blockCols + uint32(gi*16))
-		}
+	for i, r := range v {
+		h.Get(s.pre).Get(acc[i]).V128Store(vecOff(r))
 	}
+}
+
+// advance moves the product's pointers nb blocks on.
+func (s *rnnStepGen) advance(nb int) {
+	G, H := s.l.G, s.l.d.Hidden
 	for _, p := range []asm.Local{s.xw, s.bp, s.pre} {
-		h.AddI32(p, int32(nb)*int32(blockCols))
+		s.h.AddI32(p, int32(nb*G*16))
 	}
-	h.AddI32(s.rp, int32(nb*H)*int32(blockCols))
+	s.h.AddI32(s.rp, int32(nb*H*G*16))
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // gates emits one block's gate arithmetic from pre; partial marks the last
