@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -34,6 +35,7 @@ type opCase struct {
 	outputs    []string // "" for omitted outputs
 	rtol, atol float64  // 0: 1e-4 and 1e-5
 	simd       bool
+	consts     []string // inputs given as initializers
 }
 
 // check compiles and runs the case and compares every output with the
@@ -41,16 +43,20 @@ type opCase struct {
 func (c opCase) check(t *testing.T) {
 	t.Helper()
 	n := optest.Node{Op: c.op, Domain: c.domain, Opset: c.opset, Attrs: c.attrs, Outputs: c.outputs}
-	feeds := tensors{}
+	feeds, consts := tensors{}, tensors{}
 	for _, in := range c.inputs {
 		if in.t == nil {
 			n.Inputs = append(n.Inputs, "")
 			continue
 		}
 		n.Inputs = append(n.Inputs, in.name)
-		feeds[in.name] = in.t
+		if slices.Contains(c.consts, in.name) {
+			consts[in.name] = in.t
+		} else {
+			feeds[in.name] = in.t
+		}
 	}
-	model, err := optest.Model(n, feeds, nil)
+	model, err := optest.Model(n, feeds, consts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +112,7 @@ func TestRNNFamily(t *testing.T) {
 		dt              ir.DType
 		noY, noYh, simd bool
 		big             bool // hidden size above the unrolled recurrent product
+		constW          bool // W, R, B and P are initializers (packed at compile time)
 	}
 	var cfgs []cfg
 	for _, kind := range []string{"RNN", "GRU", "LSTM"} {
@@ -135,8 +142,14 @@ func TestRNNFamily(t *testing.T) {
 		cfg{kind: "GRU", dir: "forward", acts: []string{"Relu", "ThresholdedRelu"}, alphas: []float32{0.1}, bias: true, dt: ir.Float32, simd: true},
 		cfg{kind: "RNN", dir: "bidirectional", acts: []string{"Relu", "Affine"}, alphas: []float32{0.5}, betas: []float32{0.2}, bias: true, dt: ir.Float64},
 	)
+	for _, c := range cfgs {
+		if c.simd && c.dt == ir.Float32 {
+			c.constW = true
+			cfgs = append(cfgs, c)
+		}
+	}
 	for i, c := range cfgs {
-		name := fmt.Sprintf("%d_%s_%s_l%d_seq%v_%s", i, c.kind, c.dir, c.layout, c.seqLens, c.dt)
+		name := fmt.Sprintf("%d_%s_%s_l%d_seq%v_%s_const%v", i, c.kind, c.dir, c.layout, c.seqLens, c.dt, c.constW)
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewSource(int64(i)))
@@ -208,6 +221,9 @@ func TestRNNFamily(t *testing.T) {
 				attrs = append(attrs, optest.Floats("activation_beta", c.betas...))
 			}
 			oc := opCase{op: c.kind, opset: 22, attrs: attrs, inputs: ins, outputs: outs, simd: c.simd}
+			if c.constW {
+				oc.consts = []string{"W", "R", "B", "P"}
+			}
 			if c.dt == ir.Float16 {
 				oc.rtol, oc.atol = 2e-3, 2e-3
 			}

@@ -21,6 +21,10 @@ func init() {
 		if err != nil {
 			return 0
 		}
+		if n.Inputs[0].Type.DType == ir.Float32 {
+			// The packed kernel when SIMD is on (the workspace cannot tell).
+			return max(l.total, rnnFastLayoutFor(op, l.d, false).total)
+		}
 		return l.total
 	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.RNN) error {
@@ -92,6 +96,9 @@ func (k *Ctx) rnn(n *ir.Node, op *ir.RNN) error {
 	l, err := rnnLayoutFor(n, op)
 	if err != nil {
 		return err
+	}
+	if k.rnnFast(n) {
+		return k.rnnPacked(n, op, rnnFastLayoutFor(op, l.d, false))
 	}
 	dt := n.Inputs[0].Type.DType
 	ct, err := computeType(dt)

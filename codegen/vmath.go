@@ -387,6 +387,9 @@ func (x fx) condNot() fx {
 
 // tanh(x) = sign(x) * em/(em+2) with em = expm1(2|x|).
 func (x fx) tanh(in asm.Local) fx {
+	if !x.f64 {
+		return x.tanhF32(in)
+	}
 	a, em := x.local(), x.local()
 	x.get(in).abs().c(2).mul().c(40).min().set(a) // tanh(20) is 1 in f64 too
 	x.expm1(a).tee(em).get(em).c(2).add().div().set(a)
@@ -395,6 +398,9 @@ func (x fx) tanh(in asm.Local) fx {
 
 // sigmoid(x) = 1 / (1 + e^-x).
 func (x fx) sigmoid(in asm.Local) fx {
+	if !x.f64 {
+		return x.sigmoidF32(in)
+	}
 	t := x.local()
 	x.get(in).neg().set(t)
 	x.c(1).exp(t).c(1).add().div()

@@ -43,6 +43,7 @@ var Passes = []Pass{
 	{"fuse", 1, fuseEpilogues},
 	{"chain", 1, fuseChains},
 	{"prepack", 1, prepackWeights},
+	{"rnnpack", 1, packRNNWeights},
 	{"dce", 0, deadCode},
 }
 
