@@ -73,11 +73,3 @@ func allConstFrom(vs []*ir.Value) bool {
 	}
 	return true
 }
-
-func outputSet(g *ir.Graph) map[*ir.Value]bool {
-	m := map[*ir.Value]bool{}
-	for _, v := range g.Outputs {
-		m[v] = true
-	}
-	return m
-}

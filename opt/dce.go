@@ -5,10 +5,7 @@ import "github.com/mlc-compiler/mlc/ir"
 // deadCode removes nodes none of whose outputs is read by a later node, a
 // subgraph or the graph outputs, and recurses into subgraphs.
 func deadCode(g *ir.Graph, _ *Options) error {
-	live := map[*ir.Value]bool{}
-	for _, v := range g.Outputs {
-		live[v] = true
-	}
+	live := outputSet(g)
 	kept := make([]*ir.Node, 0, len(g.Nodes))
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
 		n := g.Nodes[i]
@@ -46,10 +43,7 @@ func deadCode(g *ir.Graph, _ *Options) error {
 // removeIdentity drops Identity nodes whose output is not a graph output,
 // reading their input directly instead.
 func removeIdentity(g *ir.Graph, _ *Options) error {
-	outputs := map[*ir.Value]bool{}
-	for _, v := range g.Outputs {
-		outputs[v] = true
-	}
+	outputs := outputSet(g)
 	kept := g.Nodes[:0]
 	for _, n := range g.Nodes {
 		if _, ok := n.Op.(*ir.Identity); ok && !outputs[n.Outputs[0]] {

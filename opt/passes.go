@@ -85,3 +85,12 @@ func replaceUses(g *ir.Graph, old, new *ir.Value) {
 	}
 	walk(g)
 }
+
+// outputSet is the set of g's outputs.
+func outputSet(g *ir.Graph) map[*ir.Value]bool {
+	m := map[*ir.Value]bool{}
+	for _, v := range g.Outputs {
+		m[v] = true
+	}
+	return m
+}

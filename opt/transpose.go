@@ -11,10 +11,7 @@ import "github.com/mlc-compiler/mlc/ir"
 func simplifyTransposes(g *ir.Graph, _ *Options) error {
 	uses := g.Uses()
 	producers := g.Producers()
-	outputs := map[*ir.Value]bool{}
-	for _, v := range g.Outputs {
-		outputs[v] = true
-	}
+	outputs := outputSet(g)
 	for _, n := range g.Nodes {
 		t, ok := n.Op.(*ir.Transpose)
 		if !ok {
