@@ -33,9 +33,7 @@ func fuseChains(g *ir.Graph, _ *Options) error {
 			fe.Out = u.Out(0).Type
 			n.Op = fe
 			n.Outputs = []*ir.Value{u.Out(0)}
-			j := indexOf(g.Nodes, u)
-			g.Nodes[j] = n
-			g.Nodes = append(g.Nodes[:i], g.Nodes[i+1:]...)
+			takePlace(g, i, n, u)
 			changed = true
 			break
 		}

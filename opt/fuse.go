@@ -2,6 +2,7 @@ package opt
 
 import (
 	"math"
+	"slices"
 
 	"github.com/mlc-compiler/mlc/ir"
 )
@@ -50,11 +51,8 @@ func fuseEpilogues(g *ir.Graph, o *Options) error {
 			if !absorb(n, ep, u, y) {
 				continue
 			}
-			// n moves to u's place; u disappears.
 			n.Outputs[0] = u.Outputs[0]
-			j := indexOf(g.Nodes, u)
-			g.Nodes[j] = n
-			g.Nodes = append(g.Nodes[:i], g.Nodes[i+1:]...)
+			takePlace(g, i, n, u)
 			changed = true
 			break
 		}
@@ -236,13 +234,11 @@ func gemmFusable(n *ir.Node, op *ir.Gemm) (*ir.FusedMatMul, *ir.Value, *ir.Value
 	return &ir.FusedMatMul{K: K, N: N}, b, bias
 }
 
-func indexOf(nodes []*ir.Node, n *ir.Node) int {
-	for i, m := range nodes {
-		if m == n {
-			return i
-		}
-	}
-	return -1
+// takePlace moves n, at index i of g.Nodes, to the place of u, a later
+// node n has absorbed, and drops u: there every input n now reads exists.
+func takePlace(g *ir.Graph, i int, n, u *ir.Node) {
+	g.Nodes[slices.Index(g.Nodes, u)] = n
+	g.Nodes = append(g.Nodes[:i], g.Nodes[i+1:]...)
 }
 
 func sameType(a, b ir.Type) bool { return a.DType == b.DType && a.Shape.Equal(b.Shape) }
