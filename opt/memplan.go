@@ -78,12 +78,14 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	})
 	// A constant graph output (a folded result) is read from its data segment.
 	roots := aliasRoot(g)
-	for _, v := range g.Outputs {
-		r := v
-		if rr, ok := roots[v]; ok {
-			r = rr
+	root := func(v *ir.Value) *ir.Value {
+		if r, ok := roots[v]; ok {
+			return r
 		}
-		if r.Const != nil && !seen[r] {
+		return v
+	}
+	for _, v := range g.Outputs {
+		if r := root(v); r.Const != nil && !seen[r] {
 			seen[r] = true
 			p.Consts = append(p.Consts, r)
 		}
@@ -98,9 +100,9 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	// An output that aliases another buffer (a Reshape of an activation)
 	// shares that buffer, which then lives to the end.
 	fixed := map[*ir.Value]bool{}
-	for _, vs := range [][]*ir.Value{g.Inputs, g.Outputs} {
+	fix := func(vs []*ir.Value) {
 		for _, v := range vs {
-			if fixed[v] || v.Const != nil {
+			if v == nil || fixed[v] || v.Const != nil {
 				continue
 			}
 			if _, alias := roots[v]; alias {
@@ -111,23 +113,14 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 			addr = alignUp(addr+max(v.Type.Bytes(), 1), Align)
 		}
 	}
+	fix(g.Inputs)
+	fix(g.Outputs)
 	// Values the Once nodes compute keep their buffers too, next to a flag
 	// that tells whether they are computed.
 	p.Once = OnceNodes(g)
 	for _, n := range g.Nodes {
-		if !p.Once[n] {
-			continue
-		}
-		for _, o := range n.Outputs {
-			if o == nil || fixed[o] || o.Const != nil {
-				continue
-			}
-			if _, alias := roots[o]; alias {
-				continue
-			}
-			fixed[o] = true
-			p.Offsets[o] = addr
-			addr = alignUp(addr+max(o.Type.Bytes(), 1), Align)
+		if p.Once[n] {
+			fix(n.Outputs)
 		}
 	}
 	if len(p.Once) > 0 {
@@ -137,12 +130,6 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	p.ArenaStart = addr
 
 	// Live intervals of activations, with aliases folded into their roots.
-	root := func(v *ir.Value) *ir.Value {
-		if r, ok := roots[v]; ok {
-			return r
-		}
-		return v
-	}
 	ivs := map[*ir.Value]*interval{}
 	var order []*interval
 	end := len(g.Nodes)
@@ -161,10 +148,8 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		}
 		// Values inside subgraphs live while their owning node runs.
 		var inner []*ir.Value
-		if s, ok := n.Op.(ir.Subgrapher); ok {
-			for _, sg := range s.Subgraphs() {
-				inner = append(inner, subgraphValues(sg)...)
-			}
+		for _, sg := range subgraphsOf(n) {
+			inner = append(inner, subgraphValues(sg)...)
 		}
 		outs := append(append([]*ir.Value{}, n.Outputs...), inner...)
 		for _, o := range outs {
