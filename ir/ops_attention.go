@@ -178,12 +178,7 @@ func AttentionScaleSqrt(scale float32, dk int, dt DType) float64 {
 	if scale == 0 {
 		s = float64(float32(1 / math.Sqrt(float64(dk))))
 	}
-	r := float64(float32(math.Sqrt(s)))
-	if dt != Float32 && dt != Float64 {
-		t := FromFloats(dt, Shape{1}, []float64{r})
-		r = t.Float(0)
-	}
-	return r
+	return RoundTo(dt, float64(float32(math.Sqrt(s))))
 }
 
 func (o *Attention) Infer(in []*Value) ([]Type, error) {

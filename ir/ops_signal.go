@@ -422,18 +422,11 @@ func (m *MelWeightMatrix) Infer(in []*Value) ([]Type, error) {
 	return Types(Type{m.DType, Shape{bins, mels}}), nil
 }
 
-// roundToDType rounds v to the precision of dt (a float type).
-func roundToDType(dt DType, v float64) float64 {
-	t := NewTensor(dt, Shape{1})
-	t.SetFloat(0, v)
-	return t.Float(0)
-}
-
 // MelBins returns the num_mel_bins+2 band edges as spectrum bins, computed
 // as the ONNX reference does: the mel edges in the edges' float type, the
 // rest in float64.
 func MelBins(mels, dftLength, sampleRate int64, lo, hi float64, dt DType) []int64 {
-	r := func(v float64) float64 { return roundToDType(dt, v) }
+	r := func(v float64) float64 { return RoundTo(dt, v) }
 	mel := func(hz float64) float64 { return r(2595 * r(math.Log10(r(1+r(hz/700))))) }
 	loMel, hiMel := mel(lo), mel(hi)
 	step := r(r(hiMel-loMel) / float64(mels+2))
