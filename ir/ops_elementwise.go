@@ -432,15 +432,8 @@ func ipow(a, b int64) int64 {
 		}
 		return 0
 	}
-	r := int64(1)
-	for b > 0 {
-		if b&1 == 1 {
-			r *= a
-		}
-		a *= a
-		b >>= 1
-	}
-	return r
+	// Products wrap the same in two's complement as unsigned.
+	return int64(upow(uint64(a), uint64(b)))
 }
 
 // upow is ipow for unsigned operands: the exponent is never negative.
@@ -522,11 +515,7 @@ func (b *Binary) Eval(in []*Tensor) ([]*Tensor, error) {
 		ForEachIndex(shape, strides, func(o int, offs []int) {
 			out.SetInt(o, b2i(x.Strings[offs[0]] == y.Strings[offs[1]]))
 		})
-	case x.DType.IsFloat():
-		ForEachIndex(shape, strides, func(o int, offs []int) {
-			out.SetFloat(o, d.f(x.Float(offs[0]), y.Float(offs[1])))
-		})
-	case x.DType.IsFloat() == false && y.DType.IsFloat(): // Pow(int, float)
+	case x.DType.IsFloat() || y.DType.IsFloat(): // y alone: Pow(int, float)
 		ForEachIndex(shape, strides, func(o int, offs []int) {
 			out.SetFloat(o, d.f(x.Float(offs[0]), y.Float(offs[1])))
 		})
