@@ -124,7 +124,7 @@ type Impure interface{ Impure() }
 
 // Unfolded ops stay nodes when their inputs are constant, for a pass to
 // see: opt's qdq pass turns DequantizeLinear of constant weights into the
-// weights of integer kernels; what remains runs once (opt.OnceNodes).
+// weights of integer kernels; what remains runs once (opt's onceNodes).
 type Unfolded interface{ Unfolded() }
 
 // Effect marks ops that matter beyond their outputs (run-time checks): dead

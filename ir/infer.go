@@ -93,10 +93,13 @@ func InferNode(n *Node) (err error) {
 			return fmt.Errorf("%s: input %d (%q) has no type: it is not a graph input, initializer or earlier node output", n.Label(), i, v.Name)
 		}
 	}
-	if folded, err := tryFold(n); folded || err != nil {
+	folded, types, err := tryFold(n)
+	if folded || err != nil {
 		return err
 	}
-	types, err := n.Op.Infer(n.Inputs)
+	if types == nil {
+		types, err = n.Op.Infer(n.Inputs)
+	}
 	if err != nil {
 		return wrapNodeErr(n, err)
 	}
@@ -149,12 +152,15 @@ func wrapNodeErr(n *Node, err error) error {
 	return fmt.Errorf("%s: %w", n.Label(), err)
 }
 
-func tryFold(n *Node) (bool, error) {
+// tryFold evaluates n when all it reads is constant and its outputs are
+// small enough (FoldLimit). When it inferred n's output types but did not
+// fold, it returns them, so that InferNode does not infer them again.
+func tryFold(n *Node) (bool, []Type, error) {
 	if _, impure := n.Op.(Impure); impure || hasImpureSubgraph(n) {
-		return false, nil
+		return false, nil, nil
 	}
 	if _, ok := n.Op.(Unfolded); ok {
-		return false, nil
+		return false, nil, nil
 	}
 	if _, ok := n.Op.(ShapeOnly); ok {
 		in := make([]*Tensor, len(n.Inputs))
@@ -165,7 +171,7 @@ func tryFold(n *Node) (bool, error) {
 		}
 		out, err := n.Op.Eval(in)
 		if err != nil {
-			return false, wrapNodeErr(n, err)
+			return false, nil, wrapNodeErr(n, err)
 		}
 		for i, v := range n.Outputs {
 			if v != nil {
@@ -173,19 +179,19 @@ func tryFold(n *Node) (bool, error) {
 				v.SetType(out[i].Type)
 			}
 		}
-		return true, nil
+		return true, nil, nil
 	}
 	inBytes := 0
 	for _, v := range n.ReadValues() {
 		if v.Const == nil {
-			return false, nil
+			return false, nil, nil
 		}
 		inBytes += len(v.Const.Data)
 	}
 	types, err := n.Op.Infer(n.Inputs)
 	if _, ok := n.Op.(Subgrapher); ok && err != nil {
 		// A subgraph op folds only when its subgraphs can type themselves.
-		return false, wrapNodeErr(n, err)
+		return false, nil, wrapNodeErr(n, err)
 	}
 	if err == nil {
 		outBytes := 0
@@ -193,12 +199,12 @@ func tryFold(n *Node) (bool, error) {
 			outBytes += t.Bytes()
 		}
 		if outBytes > 2*inBytes+FoldLimit {
-			return false, nil
+			return false, types, nil
 		}
 	}
 	env := Env{}
 	if err := EvalNode(n, env); err != nil {
-		return false, err
+		return false, nil, err
 	}
 	for _, v := range n.Outputs {
 		if v != nil {
@@ -206,5 +212,5 @@ func tryFold(n *Node) (bool, error) {
 			v.SetType(v.Const.Type)
 		}
 	}
-	return true, nil
+	return true, nil, nil
 }

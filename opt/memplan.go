@@ -117,7 +117,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	fix(g.Outputs)
 	// Values the Once nodes compute keep their buffers too, next to a flag
 	// that tells whether they are computed.
-	p.Once = OnceNodes(g)
+	p.Once = onceNodes(g, roots)
 	for _, n := range g.Nodes {
 		if p.Once[n] {
 			fix(n.Outputs)
@@ -224,17 +224,17 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	return p, nil
 }
 
-// OnceNodes are the nodes that compute constants at run time: nodes of the
+// onceNodes are the nodes that compute constants at run time: nodes of the
 // main graph that read only constants and values of other Once nodes,
 // have no effect and do not write a graph output (a host may overwrite
 // those). Folding leaves such nodes when their result would make the
 // module much larger (DequantizeLinear of int8 weights, ConstantOfShape):
 // mlc_run computes them on its first call only, into buffers of their own.
-func OnceNodes(g *ir.Graph) map[*ir.Node]bool {
+// roots is aliasRoot(g).
+func onceNodes(g *ir.Graph, roots map[*ir.Value]*ir.Value) map[*ir.Node]bool {
 	once := map[*ir.Node]bool{}
 	known := map[*ir.Value]bool{}
 	outs := map[*ir.Value]bool{}
-	roots := aliasRoot(g)
 	for _, v := range g.Outputs {
 		outs[v] = true
 		if r, ok := roots[v]; ok {
