@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
-	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/internal/npy"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
@@ -101,14 +100,7 @@ func maxAbs(outs []verify.OutputResult) float64 {
 
 // modelOps lists a model's op types with counts, most frequent first.
 func modelOps(t *testing.T, dir string) string {
-	data, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp, err := frontend.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, mp := readModel(t, dir)
 	counts := map[string]int{}
 	for _, n := range mp.Graph.Node {
 		counts[n.GetOpType()]++
@@ -149,14 +141,7 @@ func writeModelsDoc(t *testing.T, rows []modelRow) {
 // the compiled zoo model through mlc_run; ONNX Runtime gets 99.40%.
 func TestMNISTAccuracy(t *testing.T) {
 	shared := testenv.Shared(t)
-	images, err := npy.ReadFile(filepath.Join(shared, "data", "mnist", "images.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	labels, err := npy.ReadFile(filepath.Join(shared, "data", "mnist", "labels.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	images, labels := mnistData(t, shared)
 	res, err := mlc.CompileFile(filepath.Join(shared, "models", "mnist_cntk", "model.onnx"), mlc.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -172,14 +157,7 @@ func TestMNISTAccuracy(t *testing.T) {
 // samples 0-4999 as calibration data and classifies samples 5000-9999.
 func TestMNISTQuantizedAccuracy(t *testing.T) {
 	shared := testenv.Shared(t)
-	images, err := npy.ReadFile(filepath.Join(shared, "data", "mnist", "images.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	labels, err := npy.ReadFile(filepath.Join(shared, "data", "mnist", "labels.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	images, labels := mnistData(t, shared)
 	for _, method := range []quant.Method{quant.MinMax, quant.Percentile} {
 		o := mlc.DefaultOptions()
 		o.Quantize, o.CalibrationMethod = quant.Int8, method
@@ -200,6 +178,20 @@ func TestMNISTQuantizedAccuracy(t *testing.T) {
 			t.Errorf("%s: int8 accuracy %.2f%%, want at least 99.30%% (ONNX Runtime float: 99.40%%)", method, acc)
 		}
 	}
+}
+
+// mnistData reads the MNIST digits and their labels from the shared folder.
+func mnistData(t *testing.T, shared string) (images, labels *ir.Tensor) {
+	t.Helper()
+	images, err := npy.ReadFile(filepath.Join(shared, "data", "mnist", "images.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err = npy.ReadFile(filepath.Join(shared, "data", "mnist", "labels.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return images, labels
 }
 
 // classify runs images[from:to] one by one and returns the accuracy in %.

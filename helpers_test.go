@@ -3,11 +3,14 @@ package mlc_test
 import (
 	"context"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
+	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -67,6 +70,20 @@ func boolScalar(b bool) *ir.Tensor {
 }
 
 func vecF32(vals ...float32) *ir.Tensor { return ir.TensorF32(ir.Shape{len(vals)}, vals...) }
+
+// readModel reads and decodes a case folder's model.onnx.
+func readModel(t *testing.T, dir string) ([]byte, *onnxpb.ModelProto) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, err := frontend.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, mp
+}
 
 // readPB reads a TensorProto file of the ONNX test layout.
 func readPB(t *testing.T, path string) *ir.Tensor {

@@ -19,7 +19,6 @@ import (
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/quant"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
 // TestQuantizedCosine quantizes mobilenet_v2 and oww_embedding to int8 and
@@ -135,15 +134,7 @@ func readSets(t *testing.T, dir string) []map[string]*ir.Tensor {
 func runSets(t *testing.T, wasm []byte, sets []map[string]*ir.Tensor) []map[string]*ir.Tensor {
 	t.Helper()
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	m, err := rt.Load(ctx, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := optest.Load(t, wasm)
 	var outs []map[string]*ir.Tensor
 	for _, s := range sets {
 		res, err := m.Run(ctx, map[string]*ir.Tensor{m.Meta.Inputs[0].Name: s[""]})

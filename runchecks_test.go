@@ -3,14 +3,12 @@ package mlc_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/abi"
-	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -56,14 +54,7 @@ func TestRunTimeChecks(t *testing.T) {
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s/input%d", c.name, c.input), func(t *testing.T) {
 			dir := filepath.Join(shared, "onnx-tests", "node", c.name)
-			data, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			mp, err := frontend.Decode(data)
-			if err != nil {
-				t.Fatal(err)
-			}
+			data, mp := readModel(t, dir)
 			o := mlc.DefaultOptions()
 			o.InputShapes = map[string]ir.Shape{}
 			feed := tensors{}

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { codeBytes, openMLC, openORT, ort, ortEngineFile, ortWasm, readFeeds } from "./engines.mjs";
+import { codeBytes, openMLC, openORT, ortEngineFile, readFeeds } from "./engines.mjs";
 import { convModel, decodeTensor, matmulModel } from "./onnx.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -247,7 +247,6 @@ for (const c of all) {
     results.push({ model: c.name, error: String(e.message) , ort: {} });
   }
 }
-const o = await ort();
 const meta = {
   date: new Date().toISOString().slice(0, 10),
   cpu: `${os.cpus()[0].model.trim()} (${os.cpus().length} cores)`,
@@ -256,8 +255,6 @@ const meta = {
   ortCodeBytes: codeBytes(new Uint8Array(fs.readFileSync(ortEngineFile))),
   compileFlags: opt.compileFlags,
 };
-void o;
-void ortWasm;
 fs.writeFileSync(opt.json, JSON.stringify({ meta, results }, null, 1) + "\n");
 if (opt.md) {
   fs.writeFileSync(opt.md, markdown(results, meta));

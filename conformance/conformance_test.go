@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -200,17 +199,14 @@ func TestConformance(t *testing.T) {
 
 // validate runs wasm-validate on a module; it returns "" or the complaint.
 func validate(tool string, wasm []byte) string {
-	f, err := os.CreateTemp("", "mlc-conf-*.wasm")
-	if err != nil {
-		return err.Error()
+	out, err := testenv.RunValidate(tool, wasm)
+	if err == nil {
+		return ""
 	}
-	defer os.Remove(f.Name())
-	f.Write(wasm)
-	f.Close()
-	if out, err := exec.Command(tool, f.Name()).CombinedOutput(); err != nil {
-		return firstLine(string(out))
+	if len(out) == 0 {
+		return err.Error() // the tool did not run
 	}
-	return ""
+	return firstLine(string(out))
 }
 
 func firstLine(s string) string {

@@ -195,6 +195,17 @@ func (s *scope) resolve(name string) (*ir.Value, aggregate) {
 	return nil, nil
 }
 
+// declaredType finds the static type the model declares for a name,
+// innermost scope first.
+func (s *scope) declaredType(name string) (ir.Type, bool) {
+	for ; s != nil; s = s.parent {
+		if t, ok := s.declared[name]; ok {
+			return t, true
+		}
+	}
+	return ir.Type{}, false
+}
+
 // graph imports a GraphProto. The main graph's inputs must get static
 // shapes; a subgraph's inputs may stay untyped for their op to type.
 func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {

@@ -120,12 +120,7 @@ func (c *nodeCtx) Declared(i int) (ir.Type, bool) {
 	if i >= len(c.np.Output) || c.np.Output[i] == "" {
 		return ir.Type{}, false
 	}
-	for s := c.sc; s != nil; s = s.parent {
-		if t, ok := s.declared[c.np.Output[i]]; ok {
-			return t, true
-		}
-	}
-	return ir.Type{}, false
+	return c.sc.declaredType(c.np.Output[i])
 }
 
 // NumOut is the number of outputs the node declares.

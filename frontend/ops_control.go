@@ -312,10 +312,8 @@ func (c *nodeCtx) declaredDim0(i int) (int, bool) {
 }
 
 func (c *nodeCtx) declaredDim0Of(name string, depth int) (int, bool) {
-	for sc := c.sc; sc != nil; sc = sc.parent {
-		if t, ok := sc.declared[name]; ok && len(t.Shape) > 0 {
-			return t.Shape[0], true
-		}
+	if t, ok := c.sc.declaredType(name); ok && len(t.Shape) > 0 {
+		return t.Shape[0], true
 	}
 	if depth > 8 {
 		return 0, false

@@ -38,11 +38,11 @@ func init() {
 				op.Axes = axes
 				return c.Emit(op, c.In(0))
 			}
-			out, ok := c.DeclaredShape(0)
+			out, ok := c.Declared(0)
 			if !ok {
 				return &ir.NotConstant{What: string(kind) + "'s axes (with no declared output shape)", Value: a.Name}
 			}
-			op.OutShape = out
+			op.OutShape = out.Shape
 			if !a.Typed() {
 				return fmt.Errorf("axes input %q has no type", a.Name)
 			}

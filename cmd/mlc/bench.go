@@ -37,7 +37,7 @@ compiled with --tune wazero unless --tune says otherwise.`,
 			if err != nil {
 				return err
 			}
-			if len(wasm) < 4 || string(wasm[:4]) != "\x00asm" {
+			if !isWasm(wasm) {
 				o, err := cf.options()
 				if err != nil {
 					return err
@@ -54,15 +54,11 @@ compiled with --tune wazero unless --tune says otherwise.`,
 			}
 			ctx := context.Background()
 			start := time.Now()
-			rt, err := host.NewRuntime(ctx, host.Config{})
+			m, closeRT, err := loadModule(ctx, wasm)
 			if err != nil {
 				return err
 			}
-			defer rt.Close(ctx)
-			m, err := rt.Load(ctx, wasm)
-			if err != nil {
-				return err
-			}
+			defer closeRT()
 			feeds := map[string]*ir.Tensor{}
 			for _, t := range m.Meta.Inputs {
 				dt, _ := ir.ParseDType(t.DType)

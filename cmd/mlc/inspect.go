@@ -31,7 +31,7 @@ func inspectCmd() *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			if len(data) >= 4 && string(data[:4]) == "\x00asm" {
+			if isWasm(data) {
 				return inspectWasm(w, data)
 			}
 			if err := inspectONNX(w, data); err != nil {

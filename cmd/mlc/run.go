@@ -40,15 +40,11 @@ func runCmd() *cobra.Command {
 				feeds[name] = t
 			}
 			ctx := context.Background()
-			rt, err := host.NewRuntime(ctx, host.Config{})
+			m, closeRT, err := loadModule(ctx, wasm)
 			if err != nil {
 				return err
 			}
-			defer rt.Close(ctx)
-			m, err := rt.Load(ctx, wasm)
-			if err != nil {
-				return err
-			}
+			defer closeRT()
 			outs, err := m.Run(ctx, feeds)
 			if err != nil {
 				return err
@@ -71,6 +67,24 @@ func runCmd() *cobra.Command {
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "an input: NAME=FILE (.npy or .pb), repeatable")
 	cmd.Flags().StringVar(&outDir, "output-dir", ".", "where to write each output as NAME.npy")
 	return cmd
+}
+
+// isWasm reports whether a file's bytes are a WebAssembly module (rather
+// than an ONNX model).
+func isWasm(data []byte) bool { return len(data) >= 4 && string(data[:4]) == "\x00asm" }
+
+// loadModule instantiates wasm on a new wazero runtime; closeRT ends the
+// runtime.
+func loadModule(ctx context.Context, wasm []byte) (m *host.Model, closeRT func(), err error) {
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if m, err = rt.Load(ctx, wasm); err != nil {
+		rt.Close(ctx)
+		return nil, nil, err
+	}
+	return m, func() { rt.Close(ctx) }, nil
 }
 
 func readTensor(path string) (*ir.Tensor, error) {

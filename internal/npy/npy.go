@@ -64,10 +64,7 @@ func Read(data []byte) (*ir.Tensor, error) {
 		return nil, fmt.Errorf(".npy header has no descr: %s", header)
 	}
 	descr := m[1]
-	if descr == "=f4" {
-		descr = "<f4"
-	}
-	dt, ok := descrs[strings.Replace(descr, "=", "<", 1)]
+	dt, ok := descrs[strings.Replace(descr, "=", "<", 1)] // native order is little-endian here
 	if !ok {
 		return nil, fmt.Errorf(".npy dtype %q is not supported (little-endian numeric and bool only)", descr)
 	}

@@ -65,15 +65,21 @@ func WasmValidate(t testing.TB) string {
 // Validate runs wasm-validate on module bytes.
 func Validate(t testing.TB, wasm []byte) {
 	t.Helper()
-	tool := WasmValidate(t)
+	if out, err := RunValidate(WasmValidate(t), wasm); err != nil {
+		t.Fatalf("wasm-validate: %v\n%s", err, out)
+	}
+}
+
+// RunValidate runs tool (see WasmValidate) on module bytes, for callers
+// that report a module that does not validate instead of failing; err is
+// nil when the module validates, out is the tool's output.
+func RunValidate(tool string, wasm []byte) (out []byte, err error) {
 	f, err := os.CreateTemp("", "mlc-*.wasm")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer os.Remove(f.Name())
 	f.Write(wasm)
 	f.Close()
-	if out, err := exec.Command(tool, f.Name()).CombinedOutput(); err != nil {
-		t.Fatalf("wasm-validate: %v\n%s", err, out)
-	}
+	return exec.Command(tool, f.Name()).CombinedOutput()
 }
