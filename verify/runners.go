@@ -62,6 +62,7 @@ func NewNodeRunner() (*NodeRunner, error) {
 		return nil, err
 	}
 	if err := WriteShim(dir); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	return &NodeRunner{Node: node, dir: dir}, nil
