@@ -111,18 +111,13 @@ func (k *Ctx) qMultipliers(s1, s2, s3 *ir.Value, n1, n2, ld int, tab int32, one 
 	dt := s1.Type.DType
 	i, j, zero := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.SetI32(zero, 0)
-	var errs []error
-	try := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+	var errs firstErr
 	value := func(ii, jj asm.Local) {
-		try(k.loadElemAt(dt, k.Addr(s1), ii))
-		try(k.loadElemAt(dt, k.Addr(s2), jj))
+		errs.check(k.loadElemAt(dt, k.Addr(s1), ii))
+		errs.check(k.loadElemAt(dt, k.Addr(s2), jj))
 		f.Op(wasm.OpcodeF32Mul)
 		k.roundTo(dt)
-		try(k.loadElemAt(dt, k.Addr(s3), zero))
+		errs.check(k.loadElemAt(dt, k.Addr(s3), zero))
 		f.Op(wasm.OpcodeF32Div)
 		k.roundTo(dt)
 		f.Op(wasm.OpcodeF64PromoteF32)
@@ -151,10 +146,7 @@ func (k *Ctx) qMultipliers(s1, s2, s3 *ir.Value, n1, n2, ld int, tab int32, one 
 			f.F64Store(uint32(tab))
 		})
 	})
-	if len(errs) > 0 {
-		return errs[0]
-	}
-	return nil
+	return errs.err
 }
 
 // qOutputZero sets an f64 local to the output zero point (0 when absent).

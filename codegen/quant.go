@@ -103,16 +103,11 @@ func init() {
 		case !out.IsInt():
 			raw = ir.Uint8
 		}
-		var errs []error
-		try := func(err error) {
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
+		var errs firstErr
 		body := func(e, si asm.Local) {
-			try(k.loadElemAt(x.Type.DType, k.Addr(x), e))
+			errs.check(k.loadElemAt(x.Type.DType, k.Addr(x), e))
 			k.toPrecision(x.Type.DType, p)
-			try(k.loadElemAt(s.Type.DType, k.Addr(s), si))
+			errs.check(k.loadElemAt(s.Type.DType, k.Addr(s), si))
 			k.toPrecision(s.Type.DType, p)
 			if wide {
 				f.Op(wasm.OpcodeF64Div)
@@ -128,21 +123,18 @@ func init() {
 				}
 				if out == ir.Float4E2M1 && zp != nil {
 					// The reference adds float4 zero points (and skips float8 ones).
-					try(k.loadElemAt(zp.Type.DType, k.Addr(zp), si))
+					errs.check(k.loadElemAt(zp.Type.DType, k.Addr(zp), si))
 					f.Op(wasm.OpcodeF32Add)
 				}
 				f.Call(enc)
 			}
 			f.Set(v)
-			try(k.storeElemAt(raw, k.Addr(y), e, v))
+			errs.check(k.storeElemAt(raw, k.Addr(y), e, v))
 		}
 		if !k.SIMD() || !k.quantizeSIMD(n, l, p, body) {
 			k.quantLoops(l, body)
 		}
-		if len(errs) > 0 {
-			return errs[0]
-		}
-		return nil
+		return errs.err
 	})
 
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.DequantizeLinear) error {
@@ -153,36 +145,28 @@ func init() {
 		}
 		f := k.F
 		xt, out := x.Type.DType, y.Type.DType
-		var errs []error
-		try := func(err error) {
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
+		var errs firstErr
 		body := func(e, si asm.Local) {
 			f.Get(e)
 			if b := out.Bits() / 8; b > 1 {
 				f.I32Const(log2(b)).Op(wasm.OpcodeI32Shl)
 			}
-			try(k.loadElemAt(xt, k.Addr(x), e))
+			errs.check(k.loadElemAt(xt, k.Addr(x), e))
 			if !xt.IsFloat() {
 				if zp != nil {
-					try(k.loadElemAt(xt, k.Addr(zp), si))
+					errs.check(k.loadElemAt(xt, k.Addr(zp), si))
 					f.Op(wasm.OpcodeI32Sub)
 				}
 				f.Op(wasm.OpcodeF32ConvertI32S)
 			}
-			try(k.loadElemAt(s.Type.DType, k.Addr(s), si))
+			errs.check(k.loadElemAt(s.Type.DType, k.Addr(s), si))
 			f.Op(wasm.OpcodeF32Mul)
-			try(k.storeElem(out, uint32(k.Addr(y))))
+			errs.check(k.storeElem(out, uint32(k.Addr(y))))
 		}
 		if !k.SIMD() || !k.dequantizeSIMD(n, l, body) {
 			k.quantLoops(l, body)
 		}
-		if len(errs) > 0 {
-			return errs[0]
-		}
-		return nil
+		return errs.err
 	})
 
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.DynamicQuantizeLinear) error {
