@@ -157,14 +157,9 @@ func (k *Ctx) quantizeTail(ft wasm.ValueType, dt ir.DType, zp *ir.Value, si asm.
 	}
 }
 
-// fromIntI32 converts an i32 to the scalar float type of x.
+// fromIntI32 converts an i32 (i32x4) to the float type of x.
 func (x fx) fromIntI32() fx {
-	if x.f64 {
-		x.f.Op(wasm.OpcodeF64ConvertI32S)
-	} else {
-		x.f.Op(wasm.OpcodeF32ConvertI32S)
-	}
-	return x
+	return x.op(wasm.OpcodeF32ConvertI32S, wasm.OpcodeF64ConvertI32S, wasm.OpcodeVecF32x4ConvertI32x4S)
 }
 
 // dynamicQuantize computes x's range, the scale and zero point from it, and
