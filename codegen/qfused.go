@@ -107,14 +107,7 @@ func (e *qEpiF32) residual(m, n asm.Local) {
 func (e *qEpiF32) residualScalar(m, n asm.Local) {
 	f := e.k.F
 	e.resAddr(m, n)
-	switch e.resDT {
-	case ir.Int16:
-		f.I32Load16S(0)
-	case ir.Int8:
-		f.I32Load8S(0)
-	default:
-		f.I32Load8U(0)
-	}
+	e.k.loadElem(e.resDT, 0)
 	f.I32Const(e.rZero).Op(wasm.OpcodeI32Sub).Op(wasm.OpcodeF32ConvertI32S).F32Const(e.rMult).Op(wasm.OpcodeF32Mul)
 }
 

@@ -118,10 +118,7 @@ func TestQConvFused(t *testing.T) {
 						r := rand.New(rand.NewPCG(uint64(ci), uint64(oi)))
 						x := randQ(r, xdt, ir.Shape{1, cv.c, cv.h, cv.w})
 						w := randQ(r, ir.Int8, ir.Shape{cv.m, cv.c / cv.group, cv.k, cv.k})
-						packed, err := ir.PackQWeights(w, nil, false)
-						if err != nil {
-							t.Fatal(err)
-						}
+						packed := packQ(t, w, false)
 						nm := cv.m
 						if oi%2 == 1 {
 							nm = 1
@@ -174,19 +171,13 @@ func TestQConvWinograd(t *testing.T) {
 					xdt := []ir.DType{ir.Uint8, ir.Int8}[oi%2]
 					x := randQ(r, xdt, ir.Shape{1, C, H, W})
 					w := randQ(r, ir.Int8, ir.Shape{M, C, 3, 3})
-					packed, err := ir.PackQWeights(w, nil, false)
-					if err != nil {
-						t.Fatal(err)
-					}
+					packed := packQ(t, w, false)
 					mult, add := randF32(r, M, 1e-4, 3e-3), randF32(r, M, -20, 20)
 					op := &ir.QConv{Group: 1, XZero: int32(r.IntN(20)) - 10*int32(oi%2), Packed: ir.QPacked{Orig: w.Type}, Out: out, Winograd: true}
 					op.Kernel, op.Strides, op.Dilations, op.AutoPad = []int{3, 3}, []int{1, 1}, []int{1, 1}, "NOTSET"
 					op.Pads = []int{pad, pad, pad, pad}
 					pw := ir.NewConst("w", packed)
-					wn := &ir.Node{Name: "u", Op: &ir.WinogradWeights{Orig: w.Type}, Inputs: []*ir.Value{pw}, Outputs: []*ir.Value{{Name: "u"}}}
-					if err := ir.InferNode(wn); err != nil {
-						t.Fatal(err)
-					}
+					wn := prepareNode(t, &ir.WinogradWeights{Orig: w.Type}, pw)
 					in := []*ir.Value{ir.NewInput("x", x.Type), pw, ir.NewConst("mult", mult), ir.NewConst("add", add), nil, wn.Outputs[0]}
 					feeds := map[string]*ir.Tensor{"x": x}
 					if oi == 2 {
@@ -217,19 +208,13 @@ func TestQConvWidened(t *testing.T) {
 					xdt := []ir.DType{ir.Uint8, ir.Int8}[oi%2]
 					x := randQ(r, xdt, ir.Shape{1, C, H, W})
 					w := randQ(r, ir.Int8, ir.Shape{M, C, 1, 1})
-					packed, err := ir.PackQWeights(w, nil, false)
-					if err != nil {
-						t.Fatal(err)
-					}
+					packed := packQ(t, w, false)
 					mult, add := randF32(r, M, 1e-4, 3e-3), randF32(r, M, -20, 20)
 					op := &ir.QConv{Group: 1, XZero: int32(r.IntN(20)), Packed: ir.QPacked{Orig: w.Type}, Out: out, Widened: true}
 					op.Kernel, op.Strides, op.Dilations, op.AutoPad = []int{1, 1}, []int{1, 1}, []int{1, 1}, "NOTSET"
 					op.Pads = []int{0, 0, 0, 0}
 					pw := ir.NewConst("w", packed)
-					wn := &ir.Node{Name: "u", Op: &ir.WidenWeights{}, Inputs: []*ir.Value{pw}, Outputs: []*ir.Value{{Name: "u"}}}
-					if err := ir.InferNode(wn); err != nil {
-						t.Fatal(err)
-					}
+					wn := prepareNode(t, &ir.WidenWeights{}, pw)
 					g := oneNode(t, op, []*ir.Value{ir.NewInput("x", x.Type), pw, ir.NewConst("mult", mult), ir.NewConst("add", add), nil, wn.Outputs[0]})
 					g.Nodes = append([]*ir.Node{wn}, g.Nodes...)
 					return g, map[string]*ir.Tensor{"x": x}
@@ -247,10 +232,7 @@ func TestQMatMulFused(t *testing.T) {
 					r := rand.New(rand.NewPCG(uint64(d[2]), uint64(oi)))
 					a := randQ(r, ir.Uint8, ir.Shape{d[0], d[1], d[2]})
 					b := randQ(r, ir.Int8, ir.Shape{d[2], d[3]})
-					packed, err := ir.PackQWeights(b, nil, true)
-					if err != nil {
-						t.Fatal(err)
-					}
+					packed := packQ(t, b, true)
 					nm := d[3]
 					if oi%2 == 1 {
 						nm = 1
@@ -282,6 +264,27 @@ func TestQAddFused(t *testing.T) {
 			})
 		}
 	}
+}
+
+// packQ packs weights w as opt's qdq pass does.
+func packQ(t *testing.T, w *ir.Tensor, transpose bool) *ir.Tensor {
+	t.Helper()
+	packed, err := ir.PackQWeights(w, nil, transpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return packed
+}
+
+// prepareNode is the node "u" that prepares the packed weights pw with op
+// (WinogradWeights, WidenWeights) for a QConv's input 5.
+func prepareNode(t *testing.T, op ir.Op, pw *ir.Value) *ir.Node {
+	t.Helper()
+	wn := &ir.Node{Name: "u", Op: op, Inputs: []*ir.Value{pw}, Outputs: []*ir.Value{{Name: "u"}}}
+	if err := ir.InferNode(wn); err != nil {
+		t.Fatal(err)
+	}
+	return wn
 }
 
 // oneNode makes a graph of one node whose non-constant inputs are the

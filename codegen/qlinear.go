@@ -111,18 +111,13 @@ func (k *Ctx) qMultipliers(s1, s2, s3 *ir.Value, n1, n2, ld int, tab int32, one 
 	dt := s1.Type.DType
 	i, j, zero := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.SetI32(zero, 0)
-	var errs []error
-	try := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+	var errs firstErr
 	value := func(ii, jj asm.Local) {
-		try(k.loadElemAt(dt, k.Addr(s1), ii))
-		try(k.loadElemAt(dt, k.Addr(s2), jj))
+		errs.check(k.loadElemAt(dt, k.Addr(s1), ii))
+		errs.check(k.loadElemAt(dt, k.Addr(s2), jj))
 		f.Op(wasm.OpcodeF32Mul)
 		k.roundTo(dt)
-		try(k.loadElemAt(dt, k.Addr(s3), zero))
+		errs.check(k.loadElemAt(dt, k.Addr(s3), zero))
 		f.Op(wasm.OpcodeF32Div)
 		k.roundTo(dt)
 		f.Op(wasm.OpcodeF64PromoteF32)
@@ -151,10 +146,7 @@ func (k *Ctx) qMultipliers(s1, s2, s3 *ir.Value, n1, n2, ld int, tab int32, one 
 			f.F64Store(uint32(tab))
 		})
 	})
-	if len(errs) > 0 {
-		return errs[0]
-	}
-	return nil
+	return errs.err
 }
 
 // qOutputZero sets an f64 local to the output zero point (0 when absent).
@@ -601,14 +593,7 @@ func (k *Ctx) qPadCopy(src asm.Local, dst int32, p *qconvPlan, zx asm.Local) {
 		}
 		f.Counted(c, rest, func() {
 			f.Get(dp).Get(sp)
-			switch p.xdt {
-			case ir.Int8:
-				f.I32Load8S(0)
-			case ir.Int16:
-				f.I32Load16S(0)
-			default:
-				f.I32Load8U(0)
-			}
+			k.loadElem(p.xdt, 0)
 			f.Get(zx).Op(wasm.OpcodeI32Sub).I32Store16(0)
 			f.AddI32(sp, xsz)
 			f.AddI32(dp, 2)
@@ -712,13 +697,6 @@ func (k *Ctx) qTransposeCols(xBase, gi asm.Local, colBuf int32, p *qconvPlan, zx
 	P, cg, rowBytes := p.P, p.cg, int32(2*p.Kp)
 	src := f.Local(asm.I32) // the group's first channel
 	f.Get(gi).I32Const(int32(cg * P)).Op(wasm.OpcodeI32Mul).Get(xBase).Op(wasm.OpcodeI32Add).Set(src)
-	load := func(off uint32) {
-		if p.xdt == ir.Int8 {
-			f.I32Load8S(off)
-		} else {
-			f.I32Load8U(off)
-		}
-	}
 	// scalar copies rows [p0, p1) and channels [c0, c1)
 	scalar := func(p0, p1, c0, c1 int) {
 		if p0 >= p1 || c0 >= c1 {
@@ -733,7 +711,7 @@ func (k *Ctx) qTransposeCols(xBase, gi asm.Local, colBuf int32, p *qconvPlan, zx
 			f.Get(dp).Set(cp)
 			f.Counted(cc, c1-c0, func() {
 				f.Get(cp).Get(sp)
-				load(0)
+				k.loadElem(p.xdt, 0)
 				f.Get(zx).Op(wasm.OpcodeI32Sub).I32Store16(0)
 				f.AddI32(sp, int32(P))
 				f.AddI32(cp, 2)

@@ -110,14 +110,7 @@ func (k *Ctx) qPointwise(xBase asm.Local, p *qconvPlan, w int32, wWidth int, pan
 			// position i of channel c is at pair c/2, byte 4i + 2(c%2)
 			for i := 0; i < n; i++ {
 				f.Get(dp).Get(sp)
-				switch p.xdt {
-				case ir.Int16:
-					f.I32Load16S(uint32(2 * i))
-				case ir.Int8:
-					f.I32Load8S(uint32(i))
-				default:
-					f.I32Load8U(uint32(i))
-				}
+				k.loadElem(p.xdt, uint32(i*esz))
 				f.Get(zx).Op(wasm.OpcodeI32Sub).I32Store16(uint32(4 * i))
 			}
 			f.AddI32(sp, int32(P*esz))
@@ -225,14 +218,7 @@ func (k *Ctx) qPointwiseScalar(xBase asm.Local, p *qconvPlan, w int32, wWidth in
 			f.Get(m).I32Const(int32(p.Kp * wWidth)).Op(wasm.OpcodeI32Mul).I32Const(w).Op(wasm.OpcodeI32Add).Set(pw)
 			f.Counted(c, p.C, func() {
 				f.Get(acc).Get(px)
-				switch p.xdt {
-				case ir.Int16:
-					f.I32Load16S(0)
-				case ir.Int8:
-					f.I32Load8S(0)
-				default:
-					f.I32Load8U(0)
-				}
+				k.loadElem(p.xdt, 0)
 				f.Get(zx).Op(wasm.OpcodeI32Sub).Get(pw)
 				if wWidth == 1 {
 					f.I32Load8S(0)

@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"math/bits"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
@@ -14,44 +16,7 @@ import (
 // quantLoops walks x viewed as [Outer, Axis, Inner] (ir.QuantLayout): body
 // sees e, the flat element index, and si, the index of its scale.
 func (k *Ctx) quantLoops(l ir.QuantLayout, body func(e, si asm.Local)) {
-	f := k.F
-	e, si, sOuter := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	f.SetI32(e, 0)
-	f.SetI32(sOuter, 0)
-	oc := f.Local(asm.I32)
-	f.Counted(oc, l.Outer, func() {
-		a := f.Local(asm.I32)
-		f.Repeat(a, l.Axis, func() {
-			f.Get(sOuter)
-			if l.SA != 0 {
-				f.Get(a)
-				if l.Block > 1 {
-					f.I32Const(int32(l.Block)).Op(wasm.OpcodeI32DivU)
-				}
-				f.I32Const(int32(l.SA)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-			}
-			f.Set(si)
-			ic := f.Local(asm.I32)
-			f.Counted(ic, l.Inner, func() {
-				body(e, si)
-				f.AddI32(e, 1)
-				if l.SI != 0 {
-					f.AddI32(si, int32(l.SI))
-				}
-			})
-		})
-		if l.SO != 0 {
-			f.AddI32(sOuter, int32(l.SO))
-		}
-	})
-}
-
-func log2(n int) int32 {
-	s := int32(0)
-	for 1<<s < n {
-		s++
-	}
-	return s
+	k.quantLoopsBy(l, 1, body, nil)
 }
 
 // toPrecision converts a loaded value of dt (i32 for int32, else f32) to
@@ -103,16 +68,11 @@ func init() {
 		case !out.IsInt():
 			raw = ir.Uint8
 		}
-		var errs []error
-		try := func(err error) {
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
+		var errs firstErr
 		body := func(e, si asm.Local) {
-			try(k.loadElemAt(x.Type.DType, k.Addr(x), e))
+			errs.check(k.loadElemAt(x.Type.DType, k.Addr(x), e))
 			k.toPrecision(x.Type.DType, p)
-			try(k.loadElemAt(s.Type.DType, k.Addr(s), si))
+			errs.check(k.loadElemAt(s.Type.DType, k.Addr(s), si))
 			k.toPrecision(s.Type.DType, p)
 			if wide {
 				f.Op(wasm.OpcodeF64Div)
@@ -128,21 +88,18 @@ func init() {
 				}
 				if out == ir.Float4E2M1 && zp != nil {
 					// The reference adds float4 zero points (and skips float8 ones).
-					try(k.loadElemAt(zp.Type.DType, k.Addr(zp), si))
+					errs.check(k.loadElemAt(zp.Type.DType, k.Addr(zp), si))
 					f.Op(wasm.OpcodeF32Add)
 				}
 				f.Call(enc)
 			}
 			f.Set(v)
-			try(k.storeElemAt(raw, k.Addr(y), e, v))
+			errs.check(k.storeElemAt(raw, k.Addr(y), e, v))
 		}
 		if !k.SIMD() || !k.quantizeSIMD(n, l, p, body) {
 			k.quantLoops(l, body)
 		}
-		if len(errs) > 0 {
-			return errs[0]
-		}
-		return nil
+		return errs.err
 	})
 
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.DequantizeLinear) error {
@@ -153,36 +110,25 @@ func init() {
 		}
 		f := k.F
 		xt, out := x.Type.DType, y.Type.DType
-		var errs []error
-		try := func(err error) {
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
+		var errs firstErr
 		body := func(e, si asm.Local) {
-			f.Get(e)
-			if b := out.Bits() / 8; b > 1 {
-				f.I32Const(log2(b)).Op(wasm.OpcodeI32Shl)
-			}
-			try(k.loadElemAt(xt, k.Addr(x), e))
+			k.elemOffset(out, e)
+			errs.check(k.loadElemAt(xt, k.Addr(x), e))
 			if !xt.IsFloat() {
 				if zp != nil {
-					try(k.loadElemAt(xt, k.Addr(zp), si))
+					errs.check(k.loadElemAt(xt, k.Addr(zp), si))
 					f.Op(wasm.OpcodeI32Sub)
 				}
 				f.Op(wasm.OpcodeF32ConvertI32S)
 			}
-			try(k.loadElemAt(s.Type.DType, k.Addr(s), si))
+			errs.check(k.loadElemAt(s.Type.DType, k.Addr(s), si))
 			f.Op(wasm.OpcodeF32Mul)
-			try(k.storeElem(out, uint32(k.Addr(y))))
+			errs.check(k.storeElem(out, uint32(k.Addr(y))))
 		}
 		if !k.SIMD() || !k.dequantizeSIMD(n, l, body) {
 			k.quantLoops(l, body)
 		}
-		if len(errs) > 0 {
-			return errs[0]
-		}
-		return nil
+		return errs.err
 	})
 
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.DynamicQuantizeLinear) error {
@@ -211,14 +157,9 @@ func (k *Ctx) quantizeTail(ft wasm.ValueType, dt ir.DType, zp *ir.Value, si asm.
 	}
 }
 
-// fromIntI32 converts an i32 to the scalar float type of x.
+// fromIntI32 converts an i32 (i32x4) to the float type of x.
 func (x fx) fromIntI32() fx {
-	if x.f64 {
-		x.f.Op(wasm.OpcodeF64ConvertI32S)
-	} else {
-		x.f.Op(wasm.OpcodeF32ConvertI32S)
-	}
-	return x
+	return x.op(wasm.OpcodeF32ConvertI32S, wasm.OpcodeF64ConvertI32S, wasm.OpcodeVecF32x4ConvertI32x4S)
 }
 
 // dynamicQuantize computes x's range, the scale and zero point from it, and
@@ -309,10 +250,10 @@ func (k *Ctx) dynamicQuantize(n *ir.Node) error {
 	return nil
 }
 
-// quantLoopsVec is quantLoops with the inner dimension in groups of 4:
-// vec gets e and si of the group's first element (si advancing by 4*SI),
-// scalar the remaining elements one by one.
-func (k *Ctx) quantLoopsVec(l ir.QuantLayout, vec, scalar func(e, si asm.Local)) {
+// quantLoopsBy is quantLoops with the inner dimension in groups of w:
+// vec gets e and si of the group's first element (si advancing by w*SI),
+// scalar the remaining elements one by one (none when w is 1).
+func (k *Ctx) quantLoopsBy(l ir.QuantLayout, w int, vec, scalar func(e, si asm.Local)) {
 	f := k.F
 	e, si, sOuter := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.SetI32(e, 0)
@@ -331,14 +272,14 @@ func (k *Ctx) quantLoopsVec(l ir.QuantLayout, vec, scalar func(e, si asm.Local))
 			}
 			f.Set(si)
 			ic := f.Local(asm.I32)
-			f.Counted(ic, l.Inner/4, func() {
+			f.Counted(ic, l.Inner/w, func() {
 				vec(e, si)
-				f.AddI32(e, 4)
+				f.AddI32(e, int32(w))
 				if l.SI != 0 {
-					f.AddI32(si, int32(4*l.SI))
+					f.AddI32(si, int32(w*l.SI))
 				}
 			})
-			f.Counted(ic, l.Inner%4, func() {
+			f.Counted(ic, l.Inner%w, func() {
 				scalar(e, si)
 				f.AddI32(e, 1)
 				if l.SI != 0 {
@@ -356,10 +297,7 @@ func (k *Ctx) quantLoopsVec(l ir.QuantLayout, vec, scalar func(e, si asm.Local))
 // at base as i32x4.
 func (k *Ctx) load4Ints(dt ir.DType, base int32, e asm.Local) {
 	f := k.F
-	f.Get(e)
-	if b := dt.Bits() / 8; b > 1 {
-		f.I32Const(log2(b)).Op(wasm.OpcodeI32Shl)
-	}
+	k.elemOffset(dt, e)
 	switch dt {
 	case ir.Int8:
 		f.V128Load32Zero(uint32(base)).Vec(wasm.OpcodeVecI16x8ExtendLowI8x16S).Vec(wasm.OpcodeVecI32x4ExtendLowI16x8S)
@@ -406,8 +344,8 @@ func (k *Ctx) quantizeSIMD(n *ir.Node, l ir.QuantLayout, p ir.DType, scalar func
 		return false
 	}
 	f := k.F
-	k.quantLoopsVec(l, func(e, si asm.Local) {
-		f.Get(e).I32Const(log2(out.Bits() / 8)).Op(wasm.OpcodeI32Shl) // store address
+	k.quantLoopsBy(l, 4, func(e, si asm.Local) {
+		f.Get(e).I32Const(int32(bits.TrailingZeros(uint(out.Bits() / 8)))).Op(wasm.OpcodeI32Shl) // store address
 		f.Get(e).I32Const(2).Op(wasm.OpcodeI32Shl).V128Load(uint32(k.Addr(x)))
 		k.quantVecParam(s, l, si)
 		f.Vec(wasm.OpcodeVecF32x4Div).Vec(wasm.OpcodeVecF32x4Nearest)
@@ -452,7 +390,7 @@ func (k *Ctx) dequantizeSIMD(n *ir.Node, l ir.QuantLayout, scalar func(e, si asm
 		return false
 	}
 	f := k.F
-	k.quantLoopsVec(l, func(e, si asm.Local) {
+	k.quantLoopsBy(l, 4, func(e, si asm.Local) {
 		f.Get(e).I32Const(2).Op(wasm.OpcodeI32Shl) // store address
 		k.load4Ints(x.Type.DType, k.Addr(x), e)
 		if zp != nil {

@@ -161,6 +161,16 @@ func (k *Ctx) f64ToF32Odd() uint32 {
 // subBytePerByte is how many elements of a sub-byte type share a byte.
 func subBytePerByte(dt ir.DType) int { return 8 / dt.Bits() }
 
+// elemOffset pushes the byte offset of element idx (an i32 local) of a
+// tensor of byte-sized dtype dt.
+func (k *Ctx) elemOffset(dt ir.DType, idx asm.Local) {
+	f := k.F
+	f.Get(idx)
+	if sz := dt.Bits() / 8; sz > 1 {
+		f.I32Const(int32(bits.TrailingZeros(uint(sz)))).Op(wasm.OpcodeI32Shl)
+	}
+}
+
 // loadElemAt loads element idx (an i32 local) of the dtype-dt tensor at
 // base and leaves it as its compute type. It serves every dtype; sub-byte
 // elements are extracted from their byte.
@@ -168,10 +178,7 @@ func (k *Ctx) loadElemAt(dt ir.DType, base int32, idx asm.Local) error {
 	f := k.F
 	nb := dt.Bits()
 	if nb >= 8 {
-		f.Get(idx)
-		if sz := nb / 8; sz > 1 {
-			f.I32Const(int32(bits.TrailingZeros(uint(sz)))).Op(wasm.OpcodeI32Shl)
-		}
+		k.elemOffset(dt, idx)
 		return k.loadElem(dt, uint32(base))
 	}
 	per := subBytePerByte(dt)
@@ -194,10 +201,7 @@ func (k *Ctx) storeElemAt(dt ir.DType, base int32, idx, val asm.Local) error {
 	f := k.F
 	nb := dt.Bits()
 	if nb >= 8 {
-		f.Get(idx)
-		if sz := nb / 8; sz > 1 {
-			f.I32Const(int32(bits.TrailingZeros(uint(sz)))).Op(wasm.OpcodeI32Shl)
-		}
+		k.elemOffset(dt, idx)
 		f.Get(val)
 		return k.storeElem(dt, uint32(base))
 	}

@@ -24,6 +24,18 @@ type QuantLayout struct {
 // Index is the scale element of x element (o, a, i).
 func (l QuantLayout) Index(o, a, i int) int { return o*l.SO + (a/l.Block)*l.SA + i*l.SI }
 
+// each calls fn with every flat element index e of x and its scale
+// element si, in order.
+func (l QuantLayout) each(fn func(e, si int)) {
+	for o := 0; o < l.Outer; o++ {
+		for a := 0; a < l.Axis; a++ {
+			for i := 0; i < l.Inner; i++ {
+				fn((o*l.Axis+a)*l.Inner+i, l.Index(o, a, i))
+			}
+		}
+	}
+}
+
 // NewQuantLayout checks scale shape s against x for axis and block size
 // (0: per-tensor or per-axis). A scale of one element is per-tensor
 // whatever its rank, as in the ONNX reference.
@@ -216,24 +228,18 @@ func (q *QuantizeLinear) Eval(in []*Tensor) ([]*Tensor, error) {
 	}
 	p := q.DivType(x.DType, s.DType)
 	y := NewTensor(out, x.Shape)
-	for o := 0; o < l.Outer; o++ {
-		for a := 0; a < l.Axis; a++ {
-			for i := 0; i < l.Inner; i++ {
-				e := (o*l.Axis+a)*l.Inner + i
-				si := l.Index(o, a, i)
-				v := RoundTo(p, RoundTo(p, x.Float(e))/RoundTo(p, s.Float(si)))
-				if isQuantInt(out) {
-					y.SetInt(e, QuantizeValue(out, v, zp, si))
-					continue
-				}
-				if out == Float4E2M1 && zp != nil {
-					// The reference adds float4 zero points (and skips float8 ones).
-					v = float64(float32(v) + float32(zp.Float(si)))
-				}
-				y.setRawSmall(e, Float64ToSmallFloat(out, v, q.Saturate))
-			}
+	l.each(func(e, si int) {
+		v := RoundTo(p, RoundTo(p, x.Float(e))/RoundTo(p, s.Float(si)))
+		if isQuantInt(out) {
+			y.SetInt(e, QuantizeValue(out, v, zp, si))
+			return
 		}
-	}
+		if out == Float4E2M1 && zp != nil {
+			// The reference adds float4 zero points (and skips float8 ones).
+			v = float64(float32(v) + float32(zp.Float(si)))
+		}
+		y.setRawSmall(e, Float64ToSmallFloat(out, v, q.Saturate))
+	})
 	return []*Tensor{y}, nil
 }
 
@@ -311,25 +317,19 @@ func (d *DequantizeLinear) Eval(in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	y := NewTensor(out, x.Shape)
-	for o := 0; o < l.Outer; o++ {
-		for a := 0; a < l.Axis; a++ {
-			for i := 0; i < l.Inner; i++ {
-				e := (o*l.Axis+a)*l.Inner + i
-				si := l.Index(o, a, i)
-				var dx float32
-				if x.DType.IsFloat() {
-					dx = float32(x.Float(e))
-				} else {
-					v := x.Int(e)
-					if zp != nil {
-						v -= zp.Int(si)
-					}
-					dx = float32(int32(v))
-				}
-				y.SetFloat(e, float64(dx*float32(s.Float(si))))
+	l.each(func(e, si int) {
+		var dx float32
+		if x.DType.IsFloat() {
+			dx = float32(x.Float(e))
+		} else {
+			v := x.Int(e)
+			if zp != nil {
+				v -= zp.Int(si)
 			}
+			dx = float32(int32(v))
 		}
-	}
+		y.SetFloat(e, float64(dx*float32(s.Float(si))))
+	})
 	return []*Tensor{y}, nil
 }
 

@@ -470,13 +470,12 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 	var channels, chanAxis int
 	var bias []float64
 	alpha, beta := 1.0, 1.0
-	var packed *ir.Tensor
-	var err error
-	var orig ir.Type
+	orig := w.Type
+	transpose := true // PackQWeights' matmul layout: w is B [K, N]
 	_, isConv := op.(*ir.Conv)
 	switch op := op.(type) {
 	case *ir.Conv:
-		channels, chanAxis = w.Shape[0], 1
+		channels, chanAxis, transpose = w.Shape[0], 1, false
 		if wd.axis > 0 {
 			return false, nil
 		}
@@ -486,12 +485,6 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 				return false, nil
 			}
 		}
-		var zw *ir.Tensor
-		if zw, err = weightZeros(wd, channels); err != nil {
-			return false, nil
-		}
-		packed, err = ir.PackQWeights(w, zw, false)
-		orig = w.Type
 	case *ir.MatMul:
 		if len(w.Shape) != 2 || len(n.In(0).Type.Shape) < 2 {
 			return false, nil
@@ -500,12 +493,6 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 		if wd.axis == 0 {
 			return false, nil
 		}
-		var zw *ir.Tensor
-		if zw, err = weightZeros(wd, channels); err != nil {
-			return false, nil
-		}
-		packed, err = ir.PackQWeights(w, zw, true)
-		orig = w.Type
 	case *ir.Gemm:
 		if op.TransA || len(w.Shape) != 2 {
 			return false, nil
@@ -515,16 +502,11 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 		if op.TransB {
 			K, N = N, K
 		}
-		channels, chanAxis = N, 1
+		channels, chanAxis, transpose = N, 1, !op.TransB
 		// the per-channel axis of B is its column axis: 1, or 0 when transposed
 		if wd.axis >= 0 && (wd.axis == 1) == op.TransB {
 			return false, nil
 		}
-		var zw *ir.Tensor
-		if zw, err = weightZeros(wd, channels); err != nil {
-			return false, nil
-		}
-		packed, err = ir.PackQWeights(w, zw, !op.TransB)
 		orig = ir.Type{DType: w.Type.DType, Shape: ir.Shape{K, N}}
 		if c := n.In(2); c != nil {
 			var ok bool
@@ -533,6 +515,11 @@ func (r *qdqRewriter) product(n *ir.Node, op ir.Op) (bool, error) {
 			}
 		}
 	}
+	zw, err := weightZeros(wd, channels)
+	if err != nil {
+		return false, nil
+	}
+	packed, err := ir.PackQWeights(w, zw, transpose)
 	if err != nil {
 		return false, fmt.Errorf("%s: packing weights: %w", n.Label(), err)
 	}
