@@ -63,14 +63,19 @@ func (k *Ctx) forEachElem(shape ir.Shape, streams []stream, body func(ptrs []asm
 // by n and fails the run unless it then lies in [0, n). It returns the
 // local holding the index.
 func (k *Ctx) checkedIndex(dt ir.DType, p asm.Local, n int) asm.Local {
+	i := k.F.Local(asm.I32)
+	k.checkIndex(dt, p, n, i)
+	return i
+}
+
+// checkIndex is checkedIndex into the i32 local i.
+func (k *Ctx) checkIndex(dt ir.DType, p asm.Local, n int, i asm.Local) {
 	f := k.F
-	i := f.Local(asm.I32)
 	k.loadIndex(dt, p)
 	f.Set(i)
 	f.Get(i).I32Const(int32(n)).Op(wasm.OpcodeI32Add).Get(i).Get(i).I32Const(0).Op(wasm.OpcodeI32LtS).Select().Tee(i)
 	f.I32Const(int32(n)).Op(wasm.OpcodeI32GeU)
 	k.Fail(abi.ErrIndexOutOfRange)
-	return i
 }
 
 // intCompareOp picks the signed or unsigned integer comparison for dt's

@@ -5,7 +5,6 @@ import (
 
 	"github.com/tetratelabs/wabin/wasm"
 
-	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/codegen/asm"
 	"github.com/mlc-compiler/mlc/ir"
 )
@@ -97,12 +96,8 @@ func (k *Ctx) gather(n *ir.Node, op *ir.Gather) error {
 	f.Counted(oc, outer, func() {
 		f.I32Const(k.Addr(idx)).Set(pi)
 		f.Counted(jc, nIdx, func() {
-			k.loadIndex(idx.Type.DType, pi)
-			f.Set(i)
 			// negative indices count from the end; out of range fails the run
-			f.Get(i).I32Const(int32(dim)).Op(wasm.OpcodeI32Add).Get(i).Get(i).I32Const(0).Op(wasm.OpcodeI32LtS).Select().Tee(i)
-			f.I32Const(int32(dim)).Op(wasm.OpcodeI32GeU)
-			k.Fail(abi.ErrIndexOutOfRange)
+			k.checkIndex(idx.Type.DType, pi, dim, i)
 			f.Get(py).Get(i).I32Const(block).Op(wasm.OpcodeI32Mul).Get(pxo).Op(wasm.OpcodeI32Add)
 			if inner == 1 {
 				k.copyElemBytes(sz)
