@@ -44,8 +44,8 @@ func (k *Ctx) concat(n *ir.Node, op *ir.Concat) error {
 	f := k.F
 	y := n.Outputs[0]
 	dt := y.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("Concat of %s", dt)
+	if err := byteMovable("Concat", dt); err != nil {
+		return err
 	}
 	sz := int32(elemBytes(dt))
 	axis, _ := ir.NormAxis(op.Axis, len(y.Type.Shape))
@@ -78,8 +78,8 @@ func (k *Ctx) gather(n *ir.Node, op *ir.Gather) error {
 	f := k.F
 	x, idx, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("Gather of %s", dt)
+	if err := byteMovable("Gather", dt); err != nil {
+		return err
 	}
 	if y.Type.Shape.Size() == 0 {
 		return nil

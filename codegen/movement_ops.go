@@ -473,8 +473,8 @@ func (k *Ctx) whereLanes(i int, p asm.Local, splat bool) {
 func (k *Ctx) trilu(n *ir.Node, op *ir.Trilu) error {
 	x, y := n.Inputs[0], n.Outputs[0]
 	dt := x.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("Trilu of %s", dt)
+	if err := byteMovable("Trilu", dt); err != nil {
+		return err
 	}
 	s := x.Type.Shape
 	rows, cols := s[len(s)-2], s[len(s)-1]
@@ -532,8 +532,8 @@ func (k *Ctx) trilu(n *ir.Node, op *ir.Trilu) error {
 func (k *Ctx) reverseSequence(n *ir.Node, op *ir.ReverseSequence) error {
 	x, lens, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("ReverseSequence of %s", dt)
+	if err := byteMovable("ReverseSequence", dt); err != nil {
+		return err
 	}
 	s := x.Type.Shape
 	if s.Size() == 0 {
@@ -640,8 +640,8 @@ func (k *Ctx) oneHot(n *ir.Node, op *ir.OneHot) error {
 		return err
 	}
 	dt := y.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("OneHot of %s", dt)
+	if err := byteMovable("OneHot", dt); err != nil {
+		return err
 	}
 	if y.Type.Shape.Size() == 0 {
 		return nil
@@ -701,8 +701,8 @@ func (k *Ctx) oneHot(n *ir.Node, op *ir.OneHot) error {
 func (k *Ctx) eyeLike(n *ir.Node, op *ir.EyeLike) error {
 	y := n.Outputs[0]
 	dt := y.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("EyeLike of %s", dt)
+	if err := byteMovable("EyeLike", dt); err != nil {
+		return err
 	}
 	f := k.F
 	if b := y.Type.Bytes(); b > 0 {
