@@ -1,8 +1,6 @@
 package codegen
 
 import (
-	"encoding/binary"
-
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
@@ -141,14 +139,8 @@ func (k *Ctx) fill(y *ir.Value, v *ir.Tensor) error {
 	if nbytes == 0 {
 		return nil
 	}
-	zero := true
-	for _, b := range v.Data {
-		if b != 0 {
-			zero = false
-		}
-	}
-	if zero {
-		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(nbytes)).MemoryFill()
+	if allZero(v.Data) {
+		k.zeroValue(y)
 		return nil
 	}
 	if len(v.Data) == 1 {
@@ -160,14 +152,7 @@ func (k *Ctx) fill(y *ir.Value, v *ir.Tensor) error {
 	f.I32Const(k.Addr(y)).Set(p)
 	f.Counted(c, y.Type.Shape.Size(), func() {
 		f.Get(p)
-		switch sz {
-		case 8:
-			f.I64Const(int64(binary.LittleEndian.Uint64(v.Data))).I64Store(0)
-		case 4:
-			f.I32Const(int32(uint32(v.Data[0]) | uint32(v.Data[1])<<8 | uint32(v.Data[2])<<16 | uint32(v.Data[3])<<24)).I32Store(0)
-		case 2:
-			f.I32Const(int32(uint32(v.Data[0]) | uint32(v.Data[1])<<8)).I32Store16(0)
-		}
+		storeBits(f, v.Data[:sz])
 		f.AddI32(p, sz)
 	})
 	return nil

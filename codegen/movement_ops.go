@@ -231,14 +231,19 @@ func (k *Ctx) fillFrom(y *ir.Value, src int32) error {
 func (k *Ctx) fillValue(y, v *ir.Value) error {
 	switch {
 	case v == nil || (v.Const != nil && allZero(v.Const.Data)):
-		if b := y.Type.Bytes(); b > 0 {
-			k.F.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-		}
+		k.zeroValue(y)
 		return nil
 	case v.Const != nil:
 		return k.fill(y, v.Const)
 	}
 	return k.fillFrom(y, k.Addr(v))
+}
+
+// zeroValue sets every byte of y to zero.
+func (k *Ctx) zeroValue(y *ir.Value) {
+	if b := y.Type.Bytes(); b > 0 {
+		k.F.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
+	}
 }
 
 func allZero(b []byte) bool {
@@ -336,9 +341,7 @@ func (k *Ctx) centerCropPad(n *ir.Node, op *ir.CenterCropPad) error {
 	if err != nil {
 		return err
 	}
-	if b := y.Type.Bytes(); b > 0 {
-		k.F.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-	}
+	k.zeroValue(y)
 	xs, ys := x.Type.Shape.Strides(), out.Strides()
 	shape := make([]int, len(out))
 	src, dst := region{addr: k.Addr(x), strides: xs}, region{addr: k.Addr(y), strides: ys}
@@ -705,9 +708,7 @@ func (k *Ctx) eyeLike(n *ir.Node, op *ir.EyeLike) error {
 		return err
 	}
 	f := k.F
-	if b := y.Type.Bytes(); b > 0 {
-		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-	}
+	k.zeroValue(y)
 	rows, cols := y.Type.Shape[0], y.Type.Shape[1]
 	first, last := max(0, -op.K), min(rows, cols-op.K)
 	if last <= first {

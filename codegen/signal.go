@@ -538,9 +538,7 @@ func (k *Ctx) melWeightMatrix(n *ir.Node) error {
 		x.get(dl).c(1).add().get(t).mul().get(sr).div().floor()
 		f.Misc(wasm.OpcodeMiscI32TruncSatF64S).I32Store(ws)
 	})
-	if b := y.Type.Bytes(); b > 0 {
-		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-	}
+	k.zeroValue(y)
 	sz := int32(elemBytes(dt))
 	lw, cw, hw, j := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	var serr error

@@ -210,9 +210,7 @@ func (k *Ctx) maxUnpool(n *ir.Node, op *ir.MaxUnpool) error {
 			return err
 		}
 	}
-	if b := y.Type.Bytes(); b > 0 {
-		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-	}
+	k.zeroValue(y)
 	inf, _ := op.Inferred(x.Type.Shape)
 	out := y.Type.Shape
 	total := inf.Size()
@@ -265,9 +263,7 @@ func (k *Ctx) col2imOp(n *ir.Node, op *ir.Col2Im) error {
 	if blk.Const != nil {
 		blocks = [][]int{blk.Const.Ints()}
 	}
-	if b := y.Type.Bytes(); b > 0 {
-		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-	}
+	k.zeroValue(y)
 	d := len(image)
 	sz := int32(elemBytes(dt))
 	ist := image.Strides()
