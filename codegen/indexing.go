@@ -247,19 +247,29 @@ func (k *Ctx) gatherND(n *ir.Node, op *ir.GatherND) error {
 	return nil
 }
 
-func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
-	f := k.F
-	x, idx, upd, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
+// scatterStart checks that a scatter can move x's dtype (and combine it,
+// under a reduction) and copies x into y, which the updates then change.
+func (k *Ctx) scatterStart(op string, red ir.ScatterReduction, x, y *ir.Value) error {
 	dt := x.Type.DType
-	if err := byteMovable("ScatterElements", dt); err != nil {
+	if err := byteMovable(op, dt); err != nil {
 		return err
 	}
-	if op.Reduction != ir.ScatterNone {
+	if red != ir.ScatterNone {
 		if _, err := computeType(dt); err != nil {
 			return err
 		}
 	}
 	k.copyValue(y, x)
+	return nil
+}
+
+func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
+	f := k.F
+	x, idx, upd, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
+	dt := x.Type.DType
+	if err := k.scatterStart("ScatterElements", op.Reduction, x, y); err != nil {
+		return err
+	}
 	axis, _ := ir.NormAxis(op.Axis, len(x.Type.Shape))
 	sz := elemBytes(dt)
 	ys := y.Type.Shape.Strides()
@@ -287,15 +297,9 @@ func (k *Ctx) scatterND(n *ir.Node, op *ir.ScatterND) error {
 	f := k.F
 	x, idx, upd, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
 	dt := x.Type.DType
-	if err := byteMovable("ScatterND", dt); err != nil {
+	if err := k.scatterStart("ScatterND", op.Reduction, x, y); err != nil {
 		return err
 	}
-	if op.Reduction != ir.ScatterNone {
-		if _, err := computeType(dt); err != nil {
-			return err
-		}
-	}
-	k.copyValue(y, x)
 	xs, is := x.Type.Shape, idx.Type.Shape
 	m := is[len(is)-1]
 	tuples := is[:len(is)-1].Size()
@@ -331,10 +335,9 @@ func (k *Ctx) tensorScatter(n *ir.Node, op *ir.TensorScatter) error {
 	cache, upd, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	wi := n.In(2)
 	dt := cache.Type.DType
-	if err := byteMovable("TensorScatter", dt); err != nil {
+	if err := k.scatterStart("TensorScatter", ir.ScatterNone, cache, y); err != nil {
 		return err
 	}
-	k.copyValue(y, cache)
 	cs := cache.Type.Shape
 	a, _ := ir.NormAxis(op.Axis, len(cs))
 	maxLen, seqLen := cs[a], upd.Type.Shape[a]
