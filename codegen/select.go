@@ -233,11 +233,8 @@ func (k *Ctx) unique(n *ir.Node, op *ir.Unique) error {
 	f := k.F
 	x := n.Inputs[0]
 	dt := x.Type.DType
-	if _, err := orderable("Unique", dt); err != nil && dt != ir.Bool {
+	if _, err := orderable("Unique", dt); err != nil {
 		return err
-	}
-	if dt == ir.Bool {
-		return ir.NotSupportedf("Unique of bool")
 	}
 	outer, items, inner, _ := uniqueGeometry(x.Type.Shape, op)
 	count := op.Count
