@@ -81,11 +81,7 @@ func (k *Ctx) nllLoss(xAddr int32, xt ir.Type, target, weight, y *ir.Value, op *
 	f.Counted(cn, N, func() {
 		f.Counted(cd, D, func() {
 			f.Get(pt)
-			if target.Type.DType == ir.Int64 {
-				f.I64Load(0)
-			} else {
-				f.I32Load(0).Op(wasm.OpcodeI64ExtendI32S)
-			}
+			k.loadAs(target.Type.DType, 0, asm.I64)
 			f.Set(t64)
 			if op.HasIgnore {
 				f.Get(t64).I64Const(op.IgnoreIndex).Op(wasm.OpcodeI64Eq)

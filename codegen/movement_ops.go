@@ -175,11 +175,8 @@ func (k *Ctx) slice(n *ir.Node, op *ir.Slice) error {
 		}
 		for j, bound := range []asm.Local{b, e} {
 			v := []*ir.Value{starts, ends}[j]
-			if v.Type.DType == ir.Int64 {
-				f.I32Const(k.Addr(v)).I64Load(uint32(8 * i))
-			} else {
-				f.I32Const(k.Addr(v)).I32Load(uint32(4 * i)).Op(wasm.OpcodeI64ExtendI32S)
-			}
+			f.I32Const(k.Addr(v))
+			k.loadAs(v.Type.DType, uint32(i*elemBytes(v.Type.DType)), asm.I64)
 			f.Set(bound)
 			f.Get(bound).I64Const(dim).Op(wasm.OpcodeI64Add).Get(bound).Get(bound).I64Const(0).Op(wasm.OpcodeI64LtS).Select().Set(bound)
 			f.I64Const(lo).Get(bound).Get(bound).I64Const(lo).Op(wasm.OpcodeI64LtS).Select().Set(bound)
