@@ -78,20 +78,11 @@ func (k *Ctx) checkIndex(dt ir.DType, p asm.Local, n int, i asm.Local) {
 	k.Fail(abi.ErrIndexOutOfRange)
 }
 
-// intCompareOp picks the signed or unsigned integer comparison for dt's
-// compute type; s32/u32 and s64/u64 are the i32 and i64 opcodes.
+// intCompareOp is intOp for dt's compute type. Only uint32 and uint64 need
+// the unsigned comparison: narrower types load zero-extended.
 func intCompareOp(dt ir.DType, s32, u32, s64, u64 wasm.Opcode) wasm.Opcode {
 	ct, _ := computeType(dt)
-	unsigned := dt == ir.Uint32 || dt == ir.Uint64
-	switch {
-	case ct == asm.I64 && unsigned:
-		return u64
-	case ct == asm.I64:
-		return s64
-	case unsigned:
-		return u32
-	}
-	return s32
+	return intOp(ct, dt == ir.Uint32 || dt == ir.Uint64, s32, u32, s64, u64)
 }
 
 // scatterCombine leaves red(a, b) on the stack for values of dt held in locals of
