@@ -18,7 +18,7 @@ func init() {
 		return k.nllLoss(k.Addr(x), x.Type, n.Inputs[1], n.In(2), n.Outputs[0], op)
 	})
 	registerWorkspace(func(n *ir.Node, op *ir.SoftmaxCrossEntropyLoss) int {
-		if len(n.Outputs) > 1 && n.Outputs[1] != nil {
+		if n.Out(1) != nil {
 			return 0
 		}
 		return n.Inputs[0].Type.Bytes()
@@ -26,10 +26,8 @@ func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.SoftmaxCrossEntropyLoss) error {
 		// Log probabilities go to the second output, or the workspace.
 		x := n.Inputs[0]
-		var lp *ir.Value
-		if len(n.Outputs) > 1 && n.Outputs[1] != nil {
-			lp = n.Outputs[1]
-		} else {
+		lp := n.Out(1)
+		if lp == nil {
 			lp = &ir.Value{Name: n.Name + "/log_prob", Type: x.Type}
 			k.md.plan.Offsets[lp] = int(k.WorkspaceAddr())
 		}

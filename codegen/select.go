@@ -160,14 +160,6 @@ func (k *Ctx) nonZero(n *ir.Node) error {
 	return nil
 }
 
-// optionalOutput is output i of n, or nil when the model does not use it.
-func optionalOutput(n *ir.Node, i int) *ir.Value {
-	if i < len(n.Outputs) {
-		return n.Outputs[i]
-	}
-	return nil
-}
-
 // uniqueGeometry: item i of Unique's input is x[o, i, e] for o < outer,
 // e < inner.
 func uniqueGeometry(x ir.Shape, op *ir.Unique) (outer, items, inner, axis int) {
@@ -287,7 +279,7 @@ func (k *Ctx) unique(n *ir.Node, op *ir.Unique) error {
 	})
 	f.Get(u).I32Const(int32(count)).Op(wasm.OpcodeI32Ne)
 	k.Fail(abi.ErrShapeMismatch)
-	y, idx, inv, cnt := optionalOutput(n, 0), optionalOutput(n, 1), optionalOutput(n, 2), optionalOutput(n, 3)
+	y, idx, inv, cnt := n.Out(0), n.Out(1), n.Out(2), n.Out(3)
 	c := f.Local(asm.I32)
 	f.Repeat(p, count, func() {
 		at(p)
