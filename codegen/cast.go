@@ -52,7 +52,7 @@ func (k *Ctx) cast(n *ir.Node, op *ir.Cast) error {
 	if err != nil {
 		return err
 	}
-	f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(y.Type.Bytes())).MemoryFill()
+	k.zeroValue(y)
 	i, v, r := f.Local(asm.I32), f.Local(sct), f.Local(dct)
 	f.Repeat(i, count, func() {
 		if e := k.loadElemAt(src, k.Addr(x), i); e != nil && err == nil {

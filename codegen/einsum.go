@@ -171,11 +171,8 @@ func (k *Ctx) det(n *ir.Node) error {
 		f.I32Const(ws).Set(pw)
 		f.Repeat(i, m*m, func() {
 			f.Get(pw).Get(px)
-			if e := k.loadElem(dt, 0); e != nil {
+			if e := k.loadAs(dt, 0, asm.F64); e != nil {
 				err = e
-			}
-			if dt != ir.Float64 {
-				f.Op(wasm.OpcodeF64PromoteF32)
 			}
 			f.F64Store(0)
 			f.AddI32(pw, 8)
@@ -229,10 +226,7 @@ func (k *Ctx) det(n *ir.Node) error {
 			f.End()
 		})
 		f.Get(py).Get(d)
-		if dt != ir.Float64 {
-			f.Op(wasm.OpcodeF32DemoteF64)
-		}
-		if e := k.storeElem(dt, 0); e != nil {
+		if e := k.storeFromF64(dt, 0); e != nil {
 			err = e
 		}
 		f.AddI32(py, sz)

@@ -352,6 +352,15 @@ func iop(ct wasm.ValueType, op32, op64 wasm.Opcode) wasm.Opcode {
 	return op32
 }
 
+// intOp picks the signed or unsigned integer opcode for compute type ct;
+// s32/u32 and s64/u64 are the i32 and i64 opcodes.
+func intOp(ct wasm.ValueType, unsigned bool, s32, u32, s64, u64 wasm.Opcode) wasm.Opcode {
+	if unsigned {
+		return iop(ct, u32, u64)
+	}
+	return iop(ct, s32, s64)
+}
+
 func intConst(f *asm.Func, ct wasm.ValueType, v int64) {
 	if ct == asm.I64 {
 		f.I64Const(v)
@@ -474,10 +483,9 @@ func (k *Ctx) clipFn(n *ir.Node) (ewFn, error) {
 			}
 			return nil
 		}
-		gt, lt := iop(ct, wasm.OpcodeI32GtS, wasm.OpcodeI64GtS), iop(ct, wasm.OpcodeI32LtS, wasm.OpcodeI64LtS)
-		if dt.IsUnsigned() {
-			gt, lt = iop(ct, wasm.OpcodeI32GtU, wasm.OpcodeI64GtU), iop(ct, wasm.OpcodeI32LtU, wasm.OpcodeI64LtU)
-		}
+		u := dt.IsUnsigned()
+		gt := intOp(ct, u, wasm.OpcodeI32GtS, wasm.OpcodeI32GtU, wasm.OpcodeI64GtS, wasm.OpcodeI64GtU)
+		lt := intOp(ct, u, wasm.OpcodeI32LtS, wasm.OpcodeI32LtU, wasm.OpcodeI64LtS, wasm.OpcodeI64LtU)
 		f.Get(a[0])
 		if hasLo {
 			t := f.Local(ct)
@@ -694,17 +702,7 @@ func convert(f *asm.Func, from, to wasm.ValueType, unsigned bool) {
 func (k *Ctx) intBinary(fn ir.BinaryFn, ct wasm.ValueType, dt ir.DType, a, b asm.Local) error {
 	f := k.F
 	u := dt.IsUnsigned() || dt == ir.Bool
-	pick := func(s32, u32, s64, u64 wasm.Opcode) wasm.Opcode {
-		switch {
-		case ct == asm.I64 && u:
-			return u64
-		case ct == asm.I64:
-			return s64
-		case u:
-			return u32
-		}
-		return s32
-	}
+	pick := func(s32, u32, s64, u64 wasm.Opcode) wasm.Opcode { return intOp(ct, u, s32, u32, s64, u64) }
 	bin := func(op32, op64 wasm.Opcode) { f.Get(a).Get(b).Op(iop(ct, op32, op64)) }
 	zero := func() { intConst(f, ct, 0) }
 	eqz := iop(ct, wasm.OpcodeI32Eqz, wasm.OpcodeI64Eqz)

@@ -63,30 +63,26 @@ func (k *Ctx) forEachElem(shape ir.Shape, streams []stream, body func(ptrs []asm
 // by n and fails the run unless it then lies in [0, n). It returns the
 // local holding the index.
 func (k *Ctx) checkedIndex(dt ir.DType, p asm.Local, n int) asm.Local {
+	i := k.F.Local(asm.I32)
+	k.checkIndex(dt, p, n, i)
+	return i
+}
+
+// checkIndex is checkedIndex into the i32 local i.
+func (k *Ctx) checkIndex(dt ir.DType, p asm.Local, n int, i asm.Local) {
 	f := k.F
-	i := f.Local(asm.I32)
 	k.loadIndex(dt, p)
 	f.Set(i)
 	f.Get(i).I32Const(int32(n)).Op(wasm.OpcodeI32Add).Get(i).Get(i).I32Const(0).Op(wasm.OpcodeI32LtS).Select().Tee(i)
 	f.I32Const(int32(n)).Op(wasm.OpcodeI32GeU)
 	k.Fail(abi.ErrIndexOutOfRange)
-	return i
 }
 
-// intCompareOp picks the signed or unsigned integer comparison for dt's
-// compute type; s32/u32 and s64/u64 are the i32 and i64 opcodes.
+// intCompareOp is intOp for dt's compute type. Only uint32 and uint64 need
+// the unsigned comparison: narrower types load zero-extended.
 func intCompareOp(dt ir.DType, s32, u32, s64, u64 wasm.Opcode) wasm.Opcode {
 	ct, _ := computeType(dt)
-	unsigned := dt == ir.Uint32 || dt == ir.Uint64
-	switch {
-	case ct == asm.I64 && unsigned:
-		return u64
-	case ct == asm.I64:
-		return s64
-	case unsigned:
-		return u32
-	}
-	return s32
+	return intOp(ct, dt == ir.Uint32 || dt == ir.Uint64, s32, u32, s64, u64)
 }
 
 // scatterCombine leaves red(a, b) on the stack for values of dt held in locals of
@@ -242,19 +238,29 @@ func (k *Ctx) gatherND(n *ir.Node, op *ir.GatherND) error {
 	return nil
 }
 
-func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
-	f := k.F
-	x, idx, upd, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
+// scatterStart checks that a scatter can move x's dtype (and combine it,
+// under a reduction) and copies x into y, which the updates then change.
+func (k *Ctx) scatterStart(op string, red ir.ScatterReduction, x, y *ir.Value) error {
 	dt := x.Type.DType
-	if err := byteMovable("ScatterElements", dt); err != nil {
+	if err := byteMovable(op, dt); err != nil {
 		return err
 	}
-	if op.Reduction != ir.ScatterNone {
+	if red != ir.ScatterNone {
 		if _, err := computeType(dt); err != nil {
 			return err
 		}
 	}
 	k.copyValue(y, x)
+	return nil
+}
+
+func (k *Ctx) scatterElements(n *ir.Node, op *ir.ScatterElements) error {
+	f := k.F
+	x, idx, upd, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
+	dt := x.Type.DType
+	if err := k.scatterStart("ScatterElements", op.Reduction, x, y); err != nil {
+		return err
+	}
 	axis, _ := ir.NormAxis(op.Axis, len(x.Type.Shape))
 	sz := elemBytes(dt)
 	ys := y.Type.Shape.Strides()
@@ -282,15 +288,9 @@ func (k *Ctx) scatterND(n *ir.Node, op *ir.ScatterND) error {
 	f := k.F
 	x, idx, upd, y := n.Inputs[0], n.Inputs[1], n.Inputs[2], n.Outputs[0]
 	dt := x.Type.DType
-	if err := byteMovable("ScatterND", dt); err != nil {
+	if err := k.scatterStart("ScatterND", op.Reduction, x, y); err != nil {
 		return err
 	}
-	if op.Reduction != ir.ScatterNone {
-		if _, err := computeType(dt); err != nil {
-			return err
-		}
-	}
-	k.copyValue(y, x)
 	xs, is := x.Type.Shape, idx.Type.Shape
 	m := is[len(is)-1]
 	tuples := is[:len(is)-1].Size()
@@ -326,10 +326,9 @@ func (k *Ctx) tensorScatter(n *ir.Node, op *ir.TensorScatter) error {
 	cache, upd, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	wi := n.In(2)
 	dt := cache.Type.DType
-	if err := byteMovable("TensorScatter", dt); err != nil {
+	if err := k.scatterStart("TensorScatter", ir.ScatterNone, cache, y); err != nil {
 		return err
 	}
-	k.copyValue(y, cache)
 	cs := cache.Type.Shape
 	a, _ := ir.NormAxis(op.Axis, len(cs))
 	maxLen, seqLen := cs[a], upd.Type.Shape[a]

@@ -36,6 +36,30 @@ func (k *Ctx) whileBelow(i, n asm.Local, body func(exit int)) {
 	f.End()
 }
 
+// insertSlot is one step of an insertion sort over the i32 array at list
+// whose first p entries are sorted: it moves up one place every entry the
+// new item ranks before, from the end down, and leaves in p the slot the
+// new item goes to. before pushes 1 when the new item ranks before the
+// entry in local q.
+func (k *Ctx) insertSlot(list uint32, p, q asm.Local, before func()) {
+	f := k.F
+	at := func(l asm.Local) { f.Get(l).I32Const(4).Op(wasm.OpcodeI32Mul) }
+	f.Block()
+	exit := f.Depth()
+	f.Loop()
+	f.Get(p).Op(wasm.OpcodeI32Eqz).BrIf(uint32(f.Depth() - exit))
+	at(p)
+	f.I32Load(list - 4).Set(q)
+	before()
+	f.Op(wasm.OpcodeI32Eqz).BrIf(uint32(f.Depth() - exit))
+	at(p)
+	f.Get(q).I32Store(list)
+	f.AddI32(p, -1)
+	f.Br(0)
+	f.End()
+	f.End()
+}
+
 // stream is one tensor walked by a loop nest.
 type stream struct {
 	base    int32 // address of element 0

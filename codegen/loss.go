@@ -18,7 +18,7 @@ func init() {
 		return k.nllLoss(k.Addr(x), x.Type, n.Inputs[1], n.In(2), n.Outputs[0], op)
 	})
 	registerWorkspace(func(n *ir.Node, op *ir.SoftmaxCrossEntropyLoss) int {
-		if len(n.Outputs) > 1 && n.Outputs[1] != nil {
+		if n.Out(1) != nil {
 			return 0
 		}
 		return n.Inputs[0].Type.Bytes()
@@ -26,10 +26,8 @@ func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.SoftmaxCrossEntropyLoss) error {
 		// Log probabilities go to the second output, or the workspace.
 		x := n.Inputs[0]
-		var lp *ir.Value
-		if len(n.Outputs) > 1 && n.Outputs[1] != nil {
-			lp = n.Outputs[1]
-		} else {
+		lp := n.Out(1)
+		if lp == nil {
 			lp = &ir.Value{Name: n.Name + "/log_prob", Type: x.Type}
 			k.md.plan.Offsets[lp] = int(k.WorkspaceAddr())
 		}
@@ -81,11 +79,7 @@ func (k *Ctx) nllLoss(xAddr int32, xt ir.Type, target, weight, y *ir.Value, op *
 	f.Counted(cn, N, func() {
 		f.Counted(cd, D, func() {
 			f.Get(pt)
-			if target.Type.DType == ir.Int64 {
-				f.I64Load(0)
-			} else {
-				f.I32Load(0).Op(wasm.OpcodeI64ExtendI32S)
-			}
+			k.loadAs(target.Type.DType, 0, asm.I64)
 			f.Set(t64)
 			if op.HasIgnore {
 				f.Get(t64).I64Const(op.IgnoreIndex).Op(wasm.OpcodeI64Eq)

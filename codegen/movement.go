@@ -1,11 +1,8 @@
 package codegen
 
 import (
-	"encoding/binary"
-
 	"github.com/tetratelabs/wabin/wasm"
 
-	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/codegen/asm"
 	"github.com/mlc-compiler/mlc/ir"
 )
@@ -45,8 +42,8 @@ func (k *Ctx) concat(n *ir.Node, op *ir.Concat) error {
 	f := k.F
 	y := n.Outputs[0]
 	dt := y.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("Concat of %s", dt)
+	if err := byteMovable("Concat", dt); err != nil {
+		return err
 	}
 	sz := int32(elemBytes(dt))
 	axis, _ := ir.NormAxis(op.Axis, len(y.Type.Shape))
@@ -79,8 +76,8 @@ func (k *Ctx) gather(n *ir.Node, op *ir.Gather) error {
 	f := k.F
 	x, idx, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("Gather of %s", dt)
+	if err := byteMovable("Gather", dt); err != nil {
+		return err
 	}
 	if y.Type.Shape.Size() == 0 {
 		return nil
@@ -97,12 +94,8 @@ func (k *Ctx) gather(n *ir.Node, op *ir.Gather) error {
 	f.Counted(oc, outer, func() {
 		f.I32Const(k.Addr(idx)).Set(pi)
 		f.Counted(jc, nIdx, func() {
-			k.loadIndex(idx.Type.DType, pi)
-			f.Set(i)
 			// negative indices count from the end; out of range fails the run
-			f.Get(i).I32Const(int32(dim)).Op(wasm.OpcodeI32Add).Get(i).Get(i).I32Const(0).Op(wasm.OpcodeI32LtS).Select().Tee(i)
-			f.I32Const(int32(dim)).Op(wasm.OpcodeI32GeU)
-			k.Fail(abi.ErrIndexOutOfRange)
+			k.checkIndex(idx.Type.DType, pi, dim, i)
 			f.Get(py).Get(i).I32Const(block).Op(wasm.OpcodeI32Mul).Get(pxo).Op(wasm.OpcodeI32Add)
 			if inner == 1 {
 				k.copyElemBytes(sz)
@@ -146,14 +139,8 @@ func (k *Ctx) fill(y *ir.Value, v *ir.Tensor) error {
 	if nbytes == 0 {
 		return nil
 	}
-	zero := true
-	for _, b := range v.Data {
-		if b != 0 {
-			zero = false
-		}
-	}
-	if zero {
-		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(nbytes)).MemoryFill()
+	if allZero(v.Data) {
+		k.zeroValue(y)
 		return nil
 	}
 	if len(v.Data) == 1 {
@@ -165,14 +152,7 @@ func (k *Ctx) fill(y *ir.Value, v *ir.Tensor) error {
 	f.I32Const(k.Addr(y)).Set(p)
 	f.Counted(c, y.Type.Shape.Size(), func() {
 		f.Get(p)
-		switch sz {
-		case 8:
-			f.I64Const(int64(binary.LittleEndian.Uint64(v.Data))).I64Store(0)
-		case 4:
-			f.I32Const(int32(uint32(v.Data[0]) | uint32(v.Data[1])<<8 | uint32(v.Data[2])<<16 | uint32(v.Data[3])<<24)).I32Store(0)
-		case 2:
-			f.I32Const(int32(uint32(v.Data[0]) | uint32(v.Data[1])<<8)).I32Store16(0)
-		}
+		storeBits(f, v.Data[:sz])
 		f.AddI32(p, sz)
 	})
 	return nil

@@ -175,11 +175,8 @@ func (k *Ctx) slice(n *ir.Node, op *ir.Slice) error {
 		}
 		for j, bound := range []asm.Local{b, e} {
 			v := []*ir.Value{starts, ends}[j]
-			if v.Type.DType == ir.Int64 {
-				f.I32Const(k.Addr(v)).I64Load(uint32(8 * i))
-			} else {
-				f.I32Const(k.Addr(v)).I32Load(uint32(4 * i)).Op(wasm.OpcodeI64ExtendI32S)
-			}
+			f.I32Const(k.Addr(v))
+			k.loadAs(v.Type.DType, uint32(i*elemBytes(v.Type.DType)), asm.I64)
 			f.Set(bound)
 			f.Get(bound).I64Const(dim).Op(wasm.OpcodeI64Add).Get(bound).Get(bound).I64Const(0).Op(wasm.OpcodeI64LtS).Select().Set(bound)
 			f.I64Const(lo).Get(bound).Get(bound).I64Const(lo).Op(wasm.OpcodeI64LtS).Select().Set(bound)
@@ -231,14 +228,19 @@ func (k *Ctx) fillFrom(y *ir.Value, src int32) error {
 func (k *Ctx) fillValue(y, v *ir.Value) error {
 	switch {
 	case v == nil || (v.Const != nil && allZero(v.Const.Data)):
-		if b := y.Type.Bytes(); b > 0 {
-			k.F.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-		}
+		k.zeroValue(y)
 		return nil
 	case v.Const != nil:
 		return k.fill(y, v.Const)
 	}
 	return k.fillFrom(y, k.Addr(v))
+}
+
+// zeroValue sets every byte of y to zero.
+func (k *Ctx) zeroValue(y *ir.Value) {
+	if b := y.Type.Bytes(); b > 0 {
+		k.F.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
+	}
 }
 
 func allZero(b []byte) bool {
@@ -336,9 +338,7 @@ func (k *Ctx) centerCropPad(n *ir.Node, op *ir.CenterCropPad) error {
 	if err != nil {
 		return err
 	}
-	if b := y.Type.Bytes(); b > 0 {
-		k.F.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-	}
+	k.zeroValue(y)
 	xs, ys := x.Type.Shape.Strides(), out.Strides()
 	shape := make([]int, len(out))
 	src, dst := region{addr: k.Addr(x), strides: xs}, region{addr: k.Addr(y), strides: ys}
@@ -473,8 +473,8 @@ func (k *Ctx) whereLanes(i int, p asm.Local, splat bool) {
 func (k *Ctx) trilu(n *ir.Node, op *ir.Trilu) error {
 	x, y := n.Inputs[0], n.Outputs[0]
 	dt := x.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("Trilu of %s", dt)
+	if err := byteMovable("Trilu", dt); err != nil {
+		return err
 	}
 	s := x.Type.Shape
 	rows, cols := s[len(s)-2], s[len(s)-1]
@@ -532,8 +532,8 @@ func (k *Ctx) trilu(n *ir.Node, op *ir.Trilu) error {
 func (k *Ctx) reverseSequence(n *ir.Node, op *ir.ReverseSequence) error {
 	x, lens, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("ReverseSequence of %s", dt)
+	if err := byteMovable("ReverseSequence", dt); err != nil {
+		return err
 	}
 	s := x.Type.Shape
 	if s.Size() == 0 {
@@ -640,8 +640,8 @@ func (k *Ctx) oneHot(n *ir.Node, op *ir.OneHot) error {
 		return err
 	}
 	dt := y.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("OneHot of %s", dt)
+	if err := byteMovable("OneHot", dt); err != nil {
+		return err
 	}
 	if y.Type.Shape.Size() == 0 {
 		return nil
@@ -701,13 +701,11 @@ func (k *Ctx) oneHot(n *ir.Node, op *ir.OneHot) error {
 func (k *Ctx) eyeLike(n *ir.Node, op *ir.EyeLike) error {
 	y := n.Outputs[0]
 	dt := y.Type.DType
-	if dt.Bits() < 8 || dt == ir.String {
-		return ir.NotSupportedf("EyeLike of %s", dt)
+	if err := byteMovable("EyeLike", dt); err != nil {
+		return err
 	}
 	f := k.F
-	if b := y.Type.Bytes(); b > 0 {
-		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-	}
+	k.zeroValue(y)
 	rows, cols := y.Type.Shape[0], y.Type.Shape[1]
 	first, last := max(0, -op.K), min(rows, cols-op.K)
 	if last <= first {

@@ -120,8 +120,6 @@ func reduceAccType(dt ir.DType) ir.DType {
 // accInOutput: the output's own storage can hold the partial results.
 func accInOutput(dt ir.DType) bool { return elemBytes(dt) == elemBytes(reduceAccType(dt)) }
 
-func align16(n int) int { return (n + 15) &^ 15 }
-
 // reduceWorkspace is the scratch of one axis choice: a buffer of partial
 // results when the output cannot hold them, and one of maxima for
 // LogSumExp, both only when accumulating.
@@ -135,10 +133,10 @@ func reduceWorkspace(n *ir.Node, op *ir.Reduce, axes []int) int {
 	accBytes := elemBytes(reduceAccType(x.DType))
 	size := 0
 	if !accInOutput(x.DType) {
-		size += align16(l.outSize * accBytes)
+		size += alignUp(l.outSize*accBytes, 16)
 	}
 	if d.Pre == ir.PreExp {
-		size += align16(l.outSize * accBytes)
+		size += alignUp(l.outSize*accBytes, 16)
 	}
 	return size
 }
@@ -278,7 +276,7 @@ func (g *reduceGen) static(op *ir.Reduce, x, y *ir.Value, axes []int) error {
 	accAddr := k.Addr(y)
 	if !accInOutput(g.dt) {
 		accAddr = ws
-		ws += int32(align16(l.outSize * accBytes))
+		ws += int32(alignUp(l.outSize*accBytes, 16))
 	}
 	shiftAddr := int32(-1)
 	if g.def.Pre == ir.PreExp {

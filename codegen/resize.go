@@ -192,14 +192,7 @@ func (k *Ctx) emitBytes(dst int32, data []byte) {
 	f.I32Const(dst).Set(base)
 	for off := 0; off < len(padded); off += chunk {
 		c := padded[off : off+chunk]
-		zero := true
-		for _, b := range c {
-			if b != 0 {
-				zero = false
-				break
-			}
-		}
-		if zero {
+		if allZero(c) {
 			continue
 		}
 		f.Get(base)

@@ -160,14 +160,6 @@ func (k *Ctx) nonZero(n *ir.Node) error {
 	return nil
 }
 
-// optionalOutput is output i of n, or nil when the model does not use it.
-func optionalOutput(n *ir.Node, i int) *ir.Value {
-	if i < len(n.Outputs) {
-		return n.Outputs[i]
-	}
-	return nil
-}
-
 // uniqueGeometry: item i of Unique's input is x[o, i, e] for o < outer,
 // e < inner.
 func uniqueGeometry(x ir.Shape, op *ir.Unique) (outer, items, inner, axis int) {
@@ -233,11 +225,8 @@ func (k *Ctx) unique(n *ir.Node, op *ir.Unique) error {
 	f := k.F
 	x := n.Inputs[0]
 	dt := x.Type.DType
-	if _, err := orderable("Unique", dt); err != nil && dt != ir.Bool {
+	if _, err := orderable("Unique", dt); err != nil {
 		return err
-	}
-	if dt == ir.Bool {
-		return ir.NotSupportedf("Unique of bool")
 	}
 	outer, items, inner, _ := uniqueGeometry(x.Type.Shape, op)
 	count := op.Count
@@ -277,21 +266,11 @@ func (k *Ctx) unique(n *ir.Node, op *ir.Unique) error {
 		f.Get(u).Set(p)
 		if op.Sorted {
 			itemAddr(i, pa)
-			f.Block()
-			exit := f.Depth()
-			f.Loop()
-			f.Get(p).Op(wasm.OpcodeI32Eqz).BrIf(uint32(f.Depth() - exit))
-			at(p)
-			f.I32Load(order - 4).Set(q)
-			itemAddr(q, pb)
-			lt := k.compareItems(dt, true, pa, pb, outer, inner, gap)
-			f.Get(lt).Op(wasm.OpcodeI32Eqz).BrIf(uint32(f.Depth() - exit))
-			at(p)
-			f.Get(q).I32Store(order)
-			f.AddI32(p, -1)
-			f.Br(0)
-			f.End()
-			f.End()
+			k.insertSlot(order, p, q, func() {
+				itemAddr(q, pb)
+				lt := k.compareItems(dt, true, pa, pb, outer, inner, gap)
+				f.Get(lt)
+			})
 		}
 		at(p)
 		f.Get(i).I32Store(order)
@@ -300,7 +279,7 @@ func (k *Ctx) unique(n *ir.Node, op *ir.Unique) error {
 	})
 	f.Get(u).I32Const(int32(count)).Op(wasm.OpcodeI32Ne)
 	k.Fail(abi.ErrShapeMismatch)
-	y, idx, inv, cnt := optionalOutput(n, 0), optionalOutput(n, 1), optionalOutput(n, 2), optionalOutput(n, 3)
+	y, idx, inv, cnt := n.Out(0), n.Out(1), n.Out(2), n.Out(3)
 	c := f.Local(asm.I32)
 	f.Repeat(p, count, func() {
 		at(p)

@@ -23,11 +23,8 @@ func init() {
 		v, sum := f.Local(asm.I64), f.Local(asm.I64)
 		f.I32Const(k.Addr(x)).Set(p)
 		f.Counted(c, x.Type.Shape.Size(), func() {
-			if dt == ir.Int64 {
-				f.Get(p).I64Load(0)
-			} else {
-				f.Get(p).I32Load(0).Op(wasm.OpcodeI64ExtendI32S)
-			}
+			f.Get(p)
+			k.loadAs(dt, 0, asm.I64)
 			f.Tee(v).I64Const(int64(op.Dim)).Op(wasm.OpcodeI64GtU)
 			k.Fail(abi.ErrShapeMismatch)
 			f.Get(sum).Get(v).Op(wasm.OpcodeI64Add).Set(sum)

@@ -84,12 +84,6 @@ func (k *Ctx) sinShifted(q int32) {
 	k.F.I32Const(q).Call(k.sinQuadrantF64())
 }
 
-// f64FromCompute converts the compute-type value on the stack to f64.
-func f64FromCompute(f *asm.Func, dt ir.DType) {
-	ct, _ := computeType(dt)
-	convert(f, ct, asm.F64, dt.IsUnsigned())
-}
-
 // storeFromF64 stores the f64 on the stack (above the address) as dt.
 func (k *Ctx) storeFromF64(dt ir.DType, off uint32) error {
 	ct, err := computeType(dt)
@@ -218,14 +212,12 @@ func (k *Ctx) loadComplex(dt ir.DType, base, t asm.Local, stride int32, complexI
 	f := k.F
 	re, im = f.Local(asm.F64), f.Local(asm.F64)
 	signalPtr(f, base, t, stride)
-	k.loadElem(dt, 0)
-	f64FromCompute(f, dt)
+	k.loadAs(dt, 0, asm.F64)
 	f.Set(re)
 	f.F64Const(0).Set(im)
 	if complexIn {
 		signalPtr(f, base, t, stride)
-		k.loadElem(dt, uint32(elemBytes(dt)))
-		f64FromCompute(f, dt)
+		k.loadAs(dt, uint32(elemBytes(dt)), asm.F64)
 		if conj {
 			f.Op(wasm.OpcodeF64Neg)
 		}
@@ -400,8 +392,7 @@ func (k *Ctx) stft(n *ir.Node, op *ir.STFT) error {
 					if window != nil {
 						w := f.Local(asm.F64)
 						f.I32Const(k.Addr(window)).Get(j).I32Const(sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-						k.loadElem(dt, 0)
-						f64FromCompute(f, dt)
+						k.loadAs(dt, 0, asm.F64)
 						f.Set(w)
 						f.Get(re).Get(w).Op(wasm.OpcodeF64Mul).Set(re)
 						f.Get(im).Get(w).Op(wasm.OpcodeF64Mul).Set(im)
@@ -453,11 +444,7 @@ func (k *Ctx) roundF64As(dt ir.DType) {
 func (k *Ctx) loadScalarF64(v *ir.Value) error {
 	f := k.F
 	f.I32Const(k.Addr(v))
-	if err := k.loadElem(v.Type.DType, 0); err != nil {
-		return err
-	}
-	f64FromCompute(f, v.Type.DType)
-	return nil
+	return k.loadAs(v.Type.DType, 0, asm.F64)
 }
 
 func (k *Ctx) melWeightMatrix(n *ir.Node) error {
@@ -538,9 +525,7 @@ func (k *Ctx) melWeightMatrix(n *ir.Node) error {
 		x.get(dl).c(1).add().get(t).mul().get(sr).div().floor()
 		f.Misc(wasm.OpcodeMiscI32TruncSatF64S).I32Store(ws)
 	})
-	if b := y.Type.Bytes(); b > 0 {
-		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-	}
+	k.zeroValue(y)
 	sz := int32(elemBytes(dt))
 	lw, cw, hw, j := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	var serr error

@@ -143,20 +143,9 @@ func (k *Ctx) nms(n *ir.Node, op *ir.NonMaxSuppression) error {
 				}
 				f.If()
 				f.Get(nCand).Set(p)
-				f.Block()
-				exit := f.Depth()
-				f.Loop()
-				f.Get(p).Op(wasm.OpcodeI32Eqz).BrIf(uint32(f.Depth() - exit))
-				at(p)
-				f.I32Load(cand - 4).Set(q)
-				f.Get(s).Get(ps).Get(q).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).F32Load(0).Op(wasm.OpcodeF32Gt)
-				f.Op(wasm.OpcodeI32Eqz).BrIf(uint32(f.Depth() - exit))
-				at(p)
-				f.Get(q).I32Store(cand)
-				f.AddI32(p, -1)
-				f.Br(0)
-				f.End()
-				f.End()
+				k.insertSlot(cand, p, q, func() {
+					f.Get(s).Get(ps).Get(q).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).F32Load(0).Op(wasm.OpcodeF32Gt)
+				})
 				at(p)
 				f.Get(i).I32Store(cand)
 				f.AddI32(nCand, 1)
@@ -210,9 +199,7 @@ func (k *Ctx) maxUnpool(n *ir.Node, op *ir.MaxUnpool) error {
 			return err
 		}
 	}
-	if b := y.Type.Bytes(); b > 0 {
-		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-	}
+	k.zeroValue(y)
 	inf, _ := op.Inferred(x.Type.Shape)
 	out := y.Type.Shape
 	total := inf.Size()
@@ -265,9 +252,7 @@ func (k *Ctx) col2imOp(n *ir.Node, op *ir.Col2Im) error {
 	if blk.Const != nil {
 		blocks = [][]int{blk.Const.Ints()}
 	}
-	if b := y.Type.Bytes(); b > 0 {
-		f.I32Const(k.Addr(y)).I32Const(0).I32Const(int32(b)).MemoryFill()
-	}
+	k.zeroValue(y)
 	d := len(image)
 	sz := int32(elemBytes(dt))
 	ist := image.Strides()

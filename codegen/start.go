@@ -27,7 +27,8 @@ func (md *module) startFunc(meta *abi.Metadata, run uint32) *asm.Func {
 		total += t.Bytes
 	}
 	msgOff := scratchMsgs
-	message := func(s string) (int32, int32) {
+	// message stores s and returns its offset and length.
+	message := func(s string) [2]int32 {
 		b := []byte(s)
 		if msgOff+len(b) > 1024 {
 			panic("codegen: WASI messages overflow the scratch area")
@@ -35,16 +36,12 @@ func (md *module) startFunc(meta *abi.Metadata, run uint32) *asm.Func {
 		md.staticData = append(md.staticData, dataSeg{msgOff, b})
 		off := msgOff
 		msgOff += len(b)
-		return int32(off), int32(len(b))
+		return [2]int32{int32(off), int32(len(b))}
 	}
-	short := [2]int32{}
-	short[0], short[1] = message(fmt.Sprintf("mlc: stdin is shorter than the model's inputs: expected exactly %d bytes\n", total))
-	long := [2]int32{}
-	long[0], long[1] = message(fmt.Sprintf("mlc: stdin is longer than the model's inputs: expected exactly %d bytes\n", total))
-	readErr := [2]int32{}
-	readErr[0], readErr[1] = message("mlc: reading stdin failed\n")
-	writeErr := [2]int32{}
-	writeErr[0], writeErr[1] = message("mlc: writing stdout failed\n")
+	short := message(fmt.Sprintf("mlc: stdin is shorter than the model's inputs: expected exactly %d bytes\n", total))
+	long := message(fmt.Sprintf("mlc: stdin is longer than the model's inputs: expected exactly %d bytes\n", total))
+	readErr := message("mlc: reading stdin failed\n")
+	writeErr := message("mlc: writing stdout failed\n")
 	// One message per mlc_run result code, in code order.
 	codes := make([]int, 0, len(abi.RunErrorMessages))
 	for c := range abi.RunErrorMessages {
@@ -54,10 +51,9 @@ func (md *module) startFunc(meta *abi.Metadata, run uint32) *asm.Func {
 	sort.Ints(codes)
 	runErrs := make([][2]int32, len(codes))
 	for i, c := range codes {
-		runErrs[i][0], runErrs[i][1] = message(fmt.Sprintf("mlc: mlc_run failed with code %d: %s\n", c, abi.RunErrorMessages[strconv.Itoa(c)]))
+		runErrs[i] = message(fmt.Sprintf("mlc: mlc_run failed with code %d: %s\n", c, abi.RunErrorMessages[strconv.Itoa(c)]))
 	}
-	runErr := [2]int32{}
-	runErr[0], runErr[1] = message("mlc: mlc_run failed with an unknown code\n")
+	runErr := message("mlc: mlc_run failed with an unknown code\n")
 
 	i32 := []wasm.ValueType{asm.I32}
 	fail := md.helper("mlc_fail", []wasm.ValueType{asm.I32, asm.I32}, nil, func(f *asm.Func) {

@@ -142,11 +142,7 @@ func (k *Ctx) tfIdf(n *ir.Node, op *ir.TfIdfVectorizer) error {
 			f.Get(gram).I32Const(int32(op.MaxGram)).Op(wasm.OpcodeI32GtS).BrIf(1)
 			f.Get(pos).I32Const(int32(c)).Op(wasm.OpcodeI32GeS).BrIf(1)
 			f.Get(rowX).Get(pos).I32Const(xsz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-			if dt == ir.Int64 {
-				f.I64Load(0)
-			} else {
-				f.I32Load(0).Op(wasm.OpcodeI64ExtendI32S)
-			}
+			k.loadAs(dt, 0, asm.I64)
 			f.Set(key)
 			// Binary search of the node's entries for key.
 			f.Get(node).I32Const(8).Op(wasm.OpcodeI32Mul).Set(mid)

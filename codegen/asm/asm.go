@@ -112,19 +112,14 @@ func (f *Func) V128Const(b [16]byte) *Func {
 }
 
 // F32x4Const splats v into a vector constant.
-func (f *Func) F32x4Const(v float32) *Func {
-	var b [16]byte
-	u := math.Float32bits(v)
-	for i := 0; i < 4; i++ {
-		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
-	}
-	return f.V128Const(b)
-}
+func (f *Func) F32x4Const(v float32) *Func { return f.splat32x4(math.Float32bits(v)) }
 
 // I32x4Const splats v into a vector constant.
-func (f *Func) I32x4Const(v int32) *Func {
+func (f *Func) I32x4Const(v int32) *Func { return f.splat32x4(uint32(v)) }
+
+// splat32x4 appends a vector constant of four lanes holding the bits u.
+func (f *Func) splat32x4(u uint32) *Func {
 	var b [16]byte
-	u := uint32(v)
 	for i := 0; i < 4; i++ {
 		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
 	}
@@ -285,10 +280,7 @@ func (f *Func) Counted(c Local, n int, body func()) {
 		return
 	}
 	f.SetI32(c, int32(n))
-	f.Loop()
-	body()
-	f.Get(c).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(c).BrIf(0)
-	f.End()
+	f.Loop32(c, body)
 }
 
 // V128Store32Lane and V128Store64Lane store one lane of the vector on the
