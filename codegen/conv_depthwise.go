@@ -45,11 +45,7 @@ func init() {
 func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error {
 	f := k.F
 	x, w, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
-	bias := n.In(2)
-	var res *ir.Value
-	if op.Residual {
-		res = n.In(3)
-	}
+	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
 	C := x.Type.Shape[1]
 	planes := x.Type.Shape[0] * C
 	hp, wp := poolPadded(g)
@@ -68,12 +64,7 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 	f.I32Const(buf).I32Const(0).I32Const(int32(hp * wp * 4)).MemoryFill()
 	f.Counted(pc, planes, func() {
 		f.Get(src).Get(dst).Get(wp0).Get(bp).I32Const(buf)
-		if res != nil {
-			f.I32Const(k.Addr(res) - k.Addr(y))
-		} else {
-			f.I32Const(0)
-		}
-		f.Call(plane)
+		f.I32Const(resOff).Call(plane)
 		f.AddI32(src, int32(g.In[0]*g.In[1]*4))
 		f.AddI32(dst, int32(g.Out[0]*g.Out[1]*4))
 		f.AddI32(wp0, int32(4*taps))

@@ -103,6 +103,21 @@ func (k *Ctx) microKernel(form storeForm, ep *ir.Epilogue, bias biasMode) uint32
 	return k.microKernelA(form, ep, bias, 0, chunkWhole)
 }
 
+// residualOffset is the micro-kernels' res argument for fused node n: the
+// address of its residual (input 3) minus its output's, 0 without one.
+func (k *Ctx) residualOffset(n *ir.Node, ep *ir.Epilogue) int32 {
+	if !ep.Residual {
+		return 0
+	}
+	return k.Addr(n.In(3)) - k.Addr(n.Outputs[0])
+}
+
+// tileLen sets dst = min(step, total - i*step): how much of tile i of a
+// dimension cut into tiles of step lies inside it.
+func tileLen(f *asm.Func, dst, i asm.Local, step, total int) {
+	f.I32Const(int32(step)).I32Const(int32(total)).Get(i).I32Const(int32(step)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(dst).Get(dst).I32Const(int32(step)).Op(wasm.OpcodeI32GtS).Select().Set(dst)
+}
+
 // K chunks: a product split along K sums chunk by chunk into C (row-major
 // tiles only); only the last chunk applies the epilogue. As bits: chunkAddC
 // adds C's earlier sums, chunkRaw stores without the epilogue.
