@@ -111,26 +111,8 @@ func (k *Ctx) rnn(n *ir.Node, op *ir.RNN) error {
 	g := &rnnGen{k: k, f: k.F, op: op, l: l, dt: dt, ct: ct, esz: elemBytes(dt), ws: k.WorkspaceAddr(),
 		G: op.Kind.Gates(), H: l.d.Hidden, layout: op.Layout}
 	d := l.d
-	outs := n.Outputs
-	out := func(i int) *ir.Value {
-		if i < len(outs) {
-			return outs[i]
-		}
+	if g.trivial(n) {
 		return nil
-	}
-	if d.Batch == 0 || d.Hidden == 0 {
-		return nil
-	}
-	if d.Seq == 0 {
-		for i := 1; i < 3; i++ {
-			if v := out(i); v != nil {
-				k.zeroFill(v)
-			}
-		}
-		return nil
-	}
-	if s := n.In(4); s != nil {
-		g.checkSeqLens(s)
 	}
 	x := n.In(0)
 	xAddr := k.Addr(x)
@@ -139,11 +121,33 @@ func (k *Ctx) rnn(n *ir.Node, op *ir.RNN) error {
 		xAddr = g.ws + int32(l.xconv)
 	}
 	for dir := 0; dir < d.Dirs; dir++ {
-		if err := g.direction(n, dir, xAddr, out(0), out(1), out(2)); err != nil {
+		if err := g.direction(n, dir, xAddr, n.Out(0), n.Out(1), n.Out(2)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// trivial emits what both RNN kernels do before the recurrence and tells
+// whether that completes the node: nothing without batch or hidden units,
+// zero Y_h and Y_c without steps; otherwise the sequence lengths' check.
+func (g *rnnGen) trivial(n *ir.Node) bool {
+	d := g.l.d
+	if d.Batch == 0 || d.Hidden == 0 {
+		return true
+	}
+	if d.Seq == 0 {
+		for i := 1; i < 3; i++ {
+			if v := n.Out(i); v != nil {
+				g.k.zeroFill(v)
+			}
+		}
+		return true
+	}
+	if s := n.In(4); s != nil {
+		g.checkSeqLens(s)
+	}
+	return false
 }
 
 // checkSeqLens fails the run when a sequence length is outside [0, seq].

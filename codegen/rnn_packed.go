@@ -91,27 +91,10 @@ func (k *Ctx) rnnPacked(n *ir.Node, op *ir.RNN, l rnnFastLayout) error {
 	f, d := k.F, l.d
 	g := &rnnGen{k: k, f: f, op: op, l: rnnLayout{d: d, cdt: ir.Float32, sz: 4}, dt: ir.Float32, ct: asm.F32, esz: 4,
 		ws: k.WorkspaceAddr(), G: l.G, H: d.Hidden, layout: op.Layout}
-	out := func(i int) *ir.Value {
-		if i < len(n.Outputs) {
-			return n.Outputs[i]
-		}
-		return nil
-	}
-	if d.Batch == 0 || d.Hidden == 0 {
-		return nil
-	}
-	if d.Seq == 0 {
-		for i := 1; i < 3; i++ {
-			if v := out(i); v != nil {
-				k.zeroFill(v)
-			}
-		}
+	if g.trivial(n) {
 		return nil
 	}
 	seqLens := n.In(4)
-	if seqLens != nil {
-		g.checkSeqLens(seqLens)
-	}
 	ws := k.WorkspaceAddr()
 	H, H4, G, cols := d.Hidden, l.H4, l.G, l.cols
 	rowBytes := int32(H4 * 4)
@@ -157,7 +140,7 @@ func (k *Ctx) rnnPacked(n *ir.Node, op *ir.RNN, l rnnFastLayout) error {
 			return err
 		}
 		reverse := op.Direction == "reverse" || dir == 1
-		y := out(0)
+		y := n.Out(0)
 		s, b, t, hin, hout := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		f.Repeat(s, d.Seq, func() {
 			// hin = hBuf[s&1], hout the other
@@ -221,10 +204,10 @@ func (k *Ctx) rnnPacked(n *ir.Node, op *ir.RNN, l rnnFastLayout) error {
 			})
 		})
 		last := hBuf[d.Seq&1]
-		if v := out(1); v != nil {
+		if v := n.Out(1); v != nil {
 			g.storePaddedState(v, dir, last, H4, seqLens)
 		}
-		if v := out(2); v != nil {
+		if v := n.Out(2); v != nil {
 			g.storePaddedState(v, dir, ws+int32(l.c), H4, seqLens)
 		}
 	}
