@@ -65,23 +65,18 @@ func attnLayoutFor(n *ir.Node, op *ir.Attention) (attnLayout, error) {
 		l.cdt = ir.Float64
 	}
 	sz := elemBytes(l.cdt)
-	off := 0
-	alloc := func(elems int) int {
-		at := off
-		off += (elems*sz + 15) &^ 15
-		return at
-	}
+	ws := wsLayout{sz: sz}
 	wide := l.dt != l.cdt
 	l.kbuf, l.vbuf = -1, -1
 	if wide || (d.P > 0 && n.Out(1) == nil) {
-		l.kbuf = alloc(d.B * d.Hkv * d.T() * d.Dk)
+		l.kbuf = ws.alloc(d.B * d.Hkv * d.T() * d.Dk)
 	}
 	if wide || (d.P > 0 && n.Out(2) == nil) {
-		l.vbuf = alloc(d.B * d.Hkv * d.T() * d.Dv)
+		l.vbuf = ws.alloc(d.B * d.Hkv * d.T() * d.Dv)
 	}
-	l.qrow = alloc(d.Dk)
-	l.srow = alloc(d.T())
-	l.total = off
+	l.qrow = ws.alloc(d.Dk)
+	l.srow = ws.alloc(d.T())
+	l.total = ws.end
 	return l, nil
 }
 

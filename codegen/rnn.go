@@ -56,25 +56,20 @@ func rnnLayoutFor(n *ir.Node, op *ir.RNN) (rnnLayout, error) {
 	}
 	l.sz = elemBytes(l.cdt)
 	G, H := op.Kind.Gates(), d.Hidden
-	off := 0
-	alloc := func(elems int) int {
-		at := off
-		off += (elems*l.sz + 15) &^ 15
-		return at
-	}
+	ws := wsLayout{sz: l.sz}
 	if dt == ir.Float16 || dt == ir.BFloat16 {
-		l.xconv = alloc(d.Seq * d.Batch * d.Input)
+		l.xconv = ws.alloc(d.Seq * d.Batch * d.Input)
 	}
-	l.xw = alloc(d.Seq * d.Batch * G * H)
-	l.wT = alloc(d.Input * G * H)
-	l.rT = alloc(H * G * H)
-	l.h = alloc(d.Batch * H)
-	l.c = alloc(d.Batch * H)
-	l.hr = alloc(d.Batch * G * H)
-	l.zb = alloc(d.Batch * H)
-	l.rb = alloc(d.Batch * H)
-	l.hh = alloc(d.Batch * H)
-	l.total = off
+	l.xw = ws.alloc(d.Seq * d.Batch * G * H)
+	l.wT = ws.alloc(d.Input * G * H)
+	l.rT = ws.alloc(H * G * H)
+	l.h = ws.alloc(d.Batch * H)
+	l.c = ws.alloc(d.Batch * H)
+	l.hr = ws.alloc(d.Batch * G * H)
+	l.zb = ws.alloc(d.Batch * H)
+	l.rb = ws.alloc(d.Batch * H)
+	l.hh = ws.alloc(d.Batch * H)
+	l.total = ws.end
 	return l, nil
 }
 

@@ -45,27 +45,22 @@ func rnnFastLayoutFor(op *ir.RNN, d ir.RNNDims, compileTime bool) rnnFastLayout 
 	l.H4 = 4 * l.blocks
 	l.cols = l.G * l.H4
 	l.twoPhase = op.Kind == ir.KindGRU && !op.LinearBeforeReset
-	off := 0
-	alloc := func(floats int) int {
-		at := off
-		off += (floats*4 + 15) &^ 15
-		return at
-	}
-	l.xw = alloc(d.Seq * d.Batch * l.cols)
+	ws := wsLayout{sz: 4}
+	l.xw = ws.alloc(d.Seq * d.Batch * l.cols)
 	if !compileTime {
-		l.wp = alloc(d.Input * l.cols)
-		l.rp = alloc(l.blocks * d.Hidden * 4 * l.G)
-		l.bp = alloc(2 * l.cols)
-		l.pp = alloc(3 * l.H4)
+		l.wp = ws.alloc(d.Input * l.cols)
+		l.rp = ws.alloc(l.blocks * d.Hidden * 4 * l.G)
+		l.bp = ws.alloc(2 * l.cols)
+		l.pp = ws.alloc(3 * l.H4)
 	}
-	l.h = alloc(2 * d.Batch * l.H4)
-	l.c = alloc(d.Batch * l.H4)
-	l.pre = alloc(l.cols)
+	l.h = ws.alloc(2 * d.Batch * l.H4)
+	l.c = ws.alloc(d.Batch * l.H4)
+	l.pre = ws.alloc(l.cols)
 	if l.twoPhase {
-		l.z = alloc(d.Batch * l.H4)
-		l.rh = alloc(d.Batch * l.H4)
+		l.z = ws.alloc(d.Batch * l.H4)
+		l.rh = ws.alloc(d.Batch * l.H4)
 	}
-	l.total = off
+	l.total = ws.end
 	return l
 }
 

@@ -180,19 +180,14 @@ type linAttnLayout struct {
 
 func linAttnLayoutFor(d ir.LinAttnDims) linAttnLayout {
 	var l linAttnLayout
-	off := 0
-	alloc := func(n int) int {
-		at := off
-		off += (4*n + 15) &^ 15
-		return at
-	}
-	l.state = alloc(d.B * d.Hkv * d.Dk * d.Dv)
-	l.qrow = alloc(d.Dk)
-	l.krow = alloc(d.Dk)
-	l.vrow = alloc(d.Dv)
-	l.rrow = alloc(d.Dv)
-	l.erow = alloc(d.Dk)
-	l.total = off
+	ws := wsLayout{sz: 4}
+	l.state = ws.alloc(d.B * d.Hkv * d.Dk * d.Dv)
+	l.qrow = ws.alloc(d.Dk)
+	l.krow = ws.alloc(d.Dk)
+	l.vrow = ws.alloc(d.Dv)
+	l.rrow = ws.alloc(d.Dv)
+	l.erow = ws.alloc(d.Dk)
+	l.total = ws.end
 	return l
 }
 
