@@ -406,33 +406,18 @@ func (g *rnnGen) direction(n *ir.Node, dir int, xAddr int32, y, yh, yc *ir.Value
 				}
 			}
 			f.Repeat(b, d.Batch, func() {
-				// t: the time step of this batch entry at step s; entries past
-				// their length write zeros to Y at step s and keep their state.
-				if seqLens != nil {
-					ln := f.Local(asm.I32)
-					f.Get(b).I32Const(2).Op(wasm.OpcodeI32Shl).I32Load(uint32(k.Addr(seqLens))).Set(ln)
-					f.Get(s).Get(ln).Op(wasm.OpcodeI32GeS).If()
+				// Entries past their length write zeros to Y at step s and
+				// keep their state.
+				g.entryStep(seqLens, reverse, s, b, t, func() {
 					if y != nil && phase == phases-1 {
 						g.yAddr(y, dir, s, b)
 						f.I32Const(0).I32Const(int32(H * g.esz)).MemoryFill()
 					}
-					f.Else()
-					if reverse {
-						f.Get(ln).I32Const(1).Op(wasm.OpcodeI32Sub).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
-					} else {
-						f.Get(s).Set(t)
+				}, func() {
+					if e := g.gateRow(n, dir, phase, hrN, t, b, y); e != nil {
+						err = e
 					}
-				} else if reverse {
-					f.I32Const(int32(d.Seq - 1)).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
-				} else {
-					f.Get(s).Set(t)
-				}
-				if e := g.gateRow(n, dir, phase, hrN, t, b, y); e != nil {
-					err = e
-				}
-				if seqLens != nil {
-					f.End()
-				}
+				})
 			})
 		}
 	})
@@ -446,6 +431,33 @@ func (g *rnnGen) direction(n *ir.Node, dir int, xAddr int32, y, yh, yc *ir.Value
 		g.storeState(yc, dir, ws+int32(l.c), seqLens)
 	}
 	return nil
+}
+
+// entryStep emits body for batch entry b at step s of a pass, with t set
+// to the entry's time step (counted from its end for a reverse pass); an
+// entry past its sequence length runs past instead.
+func (g *rnnGen) entryStep(seqLens *ir.Value, reverse bool, s, b, t asm.Local, past, body func()) {
+	f := g.f
+	if seqLens != nil {
+		ln := f.Local(asm.I32)
+		f.Get(b).I32Const(2).Op(wasm.OpcodeI32Shl).I32Load(uint32(g.k.Addr(seqLens))).Set(ln)
+		f.Get(s).Get(ln).Op(wasm.OpcodeI32GeS).If()
+		past()
+		f.Else()
+		if reverse {
+			f.Get(ln).I32Const(1).Op(wasm.OpcodeI32Sub).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
+		} else {
+			f.Get(s).Set(t)
+		}
+	} else if reverse {
+		f.I32Const(int32(g.l.d.Seq - 1)).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
+	} else {
+		f.Get(s).Set(t)
+	}
+	body()
+	if seqLens != nil {
+		f.End()
+	}
 }
 
 // yAddr pushes the address of Y[t, dir, b, 0].

@@ -148,10 +148,7 @@ func (k *Ctx) rnnPacked(n *ir.Node, op *ir.RNN, l rnnFastLayout) error {
 				rowOf := func(p asm.Local) {
 					f.Get(b).I32Const(rowBytes).Op(wasm.OpcodeI32Mul).Get(p).Op(wasm.OpcodeI32Add)
 				}
-				if seqLens != nil {
-					ln := f.Local(asm.I32)
-					f.Get(b).I32Const(2).Op(wasm.OpcodeI32Shl).I32Load(uint32(k.Addr(seqLens))).Set(ln)
-					f.Get(s).Get(ln).Op(wasm.OpcodeI32GeS).If()
+				g.entryStep(seqLens, reverse, s, b, t, func() {
 					// Past the entry's length: zeros in Y, the state carried over.
 					if y != nil {
 						g.yAddr(y, dir, s, b)
@@ -160,42 +157,30 @@ func (k *Ctx) rnnPacked(n *ir.Node, op *ir.RNN, l rnnFastLayout) error {
 					rowOf(hout)
 					rowOf(hin)
 					f.I32Const(rowBytes).MemoryCopy()
-					f.Else()
-					if reverse {
-						f.Get(ln).I32Const(1).Op(wasm.OpcodeI32Sub).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
-					} else {
-						f.Get(s).Set(t)
+				}, func() {
+					// xw row of (t, b) in X's layout
+					rowT, rowB := d.Batch, 1
+					if op.Layout == 1 {
+						rowT, rowB = 1, d.Seq
 					}
-				} else if reverse {
-					f.I32Const(int32(d.Seq - 1)).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
-				} else {
-					f.Get(s).Set(t)
-				}
-				// xw row of (t, b) in X's layout
-				rowT, rowB := d.Batch, 1
-				if op.Layout == 1 {
-					rowT, rowB = 1, d.Seq
-				}
-				f.Get(t).I32Const(int32(rowT * cols * 4)).Op(wasm.OpcodeI32Mul)
-				f.Get(b).I32Const(int32(rowB * cols * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				f.I32Const(ws + int32(l.xw)).Op(wasm.OpcodeI32Add)
-				rowOf(hin)
-				rowOf(hout)
-				row(ws + int32(l.c))
-				if y != nil {
-					g.yAddr(y, dir, t, b)
-				} else {
+					f.Get(t).I32Const(int32(rowT * cols * 4)).Op(wasm.OpcodeI32Mul)
+					f.Get(b).I32Const(int32(rowB * cols * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+					f.I32Const(ws + int32(l.xw)).Op(wasm.OpcodeI32Add)
+					rowOf(hin)
 					rowOf(hout)
-				}
-				f.I32Const(rp).I32Const(bp).I32Const(pp).I32Const(ws + int32(l.pre))
-				if l.twoPhase {
-					row(ws + int32(l.z))
-					row(ws + int32(l.rh))
-				}
-				f.Call(step)
-				if seqLens != nil {
-					f.End()
-				}
+					row(ws + int32(l.c))
+					if y != nil {
+						g.yAddr(y, dir, t, b)
+					} else {
+						rowOf(hout)
+					}
+					f.I32Const(rp).I32Const(bp).I32Const(pp).I32Const(ws + int32(l.pre))
+					if l.twoPhase {
+						row(ws + int32(l.z))
+						row(ws + int32(l.rh))
+					}
+					f.Call(step)
+				})
 			})
 		})
 		last := hBuf[d.Seq&1]
