@@ -614,16 +614,22 @@ func (s *rnnStepGen) gruUpdate(z, hh asm.Local) {
 	x.mul().add()
 }
 
-// GRU with linear_before_reset: hh = g(xw + Wbh + r . (h Rh^T + Rbh)).
-func (s *rnnStepGen) gruLBR(acc []asm.Local, partial bool) {
+// gruZRGates sets z and r, GRU's update and reset gates.
+func (s *rnnStepGen) gruZRGates(acc []asm.Local, z, r asm.Local) {
 	x := s.x
-	z, r, hh, hn := x.local(), x.local(), x.local(), x.local()
 	x.get(acc[0])
 	s.activate(s.acts[0])
 	x.set(z)
 	x.get(acc[1])
 	s.activate(s.acts[0])
 	x.set(r)
+}
+
+// GRU with linear_before_reset: hh = g(xw + Wbh + r . (h Rh^T + Rbh)).
+func (s *rnnStepGen) gruLBR(acc []asm.Local, partial bool) {
+	x := s.x
+	z, r, hh, hn := x.local(), x.local(), x.local(), x.local()
+	s.gruZRGates(acc, z, r)
 	s.ld(s.xw, 2*16)
 	if s.hasB {
 		s.ld(s.bp, 2*16)
@@ -641,12 +647,7 @@ func (s *rnnStepGen) gruLBR(acc []asm.Local, partial bool) {
 func (s *rnnStepGen) gruZR(acc []asm.Local, partial bool) {
 	x := s.x
 	z, r := x.local(), x.local()
-	x.get(acc[0])
-	s.activate(s.acts[0])
-	x.set(z)
-	x.get(acc[1])
-	s.activate(s.acts[0])
-	x.set(r)
+	s.gruZRGates(acc, z, r)
 	s.h.Get(s.z).Get(z).V128Store(0)
 	s.h.Get(s.rh)
 	x.get(r)
