@@ -42,8 +42,7 @@ func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
 	p.K = cp.cg * cp.kSize
 	p.K4 = ir.PackedK(p.K)
 	p.panels = (cp.P + 3) / 4
-	per := p.K4 * 4 * int(k.aStride())
-	p.blockPanels = max(1, min(p.panels, aBlockBytes/per))
+	p.blockPanels, _ = matmulBlock(cp.P, p.K, int(k.aStride()))
 	p.Hp, p.Wp = cp.padded[0], cp.padded[1]
 	return p, true
 }
