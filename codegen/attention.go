@@ -33,10 +33,13 @@ func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.AttentionApply) error { return k.attentionApply(n) })
 }
 
-// attnCompute is the compute dtype of an attention over dt.
-func attnCompute(dt ir.DType) ir.DType {
-	if dt == ir.Float64 {
-		return ir.Float64
+// attnCompute is the compute dtype of an attention over dts: float64 if
+// any of them is, else float32.
+func attnCompute(dts ...ir.DType) ir.DType {
+	for _, dt := range dts {
+		if dt == ir.Float64 {
+			return ir.Float64
+		}
 	}
 	return ir.Float32
 }
@@ -523,10 +526,7 @@ func (k *Ctx) attentionScores(n *ir.Node, op *ir.AttentionScores) error {
 	if out.Type.Shape.Size() == 0 {
 		return nil
 	}
-	cdt := attnCompute(dt)
-	if odt == ir.Float64 {
-		cdt = ir.Float64
-	}
+	cdt := attnCompute(dt, odt)
 	ct, _ := computeType(cdt)
 	x := fxFor(f, ct, false)
 	esz, osz := elemBytes(dt), int32(elemBytes(odt))
@@ -567,10 +567,7 @@ func (k *Ctx) attentionApply(n *ir.Node) error {
 	if S == 0 {
 		return k.zeroFill(out)
 	}
-	cdt := attnCompute(vdt)
-	if pdt == ir.Float64 {
-		cdt = ir.Float64
-	}
+	cdt := attnCompute(vdt, pdt)
 	ct, _ := computeType(cdt)
 	psz, vsz := elemBytes(pdt), elemBytes(vdt)
 	pr, pv, py := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
