@@ -112,11 +112,6 @@ func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint
 			func(t int, acc, v asm.Local) {
 				f.Get(acc).Get(v).Get(wv[t]).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
 			},
-			func(acc asm.Local) {
-				if ep.Residual {
-					f.Get(acc).Get(dst).Get(resd).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
-				}
-				k.vecActs(x4, ep.Acts, acc)
-			})
+			func(acc asm.Local) { k.vecEpilogue(x4, ep, acc, dst, resd) })
 	})
 }
