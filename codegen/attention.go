@@ -33,10 +33,13 @@ func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.AttentionApply) error { return k.attentionApply(n) })
 }
 
-// attnCompute is the compute dtype of an attention over dt.
-func attnCompute(dt ir.DType) ir.DType {
-	if dt == ir.Float64 {
-		return ir.Float64
+// attnCompute is the compute dtype of an attention over dts: float64 if
+// any of them is, else float32.
+func attnCompute(dts ...ir.DType) ir.DType {
+	for _, dt := range dts {
+		if dt == ir.Float64 {
+			return ir.Float64
+		}
 	}
 	return ir.Float32
 }
@@ -65,24 +68,18 @@ func attnLayoutFor(n *ir.Node, op *ir.Attention) (attnLayout, error) {
 		l.cdt = ir.Float64
 	}
 	sz := elemBytes(l.cdt)
-	off := 0
-	alloc := func(elems int) int {
-		at := off
-		off += (elems*sz + 15) &^ 15
-		return at
-	}
+	ws := wsLayout{sz: sz}
 	wide := l.dt != l.cdt
-	present := func(i int) bool { return i < len(n.Outputs) && n.Outputs[i] != nil }
 	l.kbuf, l.vbuf = -1, -1
-	if wide || (d.P > 0 && !present(1)) {
-		l.kbuf = alloc(d.B * d.Hkv * d.T() * d.Dk)
+	if wide || (d.P > 0 && n.Out(1) == nil) {
+		l.kbuf = ws.alloc(d.B * d.Hkv * d.T() * d.Dk)
 	}
-	if wide || (d.P > 0 && !present(2)) {
-		l.vbuf = alloc(d.B * d.Hkv * d.T() * d.Dv)
+	if wide || (d.P > 0 && n.Out(2) == nil) {
+		l.vbuf = ws.alloc(d.B * d.Hkv * d.T() * d.Dv)
 	}
-	l.qrow = alloc(d.Dk)
-	l.srow = alloc(d.T())
-	l.total = off
+	l.qrow = ws.alloc(d.Dk)
+	l.srow = ws.alloc(d.T())
+	l.total = ws.end
 	return l, nil
 }
 
@@ -211,12 +208,6 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 		return err
 	}
 	f, d := k.F, l.d
-	out := func(i int) *ir.Value {
-		if i < len(n.Outputs) {
-			return n.Outputs[i]
-		}
-		return nil
-	}
 	ws := k.WorkspaceAddr()
 	// Key and value sources, with the present outputs written on the way.
 	// FlexAttention on a 16-bit input keeps its definition's intermediate
@@ -248,9 +239,9 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 	if d.B == 0 || d.Hkv == 0 {
 		return nil
 	}
-	ks := kv(1, out(1), l.kbuf, d.Dk)
-	vs := kv(2, out(2), l.vbuf, d.Dv)
-	y, qk := out(0), out(3)
+	ks := kv(1, n.Out(1), l.kbuf, d.Dk)
+	vs := kv(2, n.Out(2), l.vbuf, d.Dv)
+	y, qk := n.Out(0), n.Out(3)
 	if d.L == 0 || d.Hq == 0 {
 		return nil
 	}
@@ -296,15 +287,6 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 	// A softmax_precision narrower than the compute type rounds the
 	// softmax's input and output to it.
 	narrowSoftmax := op.SoftmaxDType != ir.Invalid && op.SoftmaxDType.Bits() < 8*int(csz)
-	// addr pushes base + sum(idx*stride).
-	addr := func(base int32, terms ...any) {
-		f.I32Const(base)
-		for i := 0; i < len(terms); i += 2 {
-			if st := terms[i+1].(int); st != 0 {
-				f.Get(terms[i].(asm.Local)).I32Const(int32(st)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-			}
-		}
-	}
 	var errs firstErr
 	qrow, srow := ws+int32(l.qrow), ws+int32(l.srow)
 	f.Repeat(b, d.B, func() {
@@ -316,17 +298,17 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 				f.Get(hk).I32Const(int32(G)).Op(wasm.OpcodeI32Mul).Get(g).Op(wasm.OpcodeI32Add).Set(hq)
 				f.Repeat(li, d.L, func() {
 					// Scaled query row.
-					addr(k.Addr(q), b, qbs*int(esz), hq, qhs*int(esz), li, qls*int(esz))
+					k.rowAddr(k.Addr(q), []asm.Local{b, hq, li}, []int{qbs * int(esz), qhs * int(esz), qls * int(esz)})
 					f.Set(pq)
 					errs.check(k.scaledRow(qrow, pq, l.dt, l.cdt, d.Dk, ss, narrow))
-					addr(ks.base, b, ks.bs, hk, ks.hs)
+					k.rowAddr(ks.base, []asm.Local{b, hk}, []int{ks.bs, ks.hs})
 					f.Set(pk)
 					if mask != nil {
-						addr(k.Addr(mask), b, mstr[0], hq, mstr[1], li, mstr[2])
+						k.rowAddr(k.Addr(mask), []asm.Local{b, hq, li}, mstr[:3])
 						f.Set(pm)
 					}
 					if qk != nil {
-						addr(k.Addr(qk), b, d.Hq*d.L*T*int(esz), hq, d.L*T*int(esz), li, T*int(esz))
+						k.rowAddr(k.Addr(qk), []asm.Local{b, hq, li}, []int{d.Hq * d.L * T * int(esz), d.L * T * int(esz), T * int(esz)})
 						f.Set(pqk)
 					}
 					// lim: keys j >= lim are cut by the causal frontier or the padding.
@@ -466,7 +448,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 						f.Set(masked)
 					}
 					if qk != nil && op.QKMode == 3 {
-						addr(k.Addr(qk), b, d.Hq*d.L*T*int(esz), hq, d.L*T*int(esz), li, T*int(esz))
+						k.rowAddr(k.Addr(qk), []asm.Local{b, hq, li}, []int{d.Hq * d.L * T * int(esz), d.L * T * int(esz), T * int(esz)})
 						f.Set(pqk)
 					}
 					f.I32Const(srow).Set(p)
@@ -493,9 +475,9 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 					})
 					// Y row = P V.
 					if y != nil {
-						addr(vs.base, b, vs.bs, hk, vs.hs)
+						k.rowAddr(vs.base, []asm.Local{b, hk}, []int{vs.bs, vs.hs})
 						f.Set(pv)
-						addr(k.Addr(y), b, ybs*int(esz), hq, yhs*int(esz), li, yls*int(esz))
+						k.rowAddr(k.Addr(y), []asm.Local{b, hq, li}, []int{ybs * int(esz), yhs * int(esz), yls * int(esz)})
 						f.Set(py)
 						pr := f.Local(asm.I32)
 						f.I32Const(srow).Set(pr)
@@ -544,10 +526,7 @@ func (k *Ctx) attentionScores(n *ir.Node, op *ir.AttentionScores) error {
 	if out.Type.Shape.Size() == 0 {
 		return nil
 	}
-	cdt := attnCompute(dt)
-	if odt == ir.Float64 {
-		cdt = ir.Float64
-	}
+	cdt := attnCompute(dt, odt)
 	ct, _ := computeType(cdt)
 	x := fxFor(f, ct, false)
 	esz, osz := elemBytes(dt), int32(elemBytes(odt))
@@ -588,10 +567,7 @@ func (k *Ctx) attentionApply(n *ir.Node) error {
 	if S == 0 {
 		return k.zeroFill(out)
 	}
-	cdt := attnCompute(vdt)
-	if pdt == ir.Float64 {
-		cdt = ir.Float64
-	}
+	cdt := attnCompute(vdt, pdt)
 	ct, _ := computeType(cdt)
 	psz, vsz := elemBytes(pdt), elemBytes(vdt)
 	pr, pv, py := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)

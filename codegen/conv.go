@@ -57,6 +57,17 @@ func planConv(n *ir.Node, op *ir.Conv) (*convPlan, error) {
 
 func alignUp(n, a int) int { return (n + a - 1) / a * a }
 
+// wsLayout places workspace buffers of sz-byte elements one after
+// another, each on a 16-byte boundary; end is the bytes placed so far.
+type wsLayout struct{ sz, end int }
+
+// alloc places a buffer of n elements and returns its offset.
+func (w *wsLayout) alloc(n int) int {
+	at := w.end
+	w.end += alignUp(n*w.sz, 16)
+	return at
+}
+
 func init() {
 	registerWorkspace(func(n *ir.Node, op *ir.Conv) int {
 		p, err := planConv(n, op)

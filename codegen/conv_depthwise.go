@@ -45,11 +45,7 @@ func init() {
 func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error {
 	f := k.F
 	x, w, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
-	bias := n.In(2)
-	var res *ir.Value
-	if op.Residual {
-		res = n.In(3)
-	}
+	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
 	C := x.Type.Shape[1]
 	planes := x.Type.Shape[0] * C
 	hp, wp := poolPadded(g)
@@ -68,12 +64,7 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 	f.I32Const(buf).I32Const(0).I32Const(int32(hp * wp * 4)).MemoryFill()
 	f.Counted(pc, planes, func() {
 		f.Get(src).Get(dst).Get(wp0).Get(bp).I32Const(buf)
-		if res != nil {
-			f.I32Const(k.Addr(res) - k.Addr(y))
-		} else {
-			f.I32Const(0)
-		}
-		f.Call(plane)
+		f.I32Const(resOff).Call(plane)
 		f.AddI32(src, int32(g.In[0]*g.In[1]*4))
 		f.AddI32(dst, int32(g.Out[0]*g.Out[1]*4))
 		f.AddI32(wp0, int32(4*taps))
@@ -102,8 +93,6 @@ func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32, i32, i32}, nil, func(f *asm.Func) {
 		src, dst, wp0, bp, buf, resd := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
 		H, W := g.In[0], g.In[1]
-		Ho, Wo := g.Out[0], g.Out[1]
-		sx := g.Strides[1]
 		taps := g.Kernel[0] * g.Kernel[1]
 		wv := make([]asm.Local, taps)
 		for i := range wv {
@@ -118,37 +107,11 @@ func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint
 		}
 		x4 := fxFor(f, asm.F32, true)
 		copyPlane(f, buf, src, H, W, wp, g.PadBegin[0], g.PadBegin[1])
-		row, oc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		in, acc, v, hi := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
-		f.Get(buf).Set(row)
-		f.Counted(oc, Ho, func() {
-			f.Get(row).Set(in)
-			emitGroup := func(lanes int) {
-				f.Get(bv).Set(acc)
-				t := 0
-				for ky := 0; ky < g.Kernel[0]; ky++ {
-					for kx := 0; kx < g.Kernel[1]; kx++ {
-						off := uint32((ky*g.Dilations[0]*wp + kx*g.Dilations[1]) * 4)
-						loadStrided(f, in, off, sx, hi)
-						f.Set(v)
-						f.Get(acc).Get(v).Get(wv[t]).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
-						t++
-					}
-				}
-				if ep.Residual {
-					f.Get(acc).Get(dst).Get(resd).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
-				}
-				k.vecActs(x4, ep.Acts, acc)
-				storeLanes(f, dst, acc, lanes)
-				f.AddI32(dst, int32(lanes*4))
-				f.AddI32(in, int32(4*sx*4))
-			}
-			full := Wo / 4
-			f.Counted(gc, full, func() { emitGroup(4) })
-			if full*4 < Wo {
-				emitGroup(Wo - full*4)
-			}
-			f.AddI32(row, int32(g.Strides[0]*wp*4))
-		})
+		windowRows(f, g, buf, dst,
+			func(acc asm.Local) { f.Get(bv).Set(acc) },
+			func(t int, acc, v asm.Local) {
+				f.Get(acc).Get(v).Get(wv[t]).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
+			},
+			func(acc asm.Local) { k.vecEpilogue(x4, ep, acc, dst, resd) })
 	})
 }

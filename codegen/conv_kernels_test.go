@@ -55,49 +55,7 @@ func TestFusedConvKernels(t *testing.T) {
 			add := &ir.Node{Op: &ir.Binary{Fn: ir.FnAdd}, Inputs: []*ir.Value{y, res}, Outputs: []*ir.Value{s}}
 			act := &ir.Node{Op: &ir.Unary{Fn: ir.FnLeakyRelu, Alpha: 0.1}, Inputs: []*ir.Value{s}, Outputs: []*ir.Value{z}}
 			g := &ir.Graph{Inputs: []*ir.Value{x, res}, Outputs: []*ir.Value{z}, Nodes: []*ir.Node{conv, add, act}}
-			if err := ir.InferGraph(g); err != nil {
-				t.Fatal(err)
-			}
-			feeds := map[string]*ir.Tensor{}
-			env := ir.Env{}
-			for _, v := range g.Inputs {
-				tv := ir.NewTensor(ir.Float32, v.Type.Shape)
-				for i := range tv.F32() {
-					tv.F32()[i] = r.Float32()*2 - 1
-				}
-				feeds[v.Name], env[v] = tv, tv
-			}
-			want, err := ir.Run(g, env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, Tune: tune, Workspace: codegen.Workspace})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(g.Nodes) != 1 {
-				t.Fatalf("%s: the Conv, Add and LeakyRelu did not fuse: %d nodes", name, len(g.Nodes))
-			}
-			wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: true, Tune: tune, Producer: "test"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := rt.Load(ctx, wasm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := m.Run(ctx, feeds)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, ref := out["z"].F32(), want[0].F32()
-			for i := range ref {
-				if d := math.Abs(float64(got[i] - ref[i])); d > 1e-4+1e-4*math.Abs(float64(ref[i])) {
-					t.Errorf("%s: element %d is %g, want %g", name, i, got[i], ref[i])
-					break
-				}
-			}
-			m.Close(ctx)
+			checkFusedKernel(ctx, t, rt, g, r, tune, name, "the Conv, Add and LeakyRelu", 1e-4)
 		}
 	}
 }
@@ -125,49 +83,57 @@ func TestFusedMatMulKernels(t *testing.T) {
 				{Op: &ir.Binary{Fn: ir.FnAdd}, Inputs: []*ir.Value{res, yb}, Outputs: []*ir.Value{ys}},
 				{Op: &ir.Unary{Fn: ir.FnRelu}, Inputs: []*ir.Value{ys}, Outputs: []*ir.Value{z}},
 			}}
-			if err := ir.InferGraph(g); err != nil {
-				t.Fatal(err)
-			}
-			feeds := map[string]*ir.Tensor{}
-			env := ir.Env{}
-			for _, v := range g.Inputs {
-				tv := ir.NewTensor(ir.Float32, v.Type.Shape)
-				for i := range tv.F32() {
-					tv.F32()[i] = r.Float32()*2 - 1
-				}
-				feeds[v.Name], env[v] = tv, tv
-			}
-			want, err := ir.Run(g, env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, Tune: tune, Workspace: codegen.Workspace})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(g.Nodes) != 1 {
-				t.Fatalf("%s: MatMul, bias, residual and Relu did not fuse: %d nodes", name, len(g.Nodes))
-			}
-			wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: true, Tune: tune, Producer: "test"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := rt.Load(ctx, wasm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := m.Run(ctx, feeds)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, ref := out["z"].F32(), want[0].F32()
-			for i := range ref {
-				if d := math.Abs(float64(got[i] - ref[i])); d > 1e-5+1e-5*math.Abs(float64(ref[i])) {
-					t.Errorf("%s: element %d is %g, want %g", name, i, got[i], ref[i])
-					break
-				}
-			}
-			m.Close(ctx)
+			checkFusedKernel(ctx, t, rt, g, r, tune, name, "MatMul, bias, residual and Relu", 1e-5)
+		}
+	}
+}
+
+// checkFusedKernel feeds g's inputs from r, compiles g for tune, requires
+// that what fused into one node, and compares output z with the reference
+// within tol, absolute and relative.
+func checkFusedKernel(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir.Graph, r *rand.Rand, tune, name, what string, tol float64) {
+	t.Helper()
+	if err := ir.InferGraph(g); err != nil {
+		t.Fatal(err)
+	}
+	feeds := map[string]*ir.Tensor{}
+	env := ir.Env{}
+	for _, v := range g.Inputs {
+		tv := ir.NewTensor(ir.Float32, v.Type.Shape)
+		for i := range tv.F32() {
+			tv.F32()[i] = r.Float32()*2 - 1
+		}
+		feeds[v.Name], env[v] = tv, tv
+	}
+	want, err := ir.Run(g, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, Tune: tune, Workspace: codegen.Workspace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Nodes) != 1 {
+		t.Fatalf("%s: %s did not fuse: %d nodes", name, what, len(g.Nodes))
+	}
+	wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: true, Tune: tune, Producer: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rt.Load(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	out, err := m.Run(ctx, feeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ref := out["z"].F32(), want[0].F32()
+	for i := range ref {
+		if d := math.Abs(float64(got[i] - ref[i])); d > tol+tol*math.Abs(float64(ref[i])) {
+			t.Errorf("%s: element %d is %g, want %g", name, i, got[i], ref[i])
+			break
 		}
 	}
 }

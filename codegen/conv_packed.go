@@ -42,8 +42,7 @@ func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
 	p.K = cp.cg * cp.kSize
 	p.K4 = ir.PackedK(p.K)
 	p.panels = (cp.P + 3) / 4
-	per := p.K4 * 4 * int(k.aStride())
-	p.blockPanels = max(1, min(p.panels, aBlockBytes/per))
+	p.blockPanels, _ = matmulBlock(cp.P, p.K, int(k.aStride()))
 	p.Hp, p.Wp = cp.padded[0], cp.padded[1]
 	return p, true
 }
@@ -90,11 +89,7 @@ func genericConvNode(n *ir.Node, op *ir.FusedConv) *ir.Node {
 func (k *Ctx) convPacked(n *ir.Node, op *ir.FusedConv, p *packedConv) error {
 	f := k.F
 	x, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
-	bias := n.In(2)
-	var res *ir.Value
-	if op.Residual {
-		res = n.In(3)
-	}
+	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
 	g := p.g
 	P, M, C := p.P, p.M, p.C
 	as := k.aStride()
@@ -114,50 +109,37 @@ func (k *Ctx) convPacked(n *ir.Node, op *ir.FusedConv, p *packedConv) error {
 		}
 		// Blocks of blockPanels pixel panels: pack, then every weight panel
 		// against every packed panel.
-		start, left, cnt := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		f.SetI32(start, 0)
-		f.SetI32(left, int32(p.panels))
-		f.Loop()
-		// cnt = min(blockPanels, left)
-		f.I32Const(int32(p.blockPanels)).Get(left).Get(left).I32Const(int32(p.blockPanels)).Op(wasm.OpcodeI32GtS).Select().Set(cnt)
-		k.packConvBlock(p, xBase, padBuf, aBuf, start, cnt)
-		nb, nbc, pi, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		a, cAddr, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		f.SetI32(nb, 0)
-		f.Counted(nbc, (M+7)/8, func() {
-			// cols = min(8, M - nb*8)
-			f.I32Const(8).I32Const(int32(M)).Get(nb).I32Const(8).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
-			f.I32Const(aBuf).Set(a)
-			f.Get(start).Set(pi)
-			f.Get(cnt).Set(pc)
-			f.Loop32(pc, func() {
-				// rows = min(4, P - pi*4)
-				f.I32Const(4).I32Const(int32(P)).Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(rows).Get(rows).I32Const(4).Op(wasm.OpcodeI32GtS).Select().Set(rows)
-				// C address: out + (nb*8*P + pi*4) * 4
-				f.Get(outBase).Get(nb).I32Const(int32(8 * P * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pi).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(cAddr)
-				f.Get(a)
-				f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(p.K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				f.Get(cAddr)
-				if bias != nil {
-					f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				} else {
-					f.I32Const(0)
-				}
-				f.I32Const(k.packedSteps(p.K4)).I32Const(int32(P * 4)).Get(rows).Get(cols)
-				if res != nil {
-					f.I32Const(k.Addr(res) - k.Addr(out))
-				} else {
-					f.I32Const(0)
-				}
-				f.I32Const(32).Call(mk)
-				f.AddI32(a, panelBytes)
-				f.AddI32(pi, 1)
+		panelBlocks(f, p.panels, p.blockPanels, func(start, cnt asm.Local) {
+			k.packConvBlock(p, xBase, padBuf, aBuf, start, cnt)
+			nb, nbc, pi, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			a, cAddr, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			f.SetI32(nb, 0)
+			f.Counted(nbc, (M+7)/8, func() {
+				tileLen(f, cols, nb, 8, M)
+				f.I32Const(aBuf).Set(a)
+				f.Get(start).Set(pi)
+				f.Get(cnt).Set(pc)
+				f.Loop32(pc, func() {
+					tileLen(f, rows, pi, 4, P)
+					// C address: out + (nb*8*P + pi*4) * 4
+					f.Get(outBase).Get(nb).I32Const(int32(8 * P * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pi).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(cAddr)
+					f.Get(a)
+					f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(p.K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+					f.Get(cAddr)
+					if bias != nil {
+						f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+					} else {
+						f.I32Const(0)
+					}
+					f.I32Const(k.packedSteps(p.K4)).I32Const(int32(P * 4)).Get(rows).Get(cols)
+					f.I32Const(resOff)
+					f.I32Const(32).Call(mk)
+					f.AddI32(a, panelBytes)
+					f.AddI32(pi, 1)
+				})
+				f.AddI32(nb, 1)
 			})
-			f.AddI32(nb, 1)
 		})
-		f.Get(start).Get(cnt).Op(wasm.OpcodeI32Add).Set(start)
-		f.Get(left).Get(cnt).Op(wasm.OpcodeI32Sub).Tee(left).BrIf(0)
-		f.End()
 		f.AddI32(img, 1)
 		f.AddI32(xBase, int32(C*ir.Shape(g.In).Size()*4))
 		f.AddI32(outBase, int32(M*P*4))
@@ -311,11 +293,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	}
 	f := k.F
 	x, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
-	bias := n.In(2)
-	var res *ir.Value
-	if op.Residual {
-		res = n.In(3)
-	}
+	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
 	K, P, M := p.cg*p.kSize, p.P, p.M
 	padBuf := k.WorkspaceAddr()
 	colBuf := padBuf + int32(p.padBytes)
@@ -370,7 +348,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 				mk := k.microKernelRow(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, mode, true)
 				f.SetI32(mp, 0)
 				f.Counted(mpc, (M+3)/4, func() {
-					f.I32Const(4).I32Const(int32(M)).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(rows).Get(rows).I32Const(4).Op(wasm.OpcodeI32GtS).Select().Set(rows)
+					tileLen(f, rows, mp, 4, M)
 					// the block's columns: min(block, P - pb)
 					f.I32Const(int32(block)).I32Const(int32(P)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select().Set(cols)
 					// a: W panel mp; b: col + pb*4; c: out + (mp*4*P + pb)*4
@@ -383,11 +361,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 						f.I32Const(0)
 					}
 					f.I32Const(int32(kn)).I32Const(int32(P * 4)).Get(rows).Get(cols)
-					if res != nil {
-						f.I32Const(k.Addr(res) - k.Addr(out))
-					} else {
-						f.I32Const(0)
-					}
+					f.I32Const(resOff)
 					f.I32Const(int32(P * 4)).I32Const(int32(mode)).Call(mk)
 					f.AddI32(mp, 1)
 				})

@@ -63,11 +63,7 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	}
 	f := k.F
 	x, u, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
-	bias := n.In(2)
-	var res *ir.Value
-	if op.Residual {
-		res = n.In(3)
-	}
+	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
 	padBuf := k.WorkspaceAddr()
 	vBuf := padBuf + int32(p.padBytes)
 	mBuf := vBuf + int32(p.vBytes)
@@ -112,7 +108,7 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 		f.Counted(f.Local(asm.I32), 16, func() {
 			f.SetI32(mp, 0)
 			f.Counted(mpc, panels, func() {
-				f.I32Const(4).I32Const(int32(M)).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(rows).Get(rows).I32Const(4).Op(wasm.OpcodeI32GtS).Select().Set(rows)
+				tileLen(f, rows, mp, 4, M)
 				// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
 				f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
 				f.Get(xi).I32Const(int32(C * Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add).Set(vB)
@@ -149,7 +145,7 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 		})
 
 		// 5. Valid region into the output, with residual and activations.
-		k.winogradStore(p, op, yBuf, outBase, res, out)
+		k.winogradStore(p, op, yBuf, outBase, resOff)
 
 		f.AddI32(xBase, int32(C*p.H*p.W*4))
 		f.AddI32(outBase, int32(M*p.Ho*p.Wo*4))
@@ -159,13 +155,13 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 
 // winogradStore copies rows of the tile-aligned buffer into the output,
 // applying the residual and activations when the epilogue has them.
-func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBase asm.Local, res, out *ir.Value) {
+func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBase asm.Local, resOff int32) {
 	f := k.F
 	ys, od, mc, oc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	yStride := int32(8 * p.G * 4)
 	f.I32Const(yBuf).Set(ys)
 	f.Get(outBase).Set(od)
-	plain := res == nil && len(op.Acts) == 0
+	plain := !op.Residual && len(op.Acts) == 0
 	v := f.Local(asm.V128)
 	x4 := fxFor(f, asm.F32, true)
 	yp := f.Local(asm.I32)
@@ -178,8 +174,8 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBa
 				f.Get(ys).Set(yp)
 				group := func(lanes int) {
 					f.Get(yp).V128Load(0).Set(v)
-					if res != nil {
-						f.Get(v).Get(od).I32Const(k.Addr(res) - k.Addr(out)).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(v)
+					if op.Residual {
+						f.Get(v).Get(od).I32Const(resOff).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(v)
 					}
 					k.vecActs(x4, op.Acts, v)
 					storeLanes(f, od, v, lanes)

@@ -154,10 +154,13 @@ func (k *Ctx) matmulSIMD(p mm) {
 			f.Get(pc).Get(sacc[r]).F32Store(uint32(r * p.N * 4))
 		}
 	}
-	setRowPtrs := func(rows int) {
+	// setTilePtrs points pa[0..rows), pb and pc at the tile in column col.
+	setTilePtrs := func(rows int) {
 		for r := 0; r < rows; r++ {
 			f.Get(rowA).I32Const(int32(r) * aRow).Op(wasm.OpcodeI32Add).Set(pa[r])
 		}
+		f.Get(p.b.base).Get(col).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
+		f.Get(rowC).Get(col).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pc)
 	}
 	f.Get(p.a.base).Set(rowA)
 	f.Get(p.c).Set(rowC)
@@ -175,26 +178,20 @@ func (k *Ctx) matmulSIMD(p mm) {
 			if n8 > 0 {
 				cc := f.Local(asm.I32)
 				f.Counted(cc, n8/8, func() {
-					setRowPtrs(rows)
-					f.Get(p.b.base).Get(col).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
-					f.Get(rowC).Get(col).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pc)
+					setTilePtrs(rows)
 					tile(rows, 2)
 					f.AddI32(col, 8)
 				})
 			}
 			if n4 > 0 {
-				setRowPtrs(rows)
-				f.Get(p.b.base).Get(col).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
-				f.Get(rowC).Get(col).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pc)
+				setTilePtrs(rows)
 				tile(rows, 1)
 				f.AddI32(col, 4)
 			}
 			if nRest > 0 {
 				cc := f.Local(asm.I32)
 				f.Counted(cc, nRest, func() {
-					setRowPtrs(rows)
-					f.Get(p.b.base).Get(col).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
-					f.Get(rowC).Get(col).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pc)
+					setTilePtrs(rows)
 					scalarCols(rows)
 					f.AddI32(col, 1)
 				})

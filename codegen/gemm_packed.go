@@ -103,6 +103,21 @@ func (k *Ctx) microKernel(form storeForm, ep *ir.Epilogue, bias biasMode) uint32
 	return k.microKernelA(form, ep, bias, 0, chunkWhole)
 }
 
+// residualOffset is the micro-kernels' res argument for fused node n: the
+// address of its residual (input 3) minus its output's, 0 without one.
+func (k *Ctx) residualOffset(n *ir.Node, ep *ir.Epilogue) int32 {
+	if !ep.Residual {
+		return 0
+	}
+	return k.Addr(n.In(3)) - k.Addr(n.Outputs[0])
+}
+
+// tileLen sets dst = min(step, total - i*step): how much of tile i of a
+// dimension cut into tiles of step lies inside it.
+func tileLen(f *asm.Func, dst, i asm.Local, step, total int) {
+	f.I32Const(int32(step)).I32Const(int32(total)).Get(i).I32Const(int32(step)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(dst).Get(dst).I32Const(int32(step)).Op(wasm.OpcodeI32GtS).Select().Set(dst)
+}
+
 // K chunks: a product split along K sums chunk by chunk into C (row-major
 // tiles only); only the last chunk applies the epilogue. As bits: chunkAddC
 // adds C's earlier sums, chunkRaw stores without the epilogue.
@@ -293,14 +308,7 @@ func (k *Ctx) epilogueBody(h *asm.Func, acc []asm.Local, form storeForm, ep *ir.
 			}
 		}
 		x := fxFor(h, asm.F32, true)
-		// finish applies the residual and the activations to the vector in
-		// v, whose C address is on top of ptr (the residual is at ptr+res).
-		finish := func(v asm.Local, ptr asm.Local) {
-			if ep.Residual {
-				h.Get(v).Get(ptr).Get(res).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(v)
-			}
-			k.vecActs(x, ep.Acts, v)
-		}
+		finish := func(v asm.Local, ptr asm.Local) { k.vecEpilogue(x, ep, v, ptr, res) }
 		store := func(ptr, v, n asm.Local) { storeLanesN(h, ptr, v, n) }
 		ptr, n := h.Local(i32), h.Local(i32)
 		switch form {
@@ -410,6 +418,16 @@ func (k *Ctx) zeroAPad(K int, dst asm.Local) {
 		k.F.Get(dst).I32Const(0).I32Const(n).MemoryFill()
 		k.F.AddI32(dst, n)
 	}
+}
+
+// vecEpilogue applies a fused epilogue to the f32x4 vector in local v,
+// in place: the residual at the address in ptr plus the byte offset in
+// res, then the activations.
+func (k *Ctx) vecEpilogue(x fx, ep *ir.Epilogue, v, ptr, res asm.Local) {
+	if ep.Residual {
+		x.f.Get(v).Get(ptr).Get(res).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(v)
+	}
+	k.vecActs(x, ep.Acts, v)
 }
 
 // vecActs applies activations to the f32x4 vector in local v, in place.

@@ -67,14 +67,26 @@ func matmulBlock(rows, K int, as int) (panels, bytes int) {
 	return panels, panels * per
 }
 
+// panelBlocks loops over panels 4-row panels (at least one) in blocks of
+// at most per, calling body with locals holding each block's first panel
+// and its panel count.
+func panelBlocks(f *asm.Func, panels, per int, body func(start, cnt asm.Local)) {
+	start, left, cnt := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.SetI32(start, 0)
+	f.SetI32(left, int32(panels))
+	f.Loop()
+	// cnt = min(per, left)
+	f.I32Const(int32(per)).Get(left).Get(left).I32Const(int32(per)).Op(wasm.OpcodeI32GtS).Select().Set(cnt)
+	body(start, cnt)
+	f.Get(start).Get(cnt).Op(wasm.OpcodeI32Add).Set(start)
+	f.Get(left).Get(cnt).Op(wasm.OpcodeI32Sub).Tee(left).BrIf(0)
+	f.End()
+}
+
 func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	f := k.F
 	a, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
-	bias := n.In(2)
-	var res *ir.Value
-	if op.Residual {
-		res = n.In(3)
-	}
+	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
 	K, N := op.K, op.N
 	M := out.Type.Shape.Size() / N
 	if M < 4 && !k.tuneWazero() {
@@ -88,78 +100,68 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	panelBytes := int32(K4 * 4 * int(as))
 	aBuf := k.WorkspaceAddr()
 
-	start, left, cnt := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	f.SetI32(start, 0)
-	f.SetI32(left, int32(panels))
-	f.Loop()
-	f.I32Const(int32(blockPanels)).Get(left).Get(left).I32Const(int32(blockPanels)).Op(wasm.OpcodeI32GtS).Select().Set(cnt)
 	lda := 0
 	if !k.tuneWazero() && M%4 == 0 {
 		lda = K * 4
 	}
 	mk := k.microKernelA(storeRows, &op.Epilogue, biasIf(bias != nil, biasCols), lda, chunkWhole)
-	// Pack the block's rows (the v8 tune reads whole panels of rows in place).
 	direct := lda > 0
-	pi, pc := f.Local(asm.I32), f.Local(asm.I32)
-	if !direct {
-		dst, row := f.Local(asm.I32), f.Local(asm.I32)
-		src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
-		f.I32Const(aBuf).Set(dst)
-		f.Get(start).Set(pi)
-		f.Get(cnt).Set(pc)
-		f.Loop32(pc, func() {
-			for r := 0; r < 4; r++ {
-				f.Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(row)
-				f.I32Const(int32(M - 1)).Get(row).Get(row).I32Const(int32(M - 1)).Op(wasm.OpcodeI32GtS).Select().Set(row)
-				f.Get(row).I32Const(int32(K * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(src[r])
-			}
-			k.packARows(src, 4, K, dst)
-			f.AddI32(pi, 1)
-		})
-	}
-	nb, nbc, ap, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	f.SetI32(nb, 0)
-	f.Counted(nbc, (N+7)/8, func() {
-		f.I32Const(8).I32Const(int32(N)).Get(nb).I32Const(8).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
-		if direct {
-			f.Get(start).I32Const(int32(16 * K)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(ap)
-		} else {
-			f.I32Const(aBuf).Set(ap)
+	panelBlocks(f, panels, blockPanels, func(start, cnt asm.Local) {
+		// Pack the block's rows (the v8 tune reads whole panels of rows in place).
+		pi, pc := f.Local(asm.I32), f.Local(asm.I32)
+		if !direct {
+			dst, row := f.Local(asm.I32), f.Local(asm.I32)
+			src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
+			f.I32Const(aBuf).Set(dst)
+			f.Get(start).Set(pi)
+			f.Get(cnt).Set(pc)
+			f.Loop32(pc, func() {
+				for r := 0; r < 4; r++ {
+					f.Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(row)
+					f.I32Const(int32(M - 1)).Get(row).Get(row).I32Const(int32(M - 1)).Op(wasm.OpcodeI32GtS).Select().Set(row)
+					f.Get(row).I32Const(int32(K * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(src[r])
+				}
+				k.packARows(src, 4, K, dst)
+				f.AddI32(pi, 1)
+			})
 		}
-		f.Get(start).Set(pi)
-		f.Get(cnt).Set(pc)
-		f.Loop32(pc, func() {
-			f.I32Const(4).I32Const(int32(M)).Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(rows).Get(rows).I32Const(4).Op(wasm.OpcodeI32GtS).Select().Set(rows)
-			f.Get(ap)
-			f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-			// C: out + pi*4*N*4 + nb*32
-			f.I32Const(k.Addr(out)).Get(pi).I32Const(int32(16 * N)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-			if bias != nil {
-				f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-			} else {
-				f.I32Const(0)
-			}
-			steps := k.packedSteps(K4)
+		nb, nbc, ap, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.SetI32(nb, 0)
+		f.Counted(nbc, (N+7)/8, func() {
+			tileLen(f, cols, nb, 8, N)
 			if direct {
-				steps = int32(K) // B's padding rows are never read
-			}
-			f.I32Const(steps).I32Const(int32(N * 4)).Get(rows).Get(cols)
-			if res != nil {
-				f.I32Const(k.Addr(res) - k.Addr(out))
+				f.Get(start).I32Const(int32(16 * K)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(ap)
 			} else {
-				f.I32Const(0)
+				f.I32Const(aBuf).Set(ap)
 			}
-			f.I32Const(32).Call(mk)
-			if direct {
-				f.AddI32(ap, int32(16*K))
-			} else {
-				f.AddI32(ap, panelBytes)
-			}
-			f.AddI32(pi, 1)
+			f.Get(start).Set(pi)
+			f.Get(cnt).Set(pc)
+			f.Loop32(pc, func() {
+				tileLen(f, rows, pi, 4, M)
+				f.Get(ap)
+				f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				// C: out + pi*4*N*4 + nb*32
+				f.I32Const(k.Addr(out)).Get(pi).I32Const(int32(16 * N)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				if bias != nil {
+					f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				} else {
+					f.I32Const(0)
+				}
+				steps := k.packedSteps(K4)
+				if direct {
+					steps = int32(K) // B's padding rows are never read
+				}
+				f.I32Const(steps).I32Const(int32(N * 4)).Get(rows).Get(cols)
+				f.I32Const(resOff)
+				f.I32Const(32).Call(mk)
+				if direct {
+					f.AddI32(ap, int32(16*K))
+				} else {
+					f.AddI32(ap, panelBytes)
+				}
+				f.AddI32(pi, 1)
+			})
+			f.AddI32(nb, 1)
 		})
-		f.AddI32(nb, 1)
 	})
-	f.Get(start).Get(cnt).Op(wasm.OpcodeI32Add).Set(start)
-	f.Get(left).Get(cnt).Op(wasm.OpcodeI32Sub).Tee(left).BrIf(0)
-	f.End()
 }

@@ -68,9 +68,7 @@ func (k *Ctx) maxPoolPlane(g *ir.Geometry) uint32 {
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
 		src, dst, buf := f.Param(0), f.Param(1), f.Param(2)
 		H, W := g.In[0], g.In[1]
-		Ho, Wo := g.Out[0], g.Out[1]
 		hp, wp := poolPadded(g)
-		sx := g.Strides[1]
 		ninf := f.Local(asm.V128)
 		f.F32x4Const(float32(math.Inf(-1))).Set(ninf)
 		// Border: -inf everywhere (vector stores), then the plane's rows.
@@ -81,31 +79,50 @@ func (k *Ctx) maxPoolPlane(g *ir.Geometry) uint32 {
 			f.AddI32(p, 16)
 		})
 		copyPlane(f, buf, src, H, W, wp, g.PadBegin[0], g.PadBegin[1])
-		row, oc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		in, acc, v, hi := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
-		f.Get(buf).Set(row)
-		f.Counted(oc, Ho, func() {
-			f.Get(row).Set(in)
-			emitGroup := func(lanes int) {
-				f.Get(ninf).Set(acc)
-				for ky := 0; ky < g.Kernel[0]; ky++ {
-					for kx := 0; kx < g.Kernel[1]; kx++ {
-						off := uint32((ky*g.Dilations[0]*wp + kx*g.Dilations[1]) * 4)
-						loadStrided(f, in, off, sx, hi)
-						f.Set(v)
-						f.Get(acc).Get(v).Vec(wasm.OpcodeVecF32x4Max).Set(acc)
-					}
+		windowRows(f, g, buf, dst,
+			func(acc asm.Local) { f.Get(ninf).Set(acc) },
+			func(_ int, acc, v asm.Local) { f.Get(acc).Get(v).Vec(wasm.OpcodeVecF32x4Max).Set(acc) },
+			nil)
+	})
+}
+
+// windowRows computes the output plane from a plane bordered into buf
+// (poolPadded), four outputs of a row at a time, into dst: init sets acc,
+// tap folds in v, the input under window tap t for each lane, and finish
+// (if any) completes acc before its lanes are stored. Shared by MaxPool
+// and the depthwise Conv.
+func windowRows(f *asm.Func, g *ir.Geometry, buf, dst asm.Local, init func(acc asm.Local), tap func(t int, acc, v asm.Local), finish func(acc asm.Local)) {
+	_, wp := poolPadded(g)
+	Ho, Wo, sx := g.Out[0], g.Out[1], g.Strides[1]
+	row, oc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	in, acc, v, hi := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
+	f.Get(buf).Set(row)
+	f.Counted(oc, Ho, func() {
+		f.Get(row).Set(in)
+		emitGroup := func(lanes int) {
+			init(acc)
+			t := 0
+			for ky := 0; ky < g.Kernel[0]; ky++ {
+				for kx := 0; kx < g.Kernel[1]; kx++ {
+					off := uint32((ky*g.Dilations[0]*wp + kx*g.Dilations[1]) * 4)
+					loadStrided(f, in, off, sx, hi)
+					f.Set(v)
+					tap(t, acc, v)
+					t++
 				}
-				storeLanes(f, dst, acc, lanes)
-				f.AddI32(dst, int32(lanes*4))
-				f.AddI32(in, int32(4*sx*4))
 			}
-			full := Wo / 4
-			f.Counted(gc, full, func() { emitGroup(4) })
-			if full*4 < Wo {
-				emitGroup(Wo - full*4)
+			if finish != nil {
+				finish(acc)
 			}
-			f.AddI32(row, int32(g.Strides[0]*wp*4))
-		})
+			storeLanes(f, dst, acc, lanes)
+			f.AddI32(dst, int32(lanes*4))
+			f.AddI32(in, int32(4*sx*4))
+		}
+		full := Wo / 4
+		f.Counted(gc, full, func() { emitGroup(4) })
+		if full*4 < Wo {
+			emitGroup(Wo - full*4)
+		}
+		f.AddI32(row, int32(g.Strides[0]*wp*4))
 	})
 }

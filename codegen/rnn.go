@@ -56,25 +56,20 @@ func rnnLayoutFor(n *ir.Node, op *ir.RNN) (rnnLayout, error) {
 	}
 	l.sz = elemBytes(l.cdt)
 	G, H := op.Kind.Gates(), d.Hidden
-	off := 0
-	alloc := func(elems int) int {
-		at := off
-		off += (elems*l.sz + 15) &^ 15
-		return at
-	}
+	ws := wsLayout{sz: l.sz}
 	if dt == ir.Float16 || dt == ir.BFloat16 {
-		l.xconv = alloc(d.Seq * d.Batch * d.Input)
+		l.xconv = ws.alloc(d.Seq * d.Batch * d.Input)
 	}
-	l.xw = alloc(d.Seq * d.Batch * G * H)
-	l.wT = alloc(d.Input * G * H)
-	l.rT = alloc(H * G * H)
-	l.h = alloc(d.Batch * H)
-	l.c = alloc(d.Batch * H)
-	l.hr = alloc(d.Batch * G * H)
-	l.zb = alloc(d.Batch * H)
-	l.rb = alloc(d.Batch * H)
-	l.hh = alloc(d.Batch * H)
-	l.total = off
+	l.xw = ws.alloc(d.Seq * d.Batch * G * H)
+	l.wT = ws.alloc(d.Input * G * H)
+	l.rT = ws.alloc(H * G * H)
+	l.h = ws.alloc(d.Batch * H)
+	l.c = ws.alloc(d.Batch * H)
+	l.hr = ws.alloc(d.Batch * G * H)
+	l.zb = ws.alloc(d.Batch * H)
+	l.rb = ws.alloc(d.Batch * H)
+	l.hh = ws.alloc(d.Batch * H)
+	l.total = ws.end
 	return l, nil
 }
 
@@ -111,26 +106,8 @@ func (k *Ctx) rnn(n *ir.Node, op *ir.RNN) error {
 	g := &rnnGen{k: k, f: k.F, op: op, l: l, dt: dt, ct: ct, esz: elemBytes(dt), ws: k.WorkspaceAddr(),
 		G: op.Kind.Gates(), H: l.d.Hidden, layout: op.Layout}
 	d := l.d
-	outs := n.Outputs
-	out := func(i int) *ir.Value {
-		if i < len(outs) {
-			return outs[i]
-		}
+	if g.trivial(n) {
 		return nil
-	}
-	if d.Batch == 0 || d.Hidden == 0 {
-		return nil
-	}
-	if d.Seq == 0 {
-		for i := 1; i < 3; i++ {
-			if v := out(i); v != nil {
-				k.zeroFill(v)
-			}
-		}
-		return nil
-	}
-	if s := n.In(4); s != nil {
-		g.checkSeqLens(s)
 	}
 	x := n.In(0)
 	xAddr := k.Addr(x)
@@ -139,11 +116,33 @@ func (k *Ctx) rnn(n *ir.Node, op *ir.RNN) error {
 		xAddr = g.ws + int32(l.xconv)
 	}
 	for dir := 0; dir < d.Dirs; dir++ {
-		if err := g.direction(n, dir, xAddr, out(0), out(1), out(2)); err != nil {
+		if err := g.direction(n, dir, xAddr, n.Out(0), n.Out(1), n.Out(2)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// trivial emits what both RNN kernels do before the recurrence and tells
+// whether that completes the node: nothing without batch or hidden units,
+// zero Y_h and Y_c without steps; otherwise the sequence lengths' check.
+func (g *rnnGen) trivial(n *ir.Node) bool {
+	d := g.l.d
+	if d.Batch == 0 || d.Hidden == 0 {
+		return true
+	}
+	if d.Seq == 0 {
+		for i := 1; i < 3; i++ {
+			if v := n.Out(i); v != nil {
+				g.k.zeroFill(v)
+			}
+		}
+		return true
+	}
+	if s := n.In(4); s != nil {
+		g.checkSeqLens(s)
+	}
+	return false
 }
 
 // checkSeqLens fails the run when a sequence length is outside [0, seq].
@@ -407,33 +406,18 @@ func (g *rnnGen) direction(n *ir.Node, dir int, xAddr int32, y, yh, yc *ir.Value
 				}
 			}
 			f.Repeat(b, d.Batch, func() {
-				// t: the time step of this batch entry at step s; entries past
-				// their length write zeros to Y at step s and keep their state.
-				if seqLens != nil {
-					ln := f.Local(asm.I32)
-					f.Get(b).I32Const(2).Op(wasm.OpcodeI32Shl).I32Load(uint32(k.Addr(seqLens))).Set(ln)
-					f.Get(s).Get(ln).Op(wasm.OpcodeI32GeS).If()
+				// Entries past their length write zeros to Y at step s and
+				// keep their state.
+				g.entryStep(seqLens, reverse, s, b, t, func() {
 					if y != nil && phase == phases-1 {
 						g.yAddr(y, dir, s, b)
 						f.I32Const(0).I32Const(int32(H * g.esz)).MemoryFill()
 					}
-					f.Else()
-					if reverse {
-						f.Get(ln).I32Const(1).Op(wasm.OpcodeI32Sub).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
-					} else {
-						f.Get(s).Set(t)
+				}, func() {
+					if e := g.gateRow(n, dir, phase, hrN, t, b, y); e != nil {
+						err = e
 					}
-				} else if reverse {
-					f.I32Const(int32(d.Seq - 1)).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
-				} else {
-					f.Get(s).Set(t)
-				}
-				if e := g.gateRow(n, dir, phase, hrN, t, b, y); e != nil {
-					err = e
-				}
-				if seqLens != nil {
-					f.End()
-				}
+				})
 			})
 		}
 	})
@@ -447,6 +431,33 @@ func (g *rnnGen) direction(n *ir.Node, dir int, xAddr int32, y, yh, yc *ir.Value
 		g.storeState(yc, dir, ws+int32(l.c), seqLens)
 	}
 	return nil
+}
+
+// entryStep emits body for batch entry b at step s of a pass, with t set
+// to the entry's time step (counted from its end for a reverse pass); an
+// entry past its sequence length runs past instead.
+func (g *rnnGen) entryStep(seqLens *ir.Value, reverse bool, s, b, t asm.Local, past, body func()) {
+	f := g.f
+	if seqLens != nil {
+		ln := f.Local(asm.I32)
+		f.Get(b).I32Const(2).Op(wasm.OpcodeI32Shl).I32Load(uint32(g.k.Addr(seqLens))).Set(ln)
+		f.Get(s).Get(ln).Op(wasm.OpcodeI32GeS).If()
+		past()
+		f.Else()
+		if reverse {
+			f.Get(ln).I32Const(1).Op(wasm.OpcodeI32Sub).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
+		} else {
+			f.Get(s).Set(t)
+		}
+	} else if reverse {
+		f.I32Const(int32(g.l.d.Seq - 1)).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
+	} else {
+		f.Get(s).Set(t)
+	}
+	body()
+	if seqLens != nil {
+		f.End()
+	}
 }
 
 // yAddr pushes the address of Y[t, dir, b, 0].

@@ -45,27 +45,22 @@ func rnnFastLayoutFor(op *ir.RNN, d ir.RNNDims, compileTime bool) rnnFastLayout 
 	l.H4 = 4 * l.blocks
 	l.cols = l.G * l.H4
 	l.twoPhase = op.Kind == ir.KindGRU && !op.LinearBeforeReset
-	off := 0
-	alloc := func(floats int) int {
-		at := off
-		off += (floats*4 + 15) &^ 15
-		return at
-	}
-	l.xw = alloc(d.Seq * d.Batch * l.cols)
+	ws := wsLayout{sz: 4}
+	l.xw = ws.alloc(d.Seq * d.Batch * l.cols)
 	if !compileTime {
-		l.wp = alloc(d.Input * l.cols)
-		l.rp = alloc(l.blocks * d.Hidden * 4 * l.G)
-		l.bp = alloc(2 * l.cols)
-		l.pp = alloc(3 * l.H4)
+		l.wp = ws.alloc(d.Input * l.cols)
+		l.rp = ws.alloc(l.blocks * d.Hidden * 4 * l.G)
+		l.bp = ws.alloc(2 * l.cols)
+		l.pp = ws.alloc(3 * l.H4)
 	}
-	l.h = alloc(2 * d.Batch * l.H4)
-	l.c = alloc(d.Batch * l.H4)
-	l.pre = alloc(l.cols)
+	l.h = ws.alloc(2 * d.Batch * l.H4)
+	l.c = ws.alloc(d.Batch * l.H4)
+	l.pre = ws.alloc(l.cols)
 	if l.twoPhase {
-		l.z = alloc(d.Batch * l.H4)
-		l.rh = alloc(d.Batch * l.H4)
+		l.z = ws.alloc(d.Batch * l.H4)
+		l.rh = ws.alloc(d.Batch * l.H4)
 	}
-	l.total = off
+	l.total = ws.end
 	return l
 }
 
@@ -91,27 +86,10 @@ func (k *Ctx) rnnPacked(n *ir.Node, op *ir.RNN, l rnnFastLayout) error {
 	f, d := k.F, l.d
 	g := &rnnGen{k: k, f: f, op: op, l: rnnLayout{d: d, cdt: ir.Float32, sz: 4}, dt: ir.Float32, ct: asm.F32, esz: 4,
 		ws: k.WorkspaceAddr(), G: l.G, H: d.Hidden, layout: op.Layout}
-	out := func(i int) *ir.Value {
-		if i < len(n.Outputs) {
-			return n.Outputs[i]
-		}
-		return nil
-	}
-	if d.Batch == 0 || d.Hidden == 0 {
-		return nil
-	}
-	if d.Seq == 0 {
-		for i := 1; i < 3; i++ {
-			if v := out(i); v != nil {
-				k.zeroFill(v)
-			}
-		}
+	if g.trivial(n) {
 		return nil
 	}
 	seqLens := n.In(4)
-	if seqLens != nil {
-		g.checkSeqLens(seqLens)
-	}
 	ws := k.WorkspaceAddr()
 	H, H4, G, cols := d.Hidden, l.H4, l.G, l.cols
 	rowBytes := int32(H4 * 4)
@@ -157,7 +135,7 @@ func (k *Ctx) rnnPacked(n *ir.Node, op *ir.RNN, l rnnFastLayout) error {
 			return err
 		}
 		reverse := op.Direction == "reverse" || dir == 1
-		y := out(0)
+		y := n.Out(0)
 		s, b, t, hin, hout := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		f.Repeat(s, d.Seq, func() {
 			// hin = hBuf[s&1], hout the other
@@ -170,10 +148,7 @@ func (k *Ctx) rnnPacked(n *ir.Node, op *ir.RNN, l rnnFastLayout) error {
 				rowOf := func(p asm.Local) {
 					f.Get(b).I32Const(rowBytes).Op(wasm.OpcodeI32Mul).Get(p).Op(wasm.OpcodeI32Add)
 				}
-				if seqLens != nil {
-					ln := f.Local(asm.I32)
-					f.Get(b).I32Const(2).Op(wasm.OpcodeI32Shl).I32Load(uint32(k.Addr(seqLens))).Set(ln)
-					f.Get(s).Get(ln).Op(wasm.OpcodeI32GeS).If()
+				g.entryStep(seqLens, reverse, s, b, t, func() {
 					// Past the entry's length: zeros in Y, the state carried over.
 					if y != nil {
 						g.yAddr(y, dir, s, b)
@@ -182,49 +157,37 @@ func (k *Ctx) rnnPacked(n *ir.Node, op *ir.RNN, l rnnFastLayout) error {
 					rowOf(hout)
 					rowOf(hin)
 					f.I32Const(rowBytes).MemoryCopy()
-					f.Else()
-					if reverse {
-						f.Get(ln).I32Const(1).Op(wasm.OpcodeI32Sub).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
-					} else {
-						f.Get(s).Set(t)
+				}, func() {
+					// xw row of (t, b) in X's layout
+					rowT, rowB := d.Batch, 1
+					if op.Layout == 1 {
+						rowT, rowB = 1, d.Seq
 					}
-				} else if reverse {
-					f.I32Const(int32(d.Seq - 1)).Get(s).Op(wasm.OpcodeI32Sub).Set(t)
-				} else {
-					f.Get(s).Set(t)
-				}
-				// xw row of (t, b) in X's layout
-				rowT, rowB := d.Batch, 1
-				if op.Layout == 1 {
-					rowT, rowB = 1, d.Seq
-				}
-				f.Get(t).I32Const(int32(rowT * cols * 4)).Op(wasm.OpcodeI32Mul)
-				f.Get(b).I32Const(int32(rowB * cols * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				f.I32Const(ws + int32(l.xw)).Op(wasm.OpcodeI32Add)
-				rowOf(hin)
-				rowOf(hout)
-				row(ws + int32(l.c))
-				if y != nil {
-					g.yAddr(y, dir, t, b)
-				} else {
+					f.Get(t).I32Const(int32(rowT * cols * 4)).Op(wasm.OpcodeI32Mul)
+					f.Get(b).I32Const(int32(rowB * cols * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+					f.I32Const(ws + int32(l.xw)).Op(wasm.OpcodeI32Add)
+					rowOf(hin)
 					rowOf(hout)
-				}
-				f.I32Const(rp).I32Const(bp).I32Const(pp).I32Const(ws + int32(l.pre))
-				if l.twoPhase {
-					row(ws + int32(l.z))
-					row(ws + int32(l.rh))
-				}
-				f.Call(step)
-				if seqLens != nil {
-					f.End()
-				}
+					row(ws + int32(l.c))
+					if y != nil {
+						g.yAddr(y, dir, t, b)
+					} else {
+						rowOf(hout)
+					}
+					f.I32Const(rp).I32Const(bp).I32Const(pp).I32Const(ws + int32(l.pre))
+					if l.twoPhase {
+						row(ws + int32(l.z))
+						row(ws + int32(l.rh))
+					}
+					f.Call(step)
+				})
 			})
 		})
 		last := hBuf[d.Seq&1]
-		if v := out(1); v != nil {
+		if v := n.Out(1); v != nil {
 			g.storePaddedState(v, dir, last, H4, seqLens)
 		}
-		if v := out(2); v != nil {
+		if v := n.Out(2); v != nil {
 			g.storePaddedState(v, dir, ws+int32(l.c), H4, seqLens)
 		}
 	}
@@ -651,16 +614,22 @@ func (s *rnnStepGen) gruUpdate(z, hh asm.Local) {
 	x.mul().add()
 }
 
-// GRU with linear_before_reset: hh = g(xw + Wbh + r . (h Rh^T + Rbh)).
-func (s *rnnStepGen) gruLBR(acc []asm.Local, partial bool) {
+// gruZRGates sets z and r, GRU's update and reset gates.
+func (s *rnnStepGen) gruZRGates(acc []asm.Local, z, r asm.Local) {
 	x := s.x
-	z, r, hh, hn := x.local(), x.local(), x.local(), x.local()
 	x.get(acc[0])
 	s.activate(s.acts[0])
 	x.set(z)
 	x.get(acc[1])
 	s.activate(s.acts[0])
 	x.set(r)
+}
+
+// GRU with linear_before_reset: hh = g(xw + Wbh + r . (h Rh^T + Rbh)).
+func (s *rnnStepGen) gruLBR(acc []asm.Local, partial bool) {
+	x := s.x
+	z, r, hh, hn := x.local(), x.local(), x.local(), x.local()
+	s.gruZRGates(acc, z, r)
 	s.ld(s.xw, 2*16)
 	if s.hasB {
 		s.ld(s.bp, 2*16)
@@ -678,12 +647,7 @@ func (s *rnnStepGen) gruLBR(acc []asm.Local, partial bool) {
 func (s *rnnStepGen) gruZR(acc []asm.Local, partial bool) {
 	x := s.x
 	z, r := x.local(), x.local()
-	x.get(acc[0])
-	s.activate(s.acts[0])
-	x.set(z)
-	x.get(acc[1])
-	s.activate(s.acts[0])
-	x.set(r)
+	s.gruZRGates(acc, z, r)
 	s.h.Get(s.z).Get(z).V128Store(0)
 	s.h.Get(s.rh)
 	x.get(r)

@@ -180,19 +180,14 @@ type linAttnLayout struct {
 
 func linAttnLayoutFor(d ir.LinAttnDims) linAttnLayout {
 	var l linAttnLayout
-	off := 0
-	alloc := func(n int) int {
-		at := off
-		off += (4*n + 15) &^ 15
-		return at
-	}
-	l.state = alloc(d.B * d.Hkv * d.Dk * d.Dv)
-	l.qrow = alloc(d.Dk)
-	l.krow = alloc(d.Dk)
-	l.vrow = alloc(d.Dv)
-	l.rrow = alloc(d.Dv)
-	l.erow = alloc(d.Dk)
-	l.total = off
+	ws := wsLayout{sz: 4}
+	l.state = ws.alloc(d.B * d.Hkv * d.Dk * d.Dv)
+	l.qrow = ws.alloc(d.Dk)
+	l.krow = ws.alloc(d.Dk)
+	l.vrow = ws.alloc(d.Dv)
+	l.rrow = ws.alloc(d.Dv)
+	l.erow = ws.alloc(d.Dk)
+	l.total = ws.end
 	return l
 }
 
@@ -293,6 +288,17 @@ func (k *Ctx) linearAttention(n *ir.Node, op *ir.LinearAttention) error {
 			f.Vec(wasm.OpcodeVecF32x4Splat)
 		}
 	}
+	// update rewrites the state at pst+off with op applied to it.
+	update := func(x fx, off asm.Local, op func()) {
+		f.Get(pst).Get(off).Op(wasm.OpcodeI32Add)
+		ld(x, pst, off)
+		op()
+		if x.vec {
+			f.V128Store(0)
+		} else {
+			f.F32Store(0)
+		}
+	}
 	f.Repeat(b, d.B, func() {
 		f.Repeat(h, d.Hkv, func() {
 			f.I32Const(st).Get(b).I32Const(int32(d.Hkv)).Op(wasm.OpcodeI32Mul).Get(h).Op(wasm.OpcodeI32Add)
@@ -314,30 +320,26 @@ func (k *Ctx) linearAttention(n *ir.Node, op *ir.LinearAttention) error {
 						k.rowAddr(k.Addr(decay), bt, []int{d.T * d.Hkv * esz, d.Hkv * esz, esz})
 					}
 					f.Set(prow)
-					if !d.DecayPerKey {
+					// fac = exp of the decay at prow
+					decayFac := func() {
 						f.Get(prow)
 						errs.check(k.loadAs(decay.Type.DType, 0, asm.F32))
 						x.set(fac)
 						x.exp(fac).set(fac)
 					}
+					if !d.DecayPerKey {
+						decayFac()
+					}
 					rows(func(i asm.Local) {
 						if d.DecayPerKey {
-							f.Get(prow)
-							errs.check(k.loadAs(decay.Type.DType, 0, asm.F32))
-							x.set(fac)
-							x.exp(fac).set(fac)
+							decayFac()
 							f.AddI32(prow, int32(esz))
 						}
 						dvLoop(func(x fx, off asm.Local) {
-							f.Get(pst).Get(off).Op(wasm.OpcodeI32Add)
-							ld(x, pst, off)
-							splat(x, fac)
-							x.mul()
-							if x.vec {
-								f.V128Store(0)
-							} else {
-								f.F32Store(0)
-							}
+							update(x, off, func() {
+								splat(x, fac)
+								x.mul()
+							})
 						})
 					})
 				}
@@ -369,16 +371,11 @@ func (k *Ctx) linearAttention(n *ir.Node, op *ir.LinearAttention) error {
 					f.Get(i).I32Const(2).Op(wasm.OpcodeI32Shl).F32Load(uint32(ws + int32(l.krow)))
 					x.set(fac)
 					dvLoop(func(x fx, off asm.Local) {
-						f.Get(pst).Get(off).Op(wasm.OpcodeI32Add)
-						ld(x, pst, off)
-						splat(x, fac)
-						ldc(x, ws+int32(l.vrow), off)
-						x.mul().add()
-						if x.vec {
-							f.V128Store(0)
-						} else {
-							f.F32Store(0)
-						}
+						update(x, off, func() {
+							splat(x, fac)
+							ldc(x, ws+int32(l.vrow), off)
+							x.mul().add()
+						})
 					})
 				})
 				// Query heads of this key head read the state.

@@ -266,20 +266,28 @@ func (x fx) copySign(a, b asm.Local) fx {
 
 // exp: exp(x) = 2^n * e^r with n = round(x/ln2) and |r| <= ln2/2.
 func (x fx) exp(in asm.Local) fx {
-	lo, hi := -87.33654475, 88.72283905
-	terms := 8
-	if x.f64 {
-		lo, hi, terms = -708.3964185322641, 709.782712893384, 14
-	}
 	t, n, r := x.local(), x.local(), x.local()
-	x.get(in).c(lo).max().c(hi).min().tee(t)
-	x.c(math.Log2E).mul().nearest().set(n)
-	x.get(t).get(n).c(0.693145751953125).mul().sub().get(n).c(1.428606820309417232e-06).mul().sub().set(r)
+	hi, terms := x.expReduce(in, t, n, r)
 	x.horner(r, taylorExp(terms))
 	// 2^(n-1) * 2 keeps the exponent field in range at n = 128 (f32).
 	x.get(n).toInt().ic(x.bias() - 1).iadd().ishl(x.mantBits()).fromBits().mul().c(2).mul()
 	x.c(math.Inf(1)).get(in).c(hi).gt().sel0()
 	return x
+}
+
+// expReduce is exp's and expm1's range reduction: t = in limited to
+// where e^in is finite, n = round(t/ln2) and r = t - n*ln2 (ln2 in two
+// parts). It returns the upper limit and the Taylor terms for e^r.
+func (x fx) expReduce(in, t, n, r asm.Local) (hi float64, terms int) {
+	lo, hi := -87.33654475, 88.72283905
+	terms = 8
+	if x.f64 {
+		lo, hi, terms = -708.3964185322641, 709.782712893384, 14
+	}
+	x.get(in).c(lo).max().c(hi).min().tee(t)
+	x.c(math.Log2E).mul().nearest().set(n)
+	x.get(t).get(n).c(0.693145751953125).mul().sub().get(n).c(1.428606820309417232e-06).mul().sub().set(r)
+	return hi, terms
 }
 
 // sel0 is sel with the operands pushed in the order value, alt, cond where
@@ -317,15 +325,8 @@ func taylorExp(n int) []float64 {
 
 // expm1 is e^x - 1, accurate near 0: 2^n*(1+q) - 1 = 2^n*q + (2^n - 1).
 func (x fx) expm1(in asm.Local) fx {
-	lo, hi := -87.33654475, 88.72283905
-	terms := 8
-	if x.f64 {
-		lo, hi, terms = -708.3964185322641, 709.782712893384, 14
-	}
 	t, n, r, s := x.local(), x.local(), x.local(), x.local()
-	x.get(in).c(lo).max().c(hi).min().tee(t)
-	x.c(math.Log2E).mul().nearest().set(n)
-	x.get(t).get(n).c(0.693145751953125).mul().sub().get(n).c(1.428606820309417232e-06).mul().sub().set(r)
+	hi, terms := x.expReduce(in, t, n, r)
 	x.get(n).toInt().ic(x.bias() - 1).iadd().ishl(x.mantBits()).fromBits().c(2).mul().set(s) // 2^n
 	q := taylorExp(terms)[1:]                                                                // (e^r - 1)/r
 	x.horner(r, q).get(r).mul()                                                              // q(r) = e^r - 1
