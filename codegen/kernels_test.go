@@ -123,6 +123,8 @@ func TestResizeKernels(t *testing.T) {
 		{"wide antialias filter", &ir.Resize{Mode: "cubic", CoordMode: "half_pixel", CubicA: -0.75, Antialias: true}, randTensor(r, ir.Float32, ir.Shape{1, 2, 40, 33}, -4, 4), nil, scales(1, 1, 0.2, 0.3), nil},
 		{"crop and extrapolate rows", &ir.Resize{Mode: "linear", CoordMode: "tf_crop_and_resize", Extrapolation: 7}, randTensor(r, ir.Float32, ir.Shape{1, 1, 6, 9}, -4, 4), ir.TensorF32(ir.Shape{8}, 0, 0, -0.2, 0.1, 1, 1, 1.3, 0.8), nil, sizes(1, 1, 8, 11)},
 		{"keep aspect, axes", &ir.Resize{Mode: "linear", CoordMode: "pytorch_half_pixel", Axes: []int{-1, 2}, KeepAspect: "not_smaller"}, randTensor(r, ir.BFloat16, ir.Shape{2, 1, 7, 9}, -4, 4), nil, nil, sizes(4, 5)},
+		{"float8e4m3fn linear", &ir.Resize{Mode: "linear", CoordMode: "half_pixel"}, randTensor(r, ir.Float8E4M3FN, ir.Shape{1, 2, 4, 5}, -4, 4), nil, scales(1, 1, 1.5, 0.8), nil},
+		{"float8e5m2 cubic", &ir.Resize{Mode: "cubic", CoordMode: "asymmetric", CubicA: -0.75}, randTensor(r, ir.Float8E5M2, ir.Shape{1, 1, 5, 5}, -4, 4), nil, scales(1, 1, 2, 2), nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

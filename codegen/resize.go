@@ -280,7 +280,8 @@ func (k *Ctx) resizeInterp(p *resizePass) error {
 		}
 		if !srcDT.IsFloat() {
 			convert(f, intCompute(srcDT), ct, srcDT.IsUnsigned())
-		} else if srcDT == ir.Float32 && ct == asm.F64 {
+		} else if srcDT != ir.Float64 && ct == asm.F64 {
+			// float8 types load as f32 and compute in f64
 			convert(f, asm.F32, asm.F64, false)
 		}
 	}
@@ -306,6 +307,9 @@ func (k *Ctx) resizeInterp(p *resizePass) error {
 			}
 			if l.dt.IsInt() {
 				convert(f, asm.F64, intCompute(l.dt), l.dt.IsUnsigned())
+			} else if ct == asm.F64 && l.dt != ir.Float64 {
+				// float8: to f32 rounding to odd, so that storing rounds once
+				f.Call(k.f64ToF32Odd())
 			}
 		}
 		if e := k.storeElem(dstDT, 0); e != nil {
