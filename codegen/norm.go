@@ -27,7 +27,7 @@ func init() {
 // softmax normalizes lines along the axis; a line has n elements spaced
 // inner elements apart. Three passes per line: max, sum of exp, scale.
 func (k *Ctx) softmax(n *ir.Node, op *ir.Softmax) error {
-	if done, err := k.softmaxRows(n, op); done {
+	if done, err := k.logSoftmaxRows(n, op); done {
 		return err
 	}
 	f := k.F

@@ -7,15 +7,16 @@ import (
 	"github.com/mlc-compiler/mlc/ir"
 )
 
-// softmaxRows is Softmax and LogSoftmax over a contiguous last axis of
-// float32 in f32x4 lanes (attention scores, classifier heads): per row the
-// maximum, then exp(x - max) and its sum, then the scaling. It reports
-// false when the layout does not fit and the general kernel should run.
-func (k *Ctx) softmaxRows(n *ir.Node, op *ir.Softmax) (bool, error) {
+// logSoftmaxRows is LogSoftmax over a contiguous last axis of float32 in
+// f32x4 lanes (classifier heads): per row the maximum, then the sum of
+// exp(x - max), then (x - max) - log(sum). It reports false when the layout
+// does not fit and the general kernel should run. (Softmax of that layout
+// is softmaxSIMD.)
+func (k *Ctx) logSoftmaxRows(n *ir.Node, op *ir.Softmax) (bool, error) {
 	x, y := n.Inputs[0], n.Outputs[0]
 	s := x.Type.Shape
 	axis, err := ir.NormAxis(op.Axis, len(s))
-	if err != nil || op.Kind == ir.KindHardmax || x.Type.DType != ir.Float32 || !k.SIMD() ||
+	if err != nil || op.Kind != ir.KindLogSoftmax || x.Type.DType != ir.Float32 || !k.SIMD() ||
 		axis != len(s)-1 || s[axis] < 4 || s.Size() == 0 {
 		return false, nil
 	}
@@ -33,20 +34,15 @@ func (k *Ctx) softmaxRows(n *ir.Node, op *ir.Softmax) (bool, error) {
 	f.Counted(r, rows, func() {
 		mx := g.rowReduce(px, cnt, ir.CombineMax, ir.PreNone, 0)
 		f.Get(mx).Vec(wasm.OpcodeVecF32x4Splat).Set(vm)
-		// exp(x - max), summed; Softmax keeps it in y.
+		// exp(x - max), summed
 		f.Get(px).Set(lx)
-		f.Get(py).Set(ly)
 		vx.c(0).set(vsum)
 		f.Counted(c, groups, func() {
 			f.Get(lx).V128Load(0)
 			vx.get(vm).sub().set(v)
 			vx.exp(v).set(v)
 			vx.get(vsum).get(v).add().set(vsum)
-			if op.Kind == ir.KindSoftmax {
-				f.Get(ly).Get(v).V128Store(0)
-			}
 			f.AddI32(lx, 16)
-			f.AddI32(ly, 16)
 		})
 		f.Get(vsum).Lane(wasm.OpcodeVecF32x4ExtractLane, 0).Get(vsum).Lane(wasm.OpcodeVecF32x4ExtractLane, 1).Op(wasm.OpcodeF32Add)
 		f.Get(vsum).Lane(wasm.OpcodeVecF32x4ExtractLane, 2).Get(vsum).Lane(wasm.OpcodeVecF32x4ExtractLane, 3).Op(wasm.OpcodeF32Add)
@@ -56,37 +52,20 @@ func (k *Ctx) softmaxRows(n *ir.Node, op *ir.Softmax) (bool, error) {
 			sx.get(mx).sub().set(sv)
 			sx.exp(sv).set(sv)
 			sx.get(sum).get(sv).add().set(sum)
-			if op.Kind == ir.KindSoftmax {
-				f.Get(ly).Get(sv).F32Store(0)
-			}
 			f.AddI32(lx, 4)
-			f.AddI32(ly, 4)
 		})
-		// Softmax scales by 1/sum; LogSoftmax is (x - max) - log(sum),
-		// exact near 0 for large inputs.
-		if op.Kind == ir.KindSoftmax {
-			sx.c(1).get(sum).div().set(sm)
-		} else {
-			sx.log(sum).set(sm)
-		}
+		// (x - max) - log(sum): exact near 0 for large inputs.
+		sx.log(sum).set(sm)
 		vmax := f.Local(asm.V128)
 		f.Get(vm).Set(vmax)
 		f.Get(sm).Vec(wasm.OpcodeVecF32x4Splat).Set(vm)
-		src := py
-		if op.Kind == ir.KindLogSoftmax {
-			src = px
-		}
-		f.Get(src).Set(lx)
+		f.Get(px).Set(lx)
 		f.Get(py).Set(ly)
 		scale := func(xf fx, m, max asm.Local, load, store func()) {
 			f.Get(ly)
 			f.Get(lx)
 			load()
-			if op.Kind == ir.KindSoftmax {
-				xf.get(m).mul()
-			} else {
-				xf.get(max).sub().get(m).sub()
-			}
+			xf.get(max).sub().get(m).sub()
 			store()
 		}
 		f.Counted(c, groups, func() {
