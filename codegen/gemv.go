@@ -62,10 +62,7 @@ func (k *Ctx) gemvKernel(ep *ir.Epilogue, hasBias bool) uint32 {
 				h.Get(v).Get(pbias).V128Load(uint32(16 * j)).Vec(wasm.OpcodeVecF32x4Add).Set(v)
 			}
 			h.Get(pc).I32Const(int32(16 * j)).Op(wasm.OpcodeI32Add).Set(ptr)
-			if ep.Residual {
-				h.Get(v).Get(ptr).Get(res).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(v)
-			}
-			k.vecActs(x, ep.Acts, v)
+			k.vecEpilogue(x, ep, v, ptr, res)
 			h.Get(cols).I32Const(int32(4 * j)).Op(wasm.OpcodeI32Sub).Set(n)
 			storeLanesN(h, ptr, v, n)
 			h.End()
@@ -95,12 +92,7 @@ func (k *Ctx) matmulRows(n *ir.Node, op *ir.FusedMatMul, M int) {
 			f.Get(pa).Get(pw).Get(po).Get(pbias)
 			f.I32Const(int32(K)).I32Const(int32(K4 * 32))
 			f.I32Const(32).Get(cols).Get(cols).I32Const(32).Op(wasm.OpcodeI32GtS).Select()
-			if op.Residual {
-				f.I32Const(k.Addr(n.In(3)) - k.Addr(out))
-			} else {
-				f.I32Const(0)
-			}
-			f.Call(mk)
+			f.I32Const(k.residualOffset(n, &op.Epilogue)).Call(mk)
 			f.AddI32(pw, int32(4*K4*32))
 			f.AddI32(po, 128)
 			f.AddI32(pbias, 128)
