@@ -108,36 +108,13 @@ func (k *Ctx) branch(n *ir.Node, g *ir.Graph, label string) error {
 	return nil
 }
 
-// aliasRoots maps values defined by aliasing nodes of g (Reshape,
-// Identity, ...) to the value whose buffer they share.
-func aliasRoots(g *ir.Graph) map[*ir.Value]*ir.Value {
-	roots := map[*ir.Value]*ir.Value{}
-	for _, n := range g.Nodes {
-		if _, ok := n.Op.(ir.Aliaser); ok && n.Outputs[0] != nil && n.In(0) != nil {
-			r := n.In(0)
-			if rr, ok := roots[r]; ok {
-				r = rr
-			}
-			roots[n.Outputs[0]] = r
-		}
-	}
-	return roots
-}
-
-func rootOf(roots map[*ir.Value]*ir.Value, v *ir.Value) *ir.Value {
-	if r, ok := roots[v]; ok {
-		return r
-	}
-	return v
-}
-
 // needsStaging reports whether copying each carried output straight into
 // its input would overwrite another output still to be copied: some output
 // is (a view of) another carried input, as when a body swaps two values.
 func needsStaging(g *ir.Graph, outs, ins []*ir.Value) bool {
-	roots := aliasRoots(g)
+	roots := g.AliasRoots()
 	for i, o := range outs {
-		r := rootOf(roots, o)
+		r := roots.Of(o)
 		for j, in := range ins {
 			if j != i && r == in {
 				return true

@@ -206,6 +206,30 @@ func (g *Graph) Captures() []*Value {
 	return out
 }
 
+// AliasRoots maps each output of an aliasing node (Reshape, Identity, ...)
+// of g and its subgraphs to the value whose buffer it shares.
+type AliasRoots map[*Value]*Value
+
+// AliasRoots finds the buffer every aliasing output of g shares; a chain of
+// views resolves to its first value.
+func (g *Graph) AliasRoots() AliasRoots {
+	roots := AliasRoots{}
+	g.Walk(func(n *Node) {
+		if _, ok := n.Op.(Aliaser); ok && n.Outputs[0] != nil && n.In(0) != nil {
+			roots[n.Outputs[0]] = roots.Of(n.In(0))
+		}
+	})
+	return roots
+}
+
+// Of is the value whose buffer v uses: its root, or v itself.
+func (r AliasRoots) Of(v *Value) *Value {
+	if root, ok := r[v]; ok {
+		return root
+	}
+	return v
+}
+
 // Walk calls f for every node of g and of its subgraphs, depth first.
 func (g *Graph) Walk(f func(*Node)) {
 	for _, n := range g.Nodes {

@@ -77,13 +77,8 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		}
 	})
 	// A constant graph output (a folded result) is read from its data segment.
-	roots := aliasRoot(g)
-	root := func(v *ir.Value) *ir.Value {
-		if r, ok := roots[v]; ok {
-			return r
-		}
-		return v
-	}
+	roots := g.AliasRoots()
+	root := roots.Of
 	for _, v := range g.Outputs {
 		if r := root(v); r.Const != nil && !seen[r] {
 			seen[r] = true
@@ -230,16 +225,14 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 // those). Folding leaves such nodes when their result would make the
 // module much larger (DequantizeLinear of int8 weights, ConstantOfShape):
 // mlc_run computes them on its first call only, into buffers of their own.
-// roots is aliasRoot(g).
-func onceNodes(g *ir.Graph, roots map[*ir.Value]*ir.Value) map[*ir.Node]bool {
+// roots is g.AliasRoots().
+func onceNodes(g *ir.Graph, roots ir.AliasRoots) map[*ir.Node]bool {
 	once := map[*ir.Node]bool{}
 	known := map[*ir.Value]bool{}
 	outs := map[*ir.Value]bool{}
 	for _, v := range g.Outputs {
 		outs[v] = true
-		if r, ok := roots[v]; ok {
-			outs[r] = true
-		}
+		outs[roots.Of(v)] = true
 	}
 	for _, n := range g.Nodes {
 		if _, ok := n.Op.(ir.Subgrapher); ok {
@@ -273,29 +266,6 @@ func onceNodes(g *ir.Graph, roots map[*ir.Value]*ir.Value) map[*ir.Node]bool {
 		}
 	}
 	return once
-}
-
-// aliasRoot maps each output of an aliasing op (Reshape, Identity, ...) to
-// the value whose buffer it shares.
-func aliasRoot(g *ir.Graph) map[*ir.Value]*ir.Value {
-	roots := map[*ir.Value]*ir.Value{}
-	var walk func(g *ir.Graph)
-	walk = func(g *ir.Graph) {
-		for _, n := range g.Nodes {
-			if _, ok := n.Op.(ir.Aliaser); ok && n.Outputs[0] != nil && n.Inputs[0] != nil {
-				r := n.Inputs[0]
-				if rr, ok := roots[r]; ok {
-					r = rr
-				}
-				roots[n.Outputs[0]] = r
-			}
-			for _, sg := range subgraphsOf(n) {
-				walk(sg)
-			}
-		}
-	}
-	walk(g)
-	return roots
 }
 
 func subgraphsOf(n *ir.Node) []*ir.Graph {
