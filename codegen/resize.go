@@ -12,21 +12,20 @@ import (
 
 // Resize applies its compile-time plan (ir.ResizePlan): one pass per
 // resized axis, each output position reading a few input positions along
-// that axis. The taps (byte offsets and weights) are tables the kernel
-// writes into its workspace on entry; passes ping-pong between two buffers.
+// that axis. The taps (byte offsets and weights) are read-only tables in
+// data segments; passes ping-pong between two workspace buffers.
 // Nearest-mode plans copy elements (any dtype, bit-exact); other plans
 // compute in f32 (float32, float16, bfloat16) or f64 (float64, integers).
 
 type resizeLayout struct {
-	plan     *ir.ResizePlan
-	dt       ir.DType
-	ct       wasm.ValueType // compute type of interpolating plans
-	tmpSz    int            // bytes per element of the intermediate buffers
-	wSz      int            // bytes per weight
-	tables   [][]byte
-	tableOff []int // workspace offsets of the tables
-	buf      [2]int
-	bytes    int
+	plan   *ir.ResizePlan
+	dt     ir.DType
+	ct     wasm.ValueType // compute type of interpolating plans
+	tmpSz  int            // bytes per element of the intermediate buffers
+	wSz    int            // bytes per weight
+	tables [][]byte
+	buf    [2]int
+	bytes  int
 }
 
 // resizeTapsInRegisters bounds the taps kept in locals; wider filters
@@ -71,14 +70,9 @@ func layoutResize(n *ir.Node, op *ir.Resize) (*resizeLayout, error) {
 		}
 		l.tables = append(l.tables, l.table(&ax, inner*srcSz))
 	}
-	off := 0
-	for _, t := range l.tables {
-		l.tableOff = append(l.tableOff, off)
-		off += alignUp(len(t), 16)
-	}
 	tmpBytes := alignUp(maxTmp*l.tmpSz, 16)
-	l.buf = [2]int{off, off + tmpBytes}
-	l.bytes = off + 2*tmpBytes
+	l.buf = [2]int{0, tmpBytes}
+	l.bytes = 2 * tmpBytes
 	return l, nil
 }
 
@@ -147,9 +141,6 @@ func (k *Ctx) resize(n *ir.Node, op *ir.Resize, l *resizeLayout) error {
 		return nil
 	}
 	ws := k.WorkspaceAddr()
-	for i, t := range l.tables {
-		k.emitBytes(ws+int32(l.tableOff[i]), t)
-	}
 	shape := x.Type.Shape.Clone()
 	for i, ax := range p.Passes {
 		src, dst := ws+int32(l.buf[(i+1)%2]), ws+int32(l.buf[i%2])
@@ -162,7 +153,7 @@ func (k *Ctx) resize(n *ir.Node, op *ir.Resize, l *resizeLayout) error {
 		}
 		outer, inner := shape[:ax.Axis].Size(), shape[ax.Axis+1:].Size()
 		shape[ax.Axis] = ax.Out
-		table := ws + int32(l.tableOff[i])
+		table := k.Table("resize:"+string(l.tables[i]), l.tables[i])
 		if p.Selection {
 			k.resizeSelect(&ax, outer, inner, int32(l.tmpSz), src, dst, table)
 			continue
@@ -173,35 +164,6 @@ func (k *Ctx) resize(n *ir.Node, op *ir.Resize, l *resizeLayout) error {
 		}
 	}
 	return nil
-}
-
-// emitBytes writes constant bytes to dst: the region is cleared, then
-// every non-zero 16-byte (8 without SIMD) chunk is stored.
-func (k *Ctx) emitBytes(dst int32, data []byte) {
-	f := k.F
-	if len(data) == 0 {
-		return
-	}
-	chunk := 8
-	if k.SIMD() {
-		chunk = 16
-	}
-	padded := append(data[:len(data):len(data)], make([]byte, (chunk-len(data)%chunk)%chunk)...)
-	f.I32Const(dst).I32Const(0).I32Const(int32(len(padded))).MemoryFill()
-	base := f.Local(asm.I32)
-	f.I32Const(dst).Set(base)
-	for off := 0; off < len(padded); off += chunk {
-		c := padded[off : off+chunk]
-		if allZero(c) {
-			continue
-		}
-		f.Get(base)
-		if chunk == 16 {
-			f.V128Const([16]byte(c)).V128Store(uint32(off))
-		} else {
-			f.I64Const(int64(binary.LittleEndian.Uint64(c))).I64Store(uint32(off))
-		}
-	}
 }
 
 // resizeSelect copies, for every outer block and output position, the
