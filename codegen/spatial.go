@@ -278,16 +278,7 @@ func (k *Ctx) col2imOp(n *ir.Node, op *ir.Col2Im) error {
 			k.indexLoops(append(append([]int{}, block...), nblocks...), func(idx []asm.Local) {
 				f.I32Const(0)
 				for i := 0; i < d; i++ {
-					dil, st, pb := 1, 1, 0
-					if op.Dilations != nil {
-						dil = op.Dilations[i]
-					}
-					if op.Strides != nil {
-						st = op.Strides[i]
-					}
-					if op.Pads != nil {
-						pb = op.Pads[i]
-					}
+					dil, st, pb, _ := op.AxisWindow(i, d)
 					f.Get(idx[d+i]).I32Const(int32(st)).Op(wasm.OpcodeI32Mul).I32Const(int32(-pb)).Op(wasm.OpcodeI32Add)
 					f.Get(idx[i]).I32Const(int32(dil)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Tee(pos[i])
 					f.I32Const(int32(image[i])).Op(wasm.OpcodeI32GeU).Op(wasm.OpcodeI32Or)

@@ -271,6 +271,22 @@ type Col2Im struct {
 
 func (*Col2Im) OpType() string { return "Col2Im" }
 
+// AxisWindow is the dilation, stride and begin and end padding of image
+// dimension i of d, with the defaults applied.
+func (c *Col2Im) AxisWindow(i, d int) (dil, st, pb, pe int) {
+	dil, st = 1, 1
+	if c.Dilations != nil {
+		dil = c.Dilations[i]
+	}
+	if c.Strides != nil {
+		st = c.Strides[i]
+	}
+	if c.Pads != nil {
+		pb, pe = c.Pads[i], c.Pads[d+i]
+	}
+	return dil, st, pb, pe
+}
+
 // Geometry checks one image and block shape against the input shape
 // and returns the channel count and the number of blocks per dimension.
 func (c *Col2Im) Geometry(x Shape, image, block []int) (int, []int, error) {
@@ -285,16 +301,7 @@ func (c *Col2Im) Geometry(x Shape, image, block []int) (int, []int, error) {
 	n := make([]int, d)
 	total := 1
 	for i := 0; i < d; i++ {
-		dil, st, pb, pe := 1, 1, 0, 0
-		if c.Dilations != nil {
-			dil = c.Dilations[i]
-		}
-		if c.Strides != nil {
-			st = c.Strides[i]
-		}
-		if c.Pads != nil {
-			pb, pe = c.Pads[i], c.Pads[d+i]
-		}
+		dil, st, pb, pe := c.AxisWindow(i, d)
 		if block[i] < 1 || image[i] < 1 || st < 1 || dil < 1 {
 			return 0, nil, fmt.Errorf("image_shape %v and block_shape %v must be positive", image, block)
 		}
@@ -380,16 +387,7 @@ func (c *Col2Im) Eval(in []*Tensor) ([]*Tensor, error) {
 				for l := 0; l < cols; l++ {
 					off, inside := 0, true
 					for i := 0; i < d; i++ {
-						dil, st, pb := 1, 1, 0
-						if c.Dilations != nil {
-							dil = c.Dilations[i]
-						}
-						if c.Strides != nil {
-							st = c.Strides[i]
-						}
-						if c.Pads != nil {
-							pb = c.Pads[i]
-						}
+						dil, st, pb, _ := c.AxisWindow(i, d)
 						p := l/cst[i]%nblocks[i]*st - pb + k/kst[i]%block[i]*dil
 						if p < 0 || p >= image[i] {
 							inside = false
