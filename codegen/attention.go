@@ -103,17 +103,6 @@ func (k *Ctx) roundAs(dt ir.DType, ct wasm.ValueType) {
 	convert(f, asm.F32, ct, false)
 }
 
-// storeAs stores the value of Wasm type ct on the stack as an element of
-// dt at the address below it (plus off).
-func (k *Ctx) storeAs(dt ir.DType, off uint32, ct wasm.ValueType) error {
-	to, err := computeType(dt)
-	if err != nil {
-		return err
-	}
-	convert(k.F, ct, to, false)
-	return k.storeElem(dt, off)
-}
-
 // copyElems copies n elements from the address in src to the one in dst,
 // converting dtypes; both locals advance past the run.
 func (k *Ctx) copyElems(dst, src asm.Local, n int, from, to ir.DType) {

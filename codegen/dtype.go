@@ -204,6 +204,17 @@ func (k *Ctx) loadAs(dt ir.DType, off uint32, ct wasm.ValueType) error {
 	return nil
 }
 
+// storeAs stores the value of Wasm type ct on the stack as an element of
+// dt at the address below it (plus off): loadAs's counterpart.
+func (k *Ctx) storeAs(dt ir.DType, off uint32, ct wasm.ValueType) error {
+	to, err := computeType(dt)
+	if err != nil {
+		return err
+	}
+	convert(k.F, ct, to, dt.IsUnsigned())
+	return k.storeElem(dt, off)
+}
+
 // roundTo rounds the f32 on the stack to float16 or bfloat16 precision
 // (and back), so that running sums round at every step as in the element
 // type.

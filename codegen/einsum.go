@@ -226,7 +226,7 @@ func (k *Ctx) det(n *ir.Node) error {
 			f.End()
 		})
 		f.Get(py).Get(d)
-		if e := k.storeFromF64(dt, 0); e != nil {
+		if e := k.storeAs(dt, 0, asm.F64); e != nil {
 			err = e
 		}
 		f.AddI32(py, sz)

@@ -129,7 +129,7 @@ func (k *Ctx) layerNorm(n *ir.Node, op *ir.LayerNorm) error {
 				}
 				dt := o.v.Type.DType
 				k.F.Get(row).I32Const(int32(elemBytes(dt))).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(o.v)).Op(wasm.OpcodeI32Add).Get(o.val)
-				if err := k.storeFrom(dt, p.ct); err != nil {
+				if err := k.storeAs(dt, 0, p.ct); err != nil {
 					return err
 				}
 			}
@@ -187,23 +187,13 @@ func (k *Ctx) batchNormTraining(n *ir.Node, op *ir.BatchNormTraining) error {
 			} else {
 				xf.get(o.batch)
 			}
-			if err := k.storeFrom(o.out.Type.DType, p.ct); err != nil {
+			if err := k.storeAs(o.out.Type.DType, 0, p.ct); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	return k.normalize(p)
-}
-
-// storeFrom stores the ct value on the stack as an element of dt.
-func (k *Ctx) storeFrom(dt ir.DType, ct wasm.ValueType) error {
-	to, err := computeType(dt)
-	if err != nil {
-		return err
-	}
-	convert(k.F, ct, to, dt.IsUnsigned())
-	return k.storeElem(dt, 0)
 }
 
 func (k *Ctx) normalize(p *normPlan) error {
@@ -287,7 +277,7 @@ func (k *Ctx) normalize(p *normPlan) error {
 		if p.bias != nil {
 			xf.get(b).add()
 		}
-		errs.check(k.storeFrom(ydt, ct))
+		errs.check(k.storeAs(ydt, 0, ct))
 		f.AddI32(py, ysz)
 	}
 	vout := func() {

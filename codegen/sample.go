@@ -303,7 +303,7 @@ func (k *Ctx) gridSample(n *ir.Node, op *ir.GridSample) error {
 				if e := k.sumTaps(combos, dt, ct, xc); e != nil {
 					err = e
 				}
-				if e := k.storeFrom(dt, ct); e != nil {
+				if e := k.storeAs(dt, 0, ct); e != nil {
 					err = e
 				}
 				f.AddI32(xc, int32(inSize)*sz)
@@ -359,7 +359,7 @@ func (k *Ctx) affineGrid(n *ir.Node, op *ir.AffineGrid) error {
 						xf.add()
 					}
 				}
-				if e := k.storeFrom(dt, asm.F64); e != nil {
+				if e := k.storeAs(dt, 0, asm.F64); e != nil {
 					err = e
 				}
 				f.AddI32(yp, sz)
@@ -501,7 +501,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 				f.Set(v)
 				xf.get(m).get(v).get(m).get(v).gt().get(first).f.Op(wasm.OpcodeI32Or).Select()
 			}
-			errs.check(k.storeFrom(dt, ct))
+			errs.check(k.storeAs(dt, 0, ct))
 			f.AddI32(xc, int32(H*W)*sz)
 			f.AddI32(yc, plane*sz)
 		})
@@ -555,7 +555,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 				f.Counted(c, C, func() {
 					f.Get(yc)
 					constOf(f, ct, 0)
-					errs.check(k.storeFrom(dt, ct))
+					errs.check(k.storeAs(dt, 0, ct))
 					f.AddI32(yc, plane*sz)
 				})
 				f.SetI32(first, 1)
@@ -584,7 +584,7 @@ func (k *Ctx) roiAlign(n *ir.Node, op *ir.RoiAlign) error {
 						f.Get(yc).Get(yc)
 						errs.check(k.loadAs(dt, 0, ct))
 						xf.get(count).div()
-						errs.check(k.storeFrom(dt, ct))
+						errs.check(k.storeAs(dt, 0, ct))
 						f.AddI32(yc, plane*sz)
 					})
 				}
@@ -661,7 +661,7 @@ func (k *Ctx) deformConv(n *ir.Node, op *ir.DeformConv) error {
 					fxFor(f, ct, false).mul()
 					f.AddI32(mp, sz)
 				}
-				errs.check(k.storeFrom(dt, ct))
+				errs.check(k.storeAs(dt, 0, ct))
 				f.AddI32(col, sz)
 				return
 			}

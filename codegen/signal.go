@@ -84,16 +84,6 @@ func (k *Ctx) sinShifted(q int32) {
 	k.F.I32Const(q).Call(k.sinQuadrantF64())
 }
 
-// storeFromF64 stores the f64 on the stack (above the address) as dt.
-func (k *Ctx) storeFromF64(dt ir.DType, off uint32) error {
-	ct, err := computeType(dt)
-	if err != nil {
-		return err
-	}
-	convert(k.F, asm.F64, ct, dt.IsUnsigned())
-	return k.storeElem(dt, off)
-}
-
 func (k *Ctx) window(n *ir.Node, op *ir.SignalWindow) error {
 	f := k.F
 	size, y := n.Inputs[0], n.Outputs[0]
@@ -139,7 +129,7 @@ func (k *Ctx) window(n *ir.Node, op *ir.SignalWindow) error {
 			k.sinShifted(1)
 			f.F64Const(0.08).Op(wasm.OpcodeF64Mul).Op(wasm.OpcodeF64Add)
 		}
-		if e := k.storeFromF64(dt, uint32(k.Addr(y))); e != nil {
+		if e := k.storeAs(dt, uint32(k.Addr(y)), asm.F64); e != nil {
 			err = e
 		}
 	})
@@ -289,13 +279,13 @@ func (k *Ctx) dft(n *ir.Node, op *ir.DFT) error {
 					re, im := k.dftSums(tw, buf, size, kk, op.Inverse)
 					signalPtr(f, pys, kk, yStride)
 					f.Get(re)
-					if e := k.storeFromF64(dt, 0); e != nil {
+					if e := k.storeAs(dt, 0, asm.F64); e != nil {
 						err2 = e
 					}
 					if cout == 2 {
 						signalPtr(f, pys, kk, yStride)
 						f.Get(im)
-						k.storeFromF64(dt, uint32(sz))
+						k.storeAs(dt, uint32(sz), asm.F64)
 					}
 				})
 				f.AddI32(pxs, int32(cin)*sz)
@@ -403,11 +393,11 @@ func (k *Ctx) stft(n *ir.Node, op *ir.STFT) error {
 				f.Repeat(kk, bins, func() {
 					re, im := k.dftSums(tw, buf, fl, kk, false)
 					f.Get(pyf).Get(re)
-					if e := k.storeFromF64(dt, 0); e != nil {
+					if e := k.storeAs(dt, 0, asm.F64); e != nil {
 						err = e
 					}
 					f.Get(pyf).Get(im)
-					k.storeFromF64(dt, uint32(sz))
+					k.storeAs(dt, uint32(sz), asm.F64)
 					f.AddI32(pyf, 2*sz)
 				})
 			})
@@ -536,7 +526,7 @@ func (k *Ctx) melWeightMatrix(n *ir.Node) error {
 		k.Fail(abi.ErrIndexOutOfRange)
 		f.Get(j).I32Const(int32(mels)).Op(wasm.OpcodeI32Mul).Get(i).Op(wasm.OpcodeI32Add).I32Const(sz).Op(wasm.OpcodeI32Mul)
 		val()
-		if e := k.storeFromF64(dt, uint32(k.Addr(y))); e != nil {
+		if e := k.storeAs(dt, uint32(k.Addr(y)), asm.F64); e != nil {
 			serr = e
 		}
 	}
