@@ -300,8 +300,7 @@ func (k *Ctx) addChannelBias(out, b *ir.Value) error {
 		bs[i] = 1
 	}
 	bs[1] = s[1]
-	view := &ir.Value{Name: b.Name, Type: ir.Type{DType: b.Type.DType, Shape: bs}}
-	k.md.plan.Offsets[view] = k.md.plan.Addr(b)
+	view := k.ValueAt(b.Name, ir.Type{DType: b.Type.DType, Shape: bs}, k.Addr(b))
 	fn, err := k.binaryFn(ir.FnAdd, out.Type.DType, b.Type.DType)
 	if err != nil {
 		return err

@@ -77,6 +77,15 @@ func (k *Ctx) Addr(v *ir.Value) int32 { return int32(k.md.plan.Addr(v)) }
 func (k *Ctx) In(i int) *ir.Value  { return k.Node.In(i) }
 func (k *Ctx) Out(i int) *ir.Value { return k.Node.Outputs[i] }
 
+// ValueAt is a value of type t at byte address addr that the plan does not
+// know: a view of another buffer or data in the workspace, for a kernel
+// that runs another kernel on it.
+func (k *Ctx) ValueAt(name string, t ir.Type, addr int32) *ir.Value {
+	v := &ir.Value{Name: name, Type: t}
+	k.md.plan.Offsets[v] = int(addr)
+	return v
+}
+
 // WorkspaceAddr is the address of the node's scratch memory.
 func (k *Ctx) WorkspaceAddr() int32 { return int32(k.md.plan.Workspace[k.Node]) }
 

@@ -28,8 +28,7 @@ func init() {
 		x := n.Inputs[0]
 		lp := n.Out(1)
 		if lp == nil {
-			lp = &ir.Value{Name: n.Name + "/log_prob", Type: x.Type}
-			k.md.plan.Offsets[lp] = int(k.WorkspaceAddr())
+			lp = k.ValueAt(n.Name+"/log_prob", x.Type, k.WorkspaceAddr())
 		}
 		sm := &ir.Softmax{Kind: ir.KindLogSoftmax, Axis: 1}
 		if err := k.softmax(&ir.Node{Name: n.Name, Op: sm, Inputs: []*ir.Value{x}, Outputs: []*ir.Value{lp}}, sm); err != nil {

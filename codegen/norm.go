@@ -184,10 +184,8 @@ func (k *Ctx) batchNorm(n *ir.Node, op *ir.BatchNorm) error {
 		bs[i] = 1
 	}
 	bs[1] = C
-	sView := &ir.Value{Name: "bn_scale", Type: ir.Type{DType: dt, Shape: bs}}
-	bView := &ir.Value{Name: "bn_shift", Type: ir.Type{DType: dt, Shape: bs}}
-	k.md.plan.Offsets[sView] = int(ws)
-	k.md.plan.Offsets[bView] = int(ws) + C*int(sz)
+	sView := k.ValueAt("bn_scale", ir.Type{DType: dt, Shape: bs}, ws)
+	bView := k.ValueAt("bn_shift", ir.Type{DType: dt, Shape: bs}, ws+int32(C)*sz)
 	fn := ewFn{in: []ir.DType{dt, dt, dt}, out: dt, vec: ct == asm.F32}
 	fn.emit = func(a []asm.Local, vec bool) error {
 		fxFor(f, ct, vec).get(a[0]).get(a[1]).mul().get(a[2]).add()

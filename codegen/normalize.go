@@ -104,8 +104,7 @@ func (k *Ctx) layerNorm(n *ir.Node, op *ir.LayerNorm) error {
 		if v.Type.Shape.Size() == cols {
 			return k.Addr(v), nil
 		}
-		full := &ir.Value{Name: v.Name + "/expanded", Type: ir.Type{DType: v.Type.DType, Shape: norm}}
-		k.md.plan.Offsets[full] = int(ws)
+		full := k.ValueAt(v.Name+"/expanded", ir.Type{DType: v.Type.DType, Shape: norm}, ws)
 		ws += int32(alignUp(cols*elemBytes(v.Type.DType), 16))
 		return k.Addr(full), k.stridedCopy(full, k.Addr(v), ir.BroadcastStrides(v.Type.Shape, norm))
 	}
