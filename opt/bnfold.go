@@ -25,9 +25,11 @@ func foldBatchNorm(g *ir.Graph, _ *Options) error {
 		if conv == nil || len(uses[x]) != 1 || outputs[x] {
 			continue
 		}
-		_, ok = conv.Op.(*ir.Conv)
+		if _, ok := conv.Op.(*ir.Conv); !ok {
+			continue
+		}
 		w := conv.Inputs[1]
-		if !ok || w.Const == nil || w.Type.DType != ir.Float32 || x.Type.DType != ir.Float32 {
+		if w.Const == nil || w.Type.DType != ir.Float32 || x.Type.DType != ir.Float32 {
 			continue
 		}
 		b := conv.In(2)
