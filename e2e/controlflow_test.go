@@ -1,4 +1,4 @@
-package mlc_test
+package e2e_test
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package mlc_test
+package e2e_test
 
 import (
 	"os"
@@ -6,15 +6,16 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
 )
 
 // FuzzCompile runs the whole pipeline on arbitrary bytes: a hostile model
 // may fail to compile, but never panic. Run it with
 //
-//	go test -run XXX -fuzz FuzzCompile -fuzzminimizetime 1s .
+//	go test -run XXX -fuzz FuzzCompile -fuzzminimizetime 1s ./e2e
 func FuzzCompile(f *testing.F) {
-	seed, err := os.ReadFile(filepath.Join("testdata", "tiny_cnn", "model.onnx"))
+	seed, err := os.ReadFile(filepath.Join(testenv.Root(), "testdata", "tiny_cnn", "model.onnx"))
 	if err != nil {
 		f.Fatal(err)
 	}
