@@ -19,6 +19,9 @@ type Options struct {
 	Tune string
 	// Workspace reports the scratch bytes a node's kernel needs.
 	Workspace func(*ir.Node) int
+	// FP16 is how float16 graphs compute: FP16Float32 ("", the default)
+	// or FP16Exact.
+	FP16 string
 }
 
 // Pass is one graph rewrite. MinLevel 0 marks passes that are required
@@ -38,8 +41,8 @@ var Passes = []Pass{
 	{"transpose", 1, simplifyTransposes},
 	{"identity", 1, removeIdentity},
 	{"strength", 1, strengthReduce},
-	{"widenhalf", 1, widenHalf},
 	{"bnfold", 1, foldBatchNorm},
+	{"widenhalf", 1, widenHalf},
 	{"fuse", 1, fuseEpilogues},
 	{"chain", 1, fuseChains},
 	{"prepack", 1, prepackWeights},
