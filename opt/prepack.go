@@ -8,11 +8,20 @@ import (
 // (group 1) and MatMul nodes into the GEMM micro-kernel's panels
 // (ir.PackB), so that no packing of weights happens at run time. The
 // conditions match the packed kernels' (2-D convolutions of group 1).
+//
+// The module stores weights no larger than the model does: packed
+// matrices whose values are all float16 (a float16 model's) are stored in
+// float16, and Winograd's transformed weights (16/9 the size) are not
+// stored at all; an ir.PrepareWeights node computes the float32 layout the
+// kernel reads from them at run time (see stored below).
 func prepackWeights(g *ir.Graph, o *Options) error {
 	if !o.SIMD {
 		return nil // the scalar kernels read weights as imported
 	}
+	var nodes []*ir.Node
+	defer func() { g.Nodes = nodes }()
 	for _, n := range g.Nodes {
+		nodes = append(nodes, n)
 		switch op := n.Op.(type) {
 		case *ir.FusedConv:
 			w := n.Inputs[1]
@@ -26,15 +35,15 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 				// F(2x2,3x3) does 2.25x fewer multiplies; its weights are
 				// 16/9 the size, so layers whose few pixels make weight
 				// bytes dominate (7x7 maps) keep the direct form.
-				n.Inputs[1] = ir.NewConst(w.Name+"_winograd", ir.WinogradU(w.Const))
 				op.Layout, op.Plain = ir.WeightsWinograd, w.Const
+				n.Inputs[1] = stored(&nodes, w.Name+"_winograd", ir.WinogradSource(narrowed(w.Const)), op.Layout)
 			} else if o.Tune == "v8" {
 				// V8 broadcasts weights for free: they are the A side.
-				n.Inputs[1] = ir.NewConst(w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }))
 				op.Layout = ir.WeightsPackA
+				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }), op.Layout)
 			} else {
-				n.Inputs[1] = ir.NewConst(w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }))
 				op.Layout = ir.WeightsPackB
+				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }), op.Layout)
 			}
 		case *ir.FusedMatMul:
 			b := n.Inputs[1]
@@ -43,11 +52,57 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			}
 			src := b.Const.F32()
 			N := op.N
-			n.Inputs[1] = ir.NewConst(b.Name+"_packed", ir.PackB(op.K, N, func(k, j int) float32 { return src[k*N+j] }))
+			n.Inputs[1] = stored(&nodes, b.Name+"_packed", ir.PackB(op.K, N, func(k, j int) float32 { return src[k*N+j] }), ir.WeightsPackB)
 			op.Packed = true
 		}
 	}
 	return nil
+}
+
+// stored returns the value a kernel reads for weights t in layout l (t is
+// PackA or PackB float32 data, or WinogradSource data of any float dtype):
+// t itself as a constant, or, when the module can store it smaller, the
+// output of a PrepareWeights node (appended to nodes before the reader)
+// computing it from the smaller constant.
+func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout) *ir.Value {
+	if l != ir.WeightsWinograd {
+		if !halfExact(t) {
+			return ir.NewConst(name, t)
+		}
+		t = ir.CastTensor(t, ir.Float16, false, ir.RoundNearest)
+	}
+	reader := (*nodes)[len(*nodes)-1]
+	src := ir.NewConst(name+"_stored", t)
+	p := &ir.PrepareWeights{Layout: l}
+	types, err := p.Infer([]*ir.Value{src})
+	if err != nil {
+		panic(err) // the layouts above always fit
+	}
+	out := typedValue(name, types[0].DType, types[0].Shape)
+	*nodes = append((*nodes)[:len(*nodes)-1], &ir.Node{Name: name + "/prepare", Op: p, Inputs: []*ir.Value{src}, Outputs: []*ir.Value{out}}, reader)
+	return out
+}
+
+// narrowed is w in float16 when that holds every value exactly.
+func narrowed(w *ir.Tensor) *ir.Tensor {
+	if w.DType == ir.Float32 && halfExact(w) {
+		return ir.CastTensor(w, ir.Float16, false, ir.RoundNearest)
+	}
+	return w
+}
+
+// halfExact: every value of the float32 tensor t is a float16 value (a
+// float16 model's weights, widened), NaNs aside.
+func halfExact(t *ir.Tensor) bool {
+	if t.DType != ir.Float32 {
+		return false
+	}
+	for _, v := range t.F32() {
+		if ir.RoundHalf(v) != v && v == v {
+			return false
+		}
+	}
+	return true
 }
 
 // winogradFits: a 3x3, stride 1, dilation 1 convolution with at least 12x12
