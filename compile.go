@@ -82,6 +82,35 @@ type Result struct {
 	Graph *ir.Graph // the optimized graph, for inspection
 	// Report is the quantization report (with Options.Quantize).
 	Report *quant.Report
+	// Memory says where the module's linear memory goes.
+	Memory Memory
+}
+
+// Memory is a module's linear memory by use, in bytes.
+type Memory struct {
+	Total    int // the memory's size
+	Weights  int // constants kept for the whole run, at their stored width
+	Staged   int // constants only the first run reads: in the arena, overwritten later
+	Prepared int // weights in the layout kernels read, computed at the first run
+	IO       int // inputs and outputs, at fixed addresses
+	Arena    int // activations and kernel workspaces, reused as they die
+	// Peak is the most the arena must hold at once (at node PeakNode): the
+	// activations live then and that node's workspace. Arena - Peak is lost
+	// to fragmentation.
+	Peak, PeakLive, PeakWorkspace int
+	PeakNode                      string
+	Other                         int // scratch, flags, alignment, read-only kernel tables
+}
+
+func memoryOf(g *ir.Graph, p *opt.Plan, total int) Memory {
+	m := Memory{Total: total, Weights: p.ConstBytes, Staged: p.StagedBytes, Prepared: p.OnceBytes,
+		IO: p.FixedBytes - p.OnceBytes, Arena: p.ArenaBytes, Peak: p.Peak, PeakLive: p.PeakLive, PeakWorkspace: p.PeakWorkspace}
+	m.PeakNode = "(the first run's Once nodes)"
+	if p.PeakStep >= 0 && p.PeakStep < len(g.Nodes) {
+		m.PeakNode = g.Nodes[p.PeakStep].Label()
+	}
+	m.Other = total - m.Weights - m.Prepared - m.IO - m.Arena
+	return m
 }
 
 // CompileFile compiles the model at path (external data is read beside it).
@@ -172,7 +201,7 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("internal error: emitted module has bad metadata: %w", err)
 	}
-	return &Result{Wasm: wasm, Meta: meta, Graph: g}, nil
+	return &Result{Wasm: wasm, Meta: meta, Graph: g, Memory: memoryOf(g, plan, meta.MemoryBytes)}, nil
 }
 
 // flags lists the options that shaped the code, in a stable order.

@@ -31,19 +31,22 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			M, K := w.Type.Shape[0], w.Type.Shape[1:].Size()
 			src := w.Const.F32()
 			op.WShape = w.Type.Shape.Clone()
+			y := n.Outputs[0].Type.Shape
+			pixels := y.Size() / max(y[1], 1) // output pixels, batch included
 			if o.Tune == "v8" && winogradFits(n, op) {
 				// F(2x2,3x3) does 2.25x fewer multiplies; its weights are
 				// 16/9 the size, so layers whose few pixels make weight
 				// bytes dominate (7x7 maps) keep the direct form.
 				op.Layout, op.Plain = ir.WeightsWinograd, w.Const
-				n.Inputs[1] = stored(&nodes, w.Name+"_winograd", ir.WinogradSource(narrowed(w.Const)), op.Layout)
+				tiles := pixels / (y[2] * y[3]) * ((y[2] + 1) / 2) * ((y[3] + 1) / 2)
+				n.Inputs[1] = stored(&nodes, w.Name+"_winograd", ir.WinogradSource(narrowed(w.Const)), op.Layout, tiles)
 			} else if o.Tune == "v8" {
 				// V8 broadcasts weights for free: they are the A side.
 				op.Layout = ir.WeightsPackA
-				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }), op.Layout)
+				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }), op.Layout, pixels)
 			} else {
 				op.Layout = ir.WeightsPackB
-				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }), op.Layout)
+				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }), op.Layout, pixels)
 			}
 		case *ir.FusedMatMul:
 			b := n.Inputs[1]
@@ -52,7 +55,8 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			}
 			src := b.Const.F32()
 			N := op.N
-			n.Inputs[1] = stored(&nodes, b.Name+"_packed", ir.PackB(op.K, N, func(k, j int) float32 { return src[k*N+j] }), ir.WeightsPackB)
+			rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1)
+			n.Inputs[1] = stored(&nodes, b.Name+"_packed", ir.PackB(op.K, N, func(k, j int) float32 { return src[k*N+j] }), ir.WeightsPackB, rows)
 			op.Packed = true
 		}
 	}
@@ -64,7 +68,18 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 // t itself as a constant, or, when the module can store it smaller, the
 // output of a PrepareWeights node (appended to nodes before the reader)
 // computing it from the smaller constant.
-func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout) *ir.Value {
+//
+// The node prepares the weights before every run of the reader (into the
+// arena, so that memory holds only the stored weights) when that costs at
+// most 1% of the reader's time, else once, at the first run, into a buffer
+// kept for good. reuse is how many times the kernel reads each prepared
+// weight: output pixels of a packed GEMM (2 flops per 4-byte weight),
+// tiles of a Winograd product (2 flops per 4 bytes of U). Measured on this
+// machine, preparing writes about 2 GB/s (1.6-2.0 for Winograd, 1.8-4.4
+// for widening float16, on wazero and V8) while the kernels run near 30
+// GFLOP/s: 1% at reuse 30/0.01 = 3000 (a 55x55 map packed, 110x110 with
+// Winograd).
+func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout, reuse int) *ir.Value {
 	if l != ir.WeightsWinograd {
 		if !halfExact(t) {
 			return ir.NewConst(name, t)
@@ -73,7 +88,7 @@ func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout) *ir
 	}
 	reader := (*nodes)[len(*nodes)-1]
 	src := ir.NewConst(name+"_stored", t)
-	p := &ir.PrepareWeights{Layout: l}
+	p := &ir.PrepareWeights{Layout: l, EachRun: reuse >= prepareEachRunReuse}
 	types, err := p.Infer([]*ir.Value{src})
 	if err != nil {
 		panic(err) // the layouts above always fit
@@ -82,6 +97,10 @@ func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout) *ir
 	*nodes = append((*nodes)[:len(*nodes)-1], &ir.Node{Name: name + "/prepare", Op: p, Inputs: []*ir.Value{src}, Outputs: []*ir.Value{out}}, reader)
 	return out
 }
+
+// prepareEachRunReuse is the reuse from which weights are prepared before
+// every run (see stored).
+const prepareEachRunReuse = 3000
 
 // narrowed is w in float16 when that holds every value exactly.
 func narrowed(w *ir.Tensor) *ir.Tensor {

@@ -43,10 +43,11 @@ func inspectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := mlc.Compile(data, filepath.Dir(args[0]), o); err != nil {
+			if res, err := mlc.Compile(data, filepath.Dir(args[0]), o); err != nil {
 				fmt.Fprintf(w, "does not compile as given: %v\n", err)
 			} else {
-				fmt.Fprintln(w, "compiles")
+				fmt.Fprintf(w, "compiles: module %d bytes\n", len(res.Wasm))
+				writeMemory(w, res.Memory)
 			}
 			// The arithmetic needs shapes, so only a model that imports has it.
 			if m, err := frontend.Import(data, filepath.Dir(args[0]), frontend.Options{InputShapes: o.InputShapes, InputValues: o.InputValues}); err == nil {
@@ -172,4 +173,15 @@ func typeString(t *onnxpb.TypeProto) string {
 		}
 	}
 	return name + "[" + strings.Join(dims, ",") + "]"
+}
+
+// writeMemory prints where the module's linear memory goes.
+func writeMemory(w io.Writer, m mlc.Memory) {
+	mb := func(n int) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+	fmt.Fprintf(w, "linear memory %s:\n", mb(m.Total))
+	fmt.Fprintf(w, "  weights      %s (at their stored width; %s more only for the first run, in the arena)\n", mb(m.Weights), mb(m.Staged))
+	fmt.Fprintf(w, "  prepared     %s (weights in the kernels' layout, computed at the first run)\n", mb(m.Prepared))
+	fmt.Fprintf(w, "  inputs/outputs %s\n", mb(m.IO))
+	fmt.Fprintf(w, "  arena        %s: at most %s at once (%s activations + %s workspace, at %s)\n", mb(m.Arena), mb(m.Peak), mb(m.PeakLive), mb(m.PeakWorkspace), m.PeakNode)
+	fmt.Fprintf(w, "  other        %s\n", mb(m.Other))
 }

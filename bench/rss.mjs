@@ -1,0 +1,39 @@
+// Memory of one model in a fresh process: node --expose-gc rss.mjs mlc|ort MODEL_DIR FILE
+// (FILE: the .wasm for mlc, the .onnx for ORT). Prints, as JSON, the
+// process RSS growth over a baseline taken before the file is read: once
+// the model is loaded and the caller has dropped its bytes (loadBytes),
+// and after the first run (runBytes); the linear memory; the time from
+// the bytes in memory to the first result (ms).
+
+import fs from "node:fs";
+import { ort, ortEngineFile, openMLC, openORT, readFeeds } from "./engines.mjs";
+import { decodeTensor } from "./onnx.mjs";
+
+const [engine, dir, file] = process.argv.slice(2);
+const feeds = readFeeds(dir).map(decodeTensor);
+const names = JSON.parse(process.env.MLC_BENCH_INPUTS || "[]");
+feeds.forEach((f, i) => (f.name = names[i] || f.name));
+
+const rss = () => {
+  globalThis.gc();
+  return process.memoryUsage().rss;
+};
+let engineBytes;
+if (engine === "ort") {
+  const o = await ort();
+  engineBytes = fs.readFileSync(ortEngineFile);
+  o.env.wasm.wasmBinary = engineBytes;
+}
+const base = rss();
+let bytes = fs.readFileSync(file);
+const moduleBytes = bytes.length;
+const t0 = performance.now();
+const s = engine === "ort" ? await openORT(bytes, feeds) : await openMLC(bytes, feeds);
+bytes = null;
+const t1 = performance.now();
+const loadBytes = rss() - base;
+const t2 = performance.now();
+await s.run();
+const ms = t2 - t0 - 0 + (performance.now() - t2) - 0;
+const runBytes = rss() - base;
+process.stdout.write(JSON.stringify({ engine, moduleBytes, loadBytes, runBytes, memoryBytes: s.memoryBytes(), loadMs: t1 - t0, coldMs: ms - (t2 - t1) }) + "\n");
