@@ -104,7 +104,7 @@ func TensorFromProto(tp *onnxpb.TensorProto, dir string) (*ir.Tensor, error) {
 		if len(raw) != dt.Bytes(n) {
 			return nil, fmt.Errorf("tensor %q: raw_data has %d bytes, %s%s needs %d", tp.GetName(), len(raw), dt, shape, dt.Bytes(n))
 		}
-		t, err := ir.TensorFromBytes(dt, shape, raw)
+		t, err := ir.TensorOver(dt, shape, raw) // the decoded proto is dropped after import
 		if err != nil {
 			return nil, fmt.Errorf("tensor %q: raw_data: %w", tp.GetName(), err)
 		}

@@ -25,6 +25,7 @@ type Plan struct {
 	Workspace   map[*ir.Node]int // address of each node's scratch space
 	Once        map[*ir.Node]bool
 	OnceFlag    int         // address of the i32 that is 1 once the Once nodes ran
+	DataFlag    int         // address of the i32 that is 1 once the constants are in memory
 	Consts      []*ir.Value // constants to place in data segments, by address
 	ConstBytes  int         // size of the constant region
 	StagedBytes int         // constants only Once nodes read, placed in the arena
@@ -131,8 +132,8 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		}
 	}
 	p.OnceBytes = addr - onceStart
-	if len(p.Once) > 0 {
-		p.OnceFlag = addr
+	if len(p.Once) > 0 || len(p.Consts) > 0 {
+		p.DataFlag, p.OnceFlag = addr, addr+4
 		addr += Align
 	}
 	p.ArenaStart = addr

@@ -1,6 +1,8 @@
 package opt
 
 import (
+	"slices"
+
 	"github.com/mlc-compiler/mlc/ir"
 )
 
@@ -18,6 +20,7 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 	if !o.SIMD {
 		return nil // the scalar kernels read weights as imported
 	}
+	choice := choosePreparation(g, o)
 	var nodes []*ir.Node
 	defer func() { g.Nodes = nodes }()
 	for _, n := range g.Nodes {
@@ -25,28 +28,26 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 		switch op := n.Op.(type) {
 		case *ir.FusedConv:
 			w := n.Inputs[1]
-			if op.Layout != ir.WeightsPlain || op.Group != 1 || w.Const == nil || w.Type.DType != ir.Float32 || len(w.Type.Shape) != 4 {
+			if !packable(n, op) {
 				continue
 			}
 			M, K := w.Type.Shape[0], w.Type.Shape[1:].Size()
 			src := w.Const.F32()
 			op.WShape = w.Type.Shape.Clone()
-			y := n.Outputs[0].Type.Shape
-			pixels := y.Size() / max(y[1], 1) // output pixels, batch included
-			if o.Tune == "v8" && winogradFits(n, op) {
+			c := choice[n]
+			if o.Tune == "v8" && c.winograd {
 				// F(2x2,3x3) does 2.25x fewer multiplies; its weights are
 				// 16/9 the size, so layers whose few pixels make weight
 				// bytes dominate (7x7 maps) keep the direct form.
 				op.Layout, op.Plain = ir.WeightsWinograd, w.Const
-				tiles := pixels / (y[2] * y[3]) * ((y[2] + 1) / 2) * ((y[3] + 1) / 2)
-				n.Inputs[1] = stored(&nodes, w.Name+"_winograd", ir.WinogradSource(narrowed(w.Const)), op.Layout, tiles)
+				n.Inputs[1] = stored(&nodes, w.Name+"_winograd", ir.WinogradSource(narrowed(w.Const)), op.Layout, c.eachRun)
 			} else if o.Tune == "v8" {
 				// V8 broadcasts weights for free: they are the A side.
 				op.Layout = ir.WeightsPackA
-				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }), op.Layout, pixels)
+				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }), op.Layout, c.eachRun)
 			} else {
 				op.Layout = ir.WeightsPackB
-				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }), op.Layout, pixels)
+				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }), op.Layout, c.eachRun)
 			}
 		case *ir.FusedMatMul:
 			b := n.Inputs[1]
@@ -55,8 +56,7 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			}
 			src := b.Const.F32()
 			N := op.N
-			rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1)
-			n.Inputs[1] = stored(&nodes, b.Name+"_packed", ir.PackB(op.K, N, func(k, j int) float32 { return src[k*N+j] }), ir.WeightsPackB, rows)
+			n.Inputs[1] = stored(&nodes, b.Name+"_packed", ir.PackB(op.K, N, func(k, j int) float32 { return src[k*N+j] }), ir.WeightsPackB, choice[n].eachRun)
 			op.Packed = true
 		}
 	}
@@ -67,19 +67,9 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 // PackA or PackB float32 data, or WinogradSource data of any float dtype):
 // t itself as a constant, or, when the module can store it smaller, the
 // output of a PrepareWeights node (appended to nodes before the reader)
-// computing it from the smaller constant.
-//
-// The node prepares the weights before every run of the reader (into the
-// arena, so that memory holds only the stored weights) when that costs at
-// most 1% of the reader's time, else once, at the first run, into a buffer
-// kept for good. reuse is how many times the kernel reads each prepared
-// weight: output pixels of a packed GEMM (2 flops per 4-byte weight),
-// tiles of a Winograd product (2 flops per 4 bytes of U). Measured on this
-// machine, preparing writes about 2 GB/s (1.6-2.0 for Winograd, 1.8-4.4
-// for widening float16, on wazero and V8) while the kernels run near 30
-// GFLOP/s: 1% at reuse 30/0.01 = 3000 (a 55x55 map packed, 110x110 with
-// Winograd).
-func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout, reuse int) *ir.Value {
+// computing it from the smaller constant, before every run of the reader
+// or once (see choosePreparation).
+func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout, eachRun bool) *ir.Value {
 	if l != ir.WeightsWinograd {
 		if !halfExact(t) {
 			return ir.NewConst(name, t)
@@ -88,7 +78,7 @@ func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout, reu
 	}
 	reader := (*nodes)[len(*nodes)-1]
 	src := ir.NewConst(name+"_stored", t)
-	p := &ir.PrepareWeights{Layout: l, EachRun: reuse >= prepareEachRunReuse}
+	p := &ir.PrepareWeights{Layout: l, EachRun: eachRun}
 	types, err := p.Infer([]*ir.Value{src})
 	if err != nil {
 		panic(err) // the layouts above always fit
@@ -98,9 +88,110 @@ func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout, reu
 	return out
 }
 
-// prepareEachRunReuse is the reuse from which weights are prepared before
-// every run (see stored).
-const prepareEachRunReuse = 3000
+// prepChoice is how a layer's weights are prepared: in the Winograd
+// domain or packed, and before every run or once.
+type prepChoice struct{ winograd, eachRun bool }
+
+// Measured on this machine: preparing weights writes about 2 GB/s on
+// either engine (Winograd 1.6-2.0, widening float16 1.8-4.4, V8 and
+// wazero) while the kernels run near 30 GFLOP/s, 2 flops per 4-byte
+// prepared weight and use of it: preparing costs 30/reuse of the layer's
+// time, reuse being how often the kernel reads each prepared weight
+// (output pixels of a packed GEMM, tiles of a Winograd product).
+const (
+	// From this reuse, weights are prepared before every run (<= 1%).
+	prepareEachRunReuse = 3000
+	// Below this many tiles a Winograd layer that cannot keep its weights
+	// prepared goes direct: Winograd's 2.1x fewer multiplies (measured
+	// efficiency) no longer pay for preparing on every run (30/tiles).
+	winogradEachRunTiles = 100
+	// The weights kept prepared may add this share of the memory a model
+	// needs anyway (its stored weights and largest activations), so that
+	// linear memory stays within 1.2x of that.
+	preparedShare = 0.15
+)
+
+// choosePreparation decides, per layer, how its weights are prepared
+// (the rule is recorded in docs/design.md, "Weights at their stored
+// width"): layers with reuse >= prepareEachRunReuse prepare before every
+// run; the others keep their prepared weights in memory, most reused
+// first, while the total stays within preparedShare of the stored weights
+// and the largest activations; the rest prepare on every run, or, for
+// Winograd layers with few tiles, take the direct form (stored as is when
+// float32, widened from float16 otherwise).
+func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
+	choice := map[*ir.Node]prepChoice{}
+	type cand struct {
+		n            *ir.Node
+		reuse, bytes int // bytes kept when prepared once
+		winograd     bool
+		direct       int // bytes of the direct form if prepared (0: stored as is)
+	}
+	var cands []cand
+	stored, peak := 0, 0
+	seen := map[*ir.Value]bool{}
+	for _, n := range g.Nodes {
+		act := 0
+		for _, v := range append(append([]*ir.Value{}, n.Inputs...), n.Outputs...) {
+			switch {
+			case v == nil:
+			case v.Const != nil:
+				if !seen[v] {
+					seen[v] = true
+					stored += v.Type.Bytes()
+				}
+			default:
+				act += v.Type.Bytes()
+			}
+		}
+		peak = max(peak, act)
+		switch op := n.Op.(type) {
+		case *ir.FusedConv:
+			w := n.Inputs[1]
+			if !packable(n, op) {
+				continue
+			}
+			y := n.Outputs[0].Type.Shape
+			pixels := y.Size() / max(y[1], 1) // output pixels, batch included
+			M, K := w.Type.Shape[0], w.Type.Shape[1:].Size()
+			packed := 0
+			if halfExact(w.Const) {
+				packed = (M + 7) / 8 * 8 * ir.PackedK(K) * 4 // either packing, rounded up
+			}
+			if o.Tune == "v8" && winogradFits(n, op) {
+				tiles := pixels / (y[2] * y[3]) * ((y[2] + 1) / 2) * ((y[3] + 1) / 2)
+				cands = append(cands, cand{n, tiles, 16 * ((M + 3) / 4) * w.Type.Shape[1] * 16, true, packed})
+			} else if packed > 0 {
+				cands = append(cands, cand{n, pixels, packed, false, 0})
+			}
+		case *ir.FusedMatMul:
+			if b := n.Inputs[1]; !op.Packed && b.Const != nil && halfExact(b.Const) {
+				rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1)
+				cands = append(cands, cand{n, rows, ir.PackedK(op.K) * ((op.N + 7) / 8 * 8) * 4, false, 0})
+			}
+		}
+	}
+	for _, c := range cands {
+		choice[c.n] = prepChoice{winograd: c.winograd, eachRun: true}
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int { return b.reuse - a.reuse })
+	budget := int(preparedShare * float64(stored+peak))
+	for _, c := range cands {
+		switch {
+		case c.reuse >= prepareEachRunReuse:
+		case c.bytes <= budget:
+			budget -= c.bytes
+			choice[c.n] = prepChoice{winograd: c.winograd}
+		case c.winograd && c.reuse < winogradEachRunTiles:
+			once := c.direct > 0 && c.direct <= budget
+			if once {
+				budget -= c.direct
+			}
+			choice[c.n] = prepChoice{eachRun: !once}
+		}
+	}
+	return choice
+}
 
 // narrowed is w in float16 when that holds every value exactly.
 func narrowed(w *ir.Tensor) *ir.Tensor {
@@ -122,6 +213,13 @@ func halfExact(t *ir.Tensor) bool {
 		}
 	}
 	return true
+}
+
+// packable: the fused Conv's constant float32 weights go into the packed
+// GEMM's layouts (2-D convolutions of group 1).
+func packable(n *ir.Node, op *ir.FusedConv) bool {
+	w := n.Inputs[1]
+	return op.Layout == ir.WeightsPlain && op.Group == 1 && w.Const != nil && w.Type.DType == ir.Float32 && len(w.Type.Shape) == 4
 }
 
 // winogradFits: a 3x3, stride 1, dilation 1 convolution with at least 12x12
