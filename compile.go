@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -61,6 +62,10 @@ type Options struct {
 	Int16Layers int
 	// Progress receives the quantizer's progress bars (nil: none).
 	Progress io.Writer
+	// Output, when set, receives the module instead of Result.Wasm (left
+	// nil): the weights go from the graph to the writer without a copy of
+	// the whole module in memory.
+	Output io.Writer
 }
 
 // DefaultOptions are mlc compile's defaults.
@@ -77,7 +82,8 @@ const DefaultTune = codegen.TuneV8
 
 // Result is a compiled module.
 type Result struct {
-	Wasm  []byte
+	Wasm  []byte // nil with Options.Output
+	Bytes int    // the module's size
 	Meta  *abi.Metadata
 	Graph *ir.Graph // the optimized graph, for inspection
 	// Report is the quantization report (with Options.Quantize).
@@ -134,11 +140,19 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 	default:
 		return nil, fmt.Errorf("--fp16 %q: want %s or %s", o.FP16, opt.FP16Float32, opt.FP16Exact)
 	}
+	sum := sha256.Sum256(model)
+	big := len(model) > 64<<20
 	m, err := frontend.Import(model, dir, frontend.Options{InputShapes: o.InputShapes, InputValues: o.InputValues})
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(model)
+	if big {
+		// The model's bytes are garbage now (the graph holds the decoded
+		// weights): free them before the passes allocate packed weights,
+		// rather than when the heap next doubles. Weights are pointer-free,
+		// so this collection is quick.
+		runtime.GC()
+	}
 	var rep *quant.Report
 	if o.Quantize != "" {
 		if rep, err = quantize(m.Graph, o); err != nil {
@@ -186,22 +200,43 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	wasm, err := codegen.Build(g, plan, codegen.Options{
+	copts := codegen.Options{
 		SIMD:        !o.NoSIMD,
 		Producer:    "mlc " + Version,
 		ModelSHA256: modelSHA256,
 		Flags:       o.flags(),
 		Profile:     o.Profile,
 		Tune:        o.tune(),
-	})
-	if err != nil {
-		return nil, err
 	}
-	meta, err := abi.Read(wasm)
-	if err != nil {
-		return nil, fmt.Errorf("internal error: emitted module has bad metadata: %w", err)
+	res := &Result{Graph: g}
+	if o.Output != nil {
+		cw := &countingWriter{w: o.Output}
+		if res.Meta, err = codegen.BuildTo(cw, g, plan, copts); err != nil {
+			return nil, err
+		}
+		res.Bytes = cw.n
+	} else {
+		if res.Wasm, err = codegen.Build(g, plan, copts); err != nil {
+			return nil, err
+		}
+		if res.Meta, err = abi.Read(res.Wasm); err != nil {
+			return nil, fmt.Errorf("internal error: emitted module has bad metadata: %w", err)
+		}
+		res.Bytes = len(res.Wasm)
 	}
-	return &Result{Wasm: wasm, Meta: meta, Graph: g, Memory: memoryOf(g, plan, meta.MemoryBytes)}, nil
+	res.Memory = memoryOf(g, plan, res.Meta.MemoryBytes)
+	return res, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += n
+	return n, err
 }
 
 // flags lists the options that shaped the code, in a stable order.

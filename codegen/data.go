@@ -3,6 +3,7 @@ package codegen
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"sort"
 
 	"github.com/tetratelabs/wabin/binary"
@@ -100,10 +101,11 @@ func initData(f *asm.Func, segs []*segment, flag int32) {
 	f.End()
 }
 
-// encode writes the module: wabin encodes the sections but the data count
-// and data sections, which are written here, the segments' bytes straight
-// from the constants into the output: a model's weights are copied once.
-func (md *module) encode(passive []*segment, active []dataSeg) []byte {
+// encode writes the module to w: wabin encodes the sections but the data
+// count and data sections, which are written here, the segments' bytes
+// straight from the constants: a model's weights are copied once, into
+// the output (or not at all, when w is a file).
+func (md *module) encode(w io.Writer, passive []*segment, active []dataSeg) error {
 	custom := &wasm.Module{NameSection: md.m.NameSection, CustomSections: md.m.CustomSections}
 	md.m.NameSection, md.m.CustomSections, md.m.DataSection = nil, nil, nil
 	head := binary.EncodeModule(md.m)
@@ -123,36 +125,51 @@ func (md *module) encode(passive []*segment, active []dataSeg) []byte {
 		activeSegs[i] = seg
 		body += len(seg) + len(s.data)
 	}
-	var dataCount []byte
-	if len(passive) > 0 {
-		dataCount = append([]byte{wasm.SectionIDDataCount}, leb128.EncodeUint32(uint32(len(count)))...)
-		dataCount = append(dataCount, count...)
+	if b, ok := w.(*bytes.Buffer); ok { // one allocation for the whole module
+		b.Grow(len(head) + 16 + 1 + 5 + body + len(tail))
 	}
-	sizeLEB := leb128.EncodeUint32(uint32(body))
-	out := make([]byte, 0, len(head)+len(dataCount)+1+len(sizeLEB)+body+len(tail))
+	ew := &errWriter{w: w}
 	// The data count section precedes the code section.
 	codeAt := sectionStart(head, wasm.SectionIDCode)
-	out = append(out, head[:codeAt]...)
-	out = append(out, dataCount...)
-	out = append(out, head[codeAt:]...)
+	ew.write(head[:codeAt])
+	if len(passive) > 0 {
+		ew.write([]byte{wasm.SectionIDDataCount})
+		ew.write(leb128.EncodeUint32(uint32(len(count))))
+		ew.write(count)
+	}
+	ew.write(head[codeAt:])
 	if body > len(count) {
-		out = append(out, wasm.SectionIDData)
-		out = append(out, sizeLEB...)
-		out = append(out, count...)
+		ew.write([]byte{wasm.SectionIDData})
+		ew.write(leb128.EncodeUint32(uint32(body)))
+		ew.write(count)
+		zeros := make([]byte, 64)
 		for _, s := range passive {
-			out = append(out, 1)
-			out = append(out, leb128.EncodeUint32(uint32(s.size))...)
+			ew.write([]byte{1})
+			ew.write(leb128.EncodeUint32(uint32(s.size)))
 			for _, p := range s.parts {
-				out = append(out, make([]byte, p.zeros)...)
-				out = append(out, p.data...)
+				ew.write(zeros[:p.zeros]) // gaps are under 64 bytes
+				ew.write(p.data)
 			}
 		}
 		for i, s := range active {
-			out = append(out, activeSegs[i]...)
-			out = append(out, s.data...)
+			ew.write(activeSegs[i])
+			ew.write(s.data)
 		}
 	}
-	return append(out, tail...)
+	ew.write(tail)
+	return ew.err
+}
+
+// errWriter keeps the first error of a sequence of writes.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) write(b []byte) {
+	if e.err == nil && len(b) > 0 {
+		_, e.err = e.w.Write(b)
+	}
 }
 
 // sectionStart is the offset of the first section with id in an encoded

@@ -5,8 +5,10 @@
 package codegen
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/tetratelabs/wabin/leb128"
 	"github.com/tetratelabs/wabin/wasm"
@@ -128,6 +130,17 @@ func (md *module) table(key string, data []byte) int32 {
 
 // Build generates the module.
 func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
+	var b bytes.Buffer
+	if _, err := BuildTo(&b, g, plan, opts); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// BuildTo generates the module into w, writing the weights from the
+// graph's constants without a copy of the whole module in memory, and
+// returns its metadata.
+func BuildTo(w io.Writer, g *ir.Graph, plan *opt.Plan, opts Options) (*abi.Metadata, error) {
 	md := newModule(plan, opts)
 	var nodeFuncs, onceFuncs []uint32
 	var profiled []ProfileNode
@@ -193,7 +206,7 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		}
 		md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: ProfileSection, Data: pj})
 	}
-	return md.encode(passive, append(md.staticData, md.tables...)), nil
+	return meta, md.encode(w, passive, append(md.staticData, md.tables...))
 }
 
 // nodeFuncName names the function of node i of a graph; prefix is empty

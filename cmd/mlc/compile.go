@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -30,17 +32,14 @@ func compileCmd() *cobra.Command {
 			if err := q.apply(&o, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
-			res, err := mlc.CompileFile(args[0], o)
-			if err != nil {
-				return err
-			}
 			if out == "" {
 				out = strings.TrimSuffix(filepath.Base(args[0]), filepath.Ext(args[0])) + ".wasm"
 			}
-			if err := os.WriteFile(out, res.Wasm, 0o644); err != nil {
+			res, err := compileToFile(args[0], out, o)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes, %d KiB memory)\n", out, len(res.Wasm), res.Meta.MemoryBytes/1024)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes, %d KiB memory)\n", out, res.Bytes, res.Meta.MemoryBytes/1024)
 			if res.Report != nil {
 				res.Report.Write(cmd.OutOrStdout())
 				if jsonOut != "" {
@@ -63,6 +62,39 @@ func compileCmd() *cobra.Command {
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the quantization report to this file as JSON")
 	q.add(cmd)
 	return cmd
+}
+
+// compileToFile compiles the model at path into the file out, writing the
+// module as it is encoded (no copy of it in memory), through a temporary
+// file renamed at the end, so that a failed compilation leaves no partial
+// module. The Go heap is held near twice the model's size plus 256 MiB: a
+// compiler's data are mostly weights, which its garbage collector scans
+// cheaply, so collecting more often costs little and bounds the peak.
+func compileToFile(path, out string, o mlc.Options) (*mlc.Result, error) {
+	if fi, err := os.Stat(path); err == nil {
+		debug.SetMemoryLimit(2*fi.Size() + 256<<20)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	o.Output = w
+	res, err := mlc.CompileFile(path, o)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), out)
+	}
+	return res, err
 }
 
 type quantFlags struct {
