@@ -122,10 +122,117 @@ function sameShape(a, b) {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Compiles and instantiates an mlc module (without running _start). */
+/**
+ * Compiles and instantiates an mlc module (without running _start). Given
+ * bytes, it hands the engine the module without its weights (the payloads
+ * of its passive data segments, which the "mlc.data" section places) and
+ * copies them into memory itself: the engine keeps the bytes it compiled
+ * for the module's lifetime, so the weights are then resident once, in
+ * memory, once the caller lets go of its bytes.
+ */
 export async function load(source) {
-  const mod = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(toBytes(source));
+  let mod;
+  let data = null;
+  if (source instanceof WebAssembly.Module) {
+    mod = source;
+  } else {
+    const bytes = toBytes(source);
+    data = splitData(bytes);
+    mod = await WebAssembly.compile(data ? data.module : bytes);
+  }
   const meta = readMetadata(mod);
   const instance = await WebAssembly.instantiate(mod, wasiStubs());
+  if (data) {
+    const buf = instance.exports.memory.buffer;
+    const mem = new Uint8Array(buf);
+    for (const s of data.segments) mem.set(s.bytes, s.offset);
+    new DataView(buf).setInt32(data.flag, 1, true); // mlc_run skips memory.init
+  }
   return new Model(instance, meta);
+}
+
+/**
+ * Splits an mlc module whose constants are passive data segments (it has a
+ * "mlc.data" section) into the module with those segments emptied and the
+ * segments' bytes with their addresses; null for other modules.
+ */
+function splitData(bytes) {
+  let p = 8;
+  const u32 = () => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[p++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+    }
+  };
+  let layout = null;
+  let dataStart = -1;
+  let dataEnd = -1;
+  while (p < bytes.length) {
+    const start = p;
+    const id = bytes[p++];
+    const size = u32();
+    const end = p + size;
+    if (id === 0) {
+      const n = u32();
+      const name = new TextDecoder().decode(bytes.subarray(p, p + n));
+      if (name === "mlc.data") layout = JSON.parse(new TextDecoder().decode(bytes.subarray(p + n, end)));
+    } else if (id === 11) {
+      dataStart = start;
+      dataEnd = end;
+    }
+    p = end;
+  }
+  if (!layout || dataStart < 0) return null;
+  // Re-encode the data section: passive segments become empty, active
+  // ones (kernel tables) stay as they are.
+  p = dataStart + 1;
+  u32();
+  const count = u32();
+  const segments = [];
+  const parts = [];
+  for (let i = 0; i < count; i++) {
+    const start = p;
+    const kind = u32();
+    if (kind === 1) {
+      const size = u32();
+      const pos = layout.segments[segments.length];
+      if (!pos || pos.bytes !== size) return null;
+      segments.push({ offset: pos.offset, bytes: bytes.subarray(p, p + size) });
+      p += size;
+      parts.push(Uint8Array.of(1, 0));
+    } else if (kind === 0 && bytes[p] === 0x41) {
+      p++; // the offset expression: i32.const n, end
+      u32();
+      if (bytes[p++] !== 0x0b) return null;
+      const size = u32();
+      p += size;
+      parts.push(bytes.subarray(start, p));
+    } else {
+      return null; // not a layout mlc writes
+    }
+  }
+  const leb = (v) => {
+    const out = [];
+    do {
+      let b = v % 128;
+      v = Math.floor(v / 128);
+      if (v > 0) b |= 0x80;
+      out.push(b);
+    } while (v > 0);
+    return Uint8Array.from(out);
+  };
+  const body = [leb(count), ...parts];
+  const bodySize = body.reduce((n, b) => n + b.length, 0);
+  const pieces = [bytes.subarray(0, dataStart), Uint8Array.of(11), leb(bodySize), ...body, bytes.subarray(dataEnd)];
+  const module = new Uint8Array(pieces.reduce((n, b) => n + b.length, 0));
+  let o = 0;
+  for (const b of pieces) {
+    module.set(b, o);
+    o += b.length;
+  }
+  return { module, segments, flag: layout.flag };
 }
