@@ -22,9 +22,11 @@ import (
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/frontend"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
 	"github.com/mlc-compiler/mlc/quant"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
 // Version is written into every module's metadata as the producer.
@@ -33,10 +35,10 @@ const Version = "0.1.0"
 // Options are the compile flags.
 type Options struct {
 	// InputShapes pins input shapes by name (dynamic dimensions need it).
-	InputShapes map[string]ir.Shape
+	InputShapes map[string][]int
 	// InputValues specializes the module on input values (see
 	// frontend.Options.InputValues); the module rejects other values.
-	InputValues map[string]*ir.Tensor
+	InputValues map[string]*host.Tensor
 	// NoSIMD emits scalar code only.
 	NoSIMD bool
 	// OptLevel 0 turns optional passes off (-O0); the default is 2.
@@ -90,7 +92,11 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 	default:
 		return nil, fmt.Errorf("--tune %q: want v8, wazero or generic", o.Tune)
 	}
-	m, err := frontend.Import(model, dir, frontend.Options{InputShapes: o.InputShapes, InputValues: o.InputValues})
+	fo, err := o.Frontend()
+	if err != nil {
+		return nil, err
+	}
+	m, err := frontend.Import(model, dir, fo)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +113,25 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 	}
 	res.Report = rep
 	return res, nil
+}
+
+// Frontend returns the import options o implies.
+func (o Options) Frontend() (frontend.Options, error) {
+	fo := frontend.Options{}
+	if o.InputShapes != nil {
+		fo.InputShapes = map[string]ir.Shape{}
+		for k, v := range o.InputShapes {
+			fo.InputShapes[k] = v
+		}
+	}
+	if o.InputValues != nil {
+		vals, err := hostir.FromHostMap(o.InputValues)
+		if err != nil {
+			return fo, fmt.Errorf("input value %w", err)
+		}
+		fo.InputValues = vals
+	}
+	return fo, nil
 }
 
 // quantize rewrites g into a quantized graph (package quant).

@@ -11,6 +11,7 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -31,7 +32,7 @@ func runModel(t *testing.T, model []byte, in tensors) (tensors, error) {
 		return nil, err
 	}
 	testenv.Validate(t, res.Wasm)
-	out, err := optest.Load(t, res.Wasm).Run(context.Background(), in)
+	out, err := hostir.Run(context.Background(), optest.Load(t, res.Wasm), in)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
@@ -102,7 +103,7 @@ func runAll(ctx context.Context, probes []*probe, data []map[string]*ir.Tensor, 
 
 // run returns the values for one sample, on worker w's instance.
 func (p *probe) run(ctx context.Context, w int, feed map[string]*ir.Tensor) ([]*ir.Tensor, error) {
-	res, err := p.mods[w].Run(ctx, feed)
+	res, err := hostir.Run(ctx, p.mods[w], feed)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/codegen"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
@@ -64,7 +65,7 @@ compiled with --tune wazero unless --tune says otherwise.`,
 				dt, _ := ir.ParseDType(t.DType)
 				feeds[t.Name] = ir.NewTensor(dt, ir.Shape(t.Shape)) // zeros: timing does not depend on values
 			}
-			if _, err := m.Run(ctx, feeds); err != nil {
+			if _, err := hostir.Run(ctx, m, feeds); err != nil {
 				return err
 			}
 			cold := time.Since(start)

@@ -49,7 +49,8 @@ func inspectCmd() *cobra.Command {
 				fmt.Fprintln(w, "compiles")
 			}
 			// The arithmetic needs shapes, so only a model that imports has it.
-			if m, err := frontend.Import(data, filepath.Dir(args[0]), frontend.Options{InputShapes: o.InputShapes, InputValues: o.InputValues}); err == nil {
+			fo, _ := o.Frontend()
+			if m, err := frontend.Import(data, filepath.Dir(args[0]), fo); err == nil {
 				fmt.Fprintf(w, "compute: %.3f MFLOP in Conv, Gemm and MatMul\n", float64(ir.GraphFLOPs(m.Graph))/1e6)
 			}
 			return nil

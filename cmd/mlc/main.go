@@ -11,7 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlc-compiler/mlc"
-	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/internal/hostir"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
 func main() {
@@ -69,23 +70,23 @@ func (c *compileFlags) options() (mlc.Options, error) {
 			return o, err
 		}
 		if o.InputValues == nil {
-			o.InputValues = map[string]*ir.Tensor{}
+			o.InputValues = map[string]*host.Tensor{}
 		}
-		o.InputValues[name] = t
+		o.InputValues[name] = hostir.ToHost(t)
 	}
 	return o, nil
 }
 
 // parseShapes reads --input-shape NAME=d0,d1,... flags.
-func parseShapes(specs []string) (map[string]ir.Shape, error) {
-	out := map[string]ir.Shape{}
+func parseShapes(specs []string) (map[string][]int, error) {
+	out := map[string][]int{}
 	for _, s := range specs {
 		i := strings.LastIndex(s, "=")
 		if i <= 0 {
 			return nil, fmt.Errorf("--input-shape %q: want NAME=d0,d1,... (NAME= for a scalar)", s)
 		}
 		name, dims := s[:i], s[i+1:]
-		shape := ir.Shape{}
+		shape := []int{}
 		if dims != "" {
 			for _, d := range strings.Split(dims, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(d))

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlc-compiler/mlc/frontend"
-	"github.com/mlc-compiler/mlc/internal/npy"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
@@ -45,7 +45,7 @@ func runCmd() *cobra.Command {
 				return err
 			}
 			defer closeRT()
-			outs, err := m.Run(ctx, feeds)
+			outs, err := hostir.Run(ctx, m, feeds)
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ func runCmd() *cobra.Command {
 			for _, t := range m.Meta.Outputs {
 				v := outs[t.Name]
 				path := filepath.Join(outDir, safeName(t.Name)+".npy")
-				if err := npy.WriteFile(path, v); err != nil {
+				if err := hostir.WriteNPY(path, v); err != nil {
 					return err
 				}
 				fmt.Fprintf(w, "%s: %s%v -> %s\n  %s\n", t.Name, t.DType, t.Shape, path, summarize(v))
@@ -89,7 +89,7 @@ func loadModule(ctx context.Context, wasm []byte) (m *host.Model, closeRT func()
 
 func readTensor(path string) (*ir.Tensor, error) {
 	if strings.HasSuffix(path, ".npy") {
-		return npy.ReadFile(path)
+		return hostir.ReadNPY(path)
 	}
 	t, _, err := frontend.ReadTensorFile(path)
 	return t, err

@@ -26,7 +26,9 @@ func verifyCmd() *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := verify.DefaultOptions()
-			o.RTol, o.ATol = rtol, atol
+			if cmd.Flags().Changed("rtol") || cmd.Flags().Changed("atol") {
+				o.Tolerance = &verify.Tolerance{RTol: rtol, ATol: atol}
+			}
 			var err error
 			if o.Compile, err = cf.options(); err != nil {
 				return err
