@@ -85,7 +85,7 @@ func Generated(ctx context.Context, modelPath string, o Options) (res CaseResult
 	}
 	want, err := ir.Run(m.Graph, env)
 	if err != nil {
-		return classify(res, fmt.Errorf("reference interpreter: %w", err)), nil
+		return classifyAt(res, "reference", fmt.Errorf("reference interpreter: %w", err)), nil
 	}
 	for i, v := range m.Graph.Outputs {
 		gc.OutputNames, gc.Outputs = append(gc.OutputNames, v.Name), append(gc.Outputs, want[i])

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -73,6 +74,11 @@ type CaseResult struct {
 	Status  string         `json:"status"`
 	Message string         `json:"message"`
 	Outputs []OutputResult `json:"outputs"`
+	// Stage says where a case that did not pass stopped: "read" (the model
+	// file or the case data cannot be read or do not fit together),
+	// "compile", "reference" (the reference interpreter failed), "run" (the
+	// module failed) or "compare" (outputs differ).
+	Stage string `json:"stage,omitempty"`
 	// Tolerance is what the outputs were held to, and ToleranceFrom where
 	// it came from: "flags", "meta.json", "default" or "generated".
 	Tolerance     Tolerance `json:"tolerance"`
@@ -114,7 +120,7 @@ func Check(ctx context.Context, modelPath, dataDir string, o Options) (res CaseR
 	}
 	sets, err := readSets(dataDir)
 	if err != nil {
-		return classify(res, err)
+		return classifyAt(res, "read", err)
 	}
 	data, err := os.ReadFile(modelPath)
 	if err != nil {
@@ -150,7 +156,7 @@ func run(ctx context.Context, res CaseResult, data []byte, dir string, sets []da
 	}
 	for _, s := range sets {
 		if len(s.inputs) != len(inputs) {
-			return classify(res, fmt.Errorf("%s has %d inputs, the model %d", s.dir, len(s.inputs), len(inputs)))
+			return classifyAt(res, "read", fmt.Errorf("%s has %d inputs, the model %d", s.dir, len(s.inputs), len(inputs)))
 		}
 	}
 	for i, name := range inputs {
@@ -219,21 +225,21 @@ func run(ctx context.Context, res CaseResult, data []byte, dir string, sets []da
 	for _, s := range sets[1:] {
 		for i := range inputs {
 			if !s.inputs[i].Shape.Equal(sets[0].inputs[i].Shape) {
-				return classify(res, fmt.Errorf("data sets disagree on the shape of input %q", inputs[i]))
+				return classifyAt(res, "read", fmt.Errorf("data sets disagree on the shape of input %q", inputs[i]))
 			}
 		}
 	}
 	got, err := o.Runner.Run(ctx, compiled.Wasm, feeds)
 	if err != nil {
-		return classify(res, err)
+		return classifyAt(res, "run", err)
 	}
 	for ri, r := range o.Also {
 		other, err := r.Run(ctx, compiled.Wasm, feeds)
 		if err != nil {
-			return classify(res, fmt.Errorf("runtime %d: %w", ri+2, err))
+			return classifyAt(res, "run", fmt.Errorf("runtime %d: %w", ri+2, err))
 		}
 		if msg := sameOutputs(got, other); msg != "" {
-			res.Status, res.Message = Fail, fmt.Sprintf("runtimes disagree: %s", msg)
+			res.Status, res.Stage, res.Message = Fail, "compare", fmt.Sprintf("runtimes disagree: %s", msg)
 			return res
 		}
 	}
@@ -243,7 +249,7 @@ func run(ctx context.Context, res CaseResult, data []byte, dir string, sets []da
 	need := map[string]*needed{}
 	for si, s := range sets {
 		if len(s.outputs) != len(meta.Outputs) {
-			return classify(res, fmt.Errorf("%s has %d outputs, the model %d", s.dir, len(s.outputs), len(meta.Outputs)))
+			return classifyAt(res, "read", fmt.Errorf("%s has %d outputs, the model %d", s.dir, len(s.outputs), len(meta.Outputs)))
 		}
 		for i, t := range meta.Outputs {
 			r := worst[t.Name]
@@ -255,7 +261,7 @@ func run(ctx context.Context, res CaseResult, data []byte, dir string, sets []da
 			}
 			msg := compare(got[si][t.Name], s.outputs[i], res.Tolerance, r, need[t.Name])
 			if msg != "" && res.Status == Pass {
-				res.Status = Fail
+				res.Status, res.Stage = Fail, "compare"
 				res.Message = fmt.Sprintf("%s output %q: %s", filepath.Base(s.dir), t.Name, msg)
 				failed = t.Name
 			}
@@ -340,9 +346,20 @@ func sameOutputs(a, b []map[string]*ir.Tensor) string {
 	return ""
 }
 
-// classify maps an error to unsupported or error.
+// classify maps an error to unsupported or error: a file that cannot be
+// read stopped the case at "read", anything else at "compile".
 func classify(res CaseResult, err error) CaseResult {
-	res.Status = Error
+	stage := "compile"
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		stage = "read"
+	}
+	return classifyAt(res, stage, err)
+}
+
+// classifyAt is classify with the stage known.
+func classifyAt(res CaseResult, stage string, err error) CaseResult {
+	res.Status, res.Stage = Error, stage
 	if ir.IsUnsupported(err) {
 		res.Status = Unsupported
 	}
@@ -377,7 +394,7 @@ func readSets(dir string) ([]dataSet, error) {
 	}
 	sort.Strings(dirs)
 	if len(dirs) == 0 {
-		return nil, fmt.Errorf("%s has no test_data_set_* folders", dir)
+		return nil, fmt.Errorf("%s has no test_data_set_* folders (to check a model without golden data, verify the .onnx file itself)", dir)
 	}
 	var sets []dataSet
 	for _, d := range dirs {

@@ -1,9 +1,11 @@
 // Command mlc compiles ONNX models to standalone WebAssembly modules and
-// runs, verifies, benchmarks and inspects them.
+// runs, verifies, benchmarks and inspects them. docs/cli.md documents every
+// command, flag, JSON schema and exit code.
 package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -16,21 +18,54 @@ import (
 )
 
 func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run runs the command line args and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err != nil {
+		fmt.Fprintln(stderr, "mlc:", err)
+	}
+	return exitCode(err)
+}
+
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "mlc",
-		Short:         "mlc compiles ONNX models into standalone WebAssembly modules",
+		Use:   "mlc",
+		Short: "mlc compiles ONNX models into standalone WebAssembly modules",
+		Long: `mlc compiles ONNX models into standalone WebAssembly modules, and runs,
+verifies, benchmarks and inspects them.
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 model invalid or unsupported,
+4 verification mismatch, 5 run-time error in the module, 6 I/O error.
+Shapes are written d0,d1,... on the command line and float32[1,3,224,224]
+in output. See docs/cli.md.`,
 		Version:       mlc.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("unknown command %q (see mlc --help)", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{exitUsage, err}
+	})
 	root.AddCommand(compileCmd(), runCmd(), verifyCmd(), inspectCmd(), opsCmd(), benchCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "mlc:", err)
-		os.Exit(1)
-	}
+	return root
 }
 
-// compileFlags are shared by compile, verify and bench.
+// compileFlags are the code-generation flags of compile, and of the
+// commands that compile a model first (run, verify, bench).
 type compileFlags struct {
 	shapes  []string
 	values  []string
@@ -40,13 +75,23 @@ type compileFlags struct {
 	tune    string
 }
 
-func (c *compileFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringArrayVar(&c.shapes, "input-shape", nil, "pin an input shape: NAME=d0,d1,... (repeatable; NAME= pins a scalar)")
-	cmd.Flags().StringArrayVar(&c.values, "input-value", nil, "specialize on an input's value: NAME=FILE (.npy or .pb); the module then rejects other values")
+// add registers the flags; defaultTune is the --tune default, the engine
+// the command's modules run on.
+func (c *compileFlags) add(cmd *cobra.Command, defaultTune string) {
+	c.addInputs(cmd)
 	cmd.Flags().BoolVar(&c.simd, "simd", true, "emit SIMD128 code (--simd=false for scalar code)")
 	cmd.Flags().IntVarP(&c.level, "opt", "O", 2, "optimization level: 0 runs only the passes code generation needs")
-	cmd.Flags().StringVar(&c.tune, "tune", mlc.DefaultTune, "shape kernels for an engine: v8, wazero or generic")
+	cmd.Flags().StringVar(&c.tune, "tune", defaultTune, "shape kernels for an engine: v8 (Node, Chromium), wazero (Go hosts) or generic")
 	cmd.Flags().BoolVar(&c.profile, "profile", false, "add the per-node entry point that mlc bench --profile times")
+	completeValues(cmd, "tune", "v8", "wazero", "generic")
+}
+
+// addInputs registers only the flags that say what the inputs are, for
+// commands that import a model without generating code (inspect).
+func (c *compileFlags) addInputs(cmd *cobra.Command) {
+	c.simd, c.level, c.tune = true, 2, mlc.DefaultTune
+	cmd.Flags().StringArrayVar(&c.shapes, "input-shape", nil, "pin an input shape: NAME=d0,d1,... (repeatable; NAME= pins a scalar; a first dimension of 1 may become a batch)")
+	cmd.Flags().StringArrayVar(&c.values, "input-value", nil, "specialize on an input's value: NAME=FILE (.npy, .npz or .pb); the module then rejects other values")
 }
 
 func (c *compileFlags) options() (mlc.Options, error) {
@@ -55,6 +100,14 @@ func (c *compileFlags) options() (mlc.Options, error) {
 	o.OptLevel = c.level
 	o.Profile = c.profile
 	o.Tune = c.tune
+	switch c.tune {
+	case "v8", "wazero", "generic":
+	default:
+		return o, usageErrorf("--tune %q: want v8, wazero or generic", c.tune)
+	}
+	if c.level < 0 {
+		return o, usageErrorf("-O %d: want 0, 1 or 2", c.level)
+	}
 	shapes, err := parseShapes(c.shapes)
 	if err != nil {
 		return o, err
@@ -63,7 +116,7 @@ func (c *compileFlags) options() (mlc.Options, error) {
 	for _, spec := range c.values {
 		name, file, ok := strings.Cut(spec, "=")
 		if !ok || name == "" || file == "" {
-			return o, fmt.Errorf("--input-value %q: want NAME=FILE", spec)
+			return o, usageErrorf("--input-value %q: want NAME=FILE", spec)
 		}
 		t, err := readTensor(file)
 		if err != nil {
@@ -83,7 +136,7 @@ func parseShapes(specs []string) (map[string][]int, error) {
 	for _, s := range specs {
 		i := strings.LastIndex(s, "=")
 		if i <= 0 {
-			return nil, fmt.Errorf("--input-shape %q: want NAME=d0,d1,... (NAME= for a scalar)", s)
+			return nil, usageErrorf("--input-shape %q: want NAME=d0,d1,... (NAME= for a scalar)", s)
 		}
 		name, dims := s[:i], s[i+1:]
 		shape := []int{}
@@ -91,13 +144,13 @@ func parseShapes(specs []string) (map[string][]int, error) {
 			for _, d := range strings.Split(dims, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(d))
 				if err != nil || n < 0 {
-					return nil, fmt.Errorf("--input-shape %q: dimension %q is not a non-negative integer", s, d)
+					return nil, usageErrorf("--input-shape %q: dimension %q is not a non-negative integer", s, d)
 				}
 				shape = append(shape, n)
 			}
 		}
 		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("--input-shape gives %q twice", name)
+			return nil, usageErrorf("--input-shape gives %q twice", name)
 		}
 		out[name] = shape
 	}
