@@ -127,6 +127,7 @@ build's mlc_profile_node export: give a model (it is compiled with
 		},
 	}
 	cf.add(cmd, codegen.TuneWazero)
+	cmd.Flags().Lookup("profile").Usage = "time every node instead (a model is compiled with the per-node entry point; a module needs mlc compile --profile)"
 	cmd.Flags().IntVar(&runs, "runs", 20, "minimum number of timed runs")
 	cmd.Flags().DurationVar(&minTime, "min-time", time.Second, "minimum total time of the timed runs")
 	cmd.Flags().IntVar(&top, "top", 25, "with --profile: list the slowest N nodes (0: all)")

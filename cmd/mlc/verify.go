@@ -107,7 +107,10 @@ error, 6 unreadable files.`,
 			o.Runner, o.Also = runners[0], runners[1:]
 			results := make([]verify.CaseResult, len(args))
 			var wg sync.WaitGroup
-			sem := make(chan struct{}, max(jobs, 1))
+			if jobs <= 0 {
+				jobs = runtime.GOMAXPROCS(0)
+			}
+			sem := make(chan struct{}, jobs)
 			var mu sync.Mutex
 			w := js.text(cmd)
 			var saveErr error
@@ -173,7 +176,7 @@ error, 6 unreadable files.`,
 	cmd.Flags().StringVar(&save, "save", "", "with .onnx arguments: write each generated case to DIR (DIR/NAME for several models)")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "the seed of the inputs drawn for .onnx arguments")
 	js.add(cmd, "the results")
-	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.GOMAXPROCS(0), "cases to run in parallel")
+	cmd.Flags().IntVarP(&jobs, "jobs", "j", 0, "cases to run in parallel (0: as many as CPUs)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "time limit per case")
 	completeValues(cmd, "runtime", "wazero", "node", "both")
 	return cmd
