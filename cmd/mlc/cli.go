@@ -27,7 +27,7 @@ const (
 	exitUsage    = 2 // bad command line: unknown command or flag, wrong arguments or flag values
 	exitModel    = 3 // the model is invalid, or uses something mlc does not support
 	exitMismatch = 4 // verify: outputs differ from the golden ones, or the runtimes disagree
-	exitRun      = 5 // the module failed at run time (mlc_run error, trap, bad input for it)
+	exitRun      = 5 // the module failed at run time (mlc_run error, trap)
 	exitIO       = 6 // a file could not be read or written
 )
 
@@ -39,10 +39,10 @@ var exitCodes = []struct {
 }{
 	{exitOK, "ok", "success (verify: every case passed)"},
 	{exitInternal, "internal", "an unexpected failure: a bug in mlc (please report it)"},
-	{exitUsage, "usage", "bad command line: unknown command or flag, wrong number of arguments, bad flag value"},
+	{exitUsage, "usage", "bad command line: unknown command or flag, wrong number of arguments, a bad flag value, input files that do not fit the module"},
 	{exitModel, "model", "the model is invalid or uses something mlc does not support (op, attribute, dtype, dynamic shape)"},
 	{exitMismatch, "mismatch", "verify: an output differs from the golden or reference output beyond the tolerance, or two runtimes disagree"},
-	{exitRun, "run", "the module failed at run time: mlc_run returned an error, trapped, or the inputs do not fit it"},
+	{exitRun, "run", "the module failed at run time: mlc_run returned an error (e.g. an index out of range) or trapped"},
 	{exitIO, "io", "a file or folder could not be read or written"},
 }
 
