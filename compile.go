@@ -6,6 +6,13 @@
 //	      -> codegen (ir -> Wasm) -> .wasm -> runtime-shim (hosts)
 //
 // Compile is the whole pipeline; the CLI in cmd/mlc is a thin layer on it.
+//
+// A Go program uses three packages and no others of the compiler: mlc to
+// compile (Compile, CompileFile with Options from DefaultOptions or
+// HostOptions), runtime-shim/host to run a module on wazero with its own
+// host.Tensor, and npy to read and write numpy files. Package verify
+// checks models against golden data or the reference interpreter, and
+// mlctest wraps it for a project's own tests.
 package mlc
 
 import (
@@ -32,37 +39,68 @@ import (
 // Version is written into every module's metadata as the producer.
 const Version = "0.1.0"
 
-// Options are the compile flags.
+// Options are the compile flags. Start from DefaultOptions (what mlc
+// compile does) or HostOptions (for a module the Go program runs itself):
+// the zero Options is -O0. Every option that changes the code is recorded
+// in the module's metadata ("options"); the same model and Options give
+// the same bytes.
 type Options struct {
-	// InputShapes pins input shapes by name (dynamic dimensions need it).
+	// InputShapes pins input shapes by name, like --input-shape: dynamic
+	// dimensions need it, and a first dimension of 1 may become a batch
+	// when the graph allows (re-batching). An empty shape pins a scalar.
 	InputShapes map[string][]int
-	// InputValues specializes the module on input values (see
-	// frontend.Options.InputValues); the module rejects other values.
+	// InputValues specializes the module on input values, like
+	// --input-value: the graph sees them as constants (so shapes computed
+	// from them become static), and the module's mlc_run returns 2 when
+	// given another value.
 	InputValues map[string]*host.Tensor
-	// NoSIMD emits scalar code only.
+	// NoSIMD emits scalar code only (--simd=false), for engines without
+	// Wasm SIMD128.
 	NoSIMD bool
-	// OptLevel 0 turns optional passes off (-O0); the default is 2.
+	// OptLevel 0 runs only the passes code generation needs (-O0); 2, the
+	// default, runs them all.
 	OptLevel int
-	// Profile adds the per-node entry point for mlc bench --profile.
+	// Profile adds the per-node entry point mlc bench --profile times.
 	Profile bool
-	// Tune shapes kernels for one engine: "v8", "wazero" or "generic".
+	// Tune shapes kernels for the engine the module will run on: "v8"
+	// (Node, Chromium; DefaultTune), "wazero" (Go hosts) or "generic" (the
+	// wazero shape, a compromise). Any tune runs everywhere with the same
+	// outputs; only speed differs. "" means DefaultTune.
 	Tune string
-	// Quantize is "", quant.Int8 or quant.Int8Weights.
+	// Quantize is "" (float), quant.Int8 (weights and activations, needs
+	// Calibration) or quant.Int8Weights (weights only); see
+	// docs/quantization.md.
 	Quantize quant.Mode
-	// Calibration is the calibration data's path (see quant.LoadData);
+	// Calibration is the calibration data's path (see quant.LoadData): a
+	// .npy batch along axis 0, or a folder of test_data_set_* folders.
 	// CalibrationSamples > 0 uses only the first samples.
 	Calibration        string
 	CalibrationSamples int
-	CalibrationMethod  quant.Method
+	// CalibrationMethod picks activation ranges: quant.MinMax (""),
+	// quant.Percentile or quant.MSE.
+	CalibrationMethod quant.Method
 	// Int16Layers > 0 keeps the activations of the first layers in int16
 	// (quant.Config.Int16Layers).
 	Int16Layers int
-	// Progress receives the quantizer's progress bars (nil: none).
+	// Progress receives the quantizer's progress (nil: none): a bar on a
+	// terminal, one line per stage elsewhere.
 	Progress io.Writer
 }
 
-// DefaultOptions are mlc compile's defaults.
+// DefaultOptions are mlc compile's defaults: a module tuned for V8, the
+// engine most modules ship to (Node, browsers). The CLI and the API give
+// the same bytes for the same flags.
 func DefaultOptions() Options { return Options{OptLevel: 2, Tune: DefaultTune} }
+
+// HostOptions are DefaultOptions tuned for wazero: what a Go program that
+// runs the module itself (runtime-shim/host) should compile with, and what
+// mlctest uses. V8-tuned GEMM runs several times slower on wazero than
+// wazero-tuned (docs/design.md, "The Go API's tune").
+func HostOptions() Options {
+	o := DefaultOptions()
+	o.Tune = codegen.TuneWazero
+	return o
+}
 
 // DefaultTune is the engine the kernels are shaped for unless told.
 const DefaultTune = codegen.TuneV8
@@ -76,7 +114,8 @@ type Result struct {
 	Report *quant.Report
 }
 
-// CompileFile compiles the model at path (external data is read beside it).
+// CompileFile compiles the model at path (external data files are read
+// from its folder).
 func CompileFile(path string, o Options) (*Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -85,7 +124,9 @@ func CompileFile(path string, o Options) (*Result, error) {
 	return Compile(data, filepath.Dir(path), o)
 }
 
-// Compile compiles model bytes; dir locates external data files.
+// Compile compiles model bytes; dir locates external data files. An error
+// that ir.IsUnsupported reports names what mlc does not support (the node,
+// op, opset and what is missing); others say why the model is invalid.
 func Compile(model []byte, dir string, o Options) (*Result, error) {
 	switch o.tune() {
 	case codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:

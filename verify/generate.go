@@ -95,14 +95,20 @@ func Generated(ctx context.Context, modelPath string, o Options) (res CaseResult
 }
 
 // Save writes the case into dir in the ONNX backend-test layout, so that
-// `mlc verify DIR` checks it: model.onnx, test_data_set_0/input_N.pb and
-// output_N.pb, and a MetaFile with the tolerance.
+// `mlc verify DIR` checks it: model.onnx and what SaveData writes.
 func (gc *GeneratedCase) Save(dir string) error {
-	set := filepath.Join(dir, "test_data_set_0")
-	if err := os.MkdirAll(set, 0o755); err != nil {
+	if err := gc.SaveData(dir); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "model.onnx"), gc.Model, 0o644); err != nil {
+	return os.WriteFile(filepath.Join(dir, "model.onnx"), gc.Model, 0o644)
+}
+
+// SaveData writes the data of the case into dir, for Check with the model
+// kept elsewhere: test_data_set_0/input_N.pb and output_N.pb, and a
+// MetaFile with the tolerance.
+func (gc *GeneratedCase) SaveData(dir string) error {
+	set := filepath.Join(dir, "test_data_set_0")
+	if err := os.MkdirAll(set, 0o755); err != nil {
 		return err
 	}
 	for kind, ts := range map[string][]*ir.Tensor{"input": gc.Inputs, "output": gc.Outputs} {
