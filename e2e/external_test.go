@@ -94,10 +94,42 @@ func main() {
 }
 `
 
-// TestExternalModule builds two Go programs in a module of their own (with
-// a replace directive to this repository): one compiles and runs a model
-// without importing ir, the other only runs modules and links nothing of
-// the compiler.
+// generated compiles its model with go generate and embeds the module, as
+// docs/pipelines.md shows.
+const generated = `package main
+
+//go:generate go run github.com/mlc-compiler/mlc/cmd/mlc compile ../model.onnx --input-shape image=1,1,8,8 --tune wazero -o model.wasm --json model.json
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"log"
+
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
+)
+
+//go:embed model.wasm
+var module []byte
+
+func main() {
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := rt.Load(ctx, module)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("embedded", m.Meta.Inputs[0].Name, host.ShapeString(m.Meta.Inputs[0].Shape))
+}
+`
+
+// TestExternalModule builds Go programs in a module of their own (with a
+// replace directive to this repository): one compiles and runs a model
+// without importing ir, one only runs modules and links nothing of the
+// compiler, and one compiles its model with go generate and embeds it.
 func TestExternalModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds two programs")
@@ -115,7 +147,7 @@ func TestExternalModule(t *testing.T) {
 	}
 	for name, data := range map[string]string{
 		"go.mod": goMod, "go.sum": string(sum),
-		"compile/main.go": compileAndRun, "runner/main.go": runOnly,
+		"compile/main.go": compileAndRun, "runner/main.go": runOnly, "gen/main.go": generated,
 	} {
 		p := filepath.Join(dir, name)
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -152,5 +184,18 @@ func TestExternalModule(t *testing.T) {
 	}
 	if _, err := os.Stat(probs); err != nil {
 		t.Error(err)
+	}
+	// go generate runs mlc compile; the program embeds the module.
+	modelCopy, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "model.onnx"), modelCopy, 0o644)
+	goCmd("generate", "./gen")
+	if b, err := os.ReadFile(filepath.Join(dir, "gen", "model.json")); err != nil || !strings.Contains(string(b), `"schema": "mlc.compile"`) {
+		t.Errorf("go generate wrote no compile summary: %v %s", err, b)
+	}
+	if out := goCmd("run", "./gen"); !strings.Contains(out, "embedded image [1,1,8,8]") {
+		t.Errorf("generated program printed %q", out)
 	}
 }
