@@ -31,17 +31,8 @@ func TestModels(t *testing.T) {
 	if len(dirs) == 0 {
 		t.Fatal("no models in ../shared/models")
 	}
-	testenv.Node(t)
 	ctx := context.Background()
-	wz, err := verify.NewWazeroRunner(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nr, err := verify.NewNodeRunner()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nr.Close()
+	wz, nr := runners(t)
 	rows := make([]modelRow, len(dirs))
 	t.Run("each", func(t *testing.T) {
 		for i, dir := range dirs {

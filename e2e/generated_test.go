@@ -15,18 +15,9 @@ import (
 // verify.GeneratedTolerance, and Node's outputs byte for byte the same.
 func TestGeneratedModels(t *testing.T) {
 	shared := testenv.Shared(t)
-	testenv.Node(t)
 	dirs, _ := filepath.Glob(filepath.Join(shared, "models", "*"))
 	ctx := context.Background()
-	wz, err := verify.NewWazeroRunner(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nr, err := verify.NewNodeRunner()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nr.Close()
+	wz, nr := runners(t)
 	n := 0
 	for _, dir := range dirs {
 		if tooLarge(t, dir) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -195,7 +196,7 @@ func TestRunInputs(t *testing.T) {
 		{"--input", "image=" + pb},
 	} {
 		got := outputValues(t, runJSONOf(t, append([]string{"run", mod}, args...)...))
-		if !equalFloats(got, want) {
+		if !slices.Equal(got, want) {
 			t.Errorf("%v: outputs %v, want %v", args, got, want)
 		}
 	}
@@ -210,7 +211,7 @@ func TestRunInputs(t *testing.T) {
 	r1 := outputValues(t, runJSONOf(t, "run", mod, "--fill", "random"))
 	r2 := outputValues(t, runJSONOf(t, "run", mod, "--fill", "random"))
 	r3 := outputValues(t, runJSONOf(t, "run", mod, "--fill", "random", "--seed", "2"))
-	if !equalFloats(r1, r2) || equalFloats(r1, r3) || equalFloats(r1, outputValues(t, z)) {
+	if !slices.Equal(r1, r2) || slices.Equal(r1, r3) || slices.Equal(r1, outputValues(t, z)) {
 		t.Error("--fill random does not follow --seed")
 	}
 	// A model runs too (compiled in memory), and re-batched.
@@ -287,16 +288,4 @@ func mustNPY(t *testing.T, x *host.Tensor) []byte {
 func irFrom(x *host.Tensor) (*ir.Tensor, error) {
 	dt, _ := ir.ParseDType(x.DType)
 	return ir.TensorFromBytes(dt, ir.Shape(x.Shape), x.Data)
-}
-
-func equalFloats(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
