@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,6 +58,10 @@ type Options struct {
 	Int16Layers int
 	// Progress receives the quantizer's progress bars (nil: none).
 	Progress io.Writer
+	// Debug looks into the optimizer (mlc compile --dump-after,
+	// --disable-pass, --verify-ir); disabled passes are recorded in the
+	// module's flags.
+	Debug opt.Debug
 }
 
 // DefaultOptions are mlc compile's defaults.
@@ -70,6 +75,7 @@ type Result struct {
 	Wasm  []byte
 	Meta  *abi.Metadata
 	Graph *ir.Graph // the optimized graph, for inspection
+	Plan  *opt.Plan // its memory plan
 	// Report is the quantization report (with Options.Quantize).
 	Report *quant.Report
 }
@@ -138,7 +144,7 @@ func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
 func CompileGraph(g *ir.Graph, o Options) (*Result, error) { return compileGraph(g, "", o) }
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace, Debug: o.Debug})
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +163,7 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("internal error: emitted module has bad metadata: %w", err)
 	}
-	return &Result{Wasm: wasm, Meta: meta, Graph: g}, nil
+	return &Result{Wasm: wasm, Meta: meta, Graph: g, Plan: plan}, nil
 }
 
 // flags lists the options that shaped the code, in a stable order.
@@ -174,6 +180,9 @@ func (o Options) flags() []string {
 	}
 	if o.OptLevel != 2 {
 		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
+	}
+	if len(o.Debug.Disable) > 0 {
+		f = append(f, "disable-pass="+strings.Join(slices.Sorted(slices.Values(o.Debug.Disable)), ","))
 	}
 	if o.Quantize != "" {
 		f = append(f, "quantize="+string(o.Quantize))

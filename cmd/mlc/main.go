@@ -37,6 +37,7 @@ type compileFlags struct {
 	level   int
 	profile bool
 	tune    string
+	debug   debugFlags
 }
 
 func (c *compileFlags) add(cmd *cobra.Command) {
@@ -46,6 +47,7 @@ func (c *compileFlags) add(cmd *cobra.Command) {
 	cmd.Flags().IntVarP(&c.level, "opt", "O", 2, "optimization level: 0 runs only the passes code generation needs")
 	cmd.Flags().StringVar(&c.tune, "tune", mlc.DefaultTune, "shape kernels for an engine: v8, wazero or generic")
 	cmd.Flags().BoolVar(&c.profile, "profile", false, "add the per-node entry point that mlc bench --profile times")
+	c.debug.add(cmd)
 }
 
 func (c *compileFlags) options() (mlc.Options, error) {
@@ -54,6 +56,11 @@ func (c *compileFlags) options() (mlc.Options, error) {
 	o.OptLevel = c.level
 	o.Profile = c.profile
 	o.Tune = c.tune
+	dbg, err := c.debug.debug(os.Stderr)
+	if err != nil {
+		return o, err
+	}
+	o.Debug = dbg
 	shapes, err := parseShapes(c.shapes)
 	if err != nil {
 		return o, err
