@@ -16,8 +16,8 @@ import (
 //     other node's output, and a node appears once;
 //   - every value is typed, and a node's output types are what its op's
 //     shape rule gives for its inputs;
-//   - a view (an Aliaser: Reshape, Identity, ...) has the byte size and
-//     dtype of the buffer it shares;
+//   - a view (an Aliaser: Reshape, Identity, BitCast, ...) has the byte
+//     size of the buffer it shares;
 //   - graph outputs are defined.
 //
 // It returns the problems found (at most maxProblems), nil when none.
@@ -191,8 +191,8 @@ func (c *checker) node(n *Node, s *scope, where string) {
 		x, y := n.In(0), n.Out(0)
 		if x == nil {
 			c.fail("%s: a view of nothing", label)
-		} else if y != nil && x.Typed() && y.Typed() && (x.Type.DType != y.Type.DType || x.Type.Bytes() != y.Type.Bytes()) {
-			c.fail("%s: view %s of %s changes the buffer's size or dtype", label, y, x)
+		} else if y != nil && x.Typed() && y.Typed() && x.Type.Bytes() != y.Type.Bytes() {
+			c.fail("%s: view %s of %s changes the buffer's size", label, y, x)
 		}
 	}
 }
