@@ -91,10 +91,17 @@ var passOrder = []struct{ before, after, why string }{
 }
 
 func init() {
+	if err := checkPassOrder(Passes); err != nil {
+		panic("opt: " + err.Error())
+	}
+}
+
+// checkPassOrder checks passes against passOrder.
+func checkPassOrder(passes []Pass) error {
 	at := map[string]int{}
-	for i, p := range Passes {
+	for i, p := range passes {
 		if _, dup := at[p.Name]; dup {
-			panic("opt: two passes named " + p.Name)
+			return fmt.Errorf("two passes named %s", p.Name)
 		}
 		at[p.Name] = i
 	}
@@ -102,12 +109,13 @@ func init() {
 		i, ok1 := at[c.before]
 		j, ok2 := at[c.after]
 		if !ok1 || !ok2 {
-			panic(fmt.Sprintf("opt: passOrder names a pass that Passes lacks: %s before %s", c.before, c.after))
+			return fmt.Errorf("passOrder names a pass that Passes lacks: %s before %s", c.before, c.after)
 		}
 		if i >= j {
-			panic(fmt.Sprintf("opt: pass %s must run before %s: %s", c.before, c.after, c.why))
+			return fmt.Errorf("pass %s must run before %s: %s", c.before, c.after, c.why)
 		}
 	}
+	return nil
 }
 
 // Run optimizes g in place and plans its memory.
