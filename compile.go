@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,6 +62,10 @@ type Options struct {
 	Int16Layers int
 	// Progress receives the quantizer's progress bars (nil: none).
 	Progress io.Writer
+	// Debug looks into the optimizer (mlc compile --dump-after,
+	// --disable-pass, --verify-ir); disabled passes are recorded in the
+	// module's flags.
+	Debug opt.Debug
 }
 
 // DefaultOptions are mlc compile's defaults.
@@ -80,6 +85,7 @@ type Result struct {
 	Wasm  []byte
 	Meta  *abi.Metadata
 	Graph *ir.Graph // the optimized graph, for inspection
+	Plan  *opt.Plan // its memory plan
 	// Report is the quantization report (with Options.Quantize).
 	Report *quant.Report
 }
@@ -153,7 +159,7 @@ func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
 func CompileGraph(g *ir.Graph, o Options) (*Result, error) { return compileGraph(g, "", o) }
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace, FP16: o.FP16})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace, FP16: o.FP16, Debug: o.Debug})
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +178,7 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("internal error: emitted module has bad metadata: %w", err)
 	}
-	return &Result{Wasm: wasm, Meta: meta, Graph: g}, nil
+	return &Result{Wasm: wasm, Meta: meta, Graph: g, Plan: plan}, nil
 }
 
 // flags lists the options that shaped the code, in a stable order.
@@ -192,6 +198,9 @@ func (o Options) flags() []string {
 	}
 	if o.FP16 == opt.FP16Exact {
 		f = append(f, "fp16="+o.FP16)
+	}
+	if len(o.Debug.Disable) > 0 {
+		f = append(f, "disable-pass="+strings.Join(slices.Sorted(slices.Values(o.Debug.Disable)), ","))
 	}
 	if o.Quantize != "" {
 		f = append(f, "quantize="+string(o.Quantize))
