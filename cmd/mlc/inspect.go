@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/abi"
@@ -68,6 +69,7 @@ type moduleInfo struct {
 func inspectCmd() *cobra.Command {
 	var cf compileFlags
 	var js jsonFlag
+	var showIR bool
 	cmd := &cobra.Command{
 		Use:   "inspect MODEL.onnx|MODULE.wasm",
 		Short: "Describe an ONNX model (inputs, outputs, ops, what is unsupported) or an mlc module (ABI metadata, sizes)",
@@ -89,6 +91,12 @@ a module; anything else is read as a model ("-" reads stdin).`,
 				}
 				printModuleInfo(js.text(cmd), info)
 				return js.write(cmd, info)
+			}
+			if showIR {
+				if js.path != "" {
+					return usageErrorf("--ir prints text: it does not take --json")
+				}
+				return inspectIR(cmd.OutOrStdout(), data, dir, cf)
 			}
 			info, err := inspectONNX(args[0], data)
 			if err != nil {
@@ -117,8 +125,29 @@ a module; anything else is read as a model ("-" reads stdin).`,
 		},
 	}
 	cf.addInputs(cmd)
+	cf.addCodegen(cmd, mlc.DefaultTune)
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Name != "input-shape" && f.Name != "input-value" {
+			f.Usage += " (with --ir)"
+		}
+	})
+	cmd.Flags().BoolVar(&showIR, "ir", false, "print the optimized IR with its memory plan (what codegen receives) instead of describing the ONNX file")
 	js.add(cmd, "the description")
 	return cmd
+}
+
+// inspectIR compiles the model and prints the graph codegen received.
+func inspectIR(w io.Writer, data []byte, dir string, cf compileFlags) error {
+	o, err := cf.options()
+	if err != nil {
+		return err
+	}
+	res, err := mlc.Compile(data, dir, o)
+	if err != nil {
+		return modelError(err)
+	}
+	fmt.Fprintf(w, "# %s\n%s", res.Plan.Summary(), res.Graph.Format(res.Plan))
+	return nil
 }
 
 func inspectWasm(file string, data []byte) (*moduleInfo, error) {

@@ -73,23 +73,34 @@ type compileFlags struct {
 	level   int
 	profile bool
 	tune    string
+	fp16    string
+	debug   debugFlags
 }
 
 // add registers the flags; defaultTune is the --tune default, the engine
 // the command's modules run on.
 func (c *compileFlags) add(cmd *cobra.Command, defaultTune string) {
 	c.addInputs(cmd)
+	c.addCodegen(cmd, defaultTune)
+	cmd.Flags().BoolVar(&c.profile, "profile", false, "add the per-node entry point that mlc bench --profile times")
+}
+
+// addCodegen registers the flags that shape the optimized graph and the
+// code (not --profile, which only adds an export).
+func (c *compileFlags) addCodegen(cmd *cobra.Command, defaultTune string) {
 	cmd.Flags().BoolVar(&c.simd, "simd", true, "emit SIMD128 code (--simd=false for scalar code)")
 	cmd.Flags().IntVarP(&c.level, "opt", "O", 2, "optimization level: 0 runs only the passes code generation needs")
 	cmd.Flags().StringVar(&c.tune, "tune", defaultTune, "shape kernels for an engine: v8 (Node, Chromium), wazero (Go hosts) or generic")
-	cmd.Flags().BoolVar(&c.profile, "profile", false, "add the per-node entry point that mlc bench --profile times")
+	cmd.Flags().StringVar(&c.fp16, "fp16", mlc.FP16Float32, "float16 arithmetic: float32 (compute in float32 between the model's float16 edges, as ONNX Runtime does on CPUs) or exact (round every node's result to float16, as ONNX specifies)")
+	c.debug.add(cmd)
 	completeValues(cmd, "tune", "v8", "wazero", "generic")
+	completeValues(cmd, "fp16", mlc.FP16Float32, mlc.FP16Exact)
 }
 
 // addInputs registers only the flags that say what the inputs are, for
 // commands that import a model without generating code (inspect).
 func (c *compileFlags) addInputs(cmd *cobra.Command) {
-	c.simd, c.level, c.tune = true, 2, mlc.DefaultTune
+	c.simd, c.level, c.tune, c.fp16 = true, 2, mlc.DefaultTune, mlc.FP16Float32
 	cmd.Flags().StringArrayVar(&c.shapes, "input-shape", nil, "pin an input shape: NAME=d0,d1,... (repeatable; NAME= pins a scalar; a first dimension of 1 may become a batch)")
 	cmd.Flags().StringArrayVar(&c.values, "input-value", nil, "specialize on an input's value: NAME=FILE (.npy, .npz or .pb); the module then rejects other values")
 }
@@ -100,14 +111,28 @@ func (c *compileFlags) options() (mlc.Options, error) {
 	o.OptLevel = c.level
 	o.Profile = c.profile
 	o.Tune = c.tune
+	o.FP16 = c.fp16
 	switch c.tune {
 	case "v8", "wazero", "generic":
 	default:
 		return o, usageErrorf("--tune %q: want v8, wazero or generic", c.tune)
 	}
+	switch c.fp16 {
+	case mlc.FP16Float32, mlc.FP16Exact:
+	default:
+		return o, usageErrorf("--fp16 %q: want %s or %s", c.fp16, mlc.FP16Float32, mlc.FP16Exact)
+	}
 	if c.level < 0 {
 		return o, usageErrorf("-O %d: want 0, 1 or 2", c.level)
 	}
+	dbg, err := c.debug.debug(os.Stderr)
+	if err != nil {
+		if isIOError(err) {
+			return o, ioError(err)
+		}
+		return o, withCode(exitUsage, err)
+	}
+	o.Debug = dbg
 	shapes, err := parseShapes(c.shapes)
 	if err != nil {
 		return o, err

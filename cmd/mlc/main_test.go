@@ -259,14 +259,20 @@ func TestHelpConsistency(t *testing.T) {
 			t.Errorf("mlc %s --help: want --tune default %q:\n%s", cmd, tune, help)
 		}
 	}
+	// inspect takes the code-generation flags only for --ir, and says so.
 	help := mustRun(t, "inspect", "--help")
-	for _, f := range []string{"--simd", "--tune", "--opt", "--profile"} {
-		if strings.Contains(help, f) {
-			t.Errorf("inspect offers the compile-only flag %s", f)
+	if strings.Contains(help, "--profile") {
+		t.Error("inspect offers --profile")
+	}
+	for _, line := range strings.Split(help, "\n") {
+		for _, f := range []string{"--simd", "--tune", "--opt", "--fp16", "--dump-after", "--disable-pass"} {
+			if strings.Contains(line, f+" ") && !strings.Contains(line, "(with --ir)") {
+				t.Errorf("inspect's %s does not say it is for --ir: %s", f, line)
+			}
 		}
 	}
 	// Completion offers the values of the enumerated flags.
-	for flag, want := range map[string]string{"--tune": "wazero", "--quantize": "int8-weights", "--calibration-method": "percentile"} {
+	for flag, want := range map[string]string{"--tune": "wazero", "--quantize": "int8-weights", "--calibration-method": "percentile", "--fp16": "exact"} {
 		out := mustRun(t, "__complete", "compile", flag, "")
 		if !strings.Contains(out, want) {
 			t.Errorf("completion of %s: %q", flag, out)
