@@ -74,7 +74,7 @@ func numElements(shape []int) (int, error) {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
-			return 0, fmt.Errorf("shape %v has a negative dimension", shape)
+			return 0, fmt.Errorf("shape %s has a negative dimension", ShapeString(shape))
 		}
 		n *= d
 	}
@@ -102,7 +102,7 @@ func New[T Element](shape []int, values []T) (*Tensor, error) {
 		return nil, err
 	}
 	if len(values) != n {
-		return nil, fmt.Errorf("shape %v holds %d elements, got %d values", shape, n, len(values))
+		return nil, fmt.Errorf("shape %s holds %d elements, got %d values", ShapeString(shape), n, len(values))
 	}
 	data, err := binary.Append(nil, binary.LittleEndian, values)
 	if err != nil {
@@ -122,7 +122,7 @@ func Values[T Element](t *Tensor) ([]T, error) {
 	}
 	out := make([]T, n)
 	if _, err := binary.Decode(t.Data, binary.LittleEndian, out); err != nil {
-		return nil, fmt.Errorf("%s%v: %w", t.DType, t.Shape, err)
+		return nil, fmt.Errorf("%s: %w", t, err)
 	}
 	return out, nil
 }
@@ -144,7 +144,7 @@ func (t *Tensor) Check() error {
 		return err
 	}
 	if want := (n*bits + 7) / 8; len(t.Data) != want {
-		return fmt.Errorf("%s%v needs %d bytes, has %d", t.DType, t.Shape, want, len(t.Data))
+		return fmt.Errorf("%s needs %d bytes, has %d", t, want, len(t.Data))
 	}
 	return nil
 }
