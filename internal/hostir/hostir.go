@@ -26,7 +26,7 @@ func FromHost(t *host.Tensor) (*ir.Tensor, error) {
 	}
 	for _, d := range t.Shape {
 		if d < 0 {
-			return nil, fmt.Errorf("shape %v has a negative dimension", t.Shape)
+			return nil, fmt.Errorf("shape %s has a negative dimension", host.ShapeString(t.Shape))
 		}
 	}
 	return ir.TensorFromBytes(dt, ir.Shape(t.Shape).Clone(), t.Data)
