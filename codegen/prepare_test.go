@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc/codegen"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
@@ -69,7 +70,7 @@ func TestPrepareWeights(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close(ctx)
-			out, err := m.Run(ctx, nil)
+			out, err := hostir.Run(ctx, m, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

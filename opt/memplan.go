@@ -356,7 +356,11 @@ func stagedConsts(g *ir.Graph, once map[*ir.Node]bool) map[*ir.Value]bool {
 			}
 		}
 	})
+	// A view of a constant shares its bytes, which must then last.
 	roots := g.AliasRoots()
+	for _, r := range roots {
+		keep(r)
+	}
 	for _, v := range g.Outputs {
 		keep(roots.Of(v))
 	}

@@ -107,8 +107,11 @@ const (
 	winogradEachRunTiles = 100
 	// The weights kept prepared may add this share of the memory a model
 	// needs anyway (its stored weights and largest activations), so that
-	// linear memory stays within 1.2x of that.
+	// linear memory stays within 1.2x of that, or preparedFloor bytes,
+	// below which memory matters to no one (small and medium models keep
+	// all their Winograd layers, as when U was stored in the module).
 	preparedShare = 0.15
+	preparedFloor = 16 << 20
 )
 
 // choosePreparation decides, per layer, how its weights are prepared
@@ -116,7 +119,8 @@ const (
 // width"): layers with reuse >= prepareEachRunReuse prepare before every
 // run; the others keep their prepared weights in memory, most reused
 // first, while the total stays within preparedShare of the stored weights
-// and the largest activations; the rest prepare on every run, or, for
+// and the largest activations (or preparedFloor); the rest prepare on
+// every run, or, for
 // Winograd layers with few tiles, take the direct form (stored as is when
 // float32, widened from float16 otherwise).
 func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
@@ -175,7 +179,7 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 		choice[c.n] = prepChoice{winograd: c.winograd, eachRun: true}
 	}
 	slices.SortStableFunc(cands, func(a, b cand) int { return b.reuse - a.reuse })
-	budget := int(preparedShare * float64(stored+peak))
+	budget := max(int(preparedShare*float64(stored+peak)), preparedFloor)
 	for _, c := range cands {
 		switch {
 		case c.reuse >= prepareEachRunReuse:

@@ -155,8 +155,8 @@ func measure(ctx context.Context, rep *Report, rows []*row, ref, g *ir.Graph, cf
 		return err
 	}
 	defer rt.Close(ctx)
-	fc, fmap := cloneGraph(ref)
-	qc, qmap := cloneGraph(g)
+	fc, fmap := ref.Clone()
+	qc, qmap := g.Clone()
 	var fv, qv []*ir.Value
 	for _, r := range rows {
 		fv, qv = append(fv, fmap[r.float]), append(qv, qmap[r.quant])
@@ -172,7 +172,7 @@ func measure(ctx context.Context, rep *Report, rows []*row, ref, g *ir.Graph, cf
 		return fmt.Errorf("compiling the quantized model for the report: %w", err)
 	}
 	outStats := make([]errStats, nOut)
-	bar := &progress{w: cfg.Progress, label: "measuring the error", total: len(cfg.Data)}
+	bar := newProgress(cfg.Progress, "measuring the error", len(cfg.Data))
 	err = runAll(ctx, []*probe{fp, qp}, cfg.Data, bar, func(outs [][]*ir.Tensor) error {
 		ft, qt := outs[0], outs[1]
 		for i, r := range rows {

@@ -8,14 +8,13 @@ import (
 
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/internal/testenv"
-	"github.com/mlc-compiler/mlc/ir"
 )
 
 // TestShim runs shim.test.mjs on Node against the project's tiny model.
 func TestShim(t *testing.T) {
 	node := testenv.Node(t)
 	o := mlc.DefaultOptions()
-	o.InputShapes = map[string]ir.Shape{"image": {1, 1, 8, 8}}
+	o.InputShapes = map[string][]int{"image": {1, 1, 8, 8}}
 	res, err := mlc.CompileFile(filepath.Join(testenv.Root(), "testdata", "tiny_cnn", "model.onnx"), o)
 	if err != nil {
 		t.Fatal(err)
