@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +16,7 @@ func compileCmd() *cobra.Command {
 	var cf compileFlags
 	var out, jsonOut string
 	var q quantFlags
+	var emit emitFlags
 	cmd := &cobra.Command{
 		Use:   "compile MODEL.onnx",
 		Short: "Compile an ONNX model into a WebAssembly module",
@@ -34,13 +33,9 @@ func compileCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if out == "" {
-				out = strings.TrimSuffix(filepath.Base(args[0]), filepath.Ext(args[0])) + ".wasm"
-			}
-			if err := os.WriteFile(out, res.Wasm, 0o644); err != nil {
+			if err := emit.write(cmd.OutOrStdout(), args[0], out, res); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes, %d KiB memory)\n", out, len(res.Wasm), res.Meta.MemoryBytes/1024)
 			if res.Report != nil {
 				res.Report.Write(cmd.OutOrStdout())
 				if jsonOut != "" {
@@ -59,7 +54,8 @@ func compileCmd() *cobra.Command {
 		},
 	}
 	cf.add(cmd)
-	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (default: the model's name with .wasm)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (default: the model's name with .wasm); with --emit js, a folder (default: .)")
+	emit.add(cmd)
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the quantization report to this file as JSON")
 	q.add(cmd)
 	return cmd
