@@ -404,3 +404,30 @@ func missing(t *testing.T, why string) {
 	}
 	t.Skipf("skipping: %s", why)
 }
+
+// TestSnippetImportOnly checks the claim TestBrowsers rests on: the
+// onnxruntime-web snippet run on mlc's adapter is the one run on
+// onnxruntime-web with only its import line changed.
+func TestSnippetImportOnly(t *testing.T) {
+	read := func(name string) []string {
+		b, err := os.ReadFile(filepath.Join("test", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(string(b), "\n")
+	}
+	ortLines, mlcLines := read("snippet-ort.mjs"), read("snippet-mlc.mjs")
+	if len(ortLines) != len(mlcLines) {
+		t.Fatalf("the snippets have %d and %d lines", len(ortLines), len(mlcLines))
+	}
+	var diff []string
+	for i := range ortLines {
+		if ortLines[i] != mlcLines[i] {
+			diff = append(diff, ortLines[i]+" | "+mlcLines[i])
+		}
+	}
+	want := `import * as ort from "/ort/ort.wasm.min.mjs"; | import * as ort from "/runtime/ort.mjs";`
+	if len(diff) != 1 || diff[0] != want {
+		t.Errorf("the snippets differ in %q, want only the import line", diff)
+	}
+}
