@@ -131,7 +131,7 @@ func TestBrowsers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			exe := browsers[name]
 			if exe == "" {
-				missing(t, name+" is not installed (Debian: apt-get install chromium firefox-esr)")
+				testenv.Missing(t, name+" is not installed (Debian: apt-get install chromium firefox-esr)")
 			}
 			p := plan{URL: url, Browser: name, Executable: exe, Models: models, Big: "mobilenet_v2", BlockingRuns: 8}
 			if name == "chromium" {
@@ -392,17 +392,8 @@ func findBrowser(t *testing.T, env string, names ...string) string {
 func need(t *testing.T, path, why string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
-		missing(t, why)
+		testenv.Missing(t, why)
 	}
-}
-
-// missing skips t, or fails it when CI is set (CI installs everything this needs).
-func missing(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI is set but %s", why)
-	}
-	t.Skipf("skipping: %s", why)
 }
 
 // TestSnippetImportOnly checks the claim TestBrowsers rests on: the
