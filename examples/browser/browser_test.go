@@ -71,7 +71,8 @@ type report struct {
 		Outputs [][]float64 `json:"outputs"`
 	} `json:"mainThread"`
 	Blocking struct {
-		Worker, Main watch
+		Worker  watch `json:"worker"`
+		Control watch `json:"control"`
 	} `json:"blocking"`
 	Snippets map[string]struct {
 		Type    string      `json:"type"`
@@ -85,14 +86,15 @@ type report struct {
 
 type watch struct {
 	MaxGapMs    float64   `json:"maxGapMs"`
+	PerRunGapMs []float64 `json:"perRunGapMs"`
 	LongTasksMs []float64 `json:"longTasksMs"`
 	LongTaskAPI bool      `json:"longTaskAPI"`
-	RunsMs      []float64 `json:"runsMs"`
-	TotalMs     float64   `json:"totalMs"`
+	RunsMs      []float64 `json:"runsMs"`    // the Worker's runs
+	BlockedMs   []float64 `json:"blockedMs"` // the control's main-thread tasks
 }
 
-// mainBlockMs is the issue's bound on the page's longest main-thread task
-// while a model runs in a Worker.
+// mainBlockMs bounds the page's longest main-thread task while a model runs
+// in a Worker (issue 12).
 const mainBlockMs = 50
 
 // TestBrowsers serves the demo (server.mjs) with the shared models compiled
@@ -279,8 +281,9 @@ func check(t *testing.T, p plan, r *report) {
 		t.Logf("demo %s: %d bytes, loaded in %.0f ms, latencies %s ms", m.Name, d.Bytes, d.LoadMs, ms(d.LatenciesMs))
 	}
 	if p.Browser == "chromium" {
-		if r.UI == nil || len(r.UI.Digit) != 1 || r.UI.Digit[0] < '0' || r.UI.Digit[0] > '9' || len(r.UI.Top5) != 5 {
-			t.Errorf("the demo's UI shows no prediction after a stroke and the sample image: %+v", r.UI)
+		// drive.mjs draws a 7 on the pad with the mouse and clicks "Sample image".
+		if r.UI == nil || r.UI.Digit != "7" || len(r.UI.Top5) != 5 {
+			t.Errorf("the demo's UI, after drawing a 7 and picking the sample image, shows %+v: want the digit 7 and a top-5", r.UI)
 		} else {
 			t.Logf("demo UI: the stroke reads as %s; sample image top-5 %q", r.UI.Digit, r.UI.Top5)
 		}
@@ -304,15 +307,30 @@ func check(t *testing.T, p plan, r *report) {
 	}
 	golden(fmt.Sprintf("main thread %s (%.1f MB, loaded from its URL in %.0f ms)", big.Name, float64(big.wasmBytes)/(1<<20), r.MainThread.LoadMs), big, r.MainThread.Outputs, big.Sets)
 
-	// The Worker does not block the page; the same runs on the main thread do (so the watch can fail).
-	w, m := r.Blocking.Worker, r.Blocking.Main
-	t.Logf("%d runs of %s in a Worker (%s ms): longest main-thread gap %.1f ms, long tasks %v (API: %v); on the main thread (%s ms): gap %.1f ms, long tasks %s",
-		len(w.RunsMs), p.Big, ms(w.RunsMs), w.MaxGapMs, w.LongTasksMs, w.LongTaskAPI, ms(m.RunsMs), m.MaxGapMs, ms(m.LongTasksMs))
-	if len(w.RunsMs) == 0 || w.MaxGapMs >= mainBlockMs || slices.ContainsFunc(w.LongTasksMs, func(d float64) bool { return d >= mainBlockMs }) {
-		t.Errorf("while %s ran in a Worker the page's main thread was blocked for %.1f ms (long tasks %v): want under %d ms", p.Big, w.MaxGapMs, w.LongTasksMs, mainBlockMs)
+	// The Worker does not block the page. The longest task is what the Long
+	// Tasks API reports (Chromium): none of 50 ms or more. Without that API
+	// (Firefox) the gaps between timer ticks stand in for it; on a loaded
+	// machine a gap also counts the time the thread waited for a core, so
+	// there the median over runs of each run's longest gap is held to the
+	// bound (a run() that blocked would show in every run). The control,
+	// 150 ms tasks on the main thread, must be seen by the same watch.
+	w, c := r.Blocking.Worker, r.Blocking.Control
+	t.Logf("%d runs of %s in a Worker (%s ms): long tasks %s (Long Tasks API: %v), longest timer gap %.1f ms, per run %s ms; control: main-thread tasks of %s ms seen as long tasks %s, gap %.1f ms",
+		len(w.RunsMs), p.Big, ms(w.RunsMs), ms(w.LongTasksMs), w.LongTaskAPI, w.MaxGapMs, ms(w.PerRunGapMs), ms(c.BlockedMs), ms(c.LongTasksMs), c.MaxGapMs)
+	if len(w.RunsMs) != p.BlockingRuns || len(c.BlockedMs) == 0 {
+		t.Errorf("the blocking check did not run: %+v", r.Blocking)
+	} else if w.LongTaskAPI {
+		if len(w.LongTasksMs) > 0 {
+			t.Errorf("while %s ran in a Worker the page's main thread ran tasks of %s ms: want none of %d ms or more", p.Big, ms(w.LongTasksMs), mainBlockMs)
+		}
+		if len(c.LongTasksMs) < len(c.BlockedMs) || slices.Max(c.LongTasksMs) < 0.9*slices.Min(c.BlockedMs) {
+			t.Errorf("the Long Tasks API missed the control's main-thread tasks (%s ms, reported %s ms): the check cannot be trusted", ms(c.BlockedMs), ms(c.LongTasksMs))
+		}
+	} else if median(w.PerRunGapMs) >= mainBlockMs {
+		t.Errorf("while %s ran in a Worker the page's main thread stalled for %s ms per run: want a median under %d ms", p.Big, ms(w.PerRunGapMs), mainBlockMs)
 	}
-	if len(m.RunsMs) == 0 || m.MaxGapMs < 0.9*slices.Min(m.RunsMs) {
-		t.Errorf("the main-thread watch missed runs on the main thread (gap %.1f ms, runs %v ms): it cannot be trusted", m.MaxGapMs, m.RunsMs)
+	if c.MaxGapMs < 0.9*slices.Min(c.BlockedMs) {
+		t.Errorf("the timer watch missed the control's main-thread tasks (%s ms, longest gap %.1f ms): the check cannot be trusted", ms(c.BlockedMs), c.MaxGapMs)
 	}
 
 	// One onnxruntime-web snippet, on onnxruntime-web and on mlc's adapter.

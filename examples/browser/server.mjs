@@ -48,7 +48,12 @@ const server = http.createServer((req, res) => {
   let file = null;
   for (const [prefix, dir] of roots) {
     if (!url.pathname.startsWith(prefix)) continue;
-    const rel = decodeURIComponent(url.pathname.slice(prefix.length)) || "index.html";
+    let rel;
+    try {
+      rel = decodeURIComponent(url.pathname.slice(prefix.length)) || "index.html";
+    } catch {
+      break; // a malformed %-escape: not found
+    }
     const p = path.resolve(dir, rel);
     if (p !== dir && !p.startsWith(dir + path.sep)) break; // no escaping the root
     file = p;

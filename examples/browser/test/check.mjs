@@ -6,9 +6,10 @@ import { inputOf } from "./data.mjs";
 
 const firstOutput = (model, out) => Array.from(out[model.outputs[0].name].data);
 
-// Watches the main thread: the longest gap between setTimeout(0) ticks (a
-// blocked thread cannot tick) and, where the browser reports them, long
-// tasks (over 50 ms).
+// Watches the main thread: long tasks (over 50 ms) where the browser reports
+// them (Chromium's Long Tasks API), and the gaps between setTimeout(0) ticks
+// (a blocked thread cannot tick; on a loaded machine a gap also holds the
+// time the thread waited for a core).
 function watchMainThread() {
   const long = [];
   let observer = null;
@@ -16,24 +17,27 @@ function watchMainThread() {
     observer = new PerformanceObserver((list) => long.push(...list.getEntries().map((e) => e.duration)));
     observer.observe({ type: "longtask" });
   }
+  const ticks = []; // [time, gap before it]
   let last = performance.now();
-  let maxGap = 0;
   let on = true;
   const tick = () => {
     const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
+    ticks.push([now, now - last]);
     last = now;
     if (on) setTimeout(tick, 0);
   };
   setTimeout(tick, 0);
-  return async () => {
+  // stop(spans): spans are [start, end] times of runs; each gets the longest gap that ended inside it.
+  return async (spans = []) => {
     await new Promise((r) => setTimeout(r, 20));
     on = false;
     if (observer) {
       long.push(...observer.takeRecords().map((e) => e.duration));
       observer.disconnect();
     }
-    return { maxGapMs: maxGap, longTasksMs: long, longTaskAPI: observer !== null };
+    const maxGapMs = Math.max(0, ...ticks.map(([, g]) => g));
+    const perRun = spans.map(([a, b]) => Math.max(0, ...ticks.filter(([t]) => t >= a && t <= b + 5).map(([, g]) => g)));
+    return { maxGapMs, perRunGapMs: perRun, longTasksMs: long, longTaskAPI: observer !== null };
   };
 }
 
@@ -68,37 +72,37 @@ window.check = {
     return { loadMs, bytes: entry ? entry.decodedBodySize : 0, outputs };
   },
 
-  // Runs the model `runs` times in a Worker while watching the main thread,
-  // then the same on the main thread (which must show up as blocking: the
-  // watch can fail).
+  // Runs the model `runs` times in a Worker while watching the main thread.
+  // Then a control: the same model on the main thread, run repeatedly in one
+  // task of at least 150 ms, which the watch must see (so it can fail).
   async blocking(name, runs) {
     const input = await inputOf(name, 0);
     const feed = (m) => ({ [m.inputs[0].name]: input.slice() });
     const w = await loadWorker(`/models/${name}.wasm`);
     await w.run(feed(w)); // the first run is not what is measured
     let stop = watchMainThread();
-    let t0 = performance.now();
-    const workerRunsMs = [];
+    await new Promise((r) => setTimeout(r, 10));
+    const spans = [];
     for (let i = 0; i < runs; i++) {
       const t = performance.now();
       await w.run(feed(w));
-      workerRunsMs.push(performance.now() - t);
+      spans.push([t, performance.now()]);
     }
-    const worker = { ...(await stop()), totalMs: performance.now() - t0, runsMs: workerRunsMs };
+    const worker = { ...(await stop(spans)), runsMs: spans.map(([a, b]) => b - a) };
     await w.terminate();
     const m = await load(`/models/${name}.wasm`);
     m.run(feed(m));
     stop = watchMainThread();
     await new Promise((r) => setTimeout(r, 10));
-    const mainRunsMs = [];
-    for (let i = 0; i < runs; i++) {
+    const blockedMs = [];
+    for (let i = 0; i < 2; i++) {
       const t = performance.now();
-      m.run(feed(m));
-      mainRunsMs.push(performance.now() - t);
-      await new Promise((r) => setTimeout(r, 0));
+      while (performance.now() - t < 150) m.run(feed(m));
+      blockedMs.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 20));
     }
-    const main = { ...(await stop()), runsMs: mainRunsMs };
-    return { worker, main };
+    const control = { ...(await stop()), blockedMs };
+    return { worker, control };
   },
 
   // The onnxruntime-web snippet with either import: "mlc" (the adapter, on
