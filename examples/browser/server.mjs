@@ -69,7 +69,7 @@ const server = http.createServer((req, res) => {
     }
     res.writeHead(200, { ...headers, "content-type": TYPES[path.extname(file)] || "application/octet-stream", "content-length": st.size });
     if (req.method === "HEAD") return res.end();
-    fs.createReadStream(file).pipe(res);
+    fs.createReadStream(file, { highWaterMark: 1 << 20 }).pipe(res);
   });
 });
 
