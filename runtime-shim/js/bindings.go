@@ -78,8 +78,8 @@ func jsString(s string) string {
 	return string(b)
 }
 
-// comment makes text safe inside a /* */ comment.
-func comment(s string) string { return strings.ReplaceAll(s, "*/", "*\\/") }
+// comment makes text safe inside a comment, /* */ or //.
+var comment = strings.NewReplacer("*/", "*\\/", "\n", " ", "\r", " ", "\u2028", " ", "\u2029", " ").Replace
 
 func shapeText(shape []int) string {
 	parts := make([]string, len(shape))

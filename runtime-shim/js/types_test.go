@@ -1,6 +1,7 @@
 package jsshim_test
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
 	jsshim "github.com/mlc-compiler/mlc/runtime-shim/js"
@@ -95,13 +97,21 @@ func TestPackage(t *testing.T) {
 	if _, err := jsshim.WriteBindings(filepath.Join(app, "tiny-local"), res.Wasm, jsshim.BindingOptions{Name: "tiny_cnn"}); err != nil {
 		t.Fatal(err)
 	}
+	// Bindings for names no identifier could hold (ONNX names are any string).
+	odd, err := renamed(res.Wasm, oddInput, oddOutput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jsshim.WriteBindings(filepath.Join(app, "odd"), odd, jsshim.BindingOptions{Name: "odd names", Runtime: "@mlc-compiler/runtime"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, mode := range []string{"node16", "nodenext", "bundler"} {
 		run(app, node, tsc, "-p", "tsconfig."+mode+".json")
 	}
 	var got struct {
-		Probs, Worker, Generic []float64
-		Shape                  []int
-		ORT                    struct {
+		Probs, Worker, Generic, Odd []float64
+		Shape                       []int
+		ORT                         struct {
 			Dims []int
 			Data []float64
 		}
@@ -113,7 +123,7 @@ func TestPackage(t *testing.T) {
 	if len(got.Probs) != 10 || len(got.Shape) != 2 || got.Shape[1] != 10 {
 		t.Fatalf("the app's output: %s", out)
 	}
-	for name, v := range map[string][]float64{"worker": got.Worker, "generic": got.Generic, "ort": got.ORT.Data} {
+	for name, v := range map[string][]float64{"worker": got.Worker, "generic": got.Generic, "ort": got.ORT.Data, "odd names": got.Odd} {
 		if len(v) != 10 {
 			t.Fatalf("%s: %v", name, v)
 		}
@@ -132,4 +142,44 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// The odd names typecheck/app/main.ts uses (keep them in step).
+const (
+	oddInput  = "x:0 \"quoted\" */ `${tpl}` \u2028 end"
+	oddOutput = "out/1.\\"
+)
+
+// renamed is the module with its first input and output renamed in the
+// metadata (the memory layout is unchanged, so it still runs).
+func renamed(wasm []byte, in, out string) ([]byte, error) {
+	meta, err := abi.Read(wasm)
+	if err != nil {
+		return nil, err
+	}
+	meta.Inputs[0].Name, meta.Outputs[0].Name = in, out
+	js, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	secs, err := abi.ReadSections(wasm)
+	if err != nil {
+		return nil, err
+	}
+	b := append([]byte{}, wasm[:8]...)
+	for _, s := range secs {
+		body := s.Data
+		if s.ID == 0 {
+			data := s.Data
+			if s.Name == abi.SectionName {
+				data = js
+			}
+			body = append(binary.AppendUvarint(nil, uint64(len(s.Name))), s.Name...)
+			body = append(body, data...)
+		}
+		b = append(b, s.ID)
+		b = binary.AppendUvarint(b, uint64(len(body)))
+		b = append(b, body...)
+	}
+	return b, nil
 }

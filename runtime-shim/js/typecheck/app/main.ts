@@ -7,6 +7,7 @@ import { load, loadWorker, compile, readMetadata, arrayTypeOf, type Tensor, type
 import * as ort from "@mlc-compiler/runtime/ort";
 import * as tiny from "./tiny/tiny_cnn.mjs"; // bindings importing the package
 import * as local from "./tiny-local/tiny_cnn.mjs"; // bindings with the runtime copied beside them
+import * as odd from "./odd/odd names.mjs"; // tiny_cnn renamed: names no identifier could hold
 
 const image = new Float32Array(64).fill(0.5);
 
@@ -15,6 +16,10 @@ const model = await tiny.load();
 const out = model.run({ image });
 const probs: Float32Array = out.probs.data;
 const shape: [1, 10] = out.probs.shape;
+
+const oddModel = await odd.load();
+const oddOut = oddModel.run({ "x:0 \"quoted\" */ `${tpl}` \u2028 end": image });
+const oddProbs: Float32Array = oddOut["out/1.\\"].data;
 
 const worker = await local.loadWorker({ instances: 2 });
 const res = await worker.run({ image: new Float32Array(64).fill(0.5) }, { transfer: true });
@@ -61,6 +66,8 @@ function mistakes(model: Model<tiny.Signature>, out: tiny.Outputs) {
   // @ts-expect-error probs is float32: its data is no Int32Array
   const wrong: Int32Array = out.probs.data;
   void wrong;
+  // @ts-expect-error the odd model's input is not called "image"
+  void odd.load().then((m) => m.run({ image }));
   const f32 = out.probs as Tensor<"float32">;
   // @ts-expect-error Tensor<"float32"> holds a Float32Array
   const notF64: Float64Array = f32.data;
@@ -78,6 +85,7 @@ console.log(
     shape,
     worker: Array.from(wprobs),
     generic: Array.from(t.data as Float32Array),
+    odd: Array.from(oddProbs),
     ort: { dims: logits.dims, data: Array.from(logits.data as Float32Array) },
     fixed: fixed ?? null,
     i64: i64.length,
