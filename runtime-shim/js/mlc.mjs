@@ -190,11 +190,17 @@ function isResponse(x) {
 async function compileResponse(res) {
   if (!res.ok) throw new Error(`fetching ${res.url || "the module"}: HTTP ${res.status} ${res.statusText || ""}`.trim());
   const type = (res.headers.get("content-type") || "").split(";")[0].trim().toLowerCase();
-  // Streaming compilation needs the wasm MIME type; anything else is read whole first.
-  if (type === "application/wasm" && typeof WebAssembly.compileStreaming === "function") {
-    return WebAssembly.compileStreaming(res);
+  try {
+    // Streaming compilation needs the wasm MIME type; anything else is read whole first.
+    if (type === "application/wasm" && typeof WebAssembly.compileStreaming === "function") {
+      return await WebAssembly.compileStreaming(res);
+    }
+    return await WebAssembly.compile(await res.arrayBuffer());
+  } catch (e) {
+    // Often a server's HTML page (a 404 page served as 200, a login page) in place of the module.
+    if (e instanceof WebAssembly.CompileError) e.message = `${res.url || "the response"} (${type || "no content-type"}) is not a WebAssembly module: ${e.message}`;
+    throw e;
   }
-  return WebAssembly.compile(await res.arrayBuffer());
 }
 
 async function compileURL(url) {

@@ -200,6 +200,7 @@ export function cases(env) {
     const notFound = { ok: false, status: 404, statusText: "Not Found", url: "http://x/m.wasm", headers: new Map(), arrayBuffer: async () => new ArrayBuffer(0) };
     await assert.rejects(load(notFound), /HTTP 404/);
     await assert.rejects(load(42), /expected an mlc module/);
+    await assert.rejects(load(new Response("<!doctype html><p>Not here</p>", { headers: { "content-type": "text/html" } })), /\(text\/html\) is not a WebAssembly module/);
     await assert.rejects(load(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])), /no "mlc" custom section/);
   });
 
