@@ -276,7 +276,7 @@ export function cases(env) {
       "duplicate name": [edit((m) => m.inputs.push({ ...m.inputs[0] })), /appears twice/],
       "nameless tensor": [edit((m) => delete m.outputs[0].name), /has no name/],
       "memory_bytes past memory": [edit((m) => (m.memory_bytes = 2 ** 40)), /memory_bytes/],
-      "fixed input that does not exist": [edit((m) => (m.fixed_inputs = ["nope"])), /fixed_inputs/],
+      "fixed_inputs not names": [edit((m) => (m.fixed_inputs = [{ name: "image" }])), /fixed_inputs/],
       "inputs not a list": [edit((m) => (m.inputs = { image: m.inputs[0] })), /inputs is not an array/],
     };
     for (const [what, [lie, re]] of Object.entries(lies)) {
