@@ -105,12 +105,13 @@ const (
 	// prepared goes direct: Winograd's 2.1x fewer multiplies (measured
 	// efficiency) no longer pay for preparing on every run (30/tiles).
 	winogradEachRunTiles = 100
-	// The weights kept prepared may add this share of the memory a model
+	// The weights kept prepared may add this share to the memory a model
 	// needs anyway (its stored weights and largest activations), so that
-	// linear memory stays within 1.2x of that, or preparedFloor bytes,
-	// below which memory matters to no one (small and medium models keep
-	// all their Winograd layers, as when U was stored in the module).
-	preparedShare = 0.15
+	// linear memory stays within 1.2x of that with some slack for the
+	// arena's fragmentation, or preparedFloor bytes, below which memory
+	// matters to no one (small and medium models keep all their Winograd
+	// layers, as when U was stored in the module).
+	preparedShare = 0.18
 	preparedFloor = 16 << 20
 )
 
@@ -118,16 +119,20 @@ const (
 // (the rule is recorded in docs/design.md, "Weights at their stored
 // width"): layers with reuse >= prepareEachRunReuse prepare before every
 // run; the others keep their prepared weights in memory, most reused
-// first, while the total stays within preparedShare of the stored weights
-// and the largest activations (or preparedFloor); the rest prepare on
-// every run, or, for
-// Winograd layers with few tiles, take the direct form (stored as is when
-// float32, widened from float16 otherwise).
+// first, while what that adds stays within preparedShare of the stored
+// weights and the largest activations (or preparedFloor); the rest prepare
+// on every run, or, for Winograd layers with few tiles, take the direct
+// form (stored as is when float32, widened from float16 otherwise).
+//
+// What keeping weights prepared adds: the prepared bytes, less their
+// stored form, which is then staged in the arena, where it costs nothing
+// while the staged weights fit under the largest activations.
 func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 	choice := map[*ir.Node]prepChoice{}
 	type cand struct {
 		n            *ir.Node
 		reuse, bytes int // bytes kept when prepared once
+		src          int // bytes of the stored form
 		winograd     bool
 		direct       int // bytes of the direct form if prepared (0: stored as is)
 	}
@@ -142,7 +147,7 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 			case v.Const != nil:
 				if !seen[v] {
 					seen[v] = true
-					stored += v.Type.Bytes()
+					stored += storedBytes(v.Const)
 				}
 			default:
 				act += v.Type.Bytes()
@@ -164,14 +169,15 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 			}
 			if o.Tune == "v8" && winogradFits(n, op) {
 				tiles := pixels / (y[2] * y[3]) * ((y[2] + 1) / 2) * ((y[3] + 1) / 2)
-				cands = append(cands, cand{n, tiles, 16 * ((M + 3) / 4) * w.Type.Shape[1] * 16, true, packed})
+				cands = append(cands, cand{n, tiles, 16 * ((M + 3) / 4) * w.Type.Shape[1] * 16, storedBytes(w.Const), true, packed})
 			} else if packed > 0 {
-				cands = append(cands, cand{n, pixels, packed, false, 0})
+				cands = append(cands, cand{n, pixels, packed, packed / 2, false, 0})
 			}
 		case *ir.FusedMatMul:
 			if b := n.Inputs[1]; !op.Packed && b.Const != nil && halfExact(b.Const) {
 				rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1)
-				cands = append(cands, cand{n, rows, ir.PackedK(op.K) * ((op.N + 7) / 8 * 8) * 4, false, 0})
+				packed := ir.PackedK(op.K) * ((op.N + 7) / 8 * 8) * 4
+				cands = append(cands, cand{n, rows, packed, packed / 2, false, 0})
 			}
 		}
 	}
@@ -180,21 +186,34 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 	}
 	slices.SortStableFunc(cands, func(a, b cand) int { return b.reuse - a.reuse })
 	budget := max(int(preparedShare*float64(stored+peak)), preparedFloor)
+	prepared, staged := 0, 0
+	fits := func(bytes, src int) bool {
+		if prepared+bytes-min(staged+src, peak) > budget {
+			return false
+		}
+		prepared, staged = prepared+bytes, staged+src
+		return true
+	}
 	for _, c := range cands {
 		switch {
 		case c.reuse >= prepareEachRunReuse:
-		case c.bytes <= budget:
-			budget -= c.bytes
+		case fits(c.bytes, c.src):
 			choice[c.n] = prepChoice{winograd: c.winograd}
 		case c.winograd && c.reuse < winogradEachRunTiles:
-			once := c.direct > 0 && c.direct <= budget
-			if once {
-				budget -= c.direct
-			}
+			once := c.direct > 0 && fits(c.direct, c.direct/2)
 			choice[c.n] = prepChoice{eachRun: !once}
 		}
 	}
 	return choice
+}
+
+// storedBytes is the size the module stores t at: half a float32 tensor
+// whose values are all float16.
+func storedBytes(t *ir.Tensor) int {
+	if halfExact(t) {
+		return len(t.Data) / 2
+	}
+	return len(t.Data)
 }
 
 // narrowed is w in float16 when that holds every value exactly.

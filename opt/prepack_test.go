@@ -21,7 +21,7 @@ func TestPrepareWeightsPlacement(t *testing.T) {
 	}{
 		{8, 40, ir.WeightsWinograd, false},
 		{8, 120, ir.WeightsWinograd, true},
-		{520, 16, ir.WeightsPackA, false},
+		{560, 16, ir.WeightsPackA, false},
 	} {
 		C := c.channels
 		x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, C, c.size, c.size}})
