@@ -1,5 +1,7 @@
-// Memory of one model in a fresh process: node --expose-gc rss.mjs mlc|ort MODEL_DIR FILE
-// (FILE: the .wasm for mlc, the .onnx for ORT). Prints, as JSON, the
+// Memory of one model in a fresh process: node --expose-gc rss.mjs mlc|ort MODEL_DIR FILE [WARM.wasm]
+// (FILE: the .wasm for mlc, the .onnx for ORT; WARM: an mlc module loaded
+// and run first, so that the process has paged in the engine's own Wasm
+// compilers, a one-time cost of any Wasm, before the baseline). Prints, as JSON, the
 // process RSS growth over a baseline taken before the file is read: once
 // the model is loaded and the caller has dropped its bytes (loadBytes),
 // and after the first run (runBytes); the linear memory; the time from
@@ -9,7 +11,7 @@ import fs from "node:fs";
 import { ort, ortEngineFile, openMLC, openORT, readFeeds } from "./engines.mjs";
 import { decodeTensor } from "./onnx.mjs";
 
-const [engine, dir, file] = process.argv.slice(2);
+const [engine, dir, file, warm] = process.argv.slice(2);
 const feeds = readFeeds(dir).map(decodeTensor);
 const names = JSON.parse(process.env.MLC_BENCH_INPUTS || "[]");
 feeds.forEach((f, i) => (f.name = names[i] || f.name));
@@ -27,6 +29,13 @@ if (engine === "ort") {
   const o = await ort();
   engineBytes = fs.readFileSync(ortEngineFile);
   o.env.wasm.wasmBinary = engineBytes;
+}
+if (warm) {
+  const { load } = await import("../runtime-shim/js/mlc.mjs");
+  const m = await load(fs.readFileSync(warm));
+  const f = {};
+  for (const t of m.inputs) f[t.name] = new Uint8Array(t.bytes);
+  m.run(f);
 }
 const base = await rss();
 let bytes = fs.readFileSync(file);
