@@ -37,7 +37,9 @@ func TestValidateRefusesLies(t *testing.T) {
 		want string // "" for valid
 	}{
 		{"valid", func(m *abi.Metadata) {}, ""},
-		{"sub-byte", func(m *abi.Metadata) { m.Outputs[0] = abi.Tensor{Name: "y", DType: "int4", Shape: []int{3}, Offset: 0, Bytes: 2} }, ""},
+		{"sub-byte", func(m *abi.Metadata) {
+			m.Outputs[0] = abi.Tensor{Name: "y", DType: "int4", Shape: []int{3}, Offset: 0, Bytes: 2}
+		}, ""},
 		{"empty", func(m *abi.Metadata) { m.Outputs[0].Shape, m.Outputs[0].Bytes = []int{1 << 40, 0}, 0 }, ""},
 		{"offset 2^40", func(m *abi.Metadata) { m.Inputs[0].Offset = 1 << 40 }, "outside the module's memory"},
 		{"negative offset", func(m *abi.Metadata) { m.Inputs[0].Offset = -8 }, "outside"},
