@@ -84,7 +84,8 @@ func CompileFile(path string, o Options) (*Result, error) {
 }
 
 // Compile compiles model bytes; dir locates external data files.
-func Compile(model []byte, dir string, o Options) (*Result, error) {
+func Compile(model []byte, dir string, o Options) (res *Result, err error) {
+	defer recoverInternal(&err)
 	switch o.tune() {
 	case codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
 	default:
@@ -101,7 +102,7 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	res, err := compileGraph(m.Graph, hex.EncodeToString(sum[:]), o)
+	res, err = compileGraph(m.Graph, hex.EncodeToString(sum[:]), o)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +136,19 @@ func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
 
 // CompileGraph compiles an IR graph, which it optimizes in place; the
 // metadata's model_sha256 is then empty.
-func CompileGraph(g *ir.Graph, o Options) (*Result, error) { return compileGraph(g, "", o) }
+func CompileGraph(g *ir.Graph, o Options) (res *Result, err error) {
+	defer recoverInternal(&err)
+	return compileGraph(g, "", o)
+}
+
+// recoverInternal turns a panic that no phase caught into an internal
+// error: a user sees a request to report it, never a Go stack trace. The
+// phases recover per node themselves, so that their errors name it.
+func recoverInternal(err *error) {
+	if r := recover(); r != nil {
+		*err = ir.Recovered(nil, "model", "the compiler", r)
+	}
+}
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace})

@@ -207,7 +207,12 @@ func nodeFuncName(prefix string, i int, n *ir.Node) string {
 // nodeFunc generates the function of one node, or returns -1 for nodes
 // that need no code (aliasing views). Nodes inside subgraphs get functions
 // too: the kernel of the op owning the subgraph calls them (callGraph).
-func (md *module) nodeFunc(n *ir.Node, name string) (int, error) {
+func (md *module) nodeFunc(n *ir.Node, name string) (idx int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			idx, err = 0, ir.Recovered(n, "", "code generation", r)
+		}
+	}()
 	if _, ok := n.Op.(ir.Aliaser); ok {
 		return -1, nil
 	}

@@ -3,7 +3,6 @@ package ir
 import (
 	"errors"
 	"fmt"
-	"runtime/debug"
 )
 
 // Unsupported is the error for a model construct mlc does not implement: an
@@ -85,7 +84,7 @@ func InferGraph(g *Graph) error {
 func InferNode(n *Node) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: shape inference panicked: %v\n%s", n.Label(), r, debug.Stack())
+			err = Recovered(n, "", "shape inference", r)
 		}
 	}()
 	for i, v := range n.Inputs {
@@ -203,8 +202,15 @@ func tryFold(n *Node) (bool, []Type, error) {
 		}
 	}
 	env := Env{}
-	if err := EvalNode(n, env); err != nil {
-		return false, nil, err
+	if evalErr := EvalNode(n, env); evalErr != nil {
+		if err != nil && IsInternal(evalErr) {
+			// Infer already refused the node (ops whose output shape
+			// depends on data may still evaluate), and Eval, which
+			// trusts what Infer checks, broke on it: Infer's error says
+			// why.
+			return false, nil, wrapNodeErr(n, err)
+		}
+		return false, nil, evalErr
 	}
 	for _, v := range n.Outputs {
 		if v != nil {

@@ -19,6 +19,18 @@ type Options struct {
 	Tune string
 	// Workspace reports the scratch bytes a node's kernel needs.
 	Workspace func(*ir.Node) int
+
+	// node is the node a pass is rewriting, for the error a panic
+	// becomes (see visit).
+	node *ir.Node
+}
+
+// visit records that a pass works on n, so that a panic there becomes an
+// internal error naming n. o may be nil (passes recursing into subgraphs).
+func (o *Options) visit(n *ir.Node) {
+	if o != nil {
+		o.node = n
+	}
 }
 
 // Pass is one graph rewrite. MinLevel 0 marks passes that are required
@@ -56,11 +68,26 @@ func Run(g *ir.Graph, o Options) (*Plan, error) {
 		if o.Level < p.MinLevel {
 			continue
 		}
-		if err := p.Run(g, &o); err != nil {
+		if _, err := runPass(p, g, &o); err != nil {
 			return nil, fmt.Errorf("pass %s: %w", p.Name, err)
 		}
 	}
-	return PlanMemory(g, o.Workspace)
+	return runPass(Pass{Name: "memplan"}, g, &o)
+}
+
+// runPass runs one pass (the memory plan when p.Run is nil); a panic
+// becomes an ir.InternalError naming the node the pass was at.
+func runPass(p Pass, g *ir.Graph, o *Options) (plan *Plan, err error) {
+	o.node = nil
+	defer func() {
+		if r := recover(); r != nil {
+			err = ir.Recovered(o.node, "the graph", "optimization pass "+p.Name, r)
+		}
+	}()
+	if p.Run == nil {
+		return PlanMemory(g, o.Workspace)
+	}
+	return nil, p.Run(g, o)
 }
 
 // replaceUses redirects every read of old to new in g and its subgraphs.

@@ -11,7 +11,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -83,7 +82,7 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 	defer func() {
 		if r := recover(); r != nil {
 			res.Status = Error
-			res.Message = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
+			res.Message = ir.Recovered(nil, dir, "mlc verify", r).Error() // no stack trace for users
 		}
 	}()
 	sets, err := readSets(dir)
