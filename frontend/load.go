@@ -492,6 +492,9 @@ func sparseToDense(sp *onnxpb.SparseTensorProto, dir string) (*ir.Tensor, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := ir.CheckAlloc(fmt.Sprintf("sparse initializer %q made dense", sp.GetValues().GetName()), float64(vals.DType.Bytes(shape.Size()))); err != nil {
+		return nil, err
+	}
 	out := ir.NewTensor(vals.DType, shape)
 	n := vals.Len()
 	st := shape.Strides()

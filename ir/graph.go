@@ -68,6 +68,11 @@ func (n *Node) Label() string {
 	if n.Name != "" {
 		return fmt.Sprintf("node %q (%s)", n.Name, n.Op.OpType())
 	}
+	for _, o := range n.Outputs {
+		if o != nil && o.Name != "" {
+			return fmt.Sprintf("%s node producing %q", n.Op.OpType(), o.Name)
+		}
+	}
 	return fmt.Sprintf("unnamed %s node", n.Op.OpType())
 }
 

@@ -201,8 +201,11 @@ func tryFold(n *Node) (bool, []Type, error) {
 			return false, types, nil
 		}
 	}
-	env := Env{}
+	env := Env{budgetKey: TensorI64(Shape{}, FoldLoopIterations)}
 	if evalErr := EvalNode(n, env); evalErr != nil {
+		if errors.Is(evalErr, errBudget) {
+			return false, types, nil // too long to fold: the module runs it
+		}
 		if err != nil && IsInternal(evalErr) {
 			// Infer already refused the node (ops whose output shape
 			// depends on data may still evaluate), and Eval, which
