@@ -57,6 +57,10 @@ type Options struct {
 	Int16Layers int
 	// Progress receives the quantizer's progress bars (nil: none).
 	Progress io.Writer
+	// MaxLoopIterations bounds the Loop iterations of one run of the module
+	// (all Loops together); past it mlc_run returns abi.ErrLoopLimit. 0
+	// means abi.DefaultMaxLoopIterations.
+	MaxLoopIterations int64
 }
 
 // DefaultOptions are mlc compile's defaults.
@@ -162,6 +166,8 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 		Flags:       o.flags(),
 		Profile:     o.Profile,
 		Tune:        o.tune(),
+
+		MaxLoopIterations: o.MaxLoopIterations,
 	})
 	if err != nil {
 		return nil, err
@@ -187,6 +193,9 @@ func (o Options) flags() []string {
 	}
 	if o.OptLevel != 2 {
 		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
+	}
+	if o.MaxLoopIterations > 0 && o.MaxLoopIterations != abi.DefaultMaxLoopIterations {
+		f = append(f, fmt.Sprintf("max-loop-iterations=%d", o.MaxLoopIterations))
 	}
 	if o.Quantize != "" {
 		f = append(f, "quantize="+string(o.Quantize))

@@ -69,7 +69,17 @@ const (
 	// cannot run with the shapes the module was compiled for (the model
 	// would fail there too), so the module has no code for it.
 	ErrBranchNotCompiled = 4
+	// ErrLoopLimit: the run's Loop nodes, together, ran more iterations
+	// than the bound the module was compiled with (mlc compile
+	// --max-loop-iterations, DefaultMaxLoopIterations unless given). A trip
+	// count or condition from an input could otherwise keep mlc_run busy
+	// for ever.
+	ErrLoopLimit = 5
 )
+
+// DefaultMaxLoopIterations is the Loop iteration bound of one mlc_run
+// unless mlc compile --max-loop-iterations says otherwise.
+const DefaultMaxLoopIterations = 1 << 31
 
 // RunErrorMessages are the standard meanings of mlc_run's results.
 var RunErrorMessages = map[string]string{
@@ -77,6 +87,7 @@ var RunErrorMessages = map[string]string{
 	"2": "an input differs from the value the module was compiled for (--input-value)",
 	"3": "the input data implies an output shape other than the one the module was compiled for",
 	"4": "the input data selects an If branch that cannot run with the input shapes the module was compiled for",
+	"5": "the model's Loops ran more iterations than the module allows (mlc compile --max-loop-iterations)",
 }
 
 // DTypeBits is the storage size in bits of one element of each dtype a

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/ir"
 )
 
@@ -37,6 +38,7 @@ type compileFlags struct {
 	level   int
 	profile bool
 	tune    string
+	loops   int64
 }
 
 func (c *compileFlags) add(cmd *cobra.Command) {
@@ -46,6 +48,7 @@ func (c *compileFlags) add(cmd *cobra.Command) {
 	cmd.Flags().IntVarP(&c.level, "opt", "O", 2, "optimization level: 0 runs only the passes code generation needs")
 	cmd.Flags().StringVar(&c.tune, "tune", mlc.DefaultTune, "shape kernels for an engine: v8, wazero or generic")
 	cmd.Flags().BoolVar(&c.profile, "profile", false, "add the per-node entry point that mlc bench --profile times")
+	cmd.Flags().Int64Var(&c.loops, "max-loop-iterations", abi.DefaultMaxLoopIterations, "bound the Loop iterations of one run (all Loops together); past it mlc_run returns error 5")
 }
 
 func (c *compileFlags) options() (mlc.Options, error) {
@@ -54,6 +57,10 @@ func (c *compileFlags) options() (mlc.Options, error) {
 	o.OptLevel = c.level
 	o.Profile = c.profile
 	o.Tune = c.tune
+	if c.loops < 1 {
+		return o, fmt.Errorf("--max-loop-iterations %d: want at least 1", c.loops)
+	}
+	o.MaxLoopIterations = c.loops
 	shapes, err := parseShapes(c.shapes)
 	if err != nil {
 		return o, err
