@@ -63,6 +63,16 @@ func checkNode(np *onnxpb.NodeProto, domain string, opset int64) error {
 	if err := checkArity("input", np.Input, s.MinIn, s.MaxIn, s.Ins, what); err != nil {
 		return err
 	}
+	// onnx.checker lets a variadic input be empty; no operator gives that
+	// a meaning (Concat, Sum or Max of a missing tensor), so mlc refuses it
+	// here rather than have every importer and shape rule expect it.
+	if k := len(s.Ins) - 1; k >= 0 && s.Ins[k] == 'V' {
+		for i := k; i < len(np.Input); i++ {
+			if np.Input[i] == "" {
+				return fmt.Errorf("input %d of %s is empty, but it is one of the op's variadic inputs", i, what)
+			}
+		}
+	}
 	if err := checkArity("output", np.Output, s.MinOut, s.MaxOut, s.Outs, what); err != nil {
 		return err
 	}

@@ -72,6 +72,7 @@ func TestInvalidModelsRefused(t *testing.T) {
 		{"attribute without its value", 13, testGraph(withAttr(op("Constant", nil, []string{"y"}), noValue)), "holds no such value"},
 		{"attribute without a type", 13, testGraph(withAttr(op("Softmax", []string{"x"}, []string{"y"}), untyped)), "has no type"},
 		{"attribute the op does not define", 13, testGraph(withAttr(op("Relu", []string{"x"}, []string{"y"}), optest.Int("axis", 1))), `Relu-13 has no attribute "axis"`},
+		{"empty variadic input", 13, testGraph(withAttr(op("Concat", []string{"x", "", "b"}, []string{"y"}), optest.Int("axis", 0))), "variadic inputs"},
 		{"required attribute missing", 13, testGraph(op("Cast", []string{"x"}, []string{"y"})), `Cast-13 needs attribute "to"`},
 	} {
 		err := importErr(t, optest.GraphModel(tc.opset, tc.g))

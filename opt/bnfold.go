@@ -10,12 +10,13 @@ import (
 // feeds it when the Conv's weights and every BN parameter are constant and
 // nothing else reads the Conv's output: W'[m] = W[m]*s[m] and
 // B'[m] = (B[m]-mean[m])*s[m] + beta[m] with s = scale/sqrt(var+eps).
-func foldBatchNorm(g *ir.Graph, _ *Options) error {
+func foldBatchNorm(g *ir.Graph, o *Options) error {
 	uses := g.Uses()
 	outputs := outputSet(g)
 	prod := g.Producers()
 	drop := map[*ir.Node]bool{}
 	for _, bn := range g.Nodes {
+		o.visit(bn)
 		op, ok := bn.Op.(*ir.BatchNorm)
 		if !ok || !allConstFrom(bn.Inputs[1:5]) {
 			continue
