@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -45,6 +46,10 @@ type Options struct {
 	Profile bool
 	// Tune shapes kernels for one engine: "v8", "wazero" or "generic".
 	Tune string
+	// FP16 is how float16 graphs compute: "" or FP16Float32 (in float32,
+	// as ONNX Runtime does on CPUs) or FP16Exact (every node's result
+	// rounded to float16, as ONNX specifies).
+	FP16 string
 	// Quantize is "", quant.Int8 or quant.Int8Weights.
 	Quantize quant.Mode
 	// Calibration is the calibration data's path (see quant.LoadData);
@@ -61,10 +66,20 @@ type Options struct {
 	// (all Loops together); past it mlc_run returns abi.ErrLoopLimit. 0
 	// means abi.DefaultMaxLoopIterations.
 	MaxLoopIterations int64
+	// Debug looks into the optimizer (mlc compile --dump-after,
+	// --disable-pass, --verify-ir); disabled passes are recorded in the
+	// module's flags.
+	Debug opt.Debug
 }
 
 // DefaultOptions are mlc compile's defaults.
 func DefaultOptions() Options { return Options{OptLevel: 2, Tune: DefaultTune} }
+
+// How float16 graphs compute (Options.FP16).
+const (
+	FP16Float32 = opt.FP16Float32
+	FP16Exact   = opt.FP16Exact
+)
 
 // DefaultTune is the engine the kernels are shaped for unless told.
 const DefaultTune = codegen.TuneV8
@@ -74,6 +89,7 @@ type Result struct {
 	Wasm  []byte
 	Meta  *abi.Metadata
 	Graph *ir.Graph // the optimized graph, for inspection
+	Plan  *opt.Plan // its memory plan
 	// Report is the quantization report (with Options.Quantize).
 	Report *quant.Report
 }
@@ -94,6 +110,11 @@ func Compile(model []byte, dir string, o Options) (res *Result, err error) {
 	case codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
 	default:
 		return nil, fmt.Errorf("--tune %q: want v8, wazero or generic", o.Tune)
+	}
+	switch o.FP16 {
+	case "", opt.FP16Float32, opt.FP16Exact:
+	default:
+		return nil, fmt.Errorf("--fp16 %q: want %s or %s", o.FP16, opt.FP16Float32, opt.FP16Exact)
 	}
 	m, err := frontend.Import(model, dir, frontend.Options{InputShapes: o.InputShapes, InputValues: o.InputValues})
 	if err != nil {
@@ -155,7 +176,7 @@ func recoverInternal(err *error) {
 }
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace, FP16: o.FP16, Debug: o.Debug})
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +197,7 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("internal error: emitted module has bad metadata: %w", err)
 	}
-	return &Result{Wasm: wasm, Meta: meta, Graph: g}, nil
+	return &Result{Wasm: wasm, Meta: meta, Graph: g, Plan: plan}, nil
 }
 
 // flags lists the options that shaped the code, in a stable order.
@@ -196,6 +217,12 @@ func (o Options) flags() []string {
 	}
 	if o.MaxLoopIterations > 0 && o.MaxLoopIterations != abi.DefaultMaxLoopIterations {
 		f = append(f, fmt.Sprintf("max-loop-iterations=%d", o.MaxLoopIterations))
+	}
+	if o.FP16 == opt.FP16Exact {
+		f = append(f, "fp16="+o.FP16)
+	}
+	if len(o.Debug.Disable) > 0 {
+		f = append(f, "disable-pass="+strings.Join(slices.Sorted(slices.Values(o.Debug.Disable)), ","))
 	}
 	if o.Quantize != "" {
 		f = append(f, "quantize="+string(o.Quantize))

@@ -39,6 +39,8 @@ type compileFlags struct {
 	profile bool
 	tune    string
 	loops   int64
+	fp16    string
+	debug   debugFlags
 }
 
 func (c *compileFlags) add(cmd *cobra.Command) {
@@ -49,6 +51,8 @@ func (c *compileFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.tune, "tune", mlc.DefaultTune, "shape kernels for an engine: v8, wazero or generic")
 	cmd.Flags().BoolVar(&c.profile, "profile", false, "add the per-node entry point that mlc bench --profile times")
 	cmd.Flags().Int64Var(&c.loops, "max-loop-iterations", abi.DefaultMaxLoopIterations, "bound the Loop iterations of one run (all Loops together); past it mlc_run returns error 5")
+	cmd.Flags().StringVar(&c.fp16, "fp16", mlc.FP16Float32, "float16 arithmetic: float32 (compute in float32 between the model's float16 edges, as ONNX Runtime does on CPUs) or exact (round every node's result to float16, as ONNX specifies)")
+	c.debug.add(cmd)
 }
 
 func (c *compileFlags) options() (mlc.Options, error) {
@@ -61,6 +65,12 @@ func (c *compileFlags) options() (mlc.Options, error) {
 		return o, fmt.Errorf("--max-loop-iterations %d: want at least 1", c.loops)
 	}
 	o.MaxLoopIterations = c.loops
+	o.FP16 = c.fp16
+	dbg, err := c.debug.debug(os.Stderr)
+	if err != nil {
+		return o, err
+	}
+	o.Debug = dbg
 	shapes, err := parseShapes(c.shapes)
 	if err != nil {
 		return o, err
