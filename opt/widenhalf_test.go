@@ -7,7 +7,7 @@ import (
 	"github.com/mlc-compiler/mlc/ir"
 )
 
-// TestWidenHalf: float16 Conv, MatMul and Gemm with constant weights, in
+// TestWidenHalf (--fp16 exact): float16 Conv, MatMul and Gemm with constant weights, in
 // the graph and in a subgraph, compute in float32 between Casts; one whose
 // weights are a run-time input stays float16. Small integers keep every
 // sum exact, so the outputs are the float16 ops' bit for bit (moved here
@@ -42,7 +42,7 @@ func TestWidenHalf(t *testing.T) {
 	}
 	in[b.V("cond")] = ir.FromFloats(ir.Bool, ir.Shape{}, []float64{1})
 	want := irtest.Eval(t, g, in)
-	if err := widenHalf(g, &Options{}); err != nil {
+	if err := widenHalf(g, &Options{FP16: FP16Exact}); err != nil {
 		t.Fatal(err)
 	}
 	irtest.Verify(t, g)
