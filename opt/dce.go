@@ -20,7 +20,7 @@ func deadCode(g *ir.Graph, o *Options) error {
 			continue
 		}
 		for j, o := range n.Outputs {
-			if o != nil && !live[o] {
+			if o != nil && !live[o] && (j > 0 || skipsFirstOutput(n.Op)) {
 				n.Outputs[j] = nil // nobody reads it: the kernel may skip it
 			}
 		}
@@ -39,6 +39,20 @@ func deadCode(g *ir.Graph, o *Options) error {
 	}
 	g.Nodes = kept
 	return nil
+}
+
+// skipsFirstOutput lists the ops whose kernels leave out a first output
+// nobody reads; every other kernel writes its first output, which then
+// keeps its buffer (a BatchNormalization whose running mean alone is read
+// made its kernel look for the address of the Y it had lost: found by
+// FuzzMutate).
+func skipsFirstOutput(op ir.Op) bool {
+	switch op.(type) {
+	case ir.Viewer, *ir.RNN, *ir.PackedRNN, *ir.Attention, *ir.Unique, *ir.DynamicQuantizeLinear,
+		*ir.CausalConvWithState, *ir.If, *ir.Loop, *ir.Scan:
+		return true
+	}
+	return false
 }
 
 // removeIdentity drops Identity nodes whose output is not a graph output,
