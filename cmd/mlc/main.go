@@ -16,6 +16,14 @@ import (
 )
 
 func main() {
+	// The last guard against a Go stack trace on a user's terminal: a
+	// panic no phase recovered is reported as an internal error.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintln(os.Stderr, "mlc:", ir.Recovered(nil, "mlc", "the command", r))
+			os.Exit(1)
+		}
+	}()
 	root := &cobra.Command{
 		Use:           "mlc",
 		Short:         "mlc compiles ONNX models into standalone WebAssembly modules",
