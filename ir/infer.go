@@ -215,6 +215,22 @@ func tryFold(n *Node) (bool, []Type, error) {
 		}
 		return false, nil, evalErr
 	}
+	// What Eval made must be a tensor InferNode would accept: when Infer
+	// refused the node, Eval may have built one of a shape it should not
+	// (ConstantOfShape of [-1]), which later nodes would trust.
+	for _, v := range n.Outputs {
+		if v == nil {
+			continue
+		}
+		if t := env[v]; t != nil {
+			if sizeErr := checkSize(t.Type); sizeErr != nil {
+				if err != nil {
+					return false, nil, wrapNodeErr(n, err)
+				}
+				return false, nil, fmt.Errorf("%s: output %q: %w", n.Label(), v.Name, sizeErr)
+			}
+		}
+	}
 	for _, v := range n.Outputs {
 		if v != nil {
 			v.Const = env[v]
