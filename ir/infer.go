@@ -194,7 +194,12 @@ func tryFold(n *Node) (bool, []Type, error) {
 	}
 	if err == nil {
 		outBytes := 0
-		for _, t := range types {
+		for i, t := range types {
+			// Sizes first: an overflowing shape would pass the fold
+			// limit below with a negative byte count.
+			if sizeErr := checkSize(t); sizeErr != nil {
+				return false, nil, fmt.Errorf("%s: output %d: %w", n.Label(), i, sizeErr)
+			}
 			outBytes += t.Bytes()
 		}
 		if outBytes > 2*inBytes+FoldLimit {
