@@ -19,7 +19,7 @@ func fuzzing() bool {
 
 // FuzzImport feeds arbitrary bytes to the frontend: a hostile or truncated
 // file must give a clean error, never a panic, recovered or not. Seeds:
-// testdata/tiny_cnn, the shared models (all of them when fuzzing) and every
+// testdata/tiny_cnn, the shared models (up to 25 MB when fuzzing) and every
 // 20th ONNX backend case. Run it with
 //
 //	go test ./frontend -run XXX -fuzz FuzzImport -fuzzminimizetime 1s
@@ -28,7 +28,7 @@ func fuzzing() bool {
 func FuzzImport(f *testing.F) {
 	maxBytes := int64(2 << 20)
 	if fuzzing() {
-		maxBytes = 0
+		maxBytes = 25 << 20 // all but resnet18/50: see e2e's fuzzSeedBytes
 	}
 	seeds, err := fuzzmodel.Corpus(testenv.Root(), testenv.Shared(f), maxBytes, 20)
 	if err != nil {
