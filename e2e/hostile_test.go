@@ -110,7 +110,7 @@ func TestHostileModels(t *testing.T) {
 }
 
 // buildCLI builds cmd/mlc into a temporary folder.
-func buildCLI(t *testing.T) string {
+func buildCLI(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "mlc")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/mlc")

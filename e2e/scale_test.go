@@ -2,6 +2,10 @@ package e2e_test
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +23,7 @@ import (
 // elementwise nodes, each reading the last, and a wide graph of nodes all
 // reading the input, joined by one Concat. docs/benchmarks.md reports
 //
-//	go test ./e2e -run XXX -bench 'Compile(Chain|Wide)' -benchtime 1x
+//	go test ./e2e -run XXX -bench 'Compile(Chain|Wide|CLI)' -benchtime 1x
 
 // chainModel: x -> Add(c) -> Mul(c) -> Relu -> Sub(c) -> ... n nodes.
 func chainModel(n int) []byte {
@@ -94,6 +98,30 @@ func BenchmarkCompileWide(b *testing.B) {
 			o := mlc.DefaultOptions()
 			o.OptLevel = 0
 			benchCompile(b, model, o)
+		})
+	}
+}
+
+// BenchmarkCompileCLI times `mlc compile` itself on the 100,000-node
+// graphs: test binaries verify the IR after every pass (opt.Run), which
+// the in-process benchmarks above include and the CLI does not.
+func BenchmarkCompileCLI(b *testing.B) {
+	bin := buildCLI(b)
+	dir := b.TempDir()
+	for _, tc := range []struct {
+		name  string
+		model []byte
+	}{{"chain/n=100000", chainModel(100_000)}, {"wide/n=100000", wideModel(100_000)}} {
+		path := filepath.Join(dir, strings.ReplaceAll(tc.name, "/", "_")+".onnx")
+		if err := os.WriteFile(path, tc.model, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if out, err := exec.Command(bin, "compile", path, "-o", filepath.Join(dir, "out.wasm")).CombinedOutput(); err != nil {
+					b.Fatalf("%v: %s", err, out)
+				}
+			}
 		})
 	}
 }
