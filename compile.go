@@ -6,6 +6,13 @@
 //	      -> codegen (ir -> Wasm) -> .wasm -> runtime-shim (hosts)
 //
 // Compile is the whole pipeline; the CLI in cmd/mlc is a thin layer on it.
+//
+// A Go program uses three packages and no others of the compiler: mlc to
+// compile (Compile, CompileFile with Options from DefaultOptions or
+// HostOptions), runtime-shim/host to run a module on wazero with its own
+// host.Tensor, and npy to read and write numpy files. Package verify
+// checks models against golden data or the reference interpreter, and
+// mlctest wraps it for a project's own tests.
 package mlc
 
 import (
@@ -23,44 +30,65 @@ import (
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/frontend"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
 	"github.com/mlc-compiler/mlc/quant"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
 // Version is written into every module's metadata as the producer.
 const Version = "0.1.0"
 
-// Options are the compile flags.
+// Options are the compile flags. Start from DefaultOptions (what mlc
+// compile does) or HostOptions (for a module the Go program runs itself):
+// the zero Options is -O0. Every option that changes the code is recorded
+// in the module's metadata ("options"); the same model and Options give
+// the same bytes.
 type Options struct {
-	// InputShapes pins input shapes by name (dynamic dimensions need it).
-	InputShapes map[string]ir.Shape
-	// InputValues specializes the module on input values (see
-	// frontend.Options.InputValues); the module rejects other values.
-	InputValues map[string]*ir.Tensor
-	// NoSIMD emits scalar code only.
+	// InputShapes pins input shapes by name, like --input-shape: dynamic
+	// dimensions need it, and a first dimension of 1 may become a batch
+	// when the graph allows (re-batching). An empty shape pins a scalar.
+	InputShapes map[string][]int
+	// InputValues specializes the module on input values, like
+	// --input-value: the graph sees them as constants (so shapes computed
+	// from them become static), and the module's mlc_run returns 2 when
+	// given another value.
+	InputValues map[string]*host.Tensor
+	// NoSIMD emits scalar code only (--simd=false), for engines without
+	// Wasm SIMD128.
 	NoSIMD bool
-	// OptLevel 0 turns optional passes off (-O0); the default is 2.
+	// OptLevel 0 runs only the passes code generation needs (-O0); 2, the
+	// default, runs them all.
 	OptLevel int
-	// Profile adds the per-node entry point for mlc bench --profile.
+	// Profile adds the per-node entry point mlc bench --profile times.
 	Profile bool
-	// Tune shapes kernels for one engine: "v8", "wazero" or "generic".
+	// Tune shapes kernels for the engine the module will run on: "v8"
+	// (Node, Chromium; DefaultTune), "wazero" (Go hosts) or "generic" (the
+	// wazero shape, a compromise). Any tune runs everywhere with the same
+	// outputs; only speed differs. "" means DefaultTune.
 	Tune string
 	// FP16 is how float16 graphs compute: "" or FP16Float32 (in float32,
 	// as ONNX Runtime does on CPUs) or FP16Exact (every node's result
 	// rounded to float16, as ONNX specifies).
 	FP16 string
-	// Quantize is "", quant.Int8 or quant.Int8Weights.
+	// Quantize is "" (float), quant.Int8 (weights and activations, needs
+	// Calibration) or quant.Int8Weights (weights only); see
+	// docs/quantization.md.
 	Quantize quant.Mode
-	// Calibration is the calibration data's path (see quant.LoadData);
+	// Calibration is the calibration data's path (see quant.LoadData): a
+	// .npy batch along axis 0, or a folder of test_data_set_* folders.
 	// CalibrationSamples > 0 uses only the first samples.
 	Calibration        string
 	CalibrationSamples int
-	CalibrationMethod  quant.Method
+	// CalibrationMethod picks activation ranges: quant.MinMax (""),
+	// quant.Percentile or quant.MSE.
+	CalibrationMethod quant.Method
 	// Int16Layers > 0 keeps the activations of the first layers in int16
 	// (quant.Config.Int16Layers).
 	Int16Layers int
-	// Progress receives the quantizer's progress bars (nil: none).
+	// Progress receives the quantizer's progress (nil: none): a bar on a
+	// terminal, one line per stage elsewhere.
 	Progress io.Writer
 	// MaxLoopIterations bounds the Loop iterations of one run of the module
 	// (all Loops together); past it mlc_run returns abi.ErrLoopLimit. 0
@@ -72,8 +100,20 @@ type Options struct {
 	Debug opt.Debug
 }
 
-// DefaultOptions are mlc compile's defaults.
+// DefaultOptions are mlc compile's defaults: a module tuned for V8, the
+// engine most modules ship to (Node, browsers). The CLI and the API give
+// the same bytes for the same flags.
 func DefaultOptions() Options { return Options{OptLevel: 2, Tune: DefaultTune} }
+
+// HostOptions are DefaultOptions tuned for wazero: what a Go program that
+// runs the module itself (runtime-shim/host) should compile with, and what
+// mlctest uses. V8-tuned GEMM runs several times slower on wazero than
+// wazero-tuned (docs/design.md, "The Go API's tune").
+func HostOptions() Options {
+	o := DefaultOptions()
+	o.Tune = codegen.TuneWazero
+	return o
+}
 
 // How float16 graphs compute (Options.FP16).
 const (
@@ -94,7 +134,8 @@ type Result struct {
 	Report *quant.Report
 }
 
-// CompileFile compiles the model at path (external data is read beside it).
+// CompileFile compiles the model at path (external data files are read
+// from its folder).
 func CompileFile(path string, o Options) (*Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -103,7 +144,9 @@ func CompileFile(path string, o Options) (*Result, error) {
 	return Compile(data, filepath.Dir(path), o)
 }
 
-// Compile compiles model bytes; dir locates external data files.
+// Compile compiles model bytes; dir locates external data files. An error
+// that ir.IsUnsupported reports names what mlc does not support (the node,
+// op, opset and what is missing); others say why the model is invalid.
 func Compile(model []byte, dir string, o Options) (res *Result, err error) {
 	defer recoverInternal(&err)
 	switch o.tune() {
@@ -116,7 +159,11 @@ func Compile(model []byte, dir string, o Options) (res *Result, err error) {
 	default:
 		return nil, fmt.Errorf("--fp16 %q: want %s or %s", o.FP16, opt.FP16Float32, opt.FP16Exact)
 	}
-	m, err := frontend.Import(model, dir, frontend.Options{InputShapes: o.InputShapes, InputValues: o.InputValues})
+	fo, err := o.Frontend()
+	if err != nil {
+		return nil, err
+	}
+	m, err := frontend.Import(model, dir, fo)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +180,25 @@ func Compile(model []byte, dir string, o Options) (res *Result, err error) {
 	}
 	res.Report = rep
 	return res, nil
+}
+
+// Frontend returns the import options o implies.
+func (o Options) Frontend() (frontend.Options, error) {
+	fo := frontend.Options{}
+	if o.InputShapes != nil {
+		fo.InputShapes = map[string]ir.Shape{}
+		for k, v := range o.InputShapes {
+			fo.InputShapes[k] = v
+		}
+	}
+	if o.InputValues != nil {
+		vals, err := hostir.FromHostMap(o.InputValues)
+		if err != nil {
+			return fo, fmt.Errorf("input value %w", err)
+		}
+		fo.InputValues = vals
+	}
+	return fo, nil
 }
 
 // quantize rewrites g into a quantized graph (package quant).

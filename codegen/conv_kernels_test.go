@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc/codegen"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
@@ -125,7 +126,7 @@ func checkFusedKernel(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir
 		t.Fatal(err)
 	}
 	defer m.Close(ctx)
-	out, err := m.Run(ctx, feeds)
+	out, err := hostir.Run(ctx, m, feeds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/internal/fuzzmodel"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -134,7 +135,7 @@ func FuzzMutantsRun(f *testing.F) {
 			t.Fatalf("the module does not load: %v", err)
 		}
 		defer m.Close(ctx)
-		got, runErr := m.Run(ctx, feed)
+		got, runErr := hostir.Run(ctx, m, feed)
 		nodeOut, nodeErr := node.Run(ctx, res.Wasm, []map[string]*ir.Tensor{feed})
 		switch {
 		case (runErr == nil) != (nodeErr == nil):

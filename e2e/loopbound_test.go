@@ -12,6 +12,7 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -73,7 +74,7 @@ func runBounded(t *testing.T, model []byte, bound int64, feed tensors) (int64, e
 	if bound != 0 && !slices.Contains(res.Meta.Options, fmt.Sprintf("max-loop-iterations=%d", bound)) {
 		t.Errorf("options %v do not record the bound", res.Meta.Options)
 	}
-	out, err := optest.Load(t, res.Wasm).Run(context.Background(), feed)
+	out, err := hostir.Run(context.Background(), optest.Load(t, res.Wasm), feed)
 	var got int64
 	if err == nil {
 		got = out["s"].Int(0)

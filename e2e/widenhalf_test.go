@@ -10,6 +10,7 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -79,7 +80,7 @@ func TestHalfGraphInFloat32(t *testing.T) {
 				}
 			}
 		}
-		out, err := optest.Load(t, res.Wasm).Run(context.Background(), tensors{"x": x})
+		out, err := hostir.Run(context.Background(), optest.Load(t, res.Wasm), tensors{"x": x})
 		if err != nil {
 			t.Fatal(err)
 		}

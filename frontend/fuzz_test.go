@@ -7,6 +7,7 @@ import (
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/internal/fuzzmodel"
 	"github.com/mlc-compiler/mlc/internal/testenv"
+	"github.com/mlc-compiler/mlc/ir"
 )
 
 // fuzzing reports whether the test binary runs a fuzz target (-fuzz): only
@@ -41,7 +42,11 @@ func FuzzImport(f *testing.F) {
 	f.Add(seeds[0].Model[:7])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := frontend.Import(data, "", frontend.Options{InputShapes: fuzzmodel.PinShapes(data)})
+		shapes := map[string]ir.Shape{}
+		for name, s := range fuzzmodel.PinShapes(data) {
+			shapes[name] = s
+		}
+		m, err := frontend.Import(data, "", frontend.Options{InputShapes: shapes})
 		if err := fuzzmodel.Clean(err); err != nil {
 			t.Fatal(err)
 		}

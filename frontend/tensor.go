@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/ir"
 )
@@ -316,4 +318,14 @@ func TensorToProto(name string, t *ir.Tensor) *onnxpb.TensorProto {
 		tp.RawData = append([]byte{}, t.Data...)
 	}
 	return tp
+}
+
+// WriteTensorFile writes t as a serialized TensorProto (.pb) named name, as
+// in ONNX test data; ReadTensorFile reads it back.
+func WriteTensorFile(path, name string, t *ir.Tensor) error {
+	b, err := proto.Marshal(TensorToProto(name, t))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }

@@ -76,7 +76,7 @@ func Corpus(root, shared string, maxBytes int64, sample int) ([]Seed, error) {
 
 // PinShapes gives every dynamic or missing dimension of the model's graph
 // inputs the size 1, so that a mutant compiles as far as it can.
-func PinShapes(model []byte) map[string]ir.Shape {
+func PinShapes(model []byte) map[string][]int {
 	mp, err := frontend.Decode(model)
 	if err != nil {
 		return nil
@@ -85,13 +85,13 @@ func PinShapes(model []byte) map[string]ir.Shape {
 	for _, t := range mp.Graph.Initializer {
 		inits[t.GetName()] = true
 	}
-	shapes := map[string]ir.Shape{}
+	shapes := map[string][]int{}
 	for _, vi := range mp.Graph.Input {
 		tt := vi.GetType().GetTensorType()
 		if inits[vi.GetName()] || tt == nil || tt.Shape == nil {
 			continue
 		}
-		s := make(ir.Shape, len(tt.Shape.Dim))
+		s := make([]int, len(tt.Shape.Dim))
 		dynamic := false
 		for i, d := range tt.Shape.Dim {
 			if d.Value == nil || d.GetDimParam() != "" || d.GetDimValue() < 0 {

@@ -10,7 +10,6 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/internal/testenv"
-	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
@@ -61,7 +60,7 @@ func uleb(v uint64) []byte {
 // 40 made the host try a 4 TiB allocation.
 func TestLoadRefusesLyingMetadata(t *testing.T) {
 	o := mlc.DefaultOptions()
-	o.InputShapes = map[string]ir.Shape{"image": {1, 1, 8, 8}}
+	o.InputShapes = map[string][]int{"image": {1, 1, 8, 8}}
 	res, err := mlc.CompileFile(filepath.Join(testenv.Root(), "testdata", "tiny_cnn", "model.onnx"), o)
 	if err != nil {
 		t.Fatal(err)
