@@ -53,6 +53,10 @@ func (p *Plan) Addr(v *ir.Value) int {
 
 func alignUp(n, a int) int { return (n + a - 1) / a * a }
 
+// maxFirstFit bounds the buffers alive together that first-fit placement
+// looks between (see PlanMemory).
+const maxFirstFit = 512
+
 // interval is one buffer's life: it is written at step def and read up to
 // step last (inclusive).
 type interval struct {
@@ -208,25 +212,26 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	// not overlap a placed buffer alive at the same time.
 	sorted := append([]*interval{}, order...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].size > sorted[j].size })
-	var placed []*interval
+	// placed finds the buffers alive at the same time without scanning
+	// them all; past maxFirstFit of them (a graph tens of thousands of
+	// nodes wide) the buffer goes above them all instead of into the
+	// lowest gap, which keeps planning near-linear.
+	placed := newPlacedIndex(end + 1)
 	arena := 0
 	for _, iv := range sorted {
-		var conflicts []*interval
-		for _, o := range placed {
-			if o.def <= iv.last && iv.def <= o.last {
-				conflicts = append(conflicts, o)
-			}
-		}
-		sort.Slice(conflicts, func(i, j int) bool { return conflicts[i].off < conflicts[j].off })
 		off := 0
-		for _, o := range conflicts {
-			if off+iv.size <= o.off {
-				break
+		if placed.overlaps(iv.def, iv.last) > maxFirstFit {
+			off = placed.maxEnd(iv.def, iv.last)
+		} else {
+			for _, o := range placed.list(iv.def, iv.last) {
+				if off+iv.size <= o.off {
+					break
+				}
+				off = max(off, alignUp(o.off+o.size, Align))
 			}
-			off = max(off, alignUp(o.off+o.size, Align))
 		}
 		iv.off = off
-		placed = append(placed, iv)
+		placed.add(iv)
 		arena = max(arena, off+iv.size)
 	}
 	for _, iv := range order {
