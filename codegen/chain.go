@@ -17,7 +17,7 @@ func init() {
 			fn.in = append(fn.in, ir.Float32)
 		}
 		for _, s := range op.Steps {
-			if s.Unary != nil && !floatUnaryVec[s.Unary.Fn] {
+			if s.Unary != nil && !s.Unary.Fn.Vectorizes() {
 				fn.vec = false
 			}
 		}

@@ -201,23 +201,12 @@ func (k *Ctx) unaryFn(u *ir.Unary, dt ir.DType) (ewFn, error) {
 	}
 	fn := ewFn{in: []ir.DType{dt}, out: outDT}
 	if ct == asm.F32 || ct == asm.F64 {
-		fn.vec = ct == asm.F32 && outDT == dt && floatUnaryVec[u.Fn]
+		fn.vec = ct == asm.F32 && outDT == dt && u.Fn.Vectorizes() // ir/traits.go
 		fn.emit = func(a []asm.Local, vec bool) error { return k.floatUnary(fxFor(f, ct, vec), u, a[0]) }
 		return fn, nil
 	}
 	fn.emit = func(a []asm.Local, _ bool) error { return intUnary(f, u, ct, dt, a[0]) }
 	return fn, nil
-}
-
-// floatUnaryVec lists the float functions with an f32x4 form.
-var floatUnaryVec = map[ir.UnaryFn]bool{
-	ir.FnAbs: true, ir.FnNeg: true, ir.FnRelu: true, ir.FnSigmoid: true, ir.FnTanh: true, ir.FnExp: true,
-	ir.FnLog: true, ir.FnSqrt: true, ir.FnReciprocal: true, ir.FnFloor: true, ir.FnCeil: true, ir.FnRound: true,
-	ir.FnErf: true, ir.FnSoftplus: true, ir.FnSoftsign: true, ir.FnElu: true, ir.FnSelu: true, ir.FnCelu: true,
-	ir.FnLeakyRelu: true, ir.FnHardSigmoid: true, ir.FnHardSwish: true, ir.FnThresholdedRelu: true,
-	ir.FnMish: true, ir.FnGelu: true, ir.FnGeluTanh: true, ir.FnSwish: true, ir.FnShrink: true, ir.FnSign: true,
-	ir.FnSin: true, ir.FnCos: true, ir.FnTan: true, ir.FnAsin: true, ir.FnAcos: true, ir.FnAtan: true,
-	ir.FnSinh: true, ir.FnCosh: true, ir.FnAsinh: true, ir.FnAcosh: true, ir.FnAtanh: true,
 }
 
 // floatUnary leaves fn(x) on the stack.
