@@ -5,9 +5,10 @@ import "sort"
 // placedIndex finds, for the memory planner, the placed buffers whose
 // lives overlap a new one, in O(log n) per buffer plus the overlaps it
 // lists, instead of scanning every placed buffer (quadratic on graphs of
-// 100,000 nodes, issue 13). Steps run from -1 (the Once nodes and the
-// constants staged for them, before the first node) to steps-1; the trees
-// hold step s at s+1, since a Fenwick tree cannot hold index 0.
+// 100,000 nodes, issue 13). Steps run from -1 to steps-2: step -1 is
+// before the first node, where the first run's staged constants and Once
+// nodes' workspaces live; the trees hold step s at index s+1 (a Fenwick
+// tree updated from index 0 would never advance).
 //
 // A buffer alive over [a, b] overlaps another alive over [d, l] exactly
 // when d <= a <= l (it is alive at step a: a stabbing query on a segment
@@ -25,7 +26,6 @@ type placedIndex struct {
 }
 
 func newPlacedIndex(steps int) *placedIndex {
-	steps++ // step -1
 	size := 1
 	for size < steps {
 		size *= 2
@@ -38,8 +38,8 @@ func newPlacedIndex(steps int) *placedIndex {
 
 // add records a placed buffer.
 func (x *placedIndex) add(iv *interval) {
-	end := alignUp(iv.off+iv.size, Align)
 	def, last := iv.def+1, iv.last+1
+	end := alignUp(iv.off+iv.size, Align)
 	x.update(1, 0, x.size-1, def, last, iv, end)
 	for i := def + 1; i < len(x.defs); i += i & -i {
 		x.defs[i]++
