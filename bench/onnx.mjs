@@ -140,6 +140,40 @@ export function matmulModel(M, K, N) {
   return model([node], [tensorProto("W", [K, N], randomWeights(K * N, 1))], [valueInfo("X", [M, K])], [valueInfo("Y", [M, N])]);
 }
 
+// convModelOf is one Conv (weights and bias constant) with square kernel
+// k, then an optional activation ("Relu", or "Clip6": Clip(0, 6)).
+export function convModelOf(C, H, W, M, k, { stride = 1, pad = 0, dilation = 1, group = 1, act = null } = {}) {
+  const y = act ? "Z" : "Y";
+  const nodes = [[
+    ...strField(1, "X"), ...strField(1, "W"), ...strField(1, "B"), ...strField(2, y), ...strField(4, "Conv"),
+    ...bytesField(5, attrInts("kernel_shape", [k, k])), ...bytesField(5, attrInts("pads", [pad, pad, pad, pad])),
+    ...bytesField(5, attrInts("strides", [stride, stride])), ...bytesField(5, attrInts("dilations", [dilation, dilation])),
+    ...bytesField(5, attrInt("group", group)),
+  ]];
+  const inits = [tensorProto("W", [M, C / group, k, k], randomWeights((M * C * k * k) / group, 2)), tensorProto("B", [M], randomWeights(M, 3))];
+  if (act === "Relu") nodes.push([...strField(1, "Z"), ...strField(2, "Y"), ...strField(4, "Relu")]);
+  if (act === "Clip6") {
+    nodes.push([...strField(1, "Z"), ...strField(1, "lo"), ...strField(1, "hi"), ...strField(2, "Y"), ...strField(4, "Clip")]);
+    inits.push(tensorProto("lo", [], Float32Array.of(0)), tensorProto("hi", [], Float32Array.of(6)));
+  }
+  const ext = dilation * (k - 1) + 1;
+  const Ho = Math.floor((H + 2 * pad - ext) / stride) + 1;
+  const Wo = Math.floor((W + 2 * pad - ext) / stride) + 1;
+  return model(nodes, inits, [valueInfo("X", [1, C, H, W])], [valueInfo("Y", [1, M, Ho, Wo])]);
+}
+
+// maxPoolModel is one MaxPool with square kernel k.
+export function maxPoolModel(C, H, W, k, stride, pad) {
+  const node = [
+    ...strField(1, "X"), ...strField(2, "Y"), ...strField(4, "MaxPool"),
+    ...bytesField(5, attrInts("kernel_shape", [k, k])), ...bytesField(5, attrInts("pads", [pad, pad, pad, pad])),
+    ...bytesField(5, attrInts("strides", [stride, stride])),
+  ];
+  const Ho = Math.floor((H + 2 * pad - k) / stride) + 1;
+  const Wo = Math.floor((W + 2 * pad - k) / stride) + 1;
+  return model([node], [], [valueInfo("X", [1, C, H, W])], [valueInfo("Y", [1, C, Ho, Wo])]);
+}
+
 // convModel is one Conv (weights and bias constant) with square kernel k.
 export function convModel(C, H, W, M, k, stride, pad) {
   const node = [

@@ -70,7 +70,7 @@ func TestFusedMatMulKernels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Close(ctx)
-	for _, s := range []struct{ M, K, N int }{{1, 37, 70}, {3, 64, 33}, {8, 29, 17}, {10, 40, 100}} {
+	for _, s := range []struct{ M, K, N int }{{1, 37, 70}, {3, 64, 33}, {8, 29, 17}, {10, 40, 100}, {1, 2048, 1000}} {
 		for _, tune := range []string{codegen.TuneV8, codegen.TuneWazero} {
 			name := fmt.Sprintf("%+v/%s", s, tune)
 			r := rand.New(rand.NewSource(int64(s.M*1000 + s.N)))

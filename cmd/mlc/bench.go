@@ -21,6 +21,7 @@ import (
 
 func benchCmd() *cobra.Command {
 	var runs, top int
+	var asJSON bool
 	var minTime time.Duration
 	var cf compileFlags
 	cmd := &cobra.Command{
@@ -70,7 +71,7 @@ compiled with --tune wazero unless --tune says otherwise.`,
 			cold := time.Since(start)
 			w := cmd.OutOrStdout()
 			if cf.profile {
-				return profileNodes(ctx, w, m, wasm, runs, minTime, top)
+				return profileNodes(ctx, w, m, wasm, runs, minTime, top, asJSON)
 			}
 			var times []time.Duration
 			began := time.Now()
@@ -91,12 +92,13 @@ compiled with --tune wazero unless --tune says otherwise.`,
 	cmd.Flags().IntVar(&runs, "runs", 20, "minimum number of timed runs")
 	cmd.Flags().DurationVar(&minTime, "min-time", time.Second, "minimum total time of the timed runs")
 	cmd.Flags().IntVar(&top, "top", 25, "with --profile: list the slowest N nodes (0: all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "with --profile: print the mlc.profile entries with each node's median seconds as JSON (for bench/profile.mjs)")
 	return cmd
 }
 
 // profileNodes calls mlc_profile_node for every node in order, many times,
 // and prints each node's median time, the slowest first, then totals per op.
-func profileNodes(ctx context.Context, w io.Writer, m *host.Model, wasm []byte, runs int, minTime time.Duration, top int) error {
+func profileNodes(ctx context.Context, w io.Writer, m *host.Model, wasm []byte, runs int, minTime time.Duration, top int, asJSON bool) error {
 	fn := m.Export(codegen.ExportProfileNode)
 	sec, err := abi.CustomSection(wasm, codegen.ProfileSection)
 	if fn == nil || sec == nil || err != nil {
@@ -139,6 +141,17 @@ func profileNodes(ctx context.Context, w io.Writer, m *host.Model, wasm []byte, 
 		}
 		byOp[op] += rows[i].med
 	}
+	if asJSON {
+		type timed struct {
+			codegen.ProfileNode
+			Seconds float64 `json:"seconds"`
+		}
+		out := make([]timed, len(nodes))
+		for i, r := range rows {
+			out[i] = timed{nodes[i], r.med.Seconds()}
+		}
+		return json.NewEncoder(w).Encode(out)
+	}
 	sort.SliceStable(rows, func(a, b int) bool { return rows[a].med > rows[b].med })
 	fmt.Fprintf(w, "%d nodes, %d runs each on wazero; sum of node medians %s\n", len(nodes), len(times[0]), total.Round(time.Microsecond))
 	fmt.Fprintf(w, "%10s %6s %8s  %-24s %s\n", "median", "%", "GFLOP/s", "shape", "node")
@@ -160,7 +173,56 @@ func profileNodes(ctx context.Context, w io.Writer, m *host.Model, wasm []byte, 
 		parts = append(parts, fmt.Sprintf("%s %s (%.0f%%)", op, byOp[op].Round(time.Microsecond), 100*byOp[op].Seconds()/total.Seconds()))
 	}
 	fmt.Fprintf(w, "by op: %s\n", strings.Join(parts, ", "))
+	med := make([]time.Duration, len(nodes))
+	for _, r := range rows {
+		med[r.i] = r.med
+	}
+	printClasses(w, nodes, med, total)
 	return nil
+}
+
+// ceilingGFLOPs is the single-thread SIMD128 f32 GEMM ceiling of the
+// project's machine (../shared/notes/wasm-simd-performance.md): a class's
+// share of it says how far its kernel is from what a multiply-add loop can
+// do. Winograd counts the direct arithmetic, so it can exceed 100%.
+const ceilingGFLOPs = 33.0
+
+// printClasses sums the node medians per layer class (codegen.LayerClass),
+// the slowest class first, with GFLOP/s over the classes that compute.
+func printClasses(w io.Writer, nodes []codegen.ProfileNode, med []time.Duration, total time.Duration) {
+	type class struct {
+		name  string
+		n     int
+		t     time.Duration
+		flops int64
+	}
+	idx := map[string]int{}
+	var cs []*class
+	for i, nd := range nodes {
+		name := nd.Class
+		if name == "" {
+			name = nd.Op
+		}
+		j, ok := idx[name]
+		if !ok {
+			j = len(cs)
+			idx[name] = j
+			cs = append(cs, &class{name: name})
+		}
+		cs[j].n++
+		cs[j].t += med[i]
+		cs[j].flops += nd.FLOPs
+	}
+	sort.SliceStable(cs, func(a, b int) bool { return cs[a].t > cs[b].t })
+	fmt.Fprintf(w, "%-16s %5s %10s %6s %8s %6s\n", "class", "nodes", "time", "%", "GFLOP/s", "ceil%")
+	for _, c := range cs {
+		gf, pc := "", ""
+		if c.flops > 0 && c.t > 0 {
+			g := float64(c.flops) / c.t.Seconds() / 1e9
+			gf, pc = fmt.Sprintf("%.1f", g), fmt.Sprintf("%.0f%%", 100*g/ceilingGFLOPs)
+		}
+		fmt.Fprintf(w, "%-16s %5d %10s %5.1f%% %8s %6s\n", c.name, c.n, c.t.Round(time.Microsecond), 100*c.t.Seconds()/total.Seconds(), gf, pc)
+	}
 }
 
 func shapeString(s []int) string {

@@ -1,0 +1,141 @@
+// Per-node and per-layer-class profiles of mlc modules in V8 (this
+// process) and on wazero (`mlc bench --profile --json`), from one profiling
+// build (mlc compile --profile) so both engines run the same code:
+//
+//   node profile.mjs [--mlc BIN] [--compile-flags "--tune v8"] [--engines v8,wazero]
+//                    [--min-time S] [--top N] [--md] MODEL.onnx|MODEL_DIR ...
+//
+// Each node function runs alone through the mlc_profile_node export, timed
+// by the host's clock, over --min-time seconds after a warm-up (V8 tiers
+// functions up in the background); the median per node is kept. Classes
+// come from codegen.LayerClass; GFLOP/s counts the arithmetic of the model
+// as written, so Winograd can exceed the ~33 GFLOP/s SIMD128 GEMM ceiling.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { load } from "../runtime-shim/js/mlc.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "..");
+const CEILING = 33.0; // GFLOP/s, ../shared/notes/wasm-simd-performance.md
+
+const opt = { mlc: null, flags: "", engines: ["v8", "wazero"], minTime: 3, top: 0, md: false, models: [] };
+{
+  const v = process.argv.slice(2);
+  for (let i = 0; i < v.length; i++) {
+    const k = v[i];
+    if (k === "--mlc") opt.mlc = v[++i];
+    else if (k === "--compile-flags") opt.flags = v[++i];
+    else if (k === "--engines") opt.engines = v[++i].split(",");
+    else if (k === "--min-time") opt.minTime = parseFloat(v[++i]);
+    else if (k === "--top") opt.top = parseInt(v[++i]);
+    else if (k === "--md") opt.md = true;
+    else if (k.startsWith("--")) throw new Error(`unknown flag ${k}`);
+    else opt.models.push(k);
+  }
+}
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlc-profile-"));
+let mlc = opt.mlc;
+if (!mlc) {
+  mlc = path.join(tmp, "mlc");
+  execFileSync("go", ["build", "-o", mlc, "./cmd/mlc"], { cwd: repo, stdio: "inherit" });
+}
+
+function customSection(mod, name) {
+  const s = WebAssembly.Module.customSections(mod, name);
+  return s.length ? JSON.parse(new TextDecoder().decode(s[0])) : null;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+async function profileV8(wasm) {
+  const mod = await WebAssembly.compile(wasm);
+  const nodes = customSection(mod, "mlc.profile");
+  const m = await load(mod);
+  m.invoke(); // zero inputs: timing does not depend on values; runs first-run nodes
+  const fn = m.instance.exports.mlc_profile_node;
+  const times = nodes.map(() => []);
+  const pass = (keep) => {
+    for (let i = 0; i < nodes.length; i++) {
+      const t0 = performance.now();
+      const st = fn(i);
+      const dt = performance.now() - t0;
+      if (st !== 0) throw new Error(`node ${nodes[i].func}: status ${st}`);
+      if (keep) times[i].push(dt / 1e3);
+    }
+  };
+  const warm = performance.now();
+  do pass(false);
+  while (performance.now() - warm < 500);
+  const began = performance.now();
+  let n = 0;
+  while (performance.now() - began < opt.minTime * 1e3 || n < 5) {
+    pass(true);
+    n++;
+  }
+  return nodes.map((nd, i) => ({ ...nd, seconds: median(times[i]) }));
+}
+
+function profileWazero(wasmPath) {
+  const r = spawnSync(mlc, ["bench", "--profile", "--json", "--runs", "5", "--min-time", `${opt.minTime}s`, wasmPath], { encoding: "utf8", maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+function classes(rows) {
+  const by = new Map();
+  let total = 0;
+  for (const r of rows) {
+    const c = r.class || r.op;
+    if (!by.has(c)) by.set(c, { name: c, nodes: 0, s: 0, flops: 0 });
+    const e = by.get(c);
+    e.nodes++;
+    e.s += r.seconds;
+    e.flops += r.flops || 0;
+    total += r.seconds;
+  }
+  return { total, list: [...by.values()].sort((a, b) => b.s - a.s) };
+}
+
+const fmtMs = (s) => (s * 1e3 >= 10 ? (s * 1e3).toFixed(1) : (s * 1e3).toFixed(2));
+
+function report(model, engine, rows) {
+  const { total, list } = classes(rows);
+  const L = [];
+  const flops = rows.reduce((a, r) => a + (r.flops || 0), 0);
+  L.push(`${model} on ${engine}${opt.flags ? ` (${opt.flags})` : ""}: ${rows.length} nodes, sum of node medians ${fmtMs(total)} ms, ${(flops / total / 1e9).toFixed(1)} GFLOP/s overall`);
+  L.push("");
+  L.push("| class | nodes | ms | % time | GFLOP/s | % of ceiling |");
+  L.push("|---|---:|---:|---:|---:|---:|");
+  for (const c of list) {
+    const g = c.flops > 0 ? c.flops / c.s / 1e9 : null;
+    L.push(`| ${c.name} | ${c.nodes} | ${fmtMs(c.s)} | ${((100 * c.s) / total).toFixed(1)} | ${g ? g.toFixed(1) : ""} | ${g ? ((100 * g) / CEILING).toFixed(0) : ""} |`);
+  }
+  if (opt.top > 0) {
+    L.push("");
+    const s = [...rows].sort((a, b) => b.seconds - a.seconds).slice(0, opt.top);
+    for (const r of s) L.push(`    ${fmtMs(r.seconds).padStart(8)} ms ${r.flops ? (r.flops / r.seconds / 1e9).toFixed(1).padStart(6) : "      "} GF/s  ${(r.class || "").padEnd(16)} [${r.shape}] ${r.func}`);
+  }
+  return L.join("\n");
+}
+
+for (const arg of opt.models) {
+  const model = fs.statSync(arg).isDirectory() ? path.join(arg, "model.onnx") : arg;
+  const name = path.basename(fs.statSync(arg).isDirectory() ? arg : path.dirname(arg));
+  const wasmPath = path.join(tmp, name + ".wasm");
+  const flags = opt.flags ? opt.flags.split(" ").filter(Boolean) : [];
+  execFileSync(mlc, ["compile", "--profile", model, "-o", wasmPath, ...flags], { stdio: "inherit" });
+  const wasm = fs.readFileSync(wasmPath);
+  for (const e of opt.engines) {
+    const rows = e === "v8" ? await profileV8(wasm) : profileWazero(wasmPath);
+    console.log(report(name, e, rows));
+    console.log("");
+  }
+}
+fs.rmSync(tmp, { recursive: true, force: true });
