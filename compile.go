@@ -43,7 +43,8 @@ type Options struct {
 	OptLevel int
 	// Profile adds the per-node entry point for mlc bench --profile.
 	Profile bool
-	// Tune shapes kernels for one engine: "v8", "wazero" or "generic".
+	// Tune shapes kernels: "portable" (the default, fast on every engine)
+	// or, for experts, one engine's: "v8", "wazero" or "generic".
 	Tune string
 	// Quantize is "", quant.Int8 or quant.Int8Weights.
 	Quantize quant.Mode
@@ -63,7 +64,7 @@ type Options struct {
 func DefaultOptions() Options { return Options{OptLevel: 2, Tune: DefaultTune} }
 
 // DefaultTune is the engine the kernels are shaped for unless told.
-const DefaultTune = codegen.TuneV8
+const DefaultTune = codegen.TunePortable
 
 // Result is a compiled module.
 type Result struct {
@@ -86,9 +87,9 @@ func CompileFile(path string, o Options) (*Result, error) {
 // Compile compiles model bytes; dir locates external data files.
 func Compile(model []byte, dir string, o Options) (*Result, error) {
 	switch o.tune() {
-	case codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
+	case codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
 	default:
-		return nil, fmt.Errorf("--tune %q: want v8, wazero or generic", o.Tune)
+		return nil, fmt.Errorf("--tune %q: want portable, v8, wazero or generic", o.Tune)
 	}
 	m, err := frontend.Import(model, dir, frontend.Options{InputShapes: o.InputShapes, InputValues: o.InputValues})
 	if err != nil {

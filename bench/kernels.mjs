@@ -93,7 +93,14 @@ for (const c of CASES) {
   const mods = [];
   for (const [vi, v] of opt.variants.entries()) {
     const wasmPath = path.join(tmp, `${c.name}.${vi}.wasm`);
-    execFileSync(mlc, ["compile", onnx, "-o", wasmPath, ...v.split(" ").filter(Boolean)], { stdio: ["ignore", "ignore", "inherit"] });
+    // leading NAME=value words set the compiler's environment
+    const words = v.split(" ").filter(Boolean);
+    const env = { ...process.env };
+    while (words.length && /^[A-Z_]+=/.test(words[0])) {
+      const [k, val] = words.shift().split("=");
+      env[k] = val;
+    }
+    execFileSync(mlc, ["compile", onnx, "-o", wasmPath, ...words], { stdio: ["ignore", "ignore", "inherit"], env });
     mods.push({ v, wasmPath });
   }
   const res = mods.map(() => ({}));

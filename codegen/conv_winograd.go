@@ -47,7 +47,9 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	return p, nil
 }
 
-func (p *winogradPlan) workspace() int { return p.padBytes + p.vBytes + p.mBytes + p.yBytes }
+func (p *winogradPlan) workspace() int {
+	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.C*64 // + the portable shape's expanded U panel
+}
 
 var (
 	evenLanes = [16]byte{0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27}
@@ -100,34 +102,14 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 		})
 
 		// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
-		mk := k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
-		xi, mp, mpc, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		panels := (M + 3) / 4
-		f.SetI32(xi, 0)
-		f.Counted(f.Local(asm.I32), 16, func() {
-			f.SetI32(mp, 0)
-			f.Counted(mpc, panels, func() {
-				tileLen(f, rows, mp, 4, M)
-				// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
-				f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
-				f.Get(xi).I32Const(int32(C * Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add).Set(vB)
-				f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add).Set(mC)
-				f.SetI32(t0, 0)
-				f.Counted(tc, (Tp+7)/8, func() {
-					f.I32Const(8).I32Const(int32(Tp)).Get(t0).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
-					f.Get(uA)
-					f.Get(vB).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					f.Get(mC).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					f.I32Const(0).I32Const(int32(C)).I32Const(int32(Tp * 4)).Get(rows).Get(cols).I32Const(0).I32Const(int32(Tp * 4))
-					f.Call(mk)
-					f.AddI32(t0, 8)
-				})
-				f.AddI32(mp, 1)
-			})
-			f.AddI32(xi, 1)
-		})
+		if k.portable() {
+			k.winogradGEMMsPortable(p, u, vBuf, mBuf, yBuf+int32(p.yBytes))
+		} else {
+			k.winogradGEMMs(p, u, vBuf, mBuf)
+		}
 
+		// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
+		// buffer, one output channel per call of a shared function.
 		// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
 		// buffer, one output channel per call of a shared function.
 		outT := k.winogradOut(p, bias != nil)
@@ -319,5 +301,68 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 			})
 			f.AddI32(yp, yStride) // the tile row's second output row is done
 		})
+	})
+}
+
+// winogradGEMMs runs the 16 products one 4x8 tile per call (v8 and wazero
+// tunes).
+func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
+	f := k.F
+	C, M, Tp := p.C, p.M, p.Tp
+	mk := k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
+	xi, mp, mpc, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	panels := (M + 3) / 4
+	f.SetI32(xi, 0)
+	f.Counted(f.Local(asm.I32), 16, func() {
+		f.SetI32(mp, 0)
+		f.Counted(mpc, panels, func() {
+			tileLen(f, rows, mp, 4, M)
+			// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
+			f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
+			f.Get(xi).I32Const(int32(C * Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add).Set(vB)
+			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add).Set(mC)
+			f.SetI32(t0, 0)
+			f.Counted(tc, (Tp+7)/8, func() {
+				f.I32Const(8).I32Const(int32(Tp)).Get(t0).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
+				f.Get(uA)
+				f.Get(vB).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				f.Get(mC).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				f.I32Const(0).I32Const(int32(C)).I32Const(int32(Tp * 4)).Get(rows).Get(cols).I32Const(0).I32Const(int32(Tp * 4))
+				f.Call(mk)
+				f.AddI32(t0, 8)
+			})
+			f.AddI32(mp, 1)
+		})
+		f.AddI32(xi, 1)
+	})
+}
+
+// winogradGEMMsPortable runs the 16 products in the portable shape: per
+// product and 4-row panel of U, the panel is expanded once (eBuf) and one
+// call runs the row of tiles over every tile column.
+func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, vBuf, mBuf, eBuf int32) {
+	f := k.F
+	C, M, Tp := p.C, p.M, p.Tp
+	mk := k.microKernelRow(storeRows, &ir.Epilogue{}, biasNone, 0, chunkWhole, true)
+	panels := (M + 3) / 4
+	xi, mp, mpc, rows := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.SetI32(xi, 0)
+	f.Counted(f.Local(asm.I32), 16, func() {
+		f.SetI32(mp, 0)
+		f.Counted(mpc, panels, func() {
+			tileLen(f, rows, mp, 4, M)
+			// U panel (xi, mp) -> eBuf
+			f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add)
+			f.I32Const(eBuf).I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
+			f.I32Const(eBuf)
+			// b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
+			f.Get(xi).I32Const(int32(C * Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add)
+			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add)
+			f.I32Const(0).I32Const(int32(C)).I32Const(int32(Tp * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(Tp * 4)).I32Const(chunkWhole)
+			f.Call(mk)
+			f.AddI32(mp, 1)
+		})
+		f.AddI32(xi, 1)
 	})
 }

@@ -22,14 +22,16 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			M, K := w.Type.Shape[0], w.Type.Shape[1:].Size()
 			src := w.Const.F32()
 			op.WShape = w.Type.Shape.Clone()
-			if o.Tune == "v8" && winogradFits(n, op) {
+			if weightsAsA(o.Tune) && winogradFits(n, op) {
 				// F(2x2,3x3) does 2.25x fewer multiplies; its weights are
 				// 16/9 the size, so layers whose few pixels make weight
 				// bytes dominate (7x7 maps) keep the direct form.
 				n.Inputs[1] = ir.NewConst(w.Name+"_winograd", ir.WinogradU(w.Const))
 				op.Layout, op.Plain = ir.WeightsWinograd, w.Const
-			} else if o.Tune == "v8" {
-				// V8 broadcasts weights for free: they are the A side.
+			} else if weightsAsA(o.Tune) {
+				// The weights are the broadcast (A) side: V8 broadcasts
+				// them for free, the portable shape expands a panel at a
+				// time at run time.
 				n.Inputs[1] = ir.NewConst(w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }))
 				op.Layout = ir.WeightsPackA
 			} else {
@@ -68,3 +70,8 @@ func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 	}
 	return g.Out[0]*g.Out[1] >= 144
 }
+
+// weightsAsA tells whether the tune (codegen's) makes convolution weights
+// the GEMM's A side, packed in 4-row panels: v8 and portable (the default,
+// ""), not wazero or generic.
+func weightsAsA(tune string) bool { return tune == "v8" || tune == "portable" || tune == "" }

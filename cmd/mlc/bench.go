@@ -31,7 +31,8 @@ func benchCmd() *cobra.Command {
 With --profile it times every node function alone through the profiling
 build's mlc_profile_node export: give a model (it is compiled with
 --profile) or a module compiled with mlc compile --profile. A model is
-compiled with --tune wazero unless --tune says otherwise.`,
+compiled with the compile flags given (the default module unless --tune
+says otherwise).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			wasm, err := os.ReadFile(args[0])
@@ -42,9 +43,6 @@ compiled with --tune wazero unless --tune says otherwise.`,
 				o, err := cf.options()
 				if err != nil {
 					return err
-				}
-				if !cmd.Flags().Changed("tune") {
-					o.Tune = codegen.TuneWazero // it runs on wazero
 				}
 
 				res, err := mlc.CompileFile(args[0], o)

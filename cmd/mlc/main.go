@@ -44,7 +44,7 @@ func (c *compileFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&c.values, "input-value", nil, "specialize on an input's value: NAME=FILE (.npy or .pb); the module then rejects other values")
 	cmd.Flags().BoolVar(&c.simd, "simd", true, "emit SIMD128 code (--simd=false for scalar code)")
 	cmd.Flags().IntVarP(&c.level, "opt", "O", 2, "optimization level: 0 runs only the passes code generation needs")
-	cmd.Flags().StringVar(&c.tune, "tune", mlc.DefaultTune, "shape kernels for an engine: v8, wazero or generic")
+	cmd.Flags().StringVar(&c.tune, "tune", mlc.DefaultTune, "kernel shape: portable (fast on every engine), or one engine's: v8, wazero or generic")
 	cmd.Flags().BoolVar(&c.profile, "profile", false, "add the per-node entry point that mlc bench --profile times")
 }
 
