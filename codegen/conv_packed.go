@@ -254,7 +254,7 @@ func (k *Ctx) applyEpilogue(out *ir.Value, ep *ir.Epilogue, res *ir.Value) error
 					return err
 				}
 			} else {
-				x.get(v).c(float64(a.Lo)).max().c(float64(a.Hi)).min()
+				x.get(v).c(float64(a.Lo)).atLeast().c(float64(a.Hi)).atMost()
 			}
 			x.set(v)
 		}

@@ -20,11 +20,19 @@ import (
 type winogradPlan struct {
 	N, C, M, H, W, Ho, Wo int
 	padT, padL            int
-	TH, G, TWp, Tp        int // tile rows, groups of 4 tile columns, padded tile columns, tiles
+	TH, G, TWp            int // tile rows, groups of 4 tile columns, padded tile columns
+	R, bands              int // tile rows per band, bands
+	Tp, TpP               int // tiles per band and the pitch of V's and M's rows (spreadPitch)
 	Hp, Wp                int // bordered input plane
 	padBytes, vBytes      int
 	mBytes, yBytes        int
 }
+
+// winogradBandBytes bounds V and M of one band (the transformed input and
+// the products of a band of tile rows) so that they stay in L2 between the
+// transforms and the GEMMs: unblocked, a 160x160 map's V alone was 1.6 MiB
+// and the layer ran at half the speed of a 56x56 one.
+const winogradBandBytes = 768 << 10
 
 func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	x := n.Inputs[0].Type.Shape
@@ -37,13 +45,19 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	tw := (p.Wo + 1) / 2
 	p.G = (tw + 3) / 4
 	p.TWp = 4 * p.G
-	p.Tp = p.TH * p.TWp
+	// Bands of R tile rows whose V and M fit the budget, but at least 128
+	// tiles (a U panel is expanded once per band, product and panel).
+	p.R = max(1, winogradBandBytes/(16*(p.C+p.M)*p.TWp*4))
+	p.R = min(p.TH, max(p.R, (128+p.TWp-1)/p.TWp))
+	p.bands = (p.TH + p.R - 1) / p.R
+	p.Tp = p.R * p.TWp
+	p.TpP = spreadPitch(p.Tp)
 	p.Hp = max(2*p.TH+2, p.padT+p.H)
 	p.Wp = max(8*p.G+4, p.padL+p.W)
 	p.padBytes = alignUp((p.C*p.Hp*p.Wp+4)*4, 16)
-	p.vBytes = 16 * p.C * p.Tp * 4
-	p.mBytes = 16 * p.M * p.Tp * 4
-	p.yBytes = alignUp((p.M*2*p.TH*8*p.G+4)*4, 16)
+	p.vBytes = 16 * p.C * p.TpP * 4
+	p.mBytes = 16 * p.M * p.TpP * 4
+	p.yBytes = alignUp((p.M*2*p.R*8*p.G+4)*4, 16)
 	return p, nil
 }
 
@@ -70,7 +84,7 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	vBuf := padBuf + int32(p.padBytes)
 	mBuf := vBuf + int32(p.vBytes)
 	yBuf := mBuf + int32(p.mBytes)
-	C, M, Tp := p.C, p.M, p.Tp
+	C, M := p.C, p.M
 
 	xBase, outBase, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(xBase)
@@ -90,44 +104,56 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 			f.AddI32(dst, int32((p.Hp-p.H)*p.Wp*4))
 		})
 
-		// 2. Input transform, one channel per call of a shared function.
-		inT := k.winogradIn(p)
-		rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		f.I32Const(padBuf).Set(rowIn)
-		f.I32Const(vBuf).Set(rowV)
-		f.Counted(cc, C, func() {
-			f.Get(rowIn).Get(rowV).Call(inT)
-			f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
-			f.AddI32(rowV, int32(Tp*4))
+		// Bands of R tile rows; the last band starts R rows before the end
+		// (recomputing rows of the previous one) so that every band has R.
+		band, r0, nrows := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.SetI32(band, 0)
+		f.Counted(f.Local(asm.I32), p.bands, func() {
+			f.Get(band).I32Const(int32(p.R)).Op(wasm.OpcodeI32Mul).Set(r0)
+			f.I32Const(int32(p.TH - p.R)).Get(r0).Get(r0).I32Const(int32(p.TH - p.R)).Op(wasm.OpcodeI32GtS).Select().Set(r0)
+
+			// 2. Input transform, one channel per call of a shared function.
+			inT := k.winogradIn(p)
+			rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			f.Get(r0).I32Const(int32(2 * p.Wp * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(rowIn)
+			f.I32Const(vBuf).Set(rowV)
+			f.Counted(cc, C, func() {
+				f.Get(rowIn).Get(rowV).Call(inT)
+				f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
+				f.AddI32(rowV, int32(p.TpP*4))
+			})
+
+			// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
+			if k.portable() {
+				k.winogradGEMMsPortable(p, u, vBuf, mBuf, yBuf+int32(p.yBytes))
+			} else {
+				k.winogradGEMMs(p, u, vBuf, mBuf)
+			}
+
+			// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
+			// buffer, one output channel per call of a shared function.
+			outT := k.winogradOut(p, bias != nil)
+			mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			f.I32Const(mBuf).Set(mrow)
+			f.I32Const(yBuf).Set(yrow)
+			if bias != nil {
+				f.I32Const(k.Addr(bias)).Set(bp)
+			}
+			f.Counted(mc, M, func() {
+				f.Get(mrow).Get(yrow).Get(bp).Call(outT)
+				f.AddI32(mrow, int32(p.TpP*4))
+				f.AddI32(yrow, int32(2*p.R*8*p.G*4))
+				f.AddI32(bp, 4)
+			})
+
+			// 5. The band's valid rows into the output, with residual and
+			// activations: rows 2*r0 .. min(2*(r0+R), Ho).
+			ob := f.Local(asm.I32)
+			f.I32Const(int32(2 * p.R)).I32Const(int32(p.Ho)).Get(r0).I32Const(2).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(nrows).Get(nrows).I32Const(int32(2 * p.R)).Op(wasm.OpcodeI32GtS).Select().Set(nrows)
+			f.Get(r0).I32Const(int32(2 * p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(outBase).Op(wasm.OpcodeI32Add).Set(ob)
+			k.winogradStore(p, op, yBuf, ob, nrows, resOff)
+			f.AddI32(band, 1)
 		})
-
-		// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
-		if k.portable() {
-			k.winogradGEMMsPortable(p, u, vBuf, mBuf, yBuf+int32(p.yBytes))
-		} else {
-			k.winogradGEMMs(p, u, vBuf, mBuf)
-		}
-
-		// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
-		// buffer, one output channel per call of a shared function.
-		// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
-		// buffer, one output channel per call of a shared function.
-		outT := k.winogradOut(p, bias != nil)
-		mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		f.I32Const(mBuf).Set(mrow)
-		f.I32Const(yBuf).Set(yrow)
-		if bias != nil {
-			f.I32Const(k.Addr(bias)).Set(bp)
-		}
-		f.Counted(mc, M, func() {
-			f.Get(mrow).Get(yrow).Get(bp).Call(outT)
-			f.AddI32(mrow, int32(Tp*4))
-			f.AddI32(yrow, int32(2*p.TH*8*p.G*4))
-			f.AddI32(bp, 4)
-		})
-
-		// 5. Valid region into the output, with residual and activations.
-		k.winogradStore(p, op, yBuf, outBase, resOff)
 
 		f.AddI32(xBase, int32(C*p.H*p.W*4))
 		f.AddI32(outBase, int32(M*p.Ho*p.Wo*4))
@@ -137,7 +163,7 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 
 // winogradStore copies rows of the tile-aligned buffer into the output,
 // applying the residual and activations when the epilogue has them.
-func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBase asm.Local, resOff int32) {
+func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBase, nrows asm.Local, resOff int32) {
 	f := k.F
 	ys, od, mc, oc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	yStride := int32(8 * p.G * 4)
@@ -148,7 +174,8 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBa
 	x4 := fxFor(f, asm.F32, true)
 	yp := f.Local(asm.I32)
 	f.Counted(mc, p.M, func() {
-		f.Counted(oc, p.Ho, func() {
+		f.Get(nrows).Set(oc)
+		f.Loop32(oc, func() {
 			if plain {
 				copyRow(f, true, od, ys, p.Wo*4)
 				f.AddI32(od, int32(p.Wo*4))
@@ -172,14 +199,16 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBa
 			}
 			f.AddI32(ys, yStride)
 		})
-		f.AddI32(ys, int32(2*p.TH-p.Ho)*yStride)
+		// the next channel: its band in Y and its rows in the output
+		f.I32Const(int32(2*p.R)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(yStride).Op(wasm.OpcodeI32Mul).Get(ys).Op(wasm.OpcodeI32Add).Set(ys)
+		f.I32Const(int32(p.Ho)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(int32(p.Wo*4)).Op(wasm.OpcodeI32Mul).Get(od).Op(wasm.OpcodeI32Add).Set(od)
 	})
 }
 
 // winogradIn returns the shared function (in, v) transforming one channel:
 // in is its first bordered row, v its row of V for position 0.
 func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
-	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.TH, p.G, p.C*p.Tp)
+	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP)
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
@@ -192,7 +221,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 		for i := range R {
 			R[i] = vec()
 		}
-		f.Counted(tyc, p.TH, func() {
+		f.Counted(tyc, p.R, func() {
 			f.Get(rowIn).Set(in)
 			f.Get(rowV).Set(vp)
 			f.Counted(gc, p.G, func() {
@@ -237,7 +266,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 						case 3:
 							sub(r1, r3)
 						}
-						f.V128Store(uint32(xi * p.C * p.Tp * 4))
+						f.V128Store(uint32(xi * p.C * p.TpP * 4))
 					}
 				}
 				f.AddI32(in, 32)
@@ -252,7 +281,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 // winogradOut returns the shared function (m, y, bias) bringing one output
 // channel back: m is its row of M for position 0, y its tile-aligned plane.
 func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
-	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.TH, p.G, p.M*p.Tp, hasBias)
+	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.R, p.G, p.M*p.TpP, hasBias)
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
 		mp2, yp, bp := f.Param(0), f.Param(1), f.Param(2)
@@ -275,10 +304,10 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 			f.V128Const([16]byte{}).Set(bv)
 		}
 		yStride := int32(8 * p.G * 4)
-		f.Counted(tyc, p.TH, func() {
+		f.Counted(tyc, p.R, func() {
 			f.Counted(gc, p.G, func() {
 				for i := 0; i < 16; i++ {
-					f.Get(mp2).V128Load(uint32(i * p.M * p.Tp * 4)).Set(mm[i])
+					f.Get(mp2).V128Load(uint32(i * p.M * p.TpP * 4)).Set(mm[i])
 				}
 				for j := 0; j < 4; j++ {
 					add(mm[j], mm[4+j])
@@ -308,7 +337,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 // tunes).
 func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
 	f := k.F
-	C, M, Tp := p.C, p.M, p.Tp
+	C, M, Tp, TpP := p.C, p.M, p.Tp, p.TpP
 	mk := k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
 	xi, mp, mpc, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -320,15 +349,15 @@ func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
 			tileLen(f, rows, mp, 4, M)
 			// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
 			f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
-			f.Get(xi).I32Const(int32(C * Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add).Set(vB)
-			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add).Set(mC)
+			f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add).Set(vB)
+			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add).Set(mC)
 			f.SetI32(t0, 0)
 			f.Counted(tc, (Tp+7)/8, func() {
 				f.I32Const(8).I32Const(int32(Tp)).Get(t0).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
 				f.Get(uA)
 				f.Get(vB).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 				f.Get(mC).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				f.I32Const(0).I32Const(int32(C)).I32Const(int32(Tp * 4)).Get(rows).Get(cols).I32Const(0).I32Const(int32(Tp * 4))
+				f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).Get(cols).I32Const(0).I32Const(int32(TpP * 4))
 				f.Call(mk)
 				f.AddI32(t0, 8)
 			})
@@ -343,7 +372,7 @@ func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
 // call runs the row of tiles over every tile column.
 func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, vBuf, mBuf, eBuf int32) {
 	f := k.F
-	C, M, Tp := p.C, p.M, p.Tp
+	C, M, Tp, TpP := p.C, p.M, p.Tp, p.TpP
 	mk := k.microKernelRow(storeRows, &ir.Epilogue{}, biasNone, 0, chunkWhole, true)
 	panels := (M + 3) / 4
 	xi, mp, mpc, rows := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -357,9 +386,9 @@ func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, vBuf, mBuf, eB
 			f.I32Const(eBuf).I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
 			f.I32Const(eBuf)
 			// b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
-			f.Get(xi).I32Const(int32(C * Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add)
-			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add)
-			f.I32Const(0).I32Const(int32(C)).I32Const(int32(Tp * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(Tp * 4)).I32Const(chunkWhole)
+			f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add)
+			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add)
+			f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(TpP * 4)).I32Const(chunkWhole)
 			f.Call(mk)
 			f.AddI32(mp, 1)
 		})

@@ -540,10 +540,10 @@ func (k *Ctx) vecActs(x fx, acts []ir.Activation, v asm.Local) {
 		} else {
 			x.get(v)
 			if !math.IsInf(float64(a.Lo), -1) {
-				x.c(float64(a.Lo)).max()
+				x.c(float64(a.Lo)).atLeast()
 			}
 			if !math.IsInf(float64(a.Hi), 1) {
-				x.c(float64(a.Hi)).min()
+				x.c(float64(a.Hi)).atMost()
 			}
 		}
 		x.set(v)
