@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,6 +47,10 @@ type Options struct {
 	// Tune shapes kernels: "portable" (the default, fast on every engine)
 	// or, for experts, one engine's: "v8", "wazero" or "generic".
 	Tune string
+	// FP16 is how float16 graphs compute: "" or FP16Float32 (in float32,
+	// as ONNX Runtime does on CPUs) or FP16Exact (every node's result
+	// rounded to float16, as ONNX specifies).
+	FP16 string
 	// Quantize is "", quant.Int8 or quant.Int8Weights.
 	Quantize quant.Mode
 	// Calibration is the calibration data's path (see quant.LoadData);
@@ -58,10 +63,20 @@ type Options struct {
 	Int16Layers int
 	// Progress receives the quantizer's progress bars (nil: none).
 	Progress io.Writer
+	// Debug looks into the optimizer (mlc compile --dump-after,
+	// --disable-pass, --verify-ir); disabled passes are recorded in the
+	// module's flags.
+	Debug opt.Debug
 }
 
 // DefaultOptions are mlc compile's defaults.
 func DefaultOptions() Options { return Options{OptLevel: 2, Tune: DefaultTune} }
+
+// How float16 graphs compute (Options.FP16).
+const (
+	FP16Float32 = opt.FP16Float32
+	FP16Exact   = opt.FP16Exact
+)
 
 // DefaultTune is the engine the kernels are shaped for unless told.
 const DefaultTune = codegen.TunePortable
@@ -71,6 +86,7 @@ type Result struct {
 	Wasm  []byte
 	Meta  *abi.Metadata
 	Graph *ir.Graph // the optimized graph, for inspection
+	Plan  *opt.Plan // its memory plan
 	// Report is the quantization report (with Options.Quantize).
 	Report *quant.Report
 }
@@ -90,6 +106,11 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 	case codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
 	default:
 		return nil, fmt.Errorf("--tune %q: want portable, v8, wazero or generic", o.Tune)
+	}
+	switch o.FP16 {
+	case "", opt.FP16Float32, opt.FP16Exact:
+	default:
+		return nil, fmt.Errorf("--fp16 %q: want %s or %s", o.FP16, opt.FP16Float32, opt.FP16Exact)
 	}
 	m, err := frontend.Import(model, dir, frontend.Options{InputShapes: o.InputShapes, InputValues: o.InputValues})
 	if err != nil {
@@ -139,7 +160,7 @@ func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
 func CompileGraph(g *ir.Graph, o Options) (*Result, error) { return compileGraph(g, "", o) }
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace, FP16: o.FP16, Debug: o.Debug})
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +179,7 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("internal error: emitted module has bad metadata: %w", err)
 	}
-	return &Result{Wasm: wasm, Meta: meta, Graph: g}, nil
+	return &Result{Wasm: wasm, Meta: meta, Graph: g, Plan: plan}, nil
 }
 
 // flags lists the options that shaped the code, in a stable order.
@@ -175,6 +196,12 @@ func (o Options) flags() []string {
 	}
 	if o.OptLevel != 2 {
 		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
+	}
+	if o.FP16 == opt.FP16Exact {
+		f = append(f, "fp16="+o.FP16)
+	}
+	if len(o.Debug.Disable) > 0 {
+		f = append(f, "disable-pass="+strings.Join(slices.Sorted(slices.Values(o.Debug.Disable)), ","))
 	}
 	if o.Quantize != "" {
 		f = append(f, "quantize="+string(o.Quantize))

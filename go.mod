@@ -3,6 +3,7 @@ module github.com/mlc-compiler/mlc
 go 1.26
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/owulveryck/onnx-go v0.5.0
 	github.com/spf13/cobra v1.10.2
 	github.com/tetratelabs/wabin v0.0.0-20230304001439-f6f874872834

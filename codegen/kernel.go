@@ -45,14 +45,6 @@ func lookupKernel(op ir.Op) *kernel {
 	return k
 }
 
-// HasKernel reports whether op has a Wasm kernel (aliasing ops need none).
-func HasKernel(op ir.Op) bool {
-	if _, ok := op.(ir.Aliaser); ok {
-		return true
-	}
-	return lookupKernel(op) != nil
-}
-
 // Workspace is the scratch size n's kernel needs; the memory planner calls it.
 func Workspace(n *ir.Node) int {
 	if k := kernels[reflect.TypeOf(n.Op)]; k != nil && k.Workspace != nil {

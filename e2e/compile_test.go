@@ -323,21 +323,6 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestDynamicInputNeedsPin: a symbolic dimension left open is a compile
-// error naming the input, the dimension and the flag that pins it.
-func TestDynamicInputNeedsPin(t *testing.T) {
-	path := filepath.Join(testenv.Root(), "testdata", "tiny_cnn", "model.onnx")
-	_, err := mlc.CompileFile(path, mlc.DefaultOptions())
-	if err == nil || !strings.Contains(err.Error(), `input "image"`) || !strings.Contains(err.Error(), `dimension 0 ("batch")`) || !strings.Contains(err.Error(), "--input-shape image=") {
-		t.Fatalf("got %v, want an error naming the input, the dimension and --input-shape", err)
-	}
-	o := mlc.DefaultOptions()
-	o.InputShapes = map[string]ir.Shape{"image": {3, 1, 8, 8}}
-	if _, err := mlc.CompileFile(path, o); err != nil {
-		t.Fatalf("with the shape pinned: %v", err)
-	}
-}
-
 // TestInputValue: a module specialized on an input's value computes the
 // model for that value and fails the run, with a clear error, for others.
 func TestInputValue(t *testing.T) {

@@ -148,18 +148,3 @@ func TestSliceShiftedBounds(t *testing.T) {
 		t.Errorf("output shape %v, want [3 3]", got)
 	}
 }
-
-// TestSliceRunTimeBoundsUnsupported: without a declared shape, bounds that
-// do not differ by a constant stay a NotConstant error.
-func TestSliceRunTimeBoundsUnsupported(t *testing.T) {
-	g := &onnxpb.GraphProto{
-		Name:   proto.String("bad"),
-		Input:  []*onnxpb.ValueInfoProto{optest.Value("x", ir.Float32, 9), optest.Value("s", ir.Int64, 1), optest.Value("e", ir.Int64, 1)},
-		Node:   []*onnxpb.NodeProto{optest.Op("Slice", []string{"x", "s", "e"}, []string{"y"})},
-		Output: []*onnxpb.ValueInfoProto{optest.Untyped("y")},
-	}
-	_, err := mlc.Compile(optest.GraphModel(13, g), "", mlc.DefaultOptions())
-	if err == nil || !ir.IsUnsupported(err) || !strings.Contains(err.Error(), "Slice's starts") {
-		t.Errorf("got %v, want the unsupported run-time starts error", err)
-	}
-}

@@ -31,9 +31,6 @@ func FLOPs(n *Node) int64 {
 		}
 		return 2 * int64(y.Size()) * int64(k)
 	}
-	if f, ok := n.Op.(interface{ FLOPs(n *Node) int64 }); ok {
-		return f.FLOPs(n)
-	}
 	return 0
 }
 

@@ -31,9 +31,6 @@ type QOut struct {
 	Lo, Hi float32 // -Inf, +Inf when unbounded
 }
 
-// NoClamp leaves t unbounded.
-func (q QOut) NoClamp() bool { return math.IsInf(float64(q.Lo), -1) && math.IsInf(float64(q.Hi), 1) }
-
 func (q QOut) check() error {
 	if q.DType != Int8 && q.DType != Uint8 && q.DType != Int16 && q.DType != Float32 {
 		return fmt.Errorf("fused integer op output %s (want int8, uint8, int16 or float32)", q.DType)

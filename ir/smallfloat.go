@@ -134,6 +134,9 @@ func f16ToF32(h uint16) float32 {
 	return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
 }
 
+// RoundHalf rounds f to the nearest float16 (ties to even).
+func RoundHalf(f float32) float32 { return f16ToF32(F32ToF16(f)) }
+
 // F32ToF16 rounds to nearest even.
 func F32ToF16(f float32) uint16 {
 	b := math.Float32bits(f)

@@ -4,6 +4,9 @@ package opt
 
 import (
 	"fmt"
+	"slices"
+	"strings"
+	"testing"
 
 	"github.com/mlc-compiler/mlc/ir"
 )
@@ -19,6 +22,34 @@ type Options struct {
 	Tune string
 	// Workspace reports the scratch bytes a node's kernel needs.
 	Workspace func(*ir.Node) int
+	// FP16 is how float16 graphs compute: FP16Float32 ("", the default)
+	// or FP16Exact.
+	FP16 string
+	// Debug are the hooks for looking into the pipeline.
+	Debug Debug
+}
+
+// Debug are the optimizer's hooks for finding a miscompile (mlc compile
+// --dump-after, --disable-pass, --verify-ir).
+type Debug struct {
+	// Disable names optional passes (MinLevel > 0) to skip.
+	Disable []string
+	// Dump, when set, sees the graph at each stage: "start" (as Run
+	// receives it), after each pass that ran, and "plan" (with the plan).
+	Dump func(stage string, g *ir.Graph, p *Plan)
+	// Verify checks the graph with ir.Verify at each stage. Test binaries
+	// always do (testing.Testing), so every test that compiles checks
+	// every pass.
+	Verify bool
+}
+
+// Stages lists the names Debug.Dump sees, in order.
+func Stages() []string {
+	s := []string{"start"}
+	for _, p := range Passes {
+		s = append(s, p.Name)
+	}
+	return append(s, "plan")
 }
 
 // Pass is one graph rewrite. MinLevel 0 marks passes that are required
@@ -38,8 +69,8 @@ var Passes = []Pass{
 	{"transpose", 1, simplifyTransposes},
 	{"identity", 1, removeIdentity},
 	{"strength", 1, strengthReduce},
-	{"widenhalf", 1, widenHalf},
 	{"bnfold", 1, foldBatchNorm},
+	{"widenhalf", 1, widenHalf},
 	{"fuse", 1, fuseEpilogues},
 	{"chain", 1, fuseChains},
 	{"prepack", 1, prepackWeights},
@@ -47,20 +78,113 @@ var Passes = []Pass{
 	{"dce", 0, deadCode},
 }
 
+// passOrder are the constraints on the order of Passes, each with its
+// reason; init checks them, as Go's SSA backend checks its passOrder.
+var passOrder = []struct{ before, after, why string }{
+	{"fold", "inlineif", "an If's condition may become a constant only by folding"},
+	{"inlineif", "identity", "inlining leaves an Identity for each output of the If"},
+	{"inlineif", "qdq", "the passes after inlining see the nodes of taken branches"},
+	{"qdq", "fuse", "qdq lowers plain Conv, MatMul and Gemm between DequantizeLinear and QuantizeLinear; fuse would make them fused float ops"},
+	{"widenhalf", "fuse", "widened float16 Conv, MatMul and Gemm are float32 ops that fuse then takes"},
+	{"bnfold", "fuse", "bnfold folds a BatchNormalization into a plain Conv, which fuse turns into a FusedConv"},
+	{"fuse", "chain", "convolution and matrix epilogues take their activations before chains do"},
+	{"fuse", "prepack", "prepack packs the weights of the fused ops that fuse makes"},
+	{"transpose", "dce", "merging two Transposes leaves the first one unread, for dce"},
+	{"qdq", "dce", "qdq leaves the DequantizeLinear nodes it replaced unread, for dce"},
+}
+
+func init() {
+	if err := checkPassOrder(Passes); err != nil {
+		panic("opt: " + err.Error())
+	}
+}
+
+// checkPassOrder checks passes against passOrder.
+func checkPassOrder(passes []Pass) error {
+	at := map[string]int{}
+	for i, p := range passes {
+		if _, dup := at[p.Name]; dup {
+			return fmt.Errorf("two passes named %s", p.Name)
+		}
+		at[p.Name] = i
+	}
+	for _, c := range passOrder {
+		i, ok1 := at[c.before]
+		j, ok2 := at[c.after]
+		if !ok1 || !ok2 {
+			return fmt.Errorf("passOrder names a pass that Passes lacks: %s before %s", c.before, c.after)
+		}
+		if i >= j {
+			return fmt.Errorf("pass %s must run before %s: %s", c.before, c.after, c.why)
+		}
+	}
+	return nil
+}
+
 // Run optimizes g in place and plans its memory.
 func Run(g *ir.Graph, o Options) (*Plan, error) {
 	if o.Workspace == nil {
 		o.Workspace = func(*ir.Node) int { return 0 }
 	}
+	if err := checkDisable(o.Debug.Disable); err != nil {
+		return nil, err
+	}
+	verify := o.Debug.Verify || testing.Testing()
+	stage := func(name string, p *Plan) error {
+		// The graph Run receives may be untyped: fold types it.
+		if verify && name != "start" {
+			if err := ir.Verify(g); err != nil {
+				return fmt.Errorf("invalid IR after %s: %w", name, err)
+			}
+		}
+		if o.Debug.Dump != nil {
+			o.Debug.Dump(name, g, p)
+		}
+		return nil
+	}
+	if err := stage("start", nil); err != nil {
+		return nil, err
+	}
 	for _, p := range Passes {
-		if o.Level < p.MinLevel {
+		if o.Level < p.MinLevel || slices.Contains(o.Debug.Disable, p.Name) {
 			continue
 		}
 		if err := p.Run(g, &o); err != nil {
 			return nil, fmt.Errorf("pass %s: %w", p.Name, err)
 		}
+		if err := stage(p.Name, nil); err != nil {
+			return nil, err
+		}
 	}
-	return PlanMemory(g, o.Workspace)
+	plan, err := PlanMemory(g, o.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	if o.Debug.Dump != nil {
+		o.Debug.Dump("plan", g, plan)
+	}
+	return plan, nil
+}
+
+// checkDisable accepts only names of optional passes: the required ones
+// (MinLevel 0) are needed for code generation to work at all.
+func checkDisable(names []string) error {
+	for _, name := range names {
+		i := slices.IndexFunc(Passes, func(p Pass) bool { return p.Name == name })
+		if i < 0 {
+			var optional []string
+			for _, p := range Passes {
+				if p.MinLevel > 0 {
+					optional = append(optional, p.Name)
+				}
+			}
+			return fmt.Errorf("cannot disable pass %q: no such pass (optional passes: %s)", name, strings.Join(optional, ", "))
+		}
+		if Passes[i].MinLevel == 0 {
+			return fmt.Errorf("cannot disable pass %q: code generation needs it", name)
+		}
+	}
+	return nil
 }
 
 // replaceUses redirects every read of old to new in g and its subgraphs.

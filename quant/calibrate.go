@@ -157,7 +157,7 @@ func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, axes []int, c
 		return nil, err
 	}
 	defer rt.Close(ctx)
-	c, vmap := cloneGraph(g)
+	c, vmap := g.Clone()
 	vals := make([]*ir.Value, len(keys))
 	for i, v := range keys {
 		vals[i] = vmap[v]

@@ -385,13 +385,10 @@ func Quantize(ctx context.Context, g *ir.Graph, cfg Config) (*Report, error) {
 	if cfg.Mode == Int8 && len(cfg.Data) == 0 {
 		return nil, fmt.Errorf("int8 quantization needs calibration data")
 	}
-	if err := checkGraph(g); err != nil {
-		return nil, err
-	}
 	if err := foldBatchNorm(g); err != nil {
 		return nil, err
 	}
-	ref, refMap := cloneGraph(g)
+	ref, refMap := g.Clone()
 	layers := findLayers(g)
 	for _, l := range layers {
 		if l.wAxis >= 0 {

@@ -155,8 +155,8 @@ func measure(ctx context.Context, rep *Report, rows []*row, ref, g *ir.Graph, cf
 		return err
 	}
 	defer rt.Close(ctx)
-	fc, fmap := cloneGraph(ref)
-	qc, qmap := cloneGraph(g)
+	fc, fmap := ref.Clone()
+	qc, qmap := g.Clone()
 	var fv, qv []*ir.Value
 	for _, r := range rows {
 		fv, qv = append(fv, fmap[r.float]), append(qv, qmap[r.quant])

@@ -21,6 +21,7 @@ import (
 
 func inspectCmd() *cobra.Command {
 	var cf compileFlags
+	var showIR bool
 	cmd := &cobra.Command{
 		Use:   "inspect FILE",
 		Short: "Describe an ONNX model (inputs, outputs, ops, what is unsupported) or an mlc module (ABI metadata, sizes)",
@@ -33,6 +34,9 @@ func inspectCmd() *cobra.Command {
 			w := cmd.OutOrStdout()
 			if isWasm(data) {
 				return inspectWasm(w, data)
+			}
+			if showIR {
+				return inspectIR(w, data, filepath.Dir(args[0]), cf)
 			}
 			if err := inspectONNX(w, data); err != nil {
 				return err
@@ -56,7 +60,22 @@ func inspectCmd() *cobra.Command {
 		},
 	}
 	cf.add(cmd)
+	cmd.Flags().BoolVar(&showIR, "ir", false, "print the optimized IR with its memory plan (what codegen receives) instead of describing the ONNX file")
 	return cmd
+}
+
+// inspectIR compiles the model and prints the graph codegen received.
+func inspectIR(w io.Writer, data []byte, dir string, cf compileFlags) error {
+	o, err := cf.options()
+	if err != nil {
+		return err
+	}
+	res, err := mlc.Compile(data, dir, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "# %s\n%s", res.Plan.Summary(), res.Graph.Format(res.Plan))
+	return nil
 }
 
 func inspectWasm(w io.Writer, data []byte) error {

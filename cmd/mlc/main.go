@@ -37,6 +37,8 @@ type compileFlags struct {
 	level   int
 	profile bool
 	tune    string
+	fp16    string
+	debug   debugFlags
 }
 
 func (c *compileFlags) add(cmd *cobra.Command) {
@@ -46,6 +48,8 @@ func (c *compileFlags) add(cmd *cobra.Command) {
 	cmd.Flags().IntVarP(&c.level, "opt", "O", 2, "optimization level: 0 runs only the passes code generation needs")
 	cmd.Flags().StringVar(&c.tune, "tune", mlc.DefaultTune, "kernel shape: portable (fast on every engine), or one engine's: v8, wazero or generic")
 	cmd.Flags().BoolVar(&c.profile, "profile", false, "add the per-node entry point that mlc bench --profile times")
+	cmd.Flags().StringVar(&c.fp16, "fp16", mlc.FP16Float32, "float16 arithmetic: float32 (compute in float32 between the model's float16 edges, as ONNX Runtime does on CPUs) or exact (round every node's result to float16, as ONNX specifies)")
+	c.debug.add(cmd)
 }
 
 func (c *compileFlags) options() (mlc.Options, error) {
@@ -54,6 +58,12 @@ func (c *compileFlags) options() (mlc.Options, error) {
 	o.OptLevel = c.level
 	o.Profile = c.profile
 	o.Tune = c.tune
+	o.FP16 = c.fp16
+	dbg, err := c.debug.debug(os.Stderr)
+	if err != nil {
+		return o, err
+	}
+	o.Debug = dbg
 	shapes, err := parseShapes(c.shapes)
 	if err != nil {
 		return o, err
