@@ -3,13 +3,18 @@
 // build (mlc compile --profile) so both engines run the same code:
 //
 //   node profile.mjs [--mlc BIN] [--compile-flags "--tune v8"] [--engines v8,wazero]
-//                    [--min-time S] [--top N] [--md] MODEL.onnx|MODEL_DIR ...
+//                    [--variants "label=BIN flags;label2=BIN2 flags"]
+//                    [--min-time S] [--top N] [--stat min|median] MODEL.onnx|MODEL_DIR ...
 //
 // Each node function runs alone through the mlc_profile_node export, timed
 // by the host's clock, over --min-time seconds after a warm-up (V8 tiers
-// functions up in the background); the median per node is kept. Classes
-// come from codegen.LayerClass; GFLOP/s counts the arithmetic of the model
-// as written, so Winograd can exceed the ~33 GFLOP/s SIMD128 GEMM ceiling.
+// functions up in the background); per node the minimum (default: the
+// steadier on a busy machine) or the median is kept. With --variants
+// (e.g. main's build against this branch's), V8 alternates whole passes
+// over the nodes between the variants' modules in this one process.
+// Classes come from codegen.LayerClass; GFLOP/s counts the arithmetic of
+// the model as written, so Winograd can exceed the ~33 GFLOP/s SIMD128
+// GEMM ceiling.
 
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -22,7 +27,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..");
 const CEILING = 33.0; // GFLOP/s, ../shared/notes/wasm-simd-performance.md
 
-const opt = { mlc: null, flags: "", engines: ["v8", "wazero"], minTime: 3, top: 0, md: false, models: [] };
+const opt = { json: null, mlc: null, flags: "", engines: ["v8", "wazero"], minTime: 3, top: 0, stat: "min", variants: null, models: [] };
 {
   const v = process.argv.slice(2);
   for (let i = 0; i < v.length; i++) {
@@ -32,7 +37,9 @@ const opt = { mlc: null, flags: "", engines: ["v8", "wazero"], minTime: 3, top: 
     else if (k === "--engines") opt.engines = v[++i].split(",");
     else if (k === "--min-time") opt.minTime = parseFloat(v[++i]);
     else if (k === "--top") opt.top = parseInt(v[++i]);
-    else if (k === "--md") opt.md = true;
+    else if (k === "--stat") opt.stat = v[++i];
+    else if (k === "--json") opt.json = v[++i];
+    else if (k === "--variants") opt.variants = v[++i];
     else if (k.startsWith("--")) throw new Error(`unknown flag ${k}`);
     else opt.models.push(k);
   }
@@ -54,36 +61,42 @@ const median = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 
-async function profileV8(wasm) {
-  const mod = await WebAssembly.compile(wasm);
-  const nodes = customSection(mod, "mlc.profile");
-  const m = await load(mod);
-  m.invoke(); // zero inputs: timing does not depend on values; runs first-run nodes
-  const fn = m.instance.exports.mlc_profile_node;
-  const times = nodes.map(() => []);
-  const pass = (keep) => {
-    for (let i = 0; i < nodes.length; i++) {
+const pick = (xs) => (opt.stat === "median" ? median(xs) : Math.min(...xs));
+
+// profileV8 profiles several modules in this process, alternating whole
+// passes over their nodes.
+async function profileV8(wasms) {
+  const subjects = [];
+  for (const wasm of wasms) {
+    const mod = await WebAssembly.compile(wasm);
+    const nodes = customSection(mod, "mlc.profile");
+    const m = await load(mod);
+    m.invoke(); // zero inputs: timing does not depend on values; runs first-run nodes
+    subjects.push({ nodes, fn: m.instance.exports.mlc_profile_node, times: nodes.map(() => []) });
+  }
+  const pass = (s, keep) => {
+    for (let i = 0; i < s.nodes.length; i++) {
       const t0 = performance.now();
-      const st = fn(i);
+      const st = s.fn(i);
       const dt = performance.now() - t0;
-      if (st !== 0) throw new Error(`node ${nodes[i].func}: status ${st}`);
-      if (keep) times[i].push(dt / 1e3);
+      if (st !== 0) throw new Error(`node ${s.nodes[i].func}: status ${st}`);
+      if (keep) s.times[i].push(dt / 1e3);
     }
   };
   const warm = performance.now();
-  do pass(false);
+  do subjects.forEach((s) => pass(s, false));
   while (performance.now() - warm < 500);
   const began = performance.now();
   let n = 0;
-  while (performance.now() - began < opt.minTime * 1e3 || n < 5) {
-    pass(true);
+  while (performance.now() - began < opt.minTime * 1e3 * subjects.length || n < 5) {
+    subjects.forEach((s) => pass(s, true));
     n++;
   }
-  return nodes.map((nd, i) => ({ ...nd, seconds: median(times[i]) }));
+  return subjects.map((s) => s.nodes.map((nd, i) => ({ ...nd, seconds: pick(s.times[i]) })));
 }
 
 function profileWazero(wasmPath) {
-  const r = spawnSync(mlc, ["bench", "--profile", "--json", "--runs", "5", "--min-time", `${opt.minTime}s`, wasmPath], { encoding: "utf8", maxBuffer: 1 << 28 });
+  const r = spawnSync(mlc, ["bench", "--profile", "--json", "--stat", opt.stat, "--runs", "5", "--min-time", `${opt.minTime}s`, wasmPath], { encoding: "utf8", maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -109,7 +122,7 @@ function report(model, engine, rows) {
   const { total, list } = classes(rows);
   const L = [];
   const flops = rows.reduce((a, r) => a + (r.flops || 0), 0);
-  L.push(`${model} on ${engine}${opt.flags ? ` (${opt.flags})` : ""}: ${rows.length} nodes, sum of node medians ${fmtMs(total)} ms, ${(flops / total / 1e9).toFixed(1)} GFLOP/s overall`);
+  L.push(`${model} on ${engine}: ${rows.length} nodes, sum of node ${opt.stat === "median" ? "medians" : "minima"} ${fmtMs(total)} ms, ${(flops / total / 1e9).toFixed(1)} GFLOP/s overall`);
   L.push("");
   L.push("| class | nodes | ms | % time | GFLOP/s | % of ceiling |");
   L.push("|---|---:|---:|---:|---:|---:|");
@@ -125,17 +138,32 @@ function report(model, engine, rows) {
   return L.join("\n");
 }
 
+// variants: [{label, bin, flags}]
+const variants = opt.variants
+  ? opt.variants.split(";").map((v) => {
+      const [label, rest] = v.split("=");
+      const [bin, ...flags] = rest.trim().split(" ").filter(Boolean);
+      return { label, bin, flags };
+    })
+  : [{ label: opt.flags || "default", bin: mlc, flags: opt.flags.split(" ").filter(Boolean) }];
+
+const dump = [];
 for (const arg of opt.models) {
   const model = fs.statSync(arg).isDirectory() ? path.join(arg, "model.onnx") : arg;
   const name = path.basename(fs.statSync(arg).isDirectory() ? arg : path.dirname(arg));
-  const wasmPath = path.join(tmp, name + ".wasm");
-  const flags = opt.flags ? opt.flags.split(" ").filter(Boolean) : [];
-  execFileSync(mlc, ["compile", "--profile", model, "-o", wasmPath, ...flags], { stdio: "inherit" });
-  const wasm = fs.readFileSync(wasmPath);
+  const paths = variants.map((v, i) => {
+    const wasmPath = path.join(tmp, `${name}.${i}.wasm`);
+    execFileSync(v.bin, ["compile", "--profile", model, "-o", wasmPath, ...v.flags], { stdio: "inherit" });
+    return wasmPath;
+  });
   for (const e of opt.engines) {
-    const rows = e === "v8" ? await profileV8(wasm) : profileWazero(wasmPath);
-    console.log(report(name, e, rows));
-    console.log("");
+    const all = e === "v8" ? await profileV8(paths.map((p) => fs.readFileSync(p))) : paths.map((p) => profileWazero(p));
+    all.forEach((rows, i) => {
+      dump.push({ model: name, engine: e, variant: variants[i].label, rows });
+      console.log(report(name, `${e} [${variants[i].label}]`, rows));
+      console.log("");
+    });
   }
 }
+if (opt.json) fs.writeFileSync(opt.json, JSON.stringify(dump, null, 1));
 fs.rmSync(tmp, { recursive: true, force: true });

@@ -22,6 +22,7 @@ import (
 func benchCmd() *cobra.Command {
 	var runs, top int
 	var asJSON bool
+	var stat string
 	var minTime time.Duration
 	var cf compileFlags
 	cmd := &cobra.Command{
@@ -69,7 +70,7 @@ says otherwise).`,
 			cold := time.Since(start)
 			w := cmd.OutOrStdout()
 			if cf.profile {
-				return profileNodes(ctx, w, m, wasm, runs, minTime, top, asJSON)
+				return profileNodes(ctx, w, m, wasm, runs, minTime, top, asJSON, stat == "min")
 			}
 			var times []time.Duration
 			began := time.Now()
@@ -90,13 +91,14 @@ says otherwise).`,
 	cmd.Flags().IntVar(&runs, "runs", 20, "minimum number of timed runs")
 	cmd.Flags().DurationVar(&minTime, "min-time", time.Second, "minimum total time of the timed runs")
 	cmd.Flags().IntVar(&top, "top", 25, "with --profile: list the slowest N nodes (0: all)")
+	cmd.Flags().StringVar(&stat, "stat", "median", "with --profile: each node's median or min time (min is steadier on a busy machine)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "with --profile: print the mlc.profile entries with each node's median seconds as JSON (for bench/profile.mjs)")
 	return cmd
 }
 
 // profileNodes calls mlc_profile_node for every node in order, many times,
 // and prints each node's median time, the slowest first, then totals per op.
-func profileNodes(ctx context.Context, w io.Writer, m *host.Model, wasm []byte, runs int, minTime time.Duration, top int, asJSON bool) error {
+func profileNodes(ctx context.Context, w io.Writer, m *host.Model, wasm []byte, runs int, minTime time.Duration, top int, asJSON, useMin bool) error {
 	fn := m.Export(codegen.ExportProfileNode)
 	sec, err := abi.CustomSection(wasm, codegen.ProfileSection)
 	if fn == nil || sec == nil || err != nil {
@@ -132,6 +134,9 @@ func profileNodes(ctx context.Context, w io.Writer, m *host.Model, wasm []byte, 
 	for i, ts := range times {
 		sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
 		rows[i] = row{i, ts[len(ts)/2]}
+		if useMin {
+			rows[i].med = ts[0]
+		}
 		total += rows[i].med
 		op := nodes[i].Op
 		if _, ok := byOp[op]; !ok {
@@ -151,7 +156,11 @@ func profileNodes(ctx context.Context, w io.Writer, m *host.Model, wasm []byte, 
 		return json.NewEncoder(w).Encode(out)
 	}
 	sort.SliceStable(rows, func(a, b int) bool { return rows[a].med > rows[b].med })
-	fmt.Fprintf(w, "%d nodes, %d runs each on wazero; sum of node medians %s\n", len(nodes), len(times[0]), total.Round(time.Microsecond))
+	what := "medians"
+	if useMin {
+		what = "minima"
+	}
+	fmt.Fprintf(w, "%d nodes, %d runs each on wazero; sum of node %s %s\n", len(nodes), len(times[0]), what, total.Round(time.Microsecond))
 	fmt.Fprintf(w, "%10s %6s %8s  %-24s %s\n", "median", "%", "GFLOP/s", "shape", "node")
 	for k, r := range rows {
 		if top > 0 && k >= top {
