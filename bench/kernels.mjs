@@ -53,6 +53,7 @@ const CASES = [
   conv("1x1_c16_112_m96", "conv 1x1", 16, 112, 96, 1, { act: "Clip6" }),
   conv("3x3_c64_56_m64", "winograd", 64, 56, 64, 3, { act: "Relu" }),
   conv("3x3_c32_160_m32", "winograd", 32, 160, 32, 3, { act: "Relu" }),
+  conv("3x3_c32_256_m32", "winograd", 32, 256, 32, 3, { act: "Relu" }),
   conv("3x3_c256_14_m256", "winograd", 256, 14, 256, 3),
   conv("3x3_c512_7_m512", "conv 3x3 direct", 512, 7, 512, 3),
   conv("3x3s2_c128_56_m128", "conv 3x3 direct", 128, 56, 128, 3, { stride: 2 }),

@@ -140,16 +140,54 @@ export function matmulModel(M, K, N) {
   return model([node], [tensorProto("W", [K, N], randomWeights(K * N, 1))], [valueInfo("X", [M, K])], [valueInfo("Y", [M, N])]);
 }
 
-// convModelOf is one Conv (weights and bias constant) with square kernel
-// k, then an optional activation ("Relu", or "Clip6": Clip(0, 6)).
-export function convModelOf(C, H, W, M, k, { stride = 1, pad = 0, dilation = 1, group = 1, act = null } = {}) {
-  const y = act ? "Z" : "Y";
-  const nodes = [[
-    ...strField(1, "X"), ...strField(1, "W"), ...strField(1, "B"), ...strField(2, y), ...strField(4, "Conv"),
-    ...bytesField(5, attrInts("kernel_shape", [k, k])), ...bytesField(5, attrInts("pads", [pad, pad, pad, pad])),
+// encodeTensor serializes a float32 onnx.TensorProto (test data files).
+export function encodeTensor(name, dims, data) {
+  return Uint8Array.from(tensorProto(name, dims, data));
+}
+
+// convNode is a Conv node's bytes: inputs, output, square kernel k.
+function convNode(x, w, b, y, k, { stride = 1, pads = [0, 0, 0, 0], dilation = 1, group = 1 }) {
+  return [
+    ...strField(1, x), ...strField(1, w), ...strField(1, b), ...strField(2, y), ...strField(4, "Conv"),
+    ...bytesField(5, attrInts("kernel_shape", [k, k])), ...bytesField(5, attrInts("pads", pads)),
     ...bytesField(5, attrInts("strides", [stride, stride])), ...bytesField(5, attrInts("dilations", [dilation, dilation])),
     ...bytesField(5, attrInt("group", group)),
-  ]];
+  ];
+}
+
+// asppModel is a DeepLab ASPP-like head on an HxH map of C channels: a 1x1
+// branch and one 3x3 branch per dilation (padding = dilation), each C -> M
+// with Relu, concatenated and projected back to M by a 1x1 Conv with Relu.
+export function asppModel(C, H, M, dilations) {
+  const nodes = [];
+  const inits = [];
+  const branches = [];
+  const relu = (x, y) => nodes.push([...strField(1, x), ...strField(2, y), ...strField(4, "Relu")]);
+  const branch = (i, k, d) => {
+    inits.push(tensorProto(`w${i}`, [M, C, k, k], randomWeights(M * C * k * k, 10 + i)), tensorProto(`b${i}`, [M], randomWeights(M, 20 + i)));
+    const p = k === 1 ? 0 : d;
+    nodes.push(convNode("X", `w${i}`, `b${i}`, `c${i}`, k, { pads: [p, p, p, p], dilation: d }));
+    relu(`c${i}`, `r${i}`);
+    branches.push(`r${i}`);
+  };
+  branch(0, 1, 1);
+  dilations.forEach((d, i) => branch(i + 1, 3, d));
+  const axis = [...strField(1, "axis"), ...intField(3, 1), ...intField(20, 2)];
+  nodes.push([...branches.flatMap((b) => strField(1, b)), ...strField(2, "cat"), ...strField(4, "Concat"), ...bytesField(5, axis)]);
+  const K = M * branches.length;
+  inits.push(tensorProto("wp", [M, K, 1, 1], randomWeights(M * K, 30)), tensorProto("bp", [M], randomWeights(M, 31)));
+  nodes.push(convNode("cat", "wp", "bp", "proj", 1, {}));
+  relu("proj", "Y");
+  return model(nodes, inits, [valueInfo("X", [1, C, H, H])], [valueInfo("Y", [1, M, H, H])]);
+}
+
+// convModelOf is one Conv (weights and bias constant) with square kernel
+// k, then an optional activation ("Relu", or "Clip6": Clip(0, 6)); pads
+// [top, left, bottom, right] overrides pad.
+export function convModelOf(C, H, W, M, k, { stride = 1, pad = 0, pads = null, dilation = 1, group = 1, act = null } = {}) {
+  const y = act ? "Z" : "Y";
+  const pd = pads || [pad, pad, pad, pad];
+  const nodes = [convNode("X", "W", "B", y, k, { stride, pads: pd, dilation, group })];
   const inits = [tensorProto("W", [M, C / group, k, k], randomWeights((M * C * k * k) / group, 2)), tensorProto("B", [M], randomWeights(M, 3))];
   if (act === "Relu") nodes.push([...strField(1, "Z"), ...strField(2, "Y"), ...strField(4, "Relu")]);
   if (act === "Clip6") {
@@ -157,8 +195,8 @@ export function convModelOf(C, H, W, M, k, { stride = 1, pad = 0, dilation = 1, 
     inits.push(tensorProto("lo", [], Float32Array.of(0)), tensorProto("hi", [], Float32Array.of(6)));
   }
   const ext = dilation * (k - 1) + 1;
-  const Ho = Math.floor((H + 2 * pad - ext) / stride) + 1;
-  const Wo = Math.floor((W + 2 * pad - ext) / stride) + 1;
+  const Ho = Math.floor((H + pd[0] + pd[2] - ext) / stride) + 1;
+  const Wo = Math.floor((W + pd[1] + pd[3] - ext) / stride) + 1;
   return model(nodes, inits, [valueInfo("X", [1, C, H, W])], [valueInfo("Y", [1, M, Ho, Wo])]);
 }
 
