@@ -2,7 +2,7 @@
 // process) and on wazero (`mlc bench --profile --json`), from one profiling
 // build (mlc compile --profile) so both engines run the same code:
 //
-//   node profile.mjs [--mlc BIN] [--compile-flags "--tune v8"] [--engines v8,wazero]
+//   node profile.mjs [--mlc BIN] [--compile-flags "--tune v8"] [--engines v8,wazero,wasmtime]
 //                    [--variants "label=BIN flags;label2=BIN2 flags"]
 //                    [--min-time S] [--top N] [--stat min|median] MODEL.onnx|MODEL_DIR ...
 //
@@ -39,6 +39,7 @@ const opt = { json: null, mlc: null, flags: "", engines: ["v8", "wazero"], minTi
     else if (k === "--top") opt.top = parseInt(v[++i]);
     else if (k === "--stat") opt.stat = v[++i];
     else if (k === "--json") opt.json = v[++i];
+    else if (k === "--wasmtime") opt.wasmtime = v[++i];
     else if (k === "--variants") opt.variants = v[++i];
     else if (k.startsWith("--")) throw new Error(`unknown flag ${k}`);
     else opt.models.push(k);
@@ -101,6 +102,17 @@ function profileWazero(wasmPath) {
   return JSON.parse(r.stdout);
 }
 
+// wasmtime (Cranelift) through bench/wasmtime, built on first use (cgo).
+function profileWasmtime(wasmPath) {
+  if (!opt.wasmtime) {
+    opt.wasmtime = path.join(tmp, "wasmtime-bench");
+    execFileSync("go", ["build", "-o", opt.wasmtime, "."], { cwd: path.join(here, "wasmtime"), stdio: "inherit" });
+  }
+  const r = spawnSync(opt.wasmtime, ["-profile", "-stat", opt.stat, "-runs", "5", "-min-time", `${opt.minTime}s`, wasmPath], { encoding: "utf8", maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
+
 function classes(rows) {
   const by = new Map();
   let total = 0;
@@ -157,7 +169,7 @@ for (const arg of opt.models) {
     return wasmPath;
   });
   for (const e of opt.engines) {
-    const all = e === "v8" ? await profileV8(paths.map((p) => fs.readFileSync(p))) : paths.map((p) => profileWazero(p));
+    const all = e === "v8" ? await profileV8(paths.map((p) => fs.readFileSync(p))) : paths.map((p) => (e === "wasmtime" ? profileWasmtime(p) : profileWazero(p)));
     all.forEach((rows, i) => {
       dump.push({ model: name, engine: e, variant: variants[i].label, rows });
       console.log(report(name, `${e} [${variants[i].label}]`, rows));
