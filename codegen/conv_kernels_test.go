@@ -29,7 +29,8 @@ func TestFusedConvKernels(t *testing.T) {
 		{1, 3, 23, 23, 8, 7, 2, 3, 1, 1},   // 7x7 stride 2
 		{1, 600, 4, 4, 20, 3, 1, 1, 1, 1},  // long K in two chunks, few pixels
 		{2, 12, 9, 10, 12, 3, 1, 1, 12, 1}, // depthwise
-		{1, 8, 11, 11, 8, 3, 2, 1, 8, 1},   // depthwise, stride 2
+		{1, 8, 11, 11, 8, 3, 2, 1, 8, 1},
+		{1, 8, 15, 13, 8, 3, 2, 2, 8, 2}, // depthwise, stride 2, dilation 2   // depthwise, stride 2
 		// Stride 1 without Winograd (portable: taps over regions).
 		{1, 8, 32, 32, 16, 3, 1, 12, 1, 12}, // ASPP-like: dilation 12 on 32x32
 		{2, 5, 9, 11, 6, 3, 1, 2, 1, 2},     // dilation 2, odd sizes, batch

@@ -200,8 +200,8 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBa
 			f.AddI32(ys, yStride)
 		})
 		// the next channel: its band in Y and its rows in the output
-		f.I32Const(int32(2*p.R)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(yStride).Op(wasm.OpcodeI32Mul).Get(ys).Op(wasm.OpcodeI32Add).Set(ys)
-		f.I32Const(int32(p.Ho)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(int32(p.Wo*4)).Op(wasm.OpcodeI32Mul).Get(od).Op(wasm.OpcodeI32Add).Set(od)
+		f.I32Const(int32(2 * p.R)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(yStride).Op(wasm.OpcodeI32Mul).Get(ys).Op(wasm.OpcodeI32Add).Set(ys)
+		f.I32Const(int32(p.Ho)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(int32(p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(od).Op(wasm.OpcodeI32Add).Set(od)
 	})
 }
 

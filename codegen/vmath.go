@@ -64,6 +64,7 @@ func (x fx) mul() fx { return x.op(wasm.OpcodeF32Mul, wasm.OpcodeF64Mul, wasm.Op
 func (x fx) div() fx { return x.op(wasm.OpcodeF32Div, wasm.OpcodeF64Div, wasm.OpcodeVecF32x4Div) }
 func (x fx) min() fx { return x.op(wasm.OpcodeF32Min, wasm.OpcodeF64Min, wasm.OpcodeVecF32x4Min) }
 func (x fx) max() fx { return x.op(wasm.OpcodeF32Max, wasm.OpcodeF64Max, wasm.OpcodeVecF32x4Max) }
+
 // atLeast and atMost clamp v (stack: v, bound) as ONNX Runtime's Clip
 // does (std::max(v, lo), std::min(v, hi)): v < lo ? lo : v and
 // hi < v ? hi : v. A NaN v stays NaN. For vectors they are one
