@@ -170,6 +170,11 @@ for (const arg of opt.models) {
   });
   for (const e of opt.engines) {
     const all = e === "v8" ? await profileV8(paths.map((p) => fs.readFileSync(p))) : paths.map((p) => (e === "wasmtime" ? profileWasmtime(p) : profileWazero(p)));
+    // Builds from before layer classes existed: take a node's class from
+    // another variant's node of the same function name.
+    const classOf = new Map();
+    for (const rows of all) for (const r of rows) if (r.class) classOf.set(r.func, r.class);
+    for (const rows of all) for (const r of rows) r.class = r.class || classOf.get(r.func);
     all.forEach((rows, i) => {
       dump.push({ model: name, engine: e, variant: variants[i].label, rows });
       console.log(report(name, `${e} [${variants[i].label}]`, rows));

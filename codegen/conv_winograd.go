@@ -225,17 +225,19 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 			f.Get(rowIn).Set(in)
 			f.Get(rowV).Set(vp)
 			f.Counted(gc, p.G, func() {
-				for rr := 0; rr < 4; rr++ {
+				// rows and, below, positions from the highest offset down:
+				// wazero bounds-checks a base once per block then
+				for rr := 3; rr >= 0; rr-- {
 					base := uint32(rr * p.Wp * 4)
 					e0, o1, e2, o3 := R[rr*4], R[rr*4+1], R[rr*4+2], R[rr*4+3]
-					f.Get(in).V128Load(base).Set(a)
-					f.Get(in).V128Load(base + 16).Set(b)
-					f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e0)
-					f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o1)
-					f.Get(in).V128Load(base + 8).Set(a)
 					f.Get(in).V128Load(base + 24).Set(b)
+					f.Get(in).V128Load(base + 8).Set(a)
 					f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e2)
 					f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o3)
+					f.Get(in).V128Load(base + 16).Set(b)
+					f.Get(in).V128Load(base).Set(a)
+					f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e0)
+					f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o1)
 					// B^T along the row: R0 = d0-d2, R1 = d1+d2,
 					// R2 = d2-d1, R3 = d1-d3, into the same four slots.
 					sub(e0, e2)
@@ -251,9 +253,9 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 					f.Get(b).Set(e2)
 				}
 				// B^T down the column: V_ij from R[0..3][j].
-				for j := 0; j < 4; j++ {
-					r0, r1, r2, r3 := R[j], R[4+j], R[8+j], R[12+j]
-					for i := 0; i < 4; i++ {
+				for i := 3; i >= 0; i-- {
+					for j := 3; j >= 0; j-- {
+						r0, r1, r2, r3 := R[j], R[4+j], R[8+j], R[12+j]
 						xi := i*4 + j
 						f.Get(vp)
 						switch i {
@@ -306,7 +308,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 		yStride := int32(8 * p.G * 4)
 		f.Counted(tyc, p.R, func() {
 			f.Counted(gc, p.G, func() {
-				for i := 0; i < 16; i++ {
+				for i := 15; i >= 0; i-- {
 					f.Get(mp2).V128Load(uint32(i * p.M * p.TpP * 4)).Set(mm[i])
 				}
 				for j := 0; j < 4; j++ {
@@ -315,15 +317,15 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 					sub(mm[4+j], mm[8+j])
 					f.Get(mm[12+j]).Vec(wasm.OpcodeVecF32x4Sub).Set(s[4+j])
 				}
-				for q := 0; q < 2; q++ {
+				for q := 1; q >= 0; q-- {
 					s0, s1, s2, s3 := s[q*4], s[q*4+1], s[q*4+2], s[q*4+3]
 					add(s0, s1)
 					f.Get(s2).Vec(wasm.OpcodeVecF32x4Add).Get(bv).Vec(wasm.OpcodeVecF32x4Add).Set(y0)
 					sub(s1, s2)
 					f.Get(s3).Vec(wasm.OpcodeVecF32x4Sub).Get(bv).Vec(wasm.OpcodeVecF32x4Add).Set(y1)
 					off := uint32(int32(q) * yStride)
-					f.Get(yp).Get(y0).Get(y1).I8x16Shuffle(zipLo).V128Store(off)
 					f.Get(yp).Get(y0).Get(y1).I8x16Shuffle(zipHi).V128Store(off + 16)
+					f.Get(yp).Get(y0).Get(y1).I8x16Shuffle(zipLo).V128Store(off)
 				}
 				f.AddI32(mp2, 16)
 				f.AddI32(yp, 32)

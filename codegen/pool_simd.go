@@ -145,32 +145,53 @@ func windowRows(f *asm.Func, g *ir.Geometry, buf, dst asm.Local, init func(acc a
 	Ho, Wo, sx := g.Out[0], g.Out[1], g.Strides[1]
 	split := splitRows(g)
 	row, oc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	in, acc, v, hi := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
+	in, acc, v, hi, vLast := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
 	f.Get(buf).Set(row)
 	f.Counted(oc, Ho, func() {
 		f.Get(row).Set(in)
-		emitGroup := func(lanes int) {
-			init(acc)
-			t := 0
-			for ky := 0; ky < g.Kernel[0]; ky++ {
-				for kx := 0; kx < g.Kernel[1]; kx++ {
-					off := uint32((ky*g.Dilations[0]*wp + kx*g.Dilations[1]) * 4)
-					if split {
-						// input column 2x + c: even c in the evens at
-						// x + c/2, odd c in the odds at x + (c-1)/2
-						c := kx * g.Dilations[1]
-						off = uint32((ky*g.Dilations[0]*wp + c/2) * 4)
-						if c%2 == 1 {
-							off = uint32((ky*g.Dilations[0]*wp + wp/2 + (c-1)/2) * 4)
-						}
-						f.Get(in).V128Load(off)
-					} else {
-						loadStrided(f, in, off, sx, hi)
+		// Each tap's byte offset from the group's first input; with split
+		// rows input column 2x + c is in the evens at x + c/2 (c even) or
+		// the odds at x + (c-1)/2.
+		var offs []uint32
+		last := 0 // the tap of the highest offset
+		for ky := 0; ky < g.Kernel[0]; ky++ {
+			for kx := 0; kx < g.Kernel[1]; kx++ {
+				off := uint32((ky*g.Dilations[0]*wp + kx*g.Dilations[1]) * 4)
+				if split {
+					c := kx * g.Dilations[1]
+					off = uint32((ky*g.Dilations[0]*wp + c/2) * 4)
+					if c%2 == 1 {
+						off = uint32((ky*g.Dilations[0]*wp + wp/2 + (c-1)/2) * 4)
 					}
-					f.Set(v)
-					tap(t, acc, v)
-					t++
 				}
+				if len(offs) > 0 && off > offs[last] {
+					last = len(offs)
+				}
+				offs = append(offs, off)
+			}
+		}
+		load := func(t int) {
+			if split || sx == 1 {
+				f.Get(in).V128Load(offs[t])
+			} else {
+				loadStrided(f, in, offs[t], sx, hi)
+			}
+		}
+		emitGroup := func(lanes int) {
+			// The farthest tap first: wazero then bounds-checks the group
+			// once (a check covers lower offsets of the same base in the
+			// block) instead of once per tap.
+			load(last)
+			f.Set(vLast)
+			init(acc)
+			for t := range offs {
+				if t == last {
+					tap(t, acc, vLast)
+					continue
+				}
+				load(t)
+				f.Set(v)
+				tap(t, acc, v)
 			}
 			if finish != nil {
 				finish(acc)
