@@ -204,8 +204,13 @@ func windowRows(f *asm.Func, g *ir.Geometry, buf, dst asm.Local, init func(acc a
 				f.AddI32(in, int32(4*sx*4))
 			}
 		}
+		// Two groups per trip: wazero copies every v128 carried around a
+		// loop (the taps' weights) at the back-edge.
 		full := Wo / 4
-		f.Counted(gc, full, func() { emitGroup(4) })
+		f.Counted(gc, full/2, func() { emitGroup(4); emitGroup(4) })
+		if full%2 == 1 {
+			emitGroup(4)
+		}
 		if full*4 < Wo {
 			emitGroup(Wo - full*4)
 		}
