@@ -96,10 +96,12 @@ async function profileV8(wasms) {
   return subjects.map((s) => s.nodes.map((nd, i) => ({ ...nd, seconds: pick(s.times[i]) })));
 }
 
-function profileWazero(wasmPath) {
-  const r = spawnSync(mlc, ["bench", "--profile", "--json", "--stat", opt.stat, "--runs", "5", "--min-time", `${opt.minTime}s`, wasmPath], { encoding: "utf8", maxBuffer: 1 << 28 });
+// profileWazero profiles the modules in one mlc bench process, their
+// passes alternating.
+function profileWazero(wasmPaths) {
+  const r = spawnSync(mlc, ["bench", "--profile", "--json", "--stat", opt.stat, "--runs", "5", "--min-time", `${opt.minTime}s`, ...wasmPaths], { encoding: "utf8", maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout);
+  return r.stdout.trim().split("\n").map((l) => JSON.parse(l));
 }
 
 // wasmtime (Cranelift) through bench/wasmtime, built on first use (cgo).
@@ -169,7 +171,7 @@ for (const arg of opt.models) {
     return wasmPath;
   });
   for (const e of opt.engines) {
-    const all = e === "v8" ? await profileV8(paths.map((p) => fs.readFileSync(p))) : paths.map((p) => (e === "wasmtime" ? profileWasmtime(p) : profileWazero(p)));
+    const all = e === "v8" ? await profileV8(paths.map((p) => fs.readFileSync(p))) : e === "wasmtime" ? paths.map((p) => profileWasmtime(p)) : profileWazero(paths);
     // Builds from before layer classes existed: take a node's class from
     // another variant's node of the same function name.
     const classOf = new Map();

@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"encoding/binary"
+	"slices"
 	"sort"
 
 	"github.com/tetratelabs/wabin/wasm"
@@ -64,10 +65,6 @@ func axisIntervals(n int, ranges [][2]int) [][2]int {
 	return out
 }
 
-// tapExpandLimit bounds the expanded weights of one 4-row panel (all its
-// taps): beyond it the im2col form is used.
-const tapExpandLimit = 1 << 20
-
 func planTapConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*tapConv, bool) {
 	x := n.Inputs[0].Type
 	if !k.portable() || !k.SIMD() || op.Layout != ir.WeightsPackA || op.Group != 1 || x.DType != ir.Float32 || len(x.Shape) != 4 || len(op.WShape) != 4 {
@@ -80,9 +77,6 @@ func planTapConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*tapConv, bool) {
 	p := &tapConv{N: x.Shape[0], C: x.Shape[1], M: op.WShape[0], H: g.In[0], W: g.In[1], Ho: g.Out[0], Wo: g.Out[1]}
 	kh, kw := g.Kernel[0], g.Kernel[1]
 	p.T = kh * kw
-	if p.C*p.T*64 > tapExpandLimit {
-		return nil, false
-	}
 	yr := make([][2]int, kh)
 	for ky := range yr {
 		oy, _ := tapOffset(g, kw, ky*kw)
@@ -164,30 +158,40 @@ func planTapConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*tapConv, bool) {
 	return p, true
 }
 
-func (p *tapConv) eBytes() int { return max(1, len(p.used)) * p.C * 64 }
+// eBytes is the expanded weights of one tap of one 4-row panel.
+func (p *tapConv) eBytes() int { return p.C * 64 }
 
 func (p *tapConv) workspace() int { return p.eBytes() + p.srcBytes + p.zeroBytes }
 
-// table lays the regions out for the kernel's loop: per region y0, y1, x0,
-// width, first entry, entry count (i32s); then per entry the tap's input
-// offset in bytes from the row's first pixel, its expanded panel's offset,
-// its chunk mode, and 1 for "read zeros" (a region no tap reaches: bias
-// and activations only).
-func (p *tapConv) table(g *ir.Geometry, kw int) []byte {
-	var regs, ents []int32
-	slot := map[int]int{}
-	for i, t := range p.used {
-		slot[t] = i
-	}
-	e := 0
-	for _, r := range p.regions {
-		ne := max(1, len(r.taps))
-		regs = append(regs, int32(r.y0), int32(r.y1), int32(r.x0), int32(r.x1-r.x0), int32(e), int32(ne))
-		if len(r.taps) == 0 {
-			ents = append(ents, 0, 0, chunkWhole, 1)
+// table lays the work out for the kernel's loop, tap by tap so that one
+// tap's expanded weights (C*64 bytes) stay in L1 while every row it
+// computes reads them: per group (each used tap, then the regions no tap
+// reaches) the tap's offset in the PackA panel, its first entry and
+// entry count; per entry (a region) y0, y1, x0, width, the tap's input
+// offset in bytes from the row's first pixel, its chunk mode (the tap's
+// place among the region's taps, which run in tap order) and 1 for "read
+// zeros" (bias and activations only).
+func (p *tapConv) table(g *ir.Geometry, kw int) (tab []byte, groups int) {
+	var grp, ents []int32
+	add := func(t int, rs []tapRegion, entry func(r tapRegion) []int32) {
+		if len(rs) == 0 {
+			return
 		}
-		for j, t := range r.taps {
-			oy, ox := tapOffset(g, kw, t)
+		grp = append(grp, int32(t*16), int32(len(ents)/7), int32(len(rs)))
+		for _, r := range rs {
+			ents = append(ents, entry(r)...)
+		}
+	}
+	for _, t := range p.used {
+		oy, ox := tapOffset(g, kw, t)
+		var rs []tapRegion
+		for _, r := range p.regions {
+			if slices.Contains(r.taps, t) {
+				rs = append(rs, r)
+			}
+		}
+		add(t, rs, func(r tapRegion) []int32 {
+			j := slices.Index(r.taps, t)
 			mode := chunkMid
 			switch {
 			case len(r.taps) == 1:
@@ -197,15 +201,23 @@ func (p *tapConv) table(g *ir.Geometry, kw int) []byte {
 			case j == len(r.taps)-1:
 				mode = chunkLast
 			}
-			ents = append(ents, int32((oy*p.pitch+ox+p.padL)*4), int32(slot[t]*p.C*64), int32(mode), 0)
+			return []int32{int32(r.y0), int32(r.y1), int32(r.x0), int32(r.x1 - r.x0), int32((oy*p.pitch + ox + p.padL) * 4), int32(mode), 0}
+		})
+	}
+	// Regions no tap reaches: any finite weights (tap 0's) times zeros.
+	var zs []tapRegion
+	for _, r := range p.regions {
+		if len(r.taps) == 0 {
+			zs = append(zs, r)
 		}
-		e += ne
 	}
-	b := make([]byte, 0, 4*(len(regs)+len(ents)))
-	for _, v := range append(regs, ents...) {
-		b = binary.LittleEndian.AppendUint32(b, uint32(v))
+	add(0, zs, func(r tapRegion) []int32 {
+		return []int32{int32(r.y0), int32(r.y1), int32(r.x0), int32(r.x1 - r.x0), 0, chunkWhole, 1}
+	})
+	for _, v := range append(grp, ents...) {
+		tab = binary.LittleEndian.AppendUint32(tab, uint32(v))
 	}
-	return b
+	return tab, len(grp) / 3
 }
 
 func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
@@ -222,9 +234,9 @@ func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
 	eBuf := k.WorkspaceAddr()
 	srcBuf := eBuf + int32(p.eBytes())
 	zeroBuf := srcBuf + int32(p.srcBytes)
-	tab := p.table(g, kw)
+	tab, groups := p.table(g, kw)
 	tabAddr := k.Table("convtaps:"+string(tab), tab)
-	entAddr := tabAddr + int32(24*len(p.regions))
+	entAddr := tabAddr + int32(12*groups)
 	mk := k.microKernelRow(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, chunkWhole, true)
 	expand := k.expandPanel()
 	ldb := int32(p.plane * 4)
@@ -255,35 +267,30 @@ func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
 		f.SetI32(mp, 0)
 		f.Counted(f.Local(asm.I32), (M+3)/4, func() {
 			tileLen(f, rows, mp, 4, M)
-			// the panel's used taps, pre-broadcast: tap t's k steps are
-			// c*T + t, T*16 bytes apart in the PackA panel
-			pw := f.Local(asm.I32)
+			pw, gp, ep, ne, y, y1, x0, cols, rowB, rowC, cb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 			f.Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(w)).Op(wasm.OpcodeI32Add).Set(pw)
-			for i, t := range p.used {
-				f.Get(pw).I32Const(int32(t * 16)).Op(wasm.OpcodeI32Add).I32Const(eBuf + int32(i*C*64)).I32Const(int32(C)).I32Const(int32(p.T * 16)).Call(expand)
-			}
-			rp, y, y1, x0, cols, ep, ne, rowB, rowC, cb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			f.I32Const(tabAddr).Set(rp)
 			// C panel base: out + mp*16*P
 			f.Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Get(outBase).Op(wasm.OpcodeI32Add).Set(cb)
-			f.Counted(f.Local(asm.I32), len(p.regions), func() {
-				f.Get(rp).I32Load(0).Set(y)
-				f.Get(rp).I32Load(4).Set(y1)
-				f.Get(rp).I32Load(8).Set(x0)
-				f.Get(rp).I32Load(12).Set(cols)
-				f.Loop()
-				// rowB = src + (y*pitch + x0)*4 ; rowC = cb + (y*Wo + x0)*4
-				f.Get(y).I32Const(int32(p.pitch)).Op(wasm.OpcodeI32Mul).Get(x0).Op(wasm.OpcodeI32Add).I32Const(4).Op(wasm.OpcodeI32Mul).Get(src).Op(wasm.OpcodeI32Add).Set(rowB)
-				f.Get(y).I32Const(int32(p.Wo)).Op(wasm.OpcodeI32Mul).Get(x0).Op(wasm.OpcodeI32Add).I32Const(4).Op(wasm.OpcodeI32Mul).Get(cb).Op(wasm.OpcodeI32Add).Set(rowC)
-				f.Get(rp).I32Load(16).I32Const(16).Op(wasm.OpcodeI32Mul).I32Const(entAddr).Op(wasm.OpcodeI32Add).Set(ep)
-				f.Get(rp).I32Load(20).Set(ne)
+			f.I32Const(tabAddr).Set(gp)
+			f.Counted(f.Local(asm.I32), groups, func() {
+				// the tap's weights, pre-broadcast: its k steps are c*T + t,
+				// T*16 bytes apart in the PackA panel
+				f.Get(pw).Get(gp).I32Load(0).Op(wasm.OpcodeI32Add).I32Const(eBuf).I32Const(int32(C)).I32Const(int32(p.T * 16)).Call(expand)
+				f.Get(gp).I32Load(4).I32Const(28).Op(wasm.OpcodeI32Mul).I32Const(entAddr).Op(wasm.OpcodeI32Add).Set(ep)
+				f.Get(gp).I32Load(8).Set(ne)
 				f.Loop32(ne, func() {
+					f.Get(ep).I32Load(0).Set(y)
+					f.Get(ep).I32Load(4).Set(y1)
+					f.Get(ep).I32Load(8).Set(x0)
+					f.Get(ep).I32Load(12).Set(cols)
 					zero := f.Local(asm.I32)
-					f.Get(ep).I32Load(12).Set(zero)
-					// a
-					f.Get(ep).I32Load(4).I32Const(eBuf).Op(wasm.OpcodeI32Add)
-					// b: the zero row, or the row plus the tap's offset
-					f.I32Const(zeroBuf).Get(rowB).Get(ep).I32Load(0).Op(wasm.OpcodeI32Add).Get(zero).Select()
+					f.Get(ep).I32Load(24).Set(zero)
+					f.Loop()
+					// rowB = src + (y*pitch + x0)*4 + tap offset ; rowC = cb + (y*Wo + x0)*4
+					f.Get(y).I32Const(int32(p.pitch)).Op(wasm.OpcodeI32Mul).Get(x0).Op(wasm.OpcodeI32Add).I32Const(4).Op(wasm.OpcodeI32Mul).Get(src).Op(wasm.OpcodeI32Add).Get(ep).I32Load(16).Op(wasm.OpcodeI32Add).Set(rowB)
+					f.Get(y).I32Const(int32(p.Wo)).Op(wasm.OpcodeI32Mul).Get(x0).Op(wasm.OpcodeI32Add).I32Const(4).Op(wasm.OpcodeI32Mul).Get(cb).Op(wasm.OpcodeI32Add).Set(rowC)
+					f.I32Const(eBuf)
+					f.I32Const(zeroBuf).Get(rowB).Get(zero).Select()
 					f.Get(rowC)
 					if bias != nil {
 						f.Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(bias)).Op(wasm.OpcodeI32Add)
@@ -292,13 +299,13 @@ func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
 					}
 					f.I32Const(int32(C)).I32Const(int32(P * 4)).Get(rows).Get(cols).I32Const(resOff)
 					f.I32Const(0).I32Const(ldb).Get(zero).Select()
-					f.Get(ep).I32Load(8)
+					f.Get(ep).I32Load(20)
 					f.Call(mk)
-					f.AddI32(ep, 16)
+					f.Get(y).I32Const(1).Op(wasm.OpcodeI32Add).Tee(y).Get(y1).Op(wasm.OpcodeI32LtS).BrIf(0)
+					f.End()
+					f.AddI32(ep, 28)
 				})
-				f.Get(y).I32Const(1).Op(wasm.OpcodeI32Add).Tee(y).Get(y1).Op(wasm.OpcodeI32LtS).BrIf(0)
-				f.End()
-				f.AddI32(rp, 24)
+				f.AddI32(gp, 12)
 			})
 			f.AddI32(mp, 1)
 		})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/tetratelabs/wazero/api"
 
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/abi"
@@ -26,16 +27,24 @@ func benchCmd() *cobra.Command {
 	var minTime time.Duration
 	var cf compileFlags
 	cmd := &cobra.Command{
-		Use:   "bench MODULE.wasm | MODEL.onnx",
+		Use:   "bench MODULE.wasm | MODEL.onnx | --profile --json MODULE.wasm...",
 		Short: "Measure latency on wazero: cold start, median and p90 of repeated runs; --profile: time per node",
 		Long: `bench loads a module (or compiles a model first) on wazero and times mlc_run.
 With --profile it times every node function alone through the profiling
 build's mlc_profile_node export: give a model (it is compiled with
 --profile) or a module compiled with mlc compile --profile. A model is
 compiled with the compile flags given (the default module unless --tune
-says otherwise).`,
-		Args: cobra.ExactArgs(1),
+says otherwise). With --profile --json, several profiling modules (A/B
+variants) are timed in one process, their passes over the nodes
+alternating, one JSON line each.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				if !cf.profile || !asJSON {
+					return fmt.Errorf("several modules need --profile --json")
+				}
+				return profileAlternating(context.Background(), cmd.OutOrStdout(), args, runs, minTime, stat == "min")
+			}
 			wasm, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
@@ -238,4 +247,82 @@ func shapeString(s []int) string {
 		d[i] = fmt.Sprint(v)
 	}
 	return "[" + strings.Join(d, ",") + "]"
+}
+
+// profileAlternating times every node of several profiling modules,
+// alternating whole passes between them so that a busy machine's load
+// falls on all alike, and prints each module's entries with their seconds
+// (minimum or median) as one JSON line.
+func profileAlternating(ctx context.Context, w io.Writer, paths []string, runs int, minTime time.Duration, useMin bool) error {
+	type subject struct {
+		fn    api.Function
+		nodes []codegen.ProfileNode
+		times [][]time.Duration
+	}
+	var subs []*subject
+	for _, p := range paths {
+		wasm, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		m, closeRT, err := loadModule(ctx, wasm)
+		if err != nil {
+			return err
+		}
+		defer closeRT()
+		feeds := map[string]*ir.Tensor{}
+		for _, t := range m.Meta.Inputs {
+			dt, _ := ir.ParseDType(t.DType)
+			feeds[t.Name] = ir.NewTensor(dt, ir.Shape(t.Shape))
+		}
+		if _, err := m.Run(ctx, feeds); err != nil {
+			return err
+		}
+		s := &subject{fn: m.Export(codegen.ExportProfileNode)}
+		sec, err := abi.CustomSection(wasm, codegen.ProfileSection)
+		if s.fn == nil || sec == nil || err != nil {
+			return fmt.Errorf("%s has no %s export: compile it with --profile", p, codegen.ExportProfileNode)
+		}
+		if err := json.Unmarshal(sec, &s.nodes); err != nil {
+			return fmt.Errorf("%s: %s section: %w", p, codegen.ProfileSection, err)
+		}
+		s.times = make([][]time.Duration, len(s.nodes))
+		subs = append(subs, s)
+	}
+	began := time.Now()
+	for n := 0; n < runs || time.Since(began) < minTime*time.Duration(len(subs)); n++ {
+		for _, s := range subs {
+			for i := range s.nodes {
+				t0 := time.Now()
+				st, err := s.fn.Call(ctx, uint64(i))
+				if err != nil {
+					return err
+				}
+				s.times[i] = append(s.times[i], time.Since(t0))
+				if int32(st[0]) != 0 {
+					return fmt.Errorf("node %s returned status %d", s.nodes[i].Func, int32(st[0]))
+				}
+			}
+		}
+	}
+	type timed struct {
+		codegen.ProfileNode
+		Seconds float64 `json:"seconds"`
+	}
+	enc := json.NewEncoder(w)
+	for _, s := range subs {
+		out := make([]timed, len(s.nodes))
+		for i, ts := range s.times {
+			sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
+			t := ts[len(ts)/2]
+			if useMin {
+				t = ts[0]
+			}
+			out[i] = timed{s.nodes[i], t.Seconds()}
+		}
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	}
+	return nil
 }
