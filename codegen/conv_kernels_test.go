@@ -38,6 +38,8 @@ func TestFusedConvKernels(t *testing.T) {
 		{1, 4, 6, 6, 5, 3, 1, 7, 1, 3},      // padding beyond every tap: bias-only rows
 		{1, 3, 12, 12, 4, 5, 1, 4, 1, 2},    // 5x5, dilation 2
 		{1, 16, 20, 20, 8, 3, 1, 36, 1, 36}, // dilation 36: the centre tap only
+		{1, 64, 16, 16, 8, 3, 1, 8, 1, 8},   // taps over regions (TestTapConvPlan)
+		{2, 64, 15, 17, 6, 3, 1, 9, 1, 9},   // the same, odd sizes, batch
 	}
 	ctx := context.Background()
 	rt, err := host.NewRuntime(ctx, host.Config{})

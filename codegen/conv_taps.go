@@ -155,7 +155,34 @@ func planTapConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*tapConv, bool) {
 	p.plane = spreadPitch(p.H * p.pitch)
 	p.srcBytes = alignUp((p.C*p.plane+8)*4, 16)
 	p.zeroBytes = alignUp(p.Wo*4+64, 16)
+	if p.tileSteps() >= im2colSteps(p.C*p.T, p.Ho*p.Wo) {
+		return nil, false
+	}
 	return p, true
+}
+
+// callSteps is what one call of the row micro-kernel costs beyond its k
+// steps (the call, the leaf dot's, C's load and store), in k steps of one
+// tile: a guess that puts few-channel convolutions (mnist_cntk's 5x5 on
+// one channel: 5x slower as taps) on the im2col side.
+const callSteps = 40
+
+// tileSteps is the tap form's work: per tap and row of a region, its
+// tiles times (C + callSteps).
+func (p *tapConv) tileSteps() int {
+	n := 0
+	for _, r := range p.regions {
+		n += (r.y1 - r.y0) * ((r.x1 - r.x0 + 7) / 8) * max(1, len(r.taps)) * (p.C + callSteps)
+	}
+	return n
+}
+
+// im2colSteps is the im2col form's: every tile over all of K (in chunks of
+// portableMaxK), plus writing the column matrix (about a quarter of a step
+// per 8 floats).
+func im2colSteps(K, P int) int {
+	tiles := (P + 7) / 8
+	return tiles*(K+callSteps*((K+portableMaxK-1)/portableMaxK)) + K*tiles/4
 }
 
 // eBytes is the expanded weights of one tap of one 4-row panel.
