@@ -99,9 +99,16 @@ async function profileV8(wasms) {
 // profileWazero profiles the modules in one mlc bench process, their
 // passes alternating.
 function profileWazero(wasmPaths) {
-  const r = spawnSync(mlc, ["bench", "--profile", "--json", "--stat", opt.stat, "--runs", "5", "--min-time", `${opt.minTime}s`, ...wasmPaths], { encoding: "utf8", maxBuffer: 1 << 28 });
+  const r = spawnSync(mlc, ["bench", "--profile", "--json", "-", "--runs", "5", "--min-time", `${opt.minTime}s`, ...wasmPaths], { encoding: "utf8", maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(r.stderr);
-  return r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  // mlc.bench documents (docs/cli.md): one, or an array of one per module;
+  // their nodes, slowest first, carry their run-order index.
+  const docs = [JSON.parse(r.stdout)].flat();
+  return docs.map((d) =>
+    d.profile.nodes
+      .toSorted((a, b) => a.index - b.index)
+      .map((n) => ({ func: n.func, op: n.op, shape: n.shape, flops: n.flops, class: n.class, seconds: (opt.stat === "median" ? n.median_ms : n.min_ms) / 1e3 })),
+  );
 }
 
 // wasmtime (Cranelift) through bench/wasmtime, built on first use (cgo).

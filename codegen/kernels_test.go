@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc/codegen"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
@@ -100,7 +101,7 @@ func runGraph(t *testing.T, g *ir.Graph, level int, simd bool, feeds map[string]
 		t.Fatalf("load: %v", err)
 	}
 	defer m.Close(ctx)
-	return m.Run(ctx, feeds)
+	return hostir.Run(ctx, m, feeds)
 }
 
 func TestResizeKernels(t *testing.T) {

@@ -5,11 +5,11 @@
 package codegen
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"io"
 
-	"github.com/tetratelabs/wabin/binary"
 	"github.com/tetratelabs/wabin/leb128"
 	"github.com/tetratelabs/wabin/wasm"
 
@@ -130,6 +130,17 @@ func (md *module) table(key string, data []byte) int32 {
 
 // Build generates the module.
 func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
+	var b bytes.Buffer
+	if _, err := BuildTo(&b, g, plan, opts); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// BuildTo generates the module into w, writing the weights from the
+// graph's constants without a copy of the whole module in memory, and
+// returns its metadata.
+func BuildTo(w io.Writer, g *ir.Graph, plan *opt.Plan, opts Options) (*abi.Metadata, error) {
 	md := newModule(plan, opts)
 	var nodeFuncs, onceFuncs []uint32
 	var profiled []ProfileNode
@@ -148,11 +159,13 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		}
 	}
 	meta := md.metadata(g)
-	run := md.addFunc(abi.ExportRun, runFunc(nodeFuncs, onceFuncs, int32(plan.OnceFlag)))
+	passive := md.constSegments()
+	init := md.addFunc("mlc_init", initFunc(passive, int32(plan.DataFlag), onceFuncs, int32(plan.OnceFlag)))
+	run := md.addFunc(abi.ExportRun, runFunc(nodeFuncs, init))
 	start := md.addFunc("_start", md.startFunc(meta, run))
 	var profileFn uint32
 	if opts.Profile {
-		profileFn = md.addFunc(ExportProfileNode, profileFunc(nodeFuncs))
+		profileFn = md.addFunc(ExportProfileNode, profileFunc(nodeFuncs, init))
 	}
 
 	for _, f := range md.funcs {
@@ -173,7 +186,6 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 	if opts.Profile {
 		md.m.ExportSection = append(md.m.ExportSection, &wasm.Export{Type: wasm.ExternTypeFunc, Name: ExportProfileNode, Index: profileFn})
 	}
-	md.dataSegments()
 	names := &wasm.NameSection{}
 	for i, n := range md.names {
 		names.FunctionNames = append(names.FunctionNames, &wasm.NameAssoc{Index: uint32(md.imports + i), Name: n})
@@ -184,6 +196,9 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		return nil, err
 	}
 	md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: abi.SectionName, Data: js})
+	if len(passive) > 0 {
+		md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: DataSection, Data: dataLayout(passive, plan.DataFlag)})
+	}
 	if opts.Profile {
 		pj, err := json.Marshal(profiled)
 		if err != nil {
@@ -191,7 +206,7 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		}
 		md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: ProfileSection, Data: pj})
 	}
-	return binary.EncodeModule(md.m), nil
+	return meta, md.encode(w, passive, append(md.staticData, md.tables...))
 }
 
 // nodeFuncName names the function of node i of a graph; prefix is empty
@@ -231,20 +246,32 @@ func (md *module) nodeFunc(n *ir.Node, name string) (int, error) {
 	return int(md.addFunc(name, f)), nil
 }
 
-// runFunc calls every node function and stops at the first non-zero
-// status. The functions of once are called first, on the first call only
-// (the i32 at flag then becomes 1).
-func runFunc(nodes, once []uint32, flag int32) *asm.Func {
+// initFunc brings memory to the state the nodes expect, on the first call
+// only: the constants copied in from the passive segments (the i32 at
+// dataFlag then becomes 1), then the functions of once called (the i32 at
+// onceFlag then becomes 1). It returns the first non-zero status.
+func initFunc(segs []*segment, dataFlag int32, once []uint32, onceFlag int32) *asm.Func {
 	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
 	st := f.Local(asm.I32)
+	initData(f, segs, dataFlag)
 	if len(once) > 0 {
-		f.I32Const(flag).I32Load(0).Op(wasm.OpcodeI32Eqz).If()
+		f.I32Const(onceFlag).I32Load(0).Op(wasm.OpcodeI32Eqz).If()
 		for _, idx := range once {
 			f.Call(idx).Tee(st).If().Get(st).Return().End()
 		}
-		f.I32Const(flag).I32Const(1).I32Store(0)
+		f.I32Const(onceFlag).I32Const(1).I32Store(0)
 		f.End()
 	}
+	f.I32Const(0)
+	return f
+}
+
+// runFunc calls init, then every node function, and stops at the first
+// non-zero status.
+func runFunc(nodes []uint32, init uint32) *asm.Func {
+	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
+	st := f.Local(asm.I32)
+	f.Call(init).Tee(st).If().Get(st).Return().End()
 	for _, idx := range nodes {
 		f.Call(idx).Tee(st).If().Get(st).Return().End()
 	}
@@ -275,41 +302,6 @@ func (md *module) metadata(g *ir.Graph) *abi.Metadata {
 		}
 	}
 	return m
-}
-
-// dataSegments writes the constants, merging neighbours into one segment
-// and leaving out all-zero tails (memory starts zeroed).
-func (md *module) dataSegments() {
-	var segs []dataSeg
-	consts := append([]*ir.Value{}, md.plan.Consts...)
-	sort.Slice(consts, func(i, j int) bool { return md.plan.Addr(consts[i]) < md.plan.Addr(consts[j]) })
-	for _, v := range consts {
-		data := v.Const.Data
-		end := len(data)
-		for end > 0 && data[end-1] == 0 {
-			end--
-		}
-		if end == 0 {
-			continue
-		}
-		off := md.plan.Addr(v)
-		if n := len(segs); n > 0 && segs[n-1].off+len(segs[n-1].data)+64 >= off {
-			last := &segs[n-1]
-			gap := off - (last.off + len(last.data))
-			last.data = append(last.data, make([]byte, gap)...)
-			last.data = append(last.data, data[:end]...)
-			continue
-		}
-		segs = append(segs, dataSeg{off, append([]byte{}, data[:end]...)})
-	}
-	segs = append(segs, md.staticData...)
-	segs = append(segs, md.tables...)
-	for _, s := range segs {
-		md.m.DataSection = append(md.m.DataSection, &wasm.DataSegment{
-			OffsetExpression: &wasm.ConstantExpression{Opcode: wasm.OpcodeI32Const, Data: i32leb(int32(s.off))},
-			Init:             s.data,
-		})
-	}
 }
 
 func i32leb(v int32) []byte { return leb128.EncodeInt32(v) }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
@@ -65,7 +66,7 @@ func checkFused(t *testing.T, mk func() (*ir.Graph, map[string]*ir.Tensor)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := mod.Run(ctx, feeds)
+		got, err := hostir.Run(ctx, mod, feeds)
 		mod.Close(ctx)
 		if err != nil {
 			t.Fatal(err)

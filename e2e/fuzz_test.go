@@ -7,7 +7,6 @@ import (
 
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/internal/testenv"
-	"github.com/mlc-compiler/mlc/ir"
 )
 
 // FuzzCompile runs the whole pipeline on arbitrary bytes: a hostile model
@@ -22,7 +21,7 @@ func FuzzCompile(f *testing.F) {
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o := mlc.DefaultOptions()
-		o.InputShapes = map[string]ir.Shape{"image": {1, 1, 8, 8}}
+		o.InputShapes = map[string][]int{"image": {1, 1, 8, 8}}
 		res, err := mlc.Compile(data, "", o)
 		if err == nil && len(res.Wasm) == 0 {
 			t.Fatal("no error and no module")

@@ -11,9 +11,11 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/verify"
 )
 
 // Helpers shared by the tests of hand-written models; the ONNX builders
@@ -31,7 +33,7 @@ func runModel(t *testing.T, model []byte, in tensors) (tensors, error) {
 		return nil, err
 	}
 	testenv.Validate(t, res.Wasm)
-	out, err := optest.Load(t, res.Wasm).Run(context.Background(), in)
+	out, err := hostir.Run(context.Background(), optest.Load(t, res.Wasm), in)
 	if err != nil {
 		return nil, err
 	}
@@ -93,4 +95,20 @@ func readPB(t *testing.T, path string) *ir.Tensor {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// runners starts a wazero runner and a Node runner (closed when t ends).
+func runners(t *testing.T) (*verify.WazeroRunner, *verify.NodeRunner) {
+	t.Helper()
+	testenv.Node(t)
+	wz, err := verify.NewWazeroRunner(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr, err := verify.NewNodeRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nr.Close)
+	return wz, nr
 }

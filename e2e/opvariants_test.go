@@ -7,6 +7,7 @@ import (
 
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/verify"
@@ -219,7 +220,7 @@ func TestOpVariants(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := optest.Load(t, res.Wasm).Run(context.Background(), c.feeds)
+			got, err := hostir.Run(context.Background(), optest.Load(t, res.Wasm), c.feeds)
 			if err != nil {
 				t.Fatal(err)
 			}

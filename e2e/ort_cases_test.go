@@ -35,7 +35,7 @@ func TestORTCases(t *testing.T) {
 		for _, dir := range dirs {
 			t.Run(tune+"/"+filepath.Base(dir), func(t *testing.T) {
 				o := verify.DefaultOptions()
-				o.RTol, o.ATol = 1e-4, 1e-5
+				o.Tolerance = &verify.Tolerance{RTol: 1e-4, ATol: 1e-5}
 				o.Compile.Tune = tune
 				o.Runner, o.Also = wz, []verify.Runner{nr}
 				r := verify.Case(ctx, dir, o)

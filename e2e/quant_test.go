@@ -14,7 +14,7 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
-	"github.com/mlc-compiler/mlc/internal/npy"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -49,7 +49,7 @@ func TestQuantizedCosine(t *testing.T) {
 			o.Quantize, o.CalibrationMethod, o.Calibration, o.Int16Layers = quant.Int8, quant.MSE, dir, c.int16Layers
 			if c.synthetic > 0 {
 				o.Calibration = filepath.Join(t.TempDir(), "calibration.npy")
-				if err := npy.WriteFile(o.Calibration, noiseLike(sets, c.synthetic)); err != nil {
+				if err := hostir.WriteNPY(o.Calibration, noiseLike(sets, c.synthetic)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -137,7 +137,7 @@ func runSets(t *testing.T, wasm []byte, sets []map[string]*ir.Tensor) []map[stri
 	m := optest.Load(t, wasm)
 	var outs []map[string]*ir.Tensor
 	for _, s := range sets {
-		res, err := m.Run(ctx, map[string]*ir.Tensor{m.Meta.Inputs[0].Name: s[""]})
+		res, err := hostir.Run(ctx, m, map[string]*ir.Tensor{m.Meta.Inputs[0].Name: s[""]})
 		if err != nil {
 			t.Fatal(err)
 		}

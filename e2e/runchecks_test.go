@@ -9,6 +9,7 @@ import (
 
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/abi"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -56,7 +57,7 @@ func TestRunTimeChecks(t *testing.T) {
 			dir := filepath.Join(shared, "onnx-tests", "node", c.name)
 			data, mp := readModel(t, dir)
 			o := mlc.DefaultOptions()
-			o.InputShapes = map[string]ir.Shape{}
+			o.InputShapes = map[string][]int{}
 			feed := tensors{}
 			for i, vi := range mp.Graph.Input {
 				x := readPB(t, filepath.Join(dir, "test_data_set_0", fmt.Sprintf("input_%d.pb", i)))
@@ -68,14 +69,14 @@ func TestRunTimeChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := optest.Load(t, res.Wasm)
-			if _, err := m.Run(ctx, feed); err != nil {
+			if _, err := hostir.Run(ctx, m, feed); err != nil {
 				t.Fatalf("the case's own data: %v", err)
 			}
 			name := mp.Graph.Input[c.input].GetName()
 			bad := feed[name].Clone()
 			c.edit(bad)
 			feed[name] = bad
-			_, err = m.Run(ctx, feed)
+			_, err = hostir.Run(ctx, m, feed)
 			want := fmt.Sprintf("mlc_run returned %d", c.code)
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("bad data: got %v, want %q", err, want)

@@ -12,6 +12,7 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/verify"
@@ -70,7 +71,7 @@ func (c opCase) check(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}
-	got, err := optest.Load(t, res.Wasm).Run(context.Background(), feeds)
+	got, err := hostir.Run(context.Background(), optest.Load(t, res.Wasm), feeds)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -34,7 +35,7 @@ func checkSliceRuns(t *testing.T, model []byte, feeds []tensors) {
 	ran, failed := 0, 0
 	for _, feed := range feeds {
 		want, wantErr := optest.Reference(model, feed)
-		got, err := m.Run(context.Background(), feed)
+		got, err := hostir.Run(context.Background(), m, feed)
 		if wantErr != nil {
 			failed++
 			if err == nil || !strings.Contains(err.Error(), "mlc_run returned 3") {

@@ -123,9 +123,18 @@ func ImportProto(mp *onnxpb.ModelProto, dir string, opts Options) (*Model, error
 	if len(mp.Functions) > 0 {
 		return nil, &ir.Unsupported{Where: "model", What: fmt.Sprintf("model-local functions (%s)", mp.Functions[0].GetName())}
 	}
-	b := &builder{model: m, dir: dir, opts: opts}
+	if err := precheckRebatch(mp, opts); err != nil {
+		return nil, err
+	}
+	b := &builder{model: m, dir: dir, opts: opts, rebatched: map[string]bool{}}
 	g, err := b.graph(mp.Graph, nil, true)
 	if err != nil {
+		if len(b.rebatched) > 0 {
+			return nil, fmt.Errorf("%s is not possible: %w", rebatchWhat(b.rebatched, opts), err)
+		}
+		return nil, err
+	}
+	if err := b.checkRebatch(mp, dir, g); err != nil {
 		return nil, err
 	}
 	for name := range opts.InputShapes {
@@ -157,6 +166,9 @@ type builder struct {
 	// users maps value names to the nodes reading them, in every graph
 	// imported so far (ONNX names are unique across nested graphs).
 	users map[string][]*onnxpb.NodeProto
+	// rebatched names the inputs whose first dimension, 1 in the model,
+	// --input-shape changes (rebatch.go).
+	rebatched map[string]bool
 	// inputTypes types the inputs of the next subgraph imported, from what
 	// its op passes them, so that its nodes are typed (and can settle opset
 	// differences) while importing, like the main graph's.
@@ -363,7 +375,11 @@ func (b *builder) inputValue(vi *onnxpb.ValueInfoProto, main bool) (*ir.Value, e
 		}
 		for i, d := range dims {
 			if d.GetDimParam() == "" && d.Value != nil && int(d.GetDimValue()) != pinned[i] && d.GetDimValue() > 0 {
-				return nil, fmt.Errorf("%s dimension %d is %d in the model but --input-shape gives %d", where, i, d.GetDimValue(), pinned[i])
+				if main && rebatchable(i, d.GetDimValue(), pinned[i]) {
+					b.rebatched[name] = true
+					continue
+				}
+				return nil, fmt.Errorf("%s dimension %d is %d in the model but --input-shape gives %d (only a first dimension of 1 may change, to run batches)", where, i, d.GetDimValue(), pinned[i])
 			}
 		}
 		return ir.NewInput(name, ir.Type{DType: dt, Shape: pinned.Clone()}), nil

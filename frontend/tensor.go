@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/ir"
 )
@@ -104,7 +106,7 @@ func TensorFromProto(tp *onnxpb.TensorProto, dir string) (*ir.Tensor, error) {
 		if len(raw) != dt.Bytes(n) {
 			return nil, fmt.Errorf("tensor %q: raw_data has %d bytes, %s%s needs %d", tp.GetName(), len(raw), dt, shape, dt.Bytes(n))
 		}
-		t, err := ir.TensorFromBytes(dt, shape, raw)
+		t, err := ir.TensorOver(dt, shape, raw) // the decoded proto is dropped after import
 		if err != nil {
 			return nil, fmt.Errorf("tensor %q: raw_data: %w", tp.GetName(), err)
 		}
@@ -262,4 +264,14 @@ func TensorToProto(name string, t *ir.Tensor) *onnxpb.TensorProto {
 		tp.RawData = append([]byte{}, t.Data...)
 	}
 	return tp
+}
+
+// WriteTensorFile writes t as a serialized TensorProto (.pb) named name, as
+// in ONNX test data; ReadTensorFile reads it back.
+func WriteTensorFile(path, name string, t *ir.Tensor) error {
+	b, err := proto.Marshal(TensorToProto(name, t))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }

@@ -163,37 +163,6 @@ const (
 	WeightsWinograd
 )
 
-// WinogradU transforms 3x3 weights [M, C, 3, 3] into F(2x2,3x3)'s 4x4
-// domain, laid out as 16 consecutive PackA(M, C) matrices.
-func WinogradU(w *Tensor) *Tensor {
-	M, C := w.Shape[0], w.Shape[1]
-	src := w.F32()
-	g := [4][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
-	u := make([][16]float32, M*C) // per (m, c)
-	for mc := 0; mc < M*C; mc++ {
-		k := src[mc*9 : mc*9+9]
-		for i := 0; i < 4; i++ {
-			for j := 0; j < 4; j++ {
-				s := 0.0
-				for a := 0; a < 3; a++ {
-					for b := 0; b < 3; b++ {
-						s += g[i][a] * float64(k[a*3+b]) * g[j][b]
-					}
-				}
-				u[mc][i*4+j] = float32(s)
-			}
-		}
-	}
-	panels := (M + 3) / 4
-	out := NewTensor(Float32, Shape{16, panels, C, 4})
-	d := out.F32()
-	for xi := 0; xi < 16; xi++ {
-		part := PackA(M, C, func(m, c int) float32 { return u[m*C+c][xi] })
-		copy(d[xi*panels*C*4:], part.F32())
-	}
-	return out
-}
-
 // FusedConv is a Conv with an epilogue. Inputs: X, W, B (may be nil), then
 // the residual when Epilogue.Residual. Packed weights (group 1) keep their
 // original shape in WShape.

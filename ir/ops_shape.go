@@ -49,19 +49,19 @@ func ResolveReshape(in Shape, spec []int, allowZero bool) (Shape, error) {
 			}
 			d = in[i]
 		case d < 0:
-			return nil, fmt.Errorf("reshape spec %v has invalid dimension %d", spec, d)
+			return nil, fmt.Errorf("reshape spec %s has invalid dimension %d", Shape(spec), d)
 		}
 		out[i] = d
 		known *= d
 	}
 	if infer >= 0 {
 		if known == 0 || in.Size()%known != 0 {
-			return nil, fmt.Errorf("cannot reshape %s to %v", in, spec)
+			return nil, fmt.Errorf("cannot reshape %s to %s", in, Shape(spec))
 		}
 		out[infer] = in.Size() / known
 	}
 	if out.Size() != in.Size() {
-		return nil, fmt.Errorf("cannot reshape %s (%d elements) to %v", in, in.Size(), spec)
+		return nil, fmt.Errorf("cannot reshape %s (%d elements) to %s", in, in.Size(), Shape(spec))
 	}
 	return out, nil
 }

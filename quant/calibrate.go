@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
 
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
@@ -102,7 +104,7 @@ func runAll(ctx context.Context, probes []*probe, data []map[string]*ir.Tensor, 
 
 // run returns the values for one sample, on worker w's instance.
 func (p *probe) run(ctx context.Context, w int, feed map[string]*ir.Tensor) ([]*ir.Tensor, error) {
-	res, err := p.mods[w].Run(ctx, feed)
+	res, err := hostir.Run(ctx, p.mods[w], feed)
 	if err != nil {
 		return nil, err
 	}
@@ -117,16 +119,41 @@ func (p *probe) run(ctx context.Context, w int, feed map[string]*ir.Tensor) ([]*
 	return out, nil
 }
 
-// progress draws a progress bar on one terminal line.
+// progress shows how a stage advances: a bar redrawn in place on a
+// terminal, and one plain line when the stage starts elsewhere (a CI log, a
+// pipe, a file), where carriage returns would only be noise.
 type progress struct {
-	w     io.Writer
-	label string
-	total int
-	shown int
+	w       io.Writer
+	label   string
+	total   int
+	shown   int
+	plain   bool // w is not a terminal
+	started bool
+}
+
+func newProgress(w io.Writer, label string, total int) *progress {
+	return &progress{w: w, label: label, total: total, plain: !isTerminal(w)}
+}
+
+// isTerminal reports whether w is a character device such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progress) step(done int) {
 	if p.w == nil || p.total == 0 {
+		return
+	}
+	if p.plain {
+		if !p.started {
+			p.started = true
+			fmt.Fprintf(p.w, "%s: %d samples\n", p.label, p.total)
+		}
 		return
 	}
 	const width = 30
@@ -174,7 +201,7 @@ func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, axes []int, c
 			sums[i] = make([]float64, keys[i].Type.Shape[axes[i]])
 		}
 	}
-	bar := &progress{w: cfg.Progress, label: "calibrating", total: len(cfg.Data)}
+	bar := newProgress(cfg.Progress, "calibrating", len(cfg.Data))
 	if cfg.Method != MinMax {
 		bar.label = "calibrating (1/2: ranges)"
 	}
@@ -217,7 +244,7 @@ func calibrate(ctx context.Context, g *ir.Graph, keys []*ir.Value, axes []int, c
 	for i := range hist {
 		hist[i] = make([]float64, bins)
 	}
-	bar = &progress{w: cfg.Progress, label: "calibrating (2/2: histograms)", total: len(cfg.Data)}
+	bar = newProgress(cfg.Progress, "calibrating (2/2: histograms)", len(cfg.Data))
 	err = runAll(ctx, []*probe{p}, cfg.Data, bar, func(outs [][]*ir.Tensor) error {
 		for i, t := range outs[0] {
 			w := (hi[i] - lo[i]) / bins

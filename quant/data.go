@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/mlc-compiler/mlc/frontend"
-	"github.com/mlc-compiler/mlc/internal/npy"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 )
 
@@ -49,7 +49,7 @@ func loadBatch(path string, inputs []*ir.Value) ([]map[string]*ir.Tensor, error)
 		return nil, fmt.Errorf("calibration data %s: a .npy batch serves models with one input; this one has %d (use a folder of test_data_set_* folders)", path, len(inputs))
 	}
 	in := inputs[0]
-	t, err := npy.ReadFile(path)
+	t, err := hostir.ReadNPY(path)
 	if err != nil {
 		return nil, err
 	}

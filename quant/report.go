@@ -172,7 +172,7 @@ func measure(ctx context.Context, rep *Report, rows []*row, ref, g *ir.Graph, cf
 		return fmt.Errorf("compiling the quantized model for the report: %w", err)
 	}
 	outStats := make([]errStats, nOut)
-	bar := &progress{w: cfg.Progress, label: "measuring the error", total: len(cfg.Data)}
+	bar := newProgress(cfg.Progress, "measuring the error", len(cfg.Data))
 	err = runAll(ctx, []*probe{fp, qp}, cfg.Data, bar, func(outs [][]*ir.Tensor) error {
 		ft, qt := outs[0], outs[1]
 		for i, r := range rows {

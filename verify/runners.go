@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/mlc-compiler/mlc/abi"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	jsshim "github.com/mlc-compiler/mlc/runtime-shim/js"
@@ -36,7 +37,7 @@ func (w *WazeroRunner) Run(ctx context.Context, wasm []byte, sets []map[string]*
 	defer m.Close(ctx)
 	var out []map[string]*ir.Tensor
 	for _, s := range sets {
-		r, err := m.Run(ctx, s)
+		r, err := hostir.Run(ctx, m, s)
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +114,7 @@ func (r *NodeRunner) Run(ctx context.Context, wasm []byte, sets []map[string]*ir
 			if !ok {
 				return nil, fmt.Errorf("missing input %q", t.Name)
 			}
-			if err := host.CheckInput(t, v); err != nil {
+			if err := host.CheckInput(t, hostir.ToHost(v)); err != nil {
 				return nil, err
 			}
 			name := fmt.Sprintf("in_%d_%d.bin", si, i)

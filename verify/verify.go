@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -18,7 +19,9 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
 // Status of a case.
@@ -31,18 +34,23 @@ const (
 
 // Options of a verification run.
 type Options struct {
-	RTol, ATol float64
-	Runner     Runner // executes modules; see NewWazeroRunner, NewNodeRunner
+	// Tolerance, when set, replaces every case's own tolerance (see
+	// MetaFile and DefaultTolerance).
+	Tolerance *Tolerance
+	Runner    Runner // executes modules; see NewWazeroRunner, NewNodeRunner
 	// Also are more runtimes that must give exactly Runner's outputs (the
 	// same bytes; NaNs may differ in payload): Wasm arithmetic is
 	// deterministic, so any difference is an engine or module bug.
 	Also    []Runner
 	Compile mlc.Options
+	// Seed draws the inputs of Generated (0 is as good a seed as any).
+	Seed int64
 }
 
-// DefaultOptions are ONNX's own backend-test tolerances.
+// DefaultOptions compile as mlc compile does and hold each case to its own
+// tolerance.
 func DefaultOptions() Options {
-	return Options{RTol: 1e-3, ATol: 1e-7, Compile: mlc.DefaultOptions()}
+	return Options{Compile: mlc.DefaultOptions()}
 }
 
 // Runner runs a compiled module on named inputs.
@@ -55,6 +63,9 @@ type OutputResult struct {
 	Name      string  `json:"name"`
 	MaxAbsErr float64 `json:"max_abs_err"`
 	MaxRelErr float64 `json:"max_rel_err"`
+	// ATolNeeded is the smallest atol that passes this output at the case's
+	// rtol (float outputs; 0 when exact).
+	ATolNeeded float64 `json:"atol_needed"`
 }
 
 // CaseResult is the outcome of one case.
@@ -63,6 +74,15 @@ type CaseResult struct {
 	Status  string         `json:"status"`
 	Message string         `json:"message"`
 	Outputs []OutputResult `json:"outputs"`
+	// Stage says where a case that did not pass stopped: "read" (the model
+	// file or the case data cannot be read or do not fit together),
+	// "compile", "reference" (the reference interpreter failed), "run" (the
+	// module failed) or "compare" (outputs differ).
+	Stage string `json:"stage,omitempty"`
+	// Tolerance is what the outputs were held to, and ToleranceFrom where
+	// it came from: "flags", "meta.json", "default" or "generated".
+	Tolerance     Tolerance `json:"tolerance"`
+	ToleranceFrom string    `json:"tolerance_from"`
 	// ModuleBytes is the compiled size (0 when compilation failed).
 	ModuleBytes int `json:"module_bytes,omitempty"`
 	// Wasm is kept for callers that check modules further (not in JSON).
@@ -76,25 +96,50 @@ type dataSet struct {
 	outputs []*ir.Tensor
 }
 
-// Case verifies one case directory. It never panics: a panic anywhere
-// becomes status "error".
-func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
+// Case verifies one case folder in the ONNX backend-test layout: DIR/model.onnx
+// and DIR/test_data_set_*/{input,output}_N.pb. It never panics: a panic
+// anywhere becomes status "error".
+func Case(ctx context.Context, dir string, o Options) CaseResult {
+	res := Check(ctx, filepath.Join(dir, "model.onnx"), dir, o)
 	res.Case = dir
-	defer func() {
-		if r := recover(); r != nil {
-			res.Status = Error
-			res.Message = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
-		}
-	}()
-	sets, err := readSets(dir)
-	if err != nil {
+	return res
+}
+
+// Check verifies the model at modelPath against the data sets in dataDir
+// (test_data_set_*/{input,output}_N.pb), held to o.Tolerance or else to
+// dataDir's own (CaseTolerance).
+func Check(ctx context.Context, modelPath, dataDir string, o Options) (res CaseResult) {
+	res.Case = modelPath
+	defer recoverCase(&res)
+	var err error
+	if res.Tolerance, res.ToleranceFrom, err = CaseTolerance(dataDir); err != nil {
 		return classify(res, err)
 	}
-	modelPath := filepath.Join(dir, "model.onnx")
+	if o.Tolerance != nil {
+		res.Tolerance, res.ToleranceFrom = *o.Tolerance, "flags"
+	}
+	sets, err := readSets(dataDir)
+	if err != nil {
+		return classifyAt(res, "read", err)
+	}
 	data, err := os.ReadFile(modelPath)
 	if err != nil {
 		return classify(res, err)
 	}
+	return run(ctx, res, data, filepath.Dir(modelPath), sets, o)
+}
+
+// recoverCase turns a panic into status "error".
+func recoverCase(res *CaseResult) {
+	if r := recover(); r != nil {
+		res.Status = Error
+		res.Message = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
+	}
+}
+
+// run compiles model (external data in dir), runs it on every data set and
+// compares the outputs with the sets' at res.Tolerance.
+func run(ctx context.Context, res CaseResult, data []byte, dir string, sets []dataSet, o Options) CaseResult {
 	mp, err := frontend.Decode(data)
 	if err != nil {
 		return classify(res, err)
@@ -105,13 +150,13 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 		return classify(res, err)
 	}
 	copts := o.Compile
-	copts.InputShapes = map[string]ir.Shape{}
+	copts.InputShapes = map[string][]int{}
 	for k, v := range o.Compile.InputShapes {
 		copts.InputShapes[k] = v
 	}
 	for _, s := range sets {
 		if len(s.inputs) != len(inputs) {
-			return classify(res, fmt.Errorf("%s has %d inputs, the model %d", s.dir, len(s.inputs), len(inputs)))
+			return classifyAt(res, "read", fmt.Errorf("%s has %d inputs, the model %d", s.dir, len(s.inputs), len(inputs)))
 		}
 	}
 	for i, name := range inputs {
@@ -119,7 +164,7 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 			copts.InputShapes[name] = sets[0].inputs[i].Shape
 		}
 	}
-	compiled, err := mlc.Compile(data, dir, copts)
+	compiled, err := compileModel(data, dir, copts)
 	// A shape argument computed from a run-time input: the data sets know
 	// the input's value, so compile a module specialized on it (the module
 	// checks the value at run time). Only the inputs that shape arguments
@@ -142,7 +187,7 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 					continue
 				}
 				trial := withValue(copts, cand, candidates[cand])
-				if _, err2 := mlc.Compile(data, dir, trial); !sameNotConstant(err2, nc) {
+				if _, err2 := compileModel(data, dir, trial); !sameNotConstant(err2, nc) {
 					name = cand
 					break
 				}
@@ -156,7 +201,7 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 		}
 		copts = withValue(copts, name, candidates[name])
 		fixedNames = append(fixedNames, name)
-		compiled, err = mlc.Compile(data, dir, copts)
+		compiled, err = compileModel(data, dir, copts)
 	}
 	if err == nil && len(fixedNames) > 0 {
 		res.Message = "specialized on the values of inputs " + strings.Join(fixedNames, ", ")
@@ -180,46 +225,58 @@ func Case(ctx context.Context, dir string, o Options) (res CaseResult) {
 	for _, s := range sets[1:] {
 		for i := range inputs {
 			if !s.inputs[i].Shape.Equal(sets[0].inputs[i].Shape) {
-				return classify(res, fmt.Errorf("data sets disagree on the shape of input %q", inputs[i]))
+				return classifyAt(res, "read", fmt.Errorf("data sets disagree on the shape of input %q", inputs[i]))
 			}
 		}
 	}
 	got, err := o.Runner.Run(ctx, compiled.Wasm, feeds)
 	if err != nil {
-		return classify(res, err)
+		return classifyAt(res, "run", err)
 	}
 	for ri, r := range o.Also {
 		other, err := r.Run(ctx, compiled.Wasm, feeds)
 		if err != nil {
-			return classify(res, fmt.Errorf("runtime %d: %w", ri+2, err))
+			return classifyAt(res, "run", fmt.Errorf("runtime %d: %w", ri+2, err))
 		}
 		if msg := sameOutputs(got, other); msg != "" {
-			res.Status, res.Message = Fail, fmt.Sprintf("runtimes disagree: %s", msg)
+			res.Status, res.Stage, res.Message = Fail, "compare", fmt.Sprintf("runtimes disagree: %s", msg)
 			return res
 		}
 	}
 	res.Status = Pass
+	failed := "" // the first output that failed
 	worst := map[string]*OutputResult{}
+	need := map[string]*needed{}
 	for si, s := range sets {
 		if len(s.outputs) != len(meta.Outputs) {
-			return classify(res, fmt.Errorf("%s has %d outputs, the model %d", s.dir, len(s.outputs), len(meta.Outputs)))
+			return classifyAt(res, "read", fmt.Errorf("%s has %d outputs, the model %d", s.dir, len(s.outputs), len(meta.Outputs)))
 		}
 		for i, t := range meta.Outputs {
 			r := worst[t.Name]
 			if r == nil {
 				r = &OutputResult{Name: t.Name}
 				worst[t.Name] = r
+				need[t.Name] = &needed{}
 				res.Outputs = append(res.Outputs, OutputResult{})
 			}
-			msg := Compare(got[si][t.Name], s.outputs[i], o.RTol, o.ATol, r)
+			msg := compare(got[si][t.Name], s.outputs[i], res.Tolerance, r, need[t.Name])
 			if msg != "" && res.Status == Pass {
-				res.Status = Fail
+				res.Status, res.Stage = Fail, "compare"
 				res.Message = fmt.Sprintf("%s output %q: %s", filepath.Base(s.dir), t.Name, msg)
+				failed = t.Name
 			}
 		}
 	}
 	for i, t := range meta.Outputs {
+		n := need[t.Name]
 		res.Outputs[i] = *worst[t.Name]
+		res.Outputs[i].ATolNeeded = n.atol
+		if n.never || n.exact {
+			res.Outputs[i].ATolNeeded = math.MaxFloat64 // JSON has no infinity
+		}
+	}
+	if failed != "" {
+		res.Message += fmt.Sprintf(" [tolerance rtol %g, atol %g from %s; %s]", res.Tolerance.RTol, res.Tolerance.ATol, res.ToleranceFrom, need[failed].describe(res.Tolerance))
 	}
 	return res
 }
@@ -248,11 +305,11 @@ func agreedInputs(names []string, sets []dataSet) map[string]*ir.Tensor {
 
 // withValue returns o with one more input fixed.
 func withValue(o mlc.Options, name string, t *ir.Tensor) mlc.Options {
-	vals := map[string]*ir.Tensor{}
+	vals := map[string]*host.Tensor{}
 	for k, v := range o.InputValues {
 		vals[k] = v
 	}
-	vals[name] = t
+	vals[name] = hostir.ToHost(t)
 	o.InputValues = vals
 	return o
 }
@@ -289,9 +346,20 @@ func sameOutputs(a, b []map[string]*ir.Tensor) string {
 	return ""
 }
 
-// classify maps an error to unsupported or error.
+// classify maps an error to unsupported or error: a file that cannot be
+// read stopped the case at "read", anything else at "compile".
 func classify(res CaseResult, err error) CaseResult {
-	res.Status = Error
+	stage := "compile"
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		stage = "read"
+	}
+	return classifyAt(res, stage, err)
+}
+
+// classifyAt is classify with the stage known.
+func classifyAt(res CaseResult, stage string, err error) CaseResult {
+	res.Status, res.Stage = Error, stage
 	if ir.IsUnsupported(err) {
 		res.Status = Unsupported
 	}
@@ -326,7 +394,7 @@ func readSets(dir string) ([]dataSet, error) {
 	}
 	sort.Strings(dirs)
 	if len(dirs) == 0 {
-		return nil, fmt.Errorf("%s has no test_data_set_* folders", dir)
+		return nil, fmt.Errorf("%s has no test_data_set_* folders (to check a model without golden data, verify the .onnx file itself)", dir)
 	}
 	var sets []dataSet
 	for _, d := range dirs {
@@ -361,6 +429,10 @@ func readSets(dir string) ([]dataSet, error) {
 // NaN equal to NaN. It updates r's worst errors and returns "" or the first
 // mismatch.
 func Compare(got, want *ir.Tensor, rtol, atol float64, r *OutputResult) string {
+	return compare(got, want, Tolerance{RTol: rtol, ATol: atol}, r, &needed{})
+}
+
+func compare(got, want *ir.Tensor, tol Tolerance, r *OutputResult, need *needed) string {
 	if got == nil {
 		return "missing"
 	}
@@ -416,7 +488,12 @@ func Compare(got, want *ir.Tensor, rtol, atol float64, r *OutputResult) string {
 		if math.IsInf(diff, 0) {
 			r.MaxAbsErr = math.MaxFloat64 // JSON has no infinity
 		}
-		if exact || diff > atol+rtol*math.Abs(w) {
+		if exact {
+			need.exact = true
+		} else {
+			need.add(diff, w, tol)
+		}
+		if exact || diff > tol.ATol+tol.RTol*math.Abs(w) {
 			if bad == 0 {
 				msg = fmt.Sprintf("element %d (index %v) is %v, want %v", i, unravel(i, want.Shape), g, w)
 			}

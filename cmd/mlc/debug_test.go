@@ -10,7 +10,6 @@ import (
 
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/internal/testenv"
-	"github.com/mlc-compiler/mlc/ir"
 )
 
 func compileTiny(t *testing.T, d debugFlags, stderr *bytes.Buffer) (*mlc.Result, error) {
@@ -20,7 +19,7 @@ func compileTiny(t *testing.T, d debugFlags, stderr *bytes.Buffer) (*mlc.Result,
 		return nil, err
 	}
 	o := mlc.DefaultOptions()
-	o.InputShapes = map[string]ir.Shape{"image": {1, 1, 8, 8}}
+	o.InputShapes = map[string][]int{"image": {1, 1, 8, 8}}
 	o.Debug = dbg
 	return mlc.CompileFile(filepath.Join(testenv.Root(), "testdata", "tiny_cnn", "model.onnx"), o)
 }

@@ -10,24 +10,41 @@ import (
 	"github.com/mlc-compiler/mlc/frontend"
 )
 
+// opsJSON is the schema mlc.ops (docs/cli.md).
+type opsJSON struct {
+	header
+	Ops []opJSON `json:"ops"`
+}
+
+type opJSON struct {
+	Domain   string `json:"domain"` // "" for ONNX's default domain
+	Op       string `json:"op"`
+	Versions []int  `json:"versions"` // the since-versions implemented
+	Limits   string `json:"limits"`   // what mlc does not support of it ("" when nothing)
+}
+
 func opsCmd() *cobra.Command {
 	var markdown bool
+	var js jsonFlag
 	cmd := &cobra.Command{
 		Use:   "ops",
 		Short: "List the supported ONNX operators with their opset versions and limits",
-		Args:  cobra.NoArgs,
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if markdown {
 				return writeOpsMarkdown(cmd.OutOrStdout())
 			}
-			w := cmd.OutOrStdout()
+			w := js.text(cmd)
+			res := opsJSON{header: newHeader("mlc.ops"), Ops: []opJSON{}}
 			for _, op := range frontend.SupportedOps() {
 				fmt.Fprintf(w, "%-32s %-24s %s\n", opName(op), versions(op.Versions), op.Limits)
+				res.Ops = append(res.Ops, opJSON{op.Domain, op.OpType, op.Versions, op.Limits})
 			}
-			return nil
+			return js.write(cmd, res)
 		},
 	}
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "write the table as markdown (docs/ops.md)")
+	js.add(cmd, "the operator list")
 	return cmd
 }
 

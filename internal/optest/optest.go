@@ -22,6 +22,7 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
@@ -169,7 +170,7 @@ func run(n Node, model []byte, o mlc.Options, runtime, want map[string]*ir.Tenso
 		return fmt.Sprintf("%s: load: %v", n.Op, err)
 	}
 	defer mod.Close(ctx)
-	got, err := mod.Run(ctx, runtime)
+	got, err := hostir.Run(ctx, mod, runtime)
 	if err != nil {
 		return fmt.Sprintf("%s: run: %v", n.Op, err)
 	}

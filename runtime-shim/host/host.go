@@ -2,12 +2,17 @@
 // input/output metadata, and run with named tensors. It is what mlc run,
 // verify and bench use; the JS shim in ../js does the same for Node and
 // browsers.
+//
+// It depends on nothing of the compiler: its Tensor is its own small type
+// (a numpy dtype name, a shape, little-endian bytes), so a program that
+// only runs modules imports this package, package abi and wazero.
 package host
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -16,7 +21,6 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/mlc-compiler/mlc/abi"
-	"github.com/mlc-compiler/mlc/ir"
 )
 
 // Runtime owns a wazero runtime with WASI; one Runtime can load many models.
@@ -86,12 +90,12 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {
 func (m *Model) Close(ctx context.Context) error { return m.mod.Close(ctx) }
 
 // CheckInput validates a tensor against an input's metadata.
-func CheckInput(t abi.Tensor, v *ir.Tensor) error {
-	if v.DType.String() != t.DType {
+func CheckInput(t abi.Tensor, v *Tensor) error {
+	if v.DType != t.DType {
 		return fmt.Errorf("input %q must be %s, got %s", t.Name, t.DType, v.DType)
 	}
-	if !v.Shape.Equal(ir.Shape(t.Shape)) {
-		return fmt.Errorf("input %q must have shape %v, got %v", t.Name, ir.Shape(t.Shape), v.Shape)
+	if !slices.Equal(v.Shape, t.Shape) {
+		return fmt.Errorf("input %q must have shape %s, got %s", t.Name, ShapeString(t.Shape), ShapeString(v.Shape))
 	}
 	if len(v.Data) != t.Bytes {
 		return fmt.Errorf("input %q must be %d bytes, got %d", t.Name, t.Bytes, len(v.Data))
@@ -101,7 +105,7 @@ func CheckInput(t abi.Tensor, v *ir.Tensor) error {
 
 // Run writes the inputs, calls mlc_run and reads the outputs. Every input
 // must be given, with its exact dtype and shape.
-func (m *Model) Run(ctx context.Context, inputs map[string]*ir.Tensor) (map[string]*ir.Tensor, error) {
+func (m *Model) Run(ctx context.Context, inputs map[string]*Tensor) (map[string]*Tensor, error) {
 	if err := m.SetInputs(inputs); err != nil {
 		return nil, err
 	}
@@ -112,7 +116,7 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*ir.Tensor) (map[stri
 }
 
 // SetInputs validates and writes inputs into memory.
-func (m *Model) SetInputs(inputs map[string]*ir.Tensor) error {
+func (m *Model) SetInputs(inputs map[string]*Tensor) error {
 	for name := range inputs {
 		if !hasTensor(m.Meta.Inputs, name) {
 			return fmt.Errorf("model has no input %q (inputs: %s)", name, names(m.Meta.Inputs))
@@ -121,7 +125,7 @@ func (m *Model) SetInputs(inputs map[string]*ir.Tensor) error {
 	for _, t := range m.Meta.Inputs {
 		v, ok := inputs[t.Name]
 		if !ok {
-			return fmt.Errorf("missing input %q (%s%v)", t.Name, t.DType, t.Shape)
+			return fmt.Errorf("missing input %q (%s%s)", t.Name, t.DType, ShapeString(t.Shape))
 		}
 		if err := CheckInput(t, v); err != nil {
 			return err
@@ -149,22 +153,23 @@ func (m *Model) Invoke(ctx context.Context) error {
 	return nil
 }
 
-// Outputs reads the outputs after a run.
-func (m *Model) Outputs() (map[string]*ir.Tensor, error) {
-	out := map[string]*ir.Tensor{}
+// Outputs reads the outputs after a run. The tensors are copies: the next
+// run does not change them.
+func (m *Model) Outputs() (map[string]*Tensor, error) {
+	out := map[string]*Tensor{}
 	for _, t := range m.Meta.Outputs {
-		dt, ok := ir.ParseDType(t.DType)
-		if !ok {
-			return nil, fmt.Errorf("output %q has unknown dtype %q", t.Name, t.DType)
+		v, err := Zeros(t.DType, t.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", t.Name, err)
 		}
 		data, ok := m.mem.Read(uint32(t.Offset), uint32(t.Bytes))
 		if !ok {
 			return nil, fmt.Errorf("output %q lies outside memory", t.Name)
 		}
-		v, err := ir.TensorFromBytes(dt, ir.Shape(t.Shape), data)
-		if err != nil {
-			return nil, err
+		if len(data) != len(v.Data) {
+			return nil, fmt.Errorf("output %q: metadata says %d bytes, %s%s needs %d", t.Name, len(data), t.DType, ShapeString(t.Shape), len(v.Data))
 		}
+		copy(v.Data, data)
 		out[t.Name] = v
 	}
 	return out, nil
