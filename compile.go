@@ -92,6 +92,10 @@ type Options struct {
 	// Progress receives the quantizer's progress (nil: none): a bar on a
 	// terminal, one line per stage elsewhere.
 	Progress io.Writer
+	// MaxLoopIterations bounds the Loop iterations of one run of the module
+	// (all Loops together); past it mlc_run returns abi.ErrLoopLimit. 0
+	// means abi.DefaultMaxLoopIterations.
+	MaxLoopIterations int64
 	// Debug looks into the optimizer (mlc compile --dump-after,
 	// --disable-pass, --verify-ir); disabled passes are recorded in the
 	// module's flags.
@@ -178,7 +182,8 @@ func CompileFile(path string, o Options) (*Result, error) {
 // Compile compiles model bytes; dir locates external data files. An error
 // that ir.IsUnsupported reports names what mlc does not support (the node,
 // op, opset and what is missing); others say why the model is invalid.
-func Compile(model []byte, dir string, o Options) (*Result, error) {
+func Compile(model []byte, dir string, o Options) (res *Result, err error) {
+	defer recoverInternal(&err)
 	switch o.tune() {
 	case codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
 	default:
@@ -212,7 +217,7 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	res, err := compileGraph(m.Graph, hex.EncodeToString(sum[:]), o)
+	res, err = compileGraph(m.Graph, hex.EncodeToString(sum[:]), o)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +270,19 @@ func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
 
 // CompileGraph compiles an IR graph, which it optimizes in place; the
 // metadata's model_sha256 is then empty.
-func CompileGraph(g *ir.Graph, o Options) (*Result, error) { return compileGraph(g, "", o) }
+func CompileGraph(g *ir.Graph, o Options) (res *Result, err error) {
+	defer recoverInternal(&err)
+	return compileGraph(g, "", o)
+}
+
+// recoverInternal turns a panic that no phase caught into an internal
+// error: a user sees a request to report it, never a Go stack trace. The
+// phases recover per node themselves, so that their errors name it.
+func recoverInternal(err *error) {
+	if r := recover(); r != nil {
+		*err = ir.Recovered(nil, "model", "the compiler", r)
+	}
+}
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace, FP16: o.FP16, Debug: o.Debug})
@@ -279,6 +296,8 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 		Flags:       o.flags(),
 		Profile:     o.Profile,
 		Tune:        o.tune(),
+
+		MaxLoopIterations: o.MaxLoopIterations,
 	}
 	res := &Result{Graph: g}
 	if o.Output != nil {
@@ -326,6 +345,9 @@ func (o Options) flags() []string {
 	}
 	if o.OptLevel != 2 {
 		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
+	}
+	if o.MaxLoopIterations > 0 && o.MaxLoopIterations != abi.DefaultMaxLoopIterations {
+		f = append(f, fmt.Sprintf("max-loop-iterations=%d", o.MaxLoopIterations))
 	}
 	if o.FP16 == opt.FP16Exact {
 		f = append(f, "fp16="+o.FP16)

@@ -31,6 +31,11 @@ type Options struct {
 	// Tune picks the code shape for an engine: TuneV8, TuneWazero or
 	// TuneGeneric (see docs/design.md).
 	Tune string
+	// MaxLoopIterations bounds the Loop iterations of one mlc_run, all
+	// Loops together (nested ones included): past it mlc_run returns
+	// abi.ErrLoopLimit instead of running on. 0 means
+	// abi.DefaultMaxLoopIterations.
+	MaxLoopIterations int64
 }
 
 // module assembles the Wasm module.
@@ -51,6 +56,10 @@ type module struct {
 	tables    []dataSeg
 	tableAddr map[string]int
 	tableEnd  int
+	// loopBudget is the index of the global counting down the Loop
+	// iterations mlc_run may still run (hasLoopBudget: Loop kernels use it).
+	loopBudget    uint32
+	hasLoopBudget bool
 }
 
 type dataSeg struct {
@@ -128,6 +137,36 @@ func (md *module) table(key string, data []byte) int32 {
 	return int32(a)
 }
 
+// maxLoopIterations is the bound of Options.MaxLoopIterations in effect.
+func (md *module) maxLoopIterations() int64 {
+	if md.opts.MaxLoopIterations > 0 {
+		return md.opts.MaxLoopIterations
+	}
+	return abi.DefaultMaxLoopIterations
+}
+
+// loopBudgetGlobal returns the index of the mutable i64 global holding the
+// Loop iterations left, adding it on first use.
+func (md *module) loopBudgetGlobal() uint32 {
+	if !md.hasLoopBudget {
+		md.hasLoopBudget = true
+		md.loopBudget = uint32(len(md.m.GlobalSection))
+		md.m.GlobalSection = append(md.m.GlobalSection, &wasm.Global{
+			Type: &wasm.GlobalType{ValType: asm.I64, Mutable: true},
+			Init: &wasm.ConstantExpression{Opcode: wasm.OpcodeI64Const, Data: leb128.EncodeInt64(md.maxLoopIterations())},
+		})
+	}
+	return md.loopBudget
+}
+
+// resetLoopBudget emits the start of a run: the full Loop budget again
+// (nothing in modules without Loops).
+func (md *module) resetLoopBudget(f *asm.Func) {
+	if md.hasLoopBudget {
+		f.I64Const(md.maxLoopIterations()).GlobalSet(md.loopBudget)
+	}
+}
+
 // Build generates the module.
 func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 	var b bytes.Buffer
@@ -161,11 +200,11 @@ func BuildTo(w io.Writer, g *ir.Graph, plan *opt.Plan, opts Options) (*abi.Metad
 	meta := md.metadata(g)
 	passive := md.constSegments()
 	init := md.addFunc("mlc_init", initFunc(passive, int32(plan.DataFlag), onceFuncs, int32(plan.OnceFlag)))
-	run := md.addFunc(abi.ExportRun, runFunc(nodeFuncs, init))
+	run := md.addFunc(abi.ExportRun, md.runFunc(nodeFuncs, init))
 	start := md.addFunc("_start", md.startFunc(meta, run))
 	var profileFn uint32
 	if opts.Profile {
-		profileFn = md.addFunc(ExportProfileNode, profileFunc(nodeFuncs, init))
+		profileFn = md.addFunc(ExportProfileNode, md.profileFunc(nodeFuncs, init))
 	}
 
 	for _, f := range md.funcs {
@@ -222,7 +261,12 @@ func nodeFuncName(prefix string, i int, n *ir.Node) string {
 // nodeFunc generates the function of one node, or returns -1 for nodes
 // that need no code (aliasing views). Nodes inside subgraphs get functions
 // too: the kernel of the op owning the subgraph calls them (callGraph).
-func (md *module) nodeFunc(n *ir.Node, name string) (int, error) {
+func (md *module) nodeFunc(n *ir.Node, name string) (idx int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			idx, err = 0, ir.Recovered(n, "", "code generation", r)
+		}
+	}()
 	if _, ok := n.Op.(ir.Aliaser); ok {
 		return -1, nil
 	}
@@ -267,10 +311,11 @@ func initFunc(segs []*segment, dataFlag int32, once []uint32, onceFlag int32) *a
 }
 
 // runFunc calls init, then every node function, and stops at the first
-// non-zero status.
-func runFunc(nodes []uint32, init uint32) *asm.Func {
+// non-zero status. A run starts with the full Loop budget.
+func (md *module) runFunc(nodes []uint32, init uint32) *asm.Func {
 	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
 	st := f.Local(asm.I32)
+	md.resetLoopBudget(f)
 	f.Call(init).Tee(st).If().Get(st).Return().End()
 	for _, idx := range nodes {
 		f.Call(idx).Tee(st).If().Get(st).Return().End()

@@ -3,6 +3,7 @@ package ir
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Fused operators made by the optimizer (never imported): a convolution or
@@ -313,18 +314,27 @@ type FusedElementwise struct {
 }
 
 func (f *FusedElementwise) OpType() string {
-	s := "Fused"
-	for _, st := range f.Steps {
+	// The name lists the steps, up to a point: a chain of 100,000 steps
+	// (a hostile or generated model) would otherwise name its function
+	// with half a megabyte, built once per call.
+	const named = 64
+	var s strings.Builder
+	s.WriteString("Fused")
+	for i, st := range f.Steps {
+		if i == named {
+			fmt.Fprintf(&s, "_and_%d_more", len(f.Steps)-named)
+			break
+		}
 		switch {
 		case st.Unary != nil:
-			s += "_" + string(st.Unary.Fn)
+			s.WriteString("_" + string(st.Unary.Fn))
 		case st.Binary != nil:
-			s += "_" + string(st.Binary.Fn)
+			s.WriteString("_" + string(st.Binary.Fn))
 		default:
-			s += "_Clip"
+			s.WriteString("_Clip")
 		}
 	}
-	return s
+	return s.String()
 }
 
 func (f *FusedElementwise) Infer(in []*Value) ([]Type, error) {

@@ -81,7 +81,13 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {
 	}
 	m := &Model{Meta: meta, mod: mod, run: mod.ExportedFunction(abi.ExportRun), mem: mod.Memory()}
 	if m.run == nil || m.mem == nil {
+		mod.Close(ctx)
 		return nil, fmt.Errorf("module does not export %s and memory", abi.ExportRun)
+	}
+	// Offsets and sizes are trusted below only once they fit the memory.
+	if err := meta.Validate(uint64(m.mem.Size())); err != nil {
+		mod.Close(ctx)
+		return nil, err
 	}
 	return m, nil
 }
