@@ -25,6 +25,7 @@ func TestFusedConvKernels(t *testing.T) {
 		{2, 8, 13, 15, 12, 3, 1, 1, 1, 1},  // Winograd (v8), odd sizes, channel tail, batch
 		{1, 16, 13, 13, 10, 3, 1, 1, 1, 1}, // Winograd, 13x13
 		{1, 16, 69, 71, 16, 3, 1, 1, 1, 1}, // Winograd in bands of tile rows, the last one overlapping, odd rows
+		{2, 64, 40, 30, 64, 3, 1, 1, 1, 1}, // Winograd in bands, batch: each band's rows copied, top and bottom ones bordered
 		{1, 7, 10, 9, 5, 3, 2, 1, 1, 1},    // stride 2, row and channel tails
 		{2, 6, 7, 7, 9, 1, 1, 0, 1, 1},     // 1x1 direct
 		{1, 3, 23, 23, 8, 7, 2, 3, 1, 1},   // 7x7 stride 2

@@ -23,7 +23,7 @@ type winogradPlan struct {
 	TH, G, TWp            int // tile rows, groups of 4 tile columns, padded tile columns
 	R, bands              int // tile rows per band, bands
 	Tp, TpP               int // tiles per band and the pitch of V's and M's rows (spreadPitch)
-	Hp, Wp                int // bordered input plane
+	Hp, Wp                int // bordered input plane: the image's, or a band's (2R+2 rows)
 	padBytes, vBytes      int
 	mBytes, yBytes        int
 }
@@ -53,6 +53,13 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	p.Tp = p.R * p.TWp
 	p.TpP = spreadPitch(p.Tp)
 	p.Hp = max(2*p.TH+2, p.padT+p.H)
+	if p.bands > 1 {
+		// Several bands copy their own input rows (and the two they share
+		// with the next band) into a bordered band, so that the workspace
+		// holds a band, not a bordered copy of the whole image: at 512x512
+		// with 48 channels that was 51 MB beside the activations.
+		p.Hp = 2*p.R + 2
+	}
 	p.Wp = max(8*p.G+4, p.padL+p.W)
 	p.padBytes = alignUp((p.C*p.Hp*p.Wp+4)*4, 16)
 	p.vBytes = 16 * p.C * p.TpP * 4
@@ -89,20 +96,22 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	xBase, outBase, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(xBase)
 	f.I32Const(k.Addr(out)).Set(outBase)
+	src, dst, c1, c2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.Counted(img, p.N, func() {
-		// 1. Bordered copy of the image.
-		f.I32Const(padBuf).I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
-		src, dst, c1, c2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		f.Get(xBase).Set(src)
-		f.I32Const(padBuf + int32((p.padT*p.Wp+p.padL)*4)).Set(dst)
-		f.Counted(c1, C, func() {
-			f.Counted(c2, p.H, func() {
-				copyRow(f, true, dst, src, p.W*4)
-				f.AddI32(dst, int32(p.Wp*4))
-				f.AddI32(src, int32(p.W*4))
+		// 1. Bordered copy of the image (one band: the whole of it).
+		if p.bands == 1 {
+			f.I32Const(padBuf).I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
+			f.Get(xBase).Set(src)
+			f.I32Const(padBuf + int32((p.padT*p.Wp+p.padL)*4)).Set(dst)
+			f.Counted(c1, C, func() {
+				f.Counted(c2, p.H, func() {
+					copyRow(f, true, dst, src, p.W*4)
+					f.AddI32(dst, int32(p.Wp*4))
+					f.AddI32(src, int32(p.W*4))
+				})
+				f.AddI32(dst, int32((p.Hp-p.H)*p.Wp*4))
 			})
-			f.AddI32(dst, int32((p.Hp-p.H)*p.Wp*4))
-		})
+		}
 
 		// Bands of R tile rows; the last band starts R rows before the end
 		// (recomputing rows of the previous one) so that every band has R.
@@ -111,11 +120,18 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 		f.Counted(f.Local(asm.I32), p.bands, func() {
 			f.Get(band).I32Const(int32(p.R)).Op(wasm.OpcodeI32Mul).Set(r0)
 			f.I32Const(int32(p.TH - p.R)).Get(r0).Get(r0).I32Const(int32(p.TH - p.R)).Op(wasm.OpcodeI32GtS).Select().Set(r0)
+			if p.bands > 1 {
+				k.winogradBandCopy(p, padBuf, xBase, r0, src, dst, c1, c2)
+			}
 
 			// 2. Input transform, one channel per call of a shared function.
 			inT := k.winogradIn(p)
 			rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			f.Get(r0).I32Const(int32(2 * p.Wp * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(rowIn)
+			if p.bands > 1 {
+				f.I32Const(padBuf).Set(rowIn)
+			} else {
+				f.Get(r0).I32Const(int32(2 * p.Wp * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(rowIn)
+			}
 			f.I32Const(vBuf).Set(rowV)
 			f.Counted(cc, C, func() {
 				f.Get(rowIn).Get(rowV).Call(inT)
@@ -159,6 +175,34 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 		f.AddI32(outBase, int32(M*p.Ho*p.Wo*4))
 	})
 	return nil
+}
+
+// winogradBandCopy copies the input rows of the band starting at tile row
+// r0 (bordered rows 2*r0 .. 2*r0+2R+1, each channel's Hp of them) into the
+// zeroed band at padBuf; rows above or below the image stay zero.
+func (k *Ctx) winogradBandCopy(p *winogradPlan, padBuf int32, xBase, r0, src, dst, c1, c2 asm.Local) {
+	f := k.F
+	row, srcC := f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(padBuf).I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
+	// the first row's input row, and its address in channel 0 (used only
+	// for rows inside the image)
+	f.Get(r0).I32Const(2).Op(wasm.OpcodeI32Mul).I32Const(int32(p.padT)).Op(wasm.OpcodeI32Sub).Set(row)
+	f.Get(row).I32Const(int32(p.W * 4)).Op(wasm.OpcodeI32Mul).Get(xBase).Op(wasm.OpcodeI32Add).Set(srcC)
+	f.I32Const(padBuf + int32(p.padL*4)).Set(dst)
+	rowC := f.Local(asm.I32)
+	f.Counted(c1, p.C, func() {
+		f.Get(srcC).Set(src)
+		f.Get(row).Set(rowC)
+		f.Counted(c2, p.Hp, func() {
+			f.Get(rowC).I32Const(int32(p.H)).Op(wasm.OpcodeI32LtU).If()
+			copyRow(f, true, dst, src, p.W*4)
+			f.End()
+			f.AddI32(dst, int32(p.Wp*4))
+			f.AddI32(src, int32(p.W*4))
+			f.AddI32(rowC, 1)
+		})
+		f.AddI32(srcC, int32(p.H*p.W*4))
+	})
 }
 
 // winogradStore copies rows of the tile-aligned buffer into the output,
