@@ -40,7 +40,7 @@ func init() {
 						return err
 					}
 				default:
-					x.get(cur).c(float64(s.Lo)).max().c(float64(s.Hi)).min()
+					x.get(cur).c(float64(s.Lo)).atLeast().c(float64(s.Hi)).atMost()
 				}
 				x.set(cur)
 			}

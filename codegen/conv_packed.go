@@ -59,6 +59,9 @@ func init() {
 		if p, ok := planPackedConv(k, n, op); ok {
 			return k.convPacked(n, op, p)
 		}
+		if p, ok := planTapConv(k, n, op); ok {
+			return k.convTaps(n, op, p)
+		}
 		if op.Layout == ir.WeightsPackA && k.SIMD() {
 			return k.convPackA(n, op)
 		}
@@ -251,7 +254,7 @@ func (k *Ctx) applyEpilogue(out *ir.Value, ep *ir.Epilogue, res *ir.Value) error
 					return err
 				}
 			} else {
-				x.get(v).c(float64(a.Lo)).max().c(float64(a.Hi)).min()
+				x.get(v).c(float64(a.Lo)).atLeast().c(float64(a.Hi)).atMost()
 			}
 			x.set(v)
 		}
@@ -270,7 +273,7 @@ func biasIf(ok bool, m biasMode) biasMode {
 
 // packedSteps is dotBody's trip count over a packed B panel of K4 rows.
 func (k *Ctx) packedSteps(K4 int) int32 {
-	if k.tuneWazero() {
+	if k.tuneWazero() && !k.portable() {
 		return int32(K4 / 4)
 	}
 	return int32(K4)
@@ -311,6 +314,10 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	if K*block*4 > 256<<10 {
 		kc = max(64, (256<<10)/(block*4)/4*4)
 	}
+	if k.portable() {
+		block, kc = portableBlocks(K, P, M)
+	}
+	eBuf := colBuf + int32(p.colBytes)
 	chunks := (K + kc - 1) / kc
 	xImg := int32(p.C * ir.Shape(p.g.In).Size() * 4)
 	img, nc, col := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -353,6 +360,11 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 					f.I32Const(int32(block)).I32Const(int32(P)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select().Set(cols)
 					// a: W panel mp; b: col + pb*4; c: out + (mp*4*P + pb)*4
 					f.I32Const(k.Addr(w) + int32(k0*16)).Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+					if k.portable() {
+						// the panel's chunk, pre-broadcast, for this block
+						f.I32Const(eBuf).I32Const(int32(kn)).I32Const(16).Call(k.expandPanel())
+						f.I32Const(eBuf)
+					}
 					f.Get(col).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * P * 4)).Op(wasm.OpcodeI32Add)
 					f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 					if bias != nil {
@@ -374,6 +386,27 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	})
 	return nil
 }
+
+// portableBlocks chooses the portable shape's pixel block and K chunk: a
+// block of at least 128 pixels (16 tiles) so that expanding a weight panel
+// (once per block and chunk) costs little against the tiles that read it,
+// all pixels when the weights outweigh them (deep layers: the weights then
+// stream once), and chunks that keep the block's slice of col in L2 and the
+// expanded panel at most 64 KiB.
+func portableBlocks(K, P, M int) (block, kc int) {
+	block = min(alignUp(P, 8), 128)
+	if M > P {
+		block = alignUp(P, 8)
+	}
+	kc = K
+	if K*block*4 > 256<<10 {
+		kc = max(64, (256<<10)/(block*4)/4*4)
+	}
+	return block, min(kc, portableMaxK)
+}
+
+// portableMaxK bounds the k steps of one expanded A panel (64 bytes each).
+const portableMaxK = 256
 
 // genericFusedConvWorkspace sizes the scratch of every fused Conv form but
 // the depthwise one.
@@ -404,5 +437,13 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) int {
 	if err != nil {
 		return 0
 	}
-	return cp.padBytes + cp.colBytes
+	ws = cp.padBytes + cp.colBytes
+	if op.Layout == ir.WeightsPackA {
+		ws += min(cp.cg*cp.kSize, portableMaxK) * 64 // the portable shape's expanded panel
+		pk := &Ctx{md: &module{opts: Options{SIMD: true, Tune: TunePortable}}}
+		if tp, ok := planTapConv(pk, n, op); ok {
+			ws = max(ws, tp.workspace())
+		}
+	}
+	return ws
 }

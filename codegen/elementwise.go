@@ -218,7 +218,7 @@ func (k *Ctx) floatUnary(x fx, u *ir.Unary, in asm.Local) error {
 	case ir.FnNeg:
 		x.get(in).neg()
 	case ir.FnRelu:
-		x.get(in).c(0).max()
+		x.get(in).c(0).atLeast()
 	case ir.FnSigmoid:
 		x.sigmoid(in)
 	case ir.FnTanh:
@@ -262,9 +262,9 @@ func (k *Ctx) floatUnary(x fx, u *ir.Unary, in asm.Local) error {
 	case ir.FnLeakyRelu:
 		x.get(in).get(in).c(alpha).mul().get(in).c(0).lt().sel0()
 	case ir.FnHardSigmoid:
-		x.get(in).c(alpha).mul().c(beta).add().c(1).min().c(0).max()
+		x.get(in).c(alpha).mul().c(beta).add().c(1).atMost().c(0).atLeast()
 	case ir.FnHardSwish:
-		x.get(in).get(in).c(1.0 / 6).mul().c(0.5).add().c(1).min().c(0).max().mul()
+		x.get(in).get(in).c(1.0 / 6).mul().c(0.5).add().c(1).atMost().c(0).atLeast().mul()
 	case ir.FnThresholdedRelu:
 		x.c(0).get(in).get(in).c(alpha).gt().sel0()
 	case ir.FnMish:
@@ -462,13 +462,13 @@ func (k *Ctx) clipFn(n *ir.Node) (ewFn, error) {
 				l, h = vlo, vhi
 			}
 			x.get(a[0])
-			// max/min would turn a NaN bound into NaN outputs; the bounds
-			// are ordinary numbers in practice, and NaN inputs stay NaN.
+			// ONNX Runtime's std::max/std::min order: NaN inputs stay
+			// NaN, a NaN bound is ignored.
 			if hasLo {
-				x.get(l).max()
+				x.get(l).atLeast()
 			}
 			if hasHi {
-				x.get(h).min()
+				x.get(h).atMost()
 			}
 			return nil
 		}

@@ -253,7 +253,7 @@ func TestTop(t *testing.T) {
 
 // TestHelpConsistency: the help says what the commands do.
 func TestHelpConsistency(t *testing.T) {
-	for cmd, tune := range map[string]string{"compile": "v8", "verify": "v8", "run": "wazero", "bench": "wazero"} {
+	for cmd, tune := range map[string]string{"compile": "portable", "verify": "portable", "run": "portable", "bench": "portable"} {
 		help := mustRun(t, cmd, "--help")
 		if !strings.Contains(help, `(default "`+tune+`")`) {
 			t.Errorf("mlc %s --help: want --tune default %q:\n%s", cmd, tune, help)
