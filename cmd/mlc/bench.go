@@ -121,23 +121,11 @@ documents, one per module.`,
 				return err
 			}
 			ctx := context.Background()
-			start := time.Now()
-			m, closeRT, err := loadModule(ctx, wasm)
+			m, closeRT, cold, err := loadAndRun(ctx, wasm)
 			if err != nil {
 				return err
 			}
 			defer closeRT()
-			feeds := map[string]*host.Tensor{}
-			for _, t := range m.Meta.Inputs {
-				// zeros: timing does not depend on values
-				if feeds[t.Name], err = host.Zeros(t.DType, t.Shape); err != nil {
-					return modelError(err)
-				}
-			}
-			if _, err := m.Run(ctx, feeds); err != nil {
-				return runError(err)
-			}
-			cold := time.Since(start)
 			res := benchJSON{header: newHeader("mlc.bench"), Module: args[0], Engine: "wazero", ColdStartMS: ms(cold)}
 			w := js.text(cmd)
 			if cf.profile {
@@ -172,6 +160,28 @@ documents, one per module.`,
 	cmd.Flags().IntVar(&top, "top", 25, "with --profile: list the slowest N nodes (0: all)")
 	js.add(cmd, "the timings")
 	return cmd
+}
+
+// loadAndRun instantiates wasm and runs it once on zero inputs (timing does
+// not depend on values), returning the time both took: the cold start.
+func loadAndRun(ctx context.Context, wasm []byte) (*host.Model, func(), time.Duration, error) {
+	start := time.Now()
+	m, closeRT, err := loadModule(ctx, wasm)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	feeds := map[string]*host.Tensor{}
+	for _, t := range m.Meta.Inputs {
+		if feeds[t.Name], err = host.Zeros(t.DType, t.Shape); err != nil {
+			closeRT()
+			return nil, nil, 0, modelError(err)
+		}
+	}
+	if _, err := m.Run(ctx, feeds); err != nil {
+		closeRT()
+		return nil, nil, 0, runError(err)
+	}
+	return m, closeRT, time.Since(start), nil
 }
 
 // profiled is a loaded profiling module.
@@ -308,22 +318,12 @@ func profileAlternating(cmd *cobra.Command, paths []string, runs int, minTime ti
 		if err != nil {
 			return ioError(err)
 		}
-		start := time.Now()
-		m, closeRT, err := loadModule(ctx, wasm)
+		m, closeRT, cold, err := loadAndRun(ctx, wasm)
 		if err != nil {
 			return err
 		}
 		defer closeRT()
-		feeds := map[string]*host.Tensor{}
-		for _, t := range m.Meta.Inputs {
-			if feeds[t.Name], err = host.Zeros(t.DType, t.Shape); err != nil {
-				return modelError(err)
-			}
-		}
-		if _, err := m.Run(ctx, feeds); err != nil {
-			return runError(err)
-		}
-		docs = append(docs, benchJSON{header: newHeader("mlc.bench"), Module: path, Engine: "wazero", ColdStartMS: ms(time.Since(start))})
+		docs = append(docs, benchJSON{header: newHeader("mlc.bench"), Module: path, Engine: "wazero", ColdStartMS: ms(cold)})
 		mods = append(mods, profiled{m, wasm})
 	}
 	ps, err := profileNodes(ctx, mods, runs, minTime)
