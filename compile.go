@@ -68,6 +68,11 @@ type Options struct {
 	// wazero shape, a compromise). Any tune runs everywhere with the same
 	// outputs; only speed differs. "" means DefaultTune.
 	Tune string
+	// Threads > 1 makes a threaded module (--threads N, ABI v2): heavy
+	// nodes split their work across up to Threads threads sharing one
+	// memory, with bit-identical results (docs/abi.md). 0 and 1 are the
+	// single-threaded ABI v1 module.
+	Threads int
 	// FP16 is how float16 graphs compute: "" or FP16Float32 (in float32,
 	// as ONNX Runtime does on CPUs) or FP16Exact (every node's result
 	// rounded to float16, as ONNX specifies).
@@ -117,6 +122,9 @@ const (
 	FP16Exact   = opt.FP16Exact
 )
 
+// MaxThreads bounds Options.Threads.
+const MaxThreads = codegen.MaxThreads
+
 // DefaultTune is the engine the kernels are shaped for unless told.
 const DefaultTune = codegen.TuneV8
 
@@ -148,6 +156,9 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 	case codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
 	default:
 		return nil, fmt.Errorf("--tune %q: want v8, wazero or generic", o.Tune)
+	}
+	if o.Threads < 0 || o.Threads > codegen.MaxThreads {
+		return nil, fmt.Errorf("--threads %d: want 1 to %d", o.Threads, codegen.MaxThreads)
 	}
 	switch o.FP16 {
 	case "", opt.FP16Float32, opt.FP16Exact:
@@ -236,6 +247,7 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 		Flags:       o.flags(),
 		Profile:     o.Profile,
 		Tune:        o.tune(),
+		Threads:     o.Threads,
 	})
 	if err != nil {
 		return nil, err
@@ -261,6 +273,9 @@ func (o Options) flags() []string {
 	}
 	if o.OptLevel != 2 {
 		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
+	}
+	if o.Threads > 1 {
+		f = append(f, fmt.Sprintf("threads=%d", o.Threads))
 	}
 	if o.FP16 == opt.FP16Exact {
 		f = append(f, "fp16="+o.FP16)

@@ -31,6 +31,9 @@ type Options struct {
 	// Tune picks the code shape for an engine: TuneV8, TuneWazero or
 	// TuneGeneric (see docs/design.md).
 	Tune string
+	// Threads > 1 makes a threaded module (ABI v2, threads.go): a shared
+	// memory imported, heavy loops handed out to up to Threads-1 workers.
+	Threads int
 }
 
 // module assembles the Wasm module.
@@ -51,6 +54,8 @@ type module struct {
 	tables    []dataSeg
 	tableAddr map[string]int
 	tableEnd  int
+	// th is set in threaded modules (Options.Threads > 1).
+	th *threading
 }
 
 type dataSeg struct {
@@ -79,6 +84,7 @@ func newModule(plan *opt.Plan, opts Options) *module {
 	imp("fd_write", []wasm.ValueType{asm.I32, asm.I32, asm.I32, asm.I32}, i32)
 	imp("proc_exit", i32, nil)
 	md.imports = numImports
+	md.setupThreads()
 	return md
 }
 
@@ -155,16 +161,21 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		profileFn = md.addFunc(ExportProfileNode, profileFunc(nodeFuncs))
 	}
 
-	for _, f := range md.funcs {
-		md.m.FunctionSection = append(md.m.FunctionSection, md.typeIndex(f.Params, f.Results))
-		md.m.CodeSection = append(md.m.CodeSection, f.Code())
-	}
 	if md.tableEnd > 65536*65536 {
 		return nil, fmt.Errorf("the model needs %d bytes of memory, more than a Wasm32 memory's 4 GiB", md.tableEnd)
 	}
 	pages := uint32((md.tableEnd + 65535) / 65536)
 	pages = max(pages, 1)
-	md.m.MemorySection = &wasm.Memory{Min: pages, Max: pages, IsMaxEncoded: true}
+	var worker, stop uint32
+	if md.threaded() {
+		worker, stop = md.finishThreads(pages)
+	} else {
+		md.m.MemorySection = &wasm.Memory{Min: pages, Max: pages, IsMaxEncoded: true}
+	}
+	for _, f := range md.funcs {
+		md.m.FunctionSection = append(md.m.FunctionSection, md.typeIndex(f.Params, f.Results))
+		md.m.CodeSection = append(md.m.CodeSection, f.Code())
+	}
 	md.m.ExportSection = []*wasm.Export{
 		{Type: wasm.ExternTypeMemory, Name: "memory", Index: 0},
 		{Type: wasm.ExternTypeFunc, Name: "_start", Index: start},
@@ -172,6 +183,11 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 	}
 	if opts.Profile {
 		md.m.ExportSection = append(md.m.ExportSection, &wasm.Export{Type: wasm.ExternTypeFunc, Name: ExportProfileNode, Index: profileFn})
+	}
+	if md.threaded() {
+		md.m.ExportSection = append(md.m.ExportSection,
+			&wasm.Export{Type: wasm.ExternTypeFunc, Name: ExportWorker, Index: worker},
+			&wasm.Export{Type: wasm.ExternTypeFunc, Name: ExportStop, Index: stop})
 	}
 	md.dataSegments()
 	names := &wasm.NameSection{}
@@ -191,7 +207,13 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		}
 		md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: ProfileSection, Data: pj})
 	}
-	return binary.EncodeModule(md.m), nil
+	b := binary.EncodeModule(md.m)
+	if md.threaded() {
+		if err := markShared(b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // nodeFuncName names the function of node i of a graph; prefix is empty
@@ -262,6 +284,9 @@ func (md *module) metadata(g *ir.Graph) *abi.Metadata {
 		ABI: abi.Version, Producer: md.opts.Producer, ModelSHA256: md.opts.ModelSHA256,
 		MemoryBytes: md.tableEnd, SIMD: md.opts.SIMD, Options: md.opts.Flags,
 		Inputs: []abi.Tensor{}, Outputs: []abi.Tensor{}, RunErrors: abi.RunErrorMessages,
+	}
+	if md.threaded() {
+		m.ABI, m.Threads = abi.VersionThreads, md.th.n
 	}
 	for _, v := range g.Inputs {
 		m.Inputs = append(m.Inputs, tensorMeta(v, md.plan))
