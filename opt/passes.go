@@ -86,6 +86,7 @@ var passOrder = []struct{ before, after, why string }{
 	{"inlineif", "qdq", "the passes after inlining see the nodes of taken branches"},
 	{"qdq", "fuse", "qdq lowers plain Conv, MatMul and Gemm between DequantizeLinear and QuantizeLinear; fuse would make them fused float ops"},
 	{"widenhalf", "fuse", "widened float16 Conv, MatMul and Gemm are float32 ops that fuse then takes"},
+	{"bnfold", "widenhalf", "a float16 Conv and its BatchNormalization fold into float16 weights, as ONNX Runtime's ConvBNFusion does before it moves the graph to float32"},
 	{"bnfold", "fuse", "bnfold folds a BatchNormalization into a plain Conv, which fuse turns into a FusedConv"},
 	{"fuse", "chain", "convolution and matrix epilogues take their activations before chains do"},
 	{"fuse", "prepack", "prepack packs the weights of the fused ops that fuse makes"},

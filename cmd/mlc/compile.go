@@ -48,6 +48,7 @@ func compileCmd() *cobra.Command {
 	var out string
 	var js jsonFlag
 	var q quantFlags
+	var emit emitFlags
 	cmd := &cobra.Command{
 		Use:   "compile MODEL.onnx|-",
 		Short: "Compile an ONNX model into a WebAssembly module",
@@ -67,11 +68,14 @@ module to stdout (the summary then goes to stderr).`,
 			if out == "-" && js.path == "-" {
 				return usageErrorf("-o - and --json - both want stdout")
 			}
+			if err := emit.check(out); err != nil {
+				return err
+			}
 			model, dir, err := readModelArg(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			if out == "" {
+			if out == "" && !emit.js() {
 				if args[0] == "-" {
 					return usageErrorf("compile - (the model on stdin) needs -o FILE or -o -")
 				}
@@ -82,7 +86,11 @@ module to stdout (the summary then goes to stderr).`,
 				return modelError(err)
 			}
 			text := js.text(cmd)
-			if out == "-" {
+			if emit.js() {
+				if out, err = emit.writeJS(text, args[0], out, res); err != nil {
+					return err
+				}
+			} else if out == "-" {
 				if _, err := cmd.OutOrStdout().Write(res.Wasm); err != nil {
 					return ioError(err)
 				}
@@ -90,11 +98,13 @@ module to stdout (the summary then goes to stderr).`,
 			} else if err := writeFile(out, res.Wasm); err != nil {
 				return err
 			}
-			where := out
-			if out == "-" {
-				where = "the module to stdout"
+			if !emit.js() {
+				where := out
+				if out == "-" {
+					where = "the module to stdout"
+				}
+				fmt.Fprintf(text, "wrote %s (%d bytes, %d KiB memory)\n", where, len(res.Wasm), res.Meta.MemoryBytes/1024)
 			}
-			fmt.Fprintf(text, "wrote %s (%d bytes, %d KiB memory)\n", where, len(res.Wasm), res.Meta.MemoryBytes/1024)
 			if res.Report != nil {
 				res.Report.Write(text)
 			}
@@ -108,7 +118,8 @@ module to stdout (the summary then goes to stderr).`,
 		},
 	}
 	cf.add(cmd, mlc.DefaultTune)
-	cmd.Flags().StringVarP(&out, "output", "o", "", "output file, - for stdout (default: the model's name with .wasm)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "output file, - for stdout (default: the model's name with .wasm); with --emit js, a folder (default: .)")
+	emit.add(cmd)
 	js.add(cmd, "a summary (and the quantization report)")
 	q.add(cmd)
 	return cmd

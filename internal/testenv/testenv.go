@@ -24,6 +24,13 @@ func missing(t testing.TB, what string) {
 	t.Skipf("skipping: %s", what)
 }
 
+// Missing skips t with a message saying what it lacks (a tool, a package
+// to install), or fails it under CI, which installs everything tests need.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	missing(t, what)
+}
+
 // Root is the repository root (the directory holding go.mod).
 func Root() string {
 	_, file, _, _ := runtime.Caller(0)

@@ -1,52 +1,242 @@
-// mlc runtime shim for JavaScript (Node and browsers), dependency-free.
+// mlc runtime for JavaScript (Node and browsers), dependency-free.
 //
-//   import { load } from "./mlc.mjs";
-//   const model = await load(bytes);            // ArrayBuffer / Uint8Array / WebAssembly.Module
-//   const out = model.run({ input: float32Array });
-//   out.logits.data                             // Float32Array
+//   import { load } from "@mlc-compiler/runtime";
+//   const model = await load("model.wasm");          // or a fetch(), bytes, a URL, a WebAssembly.Module
+//   const { probs } = model.run({ image: float32Array });
+//   probs.data                                       // Float32Array
 //
-// It speaks ABI version 1 (see abi/abi.go): inputs are written at their
-// offsets in the module's memory, mlc_run() is called, outputs are read.
+//   const worker = await loadWorker("model.wasm");   // the same API, run() async in a Worker
+//   const { probs } = await worker.run({ image: float32Array });
+//
+// It speaks ABI version 1 (abi/abi.go): inputs are written at their offsets
+// in the module's memory, mlc_run() is called, outputs are read back.
 
 export const ABI_VERSION = 1;
 
-const ARRAY_TYPES = {
-  float32: Float32Array,
-  float64: Float64Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  int64: BigInt64Array,
-  uint8: Uint8Array,
-  uint16: Uint16Array,
-  uint32: Uint32Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-  float16: Uint16Array, // raw IEEE half bits
-  bfloat16: Uint16Array, // raw bits
+// Each dtype of ABI v1: the typed array holding its elements and its storage
+// bits per element (sub-byte types pack two or four elements per byte, low
+// bits first, and travel as raw Uint8Array bytes).
+const DTYPES = {
+  float32: [Float32Array, 32],
+  float64: [Float64Array, 64],
+  float16: [Uint16Array, 16], // raw IEEE half bits
+  bfloat16: [Uint16Array, 16], // raw bits
+  int8: [Int8Array, 8],
+  int16: [Int16Array, 16],
+  int32: [Int32Array, 32],
+  int64: [BigInt64Array, 64],
+  uint8: [Uint8Array, 8],
+  uint16: [Uint16Array, 16],
+  uint32: [Uint32Array, 32],
+  uint64: [BigUint64Array, 64],
+  bool: [Uint8Array, 8],
+  float8_e4m3fn: [Uint8Array, 8],
+  float8_e4m3fnuz: [Uint8Array, 8],
+  float8_e5m2: [Uint8Array, 8],
+  float8_e5m2fnuz: [Uint8Array, 8],
+  float8_e8m0fnu: [Uint8Array, 8],
+  float4_e2m1fn: [Uint8Array, 4],
+  int4: [Uint8Array, 4],
+  uint4: [Uint8Array, 4],
+  int2: [Uint8Array, 2],
+  uint2: [Uint8Array, 2],
 };
 
 /** The typed array class holding elements of a dtype (Uint8Array for packed and 8-bit float types). */
 export function arrayTypeOf(dtype) {
-  return ARRAY_TYPES[dtype] || Uint8Array;
+  const d = DTYPES[dtype];
+  return d ? d[0] : Uint8Array;
 }
 
-/** Reads the "mlc" metadata of compiled module bytes or a WebAssembly.Module. */
+/** The byte size of a tensor of this dtype and shape, or an Error saying why there is none. */
+export function tensorBytes(dtype, shape) {
+  const d = Object.hasOwn(DTYPES, dtype) ? DTYPES[dtype] : undefined;
+  if (!d) return new Error(`unknown dtype ${JSON.stringify(dtype)}`);
+  if (!Array.isArray(shape)) return new Error("shape is not an array");
+  let n = 1;
+  for (const dim of shape) {
+    if (!Number.isSafeInteger(dim) || dim < 0) return new Error(`dimension ${JSON.stringify(dim)} is not a non-negative integer`);
+    n *= dim;
+    if (!Number.isSafeInteger(n)) return new Error(`shape [${shape}] has more elements than fit in a number`);
+  }
+  const bits = n * d[1];
+  if (!Number.isSafeInteger(bits)) return new Error(`shape [${shape}] is too large`);
+  return Math.ceil(bits / 8);
+}
+
+// ---- metadata -------------------------------------------------------------
+
+/**
+ * Reads the "mlc" metadata of a WebAssembly.Module, or of module bytes
+ * (walking the binary's sections: bytes are never compiled here, so this is
+ * safe on a browser's main thread for any size).
+ */
 export function readMetadata(module) {
-  const mod = module instanceof WebAssembly.Module ? module : new WebAssembly.Module(toBytes(module));
-  const sections = WebAssembly.Module.customSections(mod, "mlc");
-  if (sections.length === 0) throw new Error('not an mlc module: no "mlc" custom section');
-  const meta = JSON.parse(new TextDecoder().decode(sections[0]));
-  if (meta.abi !== ABI_VERSION) throw new Error(`mlc module ABI ${meta.abi}, this shim speaks ABI ${ABI_VERSION}`);
+  let raw;
+  if (module instanceof WebAssembly.Module) {
+    const sections = WebAssembly.Module.customSections(module, "mlc");
+    raw = sections.length ? new Uint8Array(sections[0]) : null;
+  } else {
+    raw = customSection(toBytes(module), "mlc");
+  }
+  if (!raw) throw new Error('not an mlc module: it has no "mlc" custom section');
+  let meta;
+  try {
+    meta = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+  } catch (e) {
+    throw new Error(`mlc metadata is not UTF-8 JSON: ${e.message}`);
+  }
+  if (meta === null || typeof meta !== "object") throw new Error("mlc metadata is not a JSON object");
+  if (meta.abi !== ABI_VERSION) throw new Error(`mlc module ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION}`);
   return meta;
 }
 
+// customSection finds a custom section by name in module bytes; null if none.
+function customSection(b, name) {
+  if (b.length < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d) throw new Error("not a WebAssembly module");
+  let p = 8;
+  const uleb = () => {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 5; i++) {
+      if (p >= b.length) break;
+      const byte = b[p++];
+      v += (byte & 0x7f) * mul;
+      if ((byte & 0x80) === 0) return v;
+      mul *= 128;
+    }
+    throw new Error("truncated WebAssembly module");
+  };
+  const want = new TextEncoder().encode(name);
+  while (p < b.length) {
+    const id = b[p++];
+    const size = uleb();
+    const end = p + size;
+    if (end > b.length) throw new Error("truncated WebAssembly module");
+    if (id === 0) {
+      const len = uleb();
+      if (p + len > end) throw new Error("malformed custom section");
+      if (len === want.length && want.every((c, i) => b[p + i] === c)) return b.subarray(p + len, end);
+    }
+    p = end;
+  }
+  return null;
+}
+
+/**
+ * Checks that metadata describes tensors a host can trust: known dtypes,
+ * integer shapes, bytes = product(shape) x itemsize without overflow, unique
+ * names, and (given the memory's size) every tensor inside memory. A module
+ * whose metadata lies is refused rather than read or written out of place.
+ */
+export function checkMetadata(meta, memoryBytes) {
+  const fail = (msg) => {
+    throw new Error(`mlc metadata refused: ${msg}`);
+  };
+  if (meta === null || typeof meta !== "object") fail("not an object");
+  if (meta.abi !== ABI_VERSION) fail(`ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION}`);
+  for (const kind of ["inputs", "outputs"]) {
+    const list = meta[kind];
+    if (!Array.isArray(list)) fail(`${kind} is not an array`);
+    const seen = new Set();
+    for (const t of list) {
+      if (t === null || typeof t !== "object") fail(`an entry of ${kind} is not an object`);
+      const what = `${kind.slice(0, -1)} ${JSON.stringify(t.name)}`;
+      if (typeof t.name !== "string" || t.name === "") fail(`an entry of ${kind} has no name`);
+      if (seen.has(t.name)) fail(`${what} appears twice`);
+      seen.add(t.name);
+      const bytes = tensorBytes(t.dtype, t.shape);
+      if (bytes instanceof Error) fail(`${what}: ${bytes.message}`);
+      if (t.bytes !== bytes) fail(`${what} says ${JSON.stringify(t.bytes)} bytes, but ${t.dtype}[${t.shape}] is ${bytes}`);
+      if (!Number.isSafeInteger(t.offset) || t.offset < 0) fail(`${what} has offset ${JSON.stringify(t.offset)}`);
+      if (memoryBytes !== undefined && t.offset + t.bytes > memoryBytes) {
+        fail(`${what} lies outside memory (bytes ${t.offset}..${t.offset + t.bytes} of ${memoryBytes})`);
+      }
+    }
+  }
+  if (!Number.isSafeInteger(meta.memory_bytes) || meta.memory_bytes < 0) fail(`memory_bytes is ${JSON.stringify(meta.memory_bytes)}`);
+  if (memoryBytes !== undefined && meta.memory_bytes > memoryBytes) fail(`memory_bytes ${meta.memory_bytes} exceeds the memory (${memoryBytes} bytes)`);
+  // fixed_inputs only informs (mlc_run itself checks the values), so it is not held to the inputs' names.
+  if (meta.fixed_inputs !== undefined && !(Array.isArray(meta.fixed_inputs) && meta.fixed_inputs.every((n) => typeof n === "string"))) {
+    fail("fixed_inputs is not a list of names");
+  }
+  if (meta.run_errors !== undefined && (meta.run_errors === null || typeof meta.run_errors !== "object")) fail("run_errors is not an object");
+  return meta;
+}
+
+// ---- sources: bytes, modules, responses, URLs -----------------------------
+
+const isNode = typeof process !== "undefined" && process.versions != null && process.versions.node != null;
+
+// Node built-ins are imported through a variable so that bundlers for the
+// browser do not try to resolve them.
+const nodeImport = (name) => import(/* @vite-ignore */ /* webpackIgnore: true */ name);
+
 function toBytes(b) {
   if (b instanceof Uint8Array) return b;
-  if (b instanceof ArrayBuffer) return new Uint8Array(b);
+  if (b instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && b instanceof SharedArrayBuffer)) return new Uint8Array(b);
   if (ArrayBuffer.isView(b)) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  throw new TypeError("expected module bytes (ArrayBuffer or Uint8Array) or a WebAssembly.Module");
+  throw new TypeError(
+    "expected an mlc module: bytes (ArrayBuffer, typed array), a WebAssembly.Module, a Response or a Promise of one, or a URL",
+  );
 }
+
+function isResponse(x) {
+  if (typeof Response !== "undefined" && x instanceof Response) return true;
+  return x !== null && typeof x === "object" && typeof x.arrayBuffer === "function" && typeof x.ok === "boolean" && x.headers != null;
+}
+
+async function compileResponse(res) {
+  if (!res.ok) throw new Error(`fetching ${res.url || "the module"}: HTTP ${res.status} ${res.statusText || ""}`.trim());
+  const type = (res.headers.get("content-type") || "").split(";")[0].trim().toLowerCase();
+  try {
+    // Streaming compilation needs the wasm MIME type; anything else is read whole first.
+    if (type === "application/wasm" && typeof WebAssembly.compileStreaming === "function") {
+      return await WebAssembly.compileStreaming(res);
+    }
+    return await WebAssembly.compile(await res.arrayBuffer());
+  } catch (e) {
+    // Often a server's HTML page (a 404 page served as 200, a login page) in place of the module.
+    if (e instanceof WebAssembly.CompileError) e.message = `${res.url || "the response"} (${type || "no content-type"}) is not a WebAssembly module: ${e.message}`;
+    throw e;
+  }
+}
+
+async function compileURL(url) {
+  let u = url;
+  if (typeof url === "string") {
+    const base = typeof location !== "undefined" ? location.href : undefined;
+    const hasScheme = /^[a-z][a-z0-9+.-]*:/i.test(url) && !/^[a-z]:[\\/]/i.test(url); // C:\ is a path
+    if (isNode && !hasScheme) {
+      const fs = await nodeImport("node:fs/promises");
+      return WebAssembly.compile(await fs.readFile(url));
+    }
+    u = new URL(url, base);
+  }
+  if (u.protocol === "file:" && isNode) {
+    const fs = await nodeImport("node:fs/promises");
+    return WebAssembly.compile(await fs.readFile(u));
+  }
+  return compileResponse(await fetch(u));
+}
+
+/**
+ * Compiles an mlc module from any source without instantiating it: bytes, a
+ * WebAssembly.Module (returned as is), a Response or a Promise of one, or a
+ * URL (string or URL; a file path or file: URL in Node). Responses served as
+ * application/wasm compile while they download. The result can be given to
+ * load() and loadWorker() any number of times: one compilation, many instances.
+ */
+export async function compile(source) {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source !== null && typeof source === "object" && typeof source.then === "function") source = await source;
+  if (source instanceof WebAssembly.Module) return source;
+  if (isResponse(source)) return compileResponse(source);
+  if (typeof source === "string" || source instanceof URL) return compileURL(source);
+  return WebAssembly.compile(toBytes(source));
+}
+
+// ---- the model on this thread ---------------------------------------------
 
 // The WASI imports are only used by _start; mlc_run never calls them.
 function wasiStubs() {
@@ -56,34 +246,102 @@ function wasiStubs() {
   return { wasi_snapshot_preview1: { fd_read: unused, fd_write: unused, proc_exit: unused } };
 }
 
+/** Instantiates a compiled mlc module (without running _start). */
+export async function instantiate(module, meta = readMetadata(module)) {
+  const instance = await WebAssembly.instantiate(module, wasiStubs());
+  return new Model(instance, meta);
+}
+
+/**
+ * Loads an mlc module from any source compile() takes and instantiates it:
+ * run() then runs synchronously on this thread. Reading the metadata never
+ * compiles synchronously, so a module of any size loads on a page's main thread.
+ */
+export async function load(source) {
+  const module = await compile(source);
+  return instantiate(module, checkMetadata(readMetadata(module)));
+}
+
+function sameShape(a, b) {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+// feedBytes turns one feed into the bytes of input t, checking its type and size.
+export function feedBytes(t, data) {
+  const name = t.name;
+  const Arr = arrayTypeOf(t.dtype);
+  let arr = data;
+  if (data !== null && typeof data === "object" && !ArrayBuffer.isView(data) && !Array.isArray(data) && data.data !== undefined) {
+    const dtype = data.dtype !== undefined ? data.dtype : data.type; // {type, dims}: onnxruntime-web's tensors
+    const shape = data.shape !== undefined ? data.shape : data.dims;
+    if (dtype !== undefined && dtype !== t.dtype) throw new TypeError(`input "${name}" must be ${t.dtype}, got ${dtype}`);
+    if (shape !== undefined && !sameShape(Array.from(shape), t.shape)) throw new RangeError(`input "${name}" must have shape [${t.shape}], got [${Array.from(shape)}]`);
+    arr = data.data;
+  }
+  if (Array.isArray(arr)) arr = Arr.from(arr);
+  if (!ArrayBuffer.isView(arr)) throw new TypeError(`input "${name}" must be a ${Arr.name} (${t.dtype}[${t.shape}])`);
+  // A Uint8Array is also accepted as the raw little-endian bytes of any dtype.
+  if (!(arr instanceof Arr) && !(arr instanceof Uint8Array)) throw new TypeError(`input "${name}" must be a ${Arr.name} (${t.dtype}), got ${arr.constructor.name}`);
+  if (arr.byteLength !== t.bytes) {
+    const why = arr.byteLength === 0 && isDetached(arr.buffer) ? " (its buffer was transferred to a worker: pass {transfer: false} to run() to keep inputs)" : "";
+    throw new RangeError(`input "${name}" must be ${t.bytes} bytes (${t.dtype}[${t.shape}]), got ${arr.byteLength}${why}`);
+  }
+  return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+}
+
+function isDetached(buf) {
+  if (typeof buf.detached === "boolean") return buf.detached;
+  try {
+    new Uint8Array(buf);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+// tensorOf wraps an output's bytes (a fresh buffer of exactly t.bytes) as a tensor.
+export function tensorOf(t, buffer) {
+  const Arr = arrayTypeOf(t.dtype);
+  const data = Arr === Uint8Array ? new Uint8Array(buffer) : new Arr(buffer, 0, t.bytes / Arr.BYTES_PER_ELEMENT);
+  return { dtype: t.dtype, shape: t.shape.slice(), data };
+}
+
+export function checkFeeds(inputs, feeds) {
+  if (feeds === null || typeof feeds !== "object") throw new TypeError("run() takes an object of inputs by name");
+  for (const name of Object.keys(feeds)) {
+    if (!inputs.some((i) => i.name === name)) throw new Error(`model has no input "${name}" (inputs: ${inputs.map((i) => i.name).join(", ")})`);
+  }
+  for (const t of inputs) {
+    if (!(t.name in feeds)) throw new Error(`missing input "${t.name}" (${t.dtype}[${t.shape}])`);
+  }
+}
+
 export class Model {
+  /** Wraps an instance of an mlc module; the metadata is checked against its memory. */
   constructor(instance, meta) {
+    const { memory, mlc_run } = instance.exports;
+    if (!(memory instanceof WebAssembly.Memory) || typeof mlc_run !== "function") {
+      throw new Error("not an mlc module: it does not export memory and mlc_run");
+    }
+    checkMetadata(meta, memory.buffer.byteLength);
     this.instance = instance;
     this.meta = meta;
     this.inputs = meta.inputs;
     this.outputs = meta.outputs;
-    this._memory = instance.exports.memory;
-    this._run = instance.exports.mlc_run;
+    this._memory = memory;
+    this._run = mlc_run;
+  }
+
+  _tensor(list, name, kind) {
+    const t = list.find((i) => i.name === name);
+    if (!t) throw new Error(`model has no ${kind} "${name}" (${kind}s: ${list.map((i) => i.name).join(", ")})`);
+    return t;
   }
 
   /** Writes one input: a typed array of the input's dtype (or its raw bytes as a Uint8Array, or an array of numbers) with exactly the input's size. */
   setInput(name, data) {
-    const t = this.inputs.find((i) => i.name === name);
-    if (!t) throw new Error(`model has no input "${name}" (inputs: ${this.inputs.map((i) => i.name).join(", ")})`);
-    const Arr = arrayTypeOf(t.dtype);
-    let arr = data;
-    if (data && data.data !== undefined && !ArrayBuffer.isView(data)) {
-      if (data.dtype !== undefined && data.dtype !== t.dtype) throw new Error(`input "${name}" must be ${t.dtype}, got ${data.dtype}`);
-      if (data.shape !== undefined && !sameShape(data.shape, t.shape)) throw new Error(`input "${name}" must have shape [${t.shape}], got [${data.shape}]`);
-      arr = data.data;
-    }
-    if (Array.isArray(arr)) arr = Arr.from(arr);
-    if (!ArrayBuffer.isView(arr)) throw new TypeError(`input "${name}" must be a typed array`);
-    const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
-    // A Uint8Array is also accepted as the raw little-endian bytes of any dtype.
-    if (!(arr instanceof Arr) && !(arr instanceof Uint8Array)) throw new TypeError(`input "${name}" must be a ${Arr.name} (${t.dtype}), got ${arr.constructor.name}`);
-    if (bytes.byteLength !== t.bytes) throw new Error(`input "${name}" must be ${t.bytes} bytes (${t.dtype}[${t.shape}]), got ${bytes.byteLength}`);
-    new Uint8Array(this._memory.buffer, t.offset, t.bytes).set(bytes);
+    const t = this._tensor(this.inputs, name, "input");
+    new Uint8Array(this._memory.buffer, t.offset, t.bytes).set(feedBytes(t, data));
   }
 
   /** Runs the model on the inputs already written. */
@@ -97,20 +355,14 @@ export class Model {
 
   /** Copies one output out of memory: {dtype, shape, data}. */
   getOutput(name) {
-    const t = this.outputs.find((o) => o.name === name);
-    if (!t) throw new Error(`model has no output "${name}"`);
-    const Arr = arrayTypeOf(t.dtype);
-    const bytes = new Uint8Array(this._memory.buffer, t.offset, t.bytes).slice();
-    const data = Arr === Uint8Array ? bytes : new Arr(bytes.buffer, 0, t.bytes / Arr.BYTES_PER_ELEMENT);
-    return { dtype: t.dtype, shape: t.shape.slice(), data };
+    const t = this._tensor(this.outputs, name, "output");
+    return tensorOf(t, this._memory.buffer.slice(t.offset, t.offset + t.bytes));
   }
 
-  /** Writes all inputs, runs, and returns every output by name. */
+  /** Writes all inputs, runs, and returns every output by name (synchronously, on this thread). */
   run(feeds) {
-    for (const t of this.inputs) {
-      if (!(t.name in feeds)) throw new Error(`missing input "${t.name}" (${t.dtype}[${t.shape}])`);
-    }
-    for (const name of Object.keys(feeds)) this.setInput(name, feeds[name]);
+    checkFeeds(this.inputs, feeds);
+    for (const t of this.inputs) this.setInput(t.name, feeds[t.name]);
     this.invoke();
     const out = {};
     for (const t of this.outputs) out[t.name] = this.getOutput(t.name);
@@ -118,14 +370,6 @@ export class Model {
   }
 }
 
-function sameShape(a, b) {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
+// ---- the model off the main thread ----------------------------------------
 
-/** Compiles and instantiates an mlc module (without running _start). */
-export async function load(source) {
-  const mod = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(toBytes(source));
-  const meta = readMetadata(mod);
-  const instance = await WebAssembly.instantiate(mod, wasiStubs());
-  return new Model(instance, meta);
-}
+export { loadWorker, WorkerModel } from "./pool.mjs";

@@ -10,7 +10,8 @@ import (
 	"github.com/mlc-compiler/mlc/internal/testenv"
 )
 
-// TestShim runs shim.test.mjs on Node against the project's tiny model.
+// TestShim runs the package's own tests (node --test, tests/cases.mjs) on
+// Node against the project's tiny model, compiled by the current compiler.
 func TestShim(t *testing.T) {
 	node := testenv.Node(t)
 	o := mlc.DefaultOptions()
@@ -23,7 +24,7 @@ func TestShim(t *testing.T) {
 	if err := os.WriteFile(mod, res.Wasm, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(node, "--test", "shim.test.mjs")
+	cmd := exec.Command(node, "--test")
 	cmd.Env = append(os.Environ(), "MLC_TEST_MODULE="+mod)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
