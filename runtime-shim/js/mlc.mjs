@@ -8,10 +8,15 @@
 //   const worker = await loadWorker("model.wasm");   // the same API, run() async in a Worker
 //   const { probs } = await worker.run({ image: float32Array });
 //
-// It speaks ABI version 1 (abi/abi.go): inputs are written at their offsets
-// in the module's memory, mlc_run() is called, outputs are read back.
+// It speaks ABI versions 1 and 2 (docs/abi.md): inputs are written at their
+// offsets in the module's memory, mlc_run() is called, outputs are read back.
+// Version 2 modules (mlc compile --threads N) also run helper threads on a
+// shared memory (threads.mjs).
+
+import { ABI_THREADS, sharedMemoryUnavailable, canBlock, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
 
 export const ABI_VERSION = 1;
+export { ABI_THREADS };
 
 // Each dtype of ABI v1: the typed array holding its elements and its storage
 // bits per element (sub-byte types pack two or four elements per byte, low
@@ -87,7 +92,7 @@ export function readMetadata(module) {
     throw new Error(`mlc metadata is not UTF-8 JSON: ${e.message}`);
   }
   if (meta === null || typeof meta !== "object") throw new Error("mlc metadata is not a JSON object");
-  if (meta.abi !== ABI_VERSION) throw new Error(`mlc module ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION}`);
+  if (meta.abi !== ABI_VERSION && meta.abi !== ABI_THREADS) throw new Error(`mlc module ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION} and ${ABI_THREADS}`);
   return meta;
 }
 
@@ -134,7 +139,8 @@ export function checkMetadata(meta, memoryBytes) {
     throw new Error(`mlc metadata refused: ${msg}`);
   };
   if (meta === null || typeof meta !== "object") fail("not an object");
-  if (meta.abi !== ABI_VERSION) fail(`ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION}`);
+  if (meta.abi !== ABI_VERSION && meta.abi !== ABI_THREADS) fail(`ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION} and ${ABI_THREADS}`);
+  if (meta.abi === ABI_THREADS && !(Number.isSafeInteger(meta.threads) && meta.threads >= 2)) fail(`threads is ${JSON.stringify(meta.threads)} in an ABI ${ABI_THREADS} module`);
   for (const kind of ["inputs", "outputs"]) {
     const list = meta[kind];
     if (!Array.isArray(list)) fail(`${kind} is not an array`);
@@ -246,9 +252,16 @@ function wasiStubs() {
   return { wasi_snapshot_preview1: { fd_read: unused, fd_write: unused, proc_exit: unused } };
 }
 
-/** Instantiates a compiled mlc module (without running _start). */
-export async function instantiate(module, meta = readMetadata(module)) {
-  const instance = await WebAssembly.instantiate(module, wasiStubs());
+/**
+ * Instantiates a compiled mlc module (without running _start). A threaded
+ * module (ABI 2) gets options.memory, or a new memory (shared unless
+ * options.shared is false, for a module unsharedCopy() made); no helper
+ * threads are started here (load() does that).
+ */
+export async function instantiate(module, meta = readMetadata(module), options = {}) {
+  const imports = wasiStubs();
+  if (meta.abi === ABI_THREADS) imports.env = { memory: options.memory || threadMemory(meta, options.shared !== false) };
+  const instance = await WebAssembly.instantiate(module, imports);
   return new Model(instance, meta);
 }
 
@@ -256,11 +269,55 @@ export async function instantiate(module, meta = readMetadata(module)) {
  * Loads an mlc module from any source compile() takes and instantiates it:
  * run() then runs synchronously on this thread. Reading the metadata never
  * compiles synchronously, so a module of any size loads on a page's main thread.
+ *
+ * A threaded module (mlc compile --threads N) also gets helper threads:
+ * options.threads in all (default: as many as the machine has, at most N),
+ * this one included. Where that cannot be, it runs on one thread and says
+ * why in model.warnings: on a page's main thread (which may not wait; use
+ * loadWorker), and without shared memory (a page that is not cross-origin
+ * isolated; then the module's bytes or URL are needed, not a
+ * WebAssembly.Module). options.workerURL is where worker.mjs is served.
  */
-export async function load(source) {
+export async function load(source, options = {}) {
+  if (source !== null && typeof source === "object" && typeof source.then === "function") source = await source;
+  const why = sharedMemoryUnavailable();
+  // Without shared memory a threaded module is rebuilt from its bytes: keep
+  // a way to read them again (a Response's body can be read once).
+  if (why && isResponse(source)) {
+    const copy = source.clone();
+    const module = await compile(source);
+    const meta = checkMetadata(readMetadata(module));
+    if (meta.abi !== ABI_THREADS) {
+      copy.body?.cancel();
+      return instantiate(module, meta);
+    }
+    return loadUnshared(await copy.arrayBuffer(), meta, why);
+  }
   const module = await compile(source);
-  return instantiate(module, checkMetadata(readMetadata(module)));
+  const meta = checkMetadata(readMetadata(module));
+  if (meta.abi !== ABI_THREADS) return instantiate(module, meta);
+  if (why) return loadUnshared(await sourceBytes(source, why), meta, why);
+  const memory = threadMemory(meta);
+  const model = await instantiate(module, meta, { memory });
+  let threads = await threadCount(meta, options.threads);
+  if (threads > 1 && !canBlock()) {
+    model.warnings.push(
+      `running on one thread: a page's main thread may not wait for helper threads (loadWorker() runs the model in a Worker on ${threads} threads)`,
+    );
+    threads = 1;
+  }
+  if (threads > 1) model._helpers = await startHelpers(module, memory, threads - 1, options.workerURL);
+  model.threads = threads;
+  return model;
 }
+
+async function loadUnshared(bytes, meta, why) {
+  const module = await WebAssembly.compile(unsharedCopy(bytes));
+  const model = await instantiate(module, meta, { shared: false });
+  model.warnings.push(`running on one thread: ${why}`);
+  return model;
+}
+
 
 function sameShape(a, b) {
   return a.length === b.length && a.every((d, i) => d === b[i]);
@@ -328,8 +385,23 @@ export class Model {
     this.meta = meta;
     this.inputs = meta.inputs;
     this.outputs = meta.outputs;
+    /** Threads running the model (a threaded module's helpers and this one). */
+    this.threads = 1;
+    /** Why the model runs on fewer threads than it could (strings), e.g. no cross-origin isolation. */
+    this.warnings = [];
     this._memory = memory;
     this._run = mlc_run;
+    this._helpers = null;
+  }
+
+  /** Stops a threaded model's helper threads; the model still runs afterwards, on this thread. */
+  async close() {
+    const helpers = this._helpers;
+    if (!helpers) return;
+    this._helpers = null;
+    this.threads = 1;
+    this.instance.exports.mlc_stop();
+    await helpers.stop();
   }
 
   _tensor(list, name, kind) {
@@ -356,7 +428,8 @@ export class Model {
   /** Copies one output out of memory: {dtype, shape, data}. */
   getOutput(name) {
     const t = this._tensor(this.outputs, name, "output");
-    return tensorOf(t, this._memory.buffer.slice(t.offset, t.offset + t.bytes));
+    // A plain ArrayBuffer even when memory is shared (a threaded module's).
+    return tensorOf(t, new Uint8Array(this._memory.buffer, t.offset, t.bytes).slice().buffer);
   }
 
   /** Writes all inputs, runs, and returns every output by name (synchronously, on this thread). */

@@ -21,3 +21,4 @@ for (const set of job.sets) {
     writeFileSync(join(dir, file), new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength));
   }
 }
+await model.close(); // a threaded module's helper threads
