@@ -73,6 +73,9 @@ type Options struct {
 	// memory, with bit-identical results (docs/abi.md). 0 and 1 are the
 	// single-threaded ABI v1 module.
 	Threads int
+	// ParallelAll is for tests of threaded modules: every loop that can be
+	// split is, however short, so that small cases exercise the threads.
+	ParallelAll bool
 	// FP16 is how float16 graphs compute: "" or FP16Float32 (in float32,
 	// as ONNX Runtime does on CPUs) or FP16Exact (every node's result
 	// rounded to float16, as ONNX specifies).
@@ -248,6 +251,7 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 		Profile:     o.Profile,
 		Tune:        o.tune(),
 		Threads:     o.Threads,
+		ParallelAll: o.ParallelAll,
 	})
 	if err != nil {
 		return nil, err
@@ -276,6 +280,9 @@ func (o Options) flags() []string {
 	}
 	if o.Threads > 1 {
 		f = append(f, fmt.Sprintf("threads=%d", o.Threads))
+		if o.ParallelAll {
+			f = append(f, "parallel-all")
+		}
 	}
 	if o.FP16 == opt.FP16Exact {
 		f = append(f, "fp16="+o.FP16)

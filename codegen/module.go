@@ -34,6 +34,10 @@ type Options struct {
 	// Threads > 1 makes a threaded module (ABI v2, threads.go): a shared
 	// memory imported, heavy loops handed out to up to Threads-1 workers.
 	Threads int
+	// ParallelAll (tests) hands out every parallel loop of a threaded
+	// module however short, in as many chunks as it allows, so that small
+	// test cases exercise the parallel code.
+	ParallelAll bool
 }
 
 // module assembles the Wasm module.

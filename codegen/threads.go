@@ -199,11 +199,15 @@ func (k *Ctx) Threads() int {
 func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 	th := k.md.th
 	total := float64(n) * unitNs
-	if th == nil || n < 2 || total < parallelMinNs {
+	all := k.md.opts.ParallelAll
+	if th == nil || n < 2 || (total < parallelMinNs && !all) {
 		body(Span{F: k.F, N: n})
 		return
 	}
 	chunks := min(n, 8*th.n, max(th.n, int(total/minChunkNs)))
+	if all {
+		chunks = min(n, 8*th.n)
+	}
 	chunk := (n + chunks - 1) / chunks
 	chunks = (n + chunk - 1) / chunk
 

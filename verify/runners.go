@@ -49,7 +49,10 @@ func (w *WazeroRunner) Run(ctx context.Context, wasm []byte, sets []map[string]*
 // NodeRunner runs modules through the JS shim in a Node process.
 type NodeRunner struct {
 	Node string // the node binary
-	dir  string // the shim files, written once
+	// Threads caps a threaded module's threads (0: the runtime's default,
+	// the machine's).
+	Threads int
+	dir     string // the shim files, written once
 }
 
 // NewNodeRunner finds node and writes the embedded shim to a temp folder.
@@ -104,9 +107,10 @@ func (r *NodeRunner) Run(ctx context.Context, wasm []byte, sets []map[string]*ir
 		Outputs map[string]string `json:"outputs"`
 	}
 	spec := struct {
-		Module string   `json:"module"`
-		Sets   []jobSet `json:"sets"`
-	}{Module: "m.wasm"}
+		Module  string   `json:"module"`
+		Threads int      `json:"threads,omitempty"`
+		Sets    []jobSet `json:"sets"`
+	}{Module: "m.wasm", Threads: r.Threads}
 	for si, s := range sets {
 		js := jobSet{Inputs: map[string]string{}, Outputs: map[string]string{}}
 		for i, t := range meta.Inputs {

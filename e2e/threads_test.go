@@ -1,0 +1,123 @@
+package e2e_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/internal/testenv"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
+	"github.com/mlc-compiler/mlc/verify"
+)
+
+// threadRunners are a wazero runner with two goroutines and a Node runner
+// with two worker threads for threaded modules.
+func threadRunners(t *testing.T) (*verify.WazeroRunner, *verify.NodeRunner) {
+	t.Helper()
+	testenv.Node(t)
+	rt, err := host.NewRuntime(context.Background(), host.Config{Cancellable: true, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	nr, err := verify.NewNodeRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr.Threads = 2
+	t.Cleanup(nr.Close)
+	return &verify.WazeroRunner{RT: rt}, nr
+}
+
+// singleThreaded is the baseline of a threaded compile: the same options
+// with one thread.
+func singleThreaded(o mlc.Options) mlc.Options {
+	o.Threads, o.ParallelAll = 1, false
+	return o
+}
+
+// TestThreadsSameOutputs checks the promise of --threads: a threaded
+// module's outputs are the same bytes as the single-threaded module's, on
+// wazero (two goroutines) and on Node (two worker threads), for every
+// shared model up to 5 GFLOP (all with MLC_LARGE_MODELS=1) and a sample of
+// the ONNX backend cases. The cases are compiled with ParallelAll, so that
+// every loop that can be split is, however small, into as many chunks as
+// it allows; the models as mlc compile --threads 2 compiles them.
+func TestThreadsSameOutputs(t *testing.T) {
+	shared := testenv.Shared(t)
+	ctx := context.Background()
+	wz, nr := threadRunners(t)
+	check := func(t *testing.T, dir string, all bool) {
+		o := verify.DefaultOptions()
+		o.Compile.Threads, o.Compile.ParallelAll = 2, all
+		o.Runner, o.Also = wz, []verify.Runner{nr}
+		o.SameAs = singleThreaded
+		r := verify.Case(ctx, dir, o)
+		switch {
+		case r.Status == verify.Pass:
+			testenv.Validate(t, r.Wasm)
+		case r.Stage == "compare" && !strings.Contains(r.Message, "disagree"):
+			// Differences from the golden outputs are the other tests'
+			// concern: this one compares thread counts.
+		case r.Status == verify.Unsupported:
+			t.Skipf("unsupported: %s", r.Message)
+		default:
+			t.Fatalf("%s at %s: %s", r.Status, r.Stage, r.Message)
+		}
+	}
+	t.Run("models", func(t *testing.T) {
+		dirs, _ := filepath.Glob(filepath.Join(shared, "models", "*"))
+		for _, dir := range dirs {
+			if tooLarge(t, dir) {
+				continue
+			}
+			t.Run(filepath.Base(dir), func(t *testing.T) { check(t, dir, false) })
+		}
+	})
+	t.Run("onnx", func(t *testing.T) {
+		for _, dir := range threadCases(t, shared) {
+			t.Run(filepath.Base(dir), func(t *testing.T) {
+				t.Parallel()
+				check(t, dir, true)
+			})
+		}
+	})
+}
+
+// threadCases is a sample of the ONNX backend cases (about 100): every
+// 6th case of the op families whose kernels split their work, and every
+// 40th of the rest.
+func threadCases(t *testing.T, shared string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(shared, "onnx-tests", "index.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n")[1:] {
+		f := strings.Split(line, "\t")
+		if len(f) < 3 {
+			continue
+		}
+		if (splitOps(f[2]) && i%6 != 0) || (!splitOps(f[2]) && i%40 != 0) {
+			continue
+		}
+		dirs = append(dirs, filepath.Join(shared, "onnx-tests", f[0], f[1]))
+	}
+	return dirs
+}
+
+// splitOps tells whether a case's ops (comma-separated) include one whose
+// kernel hands out work to threads.
+func splitOps(ops string) bool {
+	for _, op := range strings.Split(ops, ",") {
+		switch op {
+		case "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "Exp", "Clip":
+			return true
+		}
+	}
+	return false
+}
