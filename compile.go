@@ -239,7 +239,7 @@ func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
 func CompileGraph(g *ir.Graph, o Options) (*Result, error) { return compileGraph(g, "", o) }
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace, FP16: o.FP16, Debug: o.Debug})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.WorkspaceFunc(o.Threads), FP16: o.FP16, Debug: o.Debug})
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,33 @@ func (k *Ctx) parallelNest(shape []int, streams []stream, elemNs float64, inner 
 	})
 }
 
+// copyBlock is the unit of work of a split memory.copy.
+const copyBlock = 64 << 10
+
+// parallelCopy copies n bytes from src to dst (compile-time addresses),
+// split into blocks across the threads when long: one memory.copy
+// otherwise, as before threads.
+func (k *Ctx) parallelCopy(dst, src int32, n int) {
+	units := (n + copyBlock - 1) / copyBlock
+	k.Parallel(units, copyBlock*nsPerCopy, func(s Span) {
+		f := s.F
+		if !s.Parallel() {
+			f.I32Const(dst).I32Const(src).I32Const(int32(n)).MemoryCopy()
+			return
+		}
+		s.Base(dst, copyBlock)
+		s.Base(src, copyBlock)
+		// min(hi*block, n) - lo*block
+		s.Hi()
+		f.I32Const(copyBlock).Op(wasm.OpcodeI32Mul).I32Const(int32(n))
+		s.Hi()
+		f.I32Const(copyBlock).Op(wasm.OpcodeI32Mul).I32Const(int32(n)).Op(wasm.OpcodeI32LtS).Select()
+		s.Lo()
+		f.I32Const(copyBlock).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub)
+		f.MemoryCopy()
+	})
+}
+
 // parallelRow cuts one row of n elements into units of rowBlock elements
 // (the last one shorter).
 func (k *Ctx) parallelRow(n int, streams []stream, elemNs float64, inner func(ptrs []asm.Local, n int, strides []int)) {
