@@ -114,10 +114,20 @@ func threadCases(t *testing.T, shared string) []string {
 // kernel hands out work to threads.
 func splitOps(ops string) bool {
 	for _, op := range strings.Split(ops, ",") {
-		switch op {
-		case "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "Exp", "Clip":
+		if splitFamilies[op] || strings.HasPrefix(op, "Reduce") {
 			return true
 		}
 	}
 	return false
+}
+
+var splitFamilies = map[string]bool{}
+
+func init() {
+	for _, op := range strings.Fields(`Add Sub Mul Div Relu Sigmoid Tanh Exp Clip Pow
+		MaxPool AveragePool LpPool GlobalAveragePool GlobalMaxPool GlobalLpPool
+		Softmax LogSoftmax Hardmax LayerNormalization InstanceNormalization GroupNormalization RMSNormalization
+		Resize Upsample Concat Transpose Slice Expand Tile Split DepthToSpace SpaceToDepth`) {
+		splitFamilies[op] = true
+	}
 }
