@@ -90,24 +90,28 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 
 		// 2. Input transform, one channel per call of a shared function.
 		inT := k.winogradIn(p)
-		rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		f.I32Const(padBuf).Set(rowIn)
-		f.I32Const(vBuf).Set(rowV)
-		f.Counted(cc, C, func() {
-			f.Get(rowIn).Get(rowV).Call(inT)
-			f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
-			f.AddI32(rowV, int32(Tp*4))
+		k.Parallel(C, float64(Tp*16*8)*nsPerLaneOp/4, func(s Span) {
+			rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			s.Base(padBuf, int32(p.Hp*p.Wp*4))
+			f.Set(rowIn)
+			s.Base(vBuf, int32(Tp*4))
+			f.Set(rowV)
+			s.Counted(cc, func() {
+				f.Get(rowIn).Get(rowV).Call(inT)
+				f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
+				f.AddI32(rowV, int32(Tp*4))
+			})
 		})
 
 		// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
 		mk := k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
-		xi, mp, mpc, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		panels := (M + 3) / 4
-		f.SetI32(xi, 0)
-		f.Counted(f.Local(asm.I32), 16, func() {
-			f.SetI32(mp, 0)
-			f.Counted(mpc, panels, func() {
+		// Units of one product xi and one panel of 4 output channels.
+		k.Parallel(16*panels, float64(2*C*4*Tp)*nsPerFlop, func(s Span) {
+			xi, mp, mpc, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			// panel emits the products of panel mp of product xi.
+			panel := func() {
 				tileLen(f, rows, mp, 4, M)
 				// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
 				f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
@@ -123,25 +127,46 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 					f.Call(mk)
 					f.AddI32(t0, 8)
 				})
-				f.AddI32(mp, 1)
+			}
+			if s.Parallel() {
+				u := f.Local(asm.I32)
+				s.For(u, func() {
+					f.Get(u).I32Const(int32(panels)).Op(wasm.OpcodeI32DivU).Set(xi)
+					f.Get(u).I32Const(int32(panels)).Op(wasm.OpcodeI32RemU).Set(mp)
+					panel()
+				})
+				return
+			}
+			f.SetI32(xi, 0)
+			f.Counted(f.Local(asm.I32), 16, func() {
+				f.SetI32(mp, 0)
+				f.Counted(mpc, panels, func() {
+					panel()
+					f.AddI32(mp, 1)
+				})
+				f.AddI32(xi, 1)
 			})
-			f.AddI32(xi, 1)
 		})
 
 		// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
 		// buffer, one output channel per call of a shared function.
 		outT := k.winogradOut(p, bias != nil)
-		mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		f.I32Const(mBuf).Set(mrow)
-		f.I32Const(yBuf).Set(yrow)
-		if bias != nil {
-			f.I32Const(k.Addr(bias)).Set(bp)
-		}
-		f.Counted(mc, M, func() {
-			f.Get(mrow).Get(yrow).Get(bp).Call(outT)
-			f.AddI32(mrow, int32(Tp*4))
-			f.AddI32(yrow, int32(2*p.TH*8*p.G*4))
-			f.AddI32(bp, 4)
+		k.Parallel(M, float64(Tp*16*6)*nsPerLaneOp/4, func(s Span) {
+			mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			s.Base(mBuf, int32(Tp*4))
+			f.Set(mrow)
+			s.Base(yBuf, int32(2*p.TH*8*p.G*4))
+			f.Set(yrow)
+			if bias != nil {
+				s.Base(k.Addr(bias), 4)
+				f.Set(bp)
+			}
+			s.Counted(mc, func() {
+				f.Get(mrow).Get(yrow).Get(bp).Call(outT)
+				f.AddI32(mrow, int32(Tp*4))
+				f.AddI32(yrow, int32(2*p.TH*8*p.G*4))
+				f.AddI32(bp, 4)
+			})
 		})
 
 		// 5. Valid region into the output, with residual and activations.

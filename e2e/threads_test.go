@@ -127,7 +127,7 @@ func init() {
 	for _, op := range strings.Fields(`Add Sub Mul Div Relu Sigmoid Tanh Exp Clip Pow
 		MaxPool AveragePool LpPool GlobalAveragePool GlobalMaxPool GlobalLpPool
 		Softmax LogSoftmax Hardmax LayerNormalization InstanceNormalization GroupNormalization RMSNormalization
-		Resize Upsample Concat Transpose Slice Expand Tile Split DepthToSpace SpaceToDepth`) {
+		Resize Upsample Concat Transpose Slice Expand Tile Split DepthToSpace SpaceToDepth Conv`) {
 		splitFamilies[op] = true
 	}
 }
