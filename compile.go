@@ -76,6 +76,12 @@ type Options struct {
 	// ParallelAll is for tests of threaded modules: every loop that can be
 	// split is, however short, so that small cases exercise the threads.
 	ParallelAll bool
+	// RelaxedSIMD (--relaxed-simd) makes the GEMM, convolution, Winograd,
+	// GEMV and attention kernels' multiply-adds f32x4.relaxed_madd: faster
+	// where the engine fuses them (V8 with relaxed SIMD), not bit-identical
+	// to the plain module, and rejected by engines without relaxed SIMD
+	// (wazero, Node 20 without --experimental-wasm-relaxed-simd).
+	RelaxedSIMD bool
 	// FP16 is how float16 graphs compute: "" or FP16Float32 (in float32,
 	// as ONNX Runtime does on CPUs) or FP16Exact (every node's result
 	// rounded to float16, as ONNX specifies).
@@ -252,6 +258,7 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 		Tune:        o.tune(),
 		Threads:     o.Threads,
 		ParallelAll: o.ParallelAll,
+		RelaxedSIMD: o.RelaxedSIMD && !o.NoSIMD,
 	})
 	if err != nil {
 		return nil, err
@@ -277,6 +284,9 @@ func (o Options) flags() []string {
 	}
 	if o.OptLevel != 2 {
 		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
+	}
+	if o.RelaxedSIMD && !o.NoSIMD {
+		f = append(f, "relaxed-simd")
 	}
 	if o.Threads > 1 {
 		f = append(f, fmt.Sprintf("threads=%d", o.Threads))

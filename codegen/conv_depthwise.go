@@ -156,7 +156,7 @@ func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint
 		windowRows(f, g, buf, dst,
 			func(acc asm.Local) { f.Get(bv).Set(acc) },
 			func(t int, acc, v asm.Local) {
-				f.Get(acc).Get(v).Get(wv[t]).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
+				k.madd(f, acc, v, wv[t])
 			},
 			func(acc asm.Local) { k.vecEpilogue(x4, ep, acc, dst, resd) })
 	})

@@ -38,6 +38,8 @@ type Options struct {
 	// module however short, in as many chunks as it allows, so that small
 	// test cases exercise the parallel code.
 	ParallelAll bool
+	// RelaxedSIMD uses relaxed_madd in the multiply-add kernels (relaxed.go).
+	RelaxedSIMD bool
 }
 
 // module assembles the Wasm module.

@@ -131,3 +131,37 @@ func init() {
 		splitFamilies[op] = true
 	}
 }
+
+// TestRelaxedSIMD runs every shared model up to 5 GFLOP compiled with
+// --relaxed-simd on Node (with --experimental-wasm-relaxed-simd) against
+// its golden outputs at the model's own tolerance: fused multiply-adds
+// round differently, so the outputs are held to ONNX Runtime's, not to the
+// plain module's bytes.
+func TestRelaxedSIMD(t *testing.T) {
+	shared := testenv.Shared(t)
+	testenv.Node(t)
+	nr, err := verify.NewNodeRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nr.Close)
+	dirs, _ := filepath.Glob(filepath.Join(shared, "models", "*"))
+	for _, dir := range dirs {
+		if tooLarge(t, dir) {
+			continue
+		}
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			o := verify.DefaultOptions()
+			o.Compile.RelaxedSIMD = true
+			o.Runner = nr
+			r := verify.Case(context.Background(), dir, o)
+			if r.Status != verify.Pass {
+				t.Fatalf("%s at %s: %s", r.Status, r.Stage, r.Message)
+			}
+			testenv.Validate(t, r.Wasm)
+			for _, out := range r.Outputs {
+				t.Logf("%s: max abs %.3g (tolerance rtol %g atol %g)", out.Name, out.MaxAbsErr, r.Tolerance.RTol, r.Tolerance.ATol)
+			}
+		})
+	}
+}

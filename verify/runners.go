@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/internal/hostir"
@@ -136,7 +137,12 @@ func (r *NodeRunner) Run(ctx context.Context, wasm []byte, sets []map[string]*ir
 	if err := os.WriteFile(filepath.Join(job, "job.json"), b, 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, r.Node, filepath.Join(r.dir, "runner.mjs"), job)
+	var flags []string
+	if slices.Contains(meta.Options, "relaxed-simd") {
+		// Node 20 has relaxed SIMD behind a flag (on by default from V8 11.4).
+		flags = append(flags, "--experimental-wasm-relaxed-simd")
+	}
+	cmd := exec.CommandContext(ctx, r.Node, append(flags, filepath.Join(r.dir, "runner.mjs"), job)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("node: %v: %s", err, out)
 	}

@@ -75,6 +75,7 @@ type compileFlags struct {
 	tune    string
 	fp16    string
 	threads int
+	relaxed bool
 	debug   debugFlags
 }
 
@@ -94,6 +95,7 @@ func (c *compileFlags) addCodegen(cmd *cobra.Command, defaultTune string) {
 	cmd.Flags().StringVar(&c.tune, "tune", defaultTune, "shape kernels for an engine: v8 (Node, Chromium), wazero (Go hosts) or generic")
 	cmd.Flags().StringVar(&c.fp16, "fp16", mlc.FP16Float32, "float16 arithmetic: float32 (compute in float32 between the model's float16 edges, as ONNX Runtime does on CPUs) or exact (round every node's result to float16, as ONNX specifies)")
 	cmd.Flags().IntVar(&c.threads, "threads", 1, "threads a module may use: N > 1 splits heavy nodes across up to N threads sharing one memory (ABI v2; the host starts the workers)")
+	cmd.Flags().BoolVar(&c.relaxed, "relaxed-simd", false, "use relaxed SIMD multiply-adds (fused where the engine can): faster in V8 with relaxed SIMD, not bit-identical to the plain module; wazero and Node 20 without --experimental-wasm-relaxed-simd reject it")
 	c.debug.add(cmd)
 	completeValues(cmd, "tune", "v8", "wazero", "generic")
 	completeValues(cmd, "fp16", mlc.FP16Float32, mlc.FP16Exact)
@@ -115,6 +117,7 @@ func (c *compileFlags) options() (mlc.Options, error) {
 	o.Tune = c.tune
 	o.FP16 = c.fp16
 	o.Threads = c.threads
+	o.RelaxedSIMD = c.relaxed
 	if c.threads < 1 || c.threads > mlc.MaxThreads {
 		return o, usageErrorf("--threads %d: want 1 to %d", c.threads, mlc.MaxThreads)
 	}

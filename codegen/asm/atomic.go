@@ -54,3 +54,10 @@ func (f *Func) CallIndirect(typeIdx uint32) *Func {
 	f.body = append(f.body, wasm.OpcodeCallIndirect)
 	return f.u32(typeIdx).u32(0)
 }
+
+// VecOp appends a SIMD instruction whose opcode does not fit wabin's byte
+// type (relaxed SIMD's are 0x100 and up).
+func (f *Func) VecOp(op uint32) *Func {
+	f.body = append(f.body, wasm.OpcodeVecPrefix)
+	return f.u32(op)
+}

@@ -198,5 +198,10 @@ export declare class WorkerModel<S extends Signature = Signature> {
   terminate(): Promise<void>;
 }
 
+/** Whether this engine runs relaxed SIMD (modules from mlc compile --relaxed-simd). */
+export declare function relaxedSIMDSupported(): boolean;
+/** Picks `relaxed` (an mlc compile --relaxed-simd build) where the engine runs relaxed SIMD, else `plain`. */
+export declare function chooseBuild<T>(builds: { relaxed?: T; plain: T }): T;
+
 /** Compiles a module once and instantiates it in `instances` workers. */
 export declare function loadWorker<S extends Signature = Signature>(source: Source, options?: WorkerOptions): Promise<WorkerModel<S>>;

@@ -443,6 +443,28 @@ export class Model {
   }
 }
 
+// ---- relaxed SIMD: choosing a build ------------------------------------------
+
+// The smallest module using f32x4.relaxed_madd: (func (result v128) (f32x4.relaxed_madd (v128.const 0) x3)).
+const v128Zero = [253, 12, ...new Array(16).fill(0)];
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0, ...v128Zero, ...v128Zero, ...v128Zero, 253, 133, 2, 11,
+]);
+
+/** Whether this engine runs relaxed SIMD (modules from mlc compile --relaxed-simd): Chromium 114+, Node with --experimental-wasm-relaxed-simd. */
+export function relaxedSIMDSupported() {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+/**
+ * Picks between two builds of one model by feature detection: `relaxed`
+ * (mlc compile --relaxed-simd) where the engine runs relaxed SIMD, else
+ * `plain`. Either is any source load() takes; the result is one of them.
+ */
+export function chooseBuild({ relaxed, plain }) {
+  return relaxed !== undefined && relaxedSIMDSupported() ? relaxed : plain;
+}
+
 // ---- the model off the main thread ----------------------------------------
 
 export { loadWorker, WorkerModel } from "./pool.mjs";

@@ -95,8 +95,10 @@ export function unsharedCopy(bytes) {
     const end = p + size;
     if (id === 2) {
       for (let n = uleb(); n > 0; n--) {
-        p += uleb(); // module name
-        p += uleb(); // field name
+        for (let name = 0; name < 2; name++) {
+          const len = uleb(); // module name, field name
+          p += len;
+        }
         const kind = b[p++];
         if (kind === 0) uleb();
         else if (kind === 1) {
