@@ -32,6 +32,7 @@ const MaxThreads = 64
 const (
 	globalTid  = iota // this instance's worker id (0 on the main instance)
 	globalBusy        // 1 while the main instance hands out a job
+	globalBackoff     // jobs the main instance still runs alone after a stall
 	numGlobals
 )
 
@@ -236,22 +237,42 @@ func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 	body(Span{F: f, N: n, par: true, lo: f.Param(0), hi: f.Param(1), th: th})
 	idx := k.md.addFunc(fmt.Sprintf("%s_par%d", k.name, len(th.bodies)), end())
 	th.bodies = append(th.bodies, idx)
-	f.I32Const(int32(len(th.bodies) - 1)).I32Const(int32(n)).I32Const(int32(chunk)).I32Const(int32(chunks))
+	// A chunk that takes far longer than estimated means a thread holding
+	// it lost its core (another process runs there): past this the main
+	// thread counts a stall (see parallelHelper).
+	stallNs := int64(3*total/float64(chunks)) + stallSlackNs
+	f.I32Const(int32(len(th.bodies) - 1)).I32Const(int32(n)).I32Const(int32(chunk)).I32Const(int32(chunks)).I64Const(stallNs)
 	f.Call(k.md.parallelHelper())
 }
 
-// parallelHelper is mlc_parallel(job, n, chunk, chunks), run by the main
-// instance: it publishes the job, claims chunks like any worker, then
-// waits until every chunk is done. Called from a worker or while a job is
-// being handed out (never by construction: bodies do not nest), it runs
-// the whole job on the calling thread.
+// stallSlackNs is added to the stall threshold: a worker woken for a job
+// may start some 10-100 us late without having lost its core.
+const stallSlackNs = 200_000
+
+// stallBackoff is how many jobs the main thread runs alone after a stall:
+// with the other cores busy, a worker descheduled while it holds a chunk
+// makes the main thread wait for a whole time slice (milliseconds), and
+// fork-join would be slower than one thread. Results do not depend on it.
+const stallBackoff = 32
+
+// parallelHelper is mlc_parallel(job, n, chunk, chunks, stallNs), run by
+// the main instance: it publishes the job, claims chunks like any worker,
+// then waits until every chunk is done. Called from a worker or while a
+// job is being handed out (never by construction: bodies do not nest), or
+// while backing off after a stall, it runs the whole job on the calling
+// thread.
 func (md *module) parallelHelper() uint32 {
 	th := md.th
 	i32 := asm.I32
-	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
-		job, n, chunk, chunks := f.Param(0), f.Param(1), f.Param(2), f.Param(3)
-		g, d := f.Local(i32), f.Local(i32)
+	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32, asm.I64}, nil, func(f *asm.Func) {
+		job, n, chunk, chunks, stallNs := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4)
+		g, d, stalled := f.Local(i32), f.Local(i32), f.Local(i32)
 		c := uint32(th.ctrl)
+		f.GlobalGet(globalBackoff).If()
+		f.GlobalGet(globalBackoff).I32Const(1).Op(wasm.OpcodeI32Sub).GlobalSet(globalBackoff)
+		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
+		f.Return()
+		f.End()
 		f.GlobalGet(globalTid).GlobalGet(globalBusy).Op(wasm.OpcodeI32Or).If()
 		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
 		f.Return()
@@ -273,12 +294,15 @@ func (md *module) parallelHelper() uint32 {
 		f.I32Const(0).Get(g).I32AtomicStore(c + ctrlGen)
 		f.I32Const(0).I32Const(-1).MemoryAtomicNotify(c + ctrlGen).Drop()
 		f.Get(g).Get(job).Get(n).Get(chunk).Get(chunks).Call(md.claimHelper())
-		// Sleep until the chunks other threads claimed are done.
+		// Sleep until the chunks other threads claimed are done; a wait
+		// past stallNs counts as a stall (then wait on without a limit).
 		f.Block().Loop()
 		f.I32Const(0).I32AtomicLoad(c + ctrlDone).Tee(d).Get(chunks).Op(wasm.OpcodeI32Eq).BrIf(1)
-		f.I32Const(0).Get(d).I64Const(-1).MemoryAtomicWait32(c + ctrlDone).Drop()
+		f.I32Const(0).Get(d).Get(stallNs).MemoryAtomicWait32(c + ctrlDone).I32Const(2).Op(wasm.OpcodeI32Eq)
+		f.If().I32Const(1).Set(stalled).I64Const(-1).Set(stallNs).End()
 		f.Br(0)
 		f.End().End()
+		f.Get(stalled).If().I32Const(stallBackoff).GlobalSet(globalBackoff).End()
 		f.I32Const(0).GlobalSet(globalBusy)
 	})
 }
