@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -104,10 +105,18 @@ type Options struct {
 	// Progress receives the quantizer's progress (nil: none): a bar on a
 	// terminal, one line per stage elsewhere.
 	Progress io.Writer
+	// MaxLoopIterations bounds the Loop iterations of one run of the module
+	// (all Loops together); past it mlc_run returns abi.ErrLoopLimit. 0
+	// means abi.DefaultMaxLoopIterations.
+	MaxLoopIterations int64
 	// Debug looks into the optimizer (mlc compile --dump-after,
 	// --disable-pass, --verify-ir); disabled passes are recorded in the
 	// module's flags.
 	Debug opt.Debug
+	// Output, when set, receives the module instead of Result.Wasm (left
+	// nil): the weights go from the graph to the writer without a copy of
+	// the whole module in memory.
+	Output io.Writer
 }
 
 // DefaultOptions are mlc compile's defaults: a module tuned for V8, the
@@ -139,12 +148,44 @@ const DefaultTune = codegen.TuneV8
 
 // Result is a compiled module.
 type Result struct {
-	Wasm  []byte
+	Wasm  []byte // nil with Options.Output
+	Bytes int    // the module's size
 	Meta  *abi.Metadata
 	Graph *ir.Graph // the optimized graph, for inspection
 	Plan  *opt.Plan // its memory plan
 	// Report is the quantization report (with Options.Quantize).
 	Report *quant.Report
+	// Memory says where the module's linear memory goes.
+	Memory Memory
+}
+
+// Memory is a module's linear memory by use, in bytes.
+type Memory struct {
+	Total    int // the memory's size
+	Weights  int // constants kept for the whole run, at their stored width
+	Staged   int // constants only the first run reads: in the arena, overwritten later
+	Prepared int // weights in the layout kernels read, computed at the first run
+	IO       int // inputs and outputs, at fixed addresses
+	Arena    int // activations and kernel workspaces, reused as they die
+	// Peak is the most the arena must hold at once (at node PeakNode): the
+	// activations live then and that node's workspace. Arena - Peak is lost
+	// to fragmentation.
+	Peak          int
+	PeakLive      int
+	PeakWorkspace int
+	PeakNode      string
+	Other         int // scratch, flags, alignment, read-only kernel tables
+}
+
+func memoryOf(g *ir.Graph, p *opt.Plan, total int) Memory {
+	m := Memory{Total: total, Weights: p.ConstBytes, Staged: p.StagedBytes, Prepared: p.OnceBytes,
+		IO: p.FixedBytes - p.OnceBytes, Arena: p.ArenaBytes, Peak: p.Peak, PeakLive: p.PeakLive, PeakWorkspace: p.PeakWorkspace}
+	m.PeakNode = "(the first run's Once nodes)"
+	if p.PeakStep >= 0 && p.PeakStep < len(g.Nodes) {
+		m.PeakNode = g.Nodes[p.PeakStep].Label()
+	}
+	m.Other = total - m.Weights - m.Prepared - m.IO - m.Arena
+	return m
 }
 
 // CompileFile compiles the model at path (external data files are read
@@ -160,7 +201,8 @@ func CompileFile(path string, o Options) (*Result, error) {
 // Compile compiles model bytes; dir locates external data files. An error
 // that ir.IsUnsupported reports names what mlc does not support (the node,
 // op, opset and what is missing); others say why the model is invalid.
-func Compile(model []byte, dir string, o Options) (*Result, error) {
+func Compile(model []byte, dir string, o Options) (res *Result, err error) {
+	defer recoverInternal(&err)
 	switch o.tune() {
 	case codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
 	default:
@@ -178,18 +220,26 @@ func Compile(model []byte, dir string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	sum := sha256.Sum256(model)
+	big := len(model) > 64<<20
 	m, err := frontend.Import(model, dir, fo)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(model)
+	if big {
+		// The model's bytes are garbage now (the graph holds the decoded
+		// weights): free them before the passes allocate packed weights,
+		// rather than when the heap next doubles. Weights are pointer-free,
+		// so this collection is quick.
+		runtime.GC()
+	}
 	var rep *quant.Report
 	if o.Quantize != "" {
 		if rep, err = quantize(m.Graph, o); err != nil {
 			return nil, err
 		}
 	}
-	res, err := compileGraph(m.Graph, hex.EncodeToString(sum[:]), o)
+	res, err = compileGraph(m.Graph, hex.EncodeToString(sum[:]), o)
 	if err != nil {
 		return nil, err
 	}
@@ -242,14 +292,26 @@ func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
 
 // CompileGraph compiles an IR graph, which it optimizes in place; the
 // metadata's model_sha256 is then empty.
-func CompileGraph(g *ir.Graph, o Options) (*Result, error) { return compileGraph(g, "", o) }
+func CompileGraph(g *ir.Graph, o Options) (res *Result, err error) {
+	defer recoverInternal(&err)
+	return compileGraph(g, "", o)
+}
+
+// recoverInternal turns a panic that no phase caught into an internal
+// error: a user sees a request to report it, never a Go stack trace. The
+// phases recover per node themselves, so that their errors name it.
+func recoverInternal(err *error) {
+	if r := recover(); r != nil {
+		*err = ir.Recovered(nil, "model", "the compiler", r)
+	}
+}
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.WorkspaceFunc(o.Threads), FP16: o.FP16, Debug: o.Debug})
 	if err != nil {
 		return nil, err
 	}
-	wasm, err := codegen.Build(g, plan, codegen.Options{
+	copts := codegen.Options{
 		SIMD:        !o.NoSIMD,
 		Producer:    "mlc " + Version,
 		ModelSHA256: modelSHA256,
@@ -259,15 +321,39 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 		Threads:     o.Threads,
 		ParallelAll: o.ParallelAll,
 		RelaxedSIMD: o.RelaxedSIMD && !o.NoSIMD,
-	})
-	if err != nil {
-		return nil, err
+
+		MaxLoopIterations: o.MaxLoopIterations,
 	}
-	meta, err := abi.Read(wasm)
-	if err != nil {
-		return nil, fmt.Errorf("internal error: emitted module has bad metadata: %w", err)
+	res := &Result{Graph: g}
+	if o.Output != nil {
+		cw := &countingWriter{w: o.Output}
+		if res.Meta, err = codegen.BuildTo(cw, g, plan, copts); err != nil {
+			return nil, err
+		}
+		res.Bytes = cw.n
+	} else {
+		if res.Wasm, err = codegen.Build(g, plan, copts); err != nil {
+			return nil, err
+		}
+		if res.Meta, err = abi.Read(res.Wasm); err != nil {
+			return nil, fmt.Errorf("internal error: emitted module has bad metadata: %w", err)
+		}
+		res.Bytes = len(res.Wasm)
 	}
-	return &Result{Wasm: wasm, Meta: meta, Graph: g, Plan: plan}, nil
+	res.Plan = plan
+	res.Memory = memoryOf(g, plan, res.Meta.MemoryBytes)
+	return res, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += n
+	return n, err
 }
 
 // flags lists the options that shaped the code, in a stable order.
@@ -293,6 +379,9 @@ func (o Options) flags() []string {
 		if o.ParallelAll {
 			f = append(f, "parallel-all")
 		}
+	}
+	if o.MaxLoopIterations > 0 && o.MaxLoopIterations != abi.DefaultMaxLoopIterations {
+		f = append(f, fmt.Sprintf("max-loop-iterations=%d", o.MaxLoopIterations))
 	}
 	if o.FP16 == opt.FP16Exact {
 		f = append(f, "fp16="+o.FP16)

@@ -103,7 +103,17 @@ const (
 	// cannot run with the shapes the module was compiled for (the model
 	// would fail there too), so the module has no code for it.
 	ErrBranchNotCompiled = 4
+	// ErrLoopLimit: the run's Loop nodes, together, ran more iterations
+	// than the bound the module was compiled with (mlc compile
+	// --max-loop-iterations, DefaultMaxLoopIterations unless given). A trip
+	// count or condition from an input could otherwise keep mlc_run busy
+	// for ever.
+	ErrLoopLimit = 5
 )
+
+// DefaultMaxLoopIterations is the Loop iteration bound of one mlc_run
+// unless mlc compile --max-loop-iterations says otherwise.
+const DefaultMaxLoopIterations = 1 << 31
 
 // RunErrorMessages are the standard meanings of mlc_run's results.
 var RunErrorMessages = map[string]string{
@@ -111,6 +121,84 @@ var RunErrorMessages = map[string]string{
 	"2": "an input differs from the value the module was compiled for (--input-value)",
 	"3": "the input data implies an output shape other than the one the module was compiled for",
 	"4": "the input data selects an If branch that cannot run with the input shapes the module was compiled for",
+	"5": "the model's Loops ran more iterations than the module allows (mlc compile --max-loop-iterations)",
+}
+
+// DTypeBits is the storage size in bits of one element of each dtype a
+// module's tensors may have (numpy names; sub-byte types pack two or four
+// elements per byte, low bits first).
+var DTypeBits = map[string]int{
+	"float32": 32, "float64": 64, "float16": 16, "bfloat16": 16,
+	"int8": 8, "int16": 16, "int32": 32, "int64": 64,
+	"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64, "bool": 8,
+	"float8_e4m3fn": 8, "float8_e4m3fnuz": 8, "float8_e5m2": 8, "float8_e5m2fnuz": 8, "float8_e8m0fnu": 8,
+	"float4_e2m1fn": 4, "int4": 4, "uint4": 4, "int2": 2, "uint2": 2,
+}
+
+// maxMemoryBytes is the largest Wasm32 linear memory (65536 pages).
+const maxMemoryBytes = 1 << 32
+
+// Validate checks the metadata against the instance's memory size: every
+// input and output has a known dtype, a shape whose byte size (computed
+// without overflow) is its bytes, and lies inside memory. A host calls it
+// before trusting any offset: a module that lies about its buffers would
+// otherwise make the host read or write the wrong bytes, or allocate what
+// the shape claims.
+func (m *Metadata) Validate(memorySize uint64) error {
+	if memorySize > maxMemoryBytes {
+		return fmt.Errorf("mlc metadata: memory of %d bytes is larger than Wasm32 allows", memorySize)
+	}
+	if m.MemoryBytes < 0 || uint64(m.MemoryBytes) > memorySize {
+		return fmt.Errorf("mlc metadata: memory_bytes %d, but the module's memory has %d bytes", m.MemoryBytes, memorySize)
+	}
+	for _, list := range []struct {
+		kind string
+		ts   []Tensor
+	}{{"input", m.Inputs}, {"output", m.Outputs}} {
+		names := map[string]bool{}
+		for _, t := range list.ts {
+			if names[t.Name] {
+				return fmt.Errorf("mlc metadata: two %ss are named %q", list.kind, t.Name)
+			}
+			names[t.Name] = true
+			if err := t.validate(memorySize); err != nil {
+				return fmt.Errorf("mlc metadata: %s %q: %w", list.kind, t.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// validate checks one tensor's dtype, shape, bytes and place in memory.
+func (t Tensor) validate(memorySize uint64) error {
+	bits, ok := DTypeBits[t.DType]
+	if !ok {
+		return fmt.Errorf("unknown dtype %q", t.DType)
+	}
+	// Every quantity stays below 2^32 (memory's bound) before it is
+	// multiplied, so no product overflows 64 bits.
+	elems := uint64(1)
+	for _, d := range t.Shape {
+		if d < 0 {
+			return fmt.Errorf("negative dimension in shape %v", t.Shape)
+		}
+		if d == 0 {
+			elems = 0
+		}
+	}
+	for _, d := range t.Shape {
+		if elems *= uint64(d); elems > 8*maxMemoryBytes {
+			return fmt.Errorf("shape %v is larger than a module's memory", t.Shape)
+		}
+	}
+	want := (elems*uint64(bits) + 7) / 8
+	if t.Bytes < 0 || uint64(t.Bytes) != want {
+		return fmt.Errorf("bytes is %d, but %s%v takes %d", t.Bytes, t.DType, t.Shape, want)
+	}
+	if t.Offset < 0 || uint64(t.Offset) > memorySize || want > memorySize-uint64(t.Offset) {
+		return fmt.Errorf("%d bytes at offset %d lie outside the module's memory of %d bytes", t.Bytes, t.Offset, memorySize)
+	}
+	return nil
 }
 
 // Read extracts the metadata from module bytes.
@@ -156,7 +244,7 @@ func ReadSections(module []byte) ([]Section, error) {
 		id := module[p]
 		p++
 		size, n := uleb(module[p:])
-		if n == 0 || p+n+int(size) > len(module) {
+		if n == 0 || size > uint64(len(module)-p-n) { // compared unsigned: a huge size must not wrap
 			return nil, errors.New("truncated WebAssembly module")
 		}
 		p += n
@@ -164,7 +252,7 @@ func ReadSections(module []byte) ([]Section, error) {
 		s := Section{ID: id, Size: int(size), Data: body}
 		if id == 0 {
 			l, m := uleb(body)
-			if m == 0 || m+int(l) > len(body) {
+			if m == 0 || l > uint64(len(body)-m) {
 				return nil, errors.New("malformed custom section")
 			}
 			s.Name = string(body[m : m+int(l)])

@@ -208,6 +208,13 @@ func (k *Ctx) loop(n *ir.Node, op *ir.Loop) error {
 		f.Get(it).I64Const(int64(scanLen)).Op(wasm.OpcodeI64GeS)
 		k.Fail(abi.ErrShapeMismatch)
 	}
+	// Every iteration spends one of the run's Loop budget
+	// (--max-loop-iterations): a trip count of 10^12 from an input, or a
+	// condition that stays true, ends with abi.ErrLoopLimit.
+	budget := k.md.loopBudgetGlobal()
+	f.GlobalGet(budget).Op(wasm.OpcodeI64Eqz)
+	k.Fail(abi.ErrLoopLimit)
+	f.GlobalGet(budget).I64Const(1).Op(wasm.OpcodeI64Sub).GlobalSet(budget)
 	f.I32Const(0).Get(it).I64Store(uint32(k.Addr(body.Inputs[0])))
 	f.I32Const(0).Get(cond).I32Store8(uint32(k.Addr(body.Inputs[1])))
 	if err := k.callGraph(body, "body"); err != nil {

@@ -5,11 +5,11 @@
 package codegen
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"io"
 
-	"github.com/tetratelabs/wabin/binary"
 	"github.com/tetratelabs/wabin/leb128"
 	"github.com/tetratelabs/wabin/wasm"
 
@@ -40,6 +40,11 @@ type Options struct {
 	ParallelAll bool
 	// RelaxedSIMD uses relaxed_madd in the multiply-add kernels (relaxed.go).
 	RelaxedSIMD bool
+	// MaxLoopIterations bounds the Loop iterations of one mlc_run, all
+	// Loops together (nested ones included): past it mlc_run returns
+	// abi.ErrLoopLimit instead of running on. 0 means
+	// abi.DefaultMaxLoopIterations.
+	MaxLoopIterations int64
 }
 
 // module assembles the Wasm module.
@@ -62,6 +67,10 @@ type module struct {
 	tableEnd  int
 	// th is set in threaded modules (Options.Threads > 1).
 	th *threading
+	// loopBudget is the index of the global counting down the Loop
+	// iterations mlc_run may still run (hasLoopBudget: Loop kernels use it).
+	loopBudget    uint32
+	hasLoopBudget bool
 }
 
 type dataSeg struct {
@@ -140,8 +149,49 @@ func (md *module) table(key string, data []byte) int32 {
 	return int32(a)
 }
 
+// maxLoopIterations is the bound of Options.MaxLoopIterations in effect.
+func (md *module) maxLoopIterations() int64 {
+	if md.opts.MaxLoopIterations > 0 {
+		return md.opts.MaxLoopIterations
+	}
+	return abi.DefaultMaxLoopIterations
+}
+
+// loopBudgetGlobal returns the index of the mutable i64 global holding the
+// Loop iterations left, adding it on first use.
+func (md *module) loopBudgetGlobal() uint32 {
+	if !md.hasLoopBudget {
+		md.hasLoopBudget = true
+		md.loopBudget = uint32(len(md.m.GlobalSection))
+		md.m.GlobalSection = append(md.m.GlobalSection, &wasm.Global{
+			Type: &wasm.GlobalType{ValType: asm.I64, Mutable: true},
+			Init: &wasm.ConstantExpression{Opcode: wasm.OpcodeI64Const, Data: leb128.EncodeInt64(md.maxLoopIterations())},
+		})
+	}
+	return md.loopBudget
+}
+
+// resetLoopBudget emits the start of a run: the full Loop budget again
+// (nothing in modules without Loops).
+func (md *module) resetLoopBudget(f *asm.Func) {
+	if md.hasLoopBudget {
+		f.I64Const(md.maxLoopIterations()).GlobalSet(md.loopBudget)
+	}
+}
+
 // Build generates the module.
 func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
+	var b bytes.Buffer
+	if _, err := BuildTo(&b, g, plan, opts); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// BuildTo generates the module into w, writing the weights from the
+// graph's constants without a copy of the whole module in memory, and
+// returns its metadata.
+func BuildTo(w io.Writer, g *ir.Graph, plan *opt.Plan, opts Options) (*abi.Metadata, error) {
 	md := newModule(plan, opts)
 	var nodeFuncs, onceFuncs []uint32
 	var profiled []ProfileNode
@@ -160,11 +210,13 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		}
 	}
 	meta := md.metadata(g)
-	run := md.addFunc(abi.ExportRun, runFunc(nodeFuncs, onceFuncs, int32(plan.OnceFlag)))
+	passive := md.constSegments()
+	init := md.addFunc("mlc_init", initFunc(passive, int32(plan.DataFlag), onceFuncs, int32(plan.OnceFlag)))
+	run := md.addFunc(abi.ExportRun, md.runFunc(nodeFuncs, init))
 	start := md.addFunc("_start", md.startFunc(meta, run))
 	var profileFn uint32
 	if opts.Profile {
-		profileFn = md.addFunc(ExportProfileNode, profileFunc(nodeFuncs))
+		profileFn = md.addFunc(ExportProfileNode, md.profileFunc(nodeFuncs, init))
 	}
 
 	if md.tableEnd > 65536*65536 {
@@ -195,7 +247,6 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 			&wasm.Export{Type: wasm.ExternTypeFunc, Name: ExportWorker, Index: worker},
 			&wasm.Export{Type: wasm.ExternTypeFunc, Name: ExportStop, Index: stop})
 	}
-	md.dataSegments()
 	names := &wasm.NameSection{}
 	for i, n := range md.names {
 		names.FunctionNames = append(names.FunctionNames, &wasm.NameAssoc{Index: uint32(md.imports + i), Name: n})
@@ -206,6 +257,9 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		return nil, err
 	}
 	md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: abi.SectionName, Data: js})
+	if len(passive) > 0 {
+		md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: DataSection, Data: dataLayout(passive, plan.DataFlag)})
+	}
 	if opts.Profile {
 		pj, err := json.Marshal(profiled)
 		if err != nil {
@@ -213,13 +267,7 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 		}
 		md.m.CustomSections = append(md.m.CustomSections, &wasm.CustomSection{Name: ProfileSection, Data: pj})
 	}
-	b := binary.EncodeModule(md.m)
-	if md.threaded() {
-		if err := markShared(b); err != nil {
-			return nil, err
-		}
-	}
-	return b, nil
+	return meta, md.encode(w, passive, append(md.staticData, md.tables...))
 }
 
 // nodeFuncName names the function of node i of a graph; prefix is empty
@@ -235,7 +283,12 @@ func nodeFuncName(prefix string, i int, n *ir.Node) string {
 // nodeFunc generates the function of one node, or returns -1 for nodes
 // that need no code (aliasing views). Nodes inside subgraphs get functions
 // too: the kernel of the op owning the subgraph calls them (callGraph).
-func (md *module) nodeFunc(n *ir.Node, name string) (int, error) {
+func (md *module) nodeFunc(n *ir.Node, name string) (idx int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			idx, err = 0, ir.Recovered(n, "", "code generation", r)
+		}
+	}()
 	if _, ok := n.Op.(ir.Aliaser); ok {
 		return -1, nil
 	}
@@ -259,20 +312,33 @@ func (md *module) nodeFunc(n *ir.Node, name string) (int, error) {
 	return int(md.addFunc(name, f)), nil
 }
 
-// runFunc calls every node function and stops at the first non-zero
-// status. The functions of once are called first, on the first call only
-// (the i32 at flag then becomes 1).
-func runFunc(nodes, once []uint32, flag int32) *asm.Func {
+// initFunc brings memory to the state the nodes expect, on the first call
+// only: the constants copied in from the passive segments (the i32 at
+// dataFlag then becomes 1), then the functions of once called (the i32 at
+// onceFlag then becomes 1). It returns the first non-zero status.
+func initFunc(segs []*segment, dataFlag int32, once []uint32, onceFlag int32) *asm.Func {
 	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
 	st := f.Local(asm.I32)
+	initData(f, segs, dataFlag)
 	if len(once) > 0 {
-		f.I32Const(flag).I32Load(0).Op(wasm.OpcodeI32Eqz).If()
+		f.I32Const(onceFlag).I32Load(0).Op(wasm.OpcodeI32Eqz).If()
 		for _, idx := range once {
 			f.Call(idx).Tee(st).If().Get(st).Return().End()
 		}
-		f.I32Const(flag).I32Const(1).I32Store(0)
+		f.I32Const(onceFlag).I32Const(1).I32Store(0)
 		f.End()
 	}
+	f.I32Const(0)
+	return f
+}
+
+// runFunc calls init, then every node function, and stops at the first
+// non-zero status. A run starts with the full Loop budget.
+func (md *module) runFunc(nodes []uint32, init uint32) *asm.Func {
+	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
+	st := f.Local(asm.I32)
+	md.resetLoopBudget(f)
+	f.Call(init).Tee(st).If().Get(st).Return().End()
 	for _, idx := range nodes {
 		f.Call(idx).Tee(st).If().Get(st).Return().End()
 	}
@@ -306,41 +372,6 @@ func (md *module) metadata(g *ir.Graph) *abi.Metadata {
 		}
 	}
 	return m
-}
-
-// dataSegments writes the constants, merging neighbours into one segment
-// and leaving out all-zero tails (memory starts zeroed).
-func (md *module) dataSegments() {
-	var segs []dataSeg
-	consts := append([]*ir.Value{}, md.plan.Consts...)
-	sort.Slice(consts, func(i, j int) bool { return md.plan.Addr(consts[i]) < md.plan.Addr(consts[j]) })
-	for _, v := range consts {
-		data := v.Const.Data
-		end := len(data)
-		for end > 0 && data[end-1] == 0 {
-			end--
-		}
-		if end == 0 {
-			continue
-		}
-		off := md.plan.Addr(v)
-		if n := len(segs); n > 0 && segs[n-1].off+len(segs[n-1].data)+64 >= off {
-			last := &segs[n-1]
-			gap := off - (last.off + len(last.data))
-			last.data = append(last.data, make([]byte, gap)...)
-			last.data = append(last.data, data[:end]...)
-			continue
-		}
-		segs = append(segs, dataSeg{off, append([]byte{}, data[:end]...)})
-	}
-	segs = append(segs, md.staticData...)
-	segs = append(segs, md.tables...)
-	for _, s := range segs {
-		md.m.DataSection = append(md.m.DataSection, &wasm.DataSegment{
-			OffsetExpression: &wasm.ConstantExpression{Opcode: wasm.OpcodeI32Const, Data: i32leb(int32(s.off))},
-			Init:             s.data,
-		})
-	}
 }
 
 func i32leb(v int32) []byte { return leb128.EncodeInt32(v) }

@@ -295,6 +295,13 @@ func (k *Ctx) pad(n *ir.Node, op *ir.Pad) error {
 	// Every output index of each dimension reads a precomputed input
 	// offset: one small table per dimension.
 	sz := elemBytes(dt)
+	tableBytes := 0.0
+	for _, pd := range dims {
+		tableBytes += 4 * float64(pd.Out)
+	}
+	if err := ir.CheckAlloc("Pad's index tables", tableBytes); err != nil {
+		return err
+	}
 	tables := make([]int32, len(dims))
 	for d, pd := range dims {
 		data := make([]byte, 4*pd.Out)

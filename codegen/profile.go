@@ -36,8 +36,11 @@ func profileNode(n *ir.Node, fn string) ProfileNode {
 
 // profileFunc dispatches on its argument with a chain of compares: a few
 // nanoseconds per call, against nodes that run for microseconds.
-func profileFunc(nodes []uint32) *asm.Func {
+func (md *module) profileFunc(nodes []uint32, init uint32) *asm.Func {
 	f := asm.NewFunc([]wasm.ValueType{asm.I32}, []wasm.ValueType{asm.I32})
+	st := f.Local(asm.I32)
+	md.resetLoopBudget(f) // each node runs as if alone in a run
+	f.Call(init).Tee(st).If().Get(st).Return().End()
 	for i, idx := range nodes {
 		f.Get(f.Param(0)).I32Const(int32(i)).Op(wasm.OpcodeI32Eq).If().Call(idx).Return().End()
 	}

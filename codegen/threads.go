@@ -30,9 +30,9 @@ const MaxThreads = 64
 
 // Globals of a threaded module: per instance, so thread-local.
 const (
-	globalTid  = iota // this instance's worker id (0 on the main instance)
-	globalBusy        // 1 while the main instance hands out a job
-	globalBackoff     // jobs the main instance still runs alone after a stall
+	globalTid     = iota // this instance's worker id (0 on the main instance)
+	globalBusy           // 1 while the main instance hands out a job
+	globalBackoff        // jobs the main instance still runs alone after a stall
 	numGlobals
 )
 

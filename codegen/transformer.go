@@ -437,7 +437,9 @@ func (k *Ctx) causalConv(n *ir.Node, op *ir.CausalConvWithState) error {
 	cnt := f.Local(asm.I32)
 	var errs firstErr
 	f.I32Const(k.Addr(x)).Set(px)
-	f.I32Const(k.Addr(y)).Set(py)
+	if y != nil { // nil when only present_state is read
+		f.I32Const(k.Addr(y)).Set(py)
+	}
 	if past != nil {
 		f.I32Const(k.Addr(past)).Set(pp)
 	}
@@ -508,18 +510,20 @@ func (k *Ctx) causalConv(n *ir.Node, op *ir.CausalConvWithState) error {
 			if k.SIMD() && dt == ir.Float32 {
 				nv = L / 4
 			}
-			if nv > 0 {
+			if nv > 0 && y != nil {
 				f.Counted(cnt, nv, func() {
 					emit(true)
 					f.AddI32(pl, 16)
 					f.AddI32(py, 16)
 				})
 			}
-			f.Counted(cnt, L-4*nv, func() {
-				emit(false)
-				f.AddI32(pl, csz)
-				f.AddI32(py, esz)
-			})
+			if y != nil {
+				f.Counted(cnt, L-4*nv, func() {
+					emit(false)
+					f.AddI32(pl, csz)
+					f.AddI32(py, esz)
+				})
+			}
 			// present_state = the last K-1 entries of the padded row.
 			if present != nil {
 				f.I32Const(padded + int32(L)*csz).Set(src)

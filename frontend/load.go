@@ -115,9 +115,22 @@ func ImportProto(mp *onnxpb.ModelProto, dir string, opts Options) (*Model, error
 		if d == "ai.onnx" {
 			d = ""
 		}
-		m.Opsets[d] = o.GetVersion()
+		if _, dup := m.Opsets[d]; dup {
+			return nil, fmt.Errorf("not a valid ONNX model: opset_import lists domain %q twice", o.GetDomain())
+		}
+		v := o.GetVersion()
+		if v < 1 {
+			return nil, fmt.Errorf("not a valid ONNX model: it imports version %d of domain %q", v, o.GetDomain())
+		}
+		if newest, known := maxOpset[d]; known && v > newest {
+			return nil, fmt.Errorf("it imports opset %d of domain %q, newer than any mlc knows (%d is the newest)", v, o.GetDomain(), newest)
+		}
+		m.Opsets[d] = v
 	}
 	if len(mp.OpsetImport) == 0 {
+		if mp.GetIrVersion() >= 3 {
+			return nil, fmt.Errorf("not a valid ONNX model: it has no opset_import (required since IR version 3, which says which operator versions the graph uses)")
+		}
 		m.Opsets[""] = 1 // IR version 2 and older models carry no opset_import
 	}
 	if len(mp.Functions) > 0 {
@@ -186,6 +199,69 @@ type scope struct {
 	// aggs holds the sequence and optional values, resolved at compile
 	// time (ops_sequence.go); they never become IR values.
 	aggs map[string]aggregate
+	// defined holds every name the graph defines (checkNames).
+	defined map[string]bool
+}
+
+// definedAbove reports whether an enclosing graph defines name.
+func (s *scope) definedAbove(name string) bool {
+	for s = s.parent; s != nil; s = s.parent {
+		if s.defined[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// checkNames applies ONNX's single static assignment rules to a graph, as
+// onnx.checker does: no input listed twice, no initializer defined twice,
+// and no node output that reuses a name of this graph or an enclosing one
+// (where the last definition silently won before).
+func checkNames(gp *onnxpb.GraphProto, sc *scope) error {
+	sc.defined = map[string]bool{}
+	inits := map[string]bool{}
+	initName := func(name string) error {
+		if inits[name] {
+			return fmt.Errorf("initializer %q is defined twice", name)
+		}
+		inits[name] = true
+		sc.defined[name] = true
+		return nil
+	}
+	for _, tp := range gp.Initializer {
+		if err := initName(tp.GetName()); err != nil {
+			return err
+		}
+	}
+	for _, sp := range gp.SparseInitializer {
+		if err := initName(sp.GetValues().GetName()); err != nil {
+			return err
+		}
+	}
+	inputs := map[string]bool{}
+	for _, vi := range gp.Input {
+		name := vi.GetName()
+		if name == "" {
+			return fmt.Errorf("a graph input has no name")
+		}
+		if inputs[name] {
+			return fmt.Errorf("graph input %q is listed twice", name)
+		}
+		inputs[name] = true
+		sc.defined[name] = true
+	}
+	for _, np := range gp.Node {
+		for _, o := range np.Output {
+			if o == "" {
+				continue
+			}
+			if sc.defined[o] || sc.definedAbove(o) {
+				return fmt.Errorf("%s: invalid graph: %q is already defined (by another node, a graph input or an initializer); ONNX graphs assign each name once", nodeLabel(np), o)
+			}
+			sc.defined[o] = true
+		}
+	}
+	return nil
 }
 
 func (s *scope) lookup(name string) *ir.Value {
@@ -222,6 +298,9 @@ func (s *scope) declaredType(name string) (ir.Type, bool) {
 // shapes; a subgraph's inputs may stay untyped for their op to type.
 func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, main bool) (*ir.Graph, error) {
 	sc := &scope{vals: map[string]*ir.Value{}, aggs: map[string]aggregate{}, parent: parent, declared: declaredTypes(gp)}
+	if err := checkNames(gp, sc); err != nil {
+		return nil, err
+	}
 	g := &ir.Graph{Name: gp.GetName()}
 	inits := map[string]bool{}
 	for _, tp := range gp.Initializer {
@@ -429,6 +508,9 @@ func sparseToDense(sp *onnxpb.SparseTensorProto, dir string) (*ir.Tensor, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := ir.CheckAlloc(fmt.Sprintf("sparse initializer %q made dense", sp.GetValues().GetName()), float64(vals.DType.Bytes(shape.Size()))); err != nil {
+		return nil, err
+	}
 	out := ir.NewTensor(vals.DType, shape)
 	n := vals.Len()
 	st := shape.Strides()
@@ -457,15 +539,23 @@ func sparseToDense(sp *onnxpb.SparseTensorProto, dir string) (*ir.Tensor, error)
 }
 
 // node imports one NodeProto through the op registry.
-func (b *builder) node(np *onnxpb.NodeProto, g *ir.Graph, sc *scope) error {
+func (b *builder) node(np *onnxpb.NodeProto, g *ir.Graph, sc *scope) (err error) {
 	domain := np.GetDomain()
 	if domain == "ai.onnx" {
 		domain = ""
 	}
 	label := nodeLabel(np)
+	defer func() {
+		if r := recover(); r != nil {
+			err = ir.Recovered(nil, label, "import", r)
+		}
+	}()
 	opset, ok := b.model.Opsets[domain]
 	if !ok {
 		return fmt.Errorf("%s: domain %q is not in the model's opset_import", label, domain)
+	}
+	if err := checkNode(np, domain, opset); err != nil {
+		return fmt.Errorf("%s: invalid node: %w", label, err)
 	}
 	imp := lookupImporter(domain, np.GetOpType())
 	if imp == nil {
@@ -499,7 +589,7 @@ func (b *builder) node(np *onnxpb.NodeProto, g *ir.Graph, sc *scope) error {
 		}
 		c.inputs = append(c.inputs, v)
 	}
-	err := imp.Import(c)
+	err = imp.Import(c)
 	if c.err != nil && (err == nil || err == c.err) {
 		return c.err // inference errors already name the node
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"google.golang.org/protobuf/proto"
 
@@ -106,7 +107,7 @@ func TensorFromProto(tp *onnxpb.TensorProto, dir string) (*ir.Tensor, error) {
 		if len(raw) != dt.Bytes(n) {
 			return nil, fmt.Errorf("tensor %q: raw_data has %d bytes, %s%s needs %d", tp.GetName(), len(raw), dt, shape, dt.Bytes(n))
 		}
-		t, err := ir.TensorFromBytes(dt, shape, raw)
+		t, err := ir.TensorOver(dt, shape, raw) // the decoded proto is dropped after import
 		if err != nil {
 			return nil, fmt.Errorf("tensor %q: raw_data: %w", tp.GetName(), err)
 		}
@@ -180,8 +181,12 @@ func TensorFromProto(tp *onnxpb.TensorProto, dir string) (*ir.Tensor, error) {
 	return t, nil
 }
 
-// readExternal loads external data: location is relative to the model's
-// directory and may not escape it.
+// readExternal loads external data. The location is relative to the
+// model's directory and, once symlinks are resolved, must stay inside it
+// (ONNX Runtime's "External data path escapes model directory"): a model
+// from anywhere may not read /etc/passwd into its weights through a link.
+// Only regular files are read (a FIFO or a device could block or never
+// end), and offset and length are checked against the file's size first.
 func readExternal(tp *onnxpb.TensorProto, dir string, want int) ([]byte, error) {
 	var location string
 	offset, length := int64(0), int64(-1)
@@ -191,9 +196,13 @@ func readExternal(tp *onnxpb.TensorProto, dir string, want int) ([]byte, error) 
 		case "location":
 			location = kv.GetValue()
 		case "offset":
-			offset, err = strconv.ParseInt(kv.GetValue(), 10, 64)
+			if offset, err = strconv.ParseInt(kv.GetValue(), 10, 64); err == nil && offset < 0 {
+				err = fmt.Errorf("%d is negative", offset)
+			}
 		case "length":
-			length, err = strconv.ParseInt(kv.GetValue(), 10, 64)
+			if length, err = strconv.ParseInt(kv.GetValue(), 10, 64); err == nil && length < 0 {
+				err = fmt.Errorf("%d is negative", length)
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("external data %s: %w", kv.GetKey(), err)
@@ -202,6 +211,12 @@ func readExternal(tp *onnxpb.TensorProto, dir string, want int) ([]byte, error) 
 	if location == "" {
 		return nil, fmt.Errorf("external data has no location")
 	}
+	if length < 0 {
+		length = int64(want)
+	}
+	if length != int64(want) {
+		return nil, fmt.Errorf("external data length %d: want %d bytes", length, want)
+	}
 	clean := filepath.Clean(location)
 	if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
 		return nil, fmt.Errorf("external data location %q leaves the model directory", location)
@@ -209,25 +224,64 @@ func readExternal(tp *onnxpb.TensorProto, dir string, want int) ([]byte, error) 
 	if dir == "" {
 		return nil, fmt.Errorf("external data %q but the model was not loaded from a file", location)
 	}
-	f, err := os.Open(filepath.Join(dir, clean))
+	path, err := externalPath(dir, clean)
+	if err != nil {
+		return nil, fmt.Errorf("external data %q: %w", location, err)
+	}
+	// O_NONBLOCK: opening a FIFO swapped in after the check must not wait
+	// for a writer; the Stat of the open file decides.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("external data: %w", err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || fi.Size() < offset+int64(want) {
-		return nil, fmt.Errorf("external data file %q is too short for %d bytes at offset %d", location, want, offset)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("external data %q: %w", location, err)
 	}
-	if length < 0 {
-		length = int64(want)
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("external data %q is not a regular file (%s)", location, fi.Mode().Type())
 	}
-	if length != int64(want) || offset < 0 {
-		return nil, fmt.Errorf("external data length %d, offset %d: want %d bytes", length, offset, want)
+	if offset > fi.Size() || length > fi.Size()-offset {
+		return nil, fmt.Errorf("external data file %q (%d bytes) is too short for %d bytes at offset %d", location, fi.Size(), length, offset)
 	}
 	buf := make([]byte, length)
 	if _, err := f.ReadAt(buf, offset); err != nil {
 		return nil, fmt.Errorf("external data %q: %w", location, err)
 	}
 	return buf, nil
+}
+
+// externalPath resolves location (clean and relative) inside dir after
+// following every symlink, and refuses a path that leaves dir or is not a
+// regular file.
+func externalPath(dir, location string) (string, error) {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
+	if root, err = filepath.Abs(root); err != nil {
+		return "", err
+	}
+	path, err := filepath.EvalSymlinks(filepath.Join(root, location))
+	if err != nil {
+		return "", err
+	}
+	if path, err = filepath.Abs(path); err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("external data path escapes model directory (it resolves to %s)", path)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	return path, nil
 }
 
 // ReadTensorFile reads a serialized TensorProto (.pb), as in ONNX test data.

@@ -8,7 +8,6 @@ package ir
 
 import (
 	"fmt"
-	"slices"
 )
 
 // Value is one tensor in a graph: a graph input, a node output or a constant.
@@ -67,6 +66,11 @@ type Node struct {
 func (n *Node) Label() string {
 	if n.Name != "" {
 		return fmt.Sprintf("node %q (%s)", n.Name, n.Op.OpType())
+	}
+	for _, o := range n.Outputs {
+		if o != nil && o.Name != "" {
+			return fmt.Sprintf("%s node producing %q", n.Op.OpType(), o.Name)
+		}
 	}
 	return fmt.Sprintf("unnamed %s node", n.Op.OpType())
 }
@@ -150,8 +154,10 @@ func (g *Graph) Uses() map[*Value][]*Node {
 	m := make(map[*Value][]*Node)
 	for _, n := range g.Nodes {
 		for _, v := range n.ReadValues() {
-			if !slices.Contains(m[v], n) {
-				m[v] = append(m[v], n)
+			// A node reading v twice meets it while it is the last
+			// reader listed: no search of a value's (long) reader list.
+			if l := m[v]; len(l) == 0 || l[len(l)-1] != n {
+				m[v] = append(l, n)
 			}
 		}
 	}

@@ -3,7 +3,6 @@ package ir
 import (
 	"errors"
 	"fmt"
-	"runtime/debug"
 )
 
 // Unsupported is the error for a model construct mlc does not implement: an
@@ -85,7 +84,7 @@ func InferGraph(g *Graph) error {
 func InferNode(n *Node) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: shape inference panicked: %v\n%s", n.Label(), r, debug.Stack())
+			err = Recovered(n, "", "shape inference", r)
 		}
 	}()
 	for i, v := range n.Inputs {
@@ -195,16 +194,47 @@ func tryFold(n *Node) (bool, []Type, error) {
 	}
 	if err == nil {
 		outBytes := 0
-		for _, t := range types {
+		for i, t := range types {
+			// Sizes first: an overflowing shape would pass the fold
+			// limit below with a negative byte count.
+			if sizeErr := checkSize(t); sizeErr != nil {
+				return false, nil, fmt.Errorf("%s: output %d: %w", n.Label(), i, sizeErr)
+			}
 			outBytes += t.Bytes()
 		}
 		if outBytes > 2*inBytes+FoldLimit {
 			return false, types, nil
 		}
 	}
-	env := Env{}
-	if err := EvalNode(n, env); err != nil {
-		return false, nil, err
+	env := Env{budgetKey: TensorI64(Shape{}, FoldLoopIterations)}
+	if evalErr := EvalNode(n, env); evalErr != nil {
+		if errors.Is(evalErr, errBudget) {
+			return false, types, nil // too long to fold: the module runs it
+		}
+		if err != nil && IsInternal(evalErr) {
+			// Infer already refused the node (ops whose output shape
+			// depends on data may still evaluate), and Eval, which
+			// trusts what Infer checks, broke on it: Infer's error says
+			// why.
+			return false, nil, wrapNodeErr(n, err)
+		}
+		return false, nil, evalErr
+	}
+	// What Eval made must be a tensor InferNode would accept: when Infer
+	// refused the node, Eval may have built one of a shape it should not
+	// (ConstantOfShape of [-1]), which later nodes would trust.
+	for _, v := range n.Outputs {
+		if v == nil {
+			continue
+		}
+		if t := env[v]; t != nil {
+			if sizeErr := checkSize(t.Type); sizeErr != nil {
+				if err != nil {
+					return false, nil, wrapNodeErr(n, err)
+				}
+				return false, nil, fmt.Errorf("%s: output %q: %w", n.Label(), v.Name, sizeErr)
+			}
+		}
 	}
 	for _, v := range n.Outputs {
 		if v != nil {

@@ -1,9 +1,6 @@
 package ir
 
-import (
-	"fmt"
-	"runtime/debug"
-)
+import "fmt"
 
 // Env holds the tensors of values during interpretation. Constants are read
 // from Value.Const and need not be in it.
@@ -42,7 +39,7 @@ func Run(g *Graph, env Env) ([]*Tensor, error) {
 func EvalNode(n *Node, env Env) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: reference evaluation panicked: %v\n%s", n.Label(), r, debug.Stack())
+			err = Recovered(n, "", "reference evaluation", r)
 		}
 	}()
 	in := make([]*Tensor, len(n.Inputs))

@@ -259,6 +259,9 @@ func (o *Loop) EvalScoped(env Env, in []*Tensor) ([]*Tensor, error) {
 		if k > 0 && it >= int64(scanLen) {
 			return nil, fmt.Errorf("the loop runs more than the %d iterations of its static scan-output length", scanLen)
 		}
+		if err := env.spendIteration(); err != nil {
+			return nil, err
+		}
 		iter := NewTensor(Int64, body.Inputs[0].Type.Shape)
 		iter.SetInt(0, it)
 		c := NewTensor(Bool, body.Inputs[1].Type.Shape)

@@ -3,6 +3,7 @@ package ir
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Fused operators made by the optimizer (never imported): a convolution or
@@ -163,37 +164,6 @@ const (
 	WeightsWinograd
 )
 
-// WinogradU transforms 3x3 weights [M, C, 3, 3] into F(2x2,3x3)'s 4x4
-// domain, laid out as 16 consecutive PackA(M, C) matrices.
-func WinogradU(w *Tensor) *Tensor {
-	M, C := w.Shape[0], w.Shape[1]
-	src := w.F32()
-	g := [4][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
-	u := make([][16]float32, M*C) // per (m, c)
-	for mc := 0; mc < M*C; mc++ {
-		k := src[mc*9 : mc*9+9]
-		for i := 0; i < 4; i++ {
-			for j := 0; j < 4; j++ {
-				s := 0.0
-				for a := 0; a < 3; a++ {
-					for b := 0; b < 3; b++ {
-						s += g[i][a] * float64(k[a*3+b]) * g[j][b]
-					}
-				}
-				u[mc][i*4+j] = float32(s)
-			}
-		}
-	}
-	panels := (M + 3) / 4
-	out := NewTensor(Float32, Shape{16, panels, C, 4})
-	d := out.F32()
-	for xi := 0; xi < 16; xi++ {
-		part := PackA(M, C, func(m, c int) float32 { return u[m*C+c][xi] })
-		copy(d[xi*panels*C*4:], part.F32())
-	}
-	return out
-}
-
 // FusedConv is a Conv with an epilogue. Inputs: X, W, B (may be nil), then
 // the residual when Epilogue.Residual. Packed weights (group 1) keep their
 // original shape in WShape.
@@ -344,18 +314,27 @@ type FusedElementwise struct {
 }
 
 func (f *FusedElementwise) OpType() string {
-	s := "Fused"
-	for _, st := range f.Steps {
+	// The name lists the steps, up to a point: a chain of 100,000 steps
+	// (a hostile or generated model) would otherwise name its function
+	// with half a megabyte, built once per call.
+	const named = 64
+	var s strings.Builder
+	s.WriteString("Fused")
+	for i, st := range f.Steps {
+		if i == named {
+			fmt.Fprintf(&s, "_and_%d_more", len(f.Steps)-named)
+			break
+		}
 		switch {
 		case st.Unary != nil:
-			s += "_" + string(st.Unary.Fn)
+			s.WriteString("_" + string(st.Unary.Fn))
 		case st.Binary != nil:
-			s += "_" + string(st.Binary.Fn)
+			s.WriteString("_" + string(st.Binary.Fn))
 		default:
-			s += "_Clip"
+			s.WriteString("_Clip")
 		}
 	}
-	return s
+	return s.String()
 }
 
 func (f *FusedElementwise) Infer(in []*Value) ([]Type, error) {

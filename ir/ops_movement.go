@@ -128,6 +128,10 @@ func ResolveSlice(x Shape, starts, ends, axes, steps []int) ([]SliceDim, error) 
 			return nil, fmt.Errorf("Slice step is 0")
 		}
 		n := x[a]
+		// A step as long as the axis or longer selects at most one
+		// element: clamping it keeps the arithmetic below from
+		// overflowing (-step of -2^63, end-start+step-1 of 2^63-1).
+		step = min(max(step, -max(n, 1)), max(n, 1))
 		clamp := func(v, lo, hi int) int {
 			if v < 0 {
 				v += n
@@ -242,6 +246,9 @@ func (s *Slice) RunTimeBounds(in []*Value) (axes, steps []int, err error) {
 		if steps[i] == 0 {
 			return nil, nil, fmt.Errorf("Slice step is 0")
 		}
+		// As in ResolveSlice: a step past the axis's length selects at
+		// most one element, and -step must not overflow.
+		steps[i] = min(max(steps[i], -max(x[a], 1)), max(x[a], 1))
 		step := max(steps[i], -steps[i])
 		if most := (x[a] + step - 1) / step; s.Shape[a] < 0 || s.Shape[a] > most {
 			return nil, nil, fmt.Errorf("static shape %s: a slice of %s with step %d has at most %d elements on axis %d", s.Shape, x, steps[i], most, a)

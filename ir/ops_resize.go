@@ -193,6 +193,13 @@ func (r *Resize) Plan(x Shape, roi, scales []float64, sizes []int) (*ResizePlan,
 			return nil, NotSupportedf("keep_aspect_ratio_policy %q", r.KeepAspect)
 		}
 	}
+	size := 1.0
+	for _, d := range out {
+		size *= float64(d)
+	}
+	if !(size <= MaxTensorBytes) {
+		return nil, fmt.Errorf("Resize output %s is too large", out)
+	}
 	p := &ResizePlan{Out: out, Selection: true}
 	for i, a := range axes {
 		var axRoi []float64
@@ -220,6 +227,16 @@ func (r *Resize) Plan(x Shape, roi, scales []float64, sizes []int) (*ResizePlan,
 // axisTaps builds the taps of one axis, following the ONNX reference
 // (onnx/reference/ops/op_resize.py) step by step in float64.
 func (r *Resize) axisTaps(axis, in, out int, scale float64, roi []float64) (*ResizeAxis, error) {
+	// The tables take 8 bytes per output position and 16 per tap; an
+	// antialiased downscale has a footprint of 2/scale (linear) or 4/scale
+	// (cubic) taps. Check before allocating: the sizes are the model's.
+	taps := 4.0
+	if r.Antialias {
+		taps += 4 / min(scale, 1)
+	}
+	if err := CheckAlloc(fmt.Sprintf("Resize's tables for axis %d (%d positions)", axis, out), float64(out)*(8+16*taps)); err != nil {
+		return nil, err
+	}
 	inF := float64(in)
 	outW := scale * inF // the reference's (float) output width
 	ax := &ResizeAxis{Axis: axis, In: in, Out: out}

@@ -93,6 +93,20 @@ func NewTensor(dt DType, shape Shape) *Tensor {
 	return t
 }
 
+// TensorOver is a tensor over little-endian data that the caller hands
+// over (it must not change it later): data itself when it is 8-byte
+// aligned, as typed views need, else an aligned copy. The frontend keeps
+// a model's weights in the decoder's buffers instead of copying them.
+func TensorOver(dt DType, shape Shape, data []byte) (*Tensor, error) {
+	if len(data) == 0 || uintptr(unsafe.Pointer(&data[0]))%8 != 0 || dt == String {
+		return TensorFromBytes(dt, shape, data)
+	}
+	if n := dt.Bytes(shape.Size()); len(data) != n {
+		return nil, fmt.Errorf("%s%s needs %d bytes, got %d", dt, shape, n, len(data))
+	}
+	return &Tensor{Type: Type{dt, shape.Clone()}, Data: data[:len(data):len(data)]}, nil
+}
+
 // TensorFromBytes copies little-endian data into a new aligned tensor.
 func TensorFromBytes(dt DType, shape Shape, data []byte) (*Tensor, error) {
 	t := NewTensor(dt, shape)

@@ -25,6 +25,7 @@ func foldBatchNorm(g *ir.Graph, o *Options) error {
 	prod := g.Producers()
 	drop := map[*ir.Node]bool{}
 	for _, bn := range g.Nodes {
+		o.visit(bn)
 		op, ok := bn.Op.(*ir.BatchNorm)
 		if !ok || !allConstFrom(bn.Inputs[1:5]) {
 			continue

@@ -8,36 +8,43 @@ import "github.com/mlc-compiler/mlc/ir"
 // it reads when that producer's output has no other reader and the shape
 // does not grow. It runs after fuse, so convolution and matrix epilogues
 // take their activations first.
-func fuseChains(g *ir.Graph, _ *Options) error {
-	for changed := true; changed; {
-		changed = false
-		uses := g.Uses()
-		outputs := outputSet(g)
-		for i, n := range g.Nodes {
-			y := n.Out(0)
-			if y == nil || outputs[y] || len(uses[y]) != 1 || !chainable(n) {
-				continue
-			}
-			u := uses[y][0]
-			if u == n || !chainable(u) || u.Out(0) == nil || !sameType(u.Out(0).Type, y.Type) {
-				continue
-			}
-			if _, ok := u.Op.(*ir.FusedElementwise); ok {
-				continue
-			}
-			if b, ok := u.Op.(*ir.Binary); ok && b != nil && u.Inputs[0] == y && u.Inputs[1] == y {
-				continue // x*x reads the running value twice
-			}
-			fe := asChain(n)
-			appendStep(fe, n, u, y)
-			fe.Out = u.Out(0).Type
-			n.Op = fe
-			n.Outputs = []*ir.Value{u.Out(0)}
-			takePlace(g, i, n, u)
-			changed = true
-			break
+//
+// Nodes are visited in order and a merged node is visited again at the
+// place it moves to, which merges what restarting from the first node
+// after every merge would, in one pass (nothing before a merge point can
+// become mergeable by it).
+func fuseChains(g *ir.Graph, o *Options) error {
+	r := newReaders(g)
+	outputs := outputSet(g)
+	for i := 0; i < len(g.Nodes); i++ {
+		n := g.Nodes[i]
+		if n == nil {
+			continue
 		}
+		o.visit(n)
+		y := n.Out(0)
+		if y == nil || outputs[y] || r.only(y) == nil || !chainable(n) {
+			continue
+		}
+		u := r.only(y)
+		if u == n || !chainable(u) || u.Out(0) == nil || !sameType(u.Out(0).Type, y.Type) {
+			continue
+		}
+		if _, ok := u.Op.(*ir.FusedElementwise); ok {
+			continue
+		}
+		if b, ok := u.Op.(*ir.Binary); ok && b != nil && u.Inputs[0] == y && u.Inputs[1] == y {
+			continue // x*x reads the running value twice
+		}
+		nRead, uReads := readSet(n), u.ReadValues()
+		fe := asChain(n)
+		appendStep(fe, n, u, y)
+		fe.Out = u.Out(0).Type
+		n.Op = fe
+		n.Outputs = []*ir.Value{u.Out(0)}
+		r.absorb(n, u, y, uReads, nRead)
 	}
+	r.compact()
 	return nil
 }
 
@@ -52,6 +59,11 @@ var chainBinary = map[ir.BinaryFn]bool{
 }
 
 func chainable(n *ir.Node) bool {
+	switch n.Op.(type) {
+	case *ir.FusedElementwise, *ir.Unary, *ir.Binary, *ir.Clip:
+	default:
+		return false // before looking at inputs: a Concat may have 100,000
+	}
 	for _, v := range n.Inputs {
 		if v == nil || v.Type.DType != ir.Float32 {
 			return false

@@ -2,7 +2,6 @@ package opt
 
 import (
 	"math"
-	"slices"
 
 	"github.com/mlc-compiler/mlc/ir"
 )
@@ -34,29 +33,33 @@ func fuseEpilogues(g *ir.Graph, o *Options) error {
 			}
 		}
 	}
-	for changed := true; changed; {
-		changed = false
-		uses := g.Uses()
-		outputs := outputSet(g)
-		for i, n := range g.Nodes {
-			ep := epilogueOf(n)
-			if ep == nil {
-				continue
-			}
-			y := n.Outputs[0]
-			if y == nil || outputs[y] || len(uses[y]) != 1 {
-				continue
-			}
-			u := uses[y][0]
-			if !absorb(n, ep, u, y) {
-				continue
-			}
-			n.Outputs[0] = u.Outputs[0]
-			takePlace(g, i, n, u)
-			changed = true
-			break
+	// One pass in order, a merged node visited again at its new place
+	// (see fuseChains).
+	r := newReaders(g)
+	outputs := outputSet(g)
+	for i := 0; i < len(g.Nodes); i++ {
+		n := g.Nodes[i]
+		if n == nil {
+			continue
 		}
+		o.visit(n)
+		ep := epilogueOf(n)
+		if ep == nil {
+			continue
+		}
+		y := n.Outputs[0]
+		if y == nil || outputs[y] || r.only(y) == nil {
+			continue
+		}
+		u := r.only(y)
+		nRead := readSet(n)
+		if !absorb(n, ep, u, y) {
+			continue
+		}
+		n.Outputs[0] = u.Outputs[0]
+		r.absorb(n, u, y, u.ReadValues(), nRead)
 	}
+	r.compact()
 	return nil
 }
 
@@ -232,13 +235,6 @@ func gemmFusable(n *ir.Node, op *ir.Gemm) (*ir.FusedMatMul, *ir.Value, *ir.Value
 		b = ir.NewConst(b.Name+"_t", bt)
 	}
 	return &ir.FusedMatMul{K: K, N: N}, b, bias
-}
-
-// takePlace moves n, at index i of g.Nodes, to the place of u, a later
-// node n has absorbed, and drops u: there every input n now reads exists.
-func takePlace(g *ir.Graph, i int, n, u *ir.Node) {
-	g.Nodes[slices.Index(g.Nodes, u)] = n
-	g.Nodes = append(g.Nodes[:i], g.Nodes[i+1:]...)
 }
 
 func sameType(a, b ir.Type) bool { return a.DType == b.DType && a.Shape.Equal(b.Shape) }

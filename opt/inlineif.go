@@ -7,9 +7,10 @@ import "github.com/mlc-compiler/mlc/ir"
 // may not even have static shapes, and code generation needs none of it.
 // Each If output becomes an Identity of the branch output (an alias, no
 // code), so that graph outputs keep their names.
-func inlineIf(g *ir.Graph, _ *Options) error {
+func inlineIf(g *ir.Graph, o *Options) error {
 	nodes := make([]*ir.Node, 0, len(g.Nodes))
 	for _, n := range g.Nodes {
+		o.visit(n)
 		for _, sg := range subgraphsOf(n) {
 			if err := inlineIf(sg, nil); err != nil {
 				return err

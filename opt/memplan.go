@@ -25,11 +25,20 @@ type Plan struct {
 	Workspace   map[*ir.Node]int // address of each node's scratch space
 	Once        map[*ir.Node]bool
 	OnceFlag    int         // address of the i32 that is 1 once the Once nodes ran
+	DataFlag    int         // address of the i32 that is 1 once the constants are in memory
 	Consts      []*ir.Value // constants to place in data segments, by address
 	ConstBytes  int         // size of the constant region
+	StagedBytes int         // constants only Once nodes read, placed in the arena
+	FixedBytes  int         // inputs, outputs and the Once nodes' results
+	OnceBytes   int         // of which the Once nodes' results
 	ArenaStart  int
 	ArenaBytes  int
 	MemoryBytes int
+	// Peak is the most the arena must hold at once, at node PeakStep (-1:
+	// the Once nodes): the activations live there (PeakLive) and the
+	// node's workspace (PeakWorkspace). ArenaBytes - Peak is what the
+	// placement loses to fragmentation.
+	Peak, PeakStep, PeakLive, PeakWorkspace int
 }
 
 // Addr returns v's address; it panics for values the plan does not know,
@@ -43,6 +52,10 @@ func (p *Plan) Addr(v *ir.Value) int {
 }
 
 func alignUp(n, a int) int { return (n + a - 1) / a * a }
+
+// maxFirstFit bounds the buffers alive together that first-fit placement
+// looks between (see PlanMemory).
+const maxFirstFit = 512
 
 // interval is one buffer's life: it is written at step def and read up to
 // step last (inclusive).
@@ -85,9 +98,13 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 			p.Consts = append(p.Consts, r)
 		}
 	}
+	p.Once = onceNodes(g, roots)
+	staged := stagedConsts(g, p.Once)
 	for _, v := range p.Consts {
-		p.Offsets[v] = addr
-		addr = alignUp(addr+max(len(v.Const.Data), 1), Align)
+		if !staged[v] {
+			p.Offsets[v] = addr
+			addr = alignUp(addr+max(len(v.Const.Data), 1), Align)
+		}
 	}
 	p.ConstBytes = addr - ScratchBytes
 
@@ -112,22 +129,34 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	fix(g.Outputs)
 	// Values the Once nodes compute keep their buffers too, next to a flag
 	// that tells whether they are computed.
-	p.Once = onceNodes(g, roots)
+	onceStart := addr
 	for _, n := range g.Nodes {
 		if p.Once[n] {
 			fix(n.Outputs)
 		}
 	}
-	if len(p.Once) > 0 {
-		p.OnceFlag = addr
+	p.OnceBytes = addr - onceStart
+	if len(p.Once) > 0 || len(p.Consts) > 0 {
+		p.DataFlag, p.OnceFlag = addr, addr+4
 		addr += Align
 	}
 	p.ArenaStart = addr
+	p.FixedBytes = addr - ScratchBytes - p.ConstBytes
 
 	// Live intervals of activations, with aliases folded into their roots.
+	// The Once nodes run before every other node, at step -1, and so do
+	// the constants only they read (staged): those sit in the arena, where
+	// activations overwrite them once the first run has used them.
 	ivs := map[*ir.Value]*interval{}
 	var order []*interval
 	end := len(g.Nodes)
+	for _, v := range p.Consts {
+		if staged[v] {
+			iv := &interval{val: v, def: -1, last: -1, size: max(len(v.Const.Data), 1)}
+			order = append(order, iv)
+			p.StagedBytes += alignUp(iv.size, Align)
+		}
+	}
 	use := func(v *ir.Value, step int) {
 		r := root(v)
 		if r.Const != nil || fixed[r] {
@@ -161,7 +190,11 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 			}
 		}
 		if w := workspace(n); w > 0 {
-			order = append(order, &interval{node: n, def: step, last: step, size: w})
+			at := step
+			if p.Once[n] {
+				at = -1
+			}
+			order = append(order, &interval{node: n, def: at, last: at, size: w})
 		}
 		for _, sg := range subgraphsOf(n) {
 			sg.Walk(func(sn *ir.Node) {
@@ -179,25 +212,26 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	// not overlap a placed buffer alive at the same time.
 	sorted := append([]*interval{}, order...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].size > sorted[j].size })
-	var placed []*interval
+	// placed finds the buffers alive at the same time without scanning
+	// them all; past maxFirstFit of them (a graph tens of thousands of
+	// nodes wide) the buffer goes above them all instead of into the
+	// lowest gap, which keeps planning near-linear.
+	placed := newPlacedIndex(end + 1)
 	arena := 0
 	for _, iv := range sorted {
-		var conflicts []*interval
-		for _, o := range placed {
-			if o.def <= iv.last && iv.def <= o.last {
-				conflicts = append(conflicts, o)
-			}
-		}
-		sort.Slice(conflicts, func(i, j int) bool { return conflicts[i].off < conflicts[j].off })
 		off := 0
-		for _, o := range conflicts {
-			if off+iv.size <= o.off {
-				break
+		if placed.overlaps(iv.def, iv.last) > maxFirstFit {
+			off = placed.maxEnd(iv.def, iv.last)
+		} else {
+			for _, o := range placed.list(iv.def, iv.last) {
+				if off+iv.size <= o.off {
+					break
+				}
+				off = max(off, alignUp(o.off+o.size, Align))
 			}
-			off = max(off, alignUp(o.off+o.size, Align))
 		}
 		iv.off = off
-		placed = append(placed, iv)
+		placed.add(iv)
 		arena = max(arena, off+iv.size)
 	}
 	for _, iv := range order {
@@ -213,6 +247,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		}
 	}
 	p.ArenaBytes = alignUp(arena, Align)
+	p.peak(order, end)
 	// Slack past the last buffer: SIMD kernels may load a whole vector
 	// across the end of a tensor (lanes they then discard).
 	p.MemoryBytes = p.ArenaStart + p.ArenaBytes + 64
@@ -244,6 +279,9 @@ func onceNodes(g *ir.Graph, roots ir.AliasRoots) map[*ir.Node]bool {
 		if _, ok := n.Op.(ir.Impure); ok {
 			continue
 		}
+		if p, ok := n.Op.(*ir.PrepareWeights); ok && p.EachRun {
+			continue
+		}
 		ok := len(n.Inputs) > 0
 		for _, v := range n.Inputs {
 			if v != nil && v.Const == nil && !known[v] {
@@ -266,6 +304,72 @@ func onceNodes(g *ir.Graph, roots ir.AliasRoots) map[*ir.Node]bool {
 		}
 	}
 	return once
+}
+
+// peak finds the step whose live buffers need the most arena bytes, with
+// a running sum over the interval ends (steps -1 to end).
+func (p *Plan) peak(order []*interval, end int) {
+	live := make([]int, end+3)
+	work := make([]int, end+3)
+	for _, iv := range order {
+		sz := alignUp(iv.size, Align)
+		d := live
+		if iv.val == nil {
+			d = work
+		}
+		d[iv.def+1] += sz
+		d[iv.last+2] -= sz
+	}
+	l, w := 0, 0
+	p.Peak, p.PeakStep = -1, -1
+	for i := 0; i < end+2; i++ {
+		l += live[i]
+		w += work[i]
+		if l+w > p.Peak {
+			p.Peak, p.PeakStep, p.PeakLive, p.PeakWorkspace = l+w, i-1, l, w
+		}
+	}
+}
+
+// stagedConsts are the constants that only Once nodes read: they are
+// needed before the first run's activations exist, and never after.
+func stagedConsts(g *ir.Graph, once map[*ir.Node]bool) map[*ir.Value]bool {
+	staged := map[*ir.Value]bool{}
+	for _, n := range g.Nodes {
+		if once[n] {
+			for _, v := range n.Inputs {
+				if v != nil && v.Const != nil {
+					staged[v] = true
+				}
+			}
+		}
+	}
+	keep := func(v *ir.Value) {
+		if v != nil {
+			delete(staged, v)
+		}
+	}
+	g.Walk(func(n *ir.Node) {
+		if !once[n] {
+			for _, v := range n.Inputs {
+				keep(v)
+			}
+		}
+		for _, sg := range subgraphsOf(n) {
+			for _, v := range sg.Outputs {
+				keep(v)
+			}
+		}
+	})
+	// A view of a constant shares its bytes, which must then last.
+	roots := g.AliasRoots()
+	for _, r := range roots {
+		keep(r)
+	}
+	for _, v := range g.Outputs {
+		keep(roots.Of(v))
+	}
+	return staged
 }
 
 func subgraphsOf(n *ir.Node) []*ir.Graph {

@@ -27,6 +27,18 @@ type Options struct {
 	FP16 string
 	// Debug are the hooks for looking into the pipeline.
 	Debug Debug
+
+	// node is the node a pass is rewriting, for the error a panic
+	// becomes (see visit).
+	node *ir.Node
+}
+
+// visit records that a pass works on n, so that a panic there becomes an
+// internal error naming n. o may be nil (passes recursing into subgraphs).
+func (o *Options) visit(n *ir.Node) {
+	if o != nil {
+		o.node = n
+	}
 }
 
 // Debug are the optimizer's hooks for finding a miscompile (mlc compile
@@ -150,14 +162,14 @@ func Run(g *ir.Graph, o Options) (*Plan, error) {
 		if o.Level < p.MinLevel || slices.Contains(o.Debug.Disable, p.Name) {
 			continue
 		}
-		if err := p.Run(g, &o); err != nil {
+		if _, err := runPass(p, g, &o); err != nil {
 			return nil, fmt.Errorf("pass %s: %w", p.Name, err)
 		}
 		if err := stage(p.Name, nil); err != nil {
 			return nil, err
 		}
 	}
-	plan, err := PlanMemory(g, o.Workspace)
+	plan, err := runPass(Pass{Name: "memplan"}, g, &o)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +177,21 @@ func Run(g *ir.Graph, o Options) (*Plan, error) {
 		o.Debug.Dump("plan", g, plan)
 	}
 	return plan, nil
+}
+
+// runPass runs one pass (the memory plan when p.Run is nil); a panic
+// becomes an ir.InternalError naming the node the pass was at.
+func runPass(p Pass, g *ir.Graph, o *Options) (plan *Plan, err error) {
+	o.node = nil
+	defer func() {
+		if r := recover(); r != nil {
+			err = ir.Recovered(o.node, "the graph", "optimization pass "+p.Name, r)
+		}
+	}()
+	if p.Run == nil {
+		return PlanMemory(g, o.Workspace)
+	}
+	return nil, p.Run(g, o)
 }
 
 // checkDisable accepts only names of optional passes: the required ones

@@ -13,7 +13,8 @@ import (
 // flat memory, constants copied to their addresses, every node reading its
 // inputs from and writing its outputs to the plan's addresses (a view
 // writes nothing: it must find its input's bytes at its own address), and
-// each node's workspace filled with garbage while it runs. A plan that
+// each node's workspace filled with garbage while it runs; the Once nodes
+// run first, as mlc_run's first call runs them. A plan that
 // lets two live buffers (or a workspace and a live buffer) share bytes
 // makes the outputs differ from the interpreter's; one that puts a node's
 // output over its input fails at once.
@@ -42,7 +43,15 @@ func runInPlan(t *testing.T, g *ir.Graph, p *Plan, in ir.Env, workspace func(*ir
 	for _, v := range g.Inputs {
 		store(v, in[v])
 	}
-	for _, n := range g.Nodes {
+	order := make([]*ir.Node, 0, len(g.Nodes))
+	for _, once := range []bool{true, false} {
+		for _, n := range g.Nodes {
+			if p.Once[n] == once {
+				order = append(order, n)
+			}
+		}
+	}
+	for _, n := range order {
 		ins := make([]*ir.Tensor, len(n.Inputs))
 		for i, v := range n.Inputs {
 			if v != nil {
@@ -93,6 +102,19 @@ func runInPlan(t *testing.T, g *ir.Graph, p *Plan, in ir.Env, workspace func(*ir
 	return outs
 }
 
+// onlyOnceRead: every reader of v is a Once node.
+func onlyOnceRead(g *ir.Graph, p *Plan, v *ir.Value) bool {
+	ok := true
+	g.Walk(func(n *ir.Node) {
+		for _, in := range n.Inputs {
+			if in == v && !p.Once[n] {
+				ok = false
+			}
+		}
+	})
+	return ok
+}
+
 // checkPlanLayout checks the plan's static promises: every value a node
 // touches has an address, 16-byte aligned, inside memory; constants lie in
 // the constant region after the scratch area, above it graph inputs and
@@ -112,7 +134,8 @@ func checkPlanLayout(t *testing.T, g *ir.Graph, p *Plan) {
 			if a%Align != 0 || a < ScratchBytes || a+v.Type.Bytes() > p.MemoryBytes {
 				t.Errorf("%s: %q at %d (%d bytes): misaligned or outside [%d, %d)", n.Label(), v.Name, a, v.Type.Bytes(), ScratchBytes, p.MemoryBytes)
 			}
-			if v.Const != nil && a >= ScratchBytes+p.ConstBytes {
+			// (a constant only Once nodes read is staged in the arena)
+			if v.Const != nil && a >= ScratchBytes+p.ConstBytes && (a < p.ArenaStart || !onlyOnceRead(g, p, v)) {
 				t.Errorf("constant %q at %d, past the constant region", v.Name, a)
 			}
 		}

@@ -1,6 +1,8 @@
 package opt
 
 import (
+	"slices"
+
 	"github.com/mlc-compiler/mlc/ir"
 )
 
@@ -8,33 +10,44 @@ import (
 // (group 1) and MatMul nodes into the GEMM micro-kernel's panels
 // (ir.PackB), so that no packing of weights happens at run time. The
 // conditions match the packed kernels' (2-D convolutions of group 1).
+//
+// The module stores weights no larger than the model does: packed
+// matrices whose values are all float16 (a float16 model's) are stored in
+// float16, and Winograd's transformed weights (16/9 the size) are not
+// stored at all; an ir.PrepareWeights node computes the float32 layout the
+// kernel reads from them at run time (see stored below).
 func prepackWeights(g *ir.Graph, o *Options) error {
 	if !o.SIMD {
 		return nil // the scalar kernels read weights as imported
 	}
+	choice := choosePreparation(g, o)
+	var nodes []*ir.Node
+	defer func() { g.Nodes = nodes }()
 	for _, n := range g.Nodes {
+		nodes = append(nodes, n)
 		switch op := n.Op.(type) {
 		case *ir.FusedConv:
 			w := n.Inputs[1]
-			if op.Layout != ir.WeightsPlain || op.Group != 1 || w.Const == nil || w.Type.DType != ir.Float32 || len(w.Type.Shape) != 4 {
+			if !packable(n, op) {
 				continue
 			}
 			M, K := w.Type.Shape[0], w.Type.Shape[1:].Size()
 			src := w.Const.F32()
 			op.WShape = w.Type.Shape.Clone()
-			if o.Tune == "v8" && winogradFits(n, op) {
+			c := choice[n]
+			if o.Tune == "v8" && c.winograd {
 				// F(2x2,3x3) does 2.25x fewer multiplies; its weights are
 				// 16/9 the size, so layers whose few pixels make weight
 				// bytes dominate (7x7 maps) keep the direct form.
-				n.Inputs[1] = ir.NewConst(w.Name+"_winograd", ir.WinogradU(w.Const))
 				op.Layout, op.Plain = ir.WeightsWinograd, w.Const
+				n.Inputs[1] = stored(&nodes, w.Name+"_winograd", ir.WinogradSource(narrowed(w.Const)), op.Layout, c.eachRun)
 			} else if o.Tune == "v8" {
 				// V8 broadcasts weights for free: they are the A side.
-				n.Inputs[1] = ir.NewConst(w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }))
 				op.Layout = ir.WeightsPackA
+				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }), op.Layout, c.eachRun)
 			} else {
-				n.Inputs[1] = ir.NewConst(w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }))
 				op.Layout = ir.WeightsPackB
+				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackB(K, M, func(k, m int) float32 { return src[m*K+k] }), op.Layout, c.eachRun)
 			}
 		case *ir.FusedMatMul:
 			b := n.Inputs[1]
@@ -43,11 +56,193 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			}
 			src := b.Const.F32()
 			N := op.N
-			n.Inputs[1] = ir.NewConst(b.Name+"_packed", ir.PackB(op.K, N, func(k, j int) float32 { return src[k*N+j] }))
+			n.Inputs[1] = stored(&nodes, b.Name+"_packed", ir.PackB(op.K, N, func(k, j int) float32 { return src[k*N+j] }), ir.WeightsPackB, choice[n].eachRun)
 			op.Packed = true
 		}
 	}
 	return nil
+}
+
+// stored returns the value a kernel reads for weights t in layout l (t is
+// PackA or PackB float32 data, or WinogradSource data of any float dtype):
+// t itself as a constant, or, when the module can store it smaller, the
+// output of a PrepareWeights node (appended to nodes before the reader)
+// computing it from the smaller constant, before every run of the reader
+// or once (see choosePreparation).
+func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout, eachRun bool) *ir.Value {
+	if l != ir.WeightsWinograd {
+		if !halfExact(t) {
+			return ir.NewConst(name, t)
+		}
+		t = ir.CastTensor(t, ir.Float16, false, ir.RoundNearest)
+	}
+	reader := (*nodes)[len(*nodes)-1]
+	src := ir.NewConst(name+"_stored", t)
+	p := &ir.PrepareWeights{Layout: l, EachRun: eachRun}
+	types, err := p.Infer([]*ir.Value{src})
+	if err != nil {
+		panic(err) // the layouts above always fit
+	}
+	out := typedValue(name, types[0].DType, types[0].Shape)
+	*nodes = append((*nodes)[:len(*nodes)-1], &ir.Node{Name: name + "/prepare", Op: p, Inputs: []*ir.Value{src}, Outputs: []*ir.Value{out}}, reader)
+	return out
+}
+
+// prepChoice is how a layer's weights are prepared: in the Winograd
+// domain or packed, and before every run or once.
+type prepChoice struct{ winograd, eachRun bool }
+
+// Measured on this machine: preparing weights writes about 2 GB/s on
+// either engine (Winograd 1.6-2.0, widening float16 1.8-4.4, V8 and
+// wazero) while the kernels run near 30 GFLOP/s, 2 flops per 4-byte
+// prepared weight and use of it: preparing costs 30/reuse of the layer's
+// time, reuse being how often the kernel reads each prepared weight
+// (output pixels of a packed GEMM, tiles of a Winograd product).
+const (
+	// From this reuse, weights are prepared before every run (<= 1%).
+	prepareEachRunReuse = 3000
+	// Below this many tiles a Winograd layer that cannot keep its weights
+	// prepared goes direct: Winograd's 2.1x fewer multiplies (measured
+	// efficiency) no longer pay for preparing on every run (30/tiles).
+	winogradEachRunTiles = 100
+	// The weights kept prepared may add this share to the memory a model
+	// needs anyway (its stored weights and largest activations), so that
+	// linear memory stays within 1.2x of that with some slack for the
+	// arena's fragmentation, or preparedFloor bytes, below which memory
+	// matters to no one (small and medium models keep all their Winograd
+	// layers, as when U was stored in the module).
+	preparedShare = 0.18
+	preparedFloor = 16 << 20
+)
+
+// choosePreparation decides, per layer, how its weights are prepared
+// (the rule is recorded in docs/design.md, "Weights at their stored
+// width"): layers with reuse >= prepareEachRunReuse prepare before every
+// run; the others keep their prepared weights in memory, most reused
+// first, while what that adds stays within preparedShare of the stored
+// weights and the largest activations (or preparedFloor); the rest prepare
+// on every run, or, for Winograd layers with few tiles, take the direct
+// form (stored as is when float32, widened from float16 otherwise).
+//
+// What keeping weights prepared adds: the prepared bytes, less their
+// stored form, which is then staged in the arena, where it costs nothing
+// while the staged weights fit under the largest activations.
+func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
+	choice := map[*ir.Node]prepChoice{}
+	type cand struct {
+		n            *ir.Node
+		reuse, bytes int // bytes kept when prepared once
+		src          int // bytes of the stored form
+		winograd     bool
+		direct       int // bytes of the direct form if prepared (0: stored as is)
+	}
+	var cands []cand
+	stored, peak := 0, 0
+	seen := map[*ir.Value]bool{}
+	for _, n := range g.Nodes {
+		act := 0
+		for _, v := range append(append([]*ir.Value{}, n.Inputs...), n.Outputs...) {
+			switch {
+			case v == nil:
+			case v.Const != nil:
+				if !seen[v] {
+					seen[v] = true
+					stored += storedBytes(v.Const)
+				}
+			default:
+				act += v.Type.Bytes()
+			}
+		}
+		peak = max(peak, act)
+		switch op := n.Op.(type) {
+		case *ir.FusedConv:
+			w := n.Inputs[1]
+			if !packable(n, op) {
+				continue
+			}
+			y := n.Outputs[0].Type.Shape
+			pixels := y.Size() / max(y[1], 1) // output pixels, batch included
+			M, K := w.Type.Shape[0], w.Type.Shape[1:].Size()
+			packed := 0
+			if halfExact(w.Const) {
+				packed = (M + 7) / 8 * 8 * ir.PackedK(K) * 4 // either packing, rounded up
+			}
+			if o.Tune == "v8" && winogradFits(n, op) {
+				tiles := pixels / (y[2] * y[3]) * ((y[2] + 1) / 2) * ((y[3] + 1) / 2)
+				cands = append(cands, cand{n, tiles, 16 * ((M + 3) / 4) * w.Type.Shape[1] * 16, storedBytes(w.Const), true, packed})
+			} else if packed > 0 {
+				cands = append(cands, cand{n, pixels, packed, packed / 2, false, 0})
+			}
+		case *ir.FusedMatMul:
+			if b := n.Inputs[1]; !op.Packed && b.Const != nil && halfExact(b.Const) {
+				rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1)
+				packed := ir.PackedK(op.K) * ((op.N + 7) / 8 * 8) * 4
+				cands = append(cands, cand{n, rows, packed, packed / 2, false, 0})
+			}
+		}
+	}
+	for _, c := range cands {
+		choice[c.n] = prepChoice{winograd: c.winograd, eachRun: true}
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int { return b.reuse - a.reuse })
+	budget := max(int(preparedShare*float64(stored+peak)), preparedFloor)
+	prepared, staged := 0, 0
+	fits := func(bytes, src int) bool {
+		if prepared+bytes-min(staged+src, peak) > budget {
+			return false
+		}
+		prepared, staged = prepared+bytes, staged+src
+		return true
+	}
+	for _, c := range cands {
+		switch {
+		case c.reuse >= prepareEachRunReuse:
+		case fits(c.bytes, c.src):
+			choice[c.n] = prepChoice{winograd: c.winograd}
+		case c.winograd && c.reuse < winogradEachRunTiles:
+			once := c.direct > 0 && fits(c.direct, c.direct/2)
+			choice[c.n] = prepChoice{eachRun: !once}
+		}
+	}
+	return choice
+}
+
+// storedBytes is the size the module stores t at: half a float32 tensor
+// whose values are all float16.
+func storedBytes(t *ir.Tensor) int {
+	if halfExact(t) {
+		return len(t.Data) / 2
+	}
+	return len(t.Data)
+}
+
+// narrowed is w in float16 when that holds every value exactly.
+func narrowed(w *ir.Tensor) *ir.Tensor {
+	if w.DType == ir.Float32 && halfExact(w) {
+		return ir.CastTensor(w, ir.Float16, false, ir.RoundNearest)
+	}
+	return w
+}
+
+// halfExact: every value of the float32 tensor t is a float16 value (a
+// float16 model's weights, widened), NaNs aside.
+func halfExact(t *ir.Tensor) bool {
+	if t.DType != ir.Float32 {
+		return false
+	}
+	for _, v := range t.F32() {
+		if ir.RoundHalf(v) != v && v == v {
+			return false
+		}
+	}
+	return true
+}
+
+// packable: the fused Conv's constant float32 weights go into the packed
+// GEMM's layouts (2-D convolutions of group 1).
+func packable(n *ir.Node, op *ir.FusedConv) bool {
+	w := n.Inputs[1]
+	return op.Layout == ir.WeightsPlain && op.Group == 1 && w.Const != nil && w.Type.DType == ir.Float32 && len(w.Type.Shape) == 4
 }
 
 // winogradFits: a 3x3, stride 1, dilation 1 convolution with at least 12x12

@@ -5,8 +5,9 @@ import "github.com/mlc-compiler/mlc/ir"
 // strengthReduce turns Pow with a constant scalar float exponent of 2 into
 // x*x: the same correctly rounded square, where exp(2 log|x|) costs some
 // 40 operations per element (tiny_transformer's LayerNorms).
-func strengthReduce(g *ir.Graph, _ *Options) error {
+func strengthReduce(g *ir.Graph, o *Options) error {
 	for _, n := range g.Nodes {
+		o.visit(n)
 		op, ok := n.Op.(*ir.Binary)
 		if !ok || op.Fn != ir.FnPow || len(n.Inputs) != 2 {
 			continue

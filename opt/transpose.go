@@ -8,11 +8,12 @@ import "github.com/mlc-compiler/mlc/ir"
 // (an identity, or one that only moves size-1 axes, as exporters write
 // around channel and sequence dims) becomes a Reshape, which is a view with
 // no code.
-func simplifyTransposes(g *ir.Graph, _ *Options) error {
+func simplifyTransposes(g *ir.Graph, o *Options) error {
 	uses := g.Uses()
 	producers := g.Producers()
 	outputs := outputSet(g)
 	for _, n := range g.Nodes {
+		o.visit(n)
 		t, ok := n.Op.(*ir.Transpose)
 		if !ok {
 			continue

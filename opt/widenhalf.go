@@ -227,10 +227,12 @@ func pinHalfSemantics(n *ir.Node) ir.Op {
 	return n.Op
 }
 
-// keepsHalf: ops whose meaning depends on the float16 encoding itself.
+// keepsHalf: ops whose meaning depends on the float16 encoding itself
+// (CheckEqual compares a graph input's bytes with the value the module was
+// specialized on, and the metadata names that input as fixed).
 func keepsHalf(op ir.Op) bool {
 	switch op.(type) {
-	case *ir.BitCast:
+	case *ir.BitCast, *ir.CheckEqual:
 		return true
 	}
 	return false

@@ -63,3 +63,26 @@ func TestWidenHalf(t *testing.T) {
 	}
 	irtest.SameOutputs(t, g, in, want, 0)
 }
+
+// TestWidenHalfKeepsInputChecks: the check that a float16 input equals the
+// value a module was specialized on (--input-value) compares the input's
+// own bytes, so it keeps reading the graph input, not its float32 twin: the
+// metadata's fixed_inputs names that input.
+func TestWidenHalfKeepsInputChecks(t *testing.T) {
+	b := irtest.New(t)
+	b.In("x", ir.Float16, 2)
+	b.Const("v", ir.FromFloats(ir.Float16, ir.Shape{2}, []float64{1, 2}))
+	b.Op("r", &ir.Unary{Fn: ir.FnRelu}, "x")
+	g := b.Out("r")
+	check := &ir.Node{Name: "check", Op: &ir.CheckEqual{}, Inputs: []*ir.Value{b.V("x"), b.V("v")}} // no outputs
+	g.Nodes = append([]*ir.Node{check}, g.Nodes...)
+	if err := widenHalf(g, &Options{}); err != nil {
+		t.Fatal(err)
+	}
+	irtest.Verify(t, g)
+	g.Walk(func(n *ir.Node) {
+		if _, ok := n.Op.(*ir.CheckEqual); ok && n.Inputs[0] != b.V("x") {
+			t.Errorf("the input check reads %s, want the graph input x", n.Inputs[0])
+		}
+	})
+}

@@ -12,7 +12,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -139,7 +138,7 @@ func Check(ctx context.Context, modelPath, dataDir string, o Options) (res CaseR
 func recoverCase(res *CaseResult) {
 	if r := recover(); r != nil {
 		res.Status = Error
-		res.Message = fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
+		res.Message = ir.Recovered(nil, res.Case, "mlc verify", r).Error() // no stack trace for users
 	}
 }
 

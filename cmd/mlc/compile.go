@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -81,21 +84,42 @@ module to stdout (the summary then goes to stderr).`,
 				}
 				out = strings.TrimSuffix(filepath.Base(args[0]), filepath.Ext(args[0])) + ".wasm"
 			}
-			res, err := mlc.Compile(model, dir, o)
-			if err != nil {
-				return modelError(err)
+			// The module goes to its file (or stdout) as it is encoded,
+			// hashed on the way: no copy of it in memory. The Go heap is
+			// held near twice the model plus 256 MiB: a compiler's data are
+			// mostly pointer-free weights, which its collector scans
+			// cheaply, so collecting more often costs little and bounds
+			// the peak (docs/design.md, "Compiling large models").
+			debug.SetMemoryLimit(2*int64(len(model)) + 256<<20)
+			h := sha256.New()
+			var res *mlc.Result
+			compile := func(w io.Writer) error {
+				o.Output = io.MultiWriter(w, h)
+				var err error
+				if res, err = mlc.Compile(model, dir, o); err != nil {
+					return modelError(err)
+				}
+				return nil
 			}
 			text := js.text(cmd)
 			if emit.js() {
+				if res, err = mlc.Compile(model, dir, o); err != nil {
+					return modelError(err)
+				}
+				h.Write(res.Wasm)
 				if out, err = emit.writeJS(text, args[0], out, res); err != nil {
 					return err
 				}
 			} else if out == "-" {
-				if _, err := cmd.OutOrStdout().Write(res.Wasm); err != nil {
+				w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
+				if err := compile(w); err != nil {
+					return err
+				}
+				if err := w.Flush(); err != nil {
 					return ioError(err)
 				}
 				text = cmd.ErrOrStderr() // stdout holds the module
-			} else if err := writeFile(out, res.Wasm); err != nil {
+			} else if err := writeFileFrom(out, compile); err != nil {
 				return err
 			}
 			if !emit.js() {
@@ -103,15 +127,14 @@ module to stdout (the summary then goes to stderr).`,
 				if out == "-" {
 					where = "the module to stdout"
 				}
-				fmt.Fprintf(text, "wrote %s (%d bytes, %d KiB memory)\n", where, len(res.Wasm), res.Meta.MemoryBytes/1024)
+				fmt.Fprintf(text, "wrote %s (%d bytes, %d KiB memory)\n", where, res.Bytes, res.Meta.MemoryBytes/1024)
 			}
 			if res.Report != nil {
 				res.Report.Write(text)
 			}
-			sum := sha256.Sum256(res.Wasm)
 			return js.write(cmd, compileJSON{
 				header: newHeader("mlc.compile"), Output: out,
-				ModuleBytes: len(res.Wasm), ModuleSHA256: hex.EncodeToString(sum[:]), MemoryBytes: res.Meta.MemoryBytes,
+				ModuleBytes: res.Bytes, ModuleSHA256: hex.EncodeToString(h.Sum(nil)), MemoryBytes: res.Meta.MemoryBytes,
 				Inputs: tensorsJSON(res.Meta.Inputs), Outputs: tensorsJSON(res.Meta.Outputs),
 				Options: append([]string{}, res.Meta.Options...), Quantization: res.Report,
 			})
@@ -123,6 +146,33 @@ module to stdout (the summary then goes to stderr).`,
 	js.add(cmd, "a summary (and the quantization report)")
 	q.add(cmd)
 	return cmd
+}
+
+// writeFileFrom writes the file at path with write, through a temporary
+// file renamed at the end, so that a failure leaves no partial file.
+// write's own errors come back as they are; the file's are I/O errors.
+func writeFileFrom(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return ioError(err)
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	if err := write(w); err != nil {
+		tmp.Close()
+		return err
+	}
+	err = w.Flush()
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	return ioError(err)
 }
 
 type quantFlags struct {

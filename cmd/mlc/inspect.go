@@ -36,6 +36,10 @@ type modelInfo struct {
 	CompileError string `json:"compile_error,omitempty"`
 	// MFLOPs is the work in Conv, Gemm and MatMul, when the model imports.
 	MFLOPs *float64 `json:"mflops"`
+	// moduleBytes and memory describe the compiled module for the text
+	// output: its size and where its linear memory goes.
+	moduleBytes int
+	memory      *mlc.Memory
 }
 
 // valueInfo is a model input or output as the model declares it: each
@@ -108,10 +112,11 @@ a module; anything else is read as a model ("-" reads stdin).`,
 			if err != nil {
 				return err
 			}
-			if _, err := mlc.Compile(data, dir, o); err != nil {
+			if res, err := mlc.Compile(data, dir, o); err != nil {
 				info.CompileError = err.Error()
 			} else {
 				info.Compiles = true
+				info.moduleBytes, info.memory = res.Bytes, &res.Memory
 			}
 			// The arithmetic needs shapes, so only a model that imports has it.
 			if fo, err := o.Frontend(); err == nil {
@@ -283,7 +288,8 @@ func printModelInfo(w io.Writer, info *modelInfo) {
 		fmt.Fprintln(w, "every op is supported")
 	}
 	if info.Compiles {
-		fmt.Fprintln(w, "compiles")
+		fmt.Fprintf(w, "compiles: module %d bytes\n", info.moduleBytes)
+		printMemory(w, info.memory)
 	} else {
 		fmt.Fprintf(w, "does not compile as given: %s\n", info.CompileError)
 	}
@@ -336,4 +342,15 @@ func (v valueInfo) typeString() string {
 		}
 	}
 	return v.DType + "[" + strings.Join(dims, ",") + "]"
+}
+
+// printMemory prints where a module's linear memory goes.
+func printMemory(w io.Writer, m *mlc.Memory) {
+	mb := func(n int) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+	fmt.Fprintf(w, "linear memory %s:\n", mb(m.Total))
+	fmt.Fprintf(w, "  weights        %s (at their stored width; %s more only for the first run, in the arena)\n", mb(m.Weights), mb(m.Staged))
+	fmt.Fprintf(w, "  prepared       %s (weights in the kernels' layout, computed at the first run)\n", mb(m.Prepared))
+	fmt.Fprintf(w, "  inputs/outputs %s\n", mb(m.IO))
+	fmt.Fprintf(w, "  arena          %s: at most %s at once (%s activations + %s workspace, at %s)\n", mb(m.Arena), mb(m.Peak), mb(m.PeakLive), mb(m.PeakWorkspace), m.PeakNode)
+	fmt.Fprintf(w, "  other          %s\n", mb(m.Other))
 }

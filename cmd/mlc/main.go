@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/internal/hostir"
+	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
@@ -22,7 +24,15 @@ func main() {
 }
 
 // run runs the command line args and returns the exit code.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	// The last guard against a Go stack trace on a user's terminal: a
+	// panic no phase recovered is reported as an internal error.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintln(stderr, "mlc:", ir.Recovered(nil, "mlc", "the command", r))
+			code = exitInternal
+		}
+	}()
 	root := newRoot()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -73,6 +83,7 @@ type compileFlags struct {
 	level   int
 	profile bool
 	tune    string
+	loops   int64
 	fp16    string
 	threads int
 	relaxed bool
@@ -93,6 +104,7 @@ func (c *compileFlags) addCodegen(cmd *cobra.Command, defaultTune string) {
 	cmd.Flags().BoolVar(&c.simd, "simd", true, "emit SIMD128 code (--simd=false for scalar code)")
 	cmd.Flags().IntVarP(&c.level, "opt", "O", 2, "optimization level: 0 runs only the passes code generation needs")
 	cmd.Flags().StringVar(&c.tune, "tune", defaultTune, "shape kernels for an engine: v8 (Node, Chromium), wazero (Go hosts) or generic")
+	cmd.Flags().Int64Var(&c.loops, "max-loop-iterations", abi.DefaultMaxLoopIterations, "bound the Loop iterations of one run (all Loops together); past it mlc_run returns error 5")
 	cmd.Flags().StringVar(&c.fp16, "fp16", mlc.FP16Float32, "float16 arithmetic: float32 (compute in float32 between the model's float16 edges, as ONNX Runtime does on CPUs) or exact (round every node's result to float16, as ONNX specifies)")
 	cmd.Flags().IntVar(&c.threads, "threads", 1, "threads a module may use: N > 1 splits heavy nodes across up to N threads sharing one memory (ABI v2; the host starts the workers)")
 	cmd.Flags().BoolVar(&c.relaxed, "relaxed-simd", false, "use relaxed SIMD multiply-adds (fused where the engine can): faster in V8 with relaxed SIMD, not bit-identical to the plain module; wazero and Node 20 without --experimental-wasm-relaxed-simd reject it")
@@ -115,6 +127,10 @@ func (c *compileFlags) options() (mlc.Options, error) {
 	o.OptLevel = c.level
 	o.Profile = c.profile
 	o.Tune = c.tune
+	if c.loops < 1 {
+		return o, usageErrorf("--max-loop-iterations %d: want at least 1", c.loops)
+	}
+	o.MaxLoopIterations = c.loops
 	o.FP16 = c.fp16
 	o.Threads = c.threads
 	o.RelaxedSIMD = c.relaxed

@@ -216,6 +216,16 @@ func (f *Func) MemoryCopy() *Func {
 	return f
 }
 
+// MemoryInit copies from passive data segment seg (memory.init).
+func (f *Func) MemoryInit(seg uint32) *Func {
+	f.Misc(wasm.OpcodeMiscMemoryInit).u32(seg)
+	f.body = append(f.body, 0)
+	return f
+}
+
+// DataDrop releases passive data segment seg (data.drop).
+func (f *Func) DataDrop(seg uint32) *Func { return f.Misc(wasm.OpcodeMiscDataDrop).u32(seg) }
+
 func (f *Func) MemoryFill() *Func {
 	f.Misc(wasm.OpcodeMiscMemoryFill)
 	f.body = append(f.body, 0)

@@ -13,3 +13,6 @@ func (f *Func) V128Load32Zero(off uint32) *Func { return f.vmem(wasm.OpcodeVecV1
 func (f *Func) V128Load16Splat(off uint32) *Func {
 	return f.vmem(wasm.OpcodeVecV128Load16Splat, 1, off)
 }
+
+// V128Load16x4U loads 4 uint16 widened to i32x4.
+func (f *Func) V128Load16x4U(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128Load16x4u, 3, off) }

@@ -115,6 +115,11 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {
 		m.Close(ctx)
 		return nil, fmt.Errorf("module does not export %s and memory", abi.ExportRun)
 	}
+	// Offsets and sizes are trusted below only once they fit the memory.
+	if err := meta.Validate(uint64(m.mem.Size())); err != nil {
+		m.Close(ctx)
+		return nil, err
+	}
 	if meta.ABI == abi.VersionThreads {
 		if err := m.startWorkers(ictx, r, cm, r.workers(meta)); err != nil {
 			m.Close(ctx)

@@ -270,6 +270,14 @@ export async function instantiate(module, meta = readMetadata(module), options =
  * run() then runs synchronously on this thread. Reading the metadata never
  * compiles synchronously, so a module of any size loads on a page's main thread.
  *
+ * From bytes (given, read from a file or fetched) it hands the engine the
+ * module without its weights (the payloads of its passive data segments,
+ * placed by the "mlc.data" section) and copies them into memory itself:
+ * the engine keeps the bytes it compiled for the module's lifetime, so the
+ * weights are then resident once, in memory, once the bytes are let go. A
+ * WebAssembly.Module (from compile(), for several instances) keeps them, and
+ * each instance copies them in at its first run.
+ *
  * A threaded module (mlc compile --threads N) also gets helper threads:
  * options.threads in all (default: as many as the machine has, at most N),
  * this one included. Where that cannot be, it runs on one thread and says
@@ -277,28 +285,25 @@ export async function instantiate(module, meta = readMetadata(module), options =
  * loadWorker), and without shared memory (a page that is not cross-origin
  * isolated; then the module's bytes or URL are needed, not a
  * WebAssembly.Module). options.workerURL is where worker.mjs is served.
+ * Helper threads get the module without its weights: they never run
+ * mlc_init, only the instance that runs the model does.
  */
 export async function load(source, options = {}) {
   if (source !== null && typeof source === "object" && typeof source.then === "function") source = await source;
-  const why = sharedMemoryUnavailable();
-  // Without shared memory a threaded module is rebuilt from its bytes: keep
-  // a way to read them again (a Response's body can be read once).
-  if (why && isResponse(source)) {
-    const copy = source.clone();
-    const module = await compile(source);
-    const meta = checkMetadata(readMetadata(module));
-    if (meta.abi !== ABI_THREADS) {
-      copy.body?.cancel();
-      return instantiate(module, meta);
-    }
-    return loadUnshared(await copy.arrayBuffer(), meta, why);
-  }
-  const module = await compile(source);
+  const bytes = await readBytes(source);
+  const data = bytes && splitData(bytes);
+  const module = data ? await WebAssembly.compile(data.module) : await compile(bytes || source);
   const meta = checkMetadata(readMetadata(module));
-  if (meta.abi !== ABI_THREADS) return instantiate(module, meta);
-  if (why) return loadUnshared(await sourceBytes(source, why), meta, why);
+  if (meta.abi !== ABI_THREADS) return placeData(await instantiate(module, meta), data);
+  const why = sharedMemoryUnavailable();
+  if (why) {
+    if (!bytes) await sourceBytes(source, why); // throws: a WebAssembly.Module cannot be rebuilt
+    const model = await instantiate(await WebAssembly.compile(unsharedCopy(data ? data.module : bytes)), meta, { shared: false });
+    model.warnings.push(`running on one thread: ${why}`);
+    return placeData(model, data);
+  }
   const memory = threadMemory(meta);
-  const model = await instantiate(module, meta, { memory });
+  const model = placeData(await instantiate(module, meta, { memory }), data);
   let threads = await threadCount(meta, options.threads);
   if (threads > 1 && !canBlock()) {
     model.warnings.push(
@@ -311,11 +316,128 @@ export async function load(source, options = {}) {
   return model;
 }
 
-async function loadUnshared(bytes, meta, why) {
-  const module = await WebAssembly.compile(unsharedCopy(bytes));
-  const model = await instantiate(module, meta, { shared: false });
-  model.warnings.push(`running on one thread: ${why}`);
+// placeData copies the weights split off a module into its memory and sets
+// the flag that makes mlc_run skip memory.init.
+function placeData(model, data) {
+  if (!data) return model;
+  const buf = model.instance.exports.memory.buffer;
+  const mem = new Uint8Array(buf);
+  for (const s of data.segments) mem.set(s.bytes, s.offset);
+  new DataView(buf).setInt32(data.flag, 1, true);
   return model;
+}
+
+// readBytes reads a source whole: bytes as they are, a file path or file:
+// URL in Node, a Response (or URL fetched) checked as compileResponse does;
+// null for a WebAssembly.Module.
+async function readBytes(source) {
+  if (source instanceof WebAssembly.Module) return null;
+  if (isResponse(source)) {
+    if (!source.ok) return null; // compileResponse reports it
+    const bytes = new Uint8Array(await source.arrayBuffer());
+    if (bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
+      // As compileResponse says it: often an HTML page served in the module's place.
+      const type = (source.headers.get("content-type") || "").split(";")[0].trim().toLowerCase();
+      throw new WebAssembly.CompileError(`${source.url || "the response"} (${type || "no content-type"}) is not a WebAssembly module: it does not start with \\0asm`);
+    }
+    return bytes;
+  }
+  if (typeof source === "string" || source instanceof URL) {
+    const hasScheme = typeof source === "string" && /^[a-z][a-z0-9+.-]*:/i.test(source) && !/^[a-z]:[\\/]/i.test(source);
+    if (isNode && (typeof source === "string" ? !hasScheme || source.startsWith("file:") : source.protocol === "file:")) {
+      const fs = await nodeImport("node:fs/promises");
+      return new Uint8Array(await fs.readFile(typeof source === "string" && source.startsWith("file:") ? new URL(source) : source));
+    }
+    const base = typeof location !== "undefined" ? location.href : undefined;
+    return readBytes(await fetch(new URL(source, base)));
+  }
+  return toBytes(source);
+}
+
+/**
+ * Splits an mlc module whose constants are passive data segments (it has a
+ * "mlc.data" section) into the module with those segments emptied and the
+ * segments' bytes with their addresses; null for other modules.
+ */
+function splitData(bytes) {
+  let p = 8;
+  const u32 = () => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[p++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+    }
+  };
+  let layout = null;
+  let dataStart = -1;
+  let dataEnd = -1;
+  while (p < bytes.length) {
+    const start = p;
+    const id = bytes[p++];
+    const size = u32();
+    const end = p + size;
+    if (id === 0) {
+      const n = u32();
+      const name = new TextDecoder().decode(bytes.subarray(p, p + n));
+      if (name === "mlc.data") layout = JSON.parse(new TextDecoder().decode(bytes.subarray(p + n, end)));
+    } else if (id === 11) {
+      dataStart = start;
+      dataEnd = end;
+    }
+    p = end;
+  }
+  if (!layout || dataStart < 0) return null;
+  // Re-encode the data section: passive segments become empty, active
+  // ones (kernel tables) stay as they are.
+  p = dataStart + 1;
+  u32();
+  const count = u32();
+  const segments = [];
+  const parts = [];
+  for (let i = 0; i < count; i++) {
+    const start = p;
+    const kind = u32();
+    if (kind === 1) {
+      const size = u32();
+      const pos = layout.segments[segments.length];
+      if (!pos || pos.bytes !== size) return null;
+      segments.push({ offset: pos.offset, bytes: bytes.subarray(p, p + size) });
+      p += size;
+      parts.push(Uint8Array.of(1, 0));
+    } else if (kind === 0 && bytes[p] === 0x41) {
+      p++; // the offset expression: i32.const n, end
+      u32();
+      if (bytes[p++] !== 0x0b) return null;
+      const size = u32();
+      p += size;
+      parts.push(bytes.subarray(start, p));
+    } else {
+      return null; // not a layout mlc writes
+    }
+  }
+  const leb = (v) => {
+    const out = [];
+    do {
+      let b = v % 128;
+      v = Math.floor(v / 128);
+      if (v > 0) b |= 0x80;
+      out.push(b);
+    } while (v > 0);
+    return Uint8Array.from(out);
+  };
+  const body = [leb(count), ...parts];
+  const bodySize = body.reduce((n, b) => n + b.length, 0);
+  const pieces = [bytes.subarray(0, dataStart), Uint8Array.of(11), leb(bodySize), ...body, bytes.subarray(dataEnd)];
+  const module = new Uint8Array(pieces.reduce((n, b) => n + b.length, 0));
+  let o = 0;
+  for (const b of pieces) {
+    module.set(b, o);
+    o += b.length;
+  }
+  return { module, segments, flag: layout.flag };
 }
 
 

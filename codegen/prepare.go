@@ -1,0 +1,121 @@
+package codegen
+
+import (
+	"math"
+
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/codegen/asm"
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// PrepareWeights writes the float32 weight layout a fused kernel reads
+// from the weights as stored: a float16 packed matrix widened, or 3x3
+// weights in WinogradSource order transformed into WinogradU's (the same
+// float32 operations as ir.WinogradTransform, so the bits agree).
+func init() {
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.PrepareWeights) error {
+		x, y := n.Inputs[0], n.Outputs[0]
+		f := k.F
+		if op.Layout == ir.WeightsWinograd {
+			panels, C := x.Type.Shape[0], x.Type.Shape[1]
+			fn := k.winogradPrepare(x.Type.DType)
+			f.I32Const(k.Addr(x)).I32Const(k.Addr(y)).I32Const(int32(panels * C)).I32Const(int32(panels * C * 16)).Call(fn)
+			return nil
+		}
+		f.I32Const(k.Addr(x)).I32Const(k.Addr(y)).I32Const(int32(x.Type.Shape.Size() / 4)).Call(k.widenHalf4())
+		return nil
+	})
+}
+
+// loadHalf4 pushes the four float16 values at base+off widened to f32x4,
+// as f16ToF32 does for one: the bits shifted into place and scaled by
+// 2^112 (subnormals included), infinities and NaNs given the full
+// exponent, then the sign. h and b are v128 scratch locals.
+func loadHalf4(f *asm.Func, base asm.Local, off uint32, h, b asm.Local) {
+	f.Get(base).V128Load16x4U(off).Set(h)
+	f.Get(h).I32x4Const(0x7fff).Vec(wasm.OpcodeVecV128And).I32Const(13).Vec(wasm.OpcodeVecI32x4Shl).Set(b)
+	f.Get(b).I32x4Const(0x7f800000).Vec(wasm.OpcodeVecV128Or)
+	f.Get(b).F32x4Const(float32(math.Ldexp(1, 112))).Vec(wasm.OpcodeVecF32x4Mul)
+	f.Get(h).I32x4Const(0x7c00).Vec(wasm.OpcodeVecV128And).I32x4Const(0x7c00).Vec(wasm.OpcodeVecI32x4Eq)
+	f.Vec(wasm.OpcodeVecV128Bitselect)
+	f.Get(h).I32x4Const(0x8000).Vec(wasm.OpcodeVecV128And).I32Const(16).Vec(wasm.OpcodeVecI32x4Shl)
+	f.Vec(wasm.OpcodeVecV128Or)
+}
+
+// widenHalf4 is a shared function (src, dst, n): n groups of four float16
+// values at src become float32 at dst.
+func (k *Ctx) widenHalf4() uint32 {
+	i32 := asm.I32
+	return k.Helper("widen_f16x4", []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
+		src, dst, n := f.Param(0), f.Param(1), f.Param(2)
+		h, b := f.Local(asm.V128), f.Local(asm.V128)
+		f.Get(n).Op(wasm.OpcodeI32Eqz).BrIf(0)
+		f.Loop()
+		f.Get(dst)
+		loadHalf4(f, src, 0, h, b)
+		f.V128Store(0)
+		f.AddI32(src, 8).AddI32(dst, 16)
+		f.Get(n).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(n).BrIf(0)
+		f.End()
+	})
+}
+
+// winogradPrepare is a shared function (src, dst, count, stride) for
+// source dtype dt: count groups of 9 taps x 4 lanes at src become the 16
+// f32x4 rows of U, row xi at dst + xi*stride bytes.
+func (k *Ctx) winogradPrepare(dt ir.DType) uint32 {
+	i32 := asm.I32
+	return k.Helper("winograd_prepare_"+dt.String(), []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
+		src, dst, n, stride := f.Param(0), f.Param(1), f.Param(2), f.Param(3)
+		h, b, e := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
+		var g [9]asm.Local
+		var t [4][3]asm.Local
+		for i := range g {
+			g[i] = f.Local(asm.V128)
+		}
+		for i := range t {
+			for j := range t[i] {
+				t[i][j] = f.Local(asm.V128)
+			}
+		}
+		half := func() { f.F32x4Const(0.5).Vec(wasm.OpcodeVecF32x4Mul) }
+		// three pushes nothing: it stores G applied to (a, b, c) through
+		// put(i), which consumes the value on the stack.
+		three := func(a, bb, c asm.Local, put func(i int, push func())) {
+			put(0, func() { f.Get(a) })
+			f.Get(a).Get(c).Vec(wasm.OpcodeVecF32x4Add).Set(e)
+			put(1, func() { f.Get(e).Get(bb).Vec(wasm.OpcodeVecF32x4Add); half() })
+			put(2, func() { f.Get(e).Get(bb).Vec(wasm.OpcodeVecF32x4Sub); half() })
+			put(3, func() { f.Get(c) })
+		}
+		es := uint32(dt.Bytes(1))
+		f.Get(n).Op(wasm.OpcodeI32Eqz).BrIf(0)
+		f.Loop()
+		for i := range g {
+			if dt == ir.Float16 {
+				loadHalf4(f, src, uint32(i)*4*es, h, b)
+			} else {
+				f.Get(src).V128Load(uint32(i) * 4 * es)
+			}
+			f.Set(g[i])
+		}
+		for j := 0; j < 3; j++ {
+			three(g[j], g[3+j], g[6+j], func(i int, push func()) { push(); f.Set(t[i][j]) })
+		}
+		for i := 0; i < 4; i++ {
+			three(t[i][0], t[i][1], t[i][2], func(j int, push func()) {
+				// dst + (i*4+j)*stride
+				f.Get(dst)
+				if xi := int32(i*4 + j); xi > 0 {
+					f.Get(stride).I32Const(xi).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				}
+				push()
+				f.V128Store(0)
+			})
+		}
+		f.AddI32(src, int32(36*es)).AddI32(dst, 16)
+		f.Get(n).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(n).BrIf(0)
+		f.End()
+	})
+}

@@ -1,0 +1,58 @@
+package opt
+
+import (
+	"testing"
+
+	"github.com/mlc-compiler/mlc/ir"
+)
+
+// TestPrepareWeightsPlacement: Winograd weights are stored untransformed
+// and float16-exact ones in float16. A layer with many tiles prepares
+// them before every run (the stored form kept, the prepared form an
+// activation); one with fewer keeps them prepared (its stored form staged
+// in the arena) while they fit the budget; one with few tiles whose
+// Winograd weights do not fit (past the 16 MB floor) goes direct, here
+// widened once.
+func TestPrepareWeightsPlacement(t *testing.T) {
+	for _, c := range []struct {
+		channels, size int
+		layout         ir.WeightLayout
+		eachRun        bool
+	}{
+		{8, 40, ir.WeightsWinograd, false},
+		{8, 120, ir.WeightsWinograd, true},
+		{560, 16, ir.WeightsPackA, false},
+	} {
+		C := c.channels
+		x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, C, c.size, c.size}})
+		wv := make([]float64, C*C*9)
+		for i := range wv {
+			wv[i] = float64(i%7) - 3 // float16-exact
+		}
+		w := ir.NewConst("w", ir.FromFloats(ir.Float32, ir.Shape{C, C, 3, 3}, wv))
+		y := &ir.Value{Name: "y"}
+		op := &ir.Conv{Window: ir.Window{Pads: []int{1, 1, 1, 1}}, Group: 1}
+		g := &ir.Graph{Inputs: []*ir.Value{x}, Outputs: []*ir.Value{y}, Nodes: []*ir.Node{{Name: "conv", Op: op, Inputs: []*ir.Value{x, w}, Outputs: []*ir.Value{y}}}}
+		if err := ir.InferGraph(g); err != nil {
+			t.Fatal(err)
+		}
+		plan, err := Run(g, Options{Level: 2, SIMD: true, Tune: "v8"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g.Nodes) != 2 {
+			t.Fatalf("%+v: want PrepareWeights and the Conv, got %d nodes", c, len(g.Nodes))
+		}
+		prep, ok := g.Nodes[0].Op.(*ir.PrepareWeights)
+		if !ok || prep.Layout != c.layout || prep.EachRun != c.eachRun {
+			t.Fatalf("%+v: first node %s %+v", c, g.Nodes[0].Label(), g.Nodes[0].Op)
+		}
+		if src := g.Nodes[0].Inputs[0]; src.Type.DType != ir.Float16 {
+			t.Errorf("%+v: stored weights %s, want float16", c, src.Type)
+		}
+		staged := plan.Addr(g.Nodes[0].Inputs[0]) >= plan.ArenaStart
+		if staged == c.eachRun || plan.Once[g.Nodes[0]] == c.eachRun {
+			t.Errorf("%+v: stored weights staged %v, once %v; want %v", c, staged, plan.Once[g.Nodes[0]], !c.eachRun)
+		}
+	}
+}
