@@ -130,7 +130,7 @@ func TestHostileModelsUnderMemoryCap(t *testing.T) {
 	}
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
-		t.Skip("prlimit (util-linux) is not on PATH")
+		testenv.Missing(t, "prlimit (util-linux) is not on PATH")
 	}
 	bin := buildCLI(t)
 	dir := t.TempDir()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,43 @@ func TestCompileScales(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		t.Logf("%s: %d nodes compile in %v to %d bytes", name, 20_000, time.Since(start), len(res.Wasm))
+	}
+}
+
+// TestCompileGrowsLinearly is the deterministic guard of near-linear
+// compile time: the bytes the compiler allocates, unlike its time, do not
+// depend on the machine's load, and they grew with the square of the node
+// count where a pass did (on the commit before issue 13's fix, 1,000 ->
+// 4,000 nodes allocated 16x as much for the chain at -O2 and 14x for the
+// wide graph at -O2 and -O0; linear is 4x).
+func TestCompileGrowsLinearly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles graphs of up to 8,000 nodes")
+	}
+	const n = 2000
+	for _, level := range []int{2, 0} {
+		for _, shape := range []struct {
+			name  string
+			model func(int) []byte
+		}{{"chain", chainModel}, {"wide", wideModel}} {
+			var alloc [2]uint64
+			for i, nodes := range []int{n, 4 * n} {
+				model := shape.model(nodes)
+				o := mlc.DefaultOptions()
+				o.OptLevel = level
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				if _, err := mlc.Compile(model, "", o); err != nil {
+					t.Fatalf("%s of %d nodes at -O%d: %v", shape.name, nodes, level, err)
+				}
+				runtime.ReadMemStats(&after)
+				alloc[i] = after.TotalAlloc - before.TotalAlloc
+			}
+			growth := float64(alloc[1]) / float64(alloc[0])
+			t.Logf("%s -O%d: %d -> %d nodes allocate %.1f -> %.1f MB (%.1fx)", shape.name, level, n, 4*n, float64(alloc[0])/1e6, float64(alloc[1])/1e6, growth)
+			if growth > 6 {
+				t.Errorf("%s -O%d: 4x the nodes allocate %.1fx as much: a pass grows faster than linearly", shape.name, level, growth)
+			}
+		}
 	}
 }

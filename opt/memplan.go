@@ -212,28 +212,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	// not overlap a placed buffer alive at the same time.
 	sorted := append([]*interval{}, order...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].size > sorted[j].size })
-	// placed finds the buffers alive at the same time without scanning
-	// them all; past maxFirstFit of them (a graph tens of thousands of
-	// nodes wide) the buffer goes above them all instead of into the
-	// lowest gap, which keeps planning near-linear.
-	placed := newPlacedIndex(end + 1)
-	arena := 0
-	for _, iv := range sorted {
-		off := 0
-		if placed.overlaps(iv.def, iv.last) > maxFirstFit {
-			off = placed.maxEnd(iv.def, iv.last)
-		} else {
-			for _, o := range placed.list(iv.def, iv.last) {
-				if off+iv.size <= o.off {
-					break
-				}
-				off = max(off, alignUp(o.off+o.size, Align))
-			}
-		}
-		iv.off = off
-		placed.add(iv)
-		arena = max(arena, off+iv.size)
-	}
+	arena := place(sorted, end)
 	for _, iv := range order {
 		if iv.val != nil {
 			p.Offsets[iv.val] = p.ArenaStart + iv.off
@@ -252,6 +231,36 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	// across the end of a tensor (lanes they then discard).
 	p.MemoryBytes = p.ArenaStart + p.ArenaBytes + 64
 	return p, nil
+}
+
+// place sets the offset of each buffer, in the order given, to the lowest
+// one that does not overlap a buffer placed before it and alive at the same
+// time, and returns the arena's size. Buffers live between steps -1 (before
+// the first node: staged constants, Once workspaces) and last. The index
+// finds the buffers alive at the same time without scanning them all; past
+// maxFirstFit of them (a graph tens of thousands of nodes wide) a buffer
+// goes above them all instead of into the lowest gap, which keeps planning
+// near-linear.
+func place(sorted []*interval, last int) int {
+	placed := newPlacedIndex(last + 2) // steps -1 .. last
+	arena := 0
+	for _, iv := range sorted {
+		off := 0
+		if placed.overlaps(iv.def, iv.last) > maxFirstFit {
+			off = placed.maxEnd(iv.def, iv.last)
+		} else {
+			for _, o := range placed.list(iv.def, iv.last) {
+				if off+iv.size <= o.off {
+					break
+				}
+				off = max(off, alignUp(o.off+o.size, Align))
+			}
+		}
+		iv.off = off
+		placed.add(iv)
+		arena = max(arena, off+iv.size)
+	}
+	return arena
 }
 
 // onceNodes are the nodes that compute constants at run time: nodes of the

@@ -5,7 +5,10 @@ import "sort"
 // placedIndex finds, for the memory planner, the placed buffers whose
 // lives overlap a new one, in O(log n) per buffer plus the overlaps it
 // lists, instead of scanning every placed buffer (quadratic on graphs of
-// 100,000 nodes, issue 13). Steps run from 0 to steps-1.
+// 100,000 nodes, issue 13). Steps run from -1 to steps-2: step -1 is
+// before the first node, where the first run's staged constants and Once
+// nodes' workspaces live; the trees hold step s at index s+1 (a Fenwick
+// tree updated from index 0 would never advance).
 //
 // A buffer alive over [a, b] overlaps another alive over [d, l] exactly
 // when d <= a <= l (it is alive at step a: a stabbing query on a segment
@@ -35,15 +38,16 @@ func newPlacedIndex(steps int) *placedIndex {
 
 // add records a placed buffer.
 func (x *placedIndex) add(iv *interval) {
+	def, last := iv.def+1, iv.last+1
 	end := alignUp(iv.off+iv.size, Align)
-	x.update(1, 0, x.size-1, iv.def, iv.last, iv, end)
-	for i := iv.def + 1; i < len(x.defs); i += i & -i {
+	x.update(1, 0, x.size-1, def, last, iv, end)
+	for i := def + 1; i < len(x.defs); i += i & -i {
 		x.defs[i]++
 	}
-	for i := iv.last + 1; i < len(x.lasts); i += i & -i {
+	for i := last + 1; i < len(x.lasts); i += i & -i {
 		x.lasts[i]++
 	}
-	x.byDef[iv.def] = append(x.byDef[iv.def], iv)
+	x.byDef[def] = append(x.byDef[def], iv)
 	x.n++
 }
 
@@ -74,6 +78,7 @@ func prefix(t []int, i int) int {
 // overlaps counts the placed buffers alive somewhere in [a, b]: all but
 // those starting after b or ending before a.
 func (x *placedIndex) overlaps(a, b int) int {
+	a, b = a+1, b+1
 	after := x.n - prefix(x.defs, b)
 	before := 0
 	if a > 0 {
@@ -83,7 +88,7 @@ func (x *placedIndex) overlaps(a, b int) int {
 }
 
 // maxEnd is the largest aligned end of the placed buffers alive in [a, b].
-func (x *placedIndex) maxEnd(a, b int) int { return x.query(1, 0, x.size-1, a, b) }
+func (x *placedIndex) maxEnd(a, b int) int { return x.query(1, 0, x.size-1, a+1, b+1) }
 
 func (x *placedIndex) query(node, lo, hi, a, b int) int {
 	if b < lo || hi < a {
@@ -99,6 +104,7 @@ func (x *placedIndex) query(node, lo, hi, a, b int) int {
 // list returns the placed buffers alive in [a, b], sorted by offset (the
 // planner's first fit does not depend on the order of equal offsets).
 func (x *placedIndex) list(a, b int) []*interval {
+	a, b = a+1, b+1
 	var out []*interval
 	// Alive at step a.
 	node, lo, hi := 1, 0, x.size-1

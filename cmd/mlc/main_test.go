@@ -295,3 +295,23 @@ func irFrom(x *host.Tensor) (*ir.Tensor, error) {
 	dt, _ := ir.ParseDType(x.DType)
 	return ir.TensorFromBytes(dt, ir.Shape(x.Shape), x.Data)
 }
+
+// panicReader panics when read: a stand-in for a bug no phase recovers.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("a bug outside every phase") }
+
+// TestPanicIsInternalError: a panic that no phase recovered reaches the
+// user as an internal error with the internal exit code, never as a Go
+// stack trace (issue 13).
+func TestPanicIsInternalError(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"compile", "-", "-o", filepath.Join(t.TempDir(), "x.wasm")}, panicReader{}, &out, &errb)
+	msg := out.String() + errb.String()
+	if code != exitInternal || !strings.Contains(msg, "internal error") || !strings.Contains(msg, "a bug outside every phase") {
+		t.Errorf("exit %d, output %q: want exit %d and an internal error naming the panic", code, msg, exitInternal)
+	}
+	if strings.Contains(msg, "goroutine ") || strings.Contains(msg, ".go:") {
+		t.Errorf("a stack trace reached the user:\n%s", msg)
+	}
+}
