@@ -1,14 +1,19 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
+	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/verify"
 )
@@ -127,7 +132,8 @@ func init() {
 	for _, op := range strings.Fields(`Add Sub Mul Div Relu Sigmoid Tanh Exp Clip Pow
 		MaxPool AveragePool LpPool GlobalAveragePool GlobalMaxPool GlobalLpPool
 		Softmax LogSoftmax Hardmax LayerNormalization InstanceNormalization GroupNormalization RMSNormalization
-		Resize Upsample Concat Transpose Slice Expand Tile Split DepthToSpace SpaceToDepth Conv`) {
+		Resize Upsample Concat Transpose Slice Expand Tile Split DepthToSpace SpaceToDepth Conv
+		MatMul Gemm`) {
 		splitFamilies[op] = true
 	}
 }
@@ -161,6 +167,50 @@ func TestRelaxedSIMD(t *testing.T) {
 			testenv.Validate(t, r.Wasm)
 			for _, out := range r.Outputs {
 				t.Logf("%s: max abs %.3g (tolerance rtol %g atol %g)", out.Name, out.MaxAbsErr, r.Tolerance.RTol, r.Tolerance.ATol)
+			}
+		})
+	}
+}
+
+// TestThreadsMatMulTiles checks the split of packed MatMul/Gemm (constant
+// B): shapes with partial 4-row panels and 8-column tiles, several panel
+// blocks, bias and an activation, compiled with every loop split; the
+// threaded module's outputs are the single-threaded module's bytes on
+// wazero and Node.
+func TestThreadsMatMulTiles(t *testing.T) {
+	ctx := context.Background()
+	wz, nr := threadRunners(t)
+	rng := rand.New(rand.NewSource(11))
+	for _, sh := range [][3]int{{37, 70, 50}, {8, 16, 8}, {200, 96, 20}, {5, 300, 130}} {
+		M, K, N := sh[0], sh[1], sh[2]
+		t.Run(fmt.Sprintf("%dx%dx%d", M, K, N), func(t *testing.T) {
+			n := optest.Node{Op: "Gemm", Opset: 13, Inputs: []string{"a", "b", "c"}, Outputs: []string{"y"}}
+			feed := map[string]*ir.Tensor{"a": randTensor(rng, ir.Float32, 1, M, K)}
+			consts := map[string]*ir.Tensor{"b": randTensor(rng, ir.Float32, 1, K, N), "c": randTensor(rng, ir.Float32, 1, N)}
+			model, err := optest.Model(n, feed, consts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var outs [][]map[string]*ir.Tensor
+			for _, threads := range []int{1, 2} {
+				o := mlc.DefaultOptions()
+				o.Threads, o.ParallelAll = threads, threads > 1
+				res, err := mlc.Compile(model, "", o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range []verify.Runner{wz, nr} {
+					out, err := r.Run(ctx, res.Wasm, []map[string]*ir.Tensor{feed})
+					if err != nil {
+						t.Fatal(err)
+					}
+					outs = append(outs, out)
+				}
+			}
+			for i, out := range outs[1:] {
+				if !bytes.Equal(out[0]["y"].Data, outs[0][0]["y"].Data) {
+					t.Errorf("threads %d on %s: outputs differ from the single-threaded module's on wazero", (i+1)/2+1, []string{"wazero", "Node"}[(i+1)%2])
+				}
 			}
 		})
 	}
