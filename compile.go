@@ -64,10 +64,11 @@ type Options struct {
 	OptLevel int
 	// Profile adds the per-node entry point mlc bench --profile times.
 	Profile bool
-	// Tune shapes kernels for the engine the module will run on: "v8"
-	// (Node, Chromium; DefaultTune), "wazero" (Go hosts) or "generic" (the
-	// wazero shape, a compromise). Any tune runs everywhere with the same
-	// outputs; only speed differs. "" means DefaultTune.
+	// Tune shapes kernels: "portable" (DefaultTune: fast in V8, on wazero
+	// and on wasmtime alike), or, for experts, one engine's: "v8" (Node,
+	// Chromium), "wazero" or "generic" (the wazero shape). Any tune runs
+	// everywhere with the same outputs; only speed differs. "" means
+	// DefaultTune.
 	Tune string
 	// Threads > 1 makes a threaded module (--threads N, ABI v2): heavy
 	// nodes split their work across up to Threads threads sharing one
@@ -119,20 +120,17 @@ type Options struct {
 	Output io.Writer
 }
 
-// DefaultOptions are mlc compile's defaults: a module tuned for V8, the
-// engine most modules ship to (Node, browsers). The CLI and the API give
-// the same bytes for the same flags.
+// DefaultOptions are mlc compile's defaults: the portable kernel shape,
+// fast on every engine. The CLI and the API give the same bytes for the
+// same flags.
 func DefaultOptions() Options { return Options{OptLevel: 2, Tune: DefaultTune} }
 
-// HostOptions are DefaultOptions tuned for wazero: what a Go program that
-// runs the module itself (runtime-shim/host) should compile with, and what
-// mlctest uses. V8-tuned GEMM runs several times slower on wazero than
-// wazero-tuned (docs/design.md, "The Go API's tune").
-func HostOptions() Options {
-	o := DefaultOptions()
-	o.Tune = codegen.TuneWazero
-	return o
-}
+// HostOptions are what a Go program that runs the module itself
+// (runtime-shim/host) should compile with, and what mlctest uses: since
+// the portable shape is fast on wazero too, the same as DefaultOptions
+// (docs/design.md, "The Go API's tune"), kept so that callers need not
+// change if the two ever part again.
+func HostOptions() Options { return DefaultOptions() }
 
 // How float16 graphs compute (Options.FP16).
 const (
@@ -144,7 +142,7 @@ const (
 const MaxThreads = codegen.MaxThreads
 
 // DefaultTune is the engine the kernels are shaped for unless told.
-const DefaultTune = codegen.TuneV8
+const DefaultTune = codegen.TunePortable
 
 // Result is a compiled module.
 type Result struct {
@@ -204,9 +202,9 @@ func CompileFile(path string, o Options) (*Result, error) {
 func Compile(model []byte, dir string, o Options) (res *Result, err error) {
 	defer recoverInternal(&err)
 	switch o.tune() {
-	case codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
+	case codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
 	default:
-		return nil, fmt.Errorf("--tune %q: want v8, wazero or generic", o.Tune)
+		return nil, fmt.Errorf("--tune %q: want portable, v8, wazero or generic", o.Tune)
 	}
 	if o.Threads < 0 || o.Threads > codegen.MaxThreads {
 		return nil, fmt.Errorf("--threads %d: want 1 to %d", o.Threads, codegen.MaxThreads)

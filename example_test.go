@@ -8,9 +8,9 @@ import (
 )
 
 // Compile a model into a module. The tiny model's batch dimension is
-// symbolic, so its input shape is pinned; HostOptions tunes the kernels for
-// wazero, where the module runs in a Go program (DefaultOptions would tune
-// them for V8, as mlc compile does).
+// symbolic, so its input shape is pinned. HostOptions is what a Go program
+// running the module itself should use: today the same as DefaultOptions,
+// the portable kernel shape, fast on wazero and in V8 alike.
 func ExampleCompileFile() {
 	o := mlc.HostOptions()
 	o.InputShapes = map[string][]int{"image": {1, 1, 8, 8}}
@@ -28,5 +28,5 @@ func ExampleCompileFile() {
 	// Output:
 	// input image float32 [1 1 8 8]
 	// output probs float32 [1 10]
-	// options [tune=wazero input-shape=image=1,1,8,8]
+	// options [input-shape=image=1,1,8,8]
 }

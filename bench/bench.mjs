@@ -22,7 +22,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { codeBytes, cpuMs, openMLC, openORT, ortEngineFile, readFeeds } from "./engines.mjs";
 import { relaxedSIMDSupported } from "../runtime-shim/js/mlc.mjs";
-import { convModel, decodeTensor, matmulModel } from "./onnx.mjs";
+import { asppModel, convModel, decodeTensor, matmulModel } from "./onnx.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..");
@@ -142,6 +142,7 @@ function cases() {
     out.push(synth("kernel_gemm_256", matmulModel(256, 256, 256), [256, 256]));
     out.push(synth("kernel_gemm_1x1conv", matmulModel(3136, 576, 64), [3136, 576]));
     out.push(synth("kernel_conv3x3_64x56", convModel(64, 56, 56, 64, 3, 1, 1), [1, 64, 56, 56]));
+    out.push(synth("kernel_aspp_960x32", asppModel(960, 32, 256, [12, 24, 36]), [1, 960, 32, 32]));
   }
   return out.filter((c) => !opt.only || opt.only.includes(c.name));
 }
@@ -298,7 +299,7 @@ function markdown(results, meta) {
   const missing = t.filter((r) => !r.ratio);
   if (missing.length) L.push(`Not compiled yet: ${missing.map((r) => `${r.model} (${r.error.split("\n")[0]})`).join("; ")}.`);
   L.push("");
-  L.push("Rows named kernel_* are single-node models (a 256x256x256 MatMul, a 1x1-convolution-shaped MatMul M=3136 K=576 N=64, a 3x3 convolution 64->64 channels on 56x56) that measure the GEMM and convolution kernels in V8; their GFLOP/s include packing and the JavaScript call.");
+  L.push("Rows named kernel_* are synthetic models (a 256x256x256 MatMul, a 1x1-convolution-shaped MatMul M=3136 K=576 N=64, a 3x3 convolution 64->64 channels on 56x56, and a DeepLab ASPP-like head: 1x1 and 3x3 convolutions of dilation 12, 24 and 36 on a 32x32 map, 960 -> 256 channels each, concatenated and projected to 256) that measure the GEMM and convolution kernels in V8; their GFLOP/s include packing and the JavaScript call, and count the dilated convolutions' taps that read only padding.");
   L.push("");
   return L.join("\n");
 }

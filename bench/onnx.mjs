@@ -91,12 +91,24 @@ function encVarint(v) {
 }
 const field = (n, wire) => encVarint((n << 3) | wire);
 const bytesField = (n, body) => [...field(n, 2), ...encVarint(body.length), ...body];
+// cat joins byte arrays (plain or typed) into one Uint8Array: large
+// tensors are not spread into plain arrays (a 26 MB model took 80 s).
+function cat(parts) {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+const bytesFieldU8 = (n, body) => cat([field(n, 2), encVarint(body.length), body]);
 const strField = (n, s) => bytesField(n, [...new TextEncoder().encode(s)]);
 const intField = (n, v) => [...field(n, 0), ...encVarint(v)];
 
 function tensorProto(name, dims, data) {
   const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return [...dims.flatMap((d) => intField(1, d)), ...intField(2, 1), ...strField(8, name), ...bytesField(9, [...raw])];
+  return cat([[...dims.flatMap((d) => intField(1, d)), ...intField(2, 1), ...strField(8, name)], bytesFieldU8(9, raw)]);
 }
 
 function valueInfo(name, dims) {
@@ -113,15 +125,15 @@ function attrInt(name, v) {
 }
 
 function model(nodes, inits, inputs, outputs) {
-  const graph = [
-    ...nodes.flatMap((n) => bytesField(1, n)),
-    ...strField(2, "bench"),
-    ...inits.flatMap((t) => bytesField(5, t)),
-    ...inputs.flatMap((v) => bytesField(11, v)),
-    ...outputs.flatMap((v) => bytesField(12, v)),
-  ];
+  const graph = cat([
+    ...nodes.map((n) => bytesField(1, n)),
+    strField(2, "bench"),
+    ...inits.map((t) => bytesFieldU8(5, t)),
+    ...inputs.map((v) => bytesField(11, v)),
+    ...outputs.map((v) => bytesField(12, v)),
+  ]);
   const opset = [...strField(1, ""), ...intField(2, 13)];
-  return Uint8Array.from([...intField(1, 8), ...strField(2, "mlc-bench"), ...bytesField(7, graph), ...bytesField(8, opset)]);
+  return cat([intField(1, 8), strField(2, "mlc-bench"), bytesFieldU8(7, graph), bytesField(8, opset)]);
 }
 
 function randomWeights(n, seed) {
@@ -138,6 +150,78 @@ function randomWeights(n, seed) {
 export function matmulModel(M, K, N) {
   const node = [...strField(1, "X"), ...strField(1, "W"), ...strField(2, "Y"), ...strField(4, "MatMul")];
   return model([node], [tensorProto("W", [K, N], randomWeights(K * N, 1))], [valueInfo("X", [M, K])], [valueInfo("Y", [M, N])]);
+}
+
+// encodeTensor serializes a float32 onnx.TensorProto (test data files).
+export function encodeTensor(name, dims, data) {
+  return tensorProto(name, dims, data);
+}
+
+// convNode is a Conv node's bytes: inputs, output, square kernel k.
+function convNode(x, w, b, y, k, { stride = 1, pads = [0, 0, 0, 0], dilation = 1, group = 1 }) {
+  return [
+    ...strField(1, x), ...strField(1, w), ...strField(1, b), ...strField(2, y), ...strField(4, "Conv"),
+    ...bytesField(5, attrInts("kernel_shape", [k, k])), ...bytesField(5, attrInts("pads", pads)),
+    ...bytesField(5, attrInts("strides", [stride, stride])), ...bytesField(5, attrInts("dilations", [dilation, dilation])),
+    ...bytesField(5, attrInt("group", group)),
+  ];
+}
+
+// asppModel is a DeepLab ASPP-like head on an HxH map of C channels: a 1x1
+// branch and one 3x3 branch per dilation (padding = dilation), each C -> M
+// with Relu, concatenated and projected back to M by a 1x1 Conv with Relu.
+export function asppModel(C, H, M, dilations) {
+  const nodes = [];
+  const inits = [];
+  const branches = [];
+  const relu = (x, y) => nodes.push([...strField(1, x), ...strField(2, y), ...strField(4, "Relu")]);
+  const branch = (i, k, d) => {
+    inits.push(tensorProto(`w${i}`, [M, C, k, k], randomWeights(M * C * k * k, 10 + i)), tensorProto(`b${i}`, [M], randomWeights(M, 20 + i)));
+    const p = k === 1 ? 0 : d;
+    nodes.push(convNode("X", `w${i}`, `b${i}`, `c${i}`, k, { pads: [p, p, p, p], dilation: d }));
+    relu(`c${i}`, `r${i}`);
+    branches.push(`r${i}`);
+  };
+  branch(0, 1, 1);
+  dilations.forEach((d, i) => branch(i + 1, 3, d));
+  const axis = [...strField(1, "axis"), ...intField(3, 1), ...intField(20, 2)];
+  nodes.push([...branches.flatMap((b) => strField(1, b)), ...strField(2, "cat"), ...strField(4, "Concat"), ...bytesField(5, axis)]);
+  const K = M * branches.length;
+  inits.push(tensorProto("wp", [M, K, 1, 1], randomWeights(M * K, 30)), tensorProto("bp", [M], randomWeights(M, 31)));
+  nodes.push(convNode("cat", "wp", "bp", "proj", 1, {}));
+  relu("proj", "Y");
+  return model(nodes, inits, [valueInfo("X", [1, C, H, H])], [valueInfo("Y", [1, M, H, H])]);
+}
+
+// convModelOf is one Conv (weights and bias constant) with square kernel
+// k, then an optional activation ("Relu", or "Clip6": Clip(0, 6)); pads
+// [top, left, bottom, right] overrides pad.
+export function convModelOf(C, H, W, M, k, { stride = 1, pad = 0, pads = null, dilation = 1, group = 1, act = null } = {}) {
+  const y = act ? "Z" : "Y";
+  const pd = pads || [pad, pad, pad, pad];
+  const nodes = [convNode("X", "W", "B", y, k, { stride, pads: pd, dilation, group })];
+  const inits = [tensorProto("W", [M, C / group, k, k], randomWeights((M * C * k * k) / group, 2)), tensorProto("B", [M], randomWeights(M, 3))];
+  if (act === "Relu") nodes.push([...strField(1, "Z"), ...strField(2, "Y"), ...strField(4, "Relu")]);
+  if (act === "Clip6") {
+    nodes.push([...strField(1, "Z"), ...strField(1, "lo"), ...strField(1, "hi"), ...strField(2, "Y"), ...strField(4, "Clip")]);
+    inits.push(tensorProto("lo", [], Float32Array.of(0)), tensorProto("hi", [], Float32Array.of(6)));
+  }
+  const ext = dilation * (k - 1) + 1;
+  const Ho = Math.floor((H + pd[0] + pd[2] - ext) / stride) + 1;
+  const Wo = Math.floor((W + pd[1] + pd[3] - ext) / stride) + 1;
+  return model(nodes, inits, [valueInfo("X", [1, C, H, W])], [valueInfo("Y", [1, M, Ho, Wo])]);
+}
+
+// maxPoolModel is one MaxPool with square kernel k.
+export function maxPoolModel(C, H, W, k, stride, pad) {
+  const node = [
+    ...strField(1, "X"), ...strField(2, "Y"), ...strField(4, "MaxPool"),
+    ...bytesField(5, attrInts("kernel_shape", [k, k])), ...bytesField(5, attrInts("pads", [pad, pad, pad, pad])),
+    ...bytesField(5, attrInts("strides", [stride, stride])),
+  ];
+  const Ho = Math.floor((H + 2 * pad - k) / stride) + 1;
+  const Wo = Math.floor((W + 2 * pad - k) / stride) + 1;
+  return model([node], [], [valueInfo("X", [1, C, H, W])], [valueInfo("Y", [1, C, Ho, Wo])]);
 }
 
 // convModel is one Conv (weights and bias constant) with square kernel k.

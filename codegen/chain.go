@@ -17,7 +17,7 @@ func init() {
 			fn.in = append(fn.in, ir.Float32)
 		}
 		for _, s := range op.Steps {
-			if s.Unary != nil && !floatUnaryVec[s.Unary.Fn] {
+			if s.Unary != nil && !s.Unary.Fn.Vectorizes() {
 				fn.vec = false
 			}
 		}
@@ -40,7 +40,7 @@ func init() {
 						return err
 					}
 				default:
-					x.get(cur).c(float64(s.Lo)).max().c(float64(s.Hi)).min()
+					x.get(cur).c(float64(s.Lo)).atLeast().c(float64(s.Hi)).atMost()
 				}
 				x.set(cur)
 			}

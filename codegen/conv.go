@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tetratelabs/wabin/wasm"
 
@@ -77,7 +78,11 @@ func init() {
 		return p.padBytes + p.colBytes
 	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Conv) error { return k.convGeneric(n, op) })
+	ir.DeclareKernelDTypes[*ir.Conv](convDTypes...)
 }
+
+// convDTypes are what convGeneric (and so Conv) computes on.
+var convDTypes = []ir.DType{ir.Float16, ir.Float32, ir.Float64}
 
 // convGeneric is im2col + emitMatMul for every float dtype, group and
 // rank: the path for what the packed kernels do not cover.
@@ -88,7 +93,7 @@ func (k *Ctx) convGeneric(n *ir.Node, op *ir.Conv) error {
 	}
 	x, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	dt := x.Type.DType
-	if dt != ir.Float32 && dt != ir.Float64 && dt != ir.Float16 {
+	if !slices.Contains(convDTypes, dt) {
 		return ir.NotSupportedf("Conv on %s", dt)
 	}
 	if out.Type.Shape.Size() == 0 {

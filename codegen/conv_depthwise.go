@@ -36,17 +36,19 @@ func init() {
 		if _, ok := depthwiseFits(k, n, op); ok {
 			return 0
 		}
-		return genericFusedConvWorkspace(n, op)
+		ws, expand := genericFusedConvWorkspace(n, op)
+		return ws - expand
 	})
-	// The depthwise kernel's bordered plane: one per thread.
+	// The depthwise kernel's bordered plane, or the other forms' expanded
+	// weight panel (the portable shape): one per thread.
 	registerScratch(func(n *ir.Node, op *ir.FusedConv) int {
 		k := &Ctx{md: &module{opts: Options{SIMD: true}}}
 		g, ok := depthwiseFits(k, n, op)
 		if !ok {
-			return 0
+			_, expand := genericFusedConvWorkspace(n, op)
+			return expand
 		}
-		hp, wp := poolPadded(g)
-		return alignUp(hp*wp*4+16, 16)
+		return windowBytes(g)
 	})
 }
 
@@ -72,7 +74,7 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 	}
 	f.SetI32(ch, 0)
 	// The border is zero and stays so: only the interior is rewritten.
-	f.I32Const(buf).I32Const(0).I32Const(int32(hp * wp * 4)).MemoryFill()
+	f.I32Const(buf).I32Const(0).I32Const(int32((hp + 1) * wp * 4)).MemoryFill()
 	f.Counted(pc, planes, func() {
 		f.Get(src).Get(dst).Get(wp0).Get(bp).I32Const(buf)
 		f.I32Const(resOff).Call(plane)
@@ -133,12 +135,10 @@ func (k *Ctx) convDepthwiseThreads(n *ir.Node, g *ir.Geometry, plane uint32, buf
 // per channel, so that V8 runs it optimized after the first few channels of
 // a cold start instead of in baseline code for the whole node.
 func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint32 {
-	_, wp := poolPadded(g)
 	name := fmt.Sprintf("dwconv_%v_%v_%v_%v_%v_%v%s", g.In, g.Out, g.Kernel, g.Strides, g.Dilations, g.PadBegin, epilogueKey(ep, hasBias))
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32, i32, i32}, nil, func(f *asm.Func) {
 		src, dst, wp0, bp, buf, resd := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
-		H, W := g.In[0], g.In[1]
 		taps := g.Kernel[0] * g.Kernel[1]
 		wv := make([]asm.Local, taps)
 		for i := range wv {
@@ -152,7 +152,7 @@ func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint
 			f.V128Const([16]byte{}).Set(bv)
 		}
 		x4 := fxFor(f, asm.F32, true)
-		copyPlane(f, buf, src, H, W, wp, g.PadBegin[0], g.PadBegin[1])
+		copyWindowPlane(f, g, buf, src)
 		windowRows(f, g, buf, dst,
 			func(acc asm.Local) { f.Get(bv).Set(acc) },
 			func(t int, acc, v asm.Local) {

@@ -20,16 +20,28 @@ import (
 // sizes, depthwise with strides, and a batch of two.
 func TestFusedConvKernels(t *testing.T) {
 	cases := []struct {
-		N, C, H, W, M, k, stride, pad, group int
+		N, C, H, W, M, k, stride, pad, group, dil int
 	}{
-		{2, 8, 13, 15, 12, 3, 1, 1, 1},  // Winograd (v8), odd sizes, channel tail, batch
-		{1, 16, 13, 13, 10, 3, 1, 1, 1}, // Winograd, 13x13
-		{1, 7, 10, 9, 5, 3, 2, 1, 1},    // stride 2, row and channel tails
-		{2, 6, 7, 7, 9, 1, 1, 0, 1},     // 1x1 direct
-		{1, 3, 23, 23, 8, 7, 2, 3, 1},   // 7x7 stride 2
-		{1, 600, 4, 4, 20, 3, 1, 1, 1},  // long K in two chunks, few pixels
-		{2, 12, 9, 10, 12, 3, 1, 1, 12}, // depthwise
-		{1, 8, 11, 11, 8, 3, 2, 1, 8},   // depthwise, stride 2
+		{2, 8, 13, 15, 12, 3, 1, 1, 1, 1},  // Winograd (v8), odd sizes, channel tail, batch
+		{1, 16, 13, 13, 10, 3, 1, 1, 1, 1}, // Winograd, 13x13
+		{1, 16, 69, 71, 16, 3, 1, 1, 1, 1}, // Winograd in bands of tile rows, the last one overlapping, odd rows
+		{2, 64, 40, 30, 64, 3, 1, 1, 1, 1}, // Winograd in bands, batch: each band's rows copied, top and bottom ones bordered
+		{1, 7, 10, 9, 5, 3, 2, 1, 1, 1},    // stride 2, row and channel tails
+		{2, 6, 7, 7, 9, 1, 1, 0, 1, 1},     // 1x1 direct
+		{1, 3, 23, 23, 8, 7, 2, 3, 1, 1},   // 7x7 stride 2
+		{1, 600, 4, 4, 20, 3, 1, 1, 1, 1},  // long K in two chunks, few pixels
+		{2, 12, 9, 10, 12, 3, 1, 1, 12, 1}, // depthwise
+		{1, 8, 11, 11, 8, 3, 2, 1, 8, 1},
+		{1, 8, 15, 13, 8, 3, 2, 2, 8, 2}, // depthwise, stride 2, dilation 2   // depthwise, stride 2
+		// Stride 1 without Winograd (portable: taps over regions).
+		{1, 8, 32, 32, 16, 3, 1, 12, 1, 12}, // ASPP-like: dilation 12 on 32x32
+		{2, 5, 9, 11, 6, 3, 1, 2, 1, 2},     // dilation 2, odd sizes, batch
+		{1, 6, 7, 7, 9, 3, 1, 1, 1, 1},      // few channels, narrow map
+		{1, 4, 6, 6, 5, 3, 1, 7, 1, 3},      // padding beyond every tap: bias-only rows
+		{1, 3, 12, 12, 4, 5, 1, 4, 1, 2},    // 5x5, dilation 2
+		{1, 16, 20, 20, 8, 3, 1, 36, 1, 36}, // dilation 36: the centre tap only
+		{1, 64, 16, 16, 8, 3, 1, 8, 1, 8},   // taps over regions (TestTapConvPlan)
+		{2, 64, 15, 17, 6, 3, 1, 9, 1, 9},   // the same, odd sizes, batch
 	}
 	ctx := context.Background()
 	rt, err := host.NewRuntime(ctx, host.Config{})
@@ -38,13 +50,14 @@ func TestFusedConvKernels(t *testing.T) {
 	}
 	defer rt.Close(ctx)
 	for _, c := range cases {
-		for _, tune := range []string{codegen.TuneV8, codegen.TuneWazero} {
+		for _, tune := range []string{codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero} {
 			name := fmt.Sprintf("%+v/%s", c, tune)
 			r := rand.New(rand.NewSource(int64(c.C*100 + c.M)))
 			x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{c.N, c.C, c.H, c.W}})
 			w := randomConst("w", ir.Shape{c.M, c.C / c.group, c.k, c.k}, r.Int63())
 			b := randomConst("b", ir.Shape{c.M}, r.Int63())
-			op := &ir.Conv{Window: ir.Window{Pads: []int{c.pad, c.pad, c.pad, c.pad}, Strides: []int{c.stride, c.stride}}, Group: c.group}
+			dil := max(c.dil, 1)
+			op := &ir.Conv{Window: ir.Window{Pads: []int{c.pad, c.pad, c.pad, c.pad}, Strides: []int{c.stride, c.stride}, Dilations: []int{dil, dil}}, Group: c.group}
 			g0, err := op.Geometry(x.Type.Shape, w.Type.Shape)
 			if err != nil {
 				t.Fatal(err)
@@ -71,8 +84,8 @@ func TestFusedMatMulKernels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Close(ctx)
-	for _, s := range []struct{ M, K, N int }{{1, 37, 70}, {3, 64, 33}, {8, 29, 17}, {10, 40, 100}} {
-		for _, tune := range []string{codegen.TuneV8, codegen.TuneWazero} {
+	for _, s := range []struct{ M, K, N int }{{1, 37, 70}, {3, 64, 33}, {8, 29, 17}, {10, 40, 100}, {1, 2048, 1000}} {
+		for _, tune := range []string{codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero} {
 			name := fmt.Sprintf("%+v/%s", s, tune)
 			r := rand.New(rand.NewSource(int64(s.M*1000 + s.N)))
 			x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{s.M, s.K}})

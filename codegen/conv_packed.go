@@ -59,6 +59,9 @@ func init() {
 		if p, ok := planPackedConv(k, n, op); ok {
 			return k.convPacked(n, op, p)
 		}
+		if p, ok := planTapConv(k, n, op); ok {
+			return k.convTaps(n, op, p)
+		}
 		if op.Layout == ir.WeightsPackA && k.SIMD() {
 			return k.convPackA(n, op)
 		}
@@ -251,7 +254,7 @@ func (k *Ctx) applyEpilogue(out *ir.Value, ep *ir.Epilogue, res *ir.Value) error
 					return err
 				}
 			} else {
-				x.get(v).c(float64(a.Lo)).max().c(float64(a.Hi)).min()
+				x.get(v).c(float64(a.Lo)).atLeast().c(float64(a.Hi)).atMost()
 			}
 			x.set(v)
 		}
@@ -270,7 +273,7 @@ func biasIf(ok bool, m biasMode) biasMode {
 
 // packedSteps is dotBody's trip count over a packed B panel of K4 rows.
 func (k *Ctx) packedSteps(K4 int) int32 {
-	if k.tuneWazero() {
+	if k.tuneWazero() && !k.portable() {
 		return int32(K4 / 4)
 	}
 	return int32(K4)
@@ -311,6 +314,10 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	if K*block*4 > 256<<10 {
 		kc = max(64, (256<<10)/(block*4)/4*4)
 	}
+	if k.portable() {
+		block, kc = portableBlocks(K, P, M)
+	}
+	eBuf := colBuf + int32(p.colBytes)
 	chunks := (K + kc - 1) / kc
 	xImg := int32(p.C * ir.Shape(p.g.In).Size() * 4)
 	// chunkMode is K chunk ch's accumulation mode.
@@ -327,7 +334,9 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	}
 	// tile emits the micro-kernel call of K chunk ch for weight panel mp
 	// and the pixel block at pb (rows, cols: scratch locals).
-	tile := func(ch int, mp, pb, rows, cols, col, outBase asm.Local) {
+	// In the portable shape the panel's chunk is first expanded
+	// (pre-broadcast) for this block into the buffer ebuf pushes.
+	tile := func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func()) {
 		k0 := ch * kc
 		kn := min(kc, K-k0)
 		mode := chunkMode(ch)
@@ -337,6 +346,11 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 		f.I32Const(int32(block)).I32Const(int32(P)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select().Set(cols)
 		// a: W panel mp; b: col + pb*4; c: out + (mp*4*P + pb)*4
 		f.I32Const(k.Addr(w) + int32(k0*16)).Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		if k.portable() {
+			ebuf()
+			f.I32Const(int32(kn)).I32Const(16).Call(k.expandPanel())
+			ebuf()
+		}
 		f.Get(col).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * P * 4)).Op(wasm.OpcodeI32Add)
 		f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 		if bias != nil {
@@ -374,7 +388,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 			for ch := 0; ch < chunks; ch++ {
 				f.SetI32(mp, 0)
 				f.Counted(mpc, (M+3)/4, func() {
-					tile(ch, mp, pb, rows, cols, col, outBase)
+					tile(ch, mp, pb, rows, cols, col, outBase, func() { f.I32Const(eBuf) })
 					f.AddI32(mp, 1)
 				})
 			}
@@ -393,7 +407,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 // running every K chunk of its tiles in order, as the single-threaded loop
 // does, so that every output element sees the same operations.
 func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int32, K, M, P, block, chunks int,
-	tile func(ch int, mp, pb, rows, cols, col, outBase asm.Local)) {
+	tile func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func())) {
 	f := k.F
 	colAddr := k.Addr(x)
 	if !p.direct {
@@ -413,12 +427,19 @@ func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int
 	per := (panels + groups - 1) / groups
 	groups = (panels + per - 1) / per
 	unitNs := float64(2*K*min(block, P)*4*per) * nsPerFlop
+	// The portable shape's expanded panel is per-thread scratch: each
+	// thread expands the panels of its own units.
+	buf, bufSize := k.ScratchAddr()
 	k.Parallel(blocks*groups, unitNs, func(s Span) {
 		f := s.F
 		u, pb, mp, mp0, mpEnd, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		col, outBase := f.Local(asm.I32), f.Local(asm.I32)
+		col, outBase, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		f.I32Const(colAddr).Set(col)
 		f.I32Const(k.Addr(out)).Set(outBase)
+		if k.portable() {
+			s.Scratch(buf, bufSize)
+			f.Set(eb)
+		}
 		s.For(u, func() {
 			// pb = (u / groups) * block; panels mp0 .. min(mp0+per, panels)
 			f.Get(u).I32Const(int32(groups)).Op(wasm.OpcodeI32DivU).I32Const(int32(block)).Op(wasm.OpcodeI32Mul).Set(pb)
@@ -427,7 +448,7 @@ func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int
 			for ch := 0; ch < chunks; ch++ {
 				f.Get(mp0).Set(mp)
 				f.Loop()
-				tile(ch, mp, pb, rows, cols, col, outBase)
+				tile(ch, mp, pb, rows, cols, col, outBase, func() { f.Get(eb) })
 				f.Get(mp).I32Const(1).Op(wasm.OpcodeI32Add).Tee(mp).Get(mpEnd).Op(wasm.OpcodeI32LtS).BrIf(0)
 				f.End()
 			}
@@ -435,18 +456,41 @@ func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int
 	})
 }
 
+// portableBlocks chooses the portable shape's pixel block and K chunk: a
+// block of at least 128 pixels (16 tiles) so that expanding a weight panel
+// (once per block and chunk) costs little against the tiles that read it,
+// all pixels when the weights outweigh them (deep layers: the weights then
+// stream once), and chunks that keep the block's slice of col in L2 and the
+// expanded panel at most 64 KiB.
+func portableBlocks(K, P, M int) (block, kc int) {
+	block = min(alignUp(P, 8), 128)
+	if M > P {
+		block = alignUp(P, 8)
+	}
+	kc = K
+	if K*block*4 > 256<<10 {
+		kc = max(64, (256<<10)/(block*4)/4*4)
+	}
+	return block, min(kc, portableMaxK)
+}
+
+// portableMaxK bounds the k steps of one expanded A panel (64 bytes each).
+const portableMaxK = 256
+
 // genericFusedConvWorkspace sizes the scratch of every fused Conv form but
-// the depthwise one.
-func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) int {
+// the depthwise one: the whole of it, and the part of it that is the
+// portable shape's expanded weight panel (expand), which threaded modules
+// give each thread a copy of (per-thread scratch): the single-threaded
+// layout is unchanged, its workspace being ws-expand plus one copy.
+func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 	if op.Layout == ir.WeightsWinograd {
 		if p, err := planWinograd(n, op); err == nil {
-			return p.workspace()
+			return p.workspace(), p.C * 64
 		}
-		return 0
+		return 0, 0
 	}
 	// The workspace is planned before codegen knows the tune: size it for
 	// the larger of the two A forms.
-	ws := 0
 	for _, t := range []string{TuneV8, TuneWazero} {
 		k := &Ctx{md: &module{opts: Options{SIMD: true, Tune: t}}}
 		if p, ok := planPackedConv(k, n, op); ok {
@@ -454,7 +498,7 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) int {
 		}
 	}
 	if ws > 0 {
-		return ws
+		return ws, 0
 	}
 	gn := genericConvNode(n, op)
 	if op.Layout != ir.WeightsPlain {
@@ -462,7 +506,16 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) int {
 	}
 	cp, err := planConv(gn, &op.Conv)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	return cp.padBytes + cp.colBytes
+	ws = cp.padBytes + cp.colBytes
+	if op.Layout == ir.WeightsPackA {
+		expand = min(cp.cg*cp.kSize, portableMaxK) * 64 // the portable shape's expanded panel
+		ws += expand
+		pk := &Ctx{md: &module{opts: Options{SIMD: true, Tune: TunePortable}}}
+		if tp, ok := planTapConv(pk, n, op); ok {
+			ws = max(ws, tp.workspace())
+		}
+	}
+	return ws, expand
 }

@@ -20,11 +20,19 @@ import (
 type winogradPlan struct {
 	N, C, M, H, W, Ho, Wo int
 	padT, padL            int
-	TH, G, TWp, Tp        int // tile rows, groups of 4 tile columns, padded tile columns, tiles
-	Hp, Wp                int // bordered input plane
+	TH, G, TWp            int // tile rows, groups of 4 tile columns, padded tile columns
+	R, bands              int // tile rows per band, bands
+	Tp, TpP               int // tiles per band and the pitch of V's and M's rows (spreadPitch)
+	Hp, Wp                int // bordered input plane: the image's, or a band's (2R+2 rows)
 	padBytes, vBytes      int
 	mBytes, yBytes        int
 }
+
+// winogradBandBytes bounds V and M of one band (the transformed input and
+// the products of a band of tile rows) so that they stay in L2 between the
+// transforms and the GEMMs: unblocked, a 160x160 map's V alone was 1.6 MiB
+// and the layer ran at half the speed of a 56x56 one.
+const winogradBandBytes = 768 << 10
 
 func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	x := n.Inputs[0].Type.Shape
@@ -37,17 +45,32 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	tw := (p.Wo + 1) / 2
 	p.G = (tw + 3) / 4
 	p.TWp = 4 * p.G
-	p.Tp = p.TH * p.TWp
+	// Bands of R tile rows whose V and M fit the budget, but at least 128
+	// tiles (a U panel is expanded once per band, product and panel).
+	p.R = max(1, winogradBandBytes/(16*(p.C+p.M)*p.TWp*4))
+	p.R = min(p.TH, max(p.R, (128+p.TWp-1)/p.TWp))
+	p.bands = (p.TH + p.R - 1) / p.R
+	p.Tp = p.R * p.TWp
+	p.TpP = spreadPitch(p.Tp)
 	p.Hp = max(2*p.TH+2, p.padT+p.H)
+	if p.bands > 1 {
+		// Several bands copy their own input rows (and the two they share
+		// with the next band) into a bordered band, so that the workspace
+		// holds a band, not a bordered copy of the whole image: at 512x512
+		// with 48 channels that was 51 MB beside the activations.
+		p.Hp = 2*p.R + 2
+	}
 	p.Wp = max(8*p.G+4, p.padL+p.W)
 	p.padBytes = alignUp((p.C*p.Hp*p.Wp+4)*4, 16)
-	p.vBytes = 16 * p.C * p.Tp * 4
-	p.mBytes = 16 * p.M * p.Tp * 4
-	p.yBytes = alignUp((p.M*2*p.TH*8*p.G+4)*4, 16)
+	p.vBytes = 16 * p.C * p.TpP * 4
+	p.mBytes = 16 * p.M * p.TpP * 4
+	p.yBytes = alignUp((p.M*2*p.R*8*p.G+4)*4, 16)
 	return p, nil
 }
 
-func (p *winogradPlan) workspace() int { return p.padBytes + p.vBytes + p.mBytes + p.yBytes }
+func (p *winogradPlan) workspace() int {
+	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.C*64 // + the portable shape's expanded U panel
+}
 
 var (
 	evenLanes = [16]byte{0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27}
@@ -68,109 +91,74 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	vBuf := padBuf + int32(p.padBytes)
 	mBuf := vBuf + int32(p.vBytes)
 	yBuf := mBuf + int32(p.mBytes)
-	C, M, Tp := p.C, p.M, p.Tp
+	C, M := p.C, p.M
 
 	xBase, outBase, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(xBase)
 	f.I32Const(k.Addr(out)).Set(outBase)
+	src, dst, c1, c2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.Counted(img, p.N, func() {
-		// 1. Bordered copy of the image.
-		f.I32Const(padBuf).I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
-		src, dst, c1, c2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		f.Get(xBase).Set(src)
-		f.I32Const(padBuf + int32((p.padT*p.Wp+p.padL)*4)).Set(dst)
-		f.Counted(c1, C, func() {
-			f.Counted(c2, p.H, func() {
-				copyRow(f, true, dst, src, p.W*4)
-				f.AddI32(dst, int32(p.Wp*4))
-				f.AddI32(src, int32(p.W*4))
-			})
-			f.AddI32(dst, int32((p.Hp-p.H)*p.Wp*4))
-		})
-
-		// 2. Input transform, one channel per call of a shared function.
-		inT := k.winogradIn(p)
-		k.Parallel(C, float64(Tp*16*8)*nsPerLaneOp/4, func(s Span) {
-			rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			s.Base(padBuf, int32(p.Hp*p.Wp*4))
-			f.Set(rowIn)
-			s.Base(vBuf, int32(Tp*4))
-			f.Set(rowV)
-			s.Counted(cc, func() {
-				f.Get(rowIn).Get(rowV).Call(inT)
-				f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
-				f.AddI32(rowV, int32(Tp*4))
-			})
-		})
-
-		// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
-		mk := k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
-		panels := (M + 3) / 4
-		// Units of one product xi and one panel of 4 output channels.
-		k.Parallel(16*panels, float64(2*C*4*Tp)*nsPerFlop, func(s Span) {
-			xi, mp, mpc, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			// panel emits the products of panel mp of product xi.
-			panel := func() {
-				tileLen(f, rows, mp, 4, M)
-				// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
-				f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
-				f.Get(xi).I32Const(int32(C * Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add).Set(vB)
-				f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(Tp * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add).Set(mC)
-				f.SetI32(t0, 0)
-				f.Counted(tc, (Tp+7)/8, func() {
-					f.I32Const(8).I32Const(int32(Tp)).Get(t0).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
-					f.Get(uA)
-					f.Get(vB).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					f.Get(mC).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					f.I32Const(0).I32Const(int32(C)).I32Const(int32(Tp * 4)).Get(rows).Get(cols).I32Const(0).I32Const(int32(Tp * 4))
-					f.Call(mk)
-					f.AddI32(t0, 8)
+		// 1. Bordered copy of the image (one band: the whole of it).
+		if p.bands == 1 {
+			f.I32Const(padBuf).I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
+			f.Get(xBase).Set(src)
+			f.I32Const(padBuf + int32((p.padT*p.Wp+p.padL)*4)).Set(dst)
+			f.Counted(c1, C, func() {
+				f.Counted(c2, p.H, func() {
+					copyRow(f, true, dst, src, p.W*4)
+					f.AddI32(dst, int32(p.Wp*4))
+					f.AddI32(src, int32(p.W*4))
 				})
-			}
-			if s.Parallel() {
-				u := f.Local(asm.I32)
-				s.For(u, func() {
-					f.Get(u).I32Const(int32(panels)).Op(wasm.OpcodeI32DivU).Set(xi)
-					f.Get(u).I32Const(int32(panels)).Op(wasm.OpcodeI32RemU).Set(mp)
-					panel()
-				})
-				return
-			}
-			f.SetI32(xi, 0)
-			f.Counted(f.Local(asm.I32), 16, func() {
-				f.SetI32(mp, 0)
-				f.Counted(mpc, panels, func() {
-					panel()
-					f.AddI32(mp, 1)
-				})
-				f.AddI32(xi, 1)
+				f.AddI32(dst, int32((p.Hp-p.H)*p.Wp*4))
 			})
-		})
+		}
 
-		// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
-		// buffer, one output channel per call of a shared function.
-		outT := k.winogradOut(p, bias != nil)
-		k.Parallel(M, float64(Tp*16*6)*nsPerLaneOp/4, func(s Span) {
-			mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			s.Base(mBuf, int32(Tp*4))
-			f.Set(mrow)
-			s.Base(yBuf, int32(2*p.TH*8*p.G*4))
-			f.Set(yrow)
-			if bias != nil {
-				s.Base(k.Addr(bias), 4)
-				f.Set(bp)
+		// Bands of R tile rows; the last band starts R rows before the end
+		// (recomputing rows of the previous one) so that every band has R.
+		band, r0, nrows := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.SetI32(band, 0)
+		f.Counted(f.Local(asm.I32), p.bands, func() {
+			f.Get(band).I32Const(int32(p.R)).Op(wasm.OpcodeI32Mul).Set(r0)
+			f.I32Const(int32(p.TH - p.R)).Get(r0).Get(r0).I32Const(int32(p.TH - p.R)).Op(wasm.OpcodeI32GtS).Select().Set(r0)
+			if p.bands > 1 {
+				k.winogradBandCopy(p, padBuf, xBase, r0, src, dst, c1, c2)
 			}
-			s.Counted(mc, func() {
-				f.Get(mrow).Get(yrow).Get(bp).Call(outT)
-				f.AddI32(mrow, int32(Tp*4))
-				f.AddI32(yrow, int32(2*p.TH*8*p.G*4))
-				f.AddI32(bp, 4)
-			})
-		})
 
-		// 5. Valid region into the output, with residual and activations.
-		k.winogradStore(p, op, yBuf, outBase, resOff)
+			// 2. Input transform, one channel per call of a shared function.
+			inT := k.winogradIn(p)
+			if k.Threads() > 1 {
+				k.winogradInThreads(p, inT, padBuf, vBuf)
+			} else {
+				k.winogradInSerial(p, inT, padBuf, vBuf, r0)
+			}
+
+			// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
+			switch {
+			case k.Threads() > 1:
+				k.winogradGEMMsThreads(p, u, vBuf, mBuf)
+			case k.portable():
+				k.winogradGEMMsPortable(p, u, vBuf, mBuf, yBuf+int32(p.yBytes))
+			default:
+				k.winogradGEMMs(p, u, vBuf, mBuf)
+			}
+
+			// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
+			// buffer, one output channel per call of a shared function.
+			outT := k.winogradOut(p, bias != nil)
+			if k.Threads() > 1 {
+				k.winogradOutThreads(p, outT, mBuf, yBuf, bias)
+			} else {
+				k.winogradOutSerial(p, outT, mBuf, yBuf, bias)
+			}
+
+			// 5. The band's valid rows into the output, with residual and
+			// activations: rows 2*r0 .. min(2*(r0+R), Ho).
+			ob := f.Local(asm.I32)
+			f.I32Const(int32(2 * p.R)).I32Const(int32(p.Ho)).Get(r0).I32Const(2).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(nrows).Get(nrows).I32Const(int32(2 * p.R)).Op(wasm.OpcodeI32GtS).Select().Set(nrows)
+			f.Get(r0).I32Const(int32(2 * p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(outBase).Op(wasm.OpcodeI32Add).Set(ob)
+			k.winogradStore(p, op, yBuf, ob, nrows, resOff)
+			f.AddI32(band, 1)
+		})
 
 		f.AddI32(xBase, int32(C*p.H*p.W*4))
 		f.AddI32(outBase, int32(M*p.Ho*p.Wo*4))
@@ -178,9 +166,37 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	return nil
 }
 
+// winogradBandCopy copies the input rows of the band starting at tile row
+// r0 (bordered rows 2*r0 .. 2*r0+2R+1, each channel's Hp of them) into the
+// zeroed band at padBuf; rows above or below the image stay zero.
+func (k *Ctx) winogradBandCopy(p *winogradPlan, padBuf int32, xBase, r0, src, dst, c1, c2 asm.Local) {
+	f := k.F
+	row, srcC := f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(padBuf).I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
+	// the first row's input row, and its address in channel 0 (used only
+	// for rows inside the image)
+	f.Get(r0).I32Const(2).Op(wasm.OpcodeI32Mul).I32Const(int32(p.padT)).Op(wasm.OpcodeI32Sub).Set(row)
+	f.Get(row).I32Const(int32(p.W * 4)).Op(wasm.OpcodeI32Mul).Get(xBase).Op(wasm.OpcodeI32Add).Set(srcC)
+	f.I32Const(padBuf + int32(p.padL*4)).Set(dst)
+	rowC := f.Local(asm.I32)
+	f.Counted(c1, p.C, func() {
+		f.Get(srcC).Set(src)
+		f.Get(row).Set(rowC)
+		f.Counted(c2, p.Hp, func() {
+			f.Get(rowC).I32Const(int32(p.H)).Op(wasm.OpcodeI32LtU).If()
+			copyRow(f, true, dst, src, p.W*4)
+			f.End()
+			f.AddI32(dst, int32(p.Wp*4))
+			f.AddI32(src, int32(p.W*4))
+			f.AddI32(rowC, 1)
+		})
+		f.AddI32(srcC, int32(p.H*p.W*4))
+	})
+}
+
 // winogradStore copies rows of the tile-aligned buffer into the output,
 // applying the residual and activations when the epilogue has them.
-func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBase asm.Local, resOff int32) {
+func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBase, nrows asm.Local, resOff int32) {
 	f := k.F
 	ys, od, mc, oc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	yStride := int32(8 * p.G * 4)
@@ -191,7 +207,8 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBa
 	x4 := fxFor(f, asm.F32, true)
 	yp := f.Local(asm.I32)
 	f.Counted(mc, p.M, func() {
-		f.Counted(oc, p.Ho, func() {
+		f.Get(nrows).Set(oc)
+		f.Loop32(oc, func() {
 			if plain {
 				copyRow(f, true, od, ys, p.Wo*4)
 				f.AddI32(od, int32(p.Wo*4))
@@ -215,14 +232,16 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBa
 			}
 			f.AddI32(ys, yStride)
 		})
-		f.AddI32(ys, int32(2*p.TH-p.Ho)*yStride)
+		// the next channel: its band in Y and its rows in the output
+		f.I32Const(int32(2 * p.R)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(yStride).Op(wasm.OpcodeI32Mul).Get(ys).Op(wasm.OpcodeI32Add).Set(ys)
+		f.I32Const(int32(p.Ho)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(int32(p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(od).Op(wasm.OpcodeI32Add).Set(od)
 	})
 }
 
 // winogradIn returns the shared function (in, v) transforming one channel:
 // in is its first bordered row, v its row of V for position 0.
 func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
-	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.TH, p.G, p.C*p.Tp)
+	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP)
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
@@ -235,21 +254,23 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 		for i := range R {
 			R[i] = vec()
 		}
-		f.Counted(tyc, p.TH, func() {
+		f.Counted(tyc, p.R, func() {
 			f.Get(rowIn).Set(in)
 			f.Get(rowV).Set(vp)
 			f.Counted(gc, p.G, func() {
-				for rr := 0; rr < 4; rr++ {
+				// rows and, below, positions from the highest offset down:
+				// wazero bounds-checks a base once per block then
+				for rr := 3; rr >= 0; rr-- {
 					base := uint32(rr * p.Wp * 4)
 					e0, o1, e2, o3 := R[rr*4], R[rr*4+1], R[rr*4+2], R[rr*4+3]
-					f.Get(in).V128Load(base).Set(a)
-					f.Get(in).V128Load(base + 16).Set(b)
-					f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e0)
-					f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o1)
-					f.Get(in).V128Load(base + 8).Set(a)
 					f.Get(in).V128Load(base + 24).Set(b)
+					f.Get(in).V128Load(base + 8).Set(a)
 					f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e2)
 					f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o3)
+					f.Get(in).V128Load(base + 16).Set(b)
+					f.Get(in).V128Load(base).Set(a)
+					f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e0)
+					f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o1)
 					// B^T along the row: R0 = d0-d2, R1 = d1+d2,
 					// R2 = d2-d1, R3 = d1-d3, into the same four slots.
 					sub(e0, e2)
@@ -265,9 +286,9 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 					f.Get(b).Set(e2)
 				}
 				// B^T down the column: V_ij from R[0..3][j].
-				for j := 0; j < 4; j++ {
-					r0, r1, r2, r3 := R[j], R[4+j], R[8+j], R[12+j]
-					for i := 0; i < 4; i++ {
+				for i := 3; i >= 0; i-- {
+					for j := 3; j >= 0; j-- {
+						r0, r1, r2, r3 := R[j], R[4+j], R[8+j], R[12+j]
 						xi := i*4 + j
 						f.Get(vp)
 						switch i {
@@ -280,7 +301,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 						case 3:
 							sub(r1, r3)
 						}
-						f.V128Store(uint32(xi * p.C * p.Tp * 4))
+						f.V128Store(uint32(xi * p.C * p.TpP * 4))
 					}
 				}
 				f.AddI32(in, 32)
@@ -295,7 +316,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 // winogradOut returns the shared function (m, y, bias) bringing one output
 // channel back: m is its row of M for position 0, y its tile-aligned plane.
 func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
-	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.TH, p.G, p.M*p.Tp, hasBias)
+	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.R, p.G, p.M*p.TpP, hasBias)
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
 		mp2, yp, bp := f.Param(0), f.Param(1), f.Param(2)
@@ -318,10 +339,10 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 			f.V128Const([16]byte{}).Set(bv)
 		}
 		yStride := int32(8 * p.G * 4)
-		f.Counted(tyc, p.TH, func() {
+		f.Counted(tyc, p.R, func() {
 			f.Counted(gc, p.G, func() {
-				for i := 0; i < 16; i++ {
-					f.Get(mp2).V128Load(uint32(i * p.M * p.Tp * 4)).Set(mm[i])
+				for i := 15; i >= 0; i-- {
+					f.Get(mp2).V128Load(uint32(i * p.M * p.TpP * 4)).Set(mm[i])
 				}
 				for j := 0; j < 4; j++ {
 					add(mm[j], mm[4+j])
@@ -329,20 +350,221 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 					sub(mm[4+j], mm[8+j])
 					f.Get(mm[12+j]).Vec(wasm.OpcodeVecF32x4Sub).Set(s[4+j])
 				}
-				for q := 0; q < 2; q++ {
+				for q := 1; q >= 0; q-- {
 					s0, s1, s2, s3 := s[q*4], s[q*4+1], s[q*4+2], s[q*4+3]
 					add(s0, s1)
 					f.Get(s2).Vec(wasm.OpcodeVecF32x4Add).Get(bv).Vec(wasm.OpcodeVecF32x4Add).Set(y0)
 					sub(s1, s2)
 					f.Get(s3).Vec(wasm.OpcodeVecF32x4Sub).Get(bv).Vec(wasm.OpcodeVecF32x4Add).Set(y1)
 					off := uint32(int32(q) * yStride)
-					f.Get(yp).Get(y0).Get(y1).I8x16Shuffle(zipLo).V128Store(off)
 					f.Get(yp).Get(y0).Get(y1).I8x16Shuffle(zipHi).V128Store(off + 16)
+					f.Get(yp).Get(y0).Get(y1).I8x16Shuffle(zipLo).V128Store(off)
 				}
 				f.AddI32(mp2, 16)
 				f.AddI32(yp, 32)
 			})
 			f.AddI32(yp, yStride) // the tile row's second output row is done
 		})
+	})
+}
+
+// winogradGEMMs runs the 16 products one 4x8 tile per call (v8 and wazero
+// tunes).
+func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
+	f := k.F
+	M := p.M
+	mk := k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
+	xi, mp, mpc, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	panels := (M + 3) / 4
+	f.SetI32(xi, 0)
+	f.Counted(f.Local(asm.I32), 16, func() {
+		f.SetI32(mp, 0)
+		f.Counted(mpc, panels, func() {
+			tileLen(f, rows, mp, 4, M)
+			// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
+			k.winogradPanelAddrs(p, u, vBuf, mBuf, xi, mp, uA, vB, mC)
+			k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
+			f.AddI32(mp, 1)
+		})
+		f.AddI32(xi, 1)
+	})
+}
+
+// winogradGEMMsPortable runs the 16 products in the portable shape: per
+// product and 4-row panel of U, the panel is expanded once (eBuf) and one
+// call runs the row of tiles over every tile column.
+func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, vBuf, mBuf, eBuf int32) {
+	f := k.F
+	C, M, Tp, TpP := p.C, p.M, p.Tp, p.TpP
+	mk := k.microKernelRow(storeRows, &ir.Epilogue{}, biasNone, 0, chunkWhole, true)
+	panels := (M + 3) / 4
+	xi, mp, mpc, rows := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.SetI32(xi, 0)
+	f.Counted(f.Local(asm.I32), 16, func() {
+		f.SetI32(mp, 0)
+		f.Counted(mpc, panels, func() {
+			tileLen(f, rows, mp, 4, M)
+			// U panel (xi, mp) -> eBuf
+			f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add)
+			f.I32Const(eBuf).I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
+			f.I32Const(eBuf)
+			// b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
+			f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add)
+			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add)
+			f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(TpP * 4)).I32Const(chunkWhole)
+			f.Call(mk)
+			f.AddI32(mp, 1)
+		})
+		f.AddI32(xi, 1)
+	})
+}
+
+// winogradInSerial runs the input transform of a band, one channel per
+// call of inT (r0: the band's first tile row, for the whole-image copy).
+func (k *Ctx) winogradInSerial(p *winogradPlan, inT uint32, padBuf, vBuf int32, r0 asm.Local) {
+	f := k.F
+	rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	if p.bands > 1 {
+		f.I32Const(padBuf).Set(rowIn)
+	} else {
+		f.Get(r0).I32Const(int32(2 * p.Wp * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(rowIn)
+	}
+	f.I32Const(vBuf).Set(rowV)
+	f.Counted(cc, p.C, func() {
+		f.Get(rowIn).Get(rowV).Call(inT)
+		f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
+		f.AddI32(rowV, int32(p.TpP*4))
+	})
+}
+
+// winogradInThreads is the input transform of a band in a threaded module,
+// in units of one channel. The band's rows start at padBuf: with several
+// bands the band copy puts them there, with one band r0 is 0.
+func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf int32) {
+	k.Parallel(p.C, float64(p.Tp*16*8)*nsPerLaneOp/4, func(s Span) {
+		f := s.F
+		rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Base(padBuf, int32(p.Hp*p.Wp*4))
+		f.Set(rowIn)
+		s.Base(vBuf, int32(p.TpP*4))
+		f.Set(rowV)
+		s.Counted(cc, func() {
+			f.Get(rowIn).Get(rowV).Call(inT)
+			f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
+			f.AddI32(rowV, int32(p.TpP*4))
+		})
+	})
+}
+
+// winogradGEMMsThreads runs a band's 16 products in a threaded module, in
+// units of one product xi and one 4-row panel of U, each unit emitting
+// exactly the calls of the single-threaded form of the tune (portable: the
+// panel expanded into the thread's own scratch copy, one call per row of
+// tiles; otherwise one 4x8 tile per call).
+func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
+	C, M, Tp, TpP := p.C, p.M, p.Tp, p.TpP
+	panels := (M + 3) / 4
+	portable := k.portable()
+	var mk uint32
+	if portable {
+		mk = k.microKernelRow(storeRows, &ir.Epilogue{}, biasNone, 0, chunkWhole, true)
+	} else {
+		mk = k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
+	}
+	buf, bufSize := k.ScratchAddr()
+	k.Parallel(16*panels, float64(2*C*4*Tp)*nsPerFlop, func(s Span) {
+		f := s.F
+		unit, xi, mp, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		uA, vB, mC, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		if portable {
+			s.Scratch(buf, bufSize)
+			f.Set(eb)
+		}
+		s.For(unit, func() {
+			f.Get(unit).I32Const(int32(panels)).Op(wasm.OpcodeI32DivU).Set(xi)
+			f.Get(unit).I32Const(int32(panels)).Op(wasm.OpcodeI32RemU).Set(mp)
+			tileLen(f, rows, mp, 4, M)
+			// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*TpP*4 ; c = Mb + (xi*M + mp*4)*TpP*4
+			k.winogradPanelAddrs(p, u, vBuf, mBuf, xi, mp, uA, vB, mC)
+			if portable {
+				f.Get(uA).Get(eb).I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
+				f.Get(eb).Get(vB).Get(mC)
+				f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(TpP * 4)).I32Const(chunkWhole)
+				f.Call(mk)
+				return
+			}
+			k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
+		})
+	})
+}
+
+// winogradOutSerial runs the output transform of a band, one output
+// channel per call of outT.
+func (k *Ctx) winogradOutSerial(p *winogradPlan, outT uint32, mBuf, yBuf int32, bias *ir.Value) {
+	f := k.F
+	mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(mBuf).Set(mrow)
+	f.I32Const(yBuf).Set(yrow)
+	if bias != nil {
+		f.I32Const(k.Addr(bias)).Set(bp)
+	}
+	f.Counted(mc, p.M, func() {
+		f.Get(mrow).Get(yrow).Get(bp).Call(outT)
+		f.AddI32(mrow, int32(p.TpP*4))
+		f.AddI32(yrow, int32(2*p.R*8*p.G*4))
+		f.AddI32(bp, 4)
+	})
+}
+
+// winogradOutThreads is the output transform of a band in a threaded
+// module, in units of one output channel.
+func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32, bias *ir.Value) {
+	k.Parallel(p.M, float64(p.Tp*16*6)*nsPerLaneOp/4, func(s Span) {
+		f := s.F
+		mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Base(mBuf, int32(p.TpP*4))
+		f.Set(mrow)
+		s.Base(yBuf, int32(2*p.R*8*p.G*4))
+		f.Set(yrow)
+		if bias != nil {
+			s.Base(k.Addr(bias), 4)
+			f.Set(bp)
+		}
+		s.Counted(mc, func() {
+			f.Get(mrow).Get(yrow).Get(bp).Call(outT)
+			f.AddI32(mrow, int32(p.TpP*4))
+			f.AddI32(yrow, int32(2*p.R*8*p.G*4))
+			f.AddI32(bp, 4)
+		})
+	})
+}
+
+// winogradPanelAddrs sets the operands of panel mp of product xi:
+// uA = U + (xi*panels + mp)*C*16, vB = V + xi*C*TpP*4 and
+// mC = Mb + (xi*M + mp*4)*TpP*4.
+func (k *Ctx) winogradPanelAddrs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32, xi, mp, uA, vB, mC asm.Local) {
+	f := k.F
+	C, M, TpP := p.C, p.M, p.TpP
+	panels := (M + 3) / 4
+	f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
+	f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add).Set(vB)
+	f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add).Set(mC)
+}
+
+// winogradPanelTiles runs a panel's products one 4x8 tile per call of mk
+// (v8 and wazero tunes).
+func (k *Ctx) winogradPanelTiles(p *winogradPlan, mk uint32, uA, vB, mC, tc, t0, rows, cols asm.Local) {
+	f := k.F
+	C, Tp, TpP := p.C, p.Tp, p.TpP
+	f.SetI32(t0, 0)
+	f.Counted(tc, (Tp+7)/8, func() {
+		f.I32Const(8).I32Const(int32(Tp)).Get(t0).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
+		f.Get(uA)
+		f.Get(vB).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		f.Get(mC).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).Get(cols).I32Const(0).I32Const(int32(TpP * 4))
+		f.Call(mk)
+		f.AddI32(t0, 8)
 	})
 }

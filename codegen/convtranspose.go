@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"slices"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
@@ -33,6 +35,7 @@ func planConvT(n *ir.Node, op *ir.ConvTranspose) (*convTPlan, error) {
 }
 
 func init() {
+	ir.DeclareKernelDTypes[*ir.ConvTranspose](convDTypes...)
 	registerWorkspace(func(n *ir.Node, op *ir.ConvTranspose) int {
 		p, err := planConvT(n, op)
 		if err != nil {
@@ -47,7 +50,7 @@ func init() {
 		}
 		x, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 		dt := x.Type.DType
-		if dt != ir.Float32 && dt != ir.Float64 && dt != ir.Float16 {
+		if !slices.Contains(convDTypes, dt) {
 			return ir.NotSupportedf("ConvTranspose on %s", dt)
 		}
 		if out.Type.Shape.Size() == 0 {

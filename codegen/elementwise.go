@@ -205,23 +205,12 @@ func (k *Ctx) unaryFn(u *ir.Unary, dt ir.DType) (ewFn, error) {
 	}
 	fn := ewFn{in: []ir.DType{dt}, out: outDT}
 	if ct == asm.F32 || ct == asm.F64 {
-		fn.vec = ct == asm.F32 && outDT == dt && floatUnaryVec[u.Fn]
+		fn.vec = ct == asm.F32 && outDT == dt && u.Fn.Vectorizes() // ir/traits.go
 		fn.emit = func(a []asm.Local, vec bool) error { return k.floatUnary(fxFor(f, ct, vec), u, a[0]) }
 		return fn, nil
 	}
 	fn.emit = func(a []asm.Local, _ bool) error { return intUnary(f, u, ct, dt, a[0]) }
 	return fn, nil
-}
-
-// floatUnaryVec lists the float functions with an f32x4 form.
-var floatUnaryVec = map[ir.UnaryFn]bool{
-	ir.FnAbs: true, ir.FnNeg: true, ir.FnRelu: true, ir.FnSigmoid: true, ir.FnTanh: true, ir.FnExp: true,
-	ir.FnLog: true, ir.FnSqrt: true, ir.FnReciprocal: true, ir.FnFloor: true, ir.FnCeil: true, ir.FnRound: true,
-	ir.FnErf: true, ir.FnSoftplus: true, ir.FnSoftsign: true, ir.FnElu: true, ir.FnSelu: true, ir.FnCelu: true,
-	ir.FnLeakyRelu: true, ir.FnHardSigmoid: true, ir.FnHardSwish: true, ir.FnThresholdedRelu: true,
-	ir.FnMish: true, ir.FnGelu: true, ir.FnGeluTanh: true, ir.FnSwish: true, ir.FnShrink: true, ir.FnSign: true,
-	ir.FnSin: true, ir.FnCos: true, ir.FnTan: true, ir.FnAsin: true, ir.FnAcos: true, ir.FnAtan: true,
-	ir.FnSinh: true, ir.FnCosh: true, ir.FnAsinh: true, ir.FnAcosh: true, ir.FnAtanh: true,
 }
 
 // floatUnary leaves fn(x) on the stack.
@@ -233,7 +222,7 @@ func (k *Ctx) floatUnary(x fx, u *ir.Unary, in asm.Local) error {
 	case ir.FnNeg:
 		x.get(in).neg()
 	case ir.FnRelu:
-		x.get(in).c(0).max()
+		x.get(in).c(0).atLeast()
 	case ir.FnSigmoid:
 		x.sigmoid(in)
 	case ir.FnTanh:
@@ -277,9 +266,9 @@ func (k *Ctx) floatUnary(x fx, u *ir.Unary, in asm.Local) error {
 	case ir.FnLeakyRelu:
 		x.get(in).get(in).c(alpha).mul().get(in).c(0).lt().sel0()
 	case ir.FnHardSigmoid:
-		x.get(in).c(alpha).mul().c(beta).add().c(1).min().c(0).max()
+		x.get(in).c(alpha).mul().c(beta).add().c(1).atMost().c(0).atLeast()
 	case ir.FnHardSwish:
-		x.get(in).get(in).c(1.0 / 6).mul().c(0.5).add().c(1).min().c(0).max().mul()
+		x.get(in).get(in).c(1.0 / 6).mul().c(0.5).add().c(1).atMost().c(0).atLeast().mul()
 	case ir.FnThresholdedRelu:
 		x.c(0).get(in).get(in).c(alpha).gt().sel0()
 	case ir.FnMish:
@@ -477,13 +466,13 @@ func (k *Ctx) clipFn(n *ir.Node) (ewFn, error) {
 				l, h = vlo, vhi
 			}
 			x.get(a[0])
-			// max/min would turn a NaN bound into NaN outputs; the bounds
-			// are ordinary numbers in practice, and NaN inputs stay NaN.
+			// ONNX Runtime's std::max/std::min order: NaN inputs stay
+			// NaN, a NaN bound is ignored.
 			if hasLo {
-				x.get(l).max()
+				x.get(l).atLeast()
 			}
 			if hasHi {
-				x.get(h).min()
+				x.get(h).atMost()
 			}
 			return nil
 		}

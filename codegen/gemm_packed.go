@@ -30,19 +30,32 @@ import (
 // optimized code after a few calls (a node function runs once per
 // inference and would stay in baseline code on a cold start).
 
-// tuneWazero tells whether A is packed pre-broadcast.
+// tuneWazero tells whether kernels take the wazero shape: activations
+// packed pre-broadcast as A, weights in 8-column PackB panels as B.
 func (k *Ctx) tuneWazero() bool { return k.md.opts.Tune == TuneWazero || k.md.opts.Tune == TuneGeneric }
+
+// portable tells whether kernels take the portable shape (the default):
+// the v8 tune's operands (weights as A in PackA panels, activations along
+// pixels as B), but every A element a whole vector, expanded from the
+// packed panel at run time, and the k loop in a leaf function with four
+// steps per trip (see dotPortable).
+func (k *Ctx) portable() bool { return IsPortable(k.md.opts.Tune) }
+
+// IsPortable tells whether tune names the portable shape ("" is the
+// default, portable).
+func IsPortable(tune string) bool { return tune == TunePortable || tune == "" }
 
 // Tunes of the generated code (mlc compile --tune).
 const (
-	TuneV8      = "v8"
-	TuneWazero  = "wazero"
-	TuneGeneric = "generic"
+	TunePortable = "portable"
+	TuneV8       = "v8"
+	TuneWazero   = "wazero"
+	TuneGeneric  = "generic"
 )
 
 // aStride is the bytes per packed A element.
 func (k *Ctx) aStride() int32 {
-	if k.tuneWazero() {
+	if k.tuneWazero() || k.portable() {
 		return 16
 	}
 	return 4
@@ -224,6 +237,17 @@ func (k *Ctx) microKernelRow(form storeForm, ep *ir.Epilogue, bias biasMode, lda
 // (kq = K4/4) from a packed B panel; v8 takes one (kq = K) from B rows ldb
 // bytes apart.
 func (k *Ctx) dotBody(h *asm.Func, pa, pb, kq, ldb asm.Local, lda int) []asm.Local {
+	if k.portable() {
+		acc := make([]asm.Local, 8)
+		for i := range acc {
+			acc[i] = h.Local(asm.V128)
+		}
+		h.Get(pa).Get(pb).Get(kq).Get(ldb).Call(k.dotPortable())
+		for i := 7; i >= 0; i-- {
+			h.Set(acc[i])
+		}
+		return acc
+	}
 	wz := k.tuneWazero()
 	{
 		acc := make([]asm.Local, 8) // acc[r*2+v]
@@ -284,6 +308,84 @@ func (k *Ctx) dotBody(h *asm.Func, pa, pb, kq, ldb asm.Local, lda int) []asm.Loc
 		h.End()
 		return acc
 	}
+}
+
+// dotPortable returns the portable shape's k loop as a leaf function
+//
+//	(a, b, steps, ldb) -> 8 x v128
+//
+// a: 4 rows of pre-broadcast A per k (64 bytes); b: B at the tile's first
+// column, its rows ldb bytes apart; steps >= 1 k steps; the results are
+// acc[r*2+v] (row r, columns 4v..4v+3). The same code is fast in V8 and on
+// wazero (measured, docs/design.md):
+//
+//   - A is loaded as whole vectors: wazero lowers load32_splat to
+//     pinsrd+pshufd with a false dependency (7 GFLOP/s); V8 pays nothing
+//     for the plain load.
+//   - A leaf function keeps the loop's few pointers in registers on
+//     wazero, whose allocator spilled them inside the micro-kernel.
+//   - Four k steps per trip, each followed by its exit test: wazero copies
+//     the eight accumulators at every back-edge, so it wants long trips;
+//     V8 let the arithmetic of a branch-free unrolled body sink below all
+//     its loads and spilled, while the exit branches keep each step's
+//     loads next to their arithmetic (V8's own unroller does the same).
+func (k *Ctx) dotPortable() uint32 {
+	i32, v := asm.I32, asm.V128
+	res := []wasm.ValueType{v, v, v, v, v, v, v, v}
+	return k.Helper("dot4x8_portable", []wasm.ValueType{i32, i32, i32, i32}, res, func(h *asm.Func) {
+		pa, pb, steps, ldb := h.Param(0), h.Param(1), h.Param(2), h.Param(3)
+		acc := make([]asm.Local, 8)
+		for i := range acc {
+			acc[i] = h.Local(asm.V128)
+			h.V128Const([16]byte{}).Set(acc[i])
+		}
+		b0, b1, av := h.Local(asm.V128), h.Local(asm.V128), h.Local(asm.V128)
+		const U = 4
+		h.Block()
+		h.Loop()
+		for u := 0; u < U; u++ {
+			h.Get(pb).V128Load(16).Set(b1)
+			h.Get(pb).V128Load(0).Set(b0)
+			for r := 3; r >= 0; r-- {
+				h.Get(pa).V128Load(uint32(16 * r)).Set(av)
+				a0, a1 := acc[r*2], acc[r*2+1]
+				h.Get(a1).Get(av).Get(b1).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a1)
+				h.Get(a0).Get(av).Get(b0).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a0)
+			}
+			h.AddI32(pa, 64)
+			h.Get(pb).Get(ldb).Op(wasm.OpcodeI32Add).Set(pb)
+			h.Get(steps).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(steps)
+			if u < U-1 {
+				h.Op(wasm.OpcodeI32Eqz).BrIf(1)
+			} else {
+				h.BrIf(0)
+			}
+		}
+		h.End()
+		h.End()
+		for _, a := range acc {
+			h.Get(a)
+		}
+	})
+}
+
+// expandPanel returns the shared function (src, dst, n, stride) writing n
+// k steps of a PackA panel (4 floats per k, stride bytes apart; 16 when
+// contiguous) at src as pre-broadcast vectors (64 bytes per k) at dst: the
+// portable shape's A, made per block of pixels so that the module keeps
+// the compact weights.
+func (k *Ctx) expandPanel() uint32 {
+	i32 := asm.I32
+	return k.Helper("expand_panel", []wasm.ValueType{i32, i32, i32, i32}, nil, func(h *asm.Func) {
+		src, dst, n, stride := h.Param(0), h.Param(1), h.Param(2), h.Param(3)
+		h.Loop32(n, func() {
+			for r := 3; r >= 0; r-- {
+				h.Get(dst).Get(src).V128Load32Splat(uint32(4 * r)).V128Store(uint32(16 * r))
+			}
+			h.Get(src).Get(stride).Op(wasm.OpcodeI32Add).Set(src)
+			h.AddI32(dst, 64)
+		})
+	})
 }
 
 // epilogueBody adds bias and residual to the accumulators, applies the
@@ -391,7 +493,7 @@ func transpose4(h *asm.Func, a, b, c, d asm.Local, t []asm.Local) {
 // the valid count repeat the last valid row (their results are not stored).
 func (k *Ctx) packARows(src []asm.Local, cs int32, K int, dst asm.Local) {
 	f := k.F
-	wz := k.tuneWazero()
+	wz := k.aStride() == 16
 	as := k.aStride()
 	c := f.Local(asm.I32)
 	loop := func(n int) {
@@ -438,10 +540,10 @@ func (k *Ctx) vecActs(x fx, acts []ir.Activation, v asm.Local) {
 		} else {
 			x.get(v)
 			if !math.IsInf(float64(a.Lo), -1) {
-				x.c(float64(a.Lo)).max()
+				x.c(float64(a.Lo)).atLeast()
 			}
 			if !math.IsInf(float64(a.Hi), 1) {
-				x.c(float64(a.Hi)).min()
+				x.c(float64(a.Hi)).atMost()
 			}
 		}
 		x.set(v)

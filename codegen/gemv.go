@@ -35,8 +35,11 @@ func (k *Ctx) gemvKernel(ep *ir.Epilogue, hasBias bool) uint32 {
 			h.V128Const([16]byte{}).Set(acc[i])
 		}
 		bp := []asm.Local{pb, h.Local(asm.I32), h.Local(asm.I32), h.Local(asm.I32)}
+		// Panels past the last column repeat the last one that exists:
+		// reading past the weights could leave linear memory (a lone
+		// 1x2048 x 2048x1000 MatMul trapped in V8).
 		for p := 1; p < 4; p++ {
-			h.Get(bp[p-1]).Get(panel).Op(wasm.OpcodeI32Add).Set(bp[p])
+			h.Get(bp[p-1]).Get(panel).Op(wasm.OpcodeI32Add).Get(bp[p-1]).Get(cols).I32Const(int32(8 * p)).Op(wasm.OpcodeI32GtS).Select().Set(bp[p])
 		}
 		av, bv := h.Local(asm.V128), h.Local(asm.V128)
 		h.Loop() // V8 unrolls only nested loops

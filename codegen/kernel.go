@@ -28,6 +28,9 @@ func registerKernel[T ir.Op](emit func(k *Ctx, n *ir.Node, op T) error) {
 	if kernels[t] == nil {
 		kernels[t] = &kernel{}
 	}
+	if kernels[t].Emit != nil {
+		panic("codegen: a second kernel for " + t.String())
+	}
 	kernels[t].Emit = func(k *Ctx, n *ir.Node) error { return emit(k, n, n.Op.(T)) }
 }
 
@@ -36,6 +39,9 @@ func registerWorkspace[T ir.Op](ws func(n *ir.Node, op T) int) {
 	t := reflect.TypeFor[T]()
 	if kernels[t] == nil {
 		kernels[t] = &kernel{}
+	}
+	if kernels[t].Workspace != nil {
+		panic("codegen: a second workspace rule for " + t.String())
 	}
 	kernels[t].Workspace = func(n *ir.Node) int { return ws(n, n.Op.(T)) }
 }

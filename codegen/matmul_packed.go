@@ -103,7 +103,7 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	aBuf := k.WorkspaceAddr()
 
 	lda := 0
-	if !k.tuneWazero() && M%4 == 0 {
+	if k.md.opts.Tune == TuneV8 && M%4 == 0 {
 		lda = K * 4
 	}
 	mk := k.microKernelA(storeRows, &op.Epilogue, biasIf(bias != nil, biasCols), lda, chunkWhole)

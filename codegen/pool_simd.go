@@ -21,12 +21,62 @@ func maxPoolSIMDFits(k *Ctx, n *ir.Node, op *ir.Pool, g *ir.Geometry) bool {
 }
 
 // poolPadded is the bordered plane's size: every window position of the
-// output fits, plus a vector's reach past the last one.
+// output fits, plus a vector's reach past the last one. With stride 2 the
+// width is a multiple of 8: its rows are stored split (splitRows).
 func poolPadded(g *ir.Geometry) (hp, wp int) {
 	hp = max(g.In[0]+g.PadBegin[0], (g.Out[0]-1)*g.Strides[0]+(g.Kernel[0]-1)*g.Dilations[0]+1)
 	wo4 := (g.Out[1] + 3) / 4 * 4
 	wp = max(g.In[1]+g.PadBegin[1], (wo4-1)*g.Strides[1]+(g.Kernel[1]-1)*g.Dilations[1]+1)
+	if splitRows(g) {
+		return hp, alignUp(wp+4, 8)
+	}
 	return hp, wp + 4
+}
+
+// splitRows tells whether a windowed op's bordered rows are stored split,
+// even columns then odd ones (wp/2 each): with stride 2 every tap then
+// reads four outputs' inputs with one plain load, instead of two loads
+// and an i8x16.shuffle (which wazero lowers to two pshufb, a por and two
+// mask loads). The split costs two shuffles per 8 inputs, once.
+func splitRows(g *ir.Geometry) bool { return g.Strides[1] == 2 }
+
+// windowBytes is a windowed op's workspace: the bordered plane, then one
+// bordered row to split from (splitRows).
+func windowBytes(g *ir.Geometry) int {
+	hp, wp := poolPadded(g)
+	return alignUp((hp+1)*wp*4+16, 16)
+}
+
+// copyWindowPlane copies an H x W plane from the address in src (advanced
+// past it) into the bordered buffer at buf (top, left): rows as they are,
+// or split (splitRows) through the row after the plane, whose border
+// columns must hold the border value.
+func copyWindowPlane(f *asm.Func, g *ir.Geometry, buf, src asm.Local) {
+	H, W, top, left := g.In[0], g.In[1], g.PadBegin[0], g.PadBegin[1]
+	hp, wp := poolPadded(g)
+	if !splitRows(g) {
+		copyPlane(f, buf, src, H, W, wp, top, left)
+		return
+	}
+	row, d, rb, c, q := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	a, b := f.Local(asm.V128), f.Local(asm.V128)
+	f.Get(buf).I32Const(int32(hp * wp * 4)).Op(wasm.OpcodeI32Add).Set(row)
+	f.Get(buf).I32Const(int32(top * wp * 4)).Op(wasm.OpcodeI32Add).Set(d)
+	f.Counted(c, H, func() {
+		f.Get(row).I32Const(int32(left * 4)).Op(wasm.OpcodeI32Add).Set(rb)
+		copyRow(f, true, rb, src, W*4)
+		f.AddI32(src, int32(W*4))
+		f.Get(row).Set(rb)
+		f.Counted(q, wp/8, func() {
+			f.Get(rb).V128Load(0).Set(a)
+			f.Get(rb).V128Load(16).Set(b)
+			f.Get(d).Get(a).Get(b).I8x16Shuffle(evenLanes).V128Store(0)
+			f.Get(d).Get(a).Get(b).I8x16Shuffle(oddLanes).V128Store(uint32(wp * 2))
+			f.AddI32(rb, 32)
+			f.AddI32(d, 16)
+		})
+		f.AddI32(d, int32(wp*2))
+	})
 }
 
 func init() {
@@ -35,8 +85,7 @@ func init() {
 		if err != nil || op.Kind != ir.PoolMax || len(g.In) != 2 {
 			return 0
 		}
-		hp, wp := poolPadded(g)
-		return alignUp(hp*wp*4+16, 16)
+		return windowBytes(g)
 	})
 }
 
@@ -76,18 +125,18 @@ func (k *Ctx) maxPoolPlane(g *ir.Geometry) uint32 {
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
 		src, dst, buf := f.Param(0), f.Param(1), f.Param(2)
-		H, W := g.In[0], g.In[1]
 		hp, wp := poolPadded(g)
 		ninf := f.Local(asm.V128)
 		f.F32x4Const(float32(math.Inf(-1))).Set(ninf)
-		// Border: -inf everywhere (vector stores), then the plane's rows.
+		// Border: -inf everywhere (vector stores, the row to split from
+		// too), then the plane's rows.
 		p, c := f.Local(asm.I32), f.Local(asm.I32)
 		f.Get(buf).Set(p)
-		f.Counted(c, (hp*wp+3)/4, func() {
+		f.Counted(c, ((hp+1)*wp+3)/4, func() {
 			f.Get(p).Get(ninf).V128Store(0)
 			f.AddI32(p, 16)
 		})
-		copyPlane(f, buf, src, H, W, wp, g.PadBegin[0], g.PadBegin[1])
+		copyWindowPlane(f, g, buf, src)
 		windowRows(f, g, buf, dst,
 			func(acc asm.Local) { f.Get(ninf).Set(acc) },
 			func(_ int, acc, v asm.Local) { f.Get(acc).Get(v).Vec(wasm.OpcodeVecF32x4Max).Set(acc) },
@@ -103,32 +152,74 @@ func (k *Ctx) maxPoolPlane(g *ir.Geometry) uint32 {
 func windowRows(f *asm.Func, g *ir.Geometry, buf, dst asm.Local, init func(acc asm.Local), tap func(t int, acc, v asm.Local), finish func(acc asm.Local)) {
 	_, wp := poolPadded(g)
 	Ho, Wo, sx := g.Out[0], g.Out[1], g.Strides[1]
+	split := splitRows(g)
 	row, oc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	in, acc, v, hi := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
+	in, acc, v, hi, vLast := f.Local(asm.I32), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
 	f.Get(buf).Set(row)
 	f.Counted(oc, Ho, func() {
 		f.Get(row).Set(in)
-		emitGroup := func(lanes int) {
-			init(acc)
-			t := 0
-			for ky := 0; ky < g.Kernel[0]; ky++ {
-				for kx := 0; kx < g.Kernel[1]; kx++ {
-					off := uint32((ky*g.Dilations[0]*wp + kx*g.Dilations[1]) * 4)
-					loadStrided(f, in, off, sx, hi)
-					f.Set(v)
-					tap(t, acc, v)
-					t++
+		// Each tap's byte offset from the group's first input; with split
+		// rows input column 2x + c is in the evens at x + c/2 (c even) or
+		// the odds at x + (c-1)/2.
+		var offs []uint32
+		last := 0 // the tap of the highest offset
+		for ky := 0; ky < g.Kernel[0]; ky++ {
+			for kx := 0; kx < g.Kernel[1]; kx++ {
+				off := uint32((ky*g.Dilations[0]*wp + kx*g.Dilations[1]) * 4)
+				if split {
+					c := kx * g.Dilations[1]
+					off = uint32((ky*g.Dilations[0]*wp + c/2) * 4)
+					if c%2 == 1 {
+						off = uint32((ky*g.Dilations[0]*wp + wp/2 + (c-1)/2) * 4)
+					}
 				}
+				if len(offs) > 0 && off > offs[last] {
+					last = len(offs)
+				}
+				offs = append(offs, off)
+			}
+		}
+		load := func(t int) {
+			if split || sx == 1 {
+				f.Get(in).V128Load(offs[t])
+			} else {
+				loadStrided(f, in, offs[t], sx, hi)
+			}
+		}
+		emitGroup := func(lanes int) {
+			// The farthest tap first: wazero then bounds-checks the group
+			// once (a check covers lower offsets of the same base in the
+			// block) instead of once per tap.
+			load(last)
+			f.Set(vLast)
+			init(acc)
+			for t := range offs {
+				if t == last {
+					tap(t, acc, vLast)
+					continue
+				}
+				load(t)
+				f.Set(v)
+				tap(t, acc, v)
 			}
 			if finish != nil {
 				finish(acc)
 			}
 			storeLanes(f, dst, acc, lanes)
 			f.AddI32(dst, int32(lanes*4))
-			f.AddI32(in, int32(4*sx*4))
+			if split {
+				f.AddI32(in, 16)
+			} else {
+				f.AddI32(in, int32(4*sx*4))
+			}
 		}
+		// Two groups per trip: wazero copies every v128 carried around a
+		// loop (the taps' weights) at the back-edge.
 		full := Wo / 4
-		f.Counted(gc, full, func() { emitGroup(4) })
+		f.Counted(gc, full/2, func() { emitGroup(4); emitGroup(4) })
+		if full%2 == 1 {
+			emitGroup(4)
+		}
 		if full*4 < Wo {
 			emitGroup(Wo - full*4)
 		}

@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"fmt"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
@@ -24,10 +26,14 @@ type ProfileNode struct {
 	Op    string `json:"op"`
 	Shape []int  `json:"shape"` // of the first output
 	FLOPs int64  `json:"flops,omitempty"`
+	// Class groups nodes by the kind of work their kernel does, for
+	// per-class GFLOP/s (docs/benchmarks.md): "conv 1x1", "winograd",
+	// "depthwise s2", ...
+	Class string `json:"class,omitempty"`
 }
 
 func profileNode(n *ir.Node, fn string) ProfileNode {
-	p := ProfileNode{Func: fn, Op: n.Op.OpType(), FLOPs: ir.FLOPs(n), Shape: []int{}}
+	p := ProfileNode{Func: fn, Op: n.Op.OpType(), FLOPs: ir.FLOPs(n), Shape: []int{}, Class: LayerClass(n)}
 	if len(n.Outputs) > 0 && n.Outputs[0] != nil {
 		p.Shape = append(p.Shape, n.Outputs[0].Type.Shape...)
 	}
@@ -46,4 +52,73 @@ func (md *module) profileFunc(nodes []uint32, init uint32) *asm.Func {
 	}
 	f.I32Const(-1)
 	return f
+}
+
+// LayerClass names the kind of work node n is, as the profiles group it:
+// convolutions by kernel form (1x1, Winograd, direct kxk, dilated,
+// depthwise by stride, grouped), GEMM and GEMV (at most 3 rows), pooling,
+// resize, concat, elementwise, else the op type.
+func LayerClass(n *ir.Node) string {
+	switch op := n.Op.(type) {
+	case *ir.FusedConv:
+		return convClass(n, &op.Conv, op.WShape, op.Layout)
+	case *ir.Conv:
+		return convClass(n, op, nil, ir.WeightsPlain)
+	case *ir.FusedMatMul:
+		if rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1); rows <= 3 {
+			return "gemv"
+		}
+		return "gemm"
+	case *ir.MatMul, *ir.Gemm:
+		return "gemm"
+	case *ir.Pool, *ir.GlobalPool:
+		return "pool"
+	case *ir.Resize:
+		return "resize"
+	case *ir.Concat:
+		return "concat"
+	case *ir.FusedElementwise, *ir.Unary, *ir.Binary:
+		return "elementwise"
+	}
+	return n.Op.OpType()
+}
+
+func convClass(n *ir.Node, c *ir.Conv, wshape ir.Shape, layout ir.WeightLayout) string {
+	x := n.Inputs[0].Type.Shape
+	if wshape == nil {
+		wshape = n.Inputs[1].Type.Shape
+	}
+	g, err := c.Geometry(x, wshape)
+	if err != nil || len(x) < 3 {
+		return "conv"
+	}
+	dilated, strided := false, false
+	for d := range g.Kernel {
+		dilated = dilated || (g.Dilations[d] > 1 && g.Kernel[d] > 1)
+		strided = strided || g.Strides[d] > 1
+	}
+	switch {
+	case c.Group > 1 && c.Group == x[1] && wshape[1] == 1:
+		if strided {
+			return "depthwise s2+"
+		}
+		return "depthwise s1"
+	case c.Group > 1:
+		return "grouped conv"
+	case layout == ir.WeightsWinograd:
+		return "winograd"
+	case dilated:
+		return "dilated conv"
+	}
+	k := ""
+	for d, v := range g.Kernel {
+		if d > 0 {
+			k += "x"
+		}
+		k += fmt.Sprint(v)
+	}
+	if k == "1x1" || k == "1" {
+		return "conv 1x1"
+	}
+	return "conv " + k + " direct"
 }

@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"slices"
+
 	"github.com/tetratelabs/wabin/wasm"
 
 	"github.com/mlc-compiler/mlc/abi"
@@ -25,6 +27,7 @@ func init() {
 		return alignUp(cg*ir.Shape(g.Kernel).Size()*ir.Shape(g.Out).Size()*max(elemBytes(n.Inputs[0].Type.DType), 1), 16)
 	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.DeformConv) error { return k.deformConv(n, op) })
+	ir.DeclareKernelDTypes[*ir.DeformConv](convDTypes...)
 }
 
 // valueType is the compute type of sampled values: f64 for float64 data,
@@ -605,7 +608,7 @@ func (k *Ctx) deformConv(n *ir.Node, op *ir.DeformConv) error {
 		return err
 	}
 	dt := x.Type.DType
-	if dt != ir.Float32 && dt != ir.Float64 && dt != ir.Float16 {
+	if !slices.Contains(convDTypes, dt) {
 		return ir.NotSupportedf("DeformConv on %s", dt)
 	}
 	if y.Type.Shape.Size() == 0 {

@@ -64,6 +64,32 @@ func (x fx) mul() fx { return x.op(wasm.OpcodeF32Mul, wasm.OpcodeF64Mul, wasm.Op
 func (x fx) div() fx { return x.op(wasm.OpcodeF32Div, wasm.OpcodeF64Div, wasm.OpcodeVecF32x4Div) }
 func (x fx) min() fx { return x.op(wasm.OpcodeF32Min, wasm.OpcodeF64Min, wasm.OpcodeVecF32x4Min) }
 func (x fx) max() fx { return x.op(wasm.OpcodeF32Max, wasm.OpcodeF64Max, wasm.OpcodeVecF32x4Max) }
+
+// atLeast and atMost clamp v (stack: v, bound) as ONNX Runtime's Clip
+// does (std::max(v, lo), std::min(v, hi)): v < lo ? lo : v and
+// hi < v ? hi : v. A NaN v stays NaN. For vectors they are one
+// f32x4.pmax/pmin, where V8 lowers f32x4.max/min to NaN-handling
+// sequences (a Clip epilogue on a 144x56x56 depthwise: 0.50 -> 0.30 ms).
+func (x fx) atLeast() fx {
+	if x.vec {
+		x.f.Vec(wasm.OpcodeVecF32x4Pmax)
+		return x
+	}
+	b, v := x.local(), x.local()
+	x.set(b).set(v)
+	return x.get(b).get(v).get(v).get(b).lt().sel()
+}
+
+func (x fx) atMost() fx {
+	if x.vec {
+		x.f.Vec(wasm.OpcodeVecF32x4Pmin)
+		return x
+	}
+	b, v := x.local(), x.local()
+	x.set(b).set(v)
+	return x.get(b).get(v).get(b).get(v).lt().sel()
+}
+
 func (x fx) neg() fx { return x.op(wasm.OpcodeF32Neg, wasm.OpcodeF64Neg, wasm.OpcodeVecF32x4Neg) }
 func (x fx) abs() fx { return x.op(wasm.OpcodeF32Abs, wasm.OpcodeF64Abs, wasm.OpcodeVecF32x4Abs) }
 func (x fx) sqrt() fx {

@@ -27,7 +27,10 @@ import (
 //
 //	go test ./e2e -run XXX -fuzz 'FuzzCompile$' -fuzzminimizetime 1s
 //
-// (FuzzCompile, FuzzMutate, FuzzMutantsRun), one at a time.
+// (FuzzCompile, FuzzMutate, FuzzMutantsRun), one at a time. With
+// MLC_FUZZ_WORKER_AS=2147483648 the workers run under a 2 GiB address
+// space cap (fuzzmodel.LimitWorkerMemory): an input that makes the
+// compiler die of memory there is a crash like any other.
 
 // fuzzSeedBytes bounds the seeds while fuzzing: all shared models but
 // resnet18 and resnet50 (46 and 99 MB). Go's fuzzing engine keeps every
@@ -68,6 +71,9 @@ func compileClean(t *testing.T, data []byte, o mlc.Options) *mlc.Result {
 
 // FuzzCompile runs the whole pipeline on arbitrary bytes.
 func FuzzCompile(f *testing.F) {
+	if err := fuzzmodel.LimitWorkerMemory(); err != nil {
+		f.Fatal(err)
+	}
 	for _, s := range fuzzSeeds(f, 2<<20) {
 		f.Add(s.Model)
 	}
@@ -81,6 +87,9 @@ func FuzzCompile(f *testing.F) {
 // dimensions, dtypes, opset), so that mutants reach the importer's checks,
 // shape inference, the passes and code generation.
 func FuzzMutate(f *testing.F) {
+	if err := fuzzmodel.LimitWorkerMemory(); err != nil {
+		f.Fatal(err)
+	}
 	// Small seeds only, fuzzing too: a mutant of resnet50 compiles for
 	// seconds, and the structure is what matters here.
 	seeds := fuzzSeeds(f, 2<<20+1)
@@ -104,6 +113,9 @@ func FuzzMutate(f *testing.F) {
 // with the reference interpreter (within a tolerance for float
 // reassociation), or fail the run with a documented mlc_run status.
 func FuzzMutantsRun(f *testing.F) {
+	if err := fuzzmodel.LimitWorkerMemory(); err != nil {
+		f.Fatal(err)
+	}
 	seeds := fuzzSeeds(f, 256<<10)
 	for i := range seeds {
 		f.Add(uint16(i), []byte{0, 1, 2, 0, 0, 0, 7})

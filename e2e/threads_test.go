@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
@@ -178,7 +179,6 @@ func TestRelaxedSIMD(t *testing.T) {
 // threaded module's outputs are the single-threaded module's bytes on
 // wazero and Node.
 func TestThreadsMatMulTiles(t *testing.T) {
-	ctx := context.Background()
 	wz, nr := threadRunners(t)
 	rng := rand.New(rand.NewSource(11))
 	for _, sh := range [][3]int{{37, 70, 50}, {8, 16, 8}, {200, 96, 20}, {5, 300, 130}} {
@@ -191,26 +191,76 @@ func TestThreadsMatMulTiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var outs [][]map[string]*ir.Tensor
-			for _, threads := range []int{1, 2} {
-				o := mlc.DefaultOptions()
-				o.Threads, o.ParallelAll = threads, threads > 1
-				res, err := mlc.Compile(model, "", o)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, r := range []verify.Runner{wz, nr} {
-					out, err := r.Run(ctx, res.Wasm, []map[string]*ir.Tensor{feed})
-					if err != nil {
-						t.Fatal(err)
-					}
-					outs = append(outs, out)
-				}
+			sameThreadedOutputs(t, wz, nr, model, feed, "y", "")
+		})
+	}
+}
+
+// sameThreadedOutputs compiles model with one thread and with two (every
+// loop split), runs both on wazero and Node, and checks that output y of
+// every run is the single-threaded module's bytes on wazero; tune is the
+// kernel shape ("" for the default).
+func sameThreadedOutputs(t *testing.T, wz *verify.WazeroRunner, nr *verify.NodeRunner, model []byte, feed map[string]*ir.Tensor, y, tune string) {
+	t.Helper()
+	ctx := context.Background()
+	var outs [][]map[string]*ir.Tensor
+	for _, threads := range []int{1, 2} {
+		o := mlc.DefaultOptions()
+		o.Threads, o.ParallelAll = threads, threads > 1
+		if tune != "" {
+			o.Tune = tune
+		}
+		res, err := mlc.Compile(model, "", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []verify.Runner{wz, nr} {
+			out, err := r.Run(ctx, res.Wasm, []map[string]*ir.Tensor{feed})
+			if err != nil {
+				t.Fatal(err)
 			}
-			for i, out := range outs[1:] {
-				if !bytes.Equal(out[0]["y"].Data, outs[0][0]["y"].Data) {
-					t.Errorf("threads %d on %s: outputs differ from the single-threaded module's on wazero", (i+1)/2+1, []string{"wazero", "Node"}[(i+1)%2])
-				}
+			outs = append(outs, out)
+		}
+	}
+	for i, out := range outs[1:] {
+		if !bytes.Equal(out[0][y].Data, outs[0][0][y].Data) {
+			t.Errorf("threads %d on %s: outputs differ from the single-threaded module's on wazero", (i+1)/2+1, []string{"wazero", "Node"}[(i+1)%2])
+		}
+	}
+}
+
+// TestThreadsConvForms checks the split of the default (portable) shape's
+// convolutions: Winograd in several bands of tile rows (input transform,
+// products with each thread's own expanded U panel, output transform
+// split inside each band), the packed-A GEMM (strided: each thread expands
+// weight panels into its own scratch) and the tap form (single-threaded
+// in a threaded module), with bias and partial panels, in the default
+// shape and in v8's (one 4x8 tile per call, no expanded panels); the
+// threaded module's outputs are the single-threaded module's bytes on
+// wazero and Node.
+func TestThreadsConvForms(t *testing.T) {
+	wz, nr := threadRunners(t)
+	rng := rand.New(rand.NewSource(12))
+	for _, c := range []struct {
+		name           string
+		C, M, H        int
+		stride, dilate int64
+	}{
+		{"winograd_bands", 16, 22, 80, 1, 1},
+		{"packA_strided", 12, 30, 41, 2, 1},
+		{"taps_dilated", 64, 10, 16, 1, 8},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := optest.Node{Op: "Conv", Opset: 13, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: []*onnxpb.AttributeProto{
+				optest.Ints("pads", c.dilate, c.dilate, c.dilate, c.dilate), optest.Ints("strides", c.stride, c.stride), optest.Ints("dilations", c.dilate, c.dilate)}}
+			feed := map[string]*ir.Tensor{"x": randTensor(rng, ir.Float32, 1, 1, c.C, c.H, c.H)}
+			consts := map[string]*ir.Tensor{"w": randTensor(rng, ir.Float32, 1, c.M, c.C, 3, 3), "b": randTensor(rng, ir.Float32, 1, c.M)}
+			model, err := optest.Model(n, feed, consts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tune := range []string{mlc.DefaultTune, "v8"} {
+				t.Run(tune, func(t *testing.T) { sameThreadedOutputs(t, wz, nr, model, feed, "y", tune) })
 			}
 		})
 	}

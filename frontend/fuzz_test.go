@@ -27,6 +27,9 @@ func fuzzing() bool {
 //
 // (minimizing a new input of a few KB otherwise stalls the fuzzer for minutes).
 func FuzzImport(f *testing.F) {
+	if err := fuzzmodel.LimitWorkerMemory(); err != nil {
+		f.Fatal(err)
+	}
 	maxBytes := int64(2 << 20)
 	if fuzzing() {
 		maxBytes = 25 << 20 // all but resnet18/50: see e2e's fuzzSeedBytes

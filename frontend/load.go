@@ -4,6 +4,7 @@
 package frontend
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -591,6 +592,12 @@ func (b *builder) node(np *onnxpb.NodeProto, g *ir.Graph, sc *scope) (err error)
 	}
 	err = imp.Import(c)
 	if c.err != nil && (err == nil || err == c.err) {
+		var dt *ir.DTypeError
+		if errors.As(c.err, &dt) {
+			// A dtype no kernel takes (ir.DeclareKernelDTypes): say which
+			// operator version asked for it.
+			return &ir.Unsupported{Where: label, What: fmt.Sprintf("%s (opset %d): %v", np.GetOpType(), opset, dt), Cause: c.err}
+		}
 		return c.err // inference errors already name the node
 	}
 	if err != nil {

@@ -99,6 +99,9 @@ func InferNode(n *Node) (err error) {
 	if types == nil {
 		types, err = n.Op.Infer(n.Inputs)
 	}
+	if err == nil {
+		err = checkKernelDTypes(n) // after folding: constants need no kernel
+	}
 	if err != nil {
 		return wrapNodeErr(n, err)
 	}

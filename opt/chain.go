@@ -48,16 +48,6 @@ func fuseChains(g *ir.Graph, o *Options) error {
 	return nil
 }
 
-// chainUnary lists the unary functions every kernel shape evaluates.
-var chainUnary = map[ir.UnaryFn]bool{
-	ir.FnAbs: true, ir.FnNeg: true, ir.FnExp: true, ir.FnLog: true, ir.FnSqrt: true, ir.FnReciprocal: true,
-	ir.FnFloor: true, ir.FnCeil: true, ir.FnRound: true, ir.FnErf: true, ir.FnSign: true,
-}
-
-var chainBinary = map[ir.BinaryFn]bool{
-	ir.FnAdd: true, ir.FnSub: true, ir.FnMul: true, ir.FnDiv: true, ir.FnMax: true, ir.FnMin: true, ir.FnPow: true,
-}
-
 func chainable(n *ir.Node) bool {
 	switch n.Op.(type) {
 	case *ir.FusedElementwise, *ir.Unary, *ir.Binary, *ir.Clip:
@@ -76,9 +66,9 @@ func chainable(n *ir.Node) bool {
 	case *ir.FusedElementwise:
 		return true
 	case *ir.Unary:
-		return chainUnary[op.Fn] || epilogueFns[op.Fn]
+		return op.Fn.Chains() // ir/traits.go
 	case *ir.Binary:
-		return chainBinary[op.Fn] && len(n.Inputs) == 2
+		return op.Fn.Chains() && len(n.Inputs) == 2
 	case *ir.Clip:
 		_, _, ok := clipBounds(n)
 		return ok

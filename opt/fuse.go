@@ -73,13 +73,6 @@ func epilogueOf(n *ir.Node) *ir.Epilogue {
 	return nil
 }
 
-// epilogueFns are the activations kernels evaluate in f32x4 lanes.
-var epilogueFns = map[ir.UnaryFn]bool{
-	ir.FnRelu: true, ir.FnLeakyRelu: true, ir.FnSigmoid: true, ir.FnTanh: true, ir.FnHardSigmoid: true,
-	ir.FnHardSwish: true, ir.FnElu: true, ir.FnSelu: true, ir.FnCelu: true, ir.FnGelu: true, ir.FnGeluTanh: true,
-	ir.FnSwish: true, ir.FnMish: true, ir.FnSoftplus: true, ir.FnSoftsign: true, ir.FnThresholdedRelu: true,
-}
-
 // absorb adds u (which reads y, n's output) to n's epilogue if it can.
 func absorb(n *ir.Node, ep *ir.Epilogue, u *ir.Node, y *ir.Value) bool {
 	if u.Outputs[0] == nil || !sameType(u.Outputs[0].Type, y.Type) {
@@ -87,7 +80,7 @@ func absorb(n *ir.Node, ep *ir.Epilogue, u *ir.Node, y *ir.Value) bool {
 	}
 	switch op := u.Op.(type) {
 	case *ir.Unary:
-		if !epilogueFns[op.Fn] {
+		if !op.Fn.FusesAsEpilogue() {
 			return false
 		}
 		ep.Acts = append(ep.Acts, ir.Activation{Unary: op})

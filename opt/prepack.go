@@ -35,14 +35,16 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			src := w.Const.F32()
 			op.WShape = w.Type.Shape.Clone()
 			c := choice[n]
-			if o.Tune == "v8" && c.winograd {
+			if weightsAsA(o.Tune) && c.winograd {
 				// F(2x2,3x3) does 2.25x fewer multiplies; its weights are
 				// 16/9 the size, so layers whose few pixels make weight
 				// bytes dominate (7x7 maps) keep the direct form.
 				op.Layout, op.Plain = ir.WeightsWinograd, w.Const
 				n.Inputs[1] = stored(&nodes, w.Name+"_winograd", ir.WinogradSource(narrowed(w.Const)), op.Layout, c.eachRun)
-			} else if o.Tune == "v8" {
-				// V8 broadcasts weights for free: they are the A side.
+			} else if weightsAsA(o.Tune) {
+				// The weights are the broadcast (A) side: V8 broadcasts
+				// them for free, the portable shape expands a panel at a
+				// time at run time.
 				op.Layout = ir.WeightsPackA
 				n.Inputs[1] = stored(&nodes, w.Name+"_packed", ir.PackA(M, K, func(m, k int) float32 { return src[m*K+k] }), op.Layout, c.eachRun)
 			} else {
@@ -167,7 +169,7 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 			if halfExact(w.Const) {
 				packed = (M + 7) / 8 * 8 * ir.PackedK(K) * 4 // either packing, rounded up
 			}
-			if o.Tune == "v8" && winogradFits(n, op) {
+			if weightsAsA(o.Tune) && winogradFits(n, op) {
 				tiles := pixels / (y[2] * y[3]) * ((y[2] + 1) / 2) * ((y[3] + 1) / 2)
 				cands = append(cands, cand{n, tiles, 16 * ((M + 3) / 4) * w.Type.Shape[1] * 16, storedBytes(w.Const), true, packed})
 			} else if packed > 0 {
@@ -263,3 +265,8 @@ func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 	}
 	return g.Out[0]*g.Out[1] >= 144
 }
+
+// weightsAsA tells whether the tune (codegen's) makes convolution weights
+// the GEMM's A side, packed in 4-row panels: v8 and portable (the default,
+// ""), not wazero or generic.
+func weightsAsA(tune string) bool { return tune == "v8" || tune == "portable" || tune == "" }

@@ -213,7 +213,12 @@ func (r *qdqRewriter) collapse(n *ir.Node) bool {
 // parameters, positive scale).
 func CommutesWithDequant(n *ir.Node) bool {
 	switch op := n.Op.(type) {
-	case *ir.Reshape, *ir.Flatten, *ir.Squeeze, *ir.Unsqueeze, *ir.Identity, *ir.Transpose, *ir.Concat:
+	case ir.Aliaser:
+		// A view (Reshape, Flatten, Squeeze, Unsqueeze, Identity) keeps
+		// the values unless it reinterprets their bits as another dtype
+		// (BitCast).
+		return n.In(0) != nil && n.Out(0) != nil && n.In(0).Type.DType == n.Out(0).Type.DType
+	case *ir.Transpose, *ir.Concat:
 		return true
 	case *ir.Pool:
 		return op.Kind == ir.PoolMax && n.Out(1) == nil

@@ -200,3 +200,27 @@ func diffKeys(real, doc map[string]bool) string {
 	sort.Strings(b)
 	return strings.Join(b, "\n")
 }
+
+// TestDocsOps: docs/ops.md is mlc ops --markdown (rewritten with
+// MLC_WRITE_DOCS=1), so the table, the importers and the kernels' dtype
+// declarations cannot drift apart.
+func TestDocsOps(t *testing.T) {
+	path := filepath.Join(testenv.Root(), "docs", "ops.md")
+	var b strings.Builder
+	if err := writeOpsMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("MLC_WRITE_DOCS") == "1" {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != b.String() {
+		t.Errorf("docs/ops.md differs from mlc ops --markdown; regenerate it with MLC_WRITE_DOCS=1 go test ./cmd/mlc -run TestDocsOps")
+	}
+}

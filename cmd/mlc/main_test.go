@@ -253,7 +253,7 @@ func TestTop(t *testing.T) {
 
 // TestHelpConsistency: the help says what the commands do.
 func TestHelpConsistency(t *testing.T) {
-	for cmd, tune := range map[string]string{"compile": "v8", "verify": "v8", "run": "wazero", "bench": "wazero"} {
+	for cmd, tune := range map[string]string{"compile": "portable", "verify": "portable", "run": "portable", "bench": "portable"} {
 		help := mustRun(t, cmd, "--help")
 		if !strings.Contains(help, `(default "`+tune+`")`) {
 			t.Errorf("mlc %s --help: want --tune default %q:\n%s", cmd, tune, help)
@@ -313,5 +313,37 @@ func TestPanicIsInternalError(t *testing.T) {
 	}
 	if strings.Contains(msg, "goroutine ") || strings.Contains(msg, ".go:") {
 		t.Errorf("a stack trace reached the user:\n%s", msg)
+	}
+}
+
+// TestBenchSeveral: bench --profile times several profiling modules in one
+// process and writes one mlc.bench document per module, with every node's
+// class and run-order index; several modules without --profile are a
+// usage error.
+func TestBenchSeveral(t *testing.T) {
+	dir := t.TempDir()
+	prof := tinyModule(t, dir, "--profile")
+	var docs []benchJSON
+	if err := json.Unmarshal([]byte(mustRun(t, "bench", "--profile", prof, prof, "--runs", "2", "--min-time", "0", "--json", "-")), &docs); err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 {
+		t.Fatalf("%d documents, want 2", len(docs))
+	}
+	for _, d := range docs {
+		p := d.Profile
+		if p == nil || len(p.Nodes) == 0 || len(p.ByClass) == 0 {
+			t.Fatalf("profile %+v", p)
+		}
+		seen := map[int]bool{}
+		for _, n := range p.Nodes {
+			if n.Class == "" || n.MinMS > n.MedianMS || seen[n.Index] || n.Index >= len(p.Nodes) {
+				t.Errorf("node %+v", n)
+			}
+			seen[n.Index] = true
+		}
+	}
+	if code, _, _ := mlcRun(t, nil, "bench", prof, prof, "--runs", "1"); code != exitUsage {
+		t.Errorf("several modules without --profile: exit %d, want %d", code, exitUsage)
 	}
 }

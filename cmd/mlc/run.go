@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/abi"
-	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
@@ -83,7 +83,7 @@ func runCmd() *cobra.Command {
 		Use:   "run MODULE.wasm|MODEL.onnx [--input NAME=FILE | --input FILE.npz]...",
 		Short: "Run a module (or a model, compiled in memory) on wazero and print or save its outputs",
 		Long: `run runs a compiled module, or a model it compiles in memory first (with
---tune wazero unless --tune says otherwise), once on wazero.
+the default --tune unless told), once on wazero.
 
 Inputs: --input NAME=FILE gives one input from a .npy file (C or Fortran
 order), an ONNX TensorProto (.pb) or an .npz archive holding one array;
@@ -176,7 +176,7 @@ one .npz; --json writes them as JSON.`,
 			return js.write(cmd, res)
 		},
 	}
-	cf.add(cmd, codegen.TuneWazero)
+	cf.add(cmd, mlc.DefaultTune)
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "an input: NAME=FILE (.npy, .pb, or .npz with one array), or FILE.npz for every input by name (repeatable)")
 	cmd.Flags().StringVar(&fill, "fill", "none", "inputs not given: none (an error), zeros, or random (seeded, as mlc verify MODEL.onnx draws them)")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "the seed of --fill random")

@@ -195,6 +195,14 @@ func (f *Func) V128Load32Splat(off uint32) *Func {
 }
 func (f *Func) V128Load64Zero(off uint32) *Func { return f.vmem(wasm.OpcodeVecV128Load64zero, 3, off) }
 
+// V128Load32Lane replaces one lane of a vector with a loaded float (stack:
+// address, vector).
+func (f *Func) V128Load32Lane(off uint32, lane byte) *Func {
+	f.vmem(wasm.OpcodeVecV128Load32Lane, 2, off)
+	f.body = append(f.body, lane)
+	return f
+}
+
 // Lane ops take a lane index immediate.
 func (f *Func) Lane(op wasm.OpcodeVec, lane byte) *Func {
 	f.Vec(op)

@@ -1,0 +1,49 @@
+// Writes small ONNX test cases whose golden outputs come from ONNX Runtime
+// (onnxruntime-web, Wasm backend, in this process), in the ONNX backend
+// test layout (model.onnx, test_data_set_0/input_0.pb, output_0.pb):
+//
+//   node make-ort-cases.mjs [DIR]     (default ../testdata/ort)
+//
+// They cover what the backend suite does not: dilated convolutions whose
+// taps read padding (the regions the kernels skip), with asymmetric
+// padding, wide kernels, depthwise and strided forms, and a small
+// DeepLab ASPP-like head, with enough channels that the portable shape
+// runs the dilated ones as taps over regions. e2e's TestORTCases runs them
+// on wazero and Node.
+
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { openORT } from "./engines.mjs";
+import { asppModel, convModelOf, encodeTensor } from "./onnx.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const out = process.argv[2] || path.join(here, "..", "testdata", "ort");
+
+const conv = (C, H, W, M, k, o) => ({ bytes: convModelOf(C, H, W, M, k, o), dims: [1, C, H, W] });
+const cases = {
+  conv_dilation2_pad2: conv(8, 20, 20, 8, 3, { pad: 2, dilation: 2, act: "Relu" }),
+  conv_dilation12_32x32: conv(64, 32, 32, 8, 3, { pad: 12, dilation: 12 }),
+  conv_dilation24_32x32: conv(64, 32, 32, 12, 3, { pad: 24, dilation: 24 }),
+  conv_dilation36_32x32: conv(64, 32, 32, 8, 3, { pad: 36, dilation: 36 }),
+  conv_dilation3_asymmetric_pads: conv(5, 13, 11, 7, 3, { pads: [4, 1, 0, 6], dilation: 3 }),
+  conv_5x5_dilation3_pad_beyond_taps: conv(4, 9, 9, 6, 5, { pad: 8, dilation: 3 }),
+  conv_dilation2_stride2: conv(6, 17, 17, 5, 3, { pad: 2, dilation: 2, stride: 2 }),
+  conv_depthwise_dilation2: conv(8, 14, 14, 8, 3, { pad: 2, dilation: 2, group: 8, act: "Clip6" }),
+  aspp_head_32x32: { bytes: asppModel(64, 32, 16, [12, 24, 36]), dims: [1, 64, 32, 32] },
+};
+
+for (const [name, c] of Object.entries(cases)) {
+  const dir = path.join(out, name);
+  fs.mkdirSync(path.join(dir, "test_data_set_0"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "model.onnx"), c.bytes);
+  const n = c.dims.reduce((a, b) => a * b, 1);
+  const data = Float32Array.from({ length: n }, (_, i) => Math.sin(0.7 * i) + 0.25 * Math.cos(0.13 * i));
+  const o = await openORT(c.bytes, [{ name: "X", dtype: "float32", dims: c.dims, data }]);
+  const res = await o.session.run({ X: new (await import("onnxruntime-web")).Tensor("float32", data, c.dims) });
+  const y = res[o.session.outputNames[0]];
+  fs.writeFileSync(path.join(dir, "test_data_set_0", "input_0.pb"), encodeTensor("X", c.dims, data));
+  fs.writeFileSync(path.join(dir, "test_data_set_0", "output_0.pb"), encodeTensor("Y", y.dims, y.data));
+  await o.session.release();
+  console.log(`${name}: output [${y.dims}]`);
+}
