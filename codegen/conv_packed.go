@@ -514,7 +514,11 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 		ws += expand
 		pk := &Ctx{md: &module{opts: Options{SIMD: true, Tune: TunePortable}}}
 		if tp, ok := planTapConv(pk, n, op); ok {
+			// The tap form replaces the packed one in the portable shape:
+			// its expanded tap is the per-thread part, the rest (input
+			// copy, zero row) fits before it.
 			ws = max(ws, tp.workspace())
+			expand = tp.eBytes()
 		}
 	}
 	return ws, expand

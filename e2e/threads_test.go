@@ -248,7 +248,7 @@ func TestThreadsConvForms(t *testing.T) {
 	}{
 		{"winograd_bands", 16, 22, 80, 1, 1},
 		{"packA_strided", 12, 30, 41, 2, 1},
-		{"taps_dilated", 64, 10, 16, 1, 8},
+		{"taps_dilated", 64, 42, 24, 1, 8},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			n := optest.Node{Op: "Conv", Opset: 13, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: []*onnxpb.AttributeProto{
