@@ -98,7 +98,11 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {
 	m := &Model{Meta: meta}
 	ictx := ctx
 	if meta.ABI == abi.VersionThreads {
-		if m.memMod, err = r.sharedMemory(ctx, meta.Pages()); err != nil {
+		pages, err := sharedPages(meta, cm.ImportedMemories())
+		if err != nil {
+			return nil, err
+		}
+		if m.memMod, err = r.sharedMemory(ctx, pages); err != nil {
 			return nil, err
 		}
 		ictx = withMemory(ctx, m.memMod)
@@ -136,6 +140,32 @@ func (r *Runtime) workers(meta *abi.Metadata) int {
 		n = runtime.NumCPU()
 	}
 	return max(0, min(n, meta.Threads)-1)
+}
+
+// sharedPages is the size in pages of a threaded module's shared memory,
+// which the host creates from the metadata before the module exists: the
+// metadata is validated first against the memory it asks for (at most
+// Wasm32's 4 GiB, every tensor inside it), and that memory must be one the
+// module's memory import accepts (imported: its declared limits; nil when
+// the caller has not compiled the module), so that a hostile memory_bytes
+// cannot choose the allocation.
+func sharedPages(meta *abi.Metadata, imported []api.MemoryDefinition) (int, error) {
+	pages := meta.Pages()
+	if err := meta.Validate(uint64(pages) * 65536); err != nil {
+		return 0, err
+	}
+	if imported == nil {
+		return pages, nil
+	}
+	if len(imported) != 1 {
+		return 0, fmt.Errorf("mlc metadata: ABI %d, but the module imports %d memories (want %s.%s)", meta.ABI, len(imported), abi.MemoryModule, abi.MemoryName)
+	}
+	lo := imported[0].Min()
+	hi, hasMax := imported[0].Max()
+	if uint32(pages) < lo || (hasMax && uint32(pages) > hi) {
+		return 0, fmt.Errorf("mlc metadata: memory_bytes %d (%d pages), but the module's memory import takes %d to %d pages", meta.MemoryBytes, pages, lo, hi)
+	}
+	return pages, nil
 }
 
 // sharedMemory instantiates a module of its own holding a threaded
@@ -365,7 +395,11 @@ func (r *Runtime) RunCommand(ctx context.Context, wasm []byte, stdin []byte) (st
 	// A threaded module runs as a command on one thread: it gets its
 	// memory, and no workers.
 	if meta, merr := abi.Read(wasm); merr == nil && meta.ABI == abi.VersionThreads {
-		mem, err := r.sharedMemory(ctx, meta.Pages())
+		pages, err := sharedPages(meta, nil)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		mem, err := r.sharedMemory(ctx, pages)
 		if err != nil {
 			return nil, nil, 0, err
 		}
