@@ -1,8 +1,8 @@
-// A manual check of threaded modules in headless Chromium (not yet part of
-// TestBrowsers): the page loads sq1.wasm (mlc compile) and sq2.wasm
-// (mlc compile --threads 2) of a 1x3x224x224 image model with loadWorker,
-// runs each 5 times and prints, per module, a hash of the first output's
-// bits, the mean ms, the threads it got and its warnings. Served with
+// A check of threaded modules in headless Chromium (TestBrowsers runs it in
+// checkThreads; by hand as below): the page loads sq1.wasm (mlc compile)
+// and sq2.wasm (mlc compile --threads 2) of a 1x3x224x224 image model with
+// loadWorker, runs each 5 times and prints, per module, a hash of the first
+// output's bits, the mean ms, the threads it got and its warnings. Served with
 // --isolate the threaded module runs on 2 threads with the same hash;
 // without, on one thread with a warning.
 //
