@@ -70,6 +70,20 @@ type Options struct {
 	// everywhere with the same outputs; only speed differs. "" means
 	// DefaultTune.
 	Tune string
+	// Threads > 1 makes a threaded module (--threads N, ABI v2): heavy
+	// nodes split their work across up to Threads threads sharing one
+	// memory, with bit-identical results (docs/abi.md). 0 and 1 are the
+	// single-threaded ABI v1 module.
+	Threads int
+	// ParallelAll is for tests of threaded modules: every loop that can be
+	// split is, however short, so that small cases exercise the threads.
+	ParallelAll bool
+	// RelaxedSIMD (--relaxed-simd) makes the GEMM, convolution, Winograd,
+	// GEMV and attention kernels' multiply-adds f32x4.relaxed_madd: faster
+	// where the engine fuses them (V8 with relaxed SIMD), not bit-identical
+	// to the plain module, and rejected by engines without relaxed SIMD
+	// (wazero, Node 20 without --experimental-wasm-relaxed-simd).
+	RelaxedSIMD bool
 	// FP16 is how float16 graphs compute: "" or FP16Float32 (in float32,
 	// as ONNX Runtime does on CPUs) or FP16Exact (every node's result
 	// rounded to float16, as ONNX specifies).
@@ -123,6 +137,9 @@ const (
 	FP16Float32 = opt.FP16Float32
 	FP16Exact   = opt.FP16Exact
 )
+
+// MaxThreads bounds Options.Threads.
+const MaxThreads = codegen.MaxThreads
 
 // DefaultTune is the engine the kernels are shaped for unless told.
 const DefaultTune = codegen.TunePortable
@@ -188,6 +205,9 @@ func Compile(model []byte, dir string, o Options) (res *Result, err error) {
 	case codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
 	default:
 		return nil, fmt.Errorf("--tune %q: want portable, v8, wazero or generic", o.Tune)
+	}
+	if o.Threads < 0 || o.Threads > codegen.MaxThreads {
+		return nil, fmt.Errorf("--threads %d: want 1 to %d", o.Threads, codegen.MaxThreads)
 	}
 	switch o.FP16 {
 	case "", opt.FP16Float32, opt.FP16Exact:
@@ -285,7 +305,7 @@ func recoverInternal(err *error) {
 }
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.Workspace, FP16: o.FP16, Debug: o.Debug})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.WorkspaceFunc(o.Threads), FP16: o.FP16, Debug: o.Debug})
 	if err != nil {
 		return nil, err
 	}
@@ -296,6 +316,9 @@ func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
 		Flags:       o.flags(),
 		Profile:     o.Profile,
 		Tune:        o.tune(),
+		Threads:     o.Threads,
+		ParallelAll: o.ParallelAll,
+		RelaxedSIMD: o.RelaxedSIMD && !o.NoSIMD,
 
 		MaxLoopIterations: o.MaxLoopIterations,
 	}
@@ -345,6 +368,15 @@ func (o Options) flags() []string {
 	}
 	if o.OptLevel != 2 {
 		f = append(f, fmt.Sprintf("O%d", o.OptLevel))
+	}
+	if o.RelaxedSIMD && !o.NoSIMD {
+		f = append(f, "relaxed-simd")
+	}
+	if o.Threads > 1 {
+		f = append(f, fmt.Sprintf("threads=%d", o.Threads))
+		if o.ParallelAll {
+			f = append(f, "parallel-all")
+		}
 	}
 	if o.MaxLoopIterations > 0 && o.MaxLoopIterations != abi.DefaultMaxLoopIterations {
 		f = append(f, fmt.Sprintf("max-loop-iterations=%d", o.MaxLoopIterations))

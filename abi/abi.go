@@ -19,8 +19,34 @@ import (
 	"fmt"
 )
 
-// Version is the ABI version this package describes.
+// Version is the ABI version of single-threaded modules (what mlc
+// compile emits unless --threads N > 1).
 const Version = 1
+
+// VersionThreads is the ABI version of threaded modules: version 1 plus a
+// shared memory imported as MemoryModule.MemoryName, the exports
+// mlc_worker and mlc_stop, and Metadata.Threads (docs/abi.md).
+const VersionThreads = 2
+
+// The memory import of a threaded module.
+const (
+	MemoryModule = "env"
+	MemoryName   = "memory"
+)
+
+// Exports of a threaded module besides version 1's.
+const (
+	ExportWorker = "mlc_worker"
+	ExportStop   = "mlc_stop"
+)
+
+// mlc_worker's results.
+const (
+	WorkerStopped = 0 // mlc_stop was called: the worker is done
+	WorkerBadID   = 1 // the id is not in 1 .. threads-1
+	WorkerIDInUse = 2 // another worker runs with this id
+	WorkerRefused = 3 // mlc_stop was called before this worker started
+)
 
 // SectionName is the custom section holding the metadata.
 const SectionName = "mlc"
@@ -55,7 +81,15 @@ type Metadata struct {
 	// FixedInputs lists inputs the module was specialized on (--input-value):
 	// they must be given exactly the value compiled in.
 	FixedInputs []string `json:"fixed_inputs,omitempty"`
+	// Threads (ABI v2 only) is the number of threads the module can use:
+	// the main one and up to Threads-1 workers (mlc_worker ids 1 ..
+	// Threads-1).
+	Threads int `json:"threads,omitempty"`
 }
+
+// Pages is the size of the memory a host creates for a threaded module
+// (initial = maximum, shared): memory_bytes in 64 KiB pages, at least 1.
+func (m *Metadata) Pages() int { return max(1, (m.MemoryBytes+65535)/65536) }
 
 // Run error codes returned by mlc_run.
 const (
@@ -180,8 +214,13 @@ func Read(module []byte) (*Metadata, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("mlc metadata: %w", err)
 	}
-	if m.ABI != Version {
-		return nil, fmt.Errorf("mlc module ABI %d, this host speaks ABI %d", m.ABI, Version)
+	switch {
+	case m.ABI == Version && m.Threads == 0:
+	case m.ABI == VersionThreads && m.Threads >= 2:
+	case m.ABI == VersionThreads:
+		return nil, fmt.Errorf("mlc module ABI %d with threads %d (want at least 2)", m.ABI, m.Threads)
+	default:
+		return nil, fmt.Errorf("mlc module ABI %d, this host speaks ABI %d and %d", m.ABI, Version, VersionThreads)
 	}
 	return &m, nil
 }

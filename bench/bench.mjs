@@ -1,24 +1,34 @@
-// mlc against ONNX Runtime Web (Wasm backend, 1 thread, SIMD) in one Node
-// process. For each model folder: compile with mlc, load both engines,
-// alternate their runs, and report median/p90 latency, cold start (bytes in
-// memory -> first result, in fresh processes), linear memory and code bytes.
+// mlc against ONNX Runtime Web (Wasm backend, SIMD) in one Node process.
+// For each model folder: compile with mlc, load both engines, alternate
+// their runs, and report median/p90 latency, CPU time per inference (the
+// process's user+system time over runs of one engine alone: every thread
+// counted), cold start (bytes in memory -> first result, in fresh
+// processes), linear memory and code bytes.
 //
 //   node bench.mjs [--models DIR] [--only a,b] [--mlc BIN] [--min-time S]
 //                  [--cold N] [--json FILE] [--md FILE] [--compile-flags "..."]
+//                  [--threads N] [--relaxed] [--busy]
+//
+// --threads N compiles mlc with --threads N (the single-threaded module is
+// measured beside it) and gives ORT-web numThreads N. --relaxed adds a
+// module compiled with --relaxed-simd (the process re-runs itself with
+// --experimental-wasm-relaxed-simd where Node needs it). --busy keeps a
+// CPU-bound process running beside the measurement (the other core busy).
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { codeBytes, openMLC, openORT, ortEngineFile, readFeeds } from "./engines.mjs";
+import { codeBytes, cpuMs, openMLC, openORT, ortEngineFile, readFeeds } from "./engines.mjs";
+import { relaxedSIMDSupported } from "../runtime-shim/js/mlc.mjs";
 import { asppModel, convModel, decodeTensor, matmulModel } from "./onnx.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..");
 
 function args() {
-  const a = { models: null, only: null, mlc: null, minTime: 2, minRuns: 10, cold: 5, json: path.join(here, "results.json"), md: path.join(repo, "docs", "benchmarks.md"), compileFlags: "", kernels: true };
+  const a = { models: null, only: null, mlc: null, minTime: 2, minRuns: 10, cold: 5, json: path.join(here, "results.json"), md: path.join(repo, "docs", "benchmarks.md"), compileFlags: "", kernels: true, threads: 1, relaxed: false, busy: false };
   const v = process.argv.slice(2);
   for (let i = 0; i < v.length; i++) {
     const k = v[i];
@@ -33,7 +43,16 @@ function args() {
     else if (k === "--md") a.md = next();
     else if (k === "--compile-flags") a.compileFlags = next();
     else if (k === "--no-kernels") a.kernels = false;
+    else if (k === "--threads") a.threads = parseInt(next());
+    else if (k === "--relaxed") a.relaxed = true;
+    else if (k === "--busy") a.busy = true;
     else throw new Error(`unknown flag ${k}`);
+  }
+  if (a.threads > 1 || a.relaxed || a.busy) {
+    // Not the single-threaded tables: results of their own unless told.
+    const tag = [a.threads > 1 ? `threads${a.threads}` : "", a.relaxed ? "relaxed" : "", a.busy ? "busy" : ""].filter(Boolean).join("-");
+    if (!v.includes("--json")) a.json = path.join(here, `results-${tag}.json`);
+    if (!v.includes("--md")) a.md = path.join(repo, "docs", `benchmarks-${tag}.md`);
   }
   if (!a.models) {
     // $MLC_SHARED, else ../shared beside the repository (or beside a worktree's parent)
@@ -44,6 +63,14 @@ function args() {
 }
 
 const opt = args();
+if (opt.relaxed && !relaxedSIMDSupported()) {
+  // Node 20 runs relaxed SIMD behind a flag: run again with it.
+  const r = spawnSync(process.execPath, ["--experimental-wasm-relaxed-simd", ...process.argv.slice(1)], { stdio: "inherit" });
+  process.exit(r.status === null ? 1 : r.status);
+}
+// --busy: a CPU-bound process beside the measurement, ended on exit.
+const busy = opt.busy ? spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }) : null;
+if (busy) process.on("exit", () => busy.kill());
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlc-bench-"));
 let mlcBin = opt.mlc;
 if (!mlcBin) {
@@ -51,9 +78,9 @@ if (!mlcBin) {
   execFileSync("go", ["build", "-o", mlcBin, "./cmd/mlc"], { cwd: repo, stdio: "inherit" });
 }
 
-function compile(modelPath, wasmPath, feeds) {
+function compile(modelPath, wasmPath, feeds, extra = []) {
   const shapes = feeds.flatMap((f) => ["--input-shape", `${f.name}=${f.dims.join(",")}`]);
-  const flags = opt.compileFlags ? opt.compileFlags.split(" ") : [];
+  const flags = [...(opt.compileFlags ? opt.compileFlags.split(" ") : []), ...extra];
   const r = spawnSync(mlcBin, ["compile", modelPath, "-o", wasmPath, ...flags, ...(feeds[0].name ? shapes : [])], { encoding: "utf8" });
   if (r.status !== 0) return (r.stderr || r.stdout).trim().replace(/^mlc: /, "");
   return null;
@@ -120,46 +147,79 @@ function cases() {
   return out.filter((c) => !opt.only || opt.only.includes(c.name));
 }
 
+// cpuPerRun is CPU ms per run of one engine alone, after a pause that lets
+// the other engine's idle threads settle (spinning pools are still counted:
+// that is the point).
+async function cpuPerRun(e, runs) {
+  await new Promise((r) => setTimeout(r, 300));
+  const c0 = cpuMs();
+  for (let i = 0; i < runs; i++) await e.run();
+  return (cpuMs() - c0) / runs;
+}
+
 async function benchOne(c) {
-  const r = { model: c.name, kernel: !!c.kernel };
+  const r = { model: c.name, kernel: !!c.kernel, threads: opt.threads };
   const wasmPath = path.join(tmp, c.name + ".wasm");
-  const err = compile(c.model, wasmPath, c.feeds);
+  const threadFlags = opt.threads > 1 ? ["--threads", String(opt.threads)] : [];
+  const err = compile(c.model, wasmPath, c.feeds, threadFlags);
   const modelBytes = fs.readFileSync(c.model);
   r.flops = flopsOf(c.model, c.feeds);
-  const o = await openORT(modelBytes, c.feeds.map((f) => ({ ...f, name: f.name })));
+  const o = await openORT(modelBytes, c.feeds.map((f) => ({ ...f, name: f.name })), opt.threads);
   for (let i = 0; i < c.feeds.length; i++) c.feeds[i].name = c.feeds[i].name || o.session.inputNames[i];
   if (err) {
     r.error = err;
   }
-  let m = null;
+  // mlc variants: the module (N threads with --threads N), the
+  // single-threaded one beside it, the relaxed-SIMD one.
+  const variants = [];
   if (!err) {
     const wasm = fs.readFileSync(wasmPath);
-    m = await openMLC(wasm, c.feeds);
+    const m = await openMLC(wasm, c.feeds, opt.threads);
     r.mlc = { wasmBytes: wasm.length, codeBytes: codeBytes(wasm), memoryBytes: m.memoryBytes() };
     r.maxAbsDiff = maxAbsDiff(await m.run(), await o.run());
+    variants.push({ key: "mlc", e: m });
+    const more = [];
+    if (opt.threads > 1) more.push({ key: "mlc1", flags: [] });
+    if (opt.relaxed) more.push({ key: "relaxed", flags: [...threadFlags, "--relaxed-simd"] });
+    for (const v of more) {
+      const p = path.join(tmp, `${c.name}.${v.key}.wasm`);
+      const e2 = compile(c.model, p, c.feeds, v.flags);
+      if (e2) {
+        r[v.key] = { error: e2 };
+        continue;
+      }
+      const e = await openMLC(fs.readFileSync(p), c.feeds, v.key === "mlc1" ? 1 : opt.threads);
+      r[v.key] = { maxAbsDiff: maxAbsDiff(await e.run(), await o.run()) };
+      variants.push({ key: v.key, e });
+    }
   }
   // Warm up (V8 tiers hot functions up to TurboFan in the background).
   const warm = performance.now();
   while (performance.now() - warm < 500) {
-    if (m) await m.run();
+    for (const v of variants) await v.e.run();
     await o.run();
   }
-  const tm = [];
+  const times = Object.fromEntries(variants.map((v) => [v.key, []]));
   const to = [];
   const began = performance.now();
   while (performance.now() - began < opt.minTime * 1000 || to.length < opt.minRuns) {
-    if (m) {
+    for (const v of variants) {
       const t0 = performance.now();
-      await m.run();
-      tm.push(performance.now() - t0);
+      await v.e.run();
+      times[v.key].push(performance.now() - t0);
     }
     const t1 = performance.now();
     await o.run();
     to.push(performance.now() - t1);
   }
-  r.ort = { median: quantile(to, 0.5), p90: quantile(to, 0.9), runs: to.length, memoryBytes: o.memoryBytes() };
+  const cpuRuns = Math.max(3, Math.min(20, Math.round(to.length / 2)));
+  r.ort = { median: quantile(to, 0.5), p90: quantile(to, 0.9), runs: to.length, memoryBytes: o.memoryBytes(), threads: opt.threads, cpuMs: await cpuPerRun(o, cpuRuns) };
+  for (const v of variants) {
+    Object.assign(r[v.key], { median: quantile(times[v.key], 0.5), p90: quantile(times[v.key], 0.9), runs: times[v.key].length, cpuMs: await cpuPerRun(v.e, cpuRuns) });
+  }
   await o.session.release();
-  if (m) Object.assign(r.mlc, { median: quantile(tm, 0.5), p90: quantile(tm, 0.9), runs: tm.length });
+  for (const v of variants) await v.e.close();
+  const m = variants.length > 0;
   const names = c.feeds.map((f) => f.name);
   if (opt.cold > 0 && !c.kernel) {
     const oc = coldStarts("ort", c.dir, c.model, names);
@@ -168,7 +228,9 @@ async function benchOne(c) {
     if (m) r.mlc.coldMs = coldStarts("mlc", c.dir, wasmPath, names).ms;
   }
   if (m) {
-    r.ratio = { median: r.mlc.median / r.ort.median, cold: r.mlc.coldMs / r.ort.coldMs || undefined };
+    r.ratio = { median: r.mlc.median / r.ort.median, cold: r.mlc.coldMs / r.ort.coldMs || undefined, cpu: r.mlc.cpuMs / r.ort.cpuMs };
+    if (r.mlc1 && r.mlc1.median) Object.assign(r.ratio, { speedup: r.mlc1.median / r.mlc.median, cpuVs1: r.mlc.cpuMs / r.mlc1.cpuMs });
+    if (r.relaxed && r.relaxed.median) r.ratio.relaxed = r.mlc.median / r.relaxed.median;
   }
   if (r.flops) {
     r.ort.gflops = r.flops / r.ort.median / 1e6;
@@ -214,14 +276,21 @@ function markdown(results, meta) {
   L.push("");
   L.push("![median latency ratio](benchmarks.svg)");
   L.push("");
-  L.push("| model | mlc median ms | p90 | ORT median ms | p90 | mlc/ORT | mlc cold ms | ORT cold ms | cold ratio | mlc memory MiB | ORT memory MiB | mlc code KB | GFLOP/s mlc | GFLOP/s ORT | max abs diff |");
-  L.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  if (opt.threads > 1 || opt.relaxed || opt.busy) {
+    L.push(`This run: mlc compiled with ${opt.threads > 1 ? `\`--threads ${opt.threads}\`` : "one thread"}${opt.relaxed ? " (and a `--relaxed-simd` build)" : ""}, ORT-web with numThreads ${opt.threads}${opt.busy ? ", a CPU-bound process running beside the measurement (`--busy`)" : ""}. CPU ms is the process's CPU time (user + system, all threads) per inference, over runs of one engine alone after a 300 ms pause.`);
+    L.push("");
+  }
+  const extra = [];
+  if (opt.threads > 1) extra.push(["mlc 1-thread ms", (r) => fmtMs(r.mlc1 && r.mlc1.median)], ["speed-up vs 1 thread", (r) => (r.ratio && r.ratio.speedup ? r.ratio.speedup.toFixed(2) : "")], ["CPU vs 1 thread", (r) => (r.ratio && r.ratio.cpuVs1 ? r.ratio.cpuVs1.toFixed(2) : "")]);
+  if (opt.relaxed) extra.push(["relaxed ms", (r) => fmtMs(r.relaxed && r.relaxed.median)], ["plain/relaxed", (r) => (r.ratio && r.ratio.relaxed ? r.ratio.relaxed.toFixed(2) : "")], ["relaxed max abs diff", (r) => (r.relaxed && r.relaxed.maxAbsDiff !== undefined ? r.relaxed.maxAbsDiff.toExponential(1) : "")]);
+  L.push(`| model | mlc median ms | p90 | ORT median ms | p90 | mlc/ORT | mlc CPU ms | ORT CPU ms | CPU mlc/ORT | ${extra.map((e) => e[0] + " | ").join("")}mlc cold ms | ORT cold ms | cold ratio | mlc memory MiB | ORT memory MiB | mlc code KB | GFLOP/s mlc | GFLOP/s ORT | max abs diff |`);
+  L.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|${extra.map(() => "---:|").join("")}---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const r of results) {
     if (r.error && !r.mlc) {
-      L.push(`| ${r.model} | — |  | ${fmtMs(r.ort.median)} | ${fmtMs(r.ort.p90)} |  |  | ${fmtMs(r.ort.coldMs)} |  |  | ${fmtMB(r.ort.memoryBytes)} |  |  | ${r.ort.gflops ? r.ort.gflops.toFixed(1) : ""} | ${r.error.split("\n")[0].replace(/\|/g, "/")} |`);
+      L.push(`| ${r.model} | — |  | ${fmtMs(r.ort.median)} | ${fmtMs(r.ort.p90)} |  |  | ${fmtMs(r.ort.cpuMs)} |  | ${extra.map(() => " | ").join("")} | ${fmtMs(r.ort.coldMs)} |  |  | ${fmtMB(r.ort.memoryBytes)} |  |  | ${r.ort.gflops ? r.ort.gflops.toFixed(1) : ""} | ${String(r.error).split("\n")[0].replace(/\|/g, "/")} |`);
       continue;
     }
-    L.push(`| ${r.model} | ${fmtMs(r.mlc.median)} | ${fmtMs(r.mlc.p90)} | ${fmtMs(r.ort.median)} | ${fmtMs(r.ort.p90)} | **${r.ratio.median.toFixed(2)}** | ${fmtMs(r.mlc.coldMs)} | ${fmtMs(r.ort.coldMs)} | ${r.ratio.cold ? r.ratio.cold.toFixed(3) : ""} | ${fmtMB(r.mlc.memoryBytes)} | ${fmtMB(r.ort.memoryBytes)} | ${fmtKB(r.mlc.codeBytes)} | ${r.mlc.gflops >= 0.05 ? r.mlc.gflops.toFixed(1) : ""} | ${r.ort.gflops >= 0.05 ? r.ort.gflops.toFixed(1) : ""} | ${r.maxAbsDiff.toExponential(1)} |`);
+    L.push(`| ${r.model} | ${fmtMs(r.mlc.median)} | ${fmtMs(r.mlc.p90)} | ${fmtMs(r.ort.median)} | ${fmtMs(r.ort.p90)} | **${r.ratio.median.toFixed(2)}** | ${fmtMs(r.mlc.cpuMs)} | ${fmtMs(r.ort.cpuMs)} | ${r.ratio.cpu.toFixed(2)} | ${extra.map((e) => e[1](r) + " | ").join("")}${fmtMs(r.mlc.coldMs)} | ${fmtMs(r.ort.coldMs)} | ${r.ratio.cold ? r.ratio.cold.toFixed(3) : ""} | ${fmtMB(r.mlc.memoryBytes)} | ${fmtMB(r.ort.memoryBytes)} | ${fmtKB(r.mlc.codeBytes)} | ${r.mlc.gflops >= 0.05 ? r.mlc.gflops.toFixed(1) : ""} | ${r.ort.gflops >= 0.05 ? r.ort.gflops.toFixed(1) : ""} | ${r.maxAbsDiff.toExponential(1)} |`);
   }
   const t = results.filter((r) => TARGET.includes(r.model));
   const ok = t.filter((r) => r.ratio);
@@ -242,7 +311,8 @@ for (const c of all) {
   try {
     const r = await benchOne(c);
     results.push(r);
-    process.stderr.write(r.mlc ? `mlc ${fmtMs(r.mlc.median)} ms, ORT ${fmtMs(r.ort.median)} ms (x${r.ratio.median.toFixed(2)}), cold ${fmtMs(r.mlc.coldMs)} vs ${fmtMs(r.ort.coldMs)} ms, code ${fmtKB(r.mlc.codeBytes)} KB\n` : `ORT ${fmtMs(r.ort.median)} ms; mlc: ${r.error.split("\n")[0]}\n`);
+    const more = !r.ratio ? "" : `${r.ratio.speedup ? `, 1-thread mlc ${fmtMs(r.mlc1.median)} ms (speed-up x${r.ratio.speedup.toFixed(2)}, CPU x${r.ratio.cpuVs1.toFixed(2)})` : ""}${r.ratio.relaxed ? `, relaxed ${fmtMs(r.relaxed.median)} ms (x${r.ratio.relaxed.toFixed(2)})` : ""}`;
+    process.stderr.write(r.mlc ? `mlc ${fmtMs(r.mlc.median)} ms (CPU ${fmtMs(r.mlc.cpuMs)}), ORT ${fmtMs(r.ort.median)} ms (CPU ${fmtMs(r.ort.cpuMs)}) (x${r.ratio.median.toFixed(2)})${more}, cold ${fmtMs(r.mlc.coldMs)} vs ${fmtMs(r.ort.coldMs)} ms, code ${fmtKB(r.mlc.codeBytes)} KB\n` : `ORT ${fmtMs(r.ort.median)} ms; mlc: ${r.error.split("\n")[0]}\n`);
   } catch (e) {
     process.stderr.write(`failed: ${e.message}\n`);
     results.push({ model: c.name, error: String(e.message) , ort: {} });

@@ -25,10 +25,11 @@ WebAssembly.instantiate = function (src, imports) {
 export const ortEngineFile = path.join(here, "node_modules", "onnxruntime-web", "dist", "ort-wasm-simd-threaded.wasm");
 
 let ortModule = null;
-export async function ort() {
+// threads is ORT-web's numThreads (its thread pool is created once per process).
+export async function ort(threads = 1) {
   if (!ortModule) {
     ortModule = await import("onnxruntime-web");
-    ortModule.env.wasm.numThreads = 1; // one thread, the SIMD build (the only one 1.30 ships)
+    ortModule.env.wasm.numThreads = threads; // the SIMD build (the only one 1.30 ships)
     ortModule.env.wasm.simd = true;
     ortModule.env.wasm.proxy = false;
   }
@@ -36,8 +37,8 @@ export async function ort() {
 }
 
 // feeds: [{name, dtype, dims, data}] from the test data set.
-export async function openORT(modelBytes, feeds) {
-  const o = await ort();
+export async function openORT(modelBytes, feeds, threads = 1) {
+  const o = await ort(threads);
   const session = await o.InferenceSession.create(modelBytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
   const ortFeeds = {};
   for (const f of feeds) ortFeeds[f.name] = new o.Tensor(f.dtype, f.data, f.dims);
@@ -53,8 +54,8 @@ export async function openORT(modelBytes, feeds) {
   };
 }
 
-export async function openMLC(wasmBytes, feeds) {
-  const model = await load(wasmBytes);
+export async function openMLC(wasmBytes, feeds, threads = 1) {
+  const model = await load(wasmBytes, { threads });
   const mlcFeeds = {};
   for (const f of feeds) mlcFeeds[f.name] = f.data;
   return {
@@ -66,7 +67,14 @@ export async function openMLC(wasmBytes, feeds) {
       return res;
     },
     memoryBytes: () => model.instance.exports.memory.buffer.byteLength,
+    close: () => model.close(),
   };
+}
+
+// cpuMs is the process's CPU time (user + system, every thread) in ms.
+export function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 // codeBytes is a module's size minus its data segments' payload.

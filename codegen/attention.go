@@ -654,16 +654,14 @@ func (k *Ctx) attnDot(ct wasm.ValueType, qrow int32, pk asm.Local, dt ir.DType, 
 		f.V128Const([16]byte{}).Set(acc)
 		if nv <= 32 {
 			for i := 0; i < nv; i++ {
-				f.Get(acc).I32Const(qrow).V128Load(uint32(16 * i)).Get(pk).V128Load(uint32(16 * i))
-				f.Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
+				k.maddOf(f, acc, func() { f.I32Const(qrow).V128Load(uint32(16 * i)) }, func() { f.Get(pk).V128Load(uint32(16 * i)) })
 			}
 		} else {
 			pa, pb, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 			f.I32Const(qrow).Set(pa)
 			f.Get(pk).Set(pb)
 			f.Counted(c, nv, func() {
-				f.Get(acc).Get(pa).V128Load(0).Get(pb).V128Load(0)
-				f.Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
+				k.maddOf(f, acc, func() { f.Get(pa).V128Load(0) }, func() { f.Get(pb).V128Load(0) })
 				f.AddI32(pa, 16)
 				f.AddI32(pb, 16)
 			})
@@ -747,8 +745,7 @@ func (k *Ctx) attnPV(ct wasm.ValueType, prow asm.Local, pdt ir.DType, pv asm.Loc
 			}
 			for i, a := range accs {
 				if vec {
-					f.Get(a).Get(pvec).Get(pr).V128Load(uint32(16 * i))
-					f.Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a)
+					k.maddOf(f, a, func() { f.Get(pvec) }, func() { f.Get(pr).V128Load(uint32(16 * i)) })
 				} else {
 					x.get(a).get(p)
 					f.Get(pr)

@@ -33,9 +33,20 @@ func depthwiseFits(k *Ctx, n *ir.Node, op *ir.FusedConv) (*ir.Geometry, bool) {
 func init() {
 	registerWorkspace(func(n *ir.Node, op *ir.FusedConv) int {
 		k := &Ctx{md: &module{opts: Options{SIMD: true}}}
+		if _, ok := depthwiseFits(k, n, op); ok {
+			return 0
+		}
+		ws, expand := genericFusedConvWorkspace(n, op)
+		return ws - expand
+	})
+	// The depthwise kernel's bordered plane, or the other forms' expanded
+	// weight panel (the portable shape): one per thread.
+	registerScratch(func(n *ir.Node, op *ir.FusedConv) int {
+		k := &Ctx{md: &module{opts: Options{SIMD: true}}}
 		g, ok := depthwiseFits(k, n, op)
 		if !ok {
-			return genericFusedConvWorkspace(n, op)
+			_, expand := genericFusedConvWorkspace(n, op)
+			return expand
 		}
 		return windowBytes(g)
 	})
@@ -48,9 +59,12 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 	C := x.Type.Shape[1]
 	planes := x.Type.Shape[0] * C
 	hp, wp := poolPadded(g)
-	buf := k.WorkspaceAddr()
+	buf, bufSize := k.ScratchAddr()
 	taps := g.Kernel[0] * g.Kernel[1]
 	plane := k.depthwisePlane(g, &op.Epilogue, bias != nil)
+	if k.Threads() > 1 && x.Type.Shape[0] == 1 {
+		return k.convDepthwiseThreads(n, g, plane, buf, bufSize, resOff)
+	}
 	src, dst, wp0, bp, pc, ch := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(src)
 	f.I32Const(k.Addr(y)).Set(dst)
@@ -81,6 +95,41 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 	return nil
 }
 
+// convDepthwiseThreads is convDepthwise of one image in a threaded
+// module: channels are handed out, each thread with its own bordered plane
+// (all zeroed first: only their interiors are rewritten).
+func (k *Ctx) convDepthwiseThreads(n *ir.Node, g *ir.Geometry, plane uint32, buf int32, bufSize int, resOff int32) error {
+	f := k.F
+	x, w, y, bias := n.Inputs[0], n.Inputs[1], n.Outputs[0], n.In(2)
+	C := x.Type.Shape[1]
+	taps := g.Kernel[0] * g.Kernel[1]
+	f.I32Const(buf).I32Const(0).I32Const(int32(k.Threads() * bufSize)).MemoryFill()
+	inPlane, outPlane := int32(g.In[0]*g.In[1]*4), int32(g.Out[0]*g.Out[1]*4)
+	k.Parallel(C, float64(g.Out[0]*g.Out[1]*taps*2/4)*nsPerLaneOp+float64(inPlane)*2*nsPerCopy, func(s Span) {
+		src, dst, wp0, bp, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Base(k.Addr(x), inPlane)
+		f.Set(src)
+		s.Base(k.Addr(y), outPlane)
+		f.Set(dst)
+		s.Base(k.Addr(w), int32(4*taps))
+		f.Set(wp0)
+		if bias != nil {
+			s.Base(k.Addr(bias), 4)
+			f.Set(bp)
+		}
+		s.Counted(pc, func() {
+			f.Get(src).Get(dst).Get(wp0).Get(bp)
+			s.Scratch(buf, bufSize)
+			f.I32Const(resOff).Call(plane)
+			f.AddI32(src, inPlane)
+			f.AddI32(dst, outPlane)
+			f.AddI32(wp0, int32(4*taps))
+			f.AddI32(bp, 4)
+		})
+	})
+	return nil
+}
+
 // depthwisePlane returns the shared function (src, dst, w, bias, buf, res)
 // computing one channel: a function per geometry and epilogue, called once
 // per channel, so that V8 runs it optimized after the first few channels of
@@ -107,7 +156,7 @@ func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint
 		windowRows(f, g, buf, dst,
 			func(acc asm.Local) { f.Get(bv).Set(acc) },
 			func(t int, acc, v asm.Local) {
-				f.Get(acc).Get(v).Get(wv[t]).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(acc)
+				k.madd(f, acc, v, wv[t])
 			},
 			func(acc asm.Local) { k.vecEpilogue(x4, ep, acc, dst, resd) })
 	})

@@ -320,6 +320,52 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	eBuf := colBuf + int32(p.colBytes)
 	chunks := (K + kc - 1) / kc
 	xImg := int32(p.C * ir.Shape(p.g.In).Size() * 4)
+	// chunkMode is K chunk ch's accumulation mode.
+	chunkMode := func(ch int) int {
+		switch {
+		case chunks == 1:
+			return chunkWhole
+		case ch == 0:
+			return chunkFirst
+		case ch == chunks-1:
+			return chunkLast
+		}
+		return chunkMid
+	}
+	// tile emits the micro-kernel call of K chunk ch for weight panel mp
+	// and the pixel block at pb (rows, cols: scratch locals).
+	// In the portable shape the panel's chunk is first expanded
+	// (pre-broadcast) for this block into the buffer ebuf pushes.
+	tile := func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func()) {
+		k0 := ch * kc
+		kn := min(kc, K-k0)
+		mode := chunkMode(ch)
+		mk := k.microKernelRow(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, mode, true)
+		tileLen(f, rows, mp, 4, M)
+		// the block's columns: min(block, P - pb)
+		f.I32Const(int32(block)).I32Const(int32(P)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select().Set(cols)
+		// a: W panel mp; b: col + pb*4; c: out + (mp*4*P + pb)*4
+		f.I32Const(k.Addr(w) + int32(k0*16)).Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		if k.portable() {
+			ebuf()
+			f.I32Const(int32(kn)).I32Const(16).Call(k.expandPanel())
+			ebuf()
+		}
+		f.Get(col).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * P * 4)).Op(wasm.OpcodeI32Add)
+		f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		if bias != nil {
+			f.I32Const(k.Addr(bias)).Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		} else {
+			f.I32Const(0)
+		}
+		f.I32Const(int32(kn)).I32Const(int32(P * 4)).Get(rows).Get(cols)
+		f.I32Const(resOff)
+		f.I32Const(int32(P * 4)).I32Const(int32(mode)).Call(mk)
+	}
+	if k.Threads() > 1 && p.N == 1 {
+		k.convPackAThreads(p, x, out, padBuf, colBuf, K, M, P, block, chunks, tile)
+		return nil
+	}
 	img, nc, col := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	xBase, outBase := f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(xBase)
@@ -340,41 +386,9 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 		f.SetI32(pb, 0)
 		f.Counted(pbc, (P+block-1)/block, func() {
 			for ch := 0; ch < chunks; ch++ {
-				k0 := ch * kc
-				kn := min(kc, K-k0)
-				mode := chunkWhole
-				switch {
-				case chunks == 1:
-				case ch == 0:
-					mode = chunkFirst
-				case ch == chunks-1:
-					mode = chunkLast
-				default:
-					mode = chunkMid
-				}
-				mk := k.microKernelRow(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, mode, true)
 				f.SetI32(mp, 0)
 				f.Counted(mpc, (M+3)/4, func() {
-					tileLen(f, rows, mp, 4, M)
-					// the block's columns: min(block, P - pb)
-					f.I32Const(int32(block)).I32Const(int32(P)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select().Set(cols)
-					// a: W panel mp; b: col + pb*4; c: out + (mp*4*P + pb)*4
-					f.I32Const(k.Addr(w) + int32(k0*16)).Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					if k.portable() {
-						// the panel's chunk, pre-broadcast, for this block
-						f.I32Const(eBuf).I32Const(int32(kn)).I32Const(16).Call(k.expandPanel())
-						f.I32Const(eBuf)
-					}
-					f.Get(col).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * P * 4)).Op(wasm.OpcodeI32Add)
-					f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					if bias != nil {
-						f.I32Const(k.Addr(bias)).Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					} else {
-						f.I32Const(0)
-					}
-					f.I32Const(int32(kn)).I32Const(int32(P * 4)).Get(rows).Get(cols)
-					f.I32Const(resOff)
-					f.I32Const(int32(P * 4)).I32Const(int32(mode)).Call(mk)
+					tile(ch, mp, pb, rows, cols, col, outBase, func() { f.I32Const(eBuf) })
 					f.AddI32(mp, 1)
 				})
 			}
@@ -385,6 +399,61 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 		f.AddI32(outBase, int32(M*P*4))
 	})
 	return nil
+}
+
+// convPackAThreads is convPackA of one image in a threaded module: the
+// input is padded and unfolded (im2col) here, then the products are handed
+// out in units of one pixel block and a group of weight panels, each unit
+// running every K chunk of its tiles in order, as the single-threaded loop
+// does, so that every output element sees the same operations.
+func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int32, K, M, P, block, chunks int,
+	tile func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func())) {
+	f := k.F
+	colAddr := k.Addr(x)
+	if !p.direct {
+		xBase := f.Local(asm.I32)
+		f.I32Const(k.Addr(x)).Set(xBase)
+		k.padCopy(xBase, padBuf, p.C, p.g, p.padded, 4, nil)
+		gi := f.Local(asm.I32)
+		f.SetI32(gi, 0)
+		k.im2col(padBuf, gi, colBuf, p, 4)
+		colAddr = colBuf
+	}
+	blocks := (P + block - 1) / block
+	panels := (M + 3) / 4
+	// Enough units to balance the threads: split the panels too when the
+	// pixel blocks are few (deep layers have one block).
+	groups := min(panels, max(1, (4*k.Threads()+blocks-1)/blocks))
+	per := (panels + groups - 1) / groups
+	groups = (panels + per - 1) / per
+	unitNs := float64(2*K*min(block, P)*4*per) * nsPerFlop
+	// The portable shape's expanded panel is per-thread scratch: each
+	// thread expands the panels of its own units.
+	buf, bufSize := k.ScratchAddr()
+	k.Parallel(blocks*groups, unitNs, func(s Span) {
+		f := s.F
+		u, pb, mp, mp0, mpEnd, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		col, outBase, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.I32Const(colAddr).Set(col)
+		f.I32Const(k.Addr(out)).Set(outBase)
+		if k.portable() {
+			s.Scratch(buf, bufSize)
+			f.Set(eb)
+		}
+		s.For(u, func() {
+			// pb = (u / groups) * block; panels mp0 .. min(mp0+per, panels)
+			f.Get(u).I32Const(int32(groups)).Op(wasm.OpcodeI32DivU).I32Const(int32(block)).Op(wasm.OpcodeI32Mul).Set(pb)
+			f.Get(u).I32Const(int32(groups)).Op(wasm.OpcodeI32RemU).I32Const(int32(per)).Op(wasm.OpcodeI32Mul).Tee(mp0)
+			f.I32Const(int32(per)).Op(wasm.OpcodeI32Add).Tee(mpEnd).I32Const(int32(panels)).Get(mpEnd).I32Const(int32(panels)).Op(wasm.OpcodeI32LtS).Select().Set(mpEnd)
+			for ch := 0; ch < chunks; ch++ {
+				f.Get(mp0).Set(mp)
+				f.Loop()
+				tile(ch, mp, pb, rows, cols, col, outBase, func() { f.Get(eb) })
+				f.Get(mp).I32Const(1).Op(wasm.OpcodeI32Add).Tee(mp).Get(mpEnd).Op(wasm.OpcodeI32LtS).BrIf(0)
+				f.End()
+			}
+		})
+	})
 }
 
 // portableBlocks chooses the portable shape's pixel block and K chunk: a
@@ -409,17 +478,19 @@ func portableBlocks(K, P, M int) (block, kc int) {
 const portableMaxK = 256
 
 // genericFusedConvWorkspace sizes the scratch of every fused Conv form but
-// the depthwise one.
-func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) int {
+// the depthwise one: the whole of it, and the part of it that is the
+// portable shape's expanded weight panel (expand), which threaded modules
+// give each thread a copy of (per-thread scratch): the single-threaded
+// layout is unchanged, its workspace being ws-expand plus one copy.
+func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 	if op.Layout == ir.WeightsWinograd {
 		if p, err := planWinograd(n, op); err == nil {
-			return p.workspace()
+			return p.workspace(), p.C * 64
 		}
-		return 0
+		return 0, 0
 	}
 	// The workspace is planned before codegen knows the tune: size it for
 	// the larger of the two A forms.
-	ws := 0
 	for _, t := range []string{TuneV8, TuneWazero} {
 		k := &Ctx{md: &module{opts: Options{SIMD: true, Tune: t}}}
 		if p, ok := planPackedConv(k, n, op); ok {
@@ -427,7 +498,7 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) int {
 		}
 	}
 	if ws > 0 {
-		return ws
+		return ws, 0
 	}
 	gn := genericConvNode(n, op)
 	if op.Layout != ir.WeightsPlain {
@@ -435,15 +506,20 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) int {
 	}
 	cp, err := planConv(gn, &op.Conv)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	ws = cp.padBytes + cp.colBytes
 	if op.Layout == ir.WeightsPackA {
-		ws += min(cp.cg*cp.kSize, portableMaxK) * 64 // the portable shape's expanded panel
+		expand = min(cp.cg*cp.kSize, portableMaxK) * 64 // the portable shape's expanded panel
+		ws += expand
 		pk := &Ctx{md: &module{opts: Options{SIMD: true, Tune: TunePortable}}}
 		if tp, ok := planTapConv(pk, n, op); ok {
+			// The tap form replaces the packed one in the portable shape:
+			// its expanded tap is the per-thread part, the rest (input
+			// copy, zero row) fits before it.
 			ws = max(ws, tp.workspace())
+			expand = tp.eBytes()
 		}
 	}
-	return ws
+	return ws, expand
 }

@@ -258,8 +258,15 @@ func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
 	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
 	C, M, P := p.C, p.M, p.Ho*p.Wo
 	K := C * p.T
+	// One thread: the expanded panel, then the input copy and a zero row.
+	// Threaded: the copy and the zero row, each thread's expanded panel in
+	// its per-thread scratch (after them: see genericFusedConvWorkspace).
 	eBuf := k.WorkspaceAddr()
 	srcBuf := eBuf + int32(p.eBytes())
+	threaded := k.Threads() > 1 && p.N == 1
+	if threaded {
+		srcBuf = k.WorkspaceAddr()
+	}
 	zeroBuf := srcBuf + int32(p.srcBytes)
 	tab, groups := p.table(g, kw)
 	tabAddr := k.Table("convtaps:"+string(tab), tab)
@@ -268,13 +275,10 @@ func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
 	expand := k.expandPanel()
 	ldb := int32(p.plane * 4)
 
-	f.I32Const(zeroBuf).I32Const(0).I32Const(int32(p.zeroBytes)).MemoryFill()
-	xBase, src, outBase := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	f.I32Const(k.Addr(x)).Set(xBase)
-	f.I32Const(k.Addr(out)).Set(outBase)
-	f.Counted(f.Local(asm.I32), p.N, func() {
-		// rows, with zero columns on either side when some tap reaches
-		// past the input's edges, channels p.plane floats apart
+	// copyIn copies the image at xBase: rows, with zero columns on either
+	// side when some tap reaches past the input's edges, channels p.plane
+	// floats apart.
+	copyIn := func(xBase asm.Local) {
 		if p.pitch > p.W {
 			f.I32Const(srcBuf).I32Const(0).I32Const(int32(p.srcBytes)).MemoryFill()
 		}
@@ -289,57 +293,104 @@ func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
 			})
 			f.AddI32(d, int32((p.plane-p.H*p.pitch)*4))
 		})
+	}
+	// panel emits the products of 4-row weight panel mp (rows of it) into
+	// the output at outBase, reading the copy at src, each tap's weights
+	// expanded into the buffer eb pushes.
+	panel := func(mp, rows, src, outBase asm.Local, eb func()) {
+		pw, gp, ep, ne, y, y1, x0, cols, rowB, rowC, cb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(w)).Op(wasm.OpcodeI32Add).Set(pw)
+		// C panel base: out + mp*16*P
+		f.Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Get(outBase).Op(wasm.OpcodeI32Add).Set(cb)
+		f.I32Const(tabAddr).Set(gp)
+		f.Counted(f.Local(asm.I32), groups, func() {
+			// the tap's weights, pre-broadcast: its k steps are c*T + t,
+			// T*16 bytes apart in the PackA panel
+			f.Get(pw).Get(gp).I32Load(0).Op(wasm.OpcodeI32Add)
+			eb()
+			f.I32Const(int32(C)).I32Const(int32(p.T * 16)).Call(expand)
+			f.Get(gp).I32Load(4).I32Const(28).Op(wasm.OpcodeI32Mul).I32Const(entAddr).Op(wasm.OpcodeI32Add).Set(ep)
+			f.Get(gp).I32Load(8).Set(ne)
+			f.Loop32(ne, func() {
+				f.Get(ep).I32Load(0).Set(y)
+				f.Get(ep).I32Load(4).Set(y1)
+				f.Get(ep).I32Load(8).Set(x0)
+				f.Get(ep).I32Load(12).Set(cols)
+				zero := f.Local(asm.I32)
+				f.Get(ep).I32Load(24).Set(zero)
+				f.Loop()
+				// rowB = src + (y*pitch + x0)*4 + tap offset ; rowC = cb + (y*Wo + x0)*4
+				f.Get(y).I32Const(int32(p.pitch)).Op(wasm.OpcodeI32Mul).Get(x0).Op(wasm.OpcodeI32Add).I32Const(4).Op(wasm.OpcodeI32Mul).Get(src).Op(wasm.OpcodeI32Add).Get(ep).I32Load(16).Op(wasm.OpcodeI32Add).Set(rowB)
+				f.Get(y).I32Const(int32(p.Wo)).Op(wasm.OpcodeI32Mul).Get(x0).Op(wasm.OpcodeI32Add).I32Const(4).Op(wasm.OpcodeI32Mul).Get(cb).Op(wasm.OpcodeI32Add).Set(rowC)
+				eb()
+				f.I32Const(zeroBuf).Get(rowB).Get(zero).Select()
+				f.Get(rowC)
+				if bias != nil {
+					f.Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(bias)).Op(wasm.OpcodeI32Add)
+				} else {
+					f.I32Const(0)
+				}
+				f.I32Const(int32(C)).I32Const(int32(P * 4)).Get(rows).Get(cols).I32Const(resOff)
+				f.I32Const(0).I32Const(ldb).Get(zero).Select()
+				f.Get(ep).I32Load(20)
+				f.Call(mk)
+				f.Get(y).I32Const(1).Op(wasm.OpcodeI32Add).Tee(y).Get(y1).Op(wasm.OpcodeI32LtS).BrIf(0)
+				f.End()
+				f.AddI32(ep, 28)
+			})
+			f.AddI32(gp, 12)
+		})
+	}
+
+	f.I32Const(zeroBuf).I32Const(0).I32Const(int32(p.zeroBytes)).MemoryFill()
+	if threaded {
+		k.convTapsThreads(p, x, out, srcBuf, K, copyIn, panel)
+		return nil
+	}
+	xBase, src, outBase := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(k.Addr(x)).Set(xBase)
+	f.I32Const(k.Addr(out)).Set(outBase)
+	f.Counted(f.Local(asm.I32), p.N, func() {
+		copyIn(xBase)
 		f.I32Const(srcBuf).Set(src)
 		mp, rows := f.Local(asm.I32), f.Local(asm.I32)
 		f.SetI32(mp, 0)
 		f.Counted(f.Local(asm.I32), (M+3)/4, func() {
 			tileLen(f, rows, mp, 4, M)
-			pw, gp, ep, ne, y, y1, x0, cols, rowB, rowC, cb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			f.Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(w)).Op(wasm.OpcodeI32Add).Set(pw)
-			// C panel base: out + mp*16*P
-			f.Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Get(outBase).Op(wasm.OpcodeI32Add).Set(cb)
-			f.I32Const(tabAddr).Set(gp)
-			f.Counted(f.Local(asm.I32), groups, func() {
-				// the tap's weights, pre-broadcast: its k steps are c*T + t,
-				// T*16 bytes apart in the PackA panel
-				f.Get(pw).Get(gp).I32Load(0).Op(wasm.OpcodeI32Add).I32Const(eBuf).I32Const(int32(C)).I32Const(int32(p.T * 16)).Call(expand)
-				f.Get(gp).I32Load(4).I32Const(28).Op(wasm.OpcodeI32Mul).I32Const(entAddr).Op(wasm.OpcodeI32Add).Set(ep)
-				f.Get(gp).I32Load(8).Set(ne)
-				f.Loop32(ne, func() {
-					f.Get(ep).I32Load(0).Set(y)
-					f.Get(ep).I32Load(4).Set(y1)
-					f.Get(ep).I32Load(8).Set(x0)
-					f.Get(ep).I32Load(12).Set(cols)
-					zero := f.Local(asm.I32)
-					f.Get(ep).I32Load(24).Set(zero)
-					f.Loop()
-					// rowB = src + (y*pitch + x0)*4 + tap offset ; rowC = cb + (y*Wo + x0)*4
-					f.Get(y).I32Const(int32(p.pitch)).Op(wasm.OpcodeI32Mul).Get(x0).Op(wasm.OpcodeI32Add).I32Const(4).Op(wasm.OpcodeI32Mul).Get(src).Op(wasm.OpcodeI32Add).Get(ep).I32Load(16).Op(wasm.OpcodeI32Add).Set(rowB)
-					f.Get(y).I32Const(int32(p.Wo)).Op(wasm.OpcodeI32Mul).Get(x0).Op(wasm.OpcodeI32Add).I32Const(4).Op(wasm.OpcodeI32Mul).Get(cb).Op(wasm.OpcodeI32Add).Set(rowC)
-					f.I32Const(eBuf)
-					f.I32Const(zeroBuf).Get(rowB).Get(zero).Select()
-					f.Get(rowC)
-					if bias != nil {
-						f.Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(bias)).Op(wasm.OpcodeI32Add)
-					} else {
-						f.I32Const(0)
-					}
-					f.I32Const(int32(C)).I32Const(int32(P * 4)).Get(rows).Get(cols).I32Const(resOff)
-					f.I32Const(0).I32Const(ldb).Get(zero).Select()
-					f.Get(ep).I32Load(20)
-					f.Call(mk)
-					f.Get(y).I32Const(1).Op(wasm.OpcodeI32Add).Tee(y).Get(y1).Op(wasm.OpcodeI32LtS).BrIf(0)
-					f.End()
-					f.AddI32(ep, 28)
-				})
-				f.AddI32(gp, 12)
-			})
+			panel(mp, rows, src, outBase, func() { f.I32Const(eBuf) })
 			f.AddI32(mp, 1)
 		})
 		f.AddI32(xBase, int32(C*p.H*p.W*4))
 		f.AddI32(outBase, int32(M*P*4))
 	})
 	return nil
+}
+
+// convTapsThreads is convTaps of one image in a threaded module: the image
+// is copied here, then the products are handed out in units of one 4-row
+// weight panel (disjoint output channels), each unit running every tap
+// group in the order of the single-threaded loop, with the taps' weights
+// expanded into the thread's own scratch copy.
+func (k *Ctx) convTapsThreads(p *tapConv, x, out *ir.Value, srcBuf int32, K int,
+	copyIn func(xBase asm.Local), panel func(mp, rows, src, outBase asm.Local, eb func())) {
+	f := k.F
+	xBase := f.Local(asm.I32)
+	f.I32Const(k.Addr(x)).Set(xBase)
+	copyIn(xBase)
+	buf, bufSize := k.ScratchAddr()
+	panels := (p.M + 3) / 4
+	k.Parallel(panels, float64(2*K*4*p.Ho*p.Wo)*nsPerFlop, func(s Span) {
+		f := s.F
+		mp, rows, src, outBase, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.I32Const(srcBuf).Set(src)
+		f.I32Const(k.Addr(out)).Set(outBase)
+		s.Scratch(buf, bufSize)
+		f.Set(eb)
+		s.For(mp, func() {
+			tileLen(f, rows, mp, 4, p.M)
+			panel(mp, rows, src, outBase, func() { f.Get(eb) })
+		})
+	})
 }
 
 // spreadPitch is the stride, in floats, for rows of n floats that a GEMM

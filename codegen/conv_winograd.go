@@ -126,41 +126,30 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 
 			// 2. Input transform, one channel per call of a shared function.
 			inT := k.winogradIn(p)
-			rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			if p.bands > 1 {
-				f.I32Const(padBuf).Set(rowIn)
+			if k.Threads() > 1 {
+				k.winogradInThreads(p, inT, padBuf, vBuf)
 			} else {
-				f.Get(r0).I32Const(int32(2 * p.Wp * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(rowIn)
+				k.winogradInSerial(p, inT, padBuf, vBuf, r0)
 			}
-			f.I32Const(vBuf).Set(rowV)
-			f.Counted(cc, C, func() {
-				f.Get(rowIn).Get(rowV).Call(inT)
-				f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
-				f.AddI32(rowV, int32(p.TpP*4))
-			})
 
 			// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
-			if k.portable() {
+			switch {
+			case k.Threads() > 1:
+				k.winogradGEMMsThreads(p, u, vBuf, mBuf)
+			case k.portable():
 				k.winogradGEMMsPortable(p, u, vBuf, mBuf, yBuf+int32(p.yBytes))
-			} else {
+			default:
 				k.winogradGEMMs(p, u, vBuf, mBuf)
 			}
 
 			// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
 			// buffer, one output channel per call of a shared function.
 			outT := k.winogradOut(p, bias != nil)
-			mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			f.I32Const(mBuf).Set(mrow)
-			f.I32Const(yBuf).Set(yrow)
-			if bias != nil {
-				f.I32Const(k.Addr(bias)).Set(bp)
+			if k.Threads() > 1 {
+				k.winogradOutThreads(p, outT, mBuf, yBuf, bias)
+			} else {
+				k.winogradOutSerial(p, outT, mBuf, yBuf, bias)
 			}
-			f.Counted(mc, M, func() {
-				f.Get(mrow).Get(yrow).Get(bp).Call(outT)
-				f.AddI32(mrow, int32(p.TpP*4))
-				f.AddI32(yrow, int32(2*p.R*8*p.G*4))
-				f.AddI32(bp, 4)
-			})
 
 			// 5. The band's valid rows into the output, with residual and
 			// activations: rows 2*r0 .. min(2*(r0+R), Ho).
@@ -383,7 +372,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 // tunes).
 func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
 	f := k.F
-	C, M, Tp, TpP := p.C, p.M, p.Tp, p.TpP
+	M := p.M
 	mk := k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
 	xi, mp, mpc, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -394,19 +383,8 @@ func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
 		f.Counted(mpc, panels, func() {
 			tileLen(f, rows, mp, 4, M)
 			// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
-			f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
-			f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add).Set(vB)
-			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add).Set(mC)
-			f.SetI32(t0, 0)
-			f.Counted(tc, (Tp+7)/8, func() {
-				f.I32Const(8).I32Const(int32(Tp)).Get(t0).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
-				f.Get(uA)
-				f.Get(vB).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				f.Get(mC).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).Get(cols).I32Const(0).I32Const(int32(TpP * 4))
-				f.Call(mk)
-				f.AddI32(t0, 8)
-			})
+			k.winogradPanelAddrs(p, u, vBuf, mBuf, xi, mp, uA, vB, mC)
+			k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
 			f.AddI32(mp, 1)
 		})
 		f.AddI32(xi, 1)
@@ -439,5 +417,154 @@ func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, vBuf, mBuf, eB
 			f.AddI32(mp, 1)
 		})
 		f.AddI32(xi, 1)
+	})
+}
+
+// winogradInSerial runs the input transform of a band, one channel per
+// call of inT (r0: the band's first tile row, for the whole-image copy).
+func (k *Ctx) winogradInSerial(p *winogradPlan, inT uint32, padBuf, vBuf int32, r0 asm.Local) {
+	f := k.F
+	rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	if p.bands > 1 {
+		f.I32Const(padBuf).Set(rowIn)
+	} else {
+		f.Get(r0).I32Const(int32(2 * p.Wp * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(rowIn)
+	}
+	f.I32Const(vBuf).Set(rowV)
+	f.Counted(cc, p.C, func() {
+		f.Get(rowIn).Get(rowV).Call(inT)
+		f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
+		f.AddI32(rowV, int32(p.TpP*4))
+	})
+}
+
+// winogradInThreads is the input transform of a band in a threaded module,
+// in units of one channel. The band's rows start at padBuf: with several
+// bands the band copy puts them there, with one band r0 is 0.
+func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf int32) {
+	k.Parallel(p.C, float64(p.Tp*16*8)*nsPerLaneOp/4, func(s Span) {
+		f := s.F
+		rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Base(padBuf, int32(p.Hp*p.Wp*4))
+		f.Set(rowIn)
+		s.Base(vBuf, int32(p.TpP*4))
+		f.Set(rowV)
+		s.Counted(cc, func() {
+			f.Get(rowIn).Get(rowV).Call(inT)
+			f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
+			f.AddI32(rowV, int32(p.TpP*4))
+		})
+	})
+}
+
+// winogradGEMMsThreads runs a band's 16 products in a threaded module, in
+// units of one product xi and one 4-row panel of U, each unit emitting
+// exactly the calls of the single-threaded form of the tune (portable: the
+// panel expanded into the thread's own scratch copy, one call per row of
+// tiles; otherwise one 4x8 tile per call).
+func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
+	C, M, Tp, TpP := p.C, p.M, p.Tp, p.TpP
+	panels := (M + 3) / 4
+	portable := k.portable()
+	var mk uint32
+	if portable {
+		mk = k.microKernelRow(storeRows, &ir.Epilogue{}, biasNone, 0, chunkWhole, true)
+	} else {
+		mk = k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
+	}
+	buf, bufSize := k.ScratchAddr()
+	k.Parallel(16*panels, float64(2*C*4*Tp)*nsPerFlop, func(s Span) {
+		f := s.F
+		unit, xi, mp, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		uA, vB, mC, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		if portable {
+			s.Scratch(buf, bufSize)
+			f.Set(eb)
+		}
+		s.For(unit, func() {
+			f.Get(unit).I32Const(int32(panels)).Op(wasm.OpcodeI32DivU).Set(xi)
+			f.Get(unit).I32Const(int32(panels)).Op(wasm.OpcodeI32RemU).Set(mp)
+			tileLen(f, rows, mp, 4, M)
+			// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*TpP*4 ; c = Mb + (xi*M + mp*4)*TpP*4
+			k.winogradPanelAddrs(p, u, vBuf, mBuf, xi, mp, uA, vB, mC)
+			if portable {
+				f.Get(uA).Get(eb).I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
+				f.Get(eb).Get(vB).Get(mC)
+				f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(TpP * 4)).I32Const(chunkWhole)
+				f.Call(mk)
+				return
+			}
+			k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
+		})
+	})
+}
+
+// winogradOutSerial runs the output transform of a band, one output
+// channel per call of outT.
+func (k *Ctx) winogradOutSerial(p *winogradPlan, outT uint32, mBuf, yBuf int32, bias *ir.Value) {
+	f := k.F
+	mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	f.I32Const(mBuf).Set(mrow)
+	f.I32Const(yBuf).Set(yrow)
+	if bias != nil {
+		f.I32Const(k.Addr(bias)).Set(bp)
+	}
+	f.Counted(mc, p.M, func() {
+		f.Get(mrow).Get(yrow).Get(bp).Call(outT)
+		f.AddI32(mrow, int32(p.TpP*4))
+		f.AddI32(yrow, int32(2*p.R*8*p.G*4))
+		f.AddI32(bp, 4)
+	})
+}
+
+// winogradOutThreads is the output transform of a band in a threaded
+// module, in units of one output channel.
+func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32, bias *ir.Value) {
+	k.Parallel(p.M, float64(p.Tp*16*6)*nsPerLaneOp/4, func(s Span) {
+		f := s.F
+		mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Base(mBuf, int32(p.TpP*4))
+		f.Set(mrow)
+		s.Base(yBuf, int32(2*p.R*8*p.G*4))
+		f.Set(yrow)
+		if bias != nil {
+			s.Base(k.Addr(bias), 4)
+			f.Set(bp)
+		}
+		s.Counted(mc, func() {
+			f.Get(mrow).Get(yrow).Get(bp).Call(outT)
+			f.AddI32(mrow, int32(p.TpP*4))
+			f.AddI32(yrow, int32(2*p.R*8*p.G*4))
+			f.AddI32(bp, 4)
+		})
+	})
+}
+
+// winogradPanelAddrs sets the operands of panel mp of product xi:
+// uA = U + (xi*panels + mp)*C*16, vB = V + xi*C*TpP*4 and
+// mC = Mb + (xi*M + mp*4)*TpP*4.
+func (k *Ctx) winogradPanelAddrs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32, xi, mp, uA, vB, mC asm.Local) {
+	f := k.F
+	C, M, TpP := p.C, p.M, p.TpP
+	panels := (M + 3) / 4
+	f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
+	f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add).Set(vB)
+	f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add).Set(mC)
+}
+
+// winogradPanelTiles runs a panel's products one 4x8 tile per call of mk
+// (v8 and wazero tunes).
+func (k *Ctx) winogradPanelTiles(p *winogradPlan, mk uint32, uA, vB, mC, tc, t0, rows, cols asm.Local) {
+	f := k.F
+	C, Tp, TpP := p.C, p.Tp, p.TpP
+	f.SetI32(t0, 0)
+	f.Counted(tc, (Tp+7)/8, func() {
+		f.I32Const(8).I32Const(int32(Tp)).Get(t0).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
+		f.Get(uA)
+		f.Get(vB).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		f.Get(mC).Get(t0).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).Get(cols).I32Const(0).I32Const(int32(TpP * 4))
+		f.Call(mk)
+		f.AddI32(t0, 8)
 	})
 }

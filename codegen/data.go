@@ -109,6 +109,11 @@ func (md *module) encode(w io.Writer, passive []*segment, active []dataSeg) erro
 	custom := &wasm.Module{NameSection: md.m.NameSection, CustomSections: md.m.CustomSections}
 	md.m.NameSection, md.m.CustomSections, md.m.DataSection = nil, nil, nil
 	head := binary.EncodeModule(md.m)
+	if md.threaded() {
+		if err := markShared(head); err != nil {
+			return err
+		}
+	}
 	tail := binary.EncodeModule(custom)[8:] // after magic and version
 
 	count := leb128.EncodeUint32(uint32(len(passive) + len(active)))

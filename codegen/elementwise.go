@@ -47,6 +47,10 @@ func init() {
 	})
 }
 
+// ewElemNs estimates an elementwise kernel's time per element (a few
+// vector operations and the loads and stores, mostly from L2).
+const ewElemNs = 0.5
+
 // elementwise emits out = fn(inputs...) with numpy broadcasting.
 func (k *Ctx) elementwise(n *ir.Node, fn ewFn) error {
 	out := n.Outputs[0]
@@ -65,7 +69,7 @@ func (k *Ctx) elementwise(n *ir.Node, fn ewFn) error {
 	}
 	cshape, cstreams := collapse(shape, streams)
 	var err error
-	k.nest(cshape, cstreams, func(ptrs []asm.Local, count int, strides []int) {
+	k.parallelNest(cshape, cstreams, ewElemNs, func(ptrs []asm.Local, count int, strides []int) {
 		if e := k.ewRow(fn, ptrs, count, strides, cstreams); e != nil && err == nil {
 			err = e
 		}

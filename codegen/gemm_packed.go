@@ -290,8 +290,8 @@ func (k *Ctx) dotBody(h *asm.Func, pa, pb, kq, ldb asm.Local, lda int) []asm.Loc
 						h.Get(pa).V128Load32Splat(off).Set(av)
 					}
 					a0, a1 := acc[r*2], acc[r*2+1]
-					h.Get(a1).Get(av).Get(b1).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a1)
-					h.Get(a0).Get(av).Get(b0).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a0)
+					k.madd(h, a1, av, b1)
+					k.madd(h, a0, av, b0)
 				}
 			}
 			if lda > 0 {

@@ -49,7 +49,7 @@ func (k *Ctx) gemvKernel(ep *ir.Epilogue, hasBias bool) uint32 {
 				for v := 0; v < 2; v++ {
 					a := acc[p*2+v]
 					h.Get(bp[p]).V128Load(uint32(16 * v)).Set(bv)
-					h.Get(a).Get(av).Get(bv).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a)
+					k.madd(h, a, av, bv)
 				}
 				h.AddI32(bp[p], 32)
 			}

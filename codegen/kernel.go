@@ -15,6 +15,9 @@ import (
 type kernel struct {
 	Emit      func(k *Ctx, n *ir.Node) error
 	Workspace func(n *ir.Node) int // scratch bytes; nil for none
+	// Scratch is scratch memory every thread of a split loop needs a copy
+	// of (Span.Scratch), after Workspace's bytes; nil for none.
+	Scratch func(n *ir.Node) int
 }
 
 var kernels = map[reflect.Type]*kernel{}
@@ -43,6 +46,17 @@ func registerWorkspace[T ir.Op](ws func(n *ir.Node, op T) int) {
 	kernels[t].Workspace = func(n *ir.Node) int { return ws(n, n.Op.(T)) }
 }
 
+// registerScratch declares per-thread scratch memory of op type T's
+// kernel: a threaded module plans one copy per thread, after the
+// workspace (Ctx.ScratchAddr, Span.Scratch).
+func registerScratch[T ir.Op](ws func(n *ir.Node, op T) int) {
+	t := reflect.TypeFor[T]()
+	if kernels[t] == nil {
+		kernels[t] = &kernel{}
+	}
+	kernels[t].Scratch = func(n *ir.Node) int { return ws(n, n.Op.(T)) }
+}
+
 func lookupKernel(op ir.Op) *kernel {
 	k := kernels[reflect.TypeOf(op)]
 	if k == nil || k.Emit == nil {
@@ -51,10 +65,39 @@ func lookupKernel(op ir.Op) *kernel {
 	return k
 }
 
-// Workspace is the scratch size n's kernel needs; the memory planner calls it.
-func Workspace(n *ir.Node) int {
-	if k := kernels[reflect.TypeOf(n.Op)]; k != nil && k.Workspace != nil {
-		return k.Workspace(n)
+// Workspace is the scratch size n's kernel needs in a single-threaded
+// module; the memory planner calls it.
+func Workspace(n *ir.Node) int { return workspace(n, 1) }
+
+// WorkspaceFunc is Workspace for a module of this many threads: per-thread
+// scratch is planned once per thread.
+func WorkspaceFunc(threads int) func(*ir.Node) int {
+	return func(n *ir.Node) int { return workspace(n, max(1, threads)) }
+}
+
+func workspace(n *ir.Node, threads int) int {
+	k := kernels[reflect.TypeOf(n.Op)]
+	if k == nil {
+		return 0
+	}
+	ws := 0
+	if k.Workspace != nil {
+		ws = k.Workspace(n)
+	}
+	switch {
+	case k.Scratch == nil:
+	case threads == 1:
+		ws += k.Scratch(n)
+	default:
+		ws += threads * alignUp(k.Scratch(n), 16)
+	}
+	return ws
+}
+
+// scratchSize is n's per-thread scratch (16-byte aligned copies).
+func scratchSize(n *ir.Node) int {
+	if k := kernels[reflect.TypeOf(n.Op)]; k != nil && k.Scratch != nil {
+		return alignUp(k.Scratch(n), 16)
 	}
 	return 0
 }
@@ -86,6 +129,17 @@ func (k *Ctx) ValueAt(name string, t ir.Type, addr int32) *ir.Value {
 
 // WorkspaceAddr is the address of the node's scratch memory.
 func (k *Ctx) WorkspaceAddr() int32 { return int32(k.md.plan.Workspace[k.Node]) }
+
+// ScratchAddr is the address of the main thread's copy of the node's
+// per-thread scratch (registerScratch), after the workspace; Span.Scratch
+// gives each thread its own.
+func (k *Ctx) ScratchAddr() (addr int32, size int) {
+	ws := 0
+	if kn := kernels[reflect.TypeOf(k.Node.Op)]; kn != nil && kn.Workspace != nil {
+		ws = kn.Workspace(k.Node)
+	}
+	return k.WorkspaceAddr() + int32(ws), scratchSize(k.Node)
+}
 
 // SIMD reports whether SIMD128 code may be emitted.
 func (k *Ctx) SIMD() bool { return k.md.opts.SIMD }

@@ -121,6 +121,13 @@ func (k *Ctx) nest(shape []int, streams []stream, inner func(ptrs []asm.Local, n
 		ptrs[i] = f.Local(asm.I32)
 		f.I32Const(s.base).Set(ptrs[i])
 	}
+	k.nestFrom(shape, streams, ptrs, inner)
+}
+
+// nestFrom is nest from addresses held in ptrs (one per stream, which the
+// loops advance); the streams' bases are not used.
+func (k *Ctx) nestFrom(shape []int, streams []stream, ptrs []asm.Local, inner func(ptrs []asm.Local, n int, strides []int)) {
+	f := k.F
 	last := len(shape) - 1
 	innerStrides := make([]int, len(streams))
 	for i, s := range streams {

@@ -12,7 +12,9 @@ import (
 // in registers.
 
 func init() {
-	registerWorkspace(func(n *ir.Node, op *ir.FusedMatMul) int {
+	// The A panels are packed into per-thread scratch: in a threaded
+	// module each thread packs the panels of the units it claims.
+	registerScratch(func(n *ir.Node, op *ir.FusedMatMul) int {
 		if !op.Packed {
 			return 0
 		}
@@ -106,6 +108,10 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	}
 	mk := k.microKernelA(storeRows, &op.Epilogue, biasIf(bias != nil, biasCols), lda, chunkWhole)
 	direct := lda > 0
+	if k.Threads() > 1 {
+		k.matmulPackedThreads(n, op, M, blockPanels, lda, mk)
+		return
+	}
 	panelBlocks(f, panels, blockPanels, func(start, cnt asm.Local) {
 		// Pack the block's rows (the v8 tune reads whole panels of rows in place).
 		pi, pc := f.Local(asm.I32), f.Local(asm.I32)
@@ -162,6 +168,95 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 				f.AddI32(pi, 1)
 			})
 			f.AddI32(nb, 1)
+		})
+	})
+}
+
+// matmulPackedThreads is matmulPacked in a threaded module: the work is
+// handed out in units of one block of 4-row panels and a group of 8-column
+// tiles; a unit packs its panels (into its thread's scratch) and runs the
+// micro-kernel over its tiles, each over the whole of K as the
+// single-threaded loop does, so every output element sees the same
+// operations whichever thread computes it.
+func (k *Ctx) matmulPackedThreads(n *ir.Node, op *ir.FusedMatMul, M, blockPanels, lda int, mk uint32) {
+	a, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
+	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
+	K, N := op.K, op.N
+	K4 := ir.PackedK(K)
+	panelBytes := int32(K4 * 4 * int(k.aStride()))
+	direct := lda > 0
+	buf, bufSize := k.ScratchAddr()
+	panels := (M + 3) / 4
+	blocks := (panels + blockPanels - 1) / blockPanels
+	tiles := (N + 7) / 8
+	// Enough units to balance the threads: split the column tiles too when
+	// the panel blocks are few.
+	groups := min(tiles, max(1, (4*k.Threads()+blocks-1)/blocks))
+	per := (tiles + groups - 1) / groups
+	groups = (tiles + per - 1) / per
+	unitNs := float64(2*K*4*min(blockPanels, panels)*8*per) * nsPerFlop
+	k.Parallel(blocks*groups, unitNs, func(s Span) {
+		f := s.F
+		u, start, cnt, nb, nbEnd, ap, ap0, pi, pc, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32),
+			f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.For(u, func() {
+			// start = (u / groups) * blockPanels; cnt = min(blockPanels, panels - start)
+			f.Get(u).I32Const(int32(groups)).Op(wasm.OpcodeI32DivU).I32Const(int32(blockPanels)).Op(wasm.OpcodeI32Mul).Set(start)
+			f.I32Const(int32(panels)).Get(start).Op(wasm.OpcodeI32Sub).Set(cnt)
+			f.I32Const(int32(blockPanels)).Get(cnt).Get(cnt).I32Const(int32(blockPanels)).Op(wasm.OpcodeI32GtS).Select().Set(cnt)
+			// tiles nb .. min(nb+per, tiles)
+			f.Get(u).I32Const(int32(groups)).Op(wasm.OpcodeI32RemU).I32Const(int32(per)).Op(wasm.OpcodeI32Mul).Tee(nb)
+			f.I32Const(int32(per)).Op(wasm.OpcodeI32Add).Tee(nbEnd).I32Const(int32(tiles)).Get(nbEnd).I32Const(int32(tiles)).Op(wasm.OpcodeI32LtS).Select().Set(nbEnd)
+			if direct {
+				f.Get(start).I32Const(int32(16 * K)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(ap0)
+			} else {
+				dst, row := f.Local(asm.I32), f.Local(asm.I32)
+				src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
+				s.Scratch(buf, bufSize)
+				f.Tee(ap0).Set(dst)
+				f.Get(start).Set(pi)
+				f.Get(cnt).Set(pc)
+				f.Loop32(pc, func() {
+					for r := 0; r < 4; r++ {
+						f.Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(row)
+						f.I32Const(int32(M - 1)).Get(row).Get(row).I32Const(int32(M - 1)).Op(wasm.OpcodeI32GtS).Select().Set(row)
+						f.Get(row).I32Const(int32(K * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(src[r])
+					}
+					k.packARows(src, 4, K, dst)
+					f.AddI32(pi, 1)
+				})
+			}
+			f.Loop()
+			tileLen(f, cols, nb, 8, N)
+			f.Get(ap0).Set(ap)
+			f.Get(start).Set(pi)
+			f.Get(cnt).Set(pc)
+			f.Loop32(pc, func() {
+				tileLen(f, rows, pi, 4, M)
+				f.Get(ap)
+				f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				f.I32Const(k.Addr(out)).Get(pi).I32Const(int32(16 * N)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				if bias != nil {
+					f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				} else {
+					f.I32Const(0)
+				}
+				steps := k.packedSteps(K4)
+				if direct {
+					steps = int32(K)
+				}
+				f.I32Const(steps).I32Const(int32(N * 4)).Get(rows).Get(cols)
+				f.I32Const(resOff)
+				f.I32Const(32).Call(mk)
+				if direct {
+					f.AddI32(ap, int32(16*K))
+				} else {
+					f.AddI32(ap, panelBytes)
+				}
+				f.AddI32(pi, 1)
+			})
+			f.Get(nb).I32Const(1).Op(wasm.OpcodeI32Add).Tee(nb).Get(nbEnd).Op(wasm.OpcodeI32LtS).BrIf(0)
+			f.End()
 		})
 	})
 }

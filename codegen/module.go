@@ -31,6 +31,15 @@ type Options struct {
 	// Tune picks the code shape for an engine: TuneV8, TuneWazero or
 	// TuneGeneric (see docs/design.md).
 	Tune string
+	// Threads > 1 makes a threaded module (ABI v2, threads.go): a shared
+	// memory imported, heavy loops handed out to up to Threads-1 workers.
+	Threads int
+	// ParallelAll (tests) hands out every parallel loop of a threaded
+	// module however short, in as many chunks as it allows, so that small
+	// test cases exercise the parallel code.
+	ParallelAll bool
+	// RelaxedSIMD uses relaxed_madd in the multiply-add kernels (relaxed.go).
+	RelaxedSIMD bool
 	// MaxLoopIterations bounds the Loop iterations of one mlc_run, all
 	// Loops together (nested ones included): past it mlc_run returns
 	// abi.ErrLoopLimit instead of running on. 0 means
@@ -56,6 +65,8 @@ type module struct {
 	tables    []dataSeg
 	tableAddr map[string]int
 	tableEnd  int
+	// th is set in threaded modules (Options.Threads > 1).
+	th *threading
 	// loopBudget is the index of the global counting down the Loop
 	// iterations mlc_run may still run (hasLoopBudget: Loop kernels use it).
 	loopBudget    uint32
@@ -88,6 +99,7 @@ func newModule(plan *opt.Plan, opts Options) *module {
 	imp("fd_write", []wasm.ValueType{asm.I32, asm.I32, asm.I32, asm.I32}, i32)
 	imp("proc_exit", i32, nil)
 	md.imports = numImports
+	md.setupThreads()
 	return md
 }
 
@@ -207,16 +219,21 @@ func BuildTo(w io.Writer, g *ir.Graph, plan *opt.Plan, opts Options) (*abi.Metad
 		profileFn = md.addFunc(ExportProfileNode, md.profileFunc(nodeFuncs, init))
 	}
 
-	for _, f := range md.funcs {
-		md.m.FunctionSection = append(md.m.FunctionSection, md.typeIndex(f.Params, f.Results))
-		md.m.CodeSection = append(md.m.CodeSection, f.Code())
-	}
 	if md.tableEnd > 65536*65536 {
 		return nil, fmt.Errorf("the model needs %d bytes of memory, more than a Wasm32 memory's 4 GiB", md.tableEnd)
 	}
 	pages := uint32((md.tableEnd + 65535) / 65536)
 	pages = max(pages, 1)
-	md.m.MemorySection = &wasm.Memory{Min: pages, Max: pages, IsMaxEncoded: true}
+	var worker, stop uint32
+	if md.threaded() {
+		worker, stop = md.finishThreads(pages)
+	} else {
+		md.m.MemorySection = &wasm.Memory{Min: pages, Max: pages, IsMaxEncoded: true}
+	}
+	for _, f := range md.funcs {
+		md.m.FunctionSection = append(md.m.FunctionSection, md.typeIndex(f.Params, f.Results))
+		md.m.CodeSection = append(md.m.CodeSection, f.Code())
+	}
 	md.m.ExportSection = []*wasm.Export{
 		{Type: wasm.ExternTypeMemory, Name: "memory", Index: 0},
 		{Type: wasm.ExternTypeFunc, Name: "_start", Index: start},
@@ -224,6 +241,11 @@ func BuildTo(w io.Writer, g *ir.Graph, plan *opt.Plan, opts Options) (*abi.Metad
 	}
 	if opts.Profile {
 		md.m.ExportSection = append(md.m.ExportSection, &wasm.Export{Type: wasm.ExternTypeFunc, Name: ExportProfileNode, Index: profileFn})
+	}
+	if md.threaded() {
+		md.m.ExportSection = append(md.m.ExportSection,
+			&wasm.Export{Type: wasm.ExternTypeFunc, Name: ExportWorker, Index: worker},
+			&wasm.Export{Type: wasm.ExternTypeFunc, Name: ExportStop, Index: stop})
 	}
 	names := &wasm.NameSection{}
 	for i, n := range md.names {
@@ -334,6 +356,9 @@ func (md *module) metadata(g *ir.Graph) *abi.Metadata {
 		ABI: abi.Version, Producer: md.opts.Producer, ModelSHA256: md.opts.ModelSHA256,
 		MemoryBytes: md.tableEnd, SIMD: md.opts.SIMD, Options: md.opts.Flags,
 		Inputs: []abi.Tensor{}, Outputs: []abi.Tensor{}, RunErrors: abi.RunErrorMessages,
+	}
+	if md.threaded() {
+		m.ABI, m.Threads = abi.VersionThreads, md.th.n
 	}
 	for _, v := range g.Inputs {
 		m.Inputs = append(m.Inputs, tensorMeta(v, md.plan))

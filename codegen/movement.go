@@ -56,15 +56,19 @@ func (k *Ctx) concat(n *ir.Node, op *ir.Concat) error {
 			continue
 		}
 		if outer == 1 {
-			f.I32Const(k.Addr(y) + pos).I32Const(k.Addr(x)).I32Const(row).MemoryCopy()
+			k.parallelCopy(k.Addr(y)+pos, k.Addr(x), int(row))
 		} else {
-			d, s, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			f.I32Const(k.Addr(y) + pos).Set(d)
-			f.I32Const(k.Addr(x)).Set(s)
-			f.Counted(c, outer, func() {
-				f.Get(d).Get(s).I32Const(row).MemoryCopy()
-				f.AddI32(d, outRow)
-				f.AddI32(s, row)
+			k.Parallel(outer, float64(row)*nsPerCopy, func(sp Span) {
+				d, s, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+				sp.Base(k.Addr(y)+pos, outRow)
+				f.Set(d)
+				sp.Base(k.Addr(x), row)
+				f.Set(s)
+				sp.Counted(c, func() {
+					f.Get(d).Get(s).I32Const(row).MemoryCopy()
+					f.AddI32(d, outRow)
+					f.AddI32(s, row)
+				})
 			})
 		}
 		pos += row

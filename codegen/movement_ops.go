@@ -96,7 +96,19 @@ func (k *Ctx) copyRegionFrom(dt ir.DType, shape []int, dst, src region, dyn *asm
 		dynBytes = f.Local(asm.I32)
 		f.Get(*dyn).I32Const(int32(sz)).Op(wasm.OpcodeI32Mul).Set(dynBytes)
 	}
-	k.nest(cshape, cstreams, func(ptrs []asm.Local, count int, st []int) {
+	nest := k.nest
+	if dyn == nil {
+		// Rows copied whole stream; others move an element at a time.
+		last := len(cshape) - 1
+		elemNs := nsPerScalar
+		if cstreams[0].strides[last] == 1 && cstreams[1].strides[last] == 1 {
+			elemNs = float64(2*sz) * nsPerCopy
+		}
+		nest = func(shape []int, streams []stream, inner func(ptrs []asm.Local, n int, strides []int)) {
+			k.parallelNest(shape, streams, elemNs, inner)
+		}
+	}
+	nest(cshape, cstreams, func(ptrs []asm.Local, count int, st []int) {
 		if dyn != nil {
 			f.Get(ptrs[1]).Get(dynBytes).Op(wasm.OpcodeI32Add).Set(ptrs[1])
 		}

@@ -209,222 +209,229 @@ func (k *Ctx) normalize(p *normPlan) error {
 	vec := k.SIMD() && ct == asm.F32 && xdt == ir.Float32 && ydt == ir.Float32 && p.segLen >= 4 &&
 		sdt == ir.Float32 && (p.bias == nil || p.bias.Type.DType == ir.Float32)
 	vx := fxFor(f, asm.F32, true)
-
-	row, xRow, yRow := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	px, py, ps, pb, sc, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	sum, mean, variance, inv, v, s, b := f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct)
-	vsum, vmean, vinv, vs, vb, vv := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
 	var errs firstErr
-	loadX := func() { errs.check(k.loadAs(xdt, 0, ct)) }
-	// sweep runs body over every element of the row; vbody over groups of
-	// four when vectorized. px walks the elements.
-	sweep := func(body func(), vbody func()) {
-		f.Get(xRow).Set(px)
-		f.Counted(sc, p.segs, func() {
-			seg := f.Local(asm.I32)
-			f.Get(px).Set(seg)
-			rest := p.segLen
-			if vec {
-				f.Counted(cc, p.segLen/4, func() {
-					vbody()
-					f.AddI32(px, 16)
+	rowNs := float64(cols) * 3 * nsPerScalar
+	if vec {
+		rowNs = float64(cols) * nsPerLaneOp
+	}
+	k.Parallel(p.rows, rowNs, func(sp Span) {
+		row, xRow, yRow := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		px, py, ps, pb, sc, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		sum, mean, variance, inv, v, s, b := f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct)
+		vsum, vmean, vinv, vs, vb, vv := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
+		loadX := func() { errs.check(k.loadAs(xdt, 0, ct)) }
+		// sweep runs body over every element of the row; vbody over groups of
+		// four when vectorized. px walks the elements.
+		sweep := func(body func(), vbody func()) {
+			f.Get(xRow).Set(px)
+			f.Counted(sc, p.segs, func() {
+				seg := f.Local(asm.I32)
+				f.Get(px).Set(seg)
+				rest := p.segLen
+				if vec {
+					f.Counted(cc, p.segLen/4, func() {
+						vbody()
+						f.AddI32(px, 16)
+					})
+					rest %= 4
+				}
+				f.Counted(cc, rest, func() {
+					body()
+					f.AddI32(px, xsz)
 				})
-				rest %= 4
-			}
-			f.Counted(cc, rest, func() {
-				body()
-				f.AddI32(px, xsz)
+				f.Get(seg).I32Const(int32(p.segSt) * xsz).Op(wasm.OpcodeI32Add).Set(px)
 			})
-			f.Get(seg).I32Const(int32(p.segSt) * xsz).Op(wasm.OpcodeI32Add).Set(px)
-		})
-	}
-	// hsum adds vsum's lanes to sum.
-	hsum := func() {
-		if !vec {
-			return
 		}
-		for l := byte(0); l < 4; l++ {
-			xf.get(sum).f.Get(vsum).Lane(wasm.OpcodeVecF32x4ExtractLane, l)
-			xf.add().set(sum)
-		}
-	}
-	loadScaleBias := func(idx func()) {
-		// s, b (and their splats) for the element index on idx
-		for _, a := range []struct {
-			v   *ir.Value
-			dst asm.Local
-			vd  asm.Local
-		}{{p.scale, s, vs}, {p.bias, b, vb}} {
-			if a.v == nil {
-				constOf(f, ct, 0)
-				f.Set(a.dst)
-			} else {
-				idx()
-				f.I32Const(int32(elemBytes(a.v.Type.DType))).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a.v)).Op(wasm.OpcodeI32Add)
-				errs.check(k.loadAs(a.v.Type.DType, 0, ct))
-				f.Set(a.dst)
+		// hsum adds vsum's lanes to sum.
+		hsum := func() {
+			if !vec {
+				return
 			}
-			if vec {
-				f.Get(a.dst).Vec(wasm.OpcodeVecF32x4Splat).Set(a.vd)
+			for l := byte(0); l < 4; l++ {
+				xf.get(sum).f.Get(vsum).Lane(wasm.OpcodeVecF32x4ExtractLane, l)
+				xf.add().set(sum)
 			}
 		}
-	}
-	// out writes ((x - mean) * inv) * s + b for the scalar x in v.
-	out := func() {
-		f.Get(py)
-		xf.get(v).get(mean).sub().get(inv).mul().get(s).mul()
-		if p.bias != nil {
-			xf.get(b).add()
+		loadScaleBias := func(idx func()) {
+			// s, b (and their splats) for the element index on idx
+			for _, a := range []struct {
+				v   *ir.Value
+				dst asm.Local
+				vd  asm.Local
+			}{{p.scale, s, vs}, {p.bias, b, vb}} {
+				if a.v == nil {
+					constOf(f, ct, 0)
+					f.Set(a.dst)
+				} else {
+					idx()
+					f.I32Const(int32(elemBytes(a.v.Type.DType))).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a.v)).Op(wasm.OpcodeI32Add)
+					errs.check(k.loadAs(a.v.Type.DType, 0, ct))
+					f.Set(a.dst)
+				}
+				if vec {
+					f.Get(a.dst).Vec(wasm.OpcodeVecF32x4Splat).Set(a.vd)
+				}
+			}
 		}
-		errs.check(k.storeAs(ydt, 0, ct))
-		f.AddI32(py, ysz)
-	}
-	vout := func() {
-		f.Get(py)
-		vx.get(vv).get(vmean).sub().get(vinv).mul().get(vs).mul()
-		if p.bias != nil {
-			vx.get(vb).add()
+		// out writes ((x - mean) * inv) * s + b for the scalar x in v.
+		out := func() {
+			f.Get(py)
+			xf.get(v).get(mean).sub().get(inv).mul().get(s).mul()
+			if p.bias != nil {
+				xf.get(b).add()
+			}
+			errs.check(k.storeAs(ydt, 0, ct))
+			f.AddI32(py, ysz)
 		}
-		f.V128Store(0)
-		f.AddI32(py, 16)
-	}
+		vout := func() {
+			f.Get(py)
+			vx.get(vv).get(vmean).sub().get(vinv).mul().get(vs).mul()
+			if p.bias != nil {
+				vx.get(vb).add()
+			}
+			f.V128Store(0)
+			f.AddI32(py, 16)
+		}
 
-	f.I32Const(k.Addr(p.x)).Set(xRow)
-	f.I32Const(k.Addr(p.y)).Set(yRow)
-	f.Repeat(row, p.rows, func() {
-		// mean (or mean square for RMS)
-		constOf(f, ct, 0)
-		f.Set(sum)
-		if vec {
-			f.V128Const([16]byte{}).Set(vsum)
-		}
-		sweep(func() {
-			f.Get(px)
-			loadX()
-			f.Set(v)
-			if p.rms {
-				xf.get(v).get(v).mul()
-			} else {
-				xf.get(v)
-			}
-			xf.get(sum).add().set(sum)
-		}, func() {
-			f.Get(px).V128Load(0).Set(vv)
-			if p.rms {
-				vx.get(vv).get(vv).mul()
-			} else {
-				vx.get(vv)
-			}
-			vx.get(vsum).add().set(vsum)
-		})
-		hsum()
-		if p.rms {
-			constOf(f, ct, 0)
-			f.Set(mean)
-			xf.get(sum).c(float64(cols)).div().set(variance)
-		} else {
-			xf.get(sum).c(float64(cols)).div().set(mean)
-			// variance as the mean squared deviation
+		sp.Base(k.Addr(p.x), int32(p.rowStride)*xsz)
+		f.Set(xRow)
+		sp.Base(k.Addr(p.y), int32(p.rowStride)*ysz)
+		f.Set(yRow)
+		sp.For(row, func() {
+			// mean (or mean square for RMS)
 			constOf(f, ct, 0)
 			f.Set(sum)
 			if vec {
-				f.Get(mean).Vec(wasm.OpcodeVecF32x4Splat).Set(vmean)
 				f.V128Const([16]byte{}).Set(vsum)
 			}
 			sweep(func() {
 				f.Get(px)
 				loadX()
-				xf.get(mean).sub().set(v)
-				xf.get(v).get(v).mul().get(sum).add().set(sum)
-			}, func() {
-				f.Get(px).V128Load(0).Get(vmean)
-				vx.sub().set(vv)
-				vx.get(vv).get(vv).mul().get(vsum).add().set(vsum)
-			})
-			hsum()
-			xf.get(sum).c(float64(cols)).div().set(variance)
-		}
-		xf.c(1).get(variance).c(p.eps).add().sqrt().div().set(inv)
-		if vec {
-			f.Get(mean).Vec(wasm.OpcodeVecF32x4Splat).Set(vmean)
-			f.Get(inv).Vec(wasm.OpcodeVecF32x4Splat).Set(vinv)
-		}
-		if p.stats != nil {
-			errs.check(p.stats(row, mean, variance, inv))
-		}
-		// output
-		f.Get(yRow).Set(py)
-		if p.perCol {
-			f.I32Const(p.scaleAt).Set(ps)
-			f.I32Const(p.biasAt).Set(pb)
-			ssz := int32(elemBytes(sdt))
-			var bsz int32
-			if p.bias != nil {
-				bsz = int32(elemBytes(p.bias.Type.DType))
-			}
-			sweep(func() {
-				f.Get(px)
-				loadX()
 				f.Set(v)
-				f.Get(ps)
-				errs.check(k.loadAs(sdt, 0, ct))
-				f.Set(s)
-				if p.bias != nil {
-					f.Get(pb)
-					errs.check(k.loadAs(p.bias.Type.DType, 0, ct))
-					f.Set(b)
+				if p.rms {
+					xf.get(v).get(v).mul()
+				} else {
+					xf.get(v)
 				}
-				out()
-				f.AddI32(ps, ssz)
-				f.AddI32(pb, bsz)
+				xf.get(sum).add().set(sum)
 			}, func() {
 				f.Get(px).V128Load(0).Set(vv)
-				f.Get(ps).V128Load(0).Set(vs)
-				if p.bias != nil {
-					f.Get(pb).V128Load(0).Set(vb)
+				if p.rms {
+					vx.get(vv).get(vv).mul()
+				} else {
+					vx.get(vv)
 				}
-				vout()
-				f.AddI32(ps, 16)
-				f.AddI32(pb, 16)
+				vx.get(vsum).add().set(vsum)
 			})
-		} else {
-			// chunks of segLen/chunks elements share one scale and bias
-			clen := p.segLen / p.chunks
-			chunk := f.Local(asm.I32)
-			f.Get(xRow).Set(px)
-			f.Counted(sc, p.segs, func() {
-				seg := f.Local(asm.I32)
-				f.Get(px).Set(seg)
-				f.Repeat(chunk, p.chunks, func() {
-					loadScaleBias(func() {
-						f.Get(row).I32Const(int32(p.period)).Op(wasm.OpcodeI32RemU).I32Const(int32(p.chunks)).Op(wasm.OpcodeI32Mul).Get(chunk).Op(wasm.OpcodeI32Add)
-					})
-					rest := clen
-					if vec && clen >= 4 {
-						f.Counted(cc, clen/4, func() {
-							f.Get(px).V128Load(0).Set(vv)
-							vout()
-							f.AddI32(px, 16)
-						})
-						rest %= 4
-					}
-					f.Counted(cc, rest, func() {
-						f.Get(px)
-						loadX()
-						f.Set(v)
-						out()
-						f.AddI32(px, xsz)
-					})
+			hsum()
+			if p.rms {
+				constOf(f, ct, 0)
+				f.Set(mean)
+				xf.get(sum).c(float64(cols)).div().set(variance)
+			} else {
+				xf.get(sum).c(float64(cols)).div().set(mean)
+				// variance as the mean squared deviation
+				constOf(f, ct, 0)
+				f.Set(sum)
+				if vec {
+					f.Get(mean).Vec(wasm.OpcodeVecF32x4Splat).Set(vmean)
+					f.V128Const([16]byte{}).Set(vsum)
+				}
+				sweep(func() {
+					f.Get(px)
+					loadX()
+					xf.get(mean).sub().set(v)
+					xf.get(v).get(v).mul().get(sum).add().set(sum)
+				}, func() {
+					f.Get(px).V128Load(0).Get(vmean)
+					vx.sub().set(vv)
+					vx.get(vv).get(vv).mul().get(vsum).add().set(vsum)
 				})
-				f.Get(seg).I32Const(int32(p.segSt) * xsz).Op(wasm.OpcodeI32Add).Set(px)
-				if p.segs > 1 {
-					// the matching output segment
-					f.Get(py).I32Const(int32(p.segSt-p.segLen) * ysz).Op(wasm.OpcodeI32Add).Set(py)
+				hsum()
+				xf.get(sum).c(float64(cols)).div().set(variance)
+			}
+			xf.c(1).get(variance).c(p.eps).add().sqrt().div().set(inv)
+			if vec {
+				f.Get(mean).Vec(wasm.OpcodeVecF32x4Splat).Set(vmean)
+				f.Get(inv).Vec(wasm.OpcodeVecF32x4Splat).Set(vinv)
+			}
+			if p.stats != nil {
+				errs.check(p.stats(row, mean, variance, inv))
+			}
+			// output
+			f.Get(yRow).Set(py)
+			if p.perCol {
+				f.I32Const(p.scaleAt).Set(ps)
+				f.I32Const(p.biasAt).Set(pb)
+				ssz := int32(elemBytes(sdt))
+				var bsz int32
+				if p.bias != nil {
+					bsz = int32(elemBytes(p.bias.Type.DType))
 				}
-			})
-		}
-		f.AddI32(xRow, int32(p.rowStride)*xsz)
-		f.AddI32(yRow, int32(p.rowStride)*ysz)
+				sweep(func() {
+					f.Get(px)
+					loadX()
+					f.Set(v)
+					f.Get(ps)
+					errs.check(k.loadAs(sdt, 0, ct))
+					f.Set(s)
+					if p.bias != nil {
+						f.Get(pb)
+						errs.check(k.loadAs(p.bias.Type.DType, 0, ct))
+						f.Set(b)
+					}
+					out()
+					f.AddI32(ps, ssz)
+					f.AddI32(pb, bsz)
+				}, func() {
+					f.Get(px).V128Load(0).Set(vv)
+					f.Get(ps).V128Load(0).Set(vs)
+					if p.bias != nil {
+						f.Get(pb).V128Load(0).Set(vb)
+					}
+					vout()
+					f.AddI32(ps, 16)
+					f.AddI32(pb, 16)
+				})
+			} else {
+				// chunks of segLen/chunks elements share one scale and bias
+				clen := p.segLen / p.chunks
+				chunk := f.Local(asm.I32)
+				f.Get(xRow).Set(px)
+				f.Counted(sc, p.segs, func() {
+					seg := f.Local(asm.I32)
+					f.Get(px).Set(seg)
+					f.Repeat(chunk, p.chunks, func() {
+						loadScaleBias(func() {
+							f.Get(row).I32Const(int32(p.period)).Op(wasm.OpcodeI32RemU).I32Const(int32(p.chunks)).Op(wasm.OpcodeI32Mul).Get(chunk).Op(wasm.OpcodeI32Add)
+						})
+						rest := clen
+						if vec && clen >= 4 {
+							f.Counted(cc, clen/4, func() {
+								f.Get(px).V128Load(0).Set(vv)
+								vout()
+								f.AddI32(px, 16)
+							})
+							rest %= 4
+						}
+						f.Counted(cc, rest, func() {
+							f.Get(px)
+							loadX()
+							f.Set(v)
+							out()
+							f.AddI32(px, xsz)
+						})
+					})
+					f.Get(seg).I32Const(int32(p.segSt) * xsz).Op(wasm.OpcodeI32Add).Set(px)
+					if p.segs > 1 {
+						// the matching output segment
+						f.Get(py).I32Const(int32(p.segSt-p.segLen) * ysz).Op(wasm.OpcodeI32Add).Set(py)
+					}
+				})
+			}
+			f.AddI32(xRow, int32(p.rowStride)*xsz)
+			f.AddI32(yRow, int32(p.rowStride)*ysz)
+		})
 	})
 	return errs.err
 }

@@ -52,80 +52,86 @@ func (k *Ctx) pool(n *ir.Node, op *ir.Pool, g *ir.Geometry, ct wasm.ValueType) e
 	inStr := ir.Shape(g.In).Strides()
 	float := ct == asm.F32 || ct == asm.F64
 	xf := fxFor(f, ct, false)
-
-	plane, xPlane, yPtr, iPtr := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	acc := f.Local(ct)
-	cnt := f.Local(asm.I32)
-	best := f.Local(asm.I32) // flat index within the plane of the max
-	oc := make([]asm.Local, nd)
-	base := make([]asm.Local, nd)
-	coord := make([]asm.Local, nd)
-	for d := range oc {
-		oc[d], base[d], coord[d] = f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	}
-	f.SetI32(plane, 0)
-	f.I32Const(k.Addr(y)).Set(yPtr)
-	if idxOut != nil {
-		f.I32Const(k.Addr(idxOut)).Set(iPtr)
-	}
+	outSize := ir.Shape(g.Out).Size()
+	taps := ir.Shape(g.Kernel).Size()
 	var err error
-	pc := f.Local(asm.I32)
-	f.Counted(pc, planes, func() {
-		f.Get(plane).I32Const(int32(inSize) * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(x)).Op(wasm.OpcodeI32Add).Set(xPlane)
-		var outLevel func(d int)
-		outLevel = func(d int) {
-			if d == nd {
-				// init
-				switch {
-				case op.Kind == ir.PoolMax && float:
-					constOf(f, ct, math.Inf(-1))
-				case op.Kind == ir.PoolMax:
-					intConst(f, ct, minIntOf(dt))
-				default:
-					constOf(f, ct, 0)
-				}
-				f.Set(acc)
-				f.SetI32(cnt, 0)
-				f.SetI32(best, -1)
-				k.poolTaps(op, g, dt, ct, xPlane, base, coord, inStr, acc, cnt, best)
-				if err != nil {
+	k.Parallel(planes, float64(outSize*taps)*nsPerScalar, func(s Span) {
+		plane, xPlane, yPtr, iPtr := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		acc := f.Local(ct)
+		cnt := f.Local(asm.I32)
+		best := f.Local(asm.I32) // flat index within the plane of the max
+		oc := make([]asm.Local, nd)
+		base := make([]asm.Local, nd)
+		coord := make([]asm.Local, nd)
+		for d := range oc {
+			oc[d], base[d], coord[d] = f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		}
+		s.Lo()
+		f.Set(plane)
+		s.Base(k.Addr(y), int32(outSize)*sz)
+		f.Set(yPtr)
+		if idxOut != nil {
+			s.Base(k.Addr(idxOut), int32(outSize)*8)
+			f.Set(iPtr)
+		}
+		pc := f.Local(asm.I32)
+		s.Counted(pc, func() {
+			f.Get(plane).I32Const(int32(inSize) * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(x)).Op(wasm.OpcodeI32Add).Set(xPlane)
+			var outLevel func(d int)
+			outLevel = func(d int) {
+				if d == nd {
+					// init
+					switch {
+					case op.Kind == ir.PoolMax && float:
+						constOf(f, ct, math.Inf(-1))
+					case op.Kind == ir.PoolMax:
+						intConst(f, ct, minIntOf(dt))
+					default:
+						constOf(f, ct, 0)
+					}
+					f.Set(acc)
+					f.SetI32(cnt, 0)
+					f.SetI32(best, -1)
+					k.poolTaps(op, g, dt, ct, xPlane, base, coord, inStr, acc, cnt, best)
+					if err != nil {
+						return
+					}
+					f.Get(yPtr)
+					switch op.Kind {
+					case ir.PoolAverage:
+						xf.get(acc)
+						f.Get(cnt)
+						convert(f, asm.I32, ct, false)
+						xf.div()
+					case ir.PoolLp:
+						t := f.Local(ct)
+						xf.log(acc).c(1 / float64(op.P)).mul().set(t)
+						xf.exp(t)
+						// 0 stays 0 (log would give -inf, exp 0 too: fine)
+					default:
+						f.Get(acc)
+					}
+					if e := k.storeElem(dt, 0); e != nil {
+						err = e
+					}
+					f.AddI32(yPtr, sz)
+					if idxOut != nil {
+						k.emitPoolIndex(op, g, plane, best, iPtr)
+						f.AddI32(iPtr, 8)
+					}
 					return
 				}
-				f.Get(yPtr)
-				switch op.Kind {
-				case ir.PoolAverage:
-					xf.get(acc)
-					f.Get(cnt)
-					convert(f, asm.I32, ct, false)
-					xf.div()
-				case ir.PoolLp:
-					t := f.Local(ct)
-					xf.log(acc).c(1 / float64(op.P)).mul().set(t)
-					xf.exp(t)
-					// 0 stays 0 (log would give -inf, exp 0 too: fine)
-				default:
-					f.Get(acc)
-				}
-				if e := k.storeElem(dt, 0); e != nil {
-					err = e
-				}
-				f.AddI32(yPtr, sz)
-				if idxOut != nil {
-					k.emitPoolIndex(op, g, plane, best, iPtr)
-					f.AddI32(iPtr, 8)
-				}
-				return
+				c := f.Local(asm.I32)
+				f.SetI32(oc[d], 0)
+				f.Counted(c, g.Out[d], func() {
+					f.Get(oc[d]).I32Const(int32(g.Strides[d])).Op(wasm.OpcodeI32Mul).I32Const(int32(g.PadBegin[d])).Op(wasm.OpcodeI32Sub).Set(base[d])
+					outLevel(d + 1)
+					f.AddI32(oc[d], 1)
+				})
 			}
-			c := f.Local(asm.I32)
-			f.SetI32(oc[d], 0)
-			f.Counted(c, g.Out[d], func() {
-				f.Get(oc[d]).I32Const(int32(g.Strides[d])).Op(wasm.OpcodeI32Mul).I32Const(int32(g.PadBegin[d])).Op(wasm.OpcodeI32Sub).Set(base[d])
-				outLevel(d + 1)
-				f.AddI32(oc[d], 1)
-			})
-		}
-		outLevel(0)
-		f.AddI32(plane, 1)
+			outLevel(0)
+			f.AddI32(plane, 1)
+		})
 	})
 	return err
 }
@@ -256,80 +262,88 @@ func (k *Ctx) globalPool(n *ir.Node, op *ir.GlobalPool) error {
 	inner := x.Type.Shape[2:].Size()
 	sz := int32(elemBytes(dt))
 	xf := fxFor(f, ct, false)
-	px, py := f.Local(asm.I32), f.Local(asm.I32)
-	acc := f.Local(ct)
-	v := f.Local(ct)
-	f.I32Const(k.Addr(x)).Set(px)
-	f.I32Const(k.Addr(y)).Set(py)
 	vec := dt == ir.Float32 && k.SIMD() && inner >= 8 && op.Kind != ir.PoolLp
-	vacc := f.Local(asm.V128)
-	pc, ic := f.Local(asm.I32), f.Local(asm.I32)
+	unitNs := float64(inner) * nsPerScalar
+	if vec {
+		unitNs = float64(inner) * nsPerLaneOp / 4
+	}
 	var err2 error
-	f.Counted(pc, planes, func() {
-		init := 0.0
-		if op.Kind == ir.PoolMax {
-			init = math.Inf(-1)
-		}
-		constOf(f, ct, init)
-		f.Set(acc)
-		rest := inner
-		if vec {
-			vx := fxFor(f, ct, true)
-			vx.c(init).set(vacc)
-			f.Counted(ic, inner/4, func() {
-				vx.get(vacc).f.Get(px).V128Load(0)
-				if op.Kind == ir.PoolMax {
-					vx.max()
-				} else {
-					vx.add()
+	k.Parallel(planes, unitNs, func(s Span) {
+		px, py := f.Local(asm.I32), f.Local(asm.I32)
+		acc := f.Local(ct)
+		v := f.Local(ct)
+		s.Base(k.Addr(x), int32(inner)*sz)
+		f.Set(px)
+		s.Base(k.Addr(y), sz)
+		f.Set(py)
+		vacc := f.Local(asm.V128)
+		pc, ic := f.Local(asm.I32), f.Local(asm.I32)
+		s.Counted(pc, func() {
+			init := 0.0
+			if op.Kind == ir.PoolMax {
+				init = math.Inf(-1)
+			}
+			constOf(f, ct, init)
+			f.Set(acc)
+			rest := inner
+			if vec {
+				vx := fxFor(f, ct, true)
+				vx.c(init).set(vacc)
+				f.Counted(ic, inner/4, func() {
+					vx.get(vacc).f.Get(px).V128Load(0)
+					if op.Kind == ir.PoolMax {
+						vx.max()
+					} else {
+						vx.add()
+					}
+					vx.set(vacc)
+					f.AddI32(px, 16)
+				})
+				for l := byte(0); l < 4; l++ {
+					xf.get(acc).f.Get(vacc).Lane(wasm.OpcodeVecF32x4ExtractLane, l)
+					if op.Kind == ir.PoolMax {
+						xf.max()
+					} else {
+						xf.add()
+					}
+					xf.set(acc)
 				}
-				vx.set(vacc)
-				f.AddI32(px, 16)
+				rest = inner % 4
+			}
+			f.Counted(ic, rest, func() {
+				f.Get(px)
+				if e := k.loadElem(dt, 0); e != nil {
+					err2 = e
+				}
+				f.Set(v)
+				switch op.Kind {
+				case ir.PoolMax:
+					xf.get(acc).get(v).max().set(acc)
+				case ir.PoolAverage:
+					xf.get(acc).get(v).add().set(acc)
+				case ir.PoolLp:
+					t := f.Local(ct)
+					xf.get(v).abs().set(t)
+					l := f.Local(ct)
+					xf.log(t).c(float64(op.P)).mul().set(l)
+					xf.get(acc).exp(l).add().set(acc)
+				}
+				f.AddI32(px, sz)
 			})
-			for l := byte(0); l < 4; l++ {
-				xf.get(acc).f.Get(vacc).Lane(wasm.OpcodeVecF32x4ExtractLane, l)
-				if op.Kind == ir.PoolMax {
-					xf.max()
-				} else {
-					xf.add()
-				}
-				xf.set(acc)
-			}
-			rest = inner % 4
-		}
-		f.Counted(ic, rest, func() {
-			f.Get(px)
-			if e := k.loadElem(dt, 0); e != nil {
-				err2 = e
-			}
-			f.Set(v)
+			f.Get(py)
 			switch op.Kind {
-			case ir.PoolMax:
-				xf.get(acc).get(v).max().set(acc)
 			case ir.PoolAverage:
-				xf.get(acc).get(v).add().set(acc)
+				xf.get(acc).c(float64(inner)).div()
 			case ir.PoolLp:
-				t := f.Local(ct)
-				xf.get(v).abs().set(t)
 				l := f.Local(ct)
-				xf.log(t).c(float64(op.P)).mul().set(l)
-				xf.get(acc).exp(l).add().set(acc)
+				xf.log(acc).c(1 / float64(op.P)).mul().set(l)
+				xf.exp(l)
+			default:
+				f.Get(acc)
 			}
-			f.AddI32(px, sz)
+			k.storeElem(dt, 0)
+			f.AddI32(py, sz)
 		})
-		f.Get(py)
-		switch op.Kind {
-		case ir.PoolAverage:
-			xf.get(acc).c(float64(inner)).div()
-		case ir.PoolLp:
-			l := f.Local(ct)
-			xf.log(acc).c(1 / float64(op.P)).mul().set(l)
-			xf.exp(l)
-		default:
-			f.Get(acc)
-		}
-		k.storeElem(dt, 0)
-		f.AddI32(py, sz)
 	})
 	return err2
 }

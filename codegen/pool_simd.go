@@ -80,7 +80,7 @@ func copyWindowPlane(f *asm.Func, g *ir.Geometry, buf, src asm.Local) {
 }
 
 func init() {
-	registerWorkspace(func(n *ir.Node, op *ir.Pool) int {
+	registerScratch(func(n *ir.Node, op *ir.Pool) int {
 		g, err := op.Geometry(n.Inputs[0].Type.Shape)
 		if err != nil || op.Kind != ir.PoolMax || len(g.In) != 2 {
 			return 0
@@ -90,20 +90,29 @@ func init() {
 }
 
 func (k *Ctx) maxPoolSIMD(n *ir.Node, g *ir.Geometry) error {
-	f := k.F
 	x, y := n.Inputs[0], n.Outputs[0]
 	if y.Type.Shape.Size() == 0 {
 		return nil
 	}
 	planes := x.Type.Shape[0] * x.Type.Shape[1]
 	plane := k.maxPoolPlane(g)
-	src, dst, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	f.I32Const(k.Addr(x)).Set(src)
-	f.I32Const(k.Addr(y)).Set(dst)
-	f.Counted(pc, planes, func() {
-		f.Get(src).Get(dst).I32Const(k.WorkspaceAddr()).Call(plane)
-		f.AddI32(src, int32(g.In[0]*g.In[1]*4))
-		f.AddI32(dst, int32(g.Out[0]*g.Out[1]*4))
+	hp, wp := poolPadded(g)
+	buf, bufSize := k.ScratchAddr()
+	inPlane, outPlane := int32(g.In[0]*g.In[1]*4), int32(g.Out[0]*g.Out[1]*4)
+	k.Parallel(planes, float64(hp*wp*8)*nsPerCopy+float64(g.Out[0]*g.Out[1]*g.Kernel[0]*g.Kernel[1]/4)*nsPerLaneOp, func(s Span) {
+		f := s.F
+		src, dst, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Base(k.Addr(x), inPlane)
+		f.Set(src)
+		s.Base(k.Addr(y), outPlane)
+		f.Set(dst)
+		s.Counted(pc, func() {
+			f.Get(src).Get(dst)
+			s.Scratch(buf, bufSize)
+			f.Call(plane)
+			f.AddI32(src, inPlane)
+			f.AddI32(dst, outPlane)
+		})
 	})
 	return nil
 }

@@ -248,24 +248,28 @@ func (g *reduceGen) static(op *ir.Reduce, x, y *ir.Value, axes []int) error {
 	}
 	sz := int32(elemBytes(g.dt))
 	if inner, ok := l.rows(); ok {
-		px, py, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		f.I32Const(k.Addr(x)).Set(px)
-		f.I32Const(k.Addr(y)).Set(py)
 		var err error
-		f.Counted(c, l.outSize, func() {
-			var shift asm.Local
-			if g.def.Pre == ir.PreExp {
-				shift = g.rowReduce(px, inner, ir.CombineMax, ir.PreNone, 0)
-				g.finiteOrZero(shift)
-			}
-			acc := g.rowReduce(px, inner, g.def.Combine, g.def.Pre, shift)
-			f.Get(py)
-			g.post(acc, shift, l.count)
-			if e := k.storeElem(g.dt, 0); e != nil {
-				err = e
-			}
-			f.AddI32(px, int32(inner)*sz)
-			f.AddI32(py, sz)
+		k.Parallel(l.outSize, float64(inner)*nsPerLaneOp, func(s Span) {
+			px, py, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			s.Base(k.Addr(x), int32(inner)*sz)
+			f.Set(px)
+			s.Base(k.Addr(y), sz)
+			f.Set(py)
+			s.Counted(c, func() {
+				var shift asm.Local
+				if g.def.Pre == ir.PreExp {
+					shift = g.rowReduce(px, inner, ir.CombineMax, ir.PreNone, 0)
+					g.finiteOrZero(shift)
+				}
+				acc := g.rowReduce(px, inner, g.def.Combine, g.def.Pre, shift)
+				f.Get(py)
+				g.post(acc, shift, l.count)
+				if e := k.storeElem(g.dt, 0); e != nil {
+					err = e
+				}
+				f.AddI32(px, int32(inner)*sz)
+				f.AddI32(py, sz)
+			})
 		})
 		return err
 	}

@@ -170,23 +170,27 @@ func (k *Ctx) resize(n *ir.Node, op *ir.Resize, l *resizeLayout) error {
 // selected input row of inner elements.
 func (k *Ctx) resizeSelect(ax *ir.ResizeAxis, outer, inner int, sz, src, dst, table int32) {
 	f := k.F
-	srcOuter, dstPtr, rec, oc, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	row := int32(inner) * sz
-	f.I32Const(src).Set(srcOuter)
-	f.I32Const(dst).Set(dstPtr)
-	f.Counted(oc, outer, func() {
-		f.I32Const(table).Set(rec)
-		f.Counted(pc, ax.Out, func() {
-			f.Get(dstPtr).Get(rec).I32Load(0).Get(srcOuter).Op(wasm.OpcodeI32Add)
-			if inner == 1 {
-				k.copyElemBytes(sz)
-			} else {
-				f.I32Const(row).MemoryCopy()
-			}
-			f.AddI32(dstPtr, row)
-			f.AddI32(rec, 4)
+	k.Parallel(outer, float64(int32(ax.Out)*row)*nsPerCopy+float64(ax.Out)*nsPerScalar, func(s Span) {
+		srcOuter, dstPtr, rec, oc, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Base(src, int32(ax.In)*row)
+		f.Set(srcOuter)
+		s.Base(dst, int32(ax.Out)*row)
+		f.Set(dstPtr)
+		s.Counted(oc, func() {
+			f.I32Const(table).Set(rec)
+			f.Counted(pc, ax.Out, func() {
+				f.Get(dstPtr).Get(rec).I32Load(0).Get(srcOuter).Op(wasm.OpcodeI32Add)
+				if inner == 1 {
+					k.copyElemBytes(sz)
+				} else {
+					f.I32Const(row).MemoryCopy()
+				}
+				f.AddI32(dstPtr, row)
+				f.AddI32(rec, 4)
+			})
+			f.AddI32(srcOuter, int32(ax.In)*row)
 		})
-		f.AddI32(srcOuter, int32(ax.In)*row)
 	})
 }
 
@@ -220,149 +224,156 @@ func (k *Ctx) resizeInterp(p *resizePass) error {
 	recSize := int32(T * (4 + l.wSz))
 	inRegs := T <= resizeTapsInRegisters
 	vec := k.SIMD() && srcDT == ir.Float32 && dstDT == ir.Float32 && p.inner >= 4 && inRegs
-
-	srcOuter, dstPtr, rec, oc, pc, jc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	acc, v := f.Local(ct), f.Local(ct)
-	offs := make([]asm.Local, T)
-	ws := make([]asm.Local, T)
-	wv := make([]asm.Local, T)
-	if inRegs {
-		for t := range T {
-			offs[t], ws[t] = f.Local(asm.I32), f.Local(ct)
-			if vec {
-				wv[t] = f.Local(asm.V128)
-			}
-		}
-	}
-	tc, tOff, tW := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	var err error
-	loadSrc := func() {
-		if e := k.loadElem(srcDT, 0); e != nil {
-			err = e
-		}
-		if !srcDT.IsFloat() {
-			convert(f, intCompute(srcDT), ct, srcDT.IsUnsigned())
-		} else if srcDT != ir.Float64 && ct == asm.F64 {
-			// float8 types load as f32 and compute in f64
-			convert(f, asm.F32, asm.F64, false)
-		}
+	unitNs := float64(ax.Out*p.inner*T) * nsPerScalar
+	if vec {
+		unitNs /= 4
 	}
-	loadWeight := func(off uint32) {
-		if l.wSz == 4 {
-			f.F32Load(off)
-		} else {
-			f.F64Load(off)
-		}
-	}
-	// store writes the compute value in local val to dstPtr, saturating
-	// like the reference's final cast.
-	store := func(val asm.Local) {
-		f.Get(dstPtr)
-		xf.get(val)
-		if p.last {
-			lo, hi := ir.DTypeRange(l.dt)
-			if l.dt.IsInt() {
-				xf.nearest()
-			}
-			if l.dt != ir.Float64 {
-				xf.c(hi).min().c(lo).max()
-			}
-			if l.dt.IsInt() {
-				convert(f, asm.F64, intCompute(l.dt), l.dt.IsUnsigned())
-			} else if ct == asm.F64 && l.dt != ir.Float64 {
-				// float8: to f32 rounding to odd, so that storing rounds once
-				f.Call(k.f64ToF32Odd())
-			}
-		}
-		if e := k.storeElem(dstDT, 0); e != nil {
-			err = e
-		}
-		f.AddI32(dstPtr, dstSz)
-	}
-	scalarElem := func() {
-		constOf(f, ct, 0)
-		f.Set(acc)
+	k.Parallel(p.outer, unitNs, func(s Span) {
+		srcOuter, dstPtr, rec, oc, pc, jc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		acc, v := f.Local(ct), f.Local(ct)
+		offs := make([]asm.Local, T)
+		ws := make([]asm.Local, T)
+		wv := make([]asm.Local, T)
 		if inRegs {
 			for t := range T {
-				f.Get(offs[t])
-				loadSrc()
-				xf.get(ws[t]).mul().get(acc).add().set(acc)
-				f.AddI32(offs[t], srcSz)
-			}
-		} else {
-			f.Get(rec).Set(tOff)
-			f.Get(rec).I32Const(int32(4 * T)).Op(wasm.OpcodeI32Add).Set(tW)
-			f.Counted(tc, T, func() {
-				f.Get(tOff).I32Load(0).Get(srcOuter).Op(wasm.OpcodeI32Add)
-				loadSrc()
-				f.Get(tW)
-				loadWeight(0)
-				xf.mul().get(acc).add().set(acc)
-				f.AddI32(tOff, 4)
-				f.AddI32(tW, int32(l.wSz))
-			})
-			// the next element of the row
-			f.AddI32(srcOuter, srcSz)
-		}
-		store(acc)
-	}
-	f.I32Const(p.src).Set(srcOuter)
-	f.I32Const(p.dst).Set(dstPtr)
-	f.Counted(oc, p.outer, func() {
-		f.I32Const(p.table).Set(rec)
-		f.Counted(pc, ax.Out, func() {
-			if ax.Extrapolated != nil {
-				f.Get(rec).I32Load(0).I32Const(-1).Op(wasm.OpcodeI32Eq).If()
-				constOf(f, ct, p.extrap)
-				f.Set(v)
-				f.Counted(jc, p.inner, func() { store(v) })
-				f.Else()
-			}
-			if inRegs {
-				for t := range T {
-					f.Get(rec).I32Load(uint32(4 * t)).Get(srcOuter).Op(wasm.OpcodeI32Add).Set(offs[t])
-					f.Get(rec)
-					loadWeight(uint32(4*T + l.wSz*t))
-					f.Set(ws[t])
-					if vec {
-						f.Get(ws[t]).Vec(wasm.OpcodeVecF32x4Splat).Set(wv[t])
-					}
+				offs[t], ws[t] = f.Local(asm.I32), f.Local(ct)
+				if vec {
+					wv[t] = f.Local(asm.V128)
 				}
 			}
-			rest := p.inner
-			if vec {
-				vacc := f.Local(asm.V128)
-				vx := fxFor(f, asm.F32, true)
-				f.Counted(jc, p.inner/4, func() {
-					vx.c(0).set(vacc)
-					for t := range T {
-						f.Get(offs[t]).V128Load(0)
-						vx.get(wv[t]).mul().get(vacc).add().set(vacc)
-						f.AddI32(offs[t], 16)
-					}
-					f.Get(dstPtr)
-					vx.get(vacc)
-					if p.last {
-						vx.c(math.MaxFloat32).min().c(-math.MaxFloat32).max()
-					}
-					f.V128Store(0)
-					f.AddI32(dstPtr, 16)
-				})
-				rest = p.inner % 4
+		}
+		tc, tOff, tW := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		loadSrc := func() {
+			if e := k.loadElem(srcDT, 0); e != nil {
+				err = e
 			}
-			if inRegs {
-				f.Counted(jc, rest, scalarElem)
+			if !srcDT.IsFloat() {
+				convert(f, intCompute(srcDT), ct, srcDT.IsUnsigned())
+			} else if srcDT != ir.Float64 && ct == asm.F64 {
+				// float8 types load as f32 and compute in f64
+				convert(f, asm.F32, asm.F64, false)
+			}
+		}
+		loadWeight := func(off uint32) {
+			if l.wSz == 4 {
+				f.F32Load(off)
 			} else {
-				// srcOuter walks the row; restore it afterwards
-				f.Counted(jc, rest, scalarElem)
-				f.Get(srcOuter).I32Const(int32(rest) * srcSz).Op(wasm.OpcodeI32Sub).Set(srcOuter)
+				f.F64Load(off)
 			}
-			if ax.Extrapolated != nil {
-				f.End()
+		}
+		// store writes the compute value in local val to dstPtr, saturating
+		// like the reference's final cast.
+		store := func(val asm.Local) {
+			f.Get(dstPtr)
+			xf.get(val)
+			if p.last {
+				lo, hi := ir.DTypeRange(l.dt)
+				if l.dt.IsInt() {
+					xf.nearest()
+				}
+				if l.dt != ir.Float64 {
+					xf.c(hi).min().c(lo).max()
+				}
+				if l.dt.IsInt() {
+					convert(f, asm.F64, intCompute(l.dt), l.dt.IsUnsigned())
+				} else if ct == asm.F64 && l.dt != ir.Float64 {
+					// float8: to f32 rounding to odd, so that storing rounds once
+					f.Call(k.f64ToF32Odd())
+				}
 			}
-			f.AddI32(rec, recSize)
+			if e := k.storeElem(dstDT, 0); e != nil {
+				err = e
+			}
+			f.AddI32(dstPtr, dstSz)
+		}
+		scalarElem := func() {
+			constOf(f, ct, 0)
+			f.Set(acc)
+			if inRegs {
+				for t := range T {
+					f.Get(offs[t])
+					loadSrc()
+					xf.get(ws[t]).mul().get(acc).add().set(acc)
+					f.AddI32(offs[t], srcSz)
+				}
+			} else {
+				f.Get(rec).Set(tOff)
+				f.Get(rec).I32Const(int32(4 * T)).Op(wasm.OpcodeI32Add).Set(tW)
+				f.Counted(tc, T, func() {
+					f.Get(tOff).I32Load(0).Get(srcOuter).Op(wasm.OpcodeI32Add)
+					loadSrc()
+					f.Get(tW)
+					loadWeight(0)
+					xf.mul().get(acc).add().set(acc)
+					f.AddI32(tOff, 4)
+					f.AddI32(tW, int32(l.wSz))
+				})
+				// the next element of the row
+				f.AddI32(srcOuter, srcSz)
+			}
+			store(acc)
+		}
+		s.Base(p.src, int32(ax.In*p.inner)*srcSz)
+		f.Set(srcOuter)
+		s.Base(p.dst, int32(ax.Out*p.inner)*dstSz)
+		f.Set(dstPtr)
+		s.Counted(oc, func() {
+			f.I32Const(p.table).Set(rec)
+			f.Counted(pc, ax.Out, func() {
+				if ax.Extrapolated != nil {
+					f.Get(rec).I32Load(0).I32Const(-1).Op(wasm.OpcodeI32Eq).If()
+					constOf(f, ct, p.extrap)
+					f.Set(v)
+					f.Counted(jc, p.inner, func() { store(v) })
+					f.Else()
+				}
+				if inRegs {
+					for t := range T {
+						f.Get(rec).I32Load(uint32(4 * t)).Get(srcOuter).Op(wasm.OpcodeI32Add).Set(offs[t])
+						f.Get(rec)
+						loadWeight(uint32(4*T + l.wSz*t))
+						f.Set(ws[t])
+						if vec {
+							f.Get(ws[t]).Vec(wasm.OpcodeVecF32x4Splat).Set(wv[t])
+						}
+					}
+				}
+				rest := p.inner
+				if vec {
+					vacc := f.Local(asm.V128)
+					vx := fxFor(f, asm.F32, true)
+					f.Counted(jc, p.inner/4, func() {
+						vx.c(0).set(vacc)
+						for t := range T {
+							f.Get(offs[t]).V128Load(0)
+							vx.get(wv[t]).mul().get(vacc).add().set(vacc)
+							f.AddI32(offs[t], 16)
+						}
+						f.Get(dstPtr)
+						vx.get(vacc)
+						if p.last {
+							vx.c(math.MaxFloat32).min().c(-math.MaxFloat32).max()
+						}
+						f.V128Store(0)
+						f.AddI32(dstPtr, 16)
+					})
+					rest = p.inner % 4
+				}
+				if inRegs {
+					f.Counted(jc, rest, scalarElem)
+				} else {
+					// srcOuter walks the row; restore it afterwards
+					f.Counted(jc, rest, scalarElem)
+					f.Get(srcOuter).I32Const(int32(rest) * srcSz).Op(wasm.OpcodeI32Sub).Set(srcOuter)
+				}
+				if ax.Extrapolated != nil {
+					f.End()
+				}
+				f.AddI32(rec, recSize)
+			})
+			f.AddI32(srcOuter, int32(ax.In*p.inner)*srcSz)
 		})
-		f.AddI32(srcOuter, int32(ax.In*p.inner)*srcSz)
 	})
 	return err
 }

@@ -62,10 +62,15 @@ func countLoop(m int64, inner int64) []byte {
 
 // runBounded compiles model with a Loop bound and runs it on wazero and,
 // when there, Node; both must agree: the sum, or the Loop-limit status.
-func runBounded(t *testing.T, model []byte, bound int64, feed tensors) (int64, error) {
+// With threads > 1 the module is threaded (every splittable loop split):
+// the budget is a global of the instance that runs mlc_run, which workers
+// never touch, and a second run on the same instance starts with the full
+// budget again.
+func runBounded(t *testing.T, model []byte, bound int64, feed tensors, threads int) (int64, error) {
 	t.Helper()
 	o := mlc.DefaultOptions()
 	o.MaxLoopIterations = bound
+	o.Threads, o.ParallelAll = threads, threads > 1
 	res, err := mlc.Compile(model, "", o)
 	if err != nil {
 		t.Fatal(err)
@@ -74,10 +79,14 @@ func runBounded(t *testing.T, model []byte, bound int64, feed tensors) (int64, e
 	if bound != 0 && !slices.Contains(res.Meta.Options, fmt.Sprintf("max-loop-iterations=%d", bound)) {
 		t.Errorf("options %v do not record the bound", res.Meta.Options)
 	}
-	out, err := hostir.Run(context.Background(), optest.Load(t, res.Wasm), feed)
+	m := optest.Load(t, res.Wasm)
+	out, err := hostir.Run(context.Background(), m, feed)
 	var got int64
 	if err == nil {
 		got = out["s"].Int(0)
+	}
+	if out2, err2 := hostir.Run(context.Background(), m, feed); (err2 == nil) != (err == nil) || (err == nil && out2["s"].Int(0) != got) {
+		t.Errorf("a second run on the same instance: %v, %v; the first: %d, %v", out2, err2, got, err)
 	}
 	testenv.Node(t)
 	nr, nerr := verify.NewNodeRunner()
@@ -85,6 +94,7 @@ func runBounded(t *testing.T, model []byte, bound int64, feed tensors) (int64, e
 		t.Fatal(nerr)
 	}
 	defer nr.Close()
+	nr.Threads = threads
 	nout, nerr := nr.Run(context.Background(), res.Wasm, []map[string]*ir.Tensor{feed})
 	switch {
 	case (err == nil) != (nerr == nil):
@@ -120,15 +130,17 @@ func TestLoopIterationBound(t *testing.T) {
 		// (it would hang the compiler) and stops at the bound.
 		{"constant trip count 10^12", countLoop(1e12, 0), 1000, tensors{}, -1},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := runBounded(t, tc.model, tc.bound, tc.feed)
-			switch {
-			case tc.want < 0 && (err == nil || !strings.Contains(err.Error(), limit)):
-				t.Errorf("got %d, %v; want mlc_run to return %d", got, err, abi.ErrLoopLimit)
-			case tc.want >= 0 && (err != nil || got != tc.want):
-				t.Errorf("got %d, %v; want %d", got, err, tc.want)
-			}
-		})
+		for _, threads := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/threads=%d", tc.name, threads), func(t *testing.T) {
+				got, err := runBounded(t, tc.model, tc.bound, tc.feed, threads)
+				switch {
+				case tc.want < 0 && (err == nil || !strings.Contains(err.Error(), limit)):
+					t.Errorf("got %d, %v; want mlc_run to return %d", got, err, abi.ErrLoopLimit)
+				case tc.want >= 0 && (err != nil || got != tc.want):
+					t.Errorf("got %d, %v; want %d", got, err, tc.want)
+				}
+			})
+		}
 	}
 	// The default bound is recorded nowhere (it is the default) and the
 	// run error is documented in every module's metadata.

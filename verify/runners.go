@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/internal/hostir"
@@ -49,7 +50,10 @@ func (w *WazeroRunner) Run(ctx context.Context, wasm []byte, sets []map[string]*
 // NodeRunner runs modules through the JS shim in a Node process.
 type NodeRunner struct {
 	Node string // the node binary
-	dir  string // the shim files, written once
+	// Threads caps a threaded module's threads (0: the runtime's default,
+	// the machine's).
+	Threads int
+	dir     string // the shim files, written once
 }
 
 // NewNodeRunner finds node and writes the embedded shim to a temp folder.
@@ -104,9 +108,10 @@ func (r *NodeRunner) Run(ctx context.Context, wasm []byte, sets []map[string]*ir
 		Outputs map[string]string `json:"outputs"`
 	}
 	spec := struct {
-		Module string   `json:"module"`
-		Sets   []jobSet `json:"sets"`
-	}{Module: "m.wasm"}
+		Module  string   `json:"module"`
+		Threads int      `json:"threads,omitempty"`
+		Sets    []jobSet `json:"sets"`
+	}{Module: "m.wasm", Threads: r.Threads}
 	for si, s := range sets {
 		js := jobSet{Inputs: map[string]string{}, Outputs: map[string]string{}}
 		for i, t := range meta.Inputs {
@@ -132,7 +137,12 @@ func (r *NodeRunner) Run(ctx context.Context, wasm []byte, sets []map[string]*ir
 	if err := os.WriteFile(filepath.Join(job, "job.json"), b, 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, r.Node, filepath.Join(r.dir, "runner.mjs"), job)
+	var flags []string
+	if slices.Contains(meta.Options, "relaxed-simd") {
+		// Node 20 has relaxed SIMD behind a flag (on by default from V8 11.4).
+		flags = append(flags, "--experimental-wasm-relaxed-simd")
+	}
+	cmd := exec.CommandContext(ctx, r.Node, append(flags, filepath.Join(r.dir, "runner.mjs"), job)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("node: %v: %s", err, out)
 	}

@@ -42,6 +42,12 @@ type Options struct {
 	// deterministic, so any difference is an engine or module bug.
 	Also    []Runner
 	Compile mlc.Options
+	// SameAs, when set, derives other compile options from the case's
+	// (its shapes and input values pinned) that must give the same bytes:
+	// the case is compiled with them too, and Runner's outputs of both
+	// modules must be identical (NaNs may differ in payload). Tests use it
+	// for flags that promise not to change results (--threads).
+	SameAs func(mlc.Options) mlc.Options
 	// Seed draws the inputs of Generated (0 is as good a seed as any).
 	Seed int64
 }
@@ -239,6 +245,20 @@ func run(ctx context.Context, res CaseResult, data []byte, dir string, sets []da
 		}
 		if msg := sameOutputs(got, other); msg != "" {
 			res.Status, res.Stage, res.Message = Fail, "compare", fmt.Sprintf("runtimes disagree: %s", msg)
+			return res
+		}
+	}
+	if o.SameAs != nil {
+		base, err := compileModel(data, dir, o.SameAs(copts))
+		if err != nil {
+			return classifyAt(res, "compile", fmt.Errorf("the baseline module: %w", err))
+		}
+		want, err := o.Runner.Run(ctx, base.Wasm, feeds)
+		if err != nil {
+			return classifyAt(res, "run", fmt.Errorf("the baseline module: %w", err))
+		}
+		if msg := sameOutputs(want, got); msg != "" {
+			res.Status, res.Stage, res.Message = Fail, "compare", fmt.Sprintf("the module and the baseline module disagree: %s", msg)
 			return res
 		}
 	}

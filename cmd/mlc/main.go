@@ -85,6 +85,8 @@ type compileFlags struct {
 	tune    string
 	loops   int64
 	fp16    string
+	threads int
+	relaxed bool
 	debug   debugFlags
 }
 
@@ -104,6 +106,8 @@ func (c *compileFlags) addCodegen(cmd *cobra.Command, defaultTune string) {
 	cmd.Flags().StringVar(&c.tune, "tune", defaultTune, "kernel shape: portable (fast on every engine), or one engine's: v8 (Node, Chromium), wazero or generic")
 	cmd.Flags().Int64Var(&c.loops, "max-loop-iterations", abi.DefaultMaxLoopIterations, "bound the Loop iterations of one run (all Loops together); past it mlc_run returns error 5")
 	cmd.Flags().StringVar(&c.fp16, "fp16", mlc.FP16Float32, "float16 arithmetic: float32 (compute in float32 between the model's float16 edges, as ONNX Runtime does on CPUs) or exact (round every node's result to float16, as ONNX specifies)")
+	cmd.Flags().IntVar(&c.threads, "threads", 1, "threads a module may use: N > 1 splits heavy nodes across up to N threads sharing one memory (ABI v2; the host starts the workers)")
+	cmd.Flags().BoolVar(&c.relaxed, "relaxed-simd", false, "use relaxed SIMD multiply-adds (fused where the engine can): faster in V8 with relaxed SIMD, not bit-identical to the plain module; wazero and Node 20 without --experimental-wasm-relaxed-simd reject it")
 	c.debug.add(cmd)
 	completeValues(cmd, "tune", "portable", "v8", "wazero", "generic")
 	completeValues(cmd, "fp16", mlc.FP16Float32, mlc.FP16Exact)
@@ -128,6 +132,11 @@ func (c *compileFlags) options() (mlc.Options, error) {
 	}
 	o.MaxLoopIterations = c.loops
 	o.FP16 = c.fp16
+	o.Threads = c.threads
+	o.RelaxedSIMD = c.relaxed
+	if c.threads < 1 || c.threads > mlc.MaxThreads {
+		return o, usageErrorf("--threads %d: want 1 to %d", c.threads, mlc.MaxThreads)
+	}
 	switch c.tune {
 	case "portable", "v8", "wazero", "generic":
 	default:

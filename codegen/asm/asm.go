@@ -324,3 +324,18 @@ func (f *Func) Loop32(c Local, body func()) {
 	f.Get(c).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(c).BrIf(0)
 	f.End()
 }
+
+// Divert makes f emit a new function with the given signature until the
+// returned end is called; end returns that function and gives f its own
+// body back. Code that holds f (closures of a kernel) thus emits into the
+// new function meanwhile. Locals of f's own cannot be used in between.
+func (f *Func) Divert(params, results []wasm.ValueType) (end func() *Func) {
+	saved := *f
+	*f = Func{Params: params, Results: results}
+	return func() *Func {
+		g := new(Func)
+		*g = *f
+		*f = saved
+		return g
+	}
+}

@@ -108,6 +108,9 @@ const mainBlockMs = 50
 // as mlc verify does. Chromium also measures fetch-to-first-result against
 // onnxruntime-web (reported, not asserted: timings are for benchmarks).
 //
+// In Chromium it also runs a module compiled with --threads 2 on two
+// threads (checkThreads).
+//
 // MLC_SCREENSHOT=FILE saves the demo's screenshot (docs/browser-demo.png);
 // MLC_COLDSTART=N sets the number of fetch-to-first-result pairs (default 3).
 func TestBrowsers(t *testing.T) {
@@ -146,6 +149,72 @@ func TestBrowsers(t *testing.T) {
 			r := drive(t, node, here, p)
 			check(t, p, r)
 		})
+	}
+	t.Run("chromium_threads", func(t *testing.T) {
+		exe := browsers["chromium"]
+		if exe == "" {
+			testenv.Missing(t, "chromium is not installed (Debian: apt-get install chromium)")
+		}
+		checkThreads(t, node, here, exe, filepath.Join(shared, "models"), site, url)
+	})
+}
+
+// checkThreads runs test/threads-check.mjs in Chromium: squeezenet1_1
+// compiled with one thread (sq1) and with --threads 2 (sq2), loaded with
+// loadWorker({threads: 2}). Served cross-origin isolated, sq2 runs on two
+// threads; served as the demo is (not isolated), on one thread with a
+// warning; both give the single-threaded module's exact output bits.
+func checkThreads(t *testing.T, node, here, exe, models, site, plainURL string) {
+	dir := t.TempDir()
+	for name, threads := range map[string]int{"sq1": 1, "sq2": 2} {
+		o := mlc.DefaultOptions()
+		o.Threads = threads
+		res, err := mlc.CompileFile(filepath.Join(models, "squeezenet1_1", "model.onnx"), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{dir, site} {
+			if err := os.WriteFile(filepath.Join(d, name+".wasm"), res.Wasm, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	isolatedURL := serve(t, node, here, dir, models, "--isolate")
+	type run struct {
+		Hash     uint32   `json:"hash"`
+		Threads  int      `json:"threads"`
+		Warnings []string `json:"warnings"`
+	}
+	for _, c := range []struct {
+		url      string
+		isolated bool
+	}{{isolatedURL, true}, {plainURL, false}} {
+		cmd := exec.Command(node, "test/threads-check.mjs", c.url, exe)
+		cmd.Dir = here
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("threads-check.mjs %s: %v", c.url, err)
+		}
+		var r struct {
+			Isolated bool `json:"isolated"`
+			Sq1      run  `json:"sq1"`
+			Sq2      run  `json:"sq2"`
+		}
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("threads-check.mjs: %v in %q", err, out)
+		}
+		t.Logf("isolated %v: sq1 %+v, sq2 %+v", r.Isolated, r.Sq1, r.Sq2)
+		want := 1
+		if c.isolated {
+			want = 2
+		}
+		if r.Isolated != c.isolated || r.Sq2.Threads != want || (len(r.Sq2.Warnings) == 0) == !c.isolated {
+			t.Errorf("served isolated %v: page isolated %v, the threaded module got %d threads (want %d), warnings %q", c.isolated, r.Isolated, r.Sq2.Threads, want, r.Sq2.Warnings)
+		}
+		if r.Sq1.Hash != r.Sq2.Hash {
+			t.Errorf("served isolated %v: the threaded module's output bits (hash %08x) differ from the single-threaded one's (%08x)", c.isolated, r.Sq2.Hash, r.Sq1.Hash)
+		}
 	}
 }
 
@@ -197,9 +266,9 @@ func build(t *testing.T, m *model, dir, site string) {
 }
 
 // serve starts the demo's server on 127.0.0.1 and returns its URL.
-func serve(t *testing.T, node, here, site, onnx string) string {
+func serve(t *testing.T, node, here, site, onnx string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(node, "server.mjs", "--port", "0", "--models", site, "--onnx", onnx)
+	cmd := exec.Command(node, append([]string{"server.mjs", "--port", "0", "--models", site, "--onnx", onnx}, args...)...)
 	cmd.Dir = here
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

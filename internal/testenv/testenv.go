@@ -9,7 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
+
+	"github.com/mlc-compiler/mlc/abi"
 )
 
 // missing skips t, or fails it under CI.
@@ -88,5 +91,24 @@ func RunValidate(tool string, wasm []byte) (out []byte, err error) {
 	defer os.Remove(f.Name())
 	f.Write(wasm)
 	f.Close()
-	return exec.Command(tool, f.Name()).CombinedOutput()
+	return exec.Command(tool, append(ValidateFeatures(wasm), f.Name())...).CombinedOutput()
+}
+
+// ValidateFeatures are the wasm-validate flags a module needs beyond the
+// defaults, from what its metadata says it was compiled with: threads for
+// ABI v2 (--threads N), relaxed SIMD for --relaxed-simd. A module compiled
+// without them is validated without them, so that it cannot use them.
+func ValidateFeatures(wasm []byte) []string {
+	meta, err := abi.Read(wasm)
+	if err != nil {
+		return nil
+	}
+	var flags []string
+	if meta.ABI == abi.VersionThreads {
+		flags = append(flags, "--enable-threads")
+	}
+	if slices.Contains(meta.Options, "relaxed-simd") {
+		flags = append(flags, "--enable-relaxed-simd")
+	}
+	return flags
 }

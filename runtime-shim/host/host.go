@@ -12,11 +12,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -25,7 +28,8 @@ import (
 
 // Runtime owns a wazero runtime with WASI; one Runtime can load many models.
 type Runtime struct {
-	rt wazero.Runtime
+	rt      wazero.Runtime
+	threads int
 }
 
 // Config selects the wazero engine.
@@ -36,6 +40,11 @@ type Config struct {
 	// back-edge, which makes kernels several times slower: leave it off
 	// where speed matters (run, bench).
 	Cancellable bool
+	// Threads caps the threads a threaded module (ABI v2, mlc compile
+	// --threads N) runs on: the calling goroutine plus Threads-1 worker
+	// goroutines. 0 means as many as the module allows and the machine
+	// has CPUs; 1 runs it on the calling goroutine alone.
+	Threads int
 }
 
 // NewRuntime starts a wazero runtime with the WASI imports mlc modules use.
@@ -44,26 +53,39 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Interpreter {
 		rc = wazero.NewRuntimeConfigInterpreter()
 	}
+	// Threads (shared memory, atomics) for ABI v2 modules; other modules
+	// use none of it.
+	rc = rc.WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesThreads)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc.WithCloseOnContextDone(cfg.Cancellable))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
-	return &Runtime{rt: rt}, nil
+	return &Runtime{rt: rt, threads: cfg.Threads}, nil
 }
 
 // Close releases the runtime and every model loaded from it.
 func (r *Runtime) Close(ctx context.Context) error { return r.rt.Close(ctx) }
 
-// Model is one instantiated module.
+// Model is one instantiated module (with its workers, for a threaded one).
 type Model struct {
 	Meta *abi.Metadata
 	mod  api.Module
 	run  api.Function
 	mem  api.Memory
+
+	// A threaded module's shared memory (its own module), the workers'
+	// instances, and the goroutines running mlc_worker on them.
+	memMod  api.Module
+	workers []api.Module
+	wg      sync.WaitGroup
+	errs    chan error
 }
 
-// Load compiles and instantiates module bytes without running _start.
+// Load compiles and instantiates module bytes without running _start. A
+// threaded module (ABI v2) gets its shared memory and its worker
+// goroutines (Config.Threads), which sleep until mlc_run hands out work
+// and end with Close.
 func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {
 	meta, err := abi.Read(wasm)
 	if err != nil {
@@ -73,27 +95,193 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiling module: %w", err)
 	}
+	m := &Model{Meta: meta}
+	ictx := ctx
+	if meta.ABI == abi.VersionThreads {
+		pages, err := sharedPages(meta, cm.ImportedMemories())
+		if err != nil {
+			return nil, err
+		}
+		if m.memMod, err = r.sharedMemory(ctx, pages); err != nil {
+			return nil, err
+		}
+		ictx = withMemory(ctx, m.memMod)
+	}
 	// Anonymous instances: many models may share one runtime.
 	cfg := wazero.NewModuleConfig().WithStartFunctions().WithName("")
-	mod, err := r.rt.InstantiateModule(ctx, cm, cfg)
+	mod, err := r.rt.InstantiateModule(ictx, cm, cfg)
 	if err != nil {
+		m.Close(ctx)
 		return nil, fmt.Errorf("instantiating module: %w", err)
 	}
-	m := &Model{Meta: meta, mod: mod, run: mod.ExportedFunction(abi.ExportRun), mem: mod.Memory()}
+	m.mod, m.run, m.mem = mod, mod.ExportedFunction(abi.ExportRun), mod.Memory()
 	if m.run == nil || m.mem == nil {
-		mod.Close(ctx)
+		m.Close(ctx)
 		return nil, fmt.Errorf("module does not export %s and memory", abi.ExportRun)
 	}
 	// Offsets and sizes are trusted below only once they fit the memory.
 	if err := meta.Validate(uint64(m.mem.Size())); err != nil {
-		mod.Close(ctx)
+		m.Close(ctx)
 		return nil, err
+	}
+	if meta.ABI == abi.VersionThreads {
+		if err := m.startWorkers(ictx, r, cm, r.workers(meta)); err != nil {
+			m.Close(ctx)
+			return nil, err
+		}
 	}
 	return m, nil
 }
 
-// Close releases the instance.
-func (m *Model) Close(ctx context.Context) error { return m.mod.Close(ctx) }
+// workers is how many worker goroutines a threaded module gets.
+func (r *Runtime) workers(meta *abi.Metadata) int {
+	n := r.threads
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	return max(0, min(n, meta.Threads)-1)
+}
+
+// sharedPages is the size in pages of a threaded module's shared memory,
+// which the host creates from the metadata before the module exists: the
+// metadata is validated first against the memory it asks for (at most
+// Wasm32's 4 GiB, every tensor inside it), and that memory must be one the
+// module's memory import accepts (imported: its declared limits; nil when
+// the caller has not compiled the module), so that a hostile memory_bytes
+// cannot choose the allocation.
+func sharedPages(meta *abi.Metadata, imported []api.MemoryDefinition) (int, error) {
+	pages := meta.Pages()
+	if err := meta.Validate(uint64(pages) * 65536); err != nil {
+		return 0, err
+	}
+	if imported == nil {
+		return pages, nil
+	}
+	if len(imported) != 1 {
+		return 0, fmt.Errorf("mlc metadata: ABI %d, but the module imports %d memories (want %s.%s)", meta.ABI, len(imported), abi.MemoryModule, abi.MemoryName)
+	}
+	lo := imported[0].Min()
+	hi, hasMax := imported[0].Max()
+	if uint32(pages) < lo || (hasMax && uint32(pages) > hi) {
+		return 0, fmt.Errorf("mlc metadata: memory_bytes %d (%d pages), but the module's memory import takes %d to %d pages", meta.MemoryBytes, pages, lo, hi)
+	}
+	return pages, nil
+}
+
+// sharedMemory instantiates a module of its own holding a threaded
+// module's memory: wazero creates memories only by instantiating a module
+// that defines one.
+func (r *Runtime) sharedMemory(ctx context.Context, pages int) (api.Module, error) {
+	mod, err := r.rt.Instantiate(ctx, sharedMemoryModule(uint32(pages)))
+	if err != nil {
+		return nil, fmt.Errorf("creating the shared memory: %w", err)
+	}
+	return mod, nil
+}
+
+// sharedMemoryModule is (module (memory (export "memory") pages pages shared)).
+func sharedMemoryModule(pages uint32) []byte {
+	limits := append([]byte{0x03}, uleb(pages)...)
+	limits = append(limits, uleb(pages)...)
+	mem := append([]byte{1}, limits...)
+	exp := append([]byte{1, byte(len(abi.MemoryName))}, abi.MemoryName...)
+	exp = append(exp, 0x02, 0)
+	b := []byte("\x00asm\x01\x00\x00\x00")
+	b = append(b, 5)
+	b = append(b, uleb(uint32(len(mem)))...)
+	b = append(b, mem...)
+	b = append(b, 7)
+	b = append(b, uleb(uint32(len(exp)))...)
+	return append(b, exp...)
+}
+
+func uleb(v uint32) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// withMemory makes the instantiations under ctx import mem as the threaded
+// module's memory (each model has its own, so the name cannot come from
+// the runtime's namespace).
+func withMemory(ctx context.Context, mem api.Module) context.Context {
+	return experimental.WithImportResolver(ctx, func(name string) api.Module {
+		if name == abi.MemoryModule {
+			return mem
+		}
+		return nil
+	})
+}
+
+// startWorkers instantiates n more instances on the shared memory and runs
+// mlc_worker(1..n) on each in a goroutine of its own.
+func (m *Model) startWorkers(ctx context.Context, r *Runtime, cm wazero.CompiledModule, n int) error {
+	m.errs = make(chan error, n)
+	for id := 1; id <= n; id++ {
+		w, err := r.rt.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithStartFunctions().WithName(""))
+		if err != nil {
+			return fmt.Errorf("instantiating worker %d: %w", id, err)
+		}
+		m.workers = append(m.workers, w)
+		fn := w.ExportedFunction(abi.ExportWorker)
+		if fn == nil {
+			return fmt.Errorf("threaded module does not export %s", abi.ExportWorker)
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			// The worker's own context: a cancelled Load context must not
+			// stop it (Close does).
+			res, err := fn.Call(context.WithoutCancel(ctx), uint64(id))
+			switch {
+			case err != nil:
+				m.errs <- fmt.Errorf("worker %d: %w", id, err)
+			case res[0] != abi.WorkerStopped:
+				m.errs <- fmt.Errorf("worker %d: %s returned %d", id, abi.ExportWorker, res[0])
+			}
+		}()
+	}
+	return nil
+}
+
+// Threads is the number of threads the model runs on: 1 for a
+// single-threaded module, else the calling goroutine and its workers.
+func (m *Model) Threads() int { return 1 + len(m.workers) }
+
+// Close stops a threaded module's workers and releases the instances.
+func (m *Model) Close(ctx context.Context) error {
+	var err error
+	if len(m.workers) > 0 && m.mod != nil {
+		if stop := m.mod.ExportedFunction(abi.ExportStop); stop != nil {
+			_, err = stop.Call(ctx)
+		}
+		m.wg.Wait()
+		close(m.errs)
+		for e := range m.errs {
+			if err == nil {
+				err = e
+			}
+		}
+	}
+	for _, w := range m.workers {
+		w.Close(ctx)
+	}
+	if m.mod != nil {
+		if e := m.mod.Close(ctx); err == nil {
+			err = e
+		}
+	}
+	if m.memMod != nil {
+		m.memMod.Close(ctx)
+	}
+	return err
+}
 
 // CheckInput validates a tensor against an input's metadata.
 func CheckInput(t abi.Tensor, v *Tensor) error {
@@ -203,7 +391,22 @@ func names(ts []abi.Tensor) string {
 func (r *Runtime) RunCommand(ctx context.Context, wasm []byte, stdin []byte) (stdout, stderr []byte, exit uint32, err error) {
 	var out, errb bytes.Buffer
 	cfg := wazero.NewModuleConfig().WithStdin(bytes.NewReader(stdin)).WithStdout(&out).WithStderr(&errb).WithName("")
-	mod, err := r.rt.InstantiateWithConfig(ctx, wasm, cfg)
+	ictx := ctx
+	// A threaded module runs as a command on one thread: it gets its
+	// memory, and no workers.
+	if meta, merr := abi.Read(wasm); merr == nil && meta.ABI == abi.VersionThreads {
+		pages, err := sharedPages(meta, nil)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		mem, err := r.sharedMemory(ctx, pages)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		defer mem.Close(ctx)
+		ictx = withMemory(ctx, mem)
+	}
+	mod, err := r.rt.InstantiateWithConfig(ictx, wasm, cfg)
 	if mod != nil {
 		mod.Close(ctx)
 	}

@@ -99,3 +99,50 @@ func TestLoadRefusesLyingMetadata(t *testing.T) {
 		}
 	}
 }
+
+// A threaded module's shared memory is created from its metadata before
+// the module is instantiated: lying metadata is refused first, so that
+// memory_bytes cannot choose the allocation (2^40 bytes, or a size the
+// module's memory import does not declare).
+func TestLoadRefusesLyingThreadedMetadata(t *testing.T) {
+	o := mlc.DefaultOptions()
+	o.InputShapes = map[string][]int{"image": {1, 1, 8, 8}}
+	o.Threads = 2
+	res, err := mlc.CompileFile(filepath.Join(testenv.Root(), "testdata", "tiny_cnn", "model.onnx"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Config{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	if m, err := rt.Load(ctx, withMetadata(t, res.Wasm, res.Meta)); err != nil {
+		t.Fatalf("the honest module: %v", err)
+	} else {
+		m.Close(ctx)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(m *abi.Metadata)
+	}{
+		{"memory_bytes 2^40", func(m *abi.Metadata) { m.MemoryBytes = 1 << 40 }},
+		{"memory_bytes 64 MiB more", func(m *abi.Metadata) { m.MemoryBytes += 64 << 20 }},
+		{"negative memory_bytes", func(m *abi.Metadata) { m.MemoryBytes = -1 }},
+		{"input offset 2^40", func(m *abi.Metadata) { m.Inputs[0].Offset += 1 << 40 }},
+	} {
+		meta := *res.Meta
+		meta.Inputs = append([]abi.Tensor{}, meta.Inputs...)
+		tc.edit(&meta)
+		m, err := rt.Load(ctx, withMetadata(t, res.Wasm, &meta))
+		if err == nil {
+			m.Close(ctx)
+			t.Errorf("%s: loaded", tc.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), "mlc metadata") {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}

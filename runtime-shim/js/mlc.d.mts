@@ -1,6 +1,8 @@
-// Types of mlc.mjs, the JavaScript host of mlc modules (ABI version 1).
+// Types of mlc.mjs, the JavaScript host of mlc modules (ABI versions 1 and 2).
 
 export declare const ABI_VERSION: 1;
+/** The ABI of threaded modules (mlc compile --threads N). */
+export declare const ABI_THREADS: 2;
 
 /** The typed array that holds each dtype's elements (sub-byte and 8-bit float types: raw bytes). */
 export interface ArrayTypes {
@@ -60,7 +62,10 @@ export interface TensorInfo {
 
 /** The "mlc" custom section of a module (ABI v1). */
 export interface Metadata {
-  abi: 1;
+  /** 1, or 2 for a threaded module (then threads is set). */
+  abi: 1 | 2;
+  /** Threads a threaded module can use: this one and up to threads-1 helpers. */
+  threads?: number;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
   producer: string;
@@ -122,10 +127,26 @@ export declare function readMetadata(module: WebAssembly.Module | ArrayBuffer | 
 export declare function checkMetadata(meta: Metadata, memoryBytes?: number): Metadata;
 /** Compiles without instantiating (streaming from a Response served as application/wasm): compile once, load many. */
 export declare function compile(source: Source): Promise<WebAssembly.Module>;
-/** Instantiates a compiled module on this thread. */
-export declare function instantiate<S extends Signature = Signature>(module: WebAssembly.Module, meta?: Metadata): Promise<Model<S>>;
-/** Compiles (if need be) and instantiates a module on this thread; run() is synchronous. */
-export declare function load<S extends Signature = Signature>(source: Source): Promise<Model<S>>;
+/** Instantiates a compiled module on this thread (a threaded module's memory: given, or made; no helper threads). */
+export declare function instantiate<S extends Signature = Signature>(
+  module: WebAssembly.Module,
+  meta?: Metadata,
+  options?: { memory?: WebAssembly.Memory; shared?: boolean },
+): Promise<Model<S>>;
+
+export interface LoadOptions {
+  /** Threads for a threaded module, this one included: default as many as the machine has, at most the module's. */
+  threads?: number;
+  /** Where worker.mjs is served, when not beside mlc.mjs (a threaded module's helpers run it). */
+  workerURL?: string | URL;
+}
+
+/**
+ * Compiles (if need be) and instantiates a module on this thread; run() is
+ * synchronous. A threaded module also starts its helper threads (see
+ * Model.threads and Model.warnings; close() stops them).
+ */
+export declare function load<S extends Signature = Signature>(source: Source, options?: LoadOptions): Promise<Model<S>>;
 
 /** A model instance on this thread. */
 export declare class Model<S extends Signature = Signature> {
@@ -142,6 +163,12 @@ export declare class Model<S extends Signature = Signature> {
   getOutput<K extends keyof S["outputs"] & string>(name: K): Outputs<S>[K];
   /** Writes every input, runs, and returns a copy of every output. */
   run(feeds: Feeds<S>): Outputs<S>;
+  /** Threads running the model: 1, or a threaded module's helpers and this one. */
+  readonly threads: number;
+  /** Why the model runs on fewer threads than it could (no cross-origin isolation, a page's main thread). */
+  readonly warnings: string[];
+  /** Stops a threaded model's helper threads (it still runs afterwards, on this thread). */
+  close(): Promise<void>;
 }
 
 export interface WorkerOptions {
@@ -151,6 +178,8 @@ export interface WorkerOptions {
   transfer?: boolean;
   /** Where worker.mjs is served, when not beside mlc.mjs. */
   workerURL?: string | URL;
+  /** Threads per instance for a threaded module, its worker included: default as many as the machine has, at most the module's. */
+  threads?: number;
 }
 
 /** A model whose instances run in workers (Worker in browsers, worker_threads in Node). */
@@ -159,11 +188,20 @@ export declare class WorkerModel<S extends Signature = Signature> {
   readonly inputs: TensorInfo[];
   readonly outputs: TensorInfo[];
   readonly instances: number;
+  /** Threads each instance runs on (1 unless the module is threaded). */
+  readonly threads: number;
+  /** Why instances run on fewer threads than they could (no cross-origin isolation). */
+  readonly warnings: string[];
   /** Runs on a free instance (queued while all are busy); never blocks the calling thread. */
   run(feeds: Feeds<S>, options?: { transfer?: boolean }): Promise<Outputs<S>>;
   /** Stops the workers; pending runs are rejected. */
   terminate(): Promise<void>;
 }
+
+/** Whether this engine runs relaxed SIMD (modules from mlc compile --relaxed-simd). */
+export declare function relaxedSIMDSupported(): boolean;
+/** Picks `relaxed` (an mlc compile --relaxed-simd build) where the engine runs relaxed SIMD, else `plain`. */
+export declare function chooseBuild<T>(builds: { relaxed?: T; plain: T }): T;
 
 /** Compiles a module once and instantiates it in `instances` workers. */
 export declare function loadWorker<S extends Signature = Signature>(source: Source, options?: WorkerOptions): Promise<WorkerModel<S>>;

@@ -8,10 +8,15 @@
 //   const worker = await loadWorker("model.wasm");   // the same API, run() async in a Worker
 //   const { probs } = await worker.run({ image: float32Array });
 //
-// It speaks ABI version 1 (abi/abi.go): inputs are written at their offsets
-// in the module's memory, mlc_run() is called, outputs are read back.
+// It speaks ABI versions 1 and 2 (docs/abi.md): inputs are written at their
+// offsets in the module's memory, mlc_run() is called, outputs are read back.
+// Version 2 modules (mlc compile --threads N) also run helper threads on a
+// shared memory (threads.mjs).
+
+import { ABI_THREADS, sharedMemoryUnavailable, canBlock, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
 
 export const ABI_VERSION = 1;
+export { ABI_THREADS };
 
 // Each dtype of ABI v1: the typed array holding its elements and its storage
 // bits per element (sub-byte types pack two or four elements per byte, low
@@ -87,7 +92,7 @@ export function readMetadata(module) {
     throw new Error(`mlc metadata is not UTF-8 JSON: ${e.message}`);
   }
   if (meta === null || typeof meta !== "object") throw new Error("mlc metadata is not a JSON object");
-  if (meta.abi !== ABI_VERSION) throw new Error(`mlc module ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION}`);
+  if (meta.abi !== ABI_VERSION && meta.abi !== ABI_THREADS) throw new Error(`mlc module ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION} and ${ABI_THREADS}`);
   return meta;
 }
 
@@ -134,7 +139,8 @@ export function checkMetadata(meta, memoryBytes) {
     throw new Error(`mlc metadata refused: ${msg}`);
   };
   if (meta === null || typeof meta !== "object") fail("not an object");
-  if (meta.abi !== ABI_VERSION) fail(`ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION}`);
+  if (meta.abi !== ABI_VERSION && meta.abi !== ABI_THREADS) fail(`ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION} and ${ABI_THREADS}`);
+  if (meta.abi === ABI_THREADS && !(Number.isSafeInteger(meta.threads) && meta.threads >= 2)) fail(`threads is ${JSON.stringify(meta.threads)} in an ABI ${ABI_THREADS} module`);
   for (const kind of ["inputs", "outputs"]) {
     const list = meta[kind];
     if (!Array.isArray(list)) fail(`${kind} is not an array`);
@@ -250,9 +256,16 @@ function wasiStubs() {
   return { wasi_snapshot_preview1: { fd_read: unused, fd_write: unused, proc_exit: unused } };
 }
 
-/** Instantiates a compiled mlc module (without running _start). */
-export async function instantiate(module, meta = readMetadata(module)) {
-  const instance = await WebAssembly.instantiate(module, wasiStubs());
+/**
+ * Instantiates a compiled mlc module (without running _start). A threaded
+ * module (ABI 2) gets options.memory, or a new memory (shared unless
+ * options.shared is false, for a module unsharedCopy() made); no helper
+ * threads are started here (load() does that).
+ */
+export async function instantiate(module, meta = readMetadata(module), options = {}) {
+  const imports = wasiStubs();
+  if (meta.abi === ABI_THREADS) imports.env = { memory: options.memory || threadMemory(meta, options.shared !== false) };
+  const instance = await WebAssembly.instantiate(module, imports);
   return new Model(instance, meta);
 }
 
@@ -268,21 +281,53 @@ export async function instantiate(module, meta = readMetadata(module)) {
  * weights are then resident once, in memory, once the bytes are let go. A
  * WebAssembly.Module (from compile(), for several instances) keeps them, and
  * each instance copies them in at its first run.
+ *
+ * A threaded module (mlc compile --threads N) also gets helper threads:
+ * options.threads in all (default: as many as the machine has, at most N),
+ * this one included. Where that cannot be, it runs on one thread and says
+ * why in model.warnings: on a page's main thread (which may not wait; use
+ * loadWorker), and without shared memory (a page that is not cross-origin
+ * isolated; then the module's bytes or URL are needed, not a
+ * WebAssembly.Module). options.workerURL is where worker.mjs is served.
+ * Helper threads get the module without its weights: they never run
+ * mlc_init, only the instance that runs the model does.
  */
-export async function load(source) {
+export async function load(source, options = {}) {
   if (source !== null && typeof source === "object" && typeof source.then === "function") source = await source;
   const bytes = await readBytes(source);
   const data = bytes && splitData(bytes);
-  if (!data) {
-    const module = await compile(bytes || source);
-    return instantiate(module, checkMetadata(readMetadata(module)));
+  const module = data ? await WebAssembly.compile(data.module) : await compile(bytes || source);
+  const meta = checkMetadata(readMetadata(module));
+  if (meta.abi !== ABI_THREADS) return placeData(await instantiate(module, meta), data);
+  const why = sharedMemoryUnavailable();
+  if (why) {
+    if (!bytes) await sourceBytes(source, why); // throws: a WebAssembly.Module cannot be rebuilt
+    const model = await instantiate(await WebAssembly.compile(unsharedCopy(data ? data.module : bytes)), meta, { shared: false });
+    model.warnings.push(`running on one thread: ${why}`);
+    return placeData(model, data);
   }
-  const module = await WebAssembly.compile(data.module);
-  const model = await instantiate(module, checkMetadata(readMetadata(module)));
+  const memory = threadMemory(meta);
+  const model = placeData(await instantiate(module, meta, { memory }), data);
+  let threads = await threadCount(meta, options.threads);
+  if (threads > 1 && !canBlock()) {
+    model.warnings.push(
+      `running on one thread: a page's main thread may not wait for helper threads (loadWorker() runs the model in a Worker on ${threads} threads)`,
+    );
+    threads = 1;
+  }
+  if (threads > 1) model._helpers = await startHelpers(module, memory, threads - 1, options.workerURL);
+  model.threads = threads;
+  return model;
+}
+
+// placeData copies the weights split off a module into its memory and sets
+// the flag that makes mlc_run skip memory.init.
+function placeData(model, data) {
+  if (!data) return model;
   const buf = model.instance.exports.memory.buffer;
   const mem = new Uint8Array(buf);
   for (const s of data.segments) mem.set(s.bytes, s.offset);
-  new DataView(buf).setInt32(data.flag, 1, true); // mlc_run skips memory.init
+  new DataView(buf).setInt32(data.flag, 1, true);
   return model;
 }
 
@@ -466,8 +511,23 @@ export class Model {
     this.meta = meta;
     this.inputs = meta.inputs;
     this.outputs = meta.outputs;
+    /** Threads running the model (a threaded module's helpers and this one). */
+    this.threads = 1;
+    /** Why the model runs on fewer threads than it could (strings), e.g. no cross-origin isolation. */
+    this.warnings = [];
     this._memory = memory;
     this._run = mlc_run;
+    this._helpers = null;
+  }
+
+  /** Stops a threaded model's helper threads; the model still runs afterwards, on this thread. */
+  async close() {
+    const helpers = this._helpers;
+    if (!helpers) return;
+    this._helpers = null;
+    this.threads = 1;
+    this.instance.exports.mlc_stop();
+    await helpers.stop();
   }
 
   _tensor(list, name, kind) {
@@ -494,7 +554,8 @@ export class Model {
   /** Copies one output out of memory: {dtype, shape, data}. */
   getOutput(name) {
     const t = this._tensor(this.outputs, name, "output");
-    return tensorOf(t, this._memory.buffer.slice(t.offset, t.offset + t.bytes));
+    // A plain ArrayBuffer even when memory is shared (a threaded module's).
+    return tensorOf(t, new Uint8Array(this._memory.buffer, t.offset, t.bytes).slice().buffer);
   }
 
   /** Writes all inputs, runs, and returns every output by name (synchronously, on this thread). */
@@ -506,6 +567,28 @@ export class Model {
     for (const t of this.outputs) out[t.name] = this.getOutput(t.name);
     return out;
   }
+}
+
+// ---- relaxed SIMD: choosing a build ------------------------------------------
+
+// The smallest module using f32x4.relaxed_madd: (func (result v128) (f32x4.relaxed_madd (v128.const 0) x3)).
+const v128Zero = [253, 12, ...new Array(16).fill(0)];
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0, ...v128Zero, ...v128Zero, ...v128Zero, 253, 133, 2, 11,
+]);
+
+/** Whether this engine runs relaxed SIMD (modules from mlc compile --relaxed-simd): Chromium 114+, Node with --experimental-wasm-relaxed-simd. */
+export function relaxedSIMDSupported() {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+/**
+ * Picks between two builds of one model by feature detection: `relaxed`
+ * (mlc compile --relaxed-simd) where the engine runs relaxed SIMD, else
+ * `plain`. Either is any source load() takes; the result is one of them.
+ */
+export function chooseBuild({ relaxed, plain }) {
+  return relaxed !== undefined && relaxedSIMDSupported() ? relaxed : plain;
 }
 
 // ---- the model off the main thread ----------------------------------------

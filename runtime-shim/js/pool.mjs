@@ -7,18 +7,20 @@
 //   -> {op: "run", id, inputs: [bytes]} <- {op: "done", id, outputs: [ArrayBuffer]} | {op: "done", id, error}
 // inputs and outputs follow the metadata's order; error is {name, message}.
 //
-// A Lane is what runs one instance. Today it is one worker; a module compiled
-// with threads (issue 11) will make a lane a group of workers sharing one
-// memory, its first worker running mlc_run, with the same messages: nothing
-// above Lane (WorkerModel, the queue, the transfers) needs to change.
+// A Lane is what runs one instance: one worker, or for a threaded module
+// (ABI 2) a group of workers sharing one memory, the lane's worker running
+// mlc_run ({op: "init", module, memory}) and helpers sleeping in mlc_worker
+// (threads.mjs), with the same messages: nothing above Lane (WorkerModel,
+// the queue, the transfers) changes.
 
 import { compile, readMetadata, checkMetadata, checkFeeds, feedBytes, tensorOf } from "./mlc.mjs";
+import { ABI_THREADS, sharedMemoryUnavailable, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
 
 const isNode = typeof process !== "undefined" && process.versions != null && process.versions.node != null;
 const nodeImport = (name) => import(/* @vite-ignore */ /* webpackIgnore: true */ name);
 
 // An endpoint hides the difference between a browser Worker and a Node one.
-async function spawn(workerURL) {
+export async function spawn(workerURL) {
   if (typeof Worker !== "undefined" && !isNode) {
     // Written out literally so that bundlers (Vite, webpack, esbuild) find and emit the worker.
     const w = workerURL ? new Worker(workerURL, { type: "module", name: "mlc" }) : new Worker(new URL("./worker.mjs", import.meta.url), { type: "module", name: "mlc" });
@@ -68,7 +70,8 @@ class Lane {
     this.onFree = () => {};
   }
 
-  static async start(module, workerURL) {
+  // init is the rest of the init message: {memory} or {shared: false} for a threaded module.
+  static async start(module, workerURL, init = {}) {
     const lane = new Lane(await spawn(workerURL));
     await new Promise((resolve, reject) => {
       let ready = false;
@@ -91,7 +94,7 @@ class Lane {
           lane.fail(err);
         },
       );
-      lane.endpoint.post({ op: "init", module });
+      lane.endpoint.post({ op: "init", module, ...init });
     }).catch(async (e) => {
       await lane.endpoint.terminate();
       throw e;
@@ -136,11 +139,15 @@ class Lane {
  * blocks the calling thread. Created by loadWorker().
  */
 export class WorkerModel {
-  constructor(meta, lanes, transfer) {
+  constructor(meta, lanes, transfer, threads = 1, warnings = []) {
     this.meta = meta;
     this.inputs = meta.inputs;
     this.outputs = meta.outputs;
     this.instances = lanes.length;
+    /** Threads each instance runs on (a threaded module's helpers and its worker). */
+    this.threads = threads;
+    /** Why instances run on fewer threads than they could (strings). */
+    this.warnings = warnings;
     this._lanes = lanes;
     this._transfer = transfer;
     this._queue = [];
@@ -214,32 +221,74 @@ export class WorkerModel {
     await Promise.all(
       this._lanes.map((lane) => {
         lane.fail(this._closed);
-        return lane.endpoint.terminate();
+        return Promise.all([lane.endpoint.terminate(), lane.helpers && lane.helpers.stop()]);
       }),
     );
   }
+}
+
+// startLane starts one instance: for a threaded module, its memory and helpers too.
+async function startLane(module, meta, workerURL, threads, unshared) {
+  if (meta.abi !== ABI_THREADS) return Lane.start(module, workerURL);
+  if (unshared) return Lane.start(module, workerURL, { shared: false });
+  const memory = threadMemory(meta);
+  const lane = await Lane.start(module, workerURL, { memory });
+  if (threads > 1) {
+    try {
+      lane.helpers = await startHelpers(module, memory, threads - 1, workerURL);
+    } catch (e) {
+      await lane.endpoint.terminate();
+      throw e;
+    }
+  }
+  return lane;
 }
 
 /**
  * Loads an mlc module into `instances` workers (default 1): the module is
  * compiled once, here, and each worker instantiates it. Takes every source
  * load() takes. Options: instances, transfer (default true: see run()),
- * workerURL (where worker.mjs is served, when not beside this file).
+ * workerURL (where worker.mjs is served, when not beside this file), and for
+ * a threaded module (mlc compile --threads N) threads per instance (default:
+ * as many as the machine has, at most N). Without shared memory (a page that
+ * is not cross-origin isolated) a threaded module runs on one thread per
+ * instance and warnings says why.
  */
 export async function loadWorker(source, options = {}) {
   const { instances = 1, transfer = true, workerURL } = options;
   if (!Number.isSafeInteger(instances) || instances < 1) throw new RangeError(`instances must be a positive integer, got ${instances}`);
-  const module = await compile(source);
+  if (source !== null && typeof source === "object" && typeof source.then === "function") source = await source;
+  const why = sharedMemoryUnavailable();
+  const copy = why && isResponseLike(source) ? source.clone() : null;
+  let module = await compile(source);
   const meta = checkMetadata(readMetadata(module));
-  const started = await Promise.allSettled(Array.from({ length: instances }, () => Lane.start(module, workerURL)));
+  let threads = 1;
+  const warnings = [];
+  if (meta.abi === ABI_THREADS) {
+    threads = await threadCount(meta, options.threads);
+    if (why) {
+      module = await WebAssembly.compile(unsharedCopy(copy ? await copy.arrayBuffer() : await sourceBytes(source, why)));
+      warnings.push(`running on one thread: ${why}`);
+      threads = 1;
+    }
+  } else if (copy) copy.body?.cancel();
+  const started = await Promise.allSettled(Array.from({ length: instances }, () => startLane(module, meta, workerURL, threads, !!why)));
   const failed = started.find((s) => s.status === "rejected");
   if (failed) {
-    await Promise.all(started.filter((s) => s.status === "fulfilled").map((s) => s.value.endpoint.terminate()));
+    await Promise.all(
+      started.filter((s) => s.status === "fulfilled").map((s) => Promise.all([s.value.endpoint.terminate(), s.value.helpers && s.value.helpers.stop()])),
+    );
     throw failed.reason;
   }
   return new WorkerModel(
     meta,
     started.map((s) => s.value),
     transfer,
+    threads,
+    warnings,
   );
+}
+
+function isResponseLike(x) {
+  return x !== null && typeof x === "object" && typeof x.arrayBuffer === "function" && typeof x.clone === "function" && typeof x.ok === "boolean";
 }

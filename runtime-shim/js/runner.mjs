@@ -1,13 +1,13 @@
 // Used by `mlc verify --runtime node`: runs a module on data sets given as
 // raw files and writes the raw outputs. Usage: node runner.mjs JOB_DIR
-// JOB_DIR/job.json: {"module": "m.wasm", "sets": [{"inputs": {"name": "file"}, "outputs": {"name": "file"}}]}
+// JOB_DIR/job.json: {"module": "m.wasm", "threads": N (optional), "sets": [{"inputs": {"name": "file"}, "outputs": {"name": "file"}}]}
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "./mlc.mjs";
 
 const dir = process.argv[2];
 const job = JSON.parse(readFileSync(join(dir, "job.json"), "utf8"));
-const model = await load(readFileSync(join(dir, job.module)));
+const model = await load(readFileSync(join(dir, job.module)), job.threads ? { threads: job.threads } : {});
 for (const set of job.sets) {
   for (const [name, file] of Object.entries(set.inputs)) {
     const t = model.inputs.find((i) => i.name === name);
@@ -21,3 +21,4 @@ for (const set of job.sets) {
     writeFileSync(join(dir, file), new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength));
   }
 }
+await model.close(); // a threaded module's helper threads

@@ -19,17 +19,32 @@ let model = null;
 async function handle(msg) {
   if (msg.op === "init") {
     try {
-      model = await instantiate(msg.module, readMetadata(msg.module));
+      // A threaded module comes with its memory ({memory}), or runs on one
+      // thread on an unshared one ({shared: false}).
+      model = await instantiate(msg.module, readMetadata(msg.module), { memory: msg.memory, shared: msg.shared });
       post({ op: "ready" }, []);
     } catch (e) {
       post({ op: "failed", error: errorOf(e) }, []);
     }
+  } else if (msg.op === "thread") {
+    // A helper thread of a threaded module: it sleeps in mlc_worker until
+    // the lane's instance hands out work, and returns once mlc_stop is called.
+    let instance;
+    try {
+      instance = (await instantiate(msg.module, readMetadata(msg.module), { memory: msg.memory })).instance;
+    } catch (e) {
+      post({ op: "failed", error: errorOf(e) }, []);
+      return;
+    }
+    post({ op: "ready" }, []);
+    post({ op: "stopped", code: instance.exports.mlc_worker(msg.id) }, []);
   } else if (msg.op === "run") {
     try {
       model.inputs.forEach((t, i) => model.setInput(t.name, msg.inputs[i]));
       model.invoke();
       const memory = model.instance.exports.memory.buffer;
-      const outputs = model.outputs.map((t) => memory.slice(t.offset, t.offset + t.bytes));
+      // Copies into plain ArrayBuffers (a threaded module's memory is shared, and cannot be transferred).
+      const outputs = model.outputs.map((t) => new Uint8Array(memory, t.offset, t.bytes).slice().buffer);
       post({ op: "done", id: msg.id, outputs }, outputs);
     } catch (e) {
       post({ op: "done", id: msg.id, error: errorOf(e) }, []);

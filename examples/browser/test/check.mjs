@@ -46,7 +46,8 @@ window.check = {
   async packageTests() {
     const url = new URL("/runtime/tests/fixtures/tiny_cnn.wasm", location.href).href;
     const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
-    const env = { bytes, url, response: (type) => new Response(bytes.slice(), { headers: { "content-type": type } }) };
+    const threaded = new Uint8Array(await (await fetch(new URL("/runtime/tests/fixtures/tiny_cnn_threads.wasm", location.href))).arrayBuffer());
+    const env = { bytes, url, threaded, response: (type) => new Response(bytes.slice(), { headers: { "content-type": type } }) };
     const results = [];
     for (const c of cases(env)) {
       const t0 = performance.now();

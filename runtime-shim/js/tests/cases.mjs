@@ -5,9 +5,11 @@
 //   env.url     where the fixture can be loaded from (http: in a page, file: in Node)
 //   env.response(type)  a fresh Response of the fixture with that content-type
 //   env.workerURL       (optional) where worker.mjs is, for loadWorker
+//   env.threaded        the fixture compiled with --threads 2, every splittable loop split
 // and throws on failure. Nothing here uses a host-only API.
 
-import { ABI_VERSION, load, loadWorker, compile, instantiate, readMetadata, checkMetadata, arrayTypeOf, tensorBytes, Model } from "../mlc.mjs";
+import { ABI_VERSION, ABI_THREADS, load, loadWorker, compile, instantiate, readMetadata, checkMetadata, arrayTypeOf, tensorBytes, Model, relaxedSIMDSupported, chooseBuild } from "../mlc.mjs";
+import { unsharedCopy, sharedMemoryUnavailable } from "../threads.mjs";
 import * as ort from "../ort.mjs";
 
 // ---- a small assert, the same everywhere ----------------------------------
@@ -152,6 +154,41 @@ export function cases(env) {
   const t = [];
   const test = (name, fn) => t.push({ name, fn });
   const wopts = (o = {}) => (env.workerURL ? { ...o, workerURL: env.workerURL } : o);
+
+  test("a threaded module gives the single-threaded module's exact outputs, on helper threads, in a worker and unshared", async () => {
+    const meta = readMetadata(env.threaded);
+    assert.equal(meta.abi, ABI_THREADS);
+    assert.equal(meta.threads, 2);
+    const want = (await load(env.bytes)).run({ image: image() }).probs.data;
+    const m = await load(env.threaded, wopts({ threads: 2 }));
+    try {
+      const why = sharedMemoryUnavailable();
+      const onPageMain = typeof window !== "undefined" && typeof WorkerGlobalScope === "undefined";
+      assert.equal(m.threads, why || onPageMain ? 1 : 2, `threads (warnings: ${m.warnings})`);
+      assert.equal(m.warnings.length > 0, m.threads === 1, `warnings: ${m.warnings}`);
+      for (let i = 0; i < 3; i++) assert.sameArray(m.run({ image: image() }).probs.data, want, `run ${i} on ${m.threads} threads`);
+    } finally {
+      await m.close();
+    }
+    assert.equal(m.threads, 1);
+    assert.sameArray(m.run({ image: image() }).probs.data, want, "after close(), on this thread");
+    const one = await instantiate(await compile(unsharedCopy(env.threaded)), meta, { shared: false });
+    assert.sameArray(one.run({ image: image() }).probs.data, want, "unshared copy");
+    const w = await loadWorker(env.threaded, wopts({ threads: 2 }));
+    try {
+      assert.equal(w.threads, sharedMemoryUnavailable() ? 1 : 2);
+      assert.sameArray((await w.run({ image: image() })).probs.data, want, "in a worker");
+    } finally {
+      await w.terminate();
+    }
+    assert.throws(() => unsharedCopy(env.bytes), /no shared memory import/);
+  });
+
+  test("relaxed SIMD is detected by validating a probe", () => {
+    assert.equal(typeof relaxedSIMDSupported(), "boolean");
+    assert.equal(chooseBuild({ relaxed: "r", plain: "p" }), relaxedSIMDSupported() ? "r" : "p");
+    assert.equal(chooseBuild({ plain: "p" }), "p");
+  });
 
   test("metadata is read from bytes without compiling, and from a Module", async () => {
     let meta;

@@ -10,8 +10,10 @@ import { load } from "../mlc.mjs";
 
 const file = process.env.MLC_TEST_MODULE || new URL("./fixtures/tiny_cnn.wasm", import.meta.url);
 const bytes = new Uint8Array(readFileSync(file));
+const threadedFile = process.env.MLC_TEST_THREADED_MODULE || new URL("./fixtures/tiny_cnn_threads.wasm", import.meta.url);
 const env = {
   bytes,
+  threaded: new Uint8Array(readFileSync(threadedFile)),
   url: typeof file === "string" ? pathToFileURL(file).href : file.href,
   response: (type) => new Response(bytes.slice(), { headers: { "content-type": type } }),
 };

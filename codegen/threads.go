@@ -1,0 +1,447 @@
+package codegen
+
+import (
+	"fmt"
+
+	"github.com/tetratelabs/wabin/wasm"
+
+	"github.com/mlc-compiler/mlc/abi"
+	"github.com/mlc-compiler/mlc/codegen/asm"
+)
+
+// Threads (mlc compile --threads N, ABI v2; docs/abi.md, docs/design.md).
+//
+// A threaded module imports its memory (shared) instead of defining it, so
+// that one host thread per worker can instantiate the same module on the
+// same memory. The host calls mlc_run on one instance (the main thread);
+// every other instance calls mlc_worker(id), which sleeps on an atomic
+// word until the main thread publishes work. A kernel hands work out with
+// Ctx.Parallel: the units of a loop whose iterations write disjoint
+// outputs are cut into chunks, and every thread, the main one included,
+// claims chunks until none is left; the main thread then sleeps until the
+// chunks others claimed are done. Nobody spins: a thread with nothing to do
+// waits in memory.atomic.wait32, and a host that starts no workers gets the
+// whole job run by the main thread. Each output element is computed by the
+// same instructions whichever thread claims it, so results do not depend
+// on the number of threads.
+
+// MaxThreads bounds --threads (worker slots in the control block).
+const MaxThreads = 64
+
+// Globals of a threaded module: per instance, so thread-local.
+const (
+	globalTid     = iota // this instance's worker id (0 on the main instance)
+	globalBusy           // 1 while the main instance hands out a job
+	globalBackoff        // jobs the main instance still runs alone after a stall
+	numGlobals
+)
+
+// The control block, at threading.ctrl: the job words on their own cache
+// lines, so that claiming does not bounce the line the sleepers wait on.
+const (
+	ctrlGen    = 0   // i32 job generation; workers wait on it
+	ctrlStop   = 4   // i32 1 once mlc_stop ran
+	ctrlJob    = 8   // i32 table index of the job's body
+	ctrlN      = 12  // i32 units
+	ctrlChunk  = 16  // i32 units per chunk
+	ctrlChunks = 20  // i32 chunks
+	ctrlClaim  = 64  // i64 generation<<32 | next unclaimed chunk
+	ctrlDone   = 128 // i32 chunks finished
+	ctrlSlots  = 192 // i32 per worker id: 1 while mlc_worker(id) runs
+)
+
+// Exports of a threaded module (ABI v2).
+const (
+	ExportWorker = abi.ExportWorker
+	ExportStop   = abi.ExportStop
+)
+
+// Break-even of handing a loop to the workers: below this estimated time
+// (ns) a node runs on the calling thread alone. Publishing a job costs a
+// few atomic operations and one notify (a futex wake when someone sleeps);
+// a woken worker joins some 10-50 us later, so short nodes would gain
+// nothing and pay the notify.
+const parallelMinNs = 40_000
+
+// minChunkNs keeps a chunk's work well above the cost of claiming it.
+const minChunkNs = 8_000
+
+// Rough costs of work, in ns, for Parallel's unitNs (measured orders of
+// magnitude in V8 on the project's machine, not promises): an f32 SIMD
+// multiply-add at ~30 GFLOP/s, one f32x4 operation with its loads, a byte
+// copied or streamed, a scalar operation with its loads and stores.
+const (
+	nsPerFlop   = 0.035
+	nsPerLaneOp = 0.1
+	nsPerCopy   = 0.05
+	nsPerScalar = 0.5
+)
+
+type threading struct {
+	n        int   // threads, the main one included
+	ctrl     int32 // control block address
+	bodies   []uint32
+	bodyType uint32 // (lo, hi i32) -> ()
+}
+
+func (md *module) threaded() bool { return md.th != nil }
+
+// setupThreads prepares a module for opts.Threads > 1: the memory import
+// (its size is set once known), the globals and the control block.
+func (md *module) setupThreads() {
+	n := md.opts.Threads
+	if n <= 1 {
+		return
+	}
+	md.th = &threading{n: n}
+	md.m.ImportSection = append([]*wasm.Import{{Type: wasm.ExternTypeMemory, Module: abi.MemoryModule, Name: abi.MemoryName,
+		DescMem: &wasm.Memory{IsMaxEncoded: true}}}, md.m.ImportSection...)
+	for range numGlobals {
+		md.m.GlobalSection = append(md.m.GlobalSection, &wasm.Global{
+			Type: &wasm.GlobalType{ValType: asm.I32, Mutable: true},
+			Init: &wasm.ConstantExpression{Opcode: wasm.OpcodeI32Const, Data: i32leb(0)},
+		})
+	}
+	md.th.ctrl = md.reserve(ctrlSlots + 4*MaxThreads)
+	md.th.bodyType = md.typeIndex([]wasm.ValueType{asm.I32, asm.I32}, nil)
+}
+
+// reserve sets aside zeroed, writable bytes after the planned memory,
+// 64-byte aligned (a cache line).
+func (md *module) reserve(size int) int32 {
+	a := (md.tableEnd + 63) &^ 63
+	md.tableEnd = a + size
+	return int32(a)
+}
+
+// Span is the part of a parallel loop one call of its body covers: every
+// unit, with compile-time bounds, when the loop runs on one thread; a
+// chunk [lo, hi) known at run time when it is handed out. Kernels write
+// their loop once against a Span, and a single-threaded module gets
+// exactly the code it had before threads existed.
+type Span struct {
+	F      *asm.Func
+	N      int // units of the whole loop
+	par    bool
+	lo, hi asm.Local
+	th     *threading
+}
+
+// Parallel reports whether the span is a run-time chunk.
+func (s Span) Parallel() bool { return s.par }
+
+// Lo pushes the first unit of the span.
+func (s Span) Lo() {
+	if s.par {
+		s.F.Get(s.lo)
+	} else {
+		s.F.I32Const(0)
+	}
+}
+
+// Hi pushes the end of the span (one past its last unit).
+func (s Span) Hi() {
+	if s.par {
+		s.F.Get(s.hi)
+	} else {
+		s.F.I32Const(int32(s.N))
+	}
+}
+
+// Base pushes base + lo*stride: where the span's first unit starts.
+func (s Span) Base(base, stride int32) {
+	if !s.par {
+		s.F.I32Const(base)
+		return
+	}
+	s.F.Get(s.lo)
+	if stride != 1 {
+		s.F.I32Const(stride).Op(wasm.OpcodeI32Mul)
+	}
+	if base != 0 {
+		s.F.I32Const(base).Op(wasm.OpcodeI32Add)
+	}
+}
+
+// Counted runs body once per unit of the span, counting c down, as
+// f.Counted(c, N, body) does for the whole loop.
+func (s Span) Counted(c asm.Local, body func()) {
+	if !s.par {
+		s.F.Counted(c, s.N, body)
+		return
+	}
+	s.F.Get(s.hi).Get(s.lo).Op(wasm.OpcodeI32Sub).Set(c)
+	s.F.Loop32(c, body)
+}
+
+// For runs i over the span's units (i = lo, lo+1, ... < hi); serial
+// spans are f.ForStep(i, 0, N, 1, body).
+func (s Span) For(i asm.Local, body func()) {
+	if !s.par {
+		s.F.ForStep(i, 0, s.N, 1, body)
+		return
+	}
+	f := s.F
+	f.Get(s.lo).Set(i)
+	f.Loop()
+	body()
+	f.Get(i).I32Const(1).Op(wasm.OpcodeI32Add).Tee(i).Get(s.hi).Op(wasm.OpcodeI32LtS).BrIf(0)
+	f.End()
+}
+
+// Scratch pushes the address of this thread's copy of per-thread scratch
+// memory: thread t's copy is at addr + t*size (the workspace holds one per
+// thread in a threaded module).
+func (s Span) Scratch(addr int32, size int) {
+	f := s.F
+	f.I32Const(addr)
+	if s.par {
+		f.GlobalGet(globalTid).I32Const(int32(size)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+	}
+}
+
+// Threads is the number of threads the module is compiled for (1 unless
+// --threads).
+func (k *Ctx) Threads() int {
+	if k.md.th == nil {
+		return 1
+	}
+	return k.md.th.n
+}
+
+// Parallel emits a loop over n units of independent work: the iterations
+// must write disjoint memory and read nothing another iteration writes.
+// unitNs estimates one unit's time (for the break-even and the chunk
+// size). In a threaded module, when the loop is long enough, body is
+// emitted into a function of its own, called on chunks by every thread;
+// otherwise body is emitted here over all n units. While body runs, k.F
+// (the same *asm.Func, s.F) emits into the body's function: body must
+// create every local it uses, none of the node function's.
+func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
+	th := k.md.th
+	total := float64(n) * unitNs
+	all := k.md.opts.ParallelAll
+	if th == nil || n < 2 || (total < parallelMinNs && !all) {
+		body(Span{F: k.F, N: n})
+		return
+	}
+	chunks := min(n, 8*th.n, max(th.n, int(total/minChunkNs)))
+	if all {
+		chunks = min(n, 8*th.n)
+	}
+	chunk := (n + chunks - 1) / chunks
+	chunks = (n + chunk - 1) / chunk
+
+	f := k.F
+	end := f.Divert([]wasm.ValueType{asm.I32, asm.I32}, nil)
+	body(Span{F: f, N: n, par: true, lo: f.Param(0), hi: f.Param(1), th: th})
+	idx := k.md.addFunc(fmt.Sprintf("%s_par%d", k.name, len(th.bodies)), end())
+	th.bodies = append(th.bodies, idx)
+	// A chunk that takes far longer than estimated means a thread holding
+	// it lost its core (another process runs there): past this the main
+	// thread counts a stall (see parallelHelper).
+	stallNs := int64(3*total/float64(chunks)) + stallSlackNs
+	f.I32Const(int32(len(th.bodies) - 1)).I32Const(int32(n)).I32Const(int32(chunk)).I32Const(int32(chunks)).I64Const(stallNs)
+	f.Call(k.md.parallelHelper())
+}
+
+// stallSlackNs is added to the stall threshold: a worker woken for a job
+// may start some 10-100 us late without having lost its core.
+const stallSlackNs = 200_000
+
+// stallBackoff is how many jobs the main thread runs alone after a stall:
+// with the other cores busy, a worker descheduled while it holds a chunk
+// makes the main thread wait for a whole time slice (milliseconds), and
+// fork-join would be slower than one thread. Results do not depend on it.
+const stallBackoff = 32
+
+// parallelHelper is mlc_parallel(job, n, chunk, chunks, stallNs), run by
+// the main instance: it publishes the job, claims chunks like any worker,
+// then waits until every chunk is done. Called from a worker or while a
+// job is being handed out (never by construction: bodies do not nest), or
+// while backing off after a stall, it runs the whole job on the calling
+// thread.
+func (md *module) parallelHelper() uint32 {
+	th := md.th
+	i32 := asm.I32
+	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32, asm.I64}, nil, func(f *asm.Func) {
+		job, n, chunk, chunks, stallNs := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4)
+		g, d, stalled := f.Local(i32), f.Local(i32), f.Local(i32)
+		c := uint32(th.ctrl)
+		f.GlobalGet(globalBackoff).If()
+		f.GlobalGet(globalBackoff).I32Const(1).Op(wasm.OpcodeI32Sub).GlobalSet(globalBackoff)
+		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
+		f.Return()
+		f.End()
+		f.GlobalGet(globalTid).GlobalGet(globalBusy).Op(wasm.OpcodeI32Or).If()
+		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
+		f.Return()
+		f.End()
+		f.I32Const(1).GlobalSet(globalBusy)
+		f.I32Const(0).I32AtomicLoad(c + ctrlGen).I32Const(1).Op(wasm.OpcodeI32Add).Set(g)
+		// Close claiming before the descriptor changes: a late worker
+		// holding the previous job's claim word then fails its exchange.
+		f.I32Const(0).Get(g).I32Const(1).Op(wasm.OpcodeI32Sub).Op(wasm.OpcodeI64ExtendI32U).I64Const(32).Op(wasm.OpcodeI64Shl).
+			I64Const(0xffffffff).Op(wasm.OpcodeI64Or).I64AtomicStore(c + ctrlClaim)
+		for _, w := range []struct {
+			off uint32
+			v   asm.Local
+		}{{ctrlJob, job}, {ctrlN, n}, {ctrlChunk, chunk}, {ctrlChunks, chunks}} {
+			f.I32Const(0).Get(w.v).I32AtomicStore(c + w.off)
+		}
+		f.I32Const(0).I32Const(0).I32AtomicStore(c + ctrlDone)
+		f.I32Const(0).Get(g).Op(wasm.OpcodeI64ExtendI32U).I64Const(32).Op(wasm.OpcodeI64Shl).I64AtomicStore(c + ctrlClaim)
+		f.I32Const(0).Get(g).I32AtomicStore(c + ctrlGen)
+		f.I32Const(0).I32Const(-1).MemoryAtomicNotify(c + ctrlGen).Drop()
+		f.Get(g).Get(job).Get(n).Get(chunk).Get(chunks).Call(md.claimHelper())
+		// Sleep until the chunks other threads claimed are done; a wait
+		// past stallNs counts as a stall (then wait on without a limit).
+		f.Block().Loop()
+		f.I32Const(0).I32AtomicLoad(c + ctrlDone).Tee(d).Get(chunks).Op(wasm.OpcodeI32Eq).BrIf(1)
+		f.I32Const(0).Get(d).Get(stallNs).MemoryAtomicWait32(c + ctrlDone).I32Const(2).Op(wasm.OpcodeI32Eq)
+		f.If().I32Const(1).Set(stalled).I64Const(-1).Set(stallNs).End()
+		f.Br(0)
+		f.End().End()
+		f.Get(stalled).If().I32Const(stallBackoff).GlobalSet(globalBackoff).End()
+		f.I32Const(0).GlobalSet(globalBusy)
+	})
+}
+
+// claimHelper is mlc_claim(gen, job, n, chunk, chunks): claim chunks of
+// job generation gen and run them until none is left (or a newer job
+// replaced it); the thread finishing the last chunk wakes the main one.
+func (md *module) claimHelper() uint32 {
+	th := md.th
+	i32 := asm.I32
+	return md.helper("mlc_claim", []wasm.ValueType{i32, i32, i32, i32, i32}, nil, func(f *asm.Func) {
+		g, job, n, chunk, chunks := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4)
+		w := f.Local(asm.I64)
+		next, lo, hi := f.Local(i32), f.Local(i32), f.Local(i32)
+		c := uint32(th.ctrl)
+		f.Block().Loop()
+		f.I32Const(0).I64AtomicLoad(c + ctrlClaim).Tee(w).I64Const(32).Op(wasm.OpcodeI64ShrU).Op(wasm.OpcodeI32WrapI64).
+			Get(g).Op(wasm.OpcodeI32Ne).BrIf(1)
+		f.Get(w).Op(wasm.OpcodeI32WrapI64).Tee(next).Get(chunks).Op(wasm.OpcodeI32GeU).BrIf(1)
+		f.I32Const(0).Get(w).Get(w).I64Const(1).Op(wasm.OpcodeI64Add).I64AtomicCmpxchg(c + ctrlClaim).
+			Get(w).Op(wasm.OpcodeI64Ne).BrIf(0)
+		f.Get(next).Get(chunk).Op(wasm.OpcodeI32Mul).Tee(lo).Get(chunk).Op(wasm.OpcodeI32Add).Set(hi)
+		f.Get(hi).Get(n).Get(hi).Get(n).Op(wasm.OpcodeI32LtS).Select().Set(hi)
+		f.Get(lo).Get(hi).Get(job).CallIndirect(th.bodyType)
+		f.I32Const(0).I32Const(1).I32AtomicAdd(c + ctrlDone).I32Const(1).Op(wasm.OpcodeI32Add).Get(chunks).Op(wasm.OpcodeI32Eq)
+		f.If().I32Const(0).I32Const(1).MemoryAtomicNotify(c + ctrlDone).Drop().End()
+		f.Br(0)
+		f.End().End()
+	})
+}
+
+// workerFunc is mlc_worker(id) -> i32: a worker's whole life. It sleeps on
+// the generation word, runs its share of each job published, and returns
+// 0 once mlc_stop is called (1 for an id outside 1..threads-1, 2 for an id
+// another worker holds, 3 after mlc_stop).
+func (md *module) workerFunc() *asm.Func {
+	th := md.th
+	c := uint32(th.ctrl)
+	f := asm.NewFunc([]wasm.ValueType{asm.I32}, []wasm.ValueType{asm.I32})
+	id := f.Param(0)
+	my, g := f.Local(asm.I32), f.Local(asm.I32)
+	claim := md.claimHelper()
+	f.Get(id).I32Const(1).Op(wasm.OpcodeI32LtS).Get(id).I32Const(int32(th.n)).Op(wasm.OpcodeI32GeS).Op(wasm.OpcodeI32Or)
+	f.If().I32Const(abi.WorkerBadID).Return().End()
+	f.I32Const(0).I32AtomicLoad(c + ctrlStop).If().I32Const(abi.WorkerRefused).Return().End()
+	f.Get(id).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(0).I32Const(1).I32AtomicCmpxchg(c + ctrlSlots)
+	f.If().I32Const(abi.WorkerIDInUse).Return().End()
+	f.Get(id).GlobalSet(globalTid)
+	f.I32Const(0).I32AtomicLoad(c + ctrlGen).Set(my)
+	f.Block().Loop()
+	f.I32Const(0).I32AtomicLoad(c + ctrlStop).BrIf(1)
+	f.I32Const(0).I32AtomicLoad(c + ctrlGen).Tee(g).Get(my).Op(wasm.OpcodeI32Eq).If()
+	f.I32Const(0).Get(my).I64Const(-1).MemoryAtomicWait32(c + ctrlGen).Drop()
+	f.Br(1)
+	f.End()
+	f.Get(g).Set(my)
+	f.Get(g)
+	for _, off := range []uint32{ctrlJob, ctrlN, ctrlChunk, ctrlChunks} {
+		f.I32Const(0).I32AtomicLoad(c + off)
+	}
+	f.Call(claim)
+	f.Br(0)
+	f.End().End()
+	f.Get(id).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(0).I32AtomicStore(c + ctrlSlots)
+	f.I32Const(0)
+	return f
+}
+
+// stopFunc is mlc_stop(): every worker returns from mlc_worker (after the
+// chunk it is running). The generation moves on so that a worker about to
+// sleep sees a change instead of missing the wake-up.
+func (md *module) stopFunc() *asm.Func {
+	c := uint32(md.th.ctrl)
+	f := asm.NewFunc(nil, nil)
+	f.I32Const(0).I32Const(1).I32AtomicStore(c + ctrlStop)
+	f.I32Const(0).I32Const(1).I32AtomicAdd(c + ctrlGen).Drop()
+	f.I32Const(0).I32Const(-1).MemoryAtomicNotify(c + ctrlGen).Drop()
+	return f
+}
+
+// finishThreads adds the worker entry points, the table of parallel
+// bodies and the memory import's size; it runs once every function exists.
+func (md *module) finishThreads(pages uint32) (worker, stop uint32) {
+	th := md.th
+	md.claimHelper()
+	worker = md.addFunc(ExportWorker, md.workerFunc())
+	stop = md.addFunc(ExportStop, md.stopFunc())
+	mem := md.m.ImportSection[0].DescMem
+	mem.Min, mem.Max = pages, pages
+	n := uint32(len(th.bodies))
+	md.m.TableSection = []*wasm.Table{{Min: n, Max: &n, Type: wasm.RefTypeFuncref}}
+	if n > 0 {
+		init := make([]*wasm.Index, n)
+		for i := range th.bodies {
+			init[i] = &th.bodies[i]
+		}
+		md.m.ElementSection = []*wasm.ElementSegment{{
+			OffsetExpr: &wasm.ConstantExpression{Opcode: wasm.OpcodeI32Const, Data: i32leb(0)},
+			Init:       init, Type: wasm.RefTypeFuncref, Mode: wasm.ElementModeActive,
+		}}
+	}
+	return worker, stop
+}
+
+// markShared sets the shared flag on the memory import of an encoded
+// threaded module: wabin encodes limits without it. The import is the
+// first of the import section, as setupThreads put it.
+func markShared(b []byte) error {
+	p := 8
+	for p < len(b) {
+		id := b[p]
+		size, n := uleb32(b[p+1:])
+		body := p + 1 + n
+		if id == wasm.SectionIDImport {
+			_, cn := uleb32(b[body:])
+			q := body + cn
+			want := []byte{byte(len(abi.MemoryModule))}
+			want = append(want, abi.MemoryModule...)
+			want = append(want, byte(len(abi.MemoryName)))
+			want = append(want, abi.MemoryName...)
+			want = append(want, wasm.ExternTypeMemory)
+			if string(b[q:q+len(want)]) != string(want) || b[q+len(want)] != 0x01 {
+				return fmt.Errorf("codegen: the memory import is not where it was put")
+			}
+			b[q+len(want)] = 0x03 // min, max, shared
+			return nil
+		}
+		p = body + int(size)
+	}
+	return fmt.Errorf("codegen: no import section")
+}
+
+func uleb32(b []byte) (uint32, int) {
+	var v uint32
+	for i := 0; i < len(b) && i < 5; i++ {
+		v |= uint32(b[i]&0x7f) << (7 * i)
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}

@@ -1,0 +1,267 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/frontend/onnxpb"
+	"github.com/mlc-compiler/mlc/internal/optest"
+	"github.com/mlc-compiler/mlc/internal/testenv"
+	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
+	"github.com/mlc-compiler/mlc/verify"
+)
+
+// threadRunners are a wazero runner with two goroutines and a Node runner
+// with two worker threads for threaded modules.
+func threadRunners(t *testing.T) (*verify.WazeroRunner, *verify.NodeRunner) {
+	t.Helper()
+	testenv.Node(t)
+	rt, err := host.NewRuntime(context.Background(), host.Config{Cancellable: true, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	nr, err := verify.NewNodeRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr.Threads = 2
+	t.Cleanup(nr.Close)
+	return &verify.WazeroRunner{RT: rt}, nr
+}
+
+// singleThreaded is the baseline of a threaded compile: the same options
+// with one thread.
+func singleThreaded(o mlc.Options) mlc.Options {
+	o.Threads, o.ParallelAll = 1, false
+	return o
+}
+
+// TestThreadsSameOutputs checks the promise of --threads: a threaded
+// module's outputs are the same bytes as the single-threaded module's, on
+// wazero (two goroutines) and on Node (two worker threads), for every
+// shared model up to 5 GFLOP (all with MLC_LARGE_MODELS=1) and a sample of
+// the ONNX backend cases. The cases are compiled with ParallelAll, so that
+// every loop that can be split is, however small, into as many chunks as
+// it allows; the models as mlc compile --threads 2 compiles them.
+func TestThreadsSameOutputs(t *testing.T) {
+	shared := testenv.Shared(t)
+	ctx := context.Background()
+	wz, nr := threadRunners(t)
+	check := func(t *testing.T, dir string, all bool) {
+		o := verify.DefaultOptions()
+		o.Compile.Threads, o.Compile.ParallelAll = 2, all
+		o.Runner, o.Also = wz, []verify.Runner{nr}
+		o.SameAs = singleThreaded
+		r := verify.Case(ctx, dir, o)
+		switch {
+		case r.Status == verify.Pass:
+			testenv.Validate(t, r.Wasm)
+		case r.Stage == "compare" && !strings.Contains(r.Message, "disagree"):
+			// Differences from the golden outputs are the other tests'
+			// concern: this one compares thread counts.
+		case r.Status == verify.Unsupported:
+			t.Skipf("unsupported: %s", r.Message)
+		default:
+			t.Fatalf("%s at %s: %s", r.Status, r.Stage, r.Message)
+		}
+	}
+	t.Run("models", func(t *testing.T) {
+		dirs, _ := filepath.Glob(filepath.Join(shared, "models", "*"))
+		for _, dir := range dirs {
+			if tooLarge(t, dir) {
+				continue
+			}
+			t.Run(filepath.Base(dir), func(t *testing.T) { check(t, dir, false) })
+		}
+	})
+	t.Run("onnx", func(t *testing.T) {
+		for _, dir := range threadCases(t, shared) {
+			t.Run(filepath.Base(dir), func(t *testing.T) {
+				t.Parallel()
+				check(t, dir, true)
+			})
+		}
+	})
+}
+
+// threadCases is a sample of the ONNX backend cases (about 100): every
+// 6th case of the op families whose kernels split their work, and every
+// 40th of the rest.
+func threadCases(t *testing.T, shared string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(shared, "onnx-tests", "index.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n")[1:] {
+		f := strings.Split(line, "\t")
+		if len(f) < 3 {
+			continue
+		}
+		if (splitOps(f[2]) && i%6 != 0) || (!splitOps(f[2]) && i%40 != 0) {
+			continue
+		}
+		dirs = append(dirs, filepath.Join(shared, "onnx-tests", f[0], f[1]))
+	}
+	return dirs
+}
+
+// splitOps tells whether a case's ops (comma-separated) include one whose
+// kernel hands out work to threads.
+func splitOps(ops string) bool {
+	for _, op := range strings.Split(ops, ",") {
+		if splitFamilies[op] || strings.HasPrefix(op, "Reduce") {
+			return true
+		}
+	}
+	return false
+}
+
+var splitFamilies = map[string]bool{}
+
+func init() {
+	for _, op := range strings.Fields(`Add Sub Mul Div Relu Sigmoid Tanh Exp Clip Pow
+		MaxPool AveragePool LpPool GlobalAveragePool GlobalMaxPool GlobalLpPool
+		Softmax LogSoftmax Hardmax LayerNormalization InstanceNormalization GroupNormalization RMSNormalization
+		Resize Upsample Concat Transpose Slice Expand Tile Split DepthToSpace SpaceToDepth Conv
+		MatMul Gemm`) {
+		splitFamilies[op] = true
+	}
+}
+
+// TestRelaxedSIMD runs every shared model up to 5 GFLOP compiled with
+// --relaxed-simd on Node (with --experimental-wasm-relaxed-simd) against
+// its golden outputs at the model's own tolerance: fused multiply-adds
+// round differently, so the outputs are held to ONNX Runtime's, not to the
+// plain module's bytes.
+func TestRelaxedSIMD(t *testing.T) {
+	shared := testenv.Shared(t)
+	testenv.Node(t)
+	nr, err := verify.NewNodeRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nr.Close)
+	dirs, _ := filepath.Glob(filepath.Join(shared, "models", "*"))
+	for _, dir := range dirs {
+		if tooLarge(t, dir) {
+			continue
+		}
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			o := verify.DefaultOptions()
+			o.Compile.RelaxedSIMD = true
+			o.Runner = nr
+			r := verify.Case(context.Background(), dir, o)
+			if r.Status != verify.Pass {
+				t.Fatalf("%s at %s: %s", r.Status, r.Stage, r.Message)
+			}
+			testenv.Validate(t, r.Wasm)
+			for _, out := range r.Outputs {
+				t.Logf("%s: max abs %.3g (tolerance rtol %g atol %g)", out.Name, out.MaxAbsErr, r.Tolerance.RTol, r.Tolerance.ATol)
+			}
+		})
+	}
+}
+
+// TestThreadsMatMulTiles checks the split of packed MatMul/Gemm (constant
+// B): shapes with partial 4-row panels and 8-column tiles, several panel
+// blocks, bias and an activation, compiled with every loop split; the
+// threaded module's outputs are the single-threaded module's bytes on
+// wazero and Node.
+func TestThreadsMatMulTiles(t *testing.T) {
+	wz, nr := threadRunners(t)
+	rng := rand.New(rand.NewSource(11))
+	for _, sh := range [][3]int{{37, 70, 50}, {8, 16, 8}, {200, 96, 20}, {5, 300, 130}} {
+		M, K, N := sh[0], sh[1], sh[2]
+		t.Run(fmt.Sprintf("%dx%dx%d", M, K, N), func(t *testing.T) {
+			n := optest.Node{Op: "Gemm", Opset: 13, Inputs: []string{"a", "b", "c"}, Outputs: []string{"y"}}
+			feed := map[string]*ir.Tensor{"a": randTensor(rng, ir.Float32, 1, M, K)}
+			consts := map[string]*ir.Tensor{"b": randTensor(rng, ir.Float32, 1, K, N), "c": randTensor(rng, ir.Float32, 1, N)}
+			model, err := optest.Model(n, feed, consts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameThreadedOutputs(t, wz, nr, model, feed, "y", "")
+		})
+	}
+}
+
+// sameThreadedOutputs compiles model with one thread and with two (every
+// loop split), runs both on wazero and Node, and checks that output y of
+// every run is the single-threaded module's bytes on wazero; tune is the
+// kernel shape ("" for the default).
+func sameThreadedOutputs(t *testing.T, wz *verify.WazeroRunner, nr *verify.NodeRunner, model []byte, feed map[string]*ir.Tensor, y, tune string) {
+	t.Helper()
+	ctx := context.Background()
+	var outs [][]map[string]*ir.Tensor
+	for _, threads := range []int{1, 2} {
+		o := mlc.DefaultOptions()
+		o.Threads, o.ParallelAll = threads, threads > 1
+		if tune != "" {
+			o.Tune = tune
+		}
+		res, err := mlc.Compile(model, "", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []verify.Runner{wz, nr} {
+			out, err := r.Run(ctx, res.Wasm, []map[string]*ir.Tensor{feed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, out)
+		}
+	}
+	for i, out := range outs[1:] {
+		if !bytes.Equal(out[0][y].Data, outs[0][0][y].Data) {
+			t.Errorf("threads %d on %s: outputs differ from the single-threaded module's on wazero", (i+1)/2+1, []string{"wazero", "Node"}[(i+1)%2])
+		}
+	}
+}
+
+// TestThreadsConvForms checks the split of the default (portable) shape's
+// convolutions: Winograd in several bands of tile rows (input transform,
+// products with each thread's own expanded U panel, output transform
+// split inside each band), the packed-A GEMM (strided: each thread expands
+// weight panels into its own scratch) and the tap form (single-threaded
+// in a threaded module), with bias and partial panels, in the default
+// shape and in v8's (one 4x8 tile per call, no expanded panels); the
+// threaded module's outputs are the single-threaded module's bytes on
+// wazero and Node.
+func TestThreadsConvForms(t *testing.T) {
+	wz, nr := threadRunners(t)
+	rng := rand.New(rand.NewSource(12))
+	for _, c := range []struct {
+		name           string
+		C, M, H        int
+		stride, dilate int64
+	}{
+		{"winograd_bands", 16, 22, 80, 1, 1},
+		{"packA_strided", 12, 30, 41, 2, 1},
+		{"taps_dilated", 64, 42, 24, 1, 8},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := optest.Node{Op: "Conv", Opset: 13, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: []*onnxpb.AttributeProto{
+				optest.Ints("pads", c.dilate, c.dilate, c.dilate, c.dilate), optest.Ints("strides", c.stride, c.stride), optest.Ints("dilations", c.dilate, c.dilate)}}
+			feed := map[string]*ir.Tensor{"x": randTensor(rng, ir.Float32, 1, 1, c.C, c.H, c.H)}
+			consts := map[string]*ir.Tensor{"w": randTensor(rng, ir.Float32, 1, c.M, c.C, 3, 3), "b": randTensor(rng, ir.Float32, 1, c.M)}
+			model, err := optest.Model(n, feed, consts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tune := range []string{mlc.DefaultTune, "v8"} {
+				t.Run(tune, func(t *testing.T) { sameThreadedOutputs(t, wz, nr, model, feed, "y", tune) })
+			}
+		})
+	}
+}

@@ -1,0 +1,206 @@
+// Threaded modules (ABI version 2: mlc compile --threads N; docs/abi.md).
+//
+// A threaded module imports its memory, shared, as env.memory. The thread
+// that calls mlc_run owns one instance; each helper thread instantiates the
+// same module on the same memory and calls mlc_worker(id), which sleeps on
+// an atomic word until mlc_run hands out work and returns once mlc_stop is
+// called. Helpers are Workers (browsers) or worker_threads (Node) running
+// worker.mjs with {op: "thread", module, memory, id}.
+//
+// Where shared memory does not exist (a page that is not cross-origin
+// isolated) the module still runs, on one thread: its memory import is
+// rewritten as unshared, which Wasm allows with atomics (no helper ever
+// waits, and the thread running mlc_run only waits for chunks a helper took).
+
+import { spawn } from "./pool.mjs";
+
+export const ABI_THREADS = 2;
+
+const isNode = typeof process !== "undefined" && process.versions != null && process.versions.node != null;
+const nodeImport = (name) => import(/* @vite-ignore */ /* webpackIgnore: true */ name);
+
+/** Why a shared WebAssembly.Memory cannot be made here, or "" when it can. */
+export function sharedMemoryUnavailable() {
+  const isolation =
+    "the page is not cross-origin isolated: serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp";
+  if (typeof crossOriginIsolated !== "undefined" && crossOriginIsolated === false) return isolation;
+  if (typeof SharedArrayBuffer === "undefined") return isNode ? "SharedArrayBuffer is not available" : isolation;
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  } catch (e) {
+    return `shared WebAssembly memory is not available: ${e.message}`;
+  }
+  return "";
+}
+
+/** Whether this thread may block in a wait (every thread but a page's main thread). */
+export function canBlock() {
+  if (isNode) return true;
+  return typeof WorkerGlobalScope !== "undefined" && globalThis instanceof WorkerGlobalScope;
+}
+
+/** The memory of a threaded module: memory_bytes in 64 KiB pages, fixed size. */
+export function threadMemory(meta, shared = true) {
+  const pages = Math.max(1, Math.ceil(meta.memory_bytes / 65536));
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
+}
+
+/** How many threads the machine has (at least 1). */
+export async function hardwareThreads() {
+  if (isNode) {
+    const os = await nodeImport("node:os");
+    return Math.max(1, typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length);
+  }
+  return Math.max(1, (typeof navigator !== "undefined" && navigator.hardwareConcurrency) || 1);
+}
+
+/**
+ * The threads to use for a threaded module: the option (default: all the
+ * machine has), at most what the module was compiled for.
+ */
+export async function threadCount(meta, requested) {
+  if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 1)) {
+    throw new RangeError(`threads must be a positive integer, got ${requested}`);
+  }
+  const want = requested !== undefined ? requested : await hardwareThreads();
+  return Math.min(want, meta.threads);
+}
+
+/**
+ * A copy of module bytes whose memory import is unshared: the module then
+ * runs on one thread where shared memory is unavailable. Throws if the
+ * bytes have no shared memory import.
+ */
+export function unsharedCopy(bytes) {
+  const b = new Uint8Array(bytes); // a copy
+  let p = 8;
+  const uleb = () => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const c = b[p++];
+      v += (c & 0x7f) * mul;
+      if ((c & 0x80) === 0) return v;
+      mul *= 128;
+    }
+  };
+  const limits = () => {
+    const flag = b[p++];
+    uleb();
+    if (flag & 1) uleb();
+  };
+  while (p < b.length) {
+    const id = b[p++];
+    const size = uleb();
+    const end = p + size;
+    if (id === 2) {
+      for (let n = uleb(); n > 0; n--) {
+        for (let name = 0; name < 2; name++) {
+          const len = uleb(); // module name, field name
+          p += len;
+        }
+        const kind = b[p++];
+        if (kind === 0) uleb();
+        else if (kind === 1) {
+          p++;
+          limits();
+        } else if (kind === 3) p += 2;
+        else if (kind === 2) {
+          if (b[p] === 3) {
+            b[p] = 1;
+            return b;
+          }
+          limits();
+        }
+      }
+    }
+    p = end;
+  }
+  throw new Error("mlc: the module has no shared memory import");
+}
+
+/**
+ * Starts `count` helper threads on a threaded module's memory, with ids
+ * 1..count; resolves once each has instantiated the module (and is about to
+ * sleep in mlc_worker). The result's stop() ends them: call the module's
+ * mlc_stop first, then stop() waits for each to return and terminates it.
+ */
+export async function startHelpers(module, memory, count, workerURL) {
+  const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => startHelper(module, memory, i + 1, workerURL)));
+  const helpers = started.filter((s) => s.status === "fulfilled").map((s) => s.value);
+  const failed = started.find((s) => s.status === "rejected");
+  if (failed) {
+    await Promise.all(helpers.map((h) => h.endpoint.terminate()));
+    throw failed.reason;
+  }
+  return {
+    count: helpers.length,
+    async stop() {
+      // A helper returns from mlc_worker after its current chunk; one that
+      // does not within a second is terminated all the same.
+      await Promise.all(helpers.map((h) => Promise.race([h.stopped, new Promise((r) => setTimeout(r, 1000))])));
+      await Promise.all(helpers.map((h) => h.endpoint.terminate()));
+    },
+  };
+}
+
+async function startHelper(module, memory, id, workerURL) {
+  const endpoint = await spawn(workerURL);
+  let stoppedResolve;
+  const stopped = new Promise((r) => (stoppedResolve = r));
+  await new Promise((resolve, reject) => {
+    let ready = false;
+    endpoint.listen(
+      (msg) => {
+        if (!ready) {
+          ready = true;
+          if (msg.op === "ready") resolve();
+          else reject(new Error(`mlc helper thread ${id}: ${msg.error ? msg.error.message : "failed to start"}`));
+          return;
+        }
+        if (msg.op === "stopped") stoppedResolve(msg.code);
+      },
+      (err) => {
+        stoppedResolve(undefined);
+        if (!ready) {
+          ready = true;
+          reject(err);
+        }
+      },
+    );
+    endpoint.post({ op: "thread", module, memory, id });
+  }).catch(async (e) => {
+    await endpoint.terminate();
+    throw e;
+  });
+  endpoint.idle(); // a sleeping helper does not keep Node's process alive
+  return { endpoint, stopped };
+}
+
+// urlBytes reads a URL whole: a path or file: URL from disk in Node.
+async function urlBytes(url) {
+  let u = url;
+  if (typeof url === "string") {
+    const hasScheme = /^[a-z][a-z0-9+.-]*:/i.test(url) && !/^[a-z]:[\\/]/i.test(url);
+    if (isNode && !hasScheme) return (await nodeImport("node:fs/promises")).readFile(url);
+    u = new URL(url, typeof location !== "undefined" ? location.href : undefined);
+  }
+  if (u.protocol === "file:" && isNode) return (await nodeImport("node:fs/promises")).readFile(u);
+  const res = await fetch(u);
+  if (!res.ok) throw new Error(`fetching ${res.url || u}: HTTP ${res.status} ${res.statusText || ""}`.trim());
+  return res.arrayBuffer();
+}
+
+// sourceBytes reads a source's bytes again, for a threaded module that must
+// be rebuilt (a URL is fetched again, usually from the cache).
+export async function sourceBytes(source, why) {
+  if (source !== null && typeof source === "object" && typeof source.then === "function") source = await source;
+  if (source instanceof WebAssembly.Module) {
+    throw new Error(
+      `mlc: this module was compiled with --threads and ${why}; to run it on one thread, pass its bytes or URL to load() or loadWorker(), not a WebAssembly.Module`,
+    );
+  }
+  if (typeof source === "string" || source instanceof URL) return urlBytes(source);
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  return new Uint8Array(source);
+}
