@@ -108,28 +108,67 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	}
 	mk := k.microKernelA(storeRows, &op.Epilogue, biasIf(bias != nil, biasCols), lda, chunkWhole)
 	direct := lda > 0
+	// packRows packs the rows of panels start .. start+cnt (the last row
+	// repeated past M) into dst, as the micro-kernel reads them.
+	packRows := func(start, cnt, pi, pc, dst asm.Local) {
+		f := k.F
+		row := f.Local(asm.I32)
+		src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
+		f.Get(start).Set(pi)
+		f.Get(cnt).Set(pc)
+		f.Loop32(pc, func() {
+			for r := 0; r < 4; r++ {
+				f.Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(row)
+				f.I32Const(int32(M - 1)).Get(row).Get(row).I32Const(int32(M - 1)).Op(wasm.OpcodeI32GtS).Select().Set(row)
+				f.Get(row).I32Const(int32(K * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(src[r])
+			}
+			k.packARows(src, 4, K, dst)
+			f.AddI32(pi, 1)
+		})
+	}
+	// blockTiles runs the micro-kernel on column tile nb of panels
+	// start .. start+cnt, reading their packed rows from ap on.
+	blockTiles := func(start, cnt, pi, pc, ap, nb, rows, cols asm.Local) {
+		f := k.F
+		f.Get(start).Set(pi)
+		f.Get(cnt).Set(pc)
+		f.Loop32(pc, func() {
+			tileLen(f, rows, pi, 4, M)
+			f.Get(ap)
+			f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			// C: out + pi*4*N*4 + nb*32
+			f.I32Const(k.Addr(out)).Get(pi).I32Const(int32(16 * N)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			if bias != nil {
+				f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			} else {
+				f.I32Const(0)
+			}
+			steps := k.packedSteps(K4)
+			if direct {
+				steps = int32(K) // B's padding rows are never read
+			}
+			f.I32Const(steps).I32Const(int32(N * 4)).Get(rows).Get(cols)
+			f.I32Const(resOff)
+			f.I32Const(32).Call(mk)
+			if direct {
+				f.AddI32(ap, int32(16*K))
+			} else {
+				f.AddI32(ap, panelBytes)
+			}
+			f.AddI32(pi, 1)
+		})
+	}
 	if k.Threads() > 1 {
-		k.matmulPackedThreads(n, op, M, blockPanels, lda, mk)
+		k.matmulPackedThreads(n, op, M, blockPanels, direct, packRows, blockTiles)
 		return
 	}
 	panelBlocks(f, panels, blockPanels, func(start, cnt asm.Local) {
 		// Pack the block's rows (the v8 tune reads whole panels of rows in place).
 		pi, pc := f.Local(asm.I32), f.Local(asm.I32)
 		if !direct {
-			dst, row := f.Local(asm.I32), f.Local(asm.I32)
-			src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
+			dst := f.Local(asm.I32)
 			f.I32Const(aBuf).Set(dst)
-			f.Get(start).Set(pi)
-			f.Get(cnt).Set(pc)
-			f.Loop32(pc, func() {
-				for r := 0; r < 4; r++ {
-					f.Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(row)
-					f.I32Const(int32(M - 1)).Get(row).Get(row).I32Const(int32(M - 1)).Op(wasm.OpcodeI32GtS).Select().Set(row)
-					f.Get(row).I32Const(int32(K * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(src[r])
-				}
-				k.packARows(src, 4, K, dst)
-				f.AddI32(pi, 1)
-			})
+			packRows(start, cnt, pi, pc, dst)
 		}
 		nb, nbc, ap, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		f.SetI32(nb, 0)
@@ -140,33 +179,7 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 			} else {
 				f.I32Const(aBuf).Set(ap)
 			}
-			f.Get(start).Set(pi)
-			f.Get(cnt).Set(pc)
-			f.Loop32(pc, func() {
-				tileLen(f, rows, pi, 4, M)
-				f.Get(ap)
-				f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				// C: out + pi*4*N*4 + nb*32
-				f.I32Const(k.Addr(out)).Get(pi).I32Const(int32(16 * N)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				if bias != nil {
-					f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				} else {
-					f.I32Const(0)
-				}
-				steps := k.packedSteps(K4)
-				if direct {
-					steps = int32(K) // B's padding rows are never read
-				}
-				f.I32Const(steps).I32Const(int32(N * 4)).Get(rows).Get(cols)
-				f.I32Const(resOff)
-				f.I32Const(32).Call(mk)
-				if direct {
-					f.AddI32(ap, int32(16*K))
-				} else {
-					f.AddI32(ap, panelBytes)
-				}
-				f.AddI32(pi, 1)
-			})
+			blockTiles(start, cnt, pi, pc, ap, nb, rows, cols)
 			f.AddI32(nb, 1)
 		})
 	})
@@ -178,13 +191,10 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 // micro-kernel over its tiles, each over the whole of K as the
 // single-threaded loop does, so every output element sees the same
 // operations whichever thread computes it.
-func (k *Ctx) matmulPackedThreads(n *ir.Node, op *ir.FusedMatMul, M, blockPanels, lda int, mk uint32) {
-	a, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
-	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
+func (k *Ctx) matmulPackedThreads(n *ir.Node, op *ir.FusedMatMul, M, blockPanels int, direct bool,
+	packRows func(start, cnt, pi, pc, dst asm.Local), blockTiles func(start, cnt, pi, pc, ap, nb, rows, cols asm.Local)) {
+	a := n.Inputs[0]
 	K, N := op.K, op.N
-	K4 := ir.PackedK(K)
-	panelBytes := int32(K4 * 4 * int(k.aStride()))
-	direct := lda > 0
 	buf, bufSize := k.ScratchAddr()
 	panels := (M + 3) / 4
 	blocks := (panels + blockPanels - 1) / blockPanels
@@ -210,51 +220,15 @@ func (k *Ctx) matmulPackedThreads(n *ir.Node, op *ir.FusedMatMul, M, blockPanels
 			if direct {
 				f.Get(start).I32Const(int32(16 * K)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(ap0)
 			} else {
-				dst, row := f.Local(asm.I32), f.Local(asm.I32)
-				src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
+				dst := f.Local(asm.I32)
 				s.Scratch(buf, bufSize)
 				f.Tee(ap0).Set(dst)
-				f.Get(start).Set(pi)
-				f.Get(cnt).Set(pc)
-				f.Loop32(pc, func() {
-					for r := 0; r < 4; r++ {
-						f.Get(pi).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(int32(r)).Op(wasm.OpcodeI32Add).Set(row)
-						f.I32Const(int32(M - 1)).Get(row).Get(row).I32Const(int32(M - 1)).Op(wasm.OpcodeI32GtS).Select().Set(row)
-						f.Get(row).I32Const(int32(K * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a)).Op(wasm.OpcodeI32Add).Set(src[r])
-					}
-					k.packARows(src, 4, K, dst)
-					f.AddI32(pi, 1)
-				})
+				packRows(start, cnt, pi, pc, dst)
 			}
 			f.Loop()
 			tileLen(f, cols, nb, 8, N)
 			f.Get(ap0).Set(ap)
-			f.Get(start).Set(pi)
-			f.Get(cnt).Set(pc)
-			f.Loop32(pc, func() {
-				tileLen(f, rows, pi, 4, M)
-				f.Get(ap)
-				f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				f.I32Const(k.Addr(out)).Get(pi).I32Const(int32(16 * N)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				if bias != nil {
-					f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				} else {
-					f.I32Const(0)
-				}
-				steps := k.packedSteps(K4)
-				if direct {
-					steps = int32(K)
-				}
-				f.I32Const(steps).I32Const(int32(N * 4)).Get(rows).Get(cols)
-				f.I32Const(resOff)
-				f.I32Const(32).Call(mk)
-				if direct {
-					f.AddI32(ap, int32(16*K))
-				} else {
-					f.AddI32(ap, panelBytes)
-				}
-				f.AddI32(pi, 1)
-			})
+			blockTiles(start, cnt, pi, pc, ap, nb, rows, cols)
 			f.Get(nb).I32Const(1).Op(wasm.OpcodeI32Add).Tee(nb).Get(nbEnd).Op(wasm.OpcodeI32LtS).BrIf(0)
 			f.End()
 		})
