@@ -3,6 +3,8 @@ package host
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/mlc-compiler/mlc/abi"
 )
 
 // Tensor is a model input or output as a host exchanges it with a module:
@@ -23,20 +25,10 @@ type Element interface {
 	float32 | float64 | int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64 | bool
 }
 
-// dtypeBits is the storage size of every dtype a module's metadata may
-// name (numpy's names; the ml_dtypes names for those numpy lacks).
-var dtypeBits = map[string]int{
-	"float32": 32, "float64": 64, "float16": 16, "bfloat16": 16,
-	"int8": 8, "int16": 16, "int32": 32, "int64": 64,
-	"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64, "bool": 8,
-	"float8_e4m3fn": 8, "float8_e4m3fnuz": 8, "float8_e5m2": 8, "float8_e5m2fnuz": 8, "float8_e8m0fnu": 8,
-	"float4_e2m1fn": 4, "int4": 4, "uint4": 4, "int2": 2, "uint2": 2,
-}
-
 // DTypeBits returns the storage bits of one element of dtype, and whether
-// the name is known.
+// the name is known (the names the module ABI defines).
 func DTypeBits(dtype string) (int, bool) {
-	b, ok := dtypeBits[dtype]
+	b, ok := abi.DTypeBits[dtype]
 	return b, ok
 }
 
@@ -83,7 +75,7 @@ func numElements(shape []int) (int, error) {
 
 // Zeros returns a tensor of zeros.
 func Zeros(dtype string, shape []int) (*Tensor, error) {
-	bits, ok := dtypeBits[dtype]
+	bits, ok := abi.DTypeBits[dtype]
 	if !ok {
 		return nil, fmt.Errorf("unknown dtype %q", dtype)
 	}
@@ -135,7 +127,7 @@ func (t *Tensor) Len() int {
 
 // Check reports whether Data has the size DType and Shape call for.
 func (t *Tensor) Check() error {
-	bits, ok := dtypeBits[t.DType]
+	bits, ok := abi.DTypeBits[t.DType]
 	if !ok {
 		return fmt.Errorf("unknown dtype %q", t.DType)
 	}
