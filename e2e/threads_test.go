@@ -268,3 +268,21 @@ func TestThreadsConvForms(t *testing.T) {
 		})
 	}
 }
+
+// TestThreadsResizeBilinear checks the split of the SIMD bilinear resize
+// (planes handed out, with a partial group of 4 columns): the threaded
+// module's outputs are the single-threaded module's bytes on wazero and
+// Node.
+func TestThreadsResizeBilinear(t *testing.T) {
+	wz, nr := threadRunners(t)
+	rng := rand.New(rand.NewSource(13))
+	n := optest.Node{Op: "Resize", Opset: 13, Inputs: []string{"x", "", "", "sizes"}, Outputs: []string{"y"},
+		Attrs: []*onnxpb.AttributeProto{optest.String("mode", "linear"), optest.String("coordinate_transformation_mode", "half_pixel")}}
+	feed := map[string]*ir.Tensor{"x": randTensor(rng, ir.Float32, 1, 1, 5, 20, 19)}
+	consts := map[string]*ir.Tensor{"sizes": ir.TensorI64(ir.Shape{4}, 1, 5, 40, 38)}
+	model, err := optest.Model(n, feed, consts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameThreadedOutputs(t, wz, nr, model, feed, "y", "")
+}
