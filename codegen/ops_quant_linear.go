@@ -10,7 +10,7 @@ import (
 )
 
 // MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv on the integer
-// GEMM core (qgemm.go). Scales and zero points are read at run time.
+// GEMM core (math_qgemm.go). Scales and zero points are read at run time.
 
 // qmmArgs are the operands of an integer matrix product; the scales are
 // nil for MatMulInteger (int32 output).
