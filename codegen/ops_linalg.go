@@ -7,201 +7,8 @@ import (
 	"github.com/mlc-compiler/mlc/ir"
 )
 
-// Matrix multiplication: the core used by Gemm, MatMul and Conv.
-
-// matrix addresses a 2-D operand: element (r, c) is at base + (r*rs + c*cs)
-// elements; base is a local so batch loops can move it.
-type matrix struct {
-	base   asm.Local
-	rs, cs int
-}
-
-// mm describes C[M,N] = A[M,K] x B[K,N] with C row-major (row stride N).
-type mm struct {
-	M, K, N int
-	dt      ir.DType
-	a, b    matrix
-	c       asm.Local
-}
-
-// emitMatMul writes C = A x B.
-func (k *Ctx) emitMatMul(p mm) error {
-	if p.dt == ir.Float32 && k.SIMD() && p.b.cs == 1 && p.N >= 4 {
-		k.matmulSIMD(p)
-		return nil
-	}
-	return k.matmulScalar(p)
-}
-
-// matmulScalar is the reference-shaped loop for every dtype.
-func (k *Ctx) matmulScalar(p mm) error {
-	f := k.F
-	ct, err := computeType(p.dt)
-	if err != nil {
-		return err
-	}
-	if p.dt == ir.Float16 || p.dt == ir.BFloat16 {
-		ct = asm.F32
-	}
-	sz := int32(elemBytes(p.dt))
-	add := map[wasm.ValueType]wasm.Opcode{asm.F32: wasm.OpcodeF32Add, asm.F64: wasm.OpcodeF64Add, asm.I32: wasm.OpcodeI32Add, asm.I64: wasm.OpcodeI64Add}[ct]
-	mul := map[wasm.ValueType]wasm.Opcode{asm.F32: wasm.OpcodeF32Mul, asm.F64: wasm.OpcodeF64Mul, asm.I32: wasm.OpcodeI32Mul, asm.I64: wasm.OpcodeI64Mul}[ct]
-	i, j, kk := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	pa, pb, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	acc := f.Local(ct)
-	f.Get(p.c).Set(pc)
-	var err2 error
-	f.Repeat(i, p.M, func() {
-		f.Repeat(j, p.N, func() {
-			constOf(f, ct, 0)
-			f.Set(acc)
-			// pa = a + i*rs*sz ; pb = b + j*cs*sz
-			f.Get(p.a.base).Get(i).I32Const(int32(p.a.rs) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pa)
-			f.Get(p.b.base).Get(j).I32Const(int32(p.b.cs) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
-			f.Repeat(kk, p.K, func() {
-				f.Get(acc)
-				f.Get(pa)
-				if e := k.loadElem(p.dt, 0); e != nil {
-					err2 = e
-				}
-				f.Get(pb)
-				k.loadElem(p.dt, 0)
-				f.Op(mul).Op(add).Set(acc)
-				f.AddI32(pa, int32(p.a.cs)*sz)
-				f.AddI32(pb, int32(p.b.rs)*sz)
-			})
-			f.Get(pc).Get(acc)
-			if e := k.storeElem(p.dt, 0); e != nil {
-				err2 = e
-			}
-			f.AddI32(pc, sz)
-		})
-	})
-	return err2
-}
-
-// matmulSIMD register-blocks C in tiles of up to 4 rows by 8 columns: each
-// k step loads two B vectors and broadcasts one A element per row.
-func (k *Ctx) matmulSIMD(p mm) {
-	f := k.F
-	rowTiles := []int{}
-	for r := p.M; r > 0; r -= 4 {
-		rowTiles = append(rowTiles, min(r, 4))
-	}
-	// Column blocks: 8-wide, then one 4-wide, then a scalar remainder.
-	n8 := p.N / 8 * 8
-	n4 := (p.N - n8) / 4 * 4
-	nRest := p.N - n8 - n4
-
-	pa := make([]asm.Local, 4)
-	for r := range pa {
-		pa[r] = f.Local(asm.I32)
-	}
-	pb, pc, rowA, rowC, col := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	accs := make([]asm.Local, 8)
-	for i := range accs {
-		accs[i] = f.Local(asm.V128)
-	}
-	bv := []asm.Local{f.Local(asm.V128), f.Local(asm.V128)}
-	av := f.Local(asm.V128)
-	kc := f.Local(asm.I32)
-	sacc := make([]asm.Local, 4)
-	for i := range sacc {
-		sacc[i] = f.Local(asm.F32)
-	}
-	aRow := int32(p.a.rs * 4)
-	aCol := int32(p.a.cs * 4)
-	bRow := int32(p.b.rs * 4)
-
-	// tile emits one rows x vecs*4 tile whose C address is pc, B column
-	// address pb and A row addresses pa[0..rows).
-	tile := func(rows, vecs int) {
-		for i := 0; i < rows*vecs; i++ {
-			f.V128Const([16]byte{}).Set(accs[i])
-		}
-		f.Counted(kc, p.K, func() {
-			for v := 0; v < vecs; v++ {
-				f.Get(pb).V128Load(uint32(16 * v)).Set(bv[v])
-			}
-			for r := 0; r < rows; r++ {
-				f.Get(pa[r]).V128Load32Splat(0).Set(av)
-				for v := 0; v < vecs; v++ {
-					a := accs[r*vecs+v]
-					f.Get(a).Get(av).Get(bv[v]).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a)
-				}
-				f.AddI32(pa[r], aCol)
-			}
-			f.AddI32(pb, bRow)
-		})
-		for r := 0; r < rows; r++ {
-			for v := 0; v < vecs; v++ {
-				f.Get(pc).Get(accs[r*vecs+v]).V128Store(uint32(r*p.N*4 + 16*v))
-			}
-		}
-	}
-	scalarCols := func(rows int) {
-		for i := 0; i < rows; i++ {
-			f.F32Const(0).Set(sacc[i])
-		}
-		f.Counted(kc, p.K, func() {
-			for r := 0; r < rows; r++ {
-				f.Get(sacc[r]).Get(pa[r]).F32Load(0).Get(pb).F32Load(0).Op(wasm.OpcodeF32Mul).Op(wasm.OpcodeF32Add).Set(sacc[r])
-				f.AddI32(pa[r], aCol)
-			}
-			f.AddI32(pb, bRow)
-		})
-		for r := 0; r < rows; r++ {
-			f.Get(pc).Get(sacc[r]).F32Store(uint32(r * p.N * 4))
-		}
-	}
-	// setTilePtrs points pa[0..rows), pb and pc at the tile in column col.
-	setTilePtrs := func(rows int) {
-		for r := 0; r < rows; r++ {
-			f.Get(rowA).I32Const(int32(r) * aRow).Op(wasm.OpcodeI32Add).Set(pa[r])
-		}
-		f.Get(p.b.base).Get(col).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
-		f.Get(rowC).Get(col).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pc)
-	}
-	f.Get(p.a.base).Set(rowA)
-	f.Get(p.c).Set(rowC)
-	i := 0
-	for i < len(rowTiles) {
-		rows := rowTiles[i]
-		reps := 1
-		for i+reps < len(rowTiles) && rowTiles[i+reps] == rows {
-			reps++
-		}
-		rc := f.Local(asm.I32)
-		f.Counted(rc, reps, func() {
-			// column blocks of 8
-			f.SetI32(col, 0)
-			if n8 > 0 {
-				cc := f.Local(asm.I32)
-				f.Counted(cc, n8/8, func() {
-					setTilePtrs(rows)
-					tile(rows, 2)
-					f.AddI32(col, 8)
-				})
-			}
-			if n4 > 0 {
-				setTilePtrs(rows)
-				tile(rows, 1)
-				f.AddI32(col, 4)
-			}
-			if nRest > 0 {
-				cc := f.Local(asm.I32)
-				f.Counted(cc, nRest, func() {
-					setTilePtrs(rows)
-					scalarCols(rows)
-					f.AddI32(col, 1)
-				})
-			}
-			f.AddI32(rowA, int32(rows)*aRow)
-			f.AddI32(rowC, int32(rows*p.N*4))
-		})
-		i += reps
-	}
-}
+// MatMul, Gemm and BatchNormalization (linalg in ir); the GEMM core is in
+// math_matmul.go, Softmax in ops_linalg_softmax*.go.
 
 func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.MatMul) error {
@@ -280,6 +87,12 @@ func init() {
 		}
 		return k.gemmEpilogue(n, op)
 	})
+	registerWorkspace(func(n *ir.Node, op *ir.BatchNorm) int {
+		return 2 * n.Inputs[0].Type.Shape[1] * max(elemBytes(n.Inputs[0].Type.DType), 1)
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.BatchNorm) error {
+		return k.batchNorm(n, op)
+	})
 }
 
 func scaleInts(s []int, f int) []int {
@@ -335,10 +148,60 @@ func (k *Ctx) gemmEpilogue(n *ir.Node, op *ir.Gemm) error {
 	return k.elementwise(&ir.Node{Op: op, Inputs: inputs, Outputs: n.Outputs}, fn)
 }
 
-// zeroFill clears a value's memory.
-func (k *Ctx) zeroFill(v *ir.Value) error {
-	if b := v.Type.Bytes(); b > 0 {
-		k.F.I32Const(k.Addr(v)).I32Const(0).I32Const(int32(b)).MemoryFill()
+// batchNorm computes per-channel scale and shift into the workspace, then
+// y = x*scale[c] + shift[c] elementwise.
+func (k *Ctx) batchNorm(n *ir.Node, op *ir.BatchNorm) error {
+	f := k.F
+	x, y := n.Inputs[0], n.Outputs[0]
+	dt := x.Type.DType
+	ct, err := computeType(dt)
+	if err != nil {
+		return err
 	}
-	return nil
+	if ct != asm.F32 && ct != asm.F64 {
+		return ir.NotSupportedf("BatchNormalization on %s", dt)
+	}
+	for i := 1; i < 5; i++ {
+		if n.Inputs[i].Type.DType != dt {
+			return ir.NotSupportedf("BatchNormalization with %s statistics for %s input", n.Inputs[i].Type.DType, dt)
+		}
+	}
+	C := x.Type.Shape[1]
+	sz := int32(elemBytes(dt))
+	ws := k.WorkspaceAddr()
+	xf := fxFor(f, ct, false)
+	scale, bias, mean, vr := n.Inputs[1], n.Inputs[2], n.Inputs[3], n.Inputs[4]
+	c := f.Local(asm.I32)
+	sc := f.Local(ct)
+	load := func(v *ir.Value) {
+		f.Get(c).I32Const(sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(v)).Op(wasm.OpcodeI32Add)
+		k.loadElem(dt, 0)
+	}
+	f.Repeat(c, C, func() {
+		// scale' = scale / sqrt(var + eps)
+		load(scale)
+		load(vr)
+		xf.c(float64(op.Epsilon)).add().sqrt().div().set(sc)
+		f.Get(c).I32Const(sz).Op(wasm.OpcodeI32Mul).I32Const(ws).Op(wasm.OpcodeI32Add).Get(sc)
+		k.storeElem(dt, 0)
+		// shift = bias - mean*scale'
+		f.Get(c).I32Const(sz).Op(wasm.OpcodeI32Mul).I32Const(ws + int32(C)*sz).Op(wasm.OpcodeI32Add)
+		load(bias)
+		load(mean)
+		xf.get(sc).mul().sub()
+		k.storeElem(dt, 0)
+	})
+	bs := make(ir.Shape, len(x.Type.Shape))
+	for i := range bs {
+		bs[i] = 1
+	}
+	bs[1] = C
+	sView := k.ValueAt("bn_scale", ir.Type{DType: dt, Shape: bs}, ws)
+	bView := k.ValueAt("bn_shift", ir.Type{DType: dt, Shape: bs}, ws+int32(C)*sz)
+	fn := ewFn{in: []ir.DType{dt, dt, dt}, out: dt, vec: ct == asm.F32}
+	fn.emit = func(a []asm.Local, vec bool) error {
+		fxFor(f, ct, vec).get(a[0]).get(a[1]).mul().get(a[2]).add()
+		return nil
+	}
+	return k.elementwise(&ir.Node{Op: op, Inputs: []*ir.Value{x, sView, bView}, Outputs: []*ir.Value{y}}, fn)
 }
