@@ -196,242 +196,310 @@ func (k *Ctx) batchNormTraining(n *ir.Node, op *ir.BatchNormTraining) error {
 }
 
 func (k *Ctx) normalize(p *normPlan) error {
-	f := k.F
-	xdt, ydt := p.x.Type.DType, p.y.Type.DType
-	cols := p.segs * p.segLen
-	if p.rows == 0 || cols == 0 {
+	e := planNormRows(k, p)
+	if e == nil {
 		return nil
 	}
-	ct := p.ct
-	xf := fxFor(f, ct, false)
-	xsz, ysz := int32(elemBytes(xdt)), int32(elemBytes(ydt))
-	sdt := p.scale.Type.DType
-	vec := k.SIMD() && ct == asm.F32 && xdt == ir.Float32 && ydt == ir.Float32 && p.segLen >= 4 &&
-		sdt == ir.Float32 && (p.bias == nil || p.bias.Type.DType == ir.Float32)
-	vx := fxFor(f, asm.F32, true)
-	var errs firstErr
-	rowNs := float64(cols) * 3 * nsPerScalar
-	if vec {
-		rowNs = float64(cols) * nsPerLaneOp
-	}
-	k.Parallel(p.rows, rowNs, func(sp Span) {
-		row, xRow, yRow := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		px, py, ps, pb, sc, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		sum, mean, variance, inv, v, s, b := f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct)
-		vsum, vmean, vinv, vs, vb, vv := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
-		loadX := func() { errs.check(k.loadAs(xdt, 0, ct)) }
-		// sweep runs body over every element of the row; vbody over groups of
-		// four when vectorized. px walks the elements.
-		sweep := func(body func(), vbody func()) {
-			f.Get(xRow).Set(px)
-			f.Counted(sc, p.segs, func() {
-				seg := f.Local(asm.I32)
-				f.Get(px).Set(seg)
-				rest := p.segLen
-				if vec {
-					f.Counted(cc, p.segLen/4, func() {
-						vbody()
-						f.AddI32(px, 16)
-					})
-					rest %= 4
-				}
-				f.Counted(cc, rest, func() {
-					body()
-					f.AddI32(px, xsz)
-				})
-				f.Get(seg).I32Const(int32(p.segSt) * xsz).Op(wasm.OpcodeI32Add).Set(px)
-			})
-		}
-		// hsum adds vsum's lanes to sum.
-		hsum := func() {
-			if !vec {
-				return
-			}
-			for l := byte(0); l < 4; l++ {
-				xf.get(sum).f.Get(vsum).Lane(wasm.OpcodeVecF32x4ExtractLane, l)
-				xf.add().set(sum)
-			}
-		}
-		loadScaleBias := func(idx func()) {
-			// s, b (and their splats) for the element index on idx
-			for _, a := range []struct {
-				v   *ir.Value
-				dst asm.Local
-				vd  asm.Local
-			}{{p.scale, s, vs}, {p.bias, b, vb}} {
-				if a.v == nil {
-					constOf(f, ct, 0)
-					f.Set(a.dst)
-				} else {
-					idx()
-					f.I32Const(int32(elemBytes(a.v.Type.DType))).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a.v)).Op(wasm.OpcodeI32Add)
-					errs.check(k.loadAs(a.v.Type.DType, 0, ct))
-					f.Set(a.dst)
-				}
-				if vec {
-					f.Get(a.dst).Vec(wasm.OpcodeVecF32x4Splat).Set(a.vd)
-				}
-			}
-		}
-		// out writes ((x - mean) * inv) * s + b for the scalar x in v.
-		out := func() {
-			f.Get(py)
-			xf.get(v).get(mean).sub().get(inv).mul().get(s).mul()
-			if p.bias != nil {
-				xf.get(b).add()
-			}
-			errs.check(k.storeAs(ydt, 0, ct))
-			f.AddI32(py, ysz)
-		}
-		vout := func() {
-			f.Get(py)
-			vx.get(vv).get(vmean).sub().get(vinv).mul().get(vs).mul()
-			if p.bias != nil {
-				vx.get(vb).add()
-			}
-			f.V128Store(0)
-			f.AddI32(py, 16)
-		}
-
-		sp.Base(k.Addr(p.x), int32(p.rowStride)*xsz)
-		f.Set(xRow)
-		sp.Base(k.Addr(p.y), int32(p.rowStride)*ysz)
-		f.Set(yRow)
-		sp.For(row, func() {
-			// mean (or mean square for RMS)
-			constOf(f, ct, 0)
-			f.Set(sum)
-			if vec {
-				f.V128Const([16]byte{}).Set(vsum)
-			}
-			sweep(func() {
-				f.Get(px)
-				loadX()
-				f.Set(v)
-				if p.rms {
-					xf.get(v).get(v).mul()
-				} else {
-					xf.get(v)
-				}
-				xf.get(sum).add().set(sum)
-			}, func() {
-				f.Get(px).V128Load(0).Set(vv)
-				if p.rms {
-					vx.get(vv).get(vv).mul()
-				} else {
-					vx.get(vv)
-				}
-				vx.get(vsum).add().set(vsum)
-			})
-			hsum()
-			if p.rms {
-				constOf(f, ct, 0)
-				f.Set(mean)
-				xf.get(sum).c(float64(cols)).div().set(variance)
-			} else {
-				xf.get(sum).c(float64(cols)).div().set(mean)
-				// variance as the mean squared deviation
-				constOf(f, ct, 0)
-				f.Set(sum)
-				if vec {
-					f.Get(mean).Vec(wasm.OpcodeVecF32x4Splat).Set(vmean)
-					f.V128Const([16]byte{}).Set(vsum)
-				}
-				sweep(func() {
-					f.Get(px)
-					loadX()
-					xf.get(mean).sub().set(v)
-					xf.get(v).get(v).mul().get(sum).add().set(sum)
-				}, func() {
-					f.Get(px).V128Load(0).Get(vmean)
-					vx.sub().set(vv)
-					vx.get(vv).get(vv).mul().get(vsum).add().set(vsum)
-				})
-				hsum()
-				xf.get(sum).c(float64(cols)).div().set(variance)
-			}
-			xf.c(1).get(variance).c(p.eps).add().sqrt().div().set(inv)
-			if vec {
-				f.Get(mean).Vec(wasm.OpcodeVecF32x4Splat).Set(vmean)
-				f.Get(inv).Vec(wasm.OpcodeVecF32x4Splat).Set(vinv)
-			}
-			if p.stats != nil {
-				errs.check(p.stats(row, mean, variance, inv))
-			}
-			// output
-			f.Get(yRow).Set(py)
-			if p.perCol {
-				f.I32Const(p.scaleAt).Set(ps)
-				f.I32Const(p.biasAt).Set(pb)
-				ssz := int32(elemBytes(sdt))
-				var bsz int32
-				if p.bias != nil {
-					bsz = int32(elemBytes(p.bias.Type.DType))
-				}
-				sweep(func() {
-					f.Get(px)
-					loadX()
-					f.Set(v)
-					f.Get(ps)
-					errs.check(k.loadAs(sdt, 0, ct))
-					f.Set(s)
-					if p.bias != nil {
-						f.Get(pb)
-						errs.check(k.loadAs(p.bias.Type.DType, 0, ct))
-						f.Set(b)
-					}
-					out()
-					f.AddI32(ps, ssz)
-					f.AddI32(pb, bsz)
-				}, func() {
-					f.Get(px).V128Load(0).Set(vv)
-					f.Get(ps).V128Load(0).Set(vs)
-					if p.bias != nil {
-						f.Get(pb).V128Load(0).Set(vb)
-					}
-					vout()
-					f.AddI32(ps, 16)
-					f.AddI32(pb, 16)
-				})
-			} else {
-				// chunks of segLen/chunks elements share one scale and bias
-				clen := p.segLen / p.chunks
-				chunk := f.Local(asm.I32)
-				f.Get(xRow).Set(px)
-				f.Counted(sc, p.segs, func() {
-					seg := f.Local(asm.I32)
-					f.Get(px).Set(seg)
-					f.Repeat(chunk, p.chunks, func() {
-						loadScaleBias(func() {
-							f.Get(row).I32Const(int32(p.period)).Op(wasm.OpcodeI32RemU).I32Const(int32(p.chunks)).Op(wasm.OpcodeI32Mul).Get(chunk).Op(wasm.OpcodeI32Add)
-						})
-						rest := clen
-						if vec && clen >= 4 {
-							f.Counted(cc, clen/4, func() {
-								f.Get(px).V128Load(0).Set(vv)
-								vout()
-								f.AddI32(px, 16)
-							})
-							rest %= 4
-						}
-						f.Counted(cc, rest, func() {
-							f.Get(px)
-							loadX()
-							f.Set(v)
-							out()
-							f.AddI32(px, xsz)
-						})
-					})
-					f.Get(seg).I32Const(int32(p.segSt) * xsz).Op(wasm.OpcodeI32Add).Set(px)
-					if p.segs > 1 {
-						// the matching output segment
-						f.Get(py).I32Const(int32(p.segSt-p.segLen) * ysz).Op(wasm.OpcodeI32Add).Set(py)
-					}
-				})
-			}
-			f.AddI32(xRow, int32(p.rowStride)*xsz)
-			f.AddI32(yRow, int32(p.rowStride)*ysz)
-		})
+	k.Parallel(p.rows, e.rowNs, func(sp Span) {
+		e.declare()
+		e.rowsOf(sp)
 	})
-	return errs.err
+	return e.errs.err
+}
+
+// normRows is normalize's emission: what the plan decided (vectorized or
+// not, the row's cost, element sizes) and the locals of one row loop.
+type normRows struct {
+	k                                 *Ctx
+	f                                 *asm.Func
+	p                                 *normPlan
+	xdt, ydt, sdt                     ir.DType
+	ct                                wasm.ValueType
+	cols                              int
+	xsz, ysz                          int32
+	vec                               bool // f32x4 sweeps
+	rowNs                             float64
+	xf, vx                            fx
+	errs                              firstErr
+	row, xRow, yRow                   asm.Local
+	px, py, ps, pb, sc, cc            asm.Local
+	sum, mean, variance, inv, v, s, b asm.Local
+	vsum, vmean, vinv, vs, vb, vv     asm.Local
+}
+
+// planNormRows decides how normalize emits p; nil for nothing to do.
+func planNormRows(k *Ctx, p *normPlan) *normRows {
+	f := k.F
+	e := &normRows{k: k, f: f, p: p, xdt: p.x.Type.DType, ydt: p.y.Type.DType, cols: p.segs * p.segLen}
+	if p.rows == 0 || e.cols == 0 {
+		return nil
+	}
+	e.ct = p.ct
+	e.xf = fxFor(f, e.ct, false)
+	e.xsz, e.ysz = int32(elemBytes(e.xdt)), int32(elemBytes(e.ydt))
+	e.sdt = p.scale.Type.DType
+	e.vec = k.SIMD() && e.ct == asm.F32 && e.xdt == ir.Float32 && e.ydt == ir.Float32 && p.segLen >= 4 &&
+		e.sdt == ir.Float32 && (p.bias == nil || p.bias.Type.DType == ir.Float32)
+	e.vx = fxFor(f, asm.F32, true)
+	e.rowNs = float64(e.cols) * 3 * nsPerScalar
+	if e.vec {
+		e.rowNs = float64(e.cols) * nsPerLaneOp
+	}
+	return e
+}
+
+// declare makes the locals of one row loop.
+func (e *normRows) declare() {
+	f, ct := e.f, e.ct
+	e.row, e.xRow, e.yRow = f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	e.px, e.py, e.ps, e.pb, e.sc, e.cc = f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	e.sum, e.mean, e.variance, e.inv, e.v, e.s, e.b = f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct), f.Local(ct)
+	e.vsum, e.vmean, e.vinv, e.vs, e.vb, e.vv = f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
+}
+
+// rowsOf normalizes the span's rows: statistics, then the output.
+func (e *normRows) rowsOf(sp Span) {
+	k, f, p := e.k, e.f, e.p
+	sp.Base(k.Addr(p.x), int32(p.rowStride)*e.xsz)
+	f.Set(e.xRow)
+	sp.Base(k.Addr(p.y), int32(p.rowStride)*e.ysz)
+	f.Set(e.yRow)
+	sp.For(e.row, func() {
+		e.statistics()
+		// output
+		f.Get(e.yRow).Set(e.py)
+		if p.perCol {
+			e.outputPerColumn()
+		} else {
+			e.outputChunks()
+		}
+		f.AddI32(e.xRow, int32(p.rowStride)*e.xsz)
+		f.AddI32(e.yRow, int32(p.rowStride)*e.ysz)
+	})
+}
+
+func (e *normRows) loadX() { e.errs.check(e.k.loadAs(e.xdt, 0, e.ct)) }
+
+// sweep runs body over every element of the row; vbody over groups of
+// four when vectorized. px walks the elements.
+func (e *normRows) sweep(body func(), vbody func()) {
+	f, p := e.f, e.p
+	f.Get(e.xRow).Set(e.px)
+	f.Counted(e.sc, p.segs, func() {
+		seg := f.Local(asm.I32)
+		f.Get(e.px).Set(seg)
+		rest := p.segLen
+		if e.vec {
+			f.Counted(e.cc, p.segLen/4, func() {
+				vbody()
+				f.AddI32(e.px, 16)
+			})
+			rest %= 4
+		}
+		f.Counted(e.cc, rest, func() {
+			body()
+			f.AddI32(e.px, e.xsz)
+		})
+		f.Get(seg).I32Const(int32(p.segSt) * e.xsz).Op(wasm.OpcodeI32Add).Set(e.px)
+	})
+}
+
+// hsum adds vsum's lanes to sum.
+func (e *normRows) hsum() {
+	if !e.vec {
+		return
+	}
+	for l := byte(0); l < 4; l++ {
+		e.xf.get(e.sum).f.Get(e.vsum).Lane(wasm.OpcodeVecF32x4ExtractLane, l)
+		e.xf.add().set(e.sum)
+	}
+}
+
+// statistics sets mean, variance and inv = 1/sqrt(variance + eps) of
+// the row (the mean square for RMS, with mean 0).
+func (e *normRows) statistics() {
+	f, p, xf, vx, ct := e.f, e.p, e.xf, e.vx, e.ct
+	constOf(f, ct, 0)
+	f.Set(e.sum)
+	if e.vec {
+		f.V128Const([16]byte{}).Set(e.vsum)
+	}
+	e.sweep(func() {
+		f.Get(e.px)
+		e.loadX()
+		f.Set(e.v)
+		if p.rms {
+			xf.get(e.v).get(e.v).mul()
+		} else {
+			xf.get(e.v)
+		}
+		xf.get(e.sum).add().set(e.sum)
+	}, func() {
+		f.Get(e.px).V128Load(0).Set(e.vv)
+		if p.rms {
+			vx.get(e.vv).get(e.vv).mul()
+		} else {
+			vx.get(e.vv)
+		}
+		vx.get(e.vsum).add().set(e.vsum)
+	})
+	e.hsum()
+	if p.rms {
+		constOf(f, ct, 0)
+		f.Set(e.mean)
+		xf.get(e.sum).c(float64(e.cols)).div().set(e.variance)
+	} else {
+		xf.get(e.sum).c(float64(e.cols)).div().set(e.mean)
+		// variance as the mean squared deviation
+		constOf(f, ct, 0)
+		f.Set(e.sum)
+		if e.vec {
+			f.Get(e.mean).Vec(wasm.OpcodeVecF32x4Splat).Set(e.vmean)
+			f.V128Const([16]byte{}).Set(e.vsum)
+		}
+		e.sweep(func() {
+			f.Get(e.px)
+			e.loadX()
+			xf.get(e.mean).sub().set(e.v)
+			xf.get(e.v).get(e.v).mul().get(e.sum).add().set(e.sum)
+		}, func() {
+			f.Get(e.px).V128Load(0).Get(e.vmean)
+			vx.sub().set(e.vv)
+			vx.get(e.vv).get(e.vv).mul().get(e.vsum).add().set(e.vsum)
+		})
+		e.hsum()
+		xf.get(e.sum).c(float64(e.cols)).div().set(e.variance)
+	}
+	xf.c(1).get(e.variance).c(p.eps).add().sqrt().div().set(e.inv)
+	if e.vec {
+		f.Get(e.mean).Vec(wasm.OpcodeVecF32x4Splat).Set(e.vmean)
+		f.Get(e.inv).Vec(wasm.OpcodeVecF32x4Splat).Set(e.vinv)
+	}
+	if p.stats != nil {
+		e.errs.check(p.stats(e.row, e.mean, e.variance, e.inv))
+	}
+}
+
+// out writes ((x - mean) * inv) * s + b for the scalar x in v.
+func (e *normRows) out() {
+	f := e.f
+	f.Get(e.py)
+	e.xf.get(e.v).get(e.mean).sub().get(e.inv).mul().get(e.s).mul()
+	if e.p.bias != nil {
+		e.xf.get(e.b).add()
+	}
+	e.errs.check(e.k.storeAs(e.ydt, 0, e.ct))
+	f.AddI32(e.py, e.ysz)
+}
+
+// vout is out for the four x in vv.
+func (e *normRows) vout() {
+	f := e.f
+	f.Get(e.py)
+	e.vx.get(e.vv).get(e.vmean).sub().get(e.vinv).mul().get(e.vs).mul()
+	if e.p.bias != nil {
+		e.vx.get(e.vb).add()
+	}
+	f.V128Store(0)
+	f.AddI32(e.py, 16)
+}
+
+// outputPerColumn writes the row with a scale and bias per element.
+func (e *normRows) outputPerColumn() {
+	k, f, p, ct := e.k, e.f, e.p, e.ct
+	f.I32Const(p.scaleAt).Set(e.ps)
+	f.I32Const(p.biasAt).Set(e.pb)
+	ssz := int32(elemBytes(e.sdt))
+	var bsz int32
+	if p.bias != nil {
+		bsz = int32(elemBytes(p.bias.Type.DType))
+	}
+	e.sweep(func() {
+		f.Get(e.px)
+		e.loadX()
+		f.Set(e.v)
+		f.Get(e.ps)
+		e.errs.check(k.loadAs(e.sdt, 0, ct))
+		f.Set(e.s)
+		if p.bias != nil {
+			f.Get(e.pb)
+			e.errs.check(k.loadAs(p.bias.Type.DType, 0, ct))
+			f.Set(e.b)
+		}
+		e.out()
+		f.AddI32(e.ps, ssz)
+		f.AddI32(e.pb, bsz)
+	}, func() {
+		f.Get(e.px).V128Load(0).Set(e.vv)
+		f.Get(e.ps).V128Load(0).Set(e.vs)
+		if p.bias != nil {
+			f.Get(e.pb).V128Load(0).Set(e.vb)
+		}
+		e.vout()
+		f.AddI32(e.ps, 16)
+		f.AddI32(e.pb, 16)
+	})
+}
+
+// outputChunks writes the row where chunks of segLen/chunks elements
+// share one scale and bias.
+func (e *normRows) outputChunks() {
+	f, p := e.f, e.p
+	clen := p.segLen / p.chunks
+	chunk := f.Local(asm.I32)
+	f.Get(e.xRow).Set(e.px)
+	f.Counted(e.sc, p.segs, func() {
+		seg := f.Local(asm.I32)
+		f.Get(e.px).Set(seg)
+		f.Repeat(chunk, p.chunks, func() {
+			e.loadScaleBias(func() {
+				f.Get(e.row).I32Const(int32(p.period)).Op(wasm.OpcodeI32RemU).I32Const(int32(p.chunks)).Op(wasm.OpcodeI32Mul).Get(chunk).Op(wasm.OpcodeI32Add)
+			})
+			rest := clen
+			if e.vec && clen >= 4 {
+				f.Counted(e.cc, clen/4, func() {
+					f.Get(e.px).V128Load(0).Set(e.vv)
+					e.vout()
+					f.AddI32(e.px, 16)
+				})
+				rest %= 4
+			}
+			f.Counted(e.cc, rest, func() {
+				f.Get(e.px)
+				e.loadX()
+				f.Set(e.v)
+				e.out()
+				f.AddI32(e.px, e.xsz)
+			})
+		})
+		f.Get(seg).I32Const(int32(p.segSt) * e.xsz).Op(wasm.OpcodeI32Add).Set(e.px)
+		if p.segs > 1 {
+			// the matching output segment
+			f.Get(e.py).I32Const(int32(p.segSt-p.segLen) * e.ysz).Op(wasm.OpcodeI32Add).Set(e.py)
+		}
+	})
+}
+
+// loadScaleBias sets s, b (and their splats) for the element index on
+// idx.
+func (e *normRows) loadScaleBias(idx func()) {
+	k, f, p, ct := e.k, e.f, e.p, e.ct
+	for _, a := range []struct {
+		v   *ir.Value
+		dst asm.Local
+		vd  asm.Local
+	}{{p.scale, e.s, e.vs}, {p.bias, e.b, e.vb}} {
+		if a.v == nil {
+			constOf(f, ct, 0)
+			f.Set(a.dst)
+		} else {
+			idx()
+			f.I32Const(int32(elemBytes(a.v.Type.DType))).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(a.v)).Op(wasm.OpcodeI32Add)
+			e.errs.check(k.loadAs(a.v.Type.DType, 0, ct))
+			f.Set(a.dst)
+		}
+		if e.vec {
+			f.Get(a.dst).Vec(wasm.OpcodeVecF32x4Splat).Set(a.vd)
+		}
+	}
 }

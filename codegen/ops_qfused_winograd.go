@@ -53,240 +53,294 @@ func (p *qconvPlan) wino() winoPlan {
 func (w winoPlan) bytes() int { return w.planeBytes + w.panelBytes + 16*16 + 16*4*32 }
 
 func (k *Ctx) qWinograd(xBase asm.Local, p *qconvPlan, u *ir.Value, ws int32, zx asm.Local, epi qepi) {
+	q := planQWinograd(k, p, u, ws, epi)
 	f := k.F
-	g := p.g
-	w := p.wino()
-	C, M := p.C, p.M
-	OH, OW := g.Out[0], g.Out[1]
-	pairs := (C + 1) / 2
-	Cp := 2 * pairs
-	planes := ws
-	panel := planes + int32(w.planeBytes)
-	scratch := panel + int32(w.panelBytes)
-	mbuf := scratch + 16*16
-	rsB := int32(w.rowStride * 2) // bytes per padded row
-	planeB := int32(w.rows) * rsB
+	q.inputPlanes(xBase, zx)
+	q.declare()
+	f.SetI32(q.ty, 0)
+	tc := f.Local(asm.I32)
+	f.Counted(tc, q.OH/2, func() {
+		q.tileRow(true)
+		f.AddI32(q.ty, 1)
+	})
+	if q.OH%2 == 1 {
+		q.tileRow(false)
+	}
+}
 
-	// The padded input, deinterleaved, one plane per channel.
-	f.I32Const(planes).I32Const(0).I32Const(int32(w.planeBytes)).MemoryFill()
+// qwino is a Winograd QConv's emission: the plan (sizes and workspace
+// offsets, fixed by planQWinograd) and the locals its steps share.
+type qwino struct {
+	k                      *Ctx
+	f                      *asm.Func
+	p                      *qconvPlan
+	u                      *ir.Value
+	epi                    qepi
+	w                      winoPlan
+	C, M, OH, OW           int
+	pairs, Cp              int
+	planes, panel, scratch int32 // workspace: input planes, V panels, one channel's V
+	mbuf                   int32 // the 16 products of a quad
+	rsB, planeB            int32 // bytes per padded row and per plane
+	ty, grp, pt, pv        asm.Local
+	d, r, accs, mv         []asm.Local
+	va, av                 asm.Local
+	bv                     [2]asm.Local
+	m, pa, pb, xn          asm.Local
+	mc, n0, nj, lane       asm.Local
+	y                      [4]asm.Local
+	z0, z1                 asm.Local
+}
+
+// The shuffles that interleave two channels' int16 V vectors, and two
+// rows' int32 outputs.
+var (
+	qwinoLo   = [16]byte{0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23}
+	qwinoHi   = [16]byte{8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31}
+	qwinoLo32 = [16]byte{0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23}
+	qwinoHi32 = [16]byte{8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31}
+)
+
+// planQWinograd lays out the workspace at ws.
+func planQWinograd(k *Ctx, p *qconvPlan, u *ir.Value, ws int32, epi qepi) *qwino {
+	g := p.g
+	q := &qwino{k: k, f: k.F, p: p, u: u, epi: epi, w: p.wino(), C: p.C, M: p.M, OH: g.Out[0], OW: g.Out[1]}
+	q.pairs = (q.C + 1) / 2
+	q.Cp = 2 * q.pairs
+	q.planes = ws
+	q.panel = q.planes + int32(q.w.planeBytes)
+	q.scratch = q.panel + int32(q.w.panelBytes)
+	q.mbuf = q.scratch + 16*16
+	q.rsB = int32(q.w.rowStride * 2)
+	q.planeB = int32(q.w.rows) * q.rsB
+	return q
+}
+
+// inputPlanes writes the padded input, deinterleaved, one plane per
+// channel.
+func (q *qwino) inputPlanes(xBase, zx asm.Local) {
+	f, g, w := q.f, q.p.g, q.w
+	f.I32Const(q.planes).I32Const(0).I32Const(int32(w.planeBytes)).MemoryFill()
 	zvec := f.Local(asm.V128)
 	f.Get(zx).Vec(wasm.OpcodeVecI16x8Splat).Set(zvec)
 	src, dst := f.Local(asm.I32), f.Local(asm.I32)
 	f.Get(xBase).Set(src)
-	f.I32Const(planes).Set(dst)
+	f.I32Const(q.planes).Set(dst)
 	cc := f.Local(asm.I32)
 	lay := planeLayout{H: g.In[0], W: g.In[1], padT: g.PadBegin[0], padL: g.PadBegin[1], rowStride: w.rowStride, even: w.evenLen, deint: true}
-	f.Counted(cc, C, func() {
-		k.qPlaneCopy(src, dst, lay, zx, zvec, p.xdt)
-		f.AddI32(dst, planeB)
+	f.Counted(cc, q.C, func() {
+		q.k.qPlaneCopy(src, dst, lay, zx, zvec, q.p.xdt)
+		f.AddI32(dst, q.planeB)
 	})
+}
 
-	ty, grp, pt, pv := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	d := make([]asm.Local, 8)
-	for i := range d {
-		d[i] = f.Local(asm.V128)
-	}
-	r := make([]asm.Local, 4)
-	for i := range r {
-		r[i] = f.Local(asm.V128)
-	}
-	va := f.Local(asm.V128)
-	colOff := [4]uint32{0, uint32(w.evenLen * 2), 2, uint32(w.evenLen*2 + 2)}
-	lo := [16]byte{0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23}
-	hi := [16]byte{8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31}
-	// transform computes V of the channel whose tile block starts at pt
-	// and passes each of its 16 vectors to out(ξν).
-	transform := func(out func(xn int)) {
-		rowsOf := [4][2]int{{0, 2}, {1, 2}, {2, 1}, {1, 3}}
-		ops := [4]wasm.OpcodeVec{wasm.OpcodeVecI16x8Sub, wasm.OpcodeVecI16x8Add, wasm.OpcodeVecI16x8Sub, wasm.OpcodeVecI16x8Sub}
-		for xi := 0; xi < 4; xi++ {
-			a, b := rowsOf[xi][0], rowsOf[xi][1]
-			for j := 0; j < 4; j++ {
-				f.Get(pt).V128Load(uint32(a)*uint32(rsB) + colOff[j])
-				f.Get(pt).V128Load(uint32(b)*uint32(rsB) + colOff[j])
-				f.Vec(ops[xi]).Set(r[j])
-			}
-			// columns: r0 - r2, r1 + r2, r2 - r1, r1 - r3
-			for nu := 0; nu < 4; nu++ {
-				a, b := rowsOf[nu][0], rowsOf[nu][1]
-				f.Get(r[a]).Get(r[b]).Vec(ops[nu]).Set(va)
-				out(4*xi + nu)
-			}
+// declare makes the locals of the tile loops.
+func (q *qwino) declare() {
+	f := q.f
+	locals := func(n int, t wasm.ValueType) []asm.Local {
+		l := make([]asm.Local, n)
+		for i := range l {
+			l[i] = f.Local(t)
 		}
+		return l
 	}
-	// block builds the panels of the block of 8 tiles at (ty, grp).
-	block := func() {
-		f.I32Const(planes).Get(ty).I32Const(2 * rsB).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-		f.Get(grp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pt)
-		f.I32Const(panel).Set(pv)
-		jc := f.Local(asm.I32)
-		pair := func(odd bool) {
-			// the even channel's V waits in scratch
-			transform(func(xn int) { f.I32Const(scratch).Get(va).V128Store(uint32(16 * xn)) })
-			f.AddI32(pt, planeB)
-			store := func(xn int) {
-				off := uint32(xn * pairs * 32)
-				f.Get(pv).I32Const(scratch).V128Load(uint32(16 * xn)).Get(va).I8x16Shuffle(lo).V128Store(off)
-				f.Get(pv).I32Const(scratch).V128Load(uint32(16 * xn)).Get(va).I8x16Shuffle(hi).V128Store(off + 16)
-			}
-			if odd {
-				for xn := 0; xn < 16; xn++ {
-					f.V128Const([16]byte{}).Set(va)
-					store(xn)
-				}
-			} else {
-				transform(store)
-				f.AddI32(pt, planeB)
-			}
-			f.AddI32(pv, 32)
-		}
-		f.Counted(jc, C/2, func() { pair(false) })
-		if C%2 == 1 {
-			pair(true)
-		}
-	}
+	q.ty, q.grp, q.pt, q.pv = f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	q.d = locals(8, asm.V128)
+	q.r = locals(4, asm.V128)
+	q.va = f.Local(asm.V128)
+	q.accs = locals(8, asm.V128)
+	q.bv = [2]asm.Local{f.Local(asm.V128), f.Local(asm.V128)}
+	q.av = f.Local(asm.V128)
+	q.m, q.pa, q.pb, q.xn, q.mc, q.n0, q.nj, q.lane = f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	q.mv = locals(16, asm.V128)
+	q.y = [4]asm.Local{f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)}
+	q.z0, q.z1 = f.Local(asm.V128), f.Local(asm.V128)
+}
 
-	accs := make([]asm.Local, 8)
-	for i := range accs {
-		accs[i] = f.Local(asm.V128)
+// tileRow runs one row of tiles (two output rows, or the last one).
+func (q *qwino) tileRow(twoRows bool) {
+	f := q.f
+	full, rest := q.OW/16, q.OW%16
+	f.SetI32(q.grp, 0)
+	gc := f.Local(asm.I32)
+	f.Counted(gc, full, func() {
+		q.blocks(16, twoRows)
+		f.AddI32(q.grp, 1)
+	})
+	if rest > 0 {
+		q.blocks(rest, twoRows)
 	}
-	bv := [2]asm.Local{f.Local(asm.V128), f.Local(asm.V128)}
-	av := f.Local(asm.V128)
-	m, pa, pb, xn, mc, n0, nj, lane := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	mv := make([]asm.Local, 16)
-	for i := range mv {
-		mv[i] = f.Local(asm.V128)
+}
+
+// blocks runs every output channel over one block.
+func (q *qwino) blocks(cols int, twoRows bool) {
+	f := q.f
+	q.block()
+	f.SetI32(q.m, 0)
+	qc := f.Local(asm.I32)
+	f.Counted(qc, q.M/4, func() {
+		q.quad(4, cols, twoRows)
+		f.AddI32(q.m, 4)
+	})
+	if q.M%4 != 0 {
+		q.quad(q.M%4, cols, twoRows)
 	}
-	y := [4]asm.Local{f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)}
-	z0, z1 := f.Local(asm.V128), f.Local(asm.V128)
-	ef, isF32 := epi.(*qEpiF32)
-	lo32 := [16]byte{0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23}
-	hi32 := [16]byte{8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31}
-	// store finishes 8 (or cols) outputs of row mc from z0, z1 at n0.
-	store := func(cols int) {
-		switch {
-		case cols >= 8 && isF32:
-			ef.vec8(mc, n0, z0, z1)
-		default:
-			for h, z := range []asm.Local{z0, z1} {
-				c0 := 4 * h
-				if c0+4 <= cols {
-					f.Get(n0).I32Const(int32(c0)).Op(wasm.OpcodeI32Add).Set(nj)
-					epi.vec(mc, nj, z)
-					continue
-				}
-				for j := c0; j < cols; j++ {
-					f.Get(z).Lane(wasm.OpcodeVecI32x4ExtractLane, byte(j-c0)).Set(lane)
-					f.Get(n0).I32Const(int32(j)).Op(wasm.OpcodeI32Add).Set(nj)
-					epi.scalar(mc, nj, lane)
-				}
-			}
+}
+
+// transform computes V of the channel whose tile block starts at pt and
+// passes each of its 16 vectors to out(ξν).
+func (q *qwino) transform(out func(xn int)) {
+	f, r, rsB := q.f, q.r, q.rsB
+	colOff := [4]uint32{0, uint32(q.w.evenLen * 2), 2, uint32(q.w.evenLen*2 + 2)}
+	rowsOf := [4][2]int{{0, 2}, {1, 2}, {2, 1}, {1, 3}}
+	ops := [4]wasm.OpcodeVec{wasm.OpcodeVecI16x8Sub, wasm.OpcodeVecI16x8Add, wasm.OpcodeVecI16x8Sub, wasm.OpcodeVecI16x8Sub}
+	for xi := 0; xi < 4; xi++ {
+		a, b := rowsOf[xi][0], rowsOf[xi][1]
+		for j := 0; j < 4; j++ {
+			f.Get(q.pt).V128Load(uint32(a)*uint32(rsB) + colOff[j])
+			f.Get(q.pt).V128Load(uint32(b)*uint32(rsB) + colOff[j])
+			f.Vec(ops[xi]).Set(r[j])
+		}
+		// columns: r0 - r2, r1 + r2, r2 - r1, r1 - r3
+		for nu := 0; nu < 4; nu++ {
+			a, b := rowsOf[nu][0], rowsOf[nu][1]
+			f.Get(r[a]).Get(r[b]).Vec(ops[nu]).Set(q.va)
+			out(4*xi + nu)
 		}
 	}
-	// quad computes rows output channels from m over the block's panels:
-	// cols valid columns from the block's first, one or two output rows.
-	quad := func(rows, cols int, twoRows bool) {
-		// 16 products, their accumulators parked in mbuf
-		f.Get(m).I32Const(int32(Cp * 2)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(pa)
-		f.I32Const(panel).Set(pb)
-		f.SetI32(xn, 0)
-		xc, jc := f.Local(asm.I32), f.Local(asm.I32)
-		f.Counted(xc, 16, func() {
-			for i := 0; i < rows*2; i++ {
-				f.V128Const([16]byte{}).Set(accs[i])
+}
+
+// block builds the panels of the block of 8 tiles at (ty, grp).
+func (q *qwino) block() {
+	f, scratch, planeB := q.f, q.scratch, q.planeB
+	f.I32Const(q.planes).Get(q.ty).I32Const(2 * q.rsB).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+	f.Get(q.grp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(q.pt)
+	f.I32Const(q.panel).Set(q.pv)
+	jc := f.Local(asm.I32)
+	pair := func(odd bool) {
+		// the even channel's V waits in scratch
+		q.transform(func(xn int) { f.I32Const(scratch).Get(q.va).V128Store(uint32(16 * xn)) })
+		f.AddI32(q.pt, planeB)
+		store := func(xn int) {
+			off := uint32(xn * q.pairs * 32)
+			f.Get(q.pv).I32Const(scratch).V128Load(uint32(16 * xn)).Get(q.va).I8x16Shuffle(qwinoLo).V128Store(off)
+			f.Get(q.pv).I32Const(scratch).V128Load(uint32(16 * xn)).Get(q.va).I8x16Shuffle(qwinoHi).V128Store(off + 16)
+		}
+		if odd {
+			for xn := 0; xn < 16; xn++ {
+				f.V128Const([16]byte{}).Set(q.va)
+				store(xn)
 			}
-			f.Counted(jc, pairs, func() {
-				f.Get(pb).V128Load(16).Set(bv[1])
-				f.Get(pb).V128Load(0).Set(bv[0])
-				for rr := rows - 1; rr >= 0; rr-- {
-					f.Get(pa).V128Load32Splat(uint32(rr * Cp * 2)).Set(av)
-					for h := 0; h < 2; h++ {
-						a := accs[rr*2+h]
-						f.Get(a).Get(av).Get(bv[h]).Vec(wasm.OpcodeVecI32x4DotI16x8S).Vec(wasm.OpcodeVecI32x4Add).Set(a)
-					}
+		} else {
+			q.transform(store)
+			f.AddI32(q.pt, planeB)
+		}
+		f.AddI32(q.pv, 32)
+	}
+	f.Counted(jc, q.C/2, func() { pair(false) })
+	if q.C%2 == 1 {
+		pair(true)
+	}
+}
+
+// quad computes rows output channels from m over the block's panels:
+// cols valid columns from the block's first, one or two output rows.
+func (q *qwino) quad(rows, cols int, twoRows bool) {
+	f, accs, Cp := q.f, q.accs, q.Cp
+	// 16 products, their accumulators parked in mbuf
+	f.Get(q.m).I32Const(int32(Cp * 2)).Op(wasm.OpcodeI32Mul).I32Const(q.k.Addr(q.u)).Op(wasm.OpcodeI32Add).Set(q.pa)
+	f.I32Const(q.panel).Set(q.pb)
+	f.SetI32(q.xn, 0)
+	xc, jc := f.Local(asm.I32), f.Local(asm.I32)
+	f.Counted(xc, 16, func() {
+		for i := 0; i < rows*2; i++ {
+			f.V128Const([16]byte{}).Set(accs[i])
+		}
+		f.Counted(jc, q.pairs, func() {
+			f.Get(q.pb).V128Load(16).Set(q.bv[1])
+			f.Get(q.pb).V128Load(0).Set(q.bv[0])
+			for rr := rows - 1; rr >= 0; rr-- {
+				f.Get(q.pa).V128Load32Splat(uint32(rr * Cp * 2)).Set(q.av)
+				for h := 0; h < 2; h++ {
+					a := accs[rr*2+h]
+					f.Get(a).Get(q.av).Get(q.bv[h]).Vec(wasm.OpcodeVecI32x4DotI16x8S).Vec(wasm.OpcodeVecI32x4Add).Set(a)
 				}
-				f.AddI32(pa, 4)
-				f.AddI32(pb, 32)
-			})
-			// mbuf[(xn*4 + row)*32 + h*16]
-			for i := 0; i < rows*2; i++ {
-				f.Get(xn).I32Const(128).Op(wasm.OpcodeI32Mul).Get(accs[i]).V128Store(uint32(mbuf) + uint32(i*16))
 			}
-			f.AddI32(xn, 1)
-			// the next product's weights: M*Cp values on, less the row done
-			f.AddI32(pa, int32((M-1)*Cp*2))
+			f.AddI32(q.pa, 4)
+			f.AddI32(q.pb, 32)
 		})
-		// output transform: Y = A^T M A, A^T = [[1,1,1,0],[0,1,-1,-1]]
-		for rr := 0; rr < rows; rr++ {
-			f.Get(m).I32Const(int32(rr)).Op(wasm.OpcodeI32Add).Set(mc)
-			for h := 0; h < 2; h++ {
-				if 8*h >= cols {
+		// mbuf[(xn*4 + row)*32 + h*16]
+		for i := 0; i < rows*2; i++ {
+			f.Get(q.xn).I32Const(128).Op(wasm.OpcodeI32Mul).Get(accs[i]).V128Store(uint32(q.mbuf) + uint32(i*16))
+		}
+		f.AddI32(q.xn, 1)
+		// the next product's weights: M*Cp values on, less the row done
+		f.AddI32(q.pa, int32((q.M-1)*Cp*2))
+	})
+	q.outputTransform(rows, cols, twoRows)
+}
+
+// outputTransform makes the quad's outputs of its products in mbuf:
+// Y = A^T M A, A^T = [[1,1,1,0],[0,1,-1,-1]].
+func (q *qwino) outputTransform(rows, cols int, twoRows bool) {
+	f, d, mv, y := q.f, q.d, q.mv, q.y
+	for rr := 0; rr < rows; rr++ {
+		f.Get(q.m).I32Const(int32(rr)).Op(wasm.OpcodeI32Add).Set(q.mc)
+		for h := 0; h < 2; h++ {
+			if 8*h >= cols {
+				break
+			}
+			for i := 0; i < 16; i++ {
+				f.I32Const(0).V128Load(uint32(q.mbuf) + uint32(i*128+rr*32+h*16)).Set(mv[i])
+			}
+			// s_a[ν] over ξ, then y[a][b] over ν
+			var s [2][4]asm.Local
+			for nu := 0; nu < 4; nu++ {
+				s[0][nu], s[1][nu] = d[nu], d[4+nu]
+				f.Get(mv[nu]).Get(mv[4+nu]).Vec(wasm.OpcodeVecI32x4Add).Get(mv[8+nu]).Vec(wasm.OpcodeVecI32x4Add).Set(s[0][nu])
+				f.Get(mv[4+nu]).Get(mv[8+nu]).Vec(wasm.OpcodeVecI32x4Sub).Get(mv[12+nu]).Vec(wasm.OpcodeVecI32x4Sub).Set(s[1][nu])
+			}
+			for a := 0; a < 2; a++ {
+				f.Get(s[a][0]).Get(s[a][1]).Vec(wasm.OpcodeVecI32x4Add).Get(s[a][2]).Vec(wasm.OpcodeVecI32x4Add)
+				f.I32Const(2).Vec(wasm.OpcodeVecI32x4ShrS).Set(y[2*a])
+				f.Get(s[a][1]).Get(s[a][2]).Vec(wasm.OpcodeVecI32x4Sub).Get(s[a][3]).Vec(wasm.OpcodeVecI32x4Sub)
+				f.I32Const(2).Vec(wasm.OpcodeVecI32x4ShrS).Set(y[2*a+1])
+			}
+			hcols := min(cols-8*h, 8)
+			for a := 0; a < 2; a++ {
+				if a == 1 && !twoRows {
 					break
 				}
-				for i := 0; i < 16; i++ {
-					f.I32Const(0).V128Load(uint32(mbuf) + uint32(i*128+rr*32+h*16)).Set(mv[i])
-				}
-				// s_a[ν] over ξ, then y[a][b] over ν
-				var s [2][4]asm.Local
-				for nu := 0; nu < 4; nu++ {
-					s[0][nu], s[1][nu] = d[nu], d[4+nu]
-					f.Get(mv[nu]).Get(mv[4+nu]).Vec(wasm.OpcodeVecI32x4Add).Get(mv[8+nu]).Vec(wasm.OpcodeVecI32x4Add).Set(s[0][nu])
-					f.Get(mv[4+nu]).Get(mv[8+nu]).Vec(wasm.OpcodeVecI32x4Sub).Get(mv[12+nu]).Vec(wasm.OpcodeVecI32x4Sub).Set(s[1][nu])
-				}
-				for a := 0; a < 2; a++ {
-					f.Get(s[a][0]).Get(s[a][1]).Vec(wasm.OpcodeVecI32x4Add).Get(s[a][2]).Vec(wasm.OpcodeVecI32x4Add)
-					f.I32Const(2).Vec(wasm.OpcodeVecI32x4ShrS).Set(y[2*a])
-					f.Get(s[a][1]).Get(s[a][2]).Vec(wasm.OpcodeVecI32x4Sub).Get(s[a][3]).Vec(wasm.OpcodeVecI32x4Sub)
-					f.I32Const(2).Vec(wasm.OpcodeVecI32x4ShrS).Set(y[2*a+1])
-				}
-				hcols := min(cols-8*h, 8)
-				for a := 0; a < 2; a++ {
-					if a == 1 && !twoRows {
-						break
-					}
-					f.Get(y[2*a]).Get(y[2*a+1]).I8x16Shuffle(lo32).Set(z0)
-					f.Get(y[2*a]).Get(y[2*a+1]).I8x16Shuffle(hi32).Set(z1)
-					// n0 = (2ty + a)*OW + 16*grp + 8h
-					f.Get(ty).I32Const(int32(2 * OW)).Op(wasm.OpcodeI32Mul).Get(grp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					f.I32Const(int32(a*OW + 8*h)).Op(wasm.OpcodeI32Add).Set(n0)
-					store(hcols)
-				}
+				f.Get(y[2*a]).Get(y[2*a+1]).I8x16Shuffle(qwinoLo32).Set(q.z0)
+				f.Get(y[2*a]).Get(y[2*a+1]).I8x16Shuffle(qwinoHi32).Set(q.z1)
+				// n0 = (2ty + a)*OW + 16*grp + 8h
+				f.Get(q.ty).I32Const(int32(2 * q.OW)).Op(wasm.OpcodeI32Mul).Get(q.grp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+				f.I32Const(int32(a*q.OW + 8*h)).Op(wasm.OpcodeI32Add).Set(q.n0)
+				q.store(hcols)
 			}
 		}
 	}
-	// blocks runs every output channel over one block.
-	blocks := func(cols int, twoRows bool) {
-		block()
-		f.SetI32(m, 0)
-		qc := f.Local(asm.I32)
-		f.Counted(qc, M/4, func() {
-			quad(4, cols, twoRows)
-			f.AddI32(m, 4)
-		})
-		if M%4 != 0 {
-			quad(M%4, cols, twoRows)
-		}
+}
+
+// store finishes 8 (or cols) outputs of row mc from z0, z1 at n0.
+func (q *qwino) store(cols int) {
+	f := q.f
+	if ef, isF32 := q.epi.(*qEpiF32); cols >= 8 && isF32 {
+		ef.vec8(q.mc, q.n0, q.z0, q.z1)
+		return
 	}
-	full, rest := OW/16, OW%16
-	tileRow := func(twoRows bool) {
-		f.SetI32(grp, 0)
-		gc := f.Local(asm.I32)
-		f.Counted(gc, full, func() {
-			blocks(16, twoRows)
-			f.AddI32(grp, 1)
-		})
-		if rest > 0 {
-			blocks(rest, twoRows)
+	for h, z := range []asm.Local{q.z0, q.z1} {
+		c0 := 4 * h
+		if c0+4 <= cols {
+			f.Get(q.n0).I32Const(int32(c0)).Op(wasm.OpcodeI32Add).Set(q.nj)
+			q.epi.vec(q.mc, q.nj, z)
+			continue
 		}
-	}
-	f.SetI32(ty, 0)
-	tc := f.Local(asm.I32)
-	f.Counted(tc, OH/2, func() {
-		tileRow(true)
-		f.AddI32(ty, 1)
-	})
-	if OH%2 == 1 {
-		tileRow(false)
+		for j := c0; j < cols; j++ {
+			f.Get(z).Lane(wasm.OpcodeVecI32x4ExtractLane, byte(j-c0)).Set(q.lane)
+			f.Get(q.n0).I32Const(int32(j)).Op(wasm.OpcodeI32Add).Set(q.nj)
+			q.epi.scalar(q.mc, q.nj, q.lane)
+		}
 	}
 }
 
