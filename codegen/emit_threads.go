@@ -30,9 +30,10 @@ const MaxThreads = 64
 
 // Globals of a threaded module: per instance, so thread-local.
 const (
-	globalTid     = iota // this instance's worker id (0 on the main instance)
-	globalBusy           // 1 while the main instance hands out a job
-	globalBackoff        // jobs the main instance still runs alone after a stall
+	globalTid        = iota // this instance's worker id (0 on the main instance)
+	globalBusy              // 1 while the main instance hands out a job
+	globalBackoff           // jobs the main instance still runs alone after a stall
+	globalBackoffLen        // the next back-off's length (0: stallBackoff)
 	numGlobals
 )
 
@@ -278,8 +279,15 @@ const stallSlackNs = 200_000
 // stallBackoff is how many jobs the main thread runs alone after a stall:
 // with the other cores busy, a worker descheduled while it holds a chunk
 // makes the main thread wait for a whole time slice (milliseconds), and
-// fork-join would be slower than one thread. Results do not depend on it.
-const stallBackoff = 32
+// fork-join would be slower than one thread. A stall on the first job
+// after a back-off doubles the next one (up to maxStallBackoff: with the
+// cores oversubscribed, a model of 40 jobs would otherwise stall about once
+// a run); a job that finishes without one halves it again. Results do not
+// depend on it.
+const (
+	stallBackoff    = 32
+	maxStallBackoff = 4096
+)
 
 // parallelHelper is mlc_parallel(job, n, chunk, chunks, stallNs), run by
 // the main instance: it publishes the job, claims chunks like any worker,
@@ -328,7 +336,16 @@ func (md *module) parallelHelper() uint32 {
 		f.If().I32Const(1).Set(stalled).I64Const(-1).Set(stallNs).End()
 		f.Br(0)
 		f.End().End()
-		f.Get(stalled).If().I32Const(stallBackoff).GlobalSet(globalBackoff).End()
+		// len = stalled ? min(2*len, max) : max(len/2, stallBackoff), with
+		// len = stallBackoff before the first stall.
+		f.GlobalGet(globalBackoffLen).I32Const(stallBackoff).GlobalGet(globalBackoffLen).Op(wasm.OpcodeI32Eqz).Select().Set(d)
+		f.Get(stalled).If()
+		f.Get(d).I32Const(1).Op(wasm.OpcodeI32Shl).Tee(d).I32Const(maxStallBackoff).Get(d).I32Const(maxStallBackoff).Op(wasm.OpcodeI32LtU).Select().Set(d)
+		f.Get(d).I32Const(1).Op(wasm.OpcodeI32ShrU).GlobalSet(globalBackoff)
+		f.Else()
+		f.Get(d).I32Const(1).Op(wasm.OpcodeI32ShrU).Tee(d).I32Const(stallBackoff).Get(d).I32Const(stallBackoff).Op(wasm.OpcodeI32GtU).Select().Set(d)
+		f.End()
+		f.Get(d).GlobalSet(globalBackoffLen)
 		f.I32Const(0).GlobalSet(globalBusy)
 	})
 }
