@@ -70,7 +70,10 @@ if (opt.relaxed && !relaxedSIMDSupported()) {
 }
 // --busy: a CPU-bound process beside the measurement, ended on exit.
 const busy = opt.busy ? spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }) : null;
-if (busy) process.on("exit", () => busy.kill());
+if (busy) {
+  busy.unref(); // a running child would keep this process from ever exiting
+  process.on("exit", () => busy.kill());
+}
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlc-bench-"));
 let mlcBin = opt.mlc;
 if (!mlcBin) {
