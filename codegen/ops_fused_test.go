@@ -12,6 +12,7 @@ import (
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // TestFusedConvKernels runs one fused Conv (+bias, residual, activation)
@@ -50,7 +51,7 @@ func TestFusedConvKernels(t *testing.T) {
 	}
 	defer rt.Close(ctx)
 	for _, c := range cases {
-		for _, tune := range []string{codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero} {
+		for _, tune := range []string{tune.Portable, tune.V8, tune.Wazero} {
 			name := fmt.Sprintf("%+v/%s", c, tune)
 			r := rand.New(rand.NewSource(int64(c.C*100 + c.M)))
 			x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{c.N, c.C, c.H, c.W}})
@@ -85,7 +86,7 @@ func TestFusedMatMulKernels(t *testing.T) {
 	}
 	defer rt.Close(ctx)
 	for _, s := range []struct{ M, K, N int }{{1, 37, 70}, {3, 64, 33}, {8, 29, 17}, {10, 40, 100}, {1, 2048, 1000}} {
-		for _, tune := range []string{codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero} {
+		for _, tune := range []string{tune.Portable, tune.V8, tune.Wazero} {
 			name := fmt.Sprintf("%+v/%s", s, tune)
 			r := rand.New(rand.NewSource(int64(s.M*1000 + s.N)))
 			x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{s.M, s.K}})
@@ -123,7 +124,7 @@ func checkFusedKernel(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, Tune: tune, Workspace: codegen.Workspace})
+	plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune), Workspace: codegen.Workspace})
 	if err != nil {
 		t.Fatal(err)
 	}
