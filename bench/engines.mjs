@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "../runtime-shim/js/mlc.mjs";
+import { sections } from "../runtime-shim/js/wasm-bytes.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -79,24 +80,8 @@ export function cpuMs() {
 
 // codeBytes is a module's size minus its data segments' payload.
 export function codeBytes(bytes) {
-  let p = 8;
   let data = 0;
-  const u32 = () => {
-    let v = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[p++];
-      v += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return v;
-      shift += 7;
-    }
-  };
-  while (p < bytes.length) {
-    const id = bytes[p++];
-    const size = u32();
-    if (id === 11) data += size;
-    p += size;
-  }
+  for (const section of sections(bytes)) if (section.id === 11) data += section.end - section.body;
   return bytes.length - data;
 }
 

@@ -693,7 +693,7 @@ func winogradWorthIt(c *ir.Conv, qc *ir.QConv, x ir.Shape, w ir.Type, xp qparams
 }
 
 // pointwise reports a 1x1, stride 1, unpadded, ungrouped convolution: the
-// kernel whose weights are broadcast in pairs (codegen/qpointwise.go).
+// kernel whose weights are broadcast in pairs (codegen/ops_quant_pointwise.go).
 func pointwise(c *ir.Conv, qc *ir.QConv, x ir.Shape) bool {
 	g, err := qc.Geometry(x)
 	if err != nil || c.Group != 1 {

@@ -224,3 +224,63 @@ func TestDocsOps(t *testing.T) {
 		t.Errorf("docs/ops.md differs from mlc ops --markdown; regenerate it with MLC_WRITE_DOCS=1 go test ./cmd/mlc -run TestDocsOps")
 	}
 }
+
+// TestDocsLayout: every file docs/design.md's "Where things live" table
+// names exists in the package its row names, so the table cannot drift
+// from the tree.
+func TestDocsLayout(t *testing.T) {
+	root := testenv.Root()
+	text, err := os.ReadFile(filepath.Join(root, "docs", "design.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(text), "\n## Where things live\n")
+	if !ok {
+		t.Fatal(`docs/design.md has no "## Where things live" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	tick := regexp.MustCompile("`([^`]+)`")
+	file := regexp.MustCompile(`^[\w./*-]+\.(go|md|txt)$`)
+	rows, checked := 0, 0
+	for line := range strings.SplitSeq(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 5 || strings.HasPrefix(strings.TrimSpace(cells[1]), "---") || strings.TrimSpace(cells[1]) == "concern" {
+			continue
+		}
+		rows++
+		dirs := []string{root}
+		for _, m := range tick.FindAllStringSubmatch(cells[2], -1) {
+			if m[1] == "mlc" {
+				continue // the root package
+			}
+			dirs = append(dirs, filepath.Join(root, strings.TrimSuffix(m[1], "/")))
+		}
+		for _, m := range tick.FindAllStringSubmatch(cells[3], -1) {
+			if sub, ok := strings.CutSuffix(m[1], "/"); ok && !strings.Contains(sub, "/") {
+				for _, d := range dirs {
+					dirs = append(dirs, filepath.Join(d, sub)) // a subfolder (asm/, host/)
+				}
+			}
+		}
+		for _, m := range tick.FindAllStringSubmatch(cells[3], -1) {
+			name := m[1]
+			if !file.MatchString(name) {
+				continue
+			}
+			checked++
+			found := false
+			for _, d := range dirs {
+				if hits, _ := filepath.Glob(filepath.Join(d, name)); len(hits) > 0 {
+					found = true
+					break
+				}
+			}
+			if !found {
+				t.Errorf("docs/design.md, Where things live: %s (row %q) is not in %s", name, strings.TrimSpace(cells[1]), strings.TrimSpace(cells[2]))
+			}
+		}
+	}
+	if rows < 20 || checked < 100 {
+		t.Errorf("read %d rows naming %d files: is the table still there?", rows, checked)
+	}
+}

@@ -21,7 +21,7 @@ func TestEmitJS(t *testing.T) {
 	if _, err := (&emitFlags{kind: "js"}).writeJS(&out, model, dir, res); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"tiny_cnn.wasm", "tiny_cnn.mjs", "tiny_cnn.d.mts", "mlc.mjs", "mlc.d.mts", "pool.mjs", "worker.mjs"} {
+	for _, f := range []string{"tiny_cnn.wasm", "tiny_cnn.mjs", "tiny_cnn.d.mts", "mlc.mjs", "mlc.d.mts", "pool.mjs", "threads.mjs", "wasm-bytes.mjs", "worker.mjs"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("--emit js did not write %s (%s)", f, out.String())
 		}

@@ -48,6 +48,11 @@ var variants = []variant{
 	{name: "int8-minmax", models: true, set: func(o *mlc.Options, dir string) { int8(o, dir, quant.MinMax) }},
 	{name: "int8-percentile", models: true, set: func(o *mlc.Options, dir string) { int8(o, dir, quant.Percentile) }},
 	{name: "int8-mse-wazero", models: true, set: func(o *mlc.Options, dir string) { int8(o, dir, quant.MSE); o.Tune = "wazero" }},
+	{name: "v8", set: func(o *mlc.Options, _ string) { o.Tune = "v8" }},
+	{name: "threads2", set: func(o *mlc.Options, _ string) { o.Threads = 2 }},
+	{name: "threads4", models: true, set: func(o *mlc.Options, _ string) { o.Threads = 4 }},
+	{name: "relaxed", models: true, set: func(o *mlc.Options, _ string) { o.RelaxedSIMD = true }},
+	{name: "threads2-wazero", models: true, set: func(o *mlc.Options, _ string) { o.Threads = 2; o.Tune = "wazero" }},
 }
 
 // int8 calibrates on the case's own data sets.

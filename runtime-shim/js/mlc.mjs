@@ -14,6 +14,7 @@
 // shared memory (threads.mjs).
 
 import { ABI_THREADS, sharedMemoryUnavailable, canBlock, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
+import { ByteReader, sections, customName, uleb } from "./wasm-bytes.mjs";
 
 export const ABI_VERSION = 1;
 export { ABI_THREADS };
@@ -98,32 +99,11 @@ export function readMetadata(module) {
 
 // customSection finds a custom section by name in module bytes; null if none.
 function customSection(b, name) {
-  if (b.length < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d) throw new Error("not a WebAssembly module");
-  let p = 8;
-  const uleb = () => {
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 5; i++) {
-      if (p >= b.length) break;
-      const byte = b[p++];
-      v += (byte & 0x7f) * mul;
-      if ((byte & 0x80) === 0) return v;
-      mul *= 128;
-    }
-    throw new Error("truncated WebAssembly module");
-  };
   const want = new TextEncoder().encode(name);
-  while (p < b.length) {
-    const id = b[p++];
-    const size = uleb();
-    const end = p + size;
-    if (end > b.length) throw new Error("truncated WebAssembly module");
-    if (id === 0) {
-      const len = uleb();
-      if (p + len > end) throw new Error("malformed custom section");
-      if (len === want.length && want.every((c, i) => b[p + i] === c)) return b.subarray(p + len, end);
-    }
-    p = end;
+  for (const section of sections(b)) {
+    if (section.id !== 0) continue;
+    const { name: got, payload } = customName(b, section);
+    if (got.length === want.length && want.every((c, i) => got[i] === c)) return b.subarray(payload, section.end);
   }
   return null;
 }
@@ -364,77 +344,45 @@ async function readBytes(source) {
  * segments' bytes with their addresses; null for other modules.
  */
 function splitData(bytes) {
-  let p = 8;
-  const u32 = () => {
-    let v = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[p++];
-      v += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return v;
-      shift += 7;
-    }
-  };
   let layout = null;
-  let dataStart = -1;
-  let dataEnd = -1;
-  while (p < bytes.length) {
-    const start = p;
-    const id = bytes[p++];
-    const size = u32();
-    const end = p + size;
-    if (id === 0) {
-      const n = u32();
-      const name = new TextDecoder().decode(bytes.subarray(p, p + n));
-      if (name === "mlc.data") layout = JSON.parse(new TextDecoder().decode(bytes.subarray(p + n, end)));
-    } else if (id === 11) {
-      dataStart = start;
-      dataEnd = end;
+  let data = null;
+  for (const section of sections(bytes)) {
+    if (section.id === 0) {
+      const { name, payload } = customName(bytes, section);
+      if (new TextDecoder().decode(name) === "mlc.data") layout = JSON.parse(new TextDecoder().decode(bytes.subarray(payload, section.end)));
+    } else if (section.id === 11) {
+      data = section;
     }
-    p = end;
   }
-  if (!layout || dataStart < 0) return null;
+  if (!layout || !data) return null;
   // Re-encode the data section: passive segments become empty, active
   // ones (kernel tables) stay as they are.
-  p = dataStart + 1;
-  u32();
-  const count = u32();
+  const r = new ByteReader(bytes, data.body, data.end);
+  const count = r.u32();
   const segments = [];
   const parts = [];
   for (let i = 0; i < count; i++) {
-    const start = p;
-    const kind = u32();
+    const start = r.pos;
+    const kind = r.u32();
     if (kind === 1) {
-      const size = u32();
+      const size = r.u32();
       const pos = layout.segments[segments.length];
       if (!pos || pos.bytes !== size) return null;
-      segments.push({ offset: pos.offset, bytes: bytes.subarray(p, p + size) });
-      p += size;
+      segments.push({ offset: pos.offset, bytes: bytes.subarray(r.pos, r.pos + size) });
+      r.skip(size);
       parts.push(Uint8Array.of(1, 0));
-    } else if (kind === 0 && bytes[p] === 0x41) {
-      p++; // the offset expression: i32.const n, end
-      u32();
-      if (bytes[p++] !== 0x0b) return null;
-      const size = u32();
-      p += size;
-      parts.push(bytes.subarray(start, p));
+    } else if (kind === 0 && r.byte() === 0x41) {
+      r.u32(); // the offset expression: i32.const n, end
+      if (r.byte() !== 0x0b) return null;
+      r.skip(r.u32());
+      parts.push(bytes.subarray(start, r.pos));
     } else {
       return null; // not a layout mlc writes
     }
   }
-  const leb = (v) => {
-    const out = [];
-    do {
-      let b = v % 128;
-      v = Math.floor(v / 128);
-      if (v > 0) b |= 0x80;
-      out.push(b);
-    } while (v > 0);
-    return Uint8Array.from(out);
-  };
-  const body = [leb(count), ...parts];
+  const body = [uleb(count), ...parts];
   const bodySize = body.reduce((n, b) => n + b.length, 0);
-  const pieces = [bytes.subarray(0, dataStart), Uint8Array.of(11), leb(bodySize), ...body, bytes.subarray(dataEnd)];
+  const pieces = [bytes.subarray(0, data.start), Uint8Array.of(11), uleb(bodySize), ...body, bytes.subarray(data.end)];
   const module = new Uint8Array(pieces.reduce((n, b) => n + b.length, 0));
   let o = 0;
   for (const b of pieces) {

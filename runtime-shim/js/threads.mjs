@@ -13,6 +13,7 @@
 // waits, and the thread running mlc_run only waits for chunks a helper took).
 
 import { spawn } from "./pool.mjs";
+import { ByteReader, sections } from "./wasm-bytes.mjs";
 
 export const ABI_THREADS = 2;
 
@@ -73,48 +74,31 @@ export async function threadCount(meta, requested) {
  */
 export function unsharedCopy(bytes) {
   const b = new Uint8Array(bytes); // a copy
-  let p = 8;
-  const uleb = () => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const c = b[p++];
-      v += (c & 0x7f) * mul;
-      if ((c & 0x80) === 0) return v;
-      mul *= 128;
-    }
-  };
-  const limits = () => {
-    const flag = b[p++];
-    uleb();
-    if (flag & 1) uleb();
-  };
-  while (p < b.length) {
-    const id = b[p++];
-    const size = uleb();
-    const end = p + size;
-    if (id === 2) {
-      for (let n = uleb(); n > 0; n--) {
-        for (let name = 0; name < 2; name++) {
-          const len = uleb(); // module name, field name
-          p += len;
+  for (const section of sections(b)) {
+    if (section.id !== 2) continue;
+    const r = new ByteReader(b, section.body, section.end);
+    const limits = () => {
+      const flag = r.byte();
+      r.u32();
+      if (flag & 1) r.u32();
+    };
+    for (let n = r.u32(); n > 0; n--) {
+      r.skip(r.u32()); // module name
+      r.skip(r.u32()); // field name
+      const kind = r.byte();
+      if (kind === 0) r.u32();
+      else if (kind === 1) {
+        r.byte();
+        limits();
+      } else if (kind === 3) r.skip(2);
+      else if (kind === 2) {
+        if (b[r.pos] === 3) {
+          b[r.pos] = 1;
+          return b;
         }
-        const kind = b[p++];
-        if (kind === 0) uleb();
-        else if (kind === 1) {
-          p++;
-          limits();
-        } else if (kind === 3) p += 2;
-        else if (kind === 2) {
-          if (b[p] === 3) {
-            b[p] = 1;
-            return b;
-          }
-          limits();
-        }
+        limits();
       }
     }
-    p = end;
   }
   throw new Error("mlc: the module has no shared memory import");
 }

@@ -59,7 +59,7 @@ func TestPackage(t *testing.T) {
 	for _, f := range packed[0].Files {
 		names = append(names, f.Path)
 	}
-	for _, want := range []string{"package.json", "README.md", "mlc.mjs", "mlc.d.mts", "pool.mjs", "worker.mjs", "ort.mjs", "ort.d.mts", "tests/node.test.mjs"} {
+	for _, want := range []string{"package.json", "README.md", "mlc.mjs", "mlc.d.mts", "pool.mjs", "threads.mjs", "wasm-bytes.mjs", "worker.mjs", "ort.mjs", "ort.d.mts", "tests/node.test.mjs"} {
 		if !contains(names, want) {
 			t.Errorf("the package lacks %s (it has %v)", want, names)
 		}

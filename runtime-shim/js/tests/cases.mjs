@@ -10,6 +10,7 @@
 
 import { ABI_VERSION, ABI_THREADS, load, loadWorker, compile, instantiate, readMetadata, checkMetadata, arrayTypeOf, tensorBytes, Model, relaxedSIMDSupported, chooseBuild } from "../mlc.mjs";
 import { unsharedCopy, sharedMemoryUnavailable } from "../threads.mjs";
+import { sections, customName, uleb } from "../wasm-bytes.mjs";
 import * as ort from "../ort.mjs";
 
 // ---- a small assert, the same everywhere ----------------------------------
@@ -66,50 +67,19 @@ export const assert = {
 
 const image = () => new Float32Array(64).map((_, i) => (i % 7) / 7);
 
-function uleb(n) {
-  const out = [];
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-
 /** The module with its "mlc" custom section replaced by meta (an object, or raw JSON text): a module that lies. */
 export function withMetadata(bytes, meta) {
   const b = new Uint8Array(bytes);
   const parts = [b.subarray(0, 8)];
-  let p = 8;
-  const read = () => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const x = b[p++];
-      v += (x & 0x7f) * mul;
-      mul *= 128;
-      if (!(x & 0x80)) return v;
+  for (const section of sections(b)) {
+    if (section.id === 0 && new TextDecoder().decode(customName(b, section).name) === "mlc") {
+      const name = new TextEncoder().encode("mlc");
+      const body = new TextEncoder().encode(typeof meta === "string" ? meta : JSON.stringify(meta));
+      const payload = [...uleb(name.length), ...name, ...body];
+      parts.push(new Uint8Array([0, ...uleb(payload.length), ...payload]));
+    } else {
+      parts.push(b.subarray(section.start, section.end));
     }
-  };
-  while (p < b.length) {
-    const start = p;
-    const id = b[p++];
-    const size = read();
-    const end = p + size;
-    let keep = true;
-    if (id === 0) {
-      const len = read();
-      if (new TextDecoder().decode(b.subarray(p, p + len)) === "mlc") {
-        const name = new TextEncoder().encode("mlc");
-        const body = new TextEncoder().encode(typeof meta === "string" ? meta : JSON.stringify(meta));
-        const payload = [...uleb(name.length), ...name, ...body];
-        parts.push(new Uint8Array([0, ...uleb(payload.length), ...payload]));
-        keep = false;
-      }
-    }
-    if (keep) parts.push(b.subarray(start, end));
-    p = end;
   }
   const out = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
   let o = 0;
@@ -239,6 +209,13 @@ export function cases(env) {
     await assert.rejects(load(42), /expected an mlc module/);
     await assert.rejects(load(new Response("<!doctype html><p>Not here</p>", { headers: { "content-type": "text/html" } })), /\(text\/html\) is not a WebAssembly module/);
     await assert.rejects(load(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])), /no "mlc" custom section/);
+  });
+
+  test("a truncated module is a clear error wherever it is cut", async () => {
+    const bytes = new Uint8Array(env.bytes);
+    for (let cut = 0; cut < bytes.length; cut += 37) {
+      await assert.rejects(load(bytes.slice(0, cut)), /not a WebAssembly module|truncated WebAssembly module|no "mlc" custom section/, `cut at ${cut}`);
+    }
   });
 
   test("one compilation serves many instances, each with its own memory", async () => {

@@ -10,7 +10,8 @@ import (
 )
 
 // MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv on the integer
-// GEMM core (qgemm.go). Scales and zero points are read at run time.
+// GEMM core (math_qgemm.go), and the fused QMatMul and QConv (registered in
+// ops_qfused.go). Scales and zero points are read at run time.
 
 // qmmArgs are the operands of an integer matrix product; the scales are
 // nil for MatMulInteger (int32 output).
@@ -822,20 +823,4 @@ func init() {
 		return p.workspace()
 	})
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QLinearConv) error { return k.qconv(n) })
-	registerWorkspace(func(n *ir.Node, op *ir.QConv) int {
-		p, err := planQConv(n)
-		if err != nil {
-			return 0
-		}
-		return p.workspace()
-	})
-	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QConv) error { return k.qconv(n) })
-	registerWorkspace(func(n *ir.Node, op *ir.QMatMul) int {
-		p, err := planQMatMul(n)
-		if err != nil {
-			return 0
-		}
-		return p.aBytes + p.bBytes
-	})
-	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QMatMul) error { return k.qmatmul(n) })
 }

@@ -31,14 +31,14 @@ type Options struct {
 	// Tune picks the code shape for an engine: TuneV8, TuneWazero or
 	// TuneGeneric (see docs/design.md).
 	Tune string
-	// Threads > 1 makes a threaded module (ABI v2, threads.go): a shared
+	// Threads > 1 makes a threaded module (ABI v2, emit_threads.go): a shared
 	// memory imported, heavy loops handed out to up to Threads-1 workers.
 	Threads int
 	// ParallelAll (tests) hands out every parallel loop of a threaded
 	// module however short, in as many chunks as it allows, so that small
 	// test cases exercise the parallel code.
 	ParallelAll bool
-	// RelaxedSIMD uses relaxed_madd in the multiply-add kernels (relaxed.go).
+	// RelaxedSIMD uses relaxed_madd in the multiply-add kernels (math_relaxed.go).
 	RelaxedSIMD bool
 	// MaxLoopIterations bounds the Loop iterations of one mlc_run, all
 	// Loops together (nested ones included): past it mlc_run returns

@@ -10,11 +10,11 @@ import (
 // Fused convolutions, by weight layout (opt/prepack.go):
 //
 //   - PackA (v8 tune): convPackA, C[M, P] = W x col, weights broadcast.
-//   - Winograd (v8 tune, 3x3 stride 1): conv_winograd.go.
+//   - Winograd (v8 tune, 3x3 stride 1): ops_fused_conv_winograd.go.
 //   - PackB (wazero tune): convPacked, C^T[P, M] = col^T[P, K] x W^T[K, M]
 //     with col^T packed pre-broadcast straight from the (padded) NCHW input
 //     four pixels at a time, each 4x8 tile transposed into the NCHW output.
-//   - plain: depthwise (conv_depthwise.go), else the generic kernel followed
+//   - plain: depthwise (ops_fused_conv_depthwise.go), else the generic kernel followed
 //     by an elementwise epilogue.
 //
 // Bias, residual and activations are applied in registers before the store.

@@ -7,7 +7,7 @@ import (
 	"github.com/mlc-compiler/mlc/ir"
 )
 
-// Softmax family and BatchNormalization.
+// Softmax, LogSoftmax and Hardmax.
 
 func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.Softmax) error {
@@ -15,12 +15,6 @@ func init() {
 			return k.softmaxSIMD(n)
 		}
 		return k.softmax(n, op)
-	})
-	registerWorkspace(func(n *ir.Node, op *ir.BatchNorm) int {
-		return 2 * n.Inputs[0].Type.Shape[1] * max(elemBytes(n.Inputs[0].Type.DType), 1)
-	})
-	registerKernel(func(k *Ctx, n *ir.Node, op *ir.BatchNorm) error {
-		return k.batchNorm(n, op)
 	})
 }
 
@@ -139,62 +133,4 @@ func (k *Ctx) softmax(n *ir.Node, op *ir.Softmax) error {
 		})
 	})
 	return err2
-}
-
-// batchNorm computes per-channel scale and shift into the workspace, then
-// y = x*scale[c] + shift[c] elementwise.
-func (k *Ctx) batchNorm(n *ir.Node, op *ir.BatchNorm) error {
-	f := k.F
-	x, y := n.Inputs[0], n.Outputs[0]
-	dt := x.Type.DType
-	ct, err := computeType(dt)
-	if err != nil {
-		return err
-	}
-	if ct != asm.F32 && ct != asm.F64 {
-		return ir.NotSupportedf("BatchNormalization on %s", dt)
-	}
-	for i := 1; i < 5; i++ {
-		if n.Inputs[i].Type.DType != dt {
-			return ir.NotSupportedf("BatchNormalization with %s statistics for %s input", n.Inputs[i].Type.DType, dt)
-		}
-	}
-	C := x.Type.Shape[1]
-	sz := int32(elemBytes(dt))
-	ws := k.WorkspaceAddr()
-	xf := fxFor(f, ct, false)
-	scale, bias, mean, vr := n.Inputs[1], n.Inputs[2], n.Inputs[3], n.Inputs[4]
-	c := f.Local(asm.I32)
-	sc := f.Local(ct)
-	load := func(v *ir.Value) {
-		f.Get(c).I32Const(sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(v)).Op(wasm.OpcodeI32Add)
-		k.loadElem(dt, 0)
-	}
-	f.Repeat(c, C, func() {
-		// scale' = scale / sqrt(var + eps)
-		load(scale)
-		load(vr)
-		xf.c(float64(op.Epsilon)).add().sqrt().div().set(sc)
-		f.Get(c).I32Const(sz).Op(wasm.OpcodeI32Mul).I32Const(ws).Op(wasm.OpcodeI32Add).Get(sc)
-		k.storeElem(dt, 0)
-		// shift = bias - mean*scale'
-		f.Get(c).I32Const(sz).Op(wasm.OpcodeI32Mul).I32Const(ws + int32(C)*sz).Op(wasm.OpcodeI32Add)
-		load(bias)
-		load(mean)
-		xf.get(sc).mul().sub()
-		k.storeElem(dt, 0)
-	})
-	bs := make(ir.Shape, len(x.Type.Shape))
-	for i := range bs {
-		bs[i] = 1
-	}
-	bs[1] = C
-	sView := k.ValueAt("bn_scale", ir.Type{DType: dt, Shape: bs}, ws)
-	bView := k.ValueAt("bn_shift", ir.Type{DType: dt, Shape: bs}, ws+int32(C)*sz)
-	fn := ewFn{in: []ir.DType{dt, dt, dt}, out: dt, vec: ct == asm.F32}
-	fn.emit = func(a []asm.Local, vec bool) error {
-		fxFor(f, ct, vec).get(a[0]).get(a[1]).mul().get(a[2]).add()
-		return nil
-	}
-	return k.elementwise(&ir.Node{Op: op, Inputs: []*ir.Value{x, sView, bView}, Outputs: []*ir.Value{y}}, fn)
 }

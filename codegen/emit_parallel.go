@@ -6,7 +6,7 @@ import (
 	"github.com/mlc-compiler/mlc/codegen/asm"
 )
 
-// Loop forms built on Ctx.Parallel (threads.go). Each leaves the
+// Loop forms built on Ctx.Parallel (emit_threads.go). Each leaves the
 // single-threaded module's code exactly as it was.
 
 // rowBlock is how many elements of one flat row make a unit of work when a

@@ -11,7 +11,7 @@ import (
 
 // QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear over every
 // quantized type (packed 4- and 2-bit integers and float8/float4 codes go
-// through loadElemAt/storeElemAt and encodeSmallFloat, subbyte.go).
+// through loadElemAt/storeElemAt and encodeSmallFloat, emit_subbyte.go).
 
 // quantLoops walks x viewed as [Outer, Axis, Inner] (ir.QuantLayout): body
 // sees e, the flat element index, and si, the index of its scale.

@@ -196,7 +196,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 	if err != nil {
 		return err
 	}
-	f, d := k.F, l.d
+	d := l.d
 	ws := k.WorkspaceAddr()
 	// Key and value sources, with the present outputs written on the way.
 	// FlexAttention on a 16-bit input keeps its definition's intermediate
@@ -230,7 +230,7 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 	}
 	ks := kv(1, n.Out(1), l.kbuf, d.Dk)
 	vs := kv(2, n.Out(2), l.vbuf, d.Dv)
-	y, qk := n.Out(0), n.Out(3)
+	y := n.Out(0)
 	if d.L == 0 || d.Hq == 0 {
 		return nil
 	}
@@ -240,243 +240,319 @@ func (k *Ctx) attention(n *ir.Node, op *ir.Attention) error {
 		}
 		return nil
 	}
-	ct, _ := computeType(l.cdt)
-	csz := int32(elemBytes(l.cdt))
-	esz := int32(elemBytes(l.dt))
-	T := d.T()
-	G := d.Group()
-	q := n.In(0)
-	mask, nonpad := n.In(3), n.In(6)
-	x := fxFor(f, ct, false)
-	// Strides of Q and Y rows (bytes).
+	r := k.planAttnRows(n, op, l, ks, vs, ss, narrow)
+	f := k.F
+	f.Repeat(r.b, d.B, func() {
+		if r.nonpad != nil {
+			f.Get(r.b).I32Const(3).Op(wasm.OpcodeI32Shl).I64Load(uint32(k.Addr(r.nonpad))).Set(r.npv)
+		}
+		f.Repeat(r.hk, d.Hkv, func() {
+			f.Repeat(r.g, d.Group(), func() {
+				f.Get(r.hk).I32Const(int32(d.Group())).Op(wasm.OpcodeI32Mul).Get(r.g).Op(wasm.OpcodeI32Add).Set(r.hq)
+				f.Repeat(r.li, d.L, r.row)
+			})
+		})
+	})
+	return r.errs.err
+}
+
+// attnRows is the plan of Attention's query rows (strides, mask layout,
+// which optional steps run) and the locals its emit steps share; row
+// emits one (batch, head, query) row from it: addresses, the key limit,
+// scores, softmax, then P V.
+type attnRows struct {
+	k                   *Ctx
+	op                  *ir.Attention
+	l                   attnLayout
+	d                   ir.AttnDims
+	ks, vs              kvSource
+	q, mask, nonpad     *ir.Value
+	y, qk               *ir.Value
+	ct                  wasm.ValueType
+	x                   fx
+	csz, esz            int32
+	T                   int
+	ss                  float64
+	narrow              bool
+	hasBias             bool
+	narrowSoftmax       bool  // softmax_precision narrower than the compute type
+	qStrides, yStrides  []int // bytes per batch, head, row
+	mstr                [4]int
+	msz                 int
+	qrow, srow          int32
+	b, hk, g, li, hq    asm.Local
+	pq, pk, pv, pm, py  asm.Local
+	pqk, lim, npv, j    asm.Local
+	s, m, bv, maxb, sum asm.Local
+	errs                firstErr
+}
+
+// planAttnRows decides the row strides and steps and declares the
+// locals the row loops share.
+func (k *Ctx) planAttnRows(n *ir.Node, op *ir.Attention, l attnLayout, ks, vs kvSource, ss float64, narrow bool) *attnRows {
+	f, d := k.F, l.d
+	ws := k.WorkspaceAddr()
+	r := &attnRows{k: k, op: op, l: l, d: d, ks: ks, vs: vs, ss: ss, narrow: narrow}
+	r.y, r.qk = n.Out(0), n.Out(3)
+	r.ct, _ = computeType(l.cdt)
+	r.csz = int32(elemBytes(l.cdt))
+	r.esz = int32(elemBytes(l.dt))
+	r.T = d.T()
+	r.q = n.In(0)
+	r.mask, r.nonpad = n.In(3), n.In(6)
+	r.x = fxFor(f, r.ct, false)
+	// Strides of Q and Y rows.
 	qbs, qhs, qls := d.Hq*d.L*d.Dk, d.L*d.Dk, d.Dk
 	ybs, yhs, yls := d.Hq*d.L*d.Dv, d.L*d.Dv, d.Dv
 	if d.ThreeD {
 		qbs, qhs, qls = d.L*d.Hq*d.Dk, d.Dk, d.Hq*d.Dk
 		ybs, yhs, yls = d.L*d.Hq*d.Dv, d.Dv, d.Hq*d.Dv
 	}
-	var mstr [4]int
-	var msz int
-	if mask != nil {
-		msz = elemBytes(mask.Type.DType)
+	esz := int(r.esz)
+	r.qStrides = []int{qbs * esz, qhs * esz, qls * esz}
+	r.yStrides = []int{ybs * esz, yhs * esz, yls * esz}
+	if r.mask != nil {
+		r.msz = elemBytes(r.mask.Type.DType)
 		st := d.MaskShape.Strides()
 		for i, s := range d.MaskShape {
 			if s != 1 {
-				mstr[i] = st[i] * msz
+				r.mstr[i] = st[i] * r.msz
 			}
 		}
 	}
-	b, hk, g, li, hq := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	pq, pk, pv, pm, py, pqk := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	lim, npv := f.Local(asm.I32), f.Local(asm.I64)
-	j := f.Local(asm.I32)
-	s, m, bv, maxb, sum := x.local(), x.local(), x.local(), x.local(), x.local()
-	ninf := math.Inf(-1)
-	hasBias := mask != nil || op.IsCausal || nonpad != nil
+	r.b, r.hk, r.g, r.li, r.hq = f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	r.pq, r.pk, r.pv, r.pm, r.py, r.pqk = f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	r.lim, r.npv = f.Local(asm.I32), f.Local(asm.I64)
+	r.j = f.Local(asm.I32)
+	x := r.x
+	r.s, r.m, r.bv, r.maxb, r.sum = x.local(), x.local(), x.local(), x.local(), x.local()
+	r.hasBias = r.mask != nil || op.IsCausal || r.nonpad != nil
 	// A softmax_precision narrower than the compute type rounds the
 	// softmax's input and output to it.
-	narrowSoftmax := op.SoftmaxDType != ir.Invalid && op.SoftmaxDType.Bits() < 8*int(csz)
-	var errs firstErr
-	qrow, srow := ws+int32(l.qrow), ws+int32(l.srow)
-	f.Repeat(b, d.B, func() {
-		if nonpad != nil {
-			f.Get(b).I32Const(3).Op(wasm.OpcodeI32Shl).I64Load(uint32(k.Addr(nonpad))).Set(npv)
+	r.narrowSoftmax = op.SoftmaxDType != ir.Invalid && op.SoftmaxDType.Bits() < 8*int(r.csz)
+	r.qrow, r.srow = ws+int32(l.qrow), ws+int32(l.srow)
+	return r
+}
+
+// row emits one query row (locals b, hq, li set).
+func (r *attnRows) row() {
+	k, f, d, l := r.k, r.k.F, r.d, r.l
+	// Scaled query row.
+	k.rowAddr(k.Addr(r.q), []asm.Local{r.b, r.hq, r.li}, r.qStrides)
+	f.Set(r.pq)
+	r.errs.check(k.scaledRow(r.qrow, r.pq, l.dt, l.cdt, d.Dk, r.ss, r.narrow))
+	k.rowAddr(r.ks.base, []asm.Local{r.b, r.hk}, []int{r.ks.bs, r.ks.hs})
+	f.Set(r.pk)
+	if r.mask != nil {
+		k.rowAddr(k.Addr(r.mask), []asm.Local{r.b, r.hq, r.li}, r.mstr[:3])
+		f.Set(r.pm)
+	}
+	if r.qk != nil {
+		r.qkRowAddr()
+	}
+	r.keyLimit()
+	r.scores()
+	r.softmax()
+	// Y row = P V.
+	if r.y != nil {
+		k.rowAddr(r.vs.base, []asm.Local{r.b, r.hk}, []int{r.vs.bs, r.vs.hs})
+		f.Set(r.pv)
+		k.rowAddr(k.Addr(r.y), []asm.Local{r.b, r.hq, r.li}, r.yStrides)
+		f.Set(r.py)
+		pr := f.Local(asm.I32)
+		f.I32Const(r.srow).Set(pr)
+		r.errs.check(k.attnPV(r.ct, pr, l.cdt, r.pv, r.vs, r.T, d.Dv, r.py, l.dt))
+	}
+}
+
+// qkRowAddr points pqk at this row of the qk output.
+func (r *attnRows) qkRowAddr() {
+	d, T, esz := r.d, r.T, int(r.esz)
+	r.k.rowAddr(r.k.Addr(r.qk), []asm.Local{r.b, r.hq, r.li}, []int{d.Hq * d.L * T * esz, d.L * T * esz, T * esz})
+	r.k.F.Set(r.pqk)
+}
+
+// keyLimit sets lim: keys j >= lim are cut by the causal frontier or the
+// padding.
+func (r *attnRows) keyLimit() {
+	f, d, op, T := r.k.F, r.d, r.op, r.T
+	if !op.IsCausal && r.nonpad == nil {
+		return
+	}
+	f.I32Const(int32(T)).Set(r.lim)
+	if op.IsCausal {
+		switch {
+		case d.P > 0:
+			f.Get(r.li).I32Const(int32(d.P + 1)).Op(wasm.OpcodeI32Add).Set(r.lim)
+		case r.nonpad != nil:
+			// l + nonpad - L + 1, clamped to [0, T] in i64.
+			c := f.Local(asm.I64)
+			f.Get(r.li).Op(wasm.OpcodeI64ExtendI32S).Get(r.npv).Op(wasm.OpcodeI64Add).I64Const(int64(1 - d.L)).Op(wasm.OpcodeI64Add).Set(c)
+			clampI64(f, c, 0, int64(T))
+			f.Get(c).Op(wasm.OpcodeI32WrapI64).Set(r.lim)
+		default:
+			f.Get(r.li).I32Const(1).Op(wasm.OpcodeI32Add).Set(r.lim)
 		}
-		f.Repeat(hk, d.Hkv, func() {
-			f.Repeat(g, G, func() {
-				f.Get(hk).I32Const(int32(G)).Op(wasm.OpcodeI32Mul).Get(g).Op(wasm.OpcodeI32Add).Set(hq)
-				f.Repeat(li, d.L, func() {
-					// Scaled query row.
-					k.rowAddr(k.Addr(q), []asm.Local{b, hq, li}, []int{qbs * int(esz), qhs * int(esz), qls * int(esz)})
-					f.Set(pq)
-					errs.check(k.scaledRow(qrow, pq, l.dt, l.cdt, d.Dk, ss, narrow))
-					k.rowAddr(ks.base, []asm.Local{b, hk}, []int{ks.bs, ks.hs})
-					f.Set(pk)
-					if mask != nil {
-						k.rowAddr(k.Addr(mask), []asm.Local{b, hq, li}, mstr[:3])
-						f.Set(pm)
-					}
-					if qk != nil {
-						k.rowAddr(k.Addr(qk), []asm.Local{b, hq, li}, []int{d.Hq * d.L * T * int(esz), d.L * T * int(esz), T * int(esz)})
-						f.Set(pqk)
-					}
-					// lim: keys j >= lim are cut by the causal frontier or the padding.
-					if op.IsCausal || nonpad != nil {
-						f.I32Const(int32(T)).Set(lim)
-						if op.IsCausal {
-							switch {
-							case d.P > 0:
-								f.Get(li).I32Const(int32(d.P + 1)).Op(wasm.OpcodeI32Add).Set(lim)
-							case nonpad != nil:
-								// l + nonpad - L + 1, clamped to [0, T] in i64.
-								c := f.Local(asm.I64)
-								f.Get(li).Op(wasm.OpcodeI64ExtendI32S).Get(npv).Op(wasm.OpcodeI64Add).I64Const(int64(1 - d.L)).Op(wasm.OpcodeI64Add).Set(c)
-								clampI64(f, c, 0, int64(T))
-								f.Get(c).Op(wasm.OpcodeI32WrapI64).Set(lim)
-							default:
-								f.Get(li).I32Const(1).Op(wasm.OpcodeI32Add).Set(lim)
-							}
-						}
-						if nonpad != nil {
-							c := f.Local(asm.I64)
-							f.Get(npv).Set(c)
-							clampI64(f, c, 0, int64(T))
-							f.Get(c).Op(wasm.OpcodeI32WrapI64).Get(lim).Get(c).Op(wasm.OpcodeI32WrapI64).Get(lim).Op(wasm.OpcodeI32LtS).Select().Set(lim)
-						}
-					}
-					x.c(ninf).set(maxb)
-					x.c(ninf).set(m)
-					// Keys [0, jm) read the mask; a short mask (opset 24) masks the rest.
-					jm := T
-					if mask != nil {
-						if _, ok := d.MaskColumn(T-1, op.PadMask); !ok {
-							jm = d.MaskShape[3]
-						}
-					}
-					mcol := 0
-					if mask != nil && d.MaskShape[3] != 1 {
-						mcol = msz
-					}
-					keys := func(from, to int, readMask bool) {
-						f.ForStep(j, from, to, 1, func() {
-							// Bias of key j.
-							if hasBias {
-								switch {
-								case mask == nil:
-									x.c(0)
-								case !readMask:
-									x.c(ninf)
-								case mask.Type.DType == ir.Bool:
-									x.c(0).c(ninf)
-									f.Get(pm).I32Load8U(0)
-									x.sel()
-								default:
-									f.Get(pm)
-									errs.check(k.loadAs(mask.Type.DType, 0, ct))
-								}
-								if op.IsCausal || nonpad != nil {
-									x.c(ninf).c(0)
-									f.Get(j).Get(lim).Op(wasm.OpcodeI32GeS)
-									x.sel().add()
-								}
-								x.set(bv)
-								x.get(maxb).get(bv).max().set(maxb)
-								if readMask && mcol != 0 {
-									f.AddI32(pm, int32(mcol))
-								}
-							}
-							// Score.
-							k.attnDot(ct, qrow, pk, ks.dt, d.Dk)
-							if narrow {
-								k.roundTo(l.dt) // K was scaled while gathered
-							} else {
-								x.c(ss).mul()
-							}
-							x.set(s)
-							if qk != nil && op.QKMode == 0 {
-								f.Get(pqk).Get(s)
-								errs.check(k.storeAs(l.dt, 0, ct))
-							}
-							if op.Softcap != 0 {
-								c := float64(op.Softcap)
-								x.get(s).c(1 / c).mul().set(s)
-								x.tanh(s).c(c).mul().set(s)
-							}
-							if qk != nil && op.QKMode == 1 {
-								f.Get(pqk).Get(s)
-								errs.check(k.storeAs(l.dt, 0, ct))
-							}
-							if hasBias {
-								x.get(s).get(bv).add().set(s)
-							}
-							if qk != nil && op.QKMode == 2 {
-								f.Get(pqk).Get(s)
-								errs.check(k.storeAs(l.dt, 0, ct))
-							}
-							if qk != nil {
-								f.AddI32(pqk, esz)
-							}
-							if narrowSoftmax {
-								x.get(s)
-								k.roundAs(op.SoftmaxDType, ct)
-								x.set(s)
-							}
-							f.Get(j).I32Const(csz).Op(wasm.OpcodeI32Mul).Get(s)
-							errs.check(k.storeElem(l.cdt, uint32(srow)))
-							x.get(m).get(s).max().set(m)
-							f.AddI32(pk, int32(ks.rs))
-						})
-					}
-					keys(0, jm, true)
-					keys(jm, T, false)
-					// Softmax; a row without any attended key gives zeros.
-					if !op.Flex {
-						x.c(0).get(m).get(m).c(ninf).eq().sel().set(m)
-					}
-					x.c(0).set(sum)
-					p := f.Local(asm.I32)
-					f.I32Const(srow).Set(p)
-					c := f.Local(asm.I32)
-					f.Counted(c, T, func() {
-						f.Get(p)
-						f.Get(p)
-						errs.check(k.loadElem(l.cdt, 0))
-						x.get(m).sub().set(s)
-						x.exp(s).tee(s)
-						errs.check(k.storeElem(l.cdt, 0))
-						x.get(sum).get(s).add().set(sum)
-						f.AddI32(p, csz)
-					})
-					if !op.Flex {
-						x.c(1).get(sum).get(sum).c(0).eq().sel().set(sum)
-					}
-					x.c(1).get(sum).div().set(sum)
-					masked := f.Local(asm.I32)
-					if hasBias && !op.Flex {
-						x.get(maxb).c(ninf).eq()
-						f.Set(masked)
-					}
-					if qk != nil && op.QKMode == 3 {
-						k.rowAddr(k.Addr(qk), []asm.Local{b, hq, li}, []int{d.Hq * d.L * T * int(esz), d.L * T * int(esz), T * int(esz)})
-						f.Set(pqk)
-					}
-					f.I32Const(srow).Set(p)
-					f.Counted(c, T, func() {
-						f.Get(p)
-						f.Get(p)
-						errs.check(k.loadElem(l.cdt, 0))
-						x.get(sum).mul()
-						if narrowSoftmax {
-							k.roundAs(op.SoftmaxDType, ct)
-						}
-						if hasBias && !op.Flex {
-							x.set(s).c(0).get(s).f.Get(masked)
-							x.sel()
-						}
-						x.tee(s)
-						errs.check(k.storeElem(l.cdt, 0))
-						if qk != nil && op.QKMode == 3 {
-							f.Get(pqk).Get(s)
-							errs.check(k.storeAs(l.dt, 0, ct))
-							f.AddI32(pqk, esz)
-						}
-						f.AddI32(p, csz)
-					})
-					// Y row = P V.
-					if y != nil {
-						k.rowAddr(vs.base, []asm.Local{b, hk}, []int{vs.bs, vs.hs})
-						f.Set(pv)
-						k.rowAddr(k.Addr(y), []asm.Local{b, hq, li}, []int{ybs * int(esz), yhs * int(esz), yls * int(esz)})
-						f.Set(py)
-						pr := f.Local(asm.I32)
-						f.I32Const(srow).Set(pr)
-						errs.check(k.attnPV(ct, pr, l.cdt, pv, vs, T, d.Dv, py, l.dt))
-					}
-				})
-			})
-		})
+	}
+	if r.nonpad != nil {
+		c := f.Local(asm.I64)
+		f.Get(r.npv).Set(c)
+		clampI64(f, c, 0, int64(T))
+		f.Get(c).Op(wasm.OpcodeI32WrapI64).Get(r.lim).Get(c).Op(wasm.OpcodeI32WrapI64).Get(r.lim).Op(wasm.OpcodeI32LtS).Select().Set(r.lim)
+	}
+}
+
+// scores writes the row's biased, capped scores into srow, tracking
+// their maximum m and the bias maximum maxb.
+func (r *attnRows) scores() {
+	x, d, T := r.x, r.d, r.T
+	ninf := math.Inf(-1)
+	x.c(ninf).set(r.maxb)
+	x.c(ninf).set(r.m)
+	// Keys [0, jm) read the mask; a short mask (opset 24) masks the rest.
+	jm := T
+	if r.mask != nil {
+		if _, ok := d.MaskColumn(T-1, r.op.PadMask); !ok {
+			jm = d.MaskShape[3]
+		}
+	}
+	r.keys(0, jm, true)
+	r.keys(jm, T, false)
+}
+
+// keys emits the scores of keys [from, to).
+func (r *attnRows) keys(from, to int, readMask bool) {
+	k, f, x, op, mask, l := r.k, r.k.F, r.x, r.op, r.mask, r.l
+	ninf := math.Inf(-1)
+	mcol := 0
+	if mask != nil && r.d.MaskShape[3] != 1 {
+		mcol = r.msz
+	}
+	f.ForStep(r.j, from, to, 1, func() {
+		// Bias of key j.
+		if r.hasBias {
+			switch {
+			case mask == nil:
+				x.c(0)
+			case !readMask:
+				x.c(ninf)
+			case mask.Type.DType == ir.Bool:
+				x.c(0).c(ninf)
+				f.Get(r.pm).I32Load8U(0)
+				x.sel()
+			default:
+				f.Get(r.pm)
+				r.errs.check(k.loadAs(mask.Type.DType, 0, r.ct))
+			}
+			if op.IsCausal || r.nonpad != nil {
+				x.c(ninf).c(0)
+				f.Get(r.j).Get(r.lim).Op(wasm.OpcodeI32GeS)
+				x.sel().add()
+			}
+			x.set(r.bv)
+			x.get(r.maxb).get(r.bv).max().set(r.maxb)
+			if readMask && mcol != 0 {
+				f.AddI32(r.pm, int32(mcol))
+			}
+		}
+		// Score.
+		k.attnDot(r.ct, r.qrow, r.pk, r.ks.dt, r.d.Dk)
+		if r.narrow {
+			k.roundTo(l.dt) // K was scaled while gathered
+		} else {
+			x.c(r.ss).mul()
+		}
+		x.set(r.s)
+		r.storeQK(0)
+		if op.Softcap != 0 {
+			c := float64(op.Softcap)
+			x.get(r.s).c(1 / c).mul().set(r.s)
+			x.tanh(r.s).c(c).mul().set(r.s)
+		}
+		r.storeQK(1)
+		if r.hasBias {
+			x.get(r.s).get(r.bv).add().set(r.s)
+		}
+		r.storeQK(2)
+		if r.qk != nil {
+			f.AddI32(r.pqk, r.esz)
+		}
+		if r.narrowSoftmax {
+			x.get(r.s)
+			k.roundAs(op.SoftmaxDType, r.ct)
+			x.set(r.s)
+		}
+		f.Get(r.j).I32Const(r.csz).Op(wasm.OpcodeI32Mul).Get(r.s)
+		r.errs.check(k.storeElem(l.cdt, uint32(r.srow)))
+		x.get(r.m).get(r.s).max().set(r.m)
+		f.AddI32(r.pk, int32(r.ks.rs))
 	})
-	return errs.err
+}
+
+// storeQK stores the score s into the qk output when its mode is mode.
+func (r *attnRows) storeQK(mode int) {
+	if r.qk != nil && r.op.QKMode == mode {
+		r.k.F.Get(r.pqk).Get(r.s)
+		r.errs.check(r.k.storeAs(r.l.dt, 0, r.ct))
+	}
+}
+
+// softmax turns the scores in srow into probabilities; a row without any
+// attended key gives zeros.
+func (r *attnRows) softmax() {
+	k, f, x, op, l, T := r.k, r.k.F, r.x, r.op, r.l, r.T
+	ninf := math.Inf(-1)
+	if !op.Flex {
+		x.c(0).get(r.m).get(r.m).c(ninf).eq().sel().set(r.m)
+	}
+	x.c(0).set(r.sum)
+	p := f.Local(asm.I32)
+	f.I32Const(r.srow).Set(p)
+	c := f.Local(asm.I32)
+	f.Counted(c, T, func() {
+		f.Get(p)
+		f.Get(p)
+		r.errs.check(k.loadElem(l.cdt, 0))
+		x.get(r.m).sub().set(r.s)
+		x.exp(r.s).tee(r.s)
+		r.errs.check(k.storeElem(l.cdt, 0))
+		x.get(r.sum).get(r.s).add().set(r.sum)
+		f.AddI32(p, r.csz)
+	})
+	if !op.Flex {
+		x.c(1).get(r.sum).get(r.sum).c(0).eq().sel().set(r.sum)
+	}
+	x.c(1).get(r.sum).div().set(r.sum)
+	masked := f.Local(asm.I32)
+	if r.hasBias && !op.Flex {
+		x.get(r.maxb).c(ninf).eq()
+		f.Set(masked)
+	}
+	if r.qk != nil && op.QKMode == 3 {
+		r.qkRowAddr()
+	}
+	f.I32Const(r.srow).Set(p)
+	f.Counted(c, T, func() {
+		f.Get(p)
+		f.Get(p)
+		r.errs.check(k.loadElem(l.cdt, 0))
+		x.get(r.sum).mul()
+		if r.narrowSoftmax {
+			k.roundAs(op.SoftmaxDType, r.ct)
+		}
+		if r.hasBias && !op.Flex {
+			x.set(r.s).c(0).get(r.s).f.Get(masked)
+			x.sel()
+		}
+		x.tee(r.s)
+		r.errs.check(k.storeElem(l.cdt, 0))
+		if r.qk != nil && op.QKMode == 3 {
+			f.Get(r.pqk).Get(r.s)
+			r.errs.check(k.storeAs(l.dt, 0, r.ct))
+			f.AddI32(r.pqk, r.esz)
+		}
+		f.AddI32(p, r.csz)
+	})
 }
 
 // attnHeads loops over batch, key head, query head of the group and query

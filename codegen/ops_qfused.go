@@ -470,4 +470,21 @@ func (k *Ctx) qadd(n *ir.Node, op *ir.QAdd) error {
 
 func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QAdd) error { return k.qadd(n, op) })
+	// QConv and QMatMul share the QLinear kernels (ops_quant_linear.go).
+	registerWorkspace(func(n *ir.Node, op *ir.QConv) int {
+		p, err := planQConv(n)
+		if err != nil {
+			return 0
+		}
+		return p.workspace()
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QConv) error { return k.qconv(n) })
+	registerWorkspace(func(n *ir.Node, op *ir.QMatMul) int {
+		p, err := planQMatMul(n)
+		if err != nil {
+			return 0
+		}
+		return p.aBytes + p.bBytes
+	})
+	registerKernel(func(k *Ctx, n *ir.Node, op *ir.QMatMul) error { return k.qmatmul(n) })
 }

@@ -56,19 +56,6 @@ func planConv(n *ir.Node, op *ir.Conv) (*convPlan, error) {
 	return p, nil
 }
 
-func alignUp(n, a int) int { return (n + a - 1) / a * a }
-
-// wsLayout places workspace buffers of sz-byte elements one after
-// another, each on a 16-byte boundary; end is the bytes placed so far.
-type wsLayout struct{ sz, end int }
-
-// alloc places a buffer of n elements and returns its offset.
-func (w *wsLayout) alloc(n int) int {
-	at := w.end
-	w.end += alignUp(n*w.sz, 16)
-	return at
-}
-
 func init() {
 	registerWorkspace(func(n *ir.Node, op *ir.Conv) int {
 		p, err := planConv(n, op)
@@ -280,21 +267,6 @@ func (k *Ctx) gatherOutputs(base, dst asm.Local, g *ir.Geometry, padStr []int, s
 		})
 	}
 	level(0, base)
-}
-
-// copyElemBytes copies one element: stack dst, src.
-func (k *Ctx) copyElemBytes(sz int32) {
-	f := k.F
-	switch sz {
-	case 8:
-		f.I64Load(0).I64Store(0)
-	case 4:
-		f.I32Load(0).I32Store(0)
-	case 2:
-		f.I32Load16U(0).I32Store16(0)
-	default:
-		f.I32Load8U(0).I32Store8(0)
-	}
 }
 
 // addChannelBias adds b[c] to every element of channel c (axis 1) of out.

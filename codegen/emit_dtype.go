@@ -13,7 +13,7 @@ import (
 // computed in. float16, bfloat16, float8 and float4 compute as f32; the small
 // integer types (int4, int2 included) and bool as i32 (sign- or zero-extended
 // on load, wrapped on store). Sub-byte types have no byte address per
-// element: loadElemAt and storeElemAt (subbyte.go) reach them by index.
+// element: loadElemAt and storeElemAt (emit_subbyte.go) reach them by index.
 
 // computeType is the Wasm value type elements of dt are computed in.
 func computeType(dt ir.DType) (wasm.ValueType, error) {

@@ -477,225 +477,268 @@ func (g *rnnGen) yAddr(y *ir.Value, dir int, t, b asm.Local) {
 // gateRow updates the state of batch entry b at time step t: the elementwise
 // part of one step, SIMD over hidden units for float32.
 func (g *rnnGen) gateRow(n *ir.Node, dir, phase, hrN int, t, b asm.Local, y *ir.Value) error {
+	r := g.planGateRow(n, dir, phase, hrN, t, b, y)
+	f, H := g.f, g.H
+	nv := 0
+	if g.k.SIMD() && g.dt == ir.Float32 && H >= 4 {
+		nv = H / 4
+	}
+	cnt := f.Local(asm.I32)
+	if nv > 0 {
+		f.Counted(cnt, nv, func() { r.elements(true) })
+	}
+	if H-nv*4 > 0 {
+		f.Counted(cnt, H-nv*4, func() { r.elements(false) })
+	}
+	return r.err
+}
+
+// gateRowGen is one batch row of a gate step: its row pointers (set by
+// planGateRow) and, while elements emits, the element shape (scalar or
+// f32x4).
+type gateRowGen struct {
+	g                                 *rnnGen
+	dir, phase                        int
+	pxw, phr, ph, pc, pz, pr, phh, py asm.Local
+	pb, pp                            asm.Local // bias and peephole, when present
+	bias, peep                        *ir.Value
+	hasY                              bool
+	acts                              []ir.RNNActivation
+	x                                 fx
+	v                                 bool
+	err                               error // the last error
+}
+
+// planGateRow declares the row pointers of batch row b at step t and
+// points them at their rows.
+func (g *rnnGen) planGateRow(n *ir.Node, dir, phase, hrN int, t, b asm.Local, y *ir.Value) *gateRowGen {
 	f, k, d, l := g.f, g.k, g.l.d, g.l
-	G, H, GH := g.G, g.H, g.G*g.H
+	H, GH := g.H, g.G*g.H
 	sz := int32(l.sz)
+	r := &gateRowGen{g: g, dir: dir, phase: phase}
 	// Row pointers.
-	pxw, phr, ph, pc, pz, pr, phh, py := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	r.pxw, r.phr, r.ph, r.pc, r.pz, r.pr, r.phh, r.py = f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	rowT, rowB := d.Batch, 1
 	if g.layout == 1 {
 		rowT, rowB = 1, d.Seq
 	}
 	f.I32Const(g.ws + int32(l.xw)).Get(t).I32Const(int32(rowT*GH) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-	f.Get(b).I32Const(int32(rowB*GH) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pxw)
+	f.Get(b).I32Const(int32(rowB*GH) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(r.pxw)
 	rowAt := func(buf int, stride int, p asm.Local) {
 		f.I32Const(g.ws + int32(buf)).Get(b).I32Const(int32(stride) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(p)
 	}
-	rowAt(l.hr, hrN, phr)
-	rowAt(l.h, H, ph)
-	rowAt(l.c, H, pc)
-	rowAt(l.zb, H, pz)
-	rowAt(l.rb, H, pr)
-	rowAt(l.hh, H, phh)
-	hasY := y != nil && (g.op.Kind != ir.KindGRU || phase == 1)
-	if hasY {
+	rowAt(l.hr, hrN, r.phr)
+	rowAt(l.h, H, r.ph)
+	rowAt(l.c, H, r.pc)
+	rowAt(l.zb, H, r.pz)
+	rowAt(l.rb, H, r.pr)
+	rowAt(l.hh, H, r.phh)
+	r.hasY = y != nil && (g.op.Kind != ir.KindGRU || phase == 1)
+	if r.hasY {
 		g.yAddr(y, dir, t, b)
-		f.Set(py)
+		f.Set(r.py)
 	}
-	var pb, pp asm.Local
-	bias, peep := n.In(3), n.In(7)
-	if bias != nil {
-		pb = f.Local(asm.I32)
-		f.I32Const(k.Addr(bias) + int32(dir*2*GH*g.esz)).Set(pb)
+	r.bias, r.peep = n.In(3), n.In(7)
+	if r.bias != nil {
+		r.pb = f.Local(asm.I32)
+		f.I32Const(k.Addr(r.bias) + int32(dir*2*GH*g.esz)).Set(r.pb)
 	}
-	if peep != nil {
-		pp = f.Local(asm.I32)
-		f.I32Const(k.Addr(peep) + int32(dir*3*H*g.esz)).Set(pp)
+	if r.peep != nil {
+		r.pp = f.Local(asm.I32)
+		f.I32Const(k.Addr(r.peep) + int32(dir*3*H*g.esz)).Set(r.pp)
 	}
-	vec := k.SIMD() && g.dt == ir.Float32 && H >= 4
-	nv := 0
-	if vec {
-		nv = H / 4
+	r.acts = g.op.Activations[dir*g.op.Kind.ActsPerDir():]
+	return r
+}
+
+// elements emits the cell on one element (or four, when v) and
+// advances the row pointers.
+func (r *gateRowGen) elements(v bool) {
+	g, f := r.g, r.g.f
+	r.x, r.v = fxFor(f, g.ct, v), v
+	switch g.op.Kind {
+	case ir.KindRNN:
+		r.rnnCell()
+	case ir.KindLSTM:
+		r.lstmCell()
+	case ir.KindGRU:
+		r.gruCell()
 	}
-	acts := g.op.Activations[dir*g.op.Kind.ActsPerDir():]
-	var err error
-	body := func(v bool) {
-		x := fxFor(f, g.ct, v)
-		w := int32(1)
-		if v {
-			w = 4
-		}
-		// ld pushes a workspace (compute type) element at byte offset off.
-		ld := func(p asm.Local, off int) {
-			f.Get(p)
-			if v {
-				f.V128Load(uint32(off))
-			} else if e := k.loadElem(l.cdt, uint32(off)); e != nil {
-				err = e
-			}
-		}
-		// ldIn pushes an element of an input tensor of dt.
-		ldIn := func(p asm.Local, off int) {
-			f.Get(p)
-			if v {
-				f.V128Load(uint32(off))
-			} else if e := k.loadElem(g.dt, uint32(off)); e != nil {
-				err = e
-			}
-		}
-		st := func(p asm.Local, val asm.Local, dt ir.DType) {
-			f.Get(p).Get(val)
-			if v {
-				f.V128Store(0)
-			} else if e := k.storeElem(dt, 0); e != nil {
-				err = e
-			}
-		}
-		// pre pushes the pre-activation sum of gate gi (without recurrent
-		// part when withHR is false).
-		pre := func(gi int, withHR, withRB bool) {
-			ld(pxw, gi*H*l.sz)
-			if withHR {
-				ld(phr, gi*H*l.sz)
-				x.add()
-			}
-			if bias != nil {
-				ldIn(pb, gi*H*g.esz)
-				x.add()
-				if withRB {
-					ldIn(pb, (G+gi)*H*g.esz)
-					x.add()
-				}
-			}
-		}
-		clip := func() {
-			if c := g.op.Clip; c > 0 {
-				x.c(float64(c)).min().c(-float64(c)).max()
-			}
-		}
-		act := func(a ir.RNNActivation, in asm.Local) {
-			if e := rnnAct(x, a, in); e != nil {
-				err = e
-			}
-		}
-		// activate clips the sum on the stack and applies a, through local tmp.
-		activate := func(a ir.RNNActivation, tmp asm.Local) {
-			clip()
-			x.set(tmp)
-			act(a, tmp)
-		}
-		tmp := func() asm.Local { return x.local() }
-		switch g.op.Kind {
-		case ir.KindRNN:
-			a, hn := tmp(), tmp()
-			pre(0, true, true)
-			activate(acts[0], a)
-			x.set(hn)
-			st(ph, hn, l.cdt)
-			if hasY {
-				st(py, hn, g.dt)
-			}
-		case ir.KindLSTM:
-			a, ig, fg, cg, cp, cn, og, hn := tmp(), tmp(), tmp(), tmp(), tmp(), tmp(), tmp(), tmp()
-			ld(pc, 0)
-			x.set(cp)
-			gate := func(gi, pi int, cv asm.Local, out asm.Local, ai int) {
-				pre(gi, true, true)
-				if peep != nil {
-					ldIn(pp, pi*H*g.esz)
-					x.get(cv).mul().add()
-				}
-				activate(acts[ai], a)
-				x.set(out)
-			}
-			gate(0, 0, cp, ig, 0)
-			if g.op.InputForget {
-				x.c(1).get(ig).sub().set(fg)
-			} else {
-				gate(2, 2, cp, fg, 0)
-			}
-			pre(3, true, true)
-			activate(acts[1], a)
-			x.set(cg)
-			x.get(fg).get(cp).mul().get(ig).get(cg).mul().add().set(cn)
-			gate(1, 1, cn, og, 0)
-			act(acts[2], cn)
-			x.get(og).mul().set(hn)
-			st(pc, cn, l.cdt)
-			st(ph, hn, l.cdt)
-			if hasY {
-				st(py, hn, g.dt)
-			}
-		case ir.KindGRU:
-			a := tmp()
-			if phase == 0 {
-				z, r := tmp(), tmp()
-				pre(0, true, true)
-				activate(acts[0], a)
-				x.set(z)
-				pre(1, true, true)
-				activate(acts[0], a)
-				x.set(r)
-				st(pz, z, l.cdt)
-				if !g.op.LinearBeforeReset {
-					ld(ph, 0)
-					x.get(r).mul().set(r)
-				}
-				st(pr, r, l.cdt)
-				break
-			}
-			hp, hn := tmp(), tmp()
-			if g.op.LinearBeforeReset {
-				// g(xw + Wbh + r . (h Rh^T + Rbh))
-				pre(2, false, false)
-				ld(pr, 0)
-				ld(phr, 2*H*l.sz)
-				if bias != nil {
-					ldIn(pb, (G+2)*H*g.esz)
-					x.add()
-				}
-				x.mul().add()
-			} else {
-				pre(2, false, true)
-				ld(phh, 0)
-				x.add()
-			}
-			activate(acts[1], a)
-			x.set(a)
-			ld(ph, 0)
-			x.set(hp)
-			// (1 - z) . hh + z . h
-			x.c(1)
-			ld(pz, 0)
-			x.sub().get(a).mul()
-			ld(pz, 0)
-			x.get(hp).mul().add().set(hn)
-			st(ph, hn, l.cdt)
-			if hasY {
-				st(py, hn, g.dt)
-			}
-		}
-		for _, p := range []asm.Local{pxw, phr, ph, pc, pz, pr, phh} {
-			f.AddI32(p, w*sz)
-		}
-		if hasY {
-			f.AddI32(py, w*int32(g.esz))
-		}
-		if bias != nil {
-			f.AddI32(pb, w*int32(g.esz))
-		}
-		if peep != nil {
-			f.AddI32(pp, w*int32(g.esz))
+	w := int32(1)
+	if v {
+		w = 4
+	}
+	for _, p := range []asm.Local{r.pxw, r.phr, r.ph, r.pc, r.pz, r.pr, r.phh} {
+		f.AddI32(p, w*int32(g.l.sz))
+	}
+	if r.hasY {
+		f.AddI32(r.py, w*int32(g.esz))
+	}
+	if r.bias != nil {
+		f.AddI32(r.pb, w*int32(g.esz))
+	}
+	if r.peep != nil {
+		f.AddI32(r.pp, w*int32(g.esz))
+	}
+}
+
+// ld pushes a workspace (compute type) element at byte offset off.
+func (r *gateRowGen) ld(p asm.Local, off int) { r.load(p, off, r.g.l.cdt) }
+
+// ldIn pushes an element of an input tensor of the storage dtype.
+func (r *gateRowGen) ldIn(p asm.Local, off int) { r.load(p, off, r.g.dt) }
+
+func (r *gateRowGen) load(p asm.Local, off int, dt ir.DType) {
+	f := r.g.f
+	f.Get(p)
+	if r.v {
+		f.V128Load(uint32(off))
+	} else if e := r.g.k.loadElem(dt, uint32(off)); e != nil {
+		r.err = e
+	}
+}
+
+func (r *gateRowGen) st(p asm.Local, val asm.Local, dt ir.DType) {
+	f := r.g.f
+	f.Get(p).Get(val)
+	if r.v {
+		f.V128Store(0)
+	} else if e := r.g.k.storeElem(dt, 0); e != nil {
+		r.err = e
+	}
+}
+
+// pre pushes the pre-activation sum of gate gi (without recurrent part
+// when withHR is false).
+func (r *gateRowGen) pre(gi int, withHR, withRB bool) {
+	g, x, H := r.g, r.x, r.g.H
+	r.ld(r.pxw, gi*H*g.l.sz)
+	if withHR {
+		r.ld(r.phr, gi*H*g.l.sz)
+		x.add()
+	}
+	if r.bias != nil {
+		r.ldIn(r.pb, gi*H*g.esz)
+		x.add()
+		if withRB {
+			r.ldIn(r.pb, (g.G+gi)*H*g.esz)
+			x.add()
 		}
 	}
-	cnt := f.Local(asm.I32)
-	if nv > 0 {
-		f.Counted(cnt, nv, func() { body(true) })
+}
+
+func (r *gateRowGen) act(a ir.RNNActivation, in asm.Local) {
+	if e := rnnAct(r.x, a, in); e != nil {
+		r.err = e
 	}
-	if H-nv*4 > 0 {
-		f.Counted(cnt, H-nv*4, func() { body(false) })
+}
+
+// activate clips the sum on the stack and applies a, through local tmp.
+func (r *gateRowGen) activate(a ir.RNNActivation, tmp asm.Local) {
+	if c := r.g.op.Clip; c > 0 {
+		r.x.c(float64(c)).min().c(-float64(c)).max()
 	}
-	return err
+	r.x.set(tmp)
+	r.act(a, tmp)
+}
+
+func (r *gateRowGen) rnnCell() {
+	x, cdt := r.x, r.g.l.cdt
+	a, hn := x.local(), x.local()
+	r.pre(0, true, true)
+	r.activate(r.acts[0], a)
+	x.set(hn)
+	r.st(r.ph, hn, cdt)
+	if r.hasY {
+		r.st(r.py, hn, r.g.dt)
+	}
+}
+
+func (r *gateRowGen) lstmCell() {
+	g, x, cdt := r.g, r.x, r.g.l.cdt
+	a, ig, fg, cg, cp, cn, og, hn := x.local(), x.local(), x.local(), x.local(), x.local(), x.local(), x.local(), x.local()
+	r.ld(r.pc, 0)
+	x.set(cp)
+	gate := func(gi, pi int, cv asm.Local, out asm.Local, ai int) {
+		r.pre(gi, true, true)
+		if r.peep != nil {
+			r.ldIn(r.pp, pi*g.H*g.esz)
+			x.get(cv).mul().add()
+		}
+		r.activate(r.acts[ai], a)
+		x.set(out)
+	}
+	gate(0, 0, cp, ig, 0)
+	if g.op.InputForget {
+		x.c(1).get(ig).sub().set(fg)
+	} else {
+		gate(2, 2, cp, fg, 0)
+	}
+	r.pre(3, true, true)
+	r.activate(r.acts[1], a)
+	x.set(cg)
+	x.get(fg).get(cp).mul().get(ig).get(cg).mul().add().set(cn)
+	gate(1, 1, cn, og, 0)
+	r.act(r.acts[2], cn)
+	x.get(og).mul().set(hn)
+	r.st(r.pc, cn, cdt)
+	r.st(r.ph, hn, cdt)
+	if r.hasY {
+		r.st(r.py, hn, g.dt)
+	}
+}
+
+// gruCell is phase 0 (z and r, with r . h unless linear before reset)
+// or phase 1 (the candidate and the new h).
+func (r *gateRowGen) gruCell() {
+	g, x, cdt, H := r.g, r.x, r.g.l.cdt, r.g.H
+	a := x.local()
+	if r.phase == 0 {
+		z, rg := x.local(), x.local()
+		r.pre(0, true, true)
+		r.activate(r.acts[0], a)
+		x.set(z)
+		r.pre(1, true, true)
+		r.activate(r.acts[0], a)
+		x.set(rg)
+		r.st(r.pz, z, cdt)
+		if !g.op.LinearBeforeReset {
+			r.ld(r.ph, 0)
+			x.get(rg).mul().set(rg)
+		}
+		r.st(r.pr, rg, cdt)
+		return
+	}
+	hp, hn := x.local(), x.local()
+	if g.op.LinearBeforeReset {
+		// g(xw + Wbh + r . (h Rh^T + Rbh))
+		r.pre(2, false, false)
+		r.ld(r.pr, 0)
+		r.ld(r.phr, 2*H*g.l.sz)
+		if r.bias != nil {
+			r.ldIn(r.pb, (g.G+2)*H*g.esz)
+			x.add()
+		}
+		x.mul().add()
+	} else {
+		r.pre(2, false, true)
+		r.ld(r.phh, 0)
+		x.add()
+	}
+	r.activate(r.acts[1], a)
+	x.set(a)
+	r.ld(r.ph, 0)
+	x.set(hp)
+	// (1 - z) . hh + z . h
+	x.c(1)
+	r.ld(r.pz, 0)
+	x.sub().get(a).mul()
+	r.ld(r.pz, 0)
+	x.get(hp).mul().add().set(hn)
+	r.st(r.ph, hn, cdt)
+	if r.hasY {
+		r.st(r.py, hn, g.dt)
+	}
 }
 
 // rnnAct pushes activation a of the value in local in.
