@@ -34,6 +34,9 @@ func TestFusedConvKernels(t *testing.T) {
 		{2, 12, 9, 10, 12, 3, 1, 1, 12, 1}, // depthwise
 		{1, 8, 11, 11, 8, 3, 2, 1, 8, 1},
 		{1, 8, 15, 13, 8, 3, 2, 2, 8, 2}, // depthwise, stride 2, dilation 2   // depthwise, stride 2
+		{1, 8, 16, 17, 8, 3, 2, 0, 8, 1}, // depthwise, stride 2, no border, odd width
+		{1, 6, 19, 18, 6, 5, 2, 2, 6, 1}, // depthwise 5x5, stride 2
+		{1, 4, 2, 9, 4, 3, 2, 1, 4, 1},   // depthwise, stride 2, one output row
 		// Stride 1 without Winograd (portable: taps over regions).
 		{1, 8, 32, 32, 16, 3, 1, 12, 1, 12}, // ASPP-like: dilation 12 on 32x32
 		{2, 5, 9, 11, 6, 3, 1, 2, 1, 2},     // dilation 2, odd sizes, batch

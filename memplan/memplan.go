@@ -212,6 +212,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	for _, v := range g.Outputs {
 		use(v, end)
 	}
+	slots, order := concatSlots(g, root, fixed, ivs, order, end)
 
 	// Greedy by size: place big buffers first at the lowest offset that does
 	// not overlap a placed buffer alive at the same time.
@@ -224,6 +225,9 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		} else {
 			p.Workspace[iv.node] = p.ArenaStart + iv.off
 		}
+	}
+	for v := range slots {
+		p.Offsets[v] = slotAddr(v, slots, p.Offsets)
 	}
 	for v, r := range roots {
 		if off, ok := p.Offsets[r]; ok {
