@@ -57,21 +57,36 @@ const (
 )
 
 // Break-even of handing a loop to the workers: below this estimated time
-// (ns) a node runs on the calling thread alone. Publishing a job costs a
-// few atomic operations and one notify (a futex wake when someone sleeps);
-// a woken worker joins some 10-50 us later, so short nodes would gain
-// nothing and pay the notify.
-const parallelMinNs = 40_000
+// (ns) a loop runs on the calling thread alone, and a kernel with a
+// threaded form emits its single-threaded code instead (Ctx.splits).
+// Publishing a job costs a few atomic operations and one notify (a futex
+// wake when a worker sleeps); the woken worker joins some 10-20 us later
+// on an otherwise idle core, and the main thread may end up sleeping until
+// the worker's last chunk is done and waking again. So a loop of 100 us
+// gains perhaps 30 us and costs both threads some 10-20 us of CPU: below
+// that the second core buys nothing worth its CPU time (docs/design.md,
+// "When a node is split").
+const parallelMinNs = 100_000
 
-// minChunkNs keeps a chunk's work well above the cost of claiming it.
-const minChunkNs = 8_000
+// minChunkNs keeps a chunk's work well above the cost of claiming it and
+// the chunks few: a thread that claims a neighbouring chunk finds its
+// inputs in its own cache.
+const minChunkNs = 25_000
+
+// chunksPerThread bounds the chunks of a job: enough that a worker which
+// joins late still gets a fair share (chunks are claimed dynamically), few
+// enough that the last chunk, which the main thread may have to wait for,
+// is short.
+const chunksPerThread = 4
 
 // Rough costs of work, in ns, for Parallel's unitNs (measured orders of
 // magnitude in V8 on the project's machine, not promises): an f32 SIMD
-// multiply-add at ~30 GFLOP/s, one f32x4 operation with its loads, a byte
-// copied or streamed, a scalar operation with its loads and stores.
+// multiply-add in the packed micro-kernels (~45 GFLOP/s: the median of the
+// 1x1 convolutions and GEMMs of the shared models, profiled one node at a
+// time), one f32x4 operation with its loads, a byte copied or streamed, a
+// scalar operation with its loads and stores.
 const (
-	nsPerFlop   = 0.035
+	nsPerFlop   = 0.022
 	nsPerLaneOp = 0.1
 	nsPerCopy   = 0.05
 	nsPerScalar = 0.5
@@ -220,13 +235,12 @@ func (k *Ctx) Threads() int {
 func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 	th := k.md.th
 	total := float64(n) * unitNs
-	all := k.md.opts.ParallelAll
-	if th == nil || n < 2 || (total < parallelMinNs && !all) {
+	if !k.splits(n, unitNs) {
 		body(Span{F: k.F, N: n})
 		return
 	}
-	chunks := min(n, 8*th.n, max(th.n, int(total/minChunkNs)))
-	if all {
+	chunks := min(n, chunksPerThread*th.n, max(th.n, int(total/minChunkNs)))
+	if k.md.opts.ParallelAll {
 		chunks = min(n, 8*th.n)
 	}
 	chunk := (n + chunks - 1) / chunks
@@ -243,6 +257,18 @@ func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 	stallNs := int64(3*total/float64(chunks)) + stallSlackNs
 	f.I32Const(int32(len(th.bodies) - 1)).I32Const(int32(n)).I32Const(int32(chunk)).I32Const(int32(chunks)).I64Const(stallNs)
 	f.Call(k.md.parallelHelper())
+}
+
+// splits reports whether Parallel hands a loop of n units of about
+// unitNs each to the threads. A kernel with a threaded form (one that lays
+// out its work differently so that it can be cut into units) asks before
+// choosing it, and emits its single-threaded code when the answer is no:
+// a node too short to split runs exactly as in a 1-thread module.
+func (k *Ctx) splits(n int, unitNs float64) bool {
+	if k.md.th == nil || n < 2 {
+		return false
+	}
+	return k.md.opts.ParallelAll || float64(n)*unitNs >= parallelMinNs
 }
 
 // stallSlackNs is added to the stall threshold: a worker woken for a job

@@ -119,7 +119,10 @@ func (k *Ctx) maxPoolSIMD(n *ir.Node, g *ir.Geometry) error {
 	hp, wp := poolPadded(g)
 	buf, bufSize := k.ScratchAddr()
 	inPlane, outPlane := int32(g.In[0]*g.In[1]*4), int32(g.Out[0]*g.Out[1]*4)
-	k.Parallel(planes, float64(hp*wp*8)*nsPerCopy+float64(g.Out[0]*g.Out[1]*g.Kernel[0]*g.Kernel[1]/4)*nsPerLaneOp, func(s Span) {
+	// Twice the plain count of copies and lane operations: what the max
+	// pools of the shared models measured, one node at a time.
+	planeNs := 2 * (float64(hp*wp*8)*nsPerCopy + float64(g.Out[0]*g.Out[1]*g.Kernel[0]*g.Kernel[1]/4)*nsPerLaneOp)
+	k.Parallel(planes, planeNs, func(s Span) {
 		f := s.F
 		src, dst, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		s.Base(k.Addr(x), inPlane)

@@ -362,9 +362,11 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 		f.I32Const(resOff)
 		f.I32Const(int32(P * 4)).I32Const(int32(mode)).Call(mk)
 	}
-	if k.Threads() > 1 && p.N == 1 {
-		k.convPackAThreads(p, x, out, padBuf, colBuf, K, M, P, block, chunks, tile)
-		return nil
+	if p.N == 1 {
+		if u := k.packAUnits(K, M, P, block); k.splits(u.n, u.ns) {
+			k.convPackAThreads(p, x, out, padBuf, colBuf, u, K, M, P, block, chunks, tile)
+			return nil
+		}
 	}
 	img, nc, col := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	xBase, outBase := f.Local(asm.I32), f.Local(asm.I32)
@@ -406,7 +408,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 // out in units of one pixel block and a group of weight panels, each unit
 // running every K chunk of its tiles in order, as the single-threaded loop
 // does, so that every output element sees the same operations.
-func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int32, K, M, P, block, chunks int,
+func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int32, units packAUnit, K, M, P, block, chunks int,
 	tile func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func())) {
 	f := k.F
 	colAddr := k.Addr(x)
@@ -419,18 +421,11 @@ func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int
 		k.im2col(padBuf, gi, colBuf, p, 4)
 		colAddr = colBuf
 	}
-	blocks := (P + block - 1) / block
-	panels := (M + 3) / 4
-	// Enough units to balance the threads: split the panels too when the
-	// pixel blocks are few (deep layers have one block).
-	groups := min(panels, max(1, (4*k.Threads()+blocks-1)/blocks))
-	per := (panels + groups - 1) / groups
-	groups = (panels + per - 1) / per
-	unitNs := float64(2*K*min(block, P)*4*per) * nsPerFlop
+	panels, groups, per := (M+3)/4, units.groups, units.per
 	// The portable shape's expanded panel is per-thread scratch: each
 	// thread expands the panels of its own units.
 	buf, bufSize := k.ScratchAddr()
-	k.Parallel(blocks*groups, unitNs, func(s Span) {
+	k.Parallel(units.n, units.ns, func(s Span) {
 		f := s.F
 		u, pb, mp, mp0, mpEnd, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		col, outBase, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -454,6 +449,25 @@ func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int
 			}
 		})
 	})
+}
+
+// packAUnit is how convPackAThreads cuts its products: n units of one
+// pixel block and a group of per weight panels (groups groups), each of
+// about ns.
+type packAUnit struct {
+	n, groups, per int
+	ns             float64
+}
+
+func (k *Ctx) packAUnits(K, M, P, block int) packAUnit {
+	blocks := (P + block - 1) / block
+	panels := (M + 3) / 4
+	// Enough units to balance the threads: split the panels too when the
+	// pixel blocks are few (deep layers have one block).
+	groups := min(panels, max(1, (4*k.Threads()+blocks-1)/blocks))
+	per := (panels + groups - 1) / groups
+	groups = (panels + per - 1) / per
+	return packAUnit{n: blocks * groups, groups: groups, per: per, ns: float64(2*K*min(block, P)*4*per) * nsPerFlop}
 }
 
 // portableBlocks chooses the portable shape's pixel block and K chunk: a
@@ -484,8 +498,11 @@ const portableMaxK = 256
 // layout is unchanged, its workspace being ws-expand plus one copy.
 func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 	if op.Layout == ir.WeightsWinograd {
+		// All of it per thread: the band-parallel form runs whole bands
+		// on each thread (winogradBands); the other forms use thread 0's
+		// copy, and each thread its copy's expanded U panel.
 		if p, err := planWinograd(n, op); err == nil {
-			return p.workspace(), p.C * 64
+			return p.workspace(), p.workspace()
 		}
 		return 0, 0
 	}

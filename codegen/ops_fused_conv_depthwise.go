@@ -62,7 +62,7 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 	buf, bufSize := k.ScratchAddr()
 	taps := g.Kernel[0] * g.Kernel[1]
 	plane := k.depthwisePlane(g, &op.Epilogue, bias != nil)
-	if k.Threads() > 1 && x.Type.Shape[0] == 1 {
+	if x.Type.Shape[0] == 1 && k.splits(C, depthwiseChannelNs(g)) {
 		return k.convDepthwiseThreads(n, g, plane, buf, bufSize, resOff)
 	}
 	src, dst, wp0, bp, pc, ch := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -95,6 +95,13 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 	return nil
 }
 
+// depthwiseChannelNs estimates the time of one channel of a depthwise
+// convolution: its taps in f32x4 lanes and its plane copied in and out.
+func depthwiseChannelNs(g *ir.Geometry) float64 {
+	taps := g.Kernel[0] * g.Kernel[1]
+	return float64(g.Out[0]*g.Out[1]*taps*2/4)*nsPerLaneOp + float64(g.In[0]*g.In[1]*4)*2*nsPerCopy
+}
+
 // convDepthwiseThreads is convDepthwise of one image in a threaded
 // module: channels are handed out, each thread with its own bordered plane
 // (all zeroed first: only their interiors are rewritten).
@@ -105,7 +112,7 @@ func (k *Ctx) convDepthwiseThreads(n *ir.Node, g *ir.Geometry, plane uint32, buf
 	taps := g.Kernel[0] * g.Kernel[1]
 	f.I32Const(buf).I32Const(0).I32Const(int32(k.Threads() * bufSize)).MemoryFill()
 	inPlane, outPlane := int32(g.In[0]*g.In[1]*4), int32(g.Out[0]*g.Out[1]*4)
-	k.Parallel(C, float64(g.Out[0]*g.Out[1]*taps*2/4)*nsPerLaneOp+float64(inPlane)*2*nsPerCopy, func(s Span) {
+	k.Parallel(C, depthwiseChannelNs(g), func(s Span) {
 		src, dst, wp0, bp, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		s.Base(k.Addr(x), inPlane)
 		f.Set(src)

@@ -263,7 +263,7 @@ func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
 	// its per-thread scratch (after them: see genericFusedConvWorkspace).
 	eBuf := k.WorkspaceAddr()
 	srcBuf := eBuf + int32(p.eBytes())
-	threaded := k.Threads() > 1 && p.N == 1
+	threaded := p.N == 1 && k.splits((p.M+3)/4, tapPanelNs(K, p))
 	if threaded {
 		srcBuf = k.WorkspaceAddr()
 	}
@@ -366,6 +366,9 @@ func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
 	return nil
 }
 
+// tapPanelNs estimates the products of one 4-row weight panel of convTaps.
+func tapPanelNs(K int, p *tapConv) float64 { return float64(2*K*4*p.Ho*p.Wo) * nsPerFlop }
+
 // convTapsThreads is convTaps of one image in a threaded module: the image
 // is copied here, then the products are handed out in units of one 4-row
 // weight panel (disjoint output channels), each unit running every tap
@@ -379,7 +382,7 @@ func (k *Ctx) convTapsThreads(p *tapConv, x, out *ir.Value, srcBuf int32, K int,
 	copyIn(xBase)
 	buf, bufSize := k.ScratchAddr()
 	panels := (p.M + 3) / 4
-	k.Parallel(panels, float64(2*K*4*p.Ho*p.Wo)*nsPerFlop, func(s Span) {
+	k.Parallel(panels, tapPanelNs(K, p), func(s Span) {
 		f := s.F
 		mp, rows, src, outBase, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		f.I32Const(srcBuf).Set(src)

@@ -88,10 +88,12 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	x, u, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
 	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
 	padBuf := k.WorkspaceAddr()
-	vBuf := padBuf + int32(p.padBytes)
-	mBuf := vBuf + int32(p.vBytes)
-	yBuf := mBuf + int32(p.mBytes)
 	C, M := p.C, p.M
+	threaded := k.splits(16*((M+3)/4), winogradPanelNs(p))
+	if p.N == 1 && p.bands >= 2*k.Threads() && k.splits(p.bands, winogradBandNs(p)) {
+		k.winogradBands(p, op, x, u, out, bias, resOff)
+		return nil
+	}
 
 	xBase, outBase, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(xBase)
@@ -118,45 +120,7 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 		band, r0, nrows := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		f.SetI32(band, 0)
 		f.Counted(f.Local(asm.I32), p.bands, func() {
-			f.Get(band).I32Const(int32(p.R)).Op(wasm.OpcodeI32Mul).Set(r0)
-			f.I32Const(int32(p.TH - p.R)).Get(r0).Get(r0).I32Const(int32(p.TH - p.R)).Op(wasm.OpcodeI32GtS).Select().Set(r0)
-			if p.bands > 1 {
-				k.winogradBandCopy(p, padBuf, xBase, r0, src, dst, c1, c2)
-			}
-
-			// 2. Input transform, one channel per call of a shared function.
-			inT := k.winogradIn(p)
-			if k.Threads() > 1 {
-				k.winogradInThreads(p, inT, padBuf, vBuf)
-			} else {
-				k.winogradInSerial(p, inT, padBuf, vBuf, r0)
-			}
-
-			// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
-			switch {
-			case k.Threads() > 1:
-				k.winogradGEMMsThreads(p, u, vBuf, mBuf)
-			case k.portable():
-				k.winogradGEMMsPortable(p, u, vBuf, mBuf, yBuf+int32(p.yBytes))
-			default:
-				k.winogradGEMMs(p, u, vBuf, mBuf)
-			}
-
-			// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
-			// buffer, one output channel per call of a shared function.
-			outT := k.winogradOut(p, bias != nil)
-			if k.Threads() > 1 {
-				k.winogradOutThreads(p, outT, mBuf, yBuf, bias)
-			} else {
-				k.winogradOutSerial(p, outT, mBuf, yBuf, bias)
-			}
-
-			// 5. The band's valid rows into the output, with residual and
-			// activations: rows 2*r0 .. min(2*(r0+R), Ho).
-			ob := f.Local(asm.I32)
-			f.I32Const(int32(2 * p.R)).I32Const(int32(p.Ho)).Get(r0).I32Const(2).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(nrows).Get(nrows).I32Const(int32(2 * p.R)).Op(wasm.OpcodeI32GtS).Select().Set(nrows)
-			f.Get(r0).I32Const(int32(2 * p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(outBase).Op(wasm.OpcodeI32Add).Set(ob)
-			k.winogradStore(p, op, yBuf, ob, nrows, resOff)
+			k.winogradBand(p, op, u, bias, resOff, wsAddr{f: f}, threaded, winogradBandLocals{band, r0, nrows, xBase, outBase, src, dst, c1, c2})
 			f.AddI32(band, 1)
 		})
 
@@ -166,18 +130,125 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	return nil
 }
 
+// wsAddr pushes an address in a Winograd node's workspace: the constant
+// alone, or in the band-parallel form plus the offset of this thread's
+// copy of the workspace (local tb).
+type wsAddr struct {
+	f  *asm.Func
+	tb *asm.Local
+}
+
+func (a wsAddr) push(addr int32) {
+	a.f.I32Const(addr)
+	if a.tb != nil {
+		a.f.Get(*a.tb).Op(wasm.OpcodeI32Add)
+	}
+}
+
+type winogradBandLocals struct{ band, r0, nrows, xBase, outBase, src, dst, c1, c2 asm.Local }
+
+// winogradBand emits the work of band l.band of the image at l.xBase:
+// its rows copied (several bands), the input transform, the 16 products,
+// the output transform and the store of its rows into the output. threaded
+// hands out each step's units to the threads (the bands run one after
+// another); a band-parallel body (a.tb set) runs it all on this thread in
+// its own copy of the workspace.
+func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value, resOff int32, a wsAddr, threaded bool, l winogradBandLocals) {
+	f := k.F
+	padBuf := k.WorkspaceAddr()
+	vBuf := padBuf + int32(p.padBytes)
+	mBuf := vBuf + int32(p.vBytes)
+	yBuf := mBuf + int32(p.mBytes)
+	band, r0, nrows := l.band, l.r0, l.nrows
+	f.Get(band).I32Const(int32(p.R)).Op(wasm.OpcodeI32Mul).Set(r0)
+	f.I32Const(int32(p.TH - p.R)).Get(r0).Get(r0).I32Const(int32(p.TH - p.R)).Op(wasm.OpcodeI32GtS).Select().Set(r0)
+	if p.bands > 1 {
+		k.winogradBandCopy(p, a, padBuf, l.xBase, r0, l.src, l.dst, l.c1, l.c2)
+	}
+
+	// 2. Input transform, one channel per call of a shared function.
+	inT := k.winogradIn(p)
+	if threaded {
+		k.winogradInThreads(p, inT, padBuf, vBuf)
+	} else {
+		k.winogradInSerial(p, inT, a, padBuf, vBuf, r0)
+	}
+
+	// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
+	switch {
+	case threaded:
+		k.winogradGEMMsThreads(p, u, vBuf, mBuf)
+	case k.portable():
+		k.winogradGEMMsPortable(p, u, a, vBuf, mBuf, yBuf+int32(p.yBytes))
+	default:
+		k.winogradGEMMs(p, u, a, vBuf, mBuf)
+	}
+
+	// 4. Output transform Y = A^T M A (+ bias) into the tile-aligned
+	// buffer, one output channel per call of a shared function.
+	outT := k.winogradOut(p, bias != nil)
+	if threaded {
+		k.winogradOutThreads(p, outT, mBuf, yBuf, bias)
+	} else {
+		k.winogradOutSerial(p, outT, a, mBuf, yBuf, bias)
+	}
+
+	// 5. The band's valid rows into the output, with residual and
+	// activations: rows 2*r0 .. min(2*(r0+R), Ho).
+	ob := f.Local(asm.I32)
+	f.I32Const(int32(2 * p.R)).I32Const(int32(p.Ho)).Get(r0).I32Const(2).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(nrows).Get(nrows).I32Const(int32(2 * p.R)).Op(wasm.OpcodeI32GtS).Select().Set(nrows)
+	f.Get(r0).I32Const(int32(2 * p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(l.outBase).Op(wasm.OpcodeI32Add).Set(ob)
+	k.winogradStore(p, op, a, yBuf, ob, nrows, resOff)
+}
+
+// winogradBandNs estimates one band: its 16 products and, a third again,
+// its copy and transforms.
+func winogradBandNs(p *winogradPlan) float64 {
+	return 1.3 * float64(16*((p.M+3)/4)) * winogradPanelNs(p)
+}
+
+// winogradBands is convWinograd of one image split into several bands per
+// thread, in a threaded module: the bands are handed out whole, each
+// thread running its bands with the single-threaded code in its own copy
+// of the workspace (the whole of it is per-thread scratch), so that a
+// layer is one job instead of three per band. The last band recomputes
+// rows of the one before it, as on one thread: two threads may then write
+// the same values to the same rows.
+func (k *Ctx) winogradBands(p *winogradPlan, op *ir.FusedConv, x, u, out, bias *ir.Value, resOff int32) {
+	_, size := k.ScratchAddr()
+	k.Parallel(p.bands, winogradBandNs(p), func(s Span) {
+		f := s.F
+		tb := f.Local(asm.I32)
+		f.I32Const(0)
+		if s.Parallel() {
+			f.GlobalGet(globalTid).I32Const(int32(size)).Op(wasm.OpcodeI32Mul)
+			f.Op(wasm.OpcodeI32Add)
+		}
+		f.Set(tb)
+		l := winogradBandLocals{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32),
+			f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
+		f.I32Const(k.Addr(x)).Set(l.xBase)
+		f.I32Const(k.Addr(out)).Set(l.outBase)
+		s.For(l.band, func() {
+			k.winogradBand(p, op, u, bias, resOff, wsAddr{f: f, tb: &tb}, false, l)
+		})
+	})
+}
+
 // winogradBandCopy copies the input rows of the band starting at tile row
 // r0 (bordered rows 2*r0 .. 2*r0+2R+1, each channel's Hp of them) into the
 // zeroed band at padBuf; rows above or below the image stay zero.
-func (k *Ctx) winogradBandCopy(p *winogradPlan, padBuf int32, xBase, r0, src, dst, c1, c2 asm.Local) {
+func (k *Ctx) winogradBandCopy(p *winogradPlan, a wsAddr, padBuf int32, xBase, r0, src, dst, c1, c2 asm.Local) {
 	f := k.F
 	row, srcC := f.Local(asm.I32), f.Local(asm.I32)
-	f.I32Const(padBuf).I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
+	a.push(padBuf)
+	f.I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
 	// the first row's input row, and its address in channel 0 (used only
 	// for rows inside the image)
 	f.Get(r0).I32Const(2).Op(wasm.OpcodeI32Mul).I32Const(int32(p.padT)).Op(wasm.OpcodeI32Sub).Set(row)
 	f.Get(row).I32Const(int32(p.W * 4)).Op(wasm.OpcodeI32Mul).Get(xBase).Op(wasm.OpcodeI32Add).Set(srcC)
-	f.I32Const(padBuf + int32(p.padL*4)).Set(dst)
+	a.push(padBuf + int32(p.padL*4))
+	f.Set(dst)
 	rowC := f.Local(asm.I32)
 	f.Counted(c1, p.C, func() {
 		f.Get(srcC).Set(src)
@@ -196,11 +267,12 @@ func (k *Ctx) winogradBandCopy(p *winogradPlan, padBuf int32, xBase, r0, src, ds
 
 // winogradStore copies rows of the tile-aligned buffer into the output,
 // applying the residual and activations when the epilogue has them.
-func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, yBuf int32, outBase, nrows asm.Local, resOff int32) {
+func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, a wsAddr, yBuf int32, outBase, nrows asm.Local, resOff int32) {
 	f := k.F
 	ys, od, mc, oc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	yStride := int32(8 * p.G * 4)
-	f.I32Const(yBuf).Set(ys)
+	a.push(yBuf)
+	f.Set(ys)
 	f.Get(outBase).Set(od)
 	plain := !op.Residual && len(op.Acts) == 0
 	v := f.Local(asm.V128)
@@ -370,7 +442,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 
 // winogradGEMMs runs the 16 products one 4x8 tile per call (v8 and wazero
 // tunes).
-func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
+func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf int32) {
 	f := k.F
 	M := p.M
 	mk := k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
@@ -383,7 +455,7 @@ func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
 		f.Counted(mpc, panels, func() {
 			tileLen(f, rows, mp, 4, M)
 			// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
-			k.winogradPanelAddrs(p, u, vBuf, mBuf, xi, mp, uA, vB, mC)
+			k.winogradPanelAddrs(p, u, a, vBuf, mBuf, xi, mp, uA, vB, mC)
 			k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
 			f.AddI32(mp, 1)
 		})
@@ -394,7 +466,7 @@ func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
 // winogradGEMMsPortable runs the 16 products in the portable shape: per
 // product and 4-row panel of U, the panel is expanded once (eBuf) and one
 // call runs the row of tiles over every tile column.
-func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, vBuf, mBuf, eBuf int32) {
+func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, eBuf int32) {
 	f := k.F
 	C, M, Tp, TpP := p.C, p.M, p.Tp, p.TpP
 	mk := k.microKernelRow(storeRows, &ir.Epilogue{}, biasNone, 0, chunkWhole, true)
@@ -407,11 +479,16 @@ func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, vBuf, mBuf, eB
 			tileLen(f, rows, mp, 4, M)
 			// U panel (xi, mp) -> eBuf
 			f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add)
-			f.I32Const(eBuf).I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
-			f.I32Const(eBuf)
+			a.push(eBuf)
+			f.I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
+			a.push(eBuf)
 			// b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
-			f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add)
-			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add)
+			f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul)
+			a.push(vBuf)
+			f.Op(wasm.OpcodeI32Add)
+			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul)
+			a.push(mBuf)
+			f.Op(wasm.OpcodeI32Add)
 			f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(TpP * 4)).I32Const(chunkWhole)
 			f.Call(mk)
 			f.AddI32(mp, 1)
@@ -422,15 +499,19 @@ func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, vBuf, mBuf, eB
 
 // winogradInSerial runs the input transform of a band, one channel per
 // call of inT (r0: the band's first tile row, for the whole-image copy).
-func (k *Ctx) winogradInSerial(p *winogradPlan, inT uint32, padBuf, vBuf int32, r0 asm.Local) {
+func (k *Ctx) winogradInSerial(p *winogradPlan, inT uint32, a wsAddr, padBuf, vBuf int32, r0 asm.Local) {
 	f := k.F
 	rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	if p.bands > 1 {
-		f.I32Const(padBuf).Set(rowIn)
+		a.push(padBuf)
+		f.Set(rowIn)
 	} else {
-		f.Get(r0).I32Const(int32(2 * p.Wp * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(rowIn)
+		f.Get(r0).I32Const(int32(2 * p.Wp * 4)).Op(wasm.OpcodeI32Mul)
+		a.push(padBuf)
+		f.Op(wasm.OpcodeI32Add).Set(rowIn)
 	}
-	f.I32Const(vBuf).Set(rowV)
+	a.push(vBuf)
+	f.Set(rowV)
 	f.Counted(cc, p.C, func() {
 		f.Get(rowIn).Get(rowV).Call(inT)
 		f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
@@ -457,6 +538,10 @@ func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf int32)
 	})
 }
 
+// winogradPanelNs estimates one unit of winogradGEMMsThreads: one 4-row
+// panel of U times one product's V, over a band.
+func winogradPanelNs(p *winogradPlan) float64 { return float64(2*p.C*4*p.Tp) * nsPerFlop }
+
 // winogradGEMMsThreads runs a band's 16 products in a threaded module, in
 // units of one product xi and one 4-row panel of U, each unit emitting
 // exactly the calls of the single-threaded form of the tune (portable: the
@@ -472,8 +557,11 @@ func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int3
 	} else {
 		mk = k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
 	}
+	// Each thread's expanded panel is at the end of its copy of the
+	// workspace, where the single-threaded form puts it.
 	buf, bufSize := k.ScratchAddr()
-	k.Parallel(16*panels, float64(2*C*4*Tp)*nsPerFlop, func(s Span) {
+	buf += int32(p.workspace() - p.C*64)
+	k.Parallel(16*panels, winogradPanelNs(p), func(s Span) {
 		f := s.F
 		unit, xi, mp, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		uA, vB, mC, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -486,7 +574,7 @@ func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int3
 			f.Get(unit).I32Const(int32(panels)).Op(wasm.OpcodeI32RemU).Set(mp)
 			tileLen(f, rows, mp, 4, M)
 			// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*TpP*4 ; c = Mb + (xi*M + mp*4)*TpP*4
-			k.winogradPanelAddrs(p, u, vBuf, mBuf, xi, mp, uA, vB, mC)
+			k.winogradPanelAddrs(p, u, wsAddr{f: f}, vBuf, mBuf, xi, mp, uA, vB, mC)
 			if portable {
 				f.Get(uA).Get(eb).I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
 				f.Get(eb).Get(vB).Get(mC)
@@ -501,11 +589,13 @@ func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int3
 
 // winogradOutSerial runs the output transform of a band, one output
 // channel per call of outT.
-func (k *Ctx) winogradOutSerial(p *winogradPlan, outT uint32, mBuf, yBuf int32, bias *ir.Value) {
+func (k *Ctx) winogradOutSerial(p *winogradPlan, outT uint32, a wsAddr, mBuf, yBuf int32, bias *ir.Value) {
 	f := k.F
 	mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	f.I32Const(mBuf).Set(mrow)
-	f.I32Const(yBuf).Set(yrow)
+	a.push(mBuf)
+	f.Set(mrow)
+	a.push(yBuf)
+	f.Set(yrow)
 	if bias != nil {
 		f.I32Const(k.Addr(bias)).Set(bp)
 	}
@@ -543,13 +633,17 @@ func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32,
 // winogradPanelAddrs sets the operands of panel mp of product xi:
 // uA = U + (xi*panels + mp)*C*16, vB = V + xi*C*TpP*4 and
 // mC = Mb + (xi*M + mp*4)*TpP*4.
-func (k *Ctx) winogradPanelAddrs(p *winogradPlan, u *ir.Value, vBuf, mBuf int32, xi, mp, uA, vB, mC asm.Local) {
+func (k *Ctx) winogradPanelAddrs(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf int32, xi, mp, uA, vB, mC asm.Local) {
 	f := k.F
 	C, M, TpP := p.C, p.M, p.TpP
 	panels := (M + 3) / 4
 	f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
-	f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(vBuf).Op(wasm.OpcodeI32Add).Set(vB)
-	f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add).Set(mC)
+	f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul)
+	a.push(vBuf)
+	f.Op(wasm.OpcodeI32Add).Set(vB)
+	f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul)
+	a.push(mBuf)
+	f.Op(wasm.OpcodeI32Add).Set(mC)
 }
 
 // winogradPanelTiles runs a panel's products one 4x8 tile per call of mk

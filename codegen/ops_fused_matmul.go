@@ -158,8 +158,8 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 			f.AddI32(pi, 1)
 		})
 	}
-	if k.Threads() > 1 {
-		k.matmulPackedThreads(n, op, M, blockPanels, direct, packRows, blockTiles)
+	if u := k.matmulUnits(op, M, blockPanels); k.splits(u.n, u.ns) {
+		k.matmulPackedThreads(n, op, M, blockPanels, u, direct, packRows, blockTiles)
 		return
 	}
 	panelBlocks(f, panels, blockPanels, func(start, cnt asm.Local) {
@@ -185,27 +185,40 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	})
 }
 
+// matmulUnit is how matmulPackedThreads cuts its products: n units of one
+// block of panels and a group of per column tiles (groups groups), each of
+// about ns.
+type matmulUnit struct {
+	n, groups, per int
+	ns             float64
+}
+
+func (k *Ctx) matmulUnits(op *ir.FusedMatMul, M, blockPanels int) matmulUnit {
+	panels := (M + 3) / 4
+	blocks := (panels + blockPanels - 1) / blockPanels
+	tiles := (op.N + 7) / 8
+	// Enough units to balance the threads: split the column tiles too when
+	// the panel blocks are few.
+	groups := min(tiles, max(1, (4*k.Threads()+blocks-1)/blocks))
+	per := (tiles + groups - 1) / groups
+	groups = (tiles + per - 1) / per
+	return matmulUnit{n: blocks * groups, groups: groups, per: per, ns: float64(2*op.K*4*min(blockPanels, panels)*8*per) * nsPerFlop}
+}
+
 // matmulPackedThreads is matmulPacked in a threaded module: the work is
 // handed out in units of one block of 4-row panels and a group of 8-column
 // tiles; a unit packs its panels (into its thread's scratch) and runs the
 // micro-kernel over its tiles, each over the whole of K as the
 // single-threaded loop does, so every output element sees the same
 // operations whichever thread computes it.
-func (k *Ctx) matmulPackedThreads(n *ir.Node, op *ir.FusedMatMul, M, blockPanels int, direct bool,
+func (k *Ctx) matmulPackedThreads(n *ir.Node, op *ir.FusedMatMul, M, blockPanels int, units matmulUnit, direct bool,
 	packRows func(start, cnt, pi, pc, dst asm.Local), blockTiles func(start, cnt, pi, pc, ap, nb, rows, cols asm.Local)) {
 	a := n.Inputs[0]
 	K, N := op.K, op.N
 	buf, bufSize := k.ScratchAddr()
-	panels := (M + 3) / 4
-	blocks := (panels + blockPanels - 1) / blockPanels
-	tiles := (N + 7) / 8
-	// Enough units to balance the threads: split the column tiles too when
-	// the panel blocks are few.
-	groups := min(tiles, max(1, (4*k.Threads()+blocks-1)/blocks))
-	per := (tiles + groups - 1) / groups
-	groups = (tiles + per - 1) / per
-	unitNs := float64(2*K*4*min(blockPanels, panels)*8*per) * nsPerFlop
-	k.Parallel(blocks*groups, unitNs, func(s Span) {
+	panels, tiles := (M+3)/4, (N+7)/8
+	groups, per := units.groups, units.per
+	k.Parallel(units.n, units.ns, func(s Span) {
 		f := s.F
 		u, start, cnt, nb, nbEnd, ap, ap0, pi, pc, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32),
 			f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)

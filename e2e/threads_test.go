@@ -230,9 +230,11 @@ func sameThreadedOutputs(t *testing.T, wz *verify.WazeroRunner, nr *verify.NodeR
 }
 
 // TestThreadsConvForms checks the split of the default (portable) shape's
-// convolutions: Winograd in several bands of tile rows (input transform,
-// products with each thread's own expanded U panel, output transform
-// split inside each band), the packed-A GEMM (strided: each thread expands
+// convolutions: Winograd in many bands of tile rows (whole bands handed
+// out, each thread in its own copy of the workspace, the last band
+// overlapping the one before it), Winograd in a few bands (input
+// transform, products with each thread's own expanded U panel, output
+// transform split inside each band), the packed-A GEMM (strided: each thread expands
 // weight panels into its own scratch) and the tap form (single-threaded
 // in a threaded module), with bias and partial panels, in the default
 // shape and in v8's (one 4x8 tile per call, no expanded panels); the
@@ -246,7 +248,8 @@ func TestThreadsConvForms(t *testing.T) {
 		C, M, H        int
 		stride, dilate int64
 	}{
-		{"winograd_bands", 16, 22, 80, 1, 1},
+		{"winograd_band_parallel", 16, 22, 90, 1, 1},
+		{"winograd_bands", 16, 22, 40, 1, 1},
 		{"packA_strided", 12, 30, 41, 2, 1},
 		{"taps_dilated", 64, 42, 24, 1, 8},
 	} {
@@ -264,4 +267,22 @@ func TestThreadsConvForms(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestThreadsResizeBilinear checks the split of the SIMD bilinear resize
+// (planes handed out, with a partial group of 4 columns): the threaded
+// module's outputs are the single-threaded module's bytes on wazero and
+// Node.
+func TestThreadsResizeBilinear(t *testing.T) {
+	wz, nr := threadRunners(t)
+	rng := rand.New(rand.NewSource(13))
+	n := optest.Node{Op: "Resize", Opset: 13, Inputs: []string{"x", "", "", "sizes"}, Outputs: []string{"y"},
+		Attrs: []*onnxpb.AttributeProto{optest.String("mode", "linear"), optest.String("coordinate_transformation_mode", "half_pixel")}}
+	feed := map[string]*ir.Tensor{"x": randTensor(rng, ir.Float32, 1, 1, 5, 20, 19)}
+	consts := map[string]*ir.Tensor{"sizes": ir.TensorI64(ir.Shape{4}, 1, 5, 40, 38)}
+	model, err := optest.Model(n, feed, consts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameThreadedOutputs(t, wz, nr, model, feed, "y", "")
 }
