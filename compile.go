@@ -33,9 +33,11 @@ import (
 	"github.com/mlc-compiler/mlc/frontend"
 	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/memplan"
 	"github.com/mlc-compiler/mlc/opt"
 	"github.com/mlc-compiler/mlc/quant"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // Version is written into every module's metadata as the producer.
@@ -142,15 +144,15 @@ const (
 const MaxThreads = codegen.MaxThreads
 
 // DefaultTune is the engine the kernels are shaped for unless told.
-const DefaultTune = codegen.TunePortable
+const DefaultTune = tune.Portable
 
 // Result is a compiled module.
 type Result struct {
 	Wasm  []byte // nil with Options.Output
 	Bytes int    // the module's size
 	Meta  *abi.Metadata
-	Graph *ir.Graph // the optimized graph, for inspection
-	Plan  *opt.Plan // its memory plan
+	Graph *ir.Graph     // the optimized graph, for inspection
+	Plan  *memplan.Plan // its memory plan
 	// Report is the quantization report (with Options.Quantize).
 	Report *quant.Report
 	// Memory says where the module's linear memory goes.
@@ -175,7 +177,7 @@ type Memory struct {
 	Other         int // scratch, flags, alignment, read-only kernel tables
 }
 
-func memoryOf(g *ir.Graph, p *opt.Plan, total int) Memory {
+func memoryOf(g *ir.Graph, p *memplan.Plan, total int) Memory {
 	m := Memory{Total: total, Weights: p.ConstBytes, Staged: p.StagedBytes, Prepared: p.OnceBytes,
 		IO: p.FixedBytes - p.OnceBytes, Arena: p.ArenaBytes, Peak: p.Peak, PeakLive: p.PeakLive, PeakWorkspace: p.PeakWorkspace}
 	m.PeakNode = "(the first run's Once nodes)"
@@ -201,9 +203,7 @@ func CompileFile(path string, o Options) (*Result, error) {
 // op, opset and what is missing); others say why the model is invalid.
 func Compile(model []byte, dir string, o Options) (res *Result, err error) {
 	defer recoverInternal(&err)
-	switch o.tune() {
-	case codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero, codegen.TuneGeneric:
-	default:
+	if !tune.Valid(o.tune()) {
 		return nil, fmt.Errorf("--tune %q: want portable, v8, wazero or generic", o.Tune)
 	}
 	if o.Threads < 0 || o.Threads > codegen.MaxThreads {
@@ -277,7 +277,7 @@ func quantize(g *ir.Graph, o Options) (*quant.Report, error) {
 	// Calibration and the report run the float and quantized models with
 	// the same code generation options.
 	// They run on wazero, so its tune is the fast one there.
-	plain := Options{NoSIMD: o.NoSIMD, OptLevel: o.OptLevel, Tune: codegen.TuneWazero}
+	plain := Options{NoSIMD: o.NoSIMD, OptLevel: o.OptLevel, Tune: tune.Wazero}
 	cfg.Compile = func(g *ir.Graph) ([]byte, error) {
 		r, err := compileGraph(g, "", plain)
 		if err != nil {
@@ -305,7 +305,7 @@ func recoverInternal(err *error) {
 }
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, Tune: o.tune(), Workspace: codegen.WorkspaceFunc(o.Threads), FP16: o.FP16, Debug: o.Debug})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, ConvWeights: codegen.ConvWeightsFunc(o.tune()), Workspace: codegen.WorkspaceFunc(o.Threads), FP16: o.FP16, Debug: o.Debug})
 	if err != nil {
 		return nil, err
 	}

@@ -2,20 +2,22 @@
 // (onnxruntime-web, Wasm backend, in this process), in the ONNX backend
 // test layout (model.onnx, test_data_set_0/input_0.pb, output_0.pb):
 //
-//   node make-ort-cases.mjs [DIR]     (default ../testdata/ort)
+//   node make-ort-cases.mjs [DIR [NAME...]]   (default ../testdata/ort, every case)
 //
 // They cover what the backend suite does not: dilated convolutions whose
 // taps read padding (the regions the kernels skip), with asymmetric
 // padding, wide kernels, depthwise and strided forms, and a small
 // DeepLab ASPP-like head, with enough channels that the portable shape
-// runs the dilated ones as taps over regions. e2e's TestORTCases runs them
+// runs the dilated ones as taps over regions; and Concats whose inputs the
+// memory plan may put in place (an input read again after the Concat, a
+// Concat along a strided axis, one into the graph output). e2e's TestORTCases runs them
 // on wazero and Node.
 
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openORT } from "./engines.mjs";
-import { asppModel, convModelOf, encodeTensor } from "./onnx.mjs";
+import { asppModel, concatModel, convModelOf, encodeTensor } from "./onnx.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = process.argv[2] || path.join(here, "..", "testdata", "ort");
@@ -31,9 +33,12 @@ const cases = {
   conv_dilation2_stride2: conv(6, 17, 17, 5, 3, { pad: 2, dilation: 2, stride: 2 }),
   conv_depthwise_dilation2: conv(8, 14, 14, 8, 3, { pad: 2, dilation: 2, group: 8, act: "Clip6" }),
   aspp_head_32x32: { bytes: asppModel(64, 32, 16, [12, 24, 36]), dims: [1, 64, 32, 32] },
+  concat_in_place_12x12: { bytes: concatModel(8, 12), dims: [1, 8, 12, 12] },
 };
+const only = process.argv.slice(3);
 
 for (const [name, c] of Object.entries(cases)) {
+  if (only.length > 0 && !only.includes(name)) continue;
   const dir = path.join(out, name);
   fs.mkdirSync(path.join(dir, "test_data_set_0"), { recursive: true });
   fs.writeFileSync(path.join(dir, "model.onnx"), c.bytes);
@@ -41,9 +46,11 @@ for (const [name, c] of Object.entries(cases)) {
   const data = Float32Array.from({ length: n }, (_, i) => Math.sin(0.7 * i) + 0.25 * Math.cos(0.13 * i));
   const o = await openORT(c.bytes, [{ name: "X", dtype: "float32", dims: c.dims, data }]);
   const res = await o.session.run({ X: new (await import("onnxruntime-web")).Tensor("float32", data, c.dims) });
-  const y = res[o.session.outputNames[0]];
   fs.writeFileSync(path.join(dir, "test_data_set_0", "input_0.pb"), encodeTensor("X", c.dims, data));
-  fs.writeFileSync(path.join(dir, "test_data_set_0", "output_0.pb"), encodeTensor("Y", y.dims, y.data));
+  o.session.outputNames.forEach((out, i) => {
+    const y = res[out];
+    fs.writeFileSync(path.join(dir, "test_data_set_0", `output_${i}.pb`), encodeTensor(out, y.dims, y.data));
+    console.log(`${name}: output ${out} [${y.dims}]`);
+  });
   await o.session.release();
-  console.log(`${name}: output [${y.dims}]`);
 }

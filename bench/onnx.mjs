@@ -193,6 +193,38 @@ export function asppModel(C, H, M, dilations) {
   return model(nodes, inits, [valueInfo("X", [1, C, H, H])], [valueInfo("Y", [1, M, H, H])]);
 }
 
+// concatModel joins maps of C channels (HxH) in the ways the memory plan
+// treats differently: along channels (contiguous slices) with an input
+// read again after the Concat, along rows (strided slices), and into the
+// graph output itself:
+//
+//   a = Relu(Conv1x1(X)), b = Sigmoid(X), cat = Concat(a, b; axis 1)
+//   s = Conv1x1(cat) + a, w = Concat(s, a; axis 2)
+//   r = Relu(w), t = Tanh(w), Y = Concat(r, t; axis 1)   [1, 2C, 2H, H]
+//   V = r * t (inputs of the Concat into Y read after it)   [1, C, 2H, H]
+export function concatModel(C, H) {
+  const node = (op, ins, outs, attrs = []) => [...ins.flatMap((x) => strField(1, x)), ...outs.flatMap((y) => strField(2, y)), ...strField(4, op), ...attrs.flatMap((a) => bytesField(5, a))];
+  const concat = (ins, y, axis) => node("Concat", ins, [y], [attrInt("axis", axis)]);
+  const nodes = [
+    convNode("X", "w1", "b1", "c1", 1, {}),
+    node("Relu", ["c1"], ["a"]),
+    node("Sigmoid", ["X"], ["b"]),
+    concat(["a", "b"], "cat", 1),
+    convNode("cat", "w2", "b2", "z", 1, {}),
+    node("Add", ["z", "a"], ["s"]),
+    concat(["s", "a"], "w", 2),
+    node("Relu", ["w"], ["r"]),
+    node("Tanh", ["w"], ["t"]),
+    concat(["r", "t"], "Y", 1),
+    node("Mul", ["r", "t"], ["V"]),
+  ];
+  const inits = [
+    tensorProto("w1", [C, C, 1, 1], randomWeights(C * C, 40)), tensorProto("b1", [C], randomWeights(C, 41)),
+    tensorProto("w2", [C, 2 * C, 1, 1], randomWeights(2 * C * C, 42)), tensorProto("b2", [C], randomWeights(C, 43)),
+  ];
+  return model(nodes, inits, [valueInfo("X", [1, C, H, H])], [valueInfo("Y", [1, 2 * C, 2 * H, H]), valueInfo("V", [1, C, 2 * H, H])]);
+}
+
 // convModelOf is one Conv (weights and bias constant) with square kernel
 // k, then an optional activation ("Relu", or "Clip6": Clip(0, 6)); pads
 // [top, left, bottom, right] overrides pad.

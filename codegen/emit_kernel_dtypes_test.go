@@ -11,7 +11,9 @@ import (
 
 	"github.com/mlc-compiler/mlc/internal/onnxcase"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/memplan"
 	"github.com/mlc-compiler/mlc/opt"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // TestEveryImportedOpHasKernel: every node of every ONNX backend case
@@ -33,7 +35,7 @@ func TestEveryImportedOpHasKernel(t *testing.T) {
 			if err != nil {
 				return struct{}{} // refused at import: nothing to generate
 			}
-			if _, err := opt.Run(m.Graph, opt.Options{Level: level, SIMD: true, Tune: TuneV8, Workspace: Workspace}); err != nil {
+			if _, err := opt.Run(m.Graph, opt.Options{Level: level, SIMD: true, ConvWeights: ConvWeightsFunc(tune.V8), Workspace: Workspace}); err != nil {
 				return struct{}{}
 			}
 			var bad []string
@@ -99,11 +101,11 @@ func TestKernelDTypesAgree(t *testing.T) {
 				n.Outputs[0].SetType(ir.Type{DType: dt, Shape: ir.Shape{1, 2, 2, 2}})
 			}
 			g := &ir.Graph{Inputs: []*ir.Value{x}, Outputs: n.Outputs, Nodes: []*ir.Node{n}}
-			plan, err := opt.PlanMemory(g, Workspace) // no passes: fold would refuse it again
+			plan, err := memplan.PlanMemory(g, Workspace) // no passes: fold would refuse it again
 			if err != nil {
 				t.Fatalf("%s on %s: %v", op.OpType(), dt, err)
 			}
-			_, err = Build(g, plan, Options{SIMD: true, Tune: TuneV8})
+			_, err = Build(g, plan, Options{SIMD: true, Tune: tune.V8})
 			if (err == nil) != declared {
 				t.Errorf("%s on %s: declared %v, code generation: %v", op.OpType(), dt, declared, err)
 			}

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/opt"
+	"github.com/mlc-compiler/mlc/memplan"
 )
 
 // brokenOp is an op whose kernel panics, standing for a codegen bug.
@@ -29,7 +29,7 @@ func TestKernelPanicIsInternalError(t *testing.T) {
 	if err := ir.InferGraph(g); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := opt.PlanMemory(g, Workspace)
+	plan, err := memplan.PlanMemory(g, Workspace)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/codegen/asm"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/opt"
+	"github.com/mlc-compiler/mlc/memplan"
 )
 
 // Options steer code generation.
@@ -28,8 +28,8 @@ type Options struct {
 	// Profile adds the per-node entry point mlc_profile_node and the
 	// "mlc.profile" custom section naming the nodes (see docs/design.md).
 	Profile bool
-	// Tune picks the code shape for an engine: TuneV8, TuneWazero or
-	// TuneGeneric (see docs/design.md).
+	// Tune picks the code shape for an engine: tune.V8, tune.Wazero or
+	// tune.Generic (see docs/design.md).
 	Tune string
 	// Threads > 1 makes a threaded module (ABI v2, emit_threads.go): a shared
 	// memory imported, heavy loops handed out to up to Threads-1 workers.
@@ -51,7 +51,7 @@ type Options struct {
 type module struct {
 	m       *wasm.Module
 	opts    Options
-	plan    *opt.Plan
+	plan    *memplan.Plan
 	imports int
 	funcs   []*asm.Func
 	names   []string
@@ -86,7 +86,7 @@ const (
 	numImports
 )
 
-func newModule(plan *opt.Plan, opts Options) *module {
+func newModule(plan *memplan.Plan, opts Options) *module {
 	md := &module{m: &wasm.Module{}, opts: opts, plan: plan, helpers: map[string]uint32{}, types: map[string]uint32{},
 		tableAddr: map[string]int{}, tableEnd: plan.MemoryBytes}
 	i32 := []wasm.ValueType{asm.I32}
@@ -180,7 +180,7 @@ func (md *module) resetLoopBudget(f *asm.Func) {
 }
 
 // Build generates the module.
-func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
+func Build(g *ir.Graph, plan *memplan.Plan, opts Options) ([]byte, error) {
 	var b bytes.Buffer
 	if _, err := BuildTo(&b, g, plan, opts); err != nil {
 		return nil, err
@@ -191,7 +191,7 @@ func Build(g *ir.Graph, plan *opt.Plan, opts Options) ([]byte, error) {
 // BuildTo generates the module into w, writing the weights from the
 // graph's constants without a copy of the whole module in memory, and
 // returns its metadata.
-func BuildTo(w io.Writer, g *ir.Graph, plan *opt.Plan, opts Options) (*abi.Metadata, error) {
+func BuildTo(w io.Writer, g *ir.Graph, plan *memplan.Plan, opts Options) (*abi.Metadata, error) {
 	md := newModule(plan, opts)
 	var nodeFuncs, onceFuncs []uint32
 	var profiled []ProfileNode
@@ -346,7 +346,7 @@ func (md *module) runFunc(nodes []uint32, init uint32) *asm.Func {
 	return f
 }
 
-func tensorMeta(v *ir.Value, plan *opt.Plan) abi.Tensor {
+func tensorMeta(v *ir.Value, plan *memplan.Plan) abi.Tensor {
 	shape := append([]int{}, v.Type.Shape...)
 	return abi.Tensor{Name: v.Name, DType: v.Type.DType.String(), Shape: shape, Offset: plan.Addr(v), Bytes: v.Type.Bytes()}
 }

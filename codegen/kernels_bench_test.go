@@ -11,6 +11,7 @@ import (
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // Benchmarks of the GEMM and convolution kernels on wazero (compiler, no
@@ -39,7 +40,7 @@ func buildOne(b *testing.B, op ir.Op, x *ir.Value, consts []*ir.Value, tune stri
 		b.Fatal(err)
 	}
 	flops := ir.FLOPs(n)
-	plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, Tune: tune, Workspace: codegen.Workspace})
+	plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune), Workspace: codegen.Workspace})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func runWazero(b *testing.B, wasm []byte, flops int64) {
 
 func BenchmarkKernelGEMM(b *testing.B) {
 	for _, s := range []struct{ M, K, N int }{{256, 256, 256}, {3136, 576, 64}, {3136, 32, 64}, {196, 1152, 256}} {
-		for _, tune := range []string{codegen.TuneWazero, codegen.TuneV8} {
+		for _, tune := range []string{tune.Wazero, tune.V8} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", s.M, s.K, s.N, tune), func(b *testing.B) {
 				x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{s.M, s.K}})
 				wasm, flops := buildOne(b, &ir.MatMul{}, x, []*ir.Value{randomConst("w", ir.Shape{s.K, s.N}, 1)}, tune)
@@ -88,7 +89,7 @@ func BenchmarkKernelGEMM(b *testing.B) {
 
 func BenchmarkKernelConv(b *testing.B) {
 	for _, s := range []struct{ C, H, M, k, stride int }{{64, 56, 64, 3, 1}, {128, 28, 128, 3, 1}, {256, 14, 256, 3, 1}, {64, 56, 64, 1, 1}, {3, 224, 64, 7, 2}} {
-		for _, tune := range []string{codegen.TuneWazero, codegen.TuneV8} {
+		for _, tune := range []string{tune.Wazero, tune.V8} {
 			b.Run(fmt.Sprintf("c%d_%dx%d_m%d_k%d_s%d/%s", s.C, s.H, s.H, s.M, s.k, s.stride, tune), func(b *testing.B) {
 				x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, s.C, s.H, s.H}})
 				p := s.k / 2

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // The packed GEMM: C[M,N] = A[M,K] x B[K,N] in tiles of 4 rows by 8
@@ -32,26 +33,16 @@ import (
 
 // tuneWazero tells whether kernels take the wazero shape: activations
 // packed pre-broadcast as A, weights in 8-column PackB panels as B.
-func (k *Ctx) tuneWazero() bool { return k.md.opts.Tune == TuneWazero || k.md.opts.Tune == TuneGeneric }
+func (k *Ctx) tuneWazero() bool {
+	return k.md.opts.Tune == tune.Wazero || k.md.opts.Tune == tune.Generic
+}
 
 // portable tells whether kernels take the portable shape (the default):
 // the v8 tune's operands (weights as A in PackA panels, activations along
 // pixels as B), but every A element a whole vector, expanded from the
 // packed panel at run time, and the k loop in a leaf function with four
 // steps per trip (see dotPortable).
-func (k *Ctx) portable() bool { return IsPortable(k.md.opts.Tune) }
-
-// IsPortable tells whether tune names the portable shape ("" is the
-// default, portable).
-func IsPortable(tune string) bool { return tune == TunePortable || tune == "" }
-
-// Tunes of the generated code (mlc compile --tune).
-const (
-	TunePortable = "portable"
-	TuneV8       = "v8"
-	TuneWazero   = "wazero"
-	TuneGeneric  = "generic"
-)
+func (k *Ctx) portable() bool { return tune.IsPortable(k.md.opts.Tune) }
 
 // aStride is the bytes per packed A element.
 func (k *Ctx) aStride() int32 {

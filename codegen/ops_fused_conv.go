@@ -5,6 +5,7 @@ import (
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // Fused convolutions, by weight layout (opt/prepack.go):
@@ -508,7 +509,7 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 	}
 	// The workspace is planned before codegen knows the tune: size it for
 	// the larger of the two A forms.
-	for _, t := range []string{TuneV8, TuneWazero} {
+	for _, t := range []string{tune.V8, tune.Wazero} {
 		k := &Ctx{md: &module{opts: Options{SIMD: true, Tune: t}}}
 		if p, ok := planPackedConv(k, n, op); ok {
 			ws = max(ws, p.workspace(k))
@@ -529,7 +530,7 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 	if op.Layout == ir.WeightsPackA {
 		expand = min(cp.cg*cp.kSize, portableMaxK) * 64 // the portable shape's expanded panel
 		ws += expand
-		pk := &Ctx{md: &module{opts: Options{SIMD: true, Tune: TunePortable}}}
+		pk := &Ctx{md: &module{opts: Options{SIMD: true, Tune: tune.Portable}}}
 		if tp, ok := planTapConv(pk, n, op); ok {
 			// The tap form replaces the packed one in the portable shape:
 			// its expanded tap is the per-thread part, the rest (input
@@ -539,4 +540,21 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 		}
 	}
 	return ws, expand
+}
+
+// ConvWeightsFunc is the optimizer's schedule hook (opt.Options.ConvWeights)
+// for modules of this tune: the layout the fused convolution kernels read
+// constant weights in. v8 and portable make the weights the GEMM's A side
+// (V8 broadcasts them for free; the portable shape expands a panel at a
+// time), Winograd where it fits; wazero and generic, the B side.
+func ConvWeightsFunc(t string) func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
+	return func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
+		switch {
+		case t != tune.V8 && !tune.IsPortable(t):
+			return ir.WeightsPackB
+		case winogradFits(n, op):
+			return ir.WeightsWinograd
+		}
+		return ir.WeightsPackA
+	}
 }

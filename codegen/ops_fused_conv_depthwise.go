@@ -159,12 +159,12 @@ func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint
 			f.V128Const([16]byte{}).Set(bv)
 		}
 		x4 := fxFor(f, asm.F32, true)
-		copyWindowPlane(f, g, buf, src)
+		copyWindowPlane(f, g, buf, src, 0)
 		windowRows(f, g, buf, dst,
 			func(acc asm.Local) { f.Get(bv).Set(acc) },
 			func(t int, acc, v asm.Local) {
 				k.madd(f, acc, v, wv[t])
 			},
-			func(acc asm.Local) { k.vecEpilogue(x4, ep, acc, dst, resd) })
+			func(acc, out asm.Local) { k.vecEpilogue(x4, ep, acc, out, resd) })
 	})
 }

@@ -4,13 +4,14 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // TestTapConvPlan checks which stride-1 convolutions the portable shape
 // runs as taps over regions, and the regions' taps: a tap is computed only
 // where it reads inside the input.
 func TestTapConvPlan(t *testing.T) {
-	k := &Ctx{md: &module{opts: Options{SIMD: true, Tune: TunePortable}}}
+	k := &Ctx{md: &module{opts: Options{SIMD: true, Tune: tune.Portable}}}
 	cases := []struct {
 		name                string
 		C, H, W, M, kk, pad int

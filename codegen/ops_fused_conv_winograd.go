@@ -662,3 +662,22 @@ func (k *Ctx) winogradPanelTiles(p *winogradPlan, mk uint32, uA, vB, mC, tc, t0,
 		f.AddI32(t0, 8)
 	})
 }
+
+// winogradFits: a 3x3, stride 1, dilation 1 convolution with at least 12x12
+// outputs and 8 input channels, where F(2x2, 3x3) pays (ConvWeightsFunc).
+func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
+	x, w := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape
+	if len(w) != 4 || w[2] != 3 || w[3] != 3 || x[1] < 8 {
+		return false
+	}
+	g, err := op.Geometry(x, w)
+	if err != nil {
+		return false
+	}
+	for d := 0; d < 2; d++ {
+		if g.Strides[d] != 1 || g.Dilations[d] != 1 {
+			return false
+		}
+	}
+	return g.Out[0]*g.Out[1] >= 144
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // Fused MatMul/Gemm with a constant B: rows of A packed four at a time,
@@ -103,7 +104,7 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	aBuf := k.WorkspaceAddr()
 
 	lda := 0
-	if k.md.opts.Tune == TuneV8 && M%4 == 0 {
+	if k.md.opts.Tune == tune.V8 && M%4 == 0 {
 		lda = K * 4
 	}
 	mk := k.microKernelA(storeRows, &op.Epilogue, biasIf(bias != nil, biasCols), lda, chunkWhole)

@@ -12,6 +12,7 @@ import (
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // TestFusedConvKernels runs one fused Conv (+bias, residual, activation)
@@ -33,6 +34,9 @@ func TestFusedConvKernels(t *testing.T) {
 		{2, 12, 9, 10, 12, 3, 1, 1, 12, 1}, // depthwise
 		{1, 8, 11, 11, 8, 3, 2, 1, 8, 1},
 		{1, 8, 15, 13, 8, 3, 2, 2, 8, 2}, // depthwise, stride 2, dilation 2   // depthwise, stride 2
+		{1, 8, 16, 17, 8, 3, 2, 0, 8, 1}, // depthwise, stride 2, no border, odd width
+		{1, 6, 19, 18, 6, 5, 2, 2, 6, 1}, // depthwise 5x5, stride 2
+		{1, 4, 2, 9, 4, 3, 2, 1, 4, 1},   // depthwise, stride 2, one output row
 		// Stride 1 without Winograd (portable: taps over regions).
 		{1, 8, 32, 32, 16, 3, 1, 12, 1, 12}, // ASPP-like: dilation 12 on 32x32
 		{2, 5, 9, 11, 6, 3, 1, 2, 1, 2},     // dilation 2, odd sizes, batch
@@ -50,7 +54,7 @@ func TestFusedConvKernels(t *testing.T) {
 	}
 	defer rt.Close(ctx)
 	for _, c := range cases {
-		for _, tune := range []string{codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero} {
+		for _, tune := range []string{tune.Portable, tune.V8, tune.Wazero} {
 			name := fmt.Sprintf("%+v/%s", c, tune)
 			r := rand.New(rand.NewSource(int64(c.C*100 + c.M)))
 			x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{c.N, c.C, c.H, c.W}})
@@ -85,7 +89,7 @@ func TestFusedMatMulKernels(t *testing.T) {
 	}
 	defer rt.Close(ctx)
 	for _, s := range []struct{ M, K, N int }{{1, 37, 70}, {3, 64, 33}, {8, 29, 17}, {10, 40, 100}, {1, 2048, 1000}} {
-		for _, tune := range []string{codegen.TunePortable, codegen.TuneV8, codegen.TuneWazero} {
+		for _, tune := range []string{tune.Portable, tune.V8, tune.Wazero} {
 			name := fmt.Sprintf("%+v/%s", s, tune)
 			r := rand.New(rand.NewSource(int64(s.M*1000 + s.N)))
 			x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{s.M, s.K}})
@@ -123,7 +127,7 @@ func checkFusedKernel(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, Tune: tune, Workspace: codegen.Workspace})
+	plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune), Workspace: codegen.Workspace})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // TestPrepareWeights: the run-time weight preparation gives the bits of
@@ -57,11 +58,11 @@ func TestPrepareWeights(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, Tune: codegen.TuneV8, Workspace: codegen.Workspace})
+			plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune.V8), Workspace: codegen.Workspace})
 			if err != nil {
 				t.Fatal(err)
 			}
-			wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: true, Tune: codegen.TuneV8, Producer: "test"})
+			wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: true, Tune: tune.V8, Producer: "test"})
 			if err != nil {
 				t.Fatal(err)
 			}

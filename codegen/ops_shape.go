@@ -56,7 +56,11 @@ func (k *Ctx) concat(n *ir.Node, op *ir.Concat) error {
 			continue
 		}
 		if outer == 1 {
-			k.parallelCopy(k.Addr(y)+pos, k.Addr(x), int(row))
+			// The memory plan may have had x's producer write it in
+			// place (opt.concatSlots): then there is nothing to copy.
+			if k.Addr(x) != k.Addr(y)+pos {
+				k.parallelCopy(k.Addr(y)+pos, k.Addr(x), int(row))
+			}
 		} else {
 			k.Parallel(outer, float64(row)*nsPerCopy, func(sp Span) {
 				d, s, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)

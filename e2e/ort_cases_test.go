@@ -11,8 +11,8 @@ import (
 
 // TestORTCases runs the cases in testdata/ort (made by
 // bench/make-ort-cases.mjs: dilated convolutions whose taps read padding,
-// asymmetric pads, a DeepLab ASPP-like head; golden outputs from ONNX
-// Runtime) for every kernel shape on wazero, with Node giving the very
+// asymmetric pads, a DeepLab ASPP-like head, Concats whose inputs the
+// memory plan puts in place; golden outputs from ONNX Runtime) for every kernel shape on wazero, with Node giving the very
 // same bytes. Tolerance: rtol 1e-4, atol 1e-5 (float32 sums of at most a
 // few thousand products in another order than ONNX Runtime's).
 func TestORTCases(t *testing.T) {

@@ -181,6 +181,15 @@ func (n *Node) ReadValues() []*Value {
 	return out
 }
 
+// Subgraphs lists the bodies n runs (If's branches, Loop's and Scan's
+// body); nil for an op without any.
+func (n *Node) Subgraphs() []*Graph {
+	if s, ok := n.Op.(Subgrapher); ok {
+		return s.Subgraphs()
+	}
+	return nil
+}
+
 // Captures lists values read inside g (and its nested subgraphs) that g
 // neither defines nor takes as input, in first-use order.
 func (g *Graph) Captures() []*Value {

@@ -24,7 +24,7 @@ func deadCode(g *ir.Graph, o *Options) error {
 				n.Outputs[j] = nil // nobody reads it: the kernel may skip it
 			}
 		}
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			if err := deadCode(sg, nil); err != nil {
 				return err
 			}
@@ -81,7 +81,7 @@ func removeIdentity(g *ir.Graph, o *Options) error {
 		replaceAll(g, subst)
 	}
 	for _, n := range g.Nodes {
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			removeIdentity(sg, nil)
 		}
 	}
@@ -97,7 +97,7 @@ func replaceAll(g *ir.Graph, subst map[*ir.Value]*ir.Value) {
 				n.Inputs[i] = r
 			}
 		}
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			replaceAll(sg, subst)
 		}
 	}

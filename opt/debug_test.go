@@ -5,8 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/internal/irtest"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/memplan"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // convRelu is Conv -> Relu -> Exp -> Neg: work for fuse and chain.
@@ -37,8 +40,8 @@ func TestDebugDump(t *testing.T) {
 	} {
 		g := convRelu(t)
 		var stages []string
-		var plan *Plan
-		o := Options{Level: tc.level, SIMD: true, Tune: "v8", Debug: Debug{Disable: tc.disable, Dump: func(stage string, g *ir.Graph, p *Plan) {
+		var plan *memplan.Plan
+		o := Options{Level: tc.level, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune.V8), Debug: Debug{Disable: tc.disable, Dump: func(stage string, g *ir.Graph, p *memplan.Plan) {
 			stages = append(stages, stage)
 			if (p != nil) != (stage == "plan") {
 				t.Errorf("stage %s with plan %v", stage, p)

@@ -21,7 +21,7 @@ func pruneFolded(g *ir.Graph) {
 		if _, effect := n.Op.(ir.Effect); !effect && allConst(n.Outputs) {
 			continue
 		}
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			pruneFolded(sg)
 		}
 		kept = append(kept, n)

@@ -5,7 +5,9 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 func randConst(name string, shape ir.Shape, r *rand.Rand) *ir.Value {
@@ -53,7 +55,7 @@ func residualBlock(r *rand.Rand) (*ir.Graph, *ir.Value) {
 // and after: BN folding, epilogue fusion, prepacking (and its unpacking in
 // the fused ops' Eval) and chain fusion must not change the math.
 func TestFusionKeepsSemantics(t *testing.T) {
-	for _, tune := range []string{"v8", "wazero"} {
+	for _, tune := range []string{tune.V8, tune.Wazero} {
 		r := rand.New(rand.NewSource(1))
 		g, x := residualBlock(r)
 		if err := ir.InferGraph(g); err != nil {
@@ -67,7 +69,7 @@ func TestFusionKeepsSemantics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Run(g, Options{Level: 2, SIMD: true, Tune: tune}); err != nil {
+		if _, err := Run(g, Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune)}); err != nil {
 			t.Fatal(err)
 		}
 		ops := map[string]bool{}

@@ -10,8 +10,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/internal/irtest"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/memplan"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/passes")
@@ -272,7 +275,7 @@ var goldenCases = []goldenCase{
 			return b.Out("c1")
 		}},
 	{name: "prepack_wazero", tol: 1e-5, about: "with the wazero tune a Conv's weights are packed as the B side, and no Winograd",
-		opts: Options{Level: 2, SIMD: true, Tune: "wazero"},
+		opts: Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune.Wazero)},
 		build: func(b *irtest.B) *ir.Graph {
 			b.In("x", ir.Float32, 1, 8, 12, 12)
 			b.Const("w3", irtest.Rand(1, ir.Float32, 4, 8, 3, 3))
@@ -325,10 +328,10 @@ func TestGoldenPasses(t *testing.T) {
 			prev := ""
 			o := c.opts
 			if o.Level == 0 {
-				o = Options{Level: 2, SIMD: true, Tune: "v8"} // mlc compile's defaults
+				o = Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune.V8)} // mlc compile's defaults
 			}
 			o.Debug.Verify = true
-			o.Debug.Dump = func(stage string, g *ir.Graph, p *Plan) {
+			o.Debug.Dump = func(stage string, g *ir.Graph, p *memplan.Plan) {
 				s := g.Format(nil)
 				if p != nil {
 					s = "# " + p.Summary() + "\n" + g.Format(p)

@@ -11,7 +11,7 @@ func inlineIf(g *ir.Graph, o *Options) error {
 	nodes := make([]*ir.Node, 0, len(g.Nodes))
 	for _, n := range g.Nodes {
 		o.visit(n)
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			if err := inlineIf(sg, nil); err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/memplan"
 )
 
 // Options configure the pipeline.
@@ -17,9 +18,13 @@ type Options struct {
 	Level int
 	// SIMD tells whether kernels may use SIMD128 (prepacked weights need it).
 	SIMD bool
-	// Tune is the engine kernels are shaped for (codegen's tunes); it
-	// decides how weights are prepacked.
-	Tune string
+	// ConvWeights is code generation's schedule choice for a fused
+	// convolution whose constant weights prepack can rearrange
+	// (codegen.ConvWeightsFunc): ir.WeightsWinograd where its Winograd
+	// kernel fits (prepack may still keep the direct form, packed as
+	// ir.WeightsPackA, to save memory), ir.WeightsPackA or ir.WeightsPackB.
+	// nil, or ir.WeightsPlain, leaves the weights as imported.
+	ConvWeights func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout
 	// Workspace reports the scratch bytes a node's kernel needs.
 	Workspace func(*ir.Node) int
 	// FP16 is how float16 graphs compute: FP16Float32 ("", the default)
@@ -48,7 +53,7 @@ type Debug struct {
 	Disable []string
 	// Dump, when set, sees the graph at each stage: "start" (as Run
 	// receives it), after each pass that ran, and "plan" (with the plan).
-	Dump func(stage string, g *ir.Graph, p *Plan)
+	Dump func(stage string, g *ir.Graph, p *memplan.Plan)
 	// Verify checks the graph with ir.Verify at each stage. Test binaries
 	// always do (testing.Testing), so every test that compiles checks
 	// every pass.
@@ -135,7 +140,7 @@ func checkPassOrder(passes []Pass) error {
 }
 
 // Run optimizes g in place and plans its memory.
-func Run(g *ir.Graph, o Options) (*Plan, error) {
+func Run(g *ir.Graph, o Options) (*memplan.Plan, error) {
 	if o.Workspace == nil {
 		o.Workspace = func(*ir.Node) int { return 0 }
 	}
@@ -143,7 +148,7 @@ func Run(g *ir.Graph, o Options) (*Plan, error) {
 		return nil, err
 	}
 	verify := o.Debug.Verify || testing.Testing()
-	stage := func(name string, p *Plan) error {
+	stage := func(name string, p *memplan.Plan) error {
 		// The graph Run receives may be untyped: fold types it.
 		if verify && name != "start" {
 			if err := ir.Verify(g); err != nil {
@@ -181,7 +186,7 @@ func Run(g *ir.Graph, o Options) (*Plan, error) {
 
 // runPass runs one pass (the memory plan when p.Run is nil); a panic
 // becomes an ir.InternalError naming the node the pass was at.
-func runPass(p Pass, g *ir.Graph, o *Options) (plan *Plan, err error) {
+func runPass(p Pass, g *ir.Graph, o *Options) (plan *memplan.Plan, err error) {
 	o.node = nil
 	defer func() {
 		if r := recover(); r != nil {
@@ -189,7 +194,7 @@ func runPass(p Pass, g *ir.Graph, o *Options) (plan *Plan, err error) {
 		}
 	}()
 	if p.Run == nil {
-		return PlanMemory(g, o.Workspace)
+		return memplan.PlanMemory(g, o.Workspace)
 	}
 	return nil, p.Run(g, o)
 }
@@ -225,7 +230,7 @@ func replaceUses(g *ir.Graph, old, new *ir.Value) {
 					n.Inputs[i] = new
 				}
 			}
-			for _, sg := range subgraphsOf(n) {
+			for _, sg := range n.Subgraphs() {
 				walk(sg)
 			}
 		}

@@ -31,17 +31,21 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			if !packable(n, op) {
 				continue
 			}
+			layout := o.convWeights(n, op)
+			if layout == ir.WeightsPlain {
+				continue
+			}
 			M, K := w.Type.Shape[0], w.Type.Shape[1:].Size()
 			src := w.Const.F32()
 			op.WShape = w.Type.Shape.Clone()
 			c := choice[n]
-			if weightsAsA(o.Tune) && c.winograd {
+			if c.winograd {
 				// F(2x2,3x3) does 2.25x fewer multiplies; its weights are
 				// 16/9 the size, so layers whose few pixels make weight
 				// bytes dominate (7x7 maps) keep the direct form.
 				op.Layout, op.Plain = ir.WeightsWinograd, w.Const
 				n.Inputs[1] = stored(&nodes, w.Name+"_winograd", ir.WinogradSource(narrowed(w.Const)), op.Layout, c.eachRun)
-			} else if weightsAsA(o.Tune) {
+			} else if layout != ir.WeightsPackB {
 				// The weights are the broadcast (A) side: V8 broadcasts
 				// them for free, the portable shape expands a panel at a
 				// time at run time.
@@ -169,10 +173,11 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 			if halfExact(w.Const) {
 				packed = (M + 7) / 8 * 8 * ir.PackedK(K) * 4 // either packing, rounded up
 			}
-			if weightsAsA(o.Tune) && winogradFits(n, op) {
+			layout := o.convWeights(n, op)
+			if layout == ir.WeightsWinograd {
 				tiles := pixels / (y[2] * y[3]) * ((y[2] + 1) / 2) * ((y[3] + 1) / 2)
 				cands = append(cands, cand{n, tiles, 16 * ((M + 3) / 4) * w.Type.Shape[1] * 16, storedBytes(w.Const), true, packed})
-			} else if packed > 0 {
+			} else if packed > 0 && layout != ir.WeightsPlain {
 				cands = append(cands, cand{n, pixels, packed, packed / 2, false, 0})
 			}
 		case *ir.FusedMatMul:
@@ -247,26 +252,11 @@ func packable(n *ir.Node, op *ir.FusedConv) bool {
 	return op.Layout == ir.WeightsPlain && op.Group == 1 && w.Const != nil && w.Type.DType == ir.Float32 && len(w.Type.Shape) == 4
 }
 
-// winogradFits: a 3x3, stride 1, dilation 1 convolution with at least 12x12
-// outputs and 8 input channels.
-func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
-	x, w := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape
-	if len(w) != 4 || w[2] != 3 || w[3] != 3 || x[1] < 8 {
-		return false
+// convWeights is the layout code generation reads a fused convolution's
+// weights in (Options.ConvWeights); plain when it did not say.
+func (o *Options) convWeights(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
+	if o.ConvWeights == nil {
+		return ir.WeightsPlain
 	}
-	g, err := op.Geometry(x, w)
-	if err != nil {
-		return false
-	}
-	for d := 0; d < 2; d++ {
-		if g.Strides[d] != 1 || g.Dilations[d] != 1 {
-			return false
-		}
-	}
-	return g.Out[0]*g.Out[1] >= 144
+	return o.ConvWeights(n, op)
 }
-
-// weightsAsA tells whether the tune (codegen's) makes convolution weights
-// the GEMM's A side, packed in 4-row panels: v8 and portable (the default,
-// ""), not wazero or generic.
-func weightsAsA(tune string) bool { return tune == "v8" || tune == "portable" || tune == "" }

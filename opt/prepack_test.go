@@ -3,7 +3,9 @@ package opt
 import (
 	"testing"
 
+	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 // TestPrepareWeightsPlacement: Winograd weights are stored untransformed
@@ -36,7 +38,7 @@ func TestPrepareWeightsPlacement(t *testing.T) {
 		if err := ir.InferGraph(g); err != nil {
 			t.Fatal(err)
 		}
-		plan, err := Run(g, Options{Level: 2, SIMD: true, Tune: "v8"})
+		plan, err := Run(g, Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune.V8)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,6 +55,45 @@ func TestPrepareWeightsPlacement(t *testing.T) {
 		staged := plan.Addr(g.Nodes[0].Inputs[0]) >= plan.ArenaStart
 		if staged == c.eachRun || plan.Once[g.Nodes[0]] == c.eachRun {
 			t.Errorf("%+v: stored weights staged %v, once %v; want %v", c, staged, plan.Once[g.Nodes[0]], !c.eachRun)
+		}
+	}
+}
+
+// TestPrepackFollowsConvWeights: prepack packs a convolution's weights in
+// the layout code generation asks for (opt.Options.ConvWeights), and
+// leaves them as imported without the hook.
+func TestPrepackFollowsConvWeights(t *testing.T) {
+	for _, c := range []struct {
+		hook func(*ir.Node, *ir.FusedConv) ir.WeightLayout
+		want ir.WeightLayout
+	}{
+		{nil, ir.WeightsPlain},
+		{codegen.ConvWeightsFunc(tune.Wazero), ir.WeightsPackB},
+		{codegen.ConvWeightsFunc(tune.Portable), ir.WeightsPackA}, // 1x1: no Winograd
+		{func(*ir.Node, *ir.FusedConv) ir.WeightLayout { return ir.WeightsPackB }, ir.WeightsPackB},
+	} {
+		x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, 8, 16, 16}})
+		wv := make([]float64, 16*8)
+		for i := range wv {
+			wv[i] = float64(i%5) / 3 // not float16-exact: stored packed, no PrepareWeights
+		}
+		w := ir.NewConst("w", ir.FromFloats(ir.Float32, ir.Shape{16, 8, 1, 1}, wv))
+		y := &ir.Value{Name: "y"}
+		g := &ir.Graph{Inputs: []*ir.Value{x}, Outputs: []*ir.Value{y}, Nodes: []*ir.Node{{Name: "conv", Op: &ir.Conv{Group: 1}, Inputs: []*ir.Value{x, w}, Outputs: []*ir.Value{y}}}}
+		if err := ir.InferGraph(g); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Run(g, Options{Level: 2, SIMD: true, ConvWeights: c.hook}); err != nil {
+			t.Fatal(err)
+		}
+		var got []ir.WeightLayout
+		g.Walk(func(n *ir.Node) {
+			if op, ok := n.Op.(*ir.FusedConv); ok {
+				got = append(got, op.Layout)
+			}
+		})
+		if len(got) != 1 || got[0] != c.want {
+			t.Errorf("want one FusedConv with %s weights, got %v", c.want, got)
 		}
 	}
 }

@@ -55,7 +55,7 @@ func widenHalfRegion(g *ir.Graph) {
 	w := &halfWidener{twin: map[*ir.Value]*ir.Value{}, consts: map[*ir.Value]*ir.Value{}, narrow: map[*ir.Node]bool{}, copies: map[*ir.Node]bool{}}
 	pinned := outputSet(g)
 	for _, n := range g.Nodes {
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			for _, v := range sg.Captures() {
 				pinned[v] = true
 			}
@@ -97,8 +97,8 @@ func (w *halfWidener) node(g *ir.Graph, n *ir.Node, pinned map[*ir.Value]bool) {
 			return
 		}
 	}
-	if !touchesHalf(n) || len(subgraphsOf(n)) > 0 || keepsHalf(n.Op) {
-		for _, sg := range subgraphsOf(n) {
+	if !touchesHalf(n) || len(n.Subgraphs()) > 0 || keepsHalf(n.Op) {
+		for _, sg := range n.Subgraphs() {
 			widenHalfRegion(sg)
 		}
 		w.nodes = append(w.nodes, n)
@@ -255,7 +255,7 @@ func elideCopies(g *ir.Graph, copies map[*ir.Node]bool) {
 		if copies[n] {
 			x, y := n.Inputs[0], n.Outputs[0]
 			if p := prod[x]; p != nil && len(uses[x]) == 1 && !outputs[x] && !inputs[x] && x.Const == nil {
-				if _, alias := p.Op.(ir.Aliaser); !alias && len(subgraphsOf(p)) == 0 {
+				if _, alias := p.Op.(ir.Aliaser); !alias && len(p.Subgraphs()) == 0 {
 					for i, o := range p.Outputs {
 						if o == x {
 							p.Outputs[i] = y
@@ -277,7 +277,7 @@ func elideCopies(g *ir.Graph, copies map[*ir.Node]bool) {
 func widenHalfNodes(g *ir.Graph) error {
 	nodes := make([]*ir.Node, 0, len(g.Nodes))
 	for _, n := range g.Nodes {
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			if err := widenHalfNodes(sg); err != nil {
 				return err
 			}

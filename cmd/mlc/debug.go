@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/memplan"
 	"github.com/mlc-compiler/mlc/opt"
 )
 
@@ -53,7 +54,7 @@ func (d *debugFlags) debug(stderr io.Writer) (opt.Debug, error) {
 			return dbg, err
 		}
 	}
-	dbg.Dump = func(stage string, g *ir.Graph, p *opt.Plan) {
+	dbg.Dump = func(stage string, g *ir.Graph, p *memplan.Plan) {
 		if !want["all"] && !want[stage] {
 			return
 		}

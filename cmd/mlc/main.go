@@ -17,6 +17,7 @@ import (
 	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
+	"github.com/mlc-compiler/mlc/tune"
 )
 
 func main() {
@@ -109,7 +110,7 @@ func (c *compileFlags) addCodegen(cmd *cobra.Command, defaultTune string) {
 	cmd.Flags().IntVar(&c.threads, "threads", 1, "threads a module may use: N > 1 splits heavy nodes across up to N threads sharing one memory (ABI v2; the host starts the workers)")
 	cmd.Flags().BoolVar(&c.relaxed, "relaxed-simd", false, "use relaxed SIMD multiply-adds (fused where the engine can): faster in V8 with relaxed SIMD, not bit-identical to the plain module; wazero and Node 20 without --experimental-wasm-relaxed-simd reject it")
 	c.debug.add(cmd)
-	completeValues(cmd, "tune", "portable", "v8", "wazero", "generic")
+	completeValues(cmd, "tune", tune.Names()...)
 	completeValues(cmd, "fp16", mlc.FP16Float32, mlc.FP16Exact)
 }
 
@@ -137,9 +138,7 @@ func (c *compileFlags) options() (mlc.Options, error) {
 	if c.threads < 1 || c.threads > mlc.MaxThreads {
 		return o, usageErrorf("--threads %d: want 1 to %d", c.threads, mlc.MaxThreads)
 	}
-	switch c.tune {
-	case "portable", "v8", "wazero", "generic":
-	default:
+	if !tune.Valid(c.tune) {
 		return o, usageErrorf("--tune %q: want portable, v8, wazero or generic", c.tune)
 	}
 	switch c.fp16 {

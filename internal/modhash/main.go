@@ -27,6 +27,7 @@ import (
 	"github.com/mlc-compiler/mlc"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/quant"
+	"github.com/mlc-compiler/mlc/tune"
 	"github.com/mlc-compiler/mlc/verify"
 )
 
@@ -39,20 +40,20 @@ type variant struct {
 
 var variants = []variant{
 	{name: "default", set: func(*mlc.Options, string) {}},
-	{name: "wazero", set: func(o *mlc.Options, _ string) { o.Tune = "wazero" }},
-	{name: "generic", set: func(o *mlc.Options, _ string) { o.Tune = "generic" }},
+	{name: "wazero", set: func(o *mlc.Options, _ string) { o.Tune = tune.Wazero }},
+	{name: "generic", set: func(o *mlc.Options, _ string) { o.Tune = tune.Generic }},
 	{name: "nosimd", set: func(o *mlc.Options, _ string) { o.NoSIMD = true }},
 	{name: "O0", set: func(o *mlc.Options, _ string) { o.OptLevel = 0 }},
 	{name: "profile", models: true, set: func(o *mlc.Options, _ string) { o.Profile = true }},
 	{name: "int8-weights", models: true, set: func(o *mlc.Options, _ string) { o.Quantize = quant.Int8Weights }},
 	{name: "int8-minmax", models: true, set: func(o *mlc.Options, dir string) { int8(o, dir, quant.MinMax) }},
 	{name: "int8-percentile", models: true, set: func(o *mlc.Options, dir string) { int8(o, dir, quant.Percentile) }},
-	{name: "int8-mse-wazero", models: true, set: func(o *mlc.Options, dir string) { int8(o, dir, quant.MSE); o.Tune = "wazero" }},
-	{name: "v8", set: func(o *mlc.Options, _ string) { o.Tune = "v8" }},
+	{name: "int8-mse-wazero", models: true, set: func(o *mlc.Options, dir string) { int8(o, dir, quant.MSE); o.Tune = tune.Wazero }},
+	{name: "v8", set: func(o *mlc.Options, _ string) { o.Tune = tune.V8 }},
 	{name: "threads2", set: func(o *mlc.Options, _ string) { o.Threads = 2 }},
 	{name: "threads4", models: true, set: func(o *mlc.Options, _ string) { o.Threads = 4 }},
 	{name: "relaxed", models: true, set: func(o *mlc.Options, _ string) { o.RelaxedSIMD = true }},
-	{name: "threads2-wazero", models: true, set: func(o *mlc.Options, _ string) { o.Threads = 2; o.Tune = "wazero" }},
+	{name: "threads2-wazero", models: true, set: func(o *mlc.Options, _ string) { o.Threads = 2; o.Tune = tune.Wazero }},
 }
 
 // int8 calibrates on the case's own data sets.

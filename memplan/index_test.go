@@ -1,4 +1,4 @@
-package opt
+package memplan
 
 import (
 	"math/rand/v2"

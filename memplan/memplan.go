@@ -1,4 +1,9 @@
-package opt
+// Package memplan fixes a module's memory at compile time: every value
+// and kernel workspace gets a byte offset (Plan), activations share an
+// arena by lifetime. opt.Run makes the plan after its passes; codegen reads
+// it. It is its own package so that codegen depends on the plan, not on
+// the optimizer.
+package memplan
 
 import (
 	"fmt"
@@ -79,7 +84,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	g.Walk(func(n *ir.Node) {
 		// A subgraph output may be a constant the owning op copies out.
 		reads := n.Inputs
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			reads = append(slices.Clone(reads), sg.Outputs...)
 		}
 		for _, v := range reads {
@@ -172,7 +177,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		}
 		// Values inside subgraphs live while their owning node runs.
 		var inner []*ir.Value
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			inner = append(inner, subgraphValues(sg)...)
 		}
 		outs := append(append([]*ir.Value{}, n.Outputs...), inner...)
@@ -196,7 +201,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 			}
 			order = append(order, &interval{node: n, def: at, last: at, size: w})
 		}
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			sg.Walk(func(sn *ir.Node) {
 				if w := workspace(sn); w > 0 {
 					order = append(order, &interval{node: sn, def: step, last: step, size: w})
@@ -207,6 +212,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	for _, v := range g.Outputs {
 		use(v, end)
 	}
+	slots, order := concatSlots(g, root, fixed, ivs, order, end)
 
 	// Greedy by size: place big buffers first at the lowest offset that does
 	// not overlap a placed buffer alive at the same time.
@@ -219,6 +225,9 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		} else {
 			p.Workspace[iv.node] = p.ArenaStart + iv.off
 		}
+	}
+	for v := range slots {
+		p.Offsets[v] = slotAddr(v, slots, p.Offsets)
 	}
 	for v, r := range roots {
 		if off, ok := p.Offsets[r]; ok {
@@ -364,7 +373,7 @@ func stagedConsts(g *ir.Graph, once map[*ir.Node]bool) map[*ir.Value]bool {
 				keep(v)
 			}
 		}
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			for _, v := range sg.Outputs {
 				keep(v)
 			}
@@ -381,13 +390,6 @@ func stagedConsts(g *ir.Graph, once map[*ir.Node]bool) map[*ir.Value]bool {
 	return staged
 }
 
-func subgraphsOf(n *ir.Node) []*ir.Graph {
-	if s, ok := n.Op.(ir.Subgrapher); ok {
-		return s.Subgraphs()
-	}
-	return nil
-}
-
 // subgraphValues lists every non-constant value a subgraph and its nested
 // subgraphs define, their inputs included.
 func subgraphValues(g *ir.Graph) []*ir.Value {
@@ -398,7 +400,7 @@ func subgraphValues(g *ir.Graph) []*ir.Value {
 				out = append(out, o)
 			}
 		}
-		for _, sg := range subgraphsOf(n) {
+		for _, sg := range n.Subgraphs() {
 			out = append(out, subgraphValues(sg)...)
 		}
 	}
