@@ -295,10 +295,12 @@ function markdown(results, meta) {
     }
     L.push(`| ${r.model} | ${fmtMs(r.mlc.median)} | ${fmtMs(r.mlc.p90)} | ${fmtMs(r.ort.median)} | ${fmtMs(r.ort.p90)} | **${r.ratio.median.toFixed(2)}** | ${fmtMs(r.mlc.cpuMs)} | ${fmtMs(r.ort.cpuMs)} | ${r.ratio.cpu.toFixed(2)} | ${extra.map((e) => e[1](r) + " | ").join("")}${fmtMs(r.mlc.coldMs)} | ${fmtMs(r.ort.coldMs)} | ${r.ratio.cold ? r.ratio.cold.toFixed(3) : ""} | ${fmtMB(r.mlc.memoryBytes)} | ${fmtMB(r.ort.memoryBytes)} | ${fmtKB(r.mlc.codeBytes)} | ${r.mlc.gflops >= 0.05 ? r.mlc.gflops.toFixed(1) : ""} | ${r.ort.gflops >= 0.05 ? r.ort.gflops.toFixed(1) : ""} | ${r.maxAbsDiff.toExponential(1)} |`);
   }
-  const t = results.filter((r) => TARGET.includes(r.model));
+  // --only picks the models a run is about: summarize those, not the
+  // default target list (of which an --only run may hold a few).
+  const t = opt.only ? results : results.filter((r) => TARGET.includes(r.model));
   const ok = t.filter((r) => r.ratio);
   L.push("");
-  L.push(`Over the issue's seven models, ${ok.length} compile: geometric mean of mlc/ORT median latency **${geomean(ok.map((r) => r.ratio.median)).toFixed(2)}**, of cold start **${geomean(ok.map((r) => r.ratio.cold)).toFixed(3)}**; largest code ${fmtKB(Math.max(...ok.map((r) => r.mlc.codeBytes)))} KB.`);
+  L.push(`Over ${opt.only ? `the ${t.length} models of this run` : "the seven target models"}, ${ok.length} compile: geometric mean of mlc/ORT median latency **${geomean(ok.map((r) => r.ratio.median)).toFixed(2)}**, of cold start **${geomean(ok.map((r) => r.ratio.cold)).toFixed(3)}**; largest code ${fmtKB(Math.max(...ok.map((r) => r.mlc.codeBytes)))} KB.`);
   const missing = t.filter((r) => !r.ratio);
   if (missing.length) L.push(`Not compiled yet: ${missing.map((r) => `${r.model} (${r.error.split("\n")[0]})`).join("; ")}.`);
   L.push("");
