@@ -260,6 +260,24 @@ func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 	f.Call(k.md.parallelHelper())
 }
 
+// gemmUnits is how a threaded GEMM-shaped kernel cuts its products for
+// Parallel: n units, each one block of rows and a group of per of the
+// block's items (weight panels, column tiles; groups groups), of about ns.
+type gemmUnits struct {
+	n, groups, per int
+	ns             float64
+}
+
+// splitGEMM cuts blocks row blocks of items items each (itemFlops flops an
+// item): enough units to balance the threads, splitting the items too when
+// the blocks are few.
+func (k *Ctx) splitGEMM(blocks, items, itemFlops int) gemmUnits {
+	groups := min(items, max(1, (4*k.Threads()+blocks-1)/blocks))
+	per := (items + groups - 1) / groups
+	groups = (items + per - 1) / per
+	return gemmUnits{n: blocks * groups, groups: groups, per: per, ns: float64(itemFlops*per) * nsPerFlop}
+}
+
 // splits reports whether Parallel hands a loop of n units of about
 // unitNs each to the threads. A kernel with a threaded form (one that lays
 // out its work differently so that it can be cut into units) asks before

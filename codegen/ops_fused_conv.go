@@ -409,7 +409,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 // out in units of one pixel block and a group of weight panels, each unit
 // running every K chunk of its tiles in order, as the single-threaded loop
 // does, so that every output element sees the same operations.
-func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int32, units packAUnit, K, M, P, block, chunks int,
+func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int32, units gemmUnits, K, M, P, block, chunks int,
 	tile func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func())) {
 	f := k.F
 	colAddr := k.Addr(x)
@@ -452,23 +452,10 @@ func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int
 	})
 }
 
-// packAUnit is how convPackAThreads cuts its products: n units of one
-// pixel block and a group of per weight panels (groups groups), each of
-// about ns.
-type packAUnit struct {
-	n, groups, per int
-	ns             float64
-}
-
-func (k *Ctx) packAUnits(K, M, P, block int) packAUnit {
-	blocks := (P + block - 1) / block
-	panels := (M + 3) / 4
-	// Enough units to balance the threads: split the panels too when the
-	// pixel blocks are few (deep layers have one block).
-	groups := min(panels, max(1, (4*k.Threads()+blocks-1)/blocks))
-	per := (panels + groups - 1) / groups
-	groups = (panels + per - 1) / per
-	return packAUnit{n: blocks * groups, groups: groups, per: per, ns: float64(2*K*min(block, P)*4*per) * nsPerFlop}
+// packAUnits cuts convPackAThreads's products into units of one pixel
+// block and a group of weight panels (deep layers have one block).
+func (k *Ctx) packAUnits(K, M, P, block int) gemmUnits {
+	return k.splitGEMM((P+block-1)/block, (M+3)/4, 2*K*min(block, P)*4)
 }
 
 // portableBlocks chooses the portable shape's pixel block and K chunk: a

@@ -186,24 +186,11 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	})
 }
 
-// matmulUnit is how matmulPackedThreads cuts its products: n units of one
-// block of panels and a group of per column tiles (groups groups), each of
-// about ns.
-type matmulUnit struct {
-	n, groups, per int
-	ns             float64
-}
-
-func (k *Ctx) matmulUnits(op *ir.FusedMatMul, M, blockPanels int) matmulUnit {
+// matmulUnits cuts matmulPackedThreads's products into units of one
+// block of 4-row panels and a group of 8-column tiles.
+func (k *Ctx) matmulUnits(op *ir.FusedMatMul, M, blockPanels int) gemmUnits {
 	panels := (M + 3) / 4
-	blocks := (panels + blockPanels - 1) / blockPanels
-	tiles := (op.N + 7) / 8
-	// Enough units to balance the threads: split the column tiles too when
-	// the panel blocks are few.
-	groups := min(tiles, max(1, (4*k.Threads()+blocks-1)/blocks))
-	per := (tiles + groups - 1) / groups
-	groups = (tiles + per - 1) / per
-	return matmulUnit{n: blocks * groups, groups: groups, per: per, ns: float64(2*op.K*4*min(blockPanels, panels)*8*per) * nsPerFlop}
+	return k.splitGEMM((panels+blockPanels-1)/blockPanels, (op.N+7)/8, 2*op.K*4*min(blockPanels, panels)*8)
 }
 
 // matmulPackedThreads is matmulPacked in a threaded module: the work is
@@ -212,7 +199,7 @@ func (k *Ctx) matmulUnits(op *ir.FusedMatMul, M, blockPanels int) matmulUnit {
 // micro-kernel over its tiles, each over the whole of K as the
 // single-threaded loop does, so every output element sees the same
 // operations whichever thread computes it.
-func (k *Ctx) matmulPackedThreads(n *ir.Node, op *ir.FusedMatMul, M, blockPanels int, units matmulUnit, direct bool,
+func (k *Ctx) matmulPackedThreads(n *ir.Node, op *ir.FusedMatMul, M, blockPanels int, units gemmUnits, direct bool,
 	packRows func(start, cnt, pi, pc, dst asm.Local), blockTiles func(start, cnt, pi, pc, ap, nb, rows, cols asm.Local)) {
 	a := n.Inputs[0]
 	K, N := op.K, op.N
