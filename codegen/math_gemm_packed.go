@@ -320,6 +320,15 @@ func (k *Ctx) dotBody(h *asm.Func, pa, pb, kq, ldb asm.Local, lda int) []asm.Loc
 //     V8 let the arithmetic of a branch-free unrolled body sink below all
 //     its loads and spilled, while the exit branches keep each step's
 //     loads next to their arithmetic (V8's own unroller does the same).
+//   - Trips run while four steps remain, A addressed from one base per
+//     trip (immediate offsets) after a probe of the trip's last A vector:
+//     wazero bounds-checks a base once per block and carries the check
+//     into blocks with one predecessor, so the probe's one check covers
+//     the trip's 16 A loads (the probe's value is dropped; V8 loads and
+//     ignores it). The exit tests are ifs on the count itself (test+jz on
+//     wazero, where br_if of an i32.eqz became setz/movzx/test/jnz). The
+//     last 1-3 steps run one per trip. Each accumulator still sums its k
+//     in order, so the results are the same bits.
 func (k *Ctx) dotPortable() uint32 {
 	i32, v := asm.I32, asm.V128
 	res := []wasm.ValueType{v, v, v, v, v, v, v, v}
@@ -331,27 +340,41 @@ func (k *Ctx) dotPortable() uint32 {
 			h.V128Const([16]byte{}).Set(acc[i])
 		}
 		b0, b1, av := h.Local(asm.V128), h.Local(asm.V128), h.Local(asm.V128)
-		const U = 4
-		h.Block()
-		h.Loop()
-		for u := 0; u < U; u++ {
+		// step emits one k step reading A at pa+aoff and B at pb.
+		step := func(aoff uint32) {
 			h.Get(pb).V128Load(16).Set(b1)
 			h.Get(pb).V128Load(0).Set(b0)
 			for r := 3; r >= 0; r-- {
-				h.Get(pa).V128Load(uint32(16 * r)).Set(av)
+				h.Get(pa).V128Load(aoff + uint32(16*r)).Set(av)
 				a0, a1 := acc[r*2], acc[r*2+1]
 				h.Get(a1).Get(av).Get(b1).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a1)
 				h.Get(a0).Get(av).Get(b0).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a0)
 			}
-			h.AddI32(pa, 64)
 			h.Get(pb).Get(ldb).Op(wasm.OpcodeI32Add).Set(pb)
-			h.Get(steps).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(steps)
+		}
+		const U = 4
+		h.Get(steps).I32Const(U).Op(wasm.OpcodeI32GeU).If()
+		h.Loop()
+		h.Get(pa).V128Load(U*64 - 16).Drop() // the probe
+		for u := 0; u < U; u++ {
+			step(uint32(64 * u))
+			h.Get(steps).I32Const(1).Op(wasm.OpcodeI32Sub)
 			if u < U-1 {
-				h.Op(wasm.OpcodeI32Eqz).BrIf(1)
+				h.Tee(steps).If()
 			} else {
-				h.BrIf(0)
+				h.Set(steps)
 			}
 		}
+		h.AddI32(pa, U*64)
+		h.Get(steps).I32Const(U - 1).Op(wasm.OpcodeI32GtU).BrIf(U - 1) // to the loop
+		for range U + 1 {                                              // the ifs, the loop, the first if
+			h.End()
+		}
+		h.Get(steps).If()
+		h.Loop()
+		step(0)
+		h.AddI32(pa, 64)
+		h.Get(steps).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(steps).BrIf(0)
 		h.End()
 		h.End()
 		for _, a := range acc {
