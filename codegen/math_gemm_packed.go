@@ -432,14 +432,21 @@ func (k *Ctx) epilogueBody(h *asm.Func, acc []asm.Local, form storeForm, ep *ir.
 			// A whole tile (the common case) stores without per-row and
 			// per-vector checks.
 			h.Get(rows).I32Const(4).Op(wasm.OpcodeI32Eq).Get(cols).I32Const(8).Op(wasm.OpcodeI32Eq).Op(wasm.OpcodeI32And).If()
-			p1 := h.Local(i32)
+			// One base per row, its higher offset first: wazero then
+			// bounds-checks each row once (the residual's likewise).
+			q := h.Local(i32)
 			h.Get(pc).Set(ptr)
 			for r := 0; r < 4; r++ {
-				h.Get(ptr).I32Const(16).Op(wasm.OpcodeI32Add).Set(p1)
-				finish(acc[r*2], ptr)
-				finish(acc[r*2+1], p1)
-				h.Get(ptr).Get(acc[r*2]).V128Store(0)
-				h.Get(p1).Get(acc[r*2+1]).V128Store(0)
+				a0, a1 := acc[r*2], acc[r*2+1]
+				if ep.Residual {
+					h.Get(ptr).Get(res).Op(wasm.OpcodeI32Add).Set(q)
+					h.Get(a1).Get(q).V128Load(16).Vec(wasm.OpcodeVecF32x4Add).Set(a1)
+					h.Get(a0).Get(q).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(a0)
+				}
+				k.vecActs(x, ep.Acts, a1)
+				k.vecActs(x, ep.Acts, a0)
+				h.Get(ptr).Get(a1).V128Store(16)
+				h.Get(ptr).Get(a0).V128Store(0)
 				h.Get(ptr).Get(ldc).Op(wasm.OpcodeI32Add).Set(ptr)
 			}
 			h.Else()
