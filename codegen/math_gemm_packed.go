@@ -150,6 +150,17 @@ func (k *Ctx) microKernelA(form storeForm, ep *ir.Epilogue, bias biasMode, lda, 
 // that whole products and every chunk of a split one share one function
 // (fewer functions for V8 to warm up on a cold start).
 func (k *Ctx) microKernelRow(form storeForm, ep *ir.Epilogue, bias biasMode, lda, chunk int, row bool) uint32 {
+	return k.microKernelRowPitch(form, ep, bias, lda, chunk, row, 0)
+}
+
+// microKernelPitch is the portable row form for products whose B rows are
+// a compile-time pitch apart (ldb, then unused, must equal it): the dot
+// then addresses a trip's four B rows from one base (dotPortable).
+func (k *Ctx) microKernelPitch(form storeForm, ep *ir.Epilogue, bias biasMode, pitch int) uint32 {
+	return k.microKernelRowPitch(form, ep, bias, 0, chunkWhole, true, pitch)
+}
+
+func (k *Ctx) microKernelRowPitch(form storeForm, ep *ir.Epilogue, bias biasMode, lda, chunk int, row bool, pitch int) uint32 {
 	if !row && (chunk == chunkFirst || chunk == chunkMid) {
 		ep, bias = &ir.Epilogue{}, biasNone
 	}
@@ -157,6 +168,9 @@ func (k *Ctx) microKernelRow(form storeForm, ep *ir.Epilogue, bias biasMode, lda
 		chunk = chunkWhole // chosen at run time
 	}
 	name := fmt.Sprintf("gemm4x8_%s_%d_%d_lda%d_c%d_row%v%s", k.md.opts.Tune, form, bias, lda, chunk, row, epilogueKey(ep, false))
+	if pitch > 0 {
+		name += fmt.Sprintf("_ldb%d", pitch)
+	}
 	nparams := 10
 	if row {
 		nparams = 11
@@ -186,7 +200,7 @@ func (k *Ctx) microKernelRow(form storeForm, ep *ir.Epilogue, bias biasMode, lda
 			h.Get(h.Param(4)).Set(steps)
 			h.I32Const(8).Get(left).Get(left).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
 		}
-		acc := k.dotBody(h, pa, pb, steps, h.Param(9), lda)
+		acc := k.dotBody(h, pa, pb, steps, h.Param(9), lda, pitch)
 		// earlier chunks' sums
 		addC := func() {
 			ptr := h.Local(asm.I32)
@@ -227,13 +241,13 @@ func (k *Ctx) microKernelRow(form storeForm, ep *ir.Epilogue, bias biasMode, lda
 // (acc[r*2+v]: row r, columns 4v..4v+3). wazero tunes take four k per trip
 // (kq = K4/4) from a packed B panel; v8 takes one (kq = K) from B rows ldb
 // bytes apart.
-func (k *Ctx) dotBody(h *asm.Func, pa, pb, kq, ldb asm.Local, lda int) []asm.Local {
+func (k *Ctx) dotBody(h *asm.Func, pa, pb, kq, ldb asm.Local, lda, pitch int) []asm.Local {
 	if k.portable() {
 		acc := make([]asm.Local, 8)
 		for i := range acc {
 			acc[i] = h.Local(asm.V128)
 		}
-		h.Get(pa).Get(pb).Get(kq).Get(ldb).Call(k.dotPortable())
+		h.Get(pa).Get(pb).Get(kq).Get(ldb).Call(k.dotPortable(pitch))
 		for i := 7; i >= 0; i-- {
 			h.Set(acc[i])
 		}
@@ -329,10 +343,18 @@ func (k *Ctx) dotBody(h *asm.Func, pa, pb, kq, ldb asm.Local, lda int) []asm.Loc
 //     wazero, where br_if of an i32.eqz became setz/movzx/test/jnz). The
 //     last 1-3 steps run one per trip. Each accumulator still sums its k
 //     in order, so the results are the same bits.
-func (k *Ctx) dotPortable() uint32 {
+//
+// With a pitch (B's rows that many bytes apart, known at compile time;
+// ldb is then unused) a trip's B is addressed from one base as well, under
+// a second probe.
+func (k *Ctx) dotPortable(pitch int) uint32 {
 	i32, v := asm.I32, asm.V128
 	res := []wasm.ValueType{v, v, v, v, v, v, v, v}
-	return k.Helper("dot4x8_portable", []wasm.ValueType{i32, i32, i32, i32}, res, func(h *asm.Func) {
+	name := "dot4x8_portable"
+	if pitch > 0 {
+		name += fmt.Sprintf("_ldb%d", pitch)
+	}
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, res, func(h *asm.Func) {
 		pa, pb, steps, ldb := h.Param(0), h.Param(1), h.Param(2), h.Param(3)
 		acc := make([]asm.Local, 8)
 		for i := range acc {
@@ -341,23 +363,28 @@ func (k *Ctx) dotPortable() uint32 {
 		}
 		b0, b1, av := h.Local(asm.V128), h.Local(asm.V128), h.Local(asm.V128)
 		// step emits one k step reading A at pa+aoff and B at pb.
-		step := func(aoff uint32) {
-			h.Get(pb).V128Load(16).Set(b1)
-			h.Get(pb).V128Load(0).Set(b0)
+		step := func(aoff, boff uint32) {
+			h.Get(pb).V128Load(boff + 16).Set(b1)
+			h.Get(pb).V128Load(boff).Set(b0)
 			for r := 3; r >= 0; r-- {
 				h.Get(pa).V128Load(aoff + uint32(16*r)).Set(av)
 				a0, a1 := acc[r*2], acc[r*2+1]
 				h.Get(a1).Get(av).Get(b1).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a1)
 				h.Get(a0).Get(av).Get(b0).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a0)
 			}
-			h.Get(pb).Get(ldb).Op(wasm.OpcodeI32Add).Set(pb)
+			if pitch == 0 {
+				h.Get(pb).Get(ldb).Op(wasm.OpcodeI32Add).Set(pb)
+			}
 		}
 		const U = 4
 		h.Get(steps).I32Const(U).Op(wasm.OpcodeI32GeU).If()
 		h.Loop()
-		h.Get(pa).V128Load(U*64 - 16).Drop() // the probe
+		h.Get(pa).V128Load(U*64 - 16).Drop() // the probes
+		if pitch > 0 {
+			h.Get(pb).V128Load(uint32((U-1)*pitch + 16)).Drop()
+		}
 		for u := 0; u < U; u++ {
-			step(uint32(64 * u))
+			step(uint32(64*u), uint32(u*pitch))
 			h.Get(steps).I32Const(1).Op(wasm.OpcodeI32Sub)
 			if u < U-1 {
 				h.Tee(steps).If()
@@ -366,14 +393,20 @@ func (k *Ctx) dotPortable() uint32 {
 			}
 		}
 		h.AddI32(pa, U*64)
+		if pitch > 0 {
+			h.AddI32(pb, int32(U*pitch))
+		}
 		h.Get(steps).I32Const(U - 1).Op(wasm.OpcodeI32GtU).BrIf(U - 1) // to the loop
 		for range U + 1 {                                              // the ifs, the loop, the first if
 			h.End()
 		}
 		h.Get(steps).If()
 		h.Loop()
-		step(0)
+		step(0, 0)
 		h.AddI32(pa, 64)
+		if pitch > 0 {
+			h.AddI32(pb, int32(pitch))
+		}
 		h.Get(steps).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(steps).BrIf(0)
 		h.End()
 		h.End()

@@ -469,7 +469,7 @@ func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf i
 func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, eBuf int32) {
 	f := k.F
 	C, M, Tp, TpP := p.C, p.M, p.Tp, p.TpP
-	mk := k.microKernelRow(storeRows, &ir.Epilogue{}, biasNone, 0, chunkWhole, true)
+	mk := k.microKernelPitch(storeRows, &ir.Epilogue{}, biasNone, TpP*4)
 	panels := (M + 3) / 4
 	xi, mp, mpc, rows := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.SetI32(xi, 0)
@@ -553,7 +553,7 @@ func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int3
 	portable := k.portable()
 	var mk uint32
 	if portable {
-		mk = k.microKernelRow(storeRows, &ir.Epilogue{}, biasNone, 0, chunkWhole, true)
+		mk = k.microKernelPitch(storeRows, &ir.Epilogue{}, biasNone, TpP*4)
 	} else {
 		mk = k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
 	}
