@@ -99,8 +99,54 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 		yt = binary.LittleEndian.AppendUint32(yt, math.Float32bits(b.Y.D2[o]))
 	}
 	groups := (b.OW + 3) / 4
+	// When every group's four input columns of each term lie within four
+	// consecutive floats (upsampling), a term is one v128.load at the
+	// group's first column and an i8x16.swizzle by a mask from the table,
+	// instead of four lane loads: one bounds check instead of four on
+	// wazero, whose lane inserts also chain through the register.
+	swz := true
+	for g := 0; g < groups && swz; g++ {
+		for _, I := range [][]int{b.X.I1, b.X.I2} {
+			lo, hi := I[g*4], I[g*4]
+			for l := 1; l < 4; l++ {
+				c := I[min(g*4+l, b.OW-1)]
+				lo, hi = min(lo, c), max(hi, c)
+			}
+			if hi-lo > 3 {
+				swz = false
+			}
+		}
+	}
 	for g := 0; g < groups; g++ {
 		col := func(l int) int { return min(g*4+l, b.OW-1) }
+		if swz {
+			// [lo1, lo2, 0, 0] mask1 mask2 D1 D2 (80 bytes)
+			var m [2][16]byte
+			var lo [2]int
+			for t, I := range [][]int{b.X.I1, b.X.I2} {
+				lo[t] = I[col(0)]
+				for l := 1; l < 4; l++ {
+					lo[t] = min(lo[t], I[col(l)])
+				}
+				for l := 0; l < 4; l++ {
+					for j := 0; j < 4; j++ {
+						m[t][4*l+j] = byte(4*(I[col(l)]-lo[t]) + j)
+					}
+				}
+			}
+			xt = binary.LittleEndian.AppendUint32(xt, uint32(lo[0]*4))
+			xt = binary.LittleEndian.AppendUint32(xt, uint32(lo[1]*4))
+			xt = binary.LittleEndian.AppendUint64(xt, 0)
+			xt = append(xt, m[0][:]...)
+			xt = append(xt, m[1][:]...)
+			for l := 0; l < 4; l++ {
+				xt = binary.LittleEndian.AppendUint32(xt, math.Float32bits(b.X.D1[col(l)]))
+			}
+			for l := 0; l < 4; l++ {
+				xt = binary.LittleEndian.AppendUint32(xt, math.Float32bits(b.X.D2[col(l)]))
+			}
+			continue
+		}
 		for l := 0; l < 4; l++ {
 			xt = binary.LittleEndian.AppendUint32(xt, uint32(b.X.I1[col(l)]*4))
 		}
@@ -116,6 +162,10 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 	}
 	yAddr := k.Table("resize_bilinear:"+string(yt), yt)
 	xAddr := k.Table("resize_bilinear4:"+string(xt), xt)
+	rec, dOff := uint32(64), uint32(32) // a group's record, its D1 (D2 16 on)
+	if swz {
+		rec, dOff = 80, 48
+	}
 
 	i32, v128 := asm.I32, asm.V128
 	// Planes are handed out to the threads (about 1.25 ns per output
@@ -127,6 +177,13 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 		mul, add := wasm.OpcodeVecF32x4Mul, wasm.OpcodeVecF32x4Add
 		// gather pushes the four floats at row + the offsets at xrec+off.
 		gather := func(row asm.Local, off uint32) {
+			if swz {
+				// term off/16: its first column, then its mask
+				t := off / 16
+				f.Get(row).Get(xrec).I32Load(4 * t).Op(wasm.OpcodeI32Add).V128Load(0)
+				f.Get(xrec).V128Load(16 + 16*t).Vec(wasm.OpcodeVecI8x16Swizzle)
+				return
+			}
 			f.Get(row).Get(xrec).I32Load(off).Op(wasm.OpcodeI32Add).V128Load32Zero(0)
 			for l := 1; l < 4; l++ {
 				f.Set(t)
@@ -135,10 +192,10 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 		}
 		group := func(lanes int) {
 			// weights dx*dy per lane, then the terms in the scalar order
-			f.Get(xrec).V128Load(48).Get(dy2).Vec(mul).Set(w22)
-			f.Get(xrec).V128Load(32).Get(dy2).Vec(mul).Set(w12)
-			f.Get(xrec).V128Load(48).Get(dy1).Vec(mul).Set(w21)
-			f.Get(xrec).V128Load(32).Get(dy1).Vec(mul).Set(w11)
+			f.Get(xrec).V128Load(dOff + 16).Get(dy2).Vec(mul).Set(w22)
+			f.Get(xrec).V128Load(dOff).Get(dy2).Vec(mul).Set(w12)
+			f.Get(xrec).V128Load(dOff + 16).Get(dy1).Vec(mul).Set(w21)
+			f.Get(xrec).V128Load(dOff).Get(dy1).Vec(mul).Set(w11)
 			f.Get(w22)
 			gather(r1, 0)
 			f.Vec(mul).Get(w12)
@@ -150,7 +207,7 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 			f.Vec(mul).Vec(add).Set(t)
 			storeLanes(f, dst, t, lanes)
 			f.AddI32(dst, int32(4*lanes))
-			f.AddI32(xrec, 64)
+			f.AddI32(xrec, int32(rec))
 		}
 		s.Base(k.Addr(n.Inputs[0]), int32(4*b.H*b.W))
 		f.Set(plane)
