@@ -114,9 +114,12 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	}
 	p.ConstBytes = addr - ScratchBytes
 
-	// Graph inputs and outputs live for the whole run at fixed addresses.
-	// An output that aliases another buffer (a Reshape of an activation)
-	// shares that buffer, which then lives to the end.
+	// Graph inputs live for the whole run at fixed addresses: a host may
+	// write them once and run again. Outputs are arena buffers that live
+	// from their node to the end of the run (a host reads them after
+	// mlc_run), as an output that aliases an activation (a Reshape of
+	// it) always was: the arena's bytes are free for them once the run's
+	// other buffers are dead.
 	fixed := map[*ir.Value]bool{}
 	fix := func(vs []*ir.Value) {
 		for _, v := range vs {
@@ -132,7 +135,6 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		}
 	}
 	fix(g.Inputs)
-	fix(g.Outputs)
 	// Values the Once nodes compute keep their buffers too, next to a flag
 	// that tells whether they are computed.
 	onceStart := addr

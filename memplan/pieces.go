@@ -1,7 +1,6 @@
 package memplan
 
 import (
-	"slices"
 	"sort"
 
 	"github.com/mlc-compiler/mlc/ir"
@@ -41,21 +40,26 @@ func concatPieces(g *ir.Graph, root func(*ir.Value) *ir.Value, fixed map[*ir.Val
 		if j == nil {
 			continue
 		}
-		for _, c := range j.rest {
-			if _, taken := slots[c.r]; taken || inside(slots, j.y, c.r) {
+		// held counts, for each buffer, the inputs of n that are it (a
+		// view of it) or lie inside it (in place in an earlier Concat's
+		// output). An input held by another would be copied from within
+		// the output it is copied into: it stays apart.
+		held := map[*ir.Value]int{}
+		for _, x := range n.Inputs {
+			if x == nil {
 				continue
 			}
-			// Another input that is c's buffer (a view of it) or lies
-			// inside it (in place in an earlier Concat's output) would be
-			// copied from within the output it is copied into: c stays
-			// apart.
-			holds := 0
-			for _, x := range n.Inputs {
-				if x != nil && inside(slots, root(x), c.r) {
-					holds++
+			for v := root(x); ; {
+				held[v]++
+				s, ok := slots[v]
+				if !ok {
+					break
 				}
+				v = s.parent
 			}
-			if holds == 1 {
+		}
+		for _, c := range j.rest {
+			if _, taken := slots[c.r]; !taken && held[c.r] == 1 && !inside(slots, j.y, c.r) {
 				slots[c.r] = slot{j.y, c.at}
 			}
 		}
@@ -75,6 +79,7 @@ func concatPieces(g *ir.Graph, root func(*ir.Value) *ir.Value, fixed map[*ir.Val
 		}
 	}
 	inPiece := map[*interval]bool{}
+	var live []*interval
 	for _, iv := range order {
 		if iv.val == nil {
 			continue
@@ -84,20 +89,33 @@ func concatPieces(g *ir.Graph, root func(*ir.Value) *ir.Value, fixed map[*ir.Val
 		}
 		inPiece[iv] = true
 		top, rel := owner(iv.val)
-		if o := ivs[top]; o != nil && !fixed[top] {
-			o.pieces = append(o.pieces, piece{iv, rel})
-		}
-	}
-	var place, live []*interval
-	for _, iv := range order {
-		if inPiece[iv] {
+		o := ivs[top]
+		if o == nil || fixed[top] {
 			continue
 		}
-		place = append(place, iv)
-		if len(iv.pieces) == 0 {
+		o.pieces = append(o.pieces, piece{iv, rel})
+		// The piece's bytes count where none of the buffers it lies in
+		// is alive (siblings never share bytes).
+		var outer [][2]int
+		for v := iv.val; ; {
+			s, ok := slots[v]
+			if !ok {
+				break
+			}
+			v = s.parent
+			if a := ivs[v]; a != nil {
+				outer = append(outer, [2]int{a.def, a.last})
+			}
+		}
+		for _, span := range outside(iv.def, iv.last, outer) {
+			live = append(live, &interval{val: iv.val, def: span[0], last: span[1], size: iv.size})
+		}
+	}
+	var place []*interval
+	for _, iv := range order {
+		if !inPiece[iv] {
+			place = append(place, iv)
 			live = append(live, iv)
-		} else {
-			live = append(live, unionOverTime(iv)...)
 		}
 	}
 	return slots, place, live
@@ -118,41 +136,23 @@ func inside(slots map[*ir.Value]slot, y, x *ir.Value) bool {
 	}
 }
 
-// unionOverTime describes an owner's live bytes step by step: between any
-// two of its rectangles' ends, the union of the byte ranges alive.
-func unionOverTime(o *interval) []*interval {
-	type rect struct{ def, last, lo, hi int }
-	rs := []rect{{o.def, o.last, 0, alignUp(o.size, Align)}}
-	for _, p := range o.pieces {
-		rs = append(rs, rect{p.iv.def, p.iv.last, p.rel, p.rel + alignUp(p.iv.size, Align)})
+// outside returns the parts of steps [def, last] that none of the spans
+// covers.
+func outside(def, last int, spans [][2]int) [][2]int {
+	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
+	var out [][2]int
+	at := def
+	for _, s := range spans {
+		if s[0] > at {
+			out = append(out, [2]int{at, min(s[0]-1, last)})
+		}
+		at = max(at, s[1]+1)
+		if at > last {
+			return out
+		}
 	}
-	var cuts []int
-	for _, r := range rs {
-		cuts = append(cuts, r.def, r.last+1)
-	}
-	slices.Sort(cuts)
-	cuts = slices.Compact(cuts)
-	var out []*interval
-	for i := 0; i+1 < len(cuts); i++ {
-		a, b := cuts[i], cuts[i+1]-1
-		var spans [][2]int
-		for _, r := range rs {
-			if r.def <= a && b <= r.last {
-				spans = append(spans, [2]int{r.lo, r.hi})
-			}
-		}
-		sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
-		bytes, end := 0, 0
-		for _, s := range spans {
-			lo := max(s[0], end)
-			if s[1] > lo {
-				bytes += s[1] - lo
-				end = s[1]
-			}
-		}
-		if bytes > 0 {
-			out = append(out, &interval{val: o.val, def: a, last: b, size: bytes})
-		}
+	if at <= last {
+		out = append(out, [2]int{at, last})
 	}
 	return out
 }
