@@ -17,8 +17,9 @@ import (
 //
 //	[0, ScratchBytes)      the WASI entry's iovecs and messages
 //	constants              weights, in data segments
-//	inputs, outputs        each at a fixed offset for the whole run
-//	arena                  activations and kernel workspaces, reused once dead
+//	inputs                 each at a fixed offset for the whole run
+//	arena                  activations, outputs (alive to the run's end) and
+//	                       kernel workspaces, reused once dead
 const (
 	ScratchBytes = 1024
 	Align        = 16
