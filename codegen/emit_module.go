@@ -358,7 +358,7 @@ func (md *module) metadata(g *ir.Graph) *abi.Metadata {
 		Inputs: []abi.Tensor{}, Outputs: []abi.Tensor{}, RunErrors: abi.RunErrorMessages,
 	}
 	if md.threaded() {
-		m.ABI, m.Threads = abi.VersionThreads, md.th.n
+		m.ABI, m.Threads = abi.VersionTimedThreads, md.th.n
 	}
 	for _, v := range g.Inputs {
 		m.Inputs = append(m.Inputs, tensorMeta(v, md.plan))

@@ -104,7 +104,7 @@ func ValidateFeatures(wasm []byte) []string {
 		return nil
 	}
 	var flags []string
-	if meta.ABI == abi.VersionThreads {
+	if abi.Threaded(meta.ABI) {
 		flags = append(flags, "--enable-threads")
 	}
 	if slices.Contains(meta.Options, "relaxed-simd") {
