@@ -265,7 +265,12 @@ func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 	// thread counts a stall (see parallelHelper).
 	stallNs := int64(3*total/float64(chunks)) + stallSlackNs
 	f.I32Const(int32(len(th.bodies) - 1)).I32Const(int32(n)).I32Const(int32(chunk)).I32Const(int32(chunks)).I64Const(stallNs)
-	f.I32Const(k.md.reserve(nodeStateSize))
+	// ParallelAll (tests) splits every call, untimed: state 0.
+	if k.md.opts.ParallelAll {
+		f.I32Const(0)
+	} else {
+		f.I32Const(k.md.reserve(nodeStateSize))
+	}
 	f.Call(k.md.parallelHelper())
 }
 
@@ -382,11 +387,13 @@ func (md *module) parallelHelper() uint32 {
 			f.Get(e).Op(wasm.OpcodeI64Eqz).Select()
 			f.I64Store(off)
 		}
+		f.Get(st).If()
 		f.Get(st).Get(st).I32Load(stCalls).I32Const(1).Op(wasm.OpcodeI32Add).Tee(calls).I32Store(stCalls)
-		// Alone on odd calls while probing; afterwards alone unless
-		// splitting pays, the other way every probeEvery-th call.
+		// Split on odd calls while probing (the first run splits every
+		// node it may); afterwards alone unless splitting pays, the other
+		// way every probeEvery-th call.
 		f.Get(calls).I32Const(probeCalls).Op(wasm.OpcodeI32LeU).If()
-		f.Get(calls).I32Const(1).Op(wasm.OpcodeI32And).Set(d)
+		f.Get(calls).I32Const(1).Op(wasm.OpcodeI32And).I32Const(1).Op(wasm.OpcodeI32Xor).Set(d)
 		f.Else()
 		// pays = split*8 < alone*7 && cpu*4 < alone*5 && cpu+split < 2*alone
 		alone := func(mul int64) { f.Get(st).I64Load(stAlone).I64Const(mul).Op(wasm.OpcodeI64Mul) }
@@ -402,6 +409,7 @@ func (md *module) parallelHelper() uint32 {
 		f.I32Const(1).Op(wasm.OpcodeI32Xor)                                                                     // alone unless it pays ...
 		f.Get(calls).I32Const(probeEvery - 1).Op(wasm.OpcodeI32And).Op(wasm.OpcodeI32Eqz).Op(wasm.OpcodeI32Xor) // ... but probe
 		f.Set(d)
+		f.End()
 		f.End()
 		f.Call(now).Set(t0)
 		f.Get(d).If()
@@ -436,10 +444,12 @@ func (md *module) parallelHelper() uint32 {
 		f.If().I32Const(1).Set(stalled).I64Const(-1).Set(stallNs).End()
 		f.Br(0)
 		f.End().End()
+		f.Get(st).If()
 		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).Set(dt)
 		update(stSplit, dt)
 		f.Get(dt).I32Const(0).I64AtomicLoad(c + ctrlWork).Op(wasm.OpcodeI64Add).Set(dt)
 		update(stSplitCPU, dt)
+		f.End()
 		// len = stalled ? min(2*len, max) : max(len/2, stallBackoff), with
 		// len = stallBackoff before the first stall.
 		f.GlobalGet(globalBackoffLen).I32Const(stallBackoff).GlobalGet(globalBackoffLen).Op(wasm.OpcodeI32Eqz).Select().Set(d)
