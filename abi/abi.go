@@ -95,7 +95,7 @@ type Metadata struct {
 	// FixedInputs lists inputs the module was specialized on (--input-value):
 	// they must be given exactly the value compiled in.
 	FixedInputs []string `json:"fixed_inputs,omitempty"`
-	// Threads (ABI v2 only) is the number of threads the module can use:
+	// Threads (ABI v2 and v3 only) is the number of threads the module can use:
 	// the main one and up to Threads-1 workers (mlc_worker ids 1 ..
 	// Threads-1).
 	Threads int `json:"threads,omitempty"`

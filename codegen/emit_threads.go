@@ -9,7 +9,7 @@ import (
 	"github.com/mlc-compiler/mlc/codegen/asm"
 )
 
-// Threads (mlc compile --threads N, ABI v2; docs/abi.md, docs/design.md).
+// Threads (mlc compile --threads N, ABI v3; docs/abi.md, docs/design.md).
 //
 // A threaded module imports its memory (shared) instead of defining it, so
 // that one host thread per worker can instantiate the same module on the
@@ -21,7 +21,9 @@ import (
 // claims chunks until none is left; the main thread then sleeps until the
 // chunks others claimed are done. Nobody spins: a thread with nothing to do
 // waits in memory.atomic.wait32, and a host that starts no workers gets the
-// whole job run by the main thread. Each output element is computed by the
+// whole job run by the main thread. The main thread times each node it
+// may split (the WASI monotonic clock, ABI v3) and splits it only while
+// that pays (parallelHelper). Each output element is computed by the
 // same instructions whichever thread claims it, so results do not depend
 // on the number of threads.
 
@@ -54,7 +56,7 @@ const (
 	ctrlSize   = ctrlClock + 64*MaxThreads
 )
 
-// Exports of a threaded module (ABI v2).
+// Exports of a threaded module (ABI v2 and v3).
 const (
 	ExportWorker = abi.ExportWorker
 	ExportStop   = abi.ExportStop

@@ -96,7 +96,7 @@ func RunValidate(tool string, wasm []byte) (out []byte, err error) {
 
 // ValidateFeatures are the wasm-validate flags a module needs beyond the
 // defaults, from what its metadata says it was compiled with: threads for
-// ABI v2 (--threads N), relaxed SIMD for --relaxed-simd. A module compiled
+// ABI v2 and v3 (--threads N), relaxed SIMD for --relaxed-simd. A module compiled
 // without them is validated without them, so that it cannot use them.
 func ValidateFeatures(wasm []byte) []string {
 	meta, err := abi.Read(wasm)

@@ -40,7 +40,7 @@ type Config struct {
 	// back-edge, which makes kernels several times slower: leave it off
 	// where speed matters (run, bench).
 	Cancellable bool
-	// Threads caps the threads a threaded module (ABI v2, mlc compile
+	// Threads caps the threads a threaded module (ABI v2 and v3, mlc compile
 	// --threads N) runs on: the calling goroutine plus Threads-1 worker
 	// goroutines. 0 means as many as the module allows and the machine
 	// has CPUs; 1 runs it on the calling goroutine alone.
@@ -53,7 +53,7 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Interpreter {
 		rc = wazero.NewRuntimeConfigInterpreter()
 	}
-	// Threads (shared memory, atomics) for ABI v2 modules; other modules
+	// Threads (shared memory, atomics) for ABI v2 and v3 modules; other modules
 	// use none of it.
 	rc = rc.WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesThreads)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc.WithCloseOnContextDone(cfg.Cancellable))
@@ -83,7 +83,7 @@ type Model struct {
 }
 
 // Load compiles and instantiates module bytes without running _start. A
-// threaded module (ABI v2) gets its shared memory and its worker
+// threaded module (ABI v2 or v3) gets its shared memory and its worker
 // goroutines (Config.Threads), which sleep until mlc_run hands out work
 // and end with Close.
 func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {

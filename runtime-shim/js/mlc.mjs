@@ -238,7 +238,7 @@ function wasiStubs() {
 
 /**
  * Instantiates a compiled mlc module (without running _start). A threaded
- * module (ABI 2) gets options.memory, or a new memory (shared unless
+ * module (ABI 2 or 3) gets options.memory, or a new memory (shared unless
  * options.shared is false, for a module unsharedCopy() made); no helper
  * threads are started here (load() does that).
  */

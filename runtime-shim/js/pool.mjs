@@ -8,7 +8,7 @@
 // inputs and outputs follow the metadata's order; error is {name, message}.
 //
 // A Lane is what runs one instance: one worker, or for a threaded module
-// (ABI 2) a group of workers sharing one memory, the lane's worker running
+// (ABI 2 or 3) a group of workers sharing one memory, the lane's worker running
 // mlc_run ({op: "init", module, memory}) and helpers sleeping in mlc_worker
 // (threads.mjs), with the same messages: nothing above Lane (WorkerModel,
 // the queue, the transfers) changes.
