@@ -340,8 +340,8 @@ func (k *Ctx) dotPortable() uint32 {
 			for r := 3; r >= 0; r-- {
 				h.Get(pa).V128Load(uint32(16 * r)).Set(av)
 				a0, a1 := acc[r*2], acc[r*2+1]
-				h.Get(a1).Get(av).Get(b1).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a1)
-				h.Get(a0).Get(av).Get(b0).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a0)
+				k.madd(h, a1, av, b1)
+				k.madd(h, a0, av, b0)
 			}
 			h.AddI32(pa, 64)
 			h.Get(pb).Get(ldb).Op(wasm.OpcodeI32Add).Set(pb)

@@ -129,7 +129,7 @@ func (k *Ctx) matmulSIMD(p mm) {
 				f.Get(pa[r]).V128Load32Splat(0).Set(av)
 				for v := 0; v < vecs; v++ {
 					a := accs[r*vecs+v]
-					f.Get(a).Get(av).Get(bv[v]).Vec(wasm.OpcodeVecF32x4Mul).Vec(wasm.OpcodeVecF32x4Add).Set(a)
+					k.madd(f, a, av, bv[v])
 				}
 				f.AddI32(pa[r], aCol)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/mlc-compiler/mlc/internal/testenv"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/runtime-shim/host"
+	"github.com/mlc-compiler/mlc/tune"
 	"github.com/mlc-compiler/mlc/verify"
 )
 
@@ -342,4 +343,83 @@ func TestThreadsTimedRuns(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRelaxedSIMDKernels checks that --relaxed-simd reaches the
+// multiply-add kernels under every tune: a Gemm with constant B (packed
+// GEMM), a MatMul of two run-time operands (the plain GEMM core), a 3x3
+// Conv (direct and Winograd products) and a depthwise Conv must each
+// contain more f32x4.relaxed_madd opcodes in the relaxed build's code than
+// in the plain build's (which has none: counting in the plain build too
+// keeps an immediate that happens to hold those bytes from passing the
+// test). The default tune's micro-kernel once kept its mul+add, so the
+// relaxed default module ran no faster than the plain one.
+func TestRelaxedSIMDKernels(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	conv := func(group int, C, M int) (optest.Node, map[string]*ir.Tensor, map[string]*ir.Tensor) {
+		n := optest.Node{Op: "Conv", Opset: 13, Inputs: []string{"x", "w"}, Outputs: []string{"y"}, Attrs: []*onnxpb.AttributeProto{
+			optest.Ints("pads", 1, 1, 1, 1), optest.Int("group", int64(group))}}
+		return n, map[string]*ir.Tensor{"x": randTensor(rng, ir.Float32, 1, 1, C, 40, 40)},
+			map[string]*ir.Tensor{"w": randTensor(rng, ir.Float32, 1, M, C/group, 3, 3)}
+	}
+	type model struct {
+		name         string
+		n            optest.Node
+		feed, consts map[string]*ir.Tensor
+	}
+	var models []model
+	models = append(models, model{"gemm", optest.Node{Op: "Gemm", Opset: 13, Inputs: []string{"a", "b"}, Outputs: []string{"y"}},
+		map[string]*ir.Tensor{"a": randTensor(rng, ir.Float32, 1, 64, 96)}, map[string]*ir.Tensor{"b": randTensor(rng, ir.Float32, 1, 96, 64)}})
+	models = append(models, model{"matmul_runtime", optest.Node{Op: "MatMul", Opset: 13, Inputs: []string{"a", "b"}, Outputs: []string{"y"}},
+		map[string]*ir.Tensor{"a": randTensor(rng, ir.Float32, 1, 64, 96), "b": randTensor(rng, ir.Float32, 1, 96, 64)}, nil})
+	n, feed, consts := conv(1, 32, 32)
+	models = append(models, model{"conv3x3", n, feed, consts})
+	n, feed, consts = conv(32, 32, 32)
+	models = append(models, model{"depthwise", n, feed, consts})
+	for _, m := range models {
+		onnx, err := optest.Model(m.n, m.feed, m.consts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tn := range tune.Names() {
+			t.Run(m.name+"/"+tn, func(t *testing.T) {
+				count := func(relaxed bool) int {
+					o := mlc.DefaultOptions()
+					o.Tune, o.RelaxedSIMD = tn, relaxed
+					res, err := mlc.Compile(onnx, "", o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return bytes.Count(codeSection(t, res.Wasm), []byte{0xfd, 0x85, 0x02})
+				}
+				if plain, relaxed := count(false), count(true); relaxed <= plain {
+					t.Errorf("relaxed_madd in the code: %d with --relaxed-simd, %d without", relaxed, plain)
+				}
+			})
+		}
+	}
+}
+
+// codeSection returns the body of a module's code section.
+func codeSection(t *testing.T, b []byte) []byte {
+	t.Helper()
+	for p := 8; p < len(b); {
+		id := b[p]
+		size, n := 0, 0
+		for shift := 0; ; shift += 7 {
+			c := b[p+1+n]
+			size |= int(c&0x7f) << shift
+			n++
+			if c&0x80 == 0 {
+				break
+			}
+		}
+		body := p + 1 + n
+		if id == 10 {
+			return b[body : body+size]
+		}
+		p = body + size
+	}
+	t.Fatal("no code section")
+	return nil
 }
