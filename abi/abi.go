@@ -28,6 +28,20 @@ const Version = 1
 // mlc_worker and mlc_stop, and Metadata.Threads (docs/abi.md).
 const VersionThreads = 2
 
+// VersionTimedThreads is what mlc compile --threads N emits: version 2
+// plus one more import, wasi_snapshot_preview1 clock_time_get (the
+// monotonic clock), which mlc_run and mlc_worker read to time the nodes
+// they split and keep splitting only those that gain (docs/abi.md,
+// docs/design.md "Which splits pay: measured at run time").
+const VersionTimedThreads = 3
+
+// Threaded reports whether a module of this ABI version imports a shared
+// memory and runs helper threads (versions 2 and 3).
+func Threaded(version int) bool { return version == VersionThreads || version == VersionTimedThreads }
+
+// ClockImport is the WASI function a version 3 module imports.
+const ClockImport = "clock_time_get"
+
 // The memory import of a threaded module.
 const (
 	MemoryModule = "env"
@@ -81,7 +95,7 @@ type Metadata struct {
 	// FixedInputs lists inputs the module was specialized on (--input-value):
 	// they must be given exactly the value compiled in.
 	FixedInputs []string `json:"fixed_inputs,omitempty"`
-	// Threads (ABI v2 only) is the number of threads the module can use:
+	// Threads (ABI v2 and v3 only) is the number of threads the module can use:
 	// the main one and up to Threads-1 workers (mlc_worker ids 1 ..
 	// Threads-1).
 	Threads int `json:"threads,omitempty"`
@@ -216,11 +230,11 @@ func Read(module []byte) (*Metadata, error) {
 	}
 	switch {
 	case m.ABI == Version && m.Threads == 0:
-	case m.ABI == VersionThreads && m.Threads >= 2:
-	case m.ABI == VersionThreads:
+	case Threaded(m.ABI) && m.Threads >= 2:
+	case Threaded(m.ABI):
 		return nil, fmt.Errorf("mlc module ABI %d with threads %d (want at least 2)", m.ABI, m.Threads)
 	default:
-		return nil, fmt.Errorf("mlc module ABI %d, this host speaks ABI %d and %d", m.ABI, Version, VersionThreads)
+		return nil, fmt.Errorf("mlc module ABI %d, this host speaks ABI %d, %d and %d", m.ABI, Version, VersionThreads, VersionTimedThreads)
 	}
 	return &m, nil
 }

@@ -59,8 +59,9 @@ func (s *segment) add(data []byte, zeros int) {
 }
 
 // constSegments lays the plan's constants out as segments, merging
-// neighbours less than 64 bytes apart and leaving out all-zero tails
-// (memory starts zeroed).
+// neighbours less than 64 bytes apart in the same region (constants, or
+// staged in the arena) and leaving out all-zero tails (memory starts
+// zeroed).
 func (md *module) constSegments() []*segment {
 	var segs []*segment
 	consts := append(md.plan.Consts[:0:0], md.plan.Consts...)
@@ -75,7 +76,11 @@ func (md *module) constSegments() []*segment {
 			continue
 		}
 		off := md.plan.Addr(v)
-		if n := len(segs); n > 0 && segs[n-1].off+segs[n-1].size+64 >= off {
+		// Never across the inputs, outputs and flags between the constants
+		// and the constants staged in the arena: the first run's copy
+		// would zero them after the host wrote its inputs.
+		staged := off >= md.plan.ArenaStart
+		if n := len(segs); n > 0 && segs[n-1].off+segs[n-1].size+64 >= off && (segs[n-1].off >= md.plan.ArenaStart) == staged {
 			last := segs[n-1]
 			last.add(data[:end], off-(last.off+last.size))
 			continue

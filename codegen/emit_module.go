@@ -31,7 +31,7 @@ type Options struct {
 	// Tune picks the code shape for an engine: tune.V8, tune.Wazero or
 	// tune.Generic (see docs/design.md).
 	Tune string
-	// Threads > 1 makes a threaded module (ABI v2, emit_threads.go): a shared
+	// Threads > 1 makes a threaded module (ABI v3, emit_threads.go): a shared
 	// memory imported, heavy loops handed out to up to Threads-1 workers.
 	Threads int
 	// ParallelAll (tests) hands out every parallel loop of a threaded
@@ -358,7 +358,7 @@ func (md *module) metadata(g *ir.Graph) *abi.Metadata {
 		Inputs: []abi.Tensor{}, Outputs: []abi.Tensor{}, RunErrors: abi.RunErrorMessages,
 	}
 	if md.threaded() {
-		m.ABI, m.Threads = abi.VersionThreads, md.th.n
+		m.ABI, m.Threads = abi.VersionTimedThreads, md.th.n
 	}
 	for _, v := range g.Inputs {
 		m.Inputs = append(m.Inputs, tensorMeta(v, md.plan))

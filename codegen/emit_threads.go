@@ -9,7 +9,7 @@ import (
 	"github.com/mlc-compiler/mlc/codegen/asm"
 )
 
-// Threads (mlc compile --threads N, ABI v2; docs/abi.md, docs/design.md).
+// Threads (mlc compile --threads N, ABI v3; docs/abi.md, docs/design.md).
 //
 // A threaded module imports its memory (shared) instead of defining it, so
 // that one host thread per worker can instantiate the same module on the
@@ -21,7 +21,9 @@ import (
 // claims chunks until none is left; the main thread then sleeps until the
 // chunks others claimed are done. Nobody spins: a thread with nothing to do
 // waits in memory.atomic.wait32, and a host that starts no workers gets the
-// whole job run by the main thread. Each output element is computed by the
+// whole job run by the main thread. The main thread times each node it
+// may split (the WASI monotonic clock, ABI v3) and splits it only while
+// that pays (parallelHelper). Each output element is computed by the
 // same instructions whichever thread claims it, so results do not depend
 // on the number of threads.
 
@@ -40,18 +42,21 @@ const (
 // The control block, at threading.ctrl: the job words on their own cache
 // lines, so that claiming does not bounce the line the sleepers wait on.
 const (
-	ctrlGen    = 0   // i32 job generation; workers wait on it
-	ctrlStop   = 4   // i32 1 once mlc_stop ran
-	ctrlJob    = 8   // i32 table index of the job's body
-	ctrlN      = 12  // i32 units
-	ctrlChunk  = 16  // i32 units per chunk
-	ctrlChunks = 20  // i32 chunks
-	ctrlClaim  = 64  // i64 generation<<32 | next unclaimed chunk
-	ctrlDone   = 128 // i32 chunks finished
-	ctrlSlots  = 192 // i32 per worker id: 1 while mlc_worker(id) runs
+	ctrlGen    = 0                        // i32 job generation; workers wait on it
+	ctrlStop   = 4                        // i32 1 once mlc_stop ran
+	ctrlJob    = 8                        // i32 table index of the job's body
+	ctrlN      = 12                       // i32 units
+	ctrlChunk  = 16                       // i32 units per chunk
+	ctrlChunks = 20                       // i32 chunks
+	ctrlClaim  = 64                       // i64 generation<<32 | next unclaimed chunk
+	ctrlDone   = 128                      // i32 chunks finished
+	ctrlWork   = 136                      // i64 ns the workers spent on the job's chunks
+	ctrlSlots  = 192                      // i32 per worker id: 1 while mlc_worker(id) runs
+	ctrlClock  = ctrlSlots + 4*MaxThreads // per thread id, a cache line: clock_time_get's result
+	ctrlSize   = ctrlClock + 64*MaxThreads
 )
 
-// Exports of a threaded module (ABI v2).
+// Exports of a threaded module (ABI v2 and v3).
 const (
 	ExportWorker = abi.ExportWorker
 	ExportStop   = abi.ExportStop
@@ -98,6 +103,7 @@ type threading struct {
 	ctrl     int32 // control block address
 	bodies   []uint32
 	bodyType uint32 // (lo, hi i32) -> ()
+	clock    uint32 // the clock_time_get import
 }
 
 func (md *module) threaded() bool { return md.th != nil }
@@ -118,7 +124,11 @@ func (md *module) setupThreads() {
 			Init: &wasm.ConstantExpression{Opcode: wasm.OpcodeI32Const, Data: i32leb(0)},
 		})
 	}
-	md.th.ctrl = md.reserve(ctrlSlots + 4*MaxThreads)
+	md.th.ctrl = md.reserve(ctrlSize)
+	md.m.ImportSection = append(md.m.ImportSection, &wasm.Import{Type: wasm.ExternTypeFunc, Module: abi.WASIModule, Name: abi.ClockImport,
+		DescFunc: md.typeIndex([]wasm.ValueType{asm.I32, asm.I64, asm.I32}, []wasm.ValueType{asm.I32})})
+	md.th.clock = uint32(md.imports)
+	md.imports++
 	md.th.bodyType = md.typeIndex([]wasm.ValueType{asm.I32, asm.I32}, nil)
 }
 
@@ -257,6 +267,12 @@ func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 	// thread counts a stall (see parallelHelper).
 	stallNs := int64(3*total/float64(chunks)) + stallSlackNs
 	f.I32Const(int32(len(th.bodies) - 1)).I32Const(int32(n)).I32Const(int32(chunk)).I32Const(int32(chunks)).I64Const(stallNs)
+	// ParallelAll (tests) splits every call, untimed: state 0.
+	if k.md.opts.ParallelAll {
+		f.I32Const(0)
+	} else {
+		f.I32Const(k.md.reserve(nodeStateSize))
+	}
 	f.Call(k.md.parallelHelper())
 }
 
@@ -307,19 +323,51 @@ const (
 	maxStallBackoff = 4096
 )
 
-// parallelHelper is mlc_parallel(job, n, chunk, chunks, stallNs), run by
-// the main instance: it publishes the job, claims chunks like any worker,
-// then waits until every chunk is done. Called from a worker or while a
-// job is being handed out (never by construction: bodies do not nest), or
-// while backing off after a stall, it runs the whole job on the calling
-// thread.
+// A split node's state, nodeStateSize bytes that Parallel reserves for
+// it: the main thread's running estimates of the node's time, measured
+// with the monotonic clock (ABI 3), in ns.
+const (
+	stAlone       = 0  // i64: run on the main thread alone
+	stSplit       = 8  // i64: wall time, split across the threads
+	stSplitCPU    = 16 // i64: split, main's wall time plus the workers' chunk time
+	stCalls       = 24 // i32: calls so far
+	nodeStateSize = 32
+)
+
+// Whether a split pays is measured, not only estimated at compile time:
+// on a quiet machine the second core may still run a node's chunks slower
+// than one core runs them all (the inputs are in the other core's cache, a
+// woken core starts late and slow), and under load a worker may not run
+// at all. So each split node is first timed both ways (probeCalls calls,
+// alternating), then runs the way that pays, and every probeEvery-th call
+// runs the other way to notice a change (a busy machine, a quiet one).
+// Splitting pays when it saves at least 1/splitGainDiv of the node's time
+// on one thread, costs at most 1/splitCPUDiv more CPU time (the main
+// thread's wall time plus the workers' chunk time), and no more extra CPU
+// time than it saves wall time. Results do not depend on it: a node's
+// outputs are the same split or not.
+const (
+	probeCalls   = 8
+	probeEvery   = 16
+	splitGainDiv = 8
+	splitCPUDiv  = 4
+)
+
+// parallelHelper is mlc_parallel(job, n, chunk, chunks, stallNs, state),
+// run by the main instance: unless the node's timings say it runs faster
+// alone, it publishes the job, claims chunks like any worker, then waits
+// until every chunk is done. Called from a worker or while a job is being
+// handed out (never by construction: bodies do not nest), or while backing
+// off after a stall, it runs the whole job on the calling thread.
 func (md *module) parallelHelper() uint32 {
 	th := md.th
-	i32 := asm.I32
-	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32, asm.I64}, nil, func(f *asm.Func) {
-		job, n, chunk, chunks, stallNs := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4)
-		g, d, stalled := f.Local(i32), f.Local(i32), f.Local(i32)
+	i32, i64 := asm.I32, asm.I64
+	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32, i64, i32}, nil, func(f *asm.Func) {
+		job, n, chunk, chunks, stallNs, st := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
+		g, d, stalled, calls := f.Local(i32), f.Local(i32), f.Local(i32), f.Local(i32)
+		t0, dt, e := f.Local(i64), f.Local(i64), f.Local(i64)
 		c := uint32(th.ctrl)
+		now := md.nowHelper()
 		f.GlobalGet(globalBackoff).If()
 		f.GlobalGet(globalBackoff).I32Const(1).Op(wasm.OpcodeI32Sub).GlobalSet(globalBackoff)
 		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
@@ -327,6 +375,49 @@ func (md *module) parallelHelper() uint32 {
 		f.End()
 		f.GlobalGet(globalTid).GlobalGet(globalBusy).Op(wasm.OpcodeI32Or).If()
 		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
+		f.Return()
+		f.End()
+		// estimate = first sample, else halfway down to a lower sample or
+		// 1/8 of the way up to a higher one: a time slice lost to another
+		// process moves it little, a lasting change soon.
+		update := func(off uint32, x asm.Local) {
+			f.Get(st).I64Load(off).Set(e)
+			f.Get(st).Get(x)
+			f.Get(e).Get(x).Op(wasm.OpcodeI64Add).I64Const(1).Op(wasm.OpcodeI64ShrU)
+			f.Get(e).Get(x).Get(e).Op(wasm.OpcodeI64Sub).I64Const(3).Op(wasm.OpcodeI64ShrS).Op(wasm.OpcodeI64Add)
+			f.Get(x).Get(e).Op(wasm.OpcodeI64LtS).Select()
+			f.Get(e).Op(wasm.OpcodeI64Eqz).Select()
+			f.I64Store(off)
+		}
+		f.Get(st).If()
+		f.Get(st).Get(st).I32Load(stCalls).I32Const(1).Op(wasm.OpcodeI32Add).Tee(calls).I32Store(stCalls)
+		// Split on odd calls while probing (the first run splits every
+		// node it may); afterwards alone unless splitting pays, the other
+		// way every probeEvery-th call.
+		f.Get(calls).I32Const(probeCalls).Op(wasm.OpcodeI32LeU).If()
+		f.Get(calls).I32Const(1).Op(wasm.OpcodeI32And).I32Const(1).Op(wasm.OpcodeI32Xor).Set(d)
+		f.Else()
+		// pays = split*8 < alone*7 && cpu*4 < alone*5 && cpu+split < 2*alone
+		alone := func(mul int64) { f.Get(st).I64Load(stAlone).I64Const(mul).Op(wasm.OpcodeI64Mul) }
+		f.Get(st).I64Load(stSplit).I64Const(splitGainDiv).Op(wasm.OpcodeI64Mul)
+		alone(splitGainDiv - 1)
+		f.Op(wasm.OpcodeI64LtS)
+		f.Get(st).I64Load(stSplitCPU).I64Const(splitCPUDiv).Op(wasm.OpcodeI64Mul)
+		alone(splitCPUDiv + 1)
+		f.Op(wasm.OpcodeI64LtS).Op(wasm.OpcodeI32And)
+		f.Get(st).I64Load(stSplitCPU).Get(st).I64Load(stSplit).Op(wasm.OpcodeI64Add)
+		alone(2)
+		f.Op(wasm.OpcodeI64LtS).Op(wasm.OpcodeI32And)
+		f.I32Const(1).Op(wasm.OpcodeI32Xor)                                                                     // alone unless it pays ...
+		f.Get(calls).I32Const(probeEvery - 1).Op(wasm.OpcodeI32And).Op(wasm.OpcodeI32Eqz).Op(wasm.OpcodeI32Xor) // ... but probe
+		f.Set(d)
+		f.End()
+		f.End()
+		f.Call(now).Set(t0)
+		f.Get(d).If()
+		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
+		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).Set(dt)
+		update(stAlone, dt)
 		f.Return()
 		f.End()
 		f.I32Const(1).GlobalSet(globalBusy)
@@ -342,6 +433,7 @@ func (md *module) parallelHelper() uint32 {
 			f.I32Const(0).Get(w.v).I32AtomicStore(c + w.off)
 		}
 		f.I32Const(0).I32Const(0).I32AtomicStore(c + ctrlDone)
+		f.I32Const(0).I64Const(0).I64AtomicStore(c + ctrlWork)
 		f.I32Const(0).Get(g).Op(wasm.OpcodeI64ExtendI32U).I64Const(32).Op(wasm.OpcodeI64Shl).I64AtomicStore(c + ctrlClaim)
 		f.I32Const(0).Get(g).I32AtomicStore(c + ctrlGen)
 		f.I32Const(0).I32Const(-1).MemoryAtomicNotify(c + ctrlGen).Drop()
@@ -354,6 +446,12 @@ func (md *module) parallelHelper() uint32 {
 		f.If().I32Const(1).Set(stalled).I64Const(-1).Set(stallNs).End()
 		f.Br(0)
 		f.End().End()
+		f.Get(st).If()
+		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).Set(dt)
+		update(stSplit, dt)
+		f.Get(dt).I32Const(0).I64AtomicLoad(c + ctrlWork).Op(wasm.OpcodeI64Add).Set(dt)
+		update(stSplitCPU, dt)
+		f.End()
 		// len = stalled ? min(2*len, max) : max(len/2, stallBackoff), with
 		// len = stallBackoff before the first stall.
 		f.GlobalGet(globalBackoffLen).I32Const(stallBackoff).GlobalGet(globalBackoffLen).Op(wasm.OpcodeI32Eqz).Select().Set(d)
@@ -368,6 +466,24 @@ func (md *module) parallelHelper() uint32 {
 	})
 }
 
+// nowHelper is mlc_now() -> i64: the monotonic clock in ns, read through
+// this thread's own slot of the control block.
+func (md *module) nowHelper() uint32 {
+	th := md.th
+	return md.helper("mlc_now", nil, []wasm.ValueType{asm.I64}, func(f *asm.Func) {
+		slot := func() { f.GlobalGet(globalTid).I32Const(64).Op(wasm.OpcodeI32Mul) }
+		f.I32Const(wasiClockMonotonic).I64Const(1000)
+		slot()
+		f.I32Const(th.ctrl + ctrlClock).Op(wasm.OpcodeI32Add)
+		f.Call(th.clock).Drop()
+		slot()
+		f.I64Load(uint32(th.ctrl + ctrlClock))
+	})
+}
+
+// wasiClockMonotonic is WASI's CLOCK_MONOTONIC clock id.
+const wasiClockMonotonic = 1
+
 // claimHelper is mlc_claim(gen, job, n, chunk, chunks): claim chunks of
 // job generation gen and run them until none is left (or a newer job
 // replaced it); the thread finishing the last chunk wakes the main one.
@@ -378,7 +494,9 @@ func (md *module) claimHelper() uint32 {
 		g, job, n, chunk, chunks := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4)
 		w := f.Local(asm.I64)
 		next, lo, hi := f.Local(i32), f.Local(i32), f.Local(i32)
+		t0 := f.Local(asm.I64)
 		c := uint32(th.ctrl)
+		now := md.nowHelper()
 		f.Block().Loop()
 		f.I32Const(0).I64AtomicLoad(c + ctrlClaim).Tee(w).I64Const(32).Op(wasm.OpcodeI64ShrU).Op(wasm.OpcodeI32WrapI64).
 			Get(g).Op(wasm.OpcodeI32Ne).BrIf(1)
@@ -387,7 +505,13 @@ func (md *module) claimHelper() uint32 {
 			Get(w).Op(wasm.OpcodeI64Ne).BrIf(0)
 		f.Get(next).Get(chunk).Op(wasm.OpcodeI32Mul).Tee(lo).Get(chunk).Op(wasm.OpcodeI32Add).Set(hi)
 		f.Get(hi).Get(n).Get(hi).Get(n).Op(wasm.OpcodeI32LtS).Select().Set(hi)
+		// A worker adds its chunk's time to the job's (before the chunk
+		// counts as done, so the main thread reads it whole).
+		f.GlobalGet(globalTid).If().Call(now).Set(t0).End()
 		f.Get(lo).Get(hi).Get(job).CallIndirect(th.bodyType)
+		f.GlobalGet(globalTid).If()
+		f.I32Const(0).Call(now).Get(t0).Op(wasm.OpcodeI64Sub).I64AtomicAdd(c + ctrlWork).Drop()
+		f.End()
 		f.I32Const(0).I32Const(1).I32AtomicAdd(c + ctrlDone).I32Const(1).Op(wasm.OpcodeI32Add).Get(chunks).Op(wasm.OpcodeI32Eq)
 		f.If().I32Const(0).I32Const(1).MemoryAtomicNotify(c + ctrlDone).Drop().End()
 		f.Br(0)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
+	"github.com/mlc-compiler/mlc/abi"
 	"github.com/mlc-compiler/mlc/frontend/onnxpb"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/internal/testenv"
@@ -286,6 +287,62 @@ func TestThreadsResizeBilinear(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameThreadedOutputs(t, wz, nr, model, feed, "y", "")
+}
+
+// TestThreadsTimedRuns checks a module as mlc compile --threads 2 emits it
+// (ABI 3: each node split or not as its run-time timings say) over enough
+// runs to pass the probing calls, split and alone alternating, and the
+// decided ones: every run's outputs are the single-threaded module's bytes,
+// on wazero and on Node.
+func TestThreadsTimedRuns(t *testing.T) {
+	dir := filepath.Join(testenv.Shared(t), "models", "squeezenet1_1")
+	model, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := readPB(t, filepath.Join(dir, "test_data_set_0", "input_0.pb"))
+	wz, nr := threadRunners(t)
+	ctx := context.Background()
+	var want map[string]*ir.Tensor
+	for _, threads := range []int{1, 2} {
+		o := mlc.DefaultOptions()
+		o.Threads = threads
+		res, err := mlc.Compile(model, "", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta, err := abi.Read(res.Wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed := map[string]*ir.Tensor{meta.Inputs[0].Name: in}
+		if threads == 1 {
+			out, err := wz.Run(ctx, res.Wasm, []map[string]*ir.Tensor{feed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = out[0]
+			continue
+		}
+		testenv.Validate(t, res.Wasm)
+		sets := make([]map[string]*ir.Tensor, 40)
+		for i := range sets {
+			sets[i] = feed
+		}
+		for _, r := range []verify.Runner{wz, nr} {
+			outs, err := r.Run(ctx, res.Wasm, sets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, out := range outs {
+				for name, v := range want {
+					if !bytes.Equal(out[name].Data, v.Data) {
+						t.Fatalf("%T run %d: output %s differs from the single-threaded module's", r, i, name)
+					}
+				}
+			}
+		}
+	}
 }
 
 // TestRelaxedSIMDKernels checks that --relaxed-simd reaches the

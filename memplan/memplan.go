@@ -17,8 +17,9 @@ import (
 //
 //	[0, ScratchBytes)      the WASI entry's iovecs and messages
 //	constants              weights, in data segments
-//	inputs, outputs        each at a fixed offset for the whole run
-//	arena                  activations and kernel workspaces, reused once dead
+//	inputs                 each at a fixed offset for the whole run
+//	arena                  activations, outputs (alive to the run's end) and
+//	                       kernel workspaces, reused once dead
 const (
 	ScratchBytes = 1024
 	Align        = 16
@@ -70,6 +71,7 @@ type interval struct {
 	def, last int
 	size      int
 	off       int
+	pieces    []piece // buffers in place inside this one (concatPieces)
 }
 
 // PlanMemory assigns addresses. workspace tells how many scratch bytes a
@@ -113,9 +115,12 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	}
 	p.ConstBytes = addr - ScratchBytes
 
-	// Graph inputs and outputs live for the whole run at fixed addresses.
-	// An output that aliases another buffer (a Reshape of an activation)
-	// shares that buffer, which then lives to the end.
+	// Graph inputs live for the whole run at fixed addresses: a host may
+	// write them once and run again. Outputs are arena buffers that live
+	// from their node to the end of the run (a host reads them after
+	// mlc_run), as an output that aliases an activation (a Reshape of
+	// it) always was: the arena's bytes are free for them once the run's
+	// other buffers are dead.
 	fixed := map[*ir.Value]bool{}
 	fix := func(vs []*ir.Value) {
 		for _, v := range vs {
@@ -131,7 +136,6 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		}
 	}
 	fix(g.Inputs)
-	fix(g.Outputs)
 	// Values the Once nodes compute keep their buffers too, next to a flag
 	// that tells whether they are computed.
 	onceStart := addr
@@ -212,18 +216,14 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	for _, v := range g.Outputs {
 		use(v, end)
 	}
-	slots, order := concatSlots(g, root, fixed, ivs, order, end)
-
-	// Greedy by size: place big buffers first at the lowest offset that does
-	// not overlap a placed buffer alive at the same time.
-	sorted := append([]*interval{}, order...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].size > sorted[j].size })
-	arena := place(sorted, end)
+	slots, order, live, arena := arenaPlan(g, root, fixed, ivs, order, end)
 	for _, iv := range order {
-		if iv.val != nil {
-			p.Offsets[iv.val] = p.ArenaStart + iv.off
-		} else {
-			p.Workspace[iv.node] = p.ArenaStart + iv.off
+		for _, r := range iv.rects() {
+			if r.iv.val != nil {
+				p.Offsets[r.iv.val] = p.ArenaStart + r.iv.off
+			} else {
+				p.Workspace[r.iv.node] = p.ArenaStart + r.iv.off
+			}
 		}
 	}
 	for v := range slots {
@@ -235,11 +235,61 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		}
 	}
 	p.ArenaBytes = alignUp(arena, Align)
-	p.peak(order, end)
+	p.peak(live, end)
 	// Slack past the last buffer: SIMD kernels may load a whole vector
 	// across the end of a tensor (lanes they then discard).
 	p.MemoryBytes = p.ArenaStart + p.ArenaBytes + 64
 	return p, nil
+}
+
+// arenaPlan places the arena's buffers twice, with Concat inputs in place
+// as concatSlots chooses (folded lives) and as pieces (concatPieces), and
+// keeps the smaller arena (the first on a tie). It returns the slots, the
+// placed intervals, the live intervals for the peak and the arena's size.
+func arenaPlan(g *ir.Graph, root func(*ir.Value) *ir.Value, fixed map[*ir.Value]bool, ivs map[*ir.Value]*interval, order []*interval, end int) (map[*ir.Value]slot, []*interval, []*interval, int) {
+	ivs2, order2 := cloneIntervals(ivs, order)
+	slots, order := concatSlots(g, root, fixed, ivs, order, end)
+	arena := place(bySize(order), end)
+	slots2, order2, live2 := concatPieces(g, root, fixed, ivs2, order2)
+	if len(slots2) == 0 || onlyVariant == foldedLives {
+		return slots, order, order, arena
+	}
+	if arena2 := place(bySize(order2), end); arena2 < arena || onlyVariant == asPieces {
+		return slots2, order2, live2, arena2
+	}
+	return slots, order, order, arena
+}
+
+// onlyVariant makes arenaPlan take one way regardless of the arena's size,
+// for tests that check each placement on its own.
+var onlyVariant int
+
+const (
+	foldedLives = 1 + iota
+	asPieces
+)
+
+// bySize orders buffers for greedy placement: big ones first.
+func bySize(order []*interval) []*interval {
+	sorted := append([]*interval{}, order...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].size > sorted[j].size })
+	return sorted
+}
+
+// cloneIntervals copies the intervals so that a second plan can change
+// its own.
+func cloneIntervals(ivs map[*ir.Value]*interval, order []*interval) (map[*ir.Value]*interval, []*interval) {
+	copies := make(map[*interval]*interval, len(order))
+	order2 := make([]*interval, len(order))
+	for i, iv := range order {
+		c := *iv
+		copies[iv], order2[i] = &c, &c
+	}
+	ivs2 := make(map[*ir.Value]*interval, len(ivs))
+	for v, iv := range ivs {
+		ivs2[v] = copies[iv]
+	}
+	return ivs2, order2
 }
 
 // place sets the offset of each buffer, in the order given, to the lowest
@@ -249,24 +299,46 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 // finds the buffers alive at the same time without scanning them all; past
 // maxFirstFit of them (a graph tens of thousands of nodes wide) a buffer
 // goes above them all instead of into the lowest gap, which keeps planning
-// near-linear.
+// near-linear. A buffer with pieces goes where it and every piece, at its
+// offset, are clear.
 func place(sorted []*interval, last int) int {
 	placed := newPlacedIndex(last + 2) // steps -1 .. last
 	arena := 0
 	for _, iv := range sorted {
 		off := 0
-		if placed.overlaps(iv.def, iv.last) > maxFirstFit {
-			off = placed.maxEnd(iv.def, iv.last)
-		} else {
-			for _, o := range placed.list(iv.def, iv.last) {
-				if off+iv.size <= o.off {
-					break
-				}
-				off = max(off, alignUp(o.off+o.size, Align))
+		rs := iv.rects()
+		crowded := false
+		for _, r := range rs {
+			if placed.overlaps(r.iv.def, r.iv.last) > maxFirstFit {
+				crowded = true
 			}
 		}
-		iv.off = off
-		placed.add(iv)
+		if crowded {
+			for _, r := range rs {
+				off = max(off, placed.maxEnd(r.iv.def, r.iv.last)-r.rel)
+			}
+			off = alignUp(off, Align)
+		} else {
+			for moved := true; moved; {
+				moved = false
+				for _, r := range rs {
+					for _, o := range placed.list(r.iv.def, r.iv.last) {
+						lo := off + r.rel
+						if lo+r.iv.size <= o.off {
+							break
+						}
+						if o.off+o.size > lo {
+							off = alignUp(o.off+o.size, Align) - r.rel
+							moved = moved || len(rs) > 1
+						}
+					}
+				}
+			}
+		}
+		for _, r := range rs {
+			r.iv.off = off + r.rel
+			placed.add(r.iv)
+		}
 		arena = max(arena, off+iv.size)
 	}
 	return arena

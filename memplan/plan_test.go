@@ -82,7 +82,7 @@ func runInPlan(t *testing.T, g *ir.Graph, p *Plan, in ir.Env, workspace func(*ir
 			for _, v := range n.Inputs {
 				// (a Concat input may sit at its own slice of the output)
 				if o != nil && v != nil && v.Const == nil && overlap(p, o, v) && !inSlot(p, n, slices.Index(n.Inputs, v)) {
-					t.Fatalf("%s writes %q over its input %q", n.Label(), o.Name, v.Name)
+					t.Fatalf("%s writes %q over its input %q:\n%s", n.Label(), o.Name, v.Name, g.Format(p))
 				}
 			}
 		}

@@ -119,6 +119,15 @@ const (
 	// layers, as when U was stored in the module).
 	preparedShare = 0.18
 	preparedFloor = 16 << 20
+	// Preparing a layer's weights before every run costs no memory when
+	// they fit in the arena beside what is live at that layer, under the
+	// model's largest activations (deep layers of a U-Net or an encoder,
+	// at low resolution); such layers prepare every run while all of that
+	// preparation stays within this share of the model's arithmetic
+	// time. A prepared byte costs about as long as flopsPerPreparedByte
+	// flops of the kernels (2 GB/s against 30 GFLOP/s).
+	freeEachRunShare     = 0.01
+	flopsPerPreparedByte = 15
 )
 
 // choosePreparation decides, per layer, how its weights are prepared
@@ -192,6 +201,10 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 		choice[c.n] = prepChoice{winograd: c.winograd, eachRun: true}
 	}
 	slices.SortStableFunc(cands, func(a, b cand) int { return b.reuse - a.reuse })
+	free := freeEachRun(g, len(cands), func(i int) (*ir.Node, int, int) {
+		c := cands[len(cands)-1-i] // least reused first
+		return c.n, c.reuse, c.bytes
+	})
 	budget := max(int(preparedShare*float64(stored+peak)), preparedFloor)
 	prepared, staged := 0, 0
 	fits := func(bytes, src int) bool {
@@ -203,7 +216,7 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 	}
 	for _, c := range cands {
 		switch {
-		case c.reuse >= prepareEachRunReuse:
+		case c.reuse >= prepareEachRunReuse, free[c.n]:
 		case fits(c.bytes, c.src):
 			choice[c.n] = prepChoice{winograd: c.winograd}
 		case c.winograd && c.reuse < winogradEachRunTiles:
@@ -259,4 +272,62 @@ func (o *Options) convWeights(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
 		return ir.WeightsPlain
 	}
 	return o.ConvWeights(n, op)
+}
+
+// freeEachRun picks, among n layers (at(i): the node, its reuse and its
+// prepared bytes, in the order to consider them), those whose weights
+// prepare before every run at no cost in memory and little in time (see
+// freeEachRunShare). What is live at a layer is counted over g's main
+// graph by each value's first and last step, views included, which
+// overstates it; the largest of it stands for the arena.
+func freeEachRun(g *ir.Graph, n int, at func(int) (*ir.Node, int, int)) map[*ir.Node]bool {
+	step := make(map[*ir.Node]int, len(g.Nodes))
+	first, last := map[*ir.Value]int{}, map[*ir.Value]int{}
+	for i, nd := range g.Nodes {
+		step[nd] = i
+		for _, v := range nd.Outputs {
+			if v != nil && v.Const == nil {
+				first[v], last[v] = i, i
+			}
+		}
+		for _, v := range nd.ReadValues() {
+			if v == nil || v.Const != nil {
+				continue
+			}
+			if _, ok := first[v]; !ok {
+				first[v] = 0 // a graph input
+			}
+			last[v] = i
+		}
+	}
+	for _, v := range g.Outputs {
+		if _, ok := first[v]; ok {
+			last[v] = len(g.Nodes) - 1
+		}
+	}
+	live := make([]int, len(g.Nodes)+1)
+	for v, f := range first {
+		live[f] += v.Type.Bytes()
+		live[last[v]+1] -= v.Type.Bytes()
+	}
+	peak := 0
+	for i := range g.Nodes {
+		if i > 0 {
+			live[i] += live[i-1]
+		}
+		peak = max(peak, live[i])
+	}
+	free := map[*ir.Node]bool{}
+	budget := int64(freeEachRunShare * float64(ir.GraphFLOPs(g)))
+	for i := range n {
+		nd, reuse, bytes := at(i)
+		s, ok := step[nd]
+		cost := int64(bytes) * flopsPerPreparedByte
+		if !ok || reuse < winogradEachRunTiles || live[s]+bytes > peak || cost > budget {
+			continue
+		}
+		free[nd] = true
+		budget -= cost
+	}
+	return free
 }

@@ -97,3 +97,56 @@ func TestPrepackFollowsConvWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareEachRunWhereFree: a low-resolution Winograd layer after a
+// large one (an encoder's deep layer) prepares its weights before every
+// run, in the arena beside the little that is live there, instead of
+// keeping them prepared outside it (which the budget would allow); the
+// same layer alone, where its weights would raise the largest
+// activations, keeps them.
+func TestPrepareEachRunWhereFree(t *testing.T) {
+	for _, deep := range []bool{true, false} {
+		C := 16
+		conv := func(name string, x *ir.Value) (*ir.Node, *ir.Value) {
+			wv := make([]float64, C*C*9)
+			for i := range wv {
+				wv[i] = float64(i%7) - 3
+			}
+			w := ir.NewConst(name+"_w", ir.FromFloats(ir.Float32, ir.Shape{C, C, 3, 3}, wv))
+			y := &ir.Value{Name: name}
+			return &ir.Node{Name: name, Op: &ir.Conv{Window: ir.Window{Pads: []int{1, 1, 1, 1}}, Group: 1}, Inputs: []*ir.Value{x, w}, Outputs: []*ir.Value{y}}, y
+		}
+		size := 32
+		if deep {
+			size = 128
+		}
+		x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, C, size, size}})
+		g := &ir.Graph{Inputs: []*ir.Value{x}}
+		last := x
+		if deep {
+			c0, y0 := conv("c0", x)
+			p := &ir.Value{Name: "pool"}
+			pool := &ir.Node{Name: "pool", Op: &ir.Pool{Kind: ir.PoolMax, Window: ir.Window{Kernel: []int{4, 4}, Strides: []int{4, 4}, Pads: []int{0, 0, 0, 0}}}, Inputs: []*ir.Value{y0}, Outputs: []*ir.Value{p}}
+			g.Nodes = append(g.Nodes, c0, pool)
+			last = p
+		}
+		c1, y1 := conv("c1", last)
+		g.Nodes = append(g.Nodes, c1)
+		g.Outputs = []*ir.Value{y1}
+		if err := ir.InferGraph(g); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Run(g, Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune.V8)}); err != nil {
+			t.Fatal(err)
+		}
+		var prep *ir.PrepareWeights
+		for i, n := range g.Nodes {
+			if n.Outputs[0] == y1 {
+				prep, _ = g.Nodes[i-1].Op.(*ir.PrepareWeights)
+			}
+		}
+		if prep == nil || prep.Layout != ir.WeightsWinograd || prep.EachRun != deep {
+			t.Errorf("deep %v: the 32x32 layer's weights prepared %+v, want Winograd, every run %v:\n%s", deep, prep, deep, g.Format(nil))
+		}
+	}
+}

@@ -107,7 +107,7 @@ func (c *compileFlags) addCodegen(cmd *cobra.Command, defaultTune string) {
 	cmd.Flags().StringVar(&c.tune, "tune", defaultTune, "kernel shape: portable (fast on every engine), or one engine's: v8 (Node, Chromium), wazero or generic")
 	cmd.Flags().Int64Var(&c.loops, "max-loop-iterations", abi.DefaultMaxLoopIterations, "bound the Loop iterations of one run (all Loops together); past it mlc_run returns error 5")
 	cmd.Flags().StringVar(&c.fp16, "fp16", mlc.FP16Float32, "float16 arithmetic: float32 (compute in float32 between the model's float16 edges, as ONNX Runtime does on CPUs) or exact (round every node's result to float16, as ONNX specifies)")
-	cmd.Flags().IntVar(&c.threads, "threads", 1, "threads a module may use: N > 1 splits heavy nodes across up to N threads sharing one memory (ABI v2; the host starts the workers)")
+	cmd.Flags().IntVar(&c.threads, "threads", 1, "threads a module may use: N > 1 splits heavy nodes across up to N threads sharing one memory (ABI v3; the host starts the workers)")
 	cmd.Flags().BoolVar(&c.relaxed, "relaxed-simd", false, "use relaxed SIMD multiply-adds (fused where the engine can): faster in V8 with relaxed SIMD, not bit-identical to the plain module; wazero and Node 20 without --experimental-wasm-relaxed-simd reject it")
 	c.debug.add(cmd)
 	completeValues(cmd, "tune", tune.Names()...)

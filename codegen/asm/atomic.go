@@ -16,6 +16,7 @@ const (
 	atomicI32Store   = 0x17
 	atomicI64Store   = 0x18
 	atomicI32RmwAdd  = 0x1e
+	atomicI64RmwAdd  = 0x1f
 	atomicI32Cmpxchg = 0x48
 	atomicI64Cmpxchg = 0x49
 )
@@ -33,6 +34,9 @@ func (f *Func) I64AtomicStore(off uint32) *Func { return f.atomic(atomicI64Store
 
 // I32AtomicAdd (stack: address, value) leaves the old value.
 func (f *Func) I32AtomicAdd(off uint32) *Func { return f.atomic(atomicI32RmwAdd, 2, off) }
+
+// I64AtomicAdd (stack: address, value) leaves the old value.
+func (f *Func) I64AtomicAdd(off uint32) *Func { return f.atomic(atomicI64RmwAdd, 3, off) }
 
 // I32AtomicCmpxchg and I64AtomicCmpxchg (stack: address, expected,
 // replacement) leave the old value; memory changed only if it was expected.

@@ -96,7 +96,7 @@ func RunValidate(tool string, wasm []byte) (out []byte, err error) {
 
 // ValidateFeatures are the wasm-validate flags a module needs beyond the
 // defaults, from what its metadata says it was compiled with: threads for
-// ABI v2 (--threads N), relaxed SIMD for --relaxed-simd. A module compiled
+// ABI v2 and v3 (--threads N), relaxed SIMD for --relaxed-simd. A module compiled
 // without them is validated without them, so that it cannot use them.
 func ValidateFeatures(wasm []byte) []string {
 	meta, err := abi.Read(wasm)
@@ -104,7 +104,7 @@ func ValidateFeatures(wasm []byte) []string {
 		return nil
 	}
 	var flags []string
-	if meta.ABI == abi.VersionThreads {
+	if abi.Threaded(meta.ABI) {
 		flags = append(flags, "--enable-threads")
 	}
 	if slices.Contains(meta.Options, "relaxed-simd") {

@@ -40,7 +40,7 @@ type Config struct {
 	// back-edge, which makes kernels several times slower: leave it off
 	// where speed matters (run, bench).
 	Cancellable bool
-	// Threads caps the threads a threaded module (ABI v2, mlc compile
+	// Threads caps the threads a threaded module (ABI v2 and v3, mlc compile
 	// --threads N) runs on: the calling goroutine plus Threads-1 worker
 	// goroutines. 0 means as many as the module allows and the machine
 	// has CPUs; 1 runs it on the calling goroutine alone.
@@ -53,7 +53,7 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Interpreter {
 		rc = wazero.NewRuntimeConfigInterpreter()
 	}
-	// Threads (shared memory, atomics) for ABI v2 modules; other modules
+	// Threads (shared memory, atomics) for ABI v2 and v3 modules; other modules
 	// use none of it.
 	rc = rc.WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesThreads)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc.WithCloseOnContextDone(cfg.Cancellable))
@@ -83,7 +83,7 @@ type Model struct {
 }
 
 // Load compiles and instantiates module bytes without running _start. A
-// threaded module (ABI v2) gets its shared memory and its worker
+// threaded module (ABI v2 or v3) gets its shared memory and its worker
 // goroutines (Config.Threads), which sleep until mlc_run hands out work
 // and end with Close.
 func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {
@@ -97,7 +97,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {
 	}
 	m := &Model{Meta: meta}
 	ictx := ctx
-	if meta.ABI == abi.VersionThreads {
+	if abi.Threaded(meta.ABI) {
 		pages, err := sharedPages(meta, cm.ImportedMemories())
 		if err != nil {
 			return nil, err
@@ -107,8 +107,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {
 		}
 		ictx = withMemory(ctx, m.memMod)
 	}
-	// Anonymous instances: many models may share one runtime.
-	cfg := wazero.NewModuleConfig().WithStartFunctions().WithName("")
+	cfg := moduleConfig()
 	mod, err := r.rt.InstantiateModule(ictx, cm, cfg)
 	if err != nil {
 		m.Close(ctx)
@@ -124,7 +123,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Model, error) {
 		m.Close(ctx)
 		return nil, err
 	}
-	if meta.ABI == abi.VersionThreads {
+	if abi.Threaded(meta.ABI) {
 		if err := m.startWorkers(ictx, r, cm, r.workers(meta)); err != nil {
 			m.Close(ctx)
 			return nil, err
@@ -219,12 +218,20 @@ func withMemory(ctx context.Context, mem api.Module) context.Context {
 	})
 }
 
+// moduleConfig is an anonymous instance (many models may share one
+// runtime) on the real monotonic clock: a threaded module (ABI 3) times
+// the nodes it splits with clock_time_get, and wazero's default clock is a
+// fake one.
+func moduleConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().WithStartFunctions().WithName("").WithSysNanotime()
+}
+
 // startWorkers instantiates n more instances on the shared memory and runs
 // mlc_worker(1..n) on each in a goroutine of its own.
 func (m *Model) startWorkers(ctx context.Context, r *Runtime, cm wazero.CompiledModule, n int) error {
 	m.errs = make(chan error, n)
 	for id := 1; id <= n; id++ {
-		w, err := r.rt.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithStartFunctions().WithName(""))
+		w, err := r.rt.InstantiateModule(ctx, cm, moduleConfig())
 		if err != nil {
 			return fmt.Errorf("instantiating worker %d: %w", id, err)
 		}
@@ -390,11 +397,11 @@ func names(ts []abi.Tensor) string {
 // and returning stdout, stderr and the exit code.
 func (r *Runtime) RunCommand(ctx context.Context, wasm []byte, stdin []byte) (stdout, stderr []byte, exit uint32, err error) {
 	var out, errb bytes.Buffer
-	cfg := wazero.NewModuleConfig().WithStdin(bytes.NewReader(stdin)).WithStdout(&out).WithStderr(&errb).WithName("")
+	cfg := wazero.NewModuleConfig().WithStdin(bytes.NewReader(stdin)).WithStdout(&out).WithStderr(&errb).WithName("").WithSysNanotime()
 	ictx := ctx
 	// A threaded module runs as a command on one thread: it gets its
 	// memory, and no workers.
-	if meta, merr := abi.Read(wasm); merr == nil && meta.ABI == abi.VersionThreads {
+	if meta, merr := abi.Read(wasm); merr == nil && abi.Threaded(meta.ABI) {
 		pages, err := sharedPages(meta, nil)
 		if err != nil {
 			return nil, nil, 0, err

@@ -1,8 +1,10 @@
-// Types of mlc.mjs, the JavaScript host of mlc modules (ABI versions 1 and 2).
+// Types of mlc.mjs, the JavaScript host of mlc modules (ABI versions 1, 2 and 3).
 
 export declare const ABI_VERSION: 1;
 /** The ABI of threaded modules (mlc compile --threads N). */
 export declare const ABI_THREADS: 2;
+/** ABI 2 plus the WASI monotonic clock, with which a module times the nodes it splits: what mlc compile --threads N emits. */
+export declare const ABI_TIMED_THREADS: 3;
 
 /** The typed array that holds each dtype's elements (sub-byte and 8-bit float types: raw bytes). */
 export interface ArrayTypes {

@@ -13,11 +13,11 @@
 // Version 2 modules (mlc compile --threads N) also run helper threads on a
 // shared memory (threads.mjs).
 
-import { ABI_THREADS, sharedMemoryUnavailable, canBlock, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
+import { ABI_THREADS, ABI_TIMED_THREADS, threadedABI, monotonicClock, sharedMemoryUnavailable, canBlock, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
 import { ByteReader, sections, customName, uleb } from "./wasm-bytes.mjs";
 
 export const ABI_VERSION = 1;
-export { ABI_THREADS };
+export { ABI_THREADS, ABI_TIMED_THREADS };
 
 // Each dtype of ABI v1: the typed array holding its elements and its storage
 // bits per element (sub-byte types pack two or four elements per byte, low
@@ -93,7 +93,7 @@ export function readMetadata(module) {
     throw new Error(`mlc metadata is not UTF-8 JSON: ${e.message}`);
   }
   if (meta === null || typeof meta !== "object") throw new Error("mlc metadata is not a JSON object");
-  if (meta.abi !== ABI_VERSION && meta.abi !== ABI_THREADS) throw new Error(`mlc module ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION} and ${ABI_THREADS}`);
+  if (meta.abi !== ABI_VERSION && !threadedABI(meta.abi)) throw new Error(`mlc module ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION}, ${ABI_THREADS} and ${ABI_TIMED_THREADS}`);
   return meta;
 }
 
@@ -119,8 +119,8 @@ export function checkMetadata(meta, memoryBytes) {
     throw new Error(`mlc metadata refused: ${msg}`);
   };
   if (meta === null || typeof meta !== "object") fail("not an object");
-  if (meta.abi !== ABI_VERSION && meta.abi !== ABI_THREADS) fail(`ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION} and ${ABI_THREADS}`);
-  if (meta.abi === ABI_THREADS && !(Number.isSafeInteger(meta.threads) && meta.threads >= 2)) fail(`threads is ${JSON.stringify(meta.threads)} in an ABI ${ABI_THREADS} module`);
+  if (meta.abi !== ABI_VERSION && !threadedABI(meta.abi)) fail(`ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION}, ${ABI_THREADS} and ${ABI_TIMED_THREADS}`);
+  if (threadedABI(meta.abi) && !(Number.isSafeInteger(meta.threads) && meta.threads >= 2)) fail(`threads is ${JSON.stringify(meta.threads)} in an ABI ${meta.abi} module`);
   for (const kind of ["inputs", "outputs"]) {
     const list = meta[kind];
     if (!Array.isArray(list)) fail(`${kind} is not an array`);
@@ -238,13 +238,17 @@ function wasiStubs() {
 
 /**
  * Instantiates a compiled mlc module (without running _start). A threaded
- * module (ABI 2) gets options.memory, or a new memory (shared unless
+ * module (ABI 2 or 3) gets options.memory, or a new memory (shared unless
  * options.shared is false, for a module unsharedCopy() made); no helper
  * threads are started here (load() does that).
  */
 export async function instantiate(module, meta = readMetadata(module), options = {}) {
   const imports = wasiStubs();
-  if (meta.abi === ABI_THREADS) imports.env = { memory: options.memory || threadMemory(meta, options.shared !== false) };
+  if (threadedABI(meta.abi)) {
+    const memory = options.memory || threadMemory(meta, options.shared !== false);
+    imports.env = { memory };
+    imports.wasi_snapshot_preview1.clock_time_get = monotonicClock(memory);
+  }
   const instance = await WebAssembly.instantiate(module, imports);
   return new Model(instance, meta);
 }
@@ -278,7 +282,7 @@ export async function load(source, options = {}) {
   const data = bytes && splitData(bytes);
   const module = data ? await WebAssembly.compile(data.module) : await compile(bytes || source);
   const meta = checkMetadata(readMetadata(module));
-  if (meta.abi !== ABI_THREADS) return placeData(await instantiate(module, meta), data);
+  if (!threadedABI(meta.abi)) return placeData(await instantiate(module, meta), data);
   const why = sharedMemoryUnavailable();
   if (why) {
     if (!bytes) await sourceBytes(source, why); // throws: a WebAssembly.Module cannot be rebuilt

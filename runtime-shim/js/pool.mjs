@@ -8,13 +8,13 @@
 // inputs and outputs follow the metadata's order; error is {name, message}.
 //
 // A Lane is what runs one instance: one worker, or for a threaded module
-// (ABI 2) a group of workers sharing one memory, the lane's worker running
+// (ABI 2 or 3) a group of workers sharing one memory, the lane's worker running
 // mlc_run ({op: "init", module, memory}) and helpers sleeping in mlc_worker
 // (threads.mjs), with the same messages: nothing above Lane (WorkerModel,
 // the queue, the transfers) changes.
 
 import { compile, readMetadata, checkMetadata, checkFeeds, feedBytes, tensorOf } from "./mlc.mjs";
-import { ABI_THREADS, sharedMemoryUnavailable, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
+import { threadedABI, sharedMemoryUnavailable, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
 
 const isNode = typeof process !== "undefined" && process.versions != null && process.versions.node != null;
 const nodeImport = (name) => import(/* @vite-ignore */ /* webpackIgnore: true */ name);
@@ -229,7 +229,7 @@ export class WorkerModel {
 
 // startLane starts one instance: for a threaded module, its memory and helpers too.
 async function startLane(module, meta, workerURL, threads, unshared) {
-  if (meta.abi !== ABI_THREADS) return Lane.start(module, workerURL);
+  if (!threadedABI(meta.abi)) return Lane.start(module, workerURL);
   if (unshared) return Lane.start(module, workerURL, { shared: false });
   const memory = threadMemory(meta);
   const lane = await Lane.start(module, workerURL, { memory });
@@ -264,7 +264,7 @@ export async function loadWorker(source, options = {}) {
   const meta = checkMetadata(readMetadata(module));
   let threads = 1;
   const warnings = [];
-  if (meta.abi === ABI_THREADS) {
+  if (threadedABI(meta.abi)) {
     threads = await threadCount(meta, options.threads);
     if (why) {
       module = await WebAssembly.compile(unsharedCopy(copy ? await copy.arrayBuffer() : await sourceBytes(source, why)));

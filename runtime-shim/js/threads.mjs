@@ -1,4 +1,4 @@
-// Threaded modules (ABI version 2: mlc compile --threads N; docs/abi.md).
+// Threaded modules (ABI versions 2 and 3: mlc compile --threads N; docs/abi.md).
 //
 // A threaded module imports its memory, shared, as env.memory. The thread
 // that calls mlc_run owns one instance; each helper thread instantiates the
@@ -16,6 +16,26 @@ import { spawn } from "./pool.mjs";
 import { ByteReader, sections } from "./wasm-bytes.mjs";
 
 export const ABI_THREADS = 2;
+/** ABI 2 plus the WASI monotonic clock (clock_time_get), with which the module times the nodes it splits: what mlc compile --threads N emits. */
+export const ABI_TIMED_THREADS = 3;
+
+/** Whether modules of this ABI version are threaded (import a shared memory, run helper threads). */
+export const threadedABI = (abi) => abi === ABI_THREADS || abi === ABI_TIMED_THREADS;
+
+/**
+ * clock_time_get for a threaded module (ABI 3): nanoseconds of a monotonic
+ * clock written at ptr. A module only subtracts readings of one thread, so
+ * each thread's own performance.now() serves (browsers coarsen it to some
+ * microseconds; the module times nodes of a hundred and more).
+ */
+export function monotonicClock(memory) {
+  let view = null;
+  return (_id, _precision, ptr) => {
+    if (view === null) view = new DataView(memory.buffer);
+    view.setBigUint64(ptr, BigInt(Math.round(performance.now() * 1e6)), true);
+    return 0;
+  };
+}
 
 const isNode = typeof process !== "undefined" && process.versions != null && process.versions.node != null;
 const nodeImport = (name) => import(/* @vite-ignore */ /* webpackIgnore: true */ name);

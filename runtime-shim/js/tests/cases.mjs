@@ -8,7 +8,7 @@
 //   env.threaded        the fixture compiled with --threads 2, every splittable loop split
 // and throws on failure. Nothing here uses a host-only API.
 
-import { ABI_VERSION, ABI_THREADS, load, loadWorker, compile, instantiate, readMetadata, checkMetadata, arrayTypeOf, tensorBytes, Model, relaxedSIMDSupported, chooseBuild } from "../mlc.mjs";
+import { ABI_VERSION, ABI_TIMED_THREADS, load, loadWorker, compile, instantiate, readMetadata, checkMetadata, arrayTypeOf, tensorBytes, Model, relaxedSIMDSupported, chooseBuild } from "../mlc.mjs";
 import { unsharedCopy, sharedMemoryUnavailable } from "../threads.mjs";
 import { sections, customName, uleb } from "../wasm-bytes.mjs";
 import * as ort from "../ort.mjs";
@@ -127,7 +127,7 @@ export function cases(env) {
 
   test("a threaded module gives the single-threaded module's exact outputs, on helper threads, in a worker and unshared", async () => {
     const meta = readMetadata(env.threaded);
-    assert.equal(meta.abi, ABI_THREADS);
+    assert.equal(meta.abi, ABI_TIMED_THREADS);
     assert.equal(meta.threads, 2);
     const want = (await load(env.bytes)).run({ image: image() }).probs.data;
     const m = await load(env.threaded, wopts({ threads: 2 }));
