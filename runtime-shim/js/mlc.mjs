@@ -8,9 +8,9 @@
 //   const worker = await loadWorker("model.wasm");   // the same API, run() async in a Worker
 //   const { probs } = await worker.run({ image: float32Array });
 //
-// It speaks ABI versions 1 and 2 (docs/abi.md): inputs are written at their
+// It speaks ABI versions 1, 2 and 3 (docs/abi.md): inputs are written at their
 // offsets in the module's memory, mlc_run() is called, outputs are read back.
-// Version 2 modules (mlc compile --threads N) also run helper threads on a
+// Version 2 and 3 modules (mlc compile --threads N) also run helper threads on a
 // shared memory (threads.mjs).
 
 import { ABI_THREADS, ABI_TIMED_THREADS, threadedABI, monotonicClock, sharedMemoryUnavailable, canBlock, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
