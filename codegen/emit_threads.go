@@ -329,7 +329,7 @@ const (
 const (
 	stAlone       = 0  // i64: run on the main thread alone
 	stSplit       = 8  // i64: wall time, split across the threads
-	stSplitCPU    = 16 // i64: split, main's wall time plus the workers' chunk time
+	stSplitCPU    = 16 // i64: split, main's time to its last chunk plus the workers' chunk time
 	stCalls       = 24 // i32: calls so far
 	nodeStateSize = 32
 )
@@ -343,7 +343,8 @@ const (
 // runs the other way to notice a change (a busy machine, a quiet one).
 // Splitting pays when it saves at least 1/splitGainDiv of the node's time
 // on one thread, costs at most 1/splitCPUDiv more CPU time (the main
-// thread's wall time plus the workers' chunk time), and no more extra CPU
+// thread's time until its last chunk is done, plus the workers' chunk
+// time: sleeping at the join is not CPU time), and no more extra CPU
 // time than it saves wall time. Results do not depend on it: a node's
 // outputs are the same split or not.
 const (
@@ -365,7 +366,7 @@ func (md *module) parallelHelper() uint32 {
 	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32, i64, i32}, nil, func(f *asm.Func) {
 		job, n, chunk, chunks, stallNs, st := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
 		g, d, stalled, calls := f.Local(i32), f.Local(i32), f.Local(i32), f.Local(i32)
-		t0, dt, e := f.Local(i64), f.Local(i64), f.Local(i64)
+		t0, dt, e, busy := f.Local(i64), f.Local(i64), f.Local(i64), f.Local(i64)
 		c := uint32(th.ctrl)
 		now := md.nowHelper()
 		f.GlobalGet(globalBackoff).If()
@@ -438,6 +439,11 @@ func (md *module) parallelHelper() uint32 {
 		f.I32Const(0).Get(g).I32AtomicStore(c + ctrlGen)
 		f.I32Const(0).I32Const(-1).MemoryAtomicNotify(c + ctrlGen).Drop()
 		f.Get(g).Get(job).Get(n).Get(chunk).Get(chunks).Call(md.claimHelper())
+		// The main thread's CPU time ends with its last chunk: sleeping at
+		// the join costs no CPU.
+		f.Get(st).If()
+		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).Set(busy)
+		f.End()
 		// Sleep until the chunks other threads claimed are done; a wait
 		// past stallNs counts as a stall (then wait on without a limit).
 		f.Block().Loop()
@@ -449,7 +455,7 @@ func (md *module) parallelHelper() uint32 {
 		f.Get(st).If()
 		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).Set(dt)
 		update(stSplit, dt)
-		f.Get(dt).I32Const(0).I64AtomicLoad(c + ctrlWork).Op(wasm.OpcodeI64Add).Set(dt)
+		f.Get(busy).I32Const(0).I64AtomicLoad(c + ctrlWork).Op(wasm.OpcodeI64Add).Set(dt)
 		update(stSplitCPU, dt)
 		f.End()
 		// len = stalled ? min(2*len, max) : max(len/2, stallBackoff), with
