@@ -104,15 +104,19 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 	// group's first column and an i8x16.swizzle by a mask from the table,
 	// instead of four lane loads: one bounds check instead of four on
 	// wazero, whose lane inserts also chain through the register.
+	// span is the least and the greatest of I's input columns in group g.
+	span := func(I []int, g int) (lo, hi int) {
+		lo, hi = I[g*4], I[g*4]
+		for l := 1; l < 4; l++ {
+			c := I[min(g*4+l, b.OW-1)]
+			lo, hi = min(lo, c), max(hi, c)
+		}
+		return lo, hi
+	}
 	swz := true
 	for g := 0; g < groups && swz; g++ {
 		for _, I := range [][]int{b.X.I1, b.X.I2} {
-			lo, hi := I[g*4], I[g*4]
-			for l := 1; l < 4; l++ {
-				c := I[min(g*4+l, b.OW-1)]
-				lo, hi = min(lo, c), max(hi, c)
-			}
-			if hi-lo > 3 {
+			if lo, hi := span(I, g); hi-lo > 3 {
 				swz = false
 			}
 		}
@@ -124,10 +128,7 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 			var m [2][16]byte
 			var lo [2]int
 			for t, I := range [][]int{b.X.I1, b.X.I2} {
-				lo[t] = I[col(0)]
-				for l := 1; l < 4; l++ {
-					lo[t] = min(lo[t], I[col(l)])
-				}
+				lo[t], _ = span(I, g)
 				for l := 0; l < 4; l++ {
 					for j := 0; j < 4; j++ {
 						m[t][4*l+j] = byte(4*(I[col(l)]-lo[t]) + j)
@@ -139,25 +140,18 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 			xt = binary.LittleEndian.AppendUint64(xt, 0)
 			xt = append(xt, m[0][:]...)
 			xt = append(xt, m[1][:]...)
-			for l := 0; l < 4; l++ {
-				xt = binary.LittleEndian.AppendUint32(xt, math.Float32bits(b.X.D1[col(l)]))
+		} else {
+			// I1 I2 D1 D2 (64 bytes)
+			for _, I := range [][]int{b.X.I1, b.X.I2} {
+				for l := 0; l < 4; l++ {
+					xt = binary.LittleEndian.AppendUint32(xt, uint32(I[col(l)]*4))
+				}
 			}
+		}
+		for _, D := range [][]float32{b.X.D1, b.X.D2} {
 			for l := 0; l < 4; l++ {
-				xt = binary.LittleEndian.AppendUint32(xt, math.Float32bits(b.X.D2[col(l)]))
+				xt = binary.LittleEndian.AppendUint32(xt, math.Float32bits(D[col(l)]))
 			}
-			continue
-		}
-		for l := 0; l < 4; l++ {
-			xt = binary.LittleEndian.AppendUint32(xt, uint32(b.X.I1[col(l)]*4))
-		}
-		for l := 0; l < 4; l++ {
-			xt = binary.LittleEndian.AppendUint32(xt, uint32(b.X.I2[col(l)]*4))
-		}
-		for l := 0; l < 4; l++ {
-			xt = binary.LittleEndian.AppendUint32(xt, math.Float32bits(b.X.D1[col(l)]))
-		}
-		for l := 0; l < 4; l++ {
-			xt = binary.LittleEndian.AppendUint32(xt, math.Float32bits(b.X.D2[col(l)]))
 		}
 	}
 	yAddr := k.Table("resize_bilinear:"+string(yt), yt)
