@@ -44,6 +44,10 @@ func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
 	p.K4 = ir.PackedK(p.K)
 	p.panels = (cp.P + 3) / 4
 	p.blockPanels, _ = matmulBlock(cp.P, p.K, int(k.aStride()))
+	if k.portable() {
+		// pixelsAsA layers: one block, so that the weights stream once.
+		p.blockPanels = p.panels
+	}
 	p.Hp, p.Wp = cp.padded[0], cp.padded[1]
 	return p, true
 }
@@ -157,8 +161,8 @@ func (k *Ctx) convPacked(n *ir.Node, op *ir.FusedConv, p *packedConv) error {
 func (k *Ctx) packConvBlock(p *packedConv, xBase asm.Local, padBuf, aBuf int32, start, cnt asm.Local) {
 	f := k.F
 	g := p.g
-	wz := k.tuneWazero()
 	as := k.aStride()
+	wz := as == 16 // pre-broadcast (wazero, portable)
 	dst, pi, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
 	pix := f.Local(asm.I32)
@@ -495,8 +499,13 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 		return 0, 0
 	}
 	// The workspace is planned before codegen knows the tune: size it for
-	// the larger of the two A forms.
-	for _, t := range []string{tune.V8, tune.Wazero} {
+	// the larger of the A forms (the portable one only where it can be
+	// PackB: pixelsAsA).
+	tunes := []string{tune.V8, tune.Wazero}
+	if pixelsAsA(n, op) {
+		tunes = append(tunes, tune.Portable)
+	}
+	for _, t := range tunes {
 		k := &Ctx{md: &module{opts: Options{SIMD: true, Tune: t}}}
 		if p, ok := planPackedConv(k, n, op); ok {
 			ws = max(ws, p.workspace(k))
@@ -535,13 +544,53 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 // (V8 broadcasts them for free; the portable shape expands a panel at a
 // time), Winograd where it fits; wazero and generic, the B side.
 func ConvWeightsFunc(t string) func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
+	return ConvWeightsFor(t, 1)
+}
+
+// ConvWeightsFor is ConvWeightsFunc for modules of the given thread count:
+// single-threaded portable modules also take the B side for the layers
+// pixelsAsA picks.
+func ConvWeightsFor(t string, threads int) func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
 	return func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
 		switch {
 		case t != tune.V8 && !tune.IsPortable(t):
 			return ir.WeightsPackB
 		case winogradFits(n, op):
 			return ir.WeightsWinograd
+		case tune.IsPortable(t) && threads <= 1 && pixelsAsA(n, op):
+			return ir.WeightsPackB
 		}
 		return ir.WeightsPackA
 	}
 }
+
+// pixelsAsA tells whether a 1x1 convolution on a small map (at most 64
+// output pixels, at least 64 output channels) runs, in the portable shape,
+// with its pixels as the expanded (A) side and its weights as 8-channel
+// PackB panels (convPacked), the whole expanded input in one block of at
+// most swapABytes. With the weights as A (convPackA) each expanded weight
+// panel serves only the map's few pixel tiles (7 at 7x7, the last one
+// holding a single pixel); with the pixels as A the input is expanded once
+// and serves every channel tile, and 4-pixel panels waste less of the
+// tile (49 pixels: 52 lanes instead of 56). resnet50's 7x7 1x1 layers went
+// from 22.7 to 28 GFLOP/s in V8 (docs/design.md). Threaded modules keep
+// convPackA, whose products are split across threads.
+func pixelsAsA(n *ir.Node, op *ir.FusedConv) bool {
+	x, w, y := n.Inputs[0].Type, op.WShape, n.Outputs[0].Type.Shape
+	if w == nil { // before prepacking (the optimizer's question)
+		w = n.Inputs[1].Type.Shape
+	}
+	if x.DType != ir.Float32 || len(w) != 4 || len(y) != 4 || w[2] != 1 || w[3] != 1 || op.Group != 1 {
+		return false
+	}
+	P, K, M := y[2]*y[3], w[1], w[0]
+	return P <= 64 && M >= 64 && swapABytes(K, P) <= swapABytesMax
+}
+
+// swapABytes is the expanded input of a pixelsAsA convolution: K rows of
+// ceil(P/4) panels of four pre-broadcast vectors.
+func swapABytes(K, P int) int { return ir.PackedK(K) * (P + 3) / 4 * 64 }
+
+// swapABytesMax keeps a pixelsAsA layer's expanded input within half of a
+// 4 MiB L2 beside the weight panel streaming past it.
+const swapABytesMax = 2 << 20
