@@ -200,7 +200,12 @@ func (k *Ctx) microKernelRowPitch(form storeForm, ep *ir.Epilogue, bias biasMode
 			h.Get(h.Param(4)).Set(steps)
 			h.I32Const(8).Get(left).Get(left).I32Const(8).Op(wasm.OpcodeI32GtS).Select().Set(cols)
 		}
-		acc := k.dotBody(h, pa, pb, steps, h.Param(9), lda, pitch)
+		var acc []asm.Local
+		if k.portable() && form == storeNCHW {
+			acc = k.dotChunked(h, pa, pb, steps, h.Param(9))
+		} else {
+			acc = k.dotBody(h, pa, pb, steps, h.Param(9), lda, pitch)
+		}
 		// earlier chunks' sums
 		addC := func() {
 			ptr := h.Local(asm.I32)
@@ -313,6 +318,43 @@ func (k *Ctx) dotBody(h *asm.Func, pa, pb, kq, ldb asm.Local, lda, pitch int) []
 		h.End()
 		return acc
 	}
+}
+
+// dotChunked is the portable dot in chunks of portableMaxK steps, each
+// summed from zero and added to the chunks before it: the portable
+// storeNCHW tile (pixelsAsA) then rounds as convPackA's K chunks do
+// (chunk sums added to C), so that a layer gives the same bits in a
+// single-threaded module (pixels as A) as in a threaded one (weights as A).
+// pa, pb and steps are consumed.
+func (k *Ctx) dotChunked(h *asm.Func, pa, pb, steps, ldb asm.Local) []asm.Local {
+	acc, t := make([]asm.Local, 8), make([]asm.Local, 8)
+	for i := range acc {
+		acc[i], t[i] = h.Local(asm.V128), h.Local(asm.V128)
+	}
+	n := h.Local(asm.I32)
+	// chunk calls the dot on min(steps, portableMaxK) steps into dst.
+	chunk := func(dst []asm.Local) {
+		h.I32Const(portableMaxK).Get(steps).Get(steps).I32Const(portableMaxK).Op(wasm.OpcodeI32GtU).Select().Set(n)
+		h.Get(pa).Get(pb).Get(n).Get(ldb).Call(k.dotPortable(0))
+		for i := 7; i >= 0; i-- {
+			h.Set(dst[i])
+		}
+		h.Get(steps).Get(n).Op(wasm.OpcodeI32Sub).Set(steps)
+		h.Get(pa).Get(n).I32Const(64).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pa)
+		h.Get(pb).Get(n).Get(ldb).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
+	}
+	chunk(acc)
+	h.Block()
+	h.Loop()
+	h.Get(steps).Op(wasm.OpcodeI32Eqz).BrIf(1)
+	chunk(t)
+	for i := range acc {
+		h.Get(t[i]).Get(acc[i]).Vec(wasm.OpcodeVecF32x4Add).Set(acc[i])
+	}
+	h.Br(0)
+	h.End()
+	h.End()
+	return acc
 }
 
 // dotPortable returns the portable shape's k loop as a leaf function

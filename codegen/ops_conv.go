@@ -187,6 +187,12 @@ func (k *Ctx) padCopy(src asm.Local, dst int32, C int, g *ir.Geometry, padded []
 // im2col gathers group gi's columns from the padded image: row (c, k...)
 // holds, for every output position, the input element under kernel tap k.
 func (k *Ctx) im2col(padBuf int32, gi asm.Local, colBuf int32, p *convPlan, sz int32) {
+	k.im2colFrom(func() { k.F.I32Const(padBuf) }, gi, colBuf, p, sz)
+}
+
+// im2colFrom is im2col from the padded input whose address padBuf pushes
+// (a band of output rows reads from its first row's window).
+func (k *Ctx) im2colFrom(padBuf func(), gi asm.Local, colBuf int32, p *convPlan, sz int32) {
 	f := k.F
 	g := p.g
 	nd := len(g.In)
@@ -196,7 +202,9 @@ func (k *Ctx) im2col(padBuf int32, gi asm.Local, colBuf int32, p *convPlan, sz i
 	f.I32Const(colBuf).Set(dst)
 	chanPtr := f.Local(asm.I32)
 	// first channel of the group
-	f.Get(gi).I32Const(int32(p.cg) * chanBytes).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(chanPtr)
+	f.Get(gi).I32Const(int32(p.cg) * chanBytes).Op(wasm.OpcodeI32Mul)
+	padBuf()
+	f.Op(wasm.OpcodeI32Add).Set(chanPtr)
 	cc := f.Local(asm.I32)
 	f.Counted(cc, p.cg, func() {
 		// kernel taps

@@ -305,68 +305,77 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	K, P, M := p.cg*p.kSize, p.P, p.M
 	padBuf := k.WorkspaceAddr()
 	colBuf := padBuf + int32(p.padBytes)
-	// Pixel blocks keep a K x block slice of col in L2 while every weight
-	// panel passes over it; when the weights outweigh col (deep layers with
-	// few pixels) one block covers every pixel so the weights stream once
-	// (resnet18's 7x7x512 layers: 8 -> 3 ms).
-	block := max(8, min(alignUp(P, 8), (128<<10)/(K*4)/8*8))
-	if M > P {
-		block = alignUp(P, 8)
-	}
-	// K chunks keep the col slice of a block within L2 when one block is
-	// long (resnet18's 3x3x512 layers: K 4608 x 56 pixels = 1 MiB).
-	kc := K
-	if K*block*4 > 256<<10 {
-		kc = max(64, (256<<10)/(block*4)/4*4)
-	}
-	if k.portable() {
-		block, kc = portableBlocks(K, P, M)
-	}
-	eBuf := colBuf + int32(p.colBytes)
-	chunks := (K + kc - 1) / kc
-	xImg := int32(p.C * ir.Shape(p.g.In).Size() * 4)
-	// chunkMode is K chunk ch's accumulation mode.
-	chunkMode := func(ch int) int {
-		switch {
-		case chunks == 1:
-			return chunkWhole
-		case ch == 0:
-			return chunkFirst
-		case ch == chunks-1:
-			return chunkLast
+	// blocking chooses the pixel block and K chunk of a product over bp
+	// pixels. Pixel blocks keep a K x block slice of col in L2 while every
+	// weight panel passes over it; when the weights outweigh col (deep
+	// layers with few pixels) one block covers every pixel so the weights
+	// stream once (resnet18's 7x7x512 layers: 8 -> 3 ms). K chunks keep the
+	// col slice of a block within L2 when one block is long (resnet18's
+	// 3x3x512 layers: K 4608 x 56 pixels = 1 MiB).
+	blocking := func(bp int) (block, chunks, kc int) {
+		block = max(8, min(alignUp(bp, 8), (128<<10)/(K*4)/8*8))
+		if M > bp {
+			block = alignUp(bp, 8)
 		}
-		return chunkMid
-	}
-	// tile emits the micro-kernel call of K chunk ch for weight panel mp
-	// and the pixel block at pb (rows, cols: scratch locals).
-	// In the portable shape the panel's chunk is first expanded
-	// (pre-broadcast) for this block into the buffer ebuf pushes.
-	tile := func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func()) {
-		k0 := ch * kc
-		kn := min(kc, K-k0)
-		mode := chunkMode(ch)
-		mk := k.microKernelRow(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, mode, true)
-		tileLen(f, rows, mp, 4, M)
-		// the block's columns: min(block, P - pb)
-		f.I32Const(int32(block)).I32Const(int32(P)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select().Set(cols)
-		// a: W panel mp; b: col + pb*4; c: out + (mp*4*P + pb)*4
-		f.I32Const(k.Addr(w) + int32(k0*16)).Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		kc = K
+		if K*block*4 > 256<<10 {
+			kc = max(64, (256<<10)/(block*4)/4*4)
+		}
 		if k.portable() {
-			ebuf()
-			f.I32Const(int32(kn)).I32Const(16).Call(k.expandPanel())
-			ebuf()
+			block, kc = portableBlocks(K, bp, M)
 		}
-		f.Get(col).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * P * 4)).Op(wasm.OpcodeI32Add)
-		f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-		if bias != nil {
-			f.I32Const(k.Addr(bias)).Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-		} else {
-			f.I32Const(0)
-		}
-		f.I32Const(int32(kn)).I32Const(int32(P * 4)).Get(rows).Get(cols)
-		f.I32Const(resOff)
-		f.I32Const(int32(P * 4)).I32Const(int32(mode)).Call(mk)
+		return block, (K + kc - 1) / kc, kc
 	}
+	block, chunks, kc := blocking(P)
+	eBuf := colBuf + int32(p.colBytes)
+	xImg := int32(p.C * ir.Shape(p.g.In).Size() * 4)
+	// tileOf returns the tile emitter of a product whose col has bp pixels
+	// (its rows bp*4 bytes apart) in blocks of block, in K chunks of kc.
+	tileOf := func(bp, block, chunks, kc int) func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func()) {
+		// chunkMode is K chunk ch's accumulation mode.
+		chunkMode := func(ch int) int {
+			switch {
+			case chunks == 1:
+				return chunkWhole
+			case ch == 0:
+				return chunkFirst
+			case ch == chunks-1:
+				return chunkLast
+			}
+			return chunkMid
+		}
+		// The micro-kernel call of K chunk ch for weight panel mp and the
+		// pixel block at pb (rows, cols: scratch locals). In the portable
+		// shape the panel's chunk is first expanded (pre-broadcast) for
+		// this block into the buffer ebuf pushes.
+		return func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func()) {
+			k0 := ch * kc
+			kn := min(kc, K-k0)
+			mode := chunkMode(ch)
+			mk := k.microKernelRow(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, mode, true)
+			tileLen(f, rows, mp, 4, M)
+			// the block's columns: min(block, bp - pb)
+			f.I32Const(int32(block)).I32Const(int32(bp)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select().Set(cols)
+			// a: W panel mp; b: col + pb*4; c: out + (mp*4*P + pb)*4
+			f.I32Const(k.Addr(w) + int32(k0*16)).Get(mp).I32Const(int32(K * 16)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			if k.portable() {
+				ebuf()
+				f.I32Const(int32(kn)).I32Const(16).Call(k.expandPanel())
+				ebuf()
+			}
+			f.Get(col).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * bp * 4)).Op(wasm.OpcodeI32Add)
+			f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			if bias != nil {
+				f.I32Const(k.Addr(bias)).Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			} else {
+				f.I32Const(0)
+			}
+			f.I32Const(int32(kn)).I32Const(int32(P * 4)).Get(rows).Get(cols)
+			f.I32Const(resOff)
+			f.I32Const(int32(bp * 4)).I32Const(int32(mode)).Call(mk)
+		}
+	}
+	tile := tileOf(P, block, chunks, kc)
 	if p.N == 1 {
 		if u := k.packAUnits(K, M, P, block); k.splits(u.n, u.ns) {
 			k.convPackAThreads(p, x, out, padBuf, colBuf, u, K, M, P, block, chunks, tile)
@@ -375,23 +384,12 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	}
 	img, nc, col := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	xBase, outBase := f.Local(asm.I32), f.Local(asm.I32)
-	f.I32Const(k.Addr(x)).Set(xBase)
-	f.I32Const(k.Addr(out)).Set(outBase)
-	f.SetI32(img, 0)
-	f.Counted(nc, p.N, func() {
-		if p.direct {
-			f.Get(xBase).Set(col)
-		} else {
-			k.padCopy(xBase, padBuf, p.C, p.g, p.padded, 4, nil)
-			gi := f.Local(asm.I32)
-			f.SetI32(gi, 0)
-			k.im2col(padBuf, gi, colBuf, p, 4)
-			f.I32Const(colBuf).Set(col)
-		}
+	// gemm emits the products over bp pixels of col, C at outBase.
+	gemm := func(bp int, tile func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func()), block, chunks int, outBase asm.Local) {
 		pb, pbc, mp, mpc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		rows, cols := f.Local(asm.I32), f.Local(asm.I32)
 		f.SetI32(pb, 0)
-		f.Counted(pbc, (P+block-1)/block, func() {
+		f.Counted(pbc, (bp+block-1)/block, func() {
 			for ch := 0; ch < chunks; ch++ {
 				f.SetI32(mp, 0)
 				f.Counted(mpc, (M+3)/4, func() {
@@ -401,12 +399,85 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 			}
 			f.AddI32(pb, int32(block))
 		})
+	}
+	bandRows := k.im2colBandRows(p)
+	f.I32Const(k.Addr(x)).Set(xBase)
+	f.I32Const(k.Addr(out)).Set(outBase)
+	f.SetI32(img, 0)
+	f.Counted(nc, p.N, func() {
+		switch {
+		case p.direct:
+			f.Get(xBase).Set(col)
+		case bandRows > 0:
+			// im2col and products a band of output rows at a time, so that
+			// the band's col stays in L2 (a whole image's col of a 7x7
+			// stem is 7.4 MB).
+			k.padCopy(xBase, padBuf, p.C, p.g, p.padded, 4, nil)
+			f.I32Const(colBuf).Set(col)
+			gi, y0, bandOut := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			f.SetI32(gi, 0)
+			Ho, Wo := p.g.Out[0], p.g.Out[1]
+			band := func(r int) {
+				bp := r * Wo
+				gb := *p.g
+				gb.Out = []int{r, Wo}
+				pb := *p
+				pb.g = &gb
+				// the band's first window row: padBuf + y0*sy*Wp*4
+				k.im2colFrom(func() {
+					f.Get(y0).I32Const(int32(p.g.Strides[0] * p.padded[1] * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add)
+				}, gi, colBuf, &pb, 4)
+				f.Get(outBase).Get(y0).I32Const(int32(Wo * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(bandOut)
+				// the whole image's K chunks: the same sums as convPackAThreads
+				bb, _, _ := blocking(bp)
+				gemm(bp, tileOf(bp, bb, chunks, kc), bb, chunks, bandOut)
+				f.AddI32(y0, int32(r))
+			}
+			f.SetI32(y0, 0)
+			bc := f.Local(asm.I32)
+			f.Counted(bc, Ho/bandRows, func() { band(bandRows) })
+			if tail := Ho % bandRows; tail > 0 {
+				band(tail)
+			}
+			f.AddI32(img, 1)
+			f.AddI32(xBase, xImg)
+			f.AddI32(outBase, int32(M*P*4))
+			return
+		default:
+			k.padCopy(xBase, padBuf, p.C, p.g, p.padded, 4, nil)
+			gi := f.Local(asm.I32)
+			f.SetI32(gi, 0)
+			k.im2col(padBuf, gi, colBuf, p, 4)
+			f.I32Const(colBuf).Set(col)
+		}
+		gemm(P, tile, block, chunks, outBase)
 		f.AddI32(img, 1)
 		f.AddI32(xBase, xImg)
 		f.AddI32(outBase, int32(M*P*4))
 	})
 	return nil
 }
+
+// im2colBandRows is the output rows per band of a portable, single-
+// threaded convPackA whose whole-image col would take more than half of a
+// 4 MiB L2 (im2colBandOver): rows whose col fits im2colBandBytes, 0 for
+// no bands. Bands of a few rows of a narrow map (under 128 pixels: a
+// 256-channel 14x14 layer in 512 KiB bands) were slower than one col in
+// L2, as each expanded weight panel then serves only a few tiles.
+func (k *Ctx) im2colBandRows(p *convPlan) int {
+	if !k.portable() || k.md.opts.Threads > 1 || p.direct || len(p.g.Out) != 2 || p.colBytes <= im2colBandOver {
+		return 0
+	}
+	rowBytes := p.cg * p.kSize * p.g.Out[1] * 4
+	return max(1, min(p.g.Out[0], im2colBandBytes/rowBytes))
+}
+
+// im2colBandBytes bounds a band's col, im2colBandOver the col of one
+// image that needs bands (see im2colBandRows).
+const (
+	im2colBandBytes = 1 << 20
+	im2colBandOver  = 2 << 20
+)
 
 // convPackAThreads is convPackA of one image in a threaded module: the
 // input is padded and unfolded (im2col) here, then the products are handed
