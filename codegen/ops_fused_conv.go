@@ -645,7 +645,9 @@ func ConvWeightsFor(t string, threads int) func(n *ir.Node, op *ir.FusedConv) ir
 // and serves every channel tile, and 4-pixel panels waste less of the
 // tile (49 pixels: 52 lanes instead of 56). resnet50's 7x7 1x1 layers went
 // from 22.7 to 28 GFLOP/s in V8 (docs/design.md). Threaded modules keep
-// convPackA, whose products are split across threads.
+// convPackA, whose products are split across threads; for these shapes
+// convPackA's K chunk is portableMaxK (portableBlocks), the chunk that
+// dotChunked sums in, so both forms give the same bits.
 func pixelsAsA(n *ir.Node, op *ir.FusedConv) bool {
 	x, w, y := n.Inputs[0].Type, op.WShape, n.Outputs[0].Type.Shape
 	if w == nil { // before prepacking (the optimizer's question)
