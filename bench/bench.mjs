@@ -7,13 +7,18 @@
 //
 //   node bench.mjs [--models DIR] [--only a,b] [--mlc BIN] [--min-time S]
 //                  [--cold N] [--json FILE] [--md FILE] [--compile-flags "..."]
-//                  [--threads N] [--relaxed] [--busy]
+//                  [--threads N] [--relaxed] [--busy] [--gap MS]
 //
 // --threads N compiles mlc with --threads N (the single-threaded module is
 // measured beside it) and gives ORT-web numThreads N. --relaxed adds a
 // module compiled with --relaxed-simd (the process re-runs itself with
 // --experimental-wasm-relaxed-simd where Node needs it). --busy keeps a
 // CPU-bound process running beside the measurement (the other core busy).
+// --gap MS idles that long before every timed run (default: 50 with
+// --threads, else 0): ORT-web's pool keeps a core spinning for ~30-35 ms
+// after each of its runs (measured with numThreads 2), so without a gap
+// the run that follows ORT's in the alternation shares the machine with
+// that spin, and the threaded module, which wants both cores, pays most.
 
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -28,7 +33,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..");
 
 function args() {
-  const a = { models: null, only: null, mlc: null, minTime: 2, minRuns: 10, cold: 5, json: path.join(here, "results.json"), md: path.join(repo, "docs", "benchmarks.md"), compileFlags: "", kernels: true, threads: 1, relaxed: false, busy: false };
+  const a = { models: null, only: null, mlc: null, minTime: 2, minRuns: 10, cold: 5, json: path.join(here, "results.json"), md: path.join(repo, "docs", "benchmarks.md"), compileFlags: "", kernels: true, threads: 1, relaxed: false, busy: false, gap: null };
   const v = process.argv.slice(2);
   for (let i = 0; i < v.length; i++) {
     const k = v[i];
@@ -46,8 +51,10 @@ function args() {
     else if (k === "--threads") a.threads = parseInt(next());
     else if (k === "--relaxed") a.relaxed = true;
     else if (k === "--busy") a.busy = true;
+    else if (k === "--gap") a.gap = parseFloat(next());
     else throw new Error(`unknown flag ${k}`);
   }
+  if (a.gap === null) a.gap = a.threads > 1 ? 50 : 0;
   if (a.threads > 1 || a.relaxed || a.busy) {
     // Not the single-threaded tables: results of their own unless told.
     const tag = [a.threads > 1 ? `threads${a.threads}` : "", a.relaxed ? "relaxed" : "", a.busy ? "busy" : ""].filter(Boolean).join("-");
@@ -205,12 +212,15 @@ async function benchOne(c) {
   const times = Object.fromEntries(variants.map((v) => [v.key, []]));
   const to = [];
   const began = performance.now();
+  const settle = () => (opt.gap > 0 ? new Promise((r) => setTimeout(r, opt.gap)) : null);
   while (performance.now() - began < opt.minTime * 1000 || to.length < opt.minRuns) {
     for (const v of variants) {
+      await settle();
       const t0 = performance.now();
       await v.e.run();
       times[v.key].push(performance.now() - t0);
     }
+    await settle();
     const t1 = performance.now();
     await o.run();
     to.push(performance.now() - t1);
@@ -280,7 +290,7 @@ function markdown(results, meta) {
   L.push("![median latency ratio](benchmarks.svg)");
   L.push("");
   if (opt.threads > 1 || opt.relaxed || opt.busy) {
-    L.push(`This run: mlc compiled with ${opt.threads > 1 ? `\`--threads ${opt.threads}\`` : "one thread"}${opt.relaxed ? " (and a `--relaxed-simd` build)" : ""}, ORT-web with numThreads ${opt.threads}${opt.busy ? ", a CPU-bound process running beside the measurement (`--busy`)" : ""}. CPU ms is the process's CPU time (user + system, all threads) per inference, over runs of one engine alone after a 300 ms pause.`);
+    L.push(`This run: mlc compiled with ${opt.threads > 1 ? `\`--threads ${opt.threads}\`` : "one thread"}${opt.relaxed ? " (and a `--relaxed-simd` build)" : ""}, ORT-web with numThreads ${opt.threads}${opt.busy ? ", a CPU-bound process running beside the measurement (`--busy`)" : ""}. CPU ms is the process's CPU time (user + system, all threads) per inference, over runs of one engine alone after a 300 ms pause.${opt.gap > 0 ? ` Every timed run follows ${opt.gap} ms of idle time, so that no engine's pool is still spinning from the run before (\`--gap\`).` : ""}`);
     L.push("");
   }
   const extra = [];
