@@ -459,8 +459,8 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 }
 
 // im2colBandRows is the output rows per band of a portable, single-
-// threaded convPackA whose whole-image col would take more than half of a
-// 4 MiB L2 (im2colBandOver): rows whose col fits im2colBandBytes, 0 for
+// threaded convPackA whose whole-image col would not fit a 2 MiB L2
+// (im2colBandOver): rows whose col fits im2colBandBytes, 0 for
 // no bands. Bands of a few rows of a narrow map (under 128 pixels: a
 // 256-channel 14x14 layer in 512 KiB bands) were slower than one col in
 // L2, as each expanded weight panel then serves only a few tiles.
@@ -664,6 +664,6 @@ func pixelsAsA(n *ir.Node, op *ir.FusedConv) bool {
 // ceil(P/4) panels of four pre-broadcast vectors.
 func swapABytes(K, P int) int { return ir.PackedK(K) * (P + 3) / 4 * 64 }
 
-// swapABytesMax keeps a pixelsAsA layer's expanded input within half of a
-// 4 MiB L2 beside the weight panel streaming past it.
+// swapABytesMax keeps a pixelsAsA layer's expanded input within a 2 MiB
+// L2, beside the weight panel streaming past it.
 const swapABytesMax = 2 << 20
