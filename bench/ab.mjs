@@ -1,10 +1,22 @@
-// A/B of two mlc builds in V8: both compile each model (default flags
-// unless given after "="), and their modules' runs alternate in this one
-// process; prints the minimum and median of each and B/A.
+// A/B of mlc builds in V8: every variant compiles each model, and their
+// modules' runs alternate in this one process; prints each variant's
+// minimum, median and process CPU time per run, and the ratios to the
+// first variant.
 //
-//   node ab.mjs A_BIN[=flags] B_BIN[=flags] [--min-time S] MODEL_DIR|MODEL.onnx ...
+//   node ab.mjs VARIANT VARIANT [VARIANT ...] [--min-time S] [--busy] MODEL_DIR|MODEL.onnx ...
+//
+// A variant is BIN[=flags][@threads]: the mlc binary, the compile flags
+// (default none) and the threads to load a threaded module with (default:
+// as many as the module was compiled for, at most the machine's), e.g.
+//
+//   node ab.mjs "mlc=--threads 2@2" "mlc=--threads 2@1" mlc ../../shared/models/resnet18
+//
+// CPU is process.cpuUsage() (user + system, every thread of the process,
+// helper threads included) around each run; its mean per run is reported.
+// --busy keeps a CPU-bound process running beside the measurement (with two
+// cores: the other core busy).
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -12,42 +24,73 @@ import { load } from "../runtime-shim/js/mlc.mjs";
 
 const args = process.argv.slice(2);
 let minTime = 2;
-const bins = [];
+let busy = false;
+const variants = [];
 const models = [];
+const isModel = (a) => a.endsWith(".onnx") || (fs.existsSync(a) && fs.statSync(a).isDirectory());
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--min-time") minTime = parseFloat(args[++i]);
-  else if (bins.length < 2) bins.push(args[i]);
+  else if (args[i] === "--busy") busy = true;
+  else if (args[i].startsWith("--")) throw new Error(`unknown flag ${args[i]}`);
+  else if (models.length === 0 && !isModel(args[i])) variants.push(args[i]);
   else models.push(args[i]);
+}
+if (variants.length < 1 || models.length < 1) {
+  console.error("usage: node ab.mjs BIN[=flags][@threads] ... [--min-time S] [--busy] MODEL_DIR|MODEL.onnx ...");
+  process.exit(2);
+}
+const parse = (v) => {
+  const at = v.lastIndexOf("@");
+  const threads = at > 0 && /^\d+$/.test(v.slice(at + 1)) ? parseInt(v.slice(at + 1)) : undefined;
+  const spec = threads === undefined ? v : v.slice(0, at);
+  const eq = spec.indexOf("=");
+  return { bin: eq < 0 ? spec : spec.slice(0, eq), flags: eq < 0 ? "" : spec.slice(eq + 1), threads };
+};
+const vs = variants.map(parse);
+if (busy) {
+  const p = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
+  p.unref();
+  process.on("exit", () => p.kill());
 }
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlc-ab-"));
 const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))];
-console.log("| model | A min ms | B min ms | B/A (min) | A median | B median | B/A (median) |");
-console.log("|---|---:|---:|---:|---:|---:|---:|");
+const f = (x) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+vs.forEach((v, i) => console.log(`${String.fromCharCode(65 + i)}: ${v.bin}${v.flags ? ` ${v.flags}` : ""}${v.threads ? ` (${v.threads} threads)` : ""}`));
+console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}${busy ? ", a busy process beside" : ""}`);
+console.log("| model | variant | min ms | median ms | CPU ms/run | min / A | median / A | CPU / A |");
+console.log("|---|---|---:|---:|---:|---:|---:|---:|");
 for (const arg of models) {
   const model = fs.statSync(arg).isDirectory() ? path.join(arg, "model.onnx") : arg;
   const name = path.basename(fs.statSync(arg).isDirectory() ? arg : path.dirname(arg));
   const ms = [];
-  for (const [i, b] of bins.entries()) {
-    const [bin, flags = ""] = b.split("=");
+  for (const [i, v] of vs.entries()) {
     const w = path.join(tmp, `${name}.${i}.wasm`);
-    execFileSync(bin, ["compile", model, "-o", w, ...flags.split(" ").filter(Boolean)], { stdio: "ignore" });
-    const m = await load(fs.readFileSync(w));
+    execFileSync(v.bin, ["compile", model, "-o", w, ...v.flags.split(" ").filter(Boolean)], { stdio: "ignore" });
+    const m = await load(fs.readFileSync(w), v.threads ? { threads: v.threads } : {});
     m.invoke();
     ms.push(m);
   }
-  const ts = [[], []];
+  const ts = ms.map(() => []);
+  const cpu = ms.map(() => 0);
   const began = performance.now();
   while (performance.now() - began < 300) ms.forEach((m) => m.invoke());
   const t1 = performance.now();
   while (performance.now() - t1 < minTime * 1e3 || ts[0].length < 10) {
     ms.forEach((m, i) => {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       m.invoke();
       ts[i].push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu[i] += (c.user + c.system) / 1e3;
     });
   }
-  const f = (x) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-  const [a0, b0, a5, b5] = [q(ts[0], 0), q(ts[1], 0), q(ts[0], 0.5), q(ts[1], 0.5)];
-  console.log(`| ${name} | ${f(a0)} | ${f(b0)} | ${(b0 / a0).toFixed(2)} | ${f(a5)} | ${f(b5)} | ${(b5 / a5).toFixed(2)} |`);
+  const rows = ts.map((t, i) => ({ min: q(t, 0), med: q(t, 0.5), cpu: cpu[i] / t.length }));
+  rows.forEach((r, i) => {
+    const a = rows[0];
+    const ratio = (x, y) => (x / y).toFixed(2);
+    console.log(`| ${name} | ${String.fromCharCode(65 + i)} | ${f(r.min)} | ${f(r.med)} | ${f(r.cpu)} | ${ratio(r.min, a.min)} | ${ratio(r.med, a.med)} | ${ratio(r.cpu, a.cpu)} |`);
+  });
+  for (const m of ms) if (m.close) await m.close();
 }
 fs.rmSync(tmp, { recursive: true, force: true });

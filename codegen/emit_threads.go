@@ -42,18 +42,18 @@ const (
 // The control block, at threading.ctrl: the job words on their own cache
 // lines, so that claiming does not bounce the line the sleepers wait on.
 const (
-	ctrlGen    = 0                        // i32 job generation; workers wait on it
-	ctrlStop   = 4                        // i32 1 once mlc_stop ran
-	ctrlJob    = 8                        // i32 table index of the job's body
-	ctrlN      = 12                       // i32 units
-	ctrlChunk  = 16                       // i32 units per chunk
-	ctrlChunks = 20                       // i32 chunks
-	ctrlClaim  = 64                       // i64 generation<<32 | next unclaimed chunk
-	ctrlDone   = 128                      // i32 chunks finished
-	ctrlWork   = 136                      // i64 ns the workers spent on the job's chunks
-	ctrlSlots  = 192                      // i32 per worker id: 1 while mlc_worker(id) runs
-	ctrlClock  = ctrlSlots + 4*MaxThreads // per thread id, a cache line: clock_time_get's result
-	ctrlSize   = ctrlClock + 64*MaxThreads
+	ctrlGen   = 0                        // i32 job generation; workers wait on it
+	ctrlStop  = 4                        // i32 1 once mlc_stop ran
+	ctrlJob   = 8                        // i32 table index of the job's body
+	ctrlN     = 12                       // i32 units
+	ctrlChunk = 16                       // i32 the fewest units a chunk has
+	ctrlMaxCh = 20                       // i32 the most units a chunk has
+	ctrlClaim = 64                       // i64 generation<<32 | next unclaimed unit
+	ctrlDone  = 128                      // i32 units finished
+	ctrlWork  = 136                      // i64 ns the workers spent on the job's chunks
+	ctrlSlots = 192                      // i32 per worker id: 1 while mlc_worker(id) runs
+	ctrlClock = ctrlSlots + 4*MaxThreads // per thread id, a cache line: clock_time_get's result
+	ctrlSize  = ctrlClock + 64*MaxThreads
 )
 
 // Exports of a threaded module (ABI v2 and v3).
@@ -79,11 +79,22 @@ const parallelMinNs = 100_000
 // inputs in its own cache.
 const minChunkNs = 25_000
 
-// chunksPerThread bounds the chunks of a job: enough that a worker which
-// joins late still gets a fair share (chunks are claimed dynamically), few
-// enough that the last chunk, which the main thread may have to wait for,
-// is short.
-const chunksPerThread = 4
+// Chunks shrink as a job runs out of units (guided self-scheduling): a
+// thread claims 1/(guidedDiv*threads) of the units still unclaimed, at
+// least about minChunkNs and at most about maxChunkNs of work. The first
+// chunks are the size the fixed chunks were (1/8 of a job on two
+// threads), the last ones short, so that a thread that runs slower (it
+// woke late, finds its inputs in the other core's cache, or shares its
+// core with another process) keeps the other waiting at the join for a
+// short chunk only. The cap bounds what a worker can hold when it loses
+// its core in the middle of a chunk: a CPU-bound neighbour takes a core
+// for milliseconds at a time. A claim costs one compare-exchange and a
+// worker's two clock reads, well under 1% of a capped chunk
+// (docs/design.md, "Chunks that shrink").
+const (
+	guidedDiv  = 4
+	maxChunkNs = 400_000
+)
 
 // Rough costs of work, in ns, for Parallel's unitNs (measured orders of
 // magnitude in V8 on the project's machine, not promises): an f32 SIMD
@@ -250,12 +261,12 @@ func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 		body(Span{F: k.F, N: n})
 		return
 	}
-	chunks := min(n, chunksPerThread*th.n, max(th.n, int(total/minChunkNs)))
+	// ParallelAll (tests) cuts the tail into single units.
+	chunk := max(1, min(n/(2*th.n), int(minChunkNs/unitNs)))
+	maxChunk := max(chunk, int(maxChunkNs/unitNs))
 	if k.md.opts.ParallelAll {
-		chunks = min(n, 8*th.n)
+		chunk = 1
 	}
-	chunk := (n + chunks - 1) / chunks
-	chunks = (n + chunk - 1) / chunk
 
 	f := k.F
 	end := f.Divert([]wasm.ValueType{asm.I32, asm.I32}, nil)
@@ -265,8 +276,9 @@ func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 	// A chunk that takes far longer than estimated means a thread holding
 	// it lost its core (another process runs there): past this the main
 	// thread counts a stall (see parallelHelper).
-	stallNs := int64(3*total/float64(chunks)) + stallSlackNs
-	f.I32Const(int32(len(th.bodies) - 1)).I32Const(int32(n)).I32Const(int32(chunk)).I32Const(int32(chunks)).I64Const(stallNs)
+	// The longest chunk is one of the first.
+	stallNs := int64(3*min(total/float64(guidedDiv*th.n), float64(maxChunk)*unitNs)) + stallSlackNs
+	f.I32Const(int32(len(th.bodies) - 1)).I32Const(int32(n)).I32Const(int32(chunk)).I32Const(int32(maxChunk)).I64Const(stallNs)
 	// ParallelAll (tests) splits every call, untimed: state 0.
 	if k.md.opts.ParallelAll {
 		f.I32Const(0)
@@ -354,7 +366,7 @@ const (
 	splitCPUDiv  = 4
 )
 
-// parallelHelper is mlc_parallel(job, n, chunk, chunks, stallNs, state),
+// parallelHelper is mlc_parallel(job, n, chunk, maxChunk, stallNs, state),
 // run by the main instance: unless the node's timings say it runs faster
 // alone, it publishes the job, claims chunks like any worker, then waits
 // until every chunk is done. Called from a worker or while a job is being
@@ -364,7 +376,7 @@ func (md *module) parallelHelper() uint32 {
 	th := md.th
 	i32, i64 := asm.I32, asm.I64
 	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32, i64, i32}, nil, func(f *asm.Func) {
-		job, n, chunk, chunks, stallNs, st := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
+		job, n, chunk, maxChunk, stallNs, st := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
 		g, d, stalled, calls := f.Local(i32), f.Local(i32), f.Local(i32), f.Local(i32)
 		t0, dt, e, busy := f.Local(i64), f.Local(i64), f.Local(i64), f.Local(i64)
 		c := uint32(th.ctrl)
@@ -434,7 +446,7 @@ func (md *module) parallelHelper() uint32 {
 		for _, w := range []struct {
 			off uint32
 			v   asm.Local
-		}{{ctrlJob, job}, {ctrlN, n}, {ctrlChunk, chunk}, {ctrlChunks, chunks}} {
+		}{{ctrlJob, job}, {ctrlN, n}, {ctrlChunk, chunk}, {ctrlMaxCh, maxChunk}} {
 			f.I32Const(0).Get(w.v).I32AtomicStore(c + w.off)
 		}
 		f.I32Const(0).I32Const(0).I32AtomicStore(c + ctrlDone)
@@ -442,7 +454,7 @@ func (md *module) parallelHelper() uint32 {
 		f.I32Const(0).Get(g).Op(wasm.OpcodeI64ExtendI32U).I64Const(32).Op(wasm.OpcodeI64Shl).I64AtomicStore(c + ctrlClaim)
 		f.I32Const(0).Get(g).I32AtomicStore(c + ctrlGen)
 		f.I32Const(0).I32Const(-1).MemoryAtomicNotify(c + ctrlGen).Drop()
-		f.Get(g).Get(job).Get(n).Get(chunk).Get(chunks).Call(md.claimHelper())
+		f.Get(g).Get(job).Get(n).Get(chunk).Get(maxChunk).Call(md.claimHelper())
 		// The main thread's CPU time ends with its last chunk: sleeping at
 		// the join costs no CPU.
 		f.Get(st).If()
@@ -451,7 +463,7 @@ func (md *module) parallelHelper() uint32 {
 		// Sleep until the chunks other threads claimed are done; a wait
 		// past stallNs counts as a stall (then wait on without a limit).
 		f.Block().Loop()
-		f.I32Const(0).I32AtomicLoad(c + ctrlDone).Tee(d).Get(chunks).Op(wasm.OpcodeI32Eq).BrIf(1)
+		f.I32Const(0).I32AtomicLoad(c + ctrlDone).Tee(d).Get(n).Op(wasm.OpcodeI32Eq).BrIf(1)
 		f.I32Const(0).Get(d).Get(stallNs).MemoryAtomicWait32(c + ctrlDone).I32Const(2).Op(wasm.OpcodeI32Eq)
 		f.If().I32Const(1).Set(stalled).I64Const(-1).Set(stallNs).End()
 		f.Br(0)
@@ -494,14 +506,15 @@ func (md *module) nowHelper() uint32 {
 // wasiClockMonotonic is WASI's CLOCK_MONOTONIC clock id.
 const wasiClockMonotonic = 1
 
-// claimHelper is mlc_claim(gen, job, n, chunk, chunks): claim chunks of
-// job generation gen and run them until none is left (or a newer job
-// replaced it); the thread finishing the last chunk wakes the main one.
+// claimHelper is mlc_claim(gen, job, n, chunk, maxChunk): claim chunks of
+// job generation gen, each 1/(guidedDiv*threads) of the units left but
+// chunk..maxChunk units, and run them until none is left (or a newer job
+// replaced it); the thread finishing the last units wakes the main one.
 func (md *module) claimHelper() uint32 {
 	th := md.th
 	i32 := asm.I32
 	return md.helper("mlc_claim", []wasm.ValueType{i32, i32, i32, i32, i32}, nil, func(f *asm.Func) {
-		g, job, n, chunk, chunks := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4)
+		g, job, n, chunk, maxChunk := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4)
 		w := f.Local(asm.I64)
 		next, lo, hi := f.Local(i32), f.Local(i32), f.Local(i32)
 		t0 := f.Local(asm.I64)
@@ -510,11 +523,15 @@ func (md *module) claimHelper() uint32 {
 		f.Block().Loop()
 		f.I32Const(0).I64AtomicLoad(c + ctrlClaim).Tee(w).I64Const(32).Op(wasm.OpcodeI64ShrU).Op(wasm.OpcodeI32WrapI64).
 			Get(g).Op(wasm.OpcodeI32Ne).BrIf(1)
-		f.Get(w).Op(wasm.OpcodeI32WrapI64).Tee(next).Get(chunks).Op(wasm.OpcodeI32GeU).BrIf(1)
-		f.I32Const(0).Get(w).Get(w).I64Const(1).Op(wasm.OpcodeI64Add).I64AtomicCmpxchg(c + ctrlClaim).
+		f.Get(w).Op(wasm.OpcodeI32WrapI64).Tee(lo).Get(n).Op(wasm.OpcodeI32GeU).BrIf(1)
+		// hi = min(n, lo + clamp((n-lo) / (guidedDiv*threads), chunk, maxChunk))
+		f.Get(n).Get(lo).Op(wasm.OpcodeI32Sub).I32Const(int32(guidedDiv * th.n)).Op(wasm.OpcodeI32DivU).Tee(next)
+		f.Get(maxChunk).Get(next).Get(maxChunk).Op(wasm.OpcodeI32LtU).Select().Tee(next)
+		f.Get(chunk).Get(next).Get(chunk).Op(wasm.OpcodeI32GtU).Select()
+		f.Get(lo).Op(wasm.OpcodeI32Add).Tee(hi).Get(n).Get(hi).Get(n).Op(wasm.OpcodeI32LtU).Select().Set(hi)
+		f.I32Const(0).Get(w).Get(w).I64Const(-1 << 32).Op(wasm.OpcodeI64And).
+			Get(hi).Op(wasm.OpcodeI64ExtendI32U).Op(wasm.OpcodeI64Or).I64AtomicCmpxchg(c + ctrlClaim).
 			Get(w).Op(wasm.OpcodeI64Ne).BrIf(0)
-		f.Get(next).Get(chunk).Op(wasm.OpcodeI32Mul).Tee(lo).Get(chunk).Op(wasm.OpcodeI32Add).Set(hi)
-		f.Get(hi).Get(n).Get(hi).Get(n).Op(wasm.OpcodeI32LtS).Select().Set(hi)
 		// A worker adds its chunk's time to the job's (before the chunk
 		// counts as done, so the main thread reads it whole).
 		f.GlobalGet(globalTid).If().Call(now).Set(t0).End()
@@ -522,7 +539,7 @@ func (md *module) claimHelper() uint32 {
 		f.GlobalGet(globalTid).If()
 		f.I32Const(0).Call(now).Get(t0).Op(wasm.OpcodeI64Sub).I64AtomicAdd(c + ctrlWork).Drop()
 		f.End()
-		f.I32Const(0).I32Const(1).I32AtomicAdd(c + ctrlDone).I32Const(1).Op(wasm.OpcodeI32Add).Get(chunks).Op(wasm.OpcodeI32Eq)
+		f.I32Const(0).Get(hi).Get(lo).Op(wasm.OpcodeI32Sub).Tee(next).I32AtomicAdd(c + ctrlDone).Get(next).Op(wasm.OpcodeI32Add).Get(n).Op(wasm.OpcodeI32Eq)
 		f.If().I32Const(0).I32Const(1).MemoryAtomicNotify(c + ctrlDone).Drop().End()
 		f.Br(0)
 		f.End().End()
@@ -555,7 +572,7 @@ func (md *module) workerFunc() *asm.Func {
 	f.End()
 	f.Get(g).Set(my)
 	f.Get(g)
-	for _, off := range []uint32{ctrlJob, ctrlN, ctrlChunk, ctrlChunks} {
+	for _, off := range []uint32{ctrlJob, ctrlN, ctrlChunk, ctrlMaxCh} {
 		f.I32Const(0).I32AtomicLoad(c + off)
 	}
 	f.Call(claim)
