@@ -193,13 +193,20 @@ func (k *Ctx) im2col(padBuf int32, gi asm.Local, colBuf int32, p *convPlan, sz i
 // im2colFrom is im2col from the padded input whose address padBuf pushes
 // (a band of output rows reads from its first row's window).
 func (k *Ctx) im2colFrom(padBuf func(), gi asm.Local, colBuf int32, p *convPlan, sz int32) {
+	k.im2colInto(padBuf, gi, func() { k.F.I32Const(colBuf) }, p, sz)
+}
+
+// im2colInto is im2colFrom into the col whose address colBuf pushes (a
+// thread's own band of col).
+func (k *Ctx) im2colInto(padBuf func(), gi asm.Local, colBuf func(), p *convPlan, sz int32) {
 	f := k.F
 	g := p.g
 	nd := len(g.In)
 	padStr := ir.Shape(p.padded).Strides()
 	chanBytes := int32(ir.Shape(p.padded).Size()) * sz
 	dst := f.Local(asm.I32)
-	f.I32Const(colBuf).Set(dst)
+	colBuf()
+	f.Set(dst)
 	chanPtr := f.Local(asm.I32)
 	// first channel of the group
 	f.Get(gi).I32Const(int32(p.cg) * chanBytes).Op(wasm.OpcodeI32Mul)

@@ -376,6 +376,12 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 		}
 	}
 	tile := tileOf(P, block, chunks, kc)
+	if r := k.im2colThreadBandRows(p); p.N == 1 && r > 0 {
+		if n, ns := k.bandUnits(p, r, K, M); k.splits(n, ns) {
+			k.convPackABandsThreads(p, x, out, padBuf, colBuf, r, n, ns, chunks, kc, tileOf, blocking)
+			return nil
+		}
+	}
 	if p.N == 1 {
 		if u := k.packAUnits(K, M, P, block); k.splits(u.n, u.ns) {
 			k.convPackAThreads(p, x, out, padBuf, colBuf, u, K, M, P, block, chunks, tile)
@@ -465,11 +471,112 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 // 256-channel 14x14 layer in 512 KiB bands) were slower than one col in
 // L2, as each expanded weight panel then serves only a few tiles.
 func (k *Ctx) im2colBandRows(p *convPlan) int {
-	if !k.portable() || k.md.opts.Threads > 1 || p.direct || len(p.g.Out) != 2 || p.colBytes <= im2colBandOver {
+	if k.md.opts.Threads > 1 {
+		return 0
+	}
+	return bandRowsOf(k, p)
+}
+
+func bandRowsOf(k *Ctx, p *convPlan) int {
+	if !k.portable() || p.direct || len(p.g.Out) != 2 || p.colBytes <= im2colBandOver {
 		return 0
 	}
 	rowBytes := p.cg * p.kSize * p.g.Out[1] * 4
 	return max(1, min(p.g.Out[0], im2colBandBytes/rowBytes))
+}
+
+// im2colThreadBandRows is the output rows per band of a threaded
+// module's convPackA in bands (convPackABandsThreads): at most the
+// single-threaded band, at most 1/(8 x threads) of the rows so that the
+// bands balance the threads, at least 128 pixels; 0 when the image needs
+// no bands or the threads' bands would not fit the whole image's col.
+func (k *Ctx) im2colThreadBandRows(p *convPlan) int {
+	r := bandRowsOf(k, p)
+	if k.md.opts.Threads <= 1 || r == 0 {
+		return 0
+	}
+	Ho, Wo := p.g.Out[0], p.g.Out[1]
+	r = max(min(r, Ho/(8*k.Threads())), (128+Wo-1)/Wo, 1)
+	if k.Threads()*bandColBytes(p, r) > p.colBytes {
+		return 0
+	}
+	return r
+}
+
+// bandColBytes is a thread's copy of a band of r output rows' col.
+func bandColBytes(p *convPlan, r int) int {
+	return alignUp(p.cg*p.kSize*p.g.Out[1]*r*4, 64)
+}
+
+// bandUnits is the bands of r rows of convPackABandsThreads and a band's
+// estimated time.
+func (k *Ctx) bandUnits(p *convPlan, r, K, M int) (int, float64) {
+	Ho, Wo := p.g.Out[0], p.g.Out[1]
+	return (Ho + r - 1) / r, float64(2*K*M*r*Wo) * nsPerFlop
+}
+
+// convPackABandsThreads is the band form of convPackA (im2colBandRows) in
+// a threaded module: the padded input is copied here, then bands of r
+// output rows are handed out, each thread unfolding its band into its own
+// part of col and running the band's products with the whole image's K
+// chunks, as the single-threaded band code does (the same bits).
+func (k *Ctx) convPackABandsThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int32, r, units int, unitNs float64, chunks, kc int,
+	tileOf func(bp, block, chunks, kc int) func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func()),
+	blocking func(bp int) (block, chunks, kc int)) {
+	f := k.F
+	xBase := f.Local(asm.I32)
+	f.I32Const(k.Addr(x)).Set(xBase)
+	k.padCopy(xBase, padBuf, p.C, p.g, p.padded, 4, nil)
+	Ho, Wo, M := p.g.Out[0], p.g.Out[1], p.M
+	full, tail := Ho/r, Ho%r
+	buf, bufSize := k.ScratchAddr()
+	k.Parallel(units, unitNs, func(s Span) {
+		f := s.F
+		u, y0, col, eb, gi, bandOut := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		pb, pbc, mp, mpc, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Scratch(buf, bufSize)
+		f.Set(eb)
+		s.Scratch(colBuf, bandColBytes(p, r))
+		f.Set(col)
+		band := func(rn int) {
+			bp := rn * Wo
+			gb := *p.g
+			gb.Out = []int{rn, Wo}
+			pl := *p
+			pl.g = &gb
+			f.SetI32(gi, 0)
+			// the band's first window row: padBuf + y0*sy*Wp*4
+			k.im2colInto(func() {
+				f.Get(y0).I32Const(int32(p.g.Strides[0] * p.padded[1] * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add)
+			}, gi, func() { f.Get(col) }, &pl, 4)
+			f.I32Const(k.Addr(out)).Get(y0).I32Const(int32(Wo * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(bandOut)
+			bb, _, _ := blocking(bp)
+			tile := tileOf(bp, bb, chunks, kc)
+			f.SetI32(pb, 0)
+			f.Counted(pbc, (bp+bb-1)/bb, func() {
+				for ch := 0; ch < chunks; ch++ {
+					f.SetI32(mp, 0)
+					f.Counted(mpc, (M+3)/4, func() {
+						tile(ch, mp, pb, rows, cols, col, bandOut, func() { f.Get(eb) })
+						f.AddI32(mp, 1)
+					})
+				}
+				f.AddI32(pb, int32(bb))
+			})
+		}
+		s.For(u, func() {
+			f.Get(u).I32Const(int32(r)).Op(wasm.OpcodeI32Mul).Set(y0)
+			if tail == 0 {
+				band(r)
+				return
+			}
+			f.Get(u).I32Const(int32(full)).Op(wasm.OpcodeI32Eq).If()
+			band(tail)
+			f.Else()
+			band(r)
+			f.End()
+		})
+	})
 }
 
 // im2colBandBytes bounds a band's col, im2colBandOver the col of one

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand"
@@ -249,17 +250,23 @@ func TestThreadsConvForms(t *testing.T) {
 		name           string
 		C, M, H        int
 		stride, dilate int64
+		kernel         int64 // 3 unless set
 	}{
-		{"winograd_band_parallel", 16, 22, 90, 1, 1},
-		{"winograd_bands", 16, 22, 40, 1, 1},
-		{"packA_strided", 12, 30, 41, 2, 1},
-		{"taps_dilated", 64, 42, 24, 1, 8},
+		{"winograd_band_parallel", 16, 22, 90, 1, 1, 0},
+		{"winograd_bands", 16, 22, 40, 1, 1, 0},
+		{"packA_strided", 12, 30, 41, 2, 1, 0},
+		{"taps_dilated", 64, 42, 24, 1, 8, 0},
+		{"pixels_as_A", 96, 76, 7, 1, 1, 1},
+		{"pixels_as_A_strided", 80, 68, 13, 2, 1, 1},
+		{"packA_bands", 3, 16, 300, 2, 1, 7},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			kernel := cmp.Or(c.kernel, 3)
+			pad := c.dilate * (kernel / 2)
 			n := optest.Node{Op: "Conv", Opset: 13, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: []*onnxpb.AttributeProto{
-				optest.Ints("pads", c.dilate, c.dilate, c.dilate, c.dilate), optest.Ints("strides", c.stride, c.stride), optest.Ints("dilations", c.dilate, c.dilate)}}
+				optest.Ints("pads", pad, pad, pad, pad), optest.Ints("strides", c.stride, c.stride), optest.Ints("dilations", c.dilate, c.dilate)}}
 			feed := map[string]*ir.Tensor{"x": randTensor(rng, ir.Float32, 1, 1, c.C, c.H, c.H)}
-			consts := map[string]*ir.Tensor{"w": randTensor(rng, ir.Float32, 1, c.M, c.C, 3, 3), "b": randTensor(rng, ir.Float32, 1, c.M)}
+			consts := map[string]*ir.Tensor{"w": randTensor(rng, ir.Float32, 1, c.M, c.C, int(kernel), int(kernel)), "b": randTensor(rng, ir.Float32, 1, c.M)}
 			model, err := optest.Model(n, feed, consts)
 			if err != nil {
 				t.Fatal(err)
