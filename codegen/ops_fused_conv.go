@@ -331,7 +331,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	xImg := int32(p.C * ir.Shape(p.g.In).Size() * 4)
 	// tileOf returns the tile emitter of a product whose col has bp pixels
 	// (its rows bp*4 bytes apart) in blocks of block, in K chunks of kc.
-	tileOf := func(bp, block, chunks, kc int) func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func()) {
+	tileOf := func(bp, block, chunks, kc int) packATile {
 		// chunkMode is K chunk ch's accumulation mode.
 		chunkMode := func(ch int) int {
 			switch {
@@ -391,20 +391,8 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	img, nc, col := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	xBase, outBase := f.Local(asm.I32), f.Local(asm.I32)
 	// gemm emits the products over bp pixels of col, C at outBase.
-	gemm := func(bp int, tile func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func()), block, chunks int, outBase asm.Local) {
-		pb, pbc, mp, mpc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		rows, cols := f.Local(asm.I32), f.Local(asm.I32)
-		f.SetI32(pb, 0)
-		f.Counted(pbc, (bp+block-1)/block, func() {
-			for ch := 0; ch < chunks; ch++ {
-				f.SetI32(mp, 0)
-				f.Counted(mpc, (M+3)/4, func() {
-					tile(ch, mp, pb, rows, cols, col, outBase, func() { f.I32Const(eBuf) })
-					f.AddI32(mp, 1)
-				})
-			}
-			f.AddI32(pb, int32(block))
-		})
+	gemm := func(bp int, tile packATile, block, chunks int, outBase asm.Local) {
+		k.packAProducts(k.newPackALoops(), bp, block, chunks, M, tile, col, outBase, func() { f.I32Const(eBuf) })
 	}
 	bandRows := k.im2colBandRows(p)
 	f.I32Const(k.Addr(x)).Set(xBase)
@@ -425,14 +413,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 			Ho, Wo := p.g.Out[0], p.g.Out[1]
 			band := func(r int) {
 				bp := r * Wo
-				gb := *p.g
-				gb.Out = []int{r, Wo}
-				pb := *p
-				pb.g = &gb
-				// the band's first window row: padBuf + y0*sy*Wp*4
-				k.im2colFrom(func() {
-					f.Get(y0).I32Const(int32(p.g.Strides[0] * p.padded[1] * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add)
-				}, gi, colBuf, &pb, 4)
+				k.im2colFrom(k.bandWindow(p, y0, padBuf), gi, colBuf, p.band(r), 4)
 				f.Get(outBase).Get(y0).I32Const(int32(Wo * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(bandOut)
 				// the whole image's K chunks: the same sums as convPackAThreads
 				bb, _, _ := blocking(bp)
@@ -515,13 +496,60 @@ func (k *Ctx) bandUnits(p *convPlan, r, K, M int) (int, float64) {
 	return (Ho + r - 1) / r, float64(2*K*M*r*Wo) * nsPerFlop
 }
 
+// band is p for a band of rows output rows (of the image's width).
+func (p *convPlan) band(rows int) *convPlan {
+	g := *p.g
+	g.Out = []int{rows, p.g.Out[1]}
+	b := *p
+	b.g = &g
+	return &b
+}
+
+// bandWindow pushes the address of the first window row of the band that
+// starts at output row y0: padBuf + y0*sy*Wp*4.
+func (k *Ctx) bandWindow(p *convPlan, y0 asm.Local, padBuf int32) func() {
+	return func() {
+		k.F.Get(y0).I32Const(int32(p.g.Strides[0] * p.padded[1] * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add)
+	}
+}
+
+// packATile emits convPackA's micro-kernel call of K chunk ch for weight
+// panel mp and the pixel block at pb (rows, cols: scratch locals), the
+// panel's chunk expanded at the address ebuf pushes.
+type packATile func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func())
+
+// packALoops are the counters and scratch locals of packAProducts.
+type packALoops struct{ pb, pbc, mp, mpc, rows, cols asm.Local }
+
+func (k *Ctx) newPackALoops() packALoops {
+	f := k.F
+	return packALoops{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
+}
+
+// packAProducts emits convPackA's products over bp pixels of col, C at
+// outBase: pixel blocks of block, each K chunk, every 4-row weight panel.
+func (k *Ctx) packAProducts(l packALoops, bp, block, chunks, M int, tile packATile, col, outBase asm.Local, ebuf func()) {
+	f := k.F
+	f.SetI32(l.pb, 0)
+	f.Counted(l.pbc, (bp+block-1)/block, func() {
+		for ch := 0; ch < chunks; ch++ {
+			f.SetI32(l.mp, 0)
+			f.Counted(l.mpc, (M+3)/4, func() {
+				tile(ch, l.mp, l.pb, l.rows, l.cols, col, outBase, ebuf)
+				f.AddI32(l.mp, 1)
+			})
+		}
+		f.AddI32(l.pb, int32(block))
+	})
+}
+
 // convPackABandsThreads is the band form of convPackA (im2colBandRows) in
 // a threaded module: the padded input is copied here, then bands of r
 // output rows are handed out, each thread unfolding its band into its own
 // part of col and running the band's products with the whole image's K
 // chunks, as the single-threaded band code does (the same bits).
 func (k *Ctx) convPackABandsThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int32, r, units int, unitNs float64, chunks, kc int,
-	tileOf func(bp, block, chunks, kc int) func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func()),
+	tileOf func(bp, block, chunks, kc int) packATile,
 	blocking func(bp int) (block, chunks, kc int)) {
 	f := k.F
 	xBase := f.Local(asm.I32)
@@ -533,36 +561,18 @@ func (k *Ctx) convPackABandsThreads(p *convPlan, x, out *ir.Value, padBuf, colBu
 	k.Parallel(units, unitNs, func(s Span) {
 		f := s.F
 		u, y0, col, eb, gi, bandOut := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		pb, pbc, mp, mpc, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		loops := k.newPackALoops()
 		s.Scratch(buf, bufSize)
 		f.Set(eb)
 		s.Scratch(colBuf, bandColBytes(p, r))
 		f.Set(col)
 		band := func(rn int) {
 			bp := rn * Wo
-			gb := *p.g
-			gb.Out = []int{rn, Wo}
-			pl := *p
-			pl.g = &gb
 			f.SetI32(gi, 0)
-			// the band's first window row: padBuf + y0*sy*Wp*4
-			k.im2colInto(func() {
-				f.Get(y0).I32Const(int32(p.g.Strides[0] * p.padded[1] * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add)
-			}, gi, func() { f.Get(col) }, &pl, 4)
+			k.im2colInto(k.bandWindow(p, y0, padBuf), gi, func() { f.Get(col) }, p.band(rn), 4)
 			f.I32Const(k.Addr(out)).Get(y0).I32Const(int32(Wo * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(bandOut)
 			bb, _, _ := blocking(bp)
-			tile := tileOf(bp, bb, chunks, kc)
-			f.SetI32(pb, 0)
-			f.Counted(pbc, (bp+bb-1)/bb, func() {
-				for ch := 0; ch < chunks; ch++ {
-					f.SetI32(mp, 0)
-					f.Counted(mpc, (M+3)/4, func() {
-						tile(ch, mp, pb, rows, cols, col, bandOut, func() { f.Get(eb) })
-						f.AddI32(mp, 1)
-					})
-				}
-				f.AddI32(pb, int32(bb))
-			})
+			k.packAProducts(loops, bp, bb, chunks, M, tileOf(bp, bb, chunks, kc), col, bandOut, func() { f.Get(eb) })
 		}
 		s.For(u, func() {
 			f.Get(u).I32Const(int32(r)).Op(wasm.OpcodeI32Mul).Set(y0)
@@ -592,7 +602,7 @@ const (
 // running every K chunk of its tiles in order, as the single-threaded loop
 // does, so that every output element sees the same operations.
 func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int32, units gemmUnits, K, M, P, block, chunks int,
-	tile func(ch int, mp, pb, rows, cols, col, outBase asm.Local, ebuf func())) {
+	tile packATile) {
 	f := k.F
 	colAddr := k.Addr(x)
 	if !p.direct {
