@@ -130,6 +130,15 @@ const (
 	flopsPerPreparedByte = 15
 )
 
+// cand is a layer whose weights may be prepared once or every run.
+type cand struct {
+	n            *ir.Node
+	reuse, bytes int // bytes kept when prepared once
+	src          int // bytes of the stored form
+	winograd     bool
+	direct       int // bytes of the direct form if prepared (0: stored as is)
+}
+
 // choosePreparation decides, per layer, how its weights are prepared
 // (the rule is recorded in docs/design.md, "Weights at their stored
 // width"): layers with reuse >= prepareEachRunReuse prepare before every
@@ -144,13 +153,6 @@ const (
 // while the staged weights fit under the largest activations.
 func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 	choice := map[*ir.Node]prepChoice{}
-	type cand struct {
-		n            *ir.Node
-		reuse, bytes int // bytes kept when prepared once
-		src          int // bytes of the stored form
-		winograd     bool
-		direct       int // bytes of the direct form if prepared (0: stored as is)
-	}
 	var cands []cand
 	stored, peak := 0, 0
 	seen := map[*ir.Value]bool{}
@@ -201,10 +203,7 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 		choice[c.n] = prepChoice{winograd: c.winograd, eachRun: true}
 	}
 	slices.SortStableFunc(cands, func(a, b cand) int { return b.reuse - a.reuse })
-	free := freeEachRun(g, len(cands), func(i int) (*ir.Node, int, int) {
-		c := cands[len(cands)-1-i] // least reused first
-		return c.n, c.reuse, c.bytes
-	})
+	free := freeEachRun(g, cands)
 	budget := max(int(preparedShare*float64(stored+peak)), preparedFloor)
 	prepared, staged := 0, 0
 	fits := func(bytes, src int) bool {
@@ -274,13 +273,13 @@ func (o *Options) convWeights(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
 	return o.ConvWeights(n, op)
 }
 
-// freeEachRun picks, among n layers (at(i): the node, its reuse and its
-// prepared bytes, in the order to consider them), those whose weights
-// prepare before every run at no cost in memory and little in time (see
+// freeEachRun picks, among the layers cands (by reuse, most first; the
+// least reused are considered first), those whose weights prepare before
+// every run at no cost in memory and little in time (see
 // freeEachRunShare). What is live at a layer is counted over g's main
 // graph by each value's first and last step, views included, which
 // overstates it; the largest of it stands for the arena.
-func freeEachRun(g *ir.Graph, n int, at func(int) (*ir.Node, int, int)) map[*ir.Node]bool {
+func freeEachRun(g *ir.Graph, cands []cand) map[*ir.Node]bool {
 	step := make(map[*ir.Node]int, len(g.Nodes))
 	first, last := map[*ir.Value]int{}, map[*ir.Value]int{}
 	for i, nd := range g.Nodes {
@@ -319,14 +318,13 @@ func freeEachRun(g *ir.Graph, n int, at func(int) (*ir.Node, int, int)) map[*ir.
 	}
 	free := map[*ir.Node]bool{}
 	budget := int64(freeEachRunShare * float64(ir.GraphFLOPs(g)))
-	for i := range n {
-		nd, reuse, bytes := at(i)
-		s, ok := step[nd]
-		cost := int64(bytes) * flopsPerPreparedByte
-		if !ok || reuse < winogradEachRunTiles || live[s]+bytes > peak || cost > budget {
+	for _, c := range slices.Backward(cands) {
+		s, ok := step[c.n]
+		cost := int64(c.bytes) * flopsPerPreparedByte
+		if !ok || c.reuse < winogradEachRunTiles || live[s]+c.bytes > peak || cost > budget {
 			continue
 		}
-		free[nd] = true
+		free[c.n] = true
 		budget -= cost
 	}
 	return free
