@@ -1,6 +1,7 @@
 package memplan
 
 import (
+	"iter"
 	"slices"
 	"sort"
 
@@ -52,12 +53,9 @@ func concatSlots(g *ir.Graph, root func(*ir.Value) *ir.Value, fixed map[*ir.Valu
 	slots := map[*ir.Value]slot{}
 	// into is the interval of the buffer y's bytes are in: y's own, or
 	// that of the output y went in place into; nil when that is fixed.
-	var into func(y *ir.Value) *interval
-	into = func(y *ir.Value) *interval {
-		if s, ok := slots[y]; ok {
-			return into(s.parent)
-		}
-		return ivs[y]
+	into := func(y *ir.Value) *interval {
+		top, _ := outermost(slots, y)
+		return ivs[top]
 	}
 	take := func(j *join, cs []candidate) {
 		in := into(j.y)
@@ -176,11 +174,32 @@ func concatJoin(n *ir.Node, root func(*ir.Value) *ir.Value, fixed map[*ir.Value]
 // slotAddr resolves v's address through the slots it sits in (a Concat
 // output may itself be a slot of another Concat's output).
 func slotAddr(v *ir.Value, slots map[*ir.Value]slot, offsets map[*ir.Value]int) int {
-	s, ok := slots[v]
-	if !ok {
-		return offsets[v]
+	top, rel := outermost(slots, v)
+	return offsets[top] + rel
+}
+
+// enclosing yields v (at offset 0), then each buffer v lies in through
+// slots, innermost first, with v's offset in it.
+func enclosing(slots map[*ir.Value]slot, v *ir.Value) iter.Seq2[*ir.Value, int] {
+	return func(yield func(*ir.Value, int) bool) {
+		rel := 0
+		for yield(v, rel) {
+			s, ok := slots[v]
+			if !ok {
+				return
+			}
+			v, rel = s.parent, rel+s.off
+		}
 	}
-	return slotAddr(s.parent, slots, offsets) + s.off
+}
+
+// outermost returns the buffer v's bytes are in (v itself when it is in
+// no slot) and v's offset there.
+func outermost(slots map[*ir.Value]slot, v *ir.Value) (top *ir.Value, rel int) {
+	for u, off := range enclosing(slots, v) {
+		top, rel = u, off
+	}
+	return top, rel
 }
 
 // maxTree holds the arena bytes live at each step (buffers and workspaces,

@@ -49,13 +49,8 @@ func concatPieces(g *ir.Graph, root func(*ir.Value) *ir.Value, fixed map[*ir.Val
 			if x == nil {
 				continue
 			}
-			for v := root(x); ; {
+			for v := range enclosing(slots, root(x)) {
 				held[v]++
-				s, ok := slots[v]
-				if !ok {
-					break
-				}
-				v = s.parent
 			}
 		}
 		for _, c := range j.rest {
@@ -67,17 +62,6 @@ func concatPieces(g *ir.Graph, root func(*ir.Value) *ir.Value, fixed map[*ir.Val
 	if len(slots) == 0 {
 		return nil, order, order
 	}
-	// owner finds the outermost buffer v is in and v's offset there.
-	owner := func(v *ir.Value) (*ir.Value, int) {
-		rel := 0
-		for {
-			s, ok := slots[v]
-			if !ok {
-				return v, rel
-			}
-			v, rel = s.parent, rel+s.off
-		}
-	}
 	inPiece := map[*interval]bool{}
 	var live []*interval
 	for _, iv := range order {
@@ -88,7 +72,7 @@ func concatPieces(g *ir.Graph, root func(*ir.Value) *ir.Value, fixed map[*ir.Val
 			continue
 		}
 		inPiece[iv] = true
-		top, rel := owner(iv.val)
+		top, rel := outermost(slots, iv.val)
 		o := ivs[top]
 		if o == nil || fixed[top] {
 			continue
@@ -97,13 +81,8 @@ func concatPieces(g *ir.Graph, root func(*ir.Value) *ir.Value, fixed map[*ir.Val
 		// The piece's bytes count where none of the buffers it lies in
 		// is alive (siblings never share bytes).
 		var outer [][2]int
-		for v := iv.val; ; {
-			s, ok := slots[v]
-			if !ok {
-				break
-			}
-			v = s.parent
-			if a := ivs[v]; a != nil {
+		for v := range enclosing(slots, iv.val) {
+			if a := ivs[v]; v != iv.val && a != nil {
 				outer = append(outer, [2]int{a.def, a.last})
 			}
 		}
@@ -124,16 +103,12 @@ func concatPieces(g *ir.Graph, root func(*ir.Value) *ir.Value, fixed map[*ir.Val
 // inside tells whether y is already (through slots) in x's buffer (y going
 // into x would make a cycle).
 func inside(slots map[*ir.Value]slot, y, x *ir.Value) bool {
-	for v := y; ; {
+	for v := range enclosing(slots, y) {
 		if v == x {
 			return true
 		}
-		s, ok := slots[v]
-		if !ok {
-			return false
-		}
-		v = s.parent
 	}
+	return false
 }
 
 // outside returns the parts of steps [def, last] that none of the spans
