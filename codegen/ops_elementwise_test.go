@@ -136,3 +136,32 @@ func TestBinaryFunctions(t *testing.T) {
 		}
 	}
 }
+
+// TestChainClipBounds runs Clip steps of a fused chain with one bound
+// infinite (an omitted ONNX bound) and both finite, on special inputs:
+// NaN stays NaN and an infinite bound leaves that side alone.
+func TestChainClipBounds(t *testing.T) {
+	in := []float64{0, -0.75, 0.75, 3, -3, 100, -100, math.Inf(1), math.Inf(-1), math.NaN(), 1e-7, 6, 7, -1, 2, 5}
+	x := ir.NewTensor(ir.Float32, ir.Shape{len(in)})
+	for i, v := range in {
+		x.SetFloat(i, v)
+	}
+	inf := float32(math.Inf(1))
+	for _, steps := range [][]ir.ChainStep{
+		{{Clip: true, Lo: -0.5, Hi: inf}, {Unary: &ir.Unary{Fn: ir.FnNeg}}},
+		{{Clip: true, Lo: -inf, Hi: 6}, {Unary: &ir.Unary{Fn: ir.FnNeg}}},
+		{{Unary: &ir.Unary{Fn: ir.FnAbs}}, {Clip: true, Lo: 0, Hi: inf}, {Clip: true, Lo: -inf, Hi: 2.5}},
+	} {
+		op := &ir.FusedElementwise{Steps: steps, Out: x.Type}
+		want, err := op.Eval([]*ir.Tensor{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, simd := range []bool{true, false} {
+			got := runOneNode(t, op, simd, x)[0]
+			if msg := verify.Compare(got, want[0], 0, 0, &verify.OutputResult{}); msg != "" {
+				t.Errorf("%v simd=%v: %s", steps, simd, msg)
+			}
+		}
+	}
+}

@@ -54,7 +54,11 @@ func chainable(n *ir.Node) bool {
 	default:
 		return false // before looking at inputs: a Concat may have 100,000
 	}
-	for _, v := range n.Inputs {
+	_, isClip := n.Op.(*ir.Clip)
+	for i, v := range n.Inputs {
+		if v == nil && isClip && i > 0 {
+			continue // an omitted bound: clipBounds makes it infinite
+		}
 		if v == nil || v.Type.DType != ir.Float32 {
 			return false
 		}
