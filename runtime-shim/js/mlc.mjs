@@ -93,8 +93,16 @@ export function readMetadata(module) {
     throw new Error(`mlc metadata is not UTF-8 JSON: ${e.message}`);
   }
   if (meta === null || typeof meta !== "object") throw new Error("mlc metadata is not a JSON object");
-  if (meta.abi !== ABI_VERSION && !threadedABI(meta.abi)) throw new Error(`mlc module ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION}, ${ABI_THREADS} and ${ABI_TIMED_THREADS}`);
+  const unknown = unknownABI(meta.abi);
+  if (unknown) throw new Error(`mlc module ${unknown}`);
   return meta;
+}
+
+// unknownABI says why a module's ABI version is not one this runtime
+// speaks, or returns null when it is.
+function unknownABI(abi) {
+  if (abi === ABI_VERSION || threadedABI(abi)) return null;
+  return `ABI ${abi}, this runtime speaks ABI ${ABI_VERSION}, ${ABI_THREADS} and ${ABI_TIMED_THREADS}`;
 }
 
 // customSection finds a custom section by name in module bytes; null if none.
@@ -119,7 +127,8 @@ export function checkMetadata(meta, memoryBytes) {
     throw new Error(`mlc metadata refused: ${msg}`);
   };
   if (meta === null || typeof meta !== "object") fail("not an object");
-  if (meta.abi !== ABI_VERSION && !threadedABI(meta.abi)) fail(`ABI ${meta.abi}, this runtime speaks ABI ${ABI_VERSION}, ${ABI_THREADS} and ${ABI_TIMED_THREADS}`);
+  const unknown = unknownABI(meta.abi);
+  if (unknown) fail(unknown);
   if (threadedABI(meta.abi) && !(Number.isSafeInteger(meta.threads) && meta.threads >= 2)) fail(`threads is ${JSON.stringify(meta.threads)} in an ABI ${meta.abi} module`);
   for (const kind of ["inputs", "outputs"]) {
     const list = meta[kind];
