@@ -292,6 +292,7 @@ export function cases(env) {
       "memory_bytes past memory": [edit((m) => (m.memory_bytes = 2 ** 40)), /memory_bytes/],
       "fixed_inputs not names": [edit((m) => (m.fixed_inputs = [{ name: "image" }])), /fixed_inputs/],
       "inputs not a list": [edit((m) => (m.inputs = { image: m.inputs[0] })), /inputs is not an array/],
+      "unknown ABI": [edit((m) => (m.abi = 9)), /ABI 9, this runtime speaks ABI 1, 2 and 3/],
     };
     for (const [what, [lie, re]] of Object.entries(lies)) {
       const bytes = withMetadata(env.bytes, lie);
