@@ -165,7 +165,7 @@ type Memory struct {
 	Weights  int // constants kept for the whole run, at their stored width
 	Staged   int // constants only the first run reads: in the arena, overwritten later
 	Prepared int // weights in the layout kernels read, computed at the first run
-	IO       int // inputs and outputs, at fixed addresses
+	IO       int // inputs, at fixed addresses (outputs are arena buffers); the name predates that
 	Arena    int // activations and kernel workspaces, reused as they die
 	// Peak is the most the arena must hold at once (at node PeakNode): the
 	// activations live then and that node's workspace. Arena - Peak is lost

@@ -35,7 +35,7 @@ type Plan struct {
 	Consts      []*ir.Value // constants to place in data segments, by address
 	ConstBytes  int         // size of the constant region
 	StagedBytes int         // constants only Once nodes read, placed in the arena
-	FixedBytes  int         // inputs, outputs and the Once nodes' results
+	FixedBytes  int         // inputs and the Once nodes' results (outputs are in the arena)
 	OnceBytes   int         // of which the Once nodes' results
 	ArenaStart  int
 	ArenaBytes  int

@@ -350,7 +350,7 @@ func printMemory(w io.Writer, m *mlc.Memory) {
 	fmt.Fprintf(w, "linear memory %s:\n", mb(m.Total))
 	fmt.Fprintf(w, "  weights        %s (at their stored width; %s more only for the first run, in the arena)\n", mb(m.Weights), mb(m.Staged))
 	fmt.Fprintf(w, "  prepared       %s (weights in the kernels' layout, computed at the first run)\n", mb(m.Prepared))
-	fmt.Fprintf(w, "  inputs/outputs %s\n", mb(m.IO))
+	fmt.Fprintf(w, "  inputs         %s (at fixed addresses; outputs are arena buffers)\n", mb(m.IO))
 	fmt.Fprintf(w, "  arena          %s: at most %s at once (%s activations + %s workspace, at %s)\n", mb(m.Arena), mb(m.Peak), mb(m.PeakLive), mb(m.PeakWorkspace), m.PeakNode)
 	fmt.Fprintf(w, "  other          %s\n", mb(m.Other))
 }
