@@ -49,7 +49,9 @@ const run = (R, C) => `(func (export "run${R}x${C}") (param $reps i32) (param $t
 let peak = `(func (export "peak") (param $n i32) (result f32) ${Array.from({ length: 12 }, (_, i) => `(local $a${i} v128)`).join(" ")} (local $x v128) (local $y v128)
  (local.set $x (f32x4.splat (f32.const 1.0001))) (local.set $y (f32x4.splat (f32.const 0.9999))) (loop $l`;
 for (let r = 0; r < 4; r++) for (let i = 0; i < 12; i++) peak += `\n(local.set $a${i} (f32x4.add (f32x4.mul (local.get $a${i}) (local.get $y)) (local.get $x)))`;
-peak += `\n(br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))) (f32x4.extract_lane 0 (f32x4.add (local.get $a0) (local.get $a11))))`;
+// Every chain feeds the result: V8 drops the ones that do not.
+peak += `\n(br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))`;
+peak += `(f32x4.extract_lane 0 ${"(f32x4.add ".repeat(11)}(local.get $a0)${Array.from({ length: 11 }, (_, i) => ` (local.get $a${i + 1}))`).join("")}))`;
 
 const wat = `(module (memory 64)\n${shapes.map(([R, C]) => dot(R, C) + "\n" + run(R, C)).join("\n")}\n${peak})`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlc-tiles-"));
