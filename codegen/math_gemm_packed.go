@@ -204,7 +204,7 @@ func (k *Ctx) microKernelRowPitch(form storeForm, ep *ir.Epilogue, bias biasMode
 		if k.portable() && form == storeNCHW {
 			acc = k.dotChunked(h, pa, pb, steps, h.Param(9))
 		} else {
-			acc = k.dotBody(h, pa, pb, steps, h.Param(9), lda, pitch)
+			acc = k.dotBody(h, pa, pb, steps, h.Param(9), cols, lda, pitch)
 		}
 		// earlier chunks' sums
 		addC := func() {
@@ -246,16 +246,27 @@ func (k *Ctx) microKernelRowPitch(form storeForm, ep *ir.Epilogue, bias biasMode
 // (acc[r*2+v]: row r, columns 4v..4v+3). wazero tunes take four k per trip
 // (kq = K4/4) from a packed B panel; v8 takes one (kq = K) from B rows ldb
 // bytes apart.
-func (k *Ctx) dotBody(h *asm.Func, pa, pb, kq, ldb asm.Local, lda, pitch int) []asm.Local {
+func (k *Ctx) dotBody(h *asm.Func, pa, pb, kq, ldb, cols asm.Local, lda, pitch int) []asm.Local {
 	if k.portable() {
 		acc := make([]asm.Local, 8)
 		for i := range acc {
 			acc[i] = h.Local(asm.V128)
 		}
+		// A tile of at most 4 columns (the last of a row: 49 pixels are 6
+		// tiles and 1 column) takes the 4x4 dot: half the arithmetic, the
+		// same sums for the columns stored.
+		h.Get(cols).I32Const(4).Op(wasm.OpcodeI32LeS).If()
+		h.Get(pa).Get(pb).Get(kq).Get(ldb).Call(k.dotPortableVecs(pitch, 1))
+		for r := 3; r >= 0; r-- {
+			h.Set(acc[r*2])
+			h.V128Const([16]byte{}).Set(acc[r*2+1])
+		}
+		h.Else()
 		h.Get(pa).Get(pb).Get(kq).Get(ldb).Call(k.dotPortable(pitch))
 		for i := 7; i >= 0; i-- {
 			h.Set(acc[i])
 		}
+		h.End()
 		return acc
 	}
 	wz := k.tuneWazero()
@@ -389,30 +400,42 @@ func (k *Ctx) dotChunked(h *asm.Func, pa, pb, steps, ldb asm.Local) []asm.Local 
 // With a pitch (B's rows that many bytes apart, known at compile time;
 // ldb is then unused) a trip's B is addressed from one base as well, under
 // a second probe.
-func (k *Ctx) dotPortable(pitch int) uint32 {
+func (k *Ctx) dotPortable(pitch int) uint32 { return k.dotPortableVecs(pitch, 2) }
+
+// dotPortableVecs is dotPortable over vecs vectors of B per k step (2: the
+// 4x8 tile; 1: a 4x4 tile, returning acc[r], row r's 4 columns).
+func (k *Ctx) dotPortableVecs(pitch, vecs int) uint32 {
 	i32, v := asm.I32, asm.V128
-	res := []wasm.ValueType{v, v, v, v, v, v, v, v}
-	name := "dot4x8_portable"
+	res := make([]wasm.ValueType, 4*vecs)
+	for i := range res {
+		res[i] = v
+	}
+	name := fmt.Sprintf("dot4x%d_portable", 4*vecs)
 	if pitch > 0 {
 		name += fmt.Sprintf("_ldb%d", pitch)
 	}
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, res, func(h *asm.Func) {
 		pa, pb, steps, ldb := h.Param(0), h.Param(1), h.Param(2), h.Param(3)
-		acc := make([]asm.Local, 8)
+		acc := make([]asm.Local, 4*vecs) // acc[r*vecs+j]: row r, columns 4j..4j+3
 		for i := range acc {
 			acc[i] = h.Local(asm.V128)
 			h.V128Const([16]byte{}).Set(acc[i])
 		}
-		b0, b1, av := h.Local(asm.V128), h.Local(asm.V128), h.Local(asm.V128)
+		b := make([]asm.Local, vecs)
+		for j := range b {
+			b[j] = h.Local(asm.V128)
+		}
+		av := h.Local(asm.V128)
 		// step emits one k step reading A at pa+aoff and B at pb.
 		step := func(aoff, boff uint32) {
-			h.Get(pb).V128Load(boff + 16).Set(b1)
-			h.Get(pb).V128Load(boff).Set(b0)
+			for j := vecs - 1; j >= 0; j-- {
+				h.Get(pb).V128Load(boff + uint32(16*j)).Set(b[j])
+			}
 			for r := 3; r >= 0; r-- {
 				h.Get(pa).V128Load(aoff + uint32(16*r)).Set(av)
-				a0, a1 := acc[r*2], acc[r*2+1]
-				k.madd(h, a1, av, b1)
-				k.madd(h, a0, av, b0)
+				for j := vecs - 1; j >= 0; j-- {
+					k.madd(h, acc[r*vecs+j], av, b[j])
+				}
 			}
 			if pitch == 0 {
 				h.Get(pb).Get(ldb).Op(wasm.OpcodeI32Add).Set(pb)
@@ -423,7 +446,7 @@ func (k *Ctx) dotPortable(pitch int) uint32 {
 		h.Loop()
 		h.Get(pa).V128Load(U*64 - 16).Drop() // the probes
 		if pitch > 0 {
-			h.Get(pb).V128Load(uint32((U-1)*pitch + 16)).Drop()
+			h.Get(pb).V128Load(uint32((U-1)*pitch + 16*(vecs-1))).Drop()
 		}
 		for u := 0; u < U; u++ {
 			step(uint32(64*u), uint32(u*pitch))
