@@ -107,6 +107,8 @@ func convClass(n *ir.Node, c *ir.Conv, wshape ir.Shape, layout ir.WeightLayout) 
 		return "grouped conv"
 	case layout == ir.WeightsWinograd:
 		return "winograd"
+	case layout == ir.WeightsWinograd4:
+		return "winograd4"
 	case dilated:
 		return "dilated conv"
 	}

@@ -70,7 +70,7 @@ func init() {
 		if op.Layout == ir.WeightsPackA && k.SIMD() {
 			return k.convPackA(n, op)
 		}
-		if op.Layout == ir.WeightsWinograd && k.SIMD() {
+		if op.Layout.WinogradTile() > 0 && k.SIMD() {
 			return k.convWinograd(n, op)
 		}
 		if g, ok := depthwiseFits(k, n, op); ok {
@@ -688,7 +688,7 @@ const portableMaxK = 256
 // give each thread a copy of (per-thread scratch): the single-threaded
 // layout is unchanged, its workspace being ws-expand plus one copy.
 func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
-	if op.Layout == ir.WeightsWinograd {
+	if op.Layout.WinogradTile() > 0 {
 		// All of it per thread: the band-parallel form runs whole bands
 		// on each thread (winogradBands); the other forms use thread 0's
 		// copy, and each thread its copy's expanded U panel.
@@ -755,6 +755,9 @@ func ConvWeightsFor(t string, threads int) func(n *ir.Node, op *ir.FusedConv) ir
 		case t != tune.V8 && !tune.IsPortable(t):
 			return ir.WeightsPackB
 		case winogradFits(n, op):
+			if winograd4Pays(n, op) {
+				return ir.WeightsWinograd4
+			}
 			return ir.WeightsWinograd
 		case tune.IsPortable(t) && threads <= 1 && pixelsAsA(n, op):
 			return ir.WeightsPackB

@@ -16,14 +16,18 @@ import (
 // products per tile and channel pair instead of 36. The 16 products are 16
 // GEMMs [M, C] x [C, tiles] through the packed micro-kernel; the
 // transforms run in f32x4 lanes over four neighbouring tiles.
+//
+// F(4x4,3x3) (layout ir.WeightsWinograd4) is the same with 4x4 output
+// tiles from 6x6 input patches: 36 products per 16 outputs, 36 GEMMs.
 
 type winogradPlan struct {
+	m, P                  int // output tile side (2 or 4), products ((m+2)^2)
 	N, C, M, H, W, Ho, Wo int
 	padT, padL            int
 	TH, G, TWp            int // tile rows, groups of 4 tile columns, padded tile columns
 	R, bands              int // tile rows per band, bands
 	Tp, TpP               int // tiles per band and the pitch of V's and M's rows (spreadPitch)
-	Hp, Wp                int // bordered input plane: the image's, or a band's (2R+2 rows)
+	Hp, Wp                int // bordered input plane: the image's, or a band's (mR+2 rows)
 	padBytes, vBytes      int
 	mBytes, yBytes        int
 }
@@ -40,33 +44,38 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &winogradPlan{N: x[0], C: x[1], M: op.WShape[0], H: g.In[0], W: g.In[1], Ho: g.Out[0], Wo: g.Out[1], padT: g.PadBegin[0], padL: g.PadBegin[1]}
-	p.TH = (p.Ho + 1) / 2
-	tw := (p.Wo + 1) / 2
+	m := op.Layout.WinogradTile()
+	p := &winogradPlan{m: m, P: (m + 2) * (m + 2), N: x[0], C: x[1], M: op.WShape[0], H: g.In[0], W: g.In[1], Ho: g.Out[0], Wo: g.Out[1], padT: g.PadBegin[0], padL: g.PadBegin[1]}
+	p.TH = (p.Ho + m - 1) / m
+	tw := (p.Wo + m - 1) / m
 	p.G = (tw + 3) / 4
 	p.TWp = 4 * p.G
 	// Bands of R tile rows whose V and M fit the budget, but at least 128
 	// tiles (a U panel is expanded once per band, product and panel).
-	p.R = max(1, winogradBandBytes/(16*(p.C+p.M)*p.TWp*4))
+	p.R = max(1, winogradBandBytes/(p.P*(p.C+p.M)*p.TWp*4))
 	p.R = min(p.TH, max(p.R, (128+p.TWp-1)/p.TWp))
 	p.bands = (p.TH + p.R - 1) / p.R
 	p.Tp = p.R * p.TWp
 	p.TpP = spreadPitch(p.Tp)
-	p.Hp = max(2*p.TH+2, p.padT+p.H)
+	p.Hp = max(m*p.TH+2, p.padT+p.H)
 	if p.bands > 1 {
 		// Several bands copy their own input rows (and the two they share
 		// with the next band) into a bordered band, so that the workspace
 		// holds a band, not a bordered copy of the whole image: at 512x512
 		// with 48 channels that was 51 MB beside the activations.
-		p.Hp = 2*p.R + 2
+		p.Hp = m*p.R + 2
 	}
-	p.Wp = max(8*p.G+4, p.padL+p.W)
+	// the input transform's loads reach 4m+4 columns past a group's first
+	p.Wp = max(4*m*p.G+4, p.padL+p.W)
 	p.padBytes = alignUp((p.C*p.Hp*p.Wp+4)*4, 16)
-	p.vBytes = 16 * p.C * p.TpP * 4
-	p.mBytes = 16 * p.M * p.TpP * 4
-	p.yBytes = alignUp((p.M*2*p.R*8*p.G+4)*4, 16)
+	p.vBytes = p.P * p.C * p.TpP * 4
+	p.mBytes = p.P * p.M * p.TpP * 4
+	p.yBytes = alignUp((p.M*m*p.R*p.yRow()+4)*4, 16)
 	return p, nil
 }
+
+// yRow is the floats in a row of the tile-aligned output plane.
+func (p *winogradPlan) yRow() int { return 4 * p.m * p.G }
 
 func (p *winogradPlan) workspace() int {
 	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.C*64 // + the portable shape's expanded U panel
@@ -89,7 +98,7 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
 	padBuf := k.WorkspaceAddr()
 	C, M := p.C, p.M
-	threaded := k.splits(16*((M+3)/4), winogradPanelNs(p))
+	threaded := k.splits(p.P*((M+3)/4), winogradPanelNs(p))
 	if p.N == 1 && p.bands >= 2*k.Threads() && k.splits(p.bands, winogradBandNs(p)) {
 		k.winogradBands(p, op, x, u, out, bias, resOff)
 		return nil
@@ -174,7 +183,7 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 		k.winogradInSerial(p, inT, a, padBuf, vBuf, r0)
 	}
 
-	// 3. 16 GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
+	// 3. P GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
 	switch {
 	case threaded:
 		k.winogradGEMMsThreads(p, u, vBuf, mBuf)
@@ -194,17 +203,17 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 	}
 
 	// 5. The band's valid rows into the output, with residual and
-	// activations: rows 2*r0 .. min(2*(r0+R), Ho).
-	ob := f.Local(asm.I32)
-	f.I32Const(int32(2 * p.R)).I32Const(int32(p.Ho)).Get(r0).I32Const(2).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(nrows).Get(nrows).I32Const(int32(2 * p.R)).Op(wasm.OpcodeI32GtS).Select().Set(nrows)
-	f.Get(r0).I32Const(int32(2 * p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(l.outBase).Op(wasm.OpcodeI32Add).Set(ob)
+	// activations: rows m*r0 .. min(m*(r0+R), Ho).
+	ob, mR := f.Local(asm.I32), int32(p.m*p.R)
+	f.I32Const(mR).I32Const(int32(p.Ho)).Get(r0).I32Const(int32(p.m)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(nrows).Get(nrows).I32Const(mR).Op(wasm.OpcodeI32GtS).Select().Set(nrows)
+	f.Get(r0).I32Const(int32(p.m * p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(l.outBase).Op(wasm.OpcodeI32Add).Set(ob)
 	k.winogradStore(p, op, a, yBuf, ob, nrows, resOff)
 }
 
-// winogradBandNs estimates one band: its 16 products and, a third again,
+// winogradBandNs estimates one band: its P products and, a third again,
 // its copy and transforms.
 func winogradBandNs(p *winogradPlan) float64 {
-	return 1.3 * float64(16*((p.M+3)/4)) * winogradPanelNs(p)
+	return 1.3 * float64(p.P*((p.M+3)/4)) * winogradPanelNs(p)
 }
 
 // winogradBands is convWinograd of one image split into several bands per
@@ -236,7 +245,7 @@ func (k *Ctx) winogradBands(p *winogradPlan, op *ir.FusedConv, x, u, out, bias *
 }
 
 // winogradBandCopy copies the input rows of the band starting at tile row
-// r0 (bordered rows 2*r0 .. 2*r0+2R+1, each channel's Hp of them) into the
+// r0 (bordered rows m*r0 .. m*r0+mR+1, each channel's Hp of them) into the
 // zeroed band at padBuf; rows above or below the image stay zero.
 func (k *Ctx) winogradBandCopy(p *winogradPlan, a wsAddr, padBuf int32, xBase, r0, src, dst, c1, c2 asm.Local) {
 	f := k.F
@@ -245,7 +254,7 @@ func (k *Ctx) winogradBandCopy(p *winogradPlan, a wsAddr, padBuf int32, xBase, r
 	f.I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
 	// the first row's input row, and its address in channel 0 (used only
 	// for rows inside the image)
-	f.Get(r0).I32Const(2).Op(wasm.OpcodeI32Mul).I32Const(int32(p.padT)).Op(wasm.OpcodeI32Sub).Set(row)
+	f.Get(r0).I32Const(int32(p.m)).Op(wasm.OpcodeI32Mul).I32Const(int32(p.padT)).Op(wasm.OpcodeI32Sub).Set(row)
 	f.Get(row).I32Const(int32(p.W * 4)).Op(wasm.OpcodeI32Mul).Get(xBase).Op(wasm.OpcodeI32Add).Set(srcC)
 	a.push(padBuf + int32(p.padL*4))
 	f.Set(dst)
@@ -270,7 +279,7 @@ func (k *Ctx) winogradBandCopy(p *winogradPlan, a wsAddr, padBuf int32, xBase, r
 func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, a wsAddr, yBuf int32, outBase, nrows asm.Local, resOff int32) {
 	f := k.F
 	ys, od, mc, oc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	yStride := int32(8 * p.G * 4)
+	yStride := int32(p.yRow() * 4)
 	a.push(yBuf)
 	f.Set(ys)
 	f.Get(outBase).Set(od)
@@ -305,7 +314,7 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, a wsAddr, yBuf in
 			f.AddI32(ys, yStride)
 		})
 		// the next channel: its band in Y and its rows in the output
-		f.I32Const(int32(2 * p.R)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(yStride).Op(wasm.OpcodeI32Mul).Get(ys).Op(wasm.OpcodeI32Add).Set(ys)
+		f.I32Const(int32(p.m * p.R)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(yStride).Op(wasm.OpcodeI32Mul).Get(ys).Op(wasm.OpcodeI32Add).Set(ys)
 		f.I32Const(int32(p.Ho)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(int32(p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(od).Op(wasm.OpcodeI32Add).Set(od)
 	})
 }
@@ -313,6 +322,9 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, a wsAddr, yBuf in
 // winogradIn returns the shared function (in, v) transforming one channel:
 // in is its first bordered row, v its row of V for position 0.
 func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
+	if p.m == 4 {
+		return k.winogradIn4(p)
+	}
 	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP)
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
@@ -388,6 +400,9 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 // winogradOut returns the shared function (m, y, bias) bringing one output
 // channel back: m is its row of M for position 0, y its tile-aligned plane.
 func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
+	if p.m == 4 {
+		return k.winogradOut4(p, hasBias)
+	}
 	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.R, p.G, p.M*p.TpP, hasBias)
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
@@ -440,7 +455,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 	})
 }
 
-// winogradGEMMs runs the 16 products one 4x8 tile per call (v8 and wazero
+// winogradGEMMs runs the P products one 4x8 tile per call (v8 and wazero
 // tunes).
 func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf int32) {
 	f := k.F
@@ -450,7 +465,7 @@ func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf i
 	uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	panels := (M + 3) / 4
 	f.SetI32(xi, 0)
-	f.Counted(f.Local(asm.I32), 16, func() {
+	f.Counted(f.Local(asm.I32), p.P, func() {
 		f.SetI32(mp, 0)
 		f.Counted(mpc, panels, func() {
 			tileLen(f, rows, mp, 4, M)
@@ -463,7 +478,7 @@ func (k *Ctx) winogradGEMMs(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf i
 	})
 }
 
-// winogradGEMMsPortable runs the 16 products in the portable shape: per
+// winogradGEMMsPortable runs the P products in the portable shape: per
 // product and 4-row panel of U, the panel is expanded once (eBuf) and one
 // call runs the row of tiles over every tile column.
 func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, eBuf int32) {
@@ -473,7 +488,7 @@ func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, a wsAddr, vBuf
 	panels := (M + 3) / 4
 	xi, mp, mpc, rows := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.SetI32(xi, 0)
-	f.Counted(f.Local(asm.I32), 16, func() {
+	f.Counted(f.Local(asm.I32), p.P, func() {
 		f.SetI32(mp, 0)
 		f.Counted(mpc, panels, func() {
 			tileLen(f, rows, mp, 4, M)
@@ -506,7 +521,7 @@ func (k *Ctx) winogradInSerial(p *winogradPlan, inT uint32, a wsAddr, padBuf, vB
 		a.push(padBuf)
 		f.Set(rowIn)
 	} else {
-		f.Get(r0).I32Const(int32(2 * p.Wp * 4)).Op(wasm.OpcodeI32Mul)
+		f.Get(r0).I32Const(int32(p.m * p.Wp * 4)).Op(wasm.OpcodeI32Mul)
 		a.push(padBuf)
 		f.Op(wasm.OpcodeI32Add).Set(rowIn)
 	}
@@ -523,7 +538,7 @@ func (k *Ctx) winogradInSerial(p *winogradPlan, inT uint32, a wsAddr, padBuf, vB
 // in units of one channel. The band's rows start at padBuf: with several
 // bands the band copy puts them there, with one band r0 is 0.
 func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf int32) {
-	k.Parallel(p.C, float64(p.Tp*16*8)*nsPerLaneOp/4, func(s Span) {
+	k.Parallel(p.C, float64(p.Tp*p.P*8)*nsPerLaneOp/4, func(s Span) {
 		f := s.F
 		rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		s.Base(padBuf, int32(p.Hp*p.Wp*4))
@@ -542,7 +557,7 @@ func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf int32)
 // panel of U times one product's V, over a band.
 func winogradPanelNs(p *winogradPlan) float64 { return float64(2*p.C*4*p.Tp) * nsPerFlop }
 
-// winogradGEMMsThreads runs a band's 16 products in a threaded module, in
+// winogradGEMMsThreads runs a band's P products in a threaded module, in
 // units of one product xi and one 4-row panel of U, each unit emitting
 // exactly the calls of the single-threaded form of the tune (portable: the
 // panel expanded into the thread's own scratch copy, one call per row of
@@ -561,7 +576,7 @@ func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int3
 	// workspace, where the single-threaded form puts it.
 	buf, bufSize := k.ScratchAddr()
 	buf += int32(p.workspace() - p.C*64)
-	k.Parallel(16*panels, winogradPanelNs(p), func(s Span) {
+	k.Parallel(p.P*panels, winogradPanelNs(p), func(s Span) {
 		f := s.F
 		unit, xi, mp, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		uA, vB, mC, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -602,7 +617,7 @@ func (k *Ctx) winogradOutSerial(p *winogradPlan, outT uint32, a wsAddr, mBuf, yB
 	f.Counted(mc, p.M, func() {
 		f.Get(mrow).Get(yrow).Get(bp).Call(outT)
 		f.AddI32(mrow, int32(p.TpP*4))
-		f.AddI32(yrow, int32(2*p.R*8*p.G*4))
+		f.AddI32(yrow, int32(p.m*p.R*p.yRow()*4))
 		f.AddI32(bp, 4)
 	})
 }
@@ -610,12 +625,12 @@ func (k *Ctx) winogradOutSerial(p *winogradPlan, outT uint32, a wsAddr, mBuf, yB
 // winogradOutThreads is the output transform of a band in a threaded
 // module, in units of one output channel.
 func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32, bias *ir.Value) {
-	k.Parallel(p.M, float64(p.Tp*16*6)*nsPerLaneOp/4, func(s Span) {
+	k.Parallel(p.M, float64(p.Tp*p.P*6)*nsPerLaneOp/4, func(s Span) {
 		f := s.F
 		mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		s.Base(mBuf, int32(p.TpP*4))
 		f.Set(mrow)
-		s.Base(yBuf, int32(2*p.R*8*p.G*4))
+		s.Base(yBuf, int32(p.m*p.R*p.yRow()*4))
 		f.Set(yrow)
 		if bias != nil {
 			s.Base(k.Addr(bias), 4)
@@ -624,7 +639,7 @@ func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32,
 		s.Counted(mc, func() {
 			f.Get(mrow).Get(yrow).Get(bp).Call(outT)
 			f.AddI32(mrow, int32(p.TpP*4))
-			f.AddI32(yrow, int32(2*p.R*8*p.G*4))
+			f.AddI32(yrow, int32(p.m*p.R*p.yRow()*4))
 			f.AddI32(bp, 4)
 		})
 	})

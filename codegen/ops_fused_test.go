@@ -27,6 +27,8 @@ func TestFusedConvKernels(t *testing.T) {
 		{1, 16, 13, 13, 10, 3, 1, 1, 1, 1}, // Winograd, 13x13
 		{1, 16, 69, 71, 16, 3, 1, 1, 1, 1}, // Winograd in bands of tile rows, the last one overlapping, odd rows
 		{2, 64, 40, 30, 64, 3, 1, 1, 1, 1}, // Winograd in bands, batch: each band's rows copied, top and bottom ones bordered
+		{2, 8, 17, 17, 12, 3, 1, 1, 1, 1},  // Winograd F(2x2,3x3) (winograd4Pays), batch
+		{1, 16, 301, 6, 10, 3, 1, 1, 1, 1}, // F(2x2,3x3) in bands of tile rows, the last one overlapping
 		{1, 7, 10, 9, 5, 3, 2, 1, 1, 1},    // stride 2, row and channel tails
 		{2, 6, 7, 7, 9, 1, 1, 0, 1, 1},     // 1x1 direct
 		{1, 3, 23, 23, 8, 7, 2, 3, 1, 1},   // 7x7 stride 2
@@ -158,6 +160,32 @@ func checkFusedKernel(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir
 		if d := math.Abs(float64(got[i] - ref[i])); d > tol+tol*math.Abs(float64(ref[i])) {
 			t.Errorf("%s: element %d is %g, want %g", name, i, got[i], ref[i])
 			break
+		}
+	}
+}
+
+// TestWinograd4Rule: F(4x4,3x3) where its products over whole groups of
+// four tiles are at most winograd4Share of F(2x2,3x3)'s (16x16: 0.56,
+// 20x20: 0.75), F(2x2,3x3) where its 16-column groups waste more (17x17:
+// 0.83, 24x6: 1.13).
+func TestWinograd4Rule(t *testing.T) {
+	for _, c := range []struct {
+		H, W int
+		want ir.WeightLayout
+	}{
+		{16, 16, ir.WeightsWinograd4},
+		{20, 20, ir.WeightsWinograd4},
+		{1024, 1024, ir.WeightsWinograd4},
+		{17, 17, ir.WeightsWinograd},
+		{24, 6, ir.WeightsWinograd},
+		{7, 7, ir.WeightsPackA}, // too few outputs for Winograd
+	} {
+		x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, 16, c.H, c.W}})
+		w := randomConst("w", ir.Shape{16, 16, 3, 3}, 1)
+		op := &ir.FusedConv{Conv: ir.Conv{Window: ir.Window{Pads: []int{1, 1, 1, 1}}, Group: 1}}
+		n := &ir.Node{Op: op, Inputs: []*ir.Value{x, w}, Outputs: []*ir.Value{{Name: "y"}}}
+		if got := codegen.ConvWeightsFunc(tune.V8)(n, op); got != c.want {
+			t.Errorf("%dx%d: %s, want %s", c.H, c.W, got, c.want)
 		}
 	}
 }

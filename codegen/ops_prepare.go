@@ -17,9 +17,9 @@ func init() {
 	registerKernel(func(k *Ctx, n *ir.Node, op *ir.PrepareWeights) error {
 		x, y := n.Inputs[0], n.Outputs[0]
 		f := k.F
-		if op.Layout == ir.WeightsWinograd {
+		if tile := op.Layout.WinogradTile(); tile > 0 {
 			panels, C := x.Type.Shape[0], x.Type.Shape[1]
-			fn := k.winogradPrepare(x.Type.DType)
+			fn := k.winogradPrepare(x.Type.DType, tile)
 			f.I32Const(k.Addr(x)).I32Const(k.Addr(y)).I32Const(int32(panels * C)).I32Const(int32(panels * C * 16)).Call(fn)
 			return nil
 		}
@@ -62,15 +62,22 @@ func (k *Ctx) widenHalf4() uint32 {
 }
 
 // winogradPrepare is a shared function (src, dst, count, stride) for
-// source dtype dt: count groups of 9 taps x 4 lanes at src become the 16
-// f32x4 rows of U, row xi at dst + xi*stride bytes.
-func (k *Ctx) winogradPrepare(dt ir.DType) uint32 {
+// source dtype dt and output tiles of side tile (2 or 4): count groups of
+// 9 taps x 4 lanes at src become the (tile+2)^2 f32x4 rows of U, row xi at
+// dst + xi*stride bytes, in ir.WinogradTransform's (ir.WinogradTransform4's)
+// operations.
+func (k *Ctx) winogradPrepare(dt ir.DType, tile int) uint32 {
 	i32 := asm.I32
-	return k.Helper("winograd_prepare_"+dt.String(), []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
+	name := "winograd_prepare_" + dt.String()
+	if tile == 4 {
+		name += "_f4"
+	}
+	a := tile + 2
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
 		src, dst, n, stride := f.Param(0), f.Param(1), f.Param(2), f.Param(3)
 		h, b, e := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
 		var g [9]asm.Local
-		var t [4][3]asm.Local
+		t := make([][3]asm.Local, a)
 		for i := range g {
 			g[i] = f.Local(asm.V128)
 		}
@@ -79,15 +86,39 @@ func (k *Ctx) winogradPrepare(dt ir.DType) uint32 {
 				t[i][j] = f.Local(asm.V128)
 			}
 		}
-		half := func() { f.F32x4Const(0.5).Vec(wasm.OpcodeVecF32x4Mul) }
-		// three pushes nothing: it stores G applied to (a, b, c) through
+		var q asm.Local // a/4 (F(4x4,3x3))
+		if tile == 4 {
+			q = f.Local(asm.V128)
+		}
+		mul := func(c float32) { f.F32x4Const(c).Vec(wasm.OpcodeVecF32x4Mul) }
+		add := func(x, y asm.Local) { f.Get(x).Get(y).Vec(wasm.OpcodeVecF32x4Add) }
+		sub := func(x, y asm.Local) { f.Get(x).Get(y).Vec(wasm.OpcodeVecF32x4Sub) }
+		// apply pushes nothing: it stores G applied to (a, b, c) through
 		// put(i), which consumes the value on the stack.
-		three := func(a, bb, c asm.Local, put func(i int, push func())) {
-			put(0, func() { f.Get(a) })
-			f.Get(a).Get(c).Vec(wasm.OpcodeVecF32x4Add).Set(e)
-			put(1, func() { f.Get(e).Get(bb).Vec(wasm.OpcodeVecF32x4Add); half() })
-			put(2, func() { f.Get(e).Get(bb).Vec(wasm.OpcodeVecF32x4Sub); half() })
-			put(3, func() { f.Get(c) })
+		apply := func(a, bb, c asm.Local, put func(i int, push func())) {
+			if tile == 2 {
+				put(0, func() { f.Get(a) })
+				add(a, c)
+				f.Set(e)
+				put(1, func() { add(e, bb); mul(0.5) })
+				put(2, func() { sub(e, bb); mul(0.5) })
+				put(3, func() { f.Get(c) })
+				return
+			}
+			// ir.winogradG4: q = a/4, e = a+c, then q+c and b/2 (in e and
+			// h once e is used)
+			f.Get(a).F32x4Const(0.25).Vec(wasm.OpcodeVecF32x4Mul).Set(q)
+			put(0, func() { f.Get(q) })
+			add(a, c)
+			f.Set(e)
+			put(1, func() { add(e, bb); mul(float32(-1.0 / 6)) })
+			put(2, func() { sub(e, bb); mul(float32(-1.0 / 6)) })
+			add(q, c)
+			f.Set(e)
+			f.Get(bb).F32x4Const(0.5).Vec(wasm.OpcodeVecF32x4Mul).Set(h)
+			put(3, func() { add(e, h); mul(float32(1.0 / 6)) })
+			put(4, func() { sub(e, h); mul(float32(1.0 / 6)) })
+			put(5, func() { f.Get(c) })
 		}
 		es := uint32(dt.Bytes(1))
 		f.Get(n).Op(wasm.OpcodeI32Eqz).BrIf(0)
@@ -101,13 +132,13 @@ func (k *Ctx) winogradPrepare(dt ir.DType) uint32 {
 			f.Set(g[i])
 		}
 		for j := 0; j < 3; j++ {
-			three(g[j], g[3+j], g[6+j], func(i int, push func()) { push(); f.Set(t[i][j]) })
+			apply(g[j], g[3+j], g[6+j], func(i int, push func()) { push(); f.Set(t[i][j]) })
 		}
-		for i := 0; i < 4; i++ {
-			three(t[i][0], t[i][1], t[i][2], func(j int, push func()) {
-				// dst + (i*4+j)*stride
+		for i := 0; i < a; i++ {
+			apply(t[i][0], t[i][1], t[i][2], func(j int, push func()) {
+				// dst + (i*a+j)*stride
 				f.Get(dst)
-				if xi := int32(i*4 + j); xi > 0 {
+				if xi := int32(i*a + j); xi > 0 {
 					f.Get(stride).I32Const(xi).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 				}
 				push()

@@ -45,6 +45,8 @@ func TestPrepareWeights(t *testing.T) {
 		{"widen", ir.WeightsPackA, values(ir.Float16, ir.Shape{3, 7, 4})},
 		{"winograd f16", ir.WeightsWinograd, values(ir.Float16, ir.Shape{2, 5, 9, 4})},
 		{"winograd f32", ir.WeightsWinograd, values(ir.Float32, ir.Shape{3, 3, 9, 4})},
+		{"winograd4 f16", ir.WeightsWinograd4, values(ir.Float16, ir.Shape{2, 5, 9, 4})},
+		{"winograd4 f32", ir.WeightsWinograd4, values(ir.Float32, ir.Shape{3, 3, 9, 4})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			op := &ir.PrepareWeights{Layout: c.layout}

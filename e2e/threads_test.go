@@ -233,9 +233,10 @@ func sameThreadedOutputs(t *testing.T, wz *verify.WazeroRunner, nr *verify.NodeR
 }
 
 // TestThreadsConvForms checks the split of the default (portable) shape's
-// convolutions: Winograd in many bands of tile rows (whole bands handed
-// out, each thread in its own copy of the workspace, the last band
-// overlapping the one before it), Winograd in a few bands (input
+// convolutions: Winograd F(4x4,3x3) and F(2x2,3x3) (narrow maps) in many
+// bands of tile rows (whole bands handed out, each thread in its own copy
+// of the workspace, the last band overlapping the one before it), each
+// Winograd form in a few bands (input
 // transform, products with each thread's own expanded U panel, output
 // transform split inside each band), the packed-A GEMM (strided: each thread expands
 // weight panels into its own scratch) and the tap form (single-threaded
@@ -251,21 +252,24 @@ func TestThreadsConvForms(t *testing.T) {
 		C, M, H        int
 		stride, dilate int64
 		kernel         int64 // 3 unless set
+		W              int   // H unless set
 	}{
-		{"winograd_band_parallel", 16, 22, 90, 1, 1, 0},
-		{"winograd_bands", 16, 22, 40, 1, 1, 0},
-		{"packA_strided", 12, 30, 41, 2, 1, 0},
-		{"taps_dilated", 64, 42, 24, 1, 8, 0},
-		{"pixels_as_A", 96, 76, 7, 1, 1, 1},
-		{"pixels_as_A_strided", 80, 68, 13, 2, 1, 1},
-		{"packA_bands", 3, 16, 300, 2, 1, 7},
+		{"winograd_band_parallel", 16, 22, 90, 1, 1, 0, 0},
+		{"winograd_bands", 16, 22, 40, 1, 1, 0, 0},
+		{"winograd2_band_parallel", 16, 22, 700, 1, 1, 0, 6},
+		{"winograd2_bands", 16, 22, 17, 1, 1, 0, 0},
+		{"packA_strided", 12, 30, 41, 2, 1, 0, 0},
+		{"taps_dilated", 64, 42, 24, 1, 8, 0, 0},
+		{"pixels_as_A", 96, 76, 7, 1, 1, 1, 0},
+		{"pixels_as_A_strided", 80, 68, 13, 2, 1, 1, 0},
+		{"packA_bands", 3, 16, 300, 2, 1, 7, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			kernel := cmp.Or(c.kernel, 3)
 			pad := c.dilate * (kernel / 2)
 			n := optest.Node{Op: "Conv", Opset: 13, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: []*onnxpb.AttributeProto{
 				optest.Ints("pads", pad, pad, pad, pad), optest.Ints("strides", c.stride, c.stride), optest.Ints("dilations", c.dilate, c.dilate)}}
-			feed := map[string]*ir.Tensor{"x": randTensor(rng, ir.Float32, 1, 1, c.C, c.H, c.H)}
+			feed := map[string]*ir.Tensor{"x": randTensor(rng, ir.Float32, 1, 1, c.C, c.H, cmp.Or(c.W, c.H))}
 			consts := map[string]*ir.Tensor{"w": randTensor(rng, ir.Float32, 1, c.M, c.C, int(kernel), int(kernel)), "b": randTensor(rng, ir.Float32, 1, c.M)}
 			model, err := optest.Model(n, feed, consts)
 			if err != nil {

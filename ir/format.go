@@ -365,6 +365,8 @@ func (l WeightLayout) String() string {
 		return "packB"
 	case WeightsWinograd:
 		return "winograd"
+	case WeightsWinograd4:
+		return "winograd4"
 	}
 	return "layout" + strconv.Itoa(int(l))
 }

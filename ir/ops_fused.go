@@ -162,7 +162,22 @@ const (
 	// U = G g G^T for each (m, c), as 16 PackA matrices [M, C], one per
 	// position of the 4x4 transform (WinogradU).
 	WeightsWinograd
+	// WeightsWinograd4: the same in the F(4x4,3x3) domain, 36 PackA
+	// matrices, one per position of the 6x6 transform (WinogradU4).
+	WeightsWinograd4
 )
+
+// WinogradTile is the output tile side of a Winograd layout (2 or 4), 0
+// for the others.
+func (l WeightLayout) WinogradTile() int {
+	switch l {
+	case WeightsWinograd:
+		return 2
+	case WeightsWinograd4:
+		return 4
+	}
+	return 0
+}
 
 // FusedConv is a Conv with an epilogue. Inputs: X, W, B (may be nil), then
 // the residual when Epilogue.Residual. Packed weights (group 1) keep their
@@ -204,7 +219,7 @@ func (f *FusedConv) Infer(in []*Value) ([]Type, error) {
 
 func (f *FusedConv) Eval(in []*Tensor) ([]*Tensor, error) {
 	w := in[1]
-	if f.Layout == WeightsWinograd {
+	if f.Layout.WinogradTile() > 0 {
 		w = f.Plain
 	} else if f.Layout != WeightsPlain {
 		ws := f.WShape

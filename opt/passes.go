@@ -20,8 +20,8 @@ type Options struct {
 	SIMD bool
 	// ConvWeights is code generation's schedule choice for a fused
 	// convolution whose constant weights prepack can rearrange
-	// (codegen.ConvWeightsFunc): ir.WeightsWinograd where its Winograd
-	// kernel fits (prepack may still keep the direct form, packed as
+	// (codegen.ConvWeightsFunc): ir.WeightsWinograd or WeightsWinograd4
+	// where a Winograd kernel fits (prepack may still keep the direct form, packed as
 	// ir.WeightsPackA, to save memory), ir.WeightsPackA or ir.WeightsPackB.
 	// nil, or ir.WeightsPlain, leaves the weights as imported.
 	ConvWeights func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout

@@ -14,16 +14,18 @@ import (
 // activation); one with fewer keeps them prepared (its stored form staged
 // in the arena) while they fit the budget; one with few tiles whose
 // Winograd weights do not fit (past the 16 MB floor) goes direct, here
-// widened once.
+// widened once; one whose F(4x4,3x3) weights do not fit where
+// F(2x2,3x3)'s do takes F(2x2,3x3).
 func TestPrepareWeightsPlacement(t *testing.T) {
 	for _, c := range []struct {
 		channels, size int
 		layout         ir.WeightLayout
 		eachRun        bool
 	}{
-		{8, 40, ir.WeightsWinograd, false},
-		{8, 120, ir.WeightsWinograd, true},
+		{8, 40, ir.WeightsWinograd4, false},
+		{8, 240, ir.WeightsWinograd4, true},
 		{560, 16, ir.WeightsPackA, false},
+		{400, 16, ir.WeightsWinograd, false},
 	} {
 		C := c.channels
 		x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, C, c.size, c.size}})
@@ -116,9 +118,9 @@ func TestPrepareEachRunWhereFree(t *testing.T) {
 			y := &ir.Value{Name: name}
 			return &ir.Node{Name: name, Op: &ir.Conv{Window: ir.Window{Pads: []int{1, 1, 1, 1}}, Group: 1}, Inputs: []*ir.Value{x, w}, Outputs: []*ir.Value{y}}, y
 		}
-		size := 32
+		size := 64
 		if deep {
-			size = 128
+			size = 256
 		}
 		x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, C, size, size}})
 		g := &ir.Graph{Inputs: []*ir.Value{x}}
@@ -145,8 +147,8 @@ func TestPrepareEachRunWhereFree(t *testing.T) {
 				prep, _ = g.Nodes[i-1].Op.(*ir.PrepareWeights)
 			}
 		}
-		if prep == nil || prep.Layout != ir.WeightsWinograd || prep.EachRun != deep {
-			t.Errorf("deep %v: the 32x32 layer's weights prepared %+v, want Winograd, every run %v:\n%s", deep, prep, deep, g.Format(nil))
+		if prep == nil || prep.Layout != ir.WeightsWinograd4 || prep.EachRun != deep {
+			t.Errorf("deep %v: the 64x64 layer's weights prepared %+v, want Winograd F(4x4,3x3), every run %v:\n%s", deep, prep, deep, g.Format(nil))
 		}
 	}
 }
