@@ -27,6 +27,10 @@ import (
 // same instructions whichever thread claims it, so results do not depend
 // on the number of threads.
 
+// lingerNs is how long a worker stays awake for the next job before it
+// sleeps.
+const lingerNs = 0
+
 // MaxThreads bounds --threads (worker slots in the control block).
 const MaxThreads = 64
 
@@ -53,7 +57,11 @@ const (
 	ctrlWork  = 136                      // i64 ns the workers spent on the job's chunks
 	ctrlSlots = 192                      // i32 per worker id: 1 while mlc_worker(id) runs
 	ctrlClock = ctrlSlots + 4*MaxThreads // per thread id, a cache line: clock_time_get's result
-	ctrlSize  = ctrlClock + 64*MaxThreads
+	// the main thread's line: its clock, then where a join started and its
+	// stall limit (ns)
+	ctrlMainJoin  = ctrlClock + 8
+	ctrlMainStall = ctrlClock + 16
+	ctrlSize      = ctrlClock + 64*MaxThreads
 )
 
 // Exports of a threaded module (ABI v2 and v3).
@@ -473,6 +481,11 @@ func (md *module) formHelper() uint32 {
 		f.End()
 		f.End()
 		f.Get(st).Get(d).I32Store(stMode)
+		// Wake the workers now: they wake while this node's serial start
+		// runs, then linger for its first job.
+		if lingerNs > 0 {
+			f.Get(d).If().I32Const(0).I32Const(-1).MemoryAtomicNotify(uint32(md.th.ctrl) + ctrlGen).Drop().End()
+		}
 		f.Get(st).I64Const(0).I64Store(stExtra)
 		f.Get(st).Call(md.nowHelper()).I64Store(stT0)
 		f.Get(d)
@@ -510,7 +523,6 @@ func (md *module) parallelHelper() uint32 {
 	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32, i64, i32}, nil, func(f *asm.Func) {
 		job, n, chunk, maxChunk, stallNs, st := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
 		g, d, stalled := f.Local(i32), f.Local(i32), f.Local(i32)
-		t0 := f.Local(i64)
 		c := uint32(th.ctrl)
 		now := md.nowHelper()
 		f.GlobalGet(globalBackoff).If()
@@ -541,22 +553,27 @@ func (md *module) parallelHelper() uint32 {
 		f.I32Const(0).I32Const(-1).MemoryAtomicNotify(c + ctrlGen).Drop()
 		f.Get(g).Get(job).Get(n).Get(chunk).Get(maxChunk).Call(md.claimHelper())
 		// The main thread's CPU time ends with its last chunk: sleeping at
-		// the join costs no CPU.
+		// the join costs no CPU. What the join needs after a wait stays
+		// in memory, not in i64 locals: V8's baseline compiler (Liftoff,
+		// Node 20) sometimes returns from memory.atomic.wait32 with them
+		// zeroed (a zeroed join start counted the whole process's age as
+		// sleep; a zeroed timeout made every later wait a stall).
 		f.Get(st).If()
-		f.Call(now).Set(t0)
+		f.I32Const(0).Call(now).I64Store(c + ctrlMainJoin)
 		f.End()
+		f.I32Const(0).Get(stallNs).I64Store(c + ctrlMainStall)
 		// Sleep until the chunks other threads claimed are done; a wait
 		// past stallNs counts as a stall (then wait on without a limit).
 		f.Block().Loop()
 		f.I32Const(0).I32AtomicLoad(c + ctrlDone).Tee(d).Get(n).Op(wasm.OpcodeI32Eq).BrIf(1)
-		f.I32Const(0).Get(d).Get(stallNs).MemoryAtomicWait32(c + ctrlDone).I32Const(2).Op(wasm.OpcodeI32Eq)
-		f.If().I32Const(1).Set(stalled).I64Const(-1).Set(stallNs).End()
+		f.I32Const(0).Get(d).I32Const(0).I64Load(c + ctrlMainStall).MemoryAtomicWait32(c + ctrlDone).I32Const(2).Op(wasm.OpcodeI32Eq)
+		f.If().I32Const(1).Set(stalled).I32Const(0).I64Const(-1).I64Store(c + ctrlMainStall).End()
 		f.Br(0)
 		f.End().End()
-		// extra += the workers' chunk time - (now - t0)
+		// extra += the workers' chunk time - (now - join start)
 		f.Get(st).If()
 		f.Get(st).Get(st).I64Load(stExtra).I32Const(0).I64AtomicLoad(c + ctrlWork).Op(wasm.OpcodeI64Add)
-		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).Op(wasm.OpcodeI64Sub).I64Store(stExtra)
+		f.Call(now).I32Const(0).I64Load(c + ctrlMainJoin).Op(wasm.OpcodeI64Sub).Op(wasm.OpcodeI64Sub).I64Store(stExtra)
 		f.End()
 		// len = stalled ? min(2*len, max) : max(len/2, stallBackoff), with
 		// len = stallBackoff before the first stall.
@@ -640,6 +657,8 @@ func (md *module) workerFunc() *asm.Func {
 	f := asm.NewFunc([]wasm.ValueType{asm.I32}, []wasm.ValueType{asm.I32})
 	id := f.Param(0)
 	my, g := f.Local(asm.I32), f.Local(asm.I32)
+	t0 := f.Local(asm.I64)
+	now := md.nowHelper()
 	claim := md.claimHelper()
 	f.Get(id).I32Const(1).Op(wasm.OpcodeI32LtS).Get(id).I32Const(int32(th.n)).Op(wasm.OpcodeI32GeS).Op(wasm.OpcodeI32Or)
 	f.If().I32Const(abi.WorkerBadID).Return().End()
@@ -651,7 +670,17 @@ func (md *module) workerFunc() *asm.Func {
 	f.Block().Loop()
 	f.I32Const(0).I32AtomicLoad(c + ctrlStop).BrIf(1)
 	f.I32Const(0).I32AtomicLoad(c + ctrlGen).Tee(g).Get(my).Op(wasm.OpcodeI32Eq).If()
+	f.Block()
+	if lingerNs > 0 {
+		// Stay awake up to lingerNs for the next job before sleeping.
+		f.Call(now).Set(t0)
+		f.Loop()
+		f.I32Const(0).I32AtomicLoad(c + ctrlGen).Get(my).Op(wasm.OpcodeI32Ne).BrIf(1)
+		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).I64Const(lingerNs).Op(wasm.OpcodeI64LtS).BrIf(0)
+		f.End()
+	}
 	f.I32Const(0).Get(my).I64Const(-1).MemoryAtomicWait32(c + ctrlGen).Drop()
+	f.End()
 	f.Br(1)
 	f.End()
 	f.Get(g).Set(my)
