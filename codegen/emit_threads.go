@@ -376,9 +376,11 @@ const (
 // at all. So each split node is first timed both ways (probeCalls calls,
 // alternating), then runs the way that pays, and now and then runs the
 // other way to notice a change (a busy machine, a quiet one): probeEvery
-// calls after the decision last changed, then twice as far apart each
-// time up to maxProbeGap, since a probe the wrong way costs a slower call
-// (a split probe on a busy machine waits for a worker that lost its core).
+// calls after the decision last changed, then (from call probeSettle on:
+// the first runs' samples include code V8 has not optimized yet, and the
+// estimates should settle first) twice as far apart each time up to
+// maxProbeGap, since a probe the wrong way costs a slower call (a split
+// probe on a busy machine waits for a worker that lost its core).
 // Splitting pays when it saves at least 1/splitGainDiv of the node's time
 // on one thread, costs at most 1/splitCPUDiv more CPU time (the main
 // thread's time less its sleep at the joins, plus the workers' chunk
@@ -388,6 +390,7 @@ const (
 	probeCalls   = 8
 	probeEvery   = 16
 	maxProbeGap  = 256
+	probeSettle  = 64
 	splitGainDiv = 8
 	splitCPUDiv  = 4
 )
@@ -440,7 +443,7 @@ func (md *module) formHelper() uint32 {
 	i32 := asm.I32
 	return md.helper("mlc_form", []wasm.ValueType{i32}, []wasm.ValueType{i32}, func(f *asm.Func) {
 		st := f.Param(0)
-		d, calls := f.Local(i32), f.Local(i32)
+		d, calls, g := f.Local(i32), f.Local(i32), f.Local(i32)
 		f.GlobalGet(globalBackoff).If()
 		f.GlobalGet(globalBackoff).I32Const(1).Op(wasm.OpcodeI32Sub).GlobalSet(globalBackoff)
 		f.Else()
@@ -475,8 +478,13 @@ func (md *module) formHelper() uint32 {
 		f.Get(st).Get(d).I32Store(stPays)
 		f.Get(calls).Get(st).I32Load(stNext).Op(wasm.OpcodeI32Eq).If()
 		f.Get(d).I32Const(1).Op(wasm.OpcodeI32Xor).Set(d)
-		f.Get(st).Get(st).I32Load(stGap).I32Const(1).Op(wasm.OpcodeI32Shl).Tee(calls).I32Const(maxProbeGap).Get(calls).I32Const(maxProbeGap).Op(wasm.OpcodeI32LtU).Select().Tee(calls).I32Store(stGap)
-		f.Get(st).Get(st).I32Load(stNext).Get(calls).Op(wasm.OpcodeI32Add).I32Store(stNext)
+		// gap = calls < probeSettle ? gap : min(2*gap, maxProbeGap)
+		f.Get(st).I32Load(stGap).I32Const(1).Op(wasm.OpcodeI32Shl).Tee(g)
+		f.I32Const(maxProbeGap).Get(g).I32Const(maxProbeGap).Op(wasm.OpcodeI32LtU).Select()
+		f.Get(st).I32Load(stGap)
+		f.Get(calls).I32Const(probeSettle).Op(wasm.OpcodeI32GeU).Select().Set(g)
+		f.Get(st).Get(g).I32Store(stGap)
+		f.Get(st).Get(st).I32Load(stNext).Get(g).Op(wasm.OpcodeI32Add).I32Store(stNext)
 		f.End()
 		f.End()
 		f.End()
