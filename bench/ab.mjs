@@ -3,7 +3,7 @@
 // minimum, median and process CPU time per run, and the ratios to the
 // first variant.
 //
-//   node ab.mjs VARIANT VARIANT [VARIANT ...] [--min-time S] [--busy] MODEL_DIR|MODEL.onnx ...
+//   node ab.mjs VARIANT VARIANT [VARIANT ...] [--min-time S] [--busy] [--gap MS] MODEL_DIR|MODEL.onnx ...
 //
 // A variant is BIN[=flags][@threads]: the mlc binary, the compile flags
 // (default none) and the threads to load a threaded module with (default:
@@ -14,7 +14,9 @@
 // CPU is process.cpuUsage() (user + system, every thread of the process,
 // helper threads included) around each run; its mean per run is reported.
 // --busy keeps a CPU-bound process running beside the measurement (with two
-// cores: the other core busy).
+// cores: the other core busy). --gap MS idles that long before every timed
+// run, as bench.mjs does with --threads (a threaded module's workers then
+// start each run asleep, their cores idle).
 
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -25,18 +27,20 @@ import { load } from "../runtime-shim/js/mlc.mjs";
 const args = process.argv.slice(2);
 let minTime = 2;
 let busy = false;
+let gap = 0;
 const variants = [];
 const models = [];
 const isModel = (a) => a.endsWith(".onnx") || (fs.existsSync(a) && fs.statSync(a).isDirectory());
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--min-time") minTime = parseFloat(args[++i]);
   else if (args[i] === "--busy") busy = true;
+  else if (args[i] === "--gap") gap = parseFloat(args[++i]);
   else if (args[i].startsWith("--")) throw new Error(`unknown flag ${args[i]}`);
   else if (models.length === 0 && !isModel(args[i])) variants.push(args[i]);
   else models.push(args[i]);
 }
 if (variants.length < 1 || models.length < 1) {
-  console.error("usage: node ab.mjs BIN[=flags][@threads] ... [--min-time S] [--busy] MODEL_DIR|MODEL.onnx ...");
+  console.error("usage: node ab.mjs BIN[=flags][@threads] ... [--min-time S] [--busy] [--gap MS] MODEL_DIR|MODEL.onnx ...");
   process.exit(2);
 }
 const parse = (v) => {
@@ -56,7 +60,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlc-ab-"));
 const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))];
 const f = (x) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 vs.forEach((v, i) => console.log(`${String.fromCharCode(65 + i)}: ${v.bin}${v.flags ? ` ${v.flags}` : ""}${v.threads ? ` (${v.threads} threads)` : ""}`));
-console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}${busy ? ", a busy process beside" : ""}`);
+console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}${busy ? ", a busy process beside" : ""}${gap > 0 ? `, ${gap} ms idle before every run` : ""}`);
 console.log("| model | variant | min ms | median ms | CPU ms/run | min / A | median / A | CPU / A |");
 console.log("|---|---|---:|---:|---:|---:|---:|---:|");
 for (const arg of models) {
@@ -76,14 +80,15 @@ for (const arg of models) {
   while (performance.now() - began < 300) ms.forEach((m) => m.invoke());
   const t1 = performance.now();
   while (performance.now() - t1 < minTime * 1e3 || ts[0].length < 10) {
-    ms.forEach((m, i) => {
+    for (const [i, m] of ms.entries()) {
+      if (gap > 0) await new Promise((r) => setTimeout(r, gap));
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       m.invoke();
       ts[i].push(performance.now() - t0);
       const c = process.cpuUsage(c0);
       cpu[i] += (c.user + c.system) / 1e3;
-    });
+    }
   }
   const rows = ts.map((t, i) => ({ min: q(t, 0), med: q(t, 0.5), cpu: cpu[i] / t.length }));
   rows.forEach((r, i) => {

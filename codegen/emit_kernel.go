@@ -109,6 +109,12 @@ type Ctx struct {
 	F    *asm.Func
 	Node *ir.Node
 	name string // of the function, to name the functions of subgraph nodes
+
+	// Threaded modules (nodeForms): alone emits the node's single-threaded
+	// form (no loop splits); state is the node's run-time state, reserved
+	// once the node splits a loop.
+	alone bool
+	state int32
 }
 
 // Addr is the memory address of a value.

@@ -296,20 +296,29 @@ func (md *module) nodeFunc(n *ir.Node, name string) (idx int, err error) {
 	if k == nil {
 		return 0, ir.Unsupportedf(n, "no Wasm kernel for %s", n.Op.OpType())
 	}
-	f := asm.NewFunc(nil, []wasm.ValueType{asm.I32})
-	ctx := &Ctx{md: md, F: f, Node: n, name: name}
-	if err := k.Emit(ctx, n); err != nil {
-		if ir.IsUnsupported(err) {
-			var u *ir.Unsupported
-			if asUnsupported(err, &u) {
-				return 0, err
+	emit := func(ctx *Ctx) error {
+		if err := k.Emit(ctx, n); err != nil {
+			if ir.IsUnsupported(err) {
+				var u *ir.Unsupported
+				if asUnsupported(err, &u) {
+					return err
+				}
+				return ir.Unsupportedf(n, "%v", err)
 			}
-			return 0, ir.Unsupportedf(n, "%v", err)
+			return fmt.Errorf("%s: code generation: %w", n.Label(), err)
 		}
-		return 0, fmt.Errorf("%s: code generation: %w", n.Label(), err)
+		ctx.F.I32Const(0)
+		return nil
 	}
-	f.I32Const(0)
-	return int(md.addFunc(name, f)), nil
+	ctx := &Ctx{md: md, F: asm.NewFunc(nil, []wasm.ValueType{asm.I32}), Node: n, name: name}
+	if err := emit(ctx); err != nil {
+		return 0, err
+	}
+	if ctx.state != 0 {
+		idx, err := md.nodeForms(ctx, emit)
+		return int(idx), err
+	}
+	return int(md.addFunc(name, ctx.F)), nil
 }
 
 // initFunc brings memory to the state the nodes expect, on the first call

@@ -27,6 +27,10 @@ import (
 // same instructions whichever thread claims it, so results do not depend
 // on the number of threads.
 
+// lingerNs is how long a worker stays awake for the next job before it
+// sleeps.
+const lingerNs = 0
+
 // MaxThreads bounds --threads (worker slots in the control block).
 const MaxThreads = 64
 
@@ -53,7 +57,11 @@ const (
 	ctrlWork  = 136                      // i64 ns the workers spent on the job's chunks
 	ctrlSlots = 192                      // i32 per worker id: 1 while mlc_worker(id) runs
 	ctrlClock = ctrlSlots + 4*MaxThreads // per thread id, a cache line: clock_time_get's result
-	ctrlSize  = ctrlClock + 64*MaxThreads
+	// the main thread's line: its clock, then where a join started and its
+	// stall limit (ns)
+	ctrlMainJoin  = ctrlClock + 8
+	ctrlMainStall = ctrlClock + 16
+	ctrlSize      = ctrlClock + 64*MaxThreads
 )
 
 // Exports of a threaded module (ABI v2 and v3).
@@ -279,13 +287,21 @@ func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 	// The longest chunk is one of the first.
 	stallNs := int64(3*min(total/float64(guidedDiv*th.n), float64(maxChunk)*unitNs)) + stallSlackNs
 	f.I32Const(int32(len(th.bodies) - 1)).I32Const(int32(n)).I32Const(int32(chunk)).I32Const(int32(maxChunk)).I64Const(stallNs)
-	// ParallelAll (tests) splits every call, untimed: state 0.
-	if k.md.opts.ParallelAll {
-		f.I32Const(0)
-	} else {
-		f.I32Const(k.md.reserve(nodeStateSize))
-	}
+	f.I32Const(k.formState())
 	f.Call(k.md.parallelHelper())
+}
+
+// formState is the address of the node's run-time state (nodeStateSize
+// bytes, reserved at the node's first split loop; see nodeForms), or 0 in
+// a module built with ParallelAll (tests), which splits every loop untimed.
+func (k *Ctx) formState() int32 {
+	if k.md.opts.ParallelAll {
+		return 0
+	}
+	if k.state == 0 {
+		k.state = k.md.reserve(nodeStateSize)
+	}
+	return k.state
 }
 
 // gemmUnits is how a threaded GEMM-shaped kernel cuts its products for
@@ -312,7 +328,7 @@ func (k *Ctx) splitGEMM(blocks, items, itemFlops int) gemmUnits {
 // choosing it, and emits its single-threaded code when the answer is no:
 // a node too short to split runs exactly as in a 1-thread module.
 func (k *Ctx) splits(n int, unitNs float64) bool {
-	if k.md.th == nil || n < 2 {
+	if k.md.th == nil || k.alone || n < 2 {
 		return false
 	}
 	return k.md.opts.ParallelAll || float64(n)*unitNs >= parallelMinNs
@@ -335,15 +351,22 @@ const (
 	maxStallBackoff = 4096
 )
 
-// A split node's state, nodeStateSize bytes that Parallel reserves for
-// it: the main thread's running estimates of the node's time, measured
-// with the monotonic clock (ABI 3), in ns.
+// A split node's state, nodeStateSize bytes that its first split loop
+// reserves (formState): the main thread's running estimates of the node's
+// time in either form, measured with the monotonic clock (ABI 3), in ns,
+// and this call's form, start and CPU account.
 const (
-	stAlone       = 0  // i64: run on the main thread alone
-	stSplit       = 8  // i64: wall time, split across the threads
-	stSplitCPU    = 16 // i64: split, main's time to its last chunk plus the workers' chunk time
+	stAlone       = 0  // i64: the single-threaded form on the main thread
+	stSplit       = 8  // i64: wall time, the threaded form split across the threads
+	stSplitCPU    = 16 // i64: split, the CPU time of all threads (no join sleep)
 	stCalls       = 24 // i32: calls so far
-	nodeStateSize = 32
+	stMode        = 28 // i32: 1 while this call runs split
+	stT0          = 32 // i64: this call's start
+	stExtra       = 40 // i64: this call's workers' chunk time less main's join sleep
+	stPays        = 48 // i32: whether splitting paid at the last call
+	stGap         = 52 // i32: calls from one probe to the next
+	stNext        = 56 // i32: the call that probes next
+	nodeStateSize = 64
 )
 
 // Whether a split pays is measured, not only estimated at compile time:
@@ -351,58 +374,79 @@ const (
 // than one core runs them all (the inputs are in the other core's cache, a
 // woken core starts late and slow), and under load a worker may not run
 // at all. So each split node is first timed both ways (probeCalls calls,
-// alternating), then runs the way that pays, and every probeEvery-th call
-// runs the other way to notice a change (a busy machine, a quiet one).
+// alternating), then runs the way that pays, and now and then runs the
+// other way to notice a change (a busy machine, a quiet one): probeEvery
+// calls after the decision last changed, then (from call probeSettle on:
+// the first runs' samples include code V8 has not optimized yet, and the
+// estimates should settle first) twice as far apart each time up to
+// maxProbeGap, since a probe the wrong way costs a slower call (a split
+// probe on a busy machine waits for a worker that lost its core).
 // Splitting pays when it saves at least 1/splitGainDiv of the node's time
 // on one thread, costs at most 1/splitCPUDiv more CPU time (the main
-// thread's time until its last chunk is done, plus the workers' chunk
-// time: sleeping at the join is not CPU time), and no more extra CPU
-// time than it saves wall time. Results do not depend on it: a node's
-// outputs are the same split or not.
+// thread's time less its sleep at the joins, plus the workers' chunk
+// time), and no more extra CPU time than it saves wall time. Results do
+// not depend on it: a node's outputs are the same in either form.
 const (
 	probeCalls   = 8
 	probeEvery   = 16
+	maxProbeGap  = 256
+	probeSettle  = 64
 	splitGainDiv = 8
 	splitCPUDiv  = 4
 )
 
-// parallelHelper is mlc_parallel(job, n, chunk, maxChunk, stallNs, state),
-// run by the main instance: unless the node's timings say it runs faster
-// alone, it publishes the job, claims chunks like any worker, then waits
-// until every chunk is done. Called from a worker or while a job is being
-// handed out (never by construction: bodies do not nest), or while backing
-// off after a stall, it runs the whole job on the calling thread.
-func (md *module) parallelHelper() uint32 {
-	th := md.th
-	i32, i64 := asm.I32, asm.I64
-	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32, i64, i32}, nil, func(f *asm.Func) {
-		job, n, chunk, maxChunk, stallNs, st := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
-		g, d, stalled, calls := f.Local(i32), f.Local(i32), f.Local(i32), f.Local(i32)
-		t0, dt, e, busy := f.Local(i64), f.Local(i64), f.Local(i64), f.Local(i64)
-		c := uint32(th.ctrl)
-		now := md.nowHelper()
+// nodeForms gives a node of a threaded module that splits a loop its two
+// forms, each a function: the threaded form split (as emitted into split)
+// and the single-threaded form, exactly the 1-thread module's code (the
+// threaded kernel forms lay out their work to be cut, and run some 1-5%
+// slower on one thread than the single-threaded code). The node's
+// function calls the form mlc_form picks and times it (mlc_form_end), so
+// the decision compares the two forms as they run, serial parts included.
+func (md *module) nodeForms(split *Ctx, emit func(*Ctx) error) (uint32, error) {
+	i32 := []wasm.ValueType{asm.I32}
+	si := md.addFunc(split.name+"_split", split.F)
+	one := &Ctx{md: md, F: asm.NewFunc(nil, i32), Node: split.Node, name: split.name, alone: true}
+	if err := emit(one); err != nil {
+		return 0, err
+	}
+	oi := md.addFunc(split.name+"_one", one.F)
+	f := asm.NewFunc(nil, i32)
+	s := f.Local(asm.I32)
+	f.I32Const(split.state).Call(md.formHelper()).If()
+	f.Call(si).Set(s)
+	f.Else()
+	f.Call(oi).Set(s)
+	f.End()
+	f.I32Const(split.state).Call(md.formEndHelper())
+	f.Get(s)
+	return md.addFunc(split.name, f), nil
+}
+
+// updateEstimate stores at st+off the running estimate with sample x:
+// the first sample, else halfway down to a lower sample or 1/8 of the way
+// up to a higher one: a time slice lost to another process moves it
+// little, a lasting change soon.
+func updateEstimate(f *asm.Func, st asm.Local, off uint32, x, e asm.Local) {
+	f.Get(st).I64Load(off).Set(e)
+	f.Get(st).Get(x)
+	f.Get(e).Get(x).Op(wasm.OpcodeI64Add).I64Const(1).Op(wasm.OpcodeI64ShrU)
+	f.Get(e).Get(x).Get(e).Op(wasm.OpcodeI64Sub).I64Const(3).Op(wasm.OpcodeI64ShrS).Op(wasm.OpcodeI64Add)
+	f.Get(x).Get(e).Op(wasm.OpcodeI64LtS).Select()
+	f.Get(e).Op(wasm.OpcodeI64Eqz).Select()
+	f.I64Store(off)
+}
+
+// formHelper is mlc_form(state) -> i32, run by the main instance at the
+// start of a node with two forms: 1 to run it split, 0 alone. While
+// backing off after a stall the node runs alone.
+func (md *module) formHelper() uint32 {
+	i32 := asm.I32
+	return md.helper("mlc_form", []wasm.ValueType{i32}, []wasm.ValueType{i32}, func(f *asm.Func) {
+		st := f.Param(0)
+		d, calls, g := f.Local(i32), f.Local(i32), f.Local(i32)
 		f.GlobalGet(globalBackoff).If()
 		f.GlobalGet(globalBackoff).I32Const(1).Op(wasm.OpcodeI32Sub).GlobalSet(globalBackoff)
-		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
-		f.Return()
-		f.End()
-		f.GlobalGet(globalTid).GlobalGet(globalBusy).Op(wasm.OpcodeI32Or).If()
-		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
-		f.Return()
-		f.End()
-		// estimate = first sample, else halfway down to a lower sample or
-		// 1/8 of the way up to a higher one: a time slice lost to another
-		// process moves it little, a lasting change soon.
-		update := func(off uint32, x asm.Local) {
-			f.Get(st).I64Load(off).Set(e)
-			f.Get(st).Get(x)
-			f.Get(e).Get(x).Op(wasm.OpcodeI64Add).I64Const(1).Op(wasm.OpcodeI64ShrU)
-			f.Get(e).Get(x).Get(e).Op(wasm.OpcodeI64Sub).I64Const(3).Op(wasm.OpcodeI64ShrS).Op(wasm.OpcodeI64Add)
-			f.Get(x).Get(e).Op(wasm.OpcodeI64LtS).Select()
-			f.Get(e).Op(wasm.OpcodeI64Eqz).Select()
-			f.I64Store(off)
-		}
-		f.Get(st).If()
+		f.Else()
 		f.Get(st).Get(st).I32Load(stCalls).I32Const(1).Op(wasm.OpcodeI32Add).Tee(calls).I32Store(stCalls)
 		// While probing, split but on the last two calls (the first run
 		// splits every node it may): every node probes alone on the same
@@ -410,9 +454,9 @@ func (md *module) parallelHelper() uint32 {
 		// single-threaded, where alternating made half of them so and
 		// cost a large model's first runs (unet_1024's median over 15 runs
 		// 1.49x against 1.84x at its best). Afterwards alone unless
-		// splitting pays, the other way every probeEvery-th call.
+		// splitting pays, the other way on a probe.
 		f.Get(calls).I32Const(probeCalls).Op(wasm.OpcodeI32LeU).If()
-		f.Get(calls).I32Const(probeCalls - 1).Op(wasm.OpcodeI32GeU).Set(d)
+		f.Get(calls).I32Const(probeCalls - 1).Op(wasm.OpcodeI32LtU).Set(d)
 		f.Else()
 		// pays = split*8 < alone*7 && cpu*4 < alone*5 && cpu+split < 2*alone
 		alone := func(mul int64) { f.Get(st).I64Load(stAlone).I64Const(mul).Op(wasm.OpcodeI64Mul) }
@@ -424,17 +468,78 @@ func (md *module) parallelHelper() uint32 {
 		f.Op(wasm.OpcodeI64LtS).Op(wasm.OpcodeI32And)
 		f.Get(st).I64Load(stSplitCPU).Get(st).I64Load(stSplit).Op(wasm.OpcodeI64Add)
 		alone(2)
-		f.Op(wasm.OpcodeI64LtS).Op(wasm.OpcodeI32And)
-		f.I32Const(1).Op(wasm.OpcodeI32Xor)                                                                     // alone unless it pays ...
-		f.Get(calls).I32Const(probeEvery - 1).Op(wasm.OpcodeI32And).Op(wasm.OpcodeI32Eqz).Op(wasm.OpcodeI32Xor) // ... but probe
-		f.Set(d)
+		f.Op(wasm.OpcodeI64LtS).Op(wasm.OpcodeI32And).Set(d)
+		// A changed decision (or the first) puts the next probe
+		// probeEvery calls ahead; each probe doubles the gap.
+		f.Get(calls).I32Const(probeCalls + 1).Op(wasm.OpcodeI32Eq).Get(d).Get(st).I32Load(stPays).Op(wasm.OpcodeI32Ne).Op(wasm.OpcodeI32Or).If()
+		f.Get(st).I32Const(probeEvery).I32Store(stGap)
+		f.Get(st).Get(calls).I32Const(probeEvery).Op(wasm.OpcodeI32Add).I32Store(stNext)
+		f.End()
+		f.Get(st).Get(d).I32Store(stPays)
+		f.Get(calls).Get(st).I32Load(stNext).Op(wasm.OpcodeI32Eq).If()
+		f.Get(d).I32Const(1).Op(wasm.OpcodeI32Xor).Set(d)
+		// gap = calls < probeSettle ? gap : min(2*gap, maxProbeGap)
+		f.Get(st).I32Load(stGap).I32Const(1).Op(wasm.OpcodeI32Shl).Tee(g)
+		f.I32Const(maxProbeGap).Get(g).I32Const(maxProbeGap).Op(wasm.OpcodeI32LtU).Select()
+		f.Get(st).I32Load(stGap)
+		f.Get(calls).I32Const(probeSettle).Op(wasm.OpcodeI32GeU).Select().Set(g)
+		f.Get(st).Get(g).I32Store(stGap)
+		f.Get(st).Get(st).I32Load(stNext).Get(g).Op(wasm.OpcodeI32Add).I32Store(stNext)
 		f.End()
 		f.End()
-		f.Call(now).Set(t0)
-		f.Get(d).If()
+		f.End()
+		f.Get(st).Get(d).I32Store(stMode)
+		// Wake the workers now: they wake while this node's serial start
+		// runs, then linger for its first job.
+		if lingerNs > 0 {
+			f.Get(d).If().I32Const(0).I32Const(-1).MemoryAtomicNotify(uint32(md.th.ctrl) + ctrlGen).Drop().End()
+		}
+		f.Get(st).I64Const(0).I64Store(stExtra)
+		f.Get(st).Call(md.nowHelper()).I64Store(stT0)
+		f.Get(d)
+	})
+}
+
+// formEndHelper is mlc_form_end(state): the node's call is done; its time
+// updates the estimates of the form it ran.
+func (md *module) formEndHelper() uint32 {
+	return md.helper("mlc_form_end", []wasm.ValueType{asm.I32}, nil, func(f *asm.Func) {
+		st := f.Param(0)
+		dt, e := f.Local(asm.I64), f.Local(asm.I64)
+		f.Call(md.nowHelper()).Get(st).I64Load(stT0).Op(wasm.OpcodeI64Sub).Set(dt)
+		f.Get(st).I32Load(stMode).If()
+		updateEstimate(f, st, stSplit, dt, e)
+		f.Get(dt).Get(st).I64Load(stExtra).Op(wasm.OpcodeI64Add).Set(dt)
+		updateEstimate(f, st, stSplitCPU, dt, e)
+		f.Else()
+		updateEstimate(f, st, stAlone, dt, e)
+		f.End()
+	})
+}
+
+// parallelHelper is mlc_parallel(job, n, chunk, maxChunk, stallNs, state),
+// run by the main instance in a node's threaded form: it publishes the
+// job, claims chunks like any worker, then waits until every chunk is
+// done, and adds the workers' chunk time less its own sleep at the join to
+// the node's CPU account (state 0: untimed). Called from a worker or while
+// a job is being handed out (never by construction: bodies do not nest),
+// or while backing off after a stall, it runs the whole job on the calling
+// thread.
+func (md *module) parallelHelper() uint32 {
+	th := md.th
+	i32, i64 := asm.I32, asm.I64
+	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32, i64, i32}, nil, func(f *asm.Func) {
+		job, n, chunk, maxChunk, stallNs, st := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
+		g, d, stalled := f.Local(i32), f.Local(i32), f.Local(i32)
+		c := uint32(th.ctrl)
+		now := md.nowHelper()
+		f.GlobalGet(globalBackoff).If()
+		f.GlobalGet(globalBackoff).I32Const(1).Op(wasm.OpcodeI32Sub).GlobalSet(globalBackoff)
 		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
-		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).Set(dt)
-		update(stAlone, dt)
+		f.Return()
+		f.End()
+		f.GlobalGet(globalTid).GlobalGet(globalBusy).Op(wasm.OpcodeI32Or).If()
+		f.I32Const(0).Get(n).Get(job).CallIndirect(th.bodyType)
 		f.Return()
 		f.End()
 		f.I32Const(1).GlobalSet(globalBusy)
@@ -456,23 +561,27 @@ func (md *module) parallelHelper() uint32 {
 		f.I32Const(0).I32Const(-1).MemoryAtomicNotify(c + ctrlGen).Drop()
 		f.Get(g).Get(job).Get(n).Get(chunk).Get(maxChunk).Call(md.claimHelper())
 		// The main thread's CPU time ends with its last chunk: sleeping at
-		// the join costs no CPU.
+		// the join costs no CPU. What the join needs after a wait stays
+		// in memory, not in i64 locals: V8's baseline compiler (Liftoff,
+		// Node 20) sometimes returns from memory.atomic.wait32 with them
+		// zeroed (a zeroed join start counted the whole process's age as
+		// sleep; a zeroed timeout made every later wait a stall).
 		f.Get(st).If()
-		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).Set(busy)
+		f.I32Const(0).Call(now).I64Store(c + ctrlMainJoin)
 		f.End()
+		f.I32Const(0).Get(stallNs).I64Store(c + ctrlMainStall)
 		// Sleep until the chunks other threads claimed are done; a wait
 		// past stallNs counts as a stall (then wait on without a limit).
 		f.Block().Loop()
 		f.I32Const(0).I32AtomicLoad(c + ctrlDone).Tee(d).Get(n).Op(wasm.OpcodeI32Eq).BrIf(1)
-		f.I32Const(0).Get(d).Get(stallNs).MemoryAtomicWait32(c + ctrlDone).I32Const(2).Op(wasm.OpcodeI32Eq)
-		f.If().I32Const(1).Set(stalled).I64Const(-1).Set(stallNs).End()
+		f.I32Const(0).Get(d).I32Const(0).I64Load(c + ctrlMainStall).MemoryAtomicWait32(c + ctrlDone).I32Const(2).Op(wasm.OpcodeI32Eq)
+		f.If().I32Const(1).Set(stalled).I32Const(0).I64Const(-1).I64Store(c + ctrlMainStall).End()
 		f.Br(0)
 		f.End().End()
+		// extra += the workers' chunk time - (now - join start)
 		f.Get(st).If()
-		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).Set(dt)
-		update(stSplit, dt)
-		f.Get(busy).I32Const(0).I64AtomicLoad(c + ctrlWork).Op(wasm.OpcodeI64Add).Set(dt)
-		update(stSplitCPU, dt)
+		f.Get(st).Get(st).I64Load(stExtra).I32Const(0).I64AtomicLoad(c + ctrlWork).Op(wasm.OpcodeI64Add)
+		f.Call(now).I32Const(0).I64Load(c + ctrlMainJoin).Op(wasm.OpcodeI64Sub).Op(wasm.OpcodeI64Sub).I64Store(stExtra)
 		f.End()
 		// len = stalled ? min(2*len, max) : max(len/2, stallBackoff), with
 		// len = stallBackoff before the first stall.
@@ -556,6 +665,8 @@ func (md *module) workerFunc() *asm.Func {
 	f := asm.NewFunc([]wasm.ValueType{asm.I32}, []wasm.ValueType{asm.I32})
 	id := f.Param(0)
 	my, g := f.Local(asm.I32), f.Local(asm.I32)
+	t0 := f.Local(asm.I64)
+	now := md.nowHelper()
 	claim := md.claimHelper()
 	f.Get(id).I32Const(1).Op(wasm.OpcodeI32LtS).Get(id).I32Const(int32(th.n)).Op(wasm.OpcodeI32GeS).Op(wasm.OpcodeI32Or)
 	f.If().I32Const(abi.WorkerBadID).Return().End()
@@ -567,7 +678,17 @@ func (md *module) workerFunc() *asm.Func {
 	f.Block().Loop()
 	f.I32Const(0).I32AtomicLoad(c + ctrlStop).BrIf(1)
 	f.I32Const(0).I32AtomicLoad(c + ctrlGen).Tee(g).Get(my).Op(wasm.OpcodeI32Eq).If()
+	f.Block()
+	if lingerNs > 0 {
+		// Stay awake up to lingerNs for the next job before sleeping.
+		f.Call(now).Set(t0)
+		f.Loop()
+		f.I32Const(0).I32AtomicLoad(c + ctrlGen).Get(my).Op(wasm.OpcodeI32Ne).BrIf(1)
+		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).I64Const(lingerNs).Op(wasm.OpcodeI64LtS).BrIf(0)
+		f.End()
+	}
 	f.I32Const(0).Get(my).I64Const(-1).MemoryAtomicWait32(c + ctrlGen).Drop()
+	f.End()
 	f.Br(1)
 	f.End()
 	f.Get(g).Set(my)

@@ -105,6 +105,57 @@ func (k *Ctx) convPacked(n *ir.Node, op *ir.FusedConv, p *packedConv) error {
 	padBuf := k.WorkspaceAddr()
 	aBuf := padBuf + int32(p.padBytes)
 	mk := k.microKernel(storeNCHW, &op.Epilogue, biasIf(bias != nil, biasCols))
+	// tile emits the products of weight panel nb (its cols channels) and
+	// the cnt packed pixel panels from pi, the first at a, into the output
+	// at outBase (cAddr and rows: scratch locals).
+	tile := func(nb, cols, pi, cnt, a, outBase, cAddr, rows asm.Local) {
+		f.Loop32(cnt, func() {
+			tileLen(f, rows, pi, 4, P)
+			// C address: out + (nb*8*P + pi*4) * 4
+			f.Get(outBase).Get(nb).I32Const(int32(8 * P * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pi).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(cAddr)
+			f.Get(a)
+			f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(p.K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			f.Get(cAddr)
+			if bias != nil {
+				f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+			} else {
+				f.I32Const(0)
+			}
+			f.I32Const(k.packedSteps(p.K4)).I32Const(int32(P * 4)).Get(rows).Get(cols)
+			f.I32Const(resOff)
+			f.I32Const(32).Call(mk)
+			f.AddI32(a, panelBytes)
+			f.AddI32(pi, 1)
+		})
+	}
+	// Threaded, one image in one block (pixelsAsA): pack every pixel panel
+	// on the calling thread, then hand out the weight panels; each output
+	// tile is the same micro-kernel call on the same operands as below.
+	units, unitNs := (M+7)/8, float64(2*p.K*8*P)*nsPerFlop
+	if p.N == 1 && p.blockPanels >= p.panels && k.splits(units, unitNs) {
+		xBase, start, cnt := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.I32Const(k.Addr(x)).Set(xBase)
+		if !p.direct {
+			k.padCopy(xBase, padBuf, C, g, p.padded, 4, nil)
+		}
+		f.SetI32(start, 0)
+		f.SetI32(cnt, int32(p.panels))
+		k.packConvBlock(p, xBase, padBuf, aBuf, start, cnt)
+		k.Parallel(units, unitNs, func(s Span) {
+			f := s.F
+			nb, pi, pc, a, outBase := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			cAddr, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			f.I32Const(k.Addr(out)).Set(outBase)
+			s.For(nb, func() {
+				tileLen(f, cols, nb, 8, M)
+				f.I32Const(aBuf).Set(a)
+				f.SetI32(pi, 0)
+				f.SetI32(pc, int32(p.panels))
+				tile(nb, cols, pi, pc, a, outBase, cAddr, rows)
+			})
+		})
+		return nil
+	}
 
 	img, nc := f.Local(asm.I32), f.Local(asm.I32)
 	xBase, outBase := f.Local(asm.I32), f.Local(asm.I32)
@@ -127,24 +178,7 @@ func (k *Ctx) convPacked(n *ir.Node, op *ir.FusedConv, p *packedConv) error {
 				f.I32Const(aBuf).Set(a)
 				f.Get(start).Set(pi)
 				f.Get(cnt).Set(pc)
-				f.Loop32(pc, func() {
-					tileLen(f, rows, pi, 4, P)
-					// C address: out + (nb*8*P + pi*4) * 4
-					f.Get(outBase).Get(nb).I32Const(int32(8 * P * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pi).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(cAddr)
-					f.Get(a)
-					f.I32Const(k.Addr(w)).Get(nb).I32Const(int32(p.K4 * 32)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					f.Get(cAddr)
-					if bias != nil {
-						f.I32Const(k.Addr(bias)).Get(nb).I32Const(32).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					} else {
-						f.I32Const(0)
-					}
-					f.I32Const(k.packedSteps(p.K4)).I32Const(int32(P * 4)).Get(rows).Get(cols)
-					f.I32Const(resOff)
-					f.I32Const(32).Call(mk)
-					f.AddI32(a, panelBytes)
-					f.AddI32(pi, 1)
-				})
+				tile(nb, cols, pi, pc, a, outBase, cAddr, rows)
 				f.AddI32(nb, 1)
 			})
 		})
@@ -741,15 +775,10 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 // for modules of this tune: the layout the fused convolution kernels read
 // constant weights in. v8 and portable make the weights the GEMM's A side
 // (V8 broadcasts them for free; the portable shape expands a panel at a
-// time), Winograd where it fits; wazero and generic, the B side.
+// time), Winograd where it fits; wazero and generic, the B side, and the
+// portable shape too for the layers pixelsAsA picks (on any thread count:
+// convPacked splits their weight panels across threads).
 func ConvWeightsFunc(t string) func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
-	return ConvWeightsFor(t, 1)
-}
-
-// ConvWeightsFor is ConvWeightsFunc for modules of the given thread count:
-// single-threaded portable modules also take the B side for the layers
-// pixelsAsA picks.
-func ConvWeightsFor(t string, threads int) func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
 	return func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
 		switch {
 		case t != tune.V8 && !tune.IsPortable(t):
@@ -759,7 +788,7 @@ func ConvWeightsFor(t string, threads int) func(n *ir.Node, op *ir.FusedConv) ir
 				return ir.WeightsWinograd4
 			}
 			return ir.WeightsWinograd
-		case tune.IsPortable(t) && threads <= 1 && pixelsAsA(n, op):
+		case tune.IsPortable(t) && pixelsAsA(n, op):
 			return ir.WeightsPackB
 		}
 		return ir.WeightsPackA
@@ -775,10 +804,10 @@ func ConvWeightsFor(t string, threads int) func(n *ir.Node, op *ir.FusedConv) ir
 // holding a single pixel); with the pixels as A the input is expanded once
 // and serves every channel tile, and 4-pixel panels waste less of the
 // tile (49 pixels: 52 lanes instead of 56). resnet50's 7x7 1x1 layers went
-// from 22.7 to 28 GFLOP/s in V8 (docs/design.md). Threaded modules keep
-// convPackA, whose products are split across threads; for these shapes
-// convPackA's K chunk is portableMaxK (portableBlocks), the chunk that
-// dotChunked sums in, so both forms give the same bits.
+// from 22.7 to 28 GFLOP/s in V8 (docs/design.md). Threaded modules split
+// the weight panels (convPacked); for these shapes convPackA's K chunk is
+// portableMaxK (portableBlocks), the chunk that dotChunked sums in, so
+// both forms give the same bits.
 func pixelsAsA(n *ir.Node, op *ir.FusedConv) bool {
 	x, w, y := n.Inputs[0].Type, op.WShape, n.Outputs[0].Type.Shape
 	if w == nil { // before prepacking (the optimizer's question)
