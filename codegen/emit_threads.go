@@ -27,10 +27,6 @@ import (
 // same instructions whichever thread claims it, so results do not depend
 // on the number of threads.
 
-// lingerNs is how long a worker stays awake for the next job before it
-// sleeps.
-const lingerNs = 0
-
 // MaxThreads bounds --threads (worker slots in the control block).
 const MaxThreads = 64
 
@@ -489,11 +485,6 @@ func (md *module) formHelper() uint32 {
 		f.End()
 		f.End()
 		f.Get(st).Get(d).I32Store(stMode)
-		// Wake the workers now: they wake while this node's serial start
-		// runs, then linger for its first job.
-		if lingerNs > 0 {
-			f.Get(d).If().I32Const(0).I32Const(-1).MemoryAtomicNotify(uint32(md.th.ctrl) + ctrlGen).Drop().End()
-		}
 		f.Get(st).I64Const(0).I64Store(stExtra)
 		f.Get(st).Call(md.nowHelper()).I64Store(stT0)
 		f.Get(d)
@@ -665,8 +656,6 @@ func (md *module) workerFunc() *asm.Func {
 	f := asm.NewFunc([]wasm.ValueType{asm.I32}, []wasm.ValueType{asm.I32})
 	id := f.Param(0)
 	my, g := f.Local(asm.I32), f.Local(asm.I32)
-	t0 := f.Local(asm.I64)
-	now := md.nowHelper()
 	claim := md.claimHelper()
 	f.Get(id).I32Const(1).Op(wasm.OpcodeI32LtS).Get(id).I32Const(int32(th.n)).Op(wasm.OpcodeI32GeS).Op(wasm.OpcodeI32Or)
 	f.If().I32Const(abi.WorkerBadID).Return().End()
@@ -678,17 +667,7 @@ func (md *module) workerFunc() *asm.Func {
 	f.Block().Loop()
 	f.I32Const(0).I32AtomicLoad(c + ctrlStop).BrIf(1)
 	f.I32Const(0).I32AtomicLoad(c + ctrlGen).Tee(g).Get(my).Op(wasm.OpcodeI32Eq).If()
-	f.Block()
-	if lingerNs > 0 {
-		// Stay awake up to lingerNs for the next job before sleeping.
-		f.Call(now).Set(t0)
-		f.Loop()
-		f.I32Const(0).I32AtomicLoad(c + ctrlGen).Get(my).Op(wasm.OpcodeI32Ne).BrIf(1)
-		f.Call(now).Get(t0).Op(wasm.OpcodeI64Sub).I64Const(lingerNs).Op(wasm.OpcodeI64LtS).BrIf(0)
-		f.End()
-	}
 	f.I32Const(0).Get(my).I64Const(-1).MemoryAtomicWait32(c + ctrlGen).Drop()
-	f.End()
 	f.Br(1)
 	f.End()
 	f.Get(g).Set(my)
