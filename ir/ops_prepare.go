@@ -100,14 +100,11 @@ func winogradFromSource(src *Tensor, tile int) *Tensor {
 			for t := range g {
 				g[t] = s[(pc*9+t)*4+r]
 			}
-			var u []float32
+			apply := winogradG2
 			if tile == 4 {
-				u = winogradTransform(g, 6, winogradG4)
-			} else {
-				u2 := WinogradTransform(g)
-				u = u2[:]
+				apply = winogradG4
 			}
-			for xi, v := range u {
+			for xi, v := range winogradTransform(g, tile+2, apply) {
 				d[xi*stride+pc*4+r] = v
 			}
 		}
@@ -120,10 +117,14 @@ func winogradFromSource(src *Tensor, tile int) *Tensor {
 // G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]: rows first (t = G g), then
 // columns (U = t G^T), each as e = a+c, (e+b)*0.5, (e-b)*0.5.
 func WinogradTransform(g [9]float32) [16]float32 {
-	return [16]float32(winogradTransform(g, 4, func(a, b, c float32) []float32 {
-		e := a + c
-		return []float32{a, (e + b) * 0.5, (e - b) * 0.5, c}
-	}))
+	return [16]float32(winogradTransform(g, 4, winogradG2))
+}
+
+// winogradG2 applies F(2x2,3x3)'s G to (a, b, c) in the run-time kernel's
+// float32 operations.
+func winogradG2(a, b, c float32) []float32 {
+	e := a + c
+	return []float32{a, (e + b) * 0.5, (e - b) * 0.5, c}
 }
 
 // winogradTransform is G g G^T for the rows x 3 matrix G that apply
