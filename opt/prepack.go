@@ -140,7 +140,7 @@ type cand struct {
 	n            *ir.Node
 	reuse, bytes int             // bytes kept when prepared once
 	src          int             // bytes of the stored form
-	winograd     ir.WeightLayout // a Winograd layout, or plain
+	layout       ir.WeightLayout // a Winograd layout, or plain (packed)
 	direct       int             // bytes of the direct form if prepared (0: stored as is)
 	// An F(4x4,3x3) layer's F(2x2,3x3) form (its weights 16/36 the
 	// bytes): its prepared bytes and tiles.
@@ -198,24 +198,24 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 			if m := layout.WinogradTile(); m > 0 {
 				tiles := func(m int) int { return pixels / (y[2] * y[3]) * ((y[2] + m - 1) / m) * ((y[3] + m - 1) / m) }
 				bytes := func(m int) int { return (m + 2) * (m + 2) * ((M + 3) / 4) * w.Type.Shape[1] * 16 }
-				c := cand{n, tiles(m), bytes(m), storedBytes(w.Const), layout, packed, 0, 0}
+				c := cand{n: n, reuse: tiles(m), bytes: bytes(m), src: storedBytes(w.Const), layout: layout, direct: packed}
 				if m == 4 {
 					c.bytes2, c.reuse2 = bytes(2), tiles(2)
 				}
 				cands = append(cands, c)
 			} else if packed > 0 && layout != ir.WeightsPlain {
-				cands = append(cands, cand{n, pixels, packed, packed / 2, ir.WeightsPlain, 0, 0, 0})
+				cands = append(cands, cand{n: n, reuse: pixels, bytes: packed, src: packed / 2})
 			}
 		case *ir.FusedMatMul:
 			if b := n.Inputs[1]; !op.Packed && b.Const != nil && halfExact(b.Const) {
 				rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1)
 				packed := ir.PackedK(op.K) * ((op.N + 7) / 8 * 8) * 4
-				cands = append(cands, cand{n, rows, packed, packed / 2, ir.WeightsPlain, 0, 0, 0})
+				cands = append(cands, cand{n: n, reuse: rows, bytes: packed, src: packed / 2})
 			}
 		}
 	}
 	for _, c := range cands {
-		choice[c.n] = prepChoice{layout: c.winograd, eachRun: true}
+		choice[c.n] = prepChoice{layout: c.layout, eachRun: true}
 	}
 	// by reuse, F(4x4,3x3) layers at their F(2x2,3x3) form's
 	rank := func(c cand) int { return cmp.Or(c.reuse2, c.reuse) }
@@ -238,8 +238,8 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 			choice[c.n] = prepChoice{layout: ir.WeightsWinograd}
 			upgrade = append(upgrade, c)
 		case c.bytes2 == 0 && fits(c.bytes, c.src):
-			choice[c.n] = prepChoice{layout: c.winograd}
-		case c.winograd != ir.WeightsPlain && c.reuse < winogradEachRunTiles:
+			choice[c.n] = prepChoice{layout: c.layout}
+		case c.layout != ir.WeightsPlain && c.reuse < winogradEachRunTiles:
 			once := c.direct > 0 && fits(c.direct, c.direct/2)
 			choice[c.n] = prepChoice{eachRun: !once}
 		}
@@ -250,7 +250,7 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 	// for 5.2 MB more.
 	for _, c := range upgrade {
 		if fits(c.bytes-c.bytes2, 0) {
-			choice[c.n] = prepChoice{layout: c.winograd}
+			choice[c.n] = prepChoice{layout: c.layout}
 		}
 	}
 	return choice
