@@ -338,62 +338,72 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 		for i := range R {
 			R[i] = vec()
 		}
-		f.Counted(tyc, p.R, func() {
-			f.Get(rowIn).Set(in)
-			f.Get(rowV).Set(vp)
-			f.Counted(gc, p.G, func() {
-				// rows and, below, positions from the highest offset down:
-				// wazero bounds-checks a base once per block then
-				for rr := 3; rr >= 0; rr-- {
-					base := uint32(rr * p.Wp * 4)
-					e0, o1, e2, o3 := R[rr*4], R[rr*4+1], R[rr*4+2], R[rr*4+3]
-					f.Get(in).V128Load(base + 24).Set(b)
-					f.Get(in).V128Load(base + 8).Set(a)
-					f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e2)
-					f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o3)
-					f.Get(in).V128Load(base + 16).Set(b)
-					f.Get(in).V128Load(base).Set(a)
-					f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e0)
-					f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o1)
-					// B^T along the row: R0 = d0-d2, R1 = d1+d2,
-					// R2 = d2-d1, R3 = d1-d3, into the same four slots.
-					sub(e0, e2)
-					f.Set(a) // R0
-					sub(e2, o1)
-					f.Set(b) // R2
-					add(o1, e2)
-					f.Set(e2) // R1, moved to slot 1 below
-					sub(o1, o3)
-					f.Set(o3) // R3
-					f.Get(a).Set(e0)
-					f.Get(e2).Set(o1)
-					f.Get(b).Set(e2)
-				}
-				// B^T down the column: V_ij from R[0..3][j].
-				for i := 3; i >= 0; i-- {
-					for j := 3; j >= 0; j-- {
-						r0, r1, r2, r3 := R[j], R[4+j], R[8+j], R[12+j]
-						xi := i*4 + j
-						f.Get(vp)
-						switch i {
-						case 0:
-							sub(r0, r2)
-						case 1:
-							add(r1, r2)
-						case 2:
-							sub(r2, r1)
-						case 3:
-							sub(r1, r3)
-						}
-						f.V128Store(uint32(xi * p.C * p.TpP * 4))
+		winogradEachGroup(f, p, rowIn, rowV, in, vp, tyc, gc, func() {
+			// rows and, below, positions from the highest offset down:
+			// wazero bounds-checks a base once per block then
+			for rr := 3; rr >= 0; rr-- {
+				base := uint32(rr * p.Wp * 4)
+				e0, o1, e2, o3 := R[rr*4], R[rr*4+1], R[rr*4+2], R[rr*4+3]
+				f.Get(in).V128Load(base + 24).Set(b)
+				f.Get(in).V128Load(base + 8).Set(a)
+				f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e2)
+				f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o3)
+				f.Get(in).V128Load(base + 16).Set(b)
+				f.Get(in).V128Load(base).Set(a)
+				f.Get(a).Get(b).I8x16Shuffle(evenLanes).Set(e0)
+				f.Get(a).Get(b).I8x16Shuffle(oddLanes).Set(o1)
+				// B^T along the row: R0 = d0-d2, R1 = d1+d2,
+				// R2 = d2-d1, R3 = d1-d3, into the same four slots.
+				sub(e0, e2)
+				f.Set(a) // R0
+				sub(e2, o1)
+				f.Set(b) // R2
+				add(o1, e2)
+				f.Set(e2) // R1, moved to slot 1 below
+				sub(o1, o3)
+				f.Set(o3) // R3
+				f.Get(a).Set(e0)
+				f.Get(e2).Set(o1)
+				f.Get(b).Set(e2)
+			}
+			// B^T down the column: V_ij from R[0..3][j].
+			for i := 3; i >= 0; i-- {
+				for j := 3; j >= 0; j-- {
+					r0, r1, r2, r3 := R[j], R[4+j], R[8+j], R[12+j]
+					xi := i*4 + j
+					f.Get(vp)
+					switch i {
+					case 0:
+						sub(r0, r2)
+					case 1:
+						add(r1, r2)
+					case 2:
+						sub(r2, r1)
+					case 3:
+						sub(r1, r3)
 					}
+					f.V128Store(uint32(xi * p.C * p.TpP * 4))
 				}
-				f.AddI32(in, 32)
-				f.AddI32(vp, 16)
-			})
-			f.AddI32(rowIn, int32(2*p.Wp*4))
-			f.AddI32(rowV, int32(p.TWp*4))
+			}
 		})
+	})
+}
+
+// winogradEachGroup runs body for each group of four tiles in a band's R
+// tile rows, with in at the group's first bordered input row and vp at
+// its column of V: the loop both input transforms (F(2x2,3x3) and
+// F(4x4,3x3)) run their group in.
+func winogradEachGroup(f *asm.Func, p *winogradPlan, rowIn, rowV, in, vp, tyc, gc asm.Local, body func()) {
+	f.Counted(tyc, p.R, func() {
+		f.Get(rowIn).Set(in)
+		f.Get(rowV).Set(vp)
+		f.Counted(gc, p.G, func() {
+			body()
+			f.AddI32(in, int32(16*p.m)) // four tiles of m columns
+			f.AddI32(vp, 16)
+		})
+		f.AddI32(rowIn, int32(p.m*p.Wp*4))
+		f.AddI32(rowV, int32(p.TWp*4))
 	})
 }
 

@@ -117,35 +117,27 @@ func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
 				R[i][j] = vec()
 			}
 		}
-		f.Counted(tyc, p.R, func() {
-			f.Get(rowIn).Set(in)
-			f.Get(rowV).Set(vp)
-			f.Counted(gc, p.G, func() {
-				// rows and loads from the highest offset down: wazero
-				// bounds-checks a base once per block then
-				for rr := 5; rr >= 0; rr-- {
-					base := uint32(rr * p.Wp * 4)
-					for i := 4; i >= 0; i-- {
-						f.Get(in).V128Load(base + uint32(16*i)).Set(v[i])
-					}
-					transpose4(f, v[0], v[1], v[2], v[3], d[:4])
-					f.Get(d[0]).Get(v[4]).I8x16Shuffle(lanesNext0).Set(d[4])
-					f.Get(d[1]).Get(v[4]).I8x16Shuffle(lanesNext1).Set(d[5])
-					o.inputRow(d, func(j int, push func()) { push(); f.Set(R[rr][j]) })
+		winogradEachGroup(f, p, rowIn, rowV, in, vp, tyc, gc, func() {
+			// rows and loads from the highest offset down: wazero
+			// bounds-checks a base once per block then
+			for rr := 5; rr >= 0; rr-- {
+				base := uint32(rr * p.Wp * 4)
+				for i := 4; i >= 0; i-- {
+					f.Get(in).V128Load(base + uint32(16*i)).Set(v[i])
 				}
-				// B^T down the columns: V_ij from R[0..5][j].
-				for j := 5; j >= 0; j-- {
-					o.inputRow([6]asm.Local{R[0][j], R[1][j], R[2][j], R[3][j], R[4][j], R[5][j]}, func(i int, push func()) {
-						f.Get(vp)
-						push()
-						f.V128Store(uint32((i*6 + j) * p.C * p.TpP * 4))
-					})
-				}
-				f.AddI32(in, 64)
-				f.AddI32(vp, 16)
-			})
-			f.AddI32(rowIn, int32(4*p.Wp*4))
-			f.AddI32(rowV, int32(p.TWp*4))
+				transpose4(f, v[0], v[1], v[2], v[3], d[:4])
+				f.Get(d[0]).Get(v[4]).I8x16Shuffle(lanesNext0).Set(d[4])
+				f.Get(d[1]).Get(v[4]).I8x16Shuffle(lanesNext1).Set(d[5])
+				o.inputRow(d, func(j int, push func()) { push(); f.Set(R[rr][j]) })
+			}
+			// B^T down the columns: V_ij from R[0..5][j].
+			for j := 5; j >= 0; j-- {
+				o.inputRow([6]asm.Local{R[0][j], R[1][j], R[2][j], R[3][j], R[4][j], R[5][j]}, func(i int, push func()) {
+					f.Get(vp)
+					push()
+					f.V128Store(uint32((i*6 + j) * p.C * p.TpP * 4))
+				})
+			}
 		})
 	})
 }
