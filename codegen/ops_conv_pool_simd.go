@@ -54,7 +54,9 @@ func windowBytes(g *ir.Geometry) int {
 // read straight from src in runs of 8 floats from left floats before the
 // row (to its end or up to 7 floats past it: reads, within the slack past
 // the last buffer), and the border columns those runs cover are set to
-// border again after them.
+// border again after them. The border runs past the data are not written:
+// they keep the border the caller set (the depthwise Conv once per node,
+// MaxPool once per plane).
 func copyWindowPlane(f *asm.Func, g *ir.Geometry, buf, src asm.Local, border float32) {
 	H, W, top, left := g.In[0], g.In[1], g.PadBegin[0], g.PadBegin[1]
 	_, wp := poolPadded(g)
@@ -64,8 +66,7 @@ func copyWindowPlane(f *asm.Func, g *ir.Geometry, buf, src asm.Local, border flo
 	}
 	runs := (left + W + 7) / 8 // runs of 8 bordered columns holding data
 	rb, d, base, c, q := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	a, b, bv := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
-	f.F32x4Const(border).Set(bv)
+	a, b := f.Local(asm.V128), f.Local(asm.V128)
 	f.Get(buf).I32Const(int32(top * wp * 4)).Op(wasm.OpcodeI32Add).Set(d)
 	f.Counted(c, H, func() {
 		f.Get(d).Set(base)
@@ -78,11 +79,6 @@ func copyWindowPlane(f *asm.Func, g *ir.Geometry, buf, src asm.Local, border flo
 			f.AddI32(rb, 32)
 			f.AddI32(d, 16)
 		})
-		// Border runs past the data: whole vectors.
-		for r := runs; r < wp/8; r++ {
-			f.Get(base).Get(bv).V128Store(uint32(r * 16))
-			f.Get(base).Get(bv).V128Store(uint32(wp*2 + r*16))
-		}
 		// Border columns inside the runs: one float each.
 		for j := range runs * 8 {
 			if j >= left && j < left+W {
