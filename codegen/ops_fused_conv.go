@@ -61,6 +61,9 @@ func init() {
 		if n.Outputs[0].Type.Shape.Size() == 0 {
 			return nil
 		}
+		if dotPixelsFits(k.SIMD(), n, op) {
+			return k.convDotPixels(n, op)
+		}
 		if p, ok := planPackedConv(k, n, op); ok {
 			return k.convPacked(n, op, p)
 		}
@@ -722,6 +725,9 @@ const portableMaxK = 256
 // give each thread a copy of (per-thread scratch): the single-threaded
 // layout is unchanged, its workspace being ws-expand plus one copy.
 func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
+	if dotPixelsFits(true, n, op) {
+		return 0, 0
+	}
 	if op.Layout.WinogradTile() > 0 {
 		// All of it per thread: the band-parallel form runs whole bands
 		// on each thread (winogradBands); the other forms use thread 0's
@@ -781,6 +787,8 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 func ConvWeightsFunc(t string) func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
 	return func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
 		switch {
+		case dotPixelsFits(true, n, op):
+			return ir.WeightsPlain
 		case t != tune.V8 && !tune.IsPortable(t):
 			return ir.WeightsPackB
 		case winogradFits(n, op):

@@ -18,7 +18,7 @@ import (
 // TestFusedConvKernels runs one fused Conv (+bias, residual, activation)
 // per kernel path on wazero, against the reference Conv: the packed GEMM
 // of each tune with pixel and channel tails, K chunks, Winograd with odd
-// sizes, depthwise with strides, and a batch of two.
+// sizes, depthwise with strides, one output channel, and a batch of two.
 func TestFusedConvKernels(t *testing.T) {
 	cases := []struct {
 		N, C, H, W, M, k, stride, pad, group, dil int
@@ -48,6 +48,10 @@ func TestFusedConvKernels(t *testing.T) {
 		{1, 16, 20, 20, 8, 3, 1, 36, 1, 36}, // dilation 36: the centre tap only
 		{1, 64, 16, 16, 8, 3, 1, 8, 1, 8},   // taps over regions (TestTapConvPlan)
 		{2, 64, 15, 17, 6, 3, 1, 9, 1, 9},   // the same, odd sizes, batch
+		// 1x1 with one output channel: a dot over channels per pixel.
+		{1, 40, 13, 15, 1, 1, 1, 0, 1, 1}, // channels in a loop, 3 pixels past the 16-pixel groups
+		{1, 7, 9, 9, 1, 1, 1, 0, 1, 1},    // channels unrolled, one pixel past
+		{1, 5, 2, 2, 1, 1, 1, 0, 1, 1},    // fewer pixels than a group
 	}
 	ctx := context.Background()
 	rt, err := host.NewRuntime(ctx, host.Config{})

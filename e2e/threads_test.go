@@ -239,8 +239,9 @@ func sameThreadedOutputs(t *testing.T, wz *verify.WazeroRunner, nr *verify.NodeR
 // Winograd form in a few bands (input
 // transform, products with each thread's own expanded U panel, output
 // transform split inside each band), the packed-A GEMM (strided: each thread expands
-// weight panels into its own scratch) and the tap form (single-threaded
-// in a threaded module), with bias and partial panels, in the default
+// weight panels into its own scratch), the tap form (single-threaded
+// in a threaded module) and the one-output-channel 1x1 (16-pixel groups
+// handed out), with bias and partial panels, in the default
 // shape and in v8's (one 4x8 tile per call, no expanded panels); the
 // threaded module's outputs are the single-threaded module's bytes on
 // wazero and Node.
@@ -263,6 +264,7 @@ func TestThreadsConvForms(t *testing.T) {
 		{"pixels_as_A", 96, 76, 7, 1, 1, 1, 0},
 		{"pixels_as_A_strided", 80, 68, 13, 2, 1, 1, 0},
 		{"packA_bands", 3, 16, 300, 2, 1, 7, 0},
+		{"dot_pixels", 24, 1, 150, 1, 1, 1, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			kernel := cmp.Or(c.kernel, 3)
