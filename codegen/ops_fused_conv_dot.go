@@ -20,7 +20,7 @@ import (
 // strides, no padding.
 func dotPixelsFits(simd bool, n *ir.Node, op *ir.FusedConv) bool {
 	x, w := n.Inputs[0].Type, n.Inputs[1].Type
-	if !simd || op.Layout != ir.WeightsPlain || x.DType != ir.Float32 || len(x.Shape) != 4 || x.Shape[0] != 1 || n.Inputs[1].Const == nil || op.Group != 1 {
+	if !simd || op.Layout != ir.WeightsPlain || x.DType != ir.Float32 || w.DType != ir.Float32 || len(x.Shape) != 4 || x.Shape[0] != 1 || n.Inputs[1].Const == nil || op.Group != 1 {
 		return false
 	}
 	if len(w.Shape) != 4 || w.Shape[0] != 1 || w.Shape[1] != x.Shape[1] || w.Shape[2] != 1 || w.Shape[3] != 1 {
