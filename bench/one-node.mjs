@@ -20,6 +20,8 @@ const cases = {
   band_96_16x112: [96, 16, 2, 112, [1, 1, 0, 1]],
   s1_144_56: [144, 56, 1], s1_32_112: [32, 112, 1], s1_192_28: [192, 28, 1], s1_576_14: [576, 14, 1],
   head_16_512: [16, 512, 1, 512, [0, 0, 0, 0], 1, 1],
+  // the 112x112 expansion 1x1 before it, whole and as a band of 16 rows
+  pw_16_112_m96: [16, 112, 1, 112, [0, 0, 0, 0], 96, 1], pw_band_16_16x112_m96: [16, 16, 1, 112, [0, 0, 0, 0], 96, 1],
 };
 const quant = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlc-one-node-"));
