@@ -275,48 +275,53 @@ func (k *Ctx) winogradBandCopy(p *winogradPlan, a wsAddr, padBuf int32, xBase, r
 }
 
 // winogradStore copies rows of the tile-aligned buffer into the output,
-// applying the residual and activations when the epilogue has them.
+// applying the residual and activations when the epilogue has them. The
+// copy is a function of the node's (ys, od, rows), called once per band:
+// V8 tiers it up after the first bands of the first run, whereas the node
+// function runs that one call in the baseline compiler's code.
 func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, a wsAddr, yBuf int32, outBase, nrows asm.Local, resOff int32) {
-	f := k.F
-	ys, od, mc, oc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	yStride := int32(p.yRow() * 4)
-	a.push(yBuf)
-	f.Set(ys)
-	f.Get(outBase).Set(od)
-	plain := !op.Residual && len(op.Acts) == 0
-	v := f.Local(asm.V128)
-	x4 := fxFor(f, asm.F32, true)
-	yp := f.Local(asm.I32)
-	f.Counted(mc, p.M, func() {
-		f.Get(nrows).Set(oc)
-		f.Loop32(oc, func() {
-			if plain {
-				copyRow(f, true, od, ys, p.Wo*4)
-				f.AddI32(od, int32(p.Wo*4))
-			} else {
-				f.Get(ys).Set(yp)
-				group := func(lanes int) {
-					f.Get(yp).V128Load(0).Set(v)
-					if op.Residual {
-						f.Get(v).Get(od).I32Const(resOff).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(v)
+	i32 := asm.I32
+	store := k.Helper(k.name+"_store", []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
+		ys, od, nrows := f.Param(0), f.Param(1), f.Param(2)
+		mc, oc := f.Local(i32), f.Local(i32)
+		yStride := int32(p.yRow() * 4)
+		plain := !op.Residual && len(op.Acts) == 0
+		v := f.Local(asm.V128)
+		x4 := fxFor(f, asm.F32, true)
+		yp := f.Local(i32)
+		f.Counted(mc, p.M, func() {
+			f.Get(nrows).Set(oc)
+			f.Loop32(oc, func() {
+				if plain {
+					copyRow(f, true, od, ys, p.Wo*4)
+					f.AddI32(od, int32(p.Wo*4))
+				} else {
+					f.Get(ys).Set(yp)
+					group := func(lanes int) {
+						f.Get(yp).V128Load(0).Set(v)
+						if op.Residual {
+							f.Get(v).Get(od).I32Const(resOff).Op(wasm.OpcodeI32Add).V128Load(0).Vec(wasm.OpcodeVecF32x4Add).Set(v)
+						}
+						k.vecActs(x4, op.Acts, v)
+						storeLanes(f, od, v, lanes)
+						f.AddI32(od, int32(4*lanes))
+						f.AddI32(yp, 16)
 					}
-					k.vecActs(x4, op.Acts, v)
-					storeLanes(f, od, v, lanes)
-					f.AddI32(od, int32(4*lanes))
-					f.AddI32(yp, 16)
+					gc := f.Local(i32)
+					f.Counted(gc, p.Wo/4, func() { group(4) })
+					if r := p.Wo % 4; r > 0 {
+						group(r)
+					}
 				}
-				gc := f.Local(asm.I32)
-				f.Counted(gc, p.Wo/4, func() { group(4) })
-				if r := p.Wo % 4; r > 0 {
-					group(r)
-				}
-			}
-			f.AddI32(ys, yStride)
+				f.AddI32(ys, yStride)
+			})
+			// the next channel: its band in Y and its rows in the output
+			f.I32Const(int32(p.m * p.R)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(yStride).Op(wasm.OpcodeI32Mul).Get(ys).Op(wasm.OpcodeI32Add).Set(ys)
+			f.I32Const(int32(p.Ho)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(int32(p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(od).Op(wasm.OpcodeI32Add).Set(od)
 		})
-		// the next channel: its band in Y and its rows in the output
-		f.I32Const(int32(p.m * p.R)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(yStride).Op(wasm.OpcodeI32Mul).Get(ys).Op(wasm.OpcodeI32Add).Set(ys)
-		f.I32Const(int32(p.Ho)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(int32(p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(od).Op(wasm.OpcodeI32Add).Set(od)
 	})
+	a.push(yBuf)
+	k.F.Get(outBase).Get(nrows).Call(store)
 }
 
 // winogradIn returns the shared function (in, v) transforming one channel:

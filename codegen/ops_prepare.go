@@ -66,6 +66,12 @@ func (k *Ctx) widenHalf4() uint32 {
 // 9 taps x 4 lanes at src become the (tile+2)^2 f32x4 rows of U, row xi at
 // dst + xi*stride bytes, in ir.WinogradTransform's (ir.WinogradTransform4's)
 // operations.
+//
+// Groups go four at a time (then one at a time for the rest), their U
+// stored row by row: each row's 64 bytes, one cache line, are written
+// together. One group at a time wrote 16 bytes to each of the 36 rows,
+// whose stride (a multiple of 4 KiB on large layers) maps them all to one
+// set of L1 and L2, so lines were evicted before they were full.
 func (k *Ctx) winogradPrepare(dt ir.DType, tile int) uint32 {
 	i32 := asm.I32
 	name := "winograd_prepare_" + dt.String()
@@ -73,18 +79,27 @@ func (k *Ctx) winogradPrepare(dt ir.DType, tile int) uint32 {
 		name += "_f4"
 	}
 	a := tile + 2
+	const groups = 4 // groups per pass: 64 bytes of each U row
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
 		src, dst, n, stride := f.Param(0), f.Param(1), f.Param(2), f.Param(3)
 		h, b, e := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
 		var g [9]asm.Local
-		t := make([][3]asm.Local, a)
 		for i := range g {
 			g[i] = f.Local(asm.V128)
 		}
-		for i := range t {
-			for j := range t[i] {
-				t[i][j] = f.Local(asm.V128)
+		// t[group][i][j]: G applied to the taps' columns
+		t := make([][][3]asm.Local, groups)
+		for gi := range t {
+			t[gi] = make([][3]asm.Local, a)
+			for i := range t[gi] {
+				for j := range t[gi][i] {
+					t[gi][i][j] = f.Local(asm.V128)
+				}
 			}
+		}
+		row := make([]asm.Local, a) // dst + (i*a+j)*stride, j < a
+		for j := range row {
+			row[j] = f.Local(i32)
 		}
 		var q asm.Local // a/4 (F(4x4,3x3))
 		if tile == 4 {
@@ -121,32 +136,48 @@ func (k *Ctx) winogradPrepare(dt ir.DType, tile int) uint32 {
 			put(5, func() { f.Get(c) })
 		}
 		es := uint32(dt.Bytes(1))
-		f.Get(n).Op(wasm.OpcodeI32Eqz).BrIf(0)
-		f.Loop()
-		for i := range g {
-			if dt == ir.Float16 {
-				loadHalf4(f, src, uint32(i)*4*es, h, b)
-			} else {
-				f.Get(src).V128Load(uint32(i) * 4 * es)
-			}
-			f.Set(g[i])
-		}
-		for j := 0; j < 3; j++ {
-			apply(g[j], g[3+j], g[6+j], func(i int, push func()) { push(); f.Set(t[i][j]) })
-		}
-		for i := 0; i < a; i++ {
-			apply(t[i][0], t[i][1], t[i][2], func(j int, push func()) {
-				// dst + (i*a+j)*stride
-				f.Get(dst)
-				if xi := int32(i*a + j); xi > 0 {
-					f.Get(stride).I32Const(xi).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		// pass transforms m groups (m <= groups) at src into dst.
+		pass := func(m int) {
+			for gi := 0; gi < m; gi++ {
+				for i := range g {
+					off := uint32(gi*9+i) * 4 * es
+					if dt == ir.Float16 {
+						loadHalf4(f, src, off, h, b)
+					} else {
+						f.Get(src).V128Load(off)
+					}
+					f.Set(g[i])
 				}
-				push()
-				f.V128Store(0)
-			})
+				for j := 0; j < 3; j++ {
+					apply(g[j], g[3+j], g[6+j], func(i int, push func()) { push(); f.Set(t[gi][i][j]) })
+				}
+			}
+			for i := 0; i < a; i++ {
+				for j := range row {
+					f.Get(dst)
+					if xi := int32(i*a + j); xi > 0 {
+						f.Get(stride).I32Const(xi).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+					}
+					f.Set(row[j])
+				}
+				for gi := 0; gi < m; gi++ {
+					apply(t[gi][i][0], t[gi][i][1], t[gi][i][2], func(j int, push func()) {
+						f.Get(row[j])
+						push()
+						f.V128Store(uint32(gi) * 16)
+					})
+				}
+			}
+			f.AddI32(src, int32(m)*36*int32(es)).AddI32(dst, int32(m)*16)
 		}
-		f.AddI32(src, int32(36*es)).AddI32(dst, 16)
-		f.Get(n).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(n).BrIf(0)
+		f.Block()
+		f.Get(n).I32Const(groups).Op(wasm.OpcodeI32LtU).BrIf(0)
+		f.Loop()
+		pass(groups)
+		f.Get(n).I32Const(groups).Op(wasm.OpcodeI32Sub).Tee(n).I32Const(groups).Op(wasm.OpcodeI32GeU).BrIf(0)
 		f.End()
+		f.End()
+		f.Get(n).Op(wasm.OpcodeI32Eqz).BrIf(0)
+		f.Loop32(n, func() { pass(1) })
 	})
 }

@@ -47,6 +47,8 @@ func TestPrepareWeights(t *testing.T) {
 		{"winograd f32", ir.WeightsWinograd, values(ir.Float32, ir.Shape{3, 3, 9, 4})},
 		{"winograd4 f16", ir.WeightsWinograd4, values(ir.Float16, ir.Shape{2, 5, 9, 4})},
 		{"winograd4 f32", ir.WeightsWinograd4, values(ir.Float32, ir.Shape{3, 3, 9, 4})},
+		{"winograd4 f32 groups of four", ir.WeightsWinograd4, values(ir.Float32, ir.Shape{2, 4, 9, 4})},
+		{"winograd f16 groups of four", ir.WeightsWinograd, values(ir.Float16, ir.Shape{3, 7, 9, 4})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			op := &ir.PrepareWeights{Layout: c.layout}

@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 
 	"github.com/tetratelabs/wabin/wasm"
@@ -162,11 +163,13 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 	}
 
 	i32, v128 := asm.I32, asm.V128
-	// Planes are handed out to the threads (about 1.25 ns per output
-	// element on unet_1024's upsamplings, one node at a time).
-	k.Parallel(b.Planes, float64(b.OH*b.OW)*2.5*nsPerScalar, func(s Span) {
-		f := s.F
-		plane, dst, yrec, xrec, r1, r2 := f.Local(i32), f.Local(i32), f.Local(i32), f.Local(i32), f.Local(i32), f.Local(i32)
+	// One plane is a helper function (plane, dst), shared by the Resize
+	// nodes of the same tables: called once per plane, it is tiered up by
+	// V8 after the first planes of the first run, whereas a node function
+	// runs its one call of the first run in the baseline compiler's code.
+	planeFn := k.Helper(fmt.Sprintf("resize_bilinear_plane_%d_%d_%d_%d", yAddr, xAddr, b.OH, b.OW), []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
+		plane, dst := f.Param(0), f.Param(1)
+		yrec, xrec, r1, r2 := f.Local(i32), f.Local(i32), f.Local(i32), f.Local(i32)
 		dy1, dy2, w22, w12, w21, w11, t := f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128)
 		mul, add := wasm.OpcodeVecF32x4Mul, wasm.OpcodeVecF32x4Add
 		// gather pushes the four floats at row + the offsets at xrec+off.
@@ -203,25 +206,33 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 			f.AddI32(dst, int32(4*lanes))
 			f.AddI32(xrec, int32(rec))
 		}
+		f.I32Const(yAddr).Set(yrec)
+		f.Counted(f.Local(i32), b.OH, func() {
+			f.Get(plane).Get(yrec).I32Load(0).Op(wasm.OpcodeI32Add).Set(r1)
+			f.Get(plane).Get(yrec).I32Load(4).Op(wasm.OpcodeI32Add).Set(r2)
+			f.Get(yrec).V128Load32Splat(8).Set(dy1)
+			f.Get(yrec).V128Load32Splat(12).Set(dy2)
+			f.I32Const(xAddr).Set(xrec)
+			f.Counted(f.Local(i32), b.OW/4, func() { group(4) })
+			if r := b.OW % 4; r > 0 {
+				group(r)
+			}
+			f.AddI32(yrec, 16)
+		})
+	})
+	// Planes are handed out to the threads (about 1.25 ns per output
+	// element on unet_1024's upsamplings, one node at a time).
+	k.Parallel(b.Planes, float64(b.OH*b.OW)*2.5*nsPerScalar, func(s Span) {
+		f := s.F
+		plane, dst := f.Local(i32), f.Local(i32)
 		s.Base(k.Addr(n.Inputs[0]), int32(4*b.H*b.W))
 		f.Set(plane)
 		s.Base(k.Addr(n.Outputs[0]), int32(4*b.OH*b.OW))
 		f.Set(dst)
 		s.Counted(f.Local(i32), func() {
-			f.I32Const(yAddr).Set(yrec)
-			f.Counted(f.Local(i32), b.OH, func() {
-				f.Get(plane).Get(yrec).I32Load(0).Op(wasm.OpcodeI32Add).Set(r1)
-				f.Get(plane).Get(yrec).I32Load(4).Op(wasm.OpcodeI32Add).Set(r2)
-				f.Get(yrec).V128Load32Splat(8).Set(dy1)
-				f.Get(yrec).V128Load32Splat(12).Set(dy2)
-				f.I32Const(xAddr).Set(xrec)
-				f.Counted(f.Local(i32), b.OW/4, func() { group(4) })
-				if r := b.OW % 4; r > 0 {
-					group(r)
-				}
-				f.AddI32(yrec, 16)
-			})
+			f.Get(plane).Get(dst).Call(planeFn)
 			f.AddI32(plane, int32(4*b.H*b.W))
+			f.AddI32(dst, int32(4*b.OH*b.OW))
 		})
 	})
 }

@@ -130,9 +130,12 @@ const (
 	// at low resolution); such layers prepare every run while all of that
 	// preparation stays within this share of the model's arithmetic
 	// time. A prepared byte costs about as long as flopsPerPreparedByte
-	// flops of the kernels (2 GB/s against 30 GFLOP/s).
+	// flops of the kernels (2 GB/s against 30 GFLOP/s), a Winograd byte
+	// flopsPerWinogradByte (its transform writes 5.6-7 GB/s, V8 and
+	// wazero, since it stores U a cache line at a time).
 	freeEachRunShare     = 0.01
 	flopsPerPreparedByte = 15
+	flopsPerWinogradByte = 5
 )
 
 // cand is a layer whose weights may be prepared once or every run.
@@ -351,7 +354,15 @@ func freeEachRun(g *ir.Graph, cands []cand) map[*ir.Node]bool {
 	for _, c := range slices.Backward(cands) {
 		s, ok := step[c.n]
 		cost := int64(c.bytes) * flopsPerPreparedByte
-		if !ok || c.reuse < winogradEachRunTiles || live[s]+c.bytes > peak || cost > budget {
+		if c.layout != ir.WeightsPlain {
+			cost = int64(c.bytes) * flopsPerWinogradByte
+		}
+		// the floor counts the layer's size in F(2x2,3x3) tiles, whatever
+		// its form: preparing costs 2*flopsPerWinogradByte/tiles of the
+		// layer's products, so an F(4x4,3x3) layer of 64 tiles (256 of
+		// F(2x2,3x3)) spends 16% of them, less than the floor allowed
+		// when a byte counted 15 flops (30% at 100 tiles)
+		if !ok || cmp.Or(c.reuse2, c.reuse) < winogradEachRunTiles || live[s]+c.bytes > peak || cost > budget {
 			continue
 		}
 		free[c.n] = true

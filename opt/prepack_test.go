@@ -105,9 +105,14 @@ func TestPrepackFollowsConvWeights(t *testing.T) {
 // run, in the arena beside the little that is live there, instead of
 // keeping them prepared outside it (which the budget would allow); the
 // same layer alone, where its weights would raise the largest
-// activations, keeps them.
+// activations, keeps them. A 32x32 layer (64 F(4x4,3x3) tiles, 256 of
+// F(2x2,3x3)) deep in the net prepares every run too.
 func TestPrepareEachRunWhereFree(t *testing.T) {
-	for _, deep := range []bool{true, false} {
+	for _, c := range []struct {
+		deep bool
+		pool int
+	}{{true, 4}, {true, 8}, {false, 0}} {
+		deep := c.deep
 		C := 16
 		conv := func(name string, x *ir.Value) (*ir.Node, *ir.Value) {
 			wv := make([]float64, C*C*9)
@@ -128,7 +133,7 @@ func TestPrepareEachRunWhereFree(t *testing.T) {
 		if deep {
 			c0, y0 := conv("c0", x)
 			p := &ir.Value{Name: "pool"}
-			pool := &ir.Node{Name: "pool", Op: &ir.Pool{Kind: ir.PoolMax, Window: ir.Window{Kernel: []int{4, 4}, Strides: []int{4, 4}, Pads: []int{0, 0, 0, 0}}}, Inputs: []*ir.Value{y0}, Outputs: []*ir.Value{p}}
+			pool := &ir.Node{Name: "pool", Op: &ir.Pool{Kind: ir.PoolMax, Window: ir.Window{Kernel: []int{c.pool, c.pool}, Strides: []int{c.pool, c.pool}, Pads: []int{0, 0, 0, 0}}}, Inputs: []*ir.Value{y0}, Outputs: []*ir.Value{p}}
 			g.Nodes = append(g.Nodes, c0, pool)
 			last = p
 		}
@@ -148,7 +153,7 @@ func TestPrepareEachRunWhereFree(t *testing.T) {
 			}
 		}
 		if prep == nil || prep.Layout != ir.WeightsWinograd4 || prep.EachRun != deep {
-			t.Errorf("deep %v: the 64x64 layer's weights prepared %+v, want Winograd F(4x4,3x3), every run %v:\n%s", deep, prep, deep, g.Format(nil))
+			t.Errorf("%+v: the last layer's weights prepared %+v, want Winograd F(4x4,3x3), every run %v:\n%s", c, prep, deep, g.Format(nil))
 		}
 	}
 }
