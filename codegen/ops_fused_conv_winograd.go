@@ -30,6 +30,11 @@ type winogradPlan struct {
 	Hp, Wp                int // bordered input plane: the image's, or a band's (mR+2 rows)
 	padBytes, vBytes      int
 	mBytes, yBytes        int
+	// src: the weights are stored (ir.FusedConv.WinogradFromSource), es
+	// bytes a value, and each panel is transformed into uBytes of the
+	// workspace before its P products: P rows of [C, 4].
+	src        bool
+	es, uBytes int
 }
 
 // winogradBandBytes bounds V and M of one band (the transformed input and
@@ -71,14 +76,25 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	p.vBytes = p.P * p.C * p.TpP * 4
 	p.mBytes = p.P * p.M * p.TpP * 4
 	p.yBytes = alignUp((p.M*m*p.R*p.yRow()+4)*4, 16)
+	if u := n.Inputs[1].Type; op.WinogradFromSource(u.Shape) {
+		p.src, p.es, p.uBytes = true, u.DType.Bytes(1), p.P*p.uPitch()
+	}
 	return p, nil
 }
+
+// uPitch is the bytes between the P rows of U of a src layer's panel: a
+// row's C*16 bytes rounded to an odd number of cache lines, so that the
+// transform's P stores per channel do not all fall in one cache set (at
+// 256 channels the rows would be 4 KiB apart; expanded in place, 16 KiB
+// apart and 4x the bytes, the transform made resnet50's 14x14 layers
+// 1.6-2.5x slower).
+func (p *winogradPlan) uPitch() int { return spreadPitch(p.C*4) * 4 }
 
 // yRow is the floats in a row of the tile-aligned output plane.
 func (p *winogradPlan) yRow() int { return 4 * p.m * p.G }
 
 func (p *winogradPlan) workspace() int {
-	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.C*64 // + the portable shape's expanded U panel
+	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.uBytes + p.C*64 // + the portable shape's expanded U panel
 }
 
 var (
@@ -185,6 +201,8 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 
 	// 3. P GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
 	switch {
+	case p.src:
+		k.winogradGEMMsSource(p, u, a, vBuf, mBuf, yBuf+int32(p.yBytes), threaded)
 	case threaded:
 		k.winogradGEMMsThreads(p, u, vBuf, mBuf)
 	case k.portable():
@@ -573,7 +591,7 @@ func winogradPanelNs(p *winogradPlan) float64 { return float64(2*p.C*4*p.Tp) * n
 // panel expanded into the thread's own scratch copy, one call per row of
 // tiles; otherwise one 4x8 tile per call).
 func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
-	C, M, Tp, TpP := p.C, p.M, p.Tp, p.TpP
+	M, TpP := p.M, p.TpP
 	panels := (M + 3) / 4
 	portable := k.portable()
 	var mk uint32
@@ -601,14 +619,86 @@ func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int3
 			// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*TpP*4 ; c = Mb + (xi*M + mp*4)*TpP*4
 			k.winogradPanelAddrs(p, u, wsAddr{f: f}, vBuf, mBuf, xi, mp, uA, vB, mC)
 			if portable {
-				f.Get(uA).Get(eb).I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
-				f.Get(eb).Get(vB).Get(mC)
-				f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(TpP * 4)).I32Const(chunkWhole)
-				f.Call(mk)
+				k.winogradPanelExpanded(p, mk, uA, eb, vB, mC, rows)
 				return
 			}
 			k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
 		})
+	})
+}
+
+// winogradPanelExpanded runs one U panel's product in the portable shape:
+// the panel at uA expanded into eb, then one call of mk for the row of
+// tiles over every tile column.
+func (k *Ctx) winogradPanelExpanded(p *winogradPlan, mk uint32, uA, eb, vB, mC, rows asm.Local) {
+	f := k.F
+	f.Get(uA).Get(eb).I32Const(int32(p.C)).I32Const(16).Call(k.expandPanel())
+	f.Get(eb).Get(vB).Get(mC)
+	f.I32Const(0).I32Const(int32(p.C)).I32Const(int32(p.TpP * 4)).Get(rows).I32Const(int32(p.Tp)).I32Const(0).I32Const(int32(p.TpP * 4)).I32Const(chunkWhole)
+	f.Call(mk)
+}
+
+// winogradGEMMsSource runs a band's P products from stored weights
+// (p.src), panel by panel: the panel's 9 taps x C are transformed into its
+// P rows of U (winogradPanelU, the bits of a prepared U) in the workspace
+// at uBuf, which its P products then read as they read a prepared U. A
+// layer so keeps no transformed weights in memory and writes none per
+// run; the transform is one pass over the stored panel per band, in
+// cache. Threaded modules hand out whole panels, each thread transforming
+// into its copy of the workspace, so the bits are the single-threaded
+// form's.
+func (k *Ctx) winogradGEMMsSource(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, uBuf int32, threaded bool) {
+	panels := (p.M + 3) / 4
+	portable := k.portable()
+	var mk uint32
+	if portable {
+		mk = k.microKernelPitch(storeRows, &ir.Epilogue{}, biasNone, p.TpP*4)
+	} else {
+		mk = k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
+	}
+	body := func(f *asm.Func, mp, ub, eb asm.Local) {
+		xi, xic, uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		tileLen(f, rows, mp, 4, p.M)
+		f.Get(mp).I32Const(int32(p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add)
+		f.Get(ub).Call(k.winogradPanelU(u.Type.DType, p.m, p.C, p.uPitch()))
+		f.SetI32(xi, 0)
+		f.Counted(xic, p.P, func() {
+			k.winogradPanelAddrs(p, u, wsAddr{f: f, tb: a.tb}, vBuf, mBuf, xi, mp, uA, vB, mC)
+			f.Get(xi).I32Const(int32(p.uPitch())).Op(wasm.OpcodeI32Mul).Get(ub).Op(wasm.OpcodeI32Add).Set(uA)
+			if portable {
+				k.winogradPanelExpanded(p, mk, uA, eb, vB, mC, rows)
+			} else {
+				k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
+			}
+			f.AddI32(xi, 1)
+		})
+	}
+	eBuf := uBuf + int32(p.uBytes)
+	if !threaded {
+		f := k.F
+		mp, ub, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		a.push(uBuf)
+		f.Set(ub)
+		a.push(eBuf)
+		f.Set(eb)
+		f.SetI32(mp, 0)
+		f.Counted(f.Local(asm.I32), panels, func() {
+			body(f, mp, ub, eb)
+			f.AddI32(mp, 1)
+		})
+		return
+	}
+	// Each thread's U rows and expanded panel are where the single-
+	// threaded form puts them, in its copy of the workspace.
+	buf, bufSize := k.ScratchAddr()
+	buf += uBuf - k.WorkspaceAddr()
+	k.Parallel(panels, float64(p.P)*winogradPanelNs(p), func(s Span) {
+		f := s.F
+		mp, ub, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Scratch(buf, bufSize)
+		f.Tee(ub).I32Const(int32(p.uBytes)).Op(wasm.OpcodeI32Add).Set(eb)
+		s.For(mp, func() { body(f, mp, ub, eb) })
 	})
 }
 
@@ -688,8 +778,11 @@ func (k *Ctx) winogradPanelTiles(p *winogradPlan, mk uint32, uA, vB, mC, tc, t0,
 	})
 }
 
-// winogradFits: a 3x3, stride 1, dilation 1 convolution with at least 12x12
-// outputs and 8 input channels, where F(2x2, 3x3) pays (ConvWeightsFunc).
+// winogradFits: a 3x3, stride 1, dilation 1 convolution with 8 input
+// channels and at least 12x12 outputs, or fewer where F(2x2,3x3)'s
+// products over the tiles it computes (whole groups of four tiles, the
+// borders' waste included) are at most winogradSmallShare of the direct
+// form's multiplies (ConvWeightsFunc).
 func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 	x, w := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape
 	if len(w) != 4 || w[2] != 3 || w[3] != 3 || x[1] < 8 {
@@ -704,5 +797,17 @@ func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 			return false
 		}
 	}
-	return g.Out[0]*g.Out[1] >= 144
+	if g.Out[0]*g.Out[1] >= 144 {
+		return true
+	}
+	groups := ((g.Out[1]+1)/2 + 3) / 4
+	products := 16 * 4 * groups * ((g.Out[0] + 1) / 2)
+	return float64(products) <= winogradSmallShare*float64(9*g.Out[0]*g.Out[1])
 }
+
+// winogradSmallShare: a 7x7 map's F(2x2,3x3) computes 16 tiles of 4x4
+// products, 0.58 of the direct 9 per output, and ran 512-channel layers in
+// 0.70-0.75 of the direct form's time in V8 (docs/design.md, "Winograd
+// from the stored weights"); 5x5 (0.85) and 10x10 (0.71) waste too much of
+// their tiles.
+const winogradSmallShare = 0.6

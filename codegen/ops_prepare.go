@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/tetratelabs/wabin/wasm"
@@ -72,81 +73,111 @@ func (k *Ctx) winogradPrepare(dt ir.DType, tile int) uint32 {
 	if tile == 4 {
 		name += "_f4"
 	}
-	a := tile + 2
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
 		src, dst, n, stride := f.Param(0), f.Param(1), f.Param(2), f.Param(3)
-		h, b, e := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
-		var g [9]asm.Local
-		t := make([][3]asm.Local, a)
-		for i := range g {
-			g[i] = f.Local(asm.V128)
-		}
-		for i := range t {
-			for j := range t[i] {
-				t[i][j] = f.Local(asm.V128)
+		winogradUGroups(f, dt, tile, src, n, func(xi int, push func()) {
+			// dst + xi*stride
+			f.Get(dst)
+			if xi > 0 {
+				f.Get(stride).I32Const(int32(xi)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 			}
+			push()
+			f.V128Store(0)
+		}, func() { f.AddI32(dst, 16) })
+	})
+}
+
+// winogradPanelU is a shared function (src, dst) for C input channels of
+// a WinogradSource panel (9 taps x 4 lanes each, dtype dt): each
+// channel's (tile+2)^2 f32x4 values of U, the bits of winogradPrepare,
+// row xi at dst + xi*pitch (a compile-time pitch: no address arithmetic
+// per store).
+func (k *Ctx) winogradPanelU(dt ir.DType, tile, C, pitch int) uint32 {
+	i32 := asm.I32
+	name := fmt.Sprintf("winograd_panel_u_%s_%d_%d_%d", dt, tile, C, pitch)
+	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
+		src, dst := f.Param(0), f.Param(1)
+		n := f.Local(i32)
+		f.I32Const(int32(C)).Set(n)
+		winogradUGroups(f, dt, tile, src, n, func(xi int, push func()) {
+			f.Get(dst)
+			push()
+			f.V128Store(uint32(xi * pitch))
+		}, func() { f.AddI32(dst, 16) })
+	})
+}
+
+// winogradUGroups emits the loop over n groups of 9 taps x 4 lanes at src
+// (dtype dt), computing U = G g G^T for tiles of side tile (2 or 4) in
+// ir.WinogradTransform's (ir.WinogradTransform4's) float32 operations:
+// put(xi, push) consumes U's row xi, which push leaves on the stack; next
+// advances the destination after a group.
+func winogradUGroups(f *asm.Func, dt ir.DType, tile int, src, n asm.Local, put func(xi int, push func()), next func()) {
+	a := tile + 2
+	h, b, e := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
+	var g [9]asm.Local
+	t := make([][3]asm.Local, a)
+	for i := range g {
+		g[i] = f.Local(asm.V128)
+	}
+	for i := range t {
+		for j := range t[i] {
+			t[i][j] = f.Local(asm.V128)
 		}
-		var q asm.Local // a/4 (F(4x4,3x3))
-		if tile == 4 {
-			q = f.Local(asm.V128)
-		}
-		mul := func(c float32) { f.F32x4Const(c).Vec(wasm.OpcodeVecF32x4Mul) }
-		add := func(x, y asm.Local) { f.Get(x).Get(y).Vec(wasm.OpcodeVecF32x4Add) }
-		sub := func(x, y asm.Local) { f.Get(x).Get(y).Vec(wasm.OpcodeVecF32x4Sub) }
-		// apply pushes nothing: it stores G applied to (a, b, c) through
-		// put(i), which consumes the value on the stack.
-		apply := func(a, bb, c asm.Local, put func(i int, push func())) {
-			if tile == 2 {
-				put(0, func() { f.Get(a) })
-				add(a, c)
-				f.Set(e)
-				put(1, func() { add(e, bb); mul(0.5) })
-				put(2, func() { sub(e, bb); mul(0.5) })
-				put(3, func() { f.Get(c) })
-				return
-			}
-			// ir.winogradG4: q = a/4, e = a+c, then q+c and b/2 (in e and
-			// h once e is used)
-			f.Get(a).F32x4Const(0.25).Vec(wasm.OpcodeVecF32x4Mul).Set(q)
-			put(0, func() { f.Get(q) })
+	}
+	var q asm.Local // a/4 (F(4x4,3x3))
+	if tile == 4 {
+		q = f.Local(asm.V128)
+	}
+	mul := func(c float32) { f.F32x4Const(c).Vec(wasm.OpcodeVecF32x4Mul) }
+	add := func(x, y asm.Local) { f.Get(x).Get(y).Vec(wasm.OpcodeVecF32x4Add) }
+	sub := func(x, y asm.Local) { f.Get(x).Get(y).Vec(wasm.OpcodeVecF32x4Sub) }
+	// apply pushes nothing: it stores G applied to (a, b, c) through
+	// put(i), which consumes the value on the stack.
+	apply := func(a, bb, c asm.Local, put func(i int, push func())) {
+		if tile == 2 {
+			put(0, func() { f.Get(a) })
 			add(a, c)
 			f.Set(e)
-			put(1, func() { add(e, bb); mul(float32(-1.0 / 6)) })
-			put(2, func() { sub(e, bb); mul(float32(-1.0 / 6)) })
-			add(q, c)
-			f.Set(e)
-			f.Get(bb).F32x4Const(0.5).Vec(wasm.OpcodeVecF32x4Mul).Set(h)
-			put(3, func() { add(e, h); mul(float32(1.0 / 6)) })
-			put(4, func() { sub(e, h); mul(float32(1.0 / 6)) })
-			put(5, func() { f.Get(c) })
+			put(1, func() { add(e, bb); mul(0.5) })
+			put(2, func() { sub(e, bb); mul(0.5) })
+			put(3, func() { f.Get(c) })
+			return
 		}
-		es := uint32(dt.Bytes(1))
-		f.Get(n).Op(wasm.OpcodeI32Eqz).BrIf(0)
-		f.Loop()
-		for i := range g {
-			if dt == ir.Float16 {
-				loadHalf4(f, src, uint32(i)*4*es, h, b)
-			} else {
-				f.Get(src).V128Load(uint32(i) * 4 * es)
-			}
-			f.Set(g[i])
+		// ir.winogradG4: q = a/4, e = a+c, then q+c and b/2 (in e and
+		// h once e is used)
+		f.Get(a).F32x4Const(0.25).Vec(wasm.OpcodeVecF32x4Mul).Set(q)
+		put(0, func() { f.Get(q) })
+		add(a, c)
+		f.Set(e)
+		put(1, func() { add(e, bb); mul(float32(-1.0 / 6)) })
+		put(2, func() { sub(e, bb); mul(float32(-1.0 / 6)) })
+		add(q, c)
+		f.Set(e)
+		f.Get(bb).F32x4Const(0.5).Vec(wasm.OpcodeVecF32x4Mul).Set(h)
+		put(3, func() { add(e, h); mul(float32(1.0 / 6)) })
+		put(4, func() { sub(e, h); mul(float32(1.0 / 6)) })
+		put(5, func() { f.Get(c) })
+	}
+	es := uint32(dt.Bytes(1))
+	f.Get(n).Op(wasm.OpcodeI32Eqz).BrIf(0)
+	f.Loop()
+	for i := range g {
+		if dt == ir.Float16 {
+			loadHalf4(f, src, uint32(i)*4*es, h, b)
+		} else {
+			f.Get(src).V128Load(uint32(i) * 4 * es)
 		}
-		for j := 0; j < 3; j++ {
-			apply(g[j], g[3+j], g[6+j], func(i int, push func()) { push(); f.Set(t[i][j]) })
-		}
-		for i := 0; i < a; i++ {
-			apply(t[i][0], t[i][1], t[i][2], func(j int, push func()) {
-				// dst + (i*a+j)*stride
-				f.Get(dst)
-				if xi := int32(i*a + j); xi > 0 {
-					f.Get(stride).I32Const(xi).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				}
-				push()
-				f.V128Store(0)
-			})
-		}
-		f.AddI32(src, int32(36*es)).AddI32(dst, 16)
-		f.Get(n).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(n).BrIf(0)
-		f.End()
-	})
+		f.Set(g[i])
+	}
+	for j := 0; j < 3; j++ {
+		apply(g[j], g[3+j], g[6+j], func(i int, push func()) { push(); f.Set(t[i][j]) })
+	}
+	for i := 0; i < a; i++ {
+		apply(t[i][0], t[i][1], t[i][2], func(j int, push func()) { put(i*a+j, push) })
+	}
+	f.AddI32(src, int32(36*es))
+	next()
+	f.Get(n).I32Const(1).Op(wasm.OpcodeI32Sub).Tee(n).BrIf(0)
+	f.End()
 }

@@ -195,6 +195,16 @@ type FusedConv struct {
 
 func (f *FusedConv) OpType() string { return "Conv" + f.suffix() }
 
+// WinogradFromSource tells whether a Winograd layout's weights input (of
+// shape w) holds the weights as stored (WinogradSource, [ceil(M/4), C, 9,
+// 4]) for the kernel to transform a panel at a time, rather than their
+// prepared transform ([P, ceil(M/4), C, 4]); the two shapes never agree
+// (P is 16 or 36, not 9).
+func (f *FusedConv) WinogradFromSource(w Shape) bool {
+	return f.Layout.WinogradTile() > 0 && len(w) == 4 && len(f.WShape) == 4 &&
+		w[0] == (f.WShape[0]+3)/4 && w[1] == f.WShape[1] && w[2] == 9 && w[3] == 4
+}
+
 func (f *FusedConv) weightShape(w *Value) Shape {
 	if f.Layout != WeightsPlain {
 		return f.WShape
@@ -203,7 +213,11 @@ func (f *FusedConv) weightShape(w *Value) Shape {
 }
 
 func (f *FusedConv) Infer(in []*Value) ([]Type, error) {
-	w := &Value{Type: Type{in[1].Type.DType, f.weightShape(in[1])}, typed: true}
+	dt := in[1].Type.DType
+	if f.WinogradFromSource(in[1].Type.Shape) {
+		dt = Float32 // stored in float16 where exact, widened by the kernel
+	}
+	w := &Value{Type: Type{dt, f.weightShape(in[1])}, typed: true}
 	ts, err := f.Conv.Infer([]*Value{in[0], w, getIn(in, 2)})
 	if err != nil {
 		return nil, err
