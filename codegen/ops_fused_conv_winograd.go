@@ -35,6 +35,10 @@ type winogradPlan struct {
 	// workspace before its P products: P rows of [C, 4].
 	src        bool
 	es, uBytes int
+	// tilesAsA: a src layer with few tiles (ir.WinogradTilesAsA, then one
+	// band) runs its products transposed (winogradGEMMsTilesAsA): U in
+	// [C, 8] panels as B.
+	tilesAsA bool
 }
 
 // winogradBandBytes bounds V and M of one band (the transformed input and
@@ -78,6 +82,9 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	p.yBytes = alignUp((p.M*m*p.R*p.yRow()+4)*4, 16)
 	if u := n.Inputs[1].Type; op.WinogradFromSource(u.Shape) {
 		p.src, p.es, p.uBytes = true, u.DType.Bytes(1), p.P*p.uPitch()
+		if ir.WinogradTilesAsA(m, p.M, p.Ho, p.Wo) {
+			p.tilesAsA, p.uBytes = true, p.P*p.uPitch8()
+		}
 	}
 	return p, nil
 }
@@ -89,6 +96,9 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 // apart and 4x the bytes, the transform made resnet50's 14x14 layers
 // 1.6-2.5x slower).
 func (p *winogradPlan) uPitch() int { return spreadPitch(p.C*4) * 4 }
+
+// uPitch8 is uPitch for the [C, 8] panels of a tilesAsA layer.
+func (p *winogradPlan) uPitch8() int { return spreadPitch(p.C*8) * 4 }
 
 // yRow is the floats in a row of the tile-aligned output plane.
 func (p *winogradPlan) yRow() int { return 4 * p.m * p.G }
@@ -648,6 +658,10 @@ func (k *Ctx) winogradPanelExpanded(p *winogradPlan, mk uint32, uA, eb, vB, mC, 
 // into its copy of the workspace, so the bits are the single-threaded
 // form's.
 func (k *Ctx) winogradGEMMsSource(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, uBuf int32, threaded bool) {
+	if p.tilesAsA {
+		k.winogradGEMMsTilesAsA(p, u, a, vBuf, mBuf, uBuf, threaded)
+		return
+	}
 	panels := (p.M + 3) / 4
 	portable := k.portable()
 	var mk uint32
@@ -661,7 +675,7 @@ func (k *Ctx) winogradGEMMsSource(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, 
 		tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		tileLen(f, rows, mp, 4, p.M)
 		f.Get(mp).I32Const(int32(p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add)
-		f.Get(ub).Call(k.winogradPanelU(u.Type.DType, p.m, p.C, p.uPitch()))
+		f.Get(ub).Call(k.winogradPanelU(u.Type.DType, p.m, p.C, p.uPitch(), 16))
 		f.SetI32(xi, 0)
 		f.Counted(xic, p.P, func() {
 			k.winogradPanelAddrs(p, u, wsAddr{f: f, tb: a.tb}, vBuf, mBuf, xi, mp, uA, vB, mC)
@@ -699,6 +713,99 @@ func (k *Ctx) winogradGEMMsSource(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, 
 		s.Scratch(buf, bufSize)
 		f.Tee(ub).I32Const(int32(p.uBytes)).Op(wasm.OpcodeI32Add).Set(eb)
 		s.For(mp, func() { body(f, mp, ub, eb) })
+	})
+}
+
+// winogradGEMMsTilesAsA is winogradGEMMsSource for few tiles per band
+// (p.tilesAsA): each product runs transposed, M_xi^T [Tp, M] = V_xi^T
+// [Tp, C] x U_xi^T [C, M], in 4x8 tiles of four Winograd tiles by eight
+// output channels. A is V itself (four tiles of a V row per k step,
+// broadcast by shuffles: dotRowsA), B a [C, 8] panel of U (two stored
+// 4-channel panels transformed side by side), and the tile is stored
+// transposed into M's rows (storeNCHW). Nothing is expanded: with the
+// weights as A each expanded panel served two tiles (7x7 and 14x14 maps,
+// 16 tiles). Each sum runs over C in order, as the weights-as-A form's
+// does, so the bits are the same; threaded modules hand out whole 8-channel
+// panels.
+func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, uBuf int32, threaded bool) {
+	panels := p.M / 8
+	tiles := k.winogradTilesT(p)
+	body := func(f *asm.Func, mp, ub asm.Local) {
+		xi, xic, pa, pb, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		for half := 0; half < 2; half++ {
+			f.Get(mp).I32Const(int32(2 * p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u) + int32(half*p.C*36*p.es)).Op(wasm.OpcodeI32Add)
+			f.Get(ub)
+			if half == 1 {
+				f.I32Const(16).Op(wasm.OpcodeI32Add)
+			}
+			f.Call(k.winogradPanelU(u.Type.DType, p.m, p.C, p.uPitch8(), 32))
+		}
+		// pa = V ; pb = ub ; pc = Mb + mp*8*TpP*4, each moved per product
+		a.push(vBuf)
+		f.Set(pa)
+		f.Get(ub).Set(pb)
+		f.Get(mp).I32Const(int32(8 * p.TpP * 4)).Op(wasm.OpcodeI32Mul)
+		a.push(mBuf)
+		f.Op(wasm.OpcodeI32Add).Set(pc)
+		f.SetI32(xi, 0)
+		f.Counted(xic, p.P, func() {
+			f.Get(pa).Get(pb).Get(pc).Call(tiles)
+			f.AddI32(pa, int32(p.C*p.TpP*4))
+			f.AddI32(pb, int32(p.uPitch8()))
+			f.AddI32(pc, int32(p.M*p.TpP*4))
+		})
+	}
+	if !threaded {
+		f := k.F
+		mp, ub := f.Local(asm.I32), f.Local(asm.I32)
+		a.push(uBuf)
+		f.Set(ub)
+		f.SetI32(mp, 0)
+		f.Counted(f.Local(asm.I32), panels, func() {
+			body(f, mp, ub)
+			f.AddI32(mp, 1)
+		})
+		return
+	}
+	buf, bufSize := k.ScratchAddr()
+	buf += uBuf - k.WorkspaceAddr()
+	k.Parallel(panels, float64(2*p.P)*winogradPanelNs(p), func(s Span) {
+		f := s.F
+		mp, ub := f.Local(asm.I32), f.Local(asm.I32)
+		s.Scratch(buf, bufSize)
+		f.Set(ub)
+		s.For(mp, func() { body(f, mp, ub) })
+	})
+}
+
+// winogradTilesT returns the shared function (v, u, m) running one
+// product's transposed tiles for an 8-channel panel (winogradGEMMsTilesAsA):
+// v: the product's V rows (C of them, TpP*4 bytes apart), u: its [C, 8]
+// panel of U, m: the panel's first row of M; Tp/4 tiles of four Winograd
+// tiles each.
+func (k *Ctx) winogradTilesT(p *winogradPlan) uint32 {
+	i32 := asm.I32
+	ldv := p.TpP * 4
+	name := fmt.Sprintf("winograd_tiles_t_%d_%d_%d", p.C, p.Tp, ldv)
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(h *asm.Func) {
+		pv, pu, pm := h.Param(0), h.Param(1), h.Param(2)
+		acc := make([]asm.Local, 8)
+		for i := range acc {
+			acc[i] = h.Local(asm.V128)
+		}
+		ldc, rows, cols, none := h.Local(i32), h.Local(i32), h.Local(i32), h.Local(i32)
+		h.SetI32(ldc, int32(ldv))
+		h.SetI32(rows, 4)
+		h.SetI32(cols, 8)
+		h.Counted(h.Local(i32), p.Tp/4, func() {
+			h.Get(pv).Get(pu).I32Const(int32(p.C)).I32Const(0).Call(k.dotRowsA(32, ldv))
+			for i := 7; i >= 0; i-- {
+				h.Set(acc[i])
+			}
+			k.epilogueBody(h, acc, storeNCHW, &ir.Epilogue{}, biasNone, pm, none, ldc, rows, cols, none)
+			h.AddI32(pv, 16)
+			h.AddI32(pm, 16)
+		})
 	})
 }
 

@@ -91,10 +91,14 @@ func (k *Ctx) winogradPrepare(dt ir.DType, tile int) uint32 {
 // a WinogradSource panel (9 taps x 4 lanes each, dtype dt): each
 // channel's (tile+2)^2 f32x4 values of U, the bits of winogradPrepare,
 // row xi at dst + xi*pitch (a compile-time pitch: no address arithmetic
-// per store).
-func (k *Ctx) winogradPanelU(dt ir.DType, tile, C, pitch int) uint32 {
+// per store), channels cstep bytes apart (16: a [C, 4] panel; 32: one
+// half of a [C, 8] panel whose other half is 16 bytes on).
+func (k *Ctx) winogradPanelU(dt ir.DType, tile, C, pitch, cstep int) uint32 {
 	i32 := asm.I32
 	name := fmt.Sprintf("winograd_panel_u_%s_%d_%d_%d", dt, tile, C, pitch)
+	if cstep != 16 {
+		name += fmt.Sprintf("_c%d", cstep)
+	}
 	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
 		src, dst := f.Param(0), f.Param(1)
 		n := f.Local(i32)
@@ -103,7 +107,7 @@ func (k *Ctx) winogradPanelU(dt ir.DType, tile, C, pitch int) uint32 {
 			f.Get(dst)
 			push()
 			f.V128Store(uint32(xi * pitch))
-		}, func() { f.AddI32(dst, 16) })
+		}, func() { f.AddI32(dst, int32(cstep)) })
 	})
 }
 

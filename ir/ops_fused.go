@@ -205,6 +205,22 @@ func (f *FusedConv) WinogradFromSource(w Shape) bool {
 		w[0] == (f.WShape[0]+3)/4 && w[1] == f.WShape[1] && w[2] == 9 && w[3] == 4
 }
 
+// WinogradTilesAsAMax is the most tiles of an image (tile columns counted
+// in whole groups of four) for which a Winograd layer transforms its
+// stored weights in the kernel and runs its products with the tiles as A
+// (codegen's winogradGEMMsTilesAsA), whatever the memory budget: with the
+// weights as A each expanded panel of U would serve only Tp/8 tiles of the
+// 4x8 micro-kernel.
+const WinogradTilesAsAMax = 16
+
+// WinogradTilesAsA tells whether a Winograd layer of m x m output tiles,
+// M output channels and an outH x outW map takes that form (M in whole
+// 8-channel panels).
+func WinogradTilesAsA(m, M, outH, outW int) bool {
+	th, tw := (outH+m-1)/m, (outW+m-1)/m
+	return m > 0 && M%8 == 0 && th*4*((tw+3)/4) <= WinogradTilesAsAMax
+}
+
 func (f *FusedConv) weightShape(w *Value) Shape {
 	if f.Layout != WeightsPlain {
 		return f.WShape

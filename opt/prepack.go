@@ -238,6 +238,11 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 	}
 	for _, c := range cands {
 		switch {
+		case winogradTilesAsA(c):
+			// few tiles: the kernel's transposed products from the stored
+			// weights beat the prepared form and keep no memory
+			// (docs/design.md, "Few tiles: the tiles as A").
+			choice[c.n] = prepChoice{layout: c.layout, inKernel: true}
 		case c.reuse >= prepareEachRunReuse, free[c.n]:
 		case fits(c.bytes, c.src):
 			choice[c.n] = prepChoice{layout: c.layout}
@@ -249,6 +254,14 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 		}
 	}
 	return choice
+}
+
+// winogradTilesAsA tells whether candidate c is a Winograd layer that
+// codegen runs with the tiles as A when it reads its weights as stored.
+func winogradTilesAsA(c cand) bool {
+	m := c.layout.WinogradTile()
+	y := c.n.Outputs[0].Type.Shape
+	return m > 0 && len(y) == 4 && ir.WinogradTilesAsA(m, y[1], y[2], y[3])
 }
 
 // storedBytes is the size the module stores t at: half a float32 tensor

@@ -15,7 +15,9 @@ import (
 // in the arena) while they fit the budget; one whose Winograd weights
 // do not fit (past the 16 MB floor) reads them as stored, in float16, and
 // transforms them itself (no PrepareWeights node), in F(4x4,3x3) where
-// that pays even when F(2x2,3x3)'s weights would fit.
+// that pays even when F(2x2,3x3)'s weights would fit. A layer of at most
+// 16 tiles in whole 8-channel panels (ir.WinogradTilesAsA) reads them as
+// stored even where the budget would keep them prepared.
 func TestPrepareWeightsPlacement(t *testing.T) {
 	for _, c := range []struct {
 		channels, size int
@@ -28,6 +30,8 @@ func TestPrepareWeightsPlacement(t *testing.T) {
 		{560, 16, ir.WeightsWinograd4, false, true},
 		{400, 16, ir.WeightsWinograd4, false, true},
 		{640, 7, ir.WeightsWinograd, false, true},
+		{64, 16, ir.WeightsWinograd4, false, true},
+		{68, 16, ir.WeightsWinograd4, false, false},
 	} {
 		C := c.channels
 		x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, C, c.size, c.size}})
