@@ -30,6 +30,15 @@ type winogradPlan struct {
 	Hp, Wp                int // bordered input plane: the image's, or a band's (mR+2 rows)
 	padBytes, vBytes      int
 	mBytes, yBytes        int
+	// src: the weights are stored (ir.FusedConv.WinogradFromSource), es
+	// bytes a value, and each panel is transformed into uBytes of the
+	// workspace before its P products: P rows of [C, 4].
+	src        bool
+	es, uBytes int
+	// tilesAsA: a src layer with few tiles (ir.WinogradTilesAsA, then one
+	// band) runs its products transposed (winogradGEMMsTilesAsA): U in
+	// [C, 8] panels as B.
+	tilesAsA bool
 }
 
 // winogradBandBytes bounds V and M of one band (the transformed input and
@@ -71,14 +80,31 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	p.vBytes = p.P * p.C * p.TpP * 4
 	p.mBytes = p.P * p.M * p.TpP * 4
 	p.yBytes = alignUp((p.M*m*p.R*p.yRow()+4)*4, 16)
+	if u := n.Inputs[1].Type; op.WinogradFromSource(u.Shape) {
+		p.src, p.es, p.uBytes = true, u.DType.Bytes(1), p.P*p.uPitch()
+		if ir.WinogradTilesAsA(m, p.M, p.Ho, p.Wo) {
+			p.tilesAsA, p.uBytes = true, p.P*p.uPitch8()
+		}
+	}
 	return p, nil
 }
+
+// uPitch is the bytes between the P rows of U of a src layer's panel: a
+// row's C*16 bytes rounded to an odd number of cache lines, so that the
+// transform's P stores per channel do not all fall in one cache set (at
+// 256 channels the rows would be 4 KiB apart; expanded in place, 16 KiB
+// apart and 4x the bytes, the transform made resnet50's 14x14 layers
+// 1.6-2.5x slower).
+func (p *winogradPlan) uPitch() int { return spreadPitch(p.C*4) * 4 }
+
+// uPitch8 is uPitch for the [C, 8] panels of a tilesAsA layer.
+func (p *winogradPlan) uPitch8() int { return spreadPitch(p.C*8) * 4 }
 
 // yRow is the floats in a row of the tile-aligned output plane.
 func (p *winogradPlan) yRow() int { return 4 * p.m * p.G }
 
 func (p *winogradPlan) workspace() int {
-	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.C*64 // + the portable shape's expanded U panel
+	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.uBytes + p.C*64 // + the portable shape's expanded U panel
 }
 
 var (
@@ -185,6 +211,8 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 
 	// 3. P GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
 	switch {
+	case p.src:
+		k.winogradGEMMsSource(p, u, a, vBuf, mBuf, yBuf+int32(p.yBytes), threaded)
 	case threaded:
 		k.winogradGEMMsThreads(p, u, vBuf, mBuf)
 	case k.portable():
@@ -578,7 +606,7 @@ func winogradPanelNs(p *winogradPlan) float64 { return float64(2*p.C*4*p.Tp) * n
 // panel expanded into the thread's own scratch copy, one call per row of
 // tiles; otherwise one 4x8 tile per call).
 func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int32) {
-	C, M, Tp, TpP := p.C, p.M, p.Tp, p.TpP
+	M, TpP := p.M, p.TpP
 	panels := (M + 3) / 4
 	portable := k.portable()
 	var mk uint32
@@ -606,13 +634,182 @@ func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int3
 			// a = U + (xi*panels + mp) * C*16 ; b = V + xi*C*TpP*4 ; c = Mb + (xi*M + mp*4)*TpP*4
 			k.winogradPanelAddrs(p, u, wsAddr{f: f}, vBuf, mBuf, xi, mp, uA, vB, mC)
 			if portable {
-				f.Get(uA).Get(eb).I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
-				f.Get(eb).Get(vB).Get(mC)
-				f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(TpP * 4)).I32Const(chunkWhole)
-				f.Call(mk)
+				k.winogradPanelExpanded(p, mk, uA, eb, vB, mC, rows)
 				return
 			}
 			k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
+		})
+	})
+}
+
+// winogradPanelExpanded runs one U panel's product in the portable shape:
+// the panel at uA expanded into eb, then one call of mk for the row of
+// tiles over every tile column.
+func (k *Ctx) winogradPanelExpanded(p *winogradPlan, mk uint32, uA, eb, vB, mC, rows asm.Local) {
+	f := k.F
+	f.Get(uA).Get(eb).I32Const(int32(p.C)).I32Const(16).Call(k.expandPanel())
+	f.Get(eb).Get(vB).Get(mC)
+	f.I32Const(0).I32Const(int32(p.C)).I32Const(int32(p.TpP * 4)).Get(rows).I32Const(int32(p.Tp)).I32Const(0).I32Const(int32(p.TpP * 4)).I32Const(chunkWhole)
+	f.Call(mk)
+}
+
+// winogradGEMMsSource runs a band's P products from stored weights
+// (p.src), panel by panel: the panel's 9 taps x C are transformed into its
+// P rows of U (winogradPanelU, the bits of a prepared U) in the workspace
+// at uBuf, which its P products then read as they read a prepared U. A
+// layer so keeps no transformed weights in memory and writes none per
+// run; the transform is one pass over the stored panel per band, in
+// cache. Threaded modules hand out whole panels, each thread transforming
+// into its copy of the workspace, so the bits are the single-threaded
+// form's.
+func (k *Ctx) winogradGEMMsSource(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, uBuf int32, threaded bool) {
+	if p.tilesAsA {
+		k.winogradGEMMsTilesAsA(p, u, a, vBuf, mBuf, uBuf, threaded)
+		return
+	}
+	panels := (p.M + 3) / 4
+	portable := k.portable()
+	var mk uint32
+	if portable {
+		mk = k.microKernelPitch(storeRows, &ir.Epilogue{}, biasNone, p.TpP*4)
+	} else {
+		mk = k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
+	}
+	body := func(f *asm.Func, mp, ub, eb asm.Local) {
+		xi, xic, uA, vB, mC := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		tileLen(f, rows, mp, 4, p.M)
+		f.Get(mp).I32Const(int32(p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add)
+		f.Get(ub).Call(k.winogradPanelU(u.Type.DType, p.m, p.C, p.uPitch(), 16))
+		f.SetI32(xi, 0)
+		f.Counted(xic, p.P, func() {
+			k.winogradPanelAddrs(p, u, wsAddr{f: f, tb: a.tb}, vBuf, mBuf, xi, mp, uA, vB, mC)
+			f.Get(xi).I32Const(int32(p.uPitch())).Op(wasm.OpcodeI32Mul).Get(ub).Op(wasm.OpcodeI32Add).Set(uA)
+			if portable {
+				k.winogradPanelExpanded(p, mk, uA, eb, vB, mC, rows)
+			} else {
+				k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
+			}
+			f.AddI32(xi, 1)
+		})
+	}
+	eBuf := uBuf + int32(p.uBytes)
+	if !threaded {
+		f := k.F
+		mp, ub, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		a.push(uBuf)
+		f.Set(ub)
+		a.push(eBuf)
+		f.Set(eb)
+		f.SetI32(mp, 0)
+		f.Counted(f.Local(asm.I32), panels, func() {
+			body(f, mp, ub, eb)
+			f.AddI32(mp, 1)
+		})
+		return
+	}
+	// Each thread's U rows and expanded panel are where the single-
+	// threaded form puts them, in its copy of the workspace.
+	buf, bufSize := k.ScratchAddr()
+	buf += uBuf - k.WorkspaceAddr()
+	k.Parallel(panels, float64(p.P)*winogradPanelNs(p), func(s Span) {
+		f := s.F
+		mp, ub, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Scratch(buf, bufSize)
+		f.Tee(ub).I32Const(int32(p.uBytes)).Op(wasm.OpcodeI32Add).Set(eb)
+		s.For(mp, func() { body(f, mp, ub, eb) })
+	})
+}
+
+// winogradGEMMsTilesAsA is winogradGEMMsSource for few tiles per band
+// (p.tilesAsA): each product runs transposed, M_xi^T [Tp, M] = V_xi^T
+// [Tp, C] x U_xi^T [C, M], in 4x8 tiles of four Winograd tiles by eight
+// output channels. A is V itself (four tiles of a V row per k step,
+// broadcast by shuffles: dotRowsA), B a [C, 8] panel of U (two stored
+// 4-channel panels transformed side by side), and the tile is stored
+// transposed into M's rows (storeNCHW). Nothing is expanded: with the
+// weights as A each expanded panel served two tiles (7x7 and 14x14 maps,
+// 16 tiles). Each sum runs over C in order, as the weights-as-A form's
+// does, so the bits are the same; threaded modules hand out whole 8-channel
+// panels.
+func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, uBuf int32, threaded bool) {
+	panels := p.M / 8
+	tiles := k.winogradTilesT(p)
+	body := func(f *asm.Func, mp, ub asm.Local) {
+		xi, xic, pa, pb, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		for half := 0; half < 2; half++ {
+			f.Get(mp).I32Const(int32(2 * p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u) + int32(half*p.C*36*p.es)).Op(wasm.OpcodeI32Add)
+			f.Get(ub)
+			if half == 1 {
+				f.I32Const(16).Op(wasm.OpcodeI32Add)
+			}
+			f.Call(k.winogradPanelU(u.Type.DType, p.m, p.C, p.uPitch8(), 32))
+		}
+		// pa = V ; pb = ub ; pc = Mb + mp*8*TpP*4, each moved per product
+		a.push(vBuf)
+		f.Set(pa)
+		f.Get(ub).Set(pb)
+		f.Get(mp).I32Const(int32(8 * p.TpP * 4)).Op(wasm.OpcodeI32Mul)
+		a.push(mBuf)
+		f.Op(wasm.OpcodeI32Add).Set(pc)
+		f.SetI32(xi, 0)
+		f.Counted(xic, p.P, func() {
+			f.Get(pa).Get(pb).Get(pc).Call(tiles)
+			f.AddI32(pa, int32(p.C*p.TpP*4))
+			f.AddI32(pb, int32(p.uPitch8()))
+			f.AddI32(pc, int32(p.M*p.TpP*4))
+		})
+	}
+	if !threaded {
+		f := k.F
+		mp, ub := f.Local(asm.I32), f.Local(asm.I32)
+		a.push(uBuf)
+		f.Set(ub)
+		f.SetI32(mp, 0)
+		f.Counted(f.Local(asm.I32), panels, func() {
+			body(f, mp, ub)
+			f.AddI32(mp, 1)
+		})
+		return
+	}
+	buf, bufSize := k.ScratchAddr()
+	buf += uBuf - k.WorkspaceAddr()
+	k.Parallel(panels, float64(2*p.P)*winogradPanelNs(p), func(s Span) {
+		f := s.F
+		mp, ub := f.Local(asm.I32), f.Local(asm.I32)
+		s.Scratch(buf, bufSize)
+		f.Set(ub)
+		s.For(mp, func() { body(f, mp, ub) })
+	})
+}
+
+// winogradTilesT returns the shared function (v, u, m) running one
+// product's transposed tiles for an 8-channel panel (winogradGEMMsTilesAsA):
+// v: the product's V rows (C of them, TpP*4 bytes apart), u: its [C, 8]
+// panel of U, m: the panel's first row of M; Tp/4 tiles of four Winograd
+// tiles each.
+func (k *Ctx) winogradTilesT(p *winogradPlan) uint32 {
+	i32 := asm.I32
+	ldv := p.TpP * 4
+	name := fmt.Sprintf("winograd_tiles_t_%d_%d_%d", p.C, p.Tp, ldv)
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(h *asm.Func) {
+		pv, pu, pm := h.Param(0), h.Param(1), h.Param(2)
+		acc := make([]asm.Local, 8)
+		for i := range acc {
+			acc[i] = h.Local(asm.V128)
+		}
+		ldc, rows, cols, none := h.Local(i32), h.Local(i32), h.Local(i32), h.Local(i32)
+		h.SetI32(ldc, int32(ldv))
+		h.SetI32(rows, 4)
+		h.SetI32(cols, 8)
+		h.Counted(h.Local(i32), p.Tp/4, func() {
+			h.Get(pv).Get(pu).I32Const(int32(p.C)).I32Const(0).Call(k.dotRowsA(32, ldv))
+			for i := 7; i >= 0; i-- {
+				h.Set(acc[i])
+			}
+			k.epilogueBody(h, acc, storeNCHW, &ir.Epilogue{}, biasNone, pm, none, ldc, rows, cols, none)
+			h.AddI32(pv, 16)
+			h.AddI32(pm, 16)
 		})
 	})
 }
@@ -693,8 +890,11 @@ func (k *Ctx) winogradPanelTiles(p *winogradPlan, mk uint32, uA, vB, mC, tc, t0,
 	})
 }
 
-// winogradFits: a 3x3, stride 1, dilation 1 convolution with at least 12x12
-// outputs and 8 input channels, where F(2x2, 3x3) pays (ConvWeightsFunc).
+// winogradFits: a 3x3, stride 1, dilation 1 convolution with 8 input
+// channels and at least 12x12 outputs, or fewer where F(2x2,3x3)'s
+// products over the tiles it computes (whole groups of four tiles, the
+// borders' waste included) are at most winogradSmallShare of the direct
+// form's multiplies (ConvWeightsFunc).
 func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 	x, w := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape
 	if len(w) != 4 || w[2] != 3 || w[3] != 3 || x[1] < 8 {
@@ -709,5 +909,17 @@ func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 			return false
 		}
 	}
-	return g.Out[0]*g.Out[1] >= 144
+	if g.Out[0]*g.Out[1] >= 144 {
+		return true
+	}
+	groups := ((g.Out[1]+1)/2 + 3) / 4
+	products := 16 * 4 * groups * ((g.Out[0] + 1) / 2)
+	return float64(products) <= winogradSmallShare*float64(9*g.Out[0]*g.Out[1])
 }
+
+// winogradSmallShare: a 7x7 map's F(2x2,3x3) computes 16 tiles of 4x4
+// products, 0.58 of the direct 9 per output, and ran 512-channel layers in
+// 0.70-0.75 of the direct form's time in V8 (docs/design.md, "Winograd
+// from the stored weights"); 5x5 (0.85) and 10x10 (0.71) waste too much of
+// their tiles.
+const winogradSmallShare = 0.6

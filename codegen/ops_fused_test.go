@@ -171,7 +171,8 @@ func checkFusedKernel(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir
 // TestWinograd4Rule: F(4x4,3x3) where its products over whole groups of
 // four tiles are at most winograd4Share of F(2x2,3x3)'s (16x16: 0.56,
 // 20x20: 0.75), F(2x2,3x3) where its 16-column groups waste more (17x17:
-// 0.83, 24x6: 1.13).
+// 0.83, 24x6: 1.13); maps under 12x12 take F(2x2,3x3) only where its
+// products are at most 0.6 of the direct form's.
 func TestWinograd4Rule(t *testing.T) {
 	for _, c := range []struct {
 		H, W int
@@ -182,7 +183,10 @@ func TestWinograd4Rule(t *testing.T) {
 		{1024, 1024, ir.WeightsWinograd4},
 		{17, 17, ir.WeightsWinograd},
 		{24, 6, ir.WeightsWinograd},
-		{7, 7, ir.WeightsPackA}, // too few outputs for Winograd
+		{7, 7, ir.WeightsWinograd}, // F(2x2,3x3): 0.58 of the direct multiplies
+		{6, 6, ir.WeightsWinograd}, // 0.59
+		{10, 10, ir.WeightsPackA},  // 0.71: too much of its tiles wasted
+		{5, 5, ir.WeightsPackA},    // 0.85
 	} {
 		x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, 16, c.H, c.W}})
 		w := randomConst("w", ir.Shape{16, 16, 3, 3}, 1)

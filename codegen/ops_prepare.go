@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/tetratelabs/wabin/wasm"
@@ -65,119 +66,169 @@ func (k *Ctx) widenHalf4() uint32 {
 // source dtype dt and output tiles of side tile (2 or 4): count groups of
 // 9 taps x 4 lanes at src become the (tile+2)^2 f32x4 rows of U, row xi at
 // dst + xi*stride bytes, in ir.WinogradTransform's (ir.WinogradTransform4's)
-// operations.
-//
-// Groups go four at a time (then one at a time for the rest), their U
-// stored row by row: each row's 64 bytes, one cache line, are written
-// together. One group at a time wrote 16 bytes to each of the 36 rows,
-// whose stride (a multiple of 4 KiB on large layers) maps them all to one
-// set of L1 and L2, so lines were evicted before they were full.
+// operations, four groups at a time (see winogradUGroups).
 func (k *Ctx) winogradPrepare(dt ir.DType, tile int) uint32 {
 	i32 := asm.I32
 	name := "winograd_prepare_" + dt.String()
 	if tile == 4 {
 		name += "_f4"
 	}
-	a := tile + 2
-	const groups = 4 // groups per pass: 64 bytes of each U row
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
 		src, dst, n, stride := f.Param(0), f.Param(1), f.Param(2), f.Param(3)
-		h, b, e := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
-		var g [9]asm.Local
-		for i := range g {
-			g[i] = f.Local(asm.V128)
-		}
-		// t[group][i][j]: G applied to the taps' columns
-		t := make([][][3]asm.Local, groups)
-		for gi := range t {
-			t[gi] = make([][3]asm.Local, a)
-			for i := range t[gi] {
-				for j := range t[gi][i] {
-					t[gi][i][j] = f.Local(asm.V128)
-				}
+		winogradUGroups(f, dt, tile, 4, src, n, uDest{dst: dst, stride: stride, step: 16})
+	})
+}
+
+// winogradPanelU is a shared function (src, dst) for C input channels of
+// a WinogradSource panel (9 taps x 4 lanes each, dtype dt): each
+// channel's (tile+2)^2 f32x4 values of U, the bits of winogradPrepare,
+// row xi at dst + xi*pitch (a compile-time pitch: no address arithmetic
+// per store), channels cstep bytes apart (16: a [C, 4] panel; 32: one
+// half of a [C, 8] panel whose other half is 16 bytes on).
+func (k *Ctx) winogradPanelU(dt ir.DType, tile, C, pitch, cstep int) uint32 {
+	i32 := asm.I32
+	name := fmt.Sprintf("winograd_panel_u_%s_%d_%d_%d", dt, tile, C, pitch)
+	if cstep != 16 {
+		name += fmt.Sprintf("_c%d", cstep)
+	}
+	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
+		src, dst := f.Param(0), f.Param(1)
+		n := f.Local(i32)
+		f.I32Const(int32(C)).Set(n)
+		winogradUGroups(f, dt, tile, 1, src, n, uDest{dst: dst, pitch: pitch, step: cstep})
+	})
+}
+
+// uDest says where winogradUGroups stores U: group gi's value xi at
+// dst + xi*stride + gi*step, stride a run-time local (pitch 0: each row's
+// addresses computed once per row of a pass), or at dst + xi*pitch +
+// gi*step with pitch known at compile time; dst advances step bytes a
+// group.
+type uDest struct {
+	dst, stride asm.Local
+	pitch, step int
+}
+
+// winogradUGroups emits the loop over n groups of 9 taps x 4 lanes at src
+// (dtype dt), computing U = G g G^T for tiles of side tile (2 or 4) in
+// ir.WinogradTransform's (ir.WinogradTransform4's) float32 operations,
+// into out. It ends the function it is emitted in (n = 0 returns).
+//
+// Groups go per at a time (then one at a time for the rest), their U
+// stored row by row: with per 4 and step 16 each row's 64 bytes, one
+// cache line, are written together. One group at a time wrote 16 bytes
+// to each of the 36 rows, whose stride (a multiple of 4 KiB on large
+// layers) maps them all to one set of L1 and L2, so lines were evicted
+// before they were full.
+func winogradUGroups(f *asm.Func, dt ir.DType, tile, per int, src, n asm.Local, out uDest) {
+	i32 := asm.I32
+	a := tile + 2
+	h, b, e := f.Local(asm.V128), f.Local(asm.V128), f.Local(asm.V128)
+	var g [9]asm.Local
+	for i := range g {
+		g[i] = f.Local(asm.V128)
+	}
+	// t[group][i][j]: G applied to the taps' columns
+	t := make([][][3]asm.Local, per)
+	for gi := range t {
+		t[gi] = make([][3]asm.Local, a)
+		for i := range t[gi] {
+			for j := range t[gi][i] {
+				t[gi][i][j] = f.Local(asm.V128)
 			}
 		}
-		row := make([]asm.Local, a) // dst + (i*a+j)*stride, j < a
+	}
+	var row []asm.Local // dst + (i*a+j)*stride, j < a (run-time stride)
+	if out.pitch == 0 {
+		row = make([]asm.Local, a)
 		for j := range row {
 			row[j] = f.Local(i32)
 		}
-		var q asm.Local // a/4 (F(4x4,3x3))
-		if tile == 4 {
-			q = f.Local(asm.V128)
-		}
-		mul := func(c float32) { f.F32x4Const(c).Vec(wasm.OpcodeVecF32x4Mul) }
-		add := func(x, y asm.Local) { f.Get(x).Get(y).Vec(wasm.OpcodeVecF32x4Add) }
-		sub := func(x, y asm.Local) { f.Get(x).Get(y).Vec(wasm.OpcodeVecF32x4Sub) }
-		// apply pushes nothing: it stores G applied to (a, b, c) through
-		// put(i), which consumes the value on the stack.
-		apply := func(a, bb, c asm.Local, put func(i int, push func())) {
-			if tile == 2 {
-				put(0, func() { f.Get(a) })
-				add(a, c)
-				f.Set(e)
-				put(1, func() { add(e, bb); mul(0.5) })
-				put(2, func() { sub(e, bb); mul(0.5) })
-				put(3, func() { f.Get(c) })
-				return
-			}
-			// ir.winogradG4: q = a/4, e = a+c, then q+c and b/2 (in e and
-			// h once e is used)
-			f.Get(a).F32x4Const(0.25).Vec(wasm.OpcodeVecF32x4Mul).Set(q)
-			put(0, func() { f.Get(q) })
+	}
+	var q asm.Local // a/4 (F(4x4,3x3))
+	if tile == 4 {
+		q = f.Local(asm.V128)
+	}
+	mul := func(c float32) { f.F32x4Const(c).Vec(wasm.OpcodeVecF32x4Mul) }
+	add := func(x, y asm.Local) { f.Get(x).Get(y).Vec(wasm.OpcodeVecF32x4Add) }
+	sub := func(x, y asm.Local) { f.Get(x).Get(y).Vec(wasm.OpcodeVecF32x4Sub) }
+	// apply pushes nothing: it stores G applied to (a, b, c) through
+	// put(i), which consumes the value on the stack.
+	apply := func(a, bb, c asm.Local, put func(i int, push func())) {
+		if tile == 2 {
+			put(0, func() { f.Get(a) })
 			add(a, c)
 			f.Set(e)
-			put(1, func() { add(e, bb); mul(float32(-1.0 / 6)) })
-			put(2, func() { sub(e, bb); mul(float32(-1.0 / 6)) })
-			add(q, c)
-			f.Set(e)
-			f.Get(bb).F32x4Const(0.5).Vec(wasm.OpcodeVecF32x4Mul).Set(h)
-			put(3, func() { add(e, h); mul(float32(1.0 / 6)) })
-			put(4, func() { sub(e, h); mul(float32(1.0 / 6)) })
-			put(5, func() { f.Get(c) })
+			put(1, func() { add(e, bb); mul(0.5) })
+			put(2, func() { sub(e, bb); mul(0.5) })
+			put(3, func() { f.Get(c) })
+			return
 		}
-		es := uint32(dt.Bytes(1))
-		// pass transforms m groups (m <= groups) at src into dst.
-		pass := func(m int) {
-			for gi := 0; gi < m; gi++ {
-				for i := range g {
-					off := uint32(gi*9+i) * 4 * es
-					if dt == ir.Float16 {
-						loadHalf4(f, src, off, h, b)
-					} else {
-						f.Get(src).V128Load(off)
-					}
-					f.Set(g[i])
+		// ir.winogradG4: q = a/4, e = a+c, then q+c and b/2 (in e and
+		// h once e is used)
+		f.Get(a).F32x4Const(0.25).Vec(wasm.OpcodeVecF32x4Mul).Set(q)
+		put(0, func() { f.Get(q) })
+		add(a, c)
+		f.Set(e)
+		put(1, func() { add(e, bb); mul(float32(-1.0 / 6)) })
+		put(2, func() { sub(e, bb); mul(float32(-1.0 / 6)) })
+		add(q, c)
+		f.Set(e)
+		f.Get(bb).F32x4Const(0.5).Vec(wasm.OpcodeVecF32x4Mul).Set(h)
+		put(3, func() { add(e, h); mul(float32(1.0 / 6)) })
+		put(4, func() { sub(e, h); mul(float32(1.0 / 6)) })
+		put(5, func() { f.Get(c) })
+	}
+	es := uint32(dt.Bytes(1))
+	// pass transforms m groups (m <= per) at src into out.
+	pass := func(m int) {
+		for gi := 0; gi < m; gi++ {
+			for i := range g {
+				off := uint32(gi*9+i) * 4 * es
+				if dt == ir.Float16 {
+					loadHalf4(f, src, off, h, b)
+				} else {
+					f.Get(src).V128Load(off)
 				}
-				for j := 0; j < 3; j++ {
-					apply(g[j], g[3+j], g[6+j], func(i int, push func()) { push(); f.Set(t[gi][i][j]) })
-				}
+				f.Set(g[i])
 			}
-			for i := 0; i < a; i++ {
-				for j := range row {
-					f.Get(dst)
-					if xi := int32(i*a + j); xi > 0 {
-						f.Get(stride).I32Const(xi).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-					}
-					f.Set(row[j])
+			for j := 0; j < 3; j++ {
+				apply(g[j], g[3+j], g[6+j], func(i int, push func()) { push(); f.Set(t[gi][i][j]) })
+			}
+		}
+		for i := 0; i < a; i++ {
+			for j := range row {
+				f.Get(out.dst)
+				if xi := int32(i*a + j); xi > 0 {
+					f.Get(out.stride).I32Const(xi).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 				}
-				for gi := 0; gi < m; gi++ {
-					apply(t[gi][i][0], t[gi][i][1], t[gi][i][2], func(j int, push func()) {
+				f.Set(row[j])
+			}
+			for gi := 0; gi < m; gi++ {
+				apply(t[gi][i][0], t[gi][i][1], t[gi][i][2], func(j int, push func()) {
+					if row != nil {
 						f.Get(row[j])
 						push()
-						f.V128Store(uint32(gi) * 16)
-					})
-				}
+						f.V128Store(uint32(gi * out.step))
+						return
+					}
+					f.Get(out.dst)
+					push()
+					f.V128Store(uint32((i*a+j)*out.pitch + gi*out.step))
+				})
 			}
-			f.AddI32(src, int32(m)*36*int32(es)).AddI32(dst, int32(m)*16)
 		}
+		f.AddI32(src, int32(m)*36*int32(es)).AddI32(out.dst, int32(m*out.step))
+	}
+	if per > 1 {
 		f.Block()
-		f.Get(n).I32Const(groups).Op(wasm.OpcodeI32LtU).BrIf(0)
+		f.Get(n).I32Const(int32(per)).Op(wasm.OpcodeI32LtU).BrIf(0)
 		f.Loop()
-		pass(groups)
-		f.Get(n).I32Const(groups).Op(wasm.OpcodeI32Sub).Tee(n).I32Const(groups).Op(wasm.OpcodeI32GeU).BrIf(0)
+		pass(per)
+		f.Get(n).I32Const(int32(per)).Op(wasm.OpcodeI32Sub).Tee(n).I32Const(int32(per)).Op(wasm.OpcodeI32GeU).BrIf(0)
 		f.End()
 		f.End()
-		f.Get(n).Op(wasm.OpcodeI32Eqz).BrIf(0)
-		f.Loop32(n, func() { pass(1) })
-	})
+	}
+	f.Get(n).Op(wasm.OpcodeI32Eqz).BrIf(0)
+	f.Loop32(n, func() { pass(1) })
 }

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"math"
+	"math/rand"
 	"testing"
 
 	"github.com/mlc-compiler/mlc"
@@ -240,5 +241,44 @@ func TestOpVariants(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWinogradFromSource: 3x3 layers whose transformed weights do not fit
+// prepack's budget read them as stored and transform them a panel at a
+// time (F(4x4,3x3) on 16x16, F(2x2,3x3) on a 7x7 map, which Winograd takes
+// only in this form; 16 tiles and whole 8-channel panels: the tiles as A),
+// in the portable shape and the v8 tune; the outputs match the reference
+// interpreter's direct convolution.
+func TestWinogradFromSource(t *testing.T) {
+	rng := rand.New(rand.NewSource(10))
+	for _, c := range []struct{ C, H int }{{400, 16}, {404, 16}, {520, 7}, {400, 28}} {
+		n := optest.Node{Op: "Conv", Opset: 13, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"}, Attrs: []*onnxpb.AttributeProto{optest.Ints("pads", 1, 1, 1, 1)}}
+		feed := map[string]*ir.Tensor{"x": randTensor(rng, ir.Float32, 1, 1, c.C, c.H, c.H)}
+		consts := map[string]*ir.Tensor{"w": randTensor(rng, ir.Float32, 0.05, c.C, c.C, 3, 3), "b": randTensor(rng, ir.Float32, 1, c.C)}
+		model, err := optest.Model(n, feed, consts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := optest.Reference(model, feed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tune := range []string{mlc.DefaultTune, "v8"} {
+			o := mlc.DefaultOptions()
+			o.Tune = tune
+			res, err := mlc.Compile(model, "", o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := hostir.Run(context.Background(), optest.Load(t, res.Wasm), feed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r verify.OutputResult
+			if msg := verify.Compare(got["y"], ref["y"], 1e-3, 1e-4, &r); msg != "" {
+				t.Errorf("%d channels on %dx%d, %s: Wasm and the reference interpreter differ: %s", c.C, c.H, c.H, tune, msg)
+			}
+		}
 	}
 }

@@ -259,6 +259,12 @@ func TestThreadsConvForms(t *testing.T) {
 		{"winograd_bands", 16, 22, 40, 1, 1, 0, 0},
 		{"winograd2_band_parallel", 16, 22, 700, 1, 1, 0, 6},
 		{"winograd2_bands", 16, 22, 17, 1, 1, 0, 0},
+		// weights past prepack's budget: transformed by the kernel, a
+		// panel at a time (whole panels per thread); 16 tiles: the tiles
+		// as A, in 8-channel panels (M%8 == 0) or not
+		{"winograd_from_source", 400, 400, 16, 1, 1, 0, 0},
+		{"winograd_from_source_4ch_panels", 404, 404, 16, 1, 1, 0, 0},
+		{"winograd_from_source_7x7", 512, 512, 7, 1, 1, 0, 0},
 		{"packA_strided", 12, 30, 41, 2, 1, 0, 0},
 		{"taps_dilated", 64, 42, 24, 1, 8, 0, 0},
 		{"pixels_as_A", 96, 76, 7, 1, 1, 1, 0},

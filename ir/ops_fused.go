@@ -195,6 +195,32 @@ type FusedConv struct {
 
 func (f *FusedConv) OpType() string { return "Conv" + f.suffix() }
 
+// WinogradFromSource tells whether a Winograd layout's weights input (of
+// shape w) holds the weights as stored (WinogradSource, [ceil(M/4), C, 9,
+// 4]) for the kernel to transform a panel at a time, rather than their
+// prepared transform ([P, ceil(M/4), C, 4]); the two shapes never agree
+// (P is 16 or 36, not 9).
+func (f *FusedConv) WinogradFromSource(w Shape) bool {
+	return f.Layout.WinogradTile() > 0 && len(w) == 4 && len(f.WShape) == 4 &&
+		w[0] == (f.WShape[0]+3)/4 && w[1] == f.WShape[1] && w[2] == 9 && w[3] == 4
+}
+
+// WinogradTilesAsAMax is the most tiles of an image (tile columns counted
+// in whole groups of four) for which a Winograd layer transforms its
+// stored weights in the kernel and runs its products with the tiles as A
+// (codegen's winogradGEMMsTilesAsA), whatever the memory budget: with the
+// weights as A each expanded panel of U would serve only Tp/8 tiles of the
+// 4x8 micro-kernel.
+const WinogradTilesAsAMax = 16
+
+// WinogradTilesAsA tells whether a Winograd layer of m x m output tiles,
+// M output channels and an outH x outW map takes that form (M in whole
+// 8-channel panels).
+func WinogradTilesAsA(m, M, outH, outW int) bool {
+	th, tw := (outH+m-1)/m, (outW+m-1)/m
+	return m > 0 && M%8 == 0 && th*4*((tw+3)/4) <= WinogradTilesAsAMax
+}
+
 func (f *FusedConv) weightShape(w *Value) Shape {
 	if f.Layout != WeightsPlain {
 		return f.WShape
@@ -203,7 +229,11 @@ func (f *FusedConv) weightShape(w *Value) Shape {
 }
 
 func (f *FusedConv) Infer(in []*Value) ([]Type, error) {
-	w := &Value{Type: Type{in[1].Type.DType, f.weightShape(in[1])}, typed: true}
+	dt := in[1].Type.DType
+	if f.WinogradFromSource(in[1].Type.Shape) {
+		dt = Float32 // stored in float16 where exact, widened by the kernel
+	}
+	w := &Value{Type: Type{dt, f.weightShape(in[1])}, typed: true}
 	ts, err := f.Conv.Infer([]*Value{in[0], w, getIn(in, 2)})
 	if err != nil {
 		return nil, err

@@ -21,8 +21,9 @@ type Options struct {
 	// ConvWeights is code generation's schedule choice for a fused
 	// convolution whose constant weights prepack can rearrange
 	// (codegen.ConvWeightsFunc): ir.WeightsWinograd or WeightsWinograd4
-	// where a Winograd kernel fits (prepack may still keep the direct form, packed as
-	// ir.WeightsPackA, to save memory), ir.WeightsPackA or ir.WeightsPackB.
+	// where a Winograd kernel fits (prepack then keeps the transformed weights,
+	// or, to save memory, the stored ones for the kernel to transform),
+	// ir.WeightsPackA or ir.WeightsPackB.
 	// nil, or ir.WeightsPlain, leaves the weights as imported.
 	ConvWeights func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout
 	// Workspace reports the scratch bytes a node's kernel needs.

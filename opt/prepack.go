@@ -42,10 +42,14 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			c := choice[n]
 			if c.layout != ir.WeightsPlain {
 				// F(2x2,3x3) does 2.25x fewer multiplies, F(4x4,3x3) 4x;
-				// their weights are 16/9 and 36/9 the size, so layers
-				// whose few pixels make weight bytes dominate (7x7 maps)
-				// keep the direct form.
+				// their weights are 16/9 and 36/9 the size: prepared where
+				// the budget allows, else transformed in the kernel from
+				// the stored form.
 				op.Layout, op.Plain = c.layout, w.Const
+				if c.inKernel {
+					n.Inputs[1] = ir.NewConst(w.Name+"_winograd_stored", ir.WinogradSource(narrowed(w.Const)))
+					continue
+				}
 				n.Inputs[1] = stored(&nodes, w.Name+"_winograd", ir.WinogradSource(narrowed(w.Const)), op.Layout, c.eachRun)
 			} else if layout != ir.WeightsPackB {
 				// The weights are the broadcast (A) side: V8 broadcasts
@@ -101,6 +105,9 @@ func stored(nodes *[]*ir.Node, name string, t *ir.Tensor, l ir.WeightLayout, eac
 type prepChoice struct {
 	layout  ir.WeightLayout
 	eachRun bool
+	// inKernel: a Winograd layer reads its weights as stored and
+	// transforms them a panel at a time itself.
+	inKernel bool
 }
 
 // Measured on this machine: preparing weights writes about 2 GB/s on
@@ -112,9 +119,9 @@ type prepChoice struct {
 const (
 	// From this reuse, weights are prepared before every run (<= 1%).
 	prepareEachRunReuse = 3000
-	// Below this many tiles a Winograd layer that cannot keep its weights
-	// prepared goes direct: Winograd's 2.1x fewer multiplies (measured
-	// efficiency) no longer pay for preparing on every run (30/tiles).
+	// Below this many tiles a Winograd layer does not prepare on every
+	// run even where that is free in memory (freeEachRun): 30/tiles of its
+	// time; transforming in the kernel costs less.
 	winogradEachRunTiles = 100
 	// The weights kept prepared may add this share to the memory a model
 	// needs anyway (its stored weights and largest activations), so that
@@ -144,10 +151,9 @@ type cand struct {
 	reuse, bytes int             // bytes kept when prepared once
 	src          int             // bytes of the stored form
 	layout       ir.WeightLayout // a Winograd layout, or plain (packed)
-	direct       int             // bytes of the direct form if prepared (0: stored as is)
-	// An F(4x4,3x3) layer's F(2x2,3x3) form (its weights 16/36 the
-	// bytes): its prepared bytes and tiles.
-	bytes2, reuse2 int
+	// An F(4x4,3x3) layer's F(2x2,3x3) tiles, its rank among the layers
+	// (tiles of F(4x4,3x3) and F(2x2,3x3) are not comparable).
+	reuse2 int
 }
 
 // choosePreparation decides, per layer, how its weights are prepared
@@ -155,11 +161,11 @@ type cand struct {
 // width"): layers with reuse >= prepareEachRunReuse prepare before every
 // run; the others keep their prepared weights in memory, most reused
 // first, while what that adds stays within preparedShare of the stored
-// weights and the largest activations (or preparedFloor); F(4x4,3x3)
-// layers whose weights do not fit take F(2x2,3x3) if its weights do; the
-// rest prepare on every run, or, for Winograd layers with few tiles, take
-// the direct form (stored as is when float32, widened from float16
-// otherwise).
+// weights and the largest activations (or preparedFloor); past that,
+// Winograd layers read their weights as stored and transform them a panel
+// at a time in the kernel (no memory, a few percent of the layer's time:
+// less than preparing on every run, and than the F(2x2,3x3) or direct
+// form it once fell back to), other layers prepare on every run.
 //
 // What keeping weights prepared adds: the prepared bytes, less their
 // stored form, which is then staged in the arena, where it costs nothing
@@ -201,9 +207,9 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 			if m := layout.WinogradTile(); m > 0 {
 				tiles := func(m int) int { return pixels / (y[2] * y[3]) * ((y[2] + m - 1) / m) * ((y[3] + m - 1) / m) }
 				bytes := func(m int) int { return (m + 2) * (m + 2) * ((M + 3) / 4) * w.Type.Shape[1] * 16 }
-				c := cand{n: n, reuse: tiles(m), bytes: bytes(m), src: storedBytes(w.Const), layout: layout, direct: packed}
+				c := cand{n: n, reuse: tiles(m), bytes: bytes(m), src: storedBytes(w.Const), layout: layout}
 				if m == 4 {
-					c.bytes2, c.reuse2 = bytes(2), tiles(2)
+					c.reuse2 = tiles(2)
 				}
 				cands = append(cands, c)
 			} else if packed > 0 && layout != ir.WeightsPlain {
@@ -233,30 +239,32 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 		prepared, staged = prepared+bytes, staged+src
 		return true
 	}
-	var upgrade []cand
 	for _, c := range cands {
 		switch {
+		case winogradTilesAsA(c):
+			// few tiles: the kernel's transposed products from the stored
+			// weights beat the prepared form and keep no memory
+			// (docs/design.md, "Few tiles: the tiles as A").
+			choice[c.n] = prepChoice{layout: c.layout, inKernel: true}
 		case c.reuse >= prepareEachRunReuse, free[c.n]:
-		case c.bytes2 > 0 && fits(c.bytes2, c.src):
-			choice[c.n] = prepChoice{layout: ir.WeightsWinograd}
-			upgrade = append(upgrade, c)
-		case c.bytes2 == 0 && fits(c.bytes, c.src):
+		case fits(c.bytes, c.src):
 			choice[c.n] = prepChoice{layout: c.layout}
-		case c.layout != ir.WeightsPlain && c.reuse < winogradEachRunTiles:
-			once := c.direct > 0 && fits(c.direct, c.direct/2)
-			choice[c.n] = prepChoice{eachRun: !once}
-		}
-	}
-	// F(4x4,3x3) only with what is left once every layer has its
-	// F(2x2,3x3) weights: at resnet50's 14x14 layers, F(2x2,3x3) against
-	// direct saves 4.6 ms per 4.2 MB, F(4x4,3x3) against F(2x2,3x3) 1.2 ms
-	// for 5.2 MB more.
-	for _, c := range upgrade {
-		if fits(c.bytes-c.bytes2, 0) {
-			choice[c.n] = prepChoice{layout: c.layout}
+		case c.layout.WinogradTile() > 0:
+			// Transformed a panel at a time from the stored weights: no
+			// memory, a few percent of the layer's time (docs/design.md,
+			// "Winograd from the stored weights").
+			choice[c.n] = prepChoice{layout: c.layout, inKernel: true}
 		}
 	}
 	return choice
+}
+
+// winogradTilesAsA tells whether candidate c is a Winograd layer that
+// codegen runs with the tiles as A when it reads its weights as stored.
+func winogradTilesAsA(c cand) bool {
+	m := c.layout.WinogradTile()
+	y := c.n.Outputs[0].Type.Shape
+	return m > 0 && len(y) == 4 && ir.WinogradTilesAsA(m, y[1], y[2], y[3])
 }
 
 // storedBytes is the size the module stores t at: half a float32 tensor

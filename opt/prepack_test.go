@@ -12,20 +12,26 @@ import (
 // and float16-exact ones in float16. A layer with many tiles prepares
 // them before every run (the stored form kept, the prepared form an
 // activation); one with fewer keeps them prepared (its stored form staged
-// in the arena) while they fit the budget; one with few tiles whose
-// Winograd weights do not fit (past the 16 MB floor) goes direct, here
-// widened once; one whose F(4x4,3x3) weights do not fit where
-// F(2x2,3x3)'s do takes F(2x2,3x3).
+// in the arena) while they fit the budget; one whose Winograd weights
+// do not fit (past the 16 MB floor) reads them as stored, in float16, and
+// transforms them itself (no PrepareWeights node), in F(4x4,3x3) where
+// that pays even when F(2x2,3x3)'s weights would fit. A layer of at most
+// 16 tiles in whole 8-channel panels (ir.WinogradTilesAsA) reads them as
+// stored even where the budget would keep them prepared.
 func TestPrepareWeightsPlacement(t *testing.T) {
 	for _, c := range []struct {
 		channels, size int
 		layout         ir.WeightLayout
 		eachRun        bool
+		inKernel       bool
 	}{
-		{8, 40, ir.WeightsWinograd4, false},
-		{8, 240, ir.WeightsWinograd4, true},
-		{560, 16, ir.WeightsPackA, false},
-		{400, 16, ir.WeightsWinograd, false},
+		{8, 40, ir.WeightsWinograd4, false, false},
+		{8, 240, ir.WeightsWinograd4, true, false},
+		{560, 16, ir.WeightsWinograd4, false, true},
+		{400, 16, ir.WeightsWinograd4, false, true},
+		{640, 7, ir.WeightsWinograd, false, true},
+		{64, 16, ir.WeightsWinograd4, false, true},
+		{68, 16, ir.WeightsWinograd4, false, false},
 	} {
 		C := c.channels
 		x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, C, c.size, c.size}})
@@ -43,6 +49,14 @@ func TestPrepareWeightsPlacement(t *testing.T) {
 		plan, err := Run(g, Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune.V8)})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if c.inKernel {
+			conv, ok := g.Nodes[len(g.Nodes)-1].Op.(*ir.FusedConv)
+			w := g.Nodes[len(g.Nodes)-1].Inputs[1]
+			if len(g.Nodes) != 1 || !ok || conv.Layout != c.layout || !conv.WinogradFromSource(w.Type.Shape) || w.Const == nil || w.Type.DType != ir.Float16 {
+				t.Fatalf("%+v: want one Conv (%s) reading float16 WinogradSource weights, got %d nodes, %s", c, c.layout, len(g.Nodes), w.Type)
+			}
+			continue
 		}
 		if len(g.Nodes) != 2 {
 			t.Fatalf("%+v: want PrepareWeights and the Conv, got %d nodes", c, len(g.Nodes))
