@@ -11,6 +11,10 @@
 //
 //   node ab.mjs "mlc=--threads 2@2" "mlc=--threads 2@1" mlc ../../shared/models/resnet18
 //
+// "paired / A" is the median over rounds of a run's time over variant A's in
+// the same round: on a shared machine whose load changes from second to
+// second it spreads less than the ratio of medians.
+//
 // CPU is process.cpuUsage() (user + system, every thread of the process,
 // helper threads included) around each run; its mean per run is reported.
 // --busy keeps a CPU-bound process running beside the measurement (with two
@@ -61,8 +65,8 @@ const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1
 const f = (x) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 vs.forEach((v, i) => console.log(`${String.fromCharCode(65 + i)}: ${v.bin}${v.flags ? ` ${v.flags}` : ""}${v.threads ? ` (${v.threads} threads)` : ""}`));
 console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}${busy ? ", a busy process beside" : ""}${gap > 0 ? `, ${gap} ms idle before every run` : ""}`);
-console.log("| model | variant | min ms | median ms | CPU ms/run | min / A | median / A | CPU / A |");
-console.log("|---|---|---:|---:|---:|---:|---:|---:|");
+console.log("| model | variant | min ms | median ms | CPU ms/run | min / A | median / A | paired / A | CPU / A |");
+console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
 for (const arg of models) {
   const model = fs.statSync(arg).isDirectory() ? path.join(arg, "model.onnx") : arg;
   const name = path.basename(fs.statSync(arg).isDirectory() ? arg : path.dirname(arg));
@@ -91,10 +95,13 @@ for (const arg of models) {
     }
   }
   const rows = ts.map((t, i) => ({ min: q(t, 0), med: q(t, 0.5), cpu: cpu[i] / t.length }));
+  // paired: the median over rounds of a run's time over variant A's in the
+  // same round, which load that changes from second to second moves less.
+  const paired = ts.map((t) => q(t.map((x, j) => x / ts[0][j]), 0.5));
   rows.forEach((r, i) => {
     const a = rows[0];
     const ratio = (x, y) => (x / y).toFixed(2);
-    console.log(`| ${name} | ${String.fromCharCode(65 + i)} | ${f(r.min)} | ${f(r.med)} | ${f(r.cpu)} | ${ratio(r.min, a.min)} | ${ratio(r.med, a.med)} | ${ratio(r.cpu, a.cpu)} |`);
+    console.log(`| ${name} | ${String.fromCharCode(65 + i)} | ${f(r.min)} | ${f(r.med)} | ${f(r.cpu)} | ${ratio(r.min, a.min)} | ${ratio(r.med, a.med)} | ${paired[i].toFixed(2)} | ${ratio(r.cpu, a.cpu)} |`);
   });
   for (const m of ms) if (m.close) await m.close();
 }

@@ -330,6 +330,15 @@ func (k *Ctx) splits(n int, unitNs float64) bool {
 	return k.md.opts.ParallelAll || float64(n)*unitNs >= parallelMinNs
 }
 
+// joinSpinNs is how long the main thread polls the done count at a join
+// before it sleeps: the chunks it waits for are the last, short ones
+// (guided chunks end near minChunkNs), and a thread that sleeps in
+// memory.atomic.wait32 on this VM wakes 56-85 us after the notify (its
+// vCPU halts), longer than most such waits; the spin costs at most this
+// much CPU a join, counted in the node's CPU account (docs/design.md,
+// "The join polls before it sleeps").
+const joinSpinNs = 50_000
+
 // stallSlackNs is added to the stall threshold: a worker woken for a job
 // may start some 10-100 us late without having lost its core.
 const stallSlackNs = 200_000
@@ -522,6 +531,7 @@ func (md *module) parallelHelper() uint32 {
 	return md.helper("mlc_parallel", []wasm.ValueType{i32, i32, i32, i32, i64, i32}, nil, func(f *asm.Func) {
 		job, n, chunk, maxChunk, stallNs, st := f.Param(0), f.Param(1), f.Param(2), f.Param(3), f.Param(4), f.Param(5)
 		g, d, stalled := f.Local(i32), f.Local(i32), f.Local(i32)
+		spin := f.Local(i64)
 		c := uint32(th.ctrl)
 		now := md.nowHelper()
 		f.GlobalGet(globalBackoff).If()
@@ -551,12 +561,19 @@ func (md *module) parallelHelper() uint32 {
 		f.I32Const(0).Get(g).I32AtomicStore(c + ctrlGen)
 		f.I32Const(0).I32Const(-1).MemoryAtomicNotify(c + ctrlGen).Drop()
 		f.Get(g).Get(job).Get(n).Get(chunk).Get(maxChunk).Call(md.claimHelper())
-		// The main thread's CPU time ends with its last chunk: sleeping at
-		// the join costs no CPU. What the join needs after a wait stays
+		// The main thread's CPU time ends with its last chunk and its
+		// poll: sleeping at the join costs no CPU. What the join needs after a wait stays
 		// in memory, not in i64 locals: V8's baseline compiler (Liftoff,
 		// Node 20) sometimes returns from memory.atomic.wait32 with them
 		// zeroed (a zeroed join start counted the whole process's age as
 		// sleep; a zeroed timeout made every later wait a stall).
+		// Poll up to joinSpinNs before sleeping (no wait in between, so
+		// the i64 local is safe).
+		f.Call(now).Set(spin)
+		f.Block().Loop()
+		f.I32Const(0).I32AtomicLoad(c + ctrlDone).Get(n).Op(wasm.OpcodeI32Eq).BrIf(1)
+		f.Call(now).Get(spin).Op(wasm.OpcodeI64Sub).I64Const(joinSpinNs).Op(wasm.OpcodeI64LtS).BrIf(0)
+		f.End().End()
 		f.Get(st).If()
 		f.I32Const(0).Call(now).I64Store(c + ctrlMainJoin)
 		f.End()
