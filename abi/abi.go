@@ -14,6 +14,7 @@
 package abi
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -254,19 +255,20 @@ func ReadSections(module []byte) ([]Section, error) {
 	}
 	var out []Section
 	p := 8
+	// Sizes are unsigned LEB128, which is binary.Uvarint's encoding.
 	for p < len(module) {
 		id := module[p]
 		p++
-		size, n := uleb(module[p:])
-		if n == 0 || size > uint64(len(module)-p-n) { // compared unsigned: a huge size must not wrap
+		size, n := binary.Uvarint(module[p:])
+		if n <= 0 || size > uint64(len(module)-p-n) { // compared unsigned: a huge size must not wrap
 			return nil, errors.New("truncated WebAssembly module")
 		}
 		p += n
 		body := module[p : p+int(size)]
 		s := Section{ID: id, Size: int(size), Data: body}
 		if id == 0 {
-			l, m := uleb(body)
-			if m == 0 || l > uint64(len(body)-m) {
+			l, m := binary.Uvarint(body)
+			if m <= 0 || l > uint64(len(body)-m) {
 				return nil, errors.New("malformed custom section")
 			}
 			s.Name = string(body[m : m+int(l)])
@@ -290,15 +292,4 @@ func CustomSection(module []byte, name string) ([]byte, error) {
 		}
 	}
 	return nil, nil
-}
-
-func uleb(b []byte) (uint64, int) {
-	var v uint64
-	for i := 0; i < len(b) && i < 10; i++ {
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
 }

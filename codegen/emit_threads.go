@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/tetratelabs/wabin/wasm"
@@ -740,37 +741,27 @@ func (md *module) finishThreads(pages uint32) (worker, stop uint32) {
 // threaded module: wabin encodes limits without it. The import is the
 // first of the import section, as setupThreads put it.
 func markShared(b []byte) error {
-	p := 8
-	for p < len(b) {
-		id := b[p]
-		size, n := uleb32(b[p+1:])
-		body := p + 1 + n
-		if id == wasm.SectionIDImport {
-			_, cn := uleb32(b[body:])
-			q := body + cn
-			want := []byte{byte(len(abi.MemoryModule))}
-			want = append(want, abi.MemoryModule...)
-			want = append(want, byte(len(abi.MemoryName)))
-			want = append(want, abi.MemoryName...)
-			want = append(want, wasm.ExternTypeMemory)
-			if string(b[q:q+len(want)]) != string(want) || b[q+len(want)] != 0x01 {
-				return fmt.Errorf("codegen: the memory import is not where it was put")
-			}
-			b[q+len(want)] = 0x03 // min, max, shared
-			return nil
+	secs, err := abi.ReadSections(b)
+	if err != nil {
+		return fmt.Errorf("codegen: %w", err)
+	}
+	for _, s := range secs {
+		if s.ID != wasm.SectionIDImport {
+			continue
 		}
-		p = body + int(size)
+		// s.Data is b's own bytes: the flag is set in place.
+		_, cn := binary.Uvarint(s.Data) // the import count
+		want := []byte{byte(len(abi.MemoryModule))}
+		want = append(want, abi.MemoryModule...)
+		want = append(want, byte(len(abi.MemoryName)))
+		want = append(want, abi.MemoryName...)
+		want = append(want, wasm.ExternTypeMemory)
+		q := s.Data[max(cn, 0):]
+		if cn <= 0 || len(q) <= len(want) || string(q[:len(want)]) != string(want) || q[len(want)] != 0x01 {
+			return fmt.Errorf("codegen: the memory import is not where it was put")
+		}
+		q[len(want)] = 0x03 // min, max, shared
+		return nil
 	}
 	return fmt.Errorf("codegen: no import section")
-}
-
-func uleb32(b []byte) (uint32, int) {
-	var v uint32
-	for i := 0; i < len(b) && i < 5; i++ {
-		v |= uint32(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
 }
