@@ -693,14 +693,31 @@ func (k *Ctx) winogradGEMMsSource(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, 
 			f.AddI32(xi, 1)
 		})
 	}
-	eBuf := uBuf + int32(p.uBytes)
+	k.winogradEachPanel(panels, float64(p.P)*winogradPanelNs(p), a, uBuf, p.uBytes, threaded, body)
+}
+
+// winogradEachPanel runs body for each of panels panels of a src layer,
+// mp the panel, ub its transformed rows in the workspace at uBuf and eb
+// (when eOff > 0) eOff bytes on, the expanded panel: in order, or handed
+// out to the threads, each in its copy of the workspace at the single-
+// threaded form's offsets, so the bits are the same.
+func (k *Ctx) winogradEachPanel(panels int, cost float64, a wsAddr, uBuf int32, eOff int, threaded bool, body func(f *asm.Func, mp, ub, eb asm.Local)) {
+	locals := func(f *asm.Func) (mp, ub, eb asm.Local) {
+		mp, ub = f.Local(asm.I32), f.Local(asm.I32)
+		if eOff > 0 {
+			eb = f.Local(asm.I32)
+		}
+		return mp, ub, eb
+	}
 	if !threaded {
 		f := k.F
-		mp, ub, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		mp, ub, eb := locals(f)
 		a.push(uBuf)
 		f.Set(ub)
-		a.push(eBuf)
-		f.Set(eb)
+		if eOff > 0 {
+			a.push(uBuf + int32(eOff))
+			f.Set(eb)
+		}
 		f.SetI32(mp, 0)
 		f.Counted(f.Local(asm.I32), panels, func() {
 			body(f, mp, ub, eb)
@@ -708,15 +725,17 @@ func (k *Ctx) winogradGEMMsSource(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, 
 		})
 		return
 	}
-	// Each thread's U rows and expanded panel are where the single-
-	// threaded form puts them, in its copy of the workspace.
 	buf, bufSize := k.ScratchAddr()
 	buf += uBuf - k.WorkspaceAddr()
-	k.Parallel(panels, float64(p.P)*winogradPanelNs(p), func(s Span) {
+	k.Parallel(panels, cost, func(s Span) {
 		f := s.F
-		mp, ub, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		mp, ub, eb := locals(f)
 		s.Scratch(buf, bufSize)
-		f.Tee(ub).I32Const(int32(p.uBytes)).Op(wasm.OpcodeI32Add).Set(eb)
+		if eOff > 0 {
+			f.Tee(ub).I32Const(int32(eOff)).Op(wasm.OpcodeI32Add).Set(eb)
+		} else {
+			f.Set(ub)
+		}
 		s.For(mp, func() { body(f, mp, ub, eb) })
 	})
 }
@@ -735,7 +754,7 @@ func (k *Ctx) winogradGEMMsSource(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, 
 func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, uBuf int32, threaded bool) {
 	panels := p.M / 8
 	tiles := k.winogradTilesT(p)
-	body := func(f *asm.Func, mp, ub asm.Local) {
+	body := func(f *asm.Func, mp, ub, _ asm.Local) {
 		xi, xic, pa, pb, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		for half := 0; half < 2; half++ {
 			f.Get(mp).I32Const(int32(2 * p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u) + int32(half*p.C*36*p.es)).Op(wasm.OpcodeI32Add)
@@ -760,27 +779,7 @@ func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf
 			f.AddI32(pc, int32(p.M*p.TpP*4))
 		})
 	}
-	if !threaded {
-		f := k.F
-		mp, ub := f.Local(asm.I32), f.Local(asm.I32)
-		a.push(uBuf)
-		f.Set(ub)
-		f.SetI32(mp, 0)
-		f.Counted(f.Local(asm.I32), panels, func() {
-			body(f, mp, ub)
-			f.AddI32(mp, 1)
-		})
-		return
-	}
-	buf, bufSize := k.ScratchAddr()
-	buf += uBuf - k.WorkspaceAddr()
-	k.Parallel(panels, float64(2*p.P)*winogradPanelNs(p), func(s Span) {
-		f := s.F
-		mp, ub := f.Local(asm.I32), f.Local(asm.I32)
-		s.Scratch(buf, bufSize)
-		f.Set(ub)
-		s.For(mp, func() { body(f, mp, ub) })
-	})
+	k.winogradEachPanel(panels, float64(2*p.P)*winogradPanelNs(p), a, uBuf, 0, threaded, body)
 }
 
 // winogradTilesT returns the shared function (v, u, m) running one
