@@ -17,10 +17,13 @@ import (
 // compute types, or as f32x4 vectors when vec is set) and leaves it on the
 // stack.
 type ewFn struct {
-	in   []ir.DType
-	out  ir.DType
-	vec  bool // an f32x4 form exists
-	emit func(args []asm.Local, vec bool) error
+	in  []ir.DType
+	out ir.DType
+	vec bool // an f32x4 form exists
+	// outer: emit reads locals it did not create (set up in the node
+	// function), so its loop cannot move into a function of its own.
+	outer bool
+	emit  func(args []asm.Local, vec bool) error
 }
 
 func init() {
@@ -123,34 +126,17 @@ func (k *Ctx) ewRow(fn ewFn, ptrs []asm.Local, count int, strides []int, streams
 	done := 0
 	if vec {
 		groups := count / 4
-		c := f.Local(asm.I32)
-		for i := 0; i < nin; i++ {
-			if strides[i+1] != 0 {
-				vargs[i] = f.Local(asm.V128)
+		if chunks := groups / ewChunkGroups; chunks >= ewMinChunks && k.Threads() == 1 && !fn.outer {
+			if err := k.ewChunks(fn, ptrs, strides, chunks); err != nil {
+				return err
 			}
+			groups -= chunks * ewChunkGroups
+			done = chunks * ewChunkGroups * 4
 		}
-		var err error
-		f.Counted(c, groups, func() {
-			for i := 0; i < nin; i++ {
-				if strides[i+1] != 0 {
-					f.Get(ptrs[i+1]).V128Load(0).Set(vargs[i])
-				}
-			}
-			f.Get(ptrs[0])
-			if e := fn.emit(vargs, true); e != nil {
-				err = e
-			}
-			f.V128Store(0)
-			for i, p := range ptrs {
-				if i == 0 || strides[i] != 0 {
-					f.Get(p).I32Const(16).Op(wasm.OpcodeI32Add).Set(p)
-				}
-			}
-		})
-		if err != nil {
+		if err := k.ewGroups(fn, ptrs, vargs, strides, groups); err != nil {
 			return err
 		}
-		done = groups * 4
+		done += groups * 4
 	}
 	if done == count {
 		return nil
@@ -190,6 +176,94 @@ func (k *Ctx) ewRow(fn ewFn, ptrs []asm.Local, count int, strides []int, streams
 		}
 	})
 	return err
+}
+
+// ewGroups emits the f32x4 loop over groups of four elements of a row,
+// advancing the row's pointers; vargs holds the splats of the broadcast
+// inputs (stride 0), the others are loaded here.
+func (k *Ctx) ewGroups(fn ewFn, ptrs, vargs []asm.Local, strides []int, groups int) error {
+	f := k.F
+	nin := len(ptrs) - 1
+	c := f.Local(asm.I32)
+	loaded := make([]asm.Local, nin)
+	for i := 0; i < nin; i++ {
+		loaded[i] = vargs[i]
+		if strides[i+1] != 0 {
+			loaded[i] = f.Local(asm.V128)
+		}
+	}
+	var err error
+	f.Counted(c, groups, func() {
+		for i := 0; i < nin; i++ {
+			if strides[i+1] != 0 {
+				f.Get(ptrs[i+1]).V128Load(0).Set(loaded[i])
+			}
+		}
+		f.Get(ptrs[0])
+		if e := fn.emit(loaded, true); e != nil {
+			err = e
+		}
+		f.V128Store(0)
+		for i, p := range ptrs {
+			if i == 0 || strides[i] != 0 {
+				f.Get(p).I32Const(16).Op(wasm.OpcodeI32Add).Set(p)
+			}
+		}
+	})
+	return err
+}
+
+// A long f32x4 row of a single-threaded module runs in chunks of
+// ewChunkGroups groups, each a call of a function of the node's (the row's
+// pointers as parameters): a node function is called once per run, so V8
+// runs all of the first run's loop in its baseline code, whereas a
+// function called on chunks is tiered up after its first chunks (unet_1024's
+// final Sigmoid over 1M elements: 5-6 ms of the cold start in Liftoff's code).
+const (
+	ewChunkGroups = 1024 // 16 KB of each stream a call
+	ewMinChunks   = 4
+)
+
+// ewChunks emits chunks calls of the chunk function, which runs
+// ewChunkGroups groups from the pointers it is given; the row's pointers
+// advance past them.
+func (k *Ctx) ewChunks(fn ewFn, ptrs []asm.Local, strides []int, chunks int) error {
+	f := k.F
+	params := make([]wasm.ValueType, len(ptrs))
+	for i := range params {
+		params[i] = asm.I32
+	}
+	end := f.Divert(params, nil)
+	args := make([]asm.Local, len(ptrs))
+	vargs := make([]asm.Local, len(ptrs)-1)
+	for i := range ptrs {
+		args[i] = f.Param(i)
+	}
+	for i := range vargs {
+		if strides[i+1] != 0 {
+			continue
+		}
+		vargs[i] = f.Local(asm.V128)
+		f.Get(args[i+1]).V128Load32Splat(0).Set(vargs[i])
+	}
+	err := k.ewGroups(fn, args, vargs, strides, ewChunkGroups)
+	chunk := k.md.addFunc(fmt.Sprintf("%s_rows%d", k.name, len(k.md.funcs)), end())
+	if err != nil {
+		return err
+	}
+	c := f.Local(asm.I32)
+	f.Counted(c, chunks, func() {
+		for _, p := range ptrs {
+			f.Get(p)
+		}
+		f.Call(chunk)
+		for i, p := range ptrs {
+			if i == 0 || strides[i] != 0 {
+				f.AddI32(p, 16*ewChunkGroups)
+			}
+		}
+	})
+	return nil
 }
 
 // unaryFn lowers a unary function for input dtype dt.
@@ -458,6 +532,7 @@ func (k *Ctx) clipFn(n *ir.Node) (ewFn, error) {
 			f.Get(hi).Vec(wasm.OpcodeVecF32x4Splat).Set(vhi)
 		}
 	}
+	fn.outer = hasLo || hasHi
 	fn.emit = func(a []asm.Local, vec bool) error {
 		if ct == asm.F32 || ct == asm.F64 {
 			x := fxFor(f, ct, vec)

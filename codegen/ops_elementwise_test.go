@@ -165,3 +165,47 @@ func TestChainClipBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestLongRows covers rows long enough to run in chunk functions (see
+// ewChunks): whole chunks, leftover groups of four and a scalar tail,
+// with an operand read in full, broadcast along the row (stride 0) and a
+// Clip, whose bounds stay in the node function's row loop.
+func TestLongRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	const n = 4096*5 + 4*3 + 3
+	random := func(shape ir.Shape) *ir.Tensor {
+		x := ir.NewTensor(ir.Float32, shape)
+		for i := range x.Len() {
+			x.SetFloat(i, r.Float64()*8-4)
+		}
+		return x
+	}
+	x, y, s := random(ir.Shape{n}), random(ir.Shape{n}), random(ir.Shape{1})
+	cases := []struct {
+		name   string
+		op     ir.Op
+		inputs []*ir.Tensor
+	}{
+		{"Sigmoid", &ir.Unary{Fn: ir.FnSigmoid}, []*ir.Tensor{x}},
+		{"Add", &ir.Binary{Fn: ir.FnAdd}, []*ir.Tensor{x, y}},
+		{"Mul by a scalar", &ir.Binary{Fn: ir.FnMul}, []*ir.Tensor{x, s}},
+		{"scalar minus", &ir.Binary{Fn: ir.FnSub}, []*ir.Tensor{s, x}},
+		{"Clip", &ir.Clip{}, []*ir.Tensor{x, scalarF32(-1), scalarF32(2)}},
+	}
+	for _, c := range cases {
+		want, err := c.op.Eval(c.inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := runOneNode(t, c.op, true, c.inputs...)[0]
+		if msg := verify.Compare(got, want[0], 2e-6, 2e-7, &verify.OutputResult{}); msg != "" {
+			t.Errorf("%s: %s", c.name, msg)
+		}
+	}
+}
+
+func scalarF32(v float64) *ir.Tensor {
+	x := ir.NewTensor(ir.Float32, ir.Shape{})
+	x.SetFloat(0, v)
+	return x
+}

@@ -304,12 +304,15 @@ func (k *Ctx) winogradBandCopy(p *winogradPlan, a wsAddr, padBuf int32, xBase, r
 
 // winogradStore copies rows of the tile-aligned buffer into the output,
 // applying the residual and activations when the epilogue has them. The
-// copy is a function of the node's (ys, od, rows), called once per band:
-// V8 tiers it up after the first bands of the first run, whereas the node
-// function runs that one call in the baseline compiler's code.
+// copy is a function (ys, od, rows), called once per band: V8 tiers it up
+// after the first bands of the first run, whereas the node function runs
+// that one call in the baseline compiler's code. It is named by what it
+// emits, so layers of one shape and epilogue (a U-Net's two convolutions
+// of a level) share it, and the second finds it compiled by TurboFan.
 func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, a wsAddr, yBuf int32, outBase, nrows asm.Local, resOff int32) {
 	i32 := asm.I32
-	store := k.Helper(k.name+"_store", []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
+	name := fmt.Sprintf("winograd_store_%d_%d_%d_%d_%d_%d", p.M, p.Wo, p.yRow(), p.m*p.R, p.Ho, resOff) + epilogueKey(&op.Epilogue, false)
+	store := k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
 		ys, od, nrows := f.Param(0), f.Param(1), f.Param(2)
 		mc, oc := f.Local(i32), f.Local(i32)
 		yStride := int32(p.yRow() * 4)

@@ -91,6 +91,9 @@ func (k *Ctx) resizeBilinear(n *ir.Node, b *ir.ResizeBilinear) {
 // scalar form's arithmetic in its order, so the results are the same
 // bits. (unet_1024's five 2x upsamplings: scalar, they took 4x longer on
 // wazero than in V8.)
+// resizeRowBytes is the output of one call of a Resize's rows function.
+const resizeRowBytes = 64 << 10
+
 func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 	var yt, xt []byte
 	for o := range b.Y.I1 {
@@ -163,12 +166,15 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 	}
 
 	i32, v128 := asm.I32, asm.V128
-	// One plane is a helper function (plane, dst), shared by the Resize
-	// nodes of the same tables: called once per plane, it is tiered up by
-	// V8 after the first planes of the first run, whereas a node function
-	// runs its one call of the first run in the baseline compiler's code.
-	planeFn := k.Helper(fmt.Sprintf("resize_bilinear_plane_%d_%d_%d_%d", yAddr, xAddr, b.OH, b.OW), []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
-		plane, dst := f.Param(0), f.Param(1)
+	// Rows of a plane are a helper function (plane, dst, yrec, rows),
+	// shared by the Resize nodes of the same tables: called per plane, or
+	// per resizeRowBytes of a large plane's output, it is tiered up by V8
+	// after its first calls of the first run, whereas a node function runs
+	// its one call of the first run in the baseline compiler's code (as a
+	// call per plane did on a one-plane upsampling: 4 ms of unet_1024's
+	// cold start).
+	planeFn := k.Helper(fmt.Sprintf("resize_bilinear_rows_%d_%d", xAddr, b.OW), []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
+		plane, dst, rows := f.Param(0), f.Param(1), f.Param(3)
 		yrec, xrec, r1, r2 := f.Local(i32), f.Local(i32), f.Local(i32), f.Local(i32)
 		dy1, dy2, w22, w12, w21, w11, t := f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128)
 		mul, add := wasm.OpcodeVecF32x4Mul, wasm.OpcodeVecF32x4Add
@@ -206,8 +212,8 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 			f.AddI32(dst, int32(4*lanes))
 			f.AddI32(xrec, int32(rec))
 		}
-		f.I32Const(yAddr).Set(yrec)
-		f.Counted(f.Local(i32), b.OH, func() {
+		f.Get(f.Param(2)).Set(yrec)
+		f.Loop32(rows, func() {
 			f.Get(plane).Get(yrec).I32Load(0).Op(wasm.OpcodeI32Add).Set(r1)
 			f.Get(plane).Get(yrec).I32Load(4).Op(wasm.OpcodeI32Add).Set(r2)
 			f.Get(yrec).V128Load32Splat(8).Set(dy1)
@@ -229,8 +235,20 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 		f.Set(plane)
 		s.Base(k.Addr(n.Outputs[0]), int32(4*b.OH*b.OW))
 		f.Set(dst)
+		per := max(1, min(b.OH, resizeRowBytes/(4*b.OW)))
+		full, rest := b.OH/per, b.OH%per
+		d, y := f.Local(i32), f.Local(i32)
 		s.Counted(f.Local(i32), func() {
-			f.Get(plane).Get(dst).Call(planeFn)
+			f.Get(dst).Set(d)
+			f.I32Const(yAddr).Set(y)
+			f.Counted(f.Local(i32), full, func() {
+				f.Get(plane).Get(d).Get(y).I32Const(int32(per)).Call(planeFn)
+				f.AddI32(d, int32(4*per*b.OW))
+				f.AddI32(y, int32(16*per))
+			})
+			if rest > 0 {
+				f.Get(plane).Get(d).Get(y).I32Const(int32(rest)).Call(planeFn)
+			}
 			f.AddI32(plane, int32(4*b.H*b.W))
 			f.AddI32(dst, int32(4*b.OH*b.OW))
 		})

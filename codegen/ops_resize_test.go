@@ -28,6 +28,9 @@ func TestResizeKernels(t *testing.T) {
 		{"crop and extrapolate rows", &ir.Resize{Mode: "linear", CoordMode: "tf_crop_and_resize", Extrapolation: 7}, randTensor(r, ir.Float32, ir.Shape{1, 1, 6, 9}, -4, 4), ir.TensorF32(ir.Shape{8}, 0, 0, -0.2, 0.1, 1, 1, 1.3, 0.8), nil, sizes(1, 1, 8, 11)},
 		{"keep aspect, axes", &ir.Resize{Mode: "linear", CoordMode: "pytorch_half_pixel", Axes: []int{-1, 2}, KeepAspect: "not_smaller"}, randTensor(r, ir.BFloat16, ir.Shape{2, 1, 7, 9}, -4, 4), nil, nil, sizes(4, 5)},
 		{"float8e4m3fn linear", &ir.Resize{Mode: "linear", CoordMode: "half_pixel"}, randTensor(r, ir.Float8E4M3FN, ir.Shape{1, 2, 4, 5}, -4, 4), nil, scales(1, 1, 1.5, 0.8), nil},
+		// 120 output columns: a call of the rows function does 136 of the
+		// 200 output rows (resizeRowBytes), then one call the other 64.
+		{"float32 linear, rows in two calls", &ir.Resize{Mode: "linear", CoordMode: "half_pixel"}, randTensor(r, ir.Float32, ir.Shape{1, 2, 100, 60}, -4, 4), nil, scales(1, 1, 2, 2), nil},
 		{"float8e5m2 cubic", &ir.Resize{Mode: "cubic", CoordMode: "asymmetric", CubicA: -0.75}, randTensor(r, ir.Float8E5M2, ir.Shape{1, 1, 5, 5}, -4, 4), nil, scales(1, 1, 2, 2), nil},
 	}
 	for _, c := range cases {

@@ -1,0 +1,45 @@
+// Cold starts of several builds of one model, alternating fresh processes
+// (cold.mjs), so that the machine's load falls on all of them alike:
+//
+//   node cold-ab.mjs [--pairs N] MODEL_DIR LABEL=FILE[@BENCH_DIR] ...
+//
+// FILE is a module of the model; BENCH_DIR (default: this folder) is the
+// bench folder whose cold.mjs (and so whose runtime, ../runtime-shim/js)
+// loads it, to compare runtimes. Prints, per build, the wall-clock and CPU
+// milliseconds from bytes in memory to the first result: min and median.
+
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+let pairs = 5;
+if (args[0] === "--pairs") {
+  pairs = parseInt(args[1]);
+  args.splice(0, 2);
+}
+const [dir, ...specs] = args;
+const builds = specs.map((s) => {
+  const [label, rest] = s.split(/=(.*)/s);
+  const [file, bench = here] = rest.split("@");
+  return { label, file, bench, ms: [], cpu: [] };
+});
+for (let i = 0; i < pairs; i++) {
+  for (const b of i % 2 ? [...builds].reverse() : builds) {
+    const r = spawnSync(process.execPath, [path.join(b.bench, "cold.mjs"), "mlc", dir, b.file], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${b.label}: ${r.stderr}`);
+    const o = JSON.parse(r.stdout.trim().split("\n").pop());
+    b.ms.push(o.ms);
+    b.cpu.push(o.cpuMs);
+  }
+}
+const median = (x) => {
+  const s = [...x].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const f = (x) => x.toFixed(0);
+console.log(`${path.basename(dir)}: ${pairs} processes each, alternating`);
+for (const b of builds) {
+  console.log(`  ${b.label.padEnd(10)} wall min ${f(Math.min(...b.ms))} median ${f(median(b.ms))} ms, CPU median ${b.cpu[0] === undefined ? "?" : f(median(b.cpu))} ms  [${b.ms.map(f).join(" ")}]`);
+}
