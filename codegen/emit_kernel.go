@@ -115,6 +115,8 @@ type Ctx struct {
 	// once the node splits a loop.
 	alone bool
 	state int32
+	// bandWords: a threaded Winograd node's band words (winogradBandWords).
+	bandWords int32
 }
 
 // Addr is the memory address of a value.

@@ -578,6 +578,17 @@ func (md *module) parallelHelper() uint32 {
 		f.Get(st).If()
 		f.I32Const(0).Call(now).I64Store(c + ctrlMainJoin)
 		f.End()
+		// The stall threshold is at least the node's measured split
+		// time: stallNs rests on compile-time unit estimates, and in a
+		// job of few long units (Winograd bands, one or two a thread)
+		// the join may rightly wait for most of a unit, so an estimate
+		// half the real time counted stalls on a quiet machine, each
+		// sending the next stallBackoff jobs to one thread (issue 11,
+		// docs/design.md "Stalls measured against the node's split time").
+		f.Get(st).If()
+		f.Get(st).I64Load(stSplit).Set(spin)
+		f.Get(spin).Get(stallNs).Get(spin).Get(stallNs).Op(wasm.OpcodeI64GtS).Select().Set(stallNs)
+		f.End()
 		f.I32Const(0).Get(stallNs).I64Store(c + ctrlMainStall)
 		// Sleep until the chunks other threads claimed are done; a wait
 		// past stallNs counts as a stall (then wait on without a limit).

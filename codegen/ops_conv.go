@@ -149,39 +149,54 @@ func (k *Ctx) padCopy(src asm.Local, dst int32, C int, g *ir.Geometry, padded []
 			f.AddI32(p, 4)
 		})
 	}
-	nd := len(g.In)
 	srcPtr, dstPtr := f.Local(asm.I32), f.Local(asm.I32)
 	f.Get(src).Set(srcPtr)
 	// dst element of (c, i...) = dst + (c*padded + (i+padBegin)...)
-	dstStr := ir.Shape(padded).Strides()
-	offset := 0
-	for d := 0; d < nd; d++ {
-		offset += g.PadBegin[d] * dstStr[d]
-	}
+	offset := padOffset(g, padded)
 	chanC := f.Local(asm.I32)
 	chanBase := f.Local(asm.I32)
 	f.I32Const(dst + int32(offset)*sz).Set(chanBase)
-	rowBytes := int32(g.In[nd-1]) * sz
 	f.Counted(chanC, C, func() {
 		f.Get(chanBase).Set(dstPtr)
-		var level func(d int)
-		level = func(d int) {
-			if d == nd-1 {
-				copyRow(f, k.SIMD(), dstPtr, srcPtr, int(rowBytes))
-				f.AddI32(srcPtr, rowBytes)
-				return
-			}
-			c := f.Local(asm.I32)
-			start := f.Local(asm.I32)
-			f.Get(dstPtr).Set(start)
-			f.Counted(c, g.In[d], func() {
-				level(d + 1)
-				f.Get(start).I32Const(int32(dstStr[d]) * sz).Op(wasm.OpcodeI32Add).Tee(start).Set(dstPtr)
-			})
-		}
-		level(0)
+		k.padCopyChannel(dstPtr, srcPtr, g, padded, sz)
 		f.AddI32(chanBase, int32(ir.Shape(padded).Size())*sz)
 	})
+}
+
+// padOffset is the elements from a padded channel's start to its first
+// copied element.
+func padOffset(g *ir.Geometry, padded []int) int {
+	dstStr := ir.Shape(padded).Strides()
+	offset := 0
+	for d := range g.In {
+		offset += g.PadBegin[d] * dstStr[d]
+	}
+	return offset
+}
+
+// padCopyChannel copies one channel's rows from srcPtr (moved past them)
+// into its padded plane at dstPtr (its first copied element; moved).
+func (k *Ctx) padCopyChannel(dstPtr, srcPtr asm.Local, g *ir.Geometry, padded []int, sz int32) {
+	f := k.F
+	nd := len(g.In)
+	dstStr := ir.Shape(padded).Strides()
+	rowBytes := int32(g.In[nd-1]) * sz
+	var level func(d int)
+	level = func(d int) {
+		if d == nd-1 {
+			copyRow(f, k.SIMD(), dstPtr, srcPtr, int(rowBytes))
+			f.AddI32(srcPtr, rowBytes)
+			return
+		}
+		c := f.Local(asm.I32)
+		start := f.Local(asm.I32)
+		f.Get(dstPtr).Set(start)
+		f.Counted(c, g.In[d], func() {
+			level(d + 1)
+			f.Get(start).I32Const(int32(dstStr[d]) * sz).Op(wasm.OpcodeI32Add).Tee(start).Set(dstPtr)
+		})
+	}
+	level(0)
 }
 
 // im2col gathers group gi's columns from the padded image: row (c, k...)
@@ -200,9 +215,6 @@ func (k *Ctx) im2colFrom(padBuf func(), gi asm.Local, colBuf int32, p *convPlan,
 // thread's own band of col).
 func (k *Ctx) im2colInto(padBuf func(), gi asm.Local, colBuf func(), p *convPlan, sz int32) {
 	f := k.F
-	g := p.g
-	nd := len(g.In)
-	padStr := ir.Shape(p.padded).Strides()
 	chanBytes := int32(ir.Shape(p.padded).Size()) * sz
 	dst := f.Local(asm.I32)
 	colBuf()
@@ -214,28 +226,37 @@ func (k *Ctx) im2colInto(padBuf func(), gi asm.Local, colBuf func(), p *convPlan
 	f.Op(wasm.OpcodeI32Add).Set(chanPtr)
 	cc := f.Local(asm.I32)
 	f.Counted(cc, p.cg, func() {
-		// kernel taps
-		tapBase := f.Local(asm.I32)
-		var taps func(d int, base asm.Local)
-		taps = func(d int, base asm.Local) {
-			if d == nd {
-				k.gatherOutputs(base, dst, g, padStr, sz)
-				return
-			}
-			c := f.Local(asm.I32)
-			cur := f.Local(asm.I32)
-			f.Get(base).Set(cur)
-			f.Counted(c, g.Kernel[d], func() {
-				next := f.Local(asm.I32)
-				f.Get(cur).Set(next)
-				taps(d+1, next)
-				f.AddI32(cur, int32(g.Dilations[d]*padStr[d])*sz)
-			})
-		}
-		f.Get(chanPtr).Set(tapBase)
-		taps(0, tapBase)
+		k.im2colChannel(chanPtr, dst, p, sz)
 		f.AddI32(chanPtr, chanBytes)
 	})
+}
+
+// im2colChannel writes the col rows of the padded channel at chanPtr (one
+// per kernel tap) at dst, moving dst past them.
+func (k *Ctx) im2colChannel(chanPtr, dst asm.Local, p *convPlan, sz int32) {
+	f := k.F
+	g := p.g
+	nd := len(g.In)
+	padStr := ir.Shape(p.padded).Strides()
+	tapBase := f.Local(asm.I32)
+	var taps func(d int, base asm.Local)
+	taps = func(d int, base asm.Local) {
+		if d == nd {
+			k.gatherOutputs(base, dst, g, padStr, sz)
+			return
+		}
+		c := f.Local(asm.I32)
+		cur := f.Local(asm.I32)
+		f.Get(base).Set(cur)
+		f.Counted(c, g.Kernel[d], func() {
+			next := f.Local(asm.I32)
+			f.Get(cur).Set(next)
+			taps(d+1, next)
+			f.AddI32(cur, int32(g.Dilations[d]*padStr[d])*sz)
+		})
+	}
+	f.Get(chanPtr).Set(tapBase)
+	taps(0, tapBase)
 }
 
 // gatherOutputs writes, for every output position, the padded element at

@@ -39,6 +39,9 @@ type winogradPlan struct {
 	// band) runs its products transposed (winogradGEMMsTilesAsA): U in
 	// [C, 8] panels as B.
 	tilesAsA bool
+	// recut: bands re-cut for the threads (bandsForThreads), whose
+	// node-keyed functions are not the single-threaded form's
+	recut bool
 }
 
 // winogradBandBytes bounds V and M of one band (the transformed input and
@@ -61,8 +64,19 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	p.TWp = 4 * p.G
 	// Bands of R tile rows whose V and M fit the budget, but at least 128
 	// tiles (a U panel is expanded once per band, product and panel).
-	p.R = max(1, winogradBandBytes/(p.P*(p.C+p.M)*p.TWp*4))
-	p.R = min(p.TH, max(p.R, (128+p.TWp-1)/p.TWp))
+	R := max(1, winogradBandBytes/(p.P*(p.C+p.M)*p.TWp*4))
+	if u := n.Inputs[1].Type; op.WinogradFromSource(u.Shape) {
+		p.src, p.es = true, u.DType.Bytes(1)
+		p.tilesAsA = ir.WinogradTilesAsA(m, p.M, p.Ho, p.Wo)
+	}
+	p.setRows(min(p.TH, max(R, (128+p.TWp-1)/p.TWp)))
+	return p, nil
+}
+
+// setRows cuts the map into bands of R tile rows and sizes the buffers.
+func (p *winogradPlan) setRows(R int) {
+	m := p.m
+	p.R = R
 	p.bands = (p.TH + p.R - 1) / p.R
 	p.Tp = p.R * p.TWp
 	p.TpP = spreadPitch(p.Tp)
@@ -80,14 +94,37 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	p.vBytes = p.P * p.C * p.TpP * 4
 	p.mBytes = p.P * p.M * p.TpP * 4
 	p.yBytes = alignUp((p.M*m*p.R*p.yRow()+4)*4, 16)
-	if u := n.Inputs[1].Type; op.WinogradFromSource(u.Shape) {
-		p.src, p.es, p.uBytes = true, u.DType.Bytes(1), p.P*p.uPitch()
-		if ir.WinogradTilesAsA(m, p.M, p.Ho, p.Wo) {
-			p.tilesAsA, p.uBytes = true, p.P*p.uPitch8()
-		}
+	switch {
+	case p.tilesAsA:
+		p.uBytes = p.P * p.uPitch8()
+	case p.src:
+		p.uBytes = p.P * p.uPitch()
 	}
-	return p, nil
 }
+
+// bandsForThreads is the plan of a layer of one image whose bands are too
+// few to hand out whole (2 <= bands < 2 x threads) re-cut into 2 x threads
+// bands, or nil where those would hold fewer than winogradMinThreadTiles
+// tiles each. Every tile is computed by the same instructions in any
+// band, so the bits do not change; the bands are smaller than the
+// single-threaded ones, so the per-thread workspace copies hold them.
+func (p *winogradPlan) bandsForThreads(threads int) *winogradPlan {
+	if p.N != 1 || p.src || p.bands < 2 || p.bands >= 2*threads {
+		return nil
+	}
+	q := *p
+	q.recut = true
+	q.setRows((p.TH + 2*threads - 1) / (2 * threads))
+	if q.Tp < winogradMinThreadTiles || q.bands < 2*threads {
+		return nil
+	}
+	return &q
+}
+
+// winogradMinThreadTiles: bands re-cut for the threads keep at least this
+// many tiles, so that a weight panel's expansion (portable shape, once
+// per band, product and panel) stays a few percent of its product.
+const winogradMinThreadTiles = 64
 
 // uPitch is the bytes between the P rows of U of a src layer's panel: a
 // row's C*16 bytes rounded to an odd number of cache lines, so that the
@@ -129,14 +166,21 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 		k.winogradBands(p, op, x, u, out, bias, resOff)
 		return nil
 	}
+	if q := p.bandsForThreads(k.Threads()); q != nil && k.splits(q.bands, winogradBandNs(q)) {
+		// few bands: thinner ones, handed out whole, in one job instead
+		// of three per band
+		k.winogradBands(q, op, x, u, out, bias, resOff)
+		return nil
+	}
 
 	xBase, outBase, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.I32Const(k.Addr(x)).Set(xBase)
 	f.I32Const(k.Addr(out)).Set(outBase)
 	src, dst, c1, c2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.Counted(img, p.N, func() {
-		// 1. Bordered copy of the image (one band: the whole of it).
-		if p.bands == 1 {
+		// 1. Bordered copy of the image (one band: the whole of it). The
+		// threaded form copies each channel in the input transform's job.
+		if p.bands == 1 && !threaded {
 			f.I32Const(padBuf).I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
 			f.Get(xBase).Set(src)
 			f.I32Const(padBuf + int32((p.padT*p.Wp+p.padL)*4)).Set(dst)
@@ -197,14 +241,17 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 	band, r0, nrows := l.band, l.r0, l.nrows
 	f.Get(band).I32Const(int32(p.R)).Op(wasm.OpcodeI32Mul).Set(r0)
 	f.I32Const(int32(p.TH - p.R)).Get(r0).Get(r0).I32Const(int32(p.TH - p.R)).Op(wasm.OpcodeI32GtS).Select().Set(r0)
-	if p.bands > 1 {
+	var bw int32
+	if threaded {
+		bw = k.winogradBandWords(p, l.xBase, l.outBase, r0, nrows)
+	} else if p.bands > 1 {
 		k.winogradBandCopy(p, a, padBuf, l.xBase, r0, l.src, l.dst, l.c1, l.c2)
 	}
 
 	// 2. Input transform, one channel per call of a shared function.
 	inT := k.winogradIn(p)
 	if threaded {
-		k.winogradInThreads(p, inT, padBuf, vBuf)
+		k.winogradInThreads(p, inT, padBuf, vBuf, bw)
 	} else {
 		k.winogradInSerial(p, inT, a, padBuf, vBuf, r0)
 	}
@@ -225,17 +272,54 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 	// buffer, one output channel per call of a shared function.
 	outT := k.winogradOut(p, bias != nil)
 	if threaded {
-		k.winogradOutThreads(p, outT, mBuf, yBuf, bias)
-	} else {
-		k.winogradOutSerial(p, outT, a, mBuf, yBuf, bias)
+		// each output channel's rows stored by the unit that transformed them
+		k.winogradOutThreads(p, outT, mBuf, yBuf, bias, k.winogradStoreFunc(p, op, resOff, 1), bw)
+		return
 	}
+	k.winogradOutSerial(p, outT, a, mBuf, yBuf, bias)
 
 	// 5. The band's valid rows into the output, with residual and
 	// activations: rows m*r0 .. min(m*(r0+R), Ho).
-	ob, mR := f.Local(asm.I32), int32(p.m*p.R)
-	f.I32Const(mR).I32Const(int32(p.Ho)).Get(r0).I32Const(int32(p.m)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(nrows).Get(nrows).I32Const(mR).Op(wasm.OpcodeI32GtS).Select().Set(nrows)
-	f.Get(r0).I32Const(int32(p.m * p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(l.outBase).Op(wasm.OpcodeI32Add).Set(ob)
+	ob := f.Local(asm.I32)
+	winogradBandRows(f, p, r0, l.outBase, nrows, ob)
 	k.winogradStore(p, op, a, yBuf, ob, nrows, resOff)
+}
+
+// winogradBandRows sets nrows and ob to the band's valid output rows,
+// m*r0 .. min(m*(r0+R), Ho), and the address of the first in the output.
+func winogradBandRows(f *asm.Func, p *winogradPlan, r0, outBase, nrows, ob asm.Local) {
+	mR := int32(p.m * p.R)
+	f.I32Const(mR).I32Const(int32(p.Ho)).Get(r0).I32Const(int32(p.m)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Sub).Tee(nrows).Get(nrows).I32Const(mR).Op(wasm.OpcodeI32GtS).Select().Set(nrows)
+	f.Get(r0).I32Const(int32(p.m * p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(outBase).Op(wasm.OpcodeI32Add).Set(ob)
+}
+
+// Band words: where the threaded per-step form (winogradBand, threaded)
+// leaves the band's geometry for its jobs' bodies, which cannot see the
+// node function's locals: 4 bytes a word, after the planned memory.
+const (
+	bwSrc   = 0  // the band's first bordered row in input channel 0 (an address)
+	bwRow   = 4  // that row's index in the input (negative above it)
+	bwOut   = 8  // the band's first output row in output channel 0 (an address)
+	bwRows  = 12 // the band's valid output rows
+	bwBytes = 16
+)
+
+// winogradBandWords reserves the node's band words (once) and stores the
+// band at tile row r0's into them.
+func (k *Ctx) winogradBandWords(p *winogradPlan, xBase, outBase, r0, nrows asm.Local) int32 {
+	if k.bandWords == 0 {
+		k.bandWords = k.md.reserve(bwBytes)
+	}
+	f := k.F
+	bw := k.bandWords
+	row, ob := f.Local(asm.I32), f.Local(asm.I32)
+	f.Get(r0).I32Const(int32(p.m)).Op(wasm.OpcodeI32Mul).I32Const(int32(p.padT)).Op(wasm.OpcodeI32Sub).Set(row)
+	f.I32Const(bw).Get(row).I32Const(int32(p.W * 4)).Op(wasm.OpcodeI32Mul).Get(xBase).Op(wasm.OpcodeI32Add).I32Store(bwSrc)
+	f.I32Const(bw).Get(row).I32Store(bwRow)
+	winogradBandRows(f, p, r0, outBase, nrows, ob)
+	f.I32Const(bw).Get(ob).I32Store(bwOut)
+	f.I32Const(bw).Get(nrows).I32Store(bwRows)
+	return bw
 }
 
 // winogradBandNs estimates one band: its P products and, a third again,
@@ -290,15 +374,23 @@ func (k *Ctx) winogradBandCopy(p *winogradPlan, a wsAddr, padBuf int32, xBase, r
 	f.Counted(c1, p.C, func() {
 		f.Get(srcC).Set(src)
 		f.Get(row).Set(rowC)
-		f.Counted(c2, p.Hp, func() {
-			f.Get(rowC).I32Const(int32(p.H)).Op(wasm.OpcodeI32LtU).If()
-			copyRow(f, true, dst, src, p.W*4)
-			f.End()
-			f.AddI32(dst, int32(p.Wp*4))
-			f.AddI32(src, int32(p.W*4))
-			f.AddI32(rowC, 1)
-		})
+		winogradCopyRows(f, p, dst, src, rowC, c2)
 		f.AddI32(srcC, int32(p.H*p.W*4))
+	})
+}
+
+// winogradCopyRows copies one channel's rows of a band, Hp of them from
+// input row rowC at src on into the bordered plane at dst (already
+// zeroed; rows above or below the image are skipped), moving dst, src and
+// rowC past them.
+func winogradCopyRows(f *asm.Func, p *winogradPlan, dst, src, rowC, c asm.Local) {
+	f.Counted(c, p.Hp, func() {
+		f.Get(rowC).I32Const(int32(p.H)).Op(wasm.OpcodeI32LtU).If()
+		copyRow(f, true, dst, src, p.W*4)
+		f.End()
+		f.AddI32(dst, int32(p.Wp*4))
+		f.AddI32(src, int32(p.W*4))
+		f.AddI32(rowC, 1)
 	})
 }
 
@@ -310,9 +402,18 @@ func (k *Ctx) winogradBandCopy(p *winogradPlan, a wsAddr, padBuf int32, xBase, r
 // emits, so layers of one shape and epilogue (a U-Net's two convolutions
 // of a level) share it, and the second finds it compiled by TurboFan.
 func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, a wsAddr, yBuf int32, outBase, nrows asm.Local, resOff int32) {
+	store := k.winogradStoreFunc(p, op, resOff, p.M)
+	a.push(yBuf)
+	k.F.Get(outBase).Get(nrows).Call(store)
+}
+
+// winogradStoreFunc is winogradStore's function (ys, od, rows) over the
+// first channels output channels from ys and od on.
+func (k *Ctx) winogradStoreFunc(p *winogradPlan, op *ir.FusedConv, resOff int32, channels int) uint32 {
 	i32 := asm.I32
-	name := fmt.Sprintf("winograd_store_%d_%d_%d_%d_%d_%d", p.M, p.Wo, p.yRow(), p.m*p.R, p.Ho, resOff) + epilogueKey(&op.Epilogue, false)
-	store := k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
+	// Named by what it emits, so that layers of one shape and epilogue share it.
+	name := fmt.Sprintf("winograd_store_%d_%d_%d_%d_%d_%d", channels, p.Wo, p.yRow(), p.m*p.R, p.Ho, resOff) + epilogueKey(&op.Epilogue, false)
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
 		ys, od, nrows := f.Param(0), f.Param(1), f.Param(2)
 		mc, oc := f.Local(i32), f.Local(i32)
 		yStride := int32(p.yRow() * 4)
@@ -320,7 +421,7 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, a wsAddr, yBuf in
 		v := f.Local(asm.V128)
 		x4 := fxFor(f, asm.F32, true)
 		yp := f.Local(i32)
-		f.Counted(mc, p.M, func() {
+		f.Counted(mc, channels, func() {
 			f.Get(nrows).Set(oc)
 			f.Loop32(oc, func() {
 				if plain {
@@ -351,8 +452,6 @@ func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, a wsAddr, yBuf in
 			f.I32Const(int32(p.Ho)).Get(nrows).Op(wasm.OpcodeI32Sub).I32Const(int32(p.Wo * 4)).Op(wasm.OpcodeI32Mul).Get(od).Op(wasm.OpcodeI32Add).Set(od)
 		})
 	})
-	a.push(yBuf)
-	k.F.Get(outBase).Get(nrows).Call(store)
 }
 
 // winogradIn returns the shared function (in, v) transforming one channel:
@@ -581,21 +680,41 @@ func (k *Ctx) winogradInSerial(p *winogradPlan, inT uint32, a wsAddr, padBuf, vB
 }
 
 // winogradInThreads is the input transform of a band in a threaded module,
-// in units of one channel. The band's rows start at padBuf: with several
-// bands the band copy puts them there, with one band r0 is 0.
-func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf int32) {
-	k.Parallel(p.C, float64(p.Tp*p.P*8)*nsPerLaneOp/4, func(s Span) {
+// in units of one channel, each unit first copying its channel's rows of
+// the band (band words at bw) into its bordered plane at padBuf, as the
+// single-threaded band copy (or, with one band, the image's copy) lays
+// them out: nothing of the band runs on one thread alone.
+func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf, bw int32) {
+	plane := int32(p.Hp * p.Wp * 4)
+	copyNs := float64(plane) * 2 * nsPerCopy
+	k.Parallel(p.C, float64(p.Tp*p.P*8)*nsPerLaneOp/4+copyNs, func(s Span) {
 		f := s.F
 		rowIn, rowV, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		s.Base(padBuf, int32(p.Hp*p.Wp*4))
+		srcC, src, dst, rowC, c2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Base(padBuf, plane)
 		f.Set(rowIn)
 		s.Base(vBuf, int32(p.TpP*4))
 		f.Set(rowV)
+		s.Base(0, int32(p.H*p.W*4))
+		f.I32Const(bw).I32Load(bwSrc).Op(wasm.OpcodeI32Add).Set(srcC)
 		s.Counted(cc, func() {
+			f.Get(rowIn).I32Const(0).I32Const(plane).MemoryFill()
+			f.Get(rowIn).I32Const(int32(p.padL * 4)).Op(wasm.OpcodeI32Add).Set(dst)
+			f.Get(srcC).Set(src)
+			f.I32Const(bw).I32Load(bwRow).Set(rowC)
+			winogradCopyRows(f, p, dst, src, rowC, c2)
 			f.Get(rowIn).Get(rowV).Call(inT)
-			f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
+			f.AddI32(rowIn, plane)
 			f.AddI32(rowV, int32(p.TpP*4))
+			f.AddI32(srcC, int32(p.H*p.W*4))
 		})
+		// the tail after the last plane, which the transform's loads may reach
+		if tail := int32(p.padBytes) - int32(p.C)*plane; tail > 0 {
+			s.Hi()
+			f.I32Const(int32(p.C)).Op(wasm.OpcodeI32Eq).If()
+			f.I32Const(padBuf + int32(p.C)*plane).I32Const(0).I32Const(tail).MemoryFill()
+			f.End()
+		}
 	})
 }
 
@@ -837,11 +956,15 @@ func (k *Ctx) winogradOutSerial(p *winogradPlan, outT uint32, a wsAddr, mBuf, yB
 }
 
 // winogradOutThreads is the output transform of a band in a threaded
-// module, in units of one output channel.
-func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32, bias *ir.Value) {
-	k.Parallel(p.M, float64(p.Tp*p.P*6)*nsPerLaneOp/4, func(s Span) {
+// module, in units of one output channel, each unit then storing its
+// channel's rows into the output with store (winogradStoreFunc of one
+// channel; the band's rows and their address in the band words at bw).
+func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32, bias *ir.Value, store uint32, bw int32) {
+	storeNs := float64(2*p.m*p.R*p.Wo*4) * nsPerCopy
+	k.Parallel(p.M, float64(p.Tp*p.P*6)*nsPerLaneOp/4+storeNs, func(s Span) {
 		f := s.F
 		mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		od, nrows := f.Local(asm.I32), f.Local(asm.I32)
 		s.Base(mBuf, int32(p.TpP*4))
 		f.Set(mrow)
 		s.Base(yBuf, int32(p.m*p.R*p.yRow()*4))
@@ -850,8 +973,13 @@ func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32,
 			s.Base(k.Addr(bias), 4)
 			f.Set(bp)
 		}
+		s.Base(0, int32(p.Ho*p.Wo*4))
+		f.I32Const(bw).I32Load(bwOut).Op(wasm.OpcodeI32Add).Set(od)
+		f.I32Const(bw).I32Load(bwRows).Set(nrows)
 		s.Counted(mc, func() {
 			f.Get(mrow).Get(yrow).Get(bp).Call(outT)
+			f.Get(yrow).Get(od).Get(nrows).Call(store)
+			f.AddI32(od, int32(p.Ho*p.Wo*4))
 			f.AddI32(mrow, int32(p.TpP*4))
 			f.AddI32(yrow, int32(p.m*p.R*p.yRow()*4))
 			f.AddI32(bp, 4)

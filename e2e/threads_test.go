@@ -235,10 +235,11 @@ func sameThreadedOutputs(t *testing.T, wz *verify.WazeroRunner, nr *verify.NodeR
 // TestThreadsConvForms checks the split of the default (portable) shape's
 // convolutions: Winograd F(4x4,3x3) and F(2x2,3x3) (narrow maps) in many
 // bands of tile rows (whole bands handed out, each thread in its own copy
-// of the workspace, the last band overlapping the one before it), each
-// Winograd form in a few bands (input
+// of the workspace, the last band overlapping the one before it; few
+// bands re-cut into thinner ones for the threads), each
+// Winograd form in a few bands (each channel's band copy and input
 // transform, products with each thread's own expanded U panel, output
-// transform split inside each band), the packed-A GEMM (strided: each thread expands
+// transform and store of each output channel split inside each band), the packed-A GEMM (strided: each thread expands
 // weight panels into its own scratch), the tap form (single-threaded
 // in a threaded module) and the one-output-channel 1x1 (16-pixel groups
 // handed out), with bias and partial panels, in the default
@@ -257,6 +258,12 @@ func TestThreadsConvForms(t *testing.T) {
 	}{
 		{"winograd_band_parallel", 16, 22, 90, 1, 1, 0, 0},
 		{"winograd_bands", 16, 22, 40, 1, 1, 0, 0},
+		// two bands of 8 tile rows, re-cut into four of 4 (the last
+		// overlapping the third) for two threads
+		{"winograd_few_bands_recut", 64, 64, 56, 1, 1, 0, 0},
+		// two bands of 17 tile rows of 8 tiles: too few tiles to re-cut,
+		// so the jobs split each band's steps
+		{"winograd_few_bands", 16, 22, 72, 1, 1, 0, 24},
 		{"winograd2_band_parallel", 16, 22, 700, 1, 1, 0, 6},
 		{"winograd2_bands", 16, 22, 17, 1, 1, 0, 0},
 		// weights past prepack's budget: transformed by the kernel, a
