@@ -239,24 +239,34 @@ func (k *Ctx) im2colChannel(chanPtr, dst asm.Local, p *convPlan, sz int32) {
 	nd := len(g.In)
 	padStr := ir.Shape(p.padded).Strides()
 	tapBase := f.Local(asm.I32)
-	var taps func(d int, base asm.Local)
-	taps = func(d int, base asm.Local) {
-		if d == nd {
-			k.gatherOutputs(base, dst, g, padStr, sz)
+	f.Get(chanPtr).Set(tapBase)
+	eachOffset(f, tapBase, g.Kernel[:nd], func(d int) int32 { return int32(g.Dilations[d]*padStr[d]) * sz }, func(base asm.Local) {
+		k.gatherOutputs(base, dst, g, padStr, sz)
+	})
+}
+
+// eachOffset emits nested counted loops over counts (outermost first),
+// the pointer of level d advancing by step(d) bytes, and body once in the
+// innermost, given that level's pointer (a fresh local per level, so that
+// body may move it).
+func eachOffset(f *asm.Func, base asm.Local, counts []int, step func(d int) int32, body func(ptr asm.Local)) {
+	var level func(d int, ptr asm.Local)
+	level = func(d int, ptr asm.Local) {
+		if d == len(counts) {
+			body(ptr)
 			return
 		}
 		c := f.Local(asm.I32)
 		cur := f.Local(asm.I32)
-		f.Get(base).Set(cur)
-		f.Counted(c, g.Kernel[d], func() {
+		f.Get(ptr).Set(cur)
+		f.Counted(c, counts[d], func() {
 			next := f.Local(asm.I32)
 			f.Get(cur).Set(next)
-			taps(d+1, next)
-			f.AddI32(cur, int32(g.Dilations[d]*padStr[d])*sz)
+			level(d+1, next)
+			f.AddI32(cur, step(d))
 		})
 	}
-	f.Get(chanPtr).Set(tapBase)
-	taps(0, tapBase)
+	level(0, base)
 }
 
 // gatherOutputs writes, for every output position, the padded element at
@@ -264,45 +274,32 @@ func (k *Ctx) im2colChannel(chanPtr, dst asm.Local, p *convPlan, sz int32) {
 func (k *Ctx) gatherOutputs(base, dst asm.Local, g *ir.Geometry, padStr []int, sz int32) {
 	f := k.F
 	nd := len(g.Out)
-	var level func(d int, ptr asm.Local)
-	level = func(d int, ptr asm.Local) {
-		step := int32(g.Strides[d]*padStr[d]) * sz
-		if d == nd-1 {
-			if g.Strides[d] == 1 {
-				n := int32(g.Out[d]) * sz
-				copyRow(f, k.SIMD(), dst, ptr, int(n))
-				f.AddI32(dst, n)
-				return
-			}
-			if sz == 4 && g.Strides[d] == 2 && k.SIMD() {
-				// A shared row function: f32x4 gathers, and optimized
-				// early by V8 since every row calls it.
-				f.Get(dst).Get(ptr).Call(k.gatherStride2(g.Out[d]))
-				f.AddI32(dst, int32(g.Out[d])*sz)
-				return
-			}
-			c := f.Local(asm.I32)
-			p := f.Local(asm.I32)
-			f.Get(ptr).Set(p)
-			f.Counted(c, g.Out[d], func() {
-				f.Get(dst).Get(p)
-				k.copyElemBytes(sz)
-				f.AddI32(p, step)
-				f.AddI32(dst, sz)
-			})
+	step := func(d int) int32 { return int32(g.Strides[d]*padStr[d]) * sz }
+	eachOffset(f, base, g.Out[:nd-1], step, func(ptr asm.Local) {
+		d := nd - 1
+		if g.Strides[d] == 1 {
+			n := int32(g.Out[d]) * sz
+			copyRow(f, k.SIMD(), dst, ptr, int(n))
+			f.AddI32(dst, n)
+			return
+		}
+		if sz == 4 && g.Strides[d] == 2 && k.SIMD() {
+			// A shared row function: f32x4 gathers, and optimized
+			// early by V8 since every row calls it.
+			f.Get(dst).Get(ptr).Call(k.gatherStride2(g.Out[d]))
+			f.AddI32(dst, int32(g.Out[d])*sz)
 			return
 		}
 		c := f.Local(asm.I32)
-		cur := f.Local(asm.I32)
-		f.Get(ptr).Set(cur)
+		p := f.Local(asm.I32)
+		f.Get(ptr).Set(p)
 		f.Counted(c, g.Out[d], func() {
-			next := f.Local(asm.I32)
-			f.Get(cur).Set(next)
-			level(d+1, next)
-			f.AddI32(cur, step)
+			f.Get(dst).Get(p)
+			k.copyElemBytes(sz)
+			f.AddI32(p, step(d))
+			f.AddI32(dst, sz)
 		})
-	}
-	level(0, base)
+	})
 }
 
 // addChannelBias adds b[c] to every element of channel c (axis 1) of out.
