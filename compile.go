@@ -305,11 +305,7 @@ func recoverInternal(err *error) {
 }
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
-	var bands func(point, depth *ir.Node) bool
-	if !o.NoSIMD {
-		bands = codegen.BandsFunc(o.Threads, o.tune())
-	}
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, ConvWeights: codegen.ConvWeightsFunc(o.tune()), Bands: bands, Workspace: codegen.WorkspaceFunc(o.Threads), FP16: o.FP16, Debug: o.Debug})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, ConvWeights: codegen.ConvWeightsFunc(o.tune()), Workspace: codegen.WorkspaceFunc(o.Threads), FP16: o.FP16, Debug: o.Debug})
 	if err != nil {
 		return nil, err
 	}

@@ -64,10 +64,6 @@ func LayerClass(n *ir.Node) string {
 		return convClass(n, &op.Conv, op.WShape, op.Layout)
 	case *ir.Conv:
 		return convClass(n, op, nil, ir.WeightsPlain)
-	case *ir.BandedConv:
-		// one node, timed as one: its class names both kinds of work
-		_, depth := bandNodes(n, op, &ir.Value{Type: op.Mid})
-		return "1x1 + " + convClass(depth, &op.Depth.Conv, nil, ir.WeightsPlain)
 	case *ir.FusedMatMul:
 		if rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1); rows <= 3 {
 			return "gemv"

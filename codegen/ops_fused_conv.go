@@ -326,12 +326,7 @@ func (k *Ctx) packedSteps(K4 int) int32 {
 // and col the im2col matrix [K, P] (the input itself for 1x1 stride-1
 // convolutions), read along pixels; tiles of 4 channels by 8 pixels land
 // in the NCHW output directly.
-func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error { return k.convPackABands(n, op, nil) }
-
-// convPackABands is convPackA; for a single-threaded 1x1 conv of one image
-// with ready set (a BandedConv's), each pixel block of the product is
-// emitted on its own and ready called after it with the pixels done.
-func (k *Ctx) convPackABands(n *ir.Node, op *ir.FusedConv, ready func(pixels int)) error {
+func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	gn := genericConvNode(n, op)
 	gn.Inputs[1] = &ir.Value{Type: ir.Type{DType: ir.Float32, Shape: op.WShape}}
 	p, err := planConv(gn, &op.Conv)
@@ -479,15 +474,6 @@ func (k *Ctx) convPackABands(n *ir.Node, op *ir.FusedConv, ready func(pixels int
 			k.im2col(padBuf, gi, colBuf, p, 4)
 			f.I32Const(colBuf).Set(col)
 		}
-		if ready != nil && p.direct && p.N == 1 && chunks == 1 {
-			l := k.newPackALoops()
-			for pb := 0; pb < P; pb += block {
-				f.SetI32(l.pb, int32(pb))
-				k.packABlock(l, chunks, M, tile, col, outBase, func() { f.I32Const(eBuf) })
-				ready(min(P, pb+block))
-			}
-			return
-		}
 		gemm(P, tile, block, chunks, outBase)
 		f.AddI32(img, 1)
 		f.AddI32(xBase, xImg)
@@ -583,22 +569,15 @@ func (k *Ctx) packAProducts(l packALoops, bp, block, chunks, M int, tile packATi
 	f := k.F
 	f.SetI32(l.pb, 0)
 	f.Counted(l.pbc, (bp+block-1)/block, func() {
-		k.packABlock(l, chunks, M, tile, col, outBase, ebuf)
+		for ch := 0; ch < chunks; ch++ {
+			f.SetI32(l.mp, 0)
+			f.Counted(l.mpc, (M+3)/4, func() {
+				tile(ch, l.mp, l.pb, l.rows, l.cols, col, outBase, ebuf)
+				f.AddI32(l.mp, 1)
+			})
+		}
 		f.AddI32(l.pb, int32(block))
 	})
-}
-
-// packABlock emits the products of the pixel block at l.pb: each K chunk,
-// every 4-row weight panel.
-func (k *Ctx) packABlock(l packALoops, chunks, M int, tile packATile, col, outBase asm.Local, ebuf func()) {
-	f := k.F
-	for ch := 0; ch < chunks; ch++ {
-		f.SetI32(l.mp, 0)
-		f.Counted(l.mpc, (M+3)/4, func() {
-			tile(ch, l.mp, l.pb, l.rows, l.cols, col, outBase, ebuf)
-			f.AddI32(l.mp, 1)
-		})
-	}
 }
 
 // convPackABandsThreads is the band form of convPackA (im2colBandRows) in

@@ -16,11 +16,6 @@ func FLOPs(n *Node) int64 {
 		return 2 * int64(y.Size()) * int64(w[1:].Size())
 	case *FusedConv:
 		return 2 * int64(y.Size()) * int64(op.weightShape(n.Inputs[1])[1:].Size())
-	case *BandedConv:
-		// both convs: the 1x1's products over the intermediate, the
-		// depthwise layer's over its output
-		mid := op.Mid.Shape.Size()
-		return 2*int64(mid)*int64(op.Point.WShape[1:].Size()) + 2*int64(y.Size())*int64(n.Inputs[3].Type.Shape[1:].Size())
 	case *FusedMatMul:
 		return 2 * int64(y.Size()) * int64(op.K)
 	case *Gemm:

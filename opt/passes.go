@@ -26,10 +26,6 @@ type Options struct {
 	// ir.WeightsPackA or ir.WeightsPackB.
 	// nil, or ir.WeightsPlain, leaves the weights as imported.
 	ConvWeights func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout
-	// Bands tells whether a 1x1 FusedConv and the depthwise FusedConv
-	// reading it run faster as one BandedConv (codegen.BandsFunc); nil
-	// never merges them.
-	Bands func(point, depth *ir.Node) bool
 	// Workspace reports the scratch bytes a node's kernel needs.
 	Workspace func(*ir.Node) int
 	// FP16 is how float16 graphs compute: FP16Float32 ("", the default)
@@ -96,7 +92,6 @@ var Passes = []Pass{
 	{"fuse", 1, fuseEpilogues},
 	{"chain", 1, fuseChains},
 	{"prepack", 1, prepackWeights},
-	{"band", 1, bandConvs},
 	{"rnnpack", 1, packRNNWeights},
 	{"dce", 0, deadCode},
 }
@@ -113,7 +108,6 @@ var passOrder = []struct{ before, after, why string }{
 	{"bnfold", "fuse", "bnfold folds a BatchNormalization into a plain Conv, which fuse turns into a FusedConv"},
 	{"fuse", "chain", "convolution and matrix epilogues take their activations before chains do"},
 	{"fuse", "prepack", "prepack packs the weights of the fused ops that fuse makes"},
-	{"prepack", "band", "a banded pair keeps each conv's prepacked weights"},
 	{"transpose", "dce", "merging two Transposes leaves the first one unread, for dce"},
 	{"qdq", "dce", "qdq leaves the DequantizeLinear nodes it replaced unread, for dce"},
 }
