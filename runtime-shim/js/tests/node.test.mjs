@@ -2,8 +2,10 @@
 // tests/fixtures/tiny_cnn.wasm, or $MLC_TEST_MODULE (go test ./runtime-shim/js
 // sets it to a module compiled by the current compiler).
 import { test } from "node:test";
-import { readFileSync } from "node:fs";
-import { pathToFileURL } from "node:url";
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL, fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { cases } from "./cases.mjs";
 import { load } from "../mlc.mjs";
@@ -39,4 +41,27 @@ test("loading bytes does not touch the global Response", async () => {
     Object.defineProperty(globalThis, "Response", desc);
   }
   assert.equal(touched, 0);
+});
+
+// A file path is read piece by piece, the weights straight into memory:
+// the same outputs as from bytes, and a file cut anywhere is a clear error.
+test("load(path) reads the file itself: same outputs, clear errors on a cut file", async () => {
+  const feeds = { image: new Float32Array(64).map((_, i) => (i % 7) / 7) };
+  const pathOf = (f) => (f instanceof URL ? fileURLToPath(f) : f);
+  for (const path of [pathOf(file), pathOf(threadedFile)]) {
+    const want = (await load(readFileSync(path))).run(feeds).probs.data;
+    const model = await load(path);
+    assert.deepEqual(model.run(feeds).probs.data, want, path);
+    await model.close();
+  }
+  const dir = mkdtempSync(join(tmpdir(), "mlc-shim-"));
+  try {
+    for (let cut = 0; cut < bytes.length; cut += 331) {
+      const cutFile = join(dir, `cut${cut}.wasm`);
+      writeFileSync(cutFile, bytes.subarray(0, cut));
+      await assert.rejects(load(cutFile), /not a WebAssembly module|truncated WebAssembly module|no "mlc" custom section/, `cut at ${cut}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
