@@ -1,5 +1,5 @@
 // Where an mlc module's RSS growth on load lives, by mapping (Linux):
-//   node --expose-gc rss-maps.mjs [--path] MODULE.wasm [WARM.wasm]
+//   node --expose-gc rss-maps.mjs [--path] [--feeds MODEL_DIR] MODULE.wasm [WARM.wasm]
 // Loads the module as rss.mjs does (bytes read by the caller, or with
 // --path the file path given to load()), and prints after each step the
 // growth of resident memory over a baseline, from /proc/self/smaps, split
@@ -8,14 +8,24 @@
 // arenas cannot be told from V8's own anonymous mappings by name, so every
 // other anonymous mapping is "anon"), executable anonymous mappings (V8's
 // code spaces, Wasm code included) and file-backed mappings (the node binary
-// and shared libraries paged in). WARM as in rss.mjs.
+// and shared libraries paged in). WARM as in rss.mjs; --feeds reads and
+// decodes the model's test inputs first, as rss.mjs does (which changes
+// where malloc puts the module's bytes).
 
 import fs from "node:fs";
+import v8 from "node:v8";
 import { load } from "../runtime-shim/js/mlc.mjs";
 
 const args = process.argv.slice(2);
 const byPath = args[0] === "--path";
 if (byPath) args.shift();
+let inputs = null;
+if (args[0] === "--feeds") {
+  const { readFeeds } = await import("./engines.mjs");
+  const { decodeTensor } = await import("./onnx.mjs");
+  inputs = readFeeds(args[1]).map(decodeTensor);
+  args.splice(0, 2);
+}
 const [file, warm] = args;
 
 // The mappings of this process: start address -> size, permissions,
@@ -61,8 +71,9 @@ if (warm) {
 }
 await settle();
 const baseline = mappings();
+const baseHeap = v8.getHeapStatistics();
 const snapshots = [];
-const mark = (step) => snapshots.push({ step, maps: mappings() });
+const mark = (step) => snapshots.push({ step, maps: mappings(), heap: v8.getHeapStatistics() });
 let bytes = byPath ? null : fs.readFileSync(file);
 mark("read");
 const model = await load(byPath ? file : bytes);
@@ -83,7 +94,7 @@ const byKind = (maps) => {
   return kinds;
 };
 const base = byKind(baseline);
-const rows = snapshots.map(({ step, maps }) => {
+const rows = snapshots.map(({ step, maps, heap }) => {
   const now = byKind(maps);
   const row = { step };
   let total = 0;
@@ -92,6 +103,9 @@ const rows = snapshots.map(({ step, maps }) => {
     total += now[k] - base[k];
   }
   row.total = (total / 1024).toFixed(2);
+  // Of the anonymous memory: V8's JavaScript heap (resident pages) and what V8 malloced.
+  row["of anon: JS heap"] = ((heap.total_physical_size - baseHeap.total_physical_size) / 2 ** 20).toFixed(2);
+  row["V8 malloc"] = ((heap.malloced_memory - baseHeap.malloced_memory) / 2 ** 20).toFixed(2);
   return row;
 });
 console.log(`${file} (${(fs.statSync(file).size / 2 ** 20).toFixed(2)} MiB, memory ${(memoryBytes / 2 ** 20).toFixed(2)} MiB), RSS growth in MiB by mapping`);
