@@ -6,16 +6,17 @@
 // then runs once with zeros. Prints the growth of the RSS of Chromium's
 // processes after loading and after the first run, and the linear memory:
 // of the page's renderer (the one that maps the linear memory) and summed
-// over Chromium's process tree, where other processes (a spare renderer
-// still starting) add tens of MB of noise. WARM, as in
+// over Chromium's process tree, where other processes (another renderer,
+// not the page's) add tens of MB of noise. WARM, as in
 // rss.mjs: a module fetched, loaded and run before the baseline, so that
 // the renderer has paged in its Wasm compilers and network code, a
 // one-time cost of any Wasm.
 //
-// No DevTools protocol: a page under CDP with the Network domain enabled
-// (playwright) keeps every response body up to its buffer limits in the
-// renderer for the inspector (base64, 4/3 of the module), which is not a
-// user's memory. The page itself tells the server when to read RSS.
+// No DevTools protocol: under playwright (CDP, Network domain enabled) the
+// renderer kept a mapping of 4/3 of a fetched 8 MB module resident after
+// the page dropped it, most likely the inspector's copy of the response
+// body, which is not a user's memory. The page itself tells the server
+// when to read RSS.
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
