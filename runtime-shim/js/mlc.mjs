@@ -302,16 +302,16 @@ async function loadFrom(source, bytes, options) {
   const whole = bytes && !data ? await bytes.whole() : null;
   const module = data ? await WebAssembly.compile(data.module) : await compile(whole || source);
   const meta = checkMetadata(readMetadata(module));
-  if (!threadedABI(meta.abi)) return placeData(await instantiate(module, meta), data);
+  if (!threadedABI(meta.abi)) return placed(await instantiate(module, meta), data);
   const why = sharedMemoryUnavailable();
   if (why) {
     if (!bytes) await sourceBytes(source, why); // throws: a WebAssembly.Module cannot be rebuilt
     const model = await instantiate(await WebAssembly.compile(unsharedCopy(data ? data.module : whole)), meta, { shared: false });
     model.warnings.push(`running on one thread: ${why}`);
-    return placeData(model, data);
+    return placed(model, data);
   }
   const memory = threadMemory(meta);
-  const model = await placeData(await instantiate(module, meta, { memory }), data);
+  const model = await placed(await instantiate(module, meta, { memory }), data);
   let threads = await threadCount(meta, options.threads);
   if (threads > 1 && !canBlock()) {
     model.warnings.push(
@@ -327,16 +327,50 @@ async function loadFrom(source, bytes, options) {
 // placeData copies the weights split off a module into its memory (from
 // the bytes, or read from the file straight into memory) and sets the flag
 // that makes mlc_run skip memory.init.
-async function placeData(model, data) {
-  if (!data) return model;
-  const buf = model.instance.exports.memory.buffer;
+async function placeData(memory, data) {
+  const buf = memory.buffer;
   for (const s of data.segments) {
     if (s.offset + s.bytes > buf.byteLength) throw new RangeError(`mlc.data places ${s.bytes} bytes at ${s.offset}, outside memory (${buf.byteLength} bytes)`);
     await data.source.place(s.at, new Uint8Array(buf, s.offset, s.bytes));
   }
   new DataView(buf).setInt32(data.flag, 1, true);
+}
+
+// placed is the model once the weights split off its module (if any) are in its memory.
+async function placed(model, data) {
+  if (data) await placeData(model.instance.exports.memory, data);
   return model;
 }
+
+// weightsFor says how a worker gets the weights split off a module into
+// the memory it creates: a file's path and where the weights are in it (it
+// reads them itself, straight into memory), or the weights read into one
+// buffer, moved to it (transfer: its buffer).
+async function weightsFor(data) {
+  if (data.source.path !== undefined) return { flag: data.flag, segments: data.segments, path: data.source.path };
+  const blob = new Uint8Array(data.segments.reduce((n, s) => n + s.bytes, 0));
+  const segments = [];
+  let at = 0;
+  for (const s of data.segments) {
+    await data.source.place(s.at, blob.subarray(at, at + s.bytes));
+    segments.push({ offset: s.offset, at, bytes: s.bytes });
+    at += s.bytes;
+  }
+  return { flag: data.flag, segments, blob, transfer: [blob.buffer] };
+}
+
+// placeWeights is the worker's side of weightsFor.
+async function placeWeights(memory, weights) {
+  const source = weights.blob ? bytesOf(weights.blob) : await fileBytes(weights.path.startsWith("file:") ? new URL(weights.path) : weights.path);
+  try {
+    await placeData(memory, { ...weights, source });
+  } finally {
+    await source.close();
+  }
+}
+
+/** @internal The weights' split for loadWorker (pool.mjs, worker.mjs); not part of the API. */
+export const _weights = { openBytes, splitData, placeData, weightsFor, placeWeights };
 
 // A module's bytes as load() reads them: read(pos, n) returns the n bytes
 // at pos (fewer past the end), place(pos, dest) fills dest with the bytes
@@ -360,6 +394,7 @@ async function fileBytes(path) {
   const { size } = await handle.stat();
   const truncated = () => new Error(`${path} changed while it was read`);
   return {
+    path: path instanceof URL ? path.href : path, // for a worker: a URL cannot be posted
     size,
     read(pos, n) {
       const b = new Uint8Array(Math.max(0, Math.min(n, size - pos)));

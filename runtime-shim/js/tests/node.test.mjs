@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { cases } from "./cases.mjs";
-import { load } from "../mlc.mjs";
+import { load, loadWorker } from "../mlc.mjs";
 
 const file = process.env.MLC_TEST_MODULE || new URL("./fixtures/tiny_cnn.wasm", import.meta.url);
 const bytes = new Uint8Array(readFileSync(file));
@@ -45,7 +45,7 @@ test("loading bytes does not touch the global Response", async () => {
 
 // A file path is read piece by piece, the weights straight into memory:
 // the same outputs as from bytes, and a file cut anywhere is a clear error.
-test("load(path) reads the file itself: same outputs, clear errors on a cut file", async () => {
+test("load(path) and loadWorker(path) read the file themselves: same outputs, clear errors on a cut file", async () => {
   const feeds = { image: new Float32Array(64).map((_, i) => (i % 7) / 7) };
   const pathOf = (f) => (f instanceof URL ? fileURLToPath(f) : f);
   for (const path of [pathOf(file), pathOf(threadedFile)]) {
@@ -53,6 +53,10 @@ test("load(path) reads the file itself: same outputs, clear errors on a cut file
     const model = await load(path);
     assert.deepEqual(model.run(feeds).probs.data, want, path);
     await model.close();
+    // loadWorker: the worker reads the weights itself (or, threaded, they are placed in the shared memory here).
+    const worker = await loadWorker(path, { instances: 2 });
+    for (const out of await Promise.all([worker.run(feeds, { transfer: false }), worker.run(feeds, { transfer: false })])) assert.deepEqual(out.probs.data, want, `loadWorker(${path})`);
+    await worker.terminate();
   }
   const dir = mkdtempSync(join(tmpdir(), "mlc-shim-"));
   try {
