@@ -1,8 +1,9 @@
 // Memory of one mlc module in headless Chromium (the system's):
-//   node rss-chromium.mjs MODULE.wasm [bytes|url] [WARM.wasm]
+//   node rss-chromium.mjs MODULE.wasm [bytes|url|worker] [WARM.wasm]
 // Serves the module and the runtime from this repository to a fresh page
 // that loads the module (bytes: the page fetches them and passes them to
-// load(), then drops them; url: load("/model.wasm") fetches them itself),
+// load(), then drops them; url: load("/model.wasm") fetches them itself;
+// worker: loadWorker("/model.wasm"), the model in a Worker of the page),
 // then runs once with zeros. Prints the growth of the RSS of Chromium's
 // processes after loading and after the first run, and the linear memory:
 // of the page's renderer (the one that maps the linear memory) and summed
@@ -50,6 +51,8 @@ const t0 = performance.now();
 let model;
 if (${JSON.stringify(mode)} === "url") {
   model = await mlc.load("/model.wasm");
+} else if (${JSON.stringify(mode)} === "worker") {
+  model = await mlc.loadWorker("/model.wasm");
 } else {
   let bytes = new Uint8Array(await (await fetch("/model.wasm")).arrayBuffer());
   model = await mlc.load(bytes);
@@ -60,10 +63,12 @@ await mark("loaded");
 const feeds = {};
 for (const t of model.inputs) feeds[t.name] = new Uint8Array(t.bytes);
 const t1 = performance.now();
-model.run(feeds);
+await model.run(feeds);
 const runMs = performance.now() - t1;
 await mark("run");
-await fetch("/done", { method: "POST", body: JSON.stringify({ loadMs, runMs, memoryBytes: model.instance.exports.memory.buffer.byteLength }) });
+// A worker's memory is not visible here: the module's, in whole pages.
+const memoryBytes = model.instance ? model.instance.exports.memory.buffer.byteLength : Math.ceil(model.meta.memory_bytes / 65536) * 65536;
+await fetch("/done", { method: "POST", body: JSON.stringify({ loadMs, runMs, memoryBytes }) });
 </script>`;
 
 // RSS of every process in Chromium's tree, in bytes, by pid and in all.
@@ -136,7 +141,7 @@ const server = http.createServer((req, res) => {
       res.writeHead(404);
       return res.end();
     }
-    const type = file.endsWith(".wasm") ? "application/wasm" : file.endsWith(".mjs") ? "text/javascript" : "application/octet-stream";
+    const type = file.endsWith(".wasm") ? "application/wasm" : /\.m?js$/.test(file) ? "text/javascript" : "application/octet-stream";
     res.writeHead(200, { "content-type": type, "content-length": data.length });
     res.end(data);
   });
