@@ -347,7 +347,7 @@ async function placed(model, data) {
 // reads them itself, straight into memory), or the weights read into one
 // buffer, moved to it (transfer: its buffer).
 async function weightsFor(data) {
-  if (data.source.path !== undefined) return { flag: data.flag, segments: data.segments, path: data.source.path };
+  if (data.source.path !== undefined) return { flag: data.flag, segments: data.segments, path: data.source.path, size: data.source.size };
   const blob = new Uint8Array(data.segments.reduce((n, s) => n + s.bytes, 0));
   const segments = [];
   let at = 0;
@@ -363,6 +363,7 @@ async function weightsFor(data) {
 async function placeWeights(memory, weights) {
   const source = weights.blob ? bytesOf(weights.blob) : await fileBytes(weights.path.startsWith("file:") ? new URL(weights.path) : weights.path);
   try {
+    if (weights.path !== undefined && source.size !== weights.size) throw new Error(`${weights.path} changed while it was read`);
     await placeData(memory, { ...weights, source });
   } finally {
     await source.close();
