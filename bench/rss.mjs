@@ -1,17 +1,23 @@
-// Memory of one model in a fresh process: node --expose-gc rss.mjs mlc|ort MODEL_DIR FILE [WARM.wasm]
+// Memory of one model in a fresh process: node --expose-gc rss.mjs [--path] mlc|ort MODEL_DIR FILE [WARM.wasm]
 // (FILE: the .wasm for mlc, the .onnx for ORT; WARM: an mlc module loaded
 // and run first, so that the process has paged in the engine's own Wasm
 // compilers, a one-time cost of any Wasm, before the baseline). Prints, as JSON, the
 // process RSS growth over a baseline taken before the file is read: once
 // the model is loaded and the caller has dropped its bytes (loadBytes),
 // and after the first run (runBytes); the linear memory; the time from
-// the bytes in memory to the first result (ms).
+// the bytes in memory to the first result (ms). With --path (mlc only) the
+// runtime is given FILE's path and reads it itself (load(path)): then
+// nothing of the file is in memory at the baseline, and coldMs includes
+// reading it.
 
 import fs from "node:fs";
 import { ort, ortEngineFile, openMLC, openORT, readFeeds } from "./engines.mjs";
 import { decodeTensor } from "./onnx.mjs";
 
-const [engine, dir, file, warm] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const byPath = args[0] === "--path";
+if (byPath) args.shift();
+const [engine, dir, file, warm] = args;
 const feeds = readFeeds(dir).map(decodeTensor);
 const names = JSON.parse(process.env.MLC_BENCH_INPUTS || "[]");
 feeds.forEach((f, i) => (f.name = names[i] || f.name));
@@ -38,8 +44,8 @@ if (warm) {
   m.run(f);
 }
 const base = await rss();
-let bytes = fs.readFileSync(file);
-const moduleBytes = bytes.length;
+let bytes = byPath ? file : fs.readFileSync(file);
+const moduleBytes = fs.statSync(file).size;
 const t0 = performance.now();
 const s = engine === "ort" ? await openORT(bytes, feeds) : await openMLC(bytes, feeds);
 bytes = null;

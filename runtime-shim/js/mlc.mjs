@@ -14,7 +14,7 @@
 // shared memory (threads.mjs).
 
 import { ABI_THREADS, ABI_TIMED_THREADS, threadedABI, monotonicClock, sharedMemoryUnavailable, canBlock, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
-import { ByteReader, sections, customName, uleb } from "./wasm-bytes.mjs";
+import { ByteReader, sections, sectionsAt, customName, uleb } from "./wasm-bytes.mjs";
 
 export const ABI_VERSION = 1;
 export { ABI_THREADS, ABI_TIMED_THREADS };
@@ -287,20 +287,31 @@ export async function instantiate(module, meta = readMetadata(module), options =
  */
 export async function load(source, options = {}) {
   if (source !== null && typeof source === "object" && typeof source.then === "function") source = await source;
-  const bytes = await readBytes(source);
+  const bytes = await openBytes(source);
+  try {
+    return await loadFrom(source, bytes, options);
+  } finally {
+    if (bytes) await bytes.close();
+  }
+}
+
+// loadFrom is load() once the source's bytes are open (null for a
+// WebAssembly.Module).
+async function loadFrom(source, bytes, options) {
   const data = bytes && splitData(bytes);
-  const module = data ? await WebAssembly.compile(data.module) : await compile(bytes || source);
+  const whole = bytes && !data ? await bytes.whole() : null;
+  const module = data ? await WebAssembly.compile(data.module) : await compile(whole || source);
   const meta = checkMetadata(readMetadata(module));
-  if (!threadedABI(meta.abi)) return placeData(await instantiate(module, meta), data);
+  if (!threadedABI(meta.abi)) return placed(await instantiate(module, meta), data);
   const why = sharedMemoryUnavailable();
   if (why) {
     if (!bytes) await sourceBytes(source, why); // throws: a WebAssembly.Module cannot be rebuilt
-    const model = await instantiate(await WebAssembly.compile(unsharedCopy(data ? data.module : bytes)), meta, { shared: false });
+    const model = await instantiate(await WebAssembly.compile(unsharedCopy(data ? data.module : whole)), meta, { shared: false });
     model.warnings.push(`running on one thread: ${why}`);
-    return placeData(model, data);
+    return placed(model, data);
   }
   const memory = threadMemory(meta);
-  const model = placeData(await instantiate(module, meta, { memory }), data);
+  const model = await placed(await instantiate(module, meta, { memory }), data);
   let threads = await threadCount(meta, options.threads);
   if (threads > 1 && !canBlock()) {
     model.warnings.push(
@@ -313,20 +324,117 @@ export async function load(source, options = {}) {
   return model;
 }
 
-// placeData copies the weights split off a module into its memory and sets
-// the flag that makes mlc_run skip memory.init.
-function placeData(model, data) {
-  if (!data) return model;
-  const buf = model.instance.exports.memory.buffer;
-  const mem = new Uint8Array(buf);
-  for (const s of data.segments) mem.set(s.bytes, s.offset);
+// placeData copies the weights split off a module into its memory (from
+// the bytes, or read from the file straight into memory) and sets the flag
+// that makes mlc_run skip memory.init.
+async function placeData(memory, data) {
+  const buf = memory.buffer;
+  for (const s of data.segments) {
+    if (s.offset + s.bytes > buf.byteLength) throw new RangeError(`mlc.data places ${s.bytes} bytes at ${s.offset}, outside memory (${buf.byteLength} bytes)`);
+    await data.source.place(s.at, new Uint8Array(buf, s.offset, s.bytes));
+  }
   new DataView(buf).setInt32(data.flag, 1, true);
+}
+
+// placed is the model once the weights split off its module (if any) are in its memory.
+async function placed(model, data) {
+  if (data) await placeData(model.instance.exports.memory, data);
   return model;
 }
 
-// readBytes reads a source whole: bytes as they are, a file path or file:
-// URL in Node, a Response (or URL fetched) checked as compileResponse does;
-// null for a WebAssembly.Module.
+// weightsFor says how a worker gets the weights split off a module into
+// the memory it creates: a file's path and where the weights are in it (it
+// reads them itself, straight into memory), or the weights read into one
+// buffer, moved to it (transfer: its buffer).
+async function weightsFor(data) {
+  if (data.source.path !== undefined) return { flag: data.flag, segments: data.segments, path: data.source.path, size: data.source.size };
+  const blob = new Uint8Array(data.segments.reduce((n, s) => n + s.bytes, 0));
+  const segments = [];
+  let at = 0;
+  for (const s of data.segments) {
+    await data.source.place(s.at, blob.subarray(at, at + s.bytes));
+    segments.push({ offset: s.offset, at, bytes: s.bytes });
+    at += s.bytes;
+  }
+  return { flag: data.flag, segments, blob, transfer: [blob.buffer] };
+}
+
+// placeWeights is the worker's side of weightsFor.
+async function placeWeights(memory, weights) {
+  const source = weights.blob ? bytesOf(weights.blob) : await fileBytes(weights.path.startsWith("file:") ? new URL(weights.path) : weights.path);
+  try {
+    if (weights.path !== undefined && source.size !== weights.size) throw new Error(`${weights.path} changed while it was read`);
+    await placeData(memory, { ...weights, source });
+  } finally {
+    await source.close();
+  }
+}
+
+/** @internal The weights' split for loadWorker (pool.mjs, worker.mjs); not part of the API. */
+export const _weights = { openBytes, splitData, placeData, weightsFor, placeWeights };
+
+// A module's bytes as load() reads them: read(pos, n) returns the n bytes
+// at pos (fewer past the end), place(pos, dest) fills dest with the bytes
+// at pos, whole() returns them all. Bytes in memory are only viewed; a file
+// in Node is read piece by piece, the weights straight into the model's
+// memory, so that no copy of them outlives load() even as free memory in
+// malloc's heap (glibc keeps freed buffers of up to 32 MB resident).
+function bytesOf(b) {
+  return {
+    size: b.length,
+    read: (pos, n) => b.subarray(pos, pos + n),
+    place: async (pos, dest) => dest.set(b.subarray(pos, pos + dest.length)),
+    whole: async () => b,
+    close: async () => {},
+  };
+}
+
+async function fileBytes(path) {
+  const fs = await nodeImport("node:fs");
+  const handle = await fs.promises.open(path);
+  const { size } = await handle.stat();
+  const truncated = () => new Error(`${path} changed while it was read`);
+  return {
+    path: path instanceof URL ? path.href : path, // for a worker: a URL cannot be posted
+    size,
+    read(pos, n) {
+      const b = new Uint8Array(Math.max(0, Math.min(n, size - pos)));
+      for (let got = 0; got < b.length; ) {
+        const k = fs.readSync(handle.fd, b, got, b.length - got, pos + got);
+        if (k === 0) throw truncated();
+        got += k;
+      }
+      return b;
+    },
+    async place(pos, dest) {
+      for (let got = 0; got < dest.length; ) {
+        const { bytesRead } = await handle.read(dest, got, dest.length - got, pos + got);
+        if (bytesRead === 0) throw truncated();
+        got += bytesRead;
+      }
+    },
+    whole: async () => new Uint8Array(await handle.readFile()),
+    close: () => handle.close(),
+  };
+}
+
+// openBytes opens a source's bytes: given, a file path or file: URL in
+// Node, a Response (or URL fetched) checked as compileResponse does; null
+// for a WebAssembly.Module.
+async function openBytes(source) {
+  if (typeof source === "string" || source instanceof URL) {
+    const hasScheme = typeof source === "string" && /^[a-z][a-z0-9+.-]*:/i.test(source) && !/^[a-z]:[\\/]/i.test(source);
+    if (isNode && (typeof source === "string" ? !hasScheme || source.startsWith("file:") : source.protocol === "file:")) {
+      return fileBytes(typeof source === "string" && source.startsWith("file:") ? new URL(source) : source);
+    }
+  }
+  const b = await readBytes(source);
+  return b && bytesOf(b);
+}
+
+// readBytes reads a source whole: bytes as they are, a Response (or URL
+// fetched) checked as compileResponse does; null for a WebAssembly.Module.
+// (Files in Node are openBytes'.)
 async function readBytes(source) {
   if (source instanceof WebAssembly.Module) return null;
   if (isResponse(source)) {
@@ -340,11 +448,6 @@ async function readBytes(source) {
     return bytes;
   }
   if (typeof source === "string" || source instanceof URL) {
-    const hasScheme = typeof source === "string" && /^[a-z][a-z0-9+.-]*:/i.test(source) && !/^[a-z]:[\\/]/i.test(source);
-    if (isNode && (typeof source === "string" ? !hasScheme || source.startsWith("file:") : source.protocol === "file:")) {
-      const fs = await nodeImport("node:fs/promises");
-      return new Uint8Array(await fs.readFile(typeof source === "string" && source.startsWith("file:") ? new URL(source) : source));
-    }
     const base = typeof location !== "undefined" ? location.href : undefined;
     return readBytes(await fetch(new URL(source, base)));
   }
@@ -353,16 +456,25 @@ async function readBytes(source) {
 
 /**
  * Splits an mlc module whose constants are passive data segments (it has a
- * "mlc.data" section) into the module with those segments emptied and the
- * segments' bytes with their addresses; null for other modules.
+ * "mlc.data" section) into the module with those segments emptied and
+ * where the segments' bytes are and go; null for other modules. The
+ * module's bytes are read through source (bytesOf, fileBytes), the
+ * segments' bytes not at all.
  */
-function splitData(bytes) {
+function splitData(source) {
+  const { read, size } = source;
+  const text = (b) => new TextDecoder().decode(b);
   let layout = null;
   let data = null;
-  for (const section of sections(bytes)) {
+  for (const section of sectionsAt(read, size)) {
     if (section.id === 0) {
-      const { name, payload } = customName(bytes, section);
-      if (new TextDecoder().decode(name) === "mlc.data") layout = JSON.parse(new TextDecoder().decode(bytes.subarray(payload, section.end)));
+      // The name first: other custom sections are not read whole.
+      const head = read(section.body, Math.min(section.end - section.body, 16));
+      const r = new ByteReader(head);
+      if (r.u32() === 8 && r.pos + 8 <= head.length && text(head.subarray(r.pos, r.pos + 8)) === "mlc.data") {
+        const payload = section.body + r.pos + 8;
+        layout = JSON.parse(text(read(payload, section.end - payload)));
+      }
     } else if (section.id === 11) {
       data = section;
     }
@@ -370,41 +482,45 @@ function splitData(bytes) {
   if (!layout || !data) return null;
   // Re-encode the data section: passive segments become empty, active
   // ones (kernel tables) stay as they are.
-  const r = new ByteReader(bytes, data.body, data.end);
+  const at = (pos) => new ByteReader(read(pos, Math.min(data.end - pos, 32))); // a segment's header
+  let r = at(data.body);
   const count = r.u32();
+  let pos = data.body + r.pos;
   const segments = [];
   const parts = [];
   for (let i = 0; i < count; i++) {
-    const start = r.pos;
+    r = at(pos);
     const kind = r.u32();
     if (kind === 1) {
-      const size = r.u32();
-      const pos = layout.segments[segments.length];
-      if (!pos || pos.bytes !== size) return null;
-      segments.push({ offset: pos.offset, bytes: bytes.subarray(r.pos, r.pos + size) });
-      r.skip(size);
+      const bytes = r.u32();
+      const place = layout.segments[segments.length];
+      if (!place || place.bytes !== bytes) return null;
+      if (bytes > data.end - pos - r.pos) throw new Error("truncated WebAssembly module");
+      segments.push({ offset: place.offset, at: pos + r.pos, bytes });
       parts.push(Uint8Array.of(1, 0));
+      pos += r.pos + bytes;
     } else if (kind === 0 && r.byte() === 0x41) {
       r.u32(); // the offset expression: i32.const n, end
       if (r.byte() !== 0x0b) return null;
-      r.skip(r.u32());
-      parts.push(bytes.subarray(start, r.pos));
+      const bytes = r.u32();
+      if (bytes > data.end - pos - r.pos) throw new Error("truncated WebAssembly module");
+      parts.push(read(pos, r.pos + bytes));
+      pos += r.pos + bytes;
     } else {
       return null; // not a layout mlc writes
     }
   }
   const body = [uleb(count), ...parts];
   const bodySize = body.reduce((n, b) => n + b.length, 0);
-  const pieces = [bytes.subarray(0, data.start), Uint8Array.of(11), uleb(bodySize), ...body, bytes.subarray(data.end)];
+  const pieces = [read(0, data.start), Uint8Array.of(11), uleb(bodySize), ...body, read(data.end, size - data.end)];
   const module = new Uint8Array(pieces.reduce((n, b) => n + b.length, 0));
   let o = 0;
   for (const b of pieces) {
     module.set(b, o);
     o += b.length;
   }
-  return { module, segments, flag: layout.flag };
+  return { module, segments, flag: layout.flag, source };
 }
-
 
 function sameShape(a, b) {
   return a.length === b.length && a.every((d, i) => d === b[i]);

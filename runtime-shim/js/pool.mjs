@@ -13,7 +13,7 @@
 // (threads.mjs), with the same messages: nothing above Lane (WorkerModel,
 // the queue, the transfers) changes.
 
-import { compile, readMetadata, checkMetadata, checkFeeds, feedBytes, tensorOf } from "./mlc.mjs";
+import { compile, readMetadata, checkMetadata, checkFeeds, feedBytes, tensorOf, _weights } from "./mlc.mjs";
 import { threadedABI, sharedMemoryUnavailable, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
 
 const isNode = typeof process !== "undefined" && process.versions != null && process.versions.node != null;
@@ -94,7 +94,8 @@ class Lane {
           lane.fail(err);
         },
       );
-      lane.endpoint.post({ op: "init", module, ...init });
+      const { transfer = [], ...weights } = init.weights || {};
+      lane.endpoint.post({ op: "init", module, ...init, weights: init.weights && weights }, transfer);
     }).catch(async (e) => {
       await lane.endpoint.terminate();
       throw e;
@@ -227,11 +228,15 @@ export class WorkerModel {
   }
 }
 
-// startLane starts one instance: for a threaded module, its memory and helpers too.
-async function startLane(module, meta, workerURL, threads, unshared) {
-  if (!threadedABI(meta.abi)) return Lane.start(module, workerURL);
-  if (unshared) return Lane.start(module, workerURL, { shared: false });
+// startLane starts one instance: for a threaded module, its memory and
+// helpers too. data: the weights split off the module, placed here in a
+// shared memory, else by the worker in the memory it creates.
+async function startLane(module, meta, workerURL, threads, unshared, data) {
+  const weights = data && (!threadedABI(meta.abi) || unshared) ? await _weights.weightsFor(data) : undefined;
+  if (!threadedABI(meta.abi)) return Lane.start(module, workerURL, { weights });
+  if (unshared) return Lane.start(module, workerURL, { shared: false, weights });
   const memory = threadMemory(meta);
+  if (data) await _weights.placeData(memory, data);
   const lane = await Lane.start(module, workerURL, { memory });
   if (threads > 1) {
     try {
@@ -255,24 +260,39 @@ async function startLane(module, meta, workerURL, threads, unshared) {
  * instance and warnings says why.
  */
 export async function loadWorker(source, options = {}) {
-  const { instances = 1, transfer = true, workerURL } = options;
+  const { instances = 1 } = options;
   if (!Number.isSafeInteger(instances) || instances < 1) throw new RangeError(`instances must be a positive integer, got ${instances}`);
   if (source !== null && typeof source === "object" && typeof source.then === "function") source = await source;
+  const bytes = await _weights.openBytes(source);
+  try {
+    return await loadWorkerFrom(source, bytes, options);
+  } finally {
+    if (bytes) await bytes.close();
+  }
+}
+
+// loadWorkerFrom is loadWorker() once the source's bytes are open (null for
+// a WebAssembly.Module). As load() does, it compiles the module without its
+// weights where it can; each instance's memory gets them from here.
+async function loadWorkerFrom(source, bytes, options) {
+  const { instances = 1, transfer = true, workerURL } = options;
   const why = sharedMemoryUnavailable();
-  const copy = why && isResponseLike(source) ? source.clone() : null;
-  let module = await compile(source);
+  const data = bytes && _weights.splitData(bytes);
+  const whole = bytes && !data ? await bytes.whole() : null;
+  let module = data ? await WebAssembly.compile(data.module) : await compile(whole || source);
   const meta = checkMetadata(readMetadata(module));
   let threads = 1;
   const warnings = [];
   if (threadedABI(meta.abi)) {
     threads = await threadCount(meta, options.threads);
     if (why) {
-      module = await WebAssembly.compile(unsharedCopy(copy ? await copy.arrayBuffer() : await sourceBytes(source, why)));
+      if (!bytes) await sourceBytes(source, why); // throws: a WebAssembly.Module cannot be rebuilt
+      module = await WebAssembly.compile(unsharedCopy(data ? data.module : whole));
       warnings.push(`running on one thread: ${why}`);
       threads = 1;
     }
-  } else if (copy) copy.body?.cancel();
-  const started = await Promise.allSettled(Array.from({ length: instances }, () => startLane(module, meta, workerURL, threads, !!why)));
+  }
+  const started = await Promise.allSettled(Array.from({ length: instances }, () => startLane(module, meta, workerURL, threads, !!why, data)));
   const failed = started.find((s) => s.status === "rejected");
   if (failed) {
     await Promise.all(
@@ -287,8 +307,4 @@ export async function loadWorker(source, options = {}) {
     threads,
     warnings,
   );
-}
-
-function isResponseLike(x) {
-  return x !== null && typeof x === "object" && typeof x.arrayBuffer === "function" && typeof x.clone === "function" && typeof x.ok === "boolean";
 }

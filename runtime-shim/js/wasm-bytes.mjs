@@ -54,17 +54,30 @@ export class ByteReader {
  * @returns {Generator<{id: number, start: number, body: number, end: number}>}
  */
 export function* sections(bytes) {
-  if (bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
+  yield* sectionsAt((pos, n) => bytes.subarray(pos, pos + n), bytes.length);
+}
+
+/**
+ * sections() over a module read piecewise (a file), without holding it:
+ * read(pos, n) returns the n bytes at pos, fewer past the end.
+ * @param {(pos: number, n: number) => Uint8Array} read
+ * @param {number} size the module's length
+ * @returns {Generator<{id: number, start: number, body: number, end: number}>}
+ */
+export function* sectionsAt(read, size) {
+  const magic = read(0, 4);
+  if (size < 8 || magic[0] !== 0 || magic[1] !== 0x61 || magic[2] !== 0x73 || magic[3] !== 0x6d) {
     throw new Error("not a WebAssembly module");
   }
-  const r = new ByteReader(bytes, 8);
-  while (r.pos < bytes.length) {
-    const start = r.pos;
+  let pos = 8;
+  while (pos < size) {
+    const r = new ByteReader(read(pos, 6)); // the id and a LEB128 size
     const id = r.byte();
-    const size = r.u32();
-    const body = r.pos;
-    r.skip(size);
-    yield { id, start, body, end: r.pos };
+    const length = r.u32();
+    const body = pos + r.pos;
+    if (length > size - body) throw new Error("truncated WebAssembly module");
+    yield { id, start: pos, body, end: body + length };
+    pos = body + length;
   }
 }
 

@@ -1,6 +1,6 @@
 // The worker side of loadWorker (see pool.mjs for the protocol): runs in a
 // browser's module Worker or in a Node worker_threads Worker.
-import { instantiate, readMetadata } from "./mlc.mjs";
+import { instantiate, readMetadata, _weights } from "./mlc.mjs";
 
 let post;
 if (typeof WorkerGlobalScope !== "undefined" && globalThis instanceof WorkerGlobalScope) {
@@ -22,7 +22,12 @@ async function handle(msg) {
       // A threaded module comes with its memory ({memory}), or runs on one
       // thread on an unshared one ({shared: false}).
       model = await instantiate(msg.module, readMetadata(msg.module), { memory: msg.memory, shared: msg.shared });
-      post({ op: "ready" }, []);
+      // The weights split off the module, moved here (see loadWorker).
+      if (msg.weights) await _weights.placeWeights(model.instance.exports.memory, msg.weights);
+      // The weights' buffer goes back: an idle worker may not collect
+      // garbage for a long time, the caller's thread soon.
+      const spent = msg.weights && msg.weights.blob ? [msg.weights.blob.buffer] : [];
+      post({ op: "ready", spent }, spent);
     } catch (e) {
       post({ op: "failed", error: errorOf(e) }, []);
     }
