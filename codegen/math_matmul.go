@@ -86,9 +86,15 @@ func (k *Ctx) matmulScalar(p mm) error {
 // k step loads two B vectors and broadcasts one A element per row.
 func (k *Ctx) matmulSIMD(p mm) {
 	f := k.F
-	rowTiles := []int{}
-	for r := p.M; r > 0; r -= 4 {
-		rowTiles = append(rowTiles, min(r, 4))
+	// Row tiles: M/4 of 4 rows, then one of the rest (kept as runs, not
+	// one entry per tile: M comes from the model and may be huge).
+	type tileRun struct{ rows, reps int }
+	var rowRuns []tileRun
+	if p.M >= 4 {
+		rowRuns = append(rowRuns, tileRun{4, p.M / 4})
+	}
+	if p.M%4 > 0 {
+		rowRuns = append(rowRuns, tileRun{p.M % 4, 1})
 	}
 	// Column blocks: 8-wide, then one 4-wide, then a scalar remainder.
 	n8 := p.N / 8 * 8
@@ -166,13 +172,8 @@ func (k *Ctx) matmulSIMD(p mm) {
 	}
 	f.Get(p.a.base).Set(rowA)
 	f.Get(p.c).Set(rowC)
-	i := 0
-	for i < len(rowTiles) {
-		rows := rowTiles[i]
-		reps := 1
-		for i+reps < len(rowTiles) && rowTiles[i+reps] == rows {
-			reps++
-		}
+	for _, run := range rowRuns {
+		rows, reps := run.rows, run.reps
 		rc := f.Local(asm.I32)
 		f.Counted(rc, reps, func() {
 			// column blocks of 8
@@ -201,6 +202,5 @@ func (k *Ctx) matmulSIMD(p mm) {
 			f.AddI32(rowA, int32(rows)*aRow)
 			f.AddI32(rowC, int32(rows*p.N*4))
 		})
-		i += reps
 	}
 }

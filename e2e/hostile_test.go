@@ -78,6 +78,11 @@ func hostileModels(t *testing.T) []hostileModel {
 			map[string]*ir.Tensor{"pads": ir.TensorI64(nil, 0, 1e9)}), "compiler's budget"},
 		{"sparse initializer of 2^31 floats", sparseModel, "compiler's budget"},
 		{"ConstantOfShape 2^40", oneNode(13, f32(1), op("ConstantOfShape", []string{"shape"}, []string{"y"}), map[string]*ir.Tensor{"shape": ir.TensorI64(nil, 1<<40)}), "too large"},
+		// The first 10-minute FuzzMutate run: an RNN over a sequence of
+		// 2^62 steps (an input's declared dimension, no node output that
+		// large) ran the compiler out of memory in its matmul tiling.
+		{"RNN over 2^62 steps", oneNode(14, f32(1<<62, 3, 3), op("RNN", []string{"x", "w", "r"}, []string{"", "y"}, optest.Int("hidden_size", 5)),
+			map[string]*ir.Tensor{"w": ir.TensorF32(ir.Shape{1, 5, 3}, make([]float32, 15)...), "r": ir.TensorF32(ir.Shape{1, 5, 5}, make([]float32, 25)...)}), "too large"},
 		{"Expand to 2^20 x 2^20", oneNode(13, f32(1), op("Expand", []string{"x", "shape"}, []string{"y"}), map[string]*ir.Tensor{"shape": ir.TensorI64(nil, 1<<20, 1<<20)}), "too large"},
 		// Issue 13: malformed nodes panicked in shape inference, and the
 		// CLI printed the Go stack trace.

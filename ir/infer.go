@@ -67,6 +67,15 @@ const FoldLimit = 64 << 10
 // exported graphs compute shape arguments (Reshape's shape, Slice's bounds)
 // from Shape ops: only once those are constants are the shapes static.
 func InferGraph(g *Graph) error {
+	// Inputs as node outputs are: a hostile declared shape would
+	// otherwise reach the kernels' size arithmetic.
+	for _, v := range g.Inputs {
+		if v.Typed() {
+			if err := checkSize(v.Type); err != nil {
+				return fmt.Errorf("graph input %q: %w", v.Name, err)
+			}
+		}
+	}
 	for _, n := range g.Nodes {
 		if err := InferNode(n); err != nil {
 			return err
