@@ -319,6 +319,16 @@ function markdown(results, meta) {
   return L.join("\n");
 }
 
+// The generated table is the file's head; the sections after it (from the
+// first "## " heading on) are written by hand, each with the figures of its
+// own run, and a new table must not erase them.
+function keptSections(file) {
+  if (!fs.existsSync(file)) return "";
+  const old = fs.readFileSync(file, "utf8");
+  const at = old.search(/^## /m);
+  return at < 0 ? "" : "\n" + old.slice(at);
+}
+
 const results = [];
 const all = cases();
 for (const c of all) {
@@ -343,7 +353,7 @@ const meta = {
 };
 fs.writeFileSync(opt.json, JSON.stringify({ meta, results }, null, 1) + "\n");
 if (opt.md) {
-  fs.writeFileSync(opt.md, markdown(results, meta));
+  fs.writeFileSync(opt.md, markdown(results, meta) + keptSections(opt.md));
   fs.writeFileSync(path.join(path.dirname(opt.md), "benchmarks.svg"), chart(results));
 }
 fs.rmSync(tmp, { recursive: true, force: true });
