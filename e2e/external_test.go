@@ -98,7 +98,7 @@ func main() {
 // docs/pipelines.md shows.
 const generated = `package main
 
-//go:generate go run github.com/mlc-compiler/mlc/cmd/mlc compile ../model.onnx --input-shape image=1,1,8,8 --tune wazero -o model.wasm --json model.json
+//go:generate go run github.com/mlc-compiler/mlc/cmd/mlc compile ../model.onnx --input-shape image=1,1,8,8 -o model.wasm --json model.json
 
 import (
 	"context"
