@@ -24,10 +24,22 @@ import (
 // weight panels stream past it.
 const aBlockBytes = 96 << 10
 
+// pixelBlockBytes bounds a block of expanded pixel panels of a pixelsAsA
+// layer in a single-threaded module: past it the weight panels streaming
+// through L2 evicted the expanded input they pass over (2048 -> 512
+// channels on 7x7, 1.7 MB expanded, 31-33 -> 36-38 GFLOP/s in two blocks;
+// 512 and 768 KiB blocks did no better there and slowed 1024 -> 2048, whose
+// weights then stream more often; docs/design.md, r50c). Threaded modules
+// keep one block: their weight panels are split across threads.
+const pixelBlockBytes = 1 << 20
+
 type packedConv struct {
 	*convPlan
 	K, K4, panels, blockPanels int
 	Hp, Wp                     int
+	// wsPanels: the panels the workspace holds (the planner does not
+	// know the thread count: every panel in the portable shape)
+	wsPanels int
 }
 
 func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
@@ -47,13 +59,23 @@ func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
 	if k.portable() {
 		// pixelsAsA layers: one block, so that the weights stream once.
 		p.blockPanels = p.panels
+		p.wsPanels = p.panels
+		if k.md.opts.Threads <= 1 {
+			// Single-threaded, an expanded input past pixelBlockBytes is
+			// cut into blocks (each tile's sums unchanged): a block stays in
+			// L2 while every weight panel passes over it.
+			if per := p.K4 * 4 * int(k.aStride()); p.panels*per > pixelBlockBytes {
+				blocks := (p.panels*per + pixelBlockBytes - 1) / pixelBlockBytes
+				p.blockPanels = (p.panels + blocks - 1) / blocks
+			}
+		}
 	}
 	p.Hp, p.Wp = cp.padded[0], cp.padded[1]
 	return p, true
 }
 
 func (p *packedConv) workspace(k *Ctx) int {
-	return p.padBytes + p.blockPanels*p.K4*4*int(k.aStride())
+	return p.padBytes + max(p.blockPanels, p.wsPanels)*p.K4*4*int(k.aStride())
 }
 
 func init() {
