@@ -24,10 +24,22 @@ import (
 // weight panels stream past it.
 const aBlockBytes = 96 << 10
 
+// pixelBlockBytes bounds a block of expanded pixel panels of a pixelsAsA
+// layer in a single-threaded module: past it the weight panels streaming
+// through L2 evicted the expanded input they pass over (2048 -> 512
+// channels on 7x7, 1.7 MB expanded, 31-33 -> 36-38 GFLOP/s in two blocks;
+// 512 and 768 KiB blocks did no better there and slowed 1024 -> 2048, whose
+// weights then stream more often; docs/design.md, r50c). Threaded modules
+// keep one block: their weight panels are split across threads.
+const pixelBlockBytes = 1 << 20
+
 type packedConv struct {
 	*convPlan
 	K, K4, panels, blockPanels int
 	Hp, Wp                     int
+	// wsPanels: the panels the workspace holds (the planner does not
+	// know the thread count: every panel in the portable shape)
+	wsPanels int
 }
 
 func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
@@ -47,13 +59,23 @@ func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
 	if k.portable() {
 		// pixelsAsA layers: one block, so that the weights stream once.
 		p.blockPanels = p.panels
+		p.wsPanels = p.panels
+		if k.md.opts.Threads <= 1 {
+			// Single-threaded, an expanded input past pixelBlockBytes is
+			// cut into blocks (each tile's sums unchanged): a block stays in
+			// L2 while every weight panel passes over it.
+			if per := p.K4 * 4 * int(k.aStride()); p.panels*per > pixelBlockBytes {
+				blocks := (p.panels*per + pixelBlockBytes - 1) / pixelBlockBytes
+				p.blockPanels = (p.panels + blocks - 1) / blocks
+			}
+		}
 	}
 	p.Hp, p.Wp = cp.padded[0], cp.padded[1]
 	return p, true
 }
 
 func (p *packedConv) workspace(k *Ctx) int {
-	return p.padBytes + p.blockPanels*p.K4*4*int(k.aStride())
+	return p.padBytes + max(p.blockPanels, p.wsPanels)*p.K4*4*int(k.aStride())
 }
 
 func init() {
@@ -359,7 +381,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 			kc = max(64, (256<<10)/(block*4)/4*4)
 		}
 		if k.portable() {
-			block, kc = portableBlocks(K, bp, M)
+			block, kc = portableBlocks(K, bp, M, p.direct)
 		}
 		return block, (K + kc - 1) / kc, kc
 	}
@@ -730,7 +752,7 @@ func (k *Ctx) packAUnits(K, M, P, block int) gemmUnits {
 // input channels: at K=64 a 128-pixel block wrote each output row (and
 // read the residual) in 512-byte pieces; in 512-pixel ones resnet50's
 // 64->256 1x1 layers with a residual run 9% faster (docs/design.md).
-func portableBlocks(K, P, M int) (block, kc int) {
+func portableBlocks(K, P, M int, direct bool) (block, kc int) {
 	block = min(alignUp(P, 8), max(128, colSliceBytes/(K*4)/8*8))
 	blocks := (P + block - 1) / block
 	block = alignUp((P+blocks-1)/blocks, 8)
@@ -741,8 +763,24 @@ func portableBlocks(K, P, M int) (block, kc int) {
 	if K*block*4 > colSliceBytes {
 		kc = max(64, colSliceBytes/(block*4)/4*4)
 	}
+	if direct && P*4 >= farRowsBytes {
+		kc = min(kc, farRowsK)
+	}
 	return block, min(kc, portableMaxK)
 }
+
+// farRowsBytes and farRowsK: when B is the input itself (direct: a 1x1
+// stride-1 convolution) and its rows (channel planes of P pixels) are at
+// least farRowsBytes apart, a tile's k loop reads each step from another
+// part of memory, and K chunks of farRowsK steps run faster than long
+// ones (one-node 1x1 layers in V8, kernel alone: 256 -> 64 channels on
+// 56x56 31.5 -> 38.5 GFLOP/s, 144 -> 24 on 56x56 30.7 -> 37.3, 256 -> 64
+// on 80x80 28.8 -> 35.7; rows 5-8 KB apart (36x36 to 44x44) gained
+// nothing; 64- and 16-step chunks less than 32; docs/design.md, r50c).
+const (
+	farRowsBytes = 8 << 10
+	farRowsK     = 32
+)
 
 // colSliceBytes bounds the slice of col (K chunk by pixel block) that the
 // portable shape's weight panels pass over: within L2 on every machine we
