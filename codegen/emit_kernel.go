@@ -115,6 +115,8 @@ type Ctx struct {
 	// once the node splits a loop.
 	alone bool
 	state int32
+	// inPar: a parallel loop's body (Parallel) is being emitted.
+	inPar bool
 	// bandWords: a threaded Winograd node's band words (winogradBandWords).
 	bandWords int32
 }

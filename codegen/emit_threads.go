@@ -242,10 +242,14 @@ func (s Span) Scratch(addr int32, size int) {
 	}
 }
 
-// Threads is the number of threads the module is compiled for (1 unless
-// --threads).
+// Threads is the number of threads the code being emitted may use: the
+// number the module is compiled for (1 unless --threads), and 1 in a
+// node's single-threaded form (nodeForms), which must be exactly the
+// 1-thread module's code: a kernel that chose by the module's thread
+// count gave it a threaded module's serial fallback instead (the 7x7
+// stems unfolded the whole image's col, 7.4 MB, not L2-sized bands).
 func (k *Ctx) Threads() int {
-	if k.md.th == nil {
+	if k.md.th == nil || k.alone {
 		return 1
 	}
 	return k.md.th.n
@@ -275,7 +279,9 @@ func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 
 	f := k.F
 	end := f.Divert([]wasm.ValueType{asm.I32, asm.I32}, nil)
+	k.inPar = true
 	body(Span{F: f, N: n, par: true, lo: f.Param(0), hi: f.Param(1), th: th})
+	k.inPar = false
 	idx := k.md.addFunc(fmt.Sprintf("%s_par%d", k.name, len(th.bodies)), end())
 	th.bodies = append(th.bodies, idx)
 	// A chunk that takes far longer than estimated means a thread holding

@@ -489,9 +489,6 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 // 256-channel 14x14 layer in 512 KiB bands) were slower than one col in
 // L2, as each expanded weight panel then serves only a few tiles.
 func (k *Ctx) im2colBandRows(p *convPlan) int {
-	if k.md.opts.Threads > 1 {
-		return 0
-	}
 	return bandRowsOf(k, p)
 }
 
