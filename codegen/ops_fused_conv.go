@@ -598,7 +598,7 @@ func (k *Ctx) convPackABandsThreads(p *convPlan, x, out *ir.Value, padBuf, colBu
 		loops := k.newPackALoops()
 		s.Scratch(buf, bufSize)
 		f.Set(eb)
-		s.Scratch(colBuf, bandColBytes(p, r))
+		s.PerThread(colBuf, bandColBytes(p, r))
 		f.Set(col)
 		band := func(rn int) {
 			bp := rn * Wo
