@@ -47,8 +47,9 @@ func registerWorkspace[T ir.Op](ws func(n *ir.Node, op T) int) {
 }
 
 // registerScratch declares per-thread scratch memory of op type T's
-// kernel: a threaded module plans one copy per thread, after the
-// workspace (Ctx.ScratchAddr, Span.Scratch).
+// kernel: planned after the workspace as in a 1-thread module (thread 0's
+// copy, Ctx.ScratchAddr); a threaded module keeps the other threads'
+// copies after the planned memory (Span.Scratch).
 func registerScratch[T ir.Op](ws func(n *ir.Node, op T) int) {
 	t := reflect.TypeFor[T]()
 	if kernels[t] == nil {
@@ -67,15 +68,17 @@ func lookupKernel(op ir.Op) *kernel {
 
 // Workspace is the scratch size n's kernel needs in a single-threaded
 // module; the memory planner calls it.
-func Workspace(n *ir.Node) int { return workspace(n, 1) }
+func Workspace(n *ir.Node) int { return workspace(n) }
 
-// WorkspaceFunc is Workspace for a module of this many threads: per-thread
-// scratch is planned once per thread.
+// WorkspaceFunc is Workspace for a module of this many threads: the same
+// for any thread count, so that a threaded module's plan is the 1-thread
+// module's; per-thread scratch beyond thread 0's copy lives after the
+// planned memory (threading.extra).
 func WorkspaceFunc(threads int) func(*ir.Node) int {
-	return func(n *ir.Node) int { return workspace(n, max(1, threads)) }
+	return workspace
 }
 
-func workspace(n *ir.Node, threads int) int {
+func workspace(n *ir.Node) int {
 	k := kernels[reflect.TypeOf(n.Op)]
 	if k == nil {
 		return 0
@@ -84,12 +87,8 @@ func workspace(n *ir.Node, threads int) int {
 	if k.Workspace != nil {
 		ws = k.Workspace(n)
 	}
-	switch {
-	case k.Scratch == nil:
-	case threads == 1:
+	if k.Scratch != nil {
 		ws += k.Scratch(n)
-	default:
-		ws += threads * alignUp(k.Scratch(n), 16)
 	}
 	return ws
 }
@@ -115,6 +114,8 @@ type Ctx struct {
 	// once the node splits a loop.
 	alone bool
 	state int32
+	// inPar: a parallel loop's body (Parallel) is being emitted.
+	inPar bool
 	// bandWords: a threaded Winograd node's band words (winogradBandWords).
 	bandWords int32
 }
@@ -139,8 +140,8 @@ func (k *Ctx) ValueAt(name string, t ir.Type, addr int32) *ir.Value {
 func (k *Ctx) WorkspaceAddr() int32 { return int32(k.md.plan.Workspace[k.Node]) }
 
 // ScratchAddr is the address of the main thread's copy of the node's
-// per-thread scratch (registerScratch), after the workspace; Span.Scratch
-// gives each thread its own.
+// per-thread scratch (registerScratch), after the workspace, and the size
+// of a copy; Span.Scratch gives each thread its own.
 func (k *Ctx) ScratchAddr() (addr int32, size int) {
 	ws := 0
 	if kn := kernels[reflect.TypeOf(k.Node.Op)]; kn != nil && kn.Workspace != nil {

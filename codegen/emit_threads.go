@@ -120,6 +120,12 @@ type threading struct {
 	bodies   []uint32
 	bodyType uint32 // (lo, hi i32) -> ()
 	clock    uint32 // the clock_time_get import
+	// extra is where threads 1..n-1 keep their copies of a node's
+	// per-thread scratch, scratch bytes each, after the planned memory:
+	// thread 0's copy is the one the 1-thread module plans, so that the
+	// plan, and every address a node's single-threaded form uses, is the
+	// 1-thread module's.
+	extra, scratch int32
 }
 
 func (md *module) threaded() bool { return md.th != nil }
@@ -141,6 +147,12 @@ func (md *module) setupThreads() {
 		})
 	}
 	md.th.ctrl = md.reserve(ctrlSize)
+	for n := range md.plan.Workspace {
+		md.th.scratch = max(md.th.scratch, int32(scratchSize(n)))
+	}
+	if md.th.scratch > 0 {
+		md.th.extra = md.reserve(int(md.th.scratch) * (n - 1))
+	}
 	md.m.ImportSection = append(md.m.ImportSection, &wasm.Import{Type: wasm.ExternTypeFunc, Module: abi.WASIModule, Name: abi.ClockImport,
 		DescFunc: md.typeIndex([]wasm.ValueType{asm.I32, asm.I64, asm.I32}, []wasm.ValueType{asm.I32})})
 	md.th.clock = uint32(md.imports)
@@ -167,6 +179,9 @@ type Span struct {
 	par    bool
 	lo, hi asm.Local
 	th     *threading
+	// scratch0 is the node's per-thread scratch, thread 0's copy (its
+	// planned address; Ctx.ScratchAddr).
+	scratch0 int32
 }
 
 // Parallel reports whether the span is a run-time chunk.
@@ -231,21 +246,50 @@ func (s Span) For(i asm.Local, body func()) {
 	f.End()
 }
 
-// Scratch pushes the address of this thread's copy of per-thread scratch
-// memory: thread t's copy is at addr + t*size (the workspace holds one per
-// thread in a threaded module).
+// Scratch pushes the address in this thread's copy of the node's
+// per-thread scratch (registerScratch) of what is at addr in thread 0's
+// copy (Ctx.ScratchAddr, size bytes): thread 0's copy is the planned one,
+// thread t's is at th.extra + (t-1)*size.
 func (s Span) Scratch(addr int32, size int) {
 	f := s.F
 	f.I32Const(addr)
 	if s.par {
-		f.GlobalGet(globalTid).I32Const(int32(size)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+		s.scratchOffset(size)
+		f.Op(wasm.OpcodeI32Add)
 	}
 }
 
-// Threads is the number of threads the module is compiled for (1 unless
-// --threads).
+// scratchOffset pushes how far this thread's copy of the node's
+// per-thread scratch (size bytes a copy) is from thread 0's: 0 on thread
+// 0, else th.extra - scratch0 + (t-1)*size.
+func (s Span) scratchOffset(size int) {
+	f := s.F
+	if int32(size) > s.th.scratch {
+		panic(fmt.Sprintf("codegen: per-thread scratch of %d bytes, %d reserved", size, s.th.scratch))
+	}
+	f.GlobalGet(globalTid).I32Const(1).Op(wasm.OpcodeI32Sub).I32Const(int32(size)).Op(wasm.OpcodeI32Mul).I32Const(s.th.extra - s.scratch0).Op(wasm.OpcodeI32Add)
+	f.I32Const(0)
+	f.GlobalGet(globalTid).Select()
+}
+
+// PerThread pushes addr + t*stride for this thread t: a thread's slice of
+// a buffer of the node's workspace cut into one slice per thread.
+func (s Span) PerThread(addr int32, stride int) {
+	f := s.F
+	f.I32Const(addr)
+	if s.par {
+		f.GlobalGet(globalTid).I32Const(int32(stride)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
+	}
+}
+
+// Threads is the number of threads the code being emitted may use: the
+// number the module is compiled for (1 unless --threads), and 1 in a
+// node's single-threaded form (nodeForms), which must be exactly the
+// 1-thread module's code: a kernel that chose by the module's thread
+// count gave it a threaded module's serial fallback instead (the 7x7
+// stems unfolded the whole image's col, 7.4 MB, not L2-sized bands).
 func (k *Ctx) Threads() int {
-	if k.md.th == nil {
+	if k.md.th == nil || k.alone {
 		return 1
 	}
 	return k.md.th.n
@@ -275,7 +319,10 @@ func (k *Ctx) Parallel(n int, unitNs float64, body func(s Span)) {
 
 	f := k.F
 	end := f.Divert([]wasm.ValueType{asm.I32, asm.I32}, nil)
-	body(Span{F: f, N: n, par: true, lo: f.Param(0), hi: f.Param(1), th: th})
+	k.inPar = true
+	sc, _ := k.ScratchAddr()
+	body(Span{F: f, N: n, par: true, lo: f.Param(0), hi: f.Param(1), th: th, scratch0: sc})
+	k.inPar = false
 	idx := k.md.addFunc(fmt.Sprintf("%s_par%d", k.name, len(th.bodies)), end())
 	th.bodies = append(th.bodies, idx)
 	// A chunk that takes far longer than estimated means a thread holding

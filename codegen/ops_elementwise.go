@@ -126,7 +126,7 @@ func (k *Ctx) ewRow(fn ewFn, ptrs []asm.Local, count int, strides []int, streams
 	done := 0
 	if vec {
 		groups := count / 4
-		if chunks := groups / ewChunkGroups; chunks >= ewMinChunks && k.Threads() == 1 && !fn.outer {
+		if chunks := groups / ewChunkGroups; chunks >= ewMinChunks && !k.inPar && !fn.outer {
 			if err := k.ewChunks(fn, ptrs, strides, chunks); err != nil {
 				return err
 			}

@@ -511,9 +511,6 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 // 256-channel 14x14 layer in 512 KiB bands) were slower than one col in
 // L2, as each expanded weight panel then serves only a few tiles.
 func (k *Ctx) im2colBandRows(p *convPlan) int {
-	if k.md.opts.Threads > 1 {
-		return 0
-	}
 	return bandRowsOf(k, p)
 }
 
@@ -623,7 +620,7 @@ func (k *Ctx) convPackABandsThreads(p *convPlan, x, out *ir.Value, padBuf, colBu
 		loops := k.newPackALoops()
 		s.Scratch(buf, bufSize)
 		f.Set(eb)
-		s.Scratch(colBuf, bandColBytes(p, r))
+		s.PerThread(colBuf, bandColBytes(p, r))
 		f.Set(col)
 		band := func(rn int) {
 			bp := rn * Wo

@@ -110,7 +110,8 @@ func (k *Ctx) convDepthwiseThreads(n *ir.Node, g *ir.Geometry, plane uint32, buf
 	x, w, y, bias := n.Inputs[0], n.Inputs[1], n.Outputs[0], n.In(2)
 	C := x.Type.Shape[1]
 	taps := g.Kernel[0] * g.Kernel[1]
-	f.I32Const(buf).I32Const(0).I32Const(int32(k.Threads() * bufSize)).MemoryFill()
+	f.I32Const(buf).I32Const(0).I32Const(int32(bufSize)).MemoryFill()
+	f.I32Const(k.md.th.extra).I32Const(0).I32Const(int32((k.Threads() - 1) * bufSize)).MemoryFill()
 	inPlane, outPlane := int32(g.In[0]*g.In[1]*4), int32(g.Out[0]*g.Out[1]*4)
 	k.Parallel(C, depthwiseChannelNs(g), func(s Span) {
 		src, dst, wp0, bp, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)

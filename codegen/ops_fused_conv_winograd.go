@@ -342,7 +342,7 @@ func (k *Ctx) winogradBands(p *winogradPlan, op *ir.FusedConv, x, u, out, bias *
 		tb := f.Local(asm.I32)
 		f.I32Const(0)
 		if s.Parallel() {
-			f.GlobalGet(globalTid).I32Const(int32(size)).Op(wasm.OpcodeI32Mul)
+			s.scratchOffset(size)
 			f.Op(wasm.OpcodeI32Add)
 		}
 		f.Set(tb)
