@@ -29,8 +29,8 @@ const aBlockBytes = 96 << 10
 // through L2 evicted the expanded input they pass over (2048 -> 512
 // channels on 7x7, 1.7 MB expanded, 31-33 -> 36-38 GFLOP/s in two blocks;
 // 512 and 768 KiB blocks did no better there and slowed 1024 -> 2048, whose
-// weights then stream more often; docs/design.md, r50c). Threaded modules
-// keep one block: their weight panels are split across threads.
+// weights then stream more often; docs/design.md, r50c). A node split
+// across threads keeps one block: its weight panels are split instead.
 const pixelBlockBytes = 1 << 20
 
 type packedConv struct {
@@ -60,10 +60,12 @@ func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
 		// pixelsAsA layers: one block, so that the weights stream once.
 		p.blockPanels = p.panels
 		p.wsPanels = p.panels
-		if k.md.opts.Threads <= 1 {
+		if k.Threads() <= 1 {
 			// Single-threaded, an expanded input past pixelBlockBytes is
 			// cut into blocks (each tile's sums unchanged): a block stays in
-			// L2 while every weight panel passes over it.
+			// L2 while every weight panel passes over it. A threaded
+			// module's alone form (Threads() is 1 there) does the same,
+			// so that it is the 1-thread module's code (issue 11, thr9).
 			if per := p.K4 * 4 * int(k.aStride()); p.panels*per > pixelBlockBytes {
 				blocks := (p.panels*per + pixelBlockBytes - 1) / pixelBlockBytes
 				p.blockPanels = (p.panels + blocks - 1) / blocks
