@@ -179,6 +179,10 @@ func (md *module) resetLoopBudget(f *asm.Func) {
 	}
 }
 
+// builtHook, when a test sets it, sees every module BuildTo builds once
+// its functions are complete.
+var builtHook func(*module)
+
 // Build generates the module.
 func Build(g *ir.Graph, plan *memplan.Plan, opts Options) ([]byte, error) {
 	var b bytes.Buffer
@@ -219,6 +223,9 @@ func BuildTo(w io.Writer, g *ir.Graph, plan *memplan.Plan, opts Options) (*abi.M
 		profileFn = md.addFunc(ExportProfileNode, md.profileFunc(nodeFuncs, init))
 	}
 
+	if builtHook != nil {
+		builtHook(md)
+	}
 	if md.tableEnd > 65536*65536 {
 		return nil, fmt.Errorf("the model needs %d bytes of memory, more than a Wasm32 memory's 4 GiB", md.tableEnd)
 	}

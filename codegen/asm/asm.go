@@ -4,7 +4,10 @@
 package asm
 
 import (
+	"bytes"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/tetratelabs/wabin/leb128"
 	"github.com/tetratelabs/wabin/wasm"
@@ -29,6 +32,10 @@ type Func struct {
 	Locals  []wasm.ValueType
 	body    []byte
 	depth   int // open blocks, for Br* helpers
+	// where the immediates of calls and global accesses start in body:
+	// Symbolic names them, so that two modules' functions compare
+	// whatever index each module gave the callee or the global
+	calls, globals []int
 }
 
 // NewFunc starts a function with the given signature.
@@ -48,6 +55,38 @@ func (f *Func) Local(t wasm.ValueType) Local {
 // Code finishes the body (appending the final end) for the code section.
 func (f *Func) Code() *wasm.Code {
 	return &wasm.Code{LocalTypes: f.Locals, Body: append(append([]byte{}, f.body...), wasm.OpcodeEnd)}
+}
+
+// Symbolic is the body with every callee and global index replaced by
+// the name callee or global gives it ("<name>"): equal for two functions
+// that do the same in modules that number their functions or globals
+// differently.
+func (f *Func) Symbolic(callee, global func(uint32) string) string {
+	type site struct {
+		at   int
+		name func(uint32) string
+	}
+	var sites []site
+	for _, p := range f.calls {
+		sites = append(sites, site{p, callee})
+	}
+	for _, p := range f.globals {
+		sites = append(sites, site{p, global})
+	}
+	slices.SortFunc(sites, func(a, b site) int { return a.at - b.at })
+	var b strings.Builder
+	at := 0
+	for _, s := range sites {
+		v, n, err := leb128.DecodeUint32(bytes.NewReader(f.body[s.at:]))
+		if err != nil {
+			panic(err) // written by u32
+		}
+		b.Write(f.body[at:s.at])
+		b.WriteString("<" + s.name(v) + ">")
+		at = s.at + int(n)
+	}
+	b.Write(f.body[at:])
+	return b.String()
 }
 
 // Len is the current body size in bytes.
@@ -143,11 +182,13 @@ func (f *Func) Tee(l Local) *Func {
 // GlobalGet and GlobalSet access globals.
 func (f *Func) GlobalGet(i uint32) *Func {
 	f.body = append(f.body, wasm.OpcodeGlobalGet)
+	f.globals = append(f.globals, len(f.body))
 	return f.u32(i)
 }
 
 func (f *Func) GlobalSet(i uint32) *Func {
 	f.body = append(f.body, wasm.OpcodeGlobalSet)
+	f.globals = append(f.globals, len(f.body))
 	return f.u32(i)
 }
 
@@ -254,11 +295,15 @@ func (f *Func) BrIf(depth uint32) *Func {
 	f.body = append(f.body, wasm.OpcodeBrIf)
 	return f.u32(depth)
 }
-func (f *Func) Return() *Func         { return f.Op(wasm.OpcodeReturn) }
-func (f *Func) Call(idx uint32) *Func { f.body = append(f.body, wasm.OpcodeCall); return f.u32(idx) }
-func (f *Func) Drop() *Func           { return f.Op(wasm.OpcodeDrop) }
-func (f *Func) Select() *Func         { return f.Op(wasm.OpcodeSelect) }
-func (f *Func) Unreachable() *Func    { return f.Op(wasm.OpcodeUnreachable) }
+func (f *Func) Return() *Func { return f.Op(wasm.OpcodeReturn) }
+func (f *Func) Call(idx uint32) *Func {
+	f.body = append(f.body, wasm.OpcodeCall)
+	f.calls = append(f.calls, len(f.body))
+	return f.u32(idx)
+}
+func (f *Func) Drop() *Func        { return f.Op(wasm.OpcodeDrop) }
+func (f *Func) Select() *Func      { return f.Op(wasm.OpcodeSelect) }
+func (f *Func) Unreachable() *Func { return f.Op(wasm.OpcodeUnreachable) }
 
 // Depth is the number of open blocks.
 func (f *Func) Depth() int { return f.depth }
