@@ -22,7 +22,8 @@ import (
 // or when splitting does not pay) is the 1-thread module's function for
 // that node, instruction for instruction, at the same addresses. Only
 // indices may differ: a callee is compared by what it does (a hash of its
-// own code, transitively), a kernel table by its contents. A kernel keyed
+// own code, transitively), a kernel table by its contents, a global by
+// its type and initial value. A kernel keyed
 // to the module's thread count instead of the node's form (Ctx.Threads())
 // ran slower alone than in the 1-thread module without any output telling
 // (issue 11, thr9). Every shared model with a node of two forms.
@@ -105,7 +106,12 @@ func nodeBodies(t *testing.T, path string, threads int) map[string]string {
 				sum := sha256.Sum256([]byte(symbolic(int(c) - md.imports)))
 				return hex.EncodeToString(sum[:8])
 			}
-			global := func(g uint32) string { return fmt.Sprint("global ", g) }
+			// Globals by what they are: a threaded module puts its own
+			// first, which moves the index of any other.
+			global := func(g uint32) string {
+				d := md.m.GlobalSection[g]
+				return fmt.Sprintf("global %v %v %x", d.Type.ValType, d.Type.Mutable, d.Init.Data)
+			}
 			b := md.funcs[i].Symbolic(callee, global)
 			for enc, name := range tables {
 				b = strings.ReplaceAll(b, enc, string(wasm.OpcodeI32Const)+name)
