@@ -25,7 +25,7 @@ import (
 const aBlockBytes = 96 << 10
 
 // pixelBlockBytes bounds a block of expanded pixel panels of a pixelsAsA
-// layer in a single-threaded module: past it the weight panels streaming
+// layer run on one thread: past it the weight panels streaming
 // through L2 evicted the expanded input they pass over (2048 -> 512
 // channels on 7x7, 1.7 MB expanded, 31-33 -> 36-38 GFLOP/s in two blocks;
 // 512 and 768 KiB blocks did no better there and slowed 1024 -> 2048, whose
@@ -37,9 +37,6 @@ type packedConv struct {
 	*convPlan
 	K, K4, panels, blockPanels int
 	Hp, Wp                     int
-	// wsPanels: the panels the workspace holds (the planner does not
-	// know the thread count: every panel in the portable shape)
-	wsPanels int
 }
 
 func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
@@ -59,7 +56,6 @@ func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
 	if k.portable() {
 		// pixelsAsA layers: one block, so that the weights stream once.
 		p.blockPanels = p.panels
-		p.wsPanels = p.panels
 		if k.Threads() <= 1 {
 			// Single-threaded, an expanded input past pixelBlockBytes is
 			// cut into blocks (each tile's sums unchanged): a block stays in
@@ -76,8 +72,15 @@ func planPackedConv(k *Ctx, n *ir.Node, op *ir.FusedConv) (*packedConv, bool) {
 	return p, true
 }
 
+// workspace holds the padded input and a block of pixel panels: in the
+// portable shape every panel, whatever the blocks of the form emitted
+// (the planner does not know whether a node runs split).
 func (p *packedConv) workspace(k *Ctx) int {
-	return p.padBytes + max(p.blockPanels, p.wsPanels)*p.K4*4*int(k.aStride())
+	panels := p.blockPanels
+	if k.portable() {
+		panels = p.panels
+	}
+	return p.padBytes + panels*p.K4*4*int(k.aStride())
 }
 
 func init() {
@@ -531,7 +534,7 @@ func bandRowsOf(k *Ctx, p *convPlan) int {
 // no bands or the threads' bands would not fit the whole image's col.
 func (k *Ctx) im2colThreadBandRows(p *convPlan) int {
 	r := bandRowsOf(k, p)
-	if k.md.opts.Threads <= 1 || r == 0 {
+	if k.Threads() <= 1 || r == 0 {
 		return 0
 	}
 	Ho, Wo := p.g.Out[0], p.g.Out[1]
