@@ -42,6 +42,17 @@ type winogradPlan struct {
 	// recut: bands re-cut for the threads (bandsForThreads), whose
 	// node-keyed functions are not the single-threaded form's
 	recut bool
+	// In place (several bands): a band whose first tile row r0 is in
+	// [inLo, inHi] reads only rows inside the image, and its groups
+	// gi0 .. gi1-1 only columns inside it, so the input transform reads
+	// them from the input itself; only the groups at the left and right
+	// edges read bordered strips, Ws floats wide, that the band copies
+	// (winogradInPlace). inLo > inHi: every band copies its rows into
+	// the zeroed bordered band as before.
+	inLo, inHi, gi0, gi1, Ws int
+	// groupsArg: an input transform over some of a band's groups, their
+	// count its third parameter (winogradInPlaceFunc's)
+	groupsArg bool
 }
 
 // winogradBandBytes bounds V and M of one band (the transformed input and
@@ -91,6 +102,7 @@ func (p *winogradPlan) setRows(R int) {
 	// the input transform's loads reach 4m+4 columns past a group's first
 	p.Wp = max(4*m*p.G+4, p.padL+p.W)
 	p.padBytes = alignUp((p.C*p.Hp*p.Wp+4)*4, 16)
+	p.planInPlace()
 	p.vBytes = p.P * p.C * p.TpP * 4
 	p.mBytes = p.P * p.M * p.TpP * 4
 	p.yBytes = alignUp((p.M*m*p.R*p.yRow()+4)*4, 16)
@@ -101,6 +113,43 @@ func (p *winogradPlan) setRows(R int) {
 		p.uBytes = p.P * p.uPitch()
 	}
 }
+
+// planInPlace sets the bands and groups of tiles whose input transform
+// reads the input in place (inLo, inHi, gi0, gi1) and the strips' width:
+// several bands, and groups whose loads (4m+4 columns from the group's
+// first, 4m*g - padL) stay inside the image's rows.
+func (p *winogradPlan) planInPlace() {
+	m := p.m
+	p.inLo, p.inHi = 1, 0
+	if p.bands < 2 {
+		return
+	}
+	reach := 4*m + 4
+	p.gi0 = (p.padL + 4*m - 1) / (4 * m)
+	p.gi1 = p.gi0
+	if d := p.W + p.padL - reach; d >= 0 {
+		p.gi1 = min(p.G, d/(4*m)+1)
+	}
+	// rows m*r0 - padT .. m*r0 - padT + mR + 1 inside 0 .. H-1
+	lo := (p.padT + m - 1) / m
+	hiRows := p.H - 2 - m*p.R + p.padT
+	w := 0
+	if p.gi0 > 0 {
+		w = 4*m*p.gi0 + 4
+	}
+	if p.G > p.gi1 {
+		w = max(w, 4*m*(p.G-p.gi1)+4)
+	}
+	w = alignUp(w, 4)
+	if p.gi1 <= p.gi0 || hiRows < 0 || hiRows/m < lo || 2*w > p.W {
+		return
+	}
+	p.inLo, p.inHi, p.Ws = lo, hiRows/m, w
+	p.padBytes = max(p.padBytes, p.stripOff()+(m*p.R+2)*p.W*4)
+}
+
+// inPlace says whether some bands read the input in place.
+func (p *winogradPlan) inPlace() bool { return p.inLo <= p.inHi }
 
 // bandsForThreads is the plan of a layer of one image whose bands are too
 // few to hand out whole (2 <= bands < 2 x threads) re-cut into 2 x threads
@@ -242,18 +291,18 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 	f.Get(band).I32Const(int32(p.R)).Op(wasm.OpcodeI32Mul).Set(r0)
 	f.I32Const(int32(p.TH - p.R)).Get(r0).Get(r0).I32Const(int32(p.TH - p.R)).Op(wasm.OpcodeI32GtS).Select().Set(r0)
 	var bw int32
-	if threaded {
-		bw = k.winogradBandWords(p, l.xBase, l.outBase, r0, nrows)
-	} else if p.bands > 1 {
-		k.winogradBandCopy(p, a, padBuf, l.xBase, r0, l.src, l.dst, l.c1, l.c2)
-	}
-
 	// 2. Input transform, one channel per call of a shared function.
-	inT := k.winogradIn(p)
-	if threaded {
-		k.winogradInThreads(p, inT, padBuf, vBuf, bw)
-	} else {
-		k.winogradInSerial(p, inT, a, padBuf, vBuf, r0)
+	switch {
+	case threaded:
+		bw = k.winogradBandWords(p, l.xBase, l.outBase, r0, nrows)
+		k.winogradInThreads(p, k.winogradIn(p), padBuf, vBuf, bw)
+	case p.bands > 1 && p.inPlace():
+		k.winogradInPlace(p, a, padBuf, vBuf, l.xBase, r0, l.src, l.dst, l.c1)
+	case p.bands > 1:
+		k.winogradBandCopy(p, a, padBuf, l.xBase, r0, l.src, l.dst, l.c1, l.c2)
+		k.winogradInSerial(p, k.winogradIn(p), a, padBuf, vBuf, r0)
+	default:
+		k.winogradInSerial(p, k.winogradIn(p), a, padBuf, vBuf, r0)
 	}
 
 	// 3. P GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
@@ -379,6 +428,143 @@ func (k *Ctx) winogradBandCopy(p *winogradPlan, a wsAddr, padBuf int32, xBase, r
 	})
 }
 
+// winogradInPlace is the input transform of a band of a layer with
+// p.inPlace: per channel, one call of winogradInPlaceFunc's function with
+// the channel's first input row of the band, its row of V and the strips'
+// buffer. A band whose rows lie inside the image (tile row r0 in inLo ..
+// inHi) passes the input itself; the others (the first and last bands)
+// first copy their rows, rows outside the image zero, into a buffer of
+// the same row pitch (W floats, mR+2 rows a channel) and pass that. The
+// band so copies 2(4m+4) columns of each row instead of the whole row
+// into a zeroed buffer; the values transformed are the same, so are the
+// bits.
+func (k *Ctx) winogradInPlace(p *winogradPlan, a wsAddr, padBuf, vBuf int32, xBase, r0, src, rowV, c asm.Local) {
+	f := k.F
+	fn := k.winogradInPlaceFunc(p)
+	m, W := p.m, p.W
+	rows := m*p.R + 2
+	strip, step, row := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	// the band's first input row, its address in channel 0
+	f.Get(r0).I32Const(int32(m)).Op(wasm.OpcodeI32Mul).I32Const(int32(p.padT)).Op(wasm.OpcodeI32Sub).Set(row)
+	f.Get(row).I32Const(int32(W * 4)).Op(wasm.OpcodeI32Mul).Get(xBase).Op(wasm.OpcodeI32Add).Set(src)
+	f.I32Const(int32(p.H * W * 4)).Set(step)
+	f.Get(r0).I32Const(int32(p.inLo)).Op(wasm.OpcodeI32LtS).Get(r0).I32Const(int32(p.inHi)).Op(wasm.OpcodeI32GtS).Op(wasm.OpcodeI32Or).If()
+	{
+		// rows above the image (top), inside it (n) and below it
+		top, n, dst, from := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		f.I32Const(0).Get(row).Op(wasm.OpcodeI32Sub).Tee(top).I32Const(0).Get(top).I32Const(0).Op(wasm.OpcodeI32GtS).Select().Set(top)
+		// n = min(rows, H - row) - top
+		f.I32Const(int32(p.H)).Get(row).Op(wasm.OpcodeI32Sub).Tee(n).I32Const(int32(rows)).Get(n).I32Const(int32(rows)).Op(wasm.OpcodeI32LtS).Select().Get(top).Op(wasm.OpcodeI32Sub).Set(n)
+		f.Get(row).Get(top).Op(wasm.OpcodeI32Add).I32Const(int32(W * 4)).Op(wasm.OpcodeI32Mul).Get(xBase).Op(wasm.OpcodeI32Add).Set(from)
+		a.push(padBuf)
+		f.Tee(dst).Set(src)
+		f.Counted(c, p.C, func() {
+			f.Get(dst).I32Const(0).Get(top).I32Const(int32(W * 4)).Op(wasm.OpcodeI32Mul).MemoryFill()
+			f.Get(top).I32Const(int32(W * 4)).Op(wasm.OpcodeI32Mul).Get(dst).Op(wasm.OpcodeI32Add)
+			f.Get(from).Get(n).I32Const(int32(W * 4)).Op(wasm.OpcodeI32Mul).MemoryCopy()
+			f.Get(top).Get(n).Op(wasm.OpcodeI32Add).I32Const(int32(W * 4)).Op(wasm.OpcodeI32Mul).Get(dst).Op(wasm.OpcodeI32Add)
+			f.I32Const(0).I32Const(int32(rows)).Get(top).Op(wasm.OpcodeI32Sub).Get(n).Op(wasm.OpcodeI32Sub).I32Const(int32(W * 4)).Op(wasm.OpcodeI32Mul).MemoryFill()
+			f.AddI32(dst, int32(rows*W*4))
+			f.AddI32(from, int32(p.H*W*4))
+		})
+		f.I32Const(int32(rows * W * 4)).Set(step)
+	}
+	f.End()
+	a.push(vBuf)
+	f.Set(rowV)
+	a.push(padBuf + int32(p.stripOff()))
+	f.Set(strip)
+	f.Counted(c, p.C, func() {
+		f.Get(src).Get(rowV).Get(strip).Call(fn)
+		f.Get(src).Get(step).Op(wasm.OpcodeI32Add).Set(src)
+		f.AddI32(rowV, int32(p.TpP*4))
+	})
+}
+
+// stripOff is where the strips of an inPlace layer lie in its bordered
+// buffer: after the band's rows copied at W floats a row.
+func (p *winogradPlan) stripOff() int { return alignUp(p.C*(p.m*p.R+2)*p.W*4, 16) }
+
+// winogradInPlaceFunc returns the shared function (src, v, strip)
+// transforming one channel of a band: src is the band's first input row
+// (m*r0 - padT; mR+2 rows, W floats apart), v the channel's row of V for
+// position 0, strip a buffer of mR+2 rows, W floats apart. It copies each
+// row's left edge (columns -padL .. Ws-padL-1, zero left of the image)
+// and right edge (Ws columns from 4m*gi1 - padL, zero right of the image)
+// side by side into strip's row, then runs one input transform (rows W
+// floats apart, the group count its argument) three times: over groups
+// gi0 .. gi1-1 from src itself, over the left and the right edge's groups
+// from the strips. A layer so has one input transform, as before.
+func (k *Ctx) winogradInPlaceFunc(p *winogradPlan) uint32 {
+	m, Ws := p.m, p.Ws
+	q := *p
+	q.Wp, q.G, q.groupsArg = p.W, 0, true
+	inT := k.winogradIn(&q) // rows W floats apart, the groups an argument
+	name := fmt.Sprintf("winograd_in_place_%d_%d_%d_%d_%d_%d_%d_%d", m, p.W, p.padL, p.R, p.G, p.gi0, p.gi1, p.C*p.TpP)
+	i32 := asm.I32
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
+		src, v, strip := f.Param(0), f.Param(1), f.Param(2)
+		s, d := f.Local(i32), f.Local(i32)
+		f.Get(src).Set(s)
+		f.Get(strip).Set(d)
+		c0 := 4*m*p.gi1 - p.padL // the right strip's first column
+		f.Counted(f.Local(i32), m*p.R+2, func() {
+			if p.gi0 > 0 {
+				n := min(p.W, Ws-p.padL)
+				zeroBytes(f, d, 0, p.padL*4)
+				copyBytes(f, d, p.padL*4, s, 0, n*4)
+				zeroBytes(f, d, (p.padL+n)*4, (Ws-p.padL-n)*4)
+			}
+			if p.G > p.gi1 {
+				n := min(p.W-c0, Ws)
+				copyBytes(f, d, Ws*4, s, c0*4, n*4)
+				zeroBytes(f, d, (Ws+n)*4, (Ws-n)*4)
+			}
+			f.AddI32(s, int32(p.W*4))
+			f.AddI32(d, int32(p.W*4))
+		})
+		f.Get(src).I32Const(int32((4*m*p.gi0 - p.padL) * 4)).Op(wasm.OpcodeI32Add)
+		f.Get(v).I32Const(int32(16 * p.gi0)).Op(wasm.OpcodeI32Add).I32Const(int32(p.gi1 - p.gi0)).Call(inT)
+		if p.gi0 > 0 {
+			f.Get(strip).Get(v).I32Const(int32(p.gi0)).Call(inT)
+		}
+		if p.G > p.gi1 {
+			f.Get(strip).I32Const(int32(Ws * 4)).Op(wasm.OpcodeI32Add)
+			f.Get(v).I32Const(int32(16 * p.gi1)).Op(wasm.OpcodeI32Add).I32Const(int32(p.G - p.gi1)).Call(inT)
+		}
+	})
+}
+
+// copyBytes copies n bytes (known at compile time) from src+so to dst+do
+// in f32x4, i64 and i32 moves.
+func copyBytes(f *asm.Func, dst asm.Local, do int, src asm.Local, so, n int) {
+	off := 0
+	for ; off+16 <= n; off += 16 {
+		f.Get(dst).Get(src).V128Load(uint32(so + off)).V128Store(uint32(do + off))
+	}
+	for ; off+8 <= n; off += 8 {
+		f.Get(dst).Get(src).I64Load(uint32(so + off)).I64Store(uint32(do + off))
+	}
+	for ; off+4 <= n; off += 4 {
+		f.Get(dst).Get(src).I32Load(uint32(so + off)).I32Store(uint32(do + off))
+	}
+}
+
+// zeroBytes stores n zero bytes (a multiple of 4, known at compile time)
+// at dst+do.
+func zeroBytes(f *asm.Func, dst asm.Local, do, n int) {
+	off := 0
+	for ; off+16 <= n; off += 16 {
+		f.Get(dst).V128Const([16]byte{}).V128Store(uint32(do + off))
+	}
+	for ; off+8 <= n; off += 8 {
+		f.Get(dst).I64Const(0).I64Store(uint32(do + off))
+	}
+	for ; off+4 <= n; off += 4 {
+		f.Get(dst).I32Const(0).I32Store(uint32(do + off))
+	}
+}
+
 // winogradCopyRows copies one channel's rows of a band, Hp of them from
 // input row rowC at src on into the bordered plane at dst (already
 // zeroed; rows above or below the image are skipped), moving dst, src and
@@ -460,9 +646,8 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 	if p.m == 4 {
 		return k.winogradIn4(p)
 	}
-	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP)
-	i32 := asm.I32
-	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
+	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP) + p.groupsKey()
+	return k.Helper(name, p.winogradInParams(), nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
 		vec := func() asm.Local { return f.Local(asm.V128) }
 		add := func(a, b asm.Local) { f.Get(a).Get(b).Vec(wasm.OpcodeVecF32x4Add) }
@@ -524,6 +709,24 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 	})
 }
 
+// groupsKey names an input transform over some of a band's groups
+// (winogradInPlaceFunc's), whose rows of V are TWp wide, not 4G.
+func (p *winogradPlan) groupsKey() string {
+	if !p.groupsArg {
+		return ""
+	}
+	return fmt.Sprintf("_of%d", p.TWp)
+}
+
+// winogradInParams are the input transform's parameters: (in, v), and the
+// groups with groupsArg.
+func (p *winogradPlan) winogradInParams() []wasm.ValueType {
+	if p.groupsArg {
+		return []wasm.ValueType{asm.I32, asm.I32, asm.I32}
+	}
+	return []wasm.ValueType{asm.I32, asm.I32}
+}
+
 // winogradEachGroup runs body for each group of four tiles in a band's R
 // tile rows, with in at the group's first bordered input row and vp at
 // its column of V: the loop both input transforms (F(2x2,3x3) and
@@ -532,11 +735,17 @@ func winogradEachGroup(f *asm.Func, p *winogradPlan, rowIn, rowV, in, vp, tyc, g
 	f.Counted(tyc, p.R, func() {
 		f.Get(rowIn).Set(in)
 		f.Get(rowV).Set(vp)
-		f.Counted(gc, p.G, func() {
+		group := func() {
 			body()
 			f.AddI32(in, int32(16*p.m)) // four tiles of m columns
 			f.AddI32(vp, 16)
-		})
+		}
+		if p.groupsArg {
+			f.Get(f.Param(2)).Set(gc)
+			f.Loop32(gc, group)
+		} else {
+			f.Counted(gc, p.G, group)
+		}
 		f.AddI32(rowIn, int32(p.m*p.Wp*4))
 		f.AddI32(rowV, int32(p.TWp*4))
 	})

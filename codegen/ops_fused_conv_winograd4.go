@@ -96,9 +96,8 @@ func newWinogradF4Ops(f *asm.Func) winogradF4Ops {
 // transforming one channel, in its first bordered row, v its row of V for
 // position 0.
 func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
-	name := fmt.Sprintf("winograd4_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP)
-	i32 := asm.I32
-	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
+	name := fmt.Sprintf("winograd4_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP) + p.groupsKey()
+	return k.Helper(name, p.winogradInParams(), nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
 		vec := func() asm.Local { return f.Local(asm.V128) }
 		in, vp, tyc, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
