@@ -144,6 +144,16 @@ func (p *winogradPlan) planInPlace() {
 	if p.gi1 <= p.gi0 || hiRows < 0 || hiRows/m < lo || 2*w > p.W {
 		return
 	}
+	// some band must lie inside the image: with only edge bands (two
+	// bands of a 64x64 map) every band would copy its rows anyway
+	inside := false
+	for b := 0; b < p.bands; b++ {
+		r0 := min(b*p.R, p.TH-p.R)
+		inside = inside || (r0 >= lo && r0 <= hiRows/m)
+	}
+	if !inside {
+		return
+	}
 	p.inLo, p.inHi, p.Ws = lo, hiRows/m, w
 	p.padBytes = max(p.padBytes, p.stripOff()+(m*p.R+2)*p.W*4)
 }
