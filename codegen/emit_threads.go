@@ -435,7 +435,7 @@ const (
 // maxProbeGap, since a probe the wrong way costs a slower call (a split
 // probe on a busy machine waits for a worker that lost its core).
 // Splitting pays when it saves at least 1/splitGainDiv of the node's time
-// on one thread, costs at most splitCPUPct percent more CPU time (the main
+// on one thread, costs at most 1/splitCPUDiv more CPU time (the main
 // thread's time less its sleep at the joins, plus the workers' chunk
 // time), and no more extra CPU time than it saves wall time. The CPU
 // limit is issue 11's limit for a whole run (1.15x the 1-thread module's):
@@ -448,7 +448,7 @@ const (
 	maxProbeGap  = 256
 	probeSettle  = 64
 	splitGainDiv = 8
-	splitCPUPct  = 15
+	splitCPUDiv  = 4
 )
 
 // nodeForms gives a node of a threaded module that splits a loop its two
@@ -514,13 +514,13 @@ func (md *module) formHelper() uint32 {
 		f.Get(calls).I32Const(probeCalls).Op(wasm.OpcodeI32LeU).If()
 		f.Get(calls).I32Const(probeCalls - 1).Op(wasm.OpcodeI32LtU).Set(d)
 		f.Else()
-		// pays = split*8 < alone*7 && cpu*100 < alone*115 && cpu+split < 2*alone
+		// pays = split*8 < alone*7 && cpu*4 < alone*5 && cpu+split < 2*alone
 		alone := func(mul int64) { f.Get(st).I64Load(stAlone).I64Const(mul).Op(wasm.OpcodeI64Mul) }
 		f.Get(st).I64Load(stSplit).I64Const(splitGainDiv).Op(wasm.OpcodeI64Mul)
 		alone(splitGainDiv - 1)
 		f.Op(wasm.OpcodeI64LtS)
-		f.Get(st).I64Load(stSplitCPU).I64Const(100).Op(wasm.OpcodeI64Mul)
-		alone(100 + splitCPUPct)
+		f.Get(st).I64Load(stSplitCPU).I64Const(splitCPUDiv).Op(wasm.OpcodeI64Mul)
+		alone(splitCPUDiv + 1)
 		f.Op(wasm.OpcodeI64LtS).Op(wasm.OpcodeI32And)
 		f.Get(st).I64Load(stSplitCPU).Get(st).I64Load(stSplit).Op(wasm.OpcodeI64Add)
 		alone(2)
