@@ -35,6 +35,9 @@ type winogradPlan struct {
 	// workspace before its P products: P rows of [C, 4].
 	src        bool
 	es, uBytes int
+	// eVBytes: V of a tilesAsA layer expanded (winogradExpandV), after U;
+	// then rBytes: its products' raw tiles between K chunks
+	eVBytes, rBytes int
 	// tilesAsA: a src layer with few tiles (ir.WinogradTilesAsA, then one
 	// band) runs its products transposed (winogradGEMMsTilesAsA): U in
 	// [C, 8] panels as B.
@@ -97,6 +100,10 @@ func (p *winogradPlan) setRows(R int) {
 	switch {
 	case p.tilesAsA:
 		p.uBytes = p.P * p.uPitch8()
+		p.eVBytes = p.P * p.tilesAsAChunk() * p.Tp * 16
+		if p.tilesAsAChunk() < p.C {
+			p.rBytes = p.M * p.P * p.Tp * 4
+		}
 	case p.src:
 		p.uBytes = p.P * p.uPitch()
 	}
@@ -141,7 +148,7 @@ func (p *winogradPlan) uPitch8() int { return spreadPitch(p.C*8) * 4 }
 func (p *winogradPlan) yRow() int { return 4 * p.m * p.G }
 
 func (p *winogradPlan) workspace() int {
-	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.uBytes + p.C*64 // + the portable shape's expanded U panel
+	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.uBytes + p.eVBytes + p.rBytes + p.C*64 // + the portable shape's expanded U panel
 }
 
 var (
@@ -865,56 +872,115 @@ func (k *Ctx) winogradEachPanel(panels int, cost float64, a wsAddr, uBuf int32, 
 // winogradGEMMsTilesAsA is winogradGEMMsSource for few tiles per band
 // (p.tilesAsA): each product runs transposed, M_xi^T [Tp, M] = V_xi^T
 // [Tp, C] x U_xi^T [C, M], in 4x8 tiles of four Winograd tiles by eight
-// output channels. A is V itself (four tiles of a V row per k step,
-// broadcast by shuffles: dotRowsA), B a [C, 8] panel of U (two stored
+// output channels. A is V, expanded once per layer (winogradExpandV: each
+// group of four tiles of a product as a PackA panel of C steps, so the
+// expansion serves every output panel), B a [C, 8] panel of U (two stored
 // 4-channel panels transformed side by side), and the tile is stored
-// transposed into M's rows (storeNCHW). Nothing is expanded: with the
-// weights as A each expanded panel served two tiles (7x7 and 14x14 maps,
-// 16 tiles). Each sum runs over C in order, as the weights-as-A form's
-// does, so the bits are the same; threaded modules hand out whole 8-channel
-// panels.
+// transposed into M's rows (storeNCHW). With the weights as A each
+// expanded panel served two tiles (7x7 and 14x14 maps, 16 tiles). Each
+// sum runs over C in order, as the weights-as-A form's does, so the bits
+// are the same; threaded modules expand V on the calling thread, then
+// hand out whole 8-channel panels.
 func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, uBuf int32, threaded bool) {
 	panels := p.M / 8
-	tiles := k.winogradTilesT(p)
-	body := func(f *asm.Func, mp, ub, _ asm.Local) {
-		xi, xic, pa, pb, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		for half := 0; half < 2; half++ {
-			f.Get(mp).I32Const(int32(2 * p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u) + int32(half*p.C*36*p.es)).Op(wasm.OpcodeI32Add)
-			f.Get(ub)
-			if half == 1 {
-				f.I32Const(16).Op(wasm.OpcodeI32Add)
-			}
-			f.Call(k.winogradPanelU(u.Type.DType, p.m, p.C, p.uPitch8(), 32))
+	eVBuf := uBuf + int32(p.uBytes)
+	rBuf := eVBuf + int32(p.eVBytes)
+	cc := p.tilesAsAChunk()
+	for c0 := 0; c0 < p.C; c0 += cc {
+		n := min(cc, p.C-c0)
+		k.winogradExpandV(p, a, vBuf+int32(c0*p.TpP*4), eVBuf, n)
+		mode := chunkWhole
+		switch {
+		case cc >= p.C:
+		case c0 == 0:
+			mode = chunkFirst
+		case c0+n < p.C:
+			mode = chunkMid
+		default:
+			mode = chunkLast
 		}
-		// pa = V ; pb = ub ; pc = Mb + mp*8*TpP*4, each moved per product
-		a.push(vBuf)
-		f.Set(pa)
-		f.Get(ub).Set(pb)
-		f.Get(mp).I32Const(int32(8 * p.TpP * 4)).Op(wasm.OpcodeI32Mul)
-		a.push(mBuf)
-		f.Op(wasm.OpcodeI32Add).Set(pc)
-		f.SetI32(xi, 0)
-		f.Counted(xic, p.P, func() {
-			f.Get(pa).Get(pb).Get(pc).Call(tiles)
-			f.AddI32(pa, int32(p.C*p.TpP*4))
-			f.AddI32(pb, int32(p.uPitch8()))
-			f.AddI32(pc, int32(p.M*p.TpP*4))
-		})
+		tiles := k.winogradTilesT(p, n, mode)
+		body := func(f *asm.Func, mp, ub, _ asm.Local) {
+			xi, xic, pa, pb, pc, pr := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			for half := 0; half < 2; half++ {
+				f.Get(mp).I32Const(int32(2 * p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u) + int32((half*p.C+c0)*36*p.es)).Op(wasm.OpcodeI32Add)
+				f.Get(ub).I32Const(int32(half*16 + c0*32)).Op(wasm.OpcodeI32Add)
+				f.Call(k.winogradPanelU(u.Type.DType, p.m, n, p.uPitch8(), 32))
+			}
+			// pa = expanded V ; pb = ub + c0 rows ; pc = Mb + mp*8*TpP*4, each moved per product
+			a.push(eVBuf)
+			f.Set(pa)
+			f.Get(ub).I32Const(int32(c0 * 32)).Op(wasm.OpcodeI32Add).Set(pb)
+			f.Get(mp).I32Const(int32(8 * p.TpP * 4)).Op(wasm.OpcodeI32Mul)
+			a.push(mBuf)
+			f.Op(wasm.OpcodeI32Add).Set(pc)
+			// pr = raw tiles of panel mp: P*Tp*32 bytes a panel
+			f.Get(mp).I32Const(int32(p.P * p.Tp * 32)).Op(wasm.OpcodeI32Mul)
+			a.push(rBuf)
+			f.Op(wasm.OpcodeI32Add).Set(pr)
+			f.SetI32(xi, 0)
+			f.Counted(xic, p.P, func() {
+				f.Get(pa).Get(pb).Get(pc).Get(pr).Call(tiles)
+				f.AddI32(pr, int32(p.Tp*32))
+				f.AddI32(pa, int32(n*p.Tp*16))
+				f.AddI32(pb, int32(p.uPitch8()))
+				f.AddI32(pc, int32(p.M*p.TpP*4))
+			})
+		}
+		k.winogradEachPanel(panels, float64(2*p.P*n)/float64(p.C)*winogradPanelNs(p), a, uBuf, 0, threaded, body)
 	}
-	k.winogradEachPanel(panels, float64(2*p.P)*winogradPanelNs(p), a, uBuf, 0, threaded, body)
 }
 
-// winogradTilesT returns the shared function (v, u, m) running one
-// product's transposed tiles for an 8-channel panel (winogradGEMMsTilesAsA):
-// v: the product's V rows (C of them, TpP*4 bytes apart), u: its [C, 8]
-// panel of U, m: the panel's first row of M; Tp/4 tiles of four Winograd
-// tiles each.
-func (k *Ctx) winogradTilesT(p *winogradPlan) uint32 {
+// tilesAsAChunk is the input channels per chunk of a tilesAsA layer's
+// products: as many as keep the chunk's expanded V within tilesAsAEVBytes.
+func (p *winogradPlan) tilesAsAChunk() int {
+	cc := max(16, tilesAsAEVBytes/(p.P*p.Tp*16)/16*16)
+	chunks := (p.C + cc - 1) / cc
+	return alignUp((p.C+chunks-1)/chunks, 4)
+}
+
+var tilesAsAEVBytes = 512 << 10
+
+// winogradExpandV writes n channels of V of a tilesAsA layer (from vBuf)
+// at eVBuf as pre-broadcast A panels: for each product and group of four
+// tiles, n steps of four vectors (64 bytes), each tile's value in all four
+// lanes (expand_panel over the group's four floats of each V row, TpP*4
+// bytes apart). The dot then loads A as whole vectors, where broadcasting
+// the lanes of V with shuffles took four of the twenty FP-port operations
+// of a k step (docs/design.md, r50d).
+func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n int) {
+	f := k.F
+	src, dst, row, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	a.push(vBuf)
+	f.Set(row)
+	a.push(eVBuf)
+	f.Set(dst)
+	f.Counted(c, p.P, func() {
+		f.Get(row).Set(src)
+		for g := 0; g < p.Tp/4; g++ {
+			f.Get(src).Get(dst).I32Const(int32(n)).I32Const(int32(p.TpP * 4)).Call(k.expandPanel())
+			f.AddI32(src, 16)
+			f.AddI32(dst, int32(n*64))
+		}
+		f.AddI32(row, int32(p.C*p.TpP*4))
+	})
+}
+
+// winogradTilesT returns the shared function (v, u, m, r) running one
+// product's transposed tiles over n channels for an 8-channel panel
+// (winogradGEMMsTilesAsA): v: the product's expanded V (Tp/4 panels of
+// n*64 bytes), u: its [n, 8] rows of U, m: the panel's first row of M, r:
+// its raw tiles (128 bytes a tile); Tp/4 tiles of four Winograd tiles
+// each. mode is the K chunk's: chunkWhole stores into M, chunkFirst the
+// raw tiles, chunkMid adds the raw tiles and stores them, chunkLast adds
+// them and stores into M. A chunk so costs 8 loads, adds and stores per
+// tile, where adding into M's transposed rows took the whole transpose.
+func (k *Ctx) winogradTilesT(p *winogradPlan, n int, mode int) uint32 {
 	i32 := asm.I32
 	ldv := p.TpP * 4
-	name := fmt.Sprintf("winograd_tiles_t_%d_%d_%d", p.C, p.Tp, ldv)
-	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(h *asm.Func) {
-		pv, pu, pm := h.Param(0), h.Param(1), h.Param(2)
+	name := fmt.Sprintf("winograd_tiles_te_%d_%d_%d_c%d", n, p.Tp, ldv, mode)
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, nil, func(h *asm.Func) {
+		pv, pu, pm, pr := h.Param(0), h.Param(1), h.Param(2), h.Param(3)
 		acc := make([]asm.Local, 8)
 		for i := range acc {
 			acc[i] = h.Local(asm.V128)
@@ -924,13 +990,25 @@ func (k *Ctx) winogradTilesT(p *winogradPlan) uint32 {
 		h.SetI32(rows, 4)
 		h.SetI32(cols, 8)
 		h.Counted(h.Local(i32), p.Tp/4, func() {
-			h.Get(pv).Get(pu).I32Const(int32(p.C)).I32Const(0).Call(k.dotRowsA(32, ldv))
+			h.Get(pv).Get(pu).I32Const(int32(n)).I32Const(32).Call(k.dotPortable(32))
 			for i := 7; i >= 0; i-- {
 				h.Set(acc[i])
 			}
-			k.epilogueBody(h, acc, storeNCHW, &ir.Epilogue{}, biasNone, pm, none, ldc, rows, cols, none)
-			h.AddI32(pv, 16)
+			if mode&chunkAddC != 0 {
+				for i := 7; i >= 0; i-- {
+					h.Get(acc[i]).Get(pr).V128Load(uint32(16 * i)).Vec(wasm.OpcodeVecF32x4Add).Set(acc[i])
+				}
+			}
+			if mode&chunkRaw != 0 {
+				for i := 7; i >= 0; i-- {
+					h.Get(pr).Get(acc[i]).V128Store(uint32(16 * i))
+				}
+			} else {
+				k.epilogueBody(h, acc, storeNCHW, &ir.Epilogue{}, biasNone, pm, none, ldc, rows, cols, none)
+			}
+			h.AddI32(pv, int32(n*64))
 			h.AddI32(pm, 16)
+			h.AddI32(pr, 128)
 		})
 	})
 }
