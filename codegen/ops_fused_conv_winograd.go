@@ -25,6 +25,10 @@ type winogradPlan struct {
 	N, C, M, H, W, Ho, Wo int
 	padT, padL            int
 	TH, G, TWp            int // tile rows, groups of 4 tile columns, padded tile columns
+	// TW: tile columns per tile row in V and M. The transforms run in
+	// whole groups of four (TWp), but V and M keep each row's TW tiles
+	// only (packed rows), so that the products skip the padding tiles.
+	TW int
 	R, bands              int // tile rows per band, bands
 	Tp, TpP               int // tiles per band and the pitch of V's and M's rows (spreadPitch)
 	Hp, Wp                int // bordered input plane: the image's, or a band's (mR+2 rows)
@@ -65,12 +69,16 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	tw := (p.Wo + m - 1) / m
 	p.G = (tw + 3) / 4
 	p.TWp = 4 * p.G
+	p.TW = p.TWp
 	// Bands of R tile rows whose V and M fit the budget, but at least 128
 	// tiles (a U panel is expanded once per band, product and panel).
 	R := max(1, winogradBandBytes/(p.P*(p.C+p.M)*p.TWp*4))
 	if u := n.Inputs[1].Type; op.WinogradFromSource(u.Shape) {
 		p.src, p.es = true, u.DType.Bytes(1)
 		p.tilesAsA = ir.WinogradTilesAsA(m, p.M, p.Ho, p.Wo)
+	}
+	if packedTileRows && !p.tilesAsA {
+		p.TW = tw
 	}
 	p.setRows(min(p.TH, max(R, (128+p.TWp-1)/p.TWp)))
 	return p, nil
@@ -81,8 +89,9 @@ func (p *winogradPlan) setRows(R int) {
 	m := p.m
 	p.R = R
 	p.bands = (p.TH + p.R - 1) / p.R
-	p.Tp = p.R * p.TWp
-	p.TpP = spreadPitch(p.Tp)
+	p.Tp = p.R * p.TW
+	// the last row's last group writes (and reads) TWp-TW tiles past Tp
+	p.TpP = spreadPitch(p.Tp + p.TWp - p.TW)
 	p.Hp = max(m*p.TH+2, p.padT+p.H)
 	if p.bands > 1 {
 		// Several bands copy their own input rows (and the two they share
@@ -468,6 +477,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 		return k.winogradIn4(p)
 	}
 	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP)
+	name += p.twSuffix()
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32}, nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
@@ -545,7 +555,7 @@ func winogradEachGroup(f *asm.Func, p *winogradPlan, rowIn, rowV, in, vp, tyc, g
 			f.AddI32(vp, 16)
 		})
 		f.AddI32(rowIn, int32(p.m*p.Wp*4))
-		f.AddI32(rowV, int32(p.TWp*4))
+		f.AddI32(rowV, int32(p.TW*4))
 	})
 }
 
@@ -556,6 +566,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 		return k.winogradOut4(p, hasBias)
 	}
 	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.R, p.G, p.M*p.TpP, hasBias)
+	name += p.twSuffix()
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
 		mp2, yp, bp := f.Param(0), f.Param(1), f.Param(2)
@@ -602,6 +613,9 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 				f.AddI32(mp2, 16)
 				f.AddI32(yp, 32)
 			})
+			if p.TW < p.TWp {
+				f.AddI32(mp2, int32((p.TW-p.TWp)*4)) // packed tile rows
+			}
 			f.AddI32(yp, yStride) // the tile row's second output row is done
 		})
 	})
@@ -1131,3 +1145,13 @@ func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 // from the stored weights"); 5x5 (0.85) and 10x10 (0.71) waste too much of
 // their tiles.
 const winogradSmallShare = 0.6
+
+var packedTileRows = true
+
+// twSuffix names the transforms of packed tile rows.
+func (p *winogradPlan) twSuffix() string {
+	if p.TW < p.TWp {
+		return fmt.Sprintf("_tw%d", p.TW)
+	}
+	return ""
+}
