@@ -28,12 +28,12 @@ type winogradPlan struct {
 	// TW: tile columns per tile row in V and M. The transforms run in
 	// whole groups of four (TWp), but V and M keep each row's TW tiles
 	// only (packed rows), so that the products skip the padding tiles.
-	TW int
-	R, bands              int // tile rows per band, bands
-	Tp, TpP               int // tiles per band and the pitch of V's and M's rows (spreadPitch)
-	Hp, Wp                int // bordered input plane: the image's, or a band's (mR+2 rows)
-	padBytes, vBytes      int
-	mBytes, yBytes        int
+	TW               int
+	R, bands         int // tile rows per band, bands
+	Tp, TpP          int // tiles per band and the pitch of V's and M's rows (spreadPitch)
+	Hp, Wp           int // bordered input plane: the image's, or a band's (mR+2 rows)
+	padBytes, vBytes int
+	mBytes, yBytes   int
 	// src: the weights are stored (ir.FusedConv.WinogradFromSource), es
 	// bytes a value, and each panel is transformed into uBytes of the
 	// workspace before its P products: P rows of [C, 4].
@@ -77,10 +77,16 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 		p.src, p.es = true, u.DType.Bytes(1)
 		p.tilesAsA = ir.WinogradTilesAsA(m, p.M, p.Ho, p.Wo)
 	}
-	if packedTileRows && !p.tilesAsA {
+	if !p.tilesAsA {
 		p.TW = tw
 	}
-	p.setRows(min(p.TH, max(R, (128+p.TWp-1)/p.TWp)))
+	rows := min(p.TH, max(R, (128+p.TWp-1)/p.TWp))
+	// As many bands, each as few rows as cover the map: the last band
+	// then recomputes as few of the rows before it as it can (56x56 with
+	// F(4x4,3x3), 14 tile rows: 2 bands of 7, not of 8 with 2 rows done
+	// twice; those layers 0.87-0.89 in V8, docs/design.md, r50d).
+	bands := (p.TH + rows - 1) / rows
+	p.setRows((p.TH + bands - 1) / bands)
 	return p, nil
 }
 
@@ -946,14 +952,16 @@ func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf
 }
 
 // tilesAsAChunk is the input channels per chunk of a tilesAsA layer's
-// products: as many as keep the chunk's expanded V within tilesAsAEVBytes.
+// products: as many as keep the chunk's expanded V within tilesAsAEVBytes
+// (256 KiB and 1 MiB did no better; the whole V expanded, 2-2.4 MB at
+// resnet50's layers, made them 1.2x slower: docs/design.md, r50d).
 func (p *winogradPlan) tilesAsAChunk() int {
 	cc := max(16, tilesAsAEVBytes/(p.P*p.Tp*16)/16*16)
 	chunks := (p.C + cc - 1) / cc
 	return alignUp((p.C+chunks-1)/chunks, 4)
 }
 
-var tilesAsAEVBytes = 512 << 10
+const tilesAsAEVBytes = 512 << 10
 
 // winogradExpandV writes n channels of V of a tilesAsA layer (from vBuf)
 // at eVBuf as pre-broadcast A panels: for each product and group of four
@@ -1145,8 +1153,6 @@ func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 // from the stored weights"); 5x5 (0.85) and 10x10 (0.71) waste too much of
 // their tiles.
 const winogradSmallShare = 0.6
-
-var packedTileRows = true
 
 // twSuffix names the transforms of packed tile rows.
 func (p *winogradPlan) twSuffix() string {
