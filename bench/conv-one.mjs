@@ -1,5 +1,7 @@
 // One-node Conv models timed in V8, builds alternating in this process:
-//   node conv-one.mjs "BIN_A;BIN_B" C,H,W,M,k[,stride[,relu 0/1]] ... [--min-time S]
+//   node conv-one.mjs "BIN_A;BIN_B" C,H,W,M,k[,stride[,relu 0/1]] ... [--min-time S] [--evict MB]
+// (--evict MB: writes MB of other memory before each run, so that the weights and input
+// come from memory as in a whole model, where each node's weights are read once per run)
 // (each node function alone: mlc compile --profile, mlc_profile_node)
 // prints per case and build min / median ms and GFLOP/s (min).
 import { execFileSync } from "node:child_process";
@@ -10,12 +12,16 @@ import { load } from "../runtime-shim/js/mlc.mjs";
 import { convModelOf } from "./onnx.mjs";
 const args = process.argv.slice(2);
 let minTime = 2;
+let evict = 0; // MB written between runs (--evict MB): the weights then come from memory, as in a whole model
 const cases = [];
 const bins = args[0].split(";");
 for (let i = 1; i < args.length; i++) {
   if (args[i] === "--min-time") minTime = parseFloat(args[++i]);
+  else if (args[i] === "--evict") evict = parseFloat(args[++i]);
   else cases.push(args[i].split(",").map(Number));
 }
+const evictBuf = new Uint32Array((evict * (1 << 20)) / 4);
+let evictN = 0;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "conv-one-"));
 for (const [C, H, W, M, k, s = 1, act = 1] of cases) {
   const pad = (k - 1) >> 1;
@@ -38,6 +44,7 @@ for (const [C, H, W, M, k, s = 1, act = 1] of cases) {
   const t0 = performance.now();
   while (performance.now() - t0 < minTime * 1000)
     for (const e of ms) {
+      if (evict) evictBuf.fill(++evictN);
       const a = performance.now();
       e.go();
       e.t.push(performance.now() - a);

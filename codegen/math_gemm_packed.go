@@ -404,23 +404,9 @@ func (k *Ctx) dotPortable(pitch int) uint32 { return k.dotPortableVecs(pitch, 2)
 
 // dotPortableVecs is dotPortable over vecs vectors of B per k step (2: the
 // 4x8 tile; 1: a 4x4 tile, returning acc[r], row r's 4 columns).
-func (k *Ctx) dotPortableVecs(pitch, vecs int) uint32 { return k.dotPortableShape(pitch, vecs, 0) }
+func (k *Ctx) dotPortableVecs(pitch, vecs int) uint32 { return k.dotPortableShape(pitch, vecs) }
 
-// dotRowsA is the 4x8 dotPortable with A unexpanded: per k step one
-// vector of A's four row elements (A stored k-major, e.g. four tiles of a
-// Winograd V row), lda bytes apart, each lane broadcast by a shuffle. A
-// then needs no expansion per product, where an expanded panel would serve
-// only a few tiles.
-func (k *Ctx) dotRowsA(pitch, lda int) uint32 { return k.dotPortableShape(pitch, 2, lda) }
-
-var splatLanes = [4][16]byte{
-	{0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3},
-	{4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7},
-	{8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11},
-	{12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15},
-}
-
-func (k *Ctx) dotPortableShape(pitch, vecs, lda int) uint32 {
+func (k *Ctx) dotPortableShape(pitch, vecs int) uint32 {
 	i32, v := asm.I32, asm.V128
 	res := make([]wasm.ValueType, 4*vecs)
 	for i := range res {
@@ -431,11 +417,7 @@ func (k *Ctx) dotPortableShape(pitch, vecs, lda int) uint32 {
 		name += fmt.Sprintf("_ldb%d", pitch)
 	}
 	// aStep: A's bytes per k step; aLast: a step's last A vector
-	aStep, aLast := 64, 48
-	if lda > 0 {
-		name += fmt.Sprintf("_lda%d", lda)
-		aStep, aLast = lda, 0
-	}
+	const aStep, aLast = 64, 48
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, res, func(h *asm.Func) {
 		pa, pb, steps, ldb := h.Param(0), h.Param(1), h.Param(2), h.Param(3)
 		acc := make([]asm.Local, 4*vecs) // acc[r*vecs+j]: row r, columns 4j..4j+3
@@ -448,24 +430,13 @@ func (k *Ctx) dotPortableShape(pitch, vecs, lda int) uint32 {
 			b[j] = h.Local(asm.V128)
 		}
 		av := h.Local(asm.V128)
-		var arow asm.Local // A's four row elements (lda > 0)
-		if lda > 0 {
-			arow = h.Local(asm.V128)
-		}
 		// step emits one k step reading A at pa+aoff and B at pb.
 		step := func(aoff, boff uint32) {
 			for j := vecs - 1; j >= 0; j-- {
 				h.Get(pb).V128Load(boff + uint32(16*j)).Set(b[j])
 			}
-			if lda > 0 {
-				h.Get(pa).V128Load(aoff).Set(arow)
-			}
 			for r := 3; r >= 0; r-- {
-				if lda > 0 {
-					h.Get(arow).Get(arow).I8x16Shuffle(splatLanes[r]).Set(av)
-				} else {
-					h.Get(pa).V128Load(aoff + uint32(16*r)).Set(av)
-				}
+				h.Get(pa).V128Load(aoff + uint32(16*r)).Set(av)
 				for j := vecs - 1; j >= 0; j-- {
 					k.madd(h, acc[r*vecs+j], av, b[j])
 				}

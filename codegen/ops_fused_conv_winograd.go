@@ -25,16 +25,23 @@ type winogradPlan struct {
 	N, C, M, H, W, Ho, Wo int
 	padT, padL            int
 	TH, G, TWp            int // tile rows, groups of 4 tile columns, padded tile columns
-	R, bands              int // tile rows per band, bands
-	Tp, TpP               int // tiles per band and the pitch of V's and M's rows (spreadPitch)
-	Hp, Wp                int // bordered input plane: the image's, or a band's (mR+2 rows)
-	padBytes, vBytes      int
-	mBytes, yBytes        int
+	// TW: tile columns per tile row in V and M. The transforms run in
+	// whole groups of four (TWp), but V and M keep each row's TW tiles
+	// only (packed rows), so that the products skip the padding tiles.
+	TW               int
+	R, bands         int // tile rows per band, bands
+	Tp, TpP          int // tiles per band and the pitch of V's and M's rows (spreadPitch)
+	Hp, Wp           int // bordered input plane: the image's, or a band's (mR+2 rows)
+	padBytes, vBytes int
+	mBytes, yBytes   int
 	// src: the weights are stored (ir.FusedConv.WinogradFromSource), es
 	// bytes a value, and each panel is transformed into uBytes of the
 	// workspace before its P products: P rows of [C, 4].
 	src        bool
 	es, uBytes int
+	// eVBytes: V of a tilesAsA layer expanded (winogradExpandV), after U;
+	// then rBytes: its products' raw tiles between K chunks
+	eVBytes, rBytes int
 	// tilesAsA: a src layer with few tiles (ir.WinogradTilesAsA, then one
 	// band) runs its products transposed (winogradGEMMsTilesAsA): U in
 	// [C, 8] panels as B.
@@ -73,6 +80,7 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	tw := (p.Wo + m - 1) / m
 	p.G = (tw + 3) / 4
 	p.TWp = 4 * p.G
+	p.TW = p.TWp
 	// Bands of R tile rows whose V and M fit the budget, but at least 128
 	// tiles (a U panel is expanded once per band, product and panel).
 	R := max(1, winogradBandBytes/(p.P*(p.C+p.M)*p.TWp*4))
@@ -80,7 +88,16 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 		p.src, p.es = true, u.DType.Bytes(1)
 		p.tilesAsA = ir.WinogradTilesAsA(m, p.M, p.Ho, p.Wo)
 	}
-	p.setRows(min(p.TH, max(R, (128+p.TWp-1)/p.TWp)))
+	if !p.tilesAsA {
+		p.TW = tw
+	}
+	rows := min(p.TH, max(R, (128+p.TWp-1)/p.TWp))
+	// As many bands, each as few rows as cover the map: the last band
+	// then recomputes as few of the rows before it as it can (56x56 with
+	// F(4x4,3x3), 14 tile rows: 2 bands of 7, not of 8 with 2 rows done
+	// twice; those layers 0.87-0.89 in V8, docs/design.md, r50d).
+	bands := (p.TH + rows - 1) / rows
+	p.setRows((p.TH + bands - 1) / bands)
 	return p, nil
 }
 
@@ -89,8 +106,9 @@ func (p *winogradPlan) setRows(R int) {
 	m := p.m
 	p.R = R
 	p.bands = (p.TH + p.R - 1) / p.R
-	p.Tp = p.R * p.TWp
-	p.TpP = spreadPitch(p.Tp)
+	p.Tp = p.R * p.TW
+	// the last row's last group writes (and reads) TWp-TW tiles past Tp
+	p.TpP = spreadPitch(p.Tp + p.TWp - p.TW)
 	p.Hp = max(m*p.TH+2, p.padT+p.H)
 	if p.bands > 1 {
 		// Several bands copy their own input rows (and the two they share
@@ -109,6 +127,10 @@ func (p *winogradPlan) setRows(R int) {
 	switch {
 	case p.tilesAsA:
 		p.uBytes = p.P * p.uPitch8()
+		p.eVBytes = p.P * p.tilesAsAChunk() * p.Tp * 16
+		if p.tilesAsAChunk() < p.C {
+			p.rBytes = p.M * p.P * p.Tp * 4
+		}
 	case p.src:
 		p.uBytes = p.P * p.uPitch()
 	}
@@ -200,7 +222,7 @@ func (p *winogradPlan) uPitch8() int { return spreadPitch(p.C*8) * 4 }
 func (p *winogradPlan) yRow() int { return 4 * p.m * p.G }
 
 func (p *winogradPlan) workspace() int {
-	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.uBytes + p.C*64 // + the portable shape's expanded U panel
+	return p.padBytes + p.vBytes + p.mBytes + p.yBytes + p.uBytes + p.eVBytes + p.rBytes + p.C*64 // + the portable shape's expanded U panel
 }
 
 var (
@@ -502,9 +524,10 @@ func (p *winogradPlan) stripOff() int { return alignUp(p.C*(p.m*p.R+2)*p.W*4, 16
 // row's left edge (columns -padL .. Ws-padL-1, zero left of the image)
 // and right edge (Ws columns from 4m*gi1 - padL, zero right of the image)
 // side by side into strip's row, then runs one input transform (rows W
-// floats apart, the group count its argument) three times: over groups
-// gi0 .. gi1-1 from src itself, over the left and the right edge's groups
-// from the strips. A layer so has one input transform, as before.
+// floats apart, the group count its argument) three times: over the
+// right edge's groups from the strips, over groups gi0 .. gi1-1 from src
+// itself, over the left edge's groups from the strips. A layer so has one
+// input transform, as before.
 func (k *Ctx) winogradInPlaceFunc(p *winogradPlan) uint32 {
 	m, Ws := p.m, p.Ws
 	q := *p
@@ -533,14 +556,17 @@ func (k *Ctx) winogradInPlaceFunc(p *winogradPlan) uint32 {
 			f.AddI32(s, int32(p.W*4))
 			f.AddI32(d, int32(p.W*4))
 		})
+		// Right edge first: with packed tile rows (TW < TWp) a row's last
+		// group writes past the row into the next row's first tiles, which
+		// the interior or left pass, run after it, then writes over.
+		if p.G > p.gi1 {
+			f.Get(strip).I32Const(int32(Ws * 4)).Op(wasm.OpcodeI32Add)
+			f.Get(v).I32Const(int32(16 * p.gi1)).Op(wasm.OpcodeI32Add).I32Const(int32(p.G - p.gi1)).Call(inT)
+		}
 		f.Get(src).I32Const(int32((4*m*p.gi0 - p.padL) * 4)).Op(wasm.OpcodeI32Add)
 		f.Get(v).I32Const(int32(16 * p.gi0)).Op(wasm.OpcodeI32Add).I32Const(int32(p.gi1 - p.gi0)).Call(inT)
 		if p.gi0 > 0 {
 			f.Get(strip).Get(v).I32Const(int32(p.gi0)).Call(inT)
-		}
-		if p.G > p.gi1 {
-			f.Get(strip).I32Const(int32(Ws * 4)).Op(wasm.OpcodeI32Add)
-			f.Get(v).I32Const(int32(16 * p.gi1)).Op(wasm.OpcodeI32Add).I32Const(int32(p.G - p.gi1)).Call(inT)
 		}
 	})
 }
@@ -656,7 +682,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 	if p.m == 4 {
 		return k.winogradIn4(p)
 	}
-	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP) + p.groupsKey()
+	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP) + p.groupsKey() + p.twSuffix()
 	return k.Helper(name, p.winogradInParams(), nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
 		vec := func() asm.Local { return f.Local(asm.V128) }
@@ -720,7 +746,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 }
 
 // groupsKey names an input transform over some of a band's groups
-// (winogradInPlaceFunc's), whose rows of V are TWp wide, not 4G.
+// (winogradInPlaceFunc's), whose rows of V are TW tiles apart, not 4G.
 func (p *winogradPlan) groupsKey() string {
 	if !p.groupsArg {
 		return ""
@@ -757,7 +783,7 @@ func winogradEachGroup(f *asm.Func, p *winogradPlan, rowIn, rowV, in, vp, tyc, g
 			f.Counted(gc, p.G, group)
 		}
 		f.AddI32(rowIn, int32(p.m*p.Wp*4))
-		f.AddI32(rowV, int32(p.TWp*4))
+		f.AddI32(rowV, int32(p.TW*4))
 	})
 }
 
@@ -768,6 +794,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 		return k.winogradOut4(p, hasBias)
 	}
 	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.R, p.G, p.M*p.TpP, hasBias)
+	name += p.twSuffix()
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
 		mp2, yp, bp := f.Param(0), f.Param(1), f.Param(2)
@@ -814,6 +841,9 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 				f.AddI32(mp2, 16)
 				f.AddI32(yp, 32)
 			})
+			if p.TW < p.TWp {
+				f.AddI32(mp2, int32((p.TW-p.TWp)*4)) // packed tile rows
+			}
 			f.AddI32(yp, yStride) // the tile row's second output row is done
 		})
 	})
@@ -1084,56 +1114,117 @@ func (k *Ctx) winogradEachPanel(panels int, cost float64, a wsAddr, uBuf int32, 
 // winogradGEMMsTilesAsA is winogradGEMMsSource for few tiles per band
 // (p.tilesAsA): each product runs transposed, M_xi^T [Tp, M] = V_xi^T
 // [Tp, C] x U_xi^T [C, M], in 4x8 tiles of four Winograd tiles by eight
-// output channels. A is V itself (four tiles of a V row per k step,
-// broadcast by shuffles: dotRowsA), B a [C, 8] panel of U (two stored
+// output channels. A is V, expanded once per layer (winogradExpandV: each
+// group of four tiles of a product as a PackA panel of C steps, so the
+// expansion serves every output panel), B a [C, 8] panel of U (two stored
 // 4-channel panels transformed side by side), and the tile is stored
-// transposed into M's rows (storeNCHW). Nothing is expanded: with the
-// weights as A each expanded panel served two tiles (7x7 and 14x14 maps,
-// 16 tiles). Each sum runs over C in order, as the weights-as-A form's
-// does, so the bits are the same; threaded modules hand out whole 8-channel
-// panels.
+// transposed into M's rows (storeNCHW). With the weights as A each
+// expanded panel served two tiles (7x7 and 14x14 maps, 16 tiles). Each
+// sum runs over C in order, as the weights-as-A form's does, so the bits
+// are the same; threaded modules expand V on the calling thread, then
+// hand out whole 8-channel panels.
 func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, uBuf int32, threaded bool) {
 	panels := p.M / 8
-	tiles := k.winogradTilesT(p)
-	body := func(f *asm.Func, mp, ub, _ asm.Local) {
-		xi, xic, pa, pb, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		for half := 0; half < 2; half++ {
-			f.Get(mp).I32Const(int32(2 * p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u) + int32(half*p.C*36*p.es)).Op(wasm.OpcodeI32Add)
-			f.Get(ub)
-			if half == 1 {
-				f.I32Const(16).Op(wasm.OpcodeI32Add)
-			}
-			f.Call(k.winogradPanelU(u.Type.DType, p.m, p.C, p.uPitch8(), 32))
+	eVBuf := uBuf + int32(p.uBytes)
+	rBuf := eVBuf + int32(p.eVBytes)
+	cc := p.tilesAsAChunk()
+	for c0 := 0; c0 < p.C; c0 += cc {
+		n := min(cc, p.C-c0)
+		k.winogradExpandV(p, a, vBuf+int32(c0*p.TpP*4), eVBuf, n)
+		mode := chunkWhole
+		switch {
+		case cc >= p.C:
+		case c0 == 0:
+			mode = chunkFirst
+		case c0+n < p.C:
+			mode = chunkMid
+		default:
+			mode = chunkLast
 		}
-		// pa = V ; pb = ub ; pc = Mb + mp*8*TpP*4, each moved per product
-		a.push(vBuf)
-		f.Set(pa)
-		f.Get(ub).Set(pb)
-		f.Get(mp).I32Const(int32(8 * p.TpP * 4)).Op(wasm.OpcodeI32Mul)
-		a.push(mBuf)
-		f.Op(wasm.OpcodeI32Add).Set(pc)
-		f.SetI32(xi, 0)
-		f.Counted(xic, p.P, func() {
-			f.Get(pa).Get(pb).Get(pc).Call(tiles)
-			f.AddI32(pa, int32(p.C*p.TpP*4))
-			f.AddI32(pb, int32(p.uPitch8()))
-			f.AddI32(pc, int32(p.M*p.TpP*4))
-		})
+		tiles := k.winogradTilesT(p, n, mode)
+		body := func(f *asm.Func, mp, ub, _ asm.Local) {
+			xi, xic, pa, pb, pc, pr := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			for half := 0; half < 2; half++ {
+				f.Get(mp).I32Const(int32(2 * p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u) + int32((half*p.C+c0)*36*p.es)).Op(wasm.OpcodeI32Add)
+				f.Get(ub).I32Const(int32(half*16 + c0*32)).Op(wasm.OpcodeI32Add)
+				f.Call(k.winogradPanelU(u.Type.DType, p.m, n, p.uPitch8(), 32))
+			}
+			// pa = expanded V ; pb = ub + c0 rows ; pc = Mb + mp*8*TpP*4, each moved per product
+			a.push(eVBuf)
+			f.Set(pa)
+			f.Get(ub).I32Const(int32(c0 * 32)).Op(wasm.OpcodeI32Add).Set(pb)
+			f.Get(mp).I32Const(int32(8 * p.TpP * 4)).Op(wasm.OpcodeI32Mul)
+			a.push(mBuf)
+			f.Op(wasm.OpcodeI32Add).Set(pc)
+			// pr = raw tiles of panel mp: P*Tp*32 bytes a panel
+			f.Get(mp).I32Const(int32(p.P * p.Tp * 32)).Op(wasm.OpcodeI32Mul)
+			a.push(rBuf)
+			f.Op(wasm.OpcodeI32Add).Set(pr)
+			f.SetI32(xi, 0)
+			f.Counted(xic, p.P, func() {
+				f.Get(pa).Get(pb).Get(pc).Get(pr).Call(tiles)
+				f.AddI32(pr, int32(p.Tp*32))
+				f.AddI32(pa, int32(n*p.Tp*16))
+				f.AddI32(pb, int32(p.uPitch8()))
+				f.AddI32(pc, int32(p.M*p.TpP*4))
+			})
+		}
+		k.winogradEachPanel(panels, float64(2*p.P*n)/float64(p.C)*winogradPanelNs(p), a, uBuf, 0, threaded, body)
 	}
-	k.winogradEachPanel(panels, float64(2*p.P)*winogradPanelNs(p), a, uBuf, 0, threaded, body)
 }
 
-// winogradTilesT returns the shared function (v, u, m) running one
-// product's transposed tiles for an 8-channel panel (winogradGEMMsTilesAsA):
-// v: the product's V rows (C of them, TpP*4 bytes apart), u: its [C, 8]
-// panel of U, m: the panel's first row of M; Tp/4 tiles of four Winograd
-// tiles each.
-func (k *Ctx) winogradTilesT(p *winogradPlan) uint32 {
+// tilesAsAChunk is the input channels per chunk of a tilesAsA layer's
+// products: as many as keep the chunk's expanded V within tilesAsAEVBytes
+// (256 KiB and 1 MiB did no better; the whole V expanded, 2-2.4 MB at
+// resnet50's layers, made them 1.2x slower: docs/design.md, r50d).
+func (p *winogradPlan) tilesAsAChunk() int {
+	cc := max(16, tilesAsAEVBytes/(p.P*p.Tp*16)/16*16)
+	chunks := (p.C + cc - 1) / cc
+	return alignUp((p.C+chunks-1)/chunks, 4)
+}
+
+const tilesAsAEVBytes = 512 << 10
+
+// winogradExpandV writes n channels of V of a tilesAsA layer (from vBuf)
+// at eVBuf as pre-broadcast A panels: for each product and group of four
+// tiles, n steps of four vectors (64 bytes), each tile's value in all four
+// lanes (expand_panel over the group's four floats of each V row, TpP*4
+// bytes apart). The dot then loads A as whole vectors, where broadcasting
+// the lanes of V with shuffles took four of the twenty FP-port operations
+// of a k step (docs/design.md, r50d).
+func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n int) {
+	f := k.F
+	src, dst, row, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	a.push(vBuf)
+	f.Set(row)
+	a.push(eVBuf)
+	f.Set(dst)
+	f.Counted(c, p.P, func() {
+		f.Get(row).Set(src)
+		for g := 0; g < p.Tp/4; g++ {
+			f.Get(src).Get(dst).I32Const(int32(n)).I32Const(int32(p.TpP * 4)).Call(k.expandPanel())
+			f.AddI32(src, 16)
+			f.AddI32(dst, int32(n*64))
+		}
+		f.AddI32(row, int32(p.C*p.TpP*4))
+	})
+}
+
+// winogradTilesT returns the shared function (v, u, m, r) running one
+// product's transposed tiles over n channels for an 8-channel panel
+// (winogradGEMMsTilesAsA): v: the product's expanded V (Tp/4 panels of
+// n*64 bytes), u: its [n, 8] rows of U, m: the panel's first row of M, r:
+// its raw tiles (128 bytes a tile); Tp/4 tiles of four Winograd tiles
+// each. mode is the K chunk's: chunkWhole stores into M, chunkFirst the
+// raw tiles, chunkMid adds the raw tiles and stores them, chunkLast adds
+// them and stores into M. A chunk so costs 8 loads, adds and stores per
+// tile, where adding into M's transposed rows took the whole transpose.
+func (k *Ctx) winogradTilesT(p *winogradPlan, n int, mode int) uint32 {
 	i32 := asm.I32
 	ldv := p.TpP * 4
-	name := fmt.Sprintf("winograd_tiles_t_%d_%d_%d", p.C, p.Tp, ldv)
-	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(h *asm.Func) {
-		pv, pu, pm := h.Param(0), h.Param(1), h.Param(2)
+	name := fmt.Sprintf("winograd_tiles_te_%d_%d_%d_c%d", n, p.Tp, ldv, mode)
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, nil, func(h *asm.Func) {
+		pv, pu, pm, pr := h.Param(0), h.Param(1), h.Param(2), h.Param(3)
 		acc := make([]asm.Local, 8)
 		for i := range acc {
 			acc[i] = h.Local(asm.V128)
@@ -1143,13 +1234,25 @@ func (k *Ctx) winogradTilesT(p *winogradPlan) uint32 {
 		h.SetI32(rows, 4)
 		h.SetI32(cols, 8)
 		h.Counted(h.Local(i32), p.Tp/4, func() {
-			h.Get(pv).Get(pu).I32Const(int32(p.C)).I32Const(0).Call(k.dotRowsA(32, ldv))
+			h.Get(pv).Get(pu).I32Const(int32(n)).I32Const(32).Call(k.dotPortable(32))
 			for i := 7; i >= 0; i-- {
 				h.Set(acc[i])
 			}
-			k.epilogueBody(h, acc, storeNCHW, &ir.Epilogue{}, biasNone, pm, none, ldc, rows, cols, none)
-			h.AddI32(pv, 16)
+			if mode&chunkAddC != 0 {
+				for i := 7; i >= 0; i-- {
+					h.Get(acc[i]).Get(pr).V128Load(uint32(16 * i)).Vec(wasm.OpcodeVecF32x4Add).Set(acc[i])
+				}
+			}
+			if mode&chunkRaw != 0 {
+				for i := 7; i >= 0; i-- {
+					h.Get(pr).Get(acc[i]).V128Store(uint32(16 * i))
+				}
+			} else {
+				k.epilogueBody(h, acc, storeNCHW, &ir.Epilogue{}, biasNone, pm, none, ldc, rows, cols, none)
+			}
+			h.AddI32(pv, int32(n*64))
 			h.AddI32(pm, 16)
+			h.AddI32(pr, 128)
 		})
 	})
 }
@@ -1272,3 +1375,11 @@ func winogradFits(n *ir.Node, op *ir.FusedConv) bool {
 // from the stored weights"); 5x5 (0.85) and 10x10 (0.71) waste too much of
 // their tiles.
 const winogradSmallShare = 0.6
+
+// twSuffix names the transforms of packed tile rows.
+func (p *winogradPlan) twSuffix() string {
+	if p.TW < p.TWp {
+		return fmt.Sprintf("_tw%d", p.TW)
+	}
+	return ""
+}

@@ -96,7 +96,7 @@ func newWinogradF4Ops(f *asm.Func) winogradF4Ops {
 // transforming one channel, in its first bordered row, v its row of V for
 // position 0.
 func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
-	name := fmt.Sprintf("winograd4_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP) + p.groupsKey()
+	name := fmt.Sprintf("winograd4_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP) + p.groupsKey() + p.twSuffix()
 	return k.Helper(name, p.winogradInParams(), nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
 		vec := func() asm.Local { return f.Local(asm.V128) }
@@ -146,6 +146,7 @@ func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
 // y its tile-aligned plane.
 func (k *Ctx) winogradOut4(p *winogradPlan, hasBias bool) uint32 {
 	name := fmt.Sprintf("winograd4_out_%d_%d_%d_%v", p.R, p.G, p.M*p.TpP, hasBias)
+	name += p.twSuffix()
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
 		mp, yp, bp := f.Param(0), f.Param(1), f.Param(2)
@@ -193,6 +194,9 @@ func (k *Ctx) winogradOut4(p *winogradPlan, hasBias bool) uint32 {
 				f.AddI32(mp, 16)
 				f.AddI32(yp, 64)
 			})
+			if p.TW < p.TWp {
+				f.AddI32(mp, int32((p.TW-p.TWp)*4)) // packed tile rows
+			}
 			f.AddI32(yp, int32(3*yStride)) // the tile row's other three output rows are done
 		})
 	})
