@@ -33,6 +33,11 @@ const cases = {
   conv_dilation2_stride2: conv(6, 17, 17, 5, 3, { pad: 2, dilation: 2, stride: 2 }),
   conv_depthwise_dilation2: conv(8, 14, 14, 8, 3, { pad: 2, dilation: 2, group: 8, act: "Clip6" }),
   aspp_head_32x32: { bytes: asppModel(64, 32, 16, [12, 24, 36]), dims: [1, 64, 32, 32] },
+  // Winograd bands reading their input in place, with tile columns not a
+  // multiple of 4 (packed tile rows: a row's last group spills into the
+  // next row's first tiles), with and without a left edge strip
+  winograd_in_place_122x98: conv(8, 122, 98, 8, 3, { pad: 1, act: "Relu" }),
+  winograd_in_place_no_left_pad: conv(8, 122, 98, 8, 3, { pads: [2, 0, 0, 2] }),
   concat_in_place_12x12: { bytes: concatModel(8, 12), dims: [1, 8, 12, 12] },
 };
 const only = process.argv.slice(3);
