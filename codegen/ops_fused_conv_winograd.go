@@ -1121,8 +1121,8 @@ func (k *Ctx) winogradEachPanel(panels int, cost float64, a wsAddr, uBuf int32, 
 // transposed into M's rows (storeNCHW). With the weights as A each
 // expanded panel served two tiles (7x7 and 14x14 maps, 16 tiles). Each
 // sum runs over C in order, as the weights-as-A form's does, so the bits
-// are the same; threaded modules expand V on the calling thread, then
-// hand out whole 8-channel panels.
+// are the same; threaded modules hand out the products of V's expansion,
+// then whole 8-channel panels.
 func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, uBuf int32, threaded bool) {
 	panels := p.M / 8
 	eVBuf := uBuf + int32(p.uBytes)
@@ -1130,7 +1130,7 @@ func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf
 	cc := p.tilesAsAChunk()
 	for c0 := 0; c0 < p.C; c0 += cc {
 		n := min(cc, p.C-c0)
-		k.winogradExpandV(p, a, vBuf+int32(c0*p.TpP*4), eVBuf, n)
+		k.winogradExpandV(p, a, vBuf+int32(c0*p.TpP*4), eVBuf, n, threaded)
 		mode := chunkWhole
 		switch {
 		case cc >= p.C:
@@ -1191,8 +1191,31 @@ const tilesAsAEVBytes = 512 << 10
 // lanes (expand_panel over the group's four floats of each V row, TpP*4
 // bytes apart). The dot then loads A as whole vectors, where broadcasting
 // the lanes of V with shuffles took four of the twenty FP-port operations
-// of a k step (docs/design.md, r50d).
-func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n int) {
+// of a k step (docs/design.md, r50d). threaded hands out the products
+// (each writes its own part of eVBuf), so that a threaded module's node
+// does not expand on one thread while the other waits; the bytes written
+// are the same.
+func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n int, threaded bool) {
+	if threaded {
+		k.Parallel(p.P, float64(p.Tp/4*n*80)*nsPerCopy, func(s Span) {
+			f := s.F
+			xi, src, dst := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			s.For(xi, func() {
+				f.Get(xi).I32Const(int32(p.C * p.TpP * 4)).Op(wasm.OpcodeI32Mul)
+				a.push(vBuf)
+				f.Op(wasm.OpcodeI32Add).Set(src)
+				f.Get(xi).I32Const(int32(p.Tp / 4 * n * 64)).Op(wasm.OpcodeI32Mul)
+				a.push(eVBuf)
+				f.Op(wasm.OpcodeI32Add).Set(dst)
+				for g := 0; g < p.Tp/4; g++ {
+					f.Get(src).Get(dst).I32Const(int32(n)).I32Const(int32(p.TpP * 4)).Call(k.expandPanel())
+					f.AddI32(src, 16)
+					f.AddI32(dst, int32(n*64))
+				}
+			})
+		})
+		return
+	}
 	f := k.F
 	src, dst, row, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	a.push(vBuf)
