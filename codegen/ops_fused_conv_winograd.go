@@ -196,7 +196,10 @@ func (p *winogradPlan) bandsForThreads(threads int) *winogradPlan {
 	q := *p
 	q.recut = true
 	q.setRows((p.TH + 2*threads - 1) / (2 * threads))
-	if q.Tp < winogradMinThreadTiles || q.bands < 2*threads {
+	// counted in whole groups of four (R*TWp), as before packed tile rows:
+	// a panel's expansion is weighed against the product's real work, which
+	// packing did not change (56x56 F(4x4) re-cut in 4 bands: 56 tiles)
+	if q.R*q.TWp < winogradMinThreadTiles || q.bands < 2*threads {
 		return nil
 	}
 	return &q
