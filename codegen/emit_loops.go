@@ -173,18 +173,39 @@ func copyRow(f *asm.Func, simd bool, dst, src asm.Local, n int) {
 		f.Get(dst).Get(src).I32Const(int32(n)).MemoryCopy()
 		return
 	}
+	copyBytes(f, dst, 0, src, 0, n)
+	for off := n / 4 * 4; off < n; off++ {
+		f.Get(dst).Get(src).I32Load8U(uint32(off)).I32Store8(uint32(off))
+	}
+}
+
+// copyBytes copies n bytes (known at compile time) from src+so to dst+do
+// in f32x4, i64 and i32 moves, up to the last whole four bytes.
+func copyBytes(f *asm.Func, dst asm.Local, do int, src asm.Local, so, n int) {
 	off := 0
 	for ; off+16 <= n; off += 16 {
-		f.Get(dst).Get(src).V128Load(uint32(off)).V128Store(uint32(off))
+		f.Get(dst).Get(src).V128Load(uint32(so + off)).V128Store(uint32(do + off))
 	}
 	for ; off+8 <= n; off += 8 {
-		f.Get(dst).Get(src).I64Load(uint32(off)).I64Store(uint32(off))
+		f.Get(dst).Get(src).I64Load(uint32(so + off)).I64Store(uint32(do + off))
 	}
 	for ; off+4 <= n; off += 4 {
-		f.Get(dst).Get(src).I32Load(uint32(off)).I32Store(uint32(off))
+		f.Get(dst).Get(src).I32Load(uint32(so + off)).I32Store(uint32(do + off))
 	}
-	for ; off < n; off++ {
-		f.Get(dst).Get(src).I32Load8U(uint32(off)).I32Store8(uint32(off))
+}
+
+// zeroBytes stores n zero bytes (a multiple of 4, known at compile time)
+// at dst+do.
+func zeroBytes(f *asm.Func, dst asm.Local, do, n int) {
+	off := 0
+	for ; off+16 <= n; off += 16 {
+		f.Get(dst).V128Const([16]byte{}).V128Store(uint32(do + off))
+	}
+	for ; off+8 <= n; off += 8 {
+		f.Get(dst).I64Const(0).I64Store(uint32(do + off))
+	}
+	for ; off+4 <= n; off += 4 {
+		f.Get(dst).I32Const(0).I32Store(uint32(do + off))
 	}
 }
 

@@ -134,6 +134,19 @@ const (
 	chunkLast  = chunkAddC            // sums onto C, then the epilogue
 )
 
+// chunkModeOf is the accumulation mode of K chunk i of n.
+func chunkModeOf(i, n int) int {
+	switch {
+	case n == 1:
+		return chunkWhole
+	case i == 0:
+		return chunkFirst
+	case i == n-1:
+		return chunkLast
+	}
+	return chunkMid
+}
+
 // microKernelA is microKernel reading A unpacked, four rows lda bytes apart
 // (v8 tune; lda 0 means a packed panel): V8 broadcasts straight from the
 // rows, so MatMul skips packing A.
@@ -404,9 +417,7 @@ func (k *Ctx) dotPortable(pitch int) uint32 { return k.dotPortableVecs(pitch, 2)
 
 // dotPortableVecs is dotPortable over vecs vectors of B per k step (2: the
 // 4x8 tile; 1: a 4x4 tile, returning acc[r], row r's 4 columns).
-func (k *Ctx) dotPortableVecs(pitch, vecs int) uint32 { return k.dotPortableShape(pitch, vecs) }
-
-func (k *Ctx) dotPortableShape(pitch, vecs int) uint32 {
+func (k *Ctx) dotPortableVecs(pitch, vecs int) uint32 {
 	i32, v := asm.I32, asm.V128
 	res := make([]wasm.ValueType, 4*vecs)
 	for i := range res {

@@ -396,18 +396,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	// tileOf returns the tile emitter of a product whose col has bp pixels
 	// (its rows bp*4 bytes apart) in blocks of block, in K chunks of kc.
 	tileOf := func(bp, block, chunks, kc int) packATile {
-		// chunkMode is K chunk ch's accumulation mode.
-		chunkMode := func(ch int) int {
-			switch {
-			case chunks == 1:
-				return chunkWhole
-			case ch == 0:
-				return chunkFirst
-			case ch == chunks-1:
-				return chunkLast
-			}
-			return chunkMid
-		}
+		chunkMode := func(ch int) int { return chunkModeOf(ch, chunks) }
 		// The micro-kernel call of K chunk ch for weight panel mp and the
 		// pixel block at pb (rows, cols: scratch locals). In the portable
 		// shape the panel's chunk is first expanded (pre-broadcast) for

@@ -219,15 +219,7 @@ func (p *tapConv) table(g *ir.Geometry, kw int) (tab []byte, groups int) {
 		}
 		add(t, rs, func(r tapRegion) []int32 {
 			j := slices.Index(r.taps, t)
-			mode := chunkMid
-			switch {
-			case len(r.taps) == 1:
-				mode = chunkWhole
-			case j == 0:
-				mode = chunkFirst
-			case j == len(r.taps)-1:
-				mode = chunkLast
-			}
+			mode := chunkModeOf(j, len(r.taps))
 			return []int32{int32(r.y0), int32(r.y1), int32(r.x0), int32(r.x1 - r.x0), int32((oy*p.pitch + ox + p.padL) * 4), int32(mode), 0}
 		})
 	}

@@ -574,36 +574,6 @@ func (k *Ctx) winogradInPlaceFunc(p *winogradPlan) uint32 {
 	})
 }
 
-// copyBytes copies n bytes (known at compile time) from src+so to dst+do
-// in f32x4, i64 and i32 moves.
-func copyBytes(f *asm.Func, dst asm.Local, do int, src asm.Local, so, n int) {
-	off := 0
-	for ; off+16 <= n; off += 16 {
-		f.Get(dst).Get(src).V128Load(uint32(so + off)).V128Store(uint32(do + off))
-	}
-	for ; off+8 <= n; off += 8 {
-		f.Get(dst).Get(src).I64Load(uint32(so + off)).I64Store(uint32(do + off))
-	}
-	for ; off+4 <= n; off += 4 {
-		f.Get(dst).Get(src).I32Load(uint32(so + off)).I32Store(uint32(do + off))
-	}
-}
-
-// zeroBytes stores n zero bytes (a multiple of 4, known at compile time)
-// at dst+do.
-func zeroBytes(f *asm.Func, dst asm.Local, do, n int) {
-	off := 0
-	for ; off+16 <= n; off += 16 {
-		f.Get(dst).V128Const([16]byte{}).V128Store(uint32(do + off))
-	}
-	for ; off+8 <= n; off += 8 {
-		f.Get(dst).I64Const(0).I64Store(uint32(do + off))
-	}
-	for ; off+4 <= n; off += 4 {
-		f.Get(dst).I32Const(0).I32Store(uint32(do + off))
-	}
-}
-
 // winogradCopyRows copies one channel's rows of a band, Hp of them from
 // input row rowC at src on into the bordered plane at dst (already
 // zeroed; rows above or below the image are skipped), moving dst, src and
@@ -1131,20 +1101,11 @@ func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf
 	eVBuf := uBuf + int32(p.uBytes)
 	rBuf := eVBuf + int32(p.eVBytes)
 	cc := p.tilesAsAChunk()
+	chunks := (p.C + cc - 1) / cc
 	for c0 := 0; c0 < p.C; c0 += cc {
 		n := min(cc, p.C-c0)
 		k.winogradExpandV(p, a, vBuf+int32(c0*p.TpP*4), eVBuf, n, threaded)
-		mode := chunkWhole
-		switch {
-		case cc >= p.C:
-		case c0 == 0:
-			mode = chunkFirst
-		case c0+n < p.C:
-			mode = chunkMid
-		default:
-			mode = chunkLast
-		}
-		tiles := k.winogradTilesT(p, n, mode)
+		tiles := k.winogradTilesT(p, n, chunkModeOf(c0/cc, chunks))
 		body := func(f *asm.Func, mp, ub, _ asm.Local) {
 			xi, xic, pa, pb, pc, pr := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 			for half := 0; half < 2; half++ {
@@ -1199,6 +1160,15 @@ const tilesAsAEVBytes = 512 << 10
 // does not expand on one thread while the other waits; the bytes written
 // are the same.
 func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n int, threaded bool) {
+	// product expands one product's groups of four tiles, src at its V
+	// row, dst at its panels (both moved past them)
+	product := func(f *asm.Func, src, dst asm.Local) {
+		for g := 0; g < p.Tp/4; g++ {
+			f.Get(src).Get(dst).I32Const(int32(n)).I32Const(int32(p.TpP * 4)).Call(k.expandPanel())
+			f.AddI32(src, 16)
+			f.AddI32(dst, int32(n*64))
+		}
+	}
 	if threaded {
 		k.Parallel(p.P, float64(p.Tp/4*n*80)*nsPerCopy, func(s Span) {
 			f := s.F
@@ -1210,11 +1180,7 @@ func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n in
 				f.Get(xi).I32Const(int32(p.Tp / 4 * n * 64)).Op(wasm.OpcodeI32Mul)
 				a.push(eVBuf)
 				f.Op(wasm.OpcodeI32Add).Set(dst)
-				for g := 0; g < p.Tp/4; g++ {
-					f.Get(src).Get(dst).I32Const(int32(n)).I32Const(int32(p.TpP * 4)).Call(k.expandPanel())
-					f.AddI32(src, 16)
-					f.AddI32(dst, int32(n*64))
-				}
+				product(f, src, dst)
 			})
 		})
 		return
@@ -1227,11 +1193,7 @@ func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n in
 	f.Set(dst)
 	f.Counted(c, p.P, func() {
 		f.Get(row).Set(src)
-		for g := 0; g < p.Tp/4; g++ {
-			f.Get(src).Get(dst).I32Const(int32(n)).I32Const(int32(p.TpP * 4)).Call(k.expandPanel())
-			f.AddI32(src, 16)
-			f.AddI32(dst, int32(n*64))
-		}
+		product(f, src, dst)
 		f.AddI32(row, int32(p.C*p.TpP*4))
 	})
 }
