@@ -203,6 +203,24 @@ type windowLoad struct {
 	uses [][2]int
 }
 
+// storeWindowGroup completes (finish, if any) and stores a group's
+// accumulators, output row r's lanes at dst + r*Wo floats, and advances
+// dst past the group.
+func storeWindowGroup(f *asm.Func, acc []asm.Local, dst, out asm.Local, Wo, lanes int, finish func(acc, out asm.Local)) {
+	for r, a := range acc {
+		o := dst
+		if r > 0 {
+			f.Get(dst).I32Const(int32(r * Wo * 4)).Op(wasm.OpcodeI32Add).Set(out)
+			o = out
+		}
+		if finish != nil {
+			finish(a, o)
+		}
+		storeLanes(f, o, a, lanes)
+	}
+	f.AddI32(dst, int32(lanes*4))
+}
+
 // windowPass computes rows output rows from the bordered rows at row
 // (advanced past them), into dst (advanced past them).
 func windowPass(f *asm.Func, g *ir.Geometry, rows int, row, dst asm.Local, init func(acc asm.Local), tap func(t int, acc, v asm.Local), finish func(acc, out asm.Local)) {
@@ -287,18 +305,7 @@ func windowPass(f *asm.Func, g *ir.Geometry, rows int, row, dst asm.Local, init 
 				tap(u[1], acc[u[0]], x)
 			}
 		}
-		for r, a := range acc {
-			o := dst
-			if r > 0 {
-				f.Get(dst).I32Const(int32(r * Wo * 4)).Op(wasm.OpcodeI32Add).Set(out)
-				o = out
-			}
-			if finish != nil {
-				finish(a, o)
-			}
-			storeLanes(f, o, a, lanes)
-		}
-		f.AddI32(dst, int32(lanes*4))
+		storeWindowGroup(f, acc, dst, out, Wo, lanes, finish)
 		if split {
 			f.AddI32(in, 16)
 		} else {
