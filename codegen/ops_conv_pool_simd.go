@@ -203,22 +203,18 @@ type windowLoad struct {
 	uses [][2]int
 }
 
-// storeWindowGroup completes (finish, if any) and stores a group's
-// accumulators, output row r's lanes at dst + r*Wo floats, and advances
-// dst past the group.
-func storeWindowGroup(f *asm.Func, acc []asm.Local, dst, out asm.Local, Wo, lanes int, finish func(acc, out asm.Local)) {
-	for r, a := range acc {
-		o := dst
-		if r > 0 {
-			f.Get(dst).I32Const(int32(r * Wo * 4)).Op(wasm.OpcodeI32Add).Set(out)
-			o = out
-		}
-		if finish != nil {
-			finish(a, o)
-		}
-		storeLanes(f, o, a, lanes)
+// storeWindowRow completes (finish, if any) and stores the accumulator a
+// of a group's output row r: its lanes at dst + r*Wo floats.
+func storeWindowRow(f *asm.Func, a asm.Local, r int, dst, out asm.Local, Wo, lanes int, finish func(acc, out asm.Local)) {
+	o := dst
+	if r > 0 {
+		f.Get(dst).I32Const(int32(r * Wo * 4)).Op(wasm.OpcodeI32Add).Set(out)
+		o = out
 	}
-	f.AddI32(dst, int32(lanes*4))
+	if finish != nil {
+		finish(a, o)
+	}
+	storeLanes(f, o, a, lanes)
 }
 
 // windowPass computes rows output rows from the bordered rows at row
@@ -305,7 +301,10 @@ func windowPass(f *asm.Func, g *ir.Geometry, rows int, row, dst asm.Local, init 
 				tap(u[1], acc[u[0]], x)
 			}
 		}
-		storeWindowGroup(f, acc, dst, out, Wo, lanes, finish)
+		for r, a := range acc {
+			storeWindowRow(f, a, r, dst, out, Wo, lanes, finish)
+		}
+		f.AddI32(dst, int32(lanes*4))
 		if split {
 			f.AddI32(in, 16)
 		} else {

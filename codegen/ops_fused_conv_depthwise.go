@@ -10,10 +10,12 @@ import (
 )
 
 // Depthwise convolution (group = channels, one filter each) in f32x4 lanes:
-// per channel the taps are broadcast once into locals, the plane is copied
-// into a zero-bordered buffer, and four neighbouring outputs of a row are
-// computed at once (stride-2 inputs gathered with one shuffle), with bias,
-// residual and activations applied before the store.
+// per channel the taps are broadcast once into locals and four neighbouring
+// outputs of a row are computed at once, read from the source plane in
+// place (depthwiseDirectRows; stride-2 inputs gathered with one shuffle),
+// with bias, residual and activations applied before the store. Where a
+// window reaches too far past a row (large pads) the plane is copied into
+// a zero-bordered buffer first (windowRows).
 
 func depthwiseFits(k *Ctx, n *ir.Node, op *ir.FusedConv) (*ir.Geometry, bool) {
 	x, w := n.Inputs[0].Type, n.Inputs[1].Type

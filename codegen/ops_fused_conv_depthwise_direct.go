@@ -105,15 +105,47 @@ func newDirectPass(g *ir.Geometry, y0, rows int) (p directPass, plain bool) {
 	return p, plain
 }
 
+// directVec pushes the four inputs of tap column c in input row iy for the
+// group o (-1: a group inside the row) of lanes outputs: one load at
+// stride 1, the even or odd lanes of two at stride 2, with the lanes whose
+// column is outside the row cleared (the border: zero).
+func directVec(f *asm.Func, iy, c, o, lanes, sx, W int, ld func(off uint32) asm.Local, offOf func(iy, q int) uint32) {
+	b, _ := directLoad(c, sx)
+	if sx == 1 {
+		f.Get(ld(offOf(iy, c)))
+	} else {
+		sel := evenLanes
+		if c != b {
+			sel = oddLanes
+		}
+		lo, hi := ld(offOf(iy, b)), ld(offOf(iy, b+4))
+		f.Get(lo).Get(hi).I8x16Shuffle(sel)
+	}
+	if o < 0 {
+		return
+	}
+	var mask [16]byte
+	clear := false
+	for l := range 4 {
+		if col := sx*(4*o+l) + c; l < lanes && (col < 0 || col >= W) {
+			clear = true
+			continue
+		}
+		for j := range 4 {
+			mask[4*l+j] = 0xff
+		}
+	}
+	if clear {
+		f.V128Const(mask).Vec(wasm.OpcodeVecV128And)
+	}
+}
+
 // depthwiseDirectRows computes the output plane of one channel from the
 // source plane at src into dst (advanced past it), as windowRows does
 // from a bordered copy.
 func depthwiseDirectRows(f *asm.Func, g *ir.Geometry, src, dst asm.Local, init func(acc asm.Local), tap func(t int, acc, v asm.Local), finish func(acc, out asm.Local)) {
 	Ho, W, sy := g.Out[0], g.In[1], g.Strides[0]
 	R := windowPassRows(g)
-	if g.Strides[1] == 2 {
-		R = 1
-	}
 	full := Ho / R
 	// Passes whose taps all read rows of the plane run in a loop; the
 	// others (top and bottom, where windows overhang) are emitted one by one.
@@ -205,6 +237,29 @@ func directPassCode(f *asm.Func, g *ir.Geometry, p directPass, in0, dst asm.Loca
 	}
 	// Byte offset of input (row iy, column q of the group) from in.
 	offOf := func(iy, q int) uint32 { return uint32(((iy-p.ref)*W + q - colMin) * 4) }
+	// V8 places a group's loads, in order, ahead of the arithmetic up to
+	// the next store, so all of them are live at once. Where they outnumber
+	// the 16 vector registers (two rows at stride 2: 20), each output row
+	// is stored as soon as its window is done, and the loads of the rows
+	// after it wait for that store.
+	offs := map[uint32]bool{}
+	lastUse := make([]int, p.rows)
+	for i, v := range vecs {
+		for _, u := range v.uses {
+			lastUse[u.r] = i
+		}
+		if !v.ok {
+			continue
+		}
+		c := cols[v.kx]
+		if sx == 1 {
+			offs[offOf(v.iy, c)] = true
+			continue
+		}
+		b, _ := directLoad(c, sx)
+		offs[offOf(v.iy, b)], offs[offOf(v.iy, b+4)] = true, true
+	}
+	early := len(offs) > 16
 	zero := f.Local(asm.V128)
 	f.V128Const([16]byte{}).Set(zero)
 	emitGroup := func(o int, lanes int) {
@@ -237,50 +292,30 @@ func directPassCode(f *asm.Func, g *ir.Geometry, p directPass, in0, dst asm.Loca
 			init(a)
 		}
 		x := f.Local(asm.V128)
-		for _, v := range vecs {
-			if !v.ok {
-				for _, u := range v.uses {
-					tap(u.t, acc[u.r], zero)
-				}
-				continue
+		stored := make([]bool, p.rows)
+		for i, v := range vecs {
+			xv := zero // a window row outside the plane: the border
+			if v.ok {
+				xv = x
+				directVec(f, v.iy, cols[v.kx], o, lanes, sx, W, ld, offOf)
+				f.Set(x)
 			}
-			c := cols[v.kx]
-			b, _ := directLoad(c, sx)
-			if sx == 1 {
-				f.Get(ld(offOf(v.iy, c)))
-			} else {
-				lanes := evenLanes
-				if c != b {
-					lanes = oddLanes
-				}
-				lo, hi := ld(offOf(v.iy, b)), ld(offOf(v.iy, b+4))
-				f.Get(lo).Get(hi).I8x16Shuffle(lanes)
-			}
-			// Lanes whose column is outside the row read the border:
-			// zero, as the bordered plane held.
-			if o >= 0 {
-				var mask [16]byte
-				clear := false
-				for l := range 4 {
-					col := sx*(4*o+l) + c
-					if l < lanes && (col < 0 || col >= W) {
-						clear = true
-						continue
-					}
-					for i := range 4 {
-						mask[4*l+i] = 0xff
-					}
-				}
-				if clear {
-					f.V128Const(mask).Vec(wasm.OpcodeVecV128And)
-				}
-			}
-			f.Set(x)
 			for _, u := range v.uses {
-				tap(u.t, acc[u.r], x)
+				tap(u.t, acc[u.r], xv)
+			}
+			for r := range acc {
+				if early && lastUse[r] == i && i < len(vecs)-1 {
+					storeWindowRow(f, acc[r], r, dst, out, Wo, lanes, finish)
+					stored[r] = true
+				}
 			}
 		}
-		storeWindowGroup(f, acc, dst, out, Wo, lanes, finish)
+		for r, a := range acc {
+			if !stored[r] {
+				storeWindowRow(f, a, r, dst, out, Wo, lanes, finish)
+			}
+		}
+		f.AddI32(dst, int32(lanes*4))
 		f.AddI32(in, int32(4*sx*4))
 	}
 	// Groups: those at the row's ends that read outside it, or hold
