@@ -60,6 +60,8 @@ type winogradPlan struct {
 	// groupsArg: an input transform over some of a band's groups, their
 	// count its third parameter (winogradInPlaceFunc's)
 	groupsArg bool
+	// pieces: the input is a lazy Concat's pieces (winogradInPieces)
+	pieces []winogradPiece
 }
 
 // winogradBandBytes bounds V and M of one band (the transformed input and
@@ -246,6 +248,12 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	padBuf := k.WorkspaceAddr()
 	C, M := p.C, p.M
 	threaded := k.splits(p.P*((M+3)/4), winogradPanelNs(p))
+	if p.pieces, err = k.convPieces(x, p.H, p.W); err != nil {
+		return err
+	}
+	if p.pieces != nil && (threaded || k.Threads() > 1 || p.N != 1 || p.bands < 2 || !p.inPlace()) {
+		return fmt.Errorf("a Winograd layer reading its input in pieces takes the in-place bands of one thread")
+	}
 	if p.N == 1 && p.bands >= 2*k.Threads() && k.splits(p.bands, winogradBandNs(p)) {
 		k.winogradBands(p, op, x, u, out, bias, resOff)
 		return nil
@@ -258,7 +266,9 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	}
 
 	xBase, outBase, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	f.I32Const(k.Addr(x)).Set(xBase)
+	if p.pieces == nil {
+		f.I32Const(k.Addr(x)).Set(xBase)
+	}
 	f.I32Const(k.Addr(out)).Set(outBase)
 	src, dst, c1, c2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.Counted(img, p.N, func() {
@@ -331,6 +341,8 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 	case threaded:
 		bw = k.winogradBandWords(p, l.xBase, l.outBase, r0, nrows)
 		k.winogradInThreads(p, k.winogradIn(p), padBuf, vBuf, bw)
+	case p.pieces != nil:
+		k.winogradInPieces(p, a, padBuf, vBuf, r0)
 	case p.bands > 1 && p.inPlace():
 		k.winogradInPlace(p, a, padBuf, vBuf, l.xBase, r0, l.src, l.dst, l.c1)
 	case p.bands > 1:
