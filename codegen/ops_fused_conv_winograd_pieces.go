@@ -38,9 +38,21 @@ func PiecesFunc(threads int) func(n *ir.Node, op *ir.FusedConv) bool {
 			return false
 		}
 		p, err := planWinograd(n, op)
-		return err == nil && p.N == 1 && p.bands > 1 && p.inPlace()
+		return err == nil && p.readsPieces()
 	}
 }
+
+// readsPieces says whether the layer can take its input as pieces: one
+// image in several bands whose edge groups fit the strips, and room in the
+// bordered buffer for one channel's band and the strips after it
+// (piecesStrip).
+func (p *winogradPlan) readsPieces() bool {
+	return p.N == 1 && p.stripsFit() && p.padBytes >= p.piecesStrip()+(p.m*p.R+2)*p.W*4
+}
+
+// piecesStrip is where winogradInPieces keeps the strips in the bordered
+// buffer: after the one channel's band it copies or computes at a time.
+func (p *winogradPlan) piecesStrip() int { return alignUp((p.m*p.R+2)*p.W*4, 16) }
 
 // convPieces returns the pieces of x when it is a lazy Concat's output,
 // else nil.
@@ -78,9 +90,10 @@ func (k *Ctx) convPieces(x *ir.Value, H, W int) ([]winogradPiece, error) {
 // winogradInPieces is winogradInPlace for a layer whose input is pieces
 // (p.pieces): per channel, one call of winogradInPlaceFunc's function.
 // A buffer's channels are passed in place when the band lies inside the
-// image (tile row r0 in inLo .. inHi); otherwise, and for every upsampled
-// channel, the channel's mR+2 rows go into the band buffer at padBuf first
-// (rows outside the image zero, an upsampled channel's others computed).
+// image (tile row r0 in inLo .. inHi, none if the layer has no such band);
+// otherwise, and for every upsampled channel, the channel's mR+2 rows go
+// into the band buffer at padBuf first (rows outside the image zero, an
+// upsampled channel's others computed), one channel at a time.
 func (k *Ctx) winogradInPieces(p *winogradPlan, a wsAddr, padBuf, vBuf int32, r0 asm.Local) {
 	f := k.F
 	fn := k.winogradInPlaceFunc(p)
@@ -97,7 +110,7 @@ func (k *Ctx) winogradInPieces(p *winogradPlan, a wsAddr, padBuf, vBuf int32, r0
 	f.Get(r0).I32Const(int32(p.inLo)).Op(wasm.OpcodeI32GeS).Get(r0).I32Const(int32(p.inHi)).Op(wasm.OpcodeI32LeS).Op(wasm.OpcodeI32And).Set(inside)
 	a.push(vBuf)
 	f.Set(rowV)
-	a.push(padBuf + int32(p.stripOff()))
+	a.push(padBuf + int32(p.piecesStrip()))
 	f.Set(strip)
 	a.push(padBuf)
 	f.Set(buf)
