@@ -72,11 +72,12 @@ func lazyPieces(g *ir.Graph, o *Options) error {
 
 // upsamples tells whether z is a Resize that code generation computes as
 // ONNX Runtime's float32 bilinear form (ir.ResizeBilinear), of a [1, C, h,
-// w] map to the spatial size of s, whose input is a buffer (not lazy).
+// w] map to the spatial size of s, whose input is an activation (not
+// lazy, not a constant).
 func upsamples(z *ir.Node, s ir.Shape) bool {
 	op, ok := z.Op.(*ir.Resize)
-	if !ok || z.Lazy || len(z.Inputs) == 0 || z.Inputs[0] == nil {
-		return false
+	if !ok || z.Lazy || len(z.Inputs) == 0 || z.Inputs[0] == nil || z.Inputs[0].Const != nil {
+		return false // (a constant's upsampling is computed once, at the first run)
 	}
 	x := z.Inputs[0].Type
 	if x.DType != ir.Float32 || len(x.Shape) != 4 || x.Shape[0] != 1 {
