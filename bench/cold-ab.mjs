@@ -5,8 +5,13 @@
 //
 // FILE is a module of the model; BENCH_DIR (default: this folder) is the
 // bench folder whose cold.mjs (and so whose runtime, ../runtime-shim/js)
-// loads it, to compare runtimes. Prints, per build, the wall-clock and CPU
-// milliseconds from bytes in memory to the first result: min and median.
+// loads it, to compare runtimes. A FILE ending in .onnx is run by ONNX
+// Runtime Web instead (cold.mjs ort), so that issue 10's cold-start ratio
+// can be taken from alternating processes: ORT-web's own cold start moved
+// 2.4-7.9 s between bench.mjs runs on a loaded 2-core machine. Prints, per
+// build, the wall-clock and CPU milliseconds from bytes in memory to the
+// first result, min and median, and the median over rounds of its time
+// over the first build's in the same round (paired).
 
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -27,7 +32,8 @@ const builds = specs.map((s) => {
 });
 for (let i = 0; i < pairs; i++) {
   for (const b of i % 2 ? [...builds].reverse() : builds) {
-    const r = spawnSync(process.execPath, [path.join(b.bench, "cold.mjs"), "mlc", dir, b.file], { encoding: "utf8" });
+    const engine = b.file.endsWith(".onnx") ? "ort" : "mlc";
+    const r = spawnSync(process.execPath, [path.join(b.bench, "cold.mjs"), engine, dir, b.file], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`${b.label}: ${r.stderr}`);
     const o = JSON.parse(r.stdout.trim().split("\n").pop());
     b.ms.push(o.ms);
@@ -41,5 +47,6 @@ const median = (x) => {
 const f = (x) => x.toFixed(0);
 console.log(`${path.basename(dir)}: ${pairs} processes each, alternating`);
 for (const b of builds) {
-  console.log(`  ${b.label.padEnd(10)} wall min ${f(Math.min(...b.ms))} median ${f(median(b.ms))} ms, CPU median ${b.cpu[0] === undefined ? "?" : f(median(b.cpu))} ms  [${b.ms.map(f).join(" ")}]`);
+  const paired = median(b.ms.map((t, i) => t / builds[0].ms[i])).toFixed(3);
+  console.log(`  ${b.label.padEnd(10)} wall min ${f(Math.min(...b.ms))} median ${f(median(b.ms))} ms, CPU median ${b.cpu[0] === undefined ? "?" : f(median(b.cpu))} ms, paired / ${builds[0].label} ${paired}  [${b.ms.map(f).join(" ")}]`);
 }

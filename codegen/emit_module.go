@@ -67,6 +67,9 @@ type module struct {
 	tableEnd  int
 	// th is set in threaded modules (Options.Threads > 1).
 	th *threading
+	// lazy maps the outputs of the main graph's lazy nodes (ir.Node.Lazy)
+	// to them: their reader computes them (convPieces).
+	lazy map[*ir.Value]*ir.Node
 	// loopBudget is the index of the global counting down the Loop
 	// iterations mlc_run may still run (hasLoopBudget: Loop kernels use it).
 	loopBudget    uint32
@@ -197,6 +200,14 @@ func Build(g *ir.Graph, plan *memplan.Plan, opts Options) ([]byte, error) {
 // returns its metadata.
 func BuildTo(w io.Writer, g *ir.Graph, plan *memplan.Plan, opts Options) (*abi.Metadata, error) {
 	md := newModule(plan, opts)
+	md.lazy = map[*ir.Value]*ir.Node{}
+	for _, n := range g.Nodes {
+		if n.Lazy {
+			for _, v := range n.Outputs {
+				md.lazy[v] = n
+			}
+		}
+	}
 	var nodeFuncs, onceFuncs []uint32
 	var profiled []ProfileNode
 	for i, n := range g.Nodes {
@@ -296,7 +307,7 @@ func (md *module) nodeFunc(n *ir.Node, name string) (idx int, err error) {
 			idx, err = 0, ir.Recovered(n, "", "code generation", r)
 		}
 	}()
-	if _, ok := n.Op.(ir.Aliaser); ok {
+	if _, ok := n.Op.(ir.Aliaser); ok || n.Lazy {
 		return -1, nil
 	}
 	k := lookupKernel(n.Op)

@@ -60,6 +60,8 @@ type winogradPlan struct {
 	// groupsArg: an input transform over some of a band's groups, their
 	// count its third parameter (winogradInPlaceFunc's)
 	groupsArg bool
+	// pieces: the input is a lazy Concat's pieces (winogradInPieces)
+	pieces []winogradPiece
 }
 
 // winogradBandBytes bounds V and M of one band (the transformed input and
@@ -143,27 +145,14 @@ func (p *winogradPlan) setRows(R int) {
 func (p *winogradPlan) planInPlace() {
 	m := p.m
 	p.inLo, p.inHi = 1, 0
-	if p.bands < 2 {
+	if !p.stripsFit() {
 		return
-	}
-	reach := 4*m + 4
-	p.gi0 = (p.padL + 4*m - 1) / (4 * m)
-	p.gi1 = p.gi0
-	if d := p.W + p.padL - reach; d >= 0 {
-		p.gi1 = min(p.G, d/(4*m)+1)
 	}
 	// rows m*r0 - padT .. m*r0 - padT + mR + 1 inside 0 .. H-1
 	lo := (p.padT + m - 1) / m
 	hiRows := p.H - 2 - m*p.R + p.padT
-	w := 0
-	if p.gi0 > 0 {
-		w = 4*m*p.gi0 + 4
-	}
-	if p.G > p.gi1 {
-		w = max(w, 4*m*(p.G-p.gi1)+4)
-	}
-	w = alignUp(w, 4)
-	if p.gi1 <= p.gi0 || hiRows < 0 || hiRows/m < lo || 2*w > p.W {
+	w := p.Ws
+	if hiRows < 0 || hiRows/m < lo {
 		return
 	}
 	// some band must lie inside the image: with only edge bands (two
@@ -178,6 +167,35 @@ func (p *winogradPlan) planInPlace() {
 	}
 	p.inLo, p.inHi, p.Ws = lo, hiRows/m, w
 	p.padBytes = max(p.padBytes, p.stripOff()+(m*p.R+2)*p.W*4)
+}
+
+// stripsFit sets the groups whose loads stay inside the image's rows
+// (gi0 .. gi1-1) and the strips' width Ws, and says whether the edges'
+// groups fit in strips of one row (several bands only). It changes
+// nothing else: a layer whose bands all copy their rows (planInPlace,
+// none inside the image) still runs the bordered form unless its input
+// is pieces (winogradInPieces), whose bands all pass the in-place
+// transform a copy of their rows.
+func (p *winogradPlan) stripsFit() bool {
+	m := p.m
+	if p.bands < 2 {
+		return false
+	}
+	reach := 4*m + 4
+	p.gi0 = (p.padL + 4*m - 1) / (4 * m)
+	p.gi1 = p.gi0
+	if d := p.W + p.padL - reach; d >= 0 {
+		p.gi1 = min(p.G, d/(4*m)+1)
+	}
+	w := 0
+	if p.gi0 > 0 {
+		w = 4*m*p.gi0 + 4
+	}
+	if p.G > p.gi1 {
+		w = max(w, 4*m*(p.G-p.gi1)+4)
+	}
+	p.Ws = alignUp(w, 4)
+	return p.gi1 > p.gi0 && 2*p.Ws <= p.W
 }
 
 // inPlace says whether some bands read the input in place.
@@ -246,6 +264,12 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	padBuf := k.WorkspaceAddr()
 	C, M := p.C, p.M
 	threaded := k.splits(p.P*((M+3)/4), winogradPanelNs(p))
+	if p.pieces, err = k.convPieces(x, p.H, p.W); err != nil {
+		return err
+	}
+	if p.pieces != nil && (threaded || k.Threads() > 1 || !p.readsPieces()) {
+		return fmt.Errorf("a Winograd layer reading its input in pieces takes the in-place bands of one thread")
+	}
 	if p.N == 1 && p.bands >= 2*k.Threads() && k.splits(p.bands, winogradBandNs(p)) {
 		k.winogradBands(p, op, x, u, out, bias, resOff)
 		return nil
@@ -258,7 +282,9 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	}
 
 	xBase, outBase, img := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	f.I32Const(k.Addr(x)).Set(xBase)
+	if p.pieces == nil {
+		f.I32Const(k.Addr(x)).Set(xBase)
+	}
 	f.I32Const(k.Addr(out)).Set(outBase)
 	src, dst, c1, c2 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	f.Counted(img, p.N, func() {
@@ -331,6 +357,8 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 	case threaded:
 		bw = k.winogradBandWords(p, l.xBase, l.outBase, r0, nrows)
 		k.winogradInThreads(p, k.winogradIn(p), padBuf, vBuf, bw)
+	case p.pieces != nil:
+		k.winogradInPieces(p, a, padBuf, vBuf, r0)
 	case p.bands > 1 && p.inPlace():
 		k.winogradInPlace(p, a, padBuf, vBuf, l.xBase, r0, l.src, l.dst, l.c1)
 	case p.bands > 1:

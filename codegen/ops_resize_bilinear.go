@@ -95,6 +95,44 @@ func (k *Ctx) resizeBilinear(n *ir.Node, b *ir.ResizeBilinear) {
 const resizeRowBytes = 64 << 10
 
 func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
+	planeFn, yAddr := k.bilinearRows(b)
+	i32 := asm.I32
+	// Planes are handed out to the threads (about 1.25 ns per output
+	// element on unet_1024's upsamplings, one node at a time).
+	k.Parallel(b.Planes, float64(b.OH*b.OW)*2.5*nsPerScalar, func(s Span) {
+		f := s.F
+		plane, dst := f.Local(i32), f.Local(i32)
+		s.Base(k.Addr(n.Inputs[0]), int32(4*b.H*b.W))
+		f.Set(plane)
+		s.Base(k.Addr(n.Outputs[0]), int32(4*b.OH*b.OW))
+		f.Set(dst)
+		per := max(1, min(b.OH, resizeRowBytes/(4*b.OW)))
+		full, rest := b.OH/per, b.OH%per
+		d, y := f.Local(i32), f.Local(i32)
+		s.Counted(f.Local(i32), func() {
+			f.Get(dst).Set(d)
+			f.I32Const(yAddr).Set(y)
+			f.Counted(f.Local(i32), full, func() {
+				f.Get(plane).Get(d).Get(y).I32Const(int32(per)).Call(planeFn)
+				f.AddI32(d, int32(4*per*b.OW))
+				f.AddI32(y, int32(16*per))
+			})
+			if rest > 0 {
+				f.Get(plane).Get(d).Get(y).I32Const(int32(rest)).Call(planeFn)
+			}
+			f.AddI32(plane, int32(4*b.H*b.W))
+			f.AddI32(dst, int32(4*b.OH*b.OW))
+		})
+	})
+}
+
+// bilinearRows returns the rows function of b's SIMD form, (plane, dst,
+// yrec, rows): rows output rows of the plane at plane, from the row whose
+// record is at yrec, into dst (OW floats a row), and the address of output
+// row 0's record (16 bytes a row). A Winograd layer that reads an
+// upsampling as pieces of its input (winogradInPieces) calls it for a
+// band's rows.
+func (k *Ctx) bilinearRows(b *ir.ResizeBilinear) (planeFn uint32, yAddr int32) {
 	var yt, xt []byte
 	for o := range b.Y.I1 {
 		yt = binary.LittleEndian.AppendUint32(yt, uint32(b.Y.I1[o]*4*b.W))
@@ -158,7 +196,7 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 			}
 		}
 	}
-	yAddr := k.Table("resize_bilinear:"+string(yt), yt)
+	yAddr = k.Table("resize_bilinear:"+string(yt), yt)
 	xAddr := k.Table("resize_bilinear4:"+string(xt), xt)
 	rec, dOff := uint32(64), uint32(32) // a group's record, its D1 (D2 16 on)
 	if swz {
@@ -173,7 +211,7 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 	// its one call of the first run in the baseline compiler's code (as a
 	// call per plane did on a one-plane upsampling: 4 ms of unet_1024's
 	// cold start).
-	planeFn := k.Helper(fmt.Sprintf("resize_bilinear_rows_%d_%d", xAddr, b.OW), []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
+	planeFn = k.Helper(fmt.Sprintf("resize_bilinear_rows_%d_%d", xAddr, b.OW), []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
 		plane, dst, rows := f.Param(0), f.Param(1), f.Param(3)
 		yrec, xrec, r1, r2 := f.Local(i32), f.Local(i32), f.Local(i32), f.Local(i32)
 		dy1, dy2, w22, w12, w21, w11, t := f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128), f.Local(v128)
@@ -226,31 +264,5 @@ func (k *Ctx) resizeBilinearSIMD(n *ir.Node, b *ir.ResizeBilinear) {
 			f.AddI32(yrec, 16)
 		})
 	})
-	// Planes are handed out to the threads (about 1.25 ns per output
-	// element on unet_1024's upsamplings, one node at a time).
-	k.Parallel(b.Planes, float64(b.OH*b.OW)*2.5*nsPerScalar, func(s Span) {
-		f := s.F
-		plane, dst := f.Local(i32), f.Local(i32)
-		s.Base(k.Addr(n.Inputs[0]), int32(4*b.H*b.W))
-		f.Set(plane)
-		s.Base(k.Addr(n.Outputs[0]), int32(4*b.OH*b.OW))
-		f.Set(dst)
-		per := max(1, min(b.OH, resizeRowBytes/(4*b.OW)))
-		full, rest := b.OH/per, b.OH%per
-		d, y := f.Local(i32), f.Local(i32)
-		s.Counted(f.Local(i32), func() {
-			f.Get(dst).Set(d)
-			f.I32Const(yAddr).Set(y)
-			f.Counted(f.Local(i32), full, func() {
-				f.Get(plane).Get(d).Get(y).I32Const(int32(per)).Call(planeFn)
-				f.AddI32(d, int32(4*per*b.OW))
-				f.AddI32(y, int32(16*per))
-			})
-			if rest > 0 {
-				f.Get(plane).Get(d).Get(y).I32Const(int32(rest)).Call(planeFn)
-			}
-			f.AddI32(plane, int32(4*b.H*b.W))
-			f.AddI32(dst, int32(4*b.OH*b.OW))
-		})
-	})
+	return planeFn, yAddr
 }

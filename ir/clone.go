@@ -34,7 +34,7 @@ func cloneInto(g *Graph, vmap map[*Value]*Value) *Graph {
 		c.Inputs = append(c.Inputs, get(v))
 	}
 	for _, n := range g.Nodes {
-		m := &Node{Name: n.Name, Op: cloneOp(n.Op, vmap)}
+		m := &Node{Name: n.Name, Op: cloneOp(n.Op, vmap), Lazy: n.Lazy}
 		for _, v := range n.Inputs {
 			m.Inputs = append(m.Inputs, get(v))
 		}

@@ -88,6 +88,9 @@ func (f *formatter) node(n *Node, indent string) {
 	if n.Name != "" {
 		notes = append(notes, strconv.Quote(n.Name))
 	}
+	if n.Lazy {
+		notes = append(notes, "lazy: computed by its consumer")
+	}
 	if f.p != nil {
 		if s := f.p.NodeNote(n); s != "" {
 			notes = append(notes, s)

@@ -60,6 +60,10 @@ type Node struct {
 	Op      Op
 	Inputs  []*Value
 	Outputs []*Value
+	// Lazy: the node's only consumer computes its output from the node's
+	// inputs as it reads it (opt's pieces pass), so the output has no
+	// buffer and the node no code; Eval still evaluates it.
+	Lazy bool
 }
 
 // Label names the node for error messages.

@@ -166,7 +166,26 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 			p.StagedBytes += alignUp(iv.size, Align)
 		}
 	}
-	use := func(v *ir.Value, step int) {
+	// A lazy node's output has no buffer: its reader reads the node's
+	// inputs instead, so they live until that read.
+	lazy := map[*ir.Value]*ir.Node{}
+	for _, n := range g.Nodes {
+		if n.Lazy {
+			for _, o := range n.Outputs {
+				lazy[o] = n
+			}
+		}
+	}
+	var use func(v *ir.Value, step int)
+	use = func(v *ir.Value, step int) {
+		if n := lazy[v]; n != nil {
+			for _, x := range n.Inputs {
+				if x != nil {
+					use(x, step)
+				}
+			}
+			return
+		}
 		r := root(v)
 		if r.Const != nil || fixed[r] {
 			return
@@ -186,7 +205,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 		}
 		outs := append(append([]*ir.Value{}, n.Outputs...), inner...)
 		for _, o := range outs {
-			if o == nil || o.Const != nil || fixed[o] {
+			if o == nil || o.Const != nil || fixed[o] || lazy[o] != nil {
 				continue
 			}
 			if r := root(o); r != o {
@@ -198,7 +217,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 				order = append(order, iv)
 			}
 		}
-		if w := workspace(n); w > 0 {
+		if w := workspace(n); w > 0 && !n.Lazy {
 			at := step
 			if p.Once[n] {
 				at = -1

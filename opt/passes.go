@@ -28,6 +28,11 @@ type Options struct {
 	ConvWeights func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout
 	// Workspace reports the scratch bytes a node's kernel needs.
 	Workspace func(*ir.Node) int
+	// ReadsPieces is code generation's answer (codegen.PiecesFunc)
+	// whether a fused convolution's kernel can read its input as the
+	// pieces of a Concat, upsamplings among them computed as it reads
+	// them (the pieces pass); nil: never.
+	ReadsPieces func(n *ir.Node, op *ir.FusedConv) bool
 	// FP16 is how float16 graphs compute: FP16Float32 ("", the default)
 	// or FP16Exact.
 	FP16 string
@@ -94,6 +99,7 @@ var Passes = []Pass{
 	{"prepack", 1, prepackWeights},
 	{"rnnpack", 1, packRNNWeights},
 	{"dce", 0, deadCode},
+	{"pieces", 1, lazyPieces},
 }
 
 // passOrder are the constraints on the order of Passes, each with its
@@ -110,6 +116,8 @@ var passOrder = []struct{ before, after, why string }{
 	{"fuse", "prepack", "prepack packs the weights of the fused ops that fuse makes"},
 	{"transpose", "dce", "merging two Transposes leaves the first one unread, for dce"},
 	{"qdq", "dce", "qdq leaves the DequantizeLinear nodes it replaced unread, for dce"},
+	{"prepack", "pieces", "pieces asks code generation about a convolution's kernel, which its weights' layout chooses"},
+	{"dce", "pieces", "pieces counts a value's readers, which must all be live"},
 }
 
 func init() {

@@ -7,8 +7,10 @@
 //	... change ...
 //	go run ./internal/modhash -o /tmp/after.tsv && diff /tmp/before.tsv /tmp/after.tsv
 //
-// Cases are compiled the way mlc verify compiles them (shapes and, where
-// needed, input values from their data sets); nothing is run.
+// It runs from the repository's root, which also holds cases of its own
+// (testdata/ort). Cases are compiled the way mlc verify compiles them
+// (shapes and, where needed, input values from their data sets); nothing
+// is run.
 package main
 
 import (
@@ -91,6 +93,10 @@ func main() {
 	}
 	cases, _ := filepath.Glob(filepath.Join(*shared, "onnx-tests", "*", "*"))
 	models, _ := filepath.Glob(filepath.Join(*shared, "models", "*"))
+	// The repository's own cases (ORT golden outputs for shapes the shared
+	// data lacks) are cases too, under the flag sets that every case gets.
+	repoCases, _ := filepath.Glob(filepath.Join("testdata", "ort", "*"))
+	cases = append(cases, repoCases...)
 	var work []job
 	for _, group := range []struct {
 		dirs    []string
@@ -140,7 +146,10 @@ func main() {
 }
 
 func hash(j job, shared string) string {
-	rel, _ := filepath.Rel(shared, j.dir)
+	rel, err := filepath.Rel(shared, j.dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		rel = filepath.Join("repo", j.dir)
+	}
 	o := verify.DefaultOptions()
 	j.v.set(&o.Compile, j.dir)
 	h := &hashRunner{}

@@ -14,7 +14,13 @@ import { chromium } from "playwright-core";
 const [url, exe = "chromium"] = process.argv.slice(2);
 const { execFileSync } = await import("node:child_process");
 const executablePath = exe.includes("/") ? exe : execFileSync("which", [exe]).toString().trim();
-const browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+// The same flags as drive.mjs: without the background-networking ones Chromium
+// keeps dialling out on a closed network at startup.
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
 const page = await browser.newPage();
 page.on("console", (m) => console.error("page:", m.text()));
 await page.goto(url);

@@ -1,0 +1,157 @@
+package codegen_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/mlc-compiler/mlc/codegen"
+	"github.com/mlc-compiler/mlc/internal/hostir"
+	"github.com/mlc-compiler/mlc/ir"
+	"github.com/mlc-compiler/mlc/opt"
+	"github.com/mlc-compiler/mlc/runtime-shim/host"
+	"github.com/mlc-compiler/mlc/tune"
+)
+
+// TestWinogradPieces: a Winograd layer reading Concat(Resize(a), b) (a
+// U-Net decoder level) as pieces, the upsampling computed per band, gives
+// the bits of the same graph with the Concat and the upsampled map
+// materialized, and the graph's reference within tolerance: bands inside
+// the image and edge bands (160x160, 160x168: one piece or both upsampled,
+// the upsampled piece first or last), bands that all copy their rows
+// (72x72, 72x80, 64x64 in two bands), a batch of two and a threaded module
+// (not pieces).
+func TestWinogradPieces(t *testing.T) {
+	cases := []struct {
+		ca, cb, H, W, M int
+		order           string // "ab": Concat(Resize(a), b); "ba"; "aa": both upsampled
+		batch, threads  int
+		pieces          bool
+	}{
+		{8, 8, 160, 160, 16, "ab", 1, 1, true},
+		{8, 4, 72, 72, 8, "ba", 1, 1, true},
+		{4, 4, 72, 80, 8, "aa", 1, 1, true},
+		{16, 8, 64, 64, 16, "ab", 1, 1, true},
+		{8, 4, 160, 168, 8, "ba", 1, 1, true},
+		{4, 4, 160, 160, 8, "aa", 1, 1, true},
+		{8, 8, 160, 160, 16, "ab", 2, 1, false},
+		{8, 8, 160, 160, 16, "ab", 1, 2, false},
+	}
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	for _, c := range cases {
+		name := fmt.Sprintf("%+v", c)
+		build := func(pieces bool) (*ir.Graph, []byte) {
+			r := rand.New(rand.NewSource(int64(c.H*100 + c.M)))
+			a := ir.NewInput("a", ir.Type{DType: ir.Float32, Shape: ir.Shape{c.batch, c.ca, c.H / 2, c.W / 2}})
+			bShape := ir.Shape{c.batch, c.cb, c.H, c.W}
+			if c.order == "aa" {
+				bShape = ir.Shape{c.batch, c.cb, c.H / 2, c.W / 2}
+			}
+			b := ir.NewInput("b", ir.Type{DType: ir.Float32, Shape: bShape})
+			scales := ir.NewTensor(ir.Float32, ir.Shape{4})
+			copy(scales.F32(), []float32{1, 1, 2, 2})
+			up := func(x *ir.Value, name string) (*ir.Node, *ir.Value) {
+				y := &ir.Value{Name: name}
+				return &ir.Node{Op: &ir.Resize{Mode: "linear", CoordMode: "half_pixel", NearestMode: "floor", CubicA: -0.75, KeepAspect: "stretch"},
+					Inputs: []*ir.Value{x, nil, ir.NewConst(name+"_scales", scales)}, Outputs: []*ir.Value{y}}, y
+			}
+			ra, ua := up(a, "ua")
+			nodes := []*ir.Node{ra}
+			ins := []*ir.Value{ua, b}
+			switch c.order {
+			case "ba":
+				ins = []*ir.Value{b, ua}
+			case "aa":
+				rb, ub := up(b, "ub")
+				nodes = append(nodes, rb)
+				ins = []*ir.Value{ua, ub}
+			}
+			x, y, z := &ir.Value{Name: "x"}, &ir.Value{Name: "y"}, &ir.Value{Name: "z"}
+			C := c.ca + c.cb
+			w := randomConst("w", ir.Shape{c.M, C, 3, 3}, r.Int63())
+			bias := randomConst("bias", ir.Shape{c.M}, r.Int63())
+			conv := &ir.Conv{Window: ir.Window{Pads: []int{1, 1, 1, 1}, Strides: []int{1, 1}, Dilations: []int{1, 1}}, Group: 1}
+			nodes = append(nodes,
+				&ir.Node{Op: &ir.Concat{Axis: 1}, Inputs: ins, Outputs: []*ir.Value{x}},
+				&ir.Node{Op: conv, Inputs: []*ir.Value{x, w, bias}, Outputs: []*ir.Value{y}},
+				&ir.Node{Op: &ir.Unary{Fn: ir.FnRelu}, Inputs: []*ir.Value{y}, Outputs: []*ir.Value{z}})
+			g := &ir.Graph{Inputs: []*ir.Value{a, b}, Outputs: []*ir.Value{z}, Nodes: nodes}
+			if err := ir.InferGraph(g); err != nil {
+				t.Fatal(err)
+			}
+			o := opt.Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune.Portable), Workspace: codegen.WorkspaceFunc(c.threads)}
+			if pieces {
+				o.ReadsPieces = codegen.PiecesFunc(c.threads)
+			}
+			plan, err := opt.Run(g, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wasm, err := codegen.Build(g, plan, codegen.Options{SIMD: true, Tune: tune.Portable, Threads: c.threads, Producer: "test"})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return g, wasm
+		}
+		g, with := build(true)
+		lazy := 0
+		for _, n := range g.Nodes {
+			if n.Lazy {
+				lazy++
+			}
+		}
+		if want := map[bool]int{true: map[bool]int{true: 3, false: 2}[c.order == "aa"], false: 0}[c.pieces]; lazy != want {
+			t.Errorf("%s: %d lazy nodes, want %d", name, lazy, want)
+		}
+		_, without := build(false)
+		if c.pieces && bytes.Equal(with, without) {
+			t.Errorf("%s: the pieces form is the same module", name)
+		}
+		r := rand.New(rand.NewSource(1))
+		feeds := map[string]*ir.Tensor{}
+		env := ir.Env{}
+		for _, v := range g.Inputs {
+			tv := ir.NewTensor(ir.Float32, v.Type.Shape)
+			for i := range tv.F32() {
+				tv.F32()[i] = r.Float32()*2 - 1
+			}
+			feeds[v.Name], env[v] = tv, tv
+		}
+		want, err := ir.Run(g, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outs [][]float32
+		for _, wasm := range [][]byte{with, without} {
+			m, err := rt.Load(ctx, wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := hostir.Run(ctx, m, feeds)
+			m.Close(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, out["z"].F32())
+		}
+		ref := want[0].F32()
+		for i := range ref {
+			if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+				t.Errorf("%s: element %d is %g, %g without pieces", name, i, outs[0][i], outs[1][i])
+				break
+			}
+			if d := math.Abs(float64(outs[0][i] - ref[i])); d > 1e-4+1e-4*math.Abs(float64(ref[i])) {
+				t.Errorf("%s: element %d is %g, want %g", name, i, outs[0][i], ref[i])
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package opt
+
+import "github.com/mlc-compiler/mlc/ir"
+
+// lazyPieces marks the Concat (along channels, batch 1) that a fused
+// convolution alone reads, and the float32 bilinear Resize nodes that the
+// Concat alone reads, lazy (ir.Node.Lazy) where code generation can read
+// the convolution's input as those pieces (Options.ReadsPieces: a Winograd
+// layer whose bands read their input in place). The Concat's output and
+// the upsampled maps then have no buffer: each band of the convolution
+// computes its rows of an upsampled channel from the Resize's input as it
+// reads them, and reads the other pieces where their producers left them.
+// A U-Net's decoder joins an upsampling of the level below with the skip
+// connection, and at the top level those two maps are the largest of the
+// run: in unet_1024, 48 channels of 512x512 (50 MB, 32 channels of them
+// upsampled) beside the convolution's 16-channel output set the arena's
+// peak (docs/design.md, "A Winograd layer reads its upsampled input in
+// pieces"). Only graphs with at least one such Resize change: a Concat of
+// plain maps already goes in place (memplan).
+func lazyPieces(g *ir.Graph, o *Options) error {
+	if o.ReadsPieces == nil || !o.SIMD {
+		return nil
+	}
+	r := newReaders(g)
+	out := map[*ir.Value]bool{}
+	for _, v := range g.Outputs {
+		out[v] = true
+	}
+	prod := map[*ir.Value]*ir.Node{}
+	for _, n := range g.Nodes {
+		for _, v := range n.Outputs {
+			if v != nil {
+				prod[v] = n
+			}
+		}
+	}
+	for _, n := range g.Nodes {
+		o.visit(n)
+		op, ok := n.Op.(*ir.FusedConv)
+		if !ok || op.Layout.WinogradTile() == 0 {
+			continue
+		}
+		x := n.Inputs[0]
+		c := prod[x]
+		if c == nil || c.Lazy || out[x] || r.only(x) != n {
+			continue
+		}
+		cat, ok := c.Op.(*ir.Concat)
+		s := x.Type.Shape
+		if !ok || x.Type.DType != ir.Float32 || len(s) != 4 || s[0] != 1 {
+			continue
+		}
+		if axis, err := ir.NormAxis(cat.Axis, 4); err != nil || axis != 1 {
+			continue
+		}
+		var up []*ir.Node
+		for _, v := range c.Inputs {
+			if z := prod[v]; z != nil && !out[v] && r.only(v) == c && upsamples(z, s) {
+				up = append(up, z)
+			}
+		}
+		if len(up) == 0 || !o.ReadsPieces(n, op) {
+			continue
+		}
+		c.Lazy = true
+		for _, z := range up {
+			z.Lazy = true
+		}
+	}
+	return nil
+}
+
+// upsamples tells whether z is a Resize that code generation computes as
+// ONNX Runtime's float32 bilinear form (ir.ResizeBilinear), of a [1, C, h,
+// w] map to the spatial size of s, whose input is an activation (not
+// lazy, not a constant).
+func upsamples(z *ir.Node, s ir.Shape) bool {
+	op, ok := z.Op.(*ir.Resize)
+	if !ok || z.Lazy || len(z.Inputs) == 0 || z.Inputs[0] == nil || z.Inputs[0].Const != nil {
+		return false // (a constant's upsampling is computed once, at the first run)
+	}
+	x := z.Inputs[0].Type
+	if x.DType != ir.Float32 || len(x.Shape) != 4 || x.Shape[0] != 1 {
+		return false
+	}
+	p, err := op.PlanFor(z.Inputs)
+	if err != nil || p.Bilinear == nil {
+		return false
+	}
+	b := p.Bilinear
+	return b.Planes == x.Shape[1] && b.H == x.Shape[2] && b.W == x.Shape[3] && b.OH == s[2] && b.OW == s[3]
+}
