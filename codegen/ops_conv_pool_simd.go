@@ -203,6 +203,20 @@ type windowLoad struct {
 	uses [][2]int
 }
 
+// storeWindowRow completes (finish, if any) and stores the accumulator a
+// of a group's output row r: its lanes at dst + r*Wo floats.
+func storeWindowRow(f *asm.Func, a asm.Local, r int, dst, out asm.Local, Wo, lanes int, finish func(acc, out asm.Local)) {
+	o := dst
+	if r > 0 {
+		f.Get(dst).I32Const(int32(r * Wo * 4)).Op(wasm.OpcodeI32Add).Set(out)
+		o = out
+	}
+	if finish != nil {
+		finish(a, o)
+	}
+	storeLanes(f, o, a, lanes)
+}
+
 // windowPass computes rows output rows from the bordered rows at row
 // (advanced past them), into dst (advanced past them).
 func windowPass(f *asm.Func, g *ir.Geometry, rows int, row, dst asm.Local, init func(acc asm.Local), tap func(t int, acc, v asm.Local), finish func(acc, out asm.Local)) {
@@ -288,15 +302,7 @@ func windowPass(f *asm.Func, g *ir.Geometry, rows int, row, dst asm.Local, init 
 			}
 		}
 		for r, a := range acc {
-			o := dst
-			if r > 0 {
-				f.Get(dst).I32Const(int32(r * Wo * 4)).Op(wasm.OpcodeI32Add).Set(out)
-				o = out
-			}
-			if finish != nil {
-				finish(a, o)
-			}
-			storeLanes(f, o, a, lanes)
+			storeWindowRow(f, a, r, dst, out, Wo, lanes, finish)
 		}
 		f.AddI32(dst, int32(lanes*4))
 		if split {

@@ -10,10 +10,12 @@ import (
 )
 
 // Depthwise convolution (group = channels, one filter each) in f32x4 lanes:
-// per channel the taps are broadcast once into locals, the plane is copied
-// into a zero-bordered buffer, and four neighbouring outputs of a row are
-// computed at once (stride-2 inputs gathered with one shuffle), with bias,
-// residual and activations applied before the store.
+// per channel the taps are broadcast once into locals and four neighbouring
+// outputs of a row are computed at once, read from the source plane in
+// place (depthwiseDirectRows; stride-2 inputs gathered with one shuffle),
+// with bias, residual and activations applied before the store. Where a
+// window reaches too far past a row (large pads) the plane is copied into
+// a zero-bordered buffer first (windowRows).
 
 func depthwiseFits(k *Ctx, n *ir.Node, op *ir.FusedConv) (*ir.Geometry, bool) {
 	x, w := n.Inputs[0].Type, n.Inputs[1].Type
@@ -48,6 +50,9 @@ func init() {
 			_, expand := genericFusedConvWorkspace(n, op)
 			return expand
 		}
+		if depthwiseDirect(g) {
+			return 0
+		}
 		return windowBytes(g)
 	})
 }
@@ -74,7 +79,9 @@ func (k *Ctx) convDepthwise(n *ir.Node, op *ir.FusedConv, g *ir.Geometry) error 
 	}
 	f.SetI32(ch, 0)
 	// The border is zero and stays so: only the interior is rewritten.
-	f.I32Const(buf).I32Const(0).I32Const(int32((hp + 1) * wp * 4)).MemoryFill()
+	if !depthwiseDirect(g) {
+		f.I32Const(buf).I32Const(0).I32Const(int32((hp + 1) * wp * 4)).MemoryFill()
+	}
 	f.Counted(pc, planes, func() {
 		f.Get(src).Get(dst).Get(wp0).Get(bp).I32Const(buf)
 		f.I32Const(resOff).Call(plane)
@@ -110,8 +117,10 @@ func (k *Ctx) convDepthwiseThreads(n *ir.Node, g *ir.Geometry, plane uint32, buf
 	x, w, y, bias := n.Inputs[0], n.Inputs[1], n.Outputs[0], n.In(2)
 	C := x.Type.Shape[1]
 	taps := g.Kernel[0] * g.Kernel[1]
-	f.I32Const(buf).I32Const(0).I32Const(int32(bufSize)).MemoryFill()
-	f.I32Const(k.md.th.extra).I32Const(0).I32Const(int32((k.Threads() - 1) * bufSize)).MemoryFill()
+	if !depthwiseDirect(g) {
+		f.I32Const(buf).I32Const(0).I32Const(int32(bufSize)).MemoryFill()
+		f.I32Const(k.md.th.extra).I32Const(0).I32Const(int32((k.Threads() - 1) * bufSize)).MemoryFill()
+	}
 	inPlane, outPlane := int32(g.In[0]*g.In[1]*4), int32(g.Out[0]*g.Out[1]*4)
 	k.Parallel(C, depthwiseChannelNs(g), func(s Span) {
 		src, dst, wp0, bp, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -160,12 +169,15 @@ func (k *Ctx) depthwisePlane(g *ir.Geometry, ep *ir.Epilogue, hasBias bool) uint
 			f.V128Const([16]byte{}).Set(bv)
 		}
 		x4 := fxFor(f, asm.F32, true)
+		init := func(acc asm.Local) { f.Get(bv).Set(acc) }
+		tap := func(t int, acc, v asm.Local) { k.madd(f, acc, v, wv[t]) }
+
+		finish := func(acc, out asm.Local) { k.vecEpilogue(x4, ep, acc, out, resd) }
+		if depthwiseDirect(g) {
+			depthwiseDirectRows(f, g, src, dst, init, tap, finish)
+			return
+		}
 		copyWindowPlane(f, g, buf, src, 0)
-		windowRows(f, g, buf, dst,
-			func(acc asm.Local) { f.Get(bv).Set(acc) },
-			func(t int, acc, v asm.Local) {
-				k.madd(f, acc, v, wv[t])
-			},
-			func(acc, out asm.Local) { k.vecEpilogue(x4, ep, acc, out, resd) })
+		windowRows(f, g, buf, dst, init, tap, finish)
 	})
 }

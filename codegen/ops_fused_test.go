@@ -117,6 +117,20 @@ func TestFusedMatMulKernels(t *testing.T) {
 // within tol, absolute and relative.
 func checkFusedKernel(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir.Graph, r *rand.Rand, tune, name, what string, tol float64) {
 	t.Helper()
+	feeds, want := fusedFeeds(t, g, r)
+	got := runFused(ctx, t, rt, g, feeds, tune, name, what)
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > tol+tol*math.Abs(float64(want[i])) {
+			t.Errorf("%s: element %d is %g, want %g", name, i, got[i], want[i])
+			break
+		}
+	}
+}
+
+// fusedFeeds infers g, fills its inputs from r (uniform in [-1, 1)) and
+// returns them with the reference output.
+func fusedFeeds(t *testing.T, g *ir.Graph, r *rand.Rand) (map[string]*ir.Tensor, []float32) {
+	t.Helper()
 	if err := ir.InferGraph(g); err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +147,13 @@ func checkFusedKernel(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir
 	if err != nil {
 		t.Fatal(err)
 	}
+	return feeds, want[0].F32()
+}
+
+// runFused compiles g (optimized in place) for tune, requires that what
+// fused into one node, and returns output z for feeds on wazero.
+func runFused(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir.Graph, feeds map[string]*ir.Tensor, tune, name, what string) []float32 {
+	t.Helper()
 	plan, err := opt.Run(g, opt.Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune), Workspace: codegen.Workspace})
 	if err != nil {
 		t.Fatal(err)
@@ -159,13 +180,7 @@ func checkFusedKernel(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ref := out["z"].F32(), want[0].F32()
-	for i := range ref {
-		if d := math.Abs(float64(got[i] - ref[i])); d > tol+tol*math.Abs(float64(ref[i])) {
-			t.Errorf("%s: element %d is %g, want %g", name, i, got[i], ref[i])
-			break
-		}
-	}
+	return out["z"].F32()
 }
 
 // TestWinograd4Rule: F(4x4,3x3) where its products over whole groups of
