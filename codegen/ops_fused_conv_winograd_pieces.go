@@ -15,9 +15,9 @@ import (
 // input, and computes an upsampled piece's rows of the band (mR+2 of them)
 // from the Resize's input with the Resize's own rows function
 // (bilinearRows; selectRows for a nearest-mode one) into the band buffer
-// first. The transform sees the same
-// values as from the joined map, so the outputs are the same bits; the
-// joined map (and the upsampled one in it) is never written.
+// first. The transform sees the same values as from the joined map, so
+// the outputs are the same bits; the joined map (and the upsampled one in
+// it) is never written.
 
 // winogradPiece is a run of C input channels: a buffer at addr, or, with
 // rows set, an upsampling of the planes at addr (plane bytes apart) by the
