@@ -10,14 +10,15 @@
 // DeepLab ASPP-like head, with enough channels that the portable shape
 // runs the dilated ones as taps over regions; and Concats whose inputs the
 // memory plan may put in place (an input read again after the Concat, a
-// Concat along a strided axis, one into the graph output). e2e's TestORTCases runs them
+// Concat along a strided axis, one into the graph output); and U-Net
+// decoder steps with nearest-mode upsampling. e2e's TestORTCases runs them
 // on wazero and Node.
 
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openORT } from "./engines.mjs";
-import { asppModel, concatModel, convModelOf, encodeTensor } from "./onnx.mjs";
+import { asppModel, concatModel, convModelOf, decoderModel, encodeTensor } from "./onnx.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = process.argv[2] || path.join(here, "..", "testdata", "ort");
@@ -39,6 +40,14 @@ const cases = {
   winograd_in_place_122x98: conv(8, 122, 98, 8, 3, { pad: 1, act: "Relu" }),
   winograd_in_place_no_left_pad: conv(8, 122, 98, 8, 3, { pads: [2, 0, 0, 2] }),
   concat_in_place_12x12: { bytes: concatModel(8, 12), dims: [1, 8, 12, 12] },
+  // a U-Net decoder step with a nearest-mode upsampling, whose Winograd
+  // layer reads the upsampled and the skip maps as pieces (bands inside
+  // the image and at its edges)
+  unet_decoder_nearest_96x96: { bytes: decoderModel(8, 96, 96, { mode: "nearest", coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" }), dims: [1, 8, 96, 96] },
+  unet_decoder_nearest_half_pixel_88x104: {
+    bytes: decoderModel(8, 88, 104, { mode: "nearest", coordinate_transformation_mode: "half_pixel", nearest_mode: "round_prefer_ceil" }),
+    dims: [1, 8, 88, 104],
+  },
 };
 const only = process.argv.slice(3);
 

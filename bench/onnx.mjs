@@ -193,6 +193,40 @@ export function asppModel(C, H, M, dilations) {
   return model(nodes, inits, [valueInfo("X", [1, C, H, H])], [valueInfo("Y", [1, M, H, H])]);
 }
 
+// decoderModel is a U-Net's decoder step on an HxW map of C channels, its
+// encoder step beside it so that the upsampled and the skip maps are
+// activations:
+//
+//   s = Relu(Conv3x3(X)), p = MaxPool2x2(s), b = Relu(Conv3x3(p))  [1, 2C, H/2, W/2]
+//   u = Resize(b; mode, scales [1, 1, 2, 2]), cat = Concat(u, s; axis 1)
+//   Y = Relu(Conv3x3(cat))   [1, C, H, W]
+//
+// resize holds the Resize's string attributes (mode,
+// coordinate_transformation_mode, nearest_mode).
+export function decoderModel(C, H, W, resize) {
+  const node = (op, ins, outs, attrs = []) => [...ins.flatMap((x) => strField(1, x)), ...outs.flatMap((y) => strField(2, y)), ...strField(4, op), ...attrs.flatMap((a) => bytesField(5, a))];
+  const attrStr = (name, v) => [...strField(1, name), ...strField(4, v), ...intField(20, 3)];
+  const p1 = { pads: [1, 1, 1, 1] };
+  const nodes = [
+    convNode("X", "w1", "b1", "c1", 3, p1),
+    node("Relu", ["c1"], ["s"]),
+    node("MaxPool", ["s"], ["p"], [attrInts("kernel_shape", [2, 2]), attrInts("strides", [2, 2])]),
+    convNode("p", "w2", "b2", "c2", 3, p1),
+    node("Relu", ["c2"], ["b"]),
+    node("Resize", ["b", "", "scales"], ["u"], Object.entries(resize).map(([k, v]) => attrStr(k, v))),
+    node("Concat", ["u", "s"], ["cat"], [attrInt("axis", 1)]),
+    convNode("cat", "w3", "b3", "c3", 3, p1),
+    node("Relu", ["c3"], ["Y"]),
+  ];
+  const inits = [
+    tensorProto("w1", [C, C, 3, 3], randomWeights(C * C * 9, 50)), tensorProto("b1", [C], randomWeights(C, 51)),
+    tensorProto("w2", [2 * C, C, 3, 3], randomWeights(2 * C * C * 9, 52)), tensorProto("b2", [2 * C], randomWeights(2 * C, 53)),
+    tensorProto("w3", [C, 3 * C, 3, 3], randomWeights(3 * C * C * 9, 54)), tensorProto("b3", [C], randomWeights(C, 55)),
+    tensorProto("scales", [4], Float32Array.of(1, 1, 2, 2)),
+  ];
+  return model(nodes, inits, [valueInfo("X", [1, C, H, W])], [valueInfo("Y", [1, C, H, W])]);
+}
+
 // concatModel joins maps of C channels (HxH) in the ways the memory plan
 // treats differently: along channels (contiguous slices) with an input
 // read again after the Concat, along rows (strided slices), and into the

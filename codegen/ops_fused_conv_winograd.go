@@ -267,8 +267,22 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	if p.pieces, err = k.convPieces(x, p.H, p.W); err != nil {
 		return err
 	}
-	if p.pieces != nil && (threaded || k.Threads() > 1 || !p.readsPieces()) {
-		return fmt.Errorf("a Winograd layer reading its input in pieces takes the in-place bands of one thread")
+	if p.pieces != nil {
+		if !p.readsPieces() {
+			return fmt.Errorf("a Winograd layer reading its input in pieces takes the in-place bands")
+		}
+		// Each band reads its own pieces rows: the bands are handed out
+		// whole (winogradBands), never split step by step.
+		threaded = false
+		q := p.bandsForThreads(k.Threads())
+		if q != nil && q.readsPieces() && k.splits(q.bands, winogradBandNs(q)) {
+			k.winogradBands(q, op, x, u, out, bias, resOff)
+			return nil
+		}
+		if k.splits(p.bands, winogradBandNs(p)) {
+			k.winogradBands(p, op, x, u, out, bias, resOff)
+			return nil
+		}
 	}
 	if p.N == 1 && p.bands >= 2*k.Threads() && k.splits(p.bands, winogradBandNs(p)) {
 		k.winogradBands(p, op, x, u, out, bias, resOff)
@@ -460,7 +474,9 @@ func (k *Ctx) winogradBands(p *winogradPlan, op *ir.FusedConv, x, u, out, bias *
 		f.Set(tb)
 		l := winogradBandLocals{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32),
 			f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
-		f.I32Const(k.Addr(x)).Set(l.xBase)
+		if p.pieces == nil {
+			f.I32Const(k.Addr(x)).Set(l.xBase)
+		}
 		f.I32Const(k.Addr(out)).Set(l.outBase)
 		s.For(l.band, func() {
 			k.winogradBand(p, op, u, bias, resOff, wsAddr{f: f, tb: &tb}, false, l)

@@ -14,27 +14,33 @@ import (
 // from that piece's own buffer, in place as winogradInPlace reads a whole
 // input, and computes an upsampled piece's rows of the band (mR+2 of them)
 // from the Resize's input with the Resize's own rows function
-// (bilinearRows) into the band buffer first. The transform sees the same
-// values as from the joined map, so the outputs are the same bits; the
-// joined map (and the upsampled one in it) is never written.
+// (bilinearRows; selectRows for a nearest-mode one) into the band buffer
+// first. The transform sees the same values as from the joined map, so
+// the outputs are the same bits; the joined map (and the upsampled one in
+// it) is never written.
 
 // winogradPiece is a run of C input channels: a buffer at addr, or, with
 // rows set, an upsampling of the planes at addr (plane bytes apart) by the
-// rows function rows and its row table at yAddr.
+// rows function rows and its row table at yAddr (yRec bytes a row).
 type winogradPiece struct {
 	C     int
 	addr  int32
 	rows  uint32
 	yAddr int32
+	yRec  int32
 	plane int32
 }
 
 // PiecesFunc is opt.Options.ReadsPieces for a module of this many
-// threads: a 1-thread module's Winograd layer of one image whose bands
-// read their input in place (winogradInPieces is that form's).
+// threads: a Winograd layer of one image whose bands read their input in
+// place (winogradInPieces is that form's). The answer is the same for any
+// thread count, so that a threaded module's plan is the 1-thread module's:
+// a threaded module hands the bands out whole (winogradBands), each band
+// computing its own rows of the pieces, re-cut for the threads
+// (bandsForThreads) where those bands read pieces too.
 func PiecesFunc(threads int) func(n *ir.Node, op *ir.FusedConv) bool {
 	return func(n *ir.Node, op *ir.FusedConv) bool {
-		if threads > 1 || op.Layout.WinogradTile() == 0 || n.Inputs[0].Type.DType != ir.Float32 {
+		if op.Layout.WinogradTile() == 0 || n.Inputs[0].Type.DType != ir.Float32 {
 			return false
 		}
 		p, err := planWinograd(n, op)
@@ -77,12 +83,18 @@ func (k *Ctx) convPieces(x *ir.Value, H, W int) ([]winogradPiece, error) {
 		if err != nil {
 			return nil, err
 		}
-		b := l.plan.Bilinear
-		if b == nil || b.Planes != pc || b.OH != H || b.OW != W {
-			return nil, fmt.Errorf("a lazy Resize that is not a bilinear upsampling to %dx%d", H, W)
+		xs := z.Inputs[0].Type.Shape
+		if b := l.plan.Bilinear; b != nil && b.Planes == pc && b.OH == H && b.OW == W {
+			fn, y := k.bilinearRows(b)
+			ps = append(ps, winogradPiece{C: pc, addr: k.Addr(z.Inputs[0]), rows: fn, yAddr: y, yRec: 16, plane: int32(4 * b.H * b.W)})
+			continue
 		}
-		fn, y := k.bilinearRows(b)
-		ps = append(ps, winogradPiece{C: pc, addr: k.Addr(z.Inputs[0]), rows: fn, yAddr: y, plane: int32(4 * b.H * b.W)})
+		rows, cols, ok := l.plan.Select2D(xs)
+		if !ok || xs[1] != pc || len(rows) != H || len(cols) != W {
+			return nil, fmt.Errorf("a lazy Resize that is not a bilinear or nearest upsampling to %dx%d", H, W)
+		}
+		fn, y := k.selectRows(rows, cols, xs[3])
+		ps = append(ps, winogradPiece{C: pc, addr: k.Addr(z.Inputs[0]), rows: fn, yAddr: y, yRec: 4, plane: int32(4 * xs[2] * xs[3])})
 	}
 	return ps, nil
 }
@@ -151,7 +163,7 @@ func (k *Ctx) winogradInPieces(p *winogradPlan, a wsAddr, padBuf, vBuf int32, r0
 			// rows top .. top+n-1: output rows row+top on of the upsampling
 			f.Get(src)
 			at()
-			f.Get(row).Get(top).Op(wasm.OpcodeI32Add).I32Const(16).Op(wasm.OpcodeI32Mul).I32Const(pc.yAddr).Op(wasm.OpcodeI32Add)
+			f.Get(row).Get(top).Op(wasm.OpcodeI32Add).I32Const(pc.yRec).Op(wasm.OpcodeI32Mul).I32Const(pc.yAddr).Op(wasm.OpcodeI32Add)
 			f.Get(n).Call(pc.rows)
 			f.Get(buf).Get(rowV).Get(strip).Call(fn)
 			f.AddI32(src, pc.plane)

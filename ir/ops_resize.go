@@ -556,3 +556,40 @@ func DTypeRange(dt DType) (lo, hi float64) {
 	}
 	return -math.MaxFloat64, math.MaxFloat64
 }
+
+// Select2D returns, for a selection plan (nearest mode, or taps that all
+// land on input positions) of a map [N, C, H, W] that resizes only its
+// last two axes, the input row of each output row and the input column of
+// each output column (the identity where an axis is not resized).
+func (p *ResizePlan) Select2D(x Shape) (rows, cols []int, ok bool) {
+	if !p.Selection || p.Bilinear != nil || len(x) != 4 || len(p.Out) != 4 {
+		return nil, nil, false
+	}
+	rows, cols = identity(p.Out[2]), identity(p.Out[3])
+	for i := range p.Passes {
+		ax := &p.Passes[i]
+		sel, ok := ax.Select()
+		switch {
+		case !ok:
+			return nil, nil, false
+		case ax.Axis == 2:
+			rows = sel
+		case ax.Axis == 3:
+			cols = sel
+		default:
+			return nil, nil, false
+		}
+	}
+	if len(rows) != p.Out[2] || len(cols) != p.Out[3] {
+		return nil, nil, false
+	}
+	return rows, cols, true
+}
+
+func identity(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}

@@ -3,10 +3,11 @@ package opt
 import "github.com/mlc-compiler/mlc/ir"
 
 // lazyPieces marks the Concat (along channels, batch 1) that a fused
-// convolution alone reads, and the float32 bilinear Resize nodes that the
-// Concat alone reads, lazy (ir.Node.Lazy) where code generation can read
-// the convolution's input as those pieces (Options.ReadsPieces: a Winograd
-// layer whose bands read their input in place). The Concat's output and
+// convolution alone reads, and the float32 Resize nodes (bilinear or
+// nearest) that the Concat alone reads, lazy (ir.Node.Lazy) where code
+// generation can read the convolution's input as those pieces
+// (Options.ReadsPieces: a Winograd layer whose bands read their input in
+// place). The Concat's output and
 // the upsampled maps then have no buffer: each band of the convolution
 // computes its rows of an upsampled channel from the Resize's input as it
 // reads them, and reads the other pieces where their producers left them.
@@ -70,10 +71,11 @@ func lazyPieces(g *ir.Graph, o *Options) error {
 	return nil
 }
 
-// upsamples tells whether z is a Resize that code generation computes as
-// ONNX Runtime's float32 bilinear form (ir.ResizeBilinear), of a [1, C, h,
-// w] map to the spatial size of s, whose input is an activation (not
-// lazy, not a constant).
+// upsamples tells whether z is a Resize of a [1, C, h, w] map to the
+// spatial size of s that code generation computes row by row: ONNX
+// Runtime's float32 bilinear form (ir.ResizeBilinear), or a selection of
+// rows and columns (nearest mode, ir.ResizePlan.Select2D); and whose input
+// is an activation (not lazy, not a constant).
 func upsamples(z *ir.Node, s ir.Shape) bool {
 	op, ok := z.Op.(*ir.Resize)
 	if !ok || z.Lazy || len(z.Inputs) == 0 || z.Inputs[0] == nil || z.Inputs[0].Const != nil {
@@ -84,9 +86,14 @@ func upsamples(z *ir.Node, s ir.Shape) bool {
 		return false
 	}
 	p, err := op.PlanFor(z.Inputs)
-	if err != nil || p.Bilinear == nil {
+	if err != nil {
 		return false
 	}
-	b := p.Bilinear
-	return b.Planes == x.Shape[1] && b.H == x.Shape[2] && b.W == x.Shape[3] && b.OH == s[2] && b.OW == s[3]
+	if b := p.Bilinear; b != nil {
+		return b.Planes == x.Shape[1] && b.H == x.Shape[2] && b.W == x.Shape[3] && b.OH == s[2] && b.OW == s[3]
+	}
+	if _, _, ok := p.Select2D(x.Shape); ok {
+		return p.Out[2] == s[2] && p.Out[3] == s[3]
+	}
+	return false
 }
