@@ -351,9 +351,6 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 		return
 	case p.src:
 		k.winogradGEMMsSource(p, u, a, vBuf, mBuf, yBuf+int32(p.yBytes), threaded)
-	case threaded && (p.M+3)/4 >= 4*k.Threads():
-		k.winogradGEMMsOutThreads(p, u, vBuf, mBuf, k.winogradOut(p, bias != nil), yBuf, bias, k.winogradStoreFunc(p, op, resOff, 1), bw)
-		return
 	case threaded:
 		k.winogradGEMMsThreads(p, u, vBuf, mBuf)
 	case k.portable():
@@ -992,77 +989,6 @@ func (k *Ctx) winogradGEMMsThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int3
 				return
 			}
 			k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
-		})
-	})
-}
-
-// winogradGEMMsOutThreads is a band's P products and its output
-// transform in a threaded module (prepared U, not p.src; at least 4 panels
-// of 4 rows a thread), in one job whose units are groups of up to four
-// 4-row panels of U: a unit runs, product by product, its panels'
-// products, each exactly as winogradGEMMsThreads' unit (xi, mp) does (a
-// product's V read once for the group), then brings its channels back as
-// winogradOutThreads' units do (M's rows of a channel are all its
-// panel's). The output transform so needs no job of its own: at 28x28
-// with 128 channels it was estimated under the break-even and ran on the
-// main thread alone while the other waited (docs/design.md, thr11).
-func (k *Ctx) winogradGEMMsOutThreads(p *winogradPlan, u *ir.Value, vBuf, mBuf int32, outT uint32, yBuf int32, bias *ir.Value, store uint32, bw int32) {
-	M, TpP := p.M, p.TpP
-	panels := (M + 3) / 4
-	portable := k.portable()
-	var mk uint32
-	if portable {
-		mk = k.microKernelPitch(storeRows, &ir.Epilogue{}, biasNone, TpP*4)
-	} else {
-		mk = k.microKernel(storeRows, &ir.Epilogue{}, biasNone)
-	}
-	buf, bufSize := k.ScratchAddr()
-	buf += int32(p.workspace() - p.C*64)
-	outNs := float64(p.Tp*p.P*6)*nsPerLaneOp/4 + float64(2*p.m*p.R*p.Wo*4)*nsPerCopy // winogradOutThreads' unit
-	// groups of up to 4 panels (a product's V read once for them), at
-	// least 4 units a thread
-	g := max(1, min(4, panels/(4*k.Threads())))
-	units := (panels + g - 1) / g
-	k.Parallel(units, float64(g*p.P)*winogradPanelNs(p)+float64(4*g)*outNs, func(s Span) {
-		f := s.F
-		unit, mp0, mpEnd := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		mp, xi, xic, tc, t0, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		uA, vB, mC, eb := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		mc, mrow, yrow, bp, od, nrows := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		if portable {
-			s.Scratch(buf, bufSize)
-			f.Set(eb)
-		}
-		f.I32Const(bw).I32Load(bwRows).Set(nrows)
-		s.For(unit, func() {
-			f.Get(unit).I32Const(int32(g)).Op(wasm.OpcodeI32Mul).Tee(mp0).I32Const(int32(g)).Op(wasm.OpcodeI32Add).Tee(mpEnd)
-			f.I32Const(int32(panels)).Get(mpEnd).I32Const(int32(panels)).Op(wasm.OpcodeI32LtS).Select().Set(mpEnd)
-			f.SetI32(xi, 0)
-			f.Counted(xic, p.P, func() {
-				f.Get(mp0).Set(mp)
-				f.Loop()
-				tileLen(f, rows, mp, 4, M)
-				k.winogradPanelAddrs(p, u, wsAddr{f: f}, vBuf, mBuf, xi, mp, uA, vB, mC)
-				if portable {
-					k.winogradPanelExpanded(p, mk, uA, eb, vB, mC, rows)
-				} else {
-					k.winogradPanelTiles(p, mk, uA, vB, mC, tc, t0, rows, cols)
-				}
-				f.Get(mp).I32Const(1).Op(wasm.OpcodeI32Add).Tee(mp).Get(mpEnd).Op(wasm.OpcodeI32LtS).BrIf(0)
-				f.End()
-				f.AddI32(xi, 1)
-			})
-			// channels 4*mp0 .. min(4*mpEnd, M) - 1
-			f.Get(mpEnd).I32Const(4).Op(wasm.OpcodeI32Mul).Tee(rows).I32Const(int32(M)).Get(rows).I32Const(int32(M)).Op(wasm.OpcodeI32LtS).Select()
-			f.Get(mp0).I32Const(4).Op(wasm.OpcodeI32Mul).Tee(mc).Op(wasm.OpcodeI32Sub).Set(rows)
-			f.Get(mc).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul).I32Const(mBuf).Op(wasm.OpcodeI32Add).Set(mrow)
-			f.Get(mc).I32Const(int32(p.m * p.R * p.yRow() * 4)).Op(wasm.OpcodeI32Mul).I32Const(yBuf).Op(wasm.OpcodeI32Add).Set(yrow)
-			if bias != nil {
-				f.Get(mc).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(bias)).Op(wasm.OpcodeI32Add).Set(bp)
-			}
-			f.Get(mc).I32Const(int32(p.Ho * p.Wo * 4)).Op(wasm.OpcodeI32Mul).I32Const(bw).I32Load(bwOut).Op(wasm.OpcodeI32Add).Set(od)
-			f.Get(rows).Set(mc)
-			f.Loop32(mc, func() { k.winogradOutChannel(p, outT, store, mrow, yrow, bp, od, nrows) })
 		})
 	})
 }
