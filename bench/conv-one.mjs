@@ -1,5 +1,7 @@
 // One-node Conv models timed in V8, builds alternating in this process:
 //   node conv-one.mjs "BIN_A;BIN_B" C,H,W,M,k[,stride[,relu 0/1]] ... [--min-time S] [--evict MB]
+// (a build is BIN[=flags][@threads], as in ab.mjs: "mlc=--threads 2@2" times the node of a
+// threaded module, as its run-time decision runs it, with its helpers started)
 // (--evict MB: writes MB of other memory before each run, so that the weights and input
 // come from memory as in a whole model, where each node's weights are read once per run)
 // (each node function alone: mlc compile --profile, mlc_profile_node)
@@ -14,7 +16,13 @@ const args = process.argv.slice(2);
 let minTime = 2;
 let evict = 0; // MB written between runs (--evict MB): the weights then come from memory, as in a whole model
 const cases = [];
-const bins = args[0].split(";");
+const bins = args[0].split(";").map((v) => {
+  const at = v.lastIndexOf("@");
+  const threads = at > 0 && /^\d+$/.test(v.slice(at + 1)) ? parseInt(v.slice(at + 1)) : undefined;
+  const spec = threads === undefined ? v : v.slice(0, at);
+  const eq = spec.indexOf("=");
+  return { bin: eq < 0 ? spec : spec.slice(0, eq), flags: eq < 0 ? [] : spec.slice(eq + 1).split(" ").filter(Boolean), threads };
+});
 for (let i = 1; i < args.length; i++) {
   if (args[i] === "--min-time") minTime = parseFloat(args[++i]);
   else if (args[i] === "--evict") evict = parseFloat(args[++i]);
@@ -31,10 +39,10 @@ for (const [C, H, W, M, k, s = 1, act = 1] of cases) {
   const Ho = Math.floor((H + 2 * pad - k) / s) + 1, Wo = Math.floor((W + 2 * pad - k) / s) + 1;
   const flops = 2 * M * C * k * k * Ho * Wo;
   const ms = [];
-  for (const [bi, bin] of bins.entries()) {
+  for (const [bi, { bin, flags, threads }] of bins.entries()) {
     const out = path.join(tmp, `m${bi}.wasm`);
-    execFileSync(bin, ["compile", "--profile", onnx, "-o", out], { stdio: "ignore" });
-    const m = await load(fs.readFileSync(out));
+    execFileSync(bin, ["compile", "--profile", ...flags, onnx, "-o", out], { stdio: "ignore" });
+    const m = await load(fs.readFileSync(out), threads ? { threads } : undefined);
     const x = new Float32Array(C * H * W).map((_, i) => Math.sin(i));
     m.run({ X: x });
     const ex = m.instance.exports;
@@ -55,4 +63,6 @@ for (const [C, H, W, M, k, s = 1, act = 1] of cases) {
     return `${i}: ${mn.toFixed(3)}/${md.toFixed(3)} ms ${(flops / mn / 1e6).toFixed(1)} GF/s`;
   });
   console.log(`${C},${H},${W},${M},k${k},s${s}: ${line.join("  ")}${ms.length > 1 ? `  ratio(min) ${(ms[1].t[0] / ms[0].t[0]).toFixed(3)}` : ""}`);
+  for (const e of ms) await e.m.close?.();
 }
+console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);

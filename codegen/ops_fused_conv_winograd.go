@@ -368,6 +368,9 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 	var bw int32
 	// 2. Input transform, one channel per call of a shared function.
 	switch {
+	case threaded && p.tilesAsA:
+		// each thread transforms the whole input in its products' job
+		bw = k.winogradBandWords(p, l.xBase, l.outBase, r0, nrows)
 	case threaded:
 		bw = k.winogradBandWords(p, l.xBase, l.outBase, r0, nrows)
 		k.winogradInThreads(p, k.winogradIn(p), padBuf, vBuf, bw)
@@ -384,6 +387,10 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 
 	// 3. P GEMMs: M_xi [M, Tp] = U_xi [M, C] x V_xi [C, Tp].
 	switch {
+	case threaded && p.tilesAsA:
+		store := k.winogradStoreFunc(p, op, resOff, 1)
+		k.winogradTilesAsAThreads(p, u, padBuf, vBuf, mBuf, yBuf+int32(p.yBytes), k.winogradOut(p, bias != nil), yBuf, bias, store, bw)
+		return
 	case p.src:
 		k.winogradGEMMsSource(p, u, a, vBuf, mBuf, yBuf+int32(p.yBytes), threaded)
 	case threaded:
@@ -1143,42 +1150,141 @@ func (k *Ctx) winogradEachPanel(panels int, cost float64, a wsAddr, uBuf int32, 
 func (k *Ctx) winogradGEMMsTilesAsA(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf, uBuf int32, threaded bool) {
 	panels := p.M / 8
 	eVBuf := uBuf + int32(p.uBytes)
-	rBuf := eVBuf + int32(p.eVBytes)
 	cc := p.tilesAsAChunk()
 	chunks := (p.C + cc - 1) / cc
 	for c0 := 0; c0 < p.C; c0 += cc {
 		n := min(cc, p.C-c0)
-		k.winogradExpandV(p, a, vBuf+int32(c0*p.TpP*4), eVBuf, n, threaded)
+		k.winogradExpandV(p, a, vBuf+int32(c0*p.TpP*4), eVBuf, n)
 		tiles := k.winogradTilesT(p, n, chunkModeOf(c0/cc, chunks))
 		body := func(f *asm.Func, mp, ub, _ asm.Local) {
-			xi, xic, pa, pb, pc, pr := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			for half := 0; half < 2; half++ {
-				f.Get(mp).I32Const(int32(2 * p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u) + int32((half*p.C+c0)*36*p.es)).Op(wasm.OpcodeI32Add)
-				f.Get(ub).I32Const(int32(half*16 + c0*32)).Op(wasm.OpcodeI32Add)
-				f.Call(k.winogradPanelU(u.Type.DType, p.m, n, p.uPitch8(), 32))
-			}
-			// pa = expanded V ; pb = ub + c0 rows ; pc = Mb + mp*8*TpP*4, each moved per product
-			a.push(eVBuf)
-			f.Set(pa)
-			f.Get(ub).I32Const(int32(c0 * 32)).Op(wasm.OpcodeI32Add).Set(pb)
-			f.Get(mp).I32Const(int32(8 * p.TpP * 4)).Op(wasm.OpcodeI32Mul)
-			a.push(mBuf)
-			f.Op(wasm.OpcodeI32Add).Set(pc)
-			// pr = raw tiles of panel mp: P*Tp*32 bytes a panel
-			f.Get(mp).I32Const(int32(p.P * p.Tp * 32)).Op(wasm.OpcodeI32Mul)
-			a.push(rBuf)
-			f.Op(wasm.OpcodeI32Add).Set(pr)
-			f.SetI32(xi, 0)
-			f.Counted(xic, p.P, func() {
-				f.Get(pa).Get(pb).Get(pc).Get(pr).Call(tiles)
-				f.AddI32(pr, int32(p.Tp*32))
-				f.AddI32(pa, int32(n*p.Tp*16))
-				f.AddI32(pb, int32(p.uPitch8()))
-				f.AddI32(pc, int32(p.M*p.TpP*4))
-			})
+			k.winogradTilesAsAPanel(p, u, a, mBuf, uBuf, c0, n, tiles, mp, ub, func() { a.push(eVBuf) })
 		}
-		k.winogradEachPanel(panels, float64(2*p.P*n)/float64(p.C)*winogradPanelNs(p), a, uBuf, 0, threaded, body)
+		k.winogradEachPanel(panels, float64(2*p.P*n)/float64(p.C)*winogradPanelNs(p), a, uBuf, 0, false, body)
 	}
+}
+
+// winogradTilesAsAPanel emits 8-channel panel mp's products over the K
+// chunk of n channels from c0 (winogradGEMMsTilesAsA): its [n, 8] rows of
+// U transformed at ub, then one call of tiles per product, A the
+// chunk's expanded V (pushEV pushes its address), the raw tiles or M
+// written per the chunk's mode.
+func (k *Ctx) winogradTilesAsAPanel(p *winogradPlan, u *ir.Value, a wsAddr, mBuf, uBuf int32, c0, n int, tiles uint32, mp, ub asm.Local, pushEV func()) {
+	f := k.F
+	rBuf := uBuf + int32(p.uBytes+p.eVBytes)
+	xi, xic, pa, pb, pc, pr := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	for half := 0; half < 2; half++ {
+		f.Get(mp).I32Const(int32(2 * p.C * 36 * p.es)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u) + int32((half*p.C+c0)*36*p.es)).Op(wasm.OpcodeI32Add)
+		f.Get(ub).I32Const(int32(half*16 + c0*32)).Op(wasm.OpcodeI32Add)
+		f.Call(k.winogradPanelU(u.Type.DType, p.m, n, p.uPitch8(), 32))
+	}
+	// pa = expanded V ; pb = ub + c0 rows ; pc = Mb + mp*8*TpP*4, each moved per product
+	pushEV()
+	f.Set(pa)
+	f.Get(ub).I32Const(int32(c0 * 32)).Op(wasm.OpcodeI32Add).Set(pb)
+	f.Get(mp).I32Const(int32(8 * p.TpP * 4)).Op(wasm.OpcodeI32Mul)
+	a.push(mBuf)
+	f.Op(wasm.OpcodeI32Add).Set(pc)
+	// pr = raw tiles of panel mp: P*Tp*32 bytes a panel
+	f.Get(mp).I32Const(int32(p.P * p.Tp * 32)).Op(wasm.OpcodeI32Mul)
+	a.push(rBuf)
+	f.Op(wasm.OpcodeI32Add).Set(pr)
+	f.SetI32(xi, 0)
+	f.Counted(xic, p.P, func() {
+		f.Get(pa).Get(pb).Get(pc).Get(pr).Call(tiles)
+		f.AddI32(pr, int32(p.Tp*32))
+		f.AddI32(pa, int32(n*p.Tp*16))
+		f.AddI32(pb, int32(p.uPitch8()))
+		f.AddI32(pc, int32(p.M*p.TpP*4))
+	})
+}
+
+// winogradTilesAsAThreads is a tilesAsA layer's band (one band) in a
+// threaded module after its band words: one job, whose units are groups of
+// 8-channel panels, one group per thread. Each call copies and transforms
+// the whole input into this thread's copy of the workspace (padBuf, V),
+// runs the K chunks in order, each expanding the chunk's V there and then
+// running its panels' products over the chunk, and last brings its
+// panels' channels back (outT and store, as winogradOutThreads' units:
+// M's rows of a channel are all its panel's). Nothing in between needs a
+// join: handing out the input transform, then per chunk the expansion
+// and the panels, then the output transform took 2 + 2 x chunks joins, 14
+// at 14x14 (docs/design.md, thr11). Each panel runs its chunks in order
+// with the single-threaded form's instructions and every thread computes
+// the same V, so the bits are the same; the input transform and the
+// expansion, done on every thread, are a few percent of a group's work.
+func (k *Ctx) winogradTilesAsAThreads(p *winogradPlan, u *ir.Value, padBuf, vBuf, mBuf, uBuf int32, outT uint32, yBuf int32, bias *ir.Value, store uint32, bw int32) {
+	panels := p.M / 8
+	groups := min(panels, k.Threads())
+	per := (panels + groups - 1) / groups
+	groups = (panels + per - 1) / per
+	cc := p.tilesAsAChunk()
+	chunks := (p.C + cc - 1) / cc
+	// the input transform and V's expansion, every thread all of them
+	inNs := float64(p.Tp*p.P*8)*nsPerLaneOp/4 + float64(p.Hp*p.Wp*4)*2*nsPerCopy // winogradInThreads' unit
+	expandNs := float64(p.P*p.Tp/4*p.C*80) * nsPerCopy
+	outNs := float64(p.Tp*p.P*6)*nsPerLaneOp/4 + float64(2*p.m*p.R*p.Wo*4)*nsPerCopy // winogradOutThreads' unit
+	_, size := k.ScratchAddr()
+	k.Parallel(groups, float64(per*2*p.P)*winogradPanelNs(p)+float64(p.C)*inNs+expandNs+float64(8*per)*outNs, func(s Span) {
+		f := s.F
+		tb, ub, mp, mpEnd := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		// this thread's copy of the workspace: tb bytes from thread 0's
+		s.Scratch(0, size)
+		f.Set(tb)
+		own := wsAddr{f: f, tb: &tb}
+		own.push(uBuf)
+		f.Set(ub)
+		{
+			// the bordered copy of the image, as the single-threaded form's
+			src, dst, c1, c2, r0 := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			own.push(padBuf)
+			f.I32Const(0).I32Const(int32(p.padBytes)).MemoryFill()
+			f.I32Const(bw).I32Load(bwSrc).I32Const(int32(p.padT * p.W * 4)).Op(wasm.OpcodeI32Add).Set(src)
+			own.push(padBuf + int32((p.padT*p.Wp+p.padL)*4))
+			f.Set(dst)
+			f.Counted(c1, p.C, func() {
+				f.Counted(c2, p.H, func() {
+					copyRow(f, true, dst, src, p.W*4)
+					f.AddI32(dst, int32(p.Wp*4))
+					f.AddI32(src, int32(p.W*4))
+				})
+				f.AddI32(dst, int32((p.Hp-p.H)*p.Wp*4))
+			})
+			k.winogradInSerial(p, k.winogradIn(p), own, padBuf, vBuf, r0)
+		}
+		for c0 := 0; c0 < p.C; c0 += cc {
+			n := min(cc, p.C-c0)
+			k.winogradExpandV(p, own, vBuf+int32(c0*p.TpP*4), uBuf+int32(p.uBytes), n)
+			tiles := k.winogradTilesT(p, n, chunkModeOf(c0/cc, chunks))
+			// panels lo*per .. min(hi*per, panels)
+			s.Lo()
+			f.I32Const(int32(per)).Op(wasm.OpcodeI32Mul).Set(mp)
+			s.Hi()
+			f.I32Const(int32(per)).Op(wasm.OpcodeI32Mul).Tee(mpEnd).I32Const(int32(panels)).Get(mpEnd).I32Const(int32(panels)).Op(wasm.OpcodeI32LtS).Select().Set(mpEnd)
+			f.Loop()
+			k.winogradTilesAsAPanel(p, u, own, mBuf, uBuf, c0, n, tiles, mp, ub, func() { own.push(uBuf + int32(p.uBytes)) })
+			f.Get(mp).I32Const(1).Op(wasm.OpcodeI32Add).Tee(mp).Get(mpEnd).Op(wasm.OpcodeI32LtS).BrIf(0)
+			f.End()
+		}
+		// channels 8*lo*per .. 8*min(hi*per, panels), as winogradOutThreads
+		// runs each
+		mc, mrow, yrow, bp, od, nrows := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		s.Lo()
+		f.I32Const(int32(8 * per)).Op(wasm.OpcodeI32Mul).Set(mc)
+		f.Get(mc).I32Const(int32(p.TpP * 4)).Op(wasm.OpcodeI32Mul)
+		own.push(mBuf)
+		f.Op(wasm.OpcodeI32Add).Set(mrow)
+		f.Get(mc).I32Const(int32(p.m * p.R * p.yRow() * 4)).Op(wasm.OpcodeI32Mul)
+		own.push(yBuf)
+		f.Op(wasm.OpcodeI32Add).Set(yrow)
+		if bias != nil {
+			f.Get(mc).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(bias)).Op(wasm.OpcodeI32Add).Set(bp)
+		}
+		f.Get(mc).I32Const(int32(p.Ho * p.Wo * 4)).Op(wasm.OpcodeI32Mul).I32Const(bw).I32Load(bwOut).Op(wasm.OpcodeI32Add).Set(od)
+		f.I32Const(bw).I32Load(bwRows).Set(nrows)
+		// mc = channels: 8*(min(hi*per, panels)) - 8*lo*per
+		f.Get(mpEnd).I32Const(8).Op(wasm.OpcodeI32Mul).Get(mc).Op(wasm.OpcodeI32Sub).Set(mc)
+		f.Loop32(mc, func() { k.winogradOutChannel(p, outT, store, mrow, yrow, bp, od, nrows) })
+	})
 }
 
 // tilesAsAChunk is the input channels per chunk of a tilesAsA layer's
@@ -1199,36 +1305,8 @@ const tilesAsAEVBytes = 512 << 10
 // lanes (expand_panel over the group's four floats of each V row, TpP*4
 // bytes apart). The dot then loads A as whole vectors, where broadcasting
 // the lanes of V with shuffles took four of the twenty FP-port operations
-// of a k step (docs/design.md, r50d). threaded hands out the products
-// (each writes its own part of eVBuf), so that a threaded module's node
-// does not expand on one thread while the other waits; the bytes written
-// are the same.
-func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n int, threaded bool) {
-	// product expands one product's groups of four tiles, src at its V
-	// row, dst at its panels (both moved past them)
-	product := func(f *asm.Func, src, dst asm.Local) {
-		for g := 0; g < p.Tp/4; g++ {
-			f.Get(src).Get(dst).I32Const(int32(n)).I32Const(int32(p.TpP * 4)).Call(k.expandPanel())
-			f.AddI32(src, 16)
-			f.AddI32(dst, int32(n*64))
-		}
-	}
-	if threaded {
-		k.Parallel(p.P, float64(p.Tp/4*n*80)*nsPerCopy, func(s Span) {
-			f := s.F
-			xi, src, dst := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			s.For(xi, func() {
-				f.Get(xi).I32Const(int32(p.C * p.TpP * 4)).Op(wasm.OpcodeI32Mul)
-				a.push(vBuf)
-				f.Op(wasm.OpcodeI32Add).Set(src)
-				f.Get(xi).I32Const(int32(p.Tp / 4 * n * 64)).Op(wasm.OpcodeI32Mul)
-				a.push(eVBuf)
-				f.Op(wasm.OpcodeI32Add).Set(dst)
-				product(f, src, dst)
-			})
-		})
-		return
-	}
+// of a k step (docs/design.md, r50d).
+func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n int) {
 	f := k.F
 	src, dst, row, c := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	a.push(vBuf)
@@ -1237,9 +1315,20 @@ func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n in
 	f.Set(dst)
 	f.Counted(c, p.P, func() {
 		f.Get(row).Set(src)
-		product(f, src, dst)
+		k.winogradExpandProduct(p, src, dst, n)
 		f.AddI32(row, int32(p.C*p.TpP*4))
 	})
+}
+
+// winogradExpandProduct expands one product's groups of four tiles, src
+// at its V row, dst at its panels (both moved past them).
+func (k *Ctx) winogradExpandProduct(p *winogradPlan, src, dst asm.Local, n int) {
+	f := k.F
+	for g := 0; g < p.Tp/4; g++ {
+		f.Get(src).Get(dst).I32Const(int32(n)).I32Const(int32(p.TpP * 4)).Call(k.expandPanel())
+		f.AddI32(src, 16)
+		f.AddI32(dst, int32(n*64))
+	}
 }
 
 // winogradTilesT returns the shared function (v, u, m, r) running one
@@ -1330,15 +1419,22 @@ func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32,
 		s.Base(0, int32(p.Ho*p.Wo*4))
 		f.I32Const(bw).I32Load(bwOut).Op(wasm.OpcodeI32Add).Set(od)
 		f.I32Const(bw).I32Load(bwRows).Set(nrows)
-		s.Counted(mc, func() {
-			f.Get(mrow).Get(yrow).Get(bp).Call(outT)
-			f.Get(yrow).Get(od).Get(nrows).Call(store)
-			f.AddI32(od, int32(p.Ho*p.Wo*4))
-			f.AddI32(mrow, int32(p.TpP*4))
-			f.AddI32(yrow, int32(p.m*p.R*p.yRow()*4))
-			f.AddI32(bp, 4)
-		})
+		s.Counted(mc, func() { k.winogradOutChannel(p, outT, store, mrow, yrow, bp, od, nrows) })
 	})
+}
+
+// winogradOutChannel brings one output channel of a band back (outT
+// from its row of M at mrow into its tile-aligned plane at yrow, bias at
+// bp) and stores its nrows rows at od (store: winogradStoreFunc of one
+// channel), moving the four to the next channel.
+func (k *Ctx) winogradOutChannel(p *winogradPlan, outT, store uint32, mrow, yrow, bp, od, nrows asm.Local) {
+	f := k.F
+	f.Get(mrow).Get(yrow).Get(bp).Call(outT)
+	f.Get(yrow).Get(od).Get(nrows).Call(store)
+	f.AddI32(od, int32(p.Ho*p.Wo*4))
+	f.AddI32(mrow, int32(p.TpP*4))
+	f.AddI32(yrow, int32(p.m*p.R*p.yRow()*4))
+	f.AddI32(bp, 4)
 }
 
 // winogradPanelAddrs sets the operands of panel mp of product xi:

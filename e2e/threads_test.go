@@ -264,6 +264,9 @@ func TestThreadsConvForms(t *testing.T) {
 		// two bands of 17 tile rows of 8 tiles: too few tiles to re-cut,
 		// so the jobs split each band's steps
 		{"winograd_few_bands", 16, 22, 72, 1, 1, 0, 24},
+		// one band of 7 tile rows, prepared U: the steps handed out, the
+		// last 4-row panel of two rows
+		{"winograd_one_band_panel_groups", 48, 70, 28, 1, 1, 0, 0},
 		{"winograd2_band_parallel", 16, 22, 700, 1, 1, 0, 6},
 		{"winograd2_bands", 16, 22, 17, 1, 1, 0, 0},
 		// weights past prepack's budget: transformed by the kernel, a
