@@ -200,14 +200,7 @@ func Build(g *ir.Graph, plan *memplan.Plan, opts Options) ([]byte, error) {
 // returns its metadata.
 func BuildTo(w io.Writer, g *ir.Graph, plan *memplan.Plan, opts Options) (*abi.Metadata, error) {
 	md := newModule(plan, opts)
-	md.lazy = map[*ir.Value]*ir.Node{}
-	for _, n := range g.Nodes {
-		if n.Lazy {
-			for _, v := range n.Outputs {
-				md.lazy[v] = n
-			}
-		}
-	}
+	md.lazy = g.LazyProducers()
 	var nodeFuncs, onceFuncs []uint32
 	var profiled []ProfileNode
 	for i, n := range g.Nodes {

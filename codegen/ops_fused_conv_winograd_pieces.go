@@ -31,21 +31,19 @@ type winogradPiece struct {
 	plane int32
 }
 
-// PiecesFunc is opt.Options.ReadsPieces for a module of this many
-// threads: a Winograd layer of one image whose bands read their input in
-// place (winogradInPieces is that form's). The answer is the same for any
-// thread count, so that a threaded module's plan is the 1-thread module's:
-// a threaded module hands the bands out whole (winogradBands), each band
-// computing its own rows of the pieces, re-cut for the threads
-// (bandsForThreads) where those bands read pieces too.
-func PiecesFunc(threads int) func(n *ir.Node, op *ir.FusedConv) bool {
-	return func(n *ir.Node, op *ir.FusedConv) bool {
-		if op.Layout.WinogradTile() == 0 || n.Inputs[0].Type.DType != ir.Float32 {
-			return false
-		}
-		p, err := planWinograd(n, op)
-		return err == nil && p.readsPieces()
+// ReadsPieces is opt.Options.ReadsPieces: a Winograd layer of one image
+// whose bands read their input in place (winogradInPieces is that form's).
+// It takes no thread count: the answer is the same for any, so that a
+// threaded module's plan is the 1-thread module's. A threaded module hands
+// the bands out whole (winogradBands), each band computing its own rows of
+// the pieces, re-cut for the threads (bandsForThreads) where those bands
+// read pieces too.
+func ReadsPieces(n *ir.Node, op *ir.FusedConv) bool {
+	if op.Layout.WinogradTile() == 0 || n.Inputs[0].Type.DType != ir.Float32 {
+		return false
 	}
+	p, err := planWinograd(n, op)
+	return err == nil && p.readsPieces()
 }
 
 // readsPieces says whether the layer can take its input as pieces: one

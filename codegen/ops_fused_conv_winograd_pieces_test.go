@@ -115,7 +115,7 @@ func TestWinogradPieces(t *testing.T) {
 			}
 			o := opt.Options{Level: 2, SIMD: true, ConvWeights: codegen.ConvWeightsFunc(tune.Portable), Workspace: codegen.WorkspaceFunc(threads)}
 			if pieces {
-				o.ReadsPieces = codegen.PiecesFunc(threads)
+				o.ReadsPieces = codegen.ReadsPieces
 			}
 			plan, err := opt.Run(g, o)
 			if err != nil {

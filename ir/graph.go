@@ -152,6 +152,22 @@ func (g *Graph) Producers() map[*Value]*Node {
 	return m
 }
 
+// LazyProducers maps the outputs of the lazy nodes (Node.Lazy) to them:
+// values with no buffer, computed by their reader from the node's inputs.
+func (g *Graph) LazyProducers() map[*Value]*Node {
+	m := make(map[*Value]*Node)
+	for _, n := range g.Nodes {
+		if n.Lazy {
+			for _, o := range n.Outputs {
+				if o != nil {
+					m[o] = n
+				}
+			}
+		}
+	}
+	return m
+}
+
 // Uses maps each value to the nodes reading it, including reads from inside
 // subgraphs (attributed to the op owning the subgraph).
 func (g *Graph) Uses() map[*Value][]*Node {

@@ -168,14 +168,7 @@ func PlanMemory(g *ir.Graph, workspace func(*ir.Node) int) (*Plan, error) {
 	}
 	// A lazy node's output has no buffer: its reader reads the node's
 	// inputs instead, so they live until that read.
-	lazy := map[*ir.Value]*ir.Node{}
-	for _, n := range g.Nodes {
-		if n.Lazy {
-			for _, o := range n.Outputs {
-				lazy[o] = n
-			}
-		}
-	}
+	lazy := g.LazyProducers()
 	var use func(v *ir.Value, step int)
 	use = func(v *ir.Value, step int) {
 		if n := lazy[v]; n != nil {

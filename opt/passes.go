@@ -28,7 +28,7 @@ type Options struct {
 	ConvWeights func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout
 	// Workspace reports the scratch bytes a node's kernel needs.
 	Workspace func(*ir.Node) int
-	// ReadsPieces is code generation's answer (codegen.PiecesFunc)
+	// ReadsPieces is code generation's answer (codegen.ReadsPieces)
 	// whether a fused convolution's kernel can read its input as the
 	// pieces of a Concat, upsamplings among them computed as it reads
 	// them (the pieces pass); nil: never.

@@ -27,14 +27,7 @@ func lazyPieces(g *ir.Graph, o *Options) error {
 	for _, v := range g.Outputs {
 		out[v] = true
 	}
-	prod := map[*ir.Value]*ir.Node{}
-	for _, n := range g.Nodes {
-		for _, v := range n.Outputs {
-			if v != nil {
-				prod[v] = n
-			}
-		}
-	}
+	prod := g.Producers()
 	for _, n := range g.Nodes {
 		o.visit(n)
 		op, ok := n.Op.(*ir.FusedConv)
