@@ -62,6 +62,10 @@ type winogradPlan struct {
 	groupsArg bool
 	// pieces: the input is a lazy Concat's pieces (winogradInPieces)
 	pieces []winogradPiece
+	// piecesIn: the layer reads its input as pieces (ir.FusedConv.Pieces),
+	// one channel's band at a time, so its bordered buffer holds that band
+	// and the strips only (piecesBytes)
+	piecesIn bool
 }
 
 // winogradBandBytes bounds V and M of one band (the transformed input and
@@ -77,7 +81,7 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 		return nil, err
 	}
 	m := op.Layout.WinogradTile()
-	p := &winogradPlan{m: m, P: (m + 2) * (m + 2), N: x[0], C: x[1], M: op.WShape[0], H: g.In[0], W: g.In[1], Ho: g.Out[0], Wo: g.Out[1], padT: g.PadBegin[0], padL: g.PadBegin[1]}
+	p := &winogradPlan{m: m, P: (m + 2) * (m + 2), N: x[0], C: x[1], M: op.WShape[0], H: g.In[0], W: g.In[1], Ho: g.Out[0], Wo: g.Out[1], padT: g.PadBegin[0], padL: g.PadBegin[1], piecesIn: op.Pieces}
 	p.TH = (p.Ho + m - 1) / m
 	tw := (p.Wo + m - 1) / m
 	p.G = (tw + 3) / 4
@@ -123,9 +127,14 @@ func (p *winogradPlan) setRows(R int) {
 	p.Wp = max(4*m*p.G+4, p.padL+p.W)
 	p.padBytes = alignUp((p.C*p.Hp*p.Wp+4)*4, 16)
 	p.planInPlace()
+	if p.piecesIn {
+		p.padBytes = p.piecesBytes()
+	}
 	p.vBytes = p.P * p.C * p.TpP * 4
 	p.mBytes = p.P * p.M * p.TpP * 4
-	p.yBytes = alignUp((p.M*m*p.R*p.yRow()+4)*4, 16)
+	// one output channel's tile-aligned rows: each channel is stored into
+	// the output right after its transform (winogradOutChannel)
+	p.yBytes = alignUp((m*p.R*p.yRow()+4)*4, 16)
 	switch {
 	case p.tilesAsA:
 		p.uBytes = p.P * p.uPitch8()
@@ -266,6 +275,10 @@ func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
 	threaded := k.splits(p.P*((M+3)/4), winogradPanelNs(p))
 	if p.pieces, err = k.convPieces(x, p.H, p.W); err != nil {
 		return err
+	}
+	if (p.pieces != nil) != p.piecesIn {
+		// the workspace was planned by op.Pieces
+		return fmt.Errorf("a Winograd layer whose input is pieces (%v) but whose op says %v", p.pieces != nil, p.piecesIn)
 	}
 	if p.pieces != nil {
 		if !p.readsPieces() {
@@ -409,13 +422,12 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 		k.winogradOutThreads(p, outT, mBuf, yBuf, bias, k.winogradStoreFunc(p, op, resOff, 1), bw)
 		return
 	}
-	k.winogradOutSerial(p, outT, a, mBuf, yBuf, bias)
-
-	// 5. The band's valid rows into the output, with residual and
-	// activations: rows m*r0 .. min(m*(r0+R), Ho).
+	// 5. Each channel's valid rows into the output right after its
+	// transform, with residual and activations: rows m*r0 .. min(m*(r0+R),
+	// Ho).
 	ob := f.Local(asm.I32)
 	winogradBandRows(f, p, r0, l.outBase, nrows, ob)
-	k.winogradStore(p, op, a, yBuf, ob, nrows, resOff)
+	k.winogradOutSerial(p, outT, k.winogradStoreFunc(p, op, resOff, 1), a, mBuf, yBuf, bias, ob, nrows)
 }
 
 // winogradBandRows sets nrows and ob to the band's valid output rows,
@@ -640,21 +652,13 @@ func winogradCopyRows(f *asm.Func, p *winogradPlan, dst, src, rowC, c asm.Local)
 	})
 }
 
-// winogradStore copies rows of the tile-aligned buffer into the output,
-// applying the residual and activations when the epilogue has them. The
-// copy is a function (ys, od, rows), called once per band: V8 tiers it up
-// after the first bands of the first run, whereas the node function runs
-// that one call in the baseline compiler's code. It is named by what it
-// emits, so layers of one shape and epilogue (a U-Net's two convolutions
-// of a level) share it, and the second finds it compiled by TurboFan.
-func (k *Ctx) winogradStore(p *winogradPlan, op *ir.FusedConv, a wsAddr, yBuf int32, outBase, nrows asm.Local, resOff int32) {
-	store := k.winogradStoreFunc(p, op, resOff, p.M)
-	a.push(yBuf)
-	k.F.Get(outBase).Get(nrows).Call(store)
-}
-
-// winogradStoreFunc is winogradStore's function (ys, od, rows) over the
-// first channels output channels from ys and od on.
+// winogradStoreFunc is the function (ys, od, rows) that copies rows of the
+// tile-aligned buffer at ys into the output at od, applying the residual
+// and activations when the epilogue has them, over the first channels
+// output channels from ys and od on (every caller now stores one channel
+// right after its output transform). It is named by what it emits, so
+// layers of one shape and epilogue (a U-Net's two convolutions of a
+// level) share it, and the second finds it compiled by TurboFan.
 func (k *Ctx) winogradStoreFunc(p *winogradPlan, op *ir.FusedConv, resOff int32, channels int) uint32 {
 	i32 := asm.I32
 	// Named by what it emits, so that layers of one shape and epilogue share it.
@@ -1273,9 +1277,8 @@ func (k *Ctx) winogradTilesAsAThreads(p *winogradPlan, u *ir.Value, padBuf, vBuf
 		f.Get(mc).I32Const(int32(p.TpP * 4)).Op(wasm.OpcodeI32Mul)
 		own.push(mBuf)
 		f.Op(wasm.OpcodeI32Add).Set(mrow)
-		f.Get(mc).I32Const(int32(p.m * p.R * p.yRow() * 4)).Op(wasm.OpcodeI32Mul)
 		own.push(yBuf)
-		f.Op(wasm.OpcodeI32Add).Set(yrow)
+		f.Set(yrow)
 		if bias != nil {
 			f.Get(mc).I32Const(4).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(bias)).Op(wasm.OpcodeI32Add).Set(bp)
 		}
@@ -1379,8 +1382,11 @@ func (k *Ctx) winogradTilesT(p *winogradPlan, n int, mode int) uint32 {
 }
 
 // winogradOutSerial runs the output transform of a band, one output
-// channel per call of outT.
-func (k *Ctx) winogradOutSerial(p *winogradPlan, outT uint32, a wsAddr, mBuf, yBuf int32, bias *ir.Value) {
+// channel per call of outT, each channel's rows then stored at od on by
+// store (winogradStoreFunc of one channel; nrows rows): the tile-aligned
+// plane at yBuf holds one channel, in L1, where it held the band's every
+// channel (1 MiB at unet_1024's 64x64 layers of 128 channels).
+func (k *Ctx) winogradOutSerial(p *winogradPlan, outT, store uint32, a wsAddr, mBuf, yBuf int32, bias *ir.Value, od, nrows asm.Local) {
 	f := k.F
 	mc, mrow, yrow, bp := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 	a.push(mBuf)
@@ -1390,12 +1396,7 @@ func (k *Ctx) winogradOutSerial(p *winogradPlan, outT uint32, a wsAddr, mBuf, yB
 	if bias != nil {
 		f.I32Const(k.Addr(bias)).Set(bp)
 	}
-	f.Counted(mc, p.M, func() {
-		f.Get(mrow).Get(yrow).Get(bp).Call(outT)
-		f.AddI32(mrow, int32(p.TpP*4))
-		f.AddI32(yrow, int32(p.m*p.R*p.yRow()*4))
-		f.AddI32(bp, 4)
-	})
+	f.Counted(mc, p.M, func() { k.winogradOutChannel(p, outT, store, mrow, yrow, bp, od, nrows) })
 }
 
 // winogradOutThreads is the output transform of a band in a threaded
@@ -1410,7 +1411,9 @@ func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32,
 		od, nrows := f.Local(asm.I32), f.Local(asm.I32)
 		s.Base(mBuf, int32(p.TpP*4))
 		f.Set(mrow)
-		s.Base(yBuf, int32(p.m*p.R*p.yRow()*4))
+		// this thread's copy of the one channel's plane
+		_, size := k.ScratchAddr()
+		s.Scratch(yBuf, size)
 		f.Set(yrow)
 		if bias != nil {
 			s.Base(k.Addr(bias), 4)
@@ -1424,16 +1427,16 @@ func (k *Ctx) winogradOutThreads(p *winogradPlan, outT uint32, mBuf, yBuf int32,
 }
 
 // winogradOutChannel brings one output channel of a band back (outT
-// from its row of M at mrow into its tile-aligned plane at yrow, bias at
-// bp) and stores its nrows rows at od (store: winogradStoreFunc of one
-// channel), moving the four to the next channel.
+// from its row of M at mrow into the one channel's tile-aligned plane at
+// yrow, bias at bp) and stores its nrows rows at od (store:
+// winogradStoreFunc of one channel), moving mrow, bp and od to the next
+// channel.
 func (k *Ctx) winogradOutChannel(p *winogradPlan, outT, store uint32, mrow, yrow, bp, od, nrows asm.Local) {
 	f := k.F
 	f.Get(mrow).Get(yrow).Get(bp).Call(outT)
 	f.Get(yrow).Get(od).Get(nrows).Call(store)
 	f.AddI32(od, int32(p.Ho*p.Wo*4))
 	f.AddI32(mrow, int32(p.TpP*4))
-	f.AddI32(yrow, int32(p.m*p.R*p.yRow()*4))
 	f.AddI32(bp, 4)
 }
 

@@ -51,7 +51,19 @@ func ReadsPieces(n *ir.Node, op *ir.FusedConv) bool {
 // bordered buffer for one channel's band and the strips after it
 // (piecesStrip).
 func (p *winogradPlan) readsPieces() bool {
-	return p.N == 1 && p.stripsFit() && p.padBytes >= p.piecesStrip()+(p.m*p.R+2)*p.W*4
+	return p.N == 1 && p.stripsFit() && p.padBytes >= p.piecesBytes()
+}
+
+// piecesBytes is the bordered buffer of a layer reading pieces: one
+// channel's band (mR+2 rows of W floats) and the strips after it. The
+// other forms' buffer holds every channel's band: up.0.0 of unet_1024
+// (384 channels of 64x64 in two bands) 3.55 MB, of which the pieces form
+// touched 17 KB. It ends 16 bytes past a 4 KiB boundary, as the whole
+// bands' buffer (C x rows x W floats and 4 more) mostly did, so that V
+// keeps its place within a page: 1 or 2 KiB past, up.0.0 ran 1.09-1.11x
+// slower (docs/benchmarks.md, wspace).
+func (p *winogradPlan) piecesBytes() int {
+	return alignUp(p.piecesStrip()+alignUp((p.m*p.R+2)*p.W*4, 16), 4096) + 16
 }
 
 // piecesStrip is where winogradInPieces keeps the strips in the bordered

@@ -191,6 +191,10 @@ type FusedConv struct {
 	// transform is not inverted) for Eval; it is no input, so it takes no
 	// memory in the module.
 	Plain *Tensor
+	// Pieces: a Winograd layer whose input is a lazy Concat (opt's pieces
+	// pass), read as its pieces one channel at a time, so that its
+	// workspace holds one channel's band instead of all of them.
+	Pieces bool
 }
 
 func (f *FusedConv) OpType() string { return "Conv" + f.suffix() }

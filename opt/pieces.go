@@ -57,6 +57,11 @@ func lazyPieces(g *ir.Graph, o *Options) error {
 			continue
 		}
 		c.Lazy = true
+		// the reader's own copy of the op says so (its workspace then
+		// holds one channel's band: codegen's Winograd plan)
+		pc := *op
+		pc.Pieces = true
+		n.Op = &pc
 		for _, z := range up {
 			z.Lazy = true
 		}
