@@ -27,7 +27,7 @@ import (
 // (planTapConv), whose workspace layout differs. It does not depend on the
 // tune: the memory plan is made before the tune is known.
 func srcBandRows(n *ir.Node, op *ir.FusedConv, p *convPlan) int {
-	if p.direct || len(p.g.Out) != 2 || p.group != 1 || p.colBytes <= im2colBandOver || n.Inputs[0].Type.DType != ir.Float32 {
+	if srcBandsOff || p.direct || len(p.g.Out) != 2 || p.group != 1 || p.colBytes <= im2colBandOver || n.Inputs[0].Type.DType != ir.Float32 {
 		return 0
 	}
 	pk := &Ctx{md: &module{opts: Options{SIMD: true, Tune: tune.Portable}}}
@@ -37,6 +37,10 @@ func srcBandRows(n *ir.Node, op *ir.FusedConv, p *convPlan) int {
 	rowBytes := p.cg * p.kSize * p.g.Out[1] * 4
 	return max(1, min(p.g.Out[0], im2colBandBytes/rowBytes))
 }
+
+// srcBandsOff (tests only) turns the source bands off: the whole image's
+// col from a padded copy, as before them (TestSrcBandsBits).
+var srcBandsOff bool
 
 // srcBandScratchRows is the rows of col a thread's scratch holds: the
 // single-threaded band, or a threaded band's at least 128 pixels
