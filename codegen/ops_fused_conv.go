@@ -392,10 +392,17 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	}
 	block, chunks, kc := blocking(P)
 	eBuf := colBuf + int32(p.colBytes)
+	bandRows := srcBandRows(n, op, p)
+	if bandRows > 0 {
+		// the band's col and the expanded panel: per-thread scratch
+		colBuf, _ = k.ScratchAddr()
+		bandCol, _ := srcBandScratch(p, bandRows)
+		eBuf = colBuf + int32(bandCol)
+	}
 	xImg := int32(p.C * ir.Shape(p.g.In).Size() * 4)
 	// tileOf returns the tile emitter of a product whose col has bp pixels
-	// (its rows bp*4 bytes apart) in blocks of block, in K chunks of kc.
-	tileOf := func(bp, block, chunks, kc int) packATile {
+	// (its rows ld*4 bytes apart) in blocks of block, in K chunks of kc.
+	tileOf := func(bp, ld, block, chunks, kc int) packATile {
 		chunkMode := func(ch int) int { return chunkModeOf(ch, chunks) }
 		// The micro-kernel call of K chunk ch for weight panel mp and the
 		// pixel block at pb (rows, cols: scratch locals). In the portable
@@ -416,7 +423,7 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 				f.I32Const(int32(kn)).I32Const(16).Call(k.expandPanel())
 				ebuf()
 			}
-			f.Get(col).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * bp * 4)).Op(wasm.OpcodeI32Add)
+			f.Get(col).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(k0 * ld * 4)).Op(wasm.OpcodeI32Add)
 			f.Get(outBase).Get(mp).I32Const(int32(16 * P)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Get(pb).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 			if bias != nil {
 				f.I32Const(k.Addr(bias)).Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
@@ -425,17 +432,19 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 			}
 			f.I32Const(int32(kn)).I32Const(int32(P * 4)).Get(rows).Get(cols)
 			f.I32Const(resOff)
-			f.I32Const(int32(bp * 4)).I32Const(int32(mode)).Call(mk)
+			f.I32Const(int32(ld * 4)).I32Const(int32(mode)).Call(mk)
 		}
 	}
-	tile := tileOf(P, block, chunks, kc)
-	if r := k.im2colThreadBandRows(p); p.N == 1 && r > 0 {
+	tile := tileOf(P, P, block, chunks, kc)
+	if r := k.im2colThreadBandRows(p, bandRows); p.N == 1 && r > 0 {
 		if n, ns := k.bandUnits(p, r, K, M); k.splits(n, ns) {
-			k.convPackABandsThreads(p, x, out, padBuf, colBuf, r, n, ns, chunks, kc, tileOf, blocking)
+			bandCol, _ := srcBandScratch(p, bandRows)
+			k.convPackABandsThreads(p, x, out, bandCol, r, n, ns, chunks, kc, tileOf, blocking)
 			return nil
 		}
 	}
-	if p.N == 1 {
+	// a source-band node has no whole-image col to split
+	if p.N == 1 && bandRows == 0 {
 		if u := k.packAUnits(K, M, P, block); k.splits(u.n, u.ns) {
 			k.convPackAThreads(p, x, out, padBuf, colBuf, u, K, M, P, block, chunks, tile)
 			return nil
@@ -447,7 +456,6 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	gemm := func(bp int, tile packATile, block, chunks int, outBase asm.Local) {
 		k.packAProducts(k.newPackALoops(), bp, block, chunks, M, tile, col, outBase, func() { f.I32Const(eBuf) })
 	}
-	bandRows := k.im2colBandRows(p)
 	f.I32Const(k.Addr(x)).Set(xBase)
 	f.I32Const(k.Addr(out)).Set(outBase)
 	f.SetI32(img, 0)
@@ -458,19 +466,17 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 		case bandRows > 0:
 			// im2col and products a band of output rows at a time, so that
 			// the band's col stays in L2 (a whole image's col of a 7x7
-			// stem is 7.4 MB).
-			k.padCopy(xBase, padBuf, p.C, p.g, p.padded, 4, nil)
+			// stem is 7.4 MB), unfolded from the unpadded input.
 			f.I32Const(colBuf).Set(col)
-			gi, y0, bandOut := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-			f.SetI32(gi, 0)
+			y0, bandOut := f.Local(asm.I32), f.Local(asm.I32)
 			Ho, Wo := p.g.Out[0], p.g.Out[1]
 			band := func(r int) {
 				bp := r * Wo
-				k.im2colFrom(k.bandWindow(p, y0, padBuf), gi, colBuf, p.band(r), 4)
+				k.im2colSrcBand(xBase, y0, func() { f.I32Const(colBuf) }, p, r)
 				f.Get(outBase).Get(y0).I32Const(int32(Wo * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(bandOut)
 				// the whole image's K chunks: the same sums as convPackAThreads
 				bb, _, _ := blocking(bp)
-				gemm(bp, tileOf(bp, bb, chunks, kc), bb, chunks, bandOut)
+				gemm(bp, tileOf(bp, bandPitch(bp), bb, chunks, kc), bb, chunks, bandOut)
 				f.AddI32(y0, int32(r))
 			}
 			f.SetI32(y0, 0)
@@ -498,37 +504,22 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 	return nil
 }
 
-// im2colBandRows is the output rows per band of a portable, single-
-// threaded convPackA whose whole-image col would not fit a 2 MiB L2
-// (im2colBandOver): rows whose col fits im2colBandBytes, 0 for
-// no bands. Bands of a few rows of a narrow map (under 128 pixels: a
-// 256-channel 14x14 layer in 512 KiB bands) were slower than one col in
-// L2, as each expanded weight panel then serves only a few tiles.
-func (k *Ctx) im2colBandRows(p *convPlan) int {
-	return bandRowsOf(k, p)
-}
-
-func bandRowsOf(k *Ctx, p *convPlan) int {
-	if !k.portable() || p.direct || len(p.g.Out) != 2 || p.colBytes <= im2colBandOver {
-		return 0
-	}
-	rowBytes := p.cg * p.kSize * p.g.Out[1] * 4
-	return max(1, min(p.g.Out[0], im2colBandBytes/rowBytes))
-}
-
 // im2colThreadBandRows is the output rows per band of a threaded
-// module's convPackA in bands (convPackABandsThreads): at most the
-// single-threaded band, at most 1/(8 x threads) of the rows so that the
-// bands balance the threads, at least 128 pixels; 0 when the image needs
-// no bands or the threads' bands would not fit the whole image's col.
-func (k *Ctx) im2colThreadBandRows(p *convPlan) int {
-	r := bandRowsOf(k, p)
+// module's convPackA in bands (convPackABandsThreads), given the
+// single-threaded band's r (srcBandRows): at most r, at most 1/(8 x
+// threads) of the rows so that the bands balance the threads, at least 128
+// pixels (srcBandScratchRows: each thread's scratch holds such a band); 0
+// when the image needs no bands or has too few rows for every thread.
+// Bands of a few rows of a narrow map (under 128 pixels: a 256-channel
+// 14x14 layer in 512 KiB bands) were slower than one col in L2, as each
+// expanded weight panel then serves only a few tiles.
+func (k *Ctx) im2colThreadBandRows(p *convPlan, r int) int {
 	if k.Threads() <= 1 || r == 0 {
 		return 0
 	}
 	Ho, Wo := p.g.Out[0], p.g.Out[1]
 	r = max(min(r, Ho/(8*k.Threads())), (128+Wo-1)/Wo, 1)
-	if k.Threads()*bandColBytes(p, r) > p.colBytes {
+	if k.Threads()*r > Ho {
 		return 0
 	}
 	return r
@@ -536,31 +527,20 @@ func (k *Ctx) im2colThreadBandRows(p *convPlan) int {
 
 // bandColBytes is a thread's copy of a band of r output rows' col.
 func bandColBytes(p *convPlan, r int) int {
-	return alignUp(p.cg*p.kSize*p.g.Out[1]*r*4, 64)
+	return alignUp(p.cg*p.kSize*bandPitch(p.g.Out[1]*r)*4, 64)
 }
+
+// bandPitch is the floats from one row of a band's col (bp pixels) to the
+// next: an odd number of cache lines (spreadPitch), so that the k rows a
+// tile reads do not share a few cache sets (bands of 512 or 1024 pixels,
+// rows 2 or 4 KiB apart, ran up to 1.9x slower).
+func bandPitch(bp int) int { return spreadPitch(bp) }
 
 // bandUnits is the bands of r rows of convPackABandsThreads and a band's
 // estimated time.
 func (k *Ctx) bandUnits(p *convPlan, r, K, M int) (int, float64) {
 	Ho, Wo := p.g.Out[0], p.g.Out[1]
 	return (Ho + r - 1) / r, float64(2*K*M*r*Wo) * nsPerFlop
-}
-
-// band is p for a band of rows output rows (of the image's width).
-func (p *convPlan) band(rows int) *convPlan {
-	g := *p.g
-	g.Out = []int{rows, p.g.Out[1]}
-	b := *p
-	b.g = &g
-	return &b
-}
-
-// bandWindow pushes the address of the first window row of the band that
-// starts at output row y0: padBuf + y0*sy*Wp*4.
-func (k *Ctx) bandWindow(p *convPlan, y0 asm.Local, padBuf int32) func() {
-	return func() {
-		k.F.Get(y0).I32Const(int32(p.g.Strides[0] * p.padded[1] * 4)).Op(wasm.OpcodeI32Mul).I32Const(padBuf).Op(wasm.OpcodeI32Add)
-	}
 }
 
 // packATile emits convPackA's micro-kernel call of K chunk ch for weight
@@ -593,36 +573,30 @@ func (k *Ctx) packAProducts(l packALoops, bp, block, chunks, M int, tile packATi
 	})
 }
 
-// convPackABandsThreads is the band form of convPackA (im2colBandRows) in
-// a threaded module: the padded input is copied here, then bands of r
-// output rows are handed out, each thread unfolding its band into its own
-// part of col and running the band's products with the whole image's K
-// chunks, as the single-threaded band code does (the same bits).
-func (k *Ctx) convPackABandsThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int32, r, units int, unitNs float64, chunks, kc int,
-	tileOf func(bp, block, chunks, kc int) packATile,
+// convPackABandsThreads is the band form of convPackA (srcBandRows) in a
+// threaded module: bands of r output rows are handed out, each thread
+// unfolding its band from the input into its own scratch copy of col and
+// running the band's products with the whole image's K chunks, as the
+// single-threaded band code does (the same bits).
+func (k *Ctx) convPackABandsThreads(p *convPlan, x, out *ir.Value, bandCol, r, units int, unitNs float64, chunks, kc int,
+	tileOf func(bp, ld, block, chunks, kc int) packATile,
 	blocking func(bp int) (block, chunks, kc int)) {
-	f := k.F
-	xBase := f.Local(asm.I32)
-	f.I32Const(k.Addr(x)).Set(xBase)
-	k.padCopy(xBase, padBuf, p.C, p.g, p.padded, 4, nil)
 	Ho, Wo, M := p.g.Out[0], p.g.Out[1], p.M
 	full, tail := Ho/r, Ho%r
 	buf, bufSize := k.ScratchAddr()
 	k.Parallel(units, unitNs, func(s Span) {
 		f := s.F
-		u, y0, col, eb, gi, bandOut := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		u, y0, col, eb, xBase, bandOut := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 		loops := k.newPackALoops()
 		s.Scratch(buf, bufSize)
-		f.Set(eb)
-		s.PerThread(colBuf, bandColBytes(p, r))
-		f.Set(col)
+		f.Tee(col).I32Const(int32(bandCol)).Op(wasm.OpcodeI32Add).Set(eb)
+		f.I32Const(k.Addr(x)).Set(xBase)
 		band := func(rn int) {
 			bp := rn * Wo
-			f.SetI32(gi, 0)
-			k.im2colInto(k.bandWindow(p, y0, padBuf), gi, func() { f.Get(col) }, p.band(rn), 4)
+			k.im2colSrcBand(xBase, y0, func() { f.Get(col) }, p, rn)
 			f.I32Const(k.Addr(out)).Get(y0).I32Const(int32(Wo * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(bandOut)
 			bb, _, _ := blocking(bp)
-			k.packAProducts(loops, bp, bb, chunks, M, tileOf(bp, bb, chunks, kc), col, bandOut, func() { f.Get(eb) })
+			k.packAProducts(loops, bp, bb, chunks, M, tileOf(bp, bandPitch(bp), bb, chunks, kc), col, bandOut, func() { f.Get(eb) })
 		}
 		s.For(u, func() {
 			f.Get(u).I32Const(int32(r)).Op(wasm.OpcodeI32Mul).Set(y0)
@@ -822,6 +796,13 @@ func genericFusedConvWorkspace(n *ir.Node, op *ir.FusedConv) (ws, expand int) {
 	cp, err := planConv(gn, &op.Conv)
 	if err != nil {
 		return 0, 0
+	}
+	if op.Layout == ir.WeightsPackA {
+		if r := srcBandRows(n, op, cp); r > 0 {
+			// a band's col and the expanded panel, all per thread
+			_, ws = srcBandScratch(cp, r)
+			return ws, ws
+		}
 	}
 	ws = cp.padBytes + cp.colBytes
 	if op.Layout == ir.WeightsPackA {

@@ -3,7 +3,6 @@ package codegen_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand"
 	"testing"
 
@@ -89,16 +88,7 @@ func TestDepthwiseInPlaceBits(t *testing.T) {
 				g, _ := g.Clone()
 				outs[i] = runFused(ctx, t, rt, g, feeds, tn, name, "the Conv, Add and Clip")
 			}
-			for i := range want {
-				if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
-					t.Errorf("%s: element %d is %g in place, %g bordered", name, i, outs[1][i], outs[0][i])
-					break
-				}
-				if d := math.Abs(float64(outs[0][i] - want[i])); d > 1e-5+1e-5*math.Abs(float64(want[i])) {
-					t.Errorf("%s: element %d is %g, want %g", name, i, outs[0][i], want[i])
-					break
-				}
-			}
+			sameBits(t, name, [2]string{"bordered", "in place"}, outs, want, 1e-5)
 		}
 	}
 }

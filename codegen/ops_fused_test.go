@@ -150,6 +150,22 @@ func fusedFeeds(t *testing.T, g *ir.Graph, r *rand.Rand) (map[string]*ir.Tensor,
 	return feeds, want[0].F32()
 }
 
+// sameBits requires outs[1] (the form named forms[1]) to be the bits of
+// outs[0] and outs[0] within rtol = atol = tol of want.
+func sameBits(t *testing.T, name string, forms [2]string, outs [2][]float32, want []float32, tol float64) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+			t.Errorf("%s: element %d is %g %s, %g %s", name, i, outs[1][i], forms[1], outs[0][i], forms[0])
+			return
+		}
+		if d := math.Abs(float64(outs[0][i] - want[i])); d > tol+tol*math.Abs(float64(want[i])) {
+			t.Errorf("%s: element %d is %g, want %g", name, i, outs[0][i], want[i])
+			return
+		}
+	}
+}
+
 // runFused compiles g (optimized in place) for tune, requires that what
 // fused into one node, and returns output z for feeds on wazero.
 func runFused(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir.Graph, feeds map[string]*ir.Tensor, tune, name, what string) []float32 {
