@@ -13,8 +13,8 @@
 // (e.g. main's build against this branch's), V8 alternates whole passes
 // over the nodes between the variants' modules in this one process.
 // Classes come from codegen.LayerClass; GFLOP/s counts the arithmetic of
-// the model as written, so Winograd can exceed the ~33 GFLOP/s SIMD128
-// GEMM ceiling.
+// the model as written, so Winograd can exceed the machine's SIMD128 GEMM
+// ceiling (tiles.mjs measures it; class-table.mjs --ceiling takes it).
 
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
