@@ -761,10 +761,21 @@ func unpadded(p *convPlan) bool {
 }
 
 // packAUnits cuts convPackAThreads's products into units of one pixel
-// block and a group of weight panels (deep layers have one block).
+// block and a group of weight panels (deep layers have one block), at
+// least packAUnitsPerThread a thread.
 func (k *Ctx) packAUnits(K, M, P, block int) gemmUnits {
-	return k.splitGEMM((P+block-1)/block, (M+3)/4, 2*K*min(block, P)*4)
+	return k.splitGEMM((P+block-1)/block, (M+3)/4, 2*K*min(block, P)*4, packAUnitsPerThread)
 }
+
+// packAUnitsPerThread: a unit's weight panels cost the same whichever
+// unit holds them (each panel's K chunk is expanded per tile call), so
+// short units cost only their claims. With 4 a thread, one-block layers
+// (resnet50's 14x14 and 7x7 1x1 layers) were 8 units of ~0.3 ms on two
+// threads, and a thread running its share slower than the other, or
+// starting late, left the other waiting at the join for most of a unit:
+// resnet50 with every node split waited 2.8-3.2 ms a run at its joins, 1.4-1.6
+// ms with 16 (docs/design.md, thr12).
+const packAUnitsPerThread = 16
 
 // portableBlocks chooses the portable shape's pixel block and K chunk: as
 // many pixels as keep the block's slice of col within colSliceBytes, at
