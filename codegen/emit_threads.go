@@ -357,10 +357,10 @@ type gemmUnits struct {
 }
 
 // splitGEMM cuts blocks row blocks of items items each (itemFlops flops an
-// item): enough units to balance the threads, splitting the items too when
+// item): at least perThread units a thread, splitting the items too when
 // the blocks are few.
-func (k *Ctx) splitGEMM(blocks, items, itemFlops int) gemmUnits {
-	groups := min(items, max(1, (4*k.Threads()+blocks-1)/blocks))
+func (k *Ctx) splitGEMM(blocks, items, itemFlops, perThread int) gemmUnits {
+	groups := min(items, max(1, (perThread*k.Threads()+blocks-1)/blocks))
 	per := (items + groups - 1) / groups
 	groups = (items + per - 1) / per
 	return gemmUnits{n: blocks * groups, groups: groups, per: per, ns: float64(itemFlops*per) * nsPerFlop}

@@ -158,19 +158,37 @@ func (k *Ctx) convPacked(n *ir.Node, op *ir.FusedConv, p *packedConv) error {
 			f.AddI32(pi, 1)
 		})
 	}
-	// Threaded, one image in one block (pixelsAsA): pack every pixel panel
-	// on the calling thread, then hand out the weight panels; each output
-	// tile is the same micro-kernel call on the same operands as below.
+	// Threaded, one image in one block (pixelsAsA): pack the pixel panels
+	// (a job of its own where it is long enough: 2048 channels of a 7x7 map
+	// took ~0.2 ms on the main thread), then hand out the weight panels;
+	// each output tile is the same micro-kernel call on the same operands
+	// as below. Without padding (strided 1x1) the panels are packed from
+	// the input in place instead of a padded copy of it.
 	units, unitNs := (M+7)/8, float64(2*p.K*8*P)*nsPerFlop
 	if p.N == 1 && p.blockPanels >= p.panels && k.splits(units, unitNs) {
-		xBase, start, cnt := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		f.I32Const(k.Addr(x)).Set(xBase)
+		src := padBuf
 		if !p.direct {
-			k.padCopy(xBase, padBuf, C, g, p.padded, 4, nil)
+			if unpadded(p.convPlan) {
+				src = -1
+			} else {
+				xBase := f.Local(asm.I32)
+				f.I32Const(k.Addr(x)).Set(xBase)
+				k.padCopy(xBase, padBuf, C, g, p.padded, 4, nil)
+			}
 		}
-		f.SetI32(start, 0)
-		f.SetI32(cnt, int32(p.panels))
-		k.packConvBlock(p, xBase, padBuf, aBuf, start, cnt)
+		k.Parallel(p.panels, float64(p.K*4)*nsPerPackElem, func(s Span) {
+			f := s.F
+			xBase, start, cnt, dst := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			f.I32Const(k.Addr(x)).Set(xBase)
+			s.Lo()
+			f.Set(start)
+			s.Hi()
+			s.Lo()
+			f.Op(wasm.OpcodeI32Sub).Set(cnt)
+			s.Base(aBuf, panelBytes)
+			f.Set(dst)
+			k.packConvPanels(p, xBase, src, dst, start, cnt)
+		})
 		k.Parallel(units, unitNs, func(s Span) {
 			f := s.F
 			nb, pi, pc, a, outBase := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -224,13 +242,27 @@ func (k *Ctx) convPacked(n *ir.Node, op *ir.FusedConv, p *packedConv) error {
 // tap. Pixels past P repeat the last one (their results are not stored).
 func (k *Ctx) packConvBlock(p *packedConv, xBase asm.Local, padBuf, aBuf int32, start, cnt asm.Local) {
 	f := k.F
+	dst := f.Local(asm.I32)
+	f.I32Const(aBuf).Set(dst)
+	k.packConvPanels(p, xBase, padBuf, dst, start, cnt)
+}
+
+// nsPerPackElem is a value packed into a pixel panel by packConvPanels:
+// a load from one of K channel planes, ~2 ns (resnet50's 2048-channel
+// 7x7 layers: ~0.2 ms for 13 panels).
+const nsPerPackElem = 2
+
+// packConvPanels is packConvBlock into dst (a local, moved past the
+// panels); padBuf -1 reads the windows from the input at xBase in place
+// (no padding: p.padded is the input's shape).
+func (k *Ctx) packConvPanels(p *packedConv, xBase asm.Local, padBuf int32, dst, start, cnt asm.Local) {
+	f := k.F
 	g := p.g
 	as := k.aStride()
 	wz := as == 16 // pre-broadcast (wazero, portable)
-	dst, pi, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+	pi, pc := f.Local(asm.I32), f.Local(asm.I32)
 	src := []asm.Local{f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)}
 	pix := f.Local(asm.I32)
-	f.I32Const(aBuf).Set(dst)
 	f.Get(start).Set(pi)
 	f.Get(cnt).Set(pc)
 	Wo := int32(g.Out[1])
@@ -245,7 +277,12 @@ func (k *Ctx) packConvBlock(p *packedConv, xBase asm.Local, padBuf, aBuf int32, 
 				// padBuf + ((pix/Wo)*sy*Wp + (pix%Wo)*sx) * 4
 				f.Get(pix).I32Const(Wo).Op(wasm.OpcodeI32DivU).I32Const(int32(g.Strides[0] * p.Wp * 4)).Op(wasm.OpcodeI32Mul)
 				f.Get(pix).I32Const(Wo).Op(wasm.OpcodeI32RemU).I32Const(int32(g.Strides[1] * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
-				f.I32Const(padBuf).Op(wasm.OpcodeI32Add).Set(src[r])
+				if padBuf < 0 {
+					f.Get(xBase)
+				} else {
+					f.I32Const(padBuf)
+				}
+				f.Op(wasm.OpcodeI32Add).Set(src[r])
 			}
 		}
 		if p.direct {
@@ -678,10 +715,35 @@ func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int
 // from it (the same bytes as the single-threaded copies; resnet50's
 // stride-2 1x1 layers copied 3.2 MB and cleared as much on one thread
 // before their products were split).
+//
+// Without padding (a strided 1x1 layer: resnets' downsamples) the padded
+// plane would be the input channel itself, so col is gathered from the
+// input in place: the padded copy and its clearing were most of the job
+// (resnet50's layer2.0 downsample wrote 6.4 MB to gather 0.8 MB), and the
+// gather alone is often short enough to run without a fork-join.
 func (k *Ctx) padIm2colThreads(p *convPlan, x *ir.Value, padBuf, colBuf int32) {
 	plane := int32(ir.Shape(p.padded).Size() * 4)
 	in := int32(ir.Shape(p.g.In).Size() * 4)
 	colRows := int32(p.kSize * ir.Shape(p.g.Out).Size() * 4)
+	if unpadded(p) {
+		// reads about one input row in stride, writes col; a row gathered
+		// costs ~15 ns besides its bytes (resnet50's 1024-channel 14x14
+		// downsample: 159 us for 7168 rows of 7)
+		rows := p.kSize * ir.Shape(p.g.Out[:len(p.g.Out)-1]).Size()
+		k.Parallel(p.C, float64(in/int32(p.g.Strides[0])+colRows)*nsPerCopy+float64(rows)*nsPerGatherRow, func(s Span) {
+			f := s.F
+			src, dst, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+			s.Base(k.Addr(x), in)
+			f.Set(src)
+			s.Base(colBuf, colRows)
+			f.Set(dst)
+			s.Counted(cc, func() {
+				k.im2colChannel(src, dst, p, 4)
+				f.AddI32(src, in)
+			})
+		})
+		return
+	}
 	k.Parallel(p.C, float64(2*plane+in+colRows)*nsPerCopy, func(s Span) {
 		f := s.F
 		src, chanPtr, dstPtr, dst, cc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -701,11 +763,36 @@ func (k *Ctx) padIm2colThreads(p *convPlan, x *ir.Value, padBuf, colBuf int32) {
 	})
 }
 
-// packAUnits cuts convPackAThreads's products into units of one pixel
-// block and a group of weight panels (deep layers have one block).
-func (k *Ctx) packAUnits(K, M, P, block int) gemmUnits {
-	return k.splitGEMM((P+block-1)/block, (M+3)/4, 2*K*min(block, P)*4)
+// nsPerGatherRow is a gathered row's cost besides its bytes.
+const nsPerGatherRow = 15
+
+// unpadded reports whether p's padded image is its input: no padding, and
+// no window reaching past the input's end.
+func unpadded(p *convPlan) bool {
+	for d := range p.g.In {
+		if p.padded[d] != p.g.In[d] || p.g.PadBegin[d] != 0 {
+			return false
+		}
+	}
+	return true
 }
+
+// packAUnits cuts convPackAThreads's products into units of one pixel
+// block and a group of weight panels (deep layers have one block), at
+// least packAUnitsPerThread a thread.
+func (k *Ctx) packAUnits(K, M, P, block int) gemmUnits {
+	return k.splitGEMM((P+block-1)/block, (M+3)/4, 2*K*min(block, P)*4, packAUnitsPerThread)
+}
+
+// packAUnitsPerThread: a unit's weight panels cost the same whichever
+// unit holds them (each panel's K chunk is expanded per tile call), so
+// short units cost only their claims. With 4 a thread, one-block layers
+// (resnet50's 14x14 and 7x7 1x1 layers) were 8 units of ~0.3 ms on two
+// threads, and a thread running its share slower than the other, or
+// starting late, left the other waiting at the join for most of a unit:
+// resnet50 with every node split waited 2.8-3.2 ms a run at its joins, 1.4-1.6
+// ms with 16 (docs/design.md, thr12).
+const packAUnitsPerThread = 16
 
 // portableBlocks chooses the portable shape's pixel block and K chunk: as
 // many pixels as keep the block's slice of col within colSliceBytes, at

@@ -190,7 +190,7 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 // block of 4-row panels and a group of 8-column tiles.
 func (k *Ctx) matmulUnits(op *ir.FusedMatMul, M, blockPanels int) gemmUnits {
 	panels := (M + 3) / 4
-	return k.splitGEMM((panels+blockPanels-1)/blockPanels, (op.N+7)/8, 2*op.K*4*min(blockPanels, panels)*8)
+	return k.splitGEMM((panels+blockPanels-1)/blockPanels, (op.N+7)/8, 2*op.K*4*min(blockPanels, panels)*8, 4)
 }
 
 // matmulPackedThreads is matmulPacked in a threaded module: the work is

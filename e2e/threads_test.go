@@ -279,6 +279,11 @@ func TestThreadsConvForms(t *testing.T) {
 		{"taps_dilated", 64, 42, 24, 1, 8, 0, 0},
 		{"pixels_as_A", 96, 76, 7, 1, 1, 1, 0},
 		{"pixels_as_A_strided", 80, 68, 13, 2, 1, 1, 0},
+		// strided 1x1 without padding: col gathered from the input in
+		// place (even and odd maps: the odd one's rows end one short of a
+		// pair)
+		{"packA_strided_1x1", 64, 40, 56, 2, 1, 1, 0},
+		{"packA_strided_1x1_odd", 48, 36, 55, 2, 1, 1, 0},
 		{"packA_bands", 3, 16, 300, 2, 1, 7, 0},
 		{"dot_pixels", 24, 1, 150, 1, 1, 1, 0},
 	} {
