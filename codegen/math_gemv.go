@@ -7,7 +7,6 @@ import (
 
 	"github.com/mlc-compiler/mlc/codegen/asm"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/tune"
 )
 
 // A matrix-vector product (MatMul with fewer than 4 rows, v8 tune): the
@@ -57,116 +56,20 @@ func (k *Ctx) gemvKernel(ep *ir.Epilogue, hasBias bool) uint32 {
 			h.AddI32(pa, 4)
 		})
 		h.End()
-		k.gemvStore(h, acc, ep, hasBias, pbias, pc, cols, res)
-	})
-}
-
-// gemvStore adds the bias to the accumulators acc (4 columns each), applies
-// the epilogue and stores the first cols columns at pc.
-func (k *Ctx) gemvStore(h *asm.Func, acc []asm.Local, ep *ir.Epilogue, hasBias bool, pbias, pc, cols, res asm.Local) {
-	x := fxFor(h, asm.F32, true)
-	ptr, n := h.Local(asm.I32), h.Local(asm.I32)
-	for j, v := range acc {
-		h.Get(cols).I32Const(int32(4 * j)).Op(wasm.OpcodeI32GtS).If()
-		if hasBias {
-			h.Get(v).Get(pbias).V128Load(uint32(16 * j)).Vec(wasm.OpcodeVecF32x4Add).Set(v)
-		}
-		h.Get(pc).I32Const(int32(16 * j)).Op(wasm.OpcodeI32Add).Set(ptr)
-		k.vecEpilogue(x, ep, v, ptr, res)
-		h.Get(cols).I32Const(int32(4 * j)).Op(wasm.OpcodeI32Sub).Set(n)
-		storeLanesN(h, ptr, v, n)
-		h.End()
-	}
-}
-
-// MatMulRowsFunc is the optimizer's hook (opt.Options.MatMulRows) for
-// tune t: MatMuls with fewer than 4 rows of A run the GEMV kernel (the
-// wazero shapes run them as a GEMM), which reads its weights as
-// ir.PackBRows.
-func MatMulRowsFunc(t string) func(n *ir.Node, op *ir.FusedMatMul) bool {
-	return func(n *ir.Node, op *ir.FusedMatMul) bool {
-		if t == tune.Wazero || t == tune.Generic || op.K == 0 || op.N == 0 {
-			return false
-		}
-		return n.Inputs[0].Type.Shape.Size()/op.K < 4
-	}
-}
-
-// gemvRowsKernel is gemvKernel reading ir.PackBRows: b is a group's first
-// row of width floats (32, or 8-24 for the last group), the group read as
-// one stream of rows. The products and their order are gemvKernel's (the
-// same bits); only the addresses differ. Measured and not kept
-// (docs/design.md "gemv"): faster from L3, slower from DRAM in one model.
-func (k *Ctx) gemvRowsKernel(ep *ir.Epilogue, hasBias bool, width int) uint32 {
-	name := fmt.Sprintf("gemv1x%d_rows_%s%s", width, k.md.opts.Tune, epilogueKey(ep, hasBias))
-	params := make([]wasm.ValueType, 7)
-	for i := range params {
-		params[i] = asm.I32
-	}
-	vecs := width / 4
-	return k.Helper(name, params, nil, func(h *asm.Func) {
-		pa, pb, pc, pbias, kq, cols, res := h.Param(0), h.Param(1), h.Param(2), h.Param(3), h.Param(4), h.Param(5), h.Param(6)
-		acc := make([]asm.Local, vecs)
-		for i := range acc {
-			acc[i] = h.Local(asm.V128)
-			h.V128Const([16]byte{}).Set(acc[i])
-		}
-		av, bv := h.Local(asm.V128), h.Local(asm.V128)
-		h.Loop() // V8 unrolls only nested loops
-		h.Loop32(kq, func() {
-			h.Get(pa).V128Load32Splat(0).Set(av)
-			for j := 0; j < vecs; j++ {
-				h.Get(pb).V128Load(uint32(16 * j)).Set(bv)
-				k.madd(h, acc[j], av, bv)
+		x := fxFor(h, asm.F32, true)
+		ptr, n := h.Local(asm.I32), h.Local(asm.I32)
+		for j := 0; j < 8; j++ {
+			h.Get(cols).I32Const(int32(4 * j)).Op(wasm.OpcodeI32GtS).If()
+			v := acc[j]
+			if hasBias {
+				h.Get(v).Get(pbias).V128Load(uint32(16 * j)).Vec(wasm.OpcodeVecF32x4Add).Set(v)
 			}
-			h.AddI32(pb, int32(4*width))
-			h.AddI32(pa, 4)
-		})
-		h.End()
-		k.gemvStore(h, acc, ep, hasBias, pbias, pc, cols, res)
-	})
-}
-
-// matmulRowsPacked runs a fused MatMul with M < 4 rows and B in
-// ir.PackBRows through gemvRowsKernel: the full 32-column groups in a
-// loop, then the last group (8-24 columns, or 32) by a call of its own.
-func (k *Ctx) matmulRowsPacked(n *ir.Node, op *ir.FusedMatMul, M int) {
-	f := k.F
-	a, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
-	bias := n.In(2)
-	K, N := op.K, op.N
-	K4 := ir.PackedK(K)
-	n8 := (N + ir.PackNR - 1) / ir.PackNR * ir.PackNR
-	full := (n8 - 1) / ir.PackRowNR // groups before the last
-	last := n8 - full*ir.PackRowNR
-	mk := k.gemvRowsKernel(&op.Epilogue, bias != nil, ir.PackRowNR)
-	mLast := mk
-	if last != ir.PackRowNR {
-		mLast = k.gemvRowsKernel(&op.Epilogue, bias != nil, last)
-	}
-	res := k.residualOffset(n, &op.Epilogue)
-	pa, pw, po, pbias, jc, mc, prow := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-	f.I32Const(k.Addr(a)).Set(pa)
-	f.I32Const(k.Addr(out)).Set(prow)
-	f.Counted(mc, M, func() {
-		f.Get(prow).Set(po)
-		f.I32Const(k.Addr(w)).Set(pw)
-		if bias != nil {
-			f.I32Const(k.Addr(bias)).Set(pbias)
+			h.Get(pc).I32Const(int32(16 * j)).Op(wasm.OpcodeI32Add).Set(ptr)
+			k.vecEpilogue(x, ep, v, ptr, res)
+			h.Get(cols).I32Const(int32(4 * j)).Op(wasm.OpcodeI32Sub).Set(n)
+			storeLanesN(h, ptr, v, n)
+			h.End()
 		}
-		if full > 0 {
-			f.Counted(jc, full, func() {
-				f.Get(pa).Get(pw).Get(po).Get(pbias)
-				f.I32Const(int32(K)).I32Const(ir.PackRowNR).I32Const(res).Call(mk)
-				f.AddI32(pw, int32(4*K4*ir.PackRowNR))
-				f.AddI32(po, 4*ir.PackRowNR)
-				f.AddI32(pbias, 4*ir.PackRowNR)
-			})
-		}
-		f.Get(pa).Get(pw).Get(po).Get(pbias)
-		f.I32Const(int32(K)).I32Const(int32(N - full*ir.PackRowNR)).I32Const(res).Call(mLast)
-		f.AddI32(pa, int32(K*4))
-		f.AddI32(prow, int32(N*4))
 	})
 }
 

@@ -92,10 +92,6 @@ func (k *Ctx) matmulPacked(n *ir.Node, op *ir.FusedMatMul) {
 	bias, resOff := n.In(2), k.residualOffset(n, &op.Epilogue)
 	K, N := op.K, op.N
 	M := out.Type.Shape.Size() / N
-	if op.Rows {
-		k.matmulRowsPacked(n, op, M)
-		return
-	}
 	if M < 4 && !k.tuneWazero() {
 		k.matmulRows(n, op, M)
 		return

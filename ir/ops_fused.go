@@ -121,53 +121,6 @@ func unpackB(t *Tensor, K, N int) []float32 {
 	return out
 }
 
-// PackRowNR is the width of PackBRows' column groups: the GEMV kernel's
-// 32 output columns.
-const PackRowNR = 4 * PackNR
-
-// PackBRows lays a K x N float32 matrix out as PackB does (the same shape
-// and padding: N rounded up to 8 columns, K to PackedK) but in groups of
-// 32 columns, each PackedK(K) rows of its width (32, the last group 8-32),
-// so that a row of a group is one contiguous run: a kernel reading all 32
-// columns per k reads the whole matrix as a single sequential stream
-// (four PackB panels read together are four streams; docs/design.md
-// "gemv" for what that changed).
-func PackBRows(K, N int, at func(k, n int) float32) *Tensor {
-	kp := PackedK(K)
-	panels := (N + PackNR - 1) / PackNR
-	t := NewTensor(Float32, Shape{panels, kp, PackNR})
-	d := t.F32()
-	for n := 0; n < N; n++ {
-		base, w := packRowsGroup(n, panels*PackNR, kp)
-		for k := 0; k < K; k++ {
-			d[base+k*w+n%PackRowNR] = at(k, n)
-		}
-	}
-	return t
-}
-
-// packRowsGroup is where column n's group starts in a PackBRows matrix of
-// n8 (a multiple of 8) columns and kp rows, and the group's width.
-func packRowsGroup(n, n8, kp int) (base, width int) {
-	g := n / PackRowNR
-	return g * PackRowNR * kp, min(PackRowNR, n8-g*PackRowNR)
-}
-
-// unpackBRows is PackBRows' inverse.
-func unpackBRows(t *Tensor, K, N int) []float32 {
-	kp := PackedK(K)
-	n8 := (N + PackNR - 1) / PackNR * PackNR
-	d := t.F32()
-	out := make([]float32, K*N)
-	for n := 0; n < N; n++ {
-		base, w := packRowsGroup(n, n8, kp)
-		for k := 0; k < K; k++ {
-			out[k*N+n] = d[base+k*w+n%PackRowNR]
-		}
-	}
-	return out
-}
-
 // PackA lays an M x K float32 matrix out as ceil(M/4) panels of K rows by
 // 4 columns, zero padded: panel row k holds column k of four rows of the
 // matrix, which a micro-kernel broadcasts one by one.
@@ -328,14 +281,12 @@ func (f *FusedConv) Eval(in []*Tensor) ([]*Tensor, error) {
 
 // FusedMatMul is Y[..., N] = A[..., K] x B[K, N] + bias[N] with an
 // epilogue: MatMul or Gemm (alpha 1, no transA) with a constant B, whose
-// rows of A are independent. Inputs: A, B (PackB of [K, N] when Packed,
-// PackBRows when Rows too), bias (may be nil), then the residual.
+// rows of A are independent. Inputs: A, B (PackB of [K, N] when Packed),
+// bias (may be nil), then the residual.
 type FusedMatMul struct {
 	Epilogue
 	K, N   int
 	Packed bool
-	// Rows: B is packed by PackBRows, for the GEMV kernel (few rows of A).
-	Rows bool
 }
 
 func (f *FusedMatMul) OpType() string { return "MatMul" + f.suffix() }
@@ -361,9 +312,7 @@ func (f *FusedMatMul) Infer(in []*Value) ([]Type, error) {
 func (f *FusedMatMul) Eval(in []*Tensor) ([]*Tensor, error) {
 	a := in[0]
 	var b []float32
-	if f.Packed && f.Rows {
-		b = unpackBRows(in[1], f.K, f.N)
-	} else if f.Packed {
+	if f.Packed {
 		b = unpackB(in[1], f.K, f.N)
 	} else {
 		b = in[1].F32()

@@ -26,10 +26,6 @@ type Options struct {
 	// ir.WeightsPackA or ir.WeightsPackB.
 	// nil, or ir.WeightsPlain, leaves the weights as imported.
 	ConvWeights func(n *ir.Node, op *ir.FusedConv) ir.WeightLayout
-	// MatMulRows is code generation's answer (codegen.MatMulRowsFunc)
-	// whether a fused MatMul's kernel reads its prepacked B as
-	// ir.PackBRows (the GEMV kernel) rather than ir.PackB; nil: never.
-	MatMulRows func(n *ir.Node, op *ir.FusedMatMul) bool
 	// Workspace reports the scratch bytes a node's kernel needs.
 	Workspace func(*ir.Node) int
 	// ReadsPieces is code generation's answer (codegen.ReadsPieces)

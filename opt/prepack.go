@@ -68,11 +68,7 @@ func prepackWeights(g *ir.Graph, o *Options) error {
 			}
 			src := b.Const.F32()
 			N := op.N
-			pack := ir.PackB
-			if o.MatMulRows != nil && o.MatMulRows(n, op) {
-				pack, op.Rows = ir.PackBRows, true
-			}
-			n.Inputs[1] = stored(&nodes, b.Name+"_packed", pack(op.K, N, func(k, j int) float32 { return src[k*N+j] }), ir.WeightsPackB, choice[n].eachRun)
+			n.Inputs[1] = stored(&nodes, b.Name+"_packed", ir.PackB(op.K, N, func(k, j int) float32 { return src[k*N+j] }), ir.WeightsPackB, choice[n].eachRun)
 			op.Packed = true
 		}
 	}
