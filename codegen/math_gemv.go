@@ -22,18 +22,52 @@ import (
 // output row's first column; cols: how many of the 32 columns exist; res:
 // the residual's address minus C's; tmp: 128 bytes of scratch.
 //
-// The loop's accumulators pass through tmp (stored after the loop, loaded
-// back for the epilogue): with them flowing straight into the epilogue's
-// branches (or returned from a function of the loop alone), V8 ran the
-// loop 1.6x slower from L3, ~8% from DRAM (docs/design.md "gemv").
+// The loop (gemvDot) stores its accumulators to tmp, which the epilogue
+// loads: with them flowing straight into the epilogue's branches (or
+// returned from a function of the loop alone), V8 ran the loop 1.6x slower
+// from L3, ~8% from DRAM; with the loop and the epilogue in one function,
+// wazero ran it 1.15x slower (docs/design.md "gemv").
 func (k *Ctx) gemvKernel(ep *ir.Epilogue, hasBias bool) uint32 {
 	name := fmt.Sprintf("gemv1x32_%s%s", k.md.opts.Tune, epilogueKey(ep, hasBias))
 	params := make([]wasm.ValueType, 9)
 	for i := range params {
 		params[i] = asm.I32
 	}
+	dot := k.gemvDot()
 	return k.Helper(name, params, nil, func(h *asm.Func) {
 		pa, pb, pc, pbias, kq, panel, cols, res, tmp := h.Param(0), h.Param(1), h.Param(2), h.Param(3), h.Param(4), h.Param(5), h.Param(6), h.Param(7), h.Param(8)
+		h.Get(pa).Get(pb).Get(kq).Get(panel).Get(cols).Get(tmp).Call(dot)
+		acc := make([]asm.Local, 8)
+		for j := range acc {
+			acc[j] = h.Local(asm.V128)
+			h.Get(tmp).V128Load(uint32(16 * j)).Set(acc[j])
+		}
+		x := fxFor(h, asm.F32, true)
+		ptr, n := h.Local(asm.I32), h.Local(asm.I32)
+		for j := 0; j < 8; j++ {
+			h.Get(cols).I32Const(int32(4 * j)).Op(wasm.OpcodeI32GtS).If()
+			v := acc[j]
+			if hasBias {
+				h.Get(v).Get(pbias).V128Load(uint32(16 * j)).Vec(wasm.OpcodeVecF32x4Add).Set(v)
+			}
+			h.Get(pc).I32Const(int32(16 * j)).Op(wasm.OpcodeI32Add).Set(ptr)
+			k.vecEpilogue(x, ep, v, ptr, res)
+			h.Get(cols).I32Const(int32(4 * j)).Op(wasm.OpcodeI32Sub).Set(n)
+			storeLanesN(h, ptr, v, n)
+			h.End()
+		}
+	})
+}
+
+// gemvDot is gemvKernel's loop, in a function of its own that stores the
+// 8 accumulators to tmp:
+//
+//	(a, b, K, panel, cols, tmp) -> ()
+func (k *Ctx) gemvDot() uint32 {
+	name := fmt.Sprintf("gemv1x32_dot_%s", k.md.opts.Tune)
+	params := []wasm.ValueType{asm.I32, asm.I32, asm.I32, asm.I32, asm.I32, asm.I32}
+	return k.Helper(name, params, nil, func(h *asm.Func) {
+		pa, pb, kq, panel, cols, tmp := h.Param(0), h.Param(1), h.Param(2), h.Param(3), h.Param(4), h.Param(5)
 		acc := make([]asm.Local, 8)
 		for i := range acc {
 			acc[i] = h.Local(asm.V128)
@@ -63,23 +97,6 @@ func (k *Ctx) gemvKernel(ep *ir.Epilogue, hasBias bool) uint32 {
 		h.End()
 		for j, a := range acc {
 			h.Get(tmp).Get(a).V128Store(uint32(16 * j))
-		}
-		for j, a := range acc {
-			h.Get(tmp).V128Load(uint32(16 * j)).Set(a)
-		}
-		x := fxFor(h, asm.F32, true)
-		ptr, n := h.Local(asm.I32), h.Local(asm.I32)
-		for j := 0; j < 8; j++ {
-			h.Get(cols).I32Const(int32(4 * j)).Op(wasm.OpcodeI32GtS).If()
-			v := acc[j]
-			if hasBias {
-				h.Get(v).Get(pbias).V128Load(uint32(16 * j)).Vec(wasm.OpcodeVecF32x4Add).Set(v)
-			}
-			h.Get(pc).I32Const(int32(16 * j)).Op(wasm.OpcodeI32Add).Set(ptr)
-			k.vecEpilogue(x, ep, v, ptr, res)
-			h.Get(cols).I32Const(int32(4 * j)).Op(wasm.OpcodeI32Sub).Set(n)
-			storeLanesN(h, ptr, v, n)
-			h.End()
 		}
 	})
 }
