@@ -70,8 +70,7 @@ func (k *Ctx) gemvDot() uint32 {
 		pa, pb, kq, panel, cols, tmp := h.Param(0), h.Param(1), h.Param(2), h.Param(3), h.Param(4), h.Param(5)
 		acc := make([]asm.Local, 8)
 		for i := range acc {
-			acc[i] = h.Local(asm.V128)
-			h.V128Const([16]byte{}).Set(acc[i])
+			acc[i] = h.Local(asm.V128) // zero: the locals' initial value
 		}
 		bp := []asm.Local{pb, h.Local(asm.I32), h.Local(asm.I32), h.Local(asm.I32)}
 		// Panels past the last column repeat the last one that exists:
