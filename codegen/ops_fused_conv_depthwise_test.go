@@ -81,14 +81,8 @@ func TestDepthwiseInPlaceBits(t *testing.T) {
 				{Op: &ir.Binary{Fn: ir.FnAdd}, Inputs: []*ir.Value{y, res}, Outputs: []*ir.Value{s}},
 				{Op: &ir.Clip{}, Inputs: []*ir.Value{s, ir.NewConst("lo", ir.ScalarF32(0)), ir.NewConst("hi", ir.ScalarF32(6))}, Outputs: []*ir.Value{z}},
 			}}
-			feeds, want := fusedFeeds(t, g, r)
-			var outs [2][]float32
-			for i, bordered := range []bool{true, false} {
-				codegen.SetDepthwiseBordered(bordered)
-				g, _ := g.Clone()
-				outs[i] = runFused(ctx, t, rt, g, feeds, tn, name, "the Conv, Add and Clip")
-			}
-			sameBits(t, name, [2]string{"bordered", "in place"}, outs, want, 1e-5)
+			formsSameBits(ctx, t, rt, g, r, tn, name, "the Conv, Add and Clip", [2]string{"bordered", "in place"},
+				func(inPlace bool) { codegen.SetDepthwiseBordered(!inPlace) }, 1e-5)
 		}
 	}
 }

@@ -58,14 +58,8 @@ func TestSrcBandsBits(t *testing.T) {
 			g := &ir.Graph{Inputs: []*ir.Value{x}, Outputs: []*ir.Value{z}, Nodes: []*ir.Node{
 				{Name: "conv", Op: op, Inputs: []*ir.Value{x, w, b}, Outputs: []*ir.Value{z}},
 			}}
-			feeds, want := fusedFeeds(t, g, r)
-			var outs [2][]float32
-			for i, off := range []bool{true, false} {
-				codegen.SetSrcBandsOff(off)
-				g, _ := g.Clone()
-				outs[i] = runFused(ctx, t, rt, g, feeds, tn, name, "the Conv")
-			}
-			sameBits(t, name, [2]string{"from the padded copy", "in source bands"}, outs, want, 1e-4)
+			formsSameBits(ctx, t, rt, g, r, tn, name, "the Conv", [2]string{"from the padded copy", "in source bands"},
+				func(bands bool) { codegen.SetSrcBandsOff(!bands) }, 1e-4)
 		}
 	}
 }

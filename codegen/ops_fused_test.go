@@ -150,6 +150,20 @@ func fusedFeeds(t *testing.T, g *ir.Graph, r *rand.Rand) (map[string]*ir.Tensor,
 	return feeds, want[0].F32()
 }
 
+// formsSameBits runs g with two forms of a kernel, set(false) choosing
+// forms[0] and set(true) forms[1], and requires sameBits of their outputs.
+func formsSameBits(ctx context.Context, t *testing.T, rt *host.Runtime, g *ir.Graph, r *rand.Rand, tune, name, what string, forms [2]string, set func(second bool), tol float64) {
+	t.Helper()
+	feeds, want := fusedFeeds(t, g, r)
+	var outs [2][]float32
+	for i := range outs {
+		set(i == 1)
+		g, _ := g.Clone()
+		outs[i] = runFused(ctx, t, rt, g, feeds, tune, name, what)
+	}
+	sameBits(t, name, forms, outs, want, tol)
+}
+
 // sameBits requires outs[1] (the form named forms[1]) to be the bits of
 // outs[0] and outs[0] within rtol = atol = tol of want.
 func sameBits(t *testing.T, name string, forms [2]string, outs [2][]float32, want []float32, tol float64) {
