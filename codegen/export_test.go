@@ -9,3 +9,8 @@ func SetDepthwiseBordered(b bool) { depthwiseBordered = b }
 // source bands where they apply (false). Set it before planning: the
 // workspace follows it.
 func SetSrcBandsOff(b bool) { srcBandsOff = b }
+
+// SetGatherCopy makes convolutions without padding gather from a copy of
+// their input (true), as before, or from the input in place (false). Set
+// it before planning: the workspace follows it.
+func SetGatherCopy(b bool) { gatherCopy = b }

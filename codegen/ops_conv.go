@@ -50,11 +50,24 @@ func planConv(n *ir.Node, op *ir.Conv) (*convPlan, error) {
 		sz = elemBytes(dt)
 	}
 	if !p.direct {
-		p.padBytes = alignUp(p.C*ir.Shape(p.padded).Size()*sz, 16)
+		// Without padding (a strided 1x1 layer: resnets' downsamples) the
+		// padded image is the input itself: col is gathered from it in
+		// place and no padded copy is planned.
+		if !p.inPlace() {
+			p.padBytes = alignUp(p.C*ir.Shape(p.padded).Size()*sz, 16)
+		}
 		p.colBytes = alignUp(p.cg*p.kSize*p.P*sz, 16)
 	}
 	return p, nil
 }
+
+// inPlace reports whether col is gathered from the input itself: no
+// padding, so the padded image would be a copy of the input.
+func (p *convPlan) inPlace() bool { return !p.direct && !gatherCopy && unpadded(p) }
+
+// gatherCopy (tests only) makes convolutions without padding gather col
+// from a copy of their input, as before they read it in place.
+var gatherCopy bool
 
 func init() {
 	registerWorkspace(func(n *ir.Node, op *ir.Conv) int {
@@ -98,8 +111,9 @@ func (k *Ctx) convGeneric(n *ir.Node, op *ir.Conv) error {
 	f.Counted(nc, p.N, func() {
 		xBase := f.Local(asm.I32)
 		f.Get(img).I32Const(xImg * sz).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(x)).Op(wasm.OpcodeI32Add).Set(xBase)
+		var src func()
 		if !p.direct {
-			k.padCopy(xBase, padBuf, p.C, p.g, p.padded, sz, nil)
+			src = k.im2colSource(p, xBase, padBuf, sz)
 		}
 		gc := f.Local(asm.I32)
 		gi := f.Local(asm.I32)
@@ -109,7 +123,7 @@ func (k *Ctx) convGeneric(n *ir.Node, op *ir.Conv) error {
 				// col = the group's channels of the image itself
 				f.Get(xBase).Get(gi).I32Const(int32(p.cg*p.P) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pb)
 			} else {
-				k.im2col(padBuf, gi, colBuf, p, sz)
+				k.im2colFrom(src, gi, colBuf, p, sz)
 				f.I32Const(colBuf).Set(pb)
 			}
 			f.I32Const(k.Addr(w)).Get(gi).I32Const(int32(p.mg*p.cg*p.kSize) * sz).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).Set(pa)
@@ -199,14 +213,22 @@ func (k *Ctx) padCopyChannel(dstPtr, srcPtr asm.Local, g *ir.Geometry, padded []
 	level(0)
 }
 
-// im2col gathers group gi's columns from the padded image: row (c, k...)
-// holds, for every output position, the input element under kernel tap k.
-func (k *Ctx) im2col(padBuf int32, gi asm.Local, colBuf int32, p *convPlan, sz int32) {
-	k.im2colFrom(func() { k.F.I32Const(padBuf) }, gi, colBuf, p, sz)
+// im2colSource is what im2col reads one image from: the image at xBase
+// itself without padding (inPlace), else its padded copy at padBuf, made
+// here. It returns the function that pushes that address.
+func (k *Ctx) im2colSource(p *convPlan, xBase asm.Local, padBuf, sz int32) func() {
+	f := k.F
+	if p.inPlace() {
+		return func() { f.Get(xBase) }
+	}
+	k.padCopy(xBase, padBuf, p.C, p.g, p.padded, sz, nil)
+	return func() { f.I32Const(padBuf) }
 }
 
-// im2colFrom is im2col from the padded input whose address padBuf pushes
-// (a band of output rows reads from its first row's window).
+// im2colFrom gathers group gi's columns from the padded image whose
+// address padBuf pushes (the input itself where it has no padding; a band
+// of output rows reads from its first row's window): row (c, k...) holds,
+// for every output position, the input element under kernel tap k.
 func (k *Ctx) im2colFrom(padBuf func(), gi asm.Local, colBuf int32, p *convPlan, sz int32) {
 	k.im2colInto(padBuf, gi, func() { k.F.I32Const(colBuf) }, p, sz)
 }

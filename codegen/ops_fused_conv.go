@@ -168,7 +168,7 @@ func (k *Ctx) convPacked(n *ir.Node, op *ir.FusedConv, p *packedConv) error {
 	if p.N == 1 && p.blockPanels >= p.panels && k.splits(units, unitNs) {
 		src := padBuf
 		if !p.direct {
-			if unpadded(p.convPlan) {
+			if p.inPlace() {
 				src = -1
 			} else {
 				xBase := f.Local(asm.I32)
@@ -210,14 +210,18 @@ func (k *Ctx) convPacked(n *ir.Node, op *ir.FusedConv, p *packedConv) error {
 	f.I32Const(k.Addr(x)).Set(xBase)
 	f.I32Const(k.Addr(out)).Set(outBase)
 	f.SetI32(img, 0)
+	src := padBuf
+	if p.inPlace() {
+		src = -1 // the windows read from the input in place
+	}
 	f.Counted(nc, p.N, func() {
-		if !p.direct {
+		if !p.direct && !p.inPlace() {
 			k.padCopy(xBase, padBuf, C, g, p.padded, 4, nil)
 		}
 		// Blocks of blockPanels pixel panels: pack, then every weight panel
 		// against every packed panel.
 		panelBlocks(f, p.panels, p.blockPanels, func(start, cnt asm.Local) {
-			k.packConvBlock(p, xBase, padBuf, aBuf, start, cnt)
+			k.packConvBlock(p, xBase, src, aBuf, start, cnt)
 			nb, nbc, pi, pc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 			a, cAddr, rows, cols := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
 			f.SetI32(nb, 0)
@@ -527,10 +531,10 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 			f.AddI32(outBase, int32(M*P*4))
 			return
 		default:
-			k.padCopy(xBase, padBuf, p.C, p.g, p.padded, 4, nil)
+			src := k.im2colSource(p, xBase, padBuf, 4)
 			gi := f.Local(asm.I32)
 			f.SetI32(gi, 0)
-			k.im2col(padBuf, gi, colBuf, p, 4)
+			k.im2colFrom(src, gi, colBuf, p, 4)
 			f.I32Const(colBuf).Set(col)
 		}
 		gemm(P, tile, block, chunks, outBase)
@@ -673,10 +677,10 @@ func (k *Ctx) convPackAThreads(p *convPlan, x, out *ir.Value, padBuf, colBuf int
 		} else {
 			xBase := f.Local(asm.I32)
 			f.I32Const(k.Addr(x)).Set(xBase)
-			k.padCopy(xBase, padBuf, p.C, p.g, p.padded, 4, nil)
+			src := k.im2colSource(p, xBase, padBuf, 4)
 			gi := f.Local(asm.I32)
 			f.SetI32(gi, 0)
-			k.im2col(padBuf, gi, colBuf, p, 4)
+			k.im2colFrom(src, gi, colBuf, p, 4)
 		}
 	}
 	panels, groups, per := (M+3)/4, units.groups, units.per
@@ -725,7 +729,7 @@ func (k *Ctx) padIm2colThreads(p *convPlan, x *ir.Value, padBuf, colBuf int32) {
 	plane := int32(ir.Shape(p.padded).Size() * 4)
 	in := int32(ir.Shape(p.g.In).Size() * 4)
 	colRows := int32(p.kSize * ir.Shape(p.g.Out).Size() * 4)
-	if unpadded(p) {
+	if p.inPlace() {
 		// reads about one input row in stride, writes col; a row gathered
 		// costs ~15 ns besides its bytes (resnet50's 1024-channel 14x14
 		// downsample: 159 us for 7168 rows of 7)

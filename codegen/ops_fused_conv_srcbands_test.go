@@ -22,11 +22,7 @@ func TestSrcBandsBits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large one-node convolutions")
 	}
-	type geo struct {
-		C, H, W, M, k, stride, dil int
-		pads                       [4]int // top, left, bottom, right
-	}
-	cases := []geo{
+	cases := []convGeo{
 		{3, 512, 512, 16, 3, 2, 1, [4]int{1, 1, 1, 1}}, // a stem
 		{3, 301, 257, 12, 3, 2, 1, [4]int{1, 1, 1, 1}},
 		{3, 224, 224, 8, 7, 2, 1, [4]int{3, 3, 3, 3}}, // a 7x7 stem
@@ -39,15 +35,30 @@ func TestSrcBandsBits(t *testing.T) {
 		{3, 400, 256, 8, 3, 2, 1, [4]int{1, 1, 2, 2}},
 		{1, 40000, 6, 4, 3, 2, 1, [4]int{1, 1, 1, 1}}, // fewer outputs than a SIMD group per row
 	}
+	defer codegen.SetSrcBandsOff(false)
+	convFormsBits(t, cases, []string{tune.Portable, tune.V8}, [2]string{"from the padded copy", "in source bands"},
+		func(bands bool) { codegen.SetSrcBandsOff(!bands) })
+}
+
+// convGeo is a 2-D convolution's geometry: input channels, map, output
+// channels, square kernel, stride, dilation and pads.
+type convGeo struct {
+	C, H, W, M, k, stride, dil int
+	pads                       [4]int // top, left, bottom, right
+}
+
+// convFormsBits runs a one-Conv graph of each geometry in each tune in
+// the two forms set chooses (formsSameBits) and requires the same bits.
+func convFormsBits(t *testing.T, cases []convGeo, tunes []string, forms [2]string, set func(second bool)) {
+	t.Helper()
 	ctx := context.Background()
 	rt, err := host.NewRuntime(ctx, host.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close(ctx)
-	defer codegen.SetSrcBandsOff(false)
 	for _, c := range cases {
-		for _, tn := range []string{tune.Portable, tune.V8} {
+		for _, tn := range tunes {
 			name := fmt.Sprintf("%+v/%s", c, tn)
 			r := rand.New(rand.NewSource(int64(c.C*1000 + c.H*10 + c.W)))
 			x := ir.NewInput("x", ir.Type{DType: ir.Float32, Shape: ir.Shape{1, c.C, c.H, c.W}})
@@ -58,8 +69,7 @@ func TestSrcBandsBits(t *testing.T) {
 			g := &ir.Graph{Inputs: []*ir.Value{x}, Outputs: []*ir.Value{z}, Nodes: []*ir.Node{
 				{Name: "conv", Op: op, Inputs: []*ir.Value{x, w, b}, Outputs: []*ir.Value{z}},
 			}}
-			formsSameBits(ctx, t, rt, g, r, tn, name, "the Conv", [2]string{"from the padded copy", "in source bands"},
-				func(bands bool) { codegen.SetSrcBandsOff(!bands) }, 1e-4)
+			formsSameBits(ctx, t, rt, g, r, tn, name, "the Conv", forms, set, 1e-4)
 		}
 	}
 }
