@@ -145,7 +145,7 @@ func directVec(f *asm.Func, iy, c, o, lanes, sx, W int, ld func(off uint32) asm.
 // from a bordered copy.
 func depthwiseDirectRows(f *asm.Func, g *ir.Geometry, src, dst asm.Local, init func(acc asm.Local), tap func(t int, acc, v asm.Local), finish func(acc, out asm.Local)) {
 	Ho, W, sy := g.Out[0], g.In[1], g.Strides[0]
-	R := windowPassRows(g)
+	R := directPassRows(g)
 	full := Ho / R
 	// Passes whose taps all read rows of the plane run in a loop; the
 	// others (top and bottom, where windows overhang) are emitted one by one.
@@ -189,6 +189,25 @@ func depthwiseDirectRows(f *asm.Func, g *ir.Geometry, src, dst asm.Local, init f
 	if full*R < Ho {
 		one(full, Ho-full*R)
 	}
+}
+
+// directPassRows is how many output rows a direct pass computes together:
+// as windowPassRows, but at stride 2 across up to four.
+// A tap column there is a shuffle of two loads, and every window row of
+// a pass is loaded and shuffled once for all the pass's outputs: a 3x3
+// window at stride 2 shuffles 3(2R+1) vectors per R output vectors, 9 for
+// one row, 7.5 for two, 6.75 for four. Its outputs are stored as their
+// windows complete (the early stores of directPassCode), so the rows
+// after the second do not add live vectors. Fewer, longer passes also
+// leave fewer passes peeled on small maps (7 rows: 4 + 3, not 2 + 2 + 2
+// + 1). Each output folds its taps in the same order whatever the pass:
+// the same bits. Six rows ran slower than four on 112-column maps.
+func directPassRows(g *ir.Geometry) int {
+	R := windowPassRows(g)
+	if R == 2 && g.Strides[1] == 2 {
+		return min(4, g.Out[0])
+	}
+	return R
 }
 
 // directPassCode emits one pass p with its first valid input row at in0.
