@@ -46,7 +46,7 @@ func lazyPieces(g *ir.Graph, o *Options) error {
 	return nil
 }
 
-// piecesView is what piecesOf needs of g: its readers, producers and
+// piecesView is what piecesView.of needs of g: its readers, producers and
 // outputs.
 type piecesView struct {
 	r    *readers
