@@ -22,38 +22,15 @@ func lazyPieces(g *ir.Graph, o *Options) error {
 	if o.ReadsPieces == nil || !o.SIMD {
 		return nil
 	}
-	r := newReaders(g)
-	out := map[*ir.Value]bool{}
-	for _, v := range g.Outputs {
-		out[v] = true
-	}
-	prod := g.Producers()
+	pv := newPiecesView(g)
 	for _, n := range g.Nodes {
 		o.visit(n)
 		op, ok := n.Op.(*ir.FusedConv)
 		if !ok || op.Layout.WinogradTile() == 0 {
 			continue
 		}
-		x := n.Inputs[0]
-		c := prod[x]
-		if c == nil || c.Lazy || out[x] || r.only(x) != n {
-			continue
-		}
-		cat, ok := c.Op.(*ir.Concat)
-		s := x.Type.Shape
-		if !ok || x.Type.DType != ir.Float32 || len(s) != 4 || s[0] != 1 {
-			continue
-		}
-		if axis, err := ir.NormAxis(cat.Axis, 4); err != nil || axis != 1 {
-			continue
-		}
-		var up []*ir.Node
-		for _, v := range c.Inputs {
-			if z := prod[v]; z != nil && !out[v] && r.only(v) == c && upsamples(z, s) {
-				up = append(up, z)
-			}
-		}
-		if len(up) == 0 || !o.ReadsPieces(n, op) {
+		c, up := pv.of(n)
+		if c == nil || !o.ReadsPieces(n, op) {
 			continue
 		}
 		c.Lazy = true
@@ -67,6 +44,54 @@ func lazyPieces(g *ir.Graph, o *Options) error {
 		}
 	}
 	return nil
+}
+
+// piecesView is what piecesView.of needs of g: its readers, producers and
+// outputs.
+type piecesView struct {
+	r    *readers
+	prod map[*ir.Value]*ir.Node
+	out  map[*ir.Value]bool
+}
+
+func newPiecesView(g *ir.Graph) *piecesView {
+	pv := &piecesView{r: newReaders(g), prod: g.Producers(), out: map[*ir.Value]bool{}}
+	for _, v := range g.Outputs {
+		pv.out[v] = true
+	}
+	return pv
+}
+
+// of returns the Concat whose output the convolution n alone reads and
+// the upsamplings among the Concat's inputs that only it reads, when the
+// graph lets n read its input as those pieces (nil otherwise): the pieces
+// pass's conditions but code generation's (Options.ReadsPieces), which
+// the caller asks with n's op as it will be.
+func (pv *piecesView) of(n *ir.Node) (*ir.Node, []*ir.Node) {
+	r, prod, out := pv.r, pv.prod, pv.out
+	x := n.Inputs[0]
+	c := prod[x]
+	if c == nil || c.Lazy || out[x] || r.only(x) != n {
+		return nil, nil
+	}
+	cat, ok := c.Op.(*ir.Concat)
+	s := x.Type.Shape
+	if !ok || x.Type.DType != ir.Float32 || len(s) != 4 || s[0] != 1 {
+		return nil, nil
+	}
+	if axis, err := ir.NormAxis(cat.Axis, 4); err != nil || axis != 1 {
+		return nil, nil
+	}
+	var up []*ir.Node
+	for _, v := range c.Inputs {
+		if z := prod[v]; z != nil && !out[v] && r.only(v) == c && upsamples(z, s) {
+			up = append(up, z)
+		}
+	}
+	if len(up) == 0 {
+		return nil, nil
+	}
+	return c, up
 }
 
 // upsamples tells whether z is a Resize of a [1, C, h, w] map to the

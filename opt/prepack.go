@@ -229,7 +229,7 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 	// by reuse, F(4x4,3x3) layers at their F(2x2,3x3) form's
 	rank := func(c cand) int { return cmp.Or(c.reuse2, c.reuse) }
 	slices.SortStableFunc(cands, func(a, b cand) int { return rank(b) - rank(a) })
-	free := freeEachRun(g, cands)
+	free, crowded := freeEachRun(g, o, cands)
 	budget := max(int(preparedShare*float64(stored+peak)), preparedFloor)
 	prepared, staged := 0, 0
 	fits := func(bytes, src int) bool {
@@ -247,6 +247,13 @@ func choosePreparation(g *ir.Graph, o *Options) map[*ir.Node]prepChoice {
 			// (docs/design.md, "Few tiles: the tiles as A").
 			choice[c.n] = prepChoice{layout: c.layout, inKernel: true}
 		case c.reuse >= prepareEachRunReuse, free[c.n]:
+		case crowded[c.n] && c.layout.WinogradTile() > 0:
+			// cheap to prepare every run but no room beside the arena's
+			// peak: kept, it would cost its whole size beside the arena,
+			// as much as or more than preparing it there; the stored form
+			// costs no memory (docs/design.md, "Each-run weights against
+			// the arena the plan will have").
+			choice[c.n] = prepChoice{layout: c.layout, inKernel: true}
 		case fits(c.bytes, c.src):
 			choice[c.n] = prepChoice{layout: c.layout}
 		case c.layout.WinogradTile() > 0:
@@ -317,27 +324,49 @@ func (o *Options) convWeights(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
 // freeEachRun picks, among the layers cands (by reuse, most first; the
 // least reused are considered first), those whose weights prepare before
 // every run at no cost in memory and little in time (see
-// freeEachRunShare). What is live at a layer is counted over g's main
-// graph by each value's first and last step, views included, which
-// overstates it; the largest of it stands for the arena.
-func freeEachRun(g *ir.Graph, cands []cand) map[*ir.Node]bool {
+// freeEachRunShare), and returns them (free) and the layers that would
+// cost little in time but whose weights do not fit (crowded). What is
+// live at a layer is counted over g's main graph by each value's first and
+// last step, views included (which overstates it), with the workspace of
+// the layer's kernel in the form prepack gives it (forms); the largest of
+// it stands for the arena's peak. As in the arena (memplan), the graph's
+// inputs (at fixed addresses) are not counted, nor the values the pieces
+// pass will leave without buffers (piecesLazy), whose inputs live until
+// those values are read.
+func freeEachRun(g *ir.Graph, o *Options, cands []cand) (free, crowded map[*ir.Node]bool) {
+	lazy := piecesLazy(g, o, cands)
+	forms := prepackedForms(g, o, cands, lazy)
 	step := make(map[*ir.Node]int, len(g.Nodes))
 	first, last := map[*ir.Value]int{}, map[*ir.Value]int{}
+	fixed := map[*ir.Value]bool{}
+	for _, v := range g.Inputs {
+		fixed[v] = true
+	}
+	var use func(v *ir.Value, i int)
+	use = func(v *ir.Value, i int) {
+		if z := lazy[v]; z != nil {
+			for _, x := range z.ReadValues() {
+				use(x, i)
+			}
+			return
+		}
+		if v.Const != nil || fixed[v] {
+			return
+		}
+		if _, ok := first[v]; !ok {
+			first[v] = 0 // read before any step writes it
+		}
+		last[v] = max(last[v], i)
+	}
 	for i, nd := range g.Nodes {
 		step[nd] = i
 		for _, v := range nd.Outputs {
-			if v != nil && v.Const == nil {
+			if v != nil && v.Const == nil && lazy[v] == nil {
 				first[v], last[v] = i, i
 			}
 		}
 		for _, v := range nd.ReadValues() {
-			if v == nil || v.Const != nil {
-				continue
-			}
-			if _, ok := first[v]; !ok {
-				first[v] = 0 // a graph input
-			}
-			last[v] = i
+			use(v, i)
 		}
 	}
 	for _, v := range g.Outputs {
@@ -345,10 +374,23 @@ func freeEachRun(g *ir.Graph, cands []cand) map[*ir.Node]bool {
 			last[v] = len(g.Nodes) - 1
 		}
 	}
+	// values' bytes from their first step to their last, and each step's
+	// workspace at that step alone
 	live := make([]int, len(g.Nodes)+1)
 	for v, f := range first {
 		live[f] += v.Type.Bytes()
 		live[last[v]+1] -= v.Type.Bytes()
+	}
+	for i, nd := range g.Nodes {
+		if o.Workspace == nil || len(nd.Outputs) > 0 && lazy[nd.Outputs[0]] != nil {
+			continue
+		}
+		if f := forms[nd]; f != nil {
+			nd = f
+		}
+		w := o.Workspace(nd)
+		live[i] += w
+		live[i+1] -= w
 	}
 	peak := 0
 	for i := range g.Nodes {
@@ -357,7 +399,7 @@ func freeEachRun(g *ir.Graph, cands []cand) map[*ir.Node]bool {
 		}
 		peak = max(peak, live[i])
 	}
-	free := map[*ir.Node]bool{}
+	free, crowded = map[*ir.Node]bool{}, map[*ir.Node]bool{}
 	budget := int64(freeEachRunShare * float64(ir.GraphFLOPs(g)))
 	for _, c := range slices.Backward(cands) {
 		s, ok := step[c.n]
@@ -370,11 +412,128 @@ func freeEachRun(g *ir.Graph, cands []cand) map[*ir.Node]bool {
 		// layer's products, so an F(4x4,3x3) layer of 64 tiles (256 of
 		// F(2x2,3x3)) spends 16% of them, less than the floor allowed
 		// when a byte counted 15 flops (30% at 100 tiles)
-		if !ok || cmp.Or(c.reuse2, c.reuse) < winogradEachRunTiles || live[s]+c.bytes > peak || cost > budget {
+		if !ok || cmp.Or(c.reuse2, c.reuse) < winogradEachRunTiles || cost > budget {
+			continue
+		}
+		if live[s]+c.bytes > peak {
+			crowded[c.n] = true
 			continue
 		}
 		free[c.n] = true
 		budget -= cost
 	}
-	return free
+	return free, crowded
+}
+
+// piecesLazy is what the pieces pass will leave without buffers once
+// prepack has given the layers cands their layouts: the outputs of each
+// Concat and upsampling that a Winograd layer will read as pieces
+// (piecesView.of, and code generation's answer for the layer's op as prepack
+// makes it), mapped to their nodes.
+func piecesLazy(g *ir.Graph, o *Options, cands []cand) map[*ir.Value]*ir.Node {
+	lazy := map[*ir.Value]*ir.Node{}
+	if o.ReadsPieces == nil || !o.SIMD {
+		return lazy
+	}
+	byNode := make(map[*ir.Node]cand, len(cands))
+	for _, c := range cands {
+		byNode[c.n] = c
+	}
+	pv := newPiecesView(g)
+	for _, n := range g.Nodes {
+		op, ok := n.Op.(*ir.FusedConv)
+		if !ok {
+			continue
+		}
+		reader := n
+		if c, ok := byNode[n]; ok && c.layout.WinogradTile() > 0 {
+			reader, op = winogradReader(c)
+		}
+		if op.Layout.WinogradTile() == 0 {
+			continue
+		}
+		cat, up := pv.of(n)
+		if cat == nil || !o.ReadsPieces(reader, op) {
+			continue
+		}
+		for _, z := range append(up, cat) {
+			for _, v := range z.Outputs {
+				lazy[v] = z
+			}
+		}
+	}
+	return lazy
+}
+
+// winogradReader is Winograd candidate c's node and op as prepack leaves
+// them for code generation: the layout and weights' shape set, and the
+// weights input as stored where the layer transforms them in the kernel
+// whatever the budget (winogradTilesAsA); the prepared form's shape
+// otherwise, which plans the layer as the stored form does (the tiles as
+// A aside).
+func winogradReader(c cand) (*ir.Node, *ir.FusedConv) {
+	op := *c.n.Op.(*ir.FusedConv)
+	w := c.n.Inputs[1]
+	op.Layout, op.WShape = c.layout, w.Type.Shape.Clone()
+	n := *c.n
+	if winogradTilesAsA(c) {
+		n.Inputs = slices.Clone(n.Inputs)
+		dt := ir.Float32
+		if halfExact(w.Const) {
+			dt = ir.Float16
+		}
+		M, C := op.WShape[0], op.WShape[1]
+		n.Inputs[1] = &ir.Value{Name: w.Name, Type: ir.Type{DType: dt, Shape: ir.Shape{(M + 3) / 4, C, 9, 4}}}
+	}
+	return &n, &op
+}
+
+// prepackedForms maps the layers of g whose weights prepack rearranges to
+// their nodes as it will leave them for code generation, whose workspaces
+// freeEachRun counts: a convolution with its weights' layout (a Winograd
+// layer as winogradReader has it, reading pieces where lazy says so), a
+// MatMul packed.
+func prepackedForms(g *ir.Graph, o *Options, cands []cand, lazy map[*ir.Value]*ir.Node) map[*ir.Node]*ir.Node {
+	winograd := map[*ir.Node]cand{}
+	for _, c := range cands {
+		if c.layout.WinogradTile() > 0 {
+			winograd[c.n] = c
+		}
+	}
+	forms := map[*ir.Node]*ir.Node{}
+	for _, n := range g.Nodes {
+		switch op := n.Op.(type) {
+		case *ir.FusedConv:
+			if c, ok := winograd[n]; ok {
+				f, fop := winogradReader(c)
+				fop.Pieces = lazy[n.Inputs[0]] != nil
+				f.Op = fop
+				forms[n] = f
+				continue
+			}
+			if !packable(n, op) {
+				continue
+			}
+			l := o.convWeights(n, op)
+			if l == ir.WeightsPlain {
+				continue
+			}
+			if l != ir.WeightsPackB {
+				l = ir.WeightsPackA
+			}
+			f, fop := *n, *op
+			fop.Layout, fop.WShape = l, n.Inputs[1].Type.Shape.Clone()
+			f.Op = &fop
+			forms[n] = &f
+		case *ir.FusedMatMul:
+			if op.Packed || n.Inputs[1].Const == nil {
+				continue
+			}
+			f, fop := *n, *op
+			fop.Packed = true
+			f.Op = &fop
+			forms[n] = &f
+		}
+	}
+	return forms
 }

@@ -119,7 +119,8 @@ func TestPrepackFollowsConvWeights(t *testing.T) {
 // run, in the arena beside the little that is live there, instead of
 // keeping them prepared outside it (which the budget would allow); the
 // same layer alone, where its weights would raise the largest
-// activations, keeps them. A 32x32 layer (64 F(4x4,3x3) tiles, 256 of
+// activations, reads them as stored (prepared, they would cost their size
+// in or beside the arena). A 32x32 layer (64 F(4x4,3x3) tiles, 256 of
 // F(2x2,3x3)) deep in the net prepares every run too.
 func TestPrepareEachRunWhereFree(t *testing.T) {
 	for _, c := range []struct {
@@ -161,13 +162,23 @@ func TestPrepareEachRunWhereFree(t *testing.T) {
 			t.Fatal(err)
 		}
 		var prep *ir.PrepareWeights
+		var layer *ir.Node
 		for i, n := range g.Nodes {
 			if n.Outputs[0] == y1 {
-				prep, _ = g.Nodes[i-1].Op.(*ir.PrepareWeights)
+				layer = n
+				if i > 0 {
+					prep, _ = g.Nodes[i-1].Op.(*ir.PrepareWeights)
+				}
 			}
 		}
-		if prep == nil || prep.Layout != ir.WeightsWinograd4 || prep.EachRun != deep {
-			t.Errorf("%+v: the last layer's weights prepared %+v, want Winograd F(4x4,3x3), every run %v:\n%s", c, prep, deep, g.Format(nil))
+		if !deep {
+			if op, ok := layer.Op.(*ir.FusedConv); prep != nil || !ok || op.Layout != ir.WeightsWinograd4 || !op.WinogradFromSource(layer.Inputs[1].Type.Shape) {
+				t.Errorf("%+v: the layer alone, want F(4x4,3x3) from its stored weights:\n%s", c, g.Format(nil))
+			}
+			continue
+		}
+		if prep == nil || prep.Layout != ir.WeightsWinograd4 || !prep.EachRun {
+			t.Errorf("%+v: the last layer's weights prepared %+v, want Winograd F(4x4,3x3), every run:\n%s", c, prep, g.Format(nil))
 		}
 	}
 }
