@@ -1,6 +1,7 @@
 // Writes small ONNX test cases whose golden outputs come from ONNX Runtime
 // (onnxruntime-web, Wasm backend, in this process), in the ONNX backend
-// test layout (model.onnx, test_data_set_0/input_0.pb, output_0.pb):
+// test layout (model.onnx, test_data_set_0/input_0.pb, output_0.pb) with
+// the case's tolerance in meta.json, as ../shared/models keeps it:
 //
 //   node make-ort-cases.mjs [DIR [NAME...]]   (default ../testdata/ort, every case)
 //
@@ -51,11 +52,16 @@ const cases = {
 };
 const only = process.argv.slice(3);
 
+// float32 sums of at most a few thousand products, in another order than
+// ONNX Runtime's: `mlc verify DIR` and e2e's TestORTCases both read it.
+const META = JSON.stringify({ tolerance: { rtol: 1e-4, atol: 1e-5 } }) + "\n";
+
 for (const [name, c] of Object.entries(cases)) {
   if (only.length > 0 && !only.includes(name)) continue;
   const dir = path.join(out, name);
   fs.mkdirSync(path.join(dir, "test_data_set_0"), { recursive: true });
   fs.writeFileSync(path.join(dir, "model.onnx"), c.bytes);
+  fs.writeFileSync(path.join(dir, "meta.json"), META);
   const n = c.dims.reduce((a, b) => a * b, 1);
   const data = Float32Array.from({ length: n }, (_, i) => Math.sin(0.7 * i) + 0.25 * Math.cos(0.13 * i));
   const o = await openORT(c.bytes, [{ name: "X", dtype: "float32", dims: c.dims, data }]);
