@@ -31,6 +31,7 @@ type winogradPlan struct {
 	TW               int
 	R, bands         int // tile rows per band, bands
 	Tp, TpP          int // tiles per band and the pitch of V's and M's rows (spreadPitch)
+	vPos, mPos       int // floats from one position's rows of V (of M) to the next's (positionPitch)
 	Hp, Wp           int // bordered input plane: the image's, or a band's (mR+2 rows)
 	padBytes, vBytes int
 	mBytes, yBytes   int
@@ -133,8 +134,9 @@ func (p *winogradPlan) setRows(R int) {
 	if p.piecesIn {
 		p.padBytes = p.piecesBytes()
 	}
-	p.vBytes = p.P * p.C * p.TpP * 4
-	p.mBytes = p.P * p.M * p.TpP * 4
+	p.vPos, p.mPos = positionPitch(p.C*p.TpP), positionPitch(p.M*p.TpP)
+	p.vBytes = p.P * p.vPos * 4
+	p.mBytes = p.P * p.mPos * 4
 	// one output channel's tile-aligned rows: each channel is stored into
 	// the output right after its transform (winogradOutChannel)
 	p.yBytes = alignUp((m*p.R*p.yRow()+4)*4, 16)
@@ -630,7 +632,7 @@ func (k *Ctx) winogradInPlaceFunc(p *winogradPlan) uint32 {
 	q := *p
 	q.Wp, q.G, q.groupsArg = p.W, 0, true
 	inT := k.winogradIn(&q) // rows W floats apart, the groups an argument
-	name := fmt.Sprintf("winograd_in_place_%d_%d_%d_%d_%d_%d_%d_%d", m, p.W, p.padL, p.R, p.G, p.gi0, p.gi1, p.C*p.TpP)
+	name := fmt.Sprintf("winograd_in_place_%d_%d_%d_%d_%d_%d_%d_%d", m, p.W, p.padL, p.R, p.G, p.gi0, p.gi1, p.vPos)
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
 		src, v, strip := f.Param(0), f.Param(1), f.Param(2)
@@ -741,7 +743,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 	if p.m == 4 {
 		return k.winogradIn4(p)
 	}
-	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP) + p.groupsKey() + p.twSuffix()
+	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.vPos) + p.groupsKey() + p.twSuffix()
 	return k.Helper(name, p.winogradInParams(), nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
 		vec := func() asm.Local { return f.Local(asm.V128) }
@@ -797,7 +799,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 					case 3:
 						sub(r1, r3)
 					}
-					f.V128Store(uint32(xi * p.C * p.TpP * 4))
+					f.V128Store(uint32(xi * p.vPos * 4))
 				}
 			}
 		})
@@ -852,7 +854,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 	if p.m == 4 {
 		return k.winogradOut4(p, hasBias)
 	}
-	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.R, p.G, p.M*p.TpP, hasBias)
+	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.R, p.G, p.mPos, hasBias)
 	name += p.twSuffix()
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
@@ -879,7 +881,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 		f.Counted(tyc, p.R, func() {
 			f.Counted(gc, p.G, func() {
 				for i := 15; i >= 0; i-- {
-					f.Get(mp2).V128Load(uint32(i * p.M * p.TpP * 4)).Set(mm[i])
+					f.Get(mp2).V128Load(uint32(i * p.mPos * 4)).Set(mm[i])
 				}
 				for j := 0; j < 4; j++ {
 					add(mm[j], mm[4+j])
@@ -950,11 +952,11 @@ func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, a wsAddr, vBuf
 			a.push(eBuf)
 			f.I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
 			a.push(eBuf)
-			// b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
-			f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul)
+			// b = V + xi*vPos*4 ; c = Mb + (xi*mPos + mp*4*TpP)*4
+			f.Get(xi).I32Const(int32(p.vPos * 4)).Op(wasm.OpcodeI32Mul)
 			a.push(vBuf)
 			f.Op(wasm.OpcodeI32Add)
-			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul)
+			f.Get(xi).I32Const(int32(p.mPos * 4)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(int32(4 * TpP * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 			a.push(mBuf)
 			f.Op(wasm.OpcodeI32Add)
 			f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(TpP * 4)).I32Const(chunkWhole)
@@ -1229,7 +1231,7 @@ func (k *Ctx) winogradTilesAsAPanel(p *winogradPlan, u *ir.Value, a wsAddr, mBuf
 		f.AddI32(pr, int32(p.Tp*32))
 		f.AddI32(pa, int32(n*p.Tp*16))
 		f.AddI32(pb, int32(p.uPitch8()))
-		f.AddI32(pc, int32(p.M*p.TpP*4))
+		f.AddI32(pc, int32(p.mPos*4))
 	})
 }
 
@@ -1350,7 +1352,7 @@ func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n in
 	f.Counted(c, p.P, func() {
 		f.Get(row).Set(src)
 		k.winogradExpandProduct(p, src, dst, n)
-		f.AddI32(row, int32(p.C*p.TpP*4))
+		f.AddI32(row, int32(p.vPos*4))
 	})
 }
 
@@ -1476,17 +1478,17 @@ func (k *Ctx) winogradOutChannel(p *winogradPlan, outT, store uint32, mrow, yrow
 }
 
 // winogradPanelAddrs sets the operands of panel mp of product xi:
-// uA = U + (xi*panels + mp)*C*16, vB = V + xi*C*TpP*4 and
-// mC = Mb + (xi*M + mp*4)*TpP*4.
+// uA = U + (xi*panels + mp)*C*16, vB = V + xi*vPos*4 and
+// mC = Mb + (xi*mPos + mp*4*TpP)*4.
 func (k *Ctx) winogradPanelAddrs(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf int32, xi, mp, uA, vB, mC asm.Local) {
 	f := k.F
 	C, M, TpP := p.C, p.M, p.TpP
 	panels := (M + 3) / 4
 	f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
-	f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul)
+	f.Get(xi).I32Const(int32(p.vPos * 4)).Op(wasm.OpcodeI32Mul)
 	a.push(vBuf)
 	f.Op(wasm.OpcodeI32Add).Set(vB)
-	f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul)
+	f.Get(xi).I32Const(int32(p.mPos * 4)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(int32(4 * TpP * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 	a.push(mBuf)
 	f.Op(wasm.OpcodeI32Add).Set(mC)
 }
@@ -1549,3 +1551,13 @@ func (p *winogradPlan) twSuffix() string {
 	}
 	return ""
 }
+
+// positionPitch is the stride, in floats, from one Winograd position's
+// rows of V (or M) to the next's, n floats a position: an odd number of
+// cache lines, so that the 36 (16) values a tile group's transform stores
+// to (loads from) one per position fall in different L1 sets. Positions
+// n floats apart were a multiple of 4 KiB apart on most layers (C*TpP*4
+// with C a multiple of 64 and TpP a multiple of 16 floats): all in one
+// set of 12 ways, each line evicted before the next groups filled it
+// (unet_1024's input transforms 2-4x slower; docs/design.md, epi).
+func positionPitch(n int) int { return spreadPitch(n) }

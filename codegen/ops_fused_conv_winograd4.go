@@ -96,7 +96,7 @@ func newWinogradF4Ops(f *asm.Func) winogradF4Ops {
 // transforming one channel, in its first bordered row, v its row of V for
 // position 0.
 func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
-	name := fmt.Sprintf("winograd4_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP) + p.groupsKey() + p.twSuffix()
+	name := fmt.Sprintf("winograd4_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.vPos) + p.groupsKey() + p.twSuffix()
 	return k.Helper(name, p.winogradInParams(), nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
 		vec := func() asm.Local { return f.Local(asm.V128) }
@@ -134,7 +134,7 @@ func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
 				o.inputRow([6]asm.Local{R[0][j], R[1][j], R[2][j], R[3][j], R[4][j], R[5][j]}, func(i int, push func()) {
 					f.Get(vp)
 					push()
-					f.V128Store(uint32((i*6 + j) * p.C * p.TpP * 4))
+					f.V128Store(uint32((i*6 + j) * p.vPos * 4))
 				})
 			}
 		})
@@ -145,7 +145,7 @@ func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
 // bias) bringing one output channel back, m its row of M for position 0,
 // y its tile-aligned plane.
 func (k *Ctx) winogradOut4(p *winogradPlan, hasBias bool) uint32 {
-	name := fmt.Sprintf("winograd4_out_%d_%d_%d_%v", p.R, p.G, p.M*p.TpP, hasBias)
+	name := fmt.Sprintf("winograd4_out_%d_%d_%d_%v", p.R, p.G, p.mPos, hasBias)
 	name += p.twSuffix()
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
@@ -178,7 +178,7 @@ func (k *Ctx) winogradOut4(p *winogradPlan, hasBias bool) uint32 {
 			f.Counted(gc, p.G, func() {
 				for j := 5; j >= 0; j-- {
 					for i := 5; i >= 0; i-- {
-						f.Get(mp).V128Load(uint32((i*6 + j) * p.M * p.TpP * 4)).Set(mm[i])
+						f.Get(mp).V128Load(uint32((i*6 + j) * p.mPos * 4)).Set(mm[i])
 					}
 					o.outputRow(mm, func(q int, push func()) { push(); f.Set(S[q][j]) })
 				}
