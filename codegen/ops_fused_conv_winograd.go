@@ -605,8 +605,11 @@ func (k *Ctx) winogradInPlace(p *winogradPlan, a wsAddr, padBuf, vBuf int32, xBa
 	f.Set(rowV)
 	a.push(padBuf + int32(p.stripOff()))
 	f.Set(strip)
+	scr := f.Local(asm.I32)
+	a.push(p.rowScratch(vBuf))
+	f.Set(scr)
 	f.Counted(c, p.C, func() {
-		f.Get(src).Get(rowV).Get(strip).Call(fn)
+		f.Get(src).Get(rowV).Get(strip).Get(scr).Call(fn)
 		f.Get(src).Get(step).Op(wasm.OpcodeI32Add).Set(src)
 		f.AddI32(rowV, int32(p.TpP*4))
 	})
@@ -634,8 +637,8 @@ func (k *Ctx) winogradInPlaceFunc(p *winogradPlan) uint32 {
 	inT := k.winogradIn(&q) // rows W floats apart, the groups an argument
 	name := fmt.Sprintf("winograd_in_place_%d_%d_%d_%d_%d_%d_%d_%d", m, p.W, p.padL, p.R, p.G, p.gi0, p.gi1, p.vPos)
 	i32 := asm.I32
-	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
-		src, v, strip := f.Param(0), f.Param(1), f.Param(2)
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
+		src, v, strip, scr := f.Param(0), f.Param(1), f.Param(2), f.Param(3)
 		s, d := f.Local(i32), f.Local(i32)
 		f.Get(src).Set(s)
 		f.Get(strip).Set(d)
@@ -660,12 +663,12 @@ func (k *Ctx) winogradInPlaceFunc(p *winogradPlan) uint32 {
 		// the interior or left pass, run after it, then writes over.
 		if p.G > p.gi1 {
 			f.Get(strip).I32Const(int32(Ws * 4)).Op(wasm.OpcodeI32Add)
-			f.Get(v).I32Const(int32(16 * p.gi1)).Op(wasm.OpcodeI32Add).I32Const(int32(p.G - p.gi1)).Call(inT)
+			f.Get(v).I32Const(int32(16 * p.gi1)).Op(wasm.OpcodeI32Add).I32Const(int32(p.G - p.gi1)).Get(scr).Call(inT)
 		}
 		f.Get(src).I32Const(int32((4*m*p.gi0 - p.padL) * 4)).Op(wasm.OpcodeI32Add)
-		f.Get(v).I32Const(int32(16 * p.gi0)).Op(wasm.OpcodeI32Add).I32Const(int32(p.gi1 - p.gi0)).Call(inT)
+		f.Get(v).I32Const(int32(16 * p.gi0)).Op(wasm.OpcodeI32Add).I32Const(int32(p.gi1 - p.gi0)).Get(scr).Call(inT)
 		if p.gi0 > 0 {
-			f.Get(strip).Get(v).I32Const(int32(p.gi0)).Call(inT)
+			f.Get(strip).Get(v).I32Const(int32(p.gi0)).Get(scr).Call(inT)
 		}
 	})
 }
@@ -815,13 +818,27 @@ func (p *winogradPlan) groupsKey() string {
 	return fmt.Sprintf("_of%d", p.TWp)
 }
 
-// winogradInParams are the input transform's parameters: (in, v), and the
-// groups with groupsArg.
+// winogradInParams are the input transform's parameters: (in, v), the
+// groups with groupsArg, then the address of this thread's
+// rowScratchBytes (F(4x4,3x3): winogradIn4; F(2x2,3x3) ignores it).
 func (p *winogradPlan) winogradInParams() []wasm.ValueType {
 	if p.groupsArg {
-		return []wasm.ValueType{asm.I32, asm.I32, asm.I32}
+		return []wasm.ValueType{asm.I32, asm.I32, asm.I32, asm.I32}
 	}
-	return []wasm.ValueType{asm.I32, asm.I32}
+	return []wasm.ValueType{asm.I32, asm.I32, asm.I32}
+}
+
+// rowScratchBytes is a 6x6 tile group's row results, one vector each.
+const rowScratchBytes = 36 * 16
+
+// rowScratch is where the input transform keeps them, in M, which no one
+// reads or writes while the input transform runs (the products fill it
+// after): its first bytes in this copy of the workspace.
+func (p *winogradPlan) rowScratch(vBuf int32) int32 {
+	if p.mBytes < rowScratchBytes {
+		panic(fmt.Sprintf("winograd: M is %d bytes, the row scratch %d", p.mBytes, rowScratchBytes))
+	}
+	return vBuf + int32(p.vBytes)
 }
 
 // winogradEachGroup runs body for each group of four tiles in a band's R
@@ -982,8 +999,11 @@ func (k *Ctx) winogradInSerial(p *winogradPlan, inT uint32, a wsAddr, padBuf, vB
 	}
 	a.push(vBuf)
 	f.Set(rowV)
+	scr := f.Local(asm.I32)
+	a.push(p.rowScratch(vBuf))
+	f.Set(scr)
 	f.Counted(cc, p.C, func() {
-		f.Get(rowIn).Get(rowV).Call(inT)
+		f.Get(rowIn).Get(rowV).Get(scr).Call(inT)
 		f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
 		f.AddI32(rowV, int32(p.TpP*4))
 	})
@@ -1005,6 +1025,11 @@ func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf, bw in
 		f.Set(rowIn)
 		s.Base(vBuf, int32(p.TpP*4))
 		f.Set(rowV)
+		// this thread's copy of the row scratch
+		scr := f.Local(asm.I32)
+		_, size := k.ScratchAddr()
+		s.Scratch(p.rowScratch(vBuf), size)
+		f.Set(scr)
 		s.Base(0, int32(p.H*p.W*4))
 		f.I32Const(bw).I32Load(bwSrc).Op(wasm.OpcodeI32Add).Set(srcC)
 		s.Counted(cc, func() {
@@ -1013,7 +1038,7 @@ func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf, bw in
 			f.Get(srcC).Set(src)
 			f.I32Const(bw).I32Load(bwRow).Set(rowC)
 			winogradCopyRows(f, p, dst, src, rowC, c2)
-			f.Get(rowIn).Get(rowV).Call(inT)
+			f.Get(rowIn).Get(rowV).Get(scr).Call(inT)
 			f.AddI32(rowIn, plane)
 			f.AddI32(rowV, int32(p.TpP*4))
 			f.AddI32(srcC, int32(p.H*p.W*4))

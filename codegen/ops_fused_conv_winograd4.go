@@ -110,12 +110,16 @@ func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
 		for i := range d {
 			d[i] = vec()
 		}
-		var R [6][6]asm.Local // B^T along input row rr: R[rr][j]
-		for i := range R {
-			for j := range R[i] {
-				R[i][j] = vec()
-			}
+		var col [6]asm.Local // R[0..5][j], loaded back for column j
+		for i := range col {
+			col[i] = vec()
 		}
+		// B^T along input row rr: R[rr][j] at rs + (rr*6+j)*16, this
+		// thread's row scratch (the last parameter). Kept in locals,
+		// TurboFan hoisted a group's 30 loads above them and spilled ~250
+		// times a group; stored and loaded back, each row's loads stay next
+		// to their arithmetic (docs/design.md, epi).
+		rs := f.Param(len(p.winogradInParams()) - 1)
 		winogradEachGroup(f, p, rowIn, rowV, in, vp, tyc, gc, func() {
 			// rows and loads from the highest offset down: wazero
 			// bounds-checks a base once per block then
@@ -127,11 +131,18 @@ func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
 				transpose4(f, v[0], v[1], v[2], v[3], d[:4])
 				f.Get(d[0]).Get(v[4]).I8x16Shuffle(lanesNext0).Set(d[4])
 				f.Get(d[1]).Get(v[4]).I8x16Shuffle(lanesNext1).Set(d[5])
-				o.inputRow(d, func(j int, push func()) { push(); f.Set(R[rr][j]) })
+				o.inputRow(d, func(j int, push func()) {
+					f.Get(rs)
+					push()
+					f.V128Store(uint32((rr*6 + j) * 16))
+				})
 			}
 			// B^T down the columns: V_ij from R[0..5][j].
 			for j := 5; j >= 0; j-- {
-				o.inputRow([6]asm.Local{R[0][j], R[1][j], R[2][j], R[3][j], R[4][j], R[5][j]}, func(i int, push func()) {
+				for i := 5; i >= 0; i-- {
+					f.Get(rs).V128Load(uint32((i*6 + j) * 16)).Set(col[i])
+				}
+				o.inputRow(col, func(i int, push func()) {
 					f.Get(vp)
 					push()
 					f.V128Store(uint32((i*6 + j) * p.vPos * 4))
