@@ -31,6 +31,7 @@ type winogradPlan struct {
 	TW               int
 	R, bands         int // tile rows per band, bands
 	Tp, TpP          int // tiles per band and the pitch of V's and M's rows (spreadPitch)
+	vPos, mPos       int // floats from one position's rows of V (of M) to the next's (positionPitch)
 	Hp, Wp           int // bordered input plane: the image's, or a band's (mR+2 rows)
 	padBytes, vBytes int
 	mBytes, yBytes   int
@@ -133,8 +134,9 @@ func (p *winogradPlan) setRows(R int) {
 	if p.piecesIn {
 		p.padBytes = p.piecesBytes()
 	}
-	p.vBytes = p.P * p.C * p.TpP * 4
-	p.mBytes = p.P * p.M * p.TpP * 4
+	p.vPos, p.mPos = positionPitch(p.C*p.TpP), positionPitch(p.M*p.TpP)
+	p.vBytes = p.P * p.vPos * 4
+	p.mBytes = p.P * p.mPos * 4
 	// one output channel's tile-aligned rows: each channel is stored into
 	// the output right after its transform (winogradOutChannel)
 	p.yBytes = alignUp((m*p.R*p.yRow()+4)*4, 16)
@@ -603,8 +605,11 @@ func (k *Ctx) winogradInPlace(p *winogradPlan, a wsAddr, padBuf, vBuf int32, xBa
 	f.Set(rowV)
 	a.push(padBuf + int32(p.stripOff()))
 	f.Set(strip)
+	scr := f.Local(asm.I32)
+	a.push(p.rowScratch(vBuf))
+	f.Set(scr)
 	f.Counted(c, p.C, func() {
-		f.Get(src).Get(rowV).Get(strip).Call(fn)
+		f.Get(src).Get(rowV).Get(strip).Get(scr).Call(fn)
 		f.Get(src).Get(step).Op(wasm.OpcodeI32Add).Set(src)
 		f.AddI32(rowV, int32(p.TpP*4))
 	})
@@ -630,10 +635,10 @@ func (k *Ctx) winogradInPlaceFunc(p *winogradPlan) uint32 {
 	q := *p
 	q.Wp, q.G, q.groupsArg = p.W, 0, true
 	inT := k.winogradIn(&q) // rows W floats apart, the groups an argument
-	name := fmt.Sprintf("winograd_in_place_%d_%d_%d_%d_%d_%d_%d_%d", m, p.W, p.padL, p.R, p.G, p.gi0, p.gi1, p.C*p.TpP)
+	name := fmt.Sprintf("winograd_in_place_%d_%d_%d_%d_%d_%d_%d_%d", m, p.W, p.padL, p.R, p.G, p.gi0, p.gi1, p.vPos)
 	i32 := asm.I32
-	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
-		src, v, strip := f.Param(0), f.Param(1), f.Param(2)
+	return k.Helper(name, []wasm.ValueType{i32, i32, i32, i32}, nil, func(f *asm.Func) {
+		src, v, strip, scr := f.Param(0), f.Param(1), f.Param(2), f.Param(3)
 		s, d := f.Local(i32), f.Local(i32)
 		f.Get(src).Set(s)
 		f.Get(strip).Set(d)
@@ -658,12 +663,12 @@ func (k *Ctx) winogradInPlaceFunc(p *winogradPlan) uint32 {
 		// the interior or left pass, run after it, then writes over.
 		if p.G > p.gi1 {
 			f.Get(strip).I32Const(int32(Ws * 4)).Op(wasm.OpcodeI32Add)
-			f.Get(v).I32Const(int32(16 * p.gi1)).Op(wasm.OpcodeI32Add).I32Const(int32(p.G - p.gi1)).Call(inT)
+			f.Get(v).I32Const(int32(16 * p.gi1)).Op(wasm.OpcodeI32Add).I32Const(int32(p.G - p.gi1)).Get(scr).Call(inT)
 		}
 		f.Get(src).I32Const(int32((4*m*p.gi0 - p.padL) * 4)).Op(wasm.OpcodeI32Add)
-		f.Get(v).I32Const(int32(16 * p.gi0)).Op(wasm.OpcodeI32Add).I32Const(int32(p.gi1 - p.gi0)).Call(inT)
+		f.Get(v).I32Const(int32(16 * p.gi0)).Op(wasm.OpcodeI32Add).I32Const(int32(p.gi1 - p.gi0)).Get(scr).Call(inT)
 		if p.gi0 > 0 {
-			f.Get(strip).Get(v).I32Const(int32(p.gi0)).Call(inT)
+			f.Get(strip).Get(v).I32Const(int32(p.gi0)).Get(scr).Call(inT)
 		}
 	})
 }
@@ -741,7 +746,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 	if p.m == 4 {
 		return k.winogradIn4(p)
 	}
-	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP) + p.groupsKey() + p.twSuffix()
+	name := fmt.Sprintf("winograd_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.vPos) + p.groupsKey() + p.twSuffix()
 	return k.Helper(name, p.winogradInParams(), nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
 		vec := func() asm.Local { return f.Local(asm.V128) }
@@ -797,7 +802,7 @@ func (k *Ctx) winogradIn(p *winogradPlan) uint32 {
 					case 3:
 						sub(r1, r3)
 					}
-					f.V128Store(uint32(xi * p.C * p.TpP * 4))
+					f.V128Store(uint32(xi * p.vPos * 4))
 				}
 			}
 		})
@@ -813,13 +818,27 @@ func (p *winogradPlan) groupsKey() string {
 	return fmt.Sprintf("_of%d", p.TWp)
 }
 
-// winogradInParams are the input transform's parameters: (in, v), and the
-// groups with groupsArg.
+// winogradInParams are the input transform's parameters: (in, v), the
+// groups with groupsArg, then the address of this thread's
+// rowScratchBytes (F(4x4,3x3): winogradIn4; F(2x2,3x3) ignores it).
 func (p *winogradPlan) winogradInParams() []wasm.ValueType {
 	if p.groupsArg {
-		return []wasm.ValueType{asm.I32, asm.I32, asm.I32}
+		return []wasm.ValueType{asm.I32, asm.I32, asm.I32, asm.I32}
 	}
-	return []wasm.ValueType{asm.I32, asm.I32}
+	return []wasm.ValueType{asm.I32, asm.I32, asm.I32}
+}
+
+// rowScratchBytes is a 6x6 tile group's row results, one vector each.
+const rowScratchBytes = 36 * 16
+
+// rowScratch is where the input transform keeps them, in M, which no one
+// reads or writes while the input transform runs (the products fill it
+// after): its first bytes in this copy of the workspace.
+func (p *winogradPlan) rowScratch(vBuf int32) int32 {
+	if p.mBytes < rowScratchBytes {
+		panic(fmt.Sprintf("winograd: M is %d bytes, the row scratch %d", p.mBytes, rowScratchBytes))
+	}
+	return vBuf + int32(p.vBytes)
 }
 
 // winogradEachGroup runs body for each group of four tiles in a band's R
@@ -852,7 +871,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 	if p.m == 4 {
 		return k.winogradOut4(p, hasBias)
 	}
-	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.R, p.G, p.M*p.TpP, hasBias)
+	name := fmt.Sprintf("winograd_out_%d_%d_%d_%v", p.R, p.G, p.mPos, hasBias)
 	name += p.twSuffix()
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
@@ -879,7 +898,7 @@ func (k *Ctx) winogradOut(p *winogradPlan, hasBias bool) uint32 {
 		f.Counted(tyc, p.R, func() {
 			f.Counted(gc, p.G, func() {
 				for i := 15; i >= 0; i-- {
-					f.Get(mp2).V128Load(uint32(i * p.M * p.TpP * 4)).Set(mm[i])
+					f.Get(mp2).V128Load(uint32(i * p.mPos * 4)).Set(mm[i])
 				}
 				for j := 0; j < 4; j++ {
 					add(mm[j], mm[4+j])
@@ -950,11 +969,11 @@ func (k *Ctx) winogradGEMMsPortable(p *winogradPlan, u *ir.Value, a wsAddr, vBuf
 			a.push(eBuf)
 			f.I32Const(int32(C)).I32Const(16).Call(k.expandPanel())
 			a.push(eBuf)
-			// b = V + xi*C*Tp*4 ; c = Mb + (xi*M + mp*4)*Tp*4
-			f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul)
+			// b = V + xi*vPos*4 ; c = Mb + (xi*mPos + mp*4*TpP)*4
+			f.Get(xi).I32Const(int32(p.vPos * 4)).Op(wasm.OpcodeI32Mul)
 			a.push(vBuf)
 			f.Op(wasm.OpcodeI32Add)
-			f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul)
+			f.Get(xi).I32Const(int32(p.mPos * 4)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(int32(4 * TpP * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 			a.push(mBuf)
 			f.Op(wasm.OpcodeI32Add)
 			f.I32Const(0).I32Const(int32(C)).I32Const(int32(TpP * 4)).Get(rows).I32Const(int32(Tp)).I32Const(0).I32Const(int32(TpP * 4)).I32Const(chunkWhole)
@@ -980,8 +999,11 @@ func (k *Ctx) winogradInSerial(p *winogradPlan, inT uint32, a wsAddr, padBuf, vB
 	}
 	a.push(vBuf)
 	f.Set(rowV)
+	scr := f.Local(asm.I32)
+	a.push(p.rowScratch(vBuf))
+	f.Set(scr)
 	f.Counted(cc, p.C, func() {
-		f.Get(rowIn).Get(rowV).Call(inT)
+		f.Get(rowIn).Get(rowV).Get(scr).Call(inT)
 		f.AddI32(rowIn, int32(p.Hp*p.Wp*4))
 		f.AddI32(rowV, int32(p.TpP*4))
 	})
@@ -1003,6 +1025,11 @@ func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf, bw in
 		f.Set(rowIn)
 		s.Base(vBuf, int32(p.TpP*4))
 		f.Set(rowV)
+		// this thread's copy of the row scratch
+		scr := f.Local(asm.I32)
+		_, size := k.ScratchAddr()
+		s.Scratch(p.rowScratch(vBuf), size)
+		f.Set(scr)
 		s.Base(0, int32(p.H*p.W*4))
 		f.I32Const(bw).I32Load(bwSrc).Op(wasm.OpcodeI32Add).Set(srcC)
 		s.Counted(cc, func() {
@@ -1011,7 +1038,7 @@ func (k *Ctx) winogradInThreads(p *winogradPlan, inT uint32, padBuf, vBuf, bw in
 			f.Get(srcC).Set(src)
 			f.I32Const(bw).I32Load(bwRow).Set(rowC)
 			winogradCopyRows(f, p, dst, src, rowC, c2)
-			f.Get(rowIn).Get(rowV).Call(inT)
+			f.Get(rowIn).Get(rowV).Get(scr).Call(inT)
 			f.AddI32(rowIn, plane)
 			f.AddI32(rowV, int32(p.TpP*4))
 			f.AddI32(srcC, int32(p.H*p.W*4))
@@ -1229,7 +1256,7 @@ func (k *Ctx) winogradTilesAsAPanel(p *winogradPlan, u *ir.Value, a wsAddr, mBuf
 		f.AddI32(pr, int32(p.Tp*32))
 		f.AddI32(pa, int32(n*p.Tp*16))
 		f.AddI32(pb, int32(p.uPitch8()))
-		f.AddI32(pc, int32(p.M*p.TpP*4))
+		f.AddI32(pc, int32(p.mPos*4))
 	})
 }
 
@@ -1350,7 +1377,7 @@ func (k *Ctx) winogradExpandV(p *winogradPlan, a wsAddr, vBuf, eVBuf int32, n in
 	f.Counted(c, p.P, func() {
 		f.Get(row).Set(src)
 		k.winogradExpandProduct(p, src, dst, n)
-		f.AddI32(row, int32(p.C*p.TpP*4))
+		f.AddI32(row, int32(p.vPos*4))
 	})
 }
 
@@ -1476,17 +1503,17 @@ func (k *Ctx) winogradOutChannel(p *winogradPlan, outT, store uint32, mrow, yrow
 }
 
 // winogradPanelAddrs sets the operands of panel mp of product xi:
-// uA = U + (xi*panels + mp)*C*16, vB = V + xi*C*TpP*4 and
-// mC = Mb + (xi*M + mp*4)*TpP*4.
+// uA = U + (xi*panels + mp)*C*16, vB = V + xi*vPos*4 and
+// mC = Mb + (xi*mPos + mp*4*TpP)*4.
 func (k *Ctx) winogradPanelAddrs(p *winogradPlan, u *ir.Value, a wsAddr, vBuf, mBuf int32, xi, mp, uA, vB, mC asm.Local) {
 	f := k.F
 	C, M, TpP := p.C, p.M, p.TpP
 	panels := (M + 3) / 4
 	f.Get(xi).I32Const(int32(panels)).Op(wasm.OpcodeI32Mul).Get(mp).Op(wasm.OpcodeI32Add).I32Const(int32(C * 16)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(u)).Op(wasm.OpcodeI32Add).Set(uA)
-	f.Get(xi).I32Const(int32(C * TpP * 4)).Op(wasm.OpcodeI32Mul)
+	f.Get(xi).I32Const(int32(p.vPos * 4)).Op(wasm.OpcodeI32Mul)
 	a.push(vBuf)
 	f.Op(wasm.OpcodeI32Add).Set(vB)
-	f.Get(xi).I32Const(int32(M)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(4).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add).I32Const(int32(TpP * 4)).Op(wasm.OpcodeI32Mul)
+	f.Get(xi).I32Const(int32(p.mPos * 4)).Op(wasm.OpcodeI32Mul).Get(mp).I32Const(int32(4 * TpP * 4)).Op(wasm.OpcodeI32Mul).Op(wasm.OpcodeI32Add)
 	a.push(mBuf)
 	f.Op(wasm.OpcodeI32Add).Set(mC)
 }
@@ -1549,3 +1576,13 @@ func (p *winogradPlan) twSuffix() string {
 	}
 	return ""
 }
+
+// positionPitch is the stride, in floats, from one Winograd position's
+// rows of V (or M) to the next's, n floats a position: an odd number of
+// cache lines, so that the 36 (16) values a tile group's transform stores
+// to (loads from) one per position fall in different L1 sets. Positions
+// n floats apart were a multiple of 4 KiB apart on most layers (C*TpP*4
+// with C a multiple of 64 and TpP a multiple of 16 floats): all in one
+// set of 12 ways, each line evicted before the next groups filled it
+// (unet_1024's input transforms 2-4x slower; docs/design.md, epi).
+func positionPitch(n int) int { return spreadPitch(n) }

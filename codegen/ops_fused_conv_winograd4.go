@@ -96,7 +96,7 @@ func newWinogradF4Ops(f *asm.Func) winogradF4Ops {
 // transforming one channel, in its first bordered row, v its row of V for
 // position 0.
 func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
-	name := fmt.Sprintf("winograd4_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.C*p.TpP) + p.groupsKey() + p.twSuffix()
+	name := fmt.Sprintf("winograd4_in_%d_%d_%d_%d", p.Wp, p.R, p.G, p.vPos) + p.groupsKey() + p.twSuffix()
 	return k.Helper(name, p.winogradInParams(), nil, func(f *asm.Func) {
 		rowIn, rowV := f.Param(0), f.Param(1)
 		vec := func() asm.Local { return f.Local(asm.V128) }
@@ -110,12 +110,16 @@ func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
 		for i := range d {
 			d[i] = vec()
 		}
-		var R [6][6]asm.Local // B^T along input row rr: R[rr][j]
-		for i := range R {
-			for j := range R[i] {
-				R[i][j] = vec()
-			}
+		var col [6]asm.Local // R[0..5][j], loaded back for column j
+		for i := range col {
+			col[i] = vec()
 		}
+		// B^T along input row rr: R[rr][j] at rs + (rr*6+j)*16, this
+		// thread's row scratch (the last parameter). Kept in locals,
+		// TurboFan hoisted a group's 30 loads above them and spilled ~250
+		// times a group; stored and loaded back, each row's loads stay next
+		// to their arithmetic (docs/design.md, epi).
+		rs := f.Param(len(p.winogradInParams()) - 1)
 		winogradEachGroup(f, p, rowIn, rowV, in, vp, tyc, gc, func() {
 			// rows and loads from the highest offset down: wazero
 			// bounds-checks a base once per block then
@@ -127,14 +131,21 @@ func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
 				transpose4(f, v[0], v[1], v[2], v[3], d[:4])
 				f.Get(d[0]).Get(v[4]).I8x16Shuffle(lanesNext0).Set(d[4])
 				f.Get(d[1]).Get(v[4]).I8x16Shuffle(lanesNext1).Set(d[5])
-				o.inputRow(d, func(j int, push func()) { push(); f.Set(R[rr][j]) })
+				o.inputRow(d, func(j int, push func()) {
+					f.Get(rs)
+					push()
+					f.V128Store(uint32((rr*6 + j) * 16))
+				})
 			}
 			// B^T down the columns: V_ij from R[0..5][j].
 			for j := 5; j >= 0; j-- {
-				o.inputRow([6]asm.Local{R[0][j], R[1][j], R[2][j], R[3][j], R[4][j], R[5][j]}, func(i int, push func()) {
+				for i := 5; i >= 0; i-- {
+					f.Get(rs).V128Load(uint32((i*6 + j) * 16)).Set(col[i])
+				}
+				o.inputRow(col, func(i int, push func()) {
 					f.Get(vp)
 					push()
-					f.V128Store(uint32((i*6 + j) * p.C * p.TpP * 4))
+					f.V128Store(uint32((i*6 + j) * p.vPos * 4))
 				})
 			}
 		})
@@ -145,7 +156,7 @@ func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
 // bias) bringing one output channel back, m its row of M for position 0,
 // y its tile-aligned plane.
 func (k *Ctx) winogradOut4(p *winogradPlan, hasBias bool) uint32 {
-	name := fmt.Sprintf("winograd4_out_%d_%d_%d_%v", p.R, p.G, p.M*p.TpP, hasBias)
+	name := fmt.Sprintf("winograd4_out_%d_%d_%d_%v", p.R, p.G, p.mPos, hasBias)
 	name += p.twSuffix()
 	i32 := asm.I32
 	return k.Helper(name, []wasm.ValueType{i32, i32, i32}, nil, func(f *asm.Func) {
@@ -178,7 +189,7 @@ func (k *Ctx) winogradOut4(p *winogradPlan, hasBias bool) uint32 {
 			f.Counted(gc, p.G, func() {
 				for j := 5; j >= 0; j-- {
 					for i := 5; i >= 0; i-- {
-						f.Get(mp).V128Load(uint32((i*6 + j) * p.M * p.TpP * 4)).Set(mm[i])
+						f.Get(mp).V128Load(uint32((i*6 + j) * p.mPos * 4)).Set(mm[i])
 					}
 					o.outputRow(mm, func(q int, push func()) { push(); f.Set(S[q][j]) })
 				}

@@ -136,6 +136,9 @@ func (k *Ctx) winogradInPieces(p *winogradPlan, a wsAddr, padBuf, vBuf int32, r0
 	f.Set(strip)
 	a.push(padBuf)
 	f.Set(buf)
+	scr := f.Local(i32)
+	a.push(p.rowScratch(vBuf))
+	f.Set(scr)
 	// fill pushes nothing: the band buffer's rows above the image, then,
 	// from row top+n on, those below it, zeroed
 	fill := func() {
@@ -152,13 +155,13 @@ func (k *Ctx) winogradInPieces(p *winogradPlan, a wsAddr, padBuf, vBuf int32, r0
 			f.Get(row).I32Const(rowB).Op(wasm.OpcodeI32Mul).I32Const(pc.addr).Op(wasm.OpcodeI32Add).Set(src)
 			f.Counted(c, pc.C, func() {
 				f.Get(inside).If()
-				f.Get(src).Get(rowV).Get(strip).Call(fn)
+				f.Get(src).Get(rowV).Get(strip).Get(scr).Call(fn)
 				f.Else()
 				fill()
 				at()
 				f.Get(top).I32Const(rowB).Op(wasm.OpcodeI32Mul).Get(src).Op(wasm.OpcodeI32Add)
 				f.Get(n).I32Const(rowB).Op(wasm.OpcodeI32Mul).MemoryCopy()
-				f.Get(buf).Get(rowV).Get(strip).Call(fn)
+				f.Get(buf).Get(rowV).Get(strip).Get(scr).Call(fn)
 				f.End()
 				f.AddI32(src, int32(H*W*4))
 				f.AddI32(rowV, int32(p.TpP*4))
@@ -175,7 +178,7 @@ func (k *Ctx) winogradInPieces(p *winogradPlan, a wsAddr, padBuf, vBuf int32, r0
 			at()
 			f.Get(row).Get(top).Op(wasm.OpcodeI32Add).I32Const(pc.yRec).Op(wasm.OpcodeI32Mul).I32Const(pc.yAddr).Op(wasm.OpcodeI32Add)
 			f.Get(n).Call(pc.rows)
-			f.Get(buf).Get(rowV).Get(strip).Call(fn)
+			f.Get(buf).Get(rowV).Get(strip).Get(scr).Call(fn)
 			f.AddI32(src, pc.plane)
 			f.AddI32(rowV, int32(p.TpP*4))
 		})
