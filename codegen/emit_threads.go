@@ -37,6 +37,8 @@ const (
 	globalBusy              // 1 while the main instance hands out a job
 	globalBackoff           // jobs the main instance still runs alone after a stall
 	globalBackoffLen        // the next back-off's length (0: stallBackoff)
+	globalWins              // split probes that paid so far (probe cascades)
+	globalStallWins         // globalWins at the last stall
 	numGlobals
 )
 
@@ -419,6 +421,7 @@ const (
 	stPays        = 48 // i32: whether splitting paid at the last call
 	stGap         = 52 // i32: calls from one probe to the next
 	stNext        = 56 // i32: the call that probes next
+	stWins        = 60 // i32: globalWins at this node's last probe
 	nodeStateSize = 64
 )
 
@@ -434,6 +437,15 @@ const (
 // estimates should settle first) twice as far apart each time up to
 // maxProbeGap, since a probe the wrong way costs a slower call (a split
 // probe on a busy machine waits for a worker that lost its core).
+// Probe cascades: a node's split probe whose own call pays (against the
+// node's time alone, by the rules below) is taken as the split estimates
+// at once, and every node run alone probes the split at its next call
+// unless a join stalled since. A stretch of load (another process, a
+// stall) sends nodes alone and spreads their probes out to maxProbeGap
+// calls, 13 s of resnet18's runs; without cascades one such stretch
+// decided most of a benchmark process's runs (docs/design.md, thr13).
+// The busy case keeps its protection: a cascade costs each node at most
+// one probe per probe that paid, and a stall ends it.
 // Splitting pays when it saves at least 1/splitGainDiv of the node's time
 // on one thread, costs at most 1/splitCPUDiv more CPU time (the main
 // thread's time less its sleep at the joins, plus the workers' chunk
@@ -515,25 +527,25 @@ func (md *module) formHelper() uint32 {
 		f.Get(calls).I32Const(probeCalls).Op(wasm.OpcodeI32LeU).If()
 		f.Get(calls).I32Const(probeCalls - 1).Op(wasm.OpcodeI32LtU).Set(d)
 		f.Else()
-		// pays = split*8 < alone*7 && cpu*4 < alone*5 && cpu+split < 2*alone
-		alone := func(mul int64) { f.Get(st).I64Load(stAlone).I64Const(mul).Op(wasm.OpcodeI64Mul) }
-		f.Get(st).I64Load(stSplit).I64Const(splitGainDiv).Op(wasm.OpcodeI64Mul)
-		alone(splitGainDiv - 1)
-		f.Op(wasm.OpcodeI64LtS)
-		f.Get(st).I64Load(stSplitCPU).I64Const(splitCPUDiv).Op(wasm.OpcodeI64Mul)
-		alone(splitCPUDiv + 1)
-		f.Op(wasm.OpcodeI64LtS).Op(wasm.OpcodeI32And)
-		f.Get(st).I64Load(stSplitCPU).Get(st).I64Load(stSplit).Op(wasm.OpcodeI64Add)
-		alone(2)
-		f.Op(wasm.OpcodeI64LtS).Op(wasm.OpcodeI32And).Set(d)
+		splitPays(f, st, func() { f.Get(st).I64Load(stSplit) }, func() { f.Get(st).I64Load(stSplitCPU) })
+		f.Set(d)
 		// A changed decision (or the first) puts the next probe
 		// probeEvery calls ahead; each probe doubles the gap.
 		f.Get(calls).I32Const(probeCalls + 1).Op(wasm.OpcodeI32Eq).Get(d).Get(st).I32Load(stPays).Op(wasm.OpcodeI32Ne).Op(wasm.OpcodeI32Or).If()
 		f.Get(st).I32Const(probeEvery).I32Store(stGap)
 		f.Get(st).Get(calls).I32Const(probeEvery).Op(wasm.OpcodeI32Add).I32Store(stNext)
+		f.Get(st).GlobalGet(globalWins).I32Store(stWins)
 		f.End()
 		f.Get(st).Get(d).I32Store(stPays)
+		// A node run alone probes the split at this call if another
+		// node's split probe paid since its own last probe, and no join
+		// stalled since (probe cascades, below).
+		f.Get(d).Op(wasm.OpcodeI32Eqz)
+		f.Get(st).I32Load(stWins).GlobalGet(globalWins).Op(wasm.OpcodeI32Ne).Op(wasm.OpcodeI32And)
+		f.GlobalGet(globalWins).GlobalGet(globalStallWins).Op(wasm.OpcodeI32Ne).Op(wasm.OpcodeI32And)
+		f.If().Get(st).Get(calls).I32Store(stNext).End()
 		f.Get(calls).Get(st).I32Load(stNext).Op(wasm.OpcodeI32Eq).If()
+		f.Get(st).GlobalGet(globalWins).I32Store(stWins)
 		f.Get(d).I32Const(1).Op(wasm.OpcodeI32Xor).Set(d)
 		// gap = calls < probeSettle ? gap : min(2*gap, maxProbeGap)
 		f.Get(st).I32Load(stGap).I32Const(1).Op(wasm.OpcodeI32Shl).Tee(g)
@@ -552,17 +564,50 @@ func (md *module) formHelper() uint32 {
 	})
 }
 
+// splitPays pushes whether a split of time split() and CPU time cpu()
+// pays against the node's time alone: split*8 < alone*7 && cpu*4 <
+// alone*5 && cpu+split < 2*alone.
+func splitPays(f *asm.Func, st asm.Local, split, cpu func()) {
+	alone := func(mul int64) { f.Get(st).I64Load(stAlone).I64Const(mul).Op(wasm.OpcodeI64Mul) }
+	split()
+	f.I64Const(splitGainDiv).Op(wasm.OpcodeI64Mul)
+	alone(splitGainDiv - 1)
+	f.Op(wasm.OpcodeI64LtS)
+	cpu()
+	f.I64Const(splitCPUDiv).Op(wasm.OpcodeI64Mul)
+	alone(splitCPUDiv + 1)
+	f.Op(wasm.OpcodeI64LtS).Op(wasm.OpcodeI32And)
+	cpu()
+	split()
+	f.Op(wasm.OpcodeI64Add)
+	alone(2)
+	f.Op(wasm.OpcodeI64LtS).Op(wasm.OpcodeI32And)
+}
+
 // formEndHelper is mlc_form_end(state): the node's call is done; its time
 // updates the estimates of the form it ran.
 func (md *module) formEndHelper() uint32 {
 	return md.helper("mlc_form_end", []wasm.ValueType{asm.I32}, nil, func(f *asm.Func) {
 		st := f.Param(0)
-		dt, e := f.Local(asm.I64), f.Local(asm.I64)
+		dt, e, cpu := f.Local(asm.I64), f.Local(asm.I64), f.Local(asm.I64)
 		f.Call(md.nowHelper()).Get(st).I64Load(stT0).Op(wasm.OpcodeI64Sub).Set(dt)
 		f.Get(st).I32Load(stMode).If()
+		f.Get(dt).Get(st).I64Load(stExtra).Op(wasm.OpcodeI64Add).Set(cpu)
+		// A split probe of a node run alone whose own call pays takes
+		// its time as the estimates (the node splits from its next
+		// call) and tells the nodes run alone to probe (probe cascades).
+		f.Get(st).I32Load(stPays).Op(wasm.OpcodeI32Eqz)
+		f.Get(st).I32Load(stCalls).I32Const(probeCalls).Op(wasm.OpcodeI32GtU).Op(wasm.OpcodeI32And)
+		splitPays(f, st, func() { f.Get(dt) }, func() { f.Get(cpu) })
+		f.Op(wasm.OpcodeI32And).If()
+		f.Get(st).Get(dt).I64Store(stSplit)
+		f.Get(st).Get(cpu).I64Store(stSplitCPU)
+		f.GlobalGet(globalWins).I32Const(1).Op(wasm.OpcodeI32Add).GlobalSet(globalWins)
+		f.Get(st).GlobalGet(globalWins).I32Store(stWins)
+		f.Else()
 		updateEstimate(f, st, stSplit, dt, e)
-		f.Get(dt).Get(st).I64Load(stExtra).Op(wasm.OpcodeI64Add).Set(dt)
-		updateEstimate(f, st, stSplitCPU, dt, e)
+		updateEstimate(f, st, stSplitCPU, cpu, e)
+		f.End()
 		f.Else()
 		updateEstimate(f, st, stAlone, dt, e)
 		f.End()
@@ -660,6 +705,7 @@ func (md *module) parallelHelper() uint32 {
 		f.Get(stalled).If()
 		f.Get(d).I32Const(1).Op(wasm.OpcodeI32Shl).Tee(d).I32Const(maxStallBackoff).Get(d).I32Const(maxStallBackoff).Op(wasm.OpcodeI32LtU).Select().Set(d)
 		f.Get(d).I32Const(1).Op(wasm.OpcodeI32ShrU).GlobalSet(globalBackoff)
+		f.GlobalGet(globalWins).GlobalSet(globalStallWins)
 		f.Else()
 		f.Get(d).I32Const(1).Op(wasm.OpcodeI32ShrU).Tee(d).I32Const(stallBackoff).Get(d).I32Const(stallBackoff).Op(wasm.OpcodeI32GtU).Select().Set(d)
 		f.End()
