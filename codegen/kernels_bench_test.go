@@ -1,7 +1,6 @@
 package codegen_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/tune"
 )
 
@@ -52,12 +50,7 @@ func buildOne(b *testing.B, op ir.Op, x *ir.Value, consts []*ir.Value, tune stri
 }
 
 func runWazero(b *testing.B, wasm []byte, flops int64) {
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	ctx, rt := testRuntime(b)
 	m, err := rt.Load(ctx, wasm)
 	if err != nil {
 		b.Fatal(err)

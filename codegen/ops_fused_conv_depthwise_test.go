@@ -1,14 +1,12 @@
 package codegen_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand"
 	"testing"
 
 	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/tune"
 )
 
@@ -55,12 +53,7 @@ func TestDepthwiseInPlaceBits(t *testing.T) {
 		{1, 3, 1, 20, 3, 3, [2]int{1, 1}, [2]int{1, 1}, [4]int{1, 1, 1, 1}},
 		{1, 3, 20, 1, 3, 3, [2]int{2, 2}, [2]int{1, 1}, [4]int{1, 1, 1, 1}},
 	}
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	ctx, rt := testRuntime(t)
 	defer codegen.SetDepthwiseBordered(false)
 	for _, c := range cases {
 		for _, tn := range []string{tune.V8, tune.Wazero} {

@@ -1,14 +1,12 @@
 package codegen_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand"
 	"testing"
 
 	"github.com/mlc-compiler/mlc/codegen"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/tune"
 )
 
@@ -51,12 +49,7 @@ type convGeo struct {
 // the two forms set chooses (formsSameBits) and requires the same bits.
 func convFormsBits(t *testing.T, cases []convGeo, tunes []string, forms [2]string, set func(second bool)) {
 	t.Helper()
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	ctx, rt := testRuntime(t)
 	for _, c := range cases {
 		for _, tn := range tunes {
 			name := fmt.Sprintf("%+v/%s", c, tn)

@@ -2,7 +2,6 @@ package codegen_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"math"
 	"math/rand"
@@ -12,7 +11,6 @@ import (
 	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/tune"
 )
 
@@ -57,12 +55,7 @@ func TestWinogradPieces(t *testing.T) {
 		{8, 8, 160, 160, 16, "ab", 1, 1, true, "nearest", "asymmetric", "floor", 1},
 		{8, 4, 160, 168, 8, "ba", 1, 1, true, "nearest", "half_pixel", "round_prefer_floor", 0.5},
 	}
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	ctx, rt := testRuntime(t)
 	for _, c := range cases {
 		name := fmt.Sprintf("%+v", c)
 		build := func(pieces bool, threads int) (*ir.Graph, []byte) {

@@ -53,12 +53,7 @@ func TestFusedConvKernels(t *testing.T) {
 		{1, 7, 9, 9, 1, 1, 1, 0, 1, 1},    // channels unrolled, one pixel past
 		{1, 5, 2, 2, 1, 1, 1, 0, 1, 1},    // fewer pixels than a group
 	}
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	ctx, rt := testRuntime(t)
 	for _, c := range cases {
 		for _, tune := range []string{tune.Portable, tune.V8, tune.Wazero} {
 			name := fmt.Sprintf("%+v/%s", c, tune)
@@ -88,12 +83,7 @@ func TestFusedConvKernels(t *testing.T) {
 // MatMul path (GEMV for 1-3 rows, A read in place for whole 4-row panels,
 // packed A otherwise, and the wazero tune), against the reference.
 func TestFusedMatMulKernels(t *testing.T) {
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	ctx, rt := testRuntime(t)
 	for _, s := range []struct{ M, K, N int }{{1, 37, 70}, {3, 64, 33}, {8, 29, 17}, {10, 40, 100}, {1, 2048, 1000}} {
 		for _, tune := range []string{tune.Portable, tune.V8, tune.Wazero} {
 			name := fmt.Sprintf("%+v/%s", s, tune)
@@ -241,4 +231,17 @@ func TestWinograd4Rule(t *testing.T) {
 			t.Errorf("%dx%d: %s, want %s", c.H, c.W, got, c.want)
 		}
 	}
+}
+
+// testRuntime is a wazero host for a test's modules, closed when the test
+// ends.
+func testRuntime(tb testing.TB) (context.Context, *host.Runtime) {
+	tb.Helper()
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rt.Close(ctx) })
+	return ctx, rt
 }

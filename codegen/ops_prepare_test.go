@@ -1,7 +1,6 @@
 package codegen_test
 
 import (
-	"context"
 	"math"
 	"math/rand"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/ir"
 	"github.com/mlc-compiler/mlc/opt"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 	"github.com/mlc-compiler/mlc/tune"
 )
 
@@ -18,12 +16,7 @@ import (
 // ir's: float16 widened (subnormals, infinities, NaN, -0 included) and the
 // Winograd transform from float16 and float32 sources.
 func TestPrepareWeights(t *testing.T) {
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	ctx, rt := testRuntime(t)
 	r := rand.New(rand.NewSource(3))
 	special := []float32{0, float32(math.Copysign(0, -1)), 6e-8, -6e-8, 3e-5, 65504, -65504, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
 	values := func(dt ir.DType, shape ir.Shape) *ir.Tensor {

@@ -1,7 +1,6 @@
 package codegen_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,7 +10,6 @@ import (
 	"github.com/mlc-compiler/mlc/internal/hostir"
 	"github.com/mlc-compiler/mlc/internal/optest"
 	"github.com/mlc-compiler/mlc/ir"
-	"github.com/mlc-compiler/mlc/runtime-shim/host"
 )
 
 // The fused integer ops (QConv, QMatMul, QAdd) have no ONNX form: these
@@ -48,12 +46,7 @@ func checkFused(t *testing.T, mk func() (*ir.Graph, map[string]*ir.Tensor)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	ctx, rt := testRuntime(t)
 	for _, simd := range []bool{true, false} {
 		g, _ := mk()
 		o := mlc.DefaultOptions()
