@@ -60,8 +60,7 @@ func (p *PrepareWeights) Eval(in []*Tensor) ([]*Tensor, error) {
 // load and writes WinogradU's PackA rows four lanes at a time.
 func WinogradSource(w *Tensor) *Tensor {
 	M, C := w.Shape[0], w.Shape[1]
-	panels := (M + 3) / 4
-	out := NewTensor(w.DType, Shape{panels, C, 9, 4})
+	out := NewTensor(w.DType, WinogradSourceShape(M, C))
 	es := w.DType.Bytes(1)
 	for m := 0; m < M; m++ {
 		for c := 0; c < C; c++ {
@@ -190,3 +189,7 @@ func winogradG4(a, b, c float32) []float32 {
 func WinogradTransform4(g [9]float32) [36]float32 {
 	return [36]float32(winogradTransform(g, 6, winogradG4))
 }
+
+// WinogradSourceShape is WinogradSource's shape for M output and C input
+// channels: [ceil(M/4), C, 9, 4].
+func WinogradSourceShape(M, C int) Shape { return Shape{(M + 3) / 4, C, 9, 4} }

@@ -334,8 +334,9 @@ func (o *Options) convWeights(n *ir.Node, op *ir.FusedConv) ir.WeightLayout {
 // pass will leave without buffers (piecesLazy), whose inputs live until
 // those values are read.
 func freeEachRun(g *ir.Graph, o *Options, cands []cand) (free, crowded map[*ir.Node]bool) {
-	lazy := piecesLazy(g, o, cands)
-	forms := prepackedForms(g, o, cands, lazy)
+	readers := winogradReaders(cands)
+	lazy := piecesLazy(g, o, readers)
+	forms := prepackedForms(g, o, readers, lazy)
 	step := make(map[*ir.Node]int, len(g.Nodes))
 	first, last := map[*ir.Value]int{}, map[*ir.Value]int{}
 	fixed := map[*ir.Value]bool{}
@@ -426,30 +427,23 @@ func freeEachRun(g *ir.Graph, o *Options, cands []cand) (free, crowded map[*ir.N
 }
 
 // piecesLazy is what the pieces pass will leave without buffers once
-// prepack has given the layers cands their layouts: the outputs of each
-// Concat and upsampling that a Winograd layer will read as pieces
-// (piecesView.of, and code generation's answer for the layer's op as prepack
-// makes it), mapped to their nodes.
-func piecesLazy(g *ir.Graph, o *Options, cands []cand) map[*ir.Value]*ir.Node {
+// prepack has given the Winograd layers their forms (readers): the
+// outputs of each Concat and upsampling that a Winograd layer will read as
+// pieces (piecesView.of, and code generation's answer for the layer's op
+// as prepack makes it), mapped to their nodes.
+func piecesLazy(g *ir.Graph, o *Options, readers map[*ir.Node]*ir.Node) map[*ir.Value]*ir.Node {
 	lazy := map[*ir.Value]*ir.Node{}
 	if o.ReadsPieces == nil || !o.SIMD {
 		return lazy
 	}
-	byNode := make(map[*ir.Node]cand, len(cands))
-	for _, c := range cands {
-		byNode[c.n] = c
-	}
 	pv := newPiecesView(g)
 	for _, n := range g.Nodes {
-		op, ok := n.Op.(*ir.FusedConv)
-		if !ok {
-			continue
-		}
 		reader := n
-		if c, ok := byNode[n]; ok && c.layout.WinogradTile() > 0 {
-			reader, op = winogradReader(c)
+		if r, ok := readers[n]; ok {
+			reader = r
 		}
-		if op.Layout.WinogradTile() == 0 {
+		op, ok := reader.Op.(*ir.FusedConv)
+		if !ok || op.Layout.WinogradTile() == 0 {
 			continue
 		}
 		cat, up := pv.of(n)
@@ -465,50 +459,51 @@ func piecesLazy(g *ir.Graph, o *Options, cands []cand) map[*ir.Value]*ir.Node {
 	return lazy
 }
 
-// winogradReader is Winograd candidate c's node and op as prepack leaves
-// them for code generation: the layout and weights' shape set, and the
-// weights input as stored where the layer transforms them in the kernel
-// whatever the budget (winogradTilesAsA); the prepared form's shape
-// otherwise, which plans the layer as the stored form does (the tiles as
-// A aside).
-func winogradReader(c cand) (*ir.Node, *ir.FusedConv) {
-	op := *c.n.Op.(*ir.FusedConv)
-	w := c.n.Inputs[1]
-	op.Layout, op.WShape = c.layout, w.Type.Shape.Clone()
-	n := *c.n
-	if winogradTilesAsA(c) {
-		n.Inputs = slices.Clone(n.Inputs)
-		dt := ir.Float32
-		if halfExact(w.Const) {
-			dt = ir.Float16
+// winogradReaders maps the Winograd candidates among cands to their nodes
+// as prepack leaves them for code generation: the layout and weights'
+// shape set, and the weights input as stored where the layer transforms
+// them in the kernel whatever the budget (winogradTilesAsA); the prepared
+// form's shape otherwise, which plans the layer as the stored form does
+// (the tiles as A aside).
+func winogradReaders(cands []cand) map[*ir.Node]*ir.Node {
+	readers := map[*ir.Node]*ir.Node{}
+	for _, c := range cands {
+		if c.layout.WinogradTile() == 0 {
+			continue
 		}
-		M, C := op.WShape[0], op.WShape[1]
-		n.Inputs[1] = &ir.Value{Name: w.Name, Type: ir.Type{DType: dt, Shape: ir.Shape{(M + 3) / 4, C, 9, 4}}}
+		op := *c.n.Op.(*ir.FusedConv)
+		w := c.n.Inputs[1]
+		op.Layout, op.WShape = c.layout, w.Type.Shape.Clone()
+		n := *c.n
+		n.Op = &op
+		if winogradTilesAsA(c) {
+			n.Inputs = slices.Clone(n.Inputs)
+			dt := ir.Float32
+			if halfExact(w.Const) {
+				dt = ir.Float16
+			}
+			n.Inputs[1] = &ir.Value{Name: w.Name, Type: ir.Type{DType: dt, Shape: ir.WinogradSourceShape(op.WShape[0], op.WShape[1])}}
+		}
+		readers[c.n] = &n
 	}
-	return &n, &op
+	return readers
 }
 
 // prepackedForms maps the layers of g whose weights prepack rearranges to
 // their nodes as it will leave them for code generation, whose workspaces
-// freeEachRun counts: a convolution with its weights' layout (a Winograd
-// layer as winogradReader has it, reading pieces where lazy says so), a
+// freeEachRun counts: a Winograd layer as readers has it (reading pieces
+// where lazy says so), another convolution with its weights' layout, a
 // MatMul packed.
-func prepackedForms(g *ir.Graph, o *Options, cands []cand, lazy map[*ir.Value]*ir.Node) map[*ir.Node]*ir.Node {
-	winograd := map[*ir.Node]cand{}
-	for _, c := range cands {
-		if c.layout.WinogradTile() > 0 {
-			winograd[c.n] = c
-		}
-	}
+func prepackedForms(g *ir.Graph, o *Options, readers map[*ir.Node]*ir.Node, lazy map[*ir.Value]*ir.Node) map[*ir.Node]*ir.Node {
 	forms := map[*ir.Node]*ir.Node{}
 	for _, n := range g.Nodes {
 		switch op := n.Op.(type) {
 		case *ir.FusedConv:
-			if c, ok := winograd[n]; ok {
-				f, fop := winogradReader(c)
+			if r, ok := readers[n]; ok {
+				f, fop := *r, *r.Op.(*ir.FusedConv)
 				fop.Pieces = lazy[n.Inputs[0]] != nil
-				f.Op = fop
-				forms[n] = f
+				f.Op = &fop
+				forms[n] = &f
 				continue
 			}
 			if !packable(n, op) {
