@@ -305,7 +305,7 @@ func recoverInternal(err *error) {
 }
 
 func compileGraph(g *ir.Graph, modelSHA256 string, o Options) (*Result, error) {
-	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, ConvWeights: codegen.ConvWeightsFunc(o.tune()), Workspace: codegen.WorkspaceFunc(o.Threads), ReadsPieces: codegen.ReadsPieces, FP16: o.FP16, Debug: o.Debug})
+	plan, err := opt.Run(g, opt.Options{Level: o.OptLevel, SIMD: !o.NoSIMD, ConvWeights: codegen.ConvWeightsFunc(o.tune()), Workspace: codegen.WorkspaceFunc(o.Threads), ReadsPieces: codegen.ReadsPieces, Heads: codegen.HeadsFunc(o.Threads), FP16: o.FP16, Debug: o.Debug})
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,11 @@ func LayerClass(n *ir.Node) string {
 		return convClass(n, &op.Conv, op.WShape, op.Layout)
 	case *ir.Conv:
 		return convClass(n, op, nil, ir.WeightsPlain)
+	case *ir.HeadedConv:
+		// the body's class: the head's dot over the channels (its flops
+		// counted in the node's) runs on the body's bands in cache
+		body, _ := headNodes(n, op, &ir.Value{Type: op.Mid})
+		return convClass(body, &op.Body.Conv, op.Body.WShape, op.Body.Layout)
 	case *ir.FusedMatMul:
 		if rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1); rows <= 3 {
 			return "gemv"

@@ -54,49 +54,7 @@ func (k *Ctx) convDotPixels(n *ir.Node, op *ir.FusedConv) error {
 	// pixels emits the outputs of vecs vectors of pixels from the input
 	// address in src to the output address in dst (the last vector's
 	// first lanes only when lanes < 4).
-	pixels := func(src, dst asm.Local, vecs, lanes int) {
-		acc := make([]asm.Local, vecs)
-		for i := range acc {
-			acc[i] = f.Local(asm.V128)
-			if bias != nil {
-				f.I32Const(0).V128Load32Splat(uint32(k.Addr(bias))).Set(acc[i])
-			} else {
-				f.V128Const([16]byte{}).Set(acc[i])
-			}
-		}
-		wv, xp, wp, c := f.Local(asm.V128), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
-		channel := func(off uint32) {
-			f.Get(wp).V128Load32Splat(off).Set(wv)
-			for i, a := range acc {
-				k.maddOf(f, a, func() { f.Get(xp).V128Load(uint32(16 * i)) }, func() { f.Get(wv) })
-			}
-			f.AddI32(xp, int32(P*4))
-		}
-		f.Get(src).Set(xp)
-		f.I32Const(k.Addr(w)).Set(wp)
-		if C <= dotPixelsUnroll {
-			for ch := range C {
-				channel(uint32(4 * ch))
-			}
-		} else {
-			f.Counted(c, C, func() {
-				channel(0)
-				f.AddI32(wp, 4)
-			})
-		}
-		x4 := fxFor(f, asm.F32, true)
-		out, res := f.Local(asm.I32), f.Local(asm.I32)
-		f.I32Const(resOff).Set(res)
-		for i, a := range acc {
-			f.Get(dst).I32Const(int32(16 * i)).Op(wasm.OpcodeI32Add).Set(out)
-			k.vecEpilogue(x4, &op.Epilogue, a, out, res)
-			if i == vecs-1 && lanes < 4 {
-				storeLanes(f, out, a, lanes)
-			} else {
-				f.Get(out).Get(a).V128Store(0)
-			}
-		}
-	}
+	pixels := k.dotPixels(w, bias, &op.Epilogue, C, P*4, resOff)
 	groups := P / 16
 	k.Parallel(groups, float64(16*(C+1)*4)*nsPerCopy, func(s Span) {
 		src, dst, gc := f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
@@ -120,4 +78,58 @@ func (k *Ctx) convDotPixels(n *ir.Node, op *ir.FusedConv) error {
 		pixels(src, dst, (rest+3)/4, (rest-1)%4+1)
 	}
 	return nil
+}
+
+// dotPixels returns what emits the outputs of vecs vectors of pixels of a
+// dotPixelsFits layer (weights w, bias, epilogue ep, C channels chPitch
+// bytes apart) from the input address in src to the output address in dst
+// (the last vector's first lanes only when lanes < 4): each output the
+// bias plus the channels' products in channel order. convDotPixels and a
+// HeadedConv's bands (ops_fused_conv_head.go) share it, so that a head
+// computed on a band gives the bits of the head computed apart.
+func (k *Ctx) dotPixels(w, bias *ir.Value, ep *ir.Epilogue, C, chPitch int, resOff int32) func(src, dst asm.Local, vecs, lanes int) {
+	f := k.F
+	return func(src, dst asm.Local, vecs, lanes int) {
+		acc := make([]asm.Local, vecs)
+		for i := range acc {
+			acc[i] = f.Local(asm.V128)
+			if bias != nil {
+				f.I32Const(0).V128Load32Splat(uint32(k.Addr(bias))).Set(acc[i])
+			} else {
+				f.V128Const([16]byte{}).Set(acc[i])
+			}
+		}
+		wv, xp, wp, c := f.Local(asm.V128), f.Local(asm.I32), f.Local(asm.I32), f.Local(asm.I32)
+		channel := func(off uint32) {
+			f.Get(wp).V128Load32Splat(off).Set(wv)
+			for i, a := range acc {
+				k.maddOf(f, a, func() { f.Get(xp).V128Load(uint32(16 * i)) }, func() { f.Get(wv) })
+			}
+			f.AddI32(xp, int32(chPitch))
+		}
+		f.Get(src).Set(xp)
+		f.I32Const(k.Addr(w)).Set(wp)
+		if C <= dotPixelsUnroll {
+			for ch := range C {
+				channel(uint32(4 * ch))
+			}
+		} else {
+			f.Counted(c, C, func() {
+				channel(0)
+				f.AddI32(wp, 4)
+			})
+		}
+		x4 := fxFor(f, asm.F32, true)
+		out, res := f.Local(asm.I32), f.Local(asm.I32)
+		f.I32Const(resOff).Set(res)
+		for i, a := range acc {
+			f.Get(dst).I32Const(int32(16 * i)).Op(wasm.OpcodeI32Add).Set(out)
+			k.vecEpilogue(x4, ep, a, out, res)
+			if i == vecs-1 && lanes < 4 {
+				storeLanes(f, out, a, lanes)
+			} else {
+				f.Get(out).Get(a).V128Store(0)
+			}
+		}
+	}
 }

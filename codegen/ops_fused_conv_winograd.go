@@ -70,6 +70,11 @@ type winogradPlan struct {
 	// one channel's band at a time, so its bordered buffer holds that band
 	// and the strips only (piecesBytes)
 	piecesIn bool
+	// oPitch: the bytes between two output channels where the bands store
+	// them (Ho*Wo*4; a HeadedConv's band buffer, mR*Wo*4)
+	oPitch int
+	// head: a HeadedConv's head, computed on each band (nil: none)
+	head *winogradHead
 }
 
 // winogradBandBytes bounds V and M of one band (the transformed input and
@@ -108,6 +113,7 @@ func planWinograd(n *ir.Node, op *ir.FusedConv) (*winogradPlan, error) {
 	// twice; those layers 0.87-0.89 in V8, docs/design.md, r50d).
 	bands := (p.TH + rows - 1) / rows
 	p.setRows((p.TH + bands - 1) / bands)
+	p.oPitch = p.Ho * p.Wo * 4
 	return p, nil
 }
 
@@ -268,9 +274,22 @@ var (
 )
 
 func (k *Ctx) convWinograd(n *ir.Node, op *ir.FusedConv) error {
+	return k.convWinogradHead(n, op, nil)
+}
+
+// convWinogradHead is convWinograd; with head set (a HeadedConv's, one
+// thread) the bands store their output channels into head's band buffer
+// and compute the head on it (winogradHeadBand).
+func (k *Ctx) convWinogradHead(n *ir.Node, op *ir.FusedConv, head *winogradHead) error {
 	p, err := planWinograd(n, op)
 	if err != nil {
 		return err
+	}
+	if head != nil {
+		if !head.fits(k, p) {
+			return fmt.Errorf("a headed Winograd layer that cannot run in bands on one thread")
+		}
+		p.head, p.oPitch = head, head.pitch(p)
 	}
 	f := k.F
 	x, u, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
@@ -436,7 +455,13 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 	// Ho).
 	ob := f.Local(asm.I32)
 	winogradBandRows(f, p, r0, l.outBase, nrows, ob)
+	if p.head != nil {
+		f.I32Const(p.head.buf).Set(ob)
+	}
 	k.winogradOutSerial(p, outT, k.winogradStoreFunc(p, op, resOff, 1), a, mBuf, yBuf, bias, ob, nrows)
+	if p.head != nil {
+		k.winogradHeadBand(p, r0, nrows)
+	}
 }
 
 // winogradBandRows sets nrows and ob to the band's valid output rows,
@@ -1497,7 +1522,7 @@ func (k *Ctx) winogradOutChannel(p *winogradPlan, outT, store uint32, mrow, yrow
 	f := k.F
 	f.Get(mrow).Get(yrow).Get(bp).Call(outT)
 	f.Get(yrow).Get(od).Get(nrows).Call(store)
-	f.AddI32(od, int32(p.Ho*p.Wo*4))
+	f.AddI32(od, int32(p.oPitch))
 	f.AddI32(mrow, int32(p.TpP*4))
 	f.AddI32(bp, 4)
 }

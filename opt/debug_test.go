@@ -81,7 +81,7 @@ func TestDisableOnlyOptionalPasses(t *testing.T) {
 	for name, want := range map[string]string{
 		"fold":  `cannot disable pass "fold": code generation needs it`,
 		"dce":   `cannot disable pass "dce": code generation needs it`,
-		"fusee": `no such pass (optional passes: qdq, qpack, transpose, identity, strength, bnfold, widenhalf, fuse, chain, prepack, rnnpack, pieces)`,
+		"fusee": `no such pass (optional passes: qdq, qpack, transpose, identity, strength, bnfold, widenhalf, fuse, chain, prepack, rnnpack, pieces, head)`,
 	} {
 		_, err := Run(convRelu(t), Options{Level: 2, Debug: Debug{Disable: []string{name}}})
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -33,6 +33,10 @@ type Options struct {
 	// pieces of a Concat, upsamplings among them computed as it reads
 	// them (the pieces pass); nil: never.
 	ReadsPieces func(n *ir.Node, op *ir.FusedConv) bool
+	// Heads tells whether a FusedConv and the 1x1 FusedConv to few
+	// channels that alone reads it run as one HeadedConv
+	// (codegen.HeadsFunc); nil never merges them.
+	Heads func(body, head *ir.Node) bool
 	// FP16 is how float16 graphs compute: FP16Float32 ("", the default)
 	// or FP16Exact.
 	FP16 string
@@ -100,6 +104,7 @@ var Passes = []Pass{
 	{"rnnpack", 1, packRNNWeights},
 	{"dce", 0, deadCode},
 	{"pieces", 1, lazyPieces},
+	{"head", 1, headConvs},
 }
 
 // passOrder are the constraints on the order of Passes, each with its
@@ -118,6 +123,8 @@ var passOrder = []struct{ before, after, why string }{
 	{"qdq", "dce", "qdq leaves the DequantizeLinear nodes it replaced unread, for dce"},
 	{"prepack", "pieces", "pieces asks code generation about a convolution's kernel, which its weights' layout chooses"},
 	{"dce", "pieces", "pieces counts a value's readers, which must all be live"},
+	{"pieces", "head", "a body reading a Concat's pieces keeps the op pieces gave it"},
+	{"prepack", "head", "a headed pair keeps each conv's prepacked weights"},
 }
 
 func init() {
