@@ -111,13 +111,17 @@ func (k *Ctx) parallelRow(n int, streams []stream, elemNs float64, inner func(pt
 		}
 		f := s.F
 		ptrs := make([]asm.Local, len(streams))
-		for i, st := range streams {
+		for i := range streams {
 			ptrs[i] = f.Local(asm.I32)
-			s.Base(st.base, int32(st.strides[0]*st.size*rowBlock))
-			f.Set(ptrs[i])
 		}
 		u := f.Local(asm.I32)
 		s.For(u, func() {
+			// Each unit's pointers from its index: an inner that does not
+			// advance them (a row copied by one memory.copy) would otherwise
+			// redo the span's first unit and leave the rest unwritten.
+			for i, st := range streams {
+				f.Get(u).I32Const(int32(st.strides[0] * st.size * rowBlock)).Op(wasm.OpcodeI32Mul).I32Const(st.base).Op(wasm.OpcodeI32Add).Set(ptrs[i])
+			}
 			if rem == 0 {
 				inner(ptrs, rowBlock, strides)
 				return
