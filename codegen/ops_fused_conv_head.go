@@ -19,7 +19,8 @@ import (
 // and read back once from beyond L2) and has no buffer in the arena.
 // Every output is computed by the same instructions on the same operands
 // as in the two nodes apart (dotPixels, winogradOutChannel): the results
-// are the same bits (docs/design.md, "head").
+// are the same bits (docs/design.md, "head"). Threaded modules hand the
+// bands out whole (winogradBands), each thread with its own band buffer.
 
 // headMinBytes is the smallest body output worth it: below it, the
 // output is still in L2 when the head reads it.
@@ -34,9 +35,14 @@ type winogradHead struct {
 }
 
 // fits says whether the layer of plan p runs the head's bands: one
-// image, several bands, on one thread, the products not tiles-as-A.
+// image, several bands (on threads, at least two a thread: the bands are
+// handed out whole, winogradBands), the products not tiles-as-A.
 func (h *winogradHead) fits(k *Ctx, p *winogradPlan) bool {
-	return k.Threads() <= 1 && p.N == 1 && p.bands >= 2 && !p.tilesAsA
+	return headFits(p, k.Threads())
+}
+
+func headFits(p *winogradPlan, threads int) bool {
+	return p.N == 1 && p.bands >= max(2, 2*threads) && !p.tilesAsA
 }
 
 // pitch is the bytes between the band buffer's channels.
@@ -55,15 +61,15 @@ func headNodes(n *ir.Node, op *ir.HeadedConv, mid *ir.Value) (body, head *ir.Nod
 }
 
 // HeadsFunc is the optimizer's hook (opt.Options.Heads) for modules of
-// threads threads: single-threaded modules merge a Winograd layer of one
-// float32 image in several bands, whose output is at least headMinBytes,
-// with the 1x1 convolution to one channel (dotPixelsFits) that alone
-// reads it.
+// threads threads: it merges a Winograd layer of one float32 image in
+// several bands (at least two a thread), whose output is at least
+// headMinBytes, with the 1x1 convolution to one channel (dotPixelsFits)
+// that alone reads it.
 func HeadsFunc(threads int) func(body, head *ir.Node) bool {
 	return func(body, head *ir.Node) bool {
 		bo, ok1 := body.Op.(*ir.FusedConv)
 		ho, ok2 := head.Op.(*ir.FusedConv)
-		if threads > 1 || !ok1 || !ok2 || bo.Layout.WinogradTile() == 0 || len(body.Inputs) > 3 {
+		if !ok1 || !ok2 || bo.Layout.WinogradTile() == 0 || len(body.Inputs) > 3 {
 			return false
 		}
 		mid := body.Outputs[0].Type
@@ -71,7 +77,7 @@ func HeadsFunc(threads int) func(body, head *ir.Node) bool {
 			return false
 		}
 		p, err := planWinograd(body, bo)
-		return err == nil && p.N == 1 && p.bands >= 2 && !p.tilesAsA
+		return err == nil && headFits(p, threads)
 	}
 }
 
@@ -87,7 +93,9 @@ func headPlan(n *ir.Node, op *ir.HeadedConv) (*winogradPlan, int, error) {
 }
 
 func init() {
-	registerWorkspace(func(n *ir.Node, op *ir.HeadedConv) int {
+	// All of it per thread, as a Winograd layer's: the band-parallel form
+	// (winogradBands) runs whole bands on each thread in its own copy.
+	registerScratch(func(n *ir.Node, op *ir.HeadedConv) int {
 		p, at, err := headPlan(n, op)
 		if err != nil {
 			return 0
@@ -119,13 +127,14 @@ func init() {
 // the last ones, as convDotPixels does for the whole map (each pixel's
 // sum the same instructions on the same operands). nrows is mR, or the
 // last band's rows where the map's height is no multiple of m.
-func (k *Ctx) winogradHeadBand(p *winogradPlan, r0, nrows asm.Local) {
+func (k *Ctx) winogradHeadBand(p *winogradPlan, a wsAddr, r0, nrows asm.Local) {
 	f := k.F
 	h := p.head
 	pixels := k.dotPixels(h.w, h.b, &h.op.Epilogue, p.M, h.pitch(p), 0)
 	src, dst := f.Local(asm.I32), f.Local(asm.I32)
 	run := func(rows int) {
-		f.I32Const(h.buf).Set(src)
+		a.push(h.buf)
+		f.Set(src)
 		f.Get(r0).I32Const(int32(p.m * p.Wo * 4)).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(h.y)).Op(wasm.OpcodeI32Add).Set(dst)
 		P := rows * p.Wo
 		groups := P / 16

@@ -287,7 +287,7 @@ func (k *Ctx) convWinogradHead(n *ir.Node, op *ir.FusedConv, head *winogradHead)
 	}
 	if head != nil {
 		if !head.fits(k, p) {
-			return fmt.Errorf("a headed Winograd layer that cannot run in bands on one thread")
+			return fmt.Errorf("a headed Winograd layer that cannot run in whole bands")
 		}
 		p.head, p.oPitch = head, head.pitch(p)
 	}
@@ -303,6 +303,15 @@ func (k *Ctx) convWinogradHead(n *ir.Node, op *ir.FusedConv, head *winogradHead)
 	if (p.pieces != nil) != p.piecesIn {
 		// the workspace was planned by op.Pieces
 		return fmt.Errorf("a Winograd layer whose input is pieces (%v) but whose op says %v", p.pieces != nil, p.piecesIn)
+	}
+	if p.head != nil && k.Threads() > 1 {
+		// whole bands on each thread, each with its own band buffer (the
+		// node's per-thread scratch); never split step by step
+		if p.pieces != nil && !p.readsPieces() {
+			return fmt.Errorf("a Winograd layer reading its input in pieces takes the in-place bands")
+		}
+		k.winogradBands(p, op, x, u, out, bias, resOff)
+		return nil
 	}
 	if p.pieces != nil {
 		if !p.readsPieces() {
@@ -456,11 +465,12 @@ func (k *Ctx) winogradBand(p *winogradPlan, op *ir.FusedConv, u, bias *ir.Value,
 	ob := f.Local(asm.I32)
 	winogradBandRows(f, p, r0, l.outBase, nrows, ob)
 	if p.head != nil {
-		f.I32Const(p.head.buf).Set(ob)
+		a.push(p.head.buf)
+		f.Set(ob)
 	}
 	k.winogradOutSerial(p, outT, k.winogradStoreFunc(p, op, resOff, 1), a, mBuf, yBuf, bias, ob, nrows)
 	if p.head != nil {
-		k.winogradHeadBand(p, r0, nrows)
+		k.winogradHeadBand(p, a, r0, nrows)
 	}
 }
 

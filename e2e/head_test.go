@@ -16,15 +16,21 @@ import (
 // TestHeadedConvBits checks a Winograd layer and the 1x1 convolution to
 // one channel that reads it, run as one HeadedConv (opt's head pass: the
 // head computed on each band of the layer's output), against the same
-// model with the pass disabled, and against the module compiled for two
-// threads (which keeps the two nodes apart): the outputs must be the same
-// bytes. The shapes end the last band short (heights no multiple of 4),
+// model with the pass disabled, and against the modules compiled for two
+// threads (headed where the layer has two bands a thread, else apart):
+// the outputs must be the same bytes. The shapes end the last band short (heights no multiple of 4),
 // leave pixels past the last group of 16 and of 4 (odd widths), give the
 // head a bias or none and an activation, and read the layer's input as a
 // Concat's pieces (one upsampled) or whole.
 func TestHeadedConvBits(t *testing.T) {
 	wz, _ := threadRunners(t)
 	rng := rand.New(rand.NewSource(33))
+	threadedHeads := map[bool]int{}
+	defer func() {
+		if threadedHeads[true] == 0 || threadedHeads[false] == 0 {
+			t.Errorf("2-thread modules headed / not: %d / %d, want some of each", threadedHeads[true], threadedHeads[false])
+		}
+	}()
 	for _, c := range []struct {
 		name       string
 		C, M, H, W int
@@ -103,7 +109,7 @@ func TestHeadedConvBits(t *testing.T) {
 					disable []string
 					threads int
 					headed  bool
-				}{{nil, 1, true}, {[]string{"head"}, 1, false}, {nil, 2, false}} {
+				}{{nil, 1, true}, {[]string{"head"}, 1, false}, {nil, 2, true}, {[]string{"head"}, 2, false}} {
 					o := mlc.DefaultOptions()
 					o.Debug.Disable = v.disable
 					o.Threads, o.ParallelAll = v.threads, v.threads > 1
@@ -116,7 +122,10 @@ func TestHeadedConvBits(t *testing.T) {
 						headed = headed || n.Op.OpType() == "HeadedConv"
 						lazy = lazy || n.Lazy
 					})
-					if headed != v.headed {
+					if v.threads > 1 && v.headed {
+						// two bands a thread or more
+						threadedHeads[headed]++
+					} else if headed != v.headed {
 						t.Fatalf("module %d: HeadedConv in the graph %v, want %v", i, headed, v.headed)
 					}
 					if lazy != c.pieces {
@@ -131,8 +140,10 @@ func TestHeadedConvBits(t *testing.T) {
 				if !bytes.Equal(outs[0], outs[1]) {
 					t.Error("the headed module's outputs differ from the two nodes'")
 				}
-				if !bytes.Equal(outs[0], outs[2]) {
-					t.Error("the headed module's outputs differ from the 2-thread module's")
+				for i, name := range []string{"", "", "2-thread", "2-thread unheaded"} {
+					if i >= 2 && !bytes.Equal(outs[0], outs[i]) {
+						t.Errorf("the headed module's outputs differ from the %s module's", name)
+					}
 				}
 			})
 		}
