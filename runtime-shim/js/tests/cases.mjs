@@ -75,6 +75,9 @@ function hasSection(bytes, name) {
   return false;
 }
 
+/** Whether a buffer is a SharedArrayBuffer (a global only where shared memory exists). */
+const isShared = (buf) => typeof SharedArrayBuffer !== "undefined" && buf instanceof SharedArrayBuffer;
+
 /** Awaits p while a timer keeps the host alive (a helper thread does not keep Node's process alive). */
 async function whileAlive(p) {
   const timer = setInterval(() => {}, 1000);
@@ -177,12 +180,12 @@ export function cases(env) {
     const a = await load(env.bytes);
     const b = await load(env.bytes, { prefault: false });
     assert.equal(b._prefault, null, "prefault: false started a helper");
-    assert.ok(!(b.instance.exports.memory.buffer instanceof SharedArrayBuffer), "prefault: false, memory shared");
+    assert.ok(!isShared(b.instance.exports.memory.buffer), "prefault: false, memory shared");
     const why = sharedMemoryUnavailable();
     if (why || !split) {
       assert.equal(a._prefault, null, `a helper without ${why ? "shared memory" : "split weights"}`);
     } else {
-      assert.ok(a.instance.exports.memory.buffer instanceof SharedArrayBuffer, "memory not shared");
+      assert.ok(isShared(a.instance.exports.memory.buffer), "memory not shared");
       const report = await whileAlive(a._prefault);
       assert.ok(report && report.error === undefined, `helper: ${show(report)}`);
     }
