@@ -230,14 +230,17 @@ export function touchPages(buffer, ranges, step = PREFAULT_STEP) {
  * Starts a helper thread that touches the ranges of a shared memory
  * (touchPages) and ends; nothing waits for it, and a helper that cannot
  * start changes nothing (the pages are then faulted where they are
- * written, as without it). Resolves to its report once it ended ({at,
- * ms}: when it began touching, as performance.timeOrigin + now(), and for
- * how long; error if touching failed), or null if it could not start.
+ * written, as without it; none starts on a machine of one core). Resolves
+ * to its report once it ended ({at, ms}: when it began touching, as
+ * performance.timeOrigin + now(), and for how long; error if touching
+ * failed), or null if it did not start.
  * @param {WebAssembly.Memory} memory
  * @param {[number, number, boolean][]} ranges
  * @param {string | URL} [workerURL]
  */
 export async function startPrefault(memory, ranges, workerURL) {
+  // With one core the touches only move between threads, and starting one costs.
+  if ((await hardwareThreads()) < 2) return null;
   let endpoint;
   try {
     endpoint = isNode && !workerURL ? await spawnToucher() : await spawn(workerURL);
