@@ -5,7 +5,9 @@
 //
 // FILE is a module of the model; BENCH_DIR (default: this folder) is the
 // bench folder whose cold.mjs (and so whose runtime, ../runtime-shim/js)
-// loads it, to compare runtimes. A FILE ending in .onnx is run by ONNX
+// loads it, to compare runtimes. A FILE ending in ",noprefault" is loaded
+// without the helper thread that touches memory's pages first
+// (MLC_PREFAULT=0). A FILE ending in .onnx is run by ONNX
 // Runtime Web instead (cold.mjs ort), so that issue 10's cold-start ratio
 // can be taken from alternating processes: ORT-web's own cold start moved
 // 2.4-7.9 s between bench.mjs runs on a loaded 2-core machine. Prints, per
@@ -33,7 +35,10 @@ const builds = specs.map((s) => {
 for (let i = 0; i < pairs; i++) {
   for (const b of i % 2 ? [...builds].reverse() : builds) {
     const engine = b.file.endsWith(".onnx") ? "ort" : "mlc";
-    const r = spawnSync(process.execPath, [path.join(b.bench, "cold.mjs"), engine, dir, b.file], { encoding: "utf8" });
+    const off = b.file.endsWith(",noprefault");
+    const file = off ? b.file.slice(0, -",noprefault".length) : b.file;
+    const env = off ? { ...process.env, MLC_PREFAULT: "0" } : process.env;
+    const r = spawnSync(process.execPath, [path.join(b.bench, "cold.mjs"), engine, dir, file], { encoding: "utf8", env });
     if (r.status !== 0) throw new Error(`${b.label}: ${r.stderr}`);
     const o = JSON.parse(r.stdout.trim().split("\n").pop());
     b.ms.push(o.ms);

@@ -55,8 +55,10 @@ export async function openORT(modelBytes, feeds, threads = 1) {
   };
 }
 
+// MLC_PREFAULT=0 loads without the helper thread that touches memory's
+// pages first (load()'s prefault option), to compare with in one runtime.
 export async function openMLC(wasmBytes, feeds, threads = 1) {
-  const model = await load(wasmBytes, { threads });
+  const model = await load(wasmBytes, { threads, ...(process.env.MLC_PREFAULT === "0" ? { prefault: false } : {}) });
   const mlcFeeds = {};
   for (const f of feeds) mlcFeeds[f.name] = f.data;
   return {

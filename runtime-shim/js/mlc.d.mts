@@ -139,8 +139,15 @@ export declare function instantiate<S extends Signature = Signature>(
 export interface LoadOptions {
   /** Threads for a threaded module, this one included: default as many as the machine has, at most the module's. */
   threads?: number;
-  /** Where worker.mjs is served, when not beside mlc.mjs (a threaded module's helpers run it). */
+  /** Where worker.mjs is served, when not beside mlc.mjs (a threaded module's helpers and the prefault helper run it). */
   workerURL?: string | URL;
+  /**
+   * Whether a helper thread touches the memory's pages while this one
+   * places the weights (default true where shared memory exists: Node, and
+   * cross-origin-isolated pages; the memory is then shared). Loads from
+   * bytes, a Response, a URL or a path; false loads as before, unshared.
+   */
+  prefault?: boolean;
 }
 
 /**
@@ -182,6 +189,8 @@ export interface WorkerOptions {
   workerURL?: string | URL;
   /** Threads per instance for a threaded module, its worker included: default as many as the machine has, at most the module's. */
   threads?: number;
+  /** As LoadOptions.prefault: a helper thread touches each instance's memory while its worker places the weights (default true where shared memory exists). */
+  prefault?: boolean;
 }
 
 /** A model whose instances run in workers (Worker in browsers, worker_threads in Node). */

@@ -13,7 +13,7 @@
 // Version 2 and 3 modules (mlc compile --threads N) also run helper threads on a
 // shared memory (threads.mjs).
 
-import { ABI_THREADS, ABI_TIMED_THREADS, threadedABI, monotonicClock, sharedMemoryUnavailable, canBlock, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes } from "./threads.mjs";
+import { ABI_THREADS, ABI_TIMED_THREADS, threadedABI, monotonicClock, sharedMemoryUnavailable, canBlock, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes, sharedMemoryCopy, prefaultRanges, startPrefault } from "./threads.mjs";
 import { ByteReader, sections, sectionsAt, customName, uleb } from "./wasm-bytes.mjs";
 
 export const ABI_VERSION = 1;
@@ -257,6 +257,8 @@ export async function instantiate(module, meta = readMetadata(module), options =
     const memory = options.memory || threadMemory(meta, options.shared !== false);
     imports.env = { memory };
     imports.wasi_snapshot_preview1.clock_time_get = monotonicClock(memory);
+  } else if (options.memory) {
+    imports.env = { memory: options.memory }; // a module sharedMemoryCopy() made
   }
   const instance = await WebAssembly.instantiate(module, imports);
   return new Model(instance, meta);
@@ -284,6 +286,15 @@ export async function instantiate(module, meta = readMetadata(module), options =
  * WebAssembly.Module). options.workerURL is where worker.mjs is served.
  * Helper threads get the module without its weights: they never run
  * mlc_init, only the instance that runs the model does.
+ *
+ * Where shared memory exists (Node; a cross-origin-isolated page) and the
+ * weights are split off (bytes, a Response, a URL or a path; not a
+ * WebAssembly.Module), the memory is shared and one more helper thread
+ * touches its pages (one atomic no-op per 4 KiB) while this one compiles,
+ * instantiates and copies the weights in, so that placing the weights and
+ * the first run fault fewer of them here (a single-threaded module gets a
+ * copy of its code importing that memory; its outputs are the same bits).
+ * options.prefault: false turns this off.
  */
 export async function load(source, options = {}) {
   if (source !== null && typeof source === "object" && typeof source.then === "function") source = await source;
@@ -300,9 +311,14 @@ export async function load(source, options = {}) {
 async function loadFrom(source, bytes, options) {
   const data = bytes && splitData(bytes);
   const whole = bytes && !data ? await bytes.whole() : null;
-  const module = data ? await WebAssembly.compile(data.module) : await compile(whole || source);
+  const early = data && options.prefault !== false ? prefaulted(data, options.workerURL) : null;
+  const module = data ? await WebAssembly.compile(early ? early.module : data.module) : await compile(whole || source);
   const meta = checkMetadata(readMetadata(module));
-  if (!threadedABI(meta.abi)) return placed(await instantiate(module, meta), data);
+  if (!threadedABI(meta.abi)) {
+    const model = await instantiate(module, meta, early ? { memory: early.memory } : {});
+    if (early) model._prefault = early.done;
+    return placed(model, data);
+  }
   const why = sharedMemoryUnavailable();
   if (why) {
     if (!bytes) await sourceBytes(source, why); // throws: a WebAssembly.Module cannot be rebuilt
@@ -310,8 +326,9 @@ async function loadFrom(source, bytes, options) {
     model.warnings.push(`running on one thread: ${why}`);
     return placed(model, data);
   }
-  const memory = threadMemory(meta);
+  const memory = early ? early.memory : threadMemory(meta);
   const model = await placed(await instantiate(module, meta, { memory }), data);
+  if (early) model._prefault = early.done;
   let threads = await threadCount(meta, options.threads);
   if (threads > 1 && !canBlock()) {
     model.warnings.push(
@@ -322,6 +339,37 @@ async function loadFrom(source, bytes, options) {
   if (threads > 1) model._helpers = await startHelpers(module, memory, threads - 1, options.workerURL);
   model.threads = threads;
   return model;
+}
+
+// prefaultable says, for a module whose weights are split off, how it
+// loads with a helper thread touching its memory's pages (startPrefault):
+// the module bytes to compile (a single-threaded module: a copy whose
+// memory is imported, shared, sharedMemoryCopy; a threaded one imports it
+// anyway) and a function making its memory. null where there is no shared
+// memory, or for a module this cannot rewrite: it then loads as without
+// (options.prefault: false).
+function prefaultable(data) {
+  if (sharedMemoryUnavailable()) return null;
+  const meta = checkMetadata(readMetadata(data.module));
+  if (threadedABI(meta.abi)) return { meta, module: data.module, memory: () => threadMemory(meta) };
+  const copy = sharedMemoryCopy(data.module);
+  if (!copy) return null;
+  return { meta, module: copy.bytes, memory: () => new WebAssembly.Memory({ initial: copy.initial, maximum: copy.maximum, shared: true }) };
+}
+
+// prefault starts a helper thread touching the pages of memory that placing
+// data's weights and the first run write; a promise of its report.
+function prefault(memory, meta, data, workerURL) {
+  return startPrefault(memory, prefaultRanges(meta, data.segments, memory.buffer.byteLength), workerURL);
+}
+
+// prefaulted starts, before the module is compiled, its memory and the
+// helper touching it (load()).
+function prefaulted(data, workerURL) {
+  const how = prefaultable(data);
+  if (!how) return null;
+  const memory = how.memory();
+  return { module: how.module, memory, done: prefault(memory, how.meta, data, workerURL) };
 }
 
 // placeData copies the weights split off a module into its memory (from
@@ -371,7 +419,7 @@ async function placeWeights(memory, weights) {
 }
 
 /** @internal The weights' split for loadWorker (pool.mjs, worker.mjs); not part of the API. */
-export const _weights = { openBytes, splitData, placeData, weightsFor, placeWeights };
+export const _weights = { openBytes, splitData, placeData, weightsFor, placeWeights, prefaultable, prefault };
 
 // A module's bytes as load() reads them: read(pos, n) returns the n bytes
 // at pos (fewer past the end), place(pos, dest) fills dest with the bytes
@@ -595,6 +643,7 @@ export class Model {
     this._memory = memory;
     this._run = mlc_run;
     this._helpers = null;
+    this._prefault = null; // the helper touching pages (load()): a promise of its report
   }
 
   /** Stops a threaded model's helper threads; the model still runs afterwards, on this thread. */

@@ -231,11 +231,19 @@ export class WorkerModel {
 // startLane starts one instance: for a threaded module, its memory and
 // helpers too. data: the weights split off the module, placed here in a
 // shared memory, else by the worker in the memory it creates.
-async function startLane(module, meta, workerURL, threads, unshared, data) {
+// pre (prefaultable): each instance's memory is made here, shared, and a
+// helper thread touches its pages while the worker places the weights.
+async function startLane(module, meta, workerURL, threads, unshared, data, pre) {
+  if (!threadedABI(meta.abi) && pre) {
+    const memory = pre.memory();
+    _weights.prefault(memory, meta, data, workerURL);
+    return Lane.start(module, workerURL, { memory, weights: await _weights.weightsFor(data) });
+  }
   const weights = data && (!threadedABI(meta.abi) || unshared) ? await _weights.weightsFor(data) : undefined;
   if (!threadedABI(meta.abi)) return Lane.start(module, workerURL, { weights });
   if (unshared) return Lane.start(module, workerURL, { shared: false, weights });
   const memory = threadMemory(meta);
+  if (pre) _weights.prefault(memory, meta, data, workerURL);
   if (data) await _weights.placeData(memory, data);
   const lane = await Lane.start(module, workerURL, { memory });
   if (threads > 1) {
@@ -257,7 +265,9 @@ async function startLane(module, meta, workerURL, threads, unshared, data) {
  * a threaded module (mlc compile --threads N) threads per instance (default:
  * as many as the machine has, at most N). Without shared memory (a page that
  * is not cross-origin isolated) a threaded module runs on one thread per
- * instance and warnings says why.
+ * instance and warnings says why. prefault (default true) as load() has it:
+ * each instance's memory is made here, shared, and a helper thread touches
+ * its pages while the instance's worker places the weights.
  */
 export async function loadWorker(source, options = {}) {
   const { instances = 1 } = options;
@@ -279,7 +289,8 @@ async function loadWorkerFrom(source, bytes, options) {
   const why = sharedMemoryUnavailable();
   const data = bytes && _weights.splitData(bytes);
   const whole = bytes && !data ? await bytes.whole() : null;
-  let module = data ? await WebAssembly.compile(data.module) : await compile(whole || source);
+  const pre = data && options.prefault !== false ? _weights.prefaultable(data) : null;
+  let module = data ? await WebAssembly.compile(pre ? pre.module : data.module) : await compile(whole || source);
   const meta = checkMetadata(readMetadata(module));
   let threads = 1;
   const warnings = [];
@@ -292,7 +303,7 @@ async function loadWorkerFrom(source, bytes, options) {
       threads = 1;
     }
   }
-  const started = await Promise.allSettled(Array.from({ length: instances }, () => startLane(module, meta, workerURL, threads, !!why, data)));
+  const started = await Promise.allSettled(Array.from({ length: instances }, () => startLane(module, meta, workerURL, threads, !!why, data, pre)));
   const failed = started.find((s) => s.status === "rejected");
   if (failed) {
     await Promise.all(

@@ -13,7 +13,7 @@
 // waits, and the thread running mlc_run only waits for chunks a helper took).
 
 import { spawn } from "./pool.mjs";
-import { ByteReader, sections } from "./wasm-bytes.mjs";
+import { ByteReader, sections, uleb } from "./wasm-bytes.mjs";
 
 export const ABI_THREADS = 2;
 /** ABI 2 plus the WASI monotonic clock (clock_time_get), with which the module times the nodes it splits: what mlc compile --threads N emits. */
@@ -121,6 +121,182 @@ export function unsharedCopy(bytes) {
     }
   }
   throw new Error("mlc: the module has no shared memory import");
+}
+
+/**
+ * A copy of single-threaded module bytes (ABI 1, the weights split off:
+ * small) whose own memory becomes an imported shared one, env.memory, with
+ * the same limits: another thread may then touch its pages (prefault). The
+ * code is unchanged; every instruction of a module runs alike on a shared
+ * memory. Returns the bytes and the limits (64 KiB pages), or null when the
+ * module has no import section or its one memory has no maximum (a shared
+ * memory needs one).
+ * @param {Uint8Array} bytes
+ */
+export function sharedMemoryCopy(bytes) {
+  let imports = null;
+  let limits = null;
+  for (const section of sections(bytes)) {
+    if (section.id === 2) imports = section;
+    if (section.id === 5) {
+      const r = new ByteReader(bytes, section.body, section.end);
+      if (r.u32() !== 1) return null;
+      const flag = r.byte();
+      if (flag !== 1) return null; // no maximum, or already shared or 64-bit
+      limits = { initial: r.u32(), maximum: r.u32(), memory: section };
+    }
+  }
+  if (!imports || !limits) return null;
+  const text = (s) => [...uleb(s.length), ...new TextEncoder().encode(s)];
+  const r = new ByteReader(bytes, imports.body, imports.end);
+  const count = r.u32();
+  const entries = bytes.subarray(r.pos, imports.end);
+  const entry = Uint8Array.from([...text("env"), ...text("memory"), 2, 3, ...uleb(limits.initial), ...uleb(limits.maximum)]);
+  const body = [uleb(count + 1), entries, entry];
+  const size = body.reduce((n, b) => n + b.length, 0);
+  const pieces = [bytes.subarray(0, imports.start), Uint8Array.of(2), uleb(size), ...body, bytes.subarray(imports.end, limits.memory.start), bytes.subarray(limits.memory.end)];
+  if (limits.memory.start < imports.end) return null; // sections out of order
+  const out = new Uint8Array(pieces.reduce((n, b) => n + b.length, 0));
+  let o = 0;
+  for (const b of pieces) {
+    out.set(b, o);
+    o += b.length;
+  }
+  return { bytes: out, initial: limits.initial, maximum: limits.maximum };
+}
+
+// ---- prefaulting: a helper thread touches the pages first -----------------
+//
+// A page of a fresh memory costs the thread that first touches it a fault
+// (on some virtual machines ~10 us, so ~40 ms per 16 MB: most of a large
+// model's cold start goes to placing its weights). Faults on different
+// threads proceed in parallel, and a page touched once is present for every
+// thread: so while this thread compiles, instantiates and copies the
+// weights in, a helper thread touches the pages the weights and the first
+// run will write, from the far end of the weights backwards (this thread
+// copies them from the start), then the inputs and the arena in address
+// order. A touch is Atomics.or(word, 0): an atomic read-modify-write that
+// writes back the value it read while holding the word's cache line, so it
+// never changes memory, even racing this thread's copies and the module's
+// stores (docs/design.md, "A helper thread touches the pages first").
+
+/** Bytes between touches: the smallest page size of the systems the runtime runs on. */
+export const PREFAULT_STEP = 4096;
+
+/**
+ * The ranges of memory a helper touches for a module whose weights are
+ * placed from `segments` ({offset, bytes}, from mlc.data), in its order:
+ * each segment from its end down to its start (the last segment first),
+ * then from the weights' end up to memory_bytes (inputs, arena, outputs).
+ * Each range is [from, to, down]: bytes [from, to), touched downwards if down.
+ * @param {{memory_bytes: number}} meta
+ * @param {{offset: number, bytes: number}[]} segments
+ * @param {number} memoryBytes the memory's size
+ * @returns {[number, number, boolean][]}
+ */
+export function prefaultRanges(meta, segments, memoryBytes) {
+  const end = Math.min(meta.memory_bytes, memoryBytes);
+  const ranges = [];
+  let top = 0;
+  for (const s of [...segments].sort((a, b) => b.offset - a.offset)) {
+    const to = Math.min(s.offset + s.bytes, end);
+    if (s.offset < to) ranges.push([s.offset, to, true]);
+    top = Math.max(top, to);
+  }
+  if (top < end) ranges.push([top, end, false]);
+  return ranges;
+}
+
+/**
+ * Touches one word of every page of each range (prefaultRanges), without
+ * changing memory. Runs on the helper thread.
+ * @param {SharedArrayBuffer} buffer
+ * @param {[number, number, boolean][]} ranges
+ */
+export function touchPages(buffer, ranges, step = PREFAULT_STEP) {
+  const words = new Int32Array(buffer);
+  for (const [from, to, down] of ranges) {
+    if (!(from >= 0 && to <= buffer.byteLength && from < to)) continue;
+    const first = Math.floor(from / step) * step;
+    if (down) {
+      for (let p = Math.floor((to - 1) / step) * step; p >= first; p -= step) Atomics.or(words, Math.max(p, from) >> 2, 0);
+    } else {
+      for (let p = first; p < to; p += step) Atomics.or(words, Math.max(p, from) >> 2, 0);
+    }
+  }
+}
+
+/**
+ * Starts a helper thread that touches the ranges of a shared memory
+ * (touchPages) and ends; nothing waits for it, and a helper that cannot
+ * start changes nothing (the pages are then faulted where they are
+ * written, as without it; none starts on a machine of one core). Resolves
+ * to its report once it ended ({at, ms}: when it began touching, as
+ * performance.timeOrigin + now(), and for how long; error if touching
+ * failed), or null if it did not start.
+ * @param {WebAssembly.Memory} memory
+ * @param {[number, number, boolean][]} ranges
+ * @param {string | URL} [workerURL]
+ */
+export async function startPrefault(memory, ranges, workerURL) {
+  // With one core the touches only move between threads, and starting one costs.
+  if ((await hardwareThreads()) < 2) return null;
+  let endpoint;
+  try {
+    endpoint = isNode && !workerURL ? await spawnToucher() : await spawn(workerURL);
+  } catch {
+    return null;
+  }
+  const done = new Promise((resolve) => {
+    const end = (report) => {
+      resolve(report);
+      endpoint.terminate().catch(() => {});
+    };
+    endpoint.listen(
+      (msg) => end(msg.op === "prefaulted" ? { at: msg.at, ms: msg.ms, error: msg.error } : null),
+      () => end(null),
+    );
+  });
+  try {
+    endpoint.post({ op: "prefault", memory, ranges });
+  } catch {
+    await endpoint.terminate();
+    return null;
+  }
+  endpoint.idle(); // it does not keep Node's process alive
+  return done;
+}
+
+// spawnToucher is spawn() for the prefault helper in Node: a worker of
+// touchPages' source alone (about 30 ms sooner at work than worker.mjs,
+// which imports the runtime's modules first), with spawn()'s endpoint.
+async function spawnToucher() {
+  const { Worker } = await nodeImport("node:worker_threads");
+  const code = `const { parentPort } = require("node:worker_threads");
+const touchPages = ${touchPages.toString()};
+parentPort.once("message", (msg) => {
+  const t0 = performance.now();
+  let error;
+  try {
+    touchPages(msg.memory.buffer, msg.ranges, ${PREFAULT_STEP});
+  } catch (e) {
+    error = { name: (e && e.name) || "Error", message: (e && e.message) || String(e) };
+  }
+  parentPort.postMessage({ op: "prefaulted", at: performance.timeOrigin + t0, ms: performance.now() - t0, error });
+});`;
+  const w = new Worker(code, { eval: true });
+  return {
+    post: (msg, transfer) => w.postMessage(msg, transfer || []),
+    listen(onMessage, onError) {
+      w.on("message", onMessage);
+      w.on("error", (e) => onError(e instanceof Error ? e : new Error(String(e))));
+      w.on("exit", (code) => onError(new Error(`mlc prefault helper exited with code ${code}`)));
+    },
+    idle: () => w.unref(),
+    terminate: async () => {
+      await w.terminate();
+    },
+  };
 }
 
 /**

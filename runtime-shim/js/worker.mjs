@@ -1,6 +1,7 @@
 // The worker side of loadWorker (see pool.mjs for the protocol): runs in a
 // browser's module Worker or in a Node worker_threads Worker.
 import { instantiate, readMetadata, _weights } from "./mlc.mjs";
+import { touchPages } from "./threads.mjs";
 
 let post;
 if (typeof WorkerGlobalScope !== "undefined" && globalThis instanceof WorkerGlobalScope) {
@@ -43,6 +44,16 @@ async function handle(msg) {
     }
     post({ op: "ready" }, []);
     post({ op: "stopped", code: instance.exports.mlc_worker(msg.id) }, []);
+  } else if (msg.op === "prefault") {
+    // Touches the pages another thread will write (threads.mjs, touchPages), then ends.
+    const t0 = performance.now();
+    let error;
+    try {
+      touchPages(msg.memory.buffer, msg.ranges);
+    } catch (e) {
+      error = errorOf(e);
+    }
+    post({ op: "prefaulted", at: performance.timeOrigin + t0, ms: performance.now() - t0, error }, []);
   } else if (msg.op === "run") {
     try {
       model.inputs.forEach((t, i) => model.setInput(t.name, msg.inputs[i]));

@@ -9,7 +9,7 @@
 // and throws on failure. Nothing here uses a host-only API.
 
 import { ABI_VERSION, ABI_TIMED_THREADS, load, loadWorker, compile, instantiate, readMetadata, checkMetadata, arrayTypeOf, tensorBytes, Model, relaxedSIMDSupported, chooseBuild } from "../mlc.mjs";
-import { unsharedCopy, sharedMemoryUnavailable } from "../threads.mjs";
+import { unsharedCopy, sharedMemoryUnavailable, sharedMemoryCopy, startPrefault, prefaultRanges, hardwareThreads } from "../threads.mjs";
 import { sections, customName, uleb } from "../wasm-bytes.mjs";
 import * as ort from "../ort.mjs";
 
@@ -66,6 +66,27 @@ export const assert = {
 // ---- helpers ---------------------------------------------------------------
 
 const image = () => new Float32Array(64).map((_, i) => (i % 7) / 7);
+
+/** Whether module bytes have a custom section of this name. */
+function hasSection(bytes, name) {
+  for (const section of sections(bytes)) {
+    if (section.id === 0 && new TextDecoder().decode(customName(bytes, section).name) === name) return true;
+  }
+  return false;
+}
+
+/** Whether a buffer is a SharedArrayBuffer (a global only where shared memory exists). */
+const isShared = (buf) => typeof SharedArrayBuffer !== "undefined" && buf instanceof SharedArrayBuffer;
+
+/** Awaits p while a timer keeps the host alive (a helper thread does not keep Node's process alive). */
+async function whileAlive(p) {
+  const timer = setInterval(() => {}, 1000);
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 /** The module with its "mlc" custom section replaced by meta (an object, or raw JSON text): a module that lies. */
 export function withMetadata(bytes, meta) {
@@ -152,6 +173,70 @@ export function cases(env) {
       await w.terminate();
     }
     assert.throws(() => unsharedCopy(env.bytes), /no shared memory import/);
+  });
+
+  test("a helper thread touching the pages first changes no byte: memory and outputs equal a load without it", async () => {
+    const split = hasSection(env.bytes, "mlc.data");
+    const a = await load(env.bytes);
+    const b = await load(env.bytes, { prefault: false });
+    assert.equal(b._prefault, null, "prefault: false started a helper");
+    assert.ok(!isShared(b.instance.exports.memory.buffer), "prefault: false, memory shared");
+    const why = sharedMemoryUnavailable();
+    if (why || !split) {
+      assert.equal(a._prefault, null, `a helper without ${why ? "shared memory" : "split weights"}`);
+    } else {
+      assert.ok(isShared(a.instance.exports.memory.buffer), "memory not shared");
+      const report = await whileAlive(a._prefault);
+      if ((await hardwareThreads()) >= 2) assert.ok(report && report.error === undefined, `helper: ${show(report)}`);
+      else assert.equal(report, null, "a helper on one core");
+    }
+    const memory = (m) => new Uint8Array(m.instance.exports.memory.buffer);
+    assert.sameArray(memory(a), memory(b), "memory after load");
+    assert.sameArray(a.run({ image: image() }).probs.data, b.run({ image: image() }).probs.data, "outputs");
+    assert.sameArray(memory(a), memory(b), "memory after a run");
+    const wa = await loadWorker(env.bytes, wopts());
+    const wb = await loadWorker(env.bytes, wopts({ prefault: false }));
+    try {
+      assert.sameArray((await wa.run({ image: image() })).probs.data, (await wb.run({ image: image() })).probs.data, "outputs in a worker");
+    } finally {
+      await Promise.all([wa.terminate(), wb.terminate()]);
+    }
+    const copy = sharedMemoryCopy(env.bytes);
+    assert.ok(copy && WebAssembly.validate(copy.bytes), "the shared-memory copy is not a valid module");
+    assert.equal(sharedMemoryCopy(env.threaded), null, "a module that imports its memory was rewritten");
+  });
+
+  test("a helper touching pages never loses a store racing it", async () => {
+    if (sharedMemoryUnavailable() || (await hardwareThreads()) < 2) return; // no helper starts
+    const pages = 256; // 16 MiB
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const bytes = pages * 65536;
+    // The whole memory, many times over: most touches land on pages present, racing this thread's stores.
+    const ranges = Array.from({ length: 64 }, (_, i) => [0, bytes, i % 2 === 0]);
+    let report;
+    const done = startPrefault(memory, ranges, env.workerURL).then((r) => (report = r === null ? { ms: 0, error: "did not start" } : r));
+    const words = new Int32Array(memory.buffer);
+    const pattern = new Int32Array(bytes / 4);
+    let rounds = 0;
+    let bad = 0;
+    await whileAlive(
+      (async () => {
+        for (let k = 1; report === undefined || rounds < 2; k++) {
+          pattern.fill(k);
+          words.set(pattern); // every word, the touched ones among them
+          for (let i = 0; i < words.length; i += 1024) if (words[i] !== k) bad++;
+          rounds++;
+          await new Promise((r) => setTimeout(r, 0));
+        }
+      })(),
+    );
+    await whileAlive(done);
+    assert.equal(report.error, undefined, `helper: ${show(report)}`);
+    assert.equal(bad, 0, `${bad} stores lost to the helper in ${rounds} rounds`);
+    assert.deepEqual(
+      prefaultRanges({ memory_bytes: 9000 }, [{ offset: 1024, bytes: 4000 }, { offset: 5024, bytes: 100 }], 65536),
+      [[5024, 5124, true], [1024, 5024, true], [5124, 9000, false]],
+    );
   });
 
   test("relaxed SIMD is detected by validating a probe", () => {
