@@ -405,14 +405,21 @@ func (k *Ctx) dotChunked(h *asm.Func, pa, pb, steps, ldb asm.Local) []asm.Local 
 //     wazero bounds-checks a base once per block and carries the check
 //     into blocks with one predecessor, so the probe's one check covers
 //     the trip's 16 A loads (the probe's value is dropped; V8 loads and
-//     ignores it). The exit tests are ifs on the count itself (test+jz on
-//     wazero, where br_if of an i32.eqz became setz/movzx/test/jnz). The
-//     last 1-3 steps run one per trip. Each accumulator still sums its k
-//     in order, so the results are the same bits.
+//     ignores it). The exit tests compare the trip's count with the step
+//     (steps > u: cmp+jbe on wazero, no decrement per step), and the trip
+//     returns to the loop through an if around br (a br_if of the same
+//     comparison became cmp/setnbe/movzx/test/jnz on wazero). The last 1-3
+//     steps run one per trip. Each accumulator still sums its k in order,
+//     so the results are the same bits.
+//   - Four steps per trip, not eight: eight cut wazero's 1x1 layers ~7%
+//     (the probes and the back-edge's eight accumulator copies over twice
+//     the steps) but made V8 2-7% slower (Winograd products most).
 //
 // With a pitch (B's rows that many bytes apart, known at compile time;
 // ldb is then unused) a trip's B is addressed from one base as well, under
-// a second probe.
+// a second probe: without one, wazero bounds-checks B's base at every step
+// (~8 instructions of a ~38-instruction step). Convolutions pass their
+// col's or input's row pitch (convPackA, convTaps), Winograd its V's.
 func (k *Ctx) dotPortable(pitch int) uint32 { return k.dotPortableVecs(pitch, 2) }
 
 // dotPortableVecs is dotPortable over vecs vectors of B per k step (2: the
@@ -465,19 +472,21 @@ func (k *Ctx) dotPortableVecs(pitch, vecs int) uint32 {
 		}
 		for u := 0; u < U; u++ {
 			step(uint32(aStep*u), uint32(u*pitch))
-			h.Get(steps).I32Const(1).Op(wasm.OpcodeI32Sub)
 			if u < U-1 {
-				h.Tee(steps).If()
-			} else {
-				h.Set(steps)
+				h.Get(steps).I32Const(int32(u + 1)).Op(wasm.OpcodeI32GtU).If()
 			}
 		}
+		h.AddI32(steps, -U)
 		h.AddI32(pa, int32(U*aStep))
 		if pitch > 0 {
 			h.AddI32(pb, int32(U*pitch))
 		}
-		h.Get(steps).I32Const(U - 1).Op(wasm.OpcodeI32GtU).BrIf(U - 1) // to the loop
-		for range U + 1 {                                              // the ifs, the loop, the first if
+		// to the loop: an if around br, not br_if, which wazero lowers to
+		// setnbe/movzx/test/jnz where an if compares and branches
+		h.Get(steps).I32Const(U - 1).Op(wasm.OpcodeI32GtU).If()
+		h.Br(U)
+		h.End()
+		for range U + 1 { // the ifs, the loop, the first if
 			h.End()
 		}
 		h.Get(steps).If()
@@ -500,14 +509,25 @@ func (k *Ctx) dotPortableVecs(pitch, vecs int) uint32 {
 // k steps of a PackA panel (4 floats per k, stride bytes apart; 16 when
 // contiguous) at src as pre-broadcast vectors (64 bytes per k) at dst: the
 // portable shape's A, made per block of pixels so that the module keeps
-// the compact weights.
+// the compact weights. A step's four splats are made before its stores:
+// wazero's splat (pinsrd+pshufd) writes into its register's old value, and
+// with one splat live at a time every splat went through one register, a
+// chain across the whole panel (10% of a 1x1 layer's time on wazero);
+// four live at once take four registers.
 func (k *Ctx) expandPanel() uint32 {
 	i32 := asm.I32
 	return k.Helper("expand_panel", []wasm.ValueType{i32, i32, i32, i32}, nil, func(h *asm.Func) {
 		src, dst, n, stride := h.Param(0), h.Param(1), h.Param(2), h.Param(3)
+		var v [4]asm.Local
+		for r := range v {
+			v[r] = h.Local(asm.V128)
+		}
 		h.Loop32(n, func() {
 			for r := 3; r >= 0; r-- {
-				h.Get(dst).Get(src).V128Load32Splat(uint32(4 * r)).V128Store(uint32(16 * r))
+				h.Get(src).V128Load32Splat(uint32(4 * r)).Set(v[r])
+			}
+			for r := 3; r >= 0; r-- {
+				h.Get(dst).Get(v[r]).V128Store(uint32(16 * r))
 			}
 			h.Get(src).Get(stride).Op(wasm.OpcodeI32Add).Set(src)
 			h.AddI32(dst, 64)

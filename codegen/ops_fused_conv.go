@@ -453,7 +453,13 @@ func (k *Ctx) convPackA(n *ir.Node, op *ir.FusedConv) error {
 			k0 := ch * kc
 			kn := min(kc, K-k0)
 			mode := chunkMode(ch)
-			mk := k.microKernelRow(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, mode, true)
+			// The portable dot addresses a trip's four col rows from one
+			// base, their pitch ld*4 bytes known here (dotPortable).
+			pitch := 0
+			if k.portable() {
+				pitch = ld * 4
+			}
+			mk := k.microKernelRowPitch(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, mode, true, pitch)
 			tileLen(f, rows, mp, 4, M)
 			// the block's columns: min(block, bp - pb)
 			f.I32Const(int32(block)).I32Const(int32(bp)).Get(pb).Op(wasm.OpcodeI32Sub).Tee(cols).Get(cols).I32Const(int32(block)).Op(wasm.OpcodeI32GtS).Select().Set(cols)

@@ -266,6 +266,12 @@ func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
 	mk := k.microKernelRow(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, chunkWhole, true)
 	expand := k.expandPanel()
 	ldb := int32(p.plane * 4)
+	// the portable shape's dot addresses a trip's B rows from one base
+	pitched := k.portable()
+	var mkPitch uint32
+	if pitched {
+		mkPitch = k.microKernelRowPitch(storeRows, &op.Epilogue, biasIf(bias != nil, biasRows), 0, chunkWhole, true, int(ldb))
+	}
 
 	// copyIn copies the image at xBase: rows, with zero columns on either
 	// side when some tap reaches past the input's edges, channels p.plane
@@ -314,18 +320,31 @@ func (k *Ctx) convTaps(n *ir.Node, op *ir.FusedConv, p *tapConv) error {
 				// rowB = src + (y*pitch + x0)*4 + tap offset ; rowC = cb + (y*Wo + x0)*4
 				f.Get(y).I32Const(int32(p.pitch)).Op(wasm.OpcodeI32Mul).Get(x0).Op(wasm.OpcodeI32Add).I32Const(4).Op(wasm.OpcodeI32Mul).Get(src).Op(wasm.OpcodeI32Add).Get(ep).I32Load(16).Op(wasm.OpcodeI32Add).Set(rowB)
 				f.Get(y).I32Const(int32(p.Wo)).Op(wasm.OpcodeI32Mul).Get(x0).Op(wasm.OpcodeI32Add).I32Const(4).Op(wasm.OpcodeI32Mul).Get(cb).Op(wasm.OpcodeI32Add).Set(rowC)
-				eb()
-				f.I32Const(zeroBuf).Get(rowB).Get(zero).Select()
-				f.Get(rowC)
-				if bias != nil {
-					f.Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(bias)).Op(wasm.OpcodeI32Add)
-				} else {
-					f.I32Const(0)
+				call := func(mk uint32, b, ldb func()) {
+					eb()
+					b()
+					f.Get(rowC)
+					if bias != nil {
+						f.Get(mp).I32Const(16).Op(wasm.OpcodeI32Mul).I32Const(k.Addr(bias)).Op(wasm.OpcodeI32Add)
+					} else {
+						f.I32Const(0)
+					}
+					f.I32Const(int32(C)).I32Const(int32(P * 4)).Get(rows).Get(cols).I32Const(resOff)
+					ldb()
+					f.Get(ep).I32Load(20)
+					f.Call(mk)
 				}
-				f.I32Const(int32(C)).I32Const(int32(P * 4)).Get(rows).Get(cols).I32Const(resOff)
-				f.I32Const(0).I32Const(ldb).Get(zero).Select()
-				f.Get(ep).I32Load(20)
-				f.Call(mk)
+				if pitched {
+					// rows of the image: B's rows ldb apart, the pitched dot;
+					// rows of zeros: the one zero row, ldb 0
+					f.Get(zero).If()
+					call(mk, func() { f.I32Const(zeroBuf) }, func() { f.I32Const(0) })
+					f.Else()
+					call(mkPitch, func() { f.Get(rowB) }, func() { f.I32Const(ldb) })
+					f.End()
+				} else {
+					call(mk, func() { f.I32Const(zeroBuf).Get(rowB).Get(zero).Select() }, func() { f.I32Const(0).I32Const(ldb).Get(zero).Select() })
+				}
 				f.Get(y).I32Const(1).Op(wasm.OpcodeI32Add).Tee(y).Get(y1).Op(wasm.OpcodeI32LtS).BrIf(0)
 				f.End()
 				f.AddI32(ep, 28)
