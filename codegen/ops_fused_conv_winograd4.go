@@ -224,8 +224,8 @@ func (k *Ctx) winogradOut4(p *winogradPlan, hasBias bool) uint32 {
 // transpose4Halves is transpose4 with its second step, which moves 64-bit
 // halves, in f64x2 lane moves: wazero (v1.12, amd64) lowers every
 // i8x16.shuffle to two pshufb with two mask loads and a por, whatever its
-// pattern, a lane move to one movsd, movlhps or pshufd; V8 emits one
-// instruction for either (docs/design.md, wzr4). The values move as bits.
+// pattern, a lane move to one movsd, movlhps or pshufd; V8's time is
+// unchanged (docs/design.md, wzr4). The values move as bits.
 func transpose4Halves(h *asm.Func, a, b, c, d asm.Local, t []asm.Local) {
 	ab0, ab1, cd0, cd1 := t[0], t[1], t[2], t[3]
 	// ab0 = a0 b0 a1 b1, ab1 = a2 b2 a3 b3, cd likewise
