@@ -128,7 +128,7 @@ func (k *Ctx) winogradIn4(p *winogradPlan) uint32 {
 				for i := 4; i >= 0; i-- {
 					f.Get(in).V128Load(base + uint32(16*i)).Set(v[i])
 				}
-				transpose4(f, v[0], v[1], v[2], v[3], d[:4])
+				transpose4Halves(f, v[0], v[1], v[2], v[3], d[:4])
 				f.Get(d[0]).Get(v[4]).I8x16Shuffle(lanesNext0).Set(d[4])
 				f.Get(d[1]).Get(v[4]).I8x16Shuffle(lanesNext1).Set(d[5])
 				o.inputRow(d, func(j int, push func()) {
@@ -194,12 +194,20 @@ func (k *Ctx) winogradOut4(p *winogradPlan, hasBias bool) uint32 {
 					o.outputRow(mm, func(q int, push func()) { push(); f.Set(S[q][j]) })
 				}
 				// A^T along each output row q, lanes the four tiles'
-				// column c; transposed, lane c of tile i's row.
+				// column c; interleaved, columns 0-1 (out[0], out[1]) and
+				// 2-3 (out[2], out[3]) of tiles 0-1 (out[0], out[2]) and
+				// 2-3 (out[1], out[3]), each half a tile's row, stored as
+				// such: half a transpose, the rest in the stores.
 				for q := 3; q >= 0; q-- {
 					o.outputRow(S[q], func(c int, push func()) { push(); f.Get(bv).Vec(wasm.OpcodeVecF32x4Add).Set(y[c]) })
-					transpose4(f, y[0], y[1], y[2], y[3], out[:])
+					f.Get(y[2]).Get(y[3]).I8x16Shuffle(lanes32(2, 6, 3, 7)).Set(out[3])
+					f.Get(y[0]).Get(y[1]).I8x16Shuffle(lanes32(2, 6, 3, 7)).Set(out[1])
+					f.Get(y[2]).Get(y[3]).I8x16Shuffle(lanes32(0, 4, 1, 5)).Set(out[2])
+					f.Get(y[0]).Get(y[1]).I8x16Shuffle(lanes32(0, 4, 1, 5)).Set(out[0])
 					for i := 3; i >= 0; i-- {
-						f.Get(yp).Get(out[i]).V128Store(uint32(q*yStride + 16*i))
+						for h := 1; h >= 0; h-- {
+							storeHalf(f, yp, out[i/2+2*h], i%2, uint32(q*yStride+16*i+8*h))
+						}
 					}
 				}
 				f.AddI32(mp, 16)
@@ -211,6 +219,48 @@ func (k *Ctx) winogradOut4(p *winogradPlan, hasBias bool) uint32 {
 			f.AddI32(yp, int32(3*yStride)) // the tile row's other three output rows are done
 		})
 	})
+}
+
+// transpose4Halves is transpose4 with its second step, which moves 64-bit
+// halves, in f64x2 lane moves: wazero (v1.12, amd64) lowers every
+// i8x16.shuffle to two pshufb with two mask loads and a por, whatever its
+// pattern, a lane move to one movsd, movlhps or pshufd; V8's time is
+// unchanged (docs/design.md, wzr4). The values move as bits.
+func transpose4Halves(h *asm.Func, a, b, c, d asm.Local, t []asm.Local) {
+	ab0, ab1, cd0, cd1 := t[0], t[1], t[2], t[3]
+	// ab0 = a0 b0 a1 b1, ab1 = a2 b2 a3 b3, cd likewise
+	h.Get(a).Get(b).I8x16Shuffle(lanes32(0, 4, 1, 5)).Set(ab0)
+	h.Get(a).Get(b).I8x16Shuffle(lanes32(2, 6, 3, 7)).Set(ab1)
+	h.Get(c).Get(d).I8x16Shuffle(lanes32(0, 4, 1, 5)).Set(cd0)
+	h.Get(c).Get(d).I8x16Shuffle(lanes32(2, 6, 3, 7)).Set(cd1)
+	// a, b, c, d are free now: lane j of a, b, c, d goes to them, then t
+	halves := func(lo, hi, dst asm.Local) {
+		// dst = low half of lo, low half of hi
+		h.Get(lo).Get(hi).Lane(wasm.OpcodeVecF64x2ExtractLane, 0).Lane(wasm.OpcodeVecF64x2ReplaceLane, 1).Set(dst)
+	}
+	highs := func(lo, hi, dst asm.Local) {
+		// dst = high half of lo, high half of hi
+		h.Get(hi).Get(lo).Lane(wasm.OpcodeVecF64x2ExtractLane, 1).Lane(wasm.OpcodeVecF64x2ReplaceLane, 0).Set(dst)
+	}
+	halves(ab0, cd0, a)
+	highs(ab0, cd0, b)
+	halves(ab1, cd1, c)
+	highs(ab1, cd1, d)
+	h.Get(a).Set(t[0])
+	h.Get(b).Set(t[1])
+	h.Get(c).Set(t[2])
+	h.Get(d).Set(t[3])
+}
+
+// storeHalf stores 64-bit half i of v at p+off: the low one through an
+// f64 (wazero: one movsd to memory, where v128.store64_lane extracts to a
+// general register first), the high one by v128.store64_lane (V8: movhps).
+func storeHalf(f *asm.Func, p, v asm.Local, i int, off uint32) {
+	if i == 0 {
+		f.Get(p).Get(v).Lane(wasm.OpcodeVecF64x2ExtractLane, 0).F64Store(off)
+		return
+	}
+	f.Get(p).Get(v).V128Store64Lane(off, 1)
 }
 
 // winograd4Pays chooses F(4x4,3x3) over F(2x2,3x3) for a layer winogradFits
