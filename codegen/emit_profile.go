@@ -67,7 +67,7 @@ func LayerClass(n *ir.Node) string {
 	case *ir.HeadedConv:
 		// the body's class: the head's dot over the channels (its flops
 		// counted in the node's) runs on the body's bands in cache
-		body, _ := headNodes(n, op, &ir.Value{Type: op.Mid})
+		body, _ := op.Parts(n, &ir.Value{Type: op.Mid})
 		return convClass(body, &op.Body.Conv, op.Body.WShape, op.Body.Layout)
 	case *ir.FusedMatMul:
 		if rows := n.Inputs[0].Type.Shape.Size() / max(op.K, 1); rows <= 3 {

@@ -34,13 +34,9 @@ type winogradHead struct {
 	buf  int32         // the band buffer (bandBytes)
 }
 
-// fits says whether the layer of plan p runs the head's bands: one
+// headFits says whether the layer of plan p runs the head's bands: one
 // image, several bands (on threads, at least two a thread: the bands are
 // handed out whole, winogradBands), the products not tiles-as-A.
-func (h *winogradHead) fits(k *Ctx, p *winogradPlan) bool {
-	return headFits(p, k.Threads())
-}
-
 func headFits(p *winogradPlan, threads int) bool {
 	return p.N == 1 && p.bands >= max(2, 2*threads) && !p.tilesAsA
 }
@@ -51,14 +47,6 @@ func (h *winogradHead) pitch(p *winogradPlan) int { return p.m * p.R * p.Wo * 4 
 // headBandBytes is the band buffer of plan p: M channels of mR rows and
 // the 12 bytes the last pixels' vector loads read past them, rounded.
 func headBandBytes(p *winogradPlan) int { return alignUp(p.M*p.m*p.R*p.Wo*4+64, 16) }
-
-// headNodes are the two convs of a HeadedConv as nodes of their own, the
-// intermediate at mid.
-func headNodes(n *ir.Node, op *ir.HeadedConv, mid *ir.Value) (body, head *ir.Node) {
-	body = &ir.Node{Name: n.Name, Op: op.Body, Inputs: []*ir.Value{n.Inputs[0], n.Inputs[1], n.In(2)}, Outputs: []*ir.Value{mid}}
-	head = &ir.Node{Name: n.Name, Op: op.Head, Inputs: []*ir.Value{mid, n.Inputs[3], n.In(4)}, Outputs: n.Outputs}
-	return body, head
-}
 
 // HeadsFunc is the optimizer's hook (opt.Options.Heads) for modules of
 // threads threads: it merges a Winograd layer of one float32 image in
@@ -84,7 +72,7 @@ func HeadsFunc(threads int) func(body, head *ir.Node) bool {
 // headPlan is the body's Winograd plan and the band buffer's offset in
 // the workspace (after the body's own).
 func headPlan(n *ir.Node, op *ir.HeadedConv) (*winogradPlan, int, error) {
-	body, _ := headNodes(n, op, &ir.Value{Type: op.Mid})
+	body, _ := op.Parts(n, &ir.Value{Type: op.Mid})
 	p, err := planWinograd(body, op.Body)
 	if err != nil {
 		return nil, 0, err
@@ -113,7 +101,7 @@ func init() {
 		buf := k.WorkspaceAddr() + int32(at)
 		// the body's output as the Winograd kernel sees it: the band buffer
 		mid := k.ValueAt(n.Name+".mid", op.Mid, buf)
-		body, head := headNodes(n, op, mid)
+		body, head := op.Parts(n, mid)
 		if !dotPixelsFits(true, head, op.Head) {
 			return fmt.Errorf("a headed conv whose head is no dot over channels")
 		}

@@ -286,7 +286,7 @@ func (k *Ctx) convWinogradHead(n *ir.Node, op *ir.FusedConv, head *winogradHead)
 		return err
 	}
 	if head != nil {
-		if !head.fits(k, p) {
+		if !headFits(p, k.Threads()) {
 			return fmt.Errorf("a headed Winograd layer that cannot run in whole bands")
 		}
 		p.head, p.oPitch = head, head.pitch(p)

@@ -17,10 +17,8 @@ func FLOPs(n *Node) int64 {
 	case *FusedConv:
 		return 2 * int64(y.Size()) * int64(op.weightShape(n.Inputs[1])[1:].Size())
 	case *HeadedConv:
-		// both convs: the body's products over the intermediate, the
-		// head's over its output
-		return 2*int64(op.Mid.Shape.Size())*int64(op.Body.weightShape(n.Inputs[1])[1:].Size()) +
-			2*int64(y.Size())*int64(n.Inputs[3].Type.Shape[1:].Size())
+		body, head := op.Parts(n, &Value{Type: op.Mid, typed: true})
+		return FLOPs(body) + FLOPs(head)
 	case *FusedMatMul:
 		return 2 * int64(y.Size()) * int64(op.K)
 	case *Gemm:

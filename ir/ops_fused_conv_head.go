@@ -17,6 +17,14 @@ type HeadedConv struct {
 
 func (h *HeadedConv) OpType() string { return "HeadedConv" }
 
+// Parts are n's two convs as nodes of their own, the intermediate at mid:
+// what the kernel, the flop count and the profile's class see.
+func (h *HeadedConv) Parts(n *Node, mid *Value) (body, head *Node) {
+	body = &Node{Name: n.Name, Op: h.Body, Inputs: []*Value{n.Inputs[0], n.Inputs[1], n.In(2)}, Outputs: []*Value{mid}}
+	head = &Node{Name: n.Name, Op: h.Head, Inputs: []*Value{mid, n.Inputs[3], n.In(4)}, Outputs: n.Outputs}
+	return body, head
+}
+
 func (h *HeadedConv) Infer(in []*Value) ([]Type, error) {
 	if h.Body.Residual || h.Head.Residual {
 		return nil, fmt.Errorf("headed Conv: no residual")

@@ -18,8 +18,10 @@ func headConvs(g *ir.Graph, o *Options) error {
 	}
 	r := newReaders(g)
 	outputs := outputSet(g)
-	merged := map[*ir.Node]bool{}
 	for i, n := range g.Nodes {
+		if n == nil { // a head merged before
+			continue
+		}
 		o.visit(n)
 		body, ok := n.Op.(*ir.FusedConv)
 		y := n.Out(0)
@@ -27,7 +29,7 @@ func headConvs(g *ir.Graph, o *Options) error {
 			continue
 		}
 		u := r.only(y)
-		if u == nil || merged[u] || len(u.Outputs) != 1 || len(u.Inputs) > 3 || u.Inputs[0] != y {
+		if u == nil || len(u.Outputs) != 1 || len(u.Inputs) > 3 || u.Inputs[0] != y {
 			continue
 		}
 		head, ok := u.Op.(*ir.FusedConv)
@@ -37,14 +39,8 @@ func headConvs(g *ir.Graph, o *Options) error {
 		g.Nodes[i] = &ir.Node{Name: n.Name, Op: &ir.HeadedConv{Body: body, Head: head, Mid: y.Type},
 			Inputs:  []*ir.Value{n.Inputs[0], n.Inputs[1], n.In(2), u.Inputs[1], u.In(2)},
 			Outputs: u.Outputs}
-		merged[u] = true
+		g.Nodes[r.pos[u]] = nil // compact drops it
 	}
-	kept := g.Nodes[:0]
-	for _, n := range g.Nodes {
-		if !merged[n] {
-			kept = append(kept, n)
-		}
-	}
-	g.Nodes = kept
+	r.compact()
 	return nil
 }
