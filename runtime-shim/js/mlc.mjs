@@ -14,7 +14,7 @@
 // shared memory (threads.mjs).
 
 import { ABI_THREADS, ABI_TIMED_THREADS, threadedABI, monotonicClock, sharedMemoryUnavailable, canBlock, threadMemory, threadCount, unsharedCopy, startHelpers, sourceBytes, sharedMemoryCopy, prefaultRanges, startPrefault } from "./threads.mjs";
-import { ByteReader, sections, sectionsAt, customName, uleb } from "./wasm-bytes.mjs";
+import { ByteReader, sections, sectionsAt, customName, uleb, sectionPieces, concatBytes } from "./wasm-bytes.mjs";
 
 export const ABI_VERSION = 1;
 export { ABI_THREADS, ABI_TIMED_THREADS };
@@ -558,15 +558,7 @@ function splitData(source) {
       return null; // not a layout mlc writes
     }
   }
-  const body = [uleb(count), ...parts];
-  const bodySize = body.reduce((n, b) => n + b.length, 0);
-  const pieces = [read(0, data.start), Uint8Array.of(11), uleb(bodySize), ...body, read(data.end, size - data.end)];
-  const module = new Uint8Array(pieces.reduce((n, b) => n + b.length, 0));
-  let o = 0;
-  for (const b of pieces) {
-    module.set(b, o);
-    o += b.length;
-  }
+  const module = concatBytes([read(0, data.start), ...sectionPieces(11, [uleb(count), ...parts]), read(data.end, size - data.end)]);
   return { module, segments, flag: layout.flag, source };
 }
 

@@ -13,7 +13,7 @@
 // waits, and the thread running mlc_run only waits for chunks a helper took).
 
 import { spawn } from "./pool.mjs";
-import { ByteReader, sections, uleb } from "./wasm-bytes.mjs";
+import { ByteReader, sections, uleb, sectionPieces, concatBytes } from "./wasm-bytes.mjs";
 
 export const ABI_THREADS = 2;
 /** ABI 2 plus the WASI monotonic clock (clock_time_get), with which the module times the nodes it splits: what mlc compile --threads N emits. */
@@ -152,16 +152,13 @@ export function sharedMemoryCopy(bytes) {
   const count = r.u32();
   const entries = bytes.subarray(r.pos, imports.end);
   const entry = Uint8Array.from([...text("env"), ...text("memory"), 2, 3, ...uleb(limits.initial), ...uleb(limits.maximum)]);
-  const body = [uleb(count + 1), entries, entry];
-  const size = body.reduce((n, b) => n + b.length, 0);
-  const pieces = [bytes.subarray(0, imports.start), Uint8Array.of(2), uleb(size), ...body, bytes.subarray(imports.end, limits.memory.start), bytes.subarray(limits.memory.end)];
   if (limits.memory.start < imports.end) return null; // sections out of order
-  const out = new Uint8Array(pieces.reduce((n, b) => n + b.length, 0));
-  let o = 0;
-  for (const b of pieces) {
-    out.set(b, o);
-    o += b.length;
-  }
+  const out = concatBytes([
+    bytes.subarray(0, imports.start),
+    ...sectionPieces(2, [uleb(count + 1), entries, entry]),
+    bytes.subarray(imports.end, limits.memory.start),
+    bytes.subarray(limits.memory.end),
+  ]);
   return { bytes: out, initial: limits.initial, maximum: limits.maximum };
 }
 

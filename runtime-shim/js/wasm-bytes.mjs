@@ -108,3 +108,28 @@ export function uleb(v) {
   } while (v > 0);
   return Uint8Array.from(out);
 }
+
+/**
+ * A section as pieces of bytes: its id, its body's size and the body's
+ * pieces (for concatBytes).
+ * @param {number} id
+ * @param {Uint8Array[]} body
+ * @returns {Uint8Array[]}
+ */
+export function sectionPieces(id, body) {
+  return [Uint8Array.of(id), uleb(body.reduce((n, b) => n + b.length, 0)), ...body];
+}
+
+/**
+ * The pieces' bytes one after another, in one new array.
+ * @param {Uint8Array[]} pieces
+ */
+export function concatBytes(pieces) {
+  const out = new Uint8Array(pieces.reduce((n, b) => n + b.length, 0));
+  let o = 0;
+  for (const b of pieces) {
+    out.set(b, o);
+    o += b.length;
+  }
+  return out;
+}

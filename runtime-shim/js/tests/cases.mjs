@@ -10,7 +10,7 @@
 
 import { ABI_VERSION, ABI_TIMED_THREADS, load, loadWorker, compile, instantiate, readMetadata, checkMetadata, arrayTypeOf, tensorBytes, Model, relaxedSIMDSupported, chooseBuild } from "../mlc.mjs";
 import { unsharedCopy, sharedMemoryUnavailable, sharedMemoryCopy, startPrefault, prefaultRanges, hardwareThreads } from "../threads.mjs";
-import { sections, customName, uleb } from "../wasm-bytes.mjs";
+import { sections, customName, uleb, concatBytes } from "../wasm-bytes.mjs";
 import * as ort from "../ort.mjs";
 
 // ---- a small assert, the same everywhere ----------------------------------
@@ -102,13 +102,7 @@ export function withMetadata(bytes, meta) {
       parts.push(b.subarray(section.start, section.end));
     }
   }
-  const out = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
-  let o = 0;
-  for (const x of parts) {
-    out.set(x, o);
-    o += x.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 // Counts the compilations that happen while fn runs.
